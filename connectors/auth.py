@@ -1,0 +1,98 @@
+"""OAuth 2.0 client-credentials tokens (cached, refreshed early) and OAuth 1.0a request signing."""
+import json
+import time
+
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
+from oauthlib.oauth2 import BackendApplicationClient
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth1
+
+from .errors import AuthenticationFailed, BadResponse, NotFound
+from .imsx import describe_body, looks_like_html
+from .settings import ConnectionSettings
+from .transport import Transport
+
+REFRESH_MARGIN = 60.0
+
+
+def oauth1_signer(settings: ConnectionSettings) -> OAuth1:
+    """HMAC-SHA256 signer; oauthlib signs every query parameter of each request."""
+    kind = SIGNATURE_TYPE_QUERY if settings.oauth1_signature_type == "query" else SIGNATURE_TYPE_AUTH_HEADER
+    return OAuth1(settings.client_id, client_secret=settings.client_secret,
+                  signature_method=SIGNATURE_HMAC_SHA256, signature_type=kind)
+
+
+class TokenSource:
+    """Client-credentials token for one Session, reused until shortly before it expires.
+
+    The POST is sent on the client's own Session (so load-balancer cookies are kept) rather than
+    through OAuth2Session, so we see the status of each token URL and can fall back on 404/405.
+    """
+
+    def __init__(self, transport: Transport, settings: ConnectionSettings, credentials_hint: str,
+                 clock=time.monotonic):
+        self.transport = transport
+        self.settings = settings
+        self.hint = credentials_hint
+        self.clock = clock
+        self._token = ""
+        self._refresh_at = 0.0
+        self.fetch_count = 0
+
+    def header(self) -> str:
+        """Authorization header value, fetching a token when none is cached or it is about to expire."""
+        if not self._token or self.clock() >= self._refresh_at:
+            self.fetch()
+        return f"Bearer {self._token}"
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after a 401) so the next call fetches a fresh one."""
+        self._token = ""
+
+    def fetch(self) -> None:
+        """Request a token from each configured URL in turn; falls back only on 404/405."""
+        client = BackendApplicationClient(client_id=self.settings.client_id)
+        body = client.prepare_request_body(scope=self.settings.scope or None, include_client_id=False)
+        auth = HTTPBasicAuth(self.settings.client_id, self.settings.client_secret)
+        tried = []
+        for url in self.settings.token_urls:
+            reply = self.transport.send("POST", url, data=body, auth=auth, headers={
+                "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+            tried.append(reply.shown_url)
+            if reply.status in (404, 405):
+                continue
+            self._accept(reply)
+            self.fetch_count += 1
+            return
+        where = " or ".join(tried) or "(no token URL configured)"
+        raise NotFound(f"The SIS has no token endpoint at {where} (HTTP 404). Check the URL: it should be "
+                       "the address the SIS vendor gave for the OneRoster API.", status=404, url=where)
+
+    def _accept(self, reply) -> None:
+        said = describe_body(reply.body, reply.headers.get("Content-Type", ""))
+        if reply.status in (400, 401, 403):
+            raise AuthenticationFailed(
+                f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
+                f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)
+        if reply.status != 200:
+            raise BadResponse(f"The token request to {reply.shown_url} failed with HTTP {reply.status}. "
+                              f"{said + ' ' if said else ''}Check the URL.", status=reply.status,
+                              url=reply.shown_url)
+        if looks_like_html(reply.body):
+            raise BadResponse(f"The token URL {reply.shown_url} returned a web page instead of a token; "
+                              "check that the URL points at the SIS's OneRoster API.", url=reply.shown_url)
+        try:
+            payload = json.loads(reply.body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            payload = None
+        token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            raise BadResponse(f"The token response from {reply.shown_url} has no access_token. "
+                              f"{said + ' ' if said else ''}Check the token URL.", url=reply.shown_url)
+        self._token = token
+        try:
+            lifetime = float(payload.get("expires_in"))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        margin = min(REFRESH_MARGIN, lifetime / 10)
+        self._refresh_at = self.clock() + max(0.0, lifetime - margin)

@@ -1,0 +1,154 @@
+"""OneRoster 1.1 REST client: one Session, authenticated, paged, with typed errors."""
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from urllib.parse import urljoin
+
+import requests
+
+from . import roster
+from .auth import TokenSource, oauth1_signer
+from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
+from .imsx import describe_body
+from .paging import area_of, collection_of, decode_page, same_origin, total_count
+from .profiles import PROFILES, Profile
+from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
+from .settings import ConnectionSettings
+from .transport import MAX_PAGE_BYTES, Reply, Transport
+
+USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 client)"
+
+
+class OneRosterClient:
+    """Reads one SIS; use as a context manager so the Session is closed."""
+
+    def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
+                 sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
+                 clock=time.monotonic):
+        self.settings = settings
+        self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
+        self.page_size = page_size
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
+                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock)
+        self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
+        self.tokens = None if self._signer else TokenSource(
+            self.transport, settings, self.profile.credentials_hint, clock=clock)
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far, token requests and retries included."""
+        return self.transport.request_count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def authenticate(self) -> None:
+        """Get a token now (OAuth 2.0); a no-op for OAuth 1.0a, which signs each request."""
+        if self.tokens:
+            self.tokens.header()
+
+    def url_for(self, path: str) -> str:
+        return f"{self.settings.data_url}/{path.lstrip('/')}"
+
+    def get(self, url: str, params: dict | None = None) -> Reply:
+        """GET with auth; on 401 get a fresh token (or re-sign) once, then map errors to types."""
+        for attempt in range(2):
+            headers = {"Authorization": self.tokens.header()} if self.tokens else {}
+            reply = self.transport.send("GET", url, params=params, headers=headers, auth=self._signer)
+            if reply.status == 401 and attempt == 0:
+                if self.tokens:
+                    self.tokens.invalidate()
+                continue
+            if reply.status >= 400:
+                raise self._error(reply)
+            return reply
+        raise AssertionError("unreachable")
+
+    def _error(self, reply: Reply) -> Exception:
+        said = describe_body(reply.body, reply.headers.get("Content-Type", ""))
+        said = f"{said} " if said else ""
+        shown, status = reply.shown_url, reply.status
+        area = area_of(reply.url.split("?")[0])
+        if status == 401:
+            what = "signed requests" if self._signer else "access token, even a fresh one,"
+            return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
+                                        f"{self.profile.credentials_hint}", status=status, url=shown)
+        if status == 403:
+            label = self.profile.area_label(area)
+            fix = self.profile.fix_for(area, app_name=self.settings.app_name)
+            return PermissionDenied(f"The SIS denied read access to {label} (HTTP 403 on {shown}). {fix}",
+                                    area=area, url=shown)
+        if status in (404, 410, 501):
+            return NotFound(f"The SIS has nothing at {shown} (HTTP {status}). {said}Check the URL and the "
+                            "School ID.", status=status, url=shown)
+        return BadResponse(f"The SIS refused the request to {shown} (HTTP {status}). {said}If this keeps "
+                           "happening, send this message to the SIS vendor's support.", status=status, url=shown)
+
+    def iter_pages(self, path: str, *, params: dict | None = None, filter: str | None = None,
+                   fields: list[str] | str | None = None) -> Iterator[list[dict]]:
+        """Raw records page by page, sorted by sourcedId; complete when the iterator ends."""
+        base = self.url_for(path)
+        query = {"limit": self.page_size, "offset": 0, "sort": "sourcedId"}
+        query.update(params or {})
+        if filter:
+            query["filter"] = filter
+        if fields:
+            query["fields"] = fields if isinstance(fields, str) else ",".join(fields)
+        offset = int(query["offset"])
+        collection = collection_of(path)
+        url, url_params, followed, previous_first = base, dict(query), set(), None
+        while True:
+            reply = self.get(url, url_params)
+            records = decode_page(reply, collection)
+            if not records:
+                return
+            first = _sourced_id(records[0])
+            if first is not None and first == previous_first:
+                raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({reply.shown_url}); "
+                                  "it seems to ignore the offset parameter, so paging cannot finish.",
+                                  url=reply.shown_url)
+            previous_first = first
+            yield records
+            offset += len(records)
+            nxt = reply.links().get("next")
+            nxt = urljoin(reply.url, nxt) if nxt else None
+            if nxt and same_origin(nxt, base) and nxt not in followed:
+                followed.add(nxt)
+                url, url_params = nxt, None
+                continue
+            total = total_count(reply)
+            if total is not None and offset >= total:
+                return
+            url, url_params = base, {**query, "offset": offset}
+
+    def first_page(self, path: str, *, limit: int = 1) -> list[dict]:
+        """Just the first page (used by the connection test to prove read access)."""
+        return next(self.iter_pages(path, params={"limit": limit}), [])
+
+    def get_schools(self) -> list[SchoolRecord]:
+        """Every school the SIS exposes; records without a sourcedId are skipped."""
+        schools = []
+        for page in self.iter_pages("schools"):
+            for raw in page:
+                try:
+                    schools.append(normalise_school(raw))
+                except BadResponse:
+                    continue
+        return schools
+
+    def iter_roster(self, school_id: str, roles: set[str], *, since: datetime | None = None
+                    ) -> Iterator[list[PersonRecord | RecordProblem]]:
+        """Pages of the school's people for `roles`, each once; see connectors.roster."""
+        return roster.iter_roster(self, school_id, roles, since=since)
+
+
+def _sourced_id(record) -> str | None:
+    return str(record.get("sourcedId")) if isinstance(record, dict) and record.get("sourcedId") else None

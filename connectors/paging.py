@@ -1,0 +1,75 @@
+"""Envelope keys and stop rules for OneRoster collection paging."""
+import json
+from urllib.parse import urlsplit
+
+from .errors import BadResponse
+from .imsx import describe_body, html_title, looks_like_html, status_info
+from .transport import Reply
+
+ENVELOPES = {
+    "users": ("users", "students", "teachers"),
+    "students": ("users", "students"),
+    "teachers": ("users", "teachers"),
+    "orgs": ("orgs", "schools"),
+    "schools": ("orgs", "schools"),
+    "academicSessions": ("academicSessions", "terms", "gradingPeriods"),
+    "terms": ("academicSessions", "terms"),
+    "gradingPeriods": ("academicSessions", "gradingPeriods"),
+}
+AREAS = {"orgs": "schools", "academicSessions": "terms", "gradingPeriods": "terms"}
+
+
+def collection_of(path: str) -> str:
+    """The collection a path lists, e.g. schools/5/teachers -> teachers."""
+    return path.strip("/").split("?")[0].split("/")[-1]
+
+
+def area_of(path: str) -> str:
+    """The permission area a path belongs to (students, teachers, users, schools, terms...)."""
+    collection = collection_of(path)
+    return AREAS.get(collection, collection)
+
+
+def decode_page(reply: Reply, collection: str) -> list:
+    """The record list of one page; BadResponse for HTML, bad JSON or a wrong envelope."""
+    shown = reply.shown_url
+    if looks_like_html(reply.body):
+        raise BadResponse(f'The SIS returned a web page ("{html_title(reply.body)}") instead of OneRoster '
+                          f"data (HTTP {reply.status} from {shown}). Check that the URL points at the "
+                          "OneRoster API.", status=reply.status, url=shown)
+    try:
+        payload = json.loads(reply.body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        kind = "incomplete" if "Expecting" in str(exc) or "Unterminated" in str(exc) else "malformed"
+        raise BadResponse(f"The SIS sent {kind} JSON (HTTP {reply.status} from {shown}, {len(reply.body)} "
+                          "bytes). Try again; if it persists, ask the SIS vendor to check this endpoint.",
+                          status=reply.status, url=shown) from None
+    keys = ENVELOPES.get(collection, (collection,))
+    if isinstance(payload, dict):
+        for key in keys:
+            if key in payload:
+                records = payload[key]
+                if isinstance(records, list):
+                    return records
+                raise BadResponse(f"The SIS's '{key}' in {shown} is not a list of records.", url=shown)
+        if status_info(payload):
+            said = describe_body(reply.body)
+            raise BadResponse(f"The SIS answered {shown} with an error instead of data. {said}", url=shown)
+        found = ", ".join(sorted(map(str, payload))[:5]) or "nothing"
+    else:
+        found = f"a JSON {type(payload).__name__}"
+    expected = " or ".join(f"'{k}'" for k in keys)
+    raise BadResponse(f"The SIS answered {shown} with {found} instead of a {expected} list; this does not "
+                      "look like OneRoster 1.1. Check the URL.", url=shown)
+
+
+def total_count(reply: Reply) -> int | None:
+    """X-Total-Count as an int, None when absent or unreadable."""
+    value = reply.headers.get("X-Total-Count", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Only follow Link headers to the SIS we were configured for (tokens must not leak)."""
+    a, b = urlsplit(url), urlsplit(other)
+    return (a.scheme.lower(), a.netloc.lower()) == (b.scheme.lower(), b.netloc.lower())

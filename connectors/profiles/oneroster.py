@@ -1,0 +1,62 @@
+"""Any other OneRoster 1.1 provider: explicit base URL, token URL and OAuth 2.0 or 1.0a."""
+from ..errors import InvalidSettings
+from ..settings import ConnectionSettings
+from .base import FieldError, FieldSpec, Profile, clean, cut_path, origin, parse_url
+
+EXAMPLE = "https://sis.example.org/oneroster"
+AUTH_MODES = (("oauth2", "OAuth 2.0 client credentials"), ("oauth1", "OAuth 1.0a (HMAC-SHA256)"))
+
+
+def normalise_base_url(value: str, *, allow_loopback_http: bool) -> str:
+    """Base URL with any pasted /ims/oneroster/... tail and trailing slash removed."""
+    parts = parse_url(value, "Base URL", allow_loopback_http=allow_loopback_http, example=EXAMPLE)
+    path = cut_path(parts.path, "/ims/oneroster")
+    path = parts.path if path is None else path
+    return origin(parts) + path.rstrip("/")
+
+
+def normalise_token_url(value: str, *, allow_loopback_http: bool) -> str:
+    """Token URL as given (query kept: some servers need it), scheme and host checked."""
+    parts = parse_url(value, "Token URL", allow_loopback_http=allow_loopback_http,
+                      example=f"{EXAMPLE}/token")
+    query = f"?{parts.query}" if parts.query else ""
+    return origin(parts) + parts.path + query
+
+
+class OneRosterProfile(Profile):
+    key = "oneroster"
+    label = "Other OneRoster 1.1 provider"
+    fields = [
+        FieldSpec("url", "Base URL", "The provider's OneRoster base URL (the part before "
+                  "/ims/oneroster/v1p1).", placeholder=EXAMPLE),
+        FieldSpec("token_url", "Token URL", "The OAuth 2.0 token endpoint (not needed for OAuth 1.0a).",
+                  placeholder=f"{EXAMPLE}/token"),
+        FieldSpec("auth_mode", "Authentication", "How the provider expects requests to be signed.",
+                  kind="select", choices=AUTH_MODES),
+        FieldSpec("client_id", "Client ID", "The client (consumer) key the provider issued."),
+        FieldSpec("client_secret", "Client Secret", "The client (consumer) secret.", secret=True),
+        FieldSpec("school_id", "School ID", "The school's sourcedId in the provider."),
+    ]
+
+    def normalise(self, values, *, allow_loopback_http=False):
+        errors, out = {}, {}
+        mode = str(values.get("auth_mode") or "oauth2").strip().lower()
+        if mode not in dict(AUTH_MODES):
+            errors["auth_mode"] = "Choose OAuth 2.0 client credentials or OAuth 1.0a (HMAC-SHA256)."
+        steps = [("url", "Base URL", lambda v: normalise_base_url(v, allow_loopback_http=allow_loopback_http)),
+                 ("client_id", "Client ID", str), ("client_secret", "Client Secret", str),
+                 ("school_id", "School ID", str)]
+        if mode == "oauth2":
+            steps.append(("token_url", "Token URL",
+                          lambda v: normalise_token_url(v, allow_loopback_http=allow_loopback_http)))
+        for name, label, step in steps:
+            try:
+                out[name] = step(clean(values, name, label))
+            except FieldError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise InvalidSettings(errors)
+        token_urls = (out["token_url"],) if mode == "oauth2" else ()
+        return ConnectionSettings(vendor=self.key, base_url=out["url"], token_urls=token_urls,
+                                  client_id=out["client_id"], client_secret=out["client_secret"],
+                                  school_id=out["school_id"], auth_mode=mode)

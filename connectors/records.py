@@ -1,0 +1,206 @@
+"""Normalised people and schools built from raw OneRoster 1.1 (and 1.2 `roles[]`) records."""
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .errors import BadResponse
+
+ROLE_MAP = {
+    "student": "student",
+    "teacher": "teacher",
+    "aide": "staff",
+    "proctor": "staff",
+    "counselor": "staff",
+    "systemadministrator": "staff",
+    "administrator": "school_admin",
+    "principal": "school_admin",
+    "siteadministrator": "school_admin",
+    "districtadministrator": "school_admin",
+    "parent": "parent",
+    "guardian": "parent",
+    "relative": "parent",
+}
+ROLES = ("student", "teacher", "staff", "school_admin", "parent")
+_LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """One person as the sync engine sees them, whatever the SIS's spelling."""
+
+    source_id: str
+    role: str
+    given_name: str
+    family_name: str
+    middle_name: str
+    email: str
+    username: str
+    identifier: str
+    grades: tuple[str, ...]
+    phone: str
+    status: str
+    enabled: bool
+    school_ids: tuple[str, ...]
+    agent_ids: tuple[str, ...]
+    date_last_modified: datetime | None
+    sis_role: str
+
+    @property
+    def is_leaving(self) -> bool:
+        """True when the SIS says this person has left the roster."""
+        return self.status == "tobedeleted" or not self.enabled
+
+
+@dataclass(frozen=True)
+class SchoolRecord:
+    """One school (OneRoster org of type school)."""
+
+    source_id: str
+    name: str
+    identifier: str
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """A record that could not be normalised; the engine records it as a per-record issue."""
+
+    source_id: str
+    message: str
+    raw_excerpt: str
+
+
+def excerpt(raw, limit: int = 300) -> str:
+    """A short JSON rendering of a raw record for problem reports."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(raw)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
+
+
+def _ids(value) -> tuple[str, ...]:
+    """sourcedIds from a GUIDRef list ({sourcedId, href, type}); bare strings accepted too."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    ids = []
+    for item in value:
+        sid = _text(item.get("sourcedId")) if isinstance(item, dict) else _text(item)
+        if sid and sid not in ids:
+            ids.append(sid)
+    return tuple(ids)
+
+
+def _grades(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return ()
+    return tuple(g for g in (_text(v) for v in value) if g)
+
+
+def _enabled(value) -> bool:
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in {"false", "0", "no"}
+
+
+def parse_datetime(value) -> datetime | None:
+    """ISO-8601 (with `Z`, fractions or offsets) as an aware UTC datetime; None if unusable."""
+    text = _text(value)
+    if not text:
+        return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def raw_role(raw: dict) -> str:
+    """The SIS's role string: 1.1 `role`, else the primary (or first) entry of 1.2 `roles[]`."""
+    role = _text(raw.get("role"))
+    if role:
+        return role
+    roles = raw.get("roles")
+    if isinstance(roles, list):
+        entries = [r for r in roles if isinstance(r, dict)]
+        primary = [r for r in entries if _text(r.get("roleType")).lower() == "primary"]
+        for entry in primary + entries:
+            if _text(entry.get("role")):
+                return _text(entry.get("role"))
+    return ""
+
+
+def map_role(sis_role: str) -> str | None:
+    """Our role for a SIS role string, or None when the role is unknown."""
+    return ROLE_MAP.get(sis_role.strip().lower())
+
+
+def _role_orgs(raw: dict) -> tuple[str, ...]:
+    roles = raw.get("roles")
+    if not isinstance(roles, list):
+        return ()
+    return _ids([r.get("org") for r in roles if isinstance(r, dict) and r.get("org")])
+
+
+def normalise_user(raw: dict) -> PersonRecord:
+    """Build a PersonRecord; raises BadResponse naming the problem when the record is unusable."""
+    if not isinstance(raw, dict):
+        raise BadResponse(f"A user record is not a JSON object: {excerpt(raw, 80)}")
+    source_id = _text(raw.get("sourcedId"))
+    if not source_id:
+        raise BadResponse("A user record has no sourcedId, so it cannot be matched.")
+    sis_role = raw_role(raw)
+    role = map_role(sis_role)
+    if role is None:
+        shown = f"'{sis_role}'" if sis_role else "no role"
+        raise BadResponse(f"User {source_id} has {shown}; expected one of "
+                          "student, teacher, aide, proctor, administrator, parent, guardian, relative.")
+    given, family = _text(raw.get("givenName")), _text(raw.get("familyName"))
+    if not given and not family:
+        raise BadResponse(f"User {source_id} ({sis_role}) has no givenName or familyName.")
+    status = _text(raw.get("status")).lower()
+    school_ids = _ids(raw.get("orgs"))
+    school_ids += tuple(s for s in _role_orgs(raw) if s not in school_ids)
+    return PersonRecord(
+        source_id=source_id,
+        role=role,
+        given_name=given,
+        family_name=family,
+        middle_name=_text(raw.get("middleName")),
+        email=_text(raw.get("email")),
+        username=_text(raw.get("username")),
+        identifier=_text(raw.get("identifier")),
+        grades=_grades(raw.get("grades")),
+        phone=_text(raw.get("phone")) or _text(raw.get("sms")),
+        status="tobedeleted" if status in _LEAVING_STATUSES else "active",
+        enabled=_enabled(raw.get("enabledUser")),
+        school_ids=school_ids,
+        agent_ids=_ids(raw.get("agents")),
+        date_last_modified=parse_datetime(raw.get("dateLastModified")),
+        sis_role=sis_role,
+    )
+
+
+def normalise_school(raw: dict) -> SchoolRecord:
+    """Build a SchoolRecord; raises BadResponse when sourcedId is missing."""
+    if not isinstance(raw, dict) or not _text(raw.get("sourcedId")):
+        raise BadResponse(f"A school record has no sourcedId: {excerpt(raw, 80)}")
+    return SchoolRecord(source_id=_text(raw["sourcedId"]), name=_text(raw.get("name")),
+                        identifier=_text(raw.get("identifier")))

@@ -1,0 +1,169 @@
+"""HTTP with time-outs, bounded retries (429/5xx/network), a size cap and a request count."""
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+from requests.utils import parse_header_links
+
+from .errors import BadResponse, ProviderUnavailable
+from .imsx import describe_body
+
+MAX_PAGE_BYTES = 50 * 1024 * 1024
+RETRY_AFTER_CAP = 60.0
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+
+
+def public_url(url: str) -> str:
+    """The URL without its query string (which may carry signatures or filters) for messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@dataclass
+class Reply:
+    """A finished HTTP exchange: status, headers and the whole (capped) body."""
+
+    status: int
+    headers: CaseInsensitiveDict
+    body: bytes
+    url: str
+
+    @property
+    def shown_url(self) -> str:
+        return public_url(self.url)
+
+    def links(self) -> dict[str, str]:
+        """Link header targets by rel (rel="next" etc.)."""
+        value = self.headers.get("Link", "")
+        result = {}
+        for link in parse_header_links(value) if value else []:
+            for rel in link.get("rel", "").split():
+                result.setdefault(rel.lower(), link.get("url", ""))
+        return result
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds (delta or HTTP date), None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class Transport:
+    """Sends requests on one Session; retries what is worth retrying and gives up with a clear error."""
+
+    def __init__(self, session: requests.Session, *, timeout=(5, 30), max_retries=4, sleep=time.sleep,
+                 max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic):
+        self.session = session
+        self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.clock = clock
+        self.request_count = 0
+
+    def _remaining(self, url: str) -> float | None:
+        if self.deadline is None:
+            return None
+        remaining = self.deadline - self.clock()
+        if remaining <= 0:
+            raise ProviderUnavailable(f"The SIS did not finish answering in time ({public_url(url)}); "
+                                      "it may be overloaded. Try again later.", url=public_url(url))
+        return remaining
+
+    def _wait(self, delay: float, url: str) -> None:
+        remaining = self._remaining(url)
+        if remaining is not None and delay >= remaining:
+            raise ProviderUnavailable(f"The SIS asked us to wait longer than the time left ({public_url(url)}). "
+                                      "Try again later.", url=public_url(url))
+        self.sleep(delay)
+
+    def send(self, method: str, url: str, **kwargs) -> Reply:
+        """One logical request; returns any non-retryable reply, raises after the retries run out."""
+        failure = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._wait(delay, url)
+            remaining = self._remaining(url)
+            timeout = self.timeout if remaining is None else tuple(min(t, remaining) for t in self.timeout)
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
+            try:
+                reply = self._exchange(method, url, timeout, kwargs)
+            except requests.exceptions.Timeout:
+                failure = f"did not answer within {timeout[1]:g} seconds"
+                continue
+            except requests.exceptions.ChunkedEncodingError:
+                failure = "cut off"
+                continue
+            except requests.exceptions.ConnectionError as exc:
+                failure = f"could not be reached ({_reason(exc)})"
+                continue
+            if reply.status == 429:
+                wait = retry_after_seconds(reply.headers.get("Retry-After"))
+                delay = min(RETRY_AFTER_CAP, wait) if wait is not None else delay
+                failure = "busy"
+                last = reply
+                continue
+            if reply.status >= 500 and reply.status != 501:
+                failure = "error"
+                last = reply
+                continue
+            return reply
+        shown = public_url(url)
+        tries = f"{self.max_retries + 1} tries"
+        if failure == "busy":
+            raise ProviderUnavailable(f"The SIS kept answering 'too busy' (HTTP 429 on {shown}) after {tries}. "
+                                      "Try again later; if it keeps happening ask the SIS vendor about "
+                                      "rate limits.", status=429, url=shown)
+        if failure == "error":
+            said = describe_body(last.body, last.headers.get("Content-Type", ""))
+            raise ProviderUnavailable(f"The SIS had a server error (HTTP {last.status} on {shown}) after "
+                                      f"{tries}. {said + ' ' if said else ''}Try again later; if it persists, "
+                                      "send this message to the SIS vendor's support.",
+                                      status=last.status, url=shown)
+        if failure == "cut off":
+            raise BadResponse(f"The SIS's response from {shown} was cut off before the end ({tries}). "
+                              "Try again later; if it persists, ask the SIS vendor to check their server.",
+                              url=shown)
+        raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} {failure} ({tries}). Check the URL and "
+                                  "that the server is reachable from the internet.", url=shown)
+
+    def _exchange(self, method, url, timeout, kwargs) -> Reply:
+        self.request_count += 1
+        with self.session.request(method, url, timeout=timeout, stream=True, **kwargs) as resp:
+            length = resp.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > self.max_bytes:
+                raise self._too_big(url)
+            body = bytearray()
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise self._too_big(url)
+            return Reply(resp.status_code, resp.headers, bytes(body), resp.url)
+
+    def _too_big(self, url: str) -> BadResponse:
+        size = self.max_bytes // (1024 * 1024)
+        return BadResponse(f"The SIS sent more than {size} MB in one page ({public_url(url)}); ask for "
+                           "smaller pages or ask the SIS vendor why the page is so large.", url=public_url(url))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for hint in ("Name or service not known", "nodename nor servname", "Connection refused",
+                 "certificate verify failed", "Connection reset", "timed out", "Temporary failure"):
+        if hint.lower() in text.lower():
+            return hint.lower()
+    return type(exc).__name__
