@@ -1,0 +1,83 @@
+"""Fault injection switches for the sandbox, changeable while it serves."""
+import threading
+from dataclasses import asdict, dataclass, field, fields
+
+PAGE_FAULTS = ("error_500", "slow", "malformed_json", "html_page", "truncated")
+RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names")
+
+
+@dataclass
+class Faults:
+    """Page faults are {"path": substring, "page": n, ...}; page n is offset // limit."""
+
+    rate_limit_every: int = 0      # every Nth data request answers 429
+    rate_limit_storm: int = 0      # the next K data requests answer 429
+    retry_after: float = 1.0       # Retry-After seconds sent with 429
+    error_500: dict | None = None  # + "times": how often that page fails before it works
+    slow: dict | None = None       # + "seconds"
+    malformed_json: dict | None = None
+    html_page: dict | None = None  # + "status" (default 200)
+    truncated: dict | None = None
+    token_expiry_after: int = 0    # a token stops working after N data requests
+    deny: list[str] = field(default_factory=list)  # path substrings answered 403
+    hang: float = 0.0              # every request waits this long before answering
+    tobedeleted: int = 0
+    duplicates: int = 0
+    missing_names: int = 0
+
+
+class FaultState:
+    """Current faults plus the counters they need; thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.faults = Faults()
+        self.data_requests = 0
+        self.page_hits: dict[str, int] = {}
+
+    def set(self, **changes) -> Faults:
+        names = {f.name for f in fields(Faults)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"Unknown faults: {sorted(unknown)}; known: {sorted(names)}")
+        with self.lock:
+            for name, value in changes.items():
+                setattr(self.faults, name, value)
+            self.page_hits.clear()
+            return self.faults
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults = Faults()
+            self.page_hits.clear()
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return asdict(self.faults)
+
+    def count_data_request(self) -> bool:
+        """Count one data request; True when it must be answered 429."""
+        with self.lock:
+            self.data_requests += 1
+            f = self.faults
+            if f.rate_limit_storm > 0:
+                f.rate_limit_storm -= 1
+                return True
+            return bool(f.rate_limit_every) and self.data_requests % f.rate_limit_every == 0
+
+    def page_fault(self, name: str, path: str, page: int) -> dict | None:
+        """The fault spec when `name` targets this path and page (error_500 honours "times")."""
+        with self.lock:
+            spec = getattr(self.faults, name)
+            if not spec or spec.get("path", "") not in path or int(spec.get("page", 0)) != page:
+                return None
+            if name == "error_500":
+                key = f"{path}#{page}"
+                self.page_hits[key] = self.page_hits.get(key, 0) + 1
+                if self.page_hits[key] > int(spec.get("times", 1)):
+                    return None
+            return spec
+
+    def denied(self, path: str) -> bool:
+        with self.lock:
+            return any(part and part in path for part in self.faults.deny)

@@ -1,0 +1,98 @@
+"""Changes to sandbox data for sync tests (mutate, rename) and record-level faults."""
+import random
+from datetime import datetime, timezone
+
+from ..records import normalise_user
+from ..errors import BadResponse
+from .data import Dataset, iso
+from .names import FAMILY, GIVEN
+
+
+def _now() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+def mutate(data: Dataset, change_fraction: float = 0.0, remove_fraction: float = 0.0, seed: int = 0,
+           remove_mode: str = "mixed") -> dict:
+    """Rename a fraction of people and remove another (tobedeleted, dropped, or alternating)."""
+    rng = random.Random(seed)
+    with data.lock:
+        ids = sorted(data.users)
+        rng.shuffle(ids)
+        n_change = round(len(ids) * change_fraction)
+        n_remove = round(len(ids) * remove_fraction)
+        changed, removed = ids[:n_change], ids[n_change:n_change + n_remove]
+        stamp = _now()
+        for sid in changed:
+            user = data.users[sid]
+            user["givenName"] = rng.choice([g for g in GIVEN if g != user["givenName"]])
+            user["dateLastModified"] = stamp
+        marked, dropped = [], []
+        for n, sid in enumerate(removed):
+            drop = remove_mode == "drop" or (remove_mode == "mixed" and n % 2)
+            if drop:
+                del data.users[sid]
+                dropped.append(sid)
+            else:
+                data.users[sid]["status"] = "tobedeleted"
+                data.users[sid]["dateLastModified"] = stamp
+                marked.append(sid)
+        data.changed(changed + removed)
+    return {"changed": sorted(changed), "tobedeleted": sorted(marked), "dropped": sorted(dropped)}
+
+
+def rename(data: Dataset, source_id: str, given_name: str | None = None, family_name: str | None = None) -> dict:
+    """Change one person's names and bump dateLastModified."""
+    with data.lock:
+        user = data.users[source_id]
+        if given_name is not None:
+            user["givenName"] = given_name
+        if family_name is not None:
+            user["familyName"] = family_name
+        user["dateLastModified"] = _now()
+        data.changed([source_id])
+        return dict(user)
+
+
+def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int = 0, missing_names: int = 0) -> dict:
+    """Serve some students as tobedeleted, twice, or without names; returns the chosen ids."""
+    with data.lock:
+        students = data.user_ids("students")
+        step = max(1, len(students) // max(1, tobedeleted + duplicates + missing_names))
+        picks = students[::step]
+        chosen = {"tobedeleted": picks[:tobedeleted],
+                  "duplicates": picks[tobedeleted:tobedeleted + duplicates],
+                  "missing_names": picks[tobedeleted + duplicates:tobedeleted + duplicates + missing_names]}
+        old = set(data.overlay) | data.duplicates
+        data.overlay = {sid: {"status": "tobedeleted"} for sid in chosen["tobedeleted"]}
+        data.overlay.update({sid: {"_drop": ("givenName", "familyName")} for sid in chosen["missing_names"]})
+        data.duplicates = set(chosen["duplicates"])
+        data.changed(old | set(data.overlay) | data.duplicates)
+        return chosen
+
+
+def people(data: Dataset, school_id: str, parents: str = "linked") -> list:
+    """Truth for tests: the school's people as PersonRecords; parents "linked" to its students or "all"."""
+    with data.lock:
+        served = [data.served(sid) for sid in sorted(data.users)]
+    own, linked = [], set()
+    for raw in served:
+        orgs = {o["sourcedId"] for o in raw["orgs"]}
+        if raw["role"] in PARENT_ROLES_SET:
+            continue
+        if school_id in orgs:
+            own.append(raw)
+            if raw["role"] == "student":
+                linked.update(a["sourcedId"] for a in raw["agents"])
+    guardians = [raw for raw in served if raw["role"] in PARENT_ROLES_SET
+                 and (parents == "all" or raw["sourcedId"] in linked)]
+    result = []
+    for raw in own + guardians:
+        try:
+            result.append(normalise_user(raw))
+        except BadResponse:
+            continue
+    return result
+
+
+PARENT_ROLES_SET = {"guardian", "parent", "relative"}

@@ -1,0 +1,208 @@
+"""The sandbox's HTTP layer: token endpoints, OneRoster collections, faults and the admin API."""
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
+
+from .listing import BadQuery, parse_filter, render, select
+
+DATA = "/ims/oneroster/v1p1/"
+ADMIN_PATH = "/_sandbox/admin"
+PEOPLE = ("users", "students", "teachers")
+ENVELOPES = {  # what each vendor calls the list in each collection
+    "aeries": {"students": "users", "teachers": "users", "schools": "orgs", "terms": "academicSessions"},
+    "infinite-campus": {"students": "users", "teachers": "users", "schools": "orgs",
+                        "terms": "academicSessions"},
+    "oneroster": {},
+}
+SCHOOL_SCOPED = {"students", "teachers", "classes", "enrollments", "terms", "courses"}
+AERIES_UNSUPPORTED = {"classes", "courses", "terms"}
+
+
+def imsx(description: str, major: str = "failure", minor: str = "", severity: str = "error") -> bytes:
+    info = {"imsx_codeMajor": major, "imsx_severity": severity, "imsx_description": description}
+    if minor:
+        info["imsx_CodeMinor"] = {"imsx_codeMinorField": [
+            {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": minor}]}
+    return json.dumps({"statusInfoSet": [info]}).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    @property
+    def box(self):
+        return self.server.sandbox
+
+    def send(self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None,
+             cut: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if cut:  # promise the whole body, send half, hang up: a truncated response
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _hang(self) -> None:
+        seconds = self.box.faults.faults.hang
+        if seconds:
+            self.box.stopping.wait(seconds)
+
+    def do_POST(self):
+        parts = urlsplit(self.path)
+        body = self._body()
+        if parts.path == ADMIN_PATH:
+            return self._admin(body)
+        self._hang()
+        if parts.path not in self.box.token_paths:
+            return self.send(404, imsx("No such endpoint", minor="unknownobject"))
+        return self._token(parts, body)
+
+    def do_GET(self):
+        parts = urlsplit(self.path)
+        self._hang()
+        prefix = self.box.base_path + DATA
+        if not parts.path.startswith(prefix):
+            page = b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head></html>"
+            return self.send(404, page, "text/html")
+        if self.box.faults.count_data_request():
+            retry = self.box.faults.faults.retry_after
+            return self.send(429, imsx("Too many requests", minor="server_busy"),
+                             headers={"Retry-After": f"{retry:g}"})
+        if not self._authorised(parts):
+            return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
+        rel = parts.path[len(prefix):].strip("/")
+        if self.box.faults.denied(rel):
+            return self.send(403, imsx(f"Access to {rel} is not allowed for this client", minor="forbidden"))
+        try:
+            return self._data(rel, parts)
+        except BadQuery as exc:
+            return self.send(400, imsx(str(exc), minor=exc.minor))
+
+    def _authorised(self, parts) -> bool:
+        creds, box = self.box.credentials, self.box
+        if box.auth == "oauth1":
+            uri = f"http://{self.headers.get('Host', '')}{parts.path}"
+            return creds.oauth1_ok("GET", uri, parts.query, self.headers.get("Authorization", ""))
+        if not creds.bearer_ok(self.headers.get("Authorization", ""), box.faults.faults.token_expiry_after):
+            return False
+        if box.vendor == "aeries":
+            cookie = self.headers.get("Cookie", "")
+            pairs = dict(p.strip().split("=", 1) for p in cookie.split(";") if "=" in p)
+            return pairs.get("AeriesAffinity") in creds.cookies
+        return True
+
+    def _token(self, parts, body: bytes) -> None:
+        box = self.box
+        if box.vendor == "infinite-campus" and parse_qs(parts.query).get("appName") != [box.app_name]:
+            return self.send(400, json.dumps({"error": "invalid_request",
+                                              "error_description": "unknown appName"}).encode())
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return self.send(400, json.dumps({"error": "unsupported_grant_type"}).encode())
+        if not box.credentials.basic_ok(self.headers.get("Authorization", "")):
+            return self.send(401, json.dumps({"error": "invalid_client",
+                                              "error_description": "Client authentication failed"}).encode())
+        token, cookie = box.credentials.issue()
+        headers = {"Cache-Control": "no-store"}
+        if box.vendor == "aeries":
+            headers["Set-Cookie"] = f"AeriesAffinity={cookie}; Path={box.base_path}; HttpOnly"
+        payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime}
+        return self.send(200, json.dumps(payload).encode(), headers=headers)
+
+    def _data(self, rel: str, parts) -> None:
+        box, segments = self.box, rel.split("/")
+        school = None
+        if len(segments) == 3 and segments[0] == "schools" and segments[2] in SCHOOL_SCOPED:
+            if box.vendor == "aeries" and segments[2] in AERIES_UNSUPPORTED:
+                return self.send(404, imsx("This endpoint is not supported", minor="unsupported"))
+            school, kind = segments[1], segments[2]
+            if school not in box.data.school_ids:
+                return self.send(404, imsx(f"School {school} not found", minor="unknownobject"))
+        elif len(segments) == 2 and segments[0] in ("users", "schools", "orgs"):
+            return self._one(segments[0], segments[1])
+        elif len(segments) == 1 and segments[0] in ("orgs", "schools", "academicSessions", "terms", "users",
+                                                   "students", "teachers", "courses", "classes", "enrollments"):
+            kind = segments[0]
+        else:
+            return self.send(404, imsx(f"Unknown endpoint {rel}", minor="unknownobject"))
+        query = dict(parse_qsl(parts.query))
+        try:
+            limit = min(int(query.get("limit", 100)), box.page_cap)
+            offset = int(query.get("offset", 0))
+        except ValueError:
+            raise BadQuery("limit and offset must be whole numbers") from None
+        if limit < 1 or offset < 0:
+            raise BadQuery("limit must be at least 1 and offset not negative")
+        fields = [f for f in query.get("fields", "").split(",") if f]
+        items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields)
+        page_items = items[offset:offset + limit]
+        envelope = ENVELOPES[box.vendor].get(kind, kind)
+        body = render(box.data, envelope, page_items, serialised, fields)
+        headers = {}
+        if box.total_header:
+            headers["X-Total-Count"] = str(len(items))
+        if box.link_header and offset + limit < len(items):
+            query.update(limit=str(limit), offset=str(offset + limit))
+            next_url = f"http://{self.headers.get('Host')}{parts.path}?{urlencode(query, quote_via=quote)}"
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return self._send_page(rel, offset // limit, body, headers)
+
+    def _send_page(self, rel: str, page: int, body: bytes, headers: dict) -> None:
+        faults = self.box.faults
+        if faults.page_fault("error_500", rel, page):
+            return self.send(500, imsx("Internal server error", minor="internal_server_error"))
+        slow = faults.page_fault("slow", rel, page)
+        if slow:
+            self.box.stopping.wait(float(slow.get("seconds", 1.0)))
+        if faults.page_fault("malformed_json", rel, page):
+            return self.send(200, body[:-3] + b",,}", headers=headers)
+        html = faults.page_fault("html_page", rel, page)
+        if html:
+            page_html = b"<html><head><title>Service Unavailable</title></head><body>Try later</body></html>"
+            return self.send(int(html.get("status", 200)), page_html, "text/html")
+        cut = bool(faults.page_fault("truncated", rel, page))
+        return self.send(200, body, headers=headers, cut=cut)
+
+    def _one(self, collection: str, sid: str) -> None:
+        data = self.box.data
+        if collection == "users":
+            with data.lock:
+                record = data.served(sid) if sid in data.users else None
+            key = "user"
+        else:
+            record = next((o for o in data.orgs if o["sourcedId"] == sid), None)
+            key = "org"
+        if record is None:
+            return self.send(404, imsx(f"{collection} {sid} not found", minor="unknownobject"))
+        return self.send(200, json.dumps({key: record}, ensure_ascii=False).encode())
+
+    def _admin(self, body: bytes) -> None:
+        try:
+            request = json.loads(body or b"{}")
+            result = self.box.admin(request.pop("action", ""), **request)
+        except (ValueError, TypeError, KeyError) as exc:
+            return self.send(400, json.dumps({"error": str(exc)}).encode())
+        return self.send(200, json.dumps(result, ensure_ascii=False, default=str).encode())
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, sandbox, port: int):
+        self.sandbox = sandbox
+        super().__init__(("127.0.0.1", port), Handler)
