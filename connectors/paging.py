@@ -40,7 +40,8 @@ def decode_page(reply: Reply, collection: str) -> list:
     try:
         payload = json.loads(reply.body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        kind = "incomplete" if "Expecting" in str(exc) or "Unterminated" in str(exc) else "malformed"
+        cut = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip()) - 1
+        kind = "incomplete" if cut else "malformed"
         raise BadResponse(f"The SIS sent {kind} JSON (HTTP {reply.status} from {shown}, {len(reply.body)} "
                           "bytes). Try again; if it persists, ask the SIS vendor to check this endpoint.",
                           status=reply.status, url=shown) from None

@@ -1,0 +1,9 @@
+"""Fixtures for connector tests."""
+import pytest
+
+from connector_helpers import Sleeps
+
+
+@pytest.fixture
+def sleeps():
+    return Sleeps()

@@ -1,0 +1,27 @@
+"""Factories shared by connector tests (a unique module name, so it never clashes with other conftests)."""
+from connectors.settings import ConnectionSettings
+
+BASE = "https://sis.example.org/oneroster"
+DATA = f"{BASE}/ims/oneroster/v1p1"
+TOKEN = f"{BASE}/token"
+
+
+def make_settings(**overrides) -> ConnectionSettings:
+    values = dict(vendor="oneroster", base_url=BASE, token_urls=(TOKEN,), client_id="cid",
+                  client_secret="top-secret-value", school_id="sch1", auth_mode="oauth2")
+    values.update(overrides)
+    return ConnectionSettings(**values)
+
+
+def user(sid: str, role: str = "student", **extra) -> dict:
+    record = {"sourcedId": sid, "status": "active", "role": role, "givenName": "Zoë", "familyName": "O'Brien",
+              "orgs": [{"sourcedId": "sch1", "type": "org"}], "enabledUser": "true"}
+    record.update(extra)
+    return record
+
+
+class Sleeps(list):
+    """Injected sleep that records delays instead of waiting."""
+
+    def __call__(self, seconds):
+        self.append(seconds)

@@ -1,0 +1,245 @@
+"""Retries, token handling and typed errors of the OneRoster client (canned HTTP)."""
+import pytest
+import requests
+import responses
+from urllib.parse import parse_qs, urlsplit
+
+from connectors.client import OneRosterClient
+from connectors.errors import (AuthenticationFailed, BadResponse, NotFound, PermissionDenied,
+                               ProviderUnavailable)
+
+from connector_helpers import DATA, TOKEN, make_settings, user
+
+USERS = f"{DATA}/users"
+PAGE = {"users": [user("u1")]}
+
+
+def token(rsps, value="tok", expires_in=3600):
+    rsps.add(responses.POST, TOKEN, json={"access_token": value, "token_type": "Bearer", "expires_in": expires_in})
+
+
+def read(client, path="users"):
+    return [r["sourcedId"] for page in client.iter_pages(path) for r in page]
+
+
+def test_429_retry_after_is_honoured_then_succeeds(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=429, headers={"Retry-After": "7"})
+        rsps.add(responses.GET, USERS, json=PAGE)
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), sleep=sleeps) as client:
+            assert read(client) == ["u1"]
+    assert sleeps == [7.0]
+
+
+def test_retry_after_is_capped(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=429, headers={"Retry-After": "86400"})
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), sleep=sleeps) as client:
+            read(client)
+    assert sleeps == [60.0]
+
+
+def test_5xx_and_connection_errors_are_retried_with_growing_backoff(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=503)
+        rsps.add(responses.GET, USERS, body=requests.exceptions.ConnectionError("Connection refused"))
+        rsps.add(responses.GET, USERS, body=requests.exceptions.ReadTimeout("read timed out"))
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), sleep=sleeps) as client:
+            assert read(client) == []
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_gives_up_after_bounded_retries_with_actionable_message(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        for _ in range(3):
+            rsps.add(responses.GET, USERS, status=500, json={"imsx_codeMajor": "failure",
+                                                             "imsx_description": "Database offline"})
+        with OneRosterClient(make_settings(), max_retries=2, sleep=sleeps) as client:
+            with pytest.raises(ProviderUnavailable) as err:
+                read(client)
+    assert "HTTP 500" in err.value.message and "Database offline" in err.value.message
+    assert "after 3 tries" in err.value.message and len(sleeps) == 2
+
+
+def test_429_storm_gives_up_as_provider_unavailable(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=429)
+        with OneRosterClient(make_settings(), max_retries=3, sleep=sleeps) as client:
+            with pytest.raises(ProviderUnavailable, match="too busy"):
+                read(client)
+
+
+def test_unreachable_host_says_to_check_the_url(sleeps):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, body=requests.exceptions.ConnectionError("Name or service not known"))
+        with OneRosterClient(make_settings(), max_retries=1, sleep=sleeps) as client:
+            with pytest.raises(ProviderUnavailable, match="Check the URL"):
+                read(client)
+
+
+def test_401_gets_one_fresh_token_then_succeeds():
+    with responses.RequestsMock() as rsps:
+        token(rsps, "old")
+        token(rsps, "new")
+        rsps.add(responses.GET, USERS, status=401)
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings()) as client:
+            read(client)
+        assert rsps.calls[-1].request.headers["Authorization"] == "Bearer new"
+
+
+def test_401_twice_is_authentication_failed():
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=401)
+        with OneRosterClient(make_settings()) as client:
+            with pytest.raises(AuthenticationFailed, match="HTTP 401"):
+                read(client)
+            assert client.request_count == 4  # token, 401, fresh token, 401
+
+
+def test_token_is_cached_and_refreshed_before_it_expires():
+    now = [0.0]
+    with responses.RequestsMock() as rsps:
+        token(rsps, "first", expires_in=600)
+        token(rsps, "second", expires_in=600)
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), clock=lambda: now[0]) as client:
+            read(client)
+            now[0] = 500.0  # still well inside the lifetime: reuse
+            read(client)
+            now[0] = 545.0  # within the refresh margin before expires_in: refresh first
+            read(client)
+        auths = [c.request.headers.get("Authorization") for c in rsps.calls if c.request.method == "GET"]
+        posts = [c for c in rsps.calls if c.request.method == "POST"]
+    assert auths == ["Bearer first", "Bearer first", "Bearer second"] and len(posts) == 2
+    assert posts[0].request.headers["Authorization"].startswith("Basic ")
+    assert parse_qs(posts[0].request.body)["grant_type"] == ["client_credentials"]
+
+
+def test_aeries_token_falls_back_to_old_path_and_keeps_cookies():
+    base = "https://demo.aeries.net/aeries"
+    settings = make_settings(vendor="aeries", base_url=base,
+                             token_urls=(f"{base}/v2/oauth/token", f"{base}/token"))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{base}/v2/oauth/token", status=404, body="<html>Not found</html>")
+        rsps.add(responses.POST, f"{base}/token", json={"access_token": "t", "expires_in": 21600},
+                 headers={"Set-Cookie": "AeriesAffinity=abc123; Path=/"})
+        rsps.add(responses.GET, f"{base}/ims/oneroster/v1p1/users", json={"users": []})
+        with OneRosterClient(settings) as client:
+            read(client)
+        assert "AeriesAffinity=abc123" in rsps.calls[-1].request.headers["Cookie"]
+
+
+def test_refused_credentials_name_the_vendor_screen():
+    base = "https://demo.aeries.net/aeries"
+    settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{base}/v2/oauth/token", status=401, json={"error": "invalid_client"})
+        with OneRosterClient(settings) as client:
+            with pytest.raises(AuthenticationFailed) as err:
+                client.authenticate()
+    assert err.value.message.startswith(
+        "The SIS refused the Client ID and Secret (HTTP 401 from https://demo.aeries.net/aeries/v2/oauth/token).")
+    assert "Check the Consumer ID and Secret Key on Aeries' API Security page." in err.value.message
+    assert "top-secret-value" not in err.value.message
+
+
+def test_403_names_the_aeries_permission_to_enable():
+    base = "https://demo.aeries.net/aeries"
+    settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{base}/v2/oauth/token", json={"access_token": "t", "expires_in": 60})
+        rsps.add(responses.GET, f"{base}/ims/oneroster/v1p1/schools/5/teachers", status=403)
+        with OneRosterClient(settings) as client:
+            with pytest.raises(PermissionDenied) as err:
+                read(client, "schools/5/teachers")
+    assert err.value.area == "teachers"
+    assert err.value.message == (
+        "The SIS denied read access to Teacher Data (HTTP 403 on "
+        "https://demo.aeries.net/aeries/ims/oneroster/v1p1/schools/5/teachers). "
+        "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset.")
+
+
+@pytest.mark.parametrize("status,body,ctype,error,text", [
+    (404, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unknownobject"}, None, NotFound, "unknownobject"),
+    (400, {"statusInfoSet": [{"imsx_codeMajor": "failure", "imsx_severity": "error",
+                              "imsx_description": "Invalid filter field",
+                              "imsx_CodeMinor": {"imsx_codeMinorField": [
+                                  {"imsx_codeMinorFieldName": "x", "imsx_codeMinorFieldValue": "invalid_filter_field"}]}}]},
+     None, BadResponse, 'said: "Invalid filter field" (codeMajor=failure, codeMinor=invalid_filter_field)'),
+    (422, {"imsx_statusInfo": {"imsx_description": "Bad sort"}}, None, BadResponse, "Bad sort"),
+    (200, "<!DOCTYPE html><html><head><title>Aeries Login</title></head></html>", "text/html", BadResponse,
+     'web page ("Aeries Login")'),
+    (200, '{"users": [{"sourcedId": "u1"', "application/json", BadResponse, "incomplete JSON"),
+    (200, "not json at all", "text/plain", BadResponse, "malformed JSON"),
+    (200, {"people": []}, None, BadResponse, "instead of a 'users' or 'students' or 'teachers' list"),
+    (200, {"users": {"sourcedId": "u1"}}, None, BadResponse, "is not a list"),
+    (200, {"imsx_codeMajor": "failure", "imsx_description": "Token scope"}, None, BadResponse, "Token scope"),
+])
+def test_error_bodies_become_typed_errors(status, body, ctype, error, text):
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        if isinstance(body, dict):
+            rsps.add(responses.GET, USERS, status=status, json=body)
+        else:
+            rsps.add(responses.GET, USERS, status=status, body=body, content_type=ctype)
+        with OneRosterClient(make_settings()) as client:
+            with pytest.raises(error) as err:
+                read(client)
+    assert text in err.value.message
+    assert str(err.value) == err.value.message
+
+
+def test_oversized_page_is_refused():
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, json={"users": [user(f"u{i}") for i in range(50)]})
+        with OneRosterClient(make_settings(), max_page_bytes=1000) as client:
+            with pytest.raises(BadResponse, match="more than 0 MB|in one page"):
+                read(client)
+
+
+def test_oauth1_signs_every_query_parameter():
+    settings = make_settings(auth_mode="oauth1", token_urls=())
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(settings) as client:
+            list(client.iter_pages("users", filter="role='teacher'"))
+        request = rsps.calls[0].request
+    header = request.headers["Authorization"]
+    header = header.decode() if isinstance(header, bytes) else header
+    assert header.startswith("OAuth ") and 'oauth_signature_method="HMAC-SHA256"' in header
+    # Recompute the signature over the query parameters: it only matches if every one was signed.
+    from oauthlib.oauth1.rfc5849 import signature
+    parts = urlsplit(request.url)
+    params = signature.collect_parameters(uri_query=parts.query, headers={"Authorization": header})
+    base = signature.signature_base_string("GET", signature.base_string_uri(request.url),
+                                           signature.normalize_parameters(params))
+    sent = dict(signature.collect_parameters(headers={"Authorization": header},
+                                             exclude_oauth_signature=False))["oauth_signature"]
+    assert signature.sign_hmac_sha256(base, "top-secret-value", "") == sent
+    assert {"limit", "offset", "sort", "filter"} <= {k for k, _ in params}
+
+
+def test_oauth1_query_signature_type_puts_signature_in_url():
+    settings = make_settings(auth_mode="oauth1", token_urls=(), oauth1_signature_type="query")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(settings) as client:
+            list(client.iter_pages("users"))
+        query = parse_qs(urlsplit(rsps.calls[0].request.url).query)
+    assert query["oauth_signature_method"] == ["HMAC-SHA256"] and "oauth_signature" in query
+
+
+def test_settings_repr_hides_the_secret():
+    assert "top-secret-value" not in repr(make_settings())

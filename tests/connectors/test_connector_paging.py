@@ -1,0 +1,130 @@
+"""Paging stop rules of OneRosterClient.iter_pages against canned HTTP responses."""
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from connectors.client import OneRosterClient
+from connectors.errors import BadResponse
+
+from connector_helpers import DATA, TOKEN, make_settings, user
+
+
+def token_ok(rsps, expires_in=3600):
+    rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": expires_in})
+
+
+def serve_users(rsps, records, *, cap=None, total=True, link=False, key="users"):
+    """A fake users endpoint honouring limit/offset with an optional silent cap."""
+    def callback(request):
+        q = parse_qs(urlsplit(request.url).query)
+        assert q["sort"] == ["sourcedId"]
+        limit, offset = int(q["limit"][0]), int(q["offset"][0])
+        if cap:
+            limit = min(limit, cap)
+        page = records[offset:offset + limit]
+        headers = {"X-Total-Count": str(len(records))} if total else {}
+        if link and offset + limit < len(records):
+            headers["Link"] = f'<{DATA}/users?limit={limit}&offset={offset + limit}&sort=sourcedId>; rel="next"'
+        return 200, headers, json.dumps({key: page})
+    rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+
+
+def ids(client, **kwargs):
+    return [r["sourcedId"] for page in client.iter_pages("users", **kwargs) for r in page]
+
+
+RECORDS = [user(f"u{i:03d}") for i in range(25)]
+
+
+@pytest.mark.parametrize("total,link", [(True, False), (False, True), (False, False), (True, True)])
+def test_every_stop_rule_reads_each_record_once(total, link):
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        serve_users(rsps, RECORDS, total=total, link=link)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert ids(client) == [r["sourcedId"] for r in RECORDS]
+
+
+def test_total_count_stops_without_an_extra_request():
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        serve_users(rsps, RECORDS, total=True)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            ids(client)
+            assert client.request_count == 1 + 3  # token + pages of 10, 10, 5
+
+
+def test_without_headers_an_empty_page_ends_the_collection():
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        serve_users(rsps, RECORDS, total=False)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert len(ids(client)) == 25
+            assert client.request_count == 1 + 4  # the 4th page is the empty one
+
+
+def test_short_page_is_not_the_end():
+    pages = [RECORDS[:10], RECORDS[10:13], RECORDS[13:], []]  # the server sends a short page mid-way
+
+    def callback(request):
+        return 200, {}, json.dumps({"users": pages.pop(0)})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert len(ids(client)) == 25
+
+
+@pytest.mark.parametrize("total", [True, False])
+def test_silently_capped_limit_still_yields_every_record_once(total):
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        serve_users(rsps, RECORDS, cap=4, total=total)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert ids(client) == [r["sourcedId"] for r in RECORDS]
+
+
+def test_link_to_another_host_is_not_followed():
+    def callback(request):
+        q = parse_qs(urlsplit(request.url).query)
+        offset = int(q["offset"][0])
+        headers = {"X-Total-Count": "25", "Link": '<https://evil.example.com/steal>; rel="next"'}
+        return 200, headers, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert len(ids(client)) == 25
+
+
+def test_filter_and_fields_are_sent_url_encoded():
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add(responses.GET, f"{DATA}/users", json={"users": []})
+        with OneRosterClient(make_settings()) as client:
+            ids(client, filter="dateLastModified>'2026-01-01T00:00:00Z'", fields=["sourcedId", "givenName"])
+        url = rsps.calls[1].request.url
+    assert "filter=dateLastModified%3E%272026-01-01T00%3A00%3A00Z%27" in url
+    assert parse_qs(urlsplit(url).query)["fields"] == ["sourcedId,givenName"]
+
+
+def test_server_ignoring_offset_is_reported_not_looped():
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add(responses.GET, f"{DATA}/users", json={"users": RECORDS[:10]})
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            with pytest.raises(BadResponse, match="ignore the offset"):
+                ids(client)
+
+
+@pytest.mark.parametrize("key", ["users", "students", "teachers"])
+def test_people_envelope_keys_are_all_accepted(key):
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        serve_users(rsps, RECORDS[:3], key=key)
+        with OneRosterClient(make_settings()) as client:
+            assert len(ids(client)) == 3
