@@ -3,6 +3,7 @@ import base64
 import secrets
 import threading
 import time
+from types import SimpleNamespace
 
 from oauthlib.oauth1.rfc5849 import signature
 
@@ -71,5 +72,6 @@ class Credentials:
         unsigned = [(k, v) for k, v in params if k != "oauth_signature"]
         base = signature.signature_base_string(method, signature.base_string_uri(uri),
                                                signature.normalize_parameters(unsigned))
-        expected = signature.sign_hmac_sha256(base, self.client_secret, "")
+        expected = signature.sign_hmac_sha256_with_client(base, SimpleNamespace(
+            client_secret=self.client_secret, resource_owner_secret=""))
         return secrets.compare_digest(expected, given.get("oauth_signature", ""))

@@ -1,4 +1,6 @@
 """Retries, token handling and typed errors of the OneRoster client (canned HTTP)."""
+from types import SimpleNamespace
+
 import pytest
 import requests
 import responses
@@ -227,7 +229,8 @@ def test_oauth1_signs_every_query_parameter():
                                            signature.normalize_parameters(params))
     sent = dict(signature.collect_parameters(headers={"Authorization": header},
                                              exclude_oauth_signature=False))["oauth_signature"]
-    assert signature.sign_hmac_sha256(base, "top-secret-value", "") == sent
+    client = SimpleNamespace(client_secret="top-secret-value", resource_owner_secret="")
+    assert signature.sign_hmac_sha256_with_client(base, client) == sent
     assert {"limit", "offset", "sort", "filter"} <= {k for k, _ in params}
 
 

@@ -1,0 +1,104 @@
+"""Normalising raw OneRoster users, and picking a school's people out of the endpoints."""
+import json
+from datetime import datetime, timezone
+
+import pytest
+import responses
+
+from connectors.client import OneRosterClient
+from connectors.errors import BadResponse
+from connectors.records import PersonRecord, RecordProblem, normalise_user
+
+from connector_helpers import DATA, TOKEN, make_settings, user
+
+
+@pytest.mark.parametrize("role,expected", [
+    ("student", "student"), ("teacher", "teacher"), ("aide", "staff"), ("proctor", "staff"),
+    ("administrator", "school_admin"), ("parent", "parent"), ("guardian", "parent"), ("relative", "parent"),
+    ("Teacher", "teacher")])
+def test_oneroster_1_1_roles(role, expected):
+    assert normalise_user(user("u1", role)).role == expected
+
+
+@pytest.mark.parametrize("roles,expected", [
+    ([{"roleType": "primary", "role": "principal"}], "school_admin"),
+    ([{"roleType": "secondary", "role": "teacher"}, {"roleType": "primary", "role": "counselor"}], "staff"),
+    ([{"role": "districtAdministrator"}], "school_admin"), ([{"role": "siteAdministrator"}], "school_admin")])
+def test_oneroster_1_2_roles(roles, expected):
+    raw = user("u1", roles=roles)
+    del raw["role"]
+    assert normalise_user(raw).role == expected
+
+
+def test_full_record_is_mapped():
+    raw = user("u1", "student", middleName="Ann", email="zoe@example.org", username="zobrien", identifier="1234",
+               grades=["09"], sms="+1 555", enabledUser="false", status="tobedeleted",
+               agents=[{"sourcedId": "g1", "type": "user"}, {"sourcedId": "g2"}],
+               orgs=[{"sourcedId": "994", "href": "~/ims/oneroster/v1p1/orgs/994"}],
+               dateLastModified="2026-01-02T03:04:05.123Z")
+    person = normalise_user(raw)
+    assert person == PersonRecord(
+        source_id="u1", role="student", given_name="Zoë", family_name="O'Brien", middle_name="Ann",
+        email="zoe@example.org", username="zobrien", identifier="1234", grades=("09",), phone="+1 555",
+        status="tobedeleted", enabled=False, school_ids=("994",), agent_ids=("g1", "g2"),
+        date_last_modified=datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=timezone.utc), sis_role="student")
+    assert person.is_leaving
+
+
+@pytest.mark.parametrize("value,enabled", [("true", True), ("false", False), (True, True), (False, False),
+                                           (None, True)])
+def test_enabled_user_strings_and_bools(value, enabled):
+    assert normalise_user(user("u1", enabledUser=value)).enabled is enabled
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"role": "student", "givenName": "A"}, "no sourcedId"),
+    (user("u9", "janitor"), "User u9 has 'janitor'"),
+    (user("u9", givenName="", familyName=None), "User u9 (student) has no givenName or familyName"),
+    ("not a record", "not a JSON object")])
+def test_unusable_records_raise_specific_bad_response(raw, message):
+    with pytest.raises(BadResponse) as err:
+        normalise_user(raw)
+    assert message in err.value.message
+
+
+def serve(rsps, path, records):
+    def callback(request):
+        return 200, {"X-Total-Count": str(len(records))}, json.dumps({"users": records})
+    rsps.add_callback(responses.GET, f"{DATA}/{path}", callback=callback)
+
+
+def test_iter_roster_picks_the_schools_people_once_and_reports_problems():
+    students = [user("s1"), user("s2"), user("s3", givenName="", familyName="")]
+    teachers = [user("t1", "teacher"), user("s1")]  # odd server: a student listed with teachers
+    users = students + teachers + [
+        user("a1", "administrator"), user("a2", "administrator", orgs=[{"sourcedId": "other"}]),
+        user("x1", "aide"), user("g1", "guardian", orgs=[]), user("g2", "relative", orgs=[]),
+        user("bad", "aide", givenName="", familyName="", orgs=[{"sourcedId": "other"}]),
+        user("t1", "teacher")]
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "t"})
+        serve(rsps, "schools/sch1/students", students)
+        serve(rsps, "schools/sch1/teachers", teachers)
+        serve(rsps, "users", users)
+        with OneRosterClient(make_settings()) as client:
+            pages = list(client.iter_roster("sch1", {"student", "teacher", "staff", "school_admin", "parent"},
+                                            since=datetime(2026, 1, 1)))
+        assert "filter=dateLastModified%3E%272026-01-01T00%3A00%3A00Z%27" in rsps.calls[1].request.url
+    items = [item for page in pages for item in page]
+    people = {p.source_id: p.role for p in items if isinstance(p, PersonRecord)}
+    problems = [p for p in items if isinstance(p, RecordProblem)]
+    assert people == {"s1": "student", "s2": "student", "t1": "teacher", "a1": "school_admin", "x1": "staff",
+                      "g1": "parent", "g2": "parent"}
+    assert [(p.source_id, "no givenName" in p.message) for p in problems] == [("s3", True)]
+    assert '"sourcedId": "s3"' in problems[0].raw_excerpt
+
+
+def test_iter_roster_only_fetches_what_the_roles_need():
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "t"})
+        serve(rsps, "schools/sch1/students", [user("s1")])
+        with OneRosterClient(make_settings()) as client:
+            assert [p.source_id for page in client.iter_roster("sch1", {"student"}) for p in page] == ["s1"]
+    with pytest.raises(ValueError, match="Unknown roles"):
+        list(OneRosterClient(make_settings()).iter_roster("sch1", {"janitor"}))
