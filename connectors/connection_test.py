@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 
 from .client import OneRosterClient
-from .errors import ConnectorError, PermissionDenied
+from .errors import AuthenticationFailed, ConnectorError, PermissionDenied
 from .profiles import AREAS, PROFILES
 from .settings import ConnectionSettings
 
@@ -57,7 +57,7 @@ class _Checklist:
         with client:
             if not self._token(client):
                 for key in list(self.labels)[1:]:
-                    self.add(key, "skipped", "Skipped because the SIS did not accept the credentials.")
+                    self.add(key, "skipped", f"Skipped: needs the first row ({self.labels['token']}) to pass.")
                 return
             school_ok = self._school(client)
             for area in AREAS:
@@ -73,9 +73,12 @@ class _Checklist:
                 detail = "The SIS accepted a signed request."
         except PermissionDenied:
             detail = "The SIS accepted the credentials."
-        except ConnectorError as exc:
+        except AuthenticationFailed as exc:
             hint = self.profile.credentials_hint
             self.add("token", "failed", exc.message.replace(hint, "").strip(), hint)
+            return False
+        except ConnectorError as exc:
+            self.add("token", "failed", exc.message, "")
             return False
         self.add("token", "ok", detail)
         return True

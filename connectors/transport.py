@@ -80,14 +80,14 @@ class Transport:
             return None
         remaining = self.deadline - self.clock()
         if remaining <= 0:
-            raise ProviderUnavailable(f"The SIS did not finish answering in time ({public_url(url)}); "
+            raise ProviderUnavailable(f"Timed out: the SIS did not finish answering in time ({public_url(url)}); "
                                       "it may be overloaded. Try again later.", url=public_url(url))
         return remaining
 
     def _wait(self, delay: float, url: str) -> None:
         remaining = self._remaining(url)
         if remaining is not None and delay >= remaining:
-            raise ProviderUnavailable(f"The SIS asked us to wait longer than the time left ({public_url(url)}). "
+            raise ProviderUnavailable(f"Timed out: the SIS asked us to wait longer than the time left ({public_url(url)}). "
                                       "Try again later.", url=public_url(url))
         self.sleep(delay)
 

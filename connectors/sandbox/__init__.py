@@ -53,7 +53,7 @@ class Sandbox:
         self._thread = None
 
     def start(self) -> "Sandbox":
-        self._thread = threading.Thread(target=self.server.serve_forever, name=f"sandbox-{self.port}",
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"sandbox-{self.port}",
                                         daemon=True)
         self._thread.start()
         return self

@@ -1,0 +1,157 @@
+"""The client against the sandbox SIS over real HTTP, per vendor, with and without faults."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from connectors.client import OneRosterClient
+from connectors.errors import BadResponse, PermissionDenied
+from connectors.records import PersonRecord, RecordProblem
+from connectors.sandbox import start_sandbox
+
+ALL_ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
+CONFIGS = {
+    "aeries": dict(vendor="aeries"),
+    "infinite-campus": dict(vendor="infinite-campus"),
+    "oneroster-oauth2": dict(vendor="oneroster"),
+    "oneroster-oauth1": dict(vendor="oneroster", auth="oauth1"),
+    "oneroster-oauth1-query": dict(vendor="oneroster", auth="oauth1", signature_type="query"),
+}
+
+
+@pytest.fixture(params=list(CONFIGS))
+def sandbox(request):
+    box = start_sandbox(schools=3, students=240, seed=7, **CONFIGS[request.param])
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def aeries():
+    box = start_sandbox("aeries", schools=3, students=240, seed=7)
+    yield box
+    box.stop()
+
+
+def all_user_ids(box, sleeps=None, page_size=40):
+    with OneRosterClient(box.settings(), page_size=page_size, sleep=(lambda s: None) if sleeps is None else sleeps) as client:
+        return [r["sourcedId"] for page in client.iter_pages("users") for r in page]
+
+
+def roster(box, school_index=0, sleeps=None, roles=ALL_ROLES, **kwargs):
+    settings = box.settings(school_index)
+    with OneRosterClient(settings, page_size=40, sleep=(lambda s: None) if sleeps is None else sleeps) as client:
+        return [item for page in client.iter_roster(settings.school_id, roles, **kwargs) for item in page]
+
+
+def test_every_user_of_the_district_is_read_exactly_once(sandbox):
+    ids = all_user_ids(sandbox)
+    assert len(ids) == len(set(ids)) and set(ids) == set(sandbox.data.users)
+
+
+def test_roster_matches_the_sandbox_truth(sandbox):
+    for index in range(3):
+        got = roster(sandbox, index)
+        assert all(isinstance(p, PersonRecord) for p in got)
+        assert sorted(p.source_id for p in got) == sorted({p.source_id for p in got})
+        assert set(got) == set(sandbox.people(index, parents="all"))
+
+
+def test_every_user_once_despite_faults(sandbox, sleeps):
+    sandbox.page_cap = 7  # the server silently caps our limit of 40
+    sandbox.set_faults(rate_limit_storm=3, retry_after=2, error_500={"path": "users", "page": 3},
+                       token_expiry_after=5, slow={"path": "users", "page": 1, "seconds": 0.2})
+    ids = all_user_ids(sandbox, sleeps)
+    assert len(ids) == len(set(ids)) and set(ids) == set(sandbox.data.users)
+    assert sleeps.count(2.0) == 3  # Retry-After honoured for each 429
+    if sandbox.auth == "oauth2":
+        assert sandbox.credentials.issued >= 2  # a fresh token after the old one stopped working
+
+
+def test_record_faults_reach_the_engine_as_leavers_problems_and_no_duplicates(sandbox):
+    chosen = sandbox.set_faults(tobedeleted=2, duplicates=3, missing_names=1)["records"]
+    items = roster(sandbox, 0, roles={"student"})
+    people = [p for p in items if isinstance(p, PersonRecord)]
+    problems = [p for p in items if isinstance(p, RecordProblem)]
+    ids = [p.source_id for p in people]
+    assert len(ids) == len(set(ids))
+    school = sandbox.data.school_ids[0]
+    mine = lambda sid: school in {o["sourcedId"] for o in sandbox.data.users[sid]["orgs"]}  # noqa: E731
+    assert {p.source_id for p in people if p.is_leaving and p.status == "tobedeleted"} == {
+        s for s in chosen["tobedeleted"] if mine(s)}
+    assert {p.source_id for p in problems} == {s for s in chosen["missing_names"] if mine(s)}
+    assert all("no givenName or familyName" in p.message for p in problems)
+
+
+@pytest.mark.parametrize("fault,error,text", [
+    ({"malformed_json": {"path": "users", "page": 1}}, BadResponse, "malformed JSON"),
+    ({"html_page": {"path": "users", "page": 0}}, BadResponse, '"Service Unavailable"'),
+    ({"truncated": {"path": "users", "page": 1}}, BadResponse, "cut off"),
+    ({"deny": ["users"]}, PermissionDenied, "Enable READ for Student Data, Teacher Data and Staff Data"),
+])
+def test_broken_pages_raise_clear_errors(aeries, fault, error, text, sleeps):
+    aeries.set_faults(**fault)
+    with pytest.raises(error) as err:
+        all_user_ids(aeries, sleeps)
+    assert text in err.value.message
+
+
+def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):
+    info = aeries.info
+    session = requests.Session()
+    token = session.post(info["token_url"], data={"grant_type": "client_credentials"},
+                         auth=(info["client_id"], info["client_secret"])).json()["access_token"]
+    url = f"{info['base_url']}/ims/oneroster/v1p1/schools"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(url, headers=headers).status_code == 401
+    assert session.get(url, headers=headers).status_code == 200
+
+
+def test_aeries_old_token_path_is_used_when_v2_is_missing():
+    box = start_sandbox("aeries", schools=1, students=20, legacy_token=True)
+    try:
+        assert len(all_user_ids(box)) == len(box.data.users)
+    finally:
+        box.stop()
+
+
+def test_delta_sync_returns_only_changed_people(aeries):
+    before = time.time()
+    changed = aeries.mutate(change_fraction=0.1, remove_fraction=0.05, seed=3, remove_mode="tobedeleted")
+    renamed = aeries.rename(aeries.data.user_ids("students", "994")[0], given_name="Renée")
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before - 1))
+    from datetime import datetime
+    items = roster(aeries, 0, since=datetime.fromisoformat(since.replace("Z", "+00:00")))
+    got = {p.source_id for p in items}
+    touched = set(changed["changed"]) | set(changed["tobedeleted"]) | {renamed["sourcedId"]}
+    assert got and got <= touched
+    assert next(p for p in items if p.source_id == renamed["sourcedId"]).given_name == "Renée"
+
+
+def test_admin_api_drives_a_sandbox_over_http(aeries, sleeps):
+    admin = aeries.info["admin_url"]
+    assert requests.post(admin, json={"action": "set_faults", "deny": ["teachers"]}).ok
+    with pytest.raises(PermissionDenied, match="Teacher Data"):
+        roster(aeries, 0, roles={"teacher"})
+    assert requests.post(admin, json={"action": "clear_faults"}).ok
+    people = requests.post(admin, json={"action": "people", "school_index": 1}).json()
+    assert {p["source_id"] for p in people} == {p.source_id for p in aeries.people(1)}
+    assert requests.post(admin, json={"action": "explode"}).status_code == 400
+
+
+def test_command_line_prints_connection_details():
+    proc = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--vendor", "infinite-campus",
+                             "--port", "0", "--schools", "2", "--students", "10", "--seed", "3"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["base_url"].endswith("/campus/api/oneroster/v1p1/minga")
+        assert info["token_url"].endswith("/campus/oauth2/token?appName=minga")
+        assert len(info["school_ids"]) == 2 and info["admin_url"].startswith("http://127.0.0.1:")
+        assert requests.post(info["admin_url"], json={"action": "info"}).json()["vendor"] == "infinite-campus"
+    finally:
+        proc.terminate()
+        proc.wait(5)
