@@ -105,6 +105,10 @@ class Transport:
             except requests.exceptions.Timeout:
                 failure = f"did not answer within {timeout[1]:g} seconds"
                 continue
+            except requests.exceptions.SSLError:
+                raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} has a certificate that could not be "
+                                          "verified; ask the district's IT to fix the server's HTTPS certificate.",
+                                          url=public_url(url)) from None
             except requests.exceptions.ChunkedEncodingError:
                 failure = "cut off"
                 continue
