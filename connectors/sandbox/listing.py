@@ -63,7 +63,7 @@ def select(data: Dataset, kind: str, school: str | None, flt, fields: list[str])
     if school is not None:
         key = {"courses": "org", "classes": "school", "enrollments": "school"}.get(kind)
         items = [i for i in items if key is None or i[key]["sourcedId"] == school]
-    return [i for i in items if flt is None or flt(i)], False
+    return sorted((i for i in items if flt is None or flt(i)), key=lambda i: i["sourcedId"]), False
 
 
 def render(data: Dataset, envelope: str, items: list, serialised: bool, fields: list[str]) -> bytes:

@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 from ..records import normalise_user
 from ..errors import BadResponse
 from .data import Dataset, iso
-from .names import FAMILY, GIVEN
+from .names import GIVEN
+
+PARENT_ROLES_SET = {"guardian", "parent", "relative"}
 
 
 def _now() -> str:
@@ -94,5 +96,3 @@ def people(data: Dataset, school_id: str, parents: str = "linked") -> list:
             continue
     return result
 
-
-PARENT_ROLES_SET = {"guardian", "parent", "relative"}

@@ -155,3 +155,18 @@ def test_command_line_prints_connection_details():
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_sandbox_filters_fields_and_single_records(aeries):
+    with OneRosterClient(aeries.settings(), page_size=50) as client:
+        aides = [r for page in client.iter_pages("users", filter="role='aide'") for r in page]
+        assert aides and {r["role"] for r in aides} == {"aide"}
+        slim = client.first_page("users", limit=3)
+        assert len(slim) == 3
+        named = next(client.iter_pages("users", fields=["sourcedId", "givenName"]))
+        assert set(named[0]) == {"sourcedId", "givenName"}
+        with pytest.raises(BadResponse, match="OR filters are not supported"):
+            list(client.iter_pages("users", filter="role='aide' OR role='proctor'"))
+        sid = aides[0]["sourcedId"]
+        assert client.get(client.url_for(f"users/{sid}")).body.startswith(b'{"user"')
+        assert [s.source_id for s in client.get_schools()] == ["1", "5", "994"]  # sorted by sourcedId
