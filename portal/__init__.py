@@ -1,0 +1,40 @@
+"""Rostering Portal: keeps a school's people directory in step with its SIS."""
+from flask import Flask
+
+from .config import Config, INSTANCE_DIR, check_production_config
+from .extensions import csrf, db, login_manager, mail, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    check_production_config(app.config)
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    if app.config["PORTAL_ENV"] == "production":
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "strong"
+
+    from . import queue, security
+    queue.init_app(app)
+    security.init_app(app)
+
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+    from .people import bp as people_bp
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(people_bp)
+
+    from .cli import register_cli
+    register_cli(app)
+    return app

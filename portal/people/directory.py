@@ -1,0 +1,63 @@
+"""Directory search and paging: one indexed query for the page, one for the count."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_
+
+from ..extensions import db
+from ..models import ROLES, Person, School
+
+STATUSES = ("active", "archived")
+
+
+@dataclass
+class PeoplePage:
+    items: list[Person]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_people(school: School, *, q: str = "", role: str = "", status: str = "",
+                  page: int = 1, per_page: int = 50) -> PeoplePage:
+    """People of a school matching every word of q (name, email or SIS id), newest filters applied."""
+    conditions = [Person.school_id == school.id]
+    if role in ROLES:
+        conditions.append(Person.role == role)
+    if status in STATUSES:
+        conditions.append(Person.status == status)
+    for word in q.split()[:5]:
+        pattern = f"%{_escape_like(word.lower()[:100])}%"
+        conditions.append(or_(
+            func.lower(Person.given_name).like(pattern, escape="\\"),
+            func.lower(Person.family_name).like(pattern, escape="\\"),
+            Person.email.like(pattern, escape="\\"),
+            func.lower(Person.sis_id).like(pattern, escape="\\"),
+        ))
+    total = db.session.scalar(db.select(func.count(Person.id)).where(*conditions)) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    items = list(db.session.scalars(
+        db.select(Person).where(*conditions)
+        .order_by(Person.family_name, Person.given_name, Person.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    ))
+    return PeoplePage(items=items, total=total, page=page, per_page=per_page)

