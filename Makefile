@@ -1,0 +1,49 @@
+# Rostering Portal: `make demo` runs the whole product locally, `make test` proves it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: venv demo test test-fast services chromium bench load clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+# Redis and PostgreSQL run on this machine; start them if they are down.
+services:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+		echo "Redis or PostgreSQL did not come up" >&2; exit 1
+
+# Browser tests drive Debian's Chromium; never a browser download.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: venv services chromium
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+	mkdir -p instance && rm -f instance/test-smoke.db
+	TEST_DATABASE_URL=sqlite:///$(CURDIR)/instance/test-smoke.db TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m smoke -q
+
+test-fast: venv services
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m "not browser" -q
+
+demo: venv
+	$(BIN)/flask --app wsgi db upgrade heads
+	$(BIN)/flask --app wsgi seed-demo
+	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+
+bench: venv services
+	$(BIN)/python benchmarks/sync_bench.py
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

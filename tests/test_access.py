@@ -1,0 +1,110 @@
+"""Every school route x every role: anonymous, wrong role, other school/district, and the rightful managers."""
+import pytest
+
+from portal.extensions import db
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
+
+pytestmark = pytest.mark.smoke
+
+
+def school_routes(app):
+    """Every route with a <slug> (later issues' routes are covered automatically)."""
+    for rule in app.url_map.iter_rules():
+        if "slug" in rule.arguments:
+            yield rule
+
+
+def _url(rule, slug):
+    values = {name: 1 for name in rule.arguments}
+    values["slug"] = slug
+    with_path = rule.build(values, append_unknown=False)[1]
+    return with_path
+
+
+def _method(rule):
+    return "GET" if "GET" in rule.methods else sorted(rule.methods - {"OPTIONS", "HEAD"})[0]
+
+
+@pytest.fixture
+def world(app):
+    district = make_district()
+    school = make_school(district, slug="home-school")
+    sibling = make_school(district, slug="sibling-school")
+    other_district = make_district()
+    foreign = make_school(other_district, slug="foreign-school")
+    return {
+        "school": school, "sibling": sibling, "foreign": foreign,
+        "owner": make_owner(school), "sibling_owner": make_owner(sibling),
+        "dm": make_district_manager(district), "foreign_dm": make_district_manager(other_district),
+        "teacher": make_person(school, role="teacher", password=PASSWORD),
+        "staff": make_person(school, role="staff", password=PASSWORD),
+        "student": make_person(school, role="student", password=PASSWORD),
+        "school_admin": make_person(school, role="school_admin", password=PASSWORD),
+    }
+
+
+def _request(client, rule, slug):
+    url = _url(rule, slug)
+    method = _method(rule)
+    if method == "GET":
+        return client.get(url)
+    return client.open(url, method=method, data={"csrf_token": csrf_token(client, "/login")})
+
+
+def test_there_are_school_routes_to_check(app):
+    assert any(rule.endpoint == "people.index" for rule in school_routes(app))
+
+
+def test_anonymous_is_sent_to_sign_in(app, client, world):
+    for rule in school_routes(app):
+        response = _request(client, rule, "home-school")
+        assert response.status_code in (302, 400), rule.endpoint
+        if _method(rule) == "GET":
+            assert "/login" in response.headers["Location"], rule.endpoint
+
+
+@pytest.mark.parametrize("who", ["teacher", "staff", "student", "school_admin"])
+def test_other_roles_get_403(app, client, auth, world, who):
+    auth.login(world[who].email)
+    for rule in school_routes(app):
+        assert _request(client, rule, "home-school").status_code == 403, rule.endpoint
+
+
+@pytest.mark.parametrize("who, slug", [
+    ("sibling_owner", "home-school"),   # owner of another school in the same district
+    ("foreign_dm", "home-school"),      # district manager of another district
+    ("owner", "no-such-school"),        # unknown slug looks the same as someone else's
+])
+def test_other_school_or_district_gets_404(app, client, auth, world, who, slug):
+    auth.login(world[who].email)
+    for rule in school_routes(app):
+        assert _request(client, rule, slug).status_code == 404, rule.endpoint
+
+
+@pytest.mark.parametrize("who, slug", [("owner", "home-school"), ("dm", "home-school"), ("dm", "sibling-school")])
+def test_owner_and_district_manager_get_the_people_page(client, auth, world, who, slug):
+    auth.login(world[who].email)
+    response = client.get(f"/schools/{slug}/people")
+    assert response.status_code == 200
+    assert "People Manager" in response.get_data(as_text=True)
+
+
+def test_district_manager_sees_every_school_of_the_district(client, auth, world):
+    auth.login(world["dm"].email)
+    page = client.get("/").get_data(as_text=True)
+    assert world["school"].name in page and world["sibling"].name in page
+    assert world["foreign"].name not in page
+
+
+def test_teacher_home_is_forbidden_with_a_clear_message(client, auth, world):
+    auth.login(world["teacher"].email)
+    response = client.get("/")
+    assert response.status_code == 403
+    assert "Owners and District Managers" in response.get_data(as_text=True)
+
+
+def test_archived_owner_cannot_manage(client, auth, world):
+    world["owner"].status = "archived"
+    db.session.commit()
+    assert auth.login(world["owner"].email).status_code == 401
