@@ -10,6 +10,7 @@ from . import roster
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
 from .imsx import describe_body
+from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_page, same_origin, total_count
 from .profiles import PROFILES, Profile
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
@@ -20,15 +21,20 @@ USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 client)"
 
 
 class OneRosterClient:
-    """Reads one SIS; use as a context manager so the Session is closed."""
+    """Reads one SIS; use as a context manager so the Session is closed.
+
+    `policy` says which destinations may be called (see netguard); None allows any, so the
+    portal passes its strict policy explicitly.
+    """
 
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, policy: OutboundPolicy | None = None):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
         self.session = requests.Session()
+        guard_session(self.session, policy)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
                                    max_bytes=max_page_bytes, deadline=deadline, clock=clock)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .client import OneRosterClient
 from .errors import AuthenticationFailed, ConnectorError, PermissionDenied
+from .netguard import OutboundPolicy
 from .profiles import AREAS, PROFILES
 from .settings import ConnectionSettings
 
@@ -30,8 +31,9 @@ def _school_sort_key(school_id: str):
 class _Checklist:
     """Runs the checks in order, appending rows; a deadline may cut it short."""
 
-    def __init__(self, settings: ConnectionSettings, deadline: float):
+    def __init__(self, settings: ConnectionSettings, deadline: float, policy: OutboundPolicy | None = None):
         self.settings = settings
+        self.policy = policy
         self.profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.deadline = deadline
         self.rows: list[CheckRow] = []
@@ -53,7 +55,8 @@ class _Checklist:
             self.rows.append(CheckRow(key, self.labels[key], status, detail, fix))
 
     def run(self) -> None:
-        client = OneRosterClient(self.settings, timeout=REQUEST_TIMEOUT, max_retries=1, deadline=self.deadline)
+        client = OneRosterClient(self.settings, timeout=REQUEST_TIMEOUT, max_retries=1, deadline=self.deadline,
+                                 policy=self.policy)
         with client:
             if not self._token(client):
                 for key in list(self.labels)[1:]:
@@ -122,10 +125,11 @@ class _Checklist:
         self.add(key, "ok", "Read a record." if records else "Access works (no records yet).")
 
 
-def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float = 20.0) -> list[CheckRow]:
+def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float = 20.0,
+                        policy: OutboundPolicy | None = None) -> list[CheckRow]:
     """Every check as a row; rows still unfinished at the deadline are 'failed: timed out'."""
     end = time.monotonic() + deadline_seconds
-    checklist = _Checklist(settings, end)
+    checklist = _Checklist(settings, end, policy)
 
     def work():
         try:

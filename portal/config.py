@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from connectors.netguard import parse_allowlist, split_setting
+
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
@@ -26,6 +28,13 @@ class Config:
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "sync")
     PORTAL_FERNET_KEYS = os.environ.get("PORTAL_FERNET_KEYS", "")
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    # SIS servers on private networks the portal may call (hosts or CIDRs, comma-separated).
+    PORTAL_OUTBOUND_ALLOWLIST = os.environ.get("PORTAL_OUTBOUND_ALLOWLIST", "")
+    # Sign-in throttling: failures per account before a lockout, and attempts per address per minute.
+    SIGNIN_MAX_FAILURES = int(os.environ.get("SIGNIN_MAX_FAILURES", "5"))
+    SIGNIN_LOCKOUT_SECONDS = int(os.environ.get("SIGNIN_LOCKOUT_SECONDS", "900"))
+    SIGNIN_PER_ADDRESS_PER_MINUTE = int(os.environ.get("SIGNIN_PER_ADDRESS_PER_MINUTE", "20"))
+    PASSWORD_RESET_MAX_AGE = 3600
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -47,7 +56,11 @@ class Config:
 
 
 def check_production_config(config) -> None:
-    """Refuse to start in production with demo defaults, loudly."""
+    """Refuse to start in production with demo defaults (or with a mistyped allowlist), loudly."""
+    try:
+        parse_allowlist(split_setting(config.get("PORTAL_OUTBOUND_ALLOWLIST", "")))
+    except ValueError as exc:
+        raise RuntimeError(f"Refusing to start: {exc}") from None
     if config.get("PORTAL_ENV") != "production":
         return
     problems = []
