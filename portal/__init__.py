@@ -31,9 +31,11 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .main import bp as main_bp
     from .people import bp as people_bp
+    from .rostering import bp as rostering_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(rostering_bp)
 
     from .cli import register_cli
     register_cli(app)

@@ -1,0 +1,98 @@
+"""What the Rostering templates need, built in one place for full pages and partials alike."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_login import current_user
+
+from connectors.profiles import get_profile
+from ..extensions import db
+from ..models import SyncRun
+from ..roster import service
+from . import bp
+from .changes import grouped_changes
+from .forms import CHANGE_TOGGLES, METHODS, WHO_TOGGLES, settings_from_connection, vendor_choices
+
+HISTORY_PAGE_SIZE = 10
+
+
+def school_zone(school) -> ZoneInfo:
+    try:
+        return ZoneInfo(school.district.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@bp.app_template_filter("school_time")
+def school_time(moment: datetime | None, school) -> str:
+    """A UTC timestamp as the school's local wall-clock time."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(school_zone(school)).strftime("%b %-d, %Y %H:%M")
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def connection_context(school, conn, *, vendor=None, values=None, errors=None) -> dict:
+    """The connection form: chosen vendor, its fields, typed or saved values and per-field errors."""
+    vendor = vendor or (conn.vendor if conn else "aeries")
+    if values is None:
+        values = service.form_values(conn) if conn and conn.vendor == vendor else {}
+    return {
+        "school": school, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
+        "fields": get_profile(vendor).fields, "values": values, "errors": errors or {},
+        "secret_saved": bool(conn and conn.has_secret and conn.vendor == vendor),
+    }
+
+
+def settings_context(school, conn, *, values=None, errors=None, notice="") -> dict:
+    """The sync settings form, shown once a connection is saved."""
+    return {
+        "school": school, "conn": conn, "who_toggles": WHO_TOGGLES, "change_toggles": CHANGE_TOGGLES,
+        "settings": values if values is not None else (settings_from_connection(conn) if conn else {}),
+        "settings_errors": errors or {}, "settings_notice": notice, "zone": school.district.timezone,
+        "can_opt_in": current_user.role == "owner", "report_opt_in": current_user.sync_report_opt_in,
+    }
+
+
+def latest_run(school) -> SyncRun | None:
+    return db.session.scalar(db.select(SyncRun).where(SyncRun.school_id == school.id)
+                             .order_by(SyncRun.created_at.desc(), SyncRun.id.desc()).limit(1))
+
+
+def history_context(school, page: int = 1) -> dict:
+    query = (db.select(SyncRun).where(SyncRun.school_id == school.id)
+             .order_by(SyncRun.created_at.desc(), SyncRun.id.desc()))
+    return {"school": school, "runs": db.paginate(query, page=page, per_page=HISTORY_PAGE_SIZE, error_out=False)}
+
+
+def page_context(school, **parts) -> dict:
+    """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
+    conn = service.get_connection(school)
+    context = {"conn": conn, "checks": None, "run_notice": ""}
+    context.update(connection_context(school, conn, **parts.pop("connection", {})))
+    context.update(settings_context(school, conn, **parts.pop("settings", {})))
+    context.update(history_context(school))
+    context.update(run_context(latest_run(school)))
+    context.update(parts)
+    return context
+
+
+def run_context(run) -> dict:
+    """The progress/outcome partial of a run: archive list for review, planned changes for previews."""
+    context = {"run": run, "review": None, "preview": {}}
+    if run is None or not run.is_final:
+        return context
+    if run.status == "needs_review":
+        context["review"] = grouped_changes(run, actions=("archive",))["archive"]
+    elif run.trigger == "preview" and run.status == "succeeded":
+        context["preview"] = grouped_changes(run)
+    return context

@@ -1,0 +1,62 @@
+"""Plain form parsing for the Rostering page: the connection fields differ per vendor."""
+from connectors.profiles import PROFILES, app_name_from_url, get_profile
+
+MAX_VALUE = 4000  # longer than any real value; the profile reports "too long" with its own words
+METHODS = (("oneroster", "OneRoster API"),)
+WHO_TOGGLES = (
+    ("sync_students", "Students"),
+    ("sync_teachers", "Teachers"),
+    ("sync_staff", "Staff"),
+    ("sync_admins", "Admins"),
+    ("sync_parents", "Include primary parent contact info"),
+)
+CHANGE_TOGGLES = (
+    ("auto_update", "Auto update",
+     "On: people already in the portal get their changed names, emails and grades updated. "
+     "Off: they are skipped."),
+    ("archive", "Archive",
+     "On: people who left the SIS roster are archived. Off: they are kept."),
+)
+
+
+def vendor_choices() -> list[tuple[str, str]]:
+    return [(key, profile.label) for key, profile in PROFILES.items()]
+
+
+def chosen_vendor(source, default: str = "aeries") -> str:
+    """The vendor named in a form or query string, or the default when unknown."""
+    vendor = source.get("vendor", "")
+    return vendor if vendor in PROFILES else default
+
+
+def connection_values(source, vendor: str) -> dict[str, str]:
+    """The vendor's fields as typed (the secret included; it is never rendered back)."""
+    return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).fields}
+
+
+def prefill_app_name(vendor: str, values: dict[str, str]) -> dict[str, str]:
+    """Infinite Campus: take the App Name from a pasted URL (the URL wins over a stale name)."""
+    if vendor == "infinite-campus":
+        app = app_name_from_url(values.get("url", ""))
+        if app:
+            values = {**values, "app_name": app}
+    return values
+
+
+def sync_settings_values(form) -> dict:
+    """Checkbox and text values of the sync settings form (unchecked boxes are absent)."""
+    values = {name: form.get(name) == "on" for name, _ in WHO_TOGGLES}
+    values.update({name: form.get(name) == "on" for name, _, _ in CHANGE_TOGGLES})
+    values["automatic"] = form.get("automatic") == "on"
+    values["sync_time"] = form.get("sync_time", "").strip()[:20]
+    values["archive_threshold_percent"] = form.get("archive_threshold_percent", "").strip()[:20]
+    return values
+
+
+def settings_from_connection(conn) -> dict:
+    """The sync settings form's values for a saved connection."""
+    names = [n for n, _ in WHO_TOGGLES] + [n for n, _, _ in CHANGE_TOGGLES] + ["automatic", "sync_time"]
+    values = {name: getattr(conn, name) for name in names}
+    percent = conn.archive_threshold_percent
+    values["archive_threshold_percent"] = f"{percent:g}" if percent is not None else ""
+    return values

@@ -1,0 +1,103 @@
+"""The Rostering page: SIS connection, connection test and sync settings (thin views over the service)."""
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from connectors.errors import InvalidSettings
+from ..access import is_htmx, school_required
+from ..extensions import db
+from ..roster import service
+from . import bp
+from .context import connection_context, page_context, settings_context
+from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
+
+
+def _page(school, status=200, **parts):
+    return render_template("rostering/index.html", **page_context(school, **parts)), status
+
+
+@bp.get("")
+@school_required
+def index(school):
+    return _page(school)
+
+
+@bp.get("/vendor-fields")
+@school_required
+def vendor_fields(school):
+    """The chosen SIS's fields, keeping what was typed (never the secret); Campus App Name from the URL."""
+    vendor = chosen_vendor(request.args)
+    values = prefill_app_name(vendor, connection_values(request.args, vendor))
+    values.pop("client_secret", None)
+    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values)
+    return render_template("rostering/_vendor_fields.html", **context)
+
+
+def _invalid_connection(school, vendor, values, errors):
+    """422 with the form re-rendered next to each field; the typed secret is not sent back."""
+    values = {k: v for k, v in values.items() if k != "client_secret"}
+    if not is_htmx():
+        return _page(school, 422, connection={"vendor": vendor, "values": values, "errors": errors})
+    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values,
+                                 errors=errors)
+    response = make_response(render_template("rostering/_connection_form.html", **context), 422)
+    response.headers.update({"HX-Retarget": "#connection-form", "HX-Reswap": "outerHTML"})
+    return response
+
+
+@bp.post("/connection")
+@school_required
+def save_connection(school):
+    vendor = chosen_vendor(request.form)
+    values = connection_values(request.form, vendor)
+    try:
+        service.save_connection(school, vendor, values, current_user)
+    except InvalidSettings as exc:
+        return _invalid_connection(school, vendor, values, exc.errors)
+    flash("Connection saved.", "success")
+    target = url_for("rostering.index", slug=school.slug)
+    if is_htmx():  # a full reload shows the settings and sync sections that need a saved connection
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@bp.post("/connection/test")
+@school_required
+def test_connection(school):
+    """Run the connector's checklist on the values in the form (saved or not)."""
+    vendor = chosen_vendor(request.form)
+    values = connection_values(request.form, vendor)
+    try:
+        checks = service.test_connection(school, vendor, values, current_user)
+    except InvalidSettings as exc:
+        return _invalid_connection(school, vendor, values, exc.errors)
+    if is_htmx():
+        return render_template("rostering/_connection_test.html", checks=checks, vendor=vendor)
+    values.pop("client_secret", None)
+    return _page(school, checks=checks, connection={"vendor": vendor, "values": values})
+
+
+@bp.post("/settings")
+@school_required
+def save_settings(school):
+    conn = service.get_connection(school)
+    if conn is None:
+        flash("Save the SIS connection first.", "error")
+        return redirect(url_for("rostering.index", slug=school.slug))
+    values = sync_settings_values(request.form)
+    try:
+        service.save_sync_settings(conn, actor=current_user, additions_only=conn.additions_only, **values)
+    except InvalidSettings as exc:
+        if not is_htmx():
+            return _page(school, 422, settings={"values": values, "errors": exc.errors})
+        context = settings_context(school, conn, values=values, errors=exc.errors)
+        return render_template("rostering/_sync_settings.html", **context), 422
+    if current_user.role == "owner":  # the email report goes to owners who opted in themselves
+        current_user.sync_report_opt_in = request.form.get("report_opt_in") == "on"
+        db.session.commit()
+    if not is_htmx():
+        flash("Sync settings saved.", "success")
+        return redirect(url_for("rostering.index", slug=school.slug))
+    return render_template("rostering/_sync_settings.html",
+                           **settings_context(school, conn, notice="Sync settings saved."))

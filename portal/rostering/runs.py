@@ -1,0 +1,147 @@
+"""Sync runs: start, live progress, review, history, the run page and its issues as CSV."""
+import csv
+import io
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..access import is_htmx, school_required
+from ..extensions import db
+from ..models import SyncChange, SyncIssue, SyncRun
+from ..roster import service
+from . import bp
+from .context import history_context, latest_run, run_context
+
+TRIGGERS = {"manual": "Sync", "preview": "Preview"}
+RUN_PAGE_SIZE = 100
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _school_run(school, run_id: int) -> SyncRun:
+    """A run of this school; another school's run id is 404 like any unknown one."""
+    run = db.session.scalar(db.select(SyncRun).where(SyncRun.id == run_id, SyncRun.school_id == school.id))
+    if run is None:
+        abort(404)
+    return run
+
+
+def _page_number(name: str) -> int:
+    value = request.args.get(name, "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
+
+
+def _progress(school, run, status=200, notice=""):
+    """The progress/outcome fragment; a final one tells the history table to refresh."""
+    response = make_response(render_template("rostering/_run_progress.html", school=school, run_notice=notice,
+                                             **run_context(run)), status)
+    if run is not None and (run.is_final or request.method == "POST"):
+        response.headers["HX-Trigger"] = "runs-changed"
+    return response
+
+
+def _back_to_page(school):
+    return redirect(url_for("rostering.index", slug=school.slug))
+
+
+def _refused(school, run, message):
+    """409: say why nothing started, next to the run that is in the way (or the latest one)."""
+    if not is_htmx():
+        flash(message, "error")
+        return _back_to_page(school)
+    return _progress(school, run or latest_run(school), 409, message)
+
+
+@bp.post("/runs")
+@school_required
+def start(school):
+    """Sync now or Preview: enqueue the job; a second start while one runs is refused with 409."""
+    trigger = request.form.get("trigger", "manual")
+    if trigger not in TRIGGERS:
+        abort(400)
+    try:
+        run = service.start_sync(school, trigger=trigger, actor=current_user)
+    except service.SyncAlreadyRunning as exc:
+        return _refused(school, exc.run, str(exc))
+    except service.NotConfigured as exc:
+        return _refused(school, None, str(exc))
+    if not is_htmx():
+        flash(f"{TRIGGERS[trigger]} started.", "success")
+        return _back_to_page(school)
+    return _progress(school, run)
+
+
+@bp.get("/runs/<int:run_id>/progress")
+@school_required
+def progress(school, run_id):
+    """Polled every second while the run is active; the final fragment carries no hx-trigger."""
+    return _progress(school, _school_run(school, run_id))
+
+
+@bp.post("/runs/<int:run_id>/approve")
+@school_required
+def approve(school, run_id):
+    run = _school_run(school, run_id)
+    try:
+        run = service.approve_run(run, current_user)
+    except service.SyncAlreadyRunning as exc:
+        return _refused(school, exc.run, str(exc))
+    except ValueError as exc:
+        return _refused(school, run, str(exc))
+    if not is_htmx():
+        flash("Approved: the sync runs again and archives those people.", "success")
+        return _back_to_page(school)
+    return _progress(school, run)
+
+
+@bp.post("/runs/<int:run_id>/discard")
+@school_required
+def discard(school, run_id):
+    run = _school_run(school, run_id)
+    try:
+        run = service.discard_run(run, current_user)
+    except ValueError as exc:
+        return _refused(school, run, str(exc))
+    if not is_htmx():
+        flash("Discarded: nothing was changed.", "success")
+        return _back_to_page(school)
+    return _progress(school, run)
+
+
+@bp.get("/runs")
+@school_required
+def history(school):
+    return render_template("rostering/_history.html", **history_context(school, _page_number("page")))
+
+
+@bp.get("/runs/<int:run_id>")
+@school_required
+def run_page(school, run_id):
+    """One run: summary, per-record issues and the change log, each paginated."""
+    run = _school_run(school, run_id)
+    issues = db.paginate(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id),
+                         page=_page_number("issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+    changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id),
+                          page=_page_number("changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+    return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
+                           **run_context(run))
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet apps run cells starting with = + - @ as formulas: make them plain text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@bp.get("/runs/<int:run_id>/issues.csv")
+@school_required
+def issues_csv(school, run_id):
+    run = _school_run(school, run_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["run", "source_id", "kind", "message"])
+    for issue in db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id)):
+        writer.writerow([run.id] + [_safe_cell(v) for v in (issue.source_id, issue.kind, issue.message)])
+    response = make_response(out.getvalue())
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{school.slug}-run-{run.id}-issues.csv"'
+    return response

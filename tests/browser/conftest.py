@@ -1,0 +1,104 @@
+"""Browser fixtures: the app on a loopback port, an in-process sync worker, and Chromium via Playwright."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+from werkzeug.serving import make_server
+
+from portal import create_app
+from tests.conftest import _test_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+class ThreadWorker(SimpleWorker):
+    """An RQ worker that can live in a thread: no signal handlers, timer-based job timeouts."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
+@pytest.fixture(scope="session")
+def live_app(_schema):
+    return create_app(_test_config())
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """The portal served by werkzeug on 127.0.0.1, sharing the test database."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sync_worker(live_app):
+    """Processes the sync queue in a thread, as `rq worker` would in production."""
+    stop = threading.Event()
+
+    def loop():
+        with live_app.app_context():
+            worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
+            while not stop.is_set():
+                worker.work(burst=True, with_scheduler=False)
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=loop, name="sync-worker", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, app):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    yield page
+    context.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page, email, password):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"Browser screenshots: {SCREENSHOTS}")

@@ -1,0 +1,317 @@
+"""The Rostering page over the Flask test client, a real database and the sandbox SIS over real HTTP."""
+import re
+
+import pytest
+from rq import SimpleWorker
+
+from connectors.sandbox import start_sandbox
+from portal.extensions import db
+from portal.models import Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from portal.roster import service
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
+
+HX = {"HX-Request": "true"}
+GUID = "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"
+
+
+@pytest.fixture(scope="module")
+def aeries():
+    sandbox = start_sandbox("aeries", schools=3, students=30, seed=5)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def world(app):
+    district = make_district(timezone="America/Chicago")
+    school = make_school(district, slug="lincoln")
+    other_district = make_district()
+    return {
+        "school": school, "owner": make_owner(school),
+        "dm": make_district_manager(district),
+        "teacher": make_person(school, role="teacher", password=PASSWORD),
+        "sibling_owner": make_owner(make_school(district, slug="sibling")),
+        "foreign_dm": make_district_manager(other_district),
+    }
+
+
+@pytest.fixture
+def owner(client, auth, world):
+    auth.login(world["owner"].email)
+    return world["owner"]
+
+
+def page_url(path=""):
+    return f"/schools/lincoln/rostering{path}"
+
+
+def post(client, path, data=None, htmx=True):
+    data = dict(data or {}, csrf_token=csrf_token(client, page_url()))
+    return client.post(page_url(path), data=data, headers=HX if htmx else {})
+
+
+def aeries_values(sandbox, **overrides):
+    info = sandbox.info
+    values = {"vendor": "aeries", "method": "oneroster", "url": info["base_url"] + "/",
+              "client_id": info["client_id"], "client_secret": info["client_secret"],
+              "school_id": info["school_ids"][0]}
+    values.update(overrides)
+    return values
+
+
+def field_block(html, name):
+    """The markup of one form field, from its wrapper to the next one."""
+    match = re.search(rf'id="field-{name}-wrap".*?(?=-wrap"|<div class="actions")', html, re.S)
+    assert match, f"no field {name}"
+    return match.group(0)
+
+
+def make_run(school, **fields) -> SyncRun:
+    fields.setdefault("trigger", "manual")
+    run = SyncRun(school_id=school.id, **fields)
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def test_page_shows_the_connection_form_with_labels(client, owner):
+    html = client.get(page_url()).get_data(as_text=True)
+    assert '<label for="field-vendor">SIS</label>' in html
+    assert "Other OneRoster 1.1 provider" in html and "Infinite Campus" in html
+    for name in ("url", "client_id", "client_secret", "school_id"):
+        assert f'<label for="field-{name}">' in html
+    assert "full IIS reset" in html
+    assert 'aria-live="polite"' in html
+    assert "style=" not in html and "<script>" not in html
+
+
+@pytest.mark.parametrize("vendor, field, value, message", [
+    ("aeries", "url", "https://demo.aeries.net", "must include the sub-directory"),
+    ("aeries", "url", "http://demo.aeries.net/aeries/", "must start with https://"),
+    ("aeries", "school_id", "lincoln", "digits only"),
+    ("infinite-campus", "school_id", "1234", "GUID"),
+])
+def test_invalid_field_is_reported_next_to_it_and_typed_values_stay(client, owner, vendor, field, value, message):
+    data = {"vendor": vendor, "url": "https://sis.example.org/aeries/", "client_id": "typed-client",
+            "client_secret": "typed-secret-1", "school_id": "5", "app_name": "minga"}
+    if vendor == "infinite-campus":
+        data.update(url="https://campus.example.org/campus/api/oneroster/v1p1/minga", school_id=GUID)
+    data[field] = value
+    response = post(client, "/connection", data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#connection-form"
+    assert message in field_block(html, field)
+    assert 'value="typed-client"' in html
+    assert "typed-secret-1" not in html
+    assert db.session.scalar(db.select(RosterConnection)) is None
+
+
+def test_without_javascript_an_invalid_form_re_renders_the_page(client, owner):
+    response = post(client, "/connection", {"vendor": "aeries", "url": "http://x/aeries/"}, htmx=False)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "<html" in html and "Consumer ID is required." in html
+
+
+def test_saved_secret_is_write_only_and_blank_keeps_it(client, owner, world, aeries):
+    secret = aeries.info["client_secret"]
+    response = post(client, "/connection", aeries_values(aeries))
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == page_url()
+    pages = [client.get(page_url()), client.get(page_url("/vendor-fields?vendor=aeries")),
+             post(client, "/connection/test", aeries_values(aeries, client_secret="")),
+             post(client, "/connection", aeries_values(aeries, url="nope"))]
+    for response in pages:
+        assert secret not in response.get_data(as_text=True)
+    html = pages[0].get_data(as_text=True)
+    assert "Saved — leave blank to keep it" in html and 'name="client_secret" autocomplete' in html
+
+    post(client, "/connection", aeries_values(aeries, client_secret="", client_id=aeries.info["client_id"]))
+    conn = service.get_connection(world["school"])
+    assert service.settings_for(conn).client_secret == secret
+
+
+def test_without_javascript_saving_redirects(client, owner, aeries):
+    response = post(client, "/connection", aeries_values(aeries), htmx=False)
+    assert response.status_code == 302 and response.headers["Location"].endswith(page_url())
+    assert "Connection saved." in client.get(page_url()).get_data(as_text=True)
+
+
+def test_vendor_swap_returns_that_vendors_fields_and_keeps_typed_values(client, owner):
+    response = client.get(page_url("/vendor-fields?vendor=infinite-campus&client_id=kept-id&client_secret=x1x2x3"),
+                          headers=HX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="vendor-fields"' in html and "App Name" in html and "OneRoster Provisioning" in html
+    assert 'value="kept-id"' in html and "x1x2x3" not in html
+    html = client.get(page_url("/vendor-fields?vendor=oneroster"), headers=HX).get_data(as_text=True)
+    assert "Token URL" in html and "OAuth 1.0a" in html
+
+
+def test_campus_app_name_fills_in_from_a_pasted_url(client, owner):
+    url = "https://campus.example.org/campus/api/oneroster/v1p1/mingaApp/ims/oneroster/v1p1/schools?limit=5"
+    html = client.get(page_url("/vendor-fields"), query_string={"vendor": "infinite-campus", "url": url},
+                      headers=HX).get_data(as_text=True)
+    assert 'value="mingaApp"' in field_block(html, "app_name")
+
+
+def test_connection_test_all_green_for_a_good_config(client, owner, aeries):
+    response = post(client, "/connection/test", aeries_values(aeries))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert "Connection works: every check passed." in html
+    assert html.count('<li class="ok"') >= 8 and 'class="denied"' not in html
+
+
+def test_connection_test_shows_the_aeries_fix_for_a_denied_area(client, owner, aeries):
+    aeries.set_faults(deny=["teachers"])
+    try:
+        html = post(client, "/connection/test", aeries_values(aeries)).get_data(as_text=True)
+    finally:
+        aeries.clear_faults()
+    row = re.search(r'<li class="denied" data-check="read:teachers">.*?</li>', html, re.S).group(0)
+    assert "Teacher Data" in row
+    assert "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset." in row
+
+
+def test_connection_test_lists_the_real_school_ids(client, owner, aeries):
+    html = post(client, "/connection/test", aeries_values(aeries, school_id="7")).get_data(as_text=True)
+    ids = ", ".join(sorted(aeries.info["school_ids"], key=int))
+    assert f"The School ID 7 is not among this SIS&#39;s schools: {ids}" in html
+    assert '<li class="failed" data-check="school">' in html
+
+
+def test_sync_settings_save_and_validate(client, owner, world, aeries):
+    post(client, "/connection", aeries_values(aeries))
+    data = {"sync_students": "on", "sync_teachers": "on", "automatic": "on", "sync_time": "03:30",
+            "archive_threshold_percent": "15", "report_opt_in": "on"}
+    response = post(client, "/settings", data)
+    assert response.status_code == 200 and "Sync settings saved." in response.get_data(as_text=True)
+    conn = service.get_connection(world["school"])
+    assert (conn.sync_time, conn.automatic, conn.sync_staff, conn.archive_threshold_percent) == ("03:30", True, False, 15)
+    assert db.session.get(Person, world["owner"].id).sync_report_opt_in is True
+
+    response = post(client, "/settings", dict(data, sync_time="25:99", archive_threshold_percent="150"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="25:99"' in html and 'value="150"' in html
+    assert html.count('class="error"') >= 2
+
+
+def test_sync_now_runs_shows_progress_and_refuses_a_second_start(app, client, owner, world, aeries):
+    post(client, "/connection", aeries_values(aeries))
+    response = post(client, "/runs", {"trigger": "manual"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in html and "<progress" in html
+    second = post(client, "/runs", {"trigger": "manual"})
+    assert second.status_code == 409 and "already" in second.get_data(as_text=True).lower()
+
+    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+    run = db.session.scalar(db.select(SyncRun))
+    db.session.refresh(run)
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    assert run.status == "succeeded", run.error_message
+    assert "hx-trigger" not in html and 'value="100"' in html and "Sync finished" in html
+    people = client.get(f"/schools/lincoln/people").get_data(as_text=True)
+    assert "Rostered" in people
+
+
+def test_progress_polls_while_running_and_stops_when_finished(client, owner, world):
+    run = make_run(world["school"], status="running", phase="fetching", percent=40, created=12)
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in html and 'value="40"' in html and "<strong>12</strong> Created" in html
+    run.status, run.percent = "succeeded", 100
+    db.session.commit()
+    response = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX)
+    assert "hx-trigger" not in response.get_data(as_text=True)
+    assert response.headers["HX-Trigger"] == "runs-changed"
+
+
+def test_review_run_lists_who_would_be_archived_with_approve_and_discard(client, owner, world):
+    run = make_run(world["school"], status="needs_review", would_archive=2, rostered_total=10)
+    db.session.add_all([SyncChange(run_id=run.id, source_id="s-1", action="archive", field="given_name", before="Ada"),
+                        SyncChange(run_id=run.id, source_id="s-1", action="archive", field="family_name",
+                                   before="Lovelace")])
+    db.session.commit()
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    assert "Ada Lovelace" in html and "would archive 2 of 10" in html
+    assert "Approve and archive" in html and "Discard this run" in html
+
+
+def test_preview_lists_planned_changes_with_field_diffs(client, owner, world):
+    run = make_run(world["school"], trigger="preview", status="succeeded")
+    db.session.add_all([
+        SyncChange(run_id=run.id, source_id="s-2", action="update", field="family_name", before="Smith", after="Smyth"),
+        SyncChange(run_id=run.id, source_id="s-3", action="create", field="given_name", after="Grace"),
+    ])
+    db.session.commit()
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    assert "Would update (1)" in html and "<del>Smith</del> → <ins>Smyth</ins>" in html
+    assert "Would create (1)" in html and "Grace" in html and "nothing was changed" in html
+
+
+def test_history_and_run_page_with_issues(client, owner, world):
+    run = make_run(world["school"], status="succeeded", issues=1)
+    db.session.add(SyncIssue(run_id=run.id, source_id="s-9", kind="missing_name", message="No family name."))
+    db.session.commit()
+    html = client.get(page_url()).get_data(as_text=True)
+    assert f"#{run.id}</a>" in html and "America/Chicago" in html
+    html = client.get(page_url(f"/runs/{run.id}")).get_data(as_text=True)
+    assert "No family name." in html and "Download issues as CSV" in html
+
+
+def test_issues_csv_is_an_attachment_safe_from_formulas(client, owner, world):
+    run = make_run(world["school"], status="succeeded")
+    db.session.add_all([SyncIssue(run_id=run.id, source_id="=HYPERLINK(1)", kind="bad", message="+SUM(A1)"),
+                        SyncIssue(run_id=run.id, source_id="s-1", kind="bad", message="@cmd, -1 and fine")])
+    db.session.commit()
+    response = client.get(page_url(f"/runs/{run.id}/issues.csv"))
+    body = response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert "'=HYPERLINK(1)" in body and "'+SUM(A1)" in body and "'@cmd" in body
+    assert "\n=" not in body and ",=" not in body
+
+
+def test_a_run_of_another_school_is_404(client, owner, world):
+    other = make_run(make_school(world["school"].district), status="succeeded")
+    for path in (f"/runs/{other.id}", f"/runs/{other.id}/progress", f"/runs/{other.id}/issues.csv"):
+        assert client.get(page_url(path)).status_code == 404
+    assert post(client, f"/runs/{other.id}/approve").status_code == 404
+
+
+def rostering_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint.startswith("rostering.")]
+
+
+def _build(rule, run_id):
+    return rule.build({"slug": "lincoln", "run_id": run_id}, append_unknown=False)[1]
+
+
+def test_every_post_endpoint_refuses_a_missing_csrf_token(app, client, owner, world):
+    run = make_run(world["school"], status="needs_review")
+    posts = [r for r in rostering_rules(app) if "POST" in r.methods]
+    assert len(posts) >= 6
+    for rule in posts:
+        response = client.post(_build(rule, run.id), data={"trigger": "manual"}, headers=HX)
+        assert response.status_code == 400, rule.endpoint
+    assert db.session.get(SyncRun, run.id).status == "needs_review"
+
+
+@pytest.mark.parametrize("who, status", [("teacher", 403), ("sibling_owner", 404), ("foreign_dm", 404),
+                                         ("dm", 200)])
+def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, status):
+    run = make_run(world["school"], status="succeeded")
+    auth.login(world[who].email)
+    token = csrf_token(client, "/login")
+    for rule in rostering_rules(app):
+        url = _build(rule, run.id)
+        if "GET" in rule.methods:
+            response = client.get(url)
+        else:
+            response = client.post(url, data={"csrf_token": token, "trigger": "preview"}, headers=HX)
+        if status == 200:
+            assert response.status_code < 400 or response.status_code in (409, 422), rule.endpoint
+        else:
+            assert response.status_code == status, rule.endpoint
