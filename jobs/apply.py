@@ -1,0 +1,145 @@
+"""Write a plan in one transaction, in bulk; or record what it would do (preview, archive guard)."""
+import secrets
+from datetime import datetime, timezone
+
+from portal.extensions import db
+from portal.models import Person, RosterConnection, SyncChange, SyncRun
+
+from .plan import SyncPlan
+
+CHUNK = 5000
+ID_CHUNK = 1000
+
+
+class ArchiveGuardTripped(Exception):
+    """The run would archive more of the rostered people than the connection allows."""
+
+    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
+        self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
+        super().__init__(f"This sync would archive {would_archive} of {rostered_total} rostered people, more "
+                         f"than the {threshold:g}% allowed. Review the list, then approve or discard this run.")
+
+
+def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
+    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
+    would, total = len(plan.archives), plan.rostered_total
+    if override or not would:
+        return
+    if would > total * threshold_percent / 100:
+        raise ArchiveGuardTripped(would, total, threshold_percent)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None) -> list[dict]:
+    """The field-level change log: one row per created/archived person, one per changed field."""
+    rows = []
+    created_ids = created_ids or {}
+
+    def add(action, person_id, sid, name="", before="", after=""):
+        rows.append({"run_id": run_id, "person_id": person_id, "source_id": sid, "action": action,
+                     "field": name, "before": before, "after": after})
+
+    name_at = (plan.fields.index("given_name"), plan.fields.index("family_name"))
+    for sid, values, _ in plan.creates:
+        add("create", created_ids.get(sid), sid, after=f"{values[name_at[0]]} {values[name_at[1]]}".strip())
+    for pid, sid, _, _, _ in plan.updates:
+        for name, before, after in plan.diffs.get(pid, ()):
+            add("update", pid, sid, name, before, after)
+    for pid, sid, _, _ in plan.links:
+        add("link", pid, sid, "source_id", "", sid)
+        for name, before, after in plan.diffs.get(pid, ()):
+            add("link", pid, sid, name, before, after)
+    for pid, sid in plan.archives:
+        add("archive", pid, sid, "status", "active", "archived")
+    return rows
+
+
+def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
+    created = {}
+    for chunk in _chunks(plan.creates, CHUNK):
+        rows = []
+        for sid, values, modified in chunk:
+            row = dict(zip(plan.fields, values))
+            row.update(school_id=school_id, district_id=district_id, source_id=sid, source_updated_at=modified,
+                       status="active", archived_by="", sync_enabled=True, sync_report_opt_in=False,
+                       session_token=secrets.token_hex(16), created_at=now, updated_at=now)
+            rows.append(row)
+        result = db.session.execute(db.insert(Person).returning(Person.id, Person.source_id), rows)
+        created.update((sid, pid) for pid, sid in result)
+    return created
+
+
+def _update_people(plan: SyncPlan, now: datetime) -> None:
+    rows = []
+    for pid, _, _, modified, restore in plan.updates:
+        row = {"id": pid, "source_updated_at": modified, "updated_at": now}
+        row.update((name, after) for name, _, after in plan.diffs[pid] if name != "status")
+        if restore:
+            row.update(status="active", archived_by="", archived_at=None)
+        rows.append(row)
+    for pid, sid, _, modified in plan.links:
+        row = {"id": pid, "source_id": sid, "source_updated_at": modified, "updated_at": now}
+        row.update((name, after) for name, _, after in plan.diffs.get(pid, ()))
+        rows.append(row)
+    for chunk in _chunks(rows, CHUNK):
+        db.session.execute(db.update(Person), chunk)
+    for chunk in _chunks([pid for pid, _ in plan.archives], ID_CHUNK):
+        db.session.execute(db.update(Person).where(Person.id.in_(chunk)).values(
+            status="archived", archived_by="sync", archived_at=now, updated_at=now))
+
+
+def _insert_changes(rows: list[dict]) -> None:
+    for chunk in _chunks(rows, CHUNK):
+        db.session.execute(db.insert(SyncChange), chunk)
+
+
+def _reset_changes(run_id: int) -> None:
+    """A re-queued run (approved after review) replaces what it recorded the first time."""
+    db.session.execute(db.delete(SyncChange).where(SyncChange.run_id == run_id))
+
+
+def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
+               connection_id: int) -> None:
+    """All of the plan, the change log, the counts and the run's success commit together or not at all."""
+    now = datetime.now(timezone.utc)
+    try:
+        _reset_changes(run_id)
+        created = _insert_people(school_id, district_id, plan, now)
+        _update_people(plan, now)
+        _insert_changes(change_rows(run_id, plan, created))
+        marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
+        if full:
+            marks["last_full_sync_at"] = now
+        if marks:
+            db.session.execute(db.update(RosterConnection).where(RosterConnection.id == connection_id)
+                               .values(**marks))
+        db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
+            status="succeeded", phase="done", percent=100, finished_at=now, heartbeat_at=now,
+            rostered_total=plan.rostered_total, would_archive=len(plan.archives), **plan.totals()))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def record_without_applying(run_id: int, plan: SyncPlan, *, status: str, message: str = "",
+                            archives_only: bool = False) -> None:
+    """Preview (every planned change) or needs_review (who would be archived): Person is not touched."""
+    now = datetime.now(timezone.utc)
+    try:
+        _reset_changes(run_id)
+        rows = change_rows(run_id, plan)
+        _insert_changes([r for r in rows if r["action"] == "archive"] if archives_only else rows)
+        counts = {"fetched": plan.counts["fetched"], "issues": plan.counts["issues"]} if archives_only \
+            else plan.totals()
+        db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
+            status=status, phase=status, percent=100, finished_at=now, heartbeat_at=now, error_message=message,
+            rostered_total=plan.rostered_total, would_archive=len(plan.archives), **counts))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

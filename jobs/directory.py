@@ -1,0 +1,54 @@
+"""A compact index of a school's directory: one column query, no ORM objects, O(people) small tuples."""
+from dataclasses import dataclass, field
+
+from portal.extensions import db
+from portal.models import Person
+
+from .fields import EMAIL
+
+AMBIGUOUS = "ambiguous"
+# Repeated strings from the database are mapped to one shared object to keep 100k entries small.
+_SHARED = {s: s for s in ("active", "archived", "", "sync", "manual", "student", "teacher", "staff",
+                          "school_admin", "owner", "district_manager")}
+
+
+@dataclass(slots=True)
+class Entry:
+    """What the planner needs about one directory person, and a hash of their compared fields."""
+
+    id: int
+    digest: int
+    status: str
+    archived_by: str
+    sync_enabled: bool
+    role: str
+
+
+@dataclass
+class DirectoryIndex:
+    """Rostered people by source_id, hand-made people by lower-case email (for linking)."""
+
+    rostered: dict[str, Entry] = field(default_factory=dict)
+    by_email: dict[str, Entry | str] = field(default_factory=dict)
+    rostered_total: int = 0  # rostered and active: the archive guard's denominator
+
+
+def load_directory(school_id: int, fields: tuple[str, ...]) -> DirectoryIndex:
+    """Stream the school's people once, keeping only ids, flags and a digest of `fields`."""
+    columns = [Person.id, Person.source_id, Person.status, Person.archived_by, Person.sync_enabled] + \
+        [getattr(Person, name) for name in fields]
+    query = db.select(*columns).where(Person.school_id == school_id).execution_options(yield_per=5000)
+    index = DirectoryIndex()
+    for row in db.session.execute(query):
+        values = tuple(v or "" for v in row[5:])
+        status, archived_by, role = (_SHARED.get(v, v) for v in (row.status, row.archived_by or "", values[0]))
+        entry = Entry(row.id, hash(values), status, archived_by, bool(row.sync_enabled), role)
+        if row.source_id is not None:
+            index.rostered[row.source_id] = entry
+            index.rostered_total += status == "active"
+            continue
+        email = values[EMAIL].lower()
+        if email:
+            index.by_email[email] = AMBIGUOUS if email in index.by_email else entry
+    db.session.commit()  # end the read transaction: progress writes go through other connections
+    return index

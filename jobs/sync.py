@@ -1,0 +1,153 @@
+"""The RQ job: one school's sync (or preview) from fetch to apply, with progress, lock and clean failure."""
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from cryptography.fernet import InvalidToken
+
+from connectors.client import OneRosterClient
+from connectors.errors import ConnectorError, InvalidSettings
+from portal.extensions import db
+from portal.models import RosterConnection, School, SyncIssue, SyncRun
+
+from . import apply as applying
+from .context import app_context
+from .directory import load_directory
+from .fetch import fetch_roster
+from .fields import field_names
+from .locks import SchoolLock
+from .plan import Planner, SyncOptions
+from .progress import ProgressWriter
+from .runs import NOTHING_CHANGED, _aware, claim_run, finish_run
+
+log = logging.getLogger(__name__)
+DELTA_OVERLAP = timedelta(hours=1)
+FULL_SYNC_EVERY = timedelta(days=7)
+
+
+class SyncRefused(Exception):
+    """The run cannot start (no connection, undecryptable secret); the message is for the user."""
+
+
+def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
+    """A delta start for nightly runs after a recent full sync with unchanged settings; else None (full)."""
+    last_full, mark = _aware(conn.last_full_sync_at), _aware(conn.high_water_mark)
+    if run.trigger != "nightly" or run.archive_override or last_full is None or mark is None:
+        return None
+    if now - last_full > FULL_SYNC_EVERY or _aware(conn.settings_changed_at) > last_full:
+        return None
+    return mark - DELTA_OVERLAP
+
+
+def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
+    only_add = conn.additions_only
+    return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
+                       auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
+                       full=full)
+
+
+def _settings(conn: RosterConnection | None):
+    from portal.roster.service import settings_for
+    if conn is None or not conn.has_secret:
+        raise SyncRefused("This school has no saved SIS connection; save one on the Rostering page first.")
+    try:
+        return settings_for(conn)
+    except InvalidToken:
+        raise SyncRefused("The saved SIS secret can no longer be decrypted (the encryption keys changed); "
+                          "enter the secret again on the Rostering page.") from None
+    except InvalidSettings as exc:
+        raise SyncRefused(f"The saved connection is no longer valid: {exc.message}") from None
+
+
+def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
+    run = db.session.get(SyncRun, run_id)
+    school = db.session.get(School, run.school_id)
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
+    settings = _settings(conn)
+    now = datetime.now(timezone.utc)
+    since = choose_since(conn, run, now)
+    options = options_for(conn, full=since is None)
+    preview, override, threshold = run.trigger == "preview", run.archive_override, conn.archive_threshold_percent
+    school_id, district_id, connection_id = school.id, school.district_id, conn.id
+    previous = db.session.scalar(db.select(SyncRun.fetched).where(
+        SyncRun.school_id == school_id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
+    db.session.execute(db.delete(SyncIssue).where(SyncIssue.run_id == run_id))
+    db.session.commit()
+
+    fields = field_names(options.compare_parents)
+    directory = load_directory(school_id, fields)
+    progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
+    progress.write(phase="connecting", percent=2, full_fetch=options.full)
+    planner = Planner(directory, options, fields)
+    with OneRosterClient(settings) as client:
+        for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
+                                        since=since):
+            issues = planner.add_page(page)
+            progress.page(phase, _live_counts(planner), issues)
+            lock.renew()
+    progress.write(phase="planning", percent=90)
+    plan = planner.finish()
+    if preview:
+        applying.record_without_applying(run_id, plan, status="succeeded")
+        return
+    try:
+        applying.check_archive_guard(plan, threshold, override)
+    except applying.ArchiveGuardTripped as tripped:
+        applying.record_without_applying(run_id, plan, status="needs_review", message=str(tripped),
+                                         archives_only=True)
+        return
+    progress.write(phase="applying", percent=92)
+    apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+
+
+def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
+    """Indirection so tests can make the apply step fail between fetch and apply."""
+    applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id)
+
+
+def _live_counts(planner: Planner) -> dict[str, int]:
+    totals = planner.plan.totals()
+    return {k: totals[k] for k in ("fetched", "created", "updated", "linked", "skipped", "unchanged", "issues")}
+
+
+def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) -> None:
+    """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped."""
+    with app_context() as app:
+        db.session.expire_all()
+        run = db.session.get(SyncRun, run_id)
+        if run is None or run.status != "queued":
+            log.info("sync run %s not started: %s", run_id, "missing" if run is None else run.status)
+            return
+        school_id, trigger = run.school_id, run.trigger
+        lock = SchoolLock(app.redis, school_id, run_id)
+        if not lock.acquire():
+            finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
+                                          f"not start. {NOTHING_CHANGED}")
+            return
+        try:
+            if not claim_run(run_id):
+                return
+            _execute(run_id, lock, on_progress)
+        except (ConnectorError, SyncRefused) as exc:
+            db.session.rollback()
+            log.warning("sync run %s failed: %s", run_id, exc)
+            finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
+        except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
+            db.session.rollback()
+            log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
+            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {NOTHING_CHANGED}")
+        finally:
+            lock.release()
+        if trigger != "preview":
+            _send_report(run_id)
+
+
+def _send_report(run_id: int) -> None:
+    try:
+        from jobs.report import send_run_report
+    except ImportError:
+        return
+    try:
+        send_run_report(run_id)
+    except Exception:  # noqa: BLE001 - a report failure must not turn a finished sync into a failed job
+        log.exception("sync report for run %s failed", run_id)

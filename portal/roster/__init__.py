@@ -1,0 +1,1 @@
+"""Rostering services: the SIS connection, its encrypted secret, and starting or approving syncs."""

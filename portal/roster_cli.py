@@ -1,0 +1,151 @@
+"""`flask roster configure|test|sync` and `flask rotate-secrets`: rostering without the web page."""
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from connectors.errors import InvalidSettings
+from connectors.profiles import PROFILES
+
+from .extensions import db
+from .models import RUN_COUNTS, School, SyncRun
+from .roster import service
+from .roster.secrets import rotate_secrets
+
+roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from the command line.")
+OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
+              "school_id": "--sis-school-id", "app_name": "--app-name", "token_url": "--token-url",
+              "auth_mode": "--auth", "vendor": "--vendor", "sync_time": "--sync-time",
+              "archive_threshold_percent": "--archive-threshold"}
+TOGGLES = (("students", "sync_students"), ("teachers", "sync_teachers"), ("staff", "sync_staff"),
+           ("admins", "sync_admins"), ("parents", "sync_parents"), ("auto-update", "auto_update"),
+           ("archive", "archive"))
+MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
+
+
+def _school(slug: str) -> School:
+    school = db.session.scalar(db.select(School).filter_by(slug=slug))
+    if school is None:
+        raise click.BadParameter(f"No school with the slug {slug!r}.", param_hint="--school")
+    return school
+
+
+def _refuse(exc: InvalidSettings) -> None:
+    """Every field's problem on its own line, named by its option, then exit 2 like click does."""
+    lines = [f"  {OPTION_FOR.get(name, name)}: {message}" for name, message in exc.errors.items()]
+    raise click.UsageError("The settings were refused:\n" + "\n".join(lines))
+
+
+def _toggle_options(func):
+    for flag, _ in reversed(TOGGLES):
+        func = click.option(f"--{flag}/--no-{flag}", default=None)(func)
+    return func
+
+
+@roster_cli.command("configure")
+@click.option("--school", "slug", required=True, help="The school's slug.")
+@click.option("--vendor", type=click.Choice(list(PROFILES)), required=True)
+@click.option("--url", required=True)
+@click.option("--client-id", required=True)
+@click.option("--client-secret", default="", help="Leave out to keep the saved secret.")
+@click.option("--sis-school-id", required=True)
+@click.option("--app-name", default="")
+@click.option("--token-url", default="")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default="oauth2")
+@click.option("--archive-threshold", type=click.FloatRange(0, 100), default=None,
+              help="Percent of rostered people a sync may archive without review.")
+@_toggle_options
+def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id, app_name, token_url,
+                      auth_mode, archive_threshold, **toggles):
+    """Save a school's SIS connection and, optionally, its sync toggles."""
+    school = _school(slug)
+    values = {"url": url, "client_id": client_id, "client_secret": client_secret, "school_id": sis_school_id,
+              "app_name": app_name, "token_url": token_url, "auth_mode": auth_mode}
+    try:
+        conn = service.save_connection(school, vendor, values, actor=None)
+        given = {attr: toggles[flag.replace("-", "_")] for flag, attr in TOGGLES}
+        if any(v is not None for v in given.values()) or archive_threshold is not None:
+            current = {attr: getattr(conn, attr) for _, attr in TOGGLES}
+            current.update({k: v for k, v in given.items() if v is not None})
+            service.save_sync_settings(
+                conn, **current, automatic=conn.automatic, sync_time=conn.sync_time,
+                archive_threshold_percent=conn.archive_threshold_percent if archive_threshold is None
+                else archive_threshold, additions_only=conn.additions_only, actor=None)
+    except InvalidSettings as exc:
+        _refuse(exc)
+    on = [flag for flag, attr in TOGGLES if getattr(conn, attr)]
+    click.echo(f"Saved the {PROFILES[vendor].label} connection for {school.name} (secret stored encrypted).")
+    click.echo(f"Sync settings: {', '.join(on) or 'nothing enabled'}; archive guard "
+               f"{conn.archive_threshold_percent:g}%.")
+
+
+@roster_cli.command("test")
+@click.option("--school", "slug", required=True)
+def test_command(slug):
+    """Test the saved connection: a checklist, exit 1 if any check fails."""
+    school = _school(slug)
+    conn = service.get_connection(school)
+    if conn is None:
+        raise click.UsageError(f"{school.name} has no saved connection; run `flask roster configure` first.")
+    try:
+        rows = service.test_connection(school, conn.vendor, service.form_values(conn), actor=None)
+    except InvalidSettings as exc:
+        _refuse(exc)
+    for row in rows:
+        click.echo(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}")
+        if row.fix:
+            click.echo(f"    Fix: {row.fix}")
+    if any(row.status != "ok" for row in rows):
+        sys.exit(1)
+
+
+def _print_progress(values: dict) -> None:
+    if "phase" in values:
+        fetched = values.get("fetched")
+        shown = f" ({fetched} people)" if fetched is not None else ""
+        click.echo(f"  {values['phase']}{shown} {values.get('percent', '')}%", err=True)
+
+
+@roster_cli.command("sync")
+@click.option("--school", "slug", required=True)
+@click.option("--preview", is_flag=True, help="Show what would change; write nothing to the directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def sync_command(slug, preview, as_json):
+    """Run a sync now, inline (no worker needed); exit 1 on failure or when it needs review."""
+    from jobs.sync import run_sync
+    school = _school(slug)
+    try:
+        run = service.create_run(school, trigger="preview" if preview else "cli")
+    except (service.NotConfigured, service.SyncAlreadyRunning) as exc:
+        raise click.ClickException(str(exc))
+    run_id = run.id
+    run_sync(run_id, on_progress=None if as_json else _print_progress)
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run_id)
+    result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
+              "would_archive": run.would_archive, "rostered_total": run.rostered_total,
+              "error": run.error_message}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
+        click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
+        if run.error_message:
+            click.echo(f"  {run.error_message}")
+    if run.status != "succeeded":
+        sys.exit(1)
+
+
+@click.command("rotate-secrets")
+@with_appcontext
+def rotate_secrets_command():
+    """Re-encrypt every stored SIS secret with the first key of PORTAL_FERNET_KEYS."""
+    count = rotate_secrets()
+    click.echo(f"Re-encrypted {count} secret{'s' if count != 1 else ''} with the first key.")
+
+
+def register_roster_cli(app: Flask) -> None:
+    app.cli.add_command(roster_cli)
+    app.cli.add_command(rotate_secrets_command)

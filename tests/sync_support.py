@@ -1,0 +1,64 @@
+"""Helpers shared by the sync tests: connect a school to a sandbox, run a sync inline, read the directory."""
+from jobs.sync import run_sync
+from portal.extensions import db
+from portal.models import Person, SyncChange, SyncIssue, SyncRun
+from portal.roster import service
+
+SETTINGS = dict(sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=False,
+                auto_update=True, archive=False, automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+
+
+def sandbox_values(sandbox, school_index=0) -> dict:
+    info = sandbox.info
+    return {"url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
+            "client_id": info["client_id"], "client_secret": info["client_secret"],
+            "school_id": info["school_ids"][school_index]}
+
+
+def connect(school, sandbox, school_index=0, **flags):
+    """Save a connection to the sandbox's school and the given sync toggles."""
+    conn = service.save_connection(school, "oneroster", sandbox_values(sandbox, school_index), actor=None)
+    return service.save_sync_settings(conn, **{**SETTINGS, **flags})
+
+
+def set_flags(school, **flags):
+    conn = service.get_connection(school)
+    current = {k: getattr(conn, k) for k in SETTINGS}
+    return service.save_sync_settings(conn, **{**current, **flags})
+
+
+def sync(school, trigger="manual") -> SyncRun:
+    """Create a run and execute the job inline, as a worker would; returns the refreshed run."""
+    run = service.create_run(school, trigger=trigger)
+    run_sync(run.id)
+    db.session.expire_all()
+    return db.session.get(SyncRun, run.id)
+
+
+def directory(school) -> dict:
+    """source_id (or 'hand:<id>') → Person for the school."""
+    people = db.session.scalars(db.select(Person).where(Person.school_id == school.id)).all()
+    return {p.source_id or f"hand:{p.id}": p for p in people}
+
+
+def snapshot(school) -> list[tuple]:
+    """Everything a user could see change about the directory."""
+    return sorted((p.id, p.source_id or "", p.role, p.given_name, p.family_name, p.email, p.status,
+                   p.parent_name) for p in directory(school).values())
+
+
+def expected_people(sandbox, school_index=0, roles=("student", "teacher", "staff", "school_admin")):
+    """The sandbox's truth: active, non-parent people of the school."""
+    return {p.source_id: p for p in sandbox.people(school_index)
+            if p.role in roles and not p.is_leaving}
+
+
+def changes(run, action=None) -> list[SyncChange]:
+    query = db.select(SyncChange).where(SyncChange.run_id == run.id)
+    if action:
+        query = query.where(SyncChange.action == action)
+    return db.session.scalars(query).all()
+
+
+def issues(run) -> list[SyncIssue]:
+    return db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)).all()
