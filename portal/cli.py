@@ -101,6 +101,7 @@ def seed_demo() -> dict:
 
 
 def register_cli(app: Flask) -> None:
+    from .roster_cli import register_roster_cli; register_roster_cli(app)  # noqa: E702 - roster + rotate-secrets
     @app.cli.command("create-district")
     @click.argument("name")
     @click.option("--timezone", default="America/Los_Angeles", show_default=True)
