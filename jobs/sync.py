@@ -79,7 +79,7 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
-    with OneRosterClient(settings) as client:
+    with make_client(settings) as client:
         for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
                                         since=since):
             issues = planner.add_page(page)
@@ -98,6 +98,11 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
         return
     progress.write(phase="applying", percent=92)
     apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+
+
+def make_client(settings) -> OneRosterClient:
+    """One client (one HTTP session, one token) per run; tests swap in a client that does not sleep."""
+    return OneRosterClient(settings)
 
 
 def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:

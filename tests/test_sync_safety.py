@@ -1,0 +1,206 @@
+"""Safety: the archive guard, SIS faults, concurrent syncs and dead workers leave the directory intact."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import jobs.sync
+from connectors.client import OneRosterClient
+from connectors.sandbox import start_sandbox
+from jobs.locks import SchoolLock
+from jobs.runs import mark_stale_runs_failed
+from jobs.sync import run_sync
+from portal.extensions import db
+from portal.models import SyncRun
+from portal.roster import service
+from tests.factories import make_owner, make_school
+from tests.sync_support import changes, connect, directory, expected_people, issues, snapshot, sync
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = start_sandbox("oneroster", schools=2, students=120, seed=7, page_cap=25)
+    yield box
+    box.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    """Retries still happen, without the real back-off pauses."""
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+
+
+@pytest.fixture
+def school(app, sandbox):
+    sandbox.clear_faults()
+    yield make_school()
+    sandbox.clear_faults()
+
+
+@pytest.fixture
+def synced(school, sandbox):
+    """A school already synced once (archive on, guard at 10%)."""
+    connect(school, sandbox, archive=True)
+    assert sync(school).status == "succeeded"
+    return school
+
+
+def test_archive_guard_stops_the_run_and_approval_applies_it(app, school):
+    box = start_sandbox("oneroster", schools=2, students=120, seed=21)
+    try:
+        connect(school, box, archive=True, archive_threshold_percent=10)
+        sync(school)
+        owner = make_owner(school)
+        gone = box.mutate(remove_fraction=0.3, seed=2, remove_mode="drop")["dropped"]
+        ours = {sid for sid in gone if sid in directory(school)}
+        before = snapshot(school)
+
+        run = sync(school)
+        assert run.status == "needs_review"
+        assert run.would_archive == len(ours)
+        assert run.rostered_total == sum(1 for p in directory(school).values() if p.source_id)
+        assert "approve" in run.error_message
+        assert {c.source_id for c in changes(run, "archive")} == ours
+        assert snapshot(school) == before
+
+        service.approve_run(run, owner)
+        run_sync(run.id)
+        db.session.expire_all()
+        run = db.session.get(SyncRun, run.id)
+        assert run.status == "succeeded" and run.archived == len(ours)
+        assert {sid for sid, p in directory(school).items() if p.status == "archived"} == ours
+        assert run.approved_by_id == owner.id
+    finally:
+        box.stop()
+
+
+def test_a_small_departure_under_the_threshold_is_archived_without_review(app, school):
+    box = start_sandbox("oneroster", schools=2, students=120, seed=22)
+    try:
+        connect(school, box, archive=True, archive_threshold_percent=10)
+        sync(school)
+        student = next(p for p in expected_people(box).values() if p.role == "student")
+        box.data.overlay[student.source_id] = {"status": "tobedeleted"}
+        box.data.changed([student.source_id])
+        run = sync(school)
+        assert (run.status, run.archived) == ("succeeded", 1)
+        assert directory(school)[student.source_id].status == "archived"
+    finally:
+        box.stop()
+
+
+FAULTS = {
+    "500 on every retry mid-paging": dict(error_500={"path": "students", "page": 1, "times": 99}),
+    "malformed page": dict(malformed_json={"path": "students", "page": 1}),
+    "HTML error page": dict(html_page={"path": "teachers", "page": 0, "status": 503}),
+    "truncated page": dict(truncated={"path": "users", "page": 2}),
+}
+
+
+@pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
+def test_a_failed_fetch_leaves_the_directory_unchanged(synced, sandbox, faults):
+    before = snapshot(synced)
+    sandbox.set_faults(**faults)
+    run = sync(synced)
+    assert run.status == "failed"
+    assert run.error_message.endswith("Nothing was changed.")
+    assert "unexpectedly" not in run.error_message  # a connector message, readable
+    assert snapshot(synced) == before
+
+
+def test_token_expiry_mid_sync_recovers(synced, sandbox):
+    sandbox.set_faults(token_expiry_after=3)
+    run = sync(synced)
+    assert run.status == "succeeded", run.error_message
+    assert run.unchanged == len(expected_people(sandbox))
+
+
+def test_a_short_429_storm_recovers(synced, sandbox):
+    sandbox.set_faults(rate_limit_storm=2, retry_after=0.01)
+    run = sync(synced)
+    assert run.status == "succeeded", run.error_message
+
+
+def test_an_endless_429_storm_fails_cleanly(synced, sandbox):
+    before = snapshot(synced)
+    sandbox.set_faults(rate_limit_storm=10_000, retry_after=0.01)
+    run = sync(synced)
+    assert run.status == "failed" and "Nothing was changed." in run.error_message
+    assert snapshot(synced) == before
+
+
+def test_an_exception_between_fetch_and_apply_changes_nothing(synced, sandbox, monkeypatch):
+    sandbox.mutate(change_fraction=0.1, seed=9)
+    before = snapshot(synced)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs.sync.applying, "_insert_changes", explode)
+    run = sync(synced)
+    assert run.status == "failed"
+    assert run.error_message == "The sync stopped unexpectedly (RuntimeError). Nothing was changed."
+    assert snapshot(synced) == before
+
+
+def test_bad_records_become_issues_and_the_rest_syncs(school, sandbox):
+    chosen = sandbox.set_faults(missing_names=4, duplicates=2)["records"]
+    ours = set(sandbox.data.user_ids("students", sandbox.info["school_ids"][0]))
+    nameless = set(chosen["missing_names"]) & ours
+    assert nameless
+    connect(school, sandbox)
+    run = sync(school)
+    assert run.status == "succeeded"
+    kinds = {(i.kind, i.source_id) for i in issues(run)}
+    assert {("bad_record", sid) for sid in nameless} == {k for k in kinds if k[0] == "bad_record"}
+    assert run.issues == len(issues(run))
+    people = directory(school)
+    assert not nameless & set(people)
+    assert len(people) == len(expected_people(sandbox))
+
+
+def test_a_second_start_is_refused_while_a_run_is_queued(app, school, sandbox):
+    connect(school, sandbox)
+    first = service.start_sync(school)
+    with pytest.raises(service.SyncAlreadyRunning) as refused:
+        service.start_sync(school)
+    assert refused.value.run.id == first.id
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 1
+
+
+def test_the_lock_refuses_a_second_run_of_the_same_school(app, school, sandbox):
+    connect(school, sandbox)
+    first = service.create_run(school, trigger="manual")
+    second = SyncRun(school_id=school.id, trigger="manual", status="queued")
+    db.session.add(second)
+    db.session.commit()
+    holder = SchoolLock(app.redis, school.id, first.id)
+    assert holder.acquire()
+    try:
+        run_sync(second.id)
+    finally:
+        holder.release()
+    db.session.expire_all()
+    assert db.session.get(SyncRun, second.id).status == "skipped"
+    assert directory(school) == {}
+    run_sync(first.id)
+    db.session.expire_all()
+    assert db.session.get(SyncRun, first.id).status == "succeeded"
+    run_sync(first.id)  # a second delivery of the same job does nothing
+    assert db.session.get(SyncRun, first.id).created == len(directory(school))
+
+
+def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
+    connect(school, sandbox)
+    old = datetime.now(timezone.utc) - timedelta(minutes=10)
+    stale = SyncRun(school_id=school.id, trigger="manual", status="running", started_at=old, heartbeat_at=old,
+                    created_at=old)
+    lost = SyncRun(school_id=school.id, trigger="nightly", status="queued", job_id="sync-gone", created_at=old,
+                   local_date="2026-01-01")
+    fresh = SyncRun(school_id=make_school().id, trigger="manual", status="running",
+                    heartbeat_at=datetime.now(timezone.utc))
+    db.session.add_all([stale, lost, fresh])
+    db.session.commit()
+    assert sorted(mark_stale_runs_failed()) == sorted([stale.id, lost.id])
+    assert "stopped responding" in stale.error_message and stale.status == "failed"
+    assert lost.status == "failed" and fresh.status == "running"
+    assert service.start_sync(school).status == "queued"  # the school is free again
