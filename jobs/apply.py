@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from portal.extensions import db
 from portal.models import Person, RosterConnection, SyncChange, SyncRun
 
+from .fields import unpack
 from .plan import SyncPlan
 
 CHUNK = 5000
@@ -29,41 +30,47 @@ def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool
         raise ArchiveGuardTripped(would, total, threshold_percent)
 
 
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _chunks(items, size: int):
+    """Lists of up to `size` items from any iterable (lists and generators alike)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None) -> list[dict]:
-    """The field-level change log: one row per created/archived person, one per changed field."""
-    rows = []
+def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None):
+    """The field-level change log, generated lazily: one row per created/archived person, one per changed field."""
     created_ids = created_ids or {}
 
-    def add(action, person_id, sid, name="", before="", after=""):
-        rows.append({"run_id": run_id, "person_id": person_id, "source_id": sid, "action": action,
-                     "field": name, "before": before, "after": after})
+    def row(action, person_id, sid, name="", before="", after=""):
+        return {"run_id": run_id, "person_id": person_id, "source_id": sid, "action": action,
+                "field": name, "before": before, "after": after}
 
-    name_at = (plan.fields.index("given_name"), plan.fields.index("family_name"))
-    for sid, values, _ in plan.creates:
-        add("create", created_ids.get(sid), sid, after=f"{values[name_at[0]]} {values[name_at[1]]}".strip())
+    given, family = plan.fields.index("given_name"), plan.fields.index("family_name")
+    for sid, packed, _ in plan.creates:
+        values = unpack(packed)
+        yield row("create", created_ids.get(sid), sid, after=f"{values[given]} {values[family]}".strip())
     for pid, sid, _, _, _ in plan.updates:
         for name, before, after in plan.diffs.get(pid, ()):
-            add("update", pid, sid, name, before, after)
+            yield row("update", pid, sid, name, before, after)
     for pid, sid, _, _ in plan.links:
-        add("link", pid, sid, "source_id", "", sid)
+        yield row("link", pid, sid, "source_id", "", sid)
         for name, before, after in plan.diffs.get(pid, ()):
-            add("link", pid, sid, name, before, after)
+            yield row("link", pid, sid, name, before, after)
     for pid, sid in plan.archives:
-        add("archive", pid, sid, "status", "active", "archived")
-    return rows
+        yield row("archive", pid, sid, "status", "active", "archived")
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
     created = {}
     for chunk in _chunks(plan.creates, CHUNK):
         rows = []
-        for sid, values, modified in chunk:
-            row = dict(zip(plan.fields, values))
+        for sid, packed, modified in chunk:
+            row = dict(zip(plan.fields, unpack(packed)))
             row.update(school_id=school_id, district_id=district_id, source_id=sid, source_updated_at=modified,
                        status="active", archived_by="", sync_enabled=True, sync_report_opt_in=False,
                        session_token=secrets.token_hex(16), created_at=now, updated_at=now)
@@ -92,7 +99,7 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
             status="archived", archived_by="sync", archived_at=now, updated_at=now))
 
 
-def _insert_changes(rows: list[dict]) -> None:
+def _insert_changes(rows) -> None:
     for chunk in _chunks(rows, CHUNK):
         db.session.execute(db.insert(SyncChange), chunk)
 
@@ -133,7 +140,7 @@ def record_without_applying(run_id: int, plan: SyncPlan, *, status: str, message
     try:
         _reset_changes(run_id)
         rows = change_rows(run_id, plan)
-        _insert_changes([r for r in rows if r["action"] == "archive"] if archives_only else rows)
+        _insert_changes((r for r in rows if r["action"] == "archive") if archives_only else rows)
         counts = {"fetched": plan.counts["fetched"], "issues": plan.counts["issues"]} if archives_only \
             else plan.totals()
         db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(

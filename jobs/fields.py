@@ -7,11 +7,21 @@ PARENT_FIELDS = ("parent_name", "parent_email", "parent_phone")
 EMAIL = FIELDS.index("email")
 LIMITS = {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}
 NO_CONTACT = ("", "", "")
+SEPARATOR = "\x1f"  # unit separator: never in names or emails; one string per planned person saves memory
+
+
+def pack(values: tuple[str, ...]) -> str:
+    return SEPARATOR.join(values)
+
+
+def unpack(packed: str) -> list[str]:
+    return packed.split(SEPARATOR)
 
 
 def fit(value: str, name: str) -> str:
     """Cut a value to its column so one over-long SIS field cannot fail the whole apply."""
     limit = LIMITS[name]
+    value = value.replace(SEPARATOR, " ") if SEPARATOR in value else value
     return value if len(value) <= limit else value[:limit]
 
 

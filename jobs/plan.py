@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import Person, ROSTER_MANAGER_ROLES
 
 from .directory import AMBIGUOUS, DirectoryIndex, Entry
-from .fields import EMAIL, record_values, with_role
+from .fields import EMAIL, pack, record_values, with_role
 from .parents import ParentBook
 
 Issue = tuple[str, str, str]  # (source_id, kind, message)
@@ -36,7 +36,7 @@ class SyncPlan:
     """What a run would do; rows are compact tuples until apply turns them into dicts in chunks."""
 
     fields: tuple[str, ...]
-    creates: list[tuple] = field(default_factory=list)   # (source_id, values, source_updated_at)
+    creates: list[tuple] = field(default_factory=list)   # (source_id, packed values, source_updated_at)
     updates: list[tuple] = field(default_factory=list)   # (person_id, source_id, values, updated_at, restore)
     links: list[tuple] = field(default_factory=list)     # (person_id, source_id, values | None, updated_at)
     archives: list[tuple] = field(default_factory=list)  # (person_id, source_id)
@@ -59,8 +59,9 @@ class Planner:
         self.directory, self.options = directory, options
         self.parents = ParentBook()
         self.plan = SyncPlan(fields=fields, rostered_total=directory.rostered_total)
-        self.seen: set[str] = set()
-        self.emails: dict[str, str] = {}
+        # hashes, not strings: 100k of them cost a few MB (a 64-bit collision is not a practical risk)
+        self.seen: set[int] = set()
+        self.emails: set[int] = set()
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
@@ -78,16 +79,16 @@ class Planner:
     def _problem(self, problem: RecordProblem, issues: list[Issue]) -> None:
         # A broken record is still "seen": its person must not be archived for being missing.
         if problem.source_id:
-            self.seen.add(problem.source_id)
+            self.seen.add(hash(problem.source_id))
             self.directory.rostered.pop(problem.source_id, None)
         issues.append((problem.source_id, "bad_record", f"{problem.message} Record: {problem.raw_excerpt}"))
 
     def _person(self, record: PersonRecord, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
-        if sid in self.seen:
+        if hash(sid) in self.seen:
             issues.append((sid, "duplicate_source_id", f"The SIS sent {sid} twice; only the first copy was used."))
             return
-        self.seen.add(sid)
+        self.seen.add(hash(sid))
         plan.counts["fetched"] += 1
         modified = record.date_last_modified
         if modified and (plan.high_water is None or modified > plan.high_water):
@@ -108,16 +109,16 @@ class Planner:
             plan.counts["skipped"] += 1
             return
         email = values[EMAIL]
-        if email and email in self.emails:
+        if email and hash(email) in self.emails:
             issues.append((sid, "duplicate_email", f"{record.given_name} {record.family_name} ({sid}) has the "
-                           f"email {email}, like {self.emails[email]}; created without linking by email."))
+                           f"email {email}, like another SIS record; created without linking by email."))
         elif email:
-            self.emails[email] = sid
+            self.emails.add(hash(email))
             match = self.directory.by_email.pop(email, None)
             if match is not None:
                 self._link(record, match, values, issues)
                 return
-        plan.creates.append((sid, values, record.date_last_modified))
+        plan.creates.append((sid, pack(values), record.date_last_modified))
 
     def _link(self, record: PersonRecord, match: Entry | str, values: tuple, issues: list[Issue]) -> None:
         plan, sid, email = self.plan, record.source_id, values[EMAIL]

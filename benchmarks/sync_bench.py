@@ -1,0 +1,188 @@
+"""Sync engine benchmark: one school of ~100,000 people against the sandbox SIS, SQLite and PostgreSQL.
+
+The floor is paging through every record the sync needs (no database). Each sync runs in a fresh
+process so its peak RSS is its own; the sandbox runs in another process.
+Run: .venv/bin/python benchmarks/sync_bench.py [--students 96000] [--skip-pg]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+TARGETS = {"first sync": 2.0, "no-change re-sync": 1.3}
+RSS_LIMIT_MB = 300
+
+
+# ---- worker side (runs in a fresh process per measurement) ------------------------------------
+def _app(database_url: str):
+    from portal import create_app
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL, "PORTAL_ENV": "test",
+                       "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8="})
+
+
+def worker_setup(database_url: str, info: dict) -> dict:
+    from sqlalchemy import text
+
+    from portal.extensions import db
+    from portal.models import District, School
+    from portal.roster import service
+    app = _app(database_url)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        db.create_all()
+        app.redis.flushdb()
+        school = School(district=District(name="Bench District"), name="Bench High", slug="bench-high")
+        db.session.add(school)
+        db.session.commit()
+        conn = service.save_connection(school, "oneroster", {
+            "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
+            "client_id": info["client_id"], "client_secret": info["client_secret"],
+            "school_id": info["school_ids"][0]}, actor=None)
+        service.save_sync_settings(conn, sync_students=True, sync_teachers=True, sync_staff=True,
+                                   sync_admins=True, sync_parents=True, auto_update=True, archive=True,
+                                   automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+    return {}
+
+
+def worker_fetch(database_url: str, info: dict) -> dict:
+    from connectors.client import OneRosterClient
+    from connectors.profiles import get_profile
+    from jobs.fetch import fetch_roster
+    settings = get_profile("oneroster").normalise({
+        "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
+        "client_id": info["client_id"], "client_secret": info["client_secret"],
+        "school_id": info["school_ids"][0]}, allow_loopback_http=True)
+    roles = frozenset({"student", "teacher", "staff", "school_admin"})
+    records = 0
+    started = time.perf_counter()
+    with OneRosterClient(settings) as client:
+        for _, page in fetch_roster(client, settings.school_id, roles, parents=True, since=None):
+            records += len(page)
+    return {"seconds": time.perf_counter() - started, "records": records}
+
+
+def worker_sync(database_url: str, info: dict) -> dict:
+    from jobs.sync import run_sync
+    from portal.extensions import db
+    from portal.models import School, SyncRun
+    from portal.roster import service
+    app = _app(database_url)
+    with app.app_context():
+        school = db.session.scalar(db.select(School).filter_by(slug="bench-high"))
+        run_id = service.create_run(school, trigger="cli").id
+        db.session.remove()
+        started = time.perf_counter()
+        run_sync(run_id)
+        seconds = time.perf_counter() - started
+        run = db.session.get(SyncRun, run_id)
+        return {"seconds": seconds, "status": run.status, "error": run.error_message, **run.counts()}
+
+
+WORKERS = {"setup": worker_setup, "fetch": worker_fetch, "sync": worker_sync}
+
+
+def worker_main(mode: str, database_url: str, info_json: str) -> None:
+    result = WORKERS[mode](database_url, json.loads(info_json))
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+
+
+# ---- driver side -------------------------------------------------------------------------------
+def measure(mode: str, database_url: str, info: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", mode, database_url, json.dumps(info)],
+                         cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} worker failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result.get("status") not in (None, "succeeded"):
+        raise RuntimeError(f"{mode} ended {result['status']}: {result.get('error')}")
+    return result
+
+
+def admin(info: dict, action: str, **kwargs) -> dict:
+    body = json.dumps({"action": action, **kwargs}).encode()
+    request = urllib.request.Request(info["admin_url"], data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as reply:
+        return json.loads(reply.read())
+
+
+def postgres_ready() -> str | None:
+    """None when the bench database is usable (created if missing), else why not."""
+    try:
+        import psycopg
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone():
+                conn.execute("CREATE DATABASE bench")
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL with a message
+        return f"{type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def bench_database(label: str, database_url: str, info: dict, seed: int) -> list[tuple]:
+    measure("setup", database_url, info)
+    measure("fetch", database_url, info)  # warm the sandbox's JSON cache
+    floor = measure("fetch", database_url, info)
+    rows = [(label, "fetch only (floor)", floor["seconds"], 1.0, floor["rss_mb"], f"{floor['records']:,} records")]
+    for name in ("first sync", "no-change re-sync", "1% changed + 1% removed"):
+        if name.startswith("1%"):
+            admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=seed)
+        result = measure("sync", database_url, info)
+        note = ", ".join(f"{k} {result[k]:,}" for k in ("created", "updated", "unchanged", "archived", "skipped"))
+        rows.append((label, name, result["seconds"], result["seconds"] / floor["seconds"], result["rss_mb"], note))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=96_000,
+                        help="students in the school; with teachers, staff and admins ≈ 100,000 people")
+    parser.add_argument("--skip-pg", action="store_true")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    sandbox = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--vendor", "oneroster", "--port", "0",
+                                "--schools", "1", "--students", str(args.students), "--seed", "1"],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    info = json.loads(sandbox.stdout.readline())
+    print(f"sandbox (separate process): {args.students:,} students ready in {time.perf_counter() - started:.1f}s")
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += bench_database("SQLite", f"sqlite:///{tmp}/bench.db", info, seed=1)
+        why_not = "skipped (--skip-pg)" if args.skip_pg else postgres_ready()
+        if why_not:
+            print(f"PostgreSQL skipped: {why_not}")
+        else:
+            rows += bench_database("PostgreSQL", PG_URL, info, seed=2)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+    print(f"\n{'database':<11} {'run':<25} {'seconds':>8} {'× floor':>8} {'peak RSS':>9}  counts")
+    failed = []
+    for label, name, seconds, ratio, rss, note in rows:
+        print(f"{label:<11} {name:<25} {seconds:>8.2f} {ratio:>8.2f} {rss:>6.0f} MB  {note}")
+        if ratio > TARGETS.get(name, float("inf")) or rss >= RSS_LIMIT_MB:
+            failed.append(f"{label} {name}")
+    print(f"\ntargets: first sync ≤ 2× floor, no-change re-sync ≤ 1.3× floor, peak RSS < {RSS_LIMIT_MB} MB: "
+          + ("all met" if not failed else "missed by " + "; ".join(failed)))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(*sys.argv[2:5])
+    else:
+        sys.exit(main())
