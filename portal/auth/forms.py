@@ -1,10 +1,49 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 256
+
+
+def _at_most(limit: int, message: str):
+    """Stop the chain on an over-long value: a 100k-character paste gets one clear message, fast."""
+    def check(form, field):
+        if field.data and len(field.data) > limit:
+            raise StopValidation(message)
+    return check
+
+
+def _email_field():
+    return EmailField("Email", validators=[DataRequired("Enter your email address."),
+                                           _at_most(320, "An email address is at most 320 characters."),
+                                           Email("Enter a valid email address.")])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                            Email("Enter a valid email address."), Length(max=320)])
+    email = _email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=500)])
     remember = BooleanField("Keep me signed in")
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password typed twice; rules beyond length live in service.password_problem."""
+
+    new_password = PasswordField("New password", validators=[
+        DataRequired("Choose a new password."),
+        Length(min=MIN_PASSWORD, max=MAX_PASSWORD,
+               message=f"Use at least {MIN_PASSWORD} characters (at most {MAX_PASSWORD})."),
+    ])
+    confirm = PasswordField("New password again", validators=[
+        DataRequired("Type the new password again."),
+        EqualTo("new_password", "The two new passwords do not match."),
+    ])
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=500)])
+
+
+class ResetRequestForm(FlaskForm):
+    email = _email_field()

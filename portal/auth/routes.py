@@ -1,20 +1,27 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import bp
+from . import bp, throttle
 from .forms import LoginForm
-from .service import authenticate
+from .service import authenticate, normalise_email
 
 BAD_LOGIN = "Email or password is incorrect."
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes home (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not urlsplit(target).netloc:
         return target
     return url_for("main.index")
+
+
+def limit_address() -> None:
+    """429 once this address has made too many sign-in, reset or password attempts this minute."""
+    if not throttle.address_allowed(request.remote_addr):
+        abort(429)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -22,17 +29,25 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
-    status = 200
+    status, problem = 200, ""
+    if form.is_submitted():
+        limit_address()
     if form.validate_on_submit():
-        person = authenticate(form.email.data, form.password.data)
+        email = normalise_email(form.email.data)
+        locked = throttle.account_locked(email)  # while locked, even the right password is refused
+        person = None if locked else authenticate(email, form.password.data)
         if person is not None:
+            throttle.clear_account(email)
             login_user(person, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append(BAD_LOGIN)
-        status = 401
+        if locked or throttle.record_failure(email):
+            problem, status = throttle.LOCKED_MESSAGE, 429
+        else:
+            form.password.errors.append(BAD_LOGIN)
+            status = 401
     elif form.is_submitted():
         status = 422
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, problem=problem), status
 
 
 @bp.post("/logout")
@@ -41,3 +56,11 @@ def logout():
     logout_user()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
+
+
+@bp.app_errorhandler(429)
+def too_many_requests(error):
+    page = render_template("errors/error.html", title="Too many attempts",
+                           message="This network has made too many sign-in attempts in the last minute. "
+                                   "Wait a minute, then try again.")
+    return page, 429, {"Retry-After": "60"}

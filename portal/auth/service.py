@@ -1,4 +1,4 @@
-"""Sign-in rules, outside the views so they can be tested plainly."""
+"""Sign-in and password rules, outside the views so they can be tested plainly."""
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -8,14 +8,38 @@ from ..models import Person
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def sign_in_account(email: str) -> Person | None:
+    """The account that signs in with this email, if any."""
+    return db.session.scalar(
+        db.select(Person).where(Person.email == normalise_email(email), Person.password_hash.is_not(None))
+    )
+
+
 def authenticate(email: str, password: str) -> Person | None:
     """The active sign-in account for these credentials, or None (same answer for every failure)."""
-    person = db.session.scalar(
-        db.select(Person).where(Person.email == email.strip().lower(), Person.password_hash.is_not(None))
-    )
+    person = sign_in_account(email)
     if person is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     if not person.check_password(password) or person.status != "active":
         return None
     return person
+
+
+def password_problem(password: str, email: str) -> str | None:
+    """Why this new password is refused beyond its length, or None when it is fine."""
+    if normalise_email(password) == normalise_email(email):
+        return "Your password must not be your email address."
+    if len(set(password)) < 4:
+        return "Use a password with more variety than a repeated character or two."
+    return None
+
+
+def set_new_password(person: Person, password: str) -> None:
+    """Store the new password; rotating the session token signs out every other session."""
+    person.set_password(password)
+    db.session.commit()

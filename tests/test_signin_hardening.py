@@ -1,0 +1,279 @@
+"""Sign-in hardening: lockout, rate limits, password change and reset, as a user sees them."""
+import re
+import smtplib
+import time
+
+import pytest
+
+from portal.extensions import db, mail
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
+
+pytestmark = pytest.mark.smoke
+
+LOCKED = "Too many sign-in attempts. Try again in 15 minutes or reset your password."
+SENT = "If an account exists for that address, we have emailed a link."
+NEW_PASSWORD = "a-much-longer-passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashes(monkeypatch):
+    """Cheap hashes for test accounts: these tests sign in dozens of times; the rules are the same."""
+    from functools import partial
+
+    from portal import models
+    monkeypatch.setattr(models, "generate_password_hash",
+                        partial(models.generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
+@pytest.fixture(autouse=True)
+def _separate_devices(app):
+    """Tests share one app context, so g would hand one client's CSRF token to another."""
+    @app.teardown_request
+    def _forget_csrf_token(exc):
+        from flask import g
+        g.pop("csrf_token", None)
+
+
+def login(client, email, password=PASSWORD, **environ):
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base=environ)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def fail_times(client, email, times):
+    return [login(client, email, "wrong-password") for _ in range(times)]
+
+
+# -- lockout ---------------------------------------------------------------------------------
+
+def test_five_failures_lock_the_account_even_for_the_right_password(client):
+    owner = make_owner(make_school())
+    responses = fail_times(client, owner.email, 5)
+    assert [r.status_code for r in responses] == [401, 401, 401, 401, 429]
+    assert LOCKED in text(responses[-1])
+    locked = login(client, owner.email)
+    assert locked.status_code == 429 and LOCKED in text(locked)
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_lockout_looks_the_same_for_an_unknown_account(client):
+    owner = make_owner(make_school())
+    known = fail_times(client, owner.email, 6)[-1]
+    unknown = fail_times(client, "nobody@example.org", 6)[-1]
+    assert known.status_code == unknown.status_code == 429
+    strip = lambda r: re.sub(r'value="[^"]*"|"X-CSRFToken": "[^"]*"', "", text(r))  # noqa: E731 - tokens, email
+    assert strip(known) == strip(unknown)
+
+
+def test_lockout_is_per_account_and_case_insensitive(client):
+    school = make_school()
+    locked_owner, other_owner = make_owner(school), make_owner(school)
+    fail_times(client, locked_owner.email.upper(), 5)
+    assert LOCKED in text(login(client, locked_owner.email))
+    assert login(client, other_owner.email).status_code == 302
+
+
+def test_success_clears_the_failure_count(client, auth):
+    owner = make_owner(make_school())
+    fail_times(client, owner.email, 4)
+    assert login(client, owner.email).status_code == 302
+    auth.logout()
+    assert [r.status_code for r in fail_times(client, owner.email, 4)] == [401] * 4
+
+
+def test_lock_ends_after_the_lockout_period(app, client):
+    app.config["SIGNIN_LOCKOUT_SECONDS"] = 1
+    owner = make_owner(make_school())
+    fail_times(client, owner.email, 5)
+    assert login(client, owner.email).status_code == 429
+    time.sleep(1.1)
+    assert login(client, owner.email).status_code == 302
+
+
+# -- per-address limit -----------------------------------------------------------------------
+
+def test_one_address_gets_a_friendly_429_after_20_attempts_a_minute(client):
+    token = csrf_token(client)
+    for _ in range(20):
+        assert client.post("/login", data={"email": "", "csrf_token": token}).status_code == 422
+    blocked = client.post("/login", data={"email": "", "csrf_token": token})
+    assert blocked.status_code == 429
+    assert "Too many attempts" in text(blocked) and "Wait a minute" in text(blocked)
+    assert blocked.headers["Retry-After"] == "60"
+    other = client.post("/login", data={"email": "", "csrf_token": token},
+                        environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert other.status_code == 422
+
+
+def test_reset_requests_count_towards_the_address_limit(client):
+    token = csrf_token(client, "/reset")
+    codes = [client.post("/reset", data={"email": "x@example.org", "csrf_token": token}).status_code
+             for _ in range(21)]
+    assert codes[:20] == [302] * 20 and codes[20] == 429
+
+
+# -- password change -------------------------------------------------------------------------
+
+def change(client, current=PASSWORD, new=NEW_PASSWORD, confirm=None):
+    token = csrf_token(client, "/account/password")
+    return client.post("/account/password", data={"current_password": current, "new_password": new,
+                                                  "confirm": new if confirm is None else confirm,
+                                                  "csrf_token": token})
+
+
+def test_password_change_needs_sign_in(client):
+    response = client.get("/account/password")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(app, client, auth):
+    district = make_district()
+    manager = make_district_manager(district)
+    other_device = app.test_client()
+    login(other_device, manager.email)
+    auth.login(manager.email)
+    page = client.get("/account/password")
+    assert page.status_code == 200
+    assert 'for="current_password"' in text(page) and 'for="confirm"' in text(page)
+    response = change(client)
+    assert response.status_code == 302
+    assert "Your password is changed." in text(client.get(response.headers["Location"], follow_redirects=True))
+    assert client.get("/account/password").status_code == 200           # this session stays
+    assert other_device.get("/").headers["Location"].startswith("/login")  # the other one ended
+    auth.logout()
+    assert login(client, manager.email).status_code == 401
+    assert login(client, manager.email, NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("current, new, confirm, message", [
+    ("wrong-password", NEW_PASSWORD, None, "Your current password is incorrect."),
+    (PASSWORD, "short-pass", None, "Use at least 12 characters"),
+    (PASSWORD, NEW_PASSWORD, "something-else-entirely", "The two new passwords do not match."),
+    (PASSWORD, "EMAIL", None, "Your password must not be your email address."),
+    (PASSWORD, PASSWORD, None, "Choose a password different from your current one."),
+    (PASSWORD, "aaaaaaaaaaaaaaaa", None, "more variety"),
+    ("", "", "", "Enter your current password."),
+])
+def test_password_change_says_what_is_wrong_next_to_the_field(client, auth, current, new, confirm, message):
+    owner = make_owner(make_school(), email="owner.long.address@example.org")
+    auth.login(owner.email)
+    new = owner.email.upper() if new == "EMAIL" else new
+    response = change(client, current, new, new if confirm is None else confirm)
+    assert response.status_code == 422
+    assert re.search(r'<p class="error" id="\w+-error">[^<]*' + re.escape(message), text(response))
+    db.session.refresh(owner)
+    assert owner.check_password(PASSWORD)
+
+
+def test_wrong_current_password_counts_towards_the_lockout(client, auth):
+    owner = make_owner(make_school())
+    auth.login(owner.email)
+    codes = [change(client, current="wrong-password").status_code for _ in range(5)]
+    assert codes == [422] * 4 + [429]
+    assert LOCKED in text(change(client))
+
+
+def test_password_change_without_csrf_is_refused(client, auth):
+    owner = make_owner(make_school())
+    auth.login(owner.email)
+    response = client.post("/account/password", data={"current_password": PASSWORD,
+                                                      "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 400
+    db.session.refresh(owner)
+    assert owner.check_password(PASSWORD)
+
+
+# -- password reset --------------------------------------------------------------------------
+
+def ask_reset(client, email, **kwargs):
+    token = csrf_token(client, "/reset")
+    return client.post("/reset", data={"email": email, "csrf_token": token}, follow_redirects=True, **kwargs)
+
+
+def reset_link(message) -> str:
+    return re.search(r"https?://\S+/reset/\S+", message.body).group(0)
+
+
+def test_reset_says_the_same_for_known_and_unknown_addresses(app, client):
+    owner = make_owner(make_school())
+    with mail.record_messages() as outbox:
+        known, unknown = ask_reset(client, owner.email.upper()), ask_reset(client, "nobody@example.org")
+    assert known.status_code == unknown.status_code == 200
+    assert SENT in text(known) and SENT in text(unknown)
+    assert [m.recipients for m in outbox] == [[owner.email]]
+    assert reset_link(outbox[0]).startswith(app.config["PORTAL_BASE_URL"] + "/reset/")
+
+
+def test_reset_link_ignores_a_forged_host_header(app):
+    from portal.auth.reset import reset_link as link_for
+    owner = make_owner(make_school())
+    with app.test_request_context("/reset", method="POST", headers={"Host": "evil.example.com"}):
+        assert link_for(owner).startswith(app.config["PORTAL_BASE_URL"] + "/reset/")
+
+
+def test_mail_failure_still_shows_the_same_message(client, monkeypatch):
+    owner = make_owner(make_school())
+
+    def broken(message):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    monkeypatch.setattr(mail, "send", broken)
+    response = ask_reset(client, owner.email)
+    assert response.status_code == 200 and SENT in text(response)
+
+
+def test_reset_emails_are_limited_per_address(client):
+    owner = make_owner(make_school())
+    with mail.record_messages() as outbox:
+        pages = [ask_reset(client, owner.email) for _ in range(5)]
+    assert all(SENT in text(p) for p in pages)
+    assert len(outbox) == 3
+
+
+def test_reset_link_sets_a_new_password_once_and_unlocks(app, client, auth):
+    owner = make_owner(make_school())
+    other_device = app.test_client()
+    login(other_device, owner.email)
+    fail_times(client, owner.email, 5)
+    with mail.record_messages() as outbox:
+        ask_reset(client, owner.email)
+    path = reset_link(outbox[0]).split(app.config["PORTAL_BASE_URL"])[1]
+    page = client.get(path)
+    assert page.status_code == 200 and owner.email in text(page)
+    token = csrf_token(client, path)
+    done = client.post(path, data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token},
+                       follow_redirects=True)
+    assert "Your password is set." in text(done)
+    assert other_device.get("/").headers["Location"].startswith("/login")
+    assert login(client, owner.email, NEW_PASSWORD).status_code == 302  # the lock is gone too
+    auth.logout()
+    again = client.get(path)
+    assert again.status_code == 400 and "expired or was already used" in text(again)
+
+
+def test_expired_or_tampered_reset_links_are_refused(app, client):
+    owner = make_owner(make_school())
+    with mail.record_messages() as outbox:
+        ask_reset(client, owner.email)
+    path = reset_link(outbox[0]).split(app.config["PORTAL_BASE_URL"])[1]
+    assert client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB")).status_code == 400
+    app.config["PASSWORD_RESET_MAX_AGE"] = -1
+    expired = client.get(path)
+    assert expired.status_code == 400 and "Ask for a new one" in text(expired)
+
+
+def test_reset_form_refuses_a_weak_password_next_to_the_field(app, client):
+    owner = make_owner(make_school())
+    with mail.record_messages() as outbox:
+        ask_reset(client, owner.email)
+    path = reset_link(outbox[0]).split(app.config["PORTAL_BASE_URL"])[1]
+    token = csrf_token(client, path)
+    response = client.post(path, data={"new_password": owner.email, "confirm": owner.email, "csrf_token": token})
+    assert response.status_code == 422
+    assert "Your password must not be your email address." in text(response)
+    db.session.refresh(owner)
+    assert owner.check_password(PASSWORD)
