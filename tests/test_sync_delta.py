@@ -1,0 +1,80 @@
+"""Delta syncs: nightly runs fetch only what changed, never archive the unseen, and fall back to full."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from connectors.sandbox import start_sandbox
+from jobs.sync import run_sync
+from portal.extensions import db
+from portal.models import SyncRun
+from portal.roster import service
+from tests.factories import make_school
+from tests.sync_support import changes, connect, directory, expected_people, set_flags, sync
+
+_night = iter(range(1, 1000))
+
+
+@pytest.fixture
+def sandbox():
+    box = start_sandbox("oneroster", schools=1, students=80, seed=31)
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def school(app, sandbox):
+    school = make_school()
+    connect(school, sandbox, archive=True, archive_threshold_percent=100)
+    assert sync(school).full_fetch
+    return school
+
+
+def nightly(school) -> SyncRun:
+    run = service.create_run(school, trigger="nightly", local_date=(date(2026, 1, 1) + timedelta(days=next(_night))).isoformat())
+    seen = []
+    run_sync(run.id, on_progress=seen.append)
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run.id)
+    run.seen_phases = [v.get("phase") for v in seen if v.get("phase")]
+    return run
+
+
+def test_a_nightly_run_after_a_full_sync_fetches_only_changes(school, sandbox):
+    student = next(p for p in expected_people(sandbox).values() if p.role == "student")
+    sandbox.rename(student.source_id, given_name="Delta")
+    run = nightly(school)
+    assert run.status == "succeeded", run.error_message
+    assert not run.full_fetch
+    assert run.updated == 1 and run.fetched < 5  # the change, plus any record inside the 1-hour overlap
+    assert run.fetched < len(expected_people(sandbox)) // 10
+    assert directory(school)[student.source_id].given_name == "Delta"
+    assert "fetching students" in run.seen_phases
+
+
+def test_people_missing_from_a_delta_are_never_archived(school, sandbox):
+    run = nightly(school)
+    assert (run.full_fetch, run.updated, run.archived) == (False, 0, 0)
+    assert run.fetched < 5
+    assert all(p.status == "active" for p in directory(school).values())
+
+
+def test_a_settings_change_or_a_week_without_a_full_sync_forces_a_full_fetch(school, sandbox):
+    set_flags(school, sync_staff=False)
+    assert nightly(school).full_fetch
+    assert not nightly(school).full_fetch
+    conn = service.get_connection(school)
+    conn.last_full_sync_at = datetime.now(timezone.utc) - timedelta(days=8)
+    db.session.commit()
+    run = nightly(school)
+    assert run.full_fetch and run.updated == 0 and run.unchanged + run.skipped == run.fetched > 50
+
+
+def test_a_full_nightly_run_archives_who_left(school, sandbox):
+    gone = sandbox.mutate(remove_fraction=0.05, seed=4, remove_mode="drop")["dropped"]
+    ours = {sid for sid in gone if sid in directory(school)}
+    assert not nightly(school).archived  # delta: the dropped are simply not in it
+    conn = service.get_connection(school)
+    conn.last_full_sync_at = datetime.now(timezone.utc) - timedelta(days=8)
+    db.session.commit()
+    run = nightly(school)
+    assert run.archived == len(ours) and {c.source_id for c in changes(run, "archive")} == ours
