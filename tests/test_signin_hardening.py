@@ -277,3 +277,57 @@ def test_reset_form_refuses_a_weak_password_next_to_the_field(app, client):
     assert "Your password must not be your email address." in text(response)
     db.session.refresh(owner)
     assert owner.check_password(PASSWORD)
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+BAD_VALUES = {
+    "empty": "",
+    "huge": "a" * 100_000,
+    "unicode": "Zoë Ñandú 名前 😀 \u202eevil",
+    "script": "<script>alert(1)</script>",
+    "sql": "' OR 1=1 --",
+    "nul": "owner\x00@example.org",
+}
+
+
+def assert_handled(response, *codes):
+    body = text(response)
+    assert response.status_code in codes, body[:300]
+    assert "<script>alert(1)</script>" not in body and "Traceback" not in body
+
+
+@pytest.mark.parametrize("kind", BAD_VALUES)
+def test_sign_in_and_reset_forms_survive_bad_input(client, kind):
+    value = BAD_VALUES[kind]
+    token = csrf_token(client)
+    assert_handled(client.post("/login", data={"email": value, "password": value, "csrf_token": token}), 401, 422)
+    assert_handled(client.post("/login", data={"email": "x@example.org", "password": value, "csrf_token": token}),
+                   401, 422)
+    assert_handled(client.post("/reset", data={"email": value, "csrf_token": token}), 302, 422)
+    assert_handled(client.get("/reset/" + (value or "x")), 400, 404)  # a "/" in the value: no such page
+    assert_handled(client.post("/reset/" + (value or "x"), data={"new_password": value, "confirm": value,
+                                                                "csrf_token": token}), 400, 404)
+    assert_handled(client.get("/login", query_string={"next": value}), 200)
+
+
+@pytest.mark.parametrize("kind", BAD_VALUES)
+def test_password_forms_survive_bad_input(app, client, auth, kind):
+    value = BAD_VALUES[kind]
+    owner = make_owner(make_school())
+    auth.login(owner.email)
+    assert_handled(change(client, current=value, new=value, confirm=value), 422)
+    assert_handled(change(client, current=PASSWORD, new=value, confirm=value), 422, 302)
+    with mail.record_messages() as outbox:
+        ask_reset(client, owner.email)
+    path = reset_link(outbox[0]).split(app.config["PORTAL_BASE_URL"])[1]
+    token = csrf_token(client, path)
+    assert_handled(client.post(path, data={"new_password": value, "confirm": value, "csrf_token": token}),
+                   422, 302)
+
+
+def test_invalid_input_messages_are_plain_language(client):
+    token = csrf_token(client)
+    body = text(client.post("/login", data={"email": "a" * 100_000, "password": "p" * 600, "csrf_token": token}))
+    assert "An email address is at most 320 characters." in body
+    assert "A password is at most 500 characters." in body

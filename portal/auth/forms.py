@@ -22,7 +22,8 @@ def _email_field():
 
 class LoginForm(FlaskForm):
     email = _email_field()
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=500)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."),
+                                                     _at_most(500, "A password is at most 500 characters.")])
     remember = BooleanField("Keep me signed in")
 
 
@@ -42,7 +43,8 @@ class NewPasswordForm(FlaskForm):
 
 class PasswordChangeForm(NewPasswordForm):
     current_password = PasswordField("Current password", validators=[
-        DataRequired("Enter your current password."), Length(max=500)])
+        DataRequired("Enter your current password."),
+        _at_most(500, "A password is at most 500 characters.")])
 
 
 class ResetRequestForm(FlaskForm):
