@@ -315,3 +315,29 @@ def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, st
             assert response.status_code < 400 or response.status_code in (409, 422), rule.endpoint
         else:
             assert response.status_code == status, rule.endpoint
+
+
+def test_discard_a_run_waiting_for_review(client, owner, world):
+    run = make_run(world["school"], status="needs_review", would_archive=5, rostered_total=10)
+    response = post(client, f"/runs/{run.id}/discard")
+    assert response.status_code == 200 and "Skipped" in response.get_data(as_text=True)
+    assert db.session.get(SyncRun, run.id).status == "skipped"
+    again = post(client, f"/runs/{run.id}/approve")
+    assert again.status_code == 409 and "waiting for review" in again.get_data(as_text=True)
+
+
+def test_sync_needs_a_saved_connection(client, owner):
+    response = post(client, "/runs", {"trigger": "preview"})
+    assert response.status_code == 409 and "no saved SIS connection" in response.get_data(as_text=True)
+
+
+def test_preview_on_the_sandbox_lists_what_a_sync_would_create(app, client, owner, aeries):
+    post(client, "/connection", aeries_values(aeries))
+    post(client, "/runs", {"trigger": "preview"})
+    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+    run = db.session.scalar(db.select(SyncRun))
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    db.session.refresh(run)
+    assert run.trigger == "preview" and run.status == "succeeded", run.error_message
+    assert f"Would create ({run.created})" in html and run.created > 0
+    assert db.session.scalar(db.select(db.func.count(Person.id)).where(Person.source_id.is_not(None))) == 0

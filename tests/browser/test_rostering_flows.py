@@ -26,13 +26,14 @@ def school(app):
 
 def open_rostering(page, school, email):
     sign_in(page, email, PASSWORD)
-    page.get_by_role("link", name="Rostering").click()
+    page.get_by_role("link", name="Rostering", exact=True).click()
     expect(page.get_by_role("heading", name="SIS connection")).to_be_visible()
 
 
 def fill_aeries(page, sandbox):
     info = sandbox.info
-    page.get_by_label("SIS").select_option("aeries")
+    page.get_by_label("SIS", exact=True).select_option("aeries")
+    page.wait_for_load_state("networkidle")  # the fields partial swaps in; type after it
     page.get_by_label("Aeries URL").fill(info["base_url"] + "/")
     page.get_by_label("Consumer ID").fill(info["client_id"])
     page.get_by_label("Consumer Secret Key").fill(info["client_secret"])
@@ -75,7 +76,7 @@ def test_owner_connects_aeries_syncs_and_sees_people(page, school, aeries, sync_
 def test_campus_url_fills_in_the_app_name(page, school):
     owner = make_owner(school)
     open_rostering(page, school, owner.email)
-    page.get_by_label("SIS").select_option("infinite-campus")
+    page.get_by_label("SIS", exact=True).select_option("infinite-campus")
     expect(page.get_by_label("App Name")).to_be_visible()
     expect(page.locator("#vendor-fields")).to_contain_text("OneRoster Provisioning")
     page.get_by_label("Client ID").fill("typed-before-url")
@@ -125,7 +126,7 @@ def test_district_manager_sees_every_school_of_the_district(page, school):
     expect(schools).to_contain_text("Hillside Middle")
     expect(schools).not_to_contain_text("Faraway Elementary")
     page.get_by_role("link", name="Hillside Middle").click()
-    page.get_by_role("link", name="Rostering").click()
+    page.get_by_role("link", name="Rostering", exact=True).click()
     expect(page).to_have_url(re.compile(f"/schools/{second.slug}/rostering$"))
     expect(page.get_by_role("heading", name="Sync settings")).to_be_visible()
 
