@@ -4,11 +4,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from cryptography.fernet import InvalidToken
+from flask import current_app
 
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError, InvalidSettings
 from portal.extensions import db
 from portal.models import RosterConnection, School, SyncIssue, SyncRun
+from portal.outbound import outbound_policy_for
 
 from . import apply as applying
 from .context import app_context
@@ -101,8 +103,8 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
 
 
 def make_client(settings) -> OneRosterClient:
-    """One client (one HTTP session, one token) per run; tests swap in a client that does not sleep."""
-    return OneRosterClient(settings)
+    """One client (one HTTP session, one token) per run, held to the portal's outbound policy."""
+    return OneRosterClient(settings, policy=outbound_policy_for(current_app.config))
 
 
 def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:

@@ -204,3 +204,15 @@ def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
     assert "stopped responding" in stale.error_message and stale.status == "failed"
     assert lost.status == "failed" and fresh.status == "running"
     assert service.start_sync(school).status == "queued"  # the school is free again
+
+
+def test_production_refuses_a_plain_http_loopback_sis(app, school, sandbox, monkeypatch):
+    connect(school, sandbox)
+    monkeypatch.undo()  # the real client factory, with the portal's outbound policy
+    app.config["PORTAL_ENV"] = "production"
+    try:
+        run = sync(school)
+    finally:
+        app.config["PORTAL_ENV"] = "test"
+    assert run.status == "failed" and directory(school) == {}
+    assert "https" in run.error_message  # the saved http://127.0.0.1 URL is refused before any request

@@ -12,6 +12,7 @@ from jobs.locks import lock_holder
 from jobs.runs import active_run, mark_stale_runs_failed
 from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection, School, SyncRun
+from portal.outbound import outbound_policy_for
 
 from .secrets import decrypt_secret, encrypt_secret
 
@@ -134,7 +135,7 @@ def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teac
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:
     """Run the checklist on (possibly unsaved) values; raises InvalidSettings for bad fields."""
     settings = validate_connection(school, vendor, values, existing=get_connection(school))
-    rows = run_connection_test(settings)
+    rows = run_connection_test(settings, policy=outbound_policy_for(current_app.config))
     passed = sum(r.status == "ok" for r in rows)
     _audit(school, actor, "connection_tested", f"Connection test: {passed} of {len(rows)} checks passed.")
     db.session.commit()
