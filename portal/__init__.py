@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(rostering_bp)
+    from .status import bp as status_bp; app.register_blueprint(status_bp)  # noqa: E702 - schedule overview
 
     from .cli import register_cli
     register_cli(app)

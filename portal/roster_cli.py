@@ -147,5 +147,6 @@ def rotate_secrets_command():
 
 
 def register_roster_cli(app: Flask) -> None:
+    from .schedule_cli import register as register_tick; register_tick(roster_cli)  # noqa: E702 - roster tick
     app.cli.add_command(roster_cli)
     app.cli.add_command(rotate_secrets_command)

@@ -1,0 +1,146 @@
+"""The email report after a sync: one message per opted-in owner; a mail outage never fails the sync."""
+import logging
+import smtplib
+import socket
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message
+
+from portal.extensions import db
+from portal.models import RUN_COUNTS, Person, SyncIssue, SyncRun
+
+from .context import app_context
+from .schedule import zone_of
+
+log = logging.getLogger(__name__)
+ISSUES_SHOWN = 10
+TRIGGER_LABELS = {"nightly": "Nightly (Automatic Rostering)", "manual": "Sync now", "cli": "Command line"}
+SUBJECT_STATUS = {"succeeded": "succeeded", "failed": "FAILED", "needs_review": "needs your review",
+                  "skipped": "was skipped"}
+FAILURE_CHECKS = (
+    "Open the Rostering page and run Test connection: each failing row says what to fix.",
+    "Check that the Client ID and Secret in the portal still match the SIS (they change when a key is rotated).",
+    "Check that the SIS's API permissions still allow reading every area the sync uses.",
+    "Check that the SIS is up and reachable; a sync retries busy servers but gives up after several tries.",
+)
+
+
+class _TimedConnection(Connection):
+    """flask-mail's connection with a time-out, so a hung mail server cannot hold a worker forever."""
+
+    def configure_host(self):
+        timeout = current_app.config.get("MAIL_TIMEOUT", 10)
+        cls = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = cls(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def readable_mail_error(exc: Exception) -> str:
+    """What went wrong with the mail server, in words an operator can act on (never a password)."""
+    state = current_app.extensions["mail"]
+    where = f"{state.server}:{state.port}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"The mail server {where} refused the login; check MAIL_USERNAME and MAIL_PASSWORD."
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"The mail server {where} refused the address(es) {', '.join(exc.recipients)}."
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"The mail server {where} did not answer in time; check that it is running."
+    if isinstance(exc, ConnectionRefusedError):
+        return (f"Could not connect to the mail server {where} (connection refused); check MAIL_SERVER and "
+                f"MAIL_PORT and that the mail server is running.")
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+        return f"Could not reach the mail server {where} ({exc.strerror or exc}); check MAIL_SERVER and MAIL_PORT."
+    return f"The mail server {where} refused the report ({type(exc).__name__}: {exc})."
+
+
+def recipients_for(run: SyncRun) -> list[Person]:
+    """Active owners of the run's school who asked for the report and have an address."""
+    return list(db.session.scalars(db.select(Person).where(
+        Person.school_id == run.school_id, Person.role == "owner", Person.status == "active",
+        Person.sync_report_opt_in.is_(True), Person.email != "").order_by(Person.id)))
+
+
+def report_context(run: SyncRun) -> dict:
+    school = run.school
+    zone = zone_of(school.district)
+    issues = db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
+                                .order_by(SyncIssue.id).limit(ISSUES_SHOWN)).all()
+    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    started = run.started_at or run.created_at
+    return {
+        "run": run, "school": school, "issues": issues, "issue_total": run.issues,
+        "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
+        "trigger": TRIGGER_LABELS.get(run.trigger, run.trigger.title()),
+        "status": run.status.replace("_", " "),
+        "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
+        "duration": _duration(run.duration_seconds),
+        "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
+        "failure_checks": FAILURE_CHECKS,
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:
+    context = report_context(run)
+    subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
+    text = render_template("email/run_report.txt", **context)
+    html = render_template("email/run_report.html", **context)
+    # One message per owner: owners never see each other's addresses.
+    return [Message(subject, recipients=[p.email], body=text, html=html) for p in people]
+
+
+def _record(run: SyncRun, status: str, error: str = "") -> None:
+    run.report_status, run.report_error = status, error
+    db.session.commit()
+
+
+def send_run_report(run_id: int) -> None:
+    """Email the run's result to opted-in owners once; records sent / not_sent / none_opted_in. Never raises."""
+    with app_context():
+        try:
+            _send(run_id)
+        except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
+            log.exception("report for sync run %s could not be built", run_id)
+            db.session.rollback()
+            run = db.session.get(SyncRun, run_id)
+            if run is not None and run.report_status != "sent":
+                _record(run, "not_sent", "The report could not be prepared because of an internal error; "
+                                         "the sync itself is unaffected.")
+
+
+def _send(run_id: int) -> None:
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run_id)
+    if run is None or not run.is_final or run.trigger == "preview" or run.report_status == "sent":
+        return
+    people = recipients_for(run)
+    if not people:
+        _record(run, "none_opted_in")
+        return
+    missed, error = [], ""
+    try:
+        with _TimedConnection(current_app.extensions["mail"]) as connection:
+            for person, message in zip(people, build_messages(run, people)):
+                try:
+                    connection.send(message)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    missed.append(person.email)
+                    error = readable_mail_error(exc)
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("report for sync run %s not sent: %s", run_id, exc)
+        _record(run, "not_sent", readable_mail_error(exc))
+        return
+    if missed:
+        _record(run, "not_sent", f"Sent to {len(people) - len(missed)} of {len(people)} owners. {error}")
+    else:
+        _record(run, "sent")

@@ -1,0 +1,160 @@
+"""The nightly dispatcher: each tick starts every school whose local sync time has passed today.
+
+Everything is computed from the district's zone on every tick, so DST changes and edits of the time
+apply without a restart. One nightly run per school and local date is enforced by the database
+(unique index on SyncRun(school_id, local_date)), so double ticks and second schedulers are harmless.
+"""
+import logging
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from portal.extensions import db
+from portal.models import District, RosterConnection, School, SyncRun
+
+from .context import app_context
+
+log = logging.getLogger(__name__)
+DEFAULT_SYNC_TIME = time(2, 0)
+TICK_JOB_ID = "rostering-nightly-tick"
+TICK_CRON = "*/5 * * * *"
+TICK_TIMEOUT = 300
+
+
+def zone_of(district: District) -> ZoneInfo:
+    """The district's zone; a broken zone name falls back to UTC rather than stopping every school."""
+    try:
+        return ZoneInfo(district.timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return ZoneInfo("UTC")
+
+
+def parse_sync_time(value: str | None) -> time:
+    try:
+        hours, minutes = (int(part) for part in (value or "").split(":"))
+        return time(hours, minutes)
+    except ValueError:
+        return DEFAULT_SYNC_TIME
+
+
+def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
+    # Through UTC: astimezone() to the zone a moment already carries returns it unchanged, gap or not.
+    return moment.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+
+
+def due_at(day: date, sync_time: time, zone: ZoneInfo) -> datetime:
+    """The instant the sync is due on that local date, as an aware local datetime.
+
+    A time skipped by spring-forward (02:30) is due at the first valid instant after the gap (03:00);
+    a time repeated by fall-back (01:30) is due at its first occurrence.
+    """
+    wall = datetime.combine(day, sync_time)
+    first = wall.replace(tzinfo=zone, fold=0)
+    if _wall(first, zone) == wall:
+        return first
+    # In a gap: fold=1 maps before the jump, fold=0 after it; find the jump to the second.
+    lo = wall.replace(tzinfo=zone, fold=1).astimezone(timezone.utc)
+    hi = first.astimezone(timezone.utc)
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if _wall(mid, zone) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0).astimezone(zone)
+
+
+def _local_date(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
+
+
+def _utc_now(now: datetime | None) -> datetime:
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def has_nightly_run(school_id: int, local_date: date) -> bool:
+    return db.session.scalar(db.select(SyncRun.id).where(
+        SyncRun.school_id == school_id, SyncRun.local_date == local_date.isoformat()).limit(1)) is not None
+
+
+def next_run_at(conn: RosterConnection, now: datetime | None = None) -> datetime | None:
+    """When the dispatcher will start this school's next nightly run (local time); None when off.
+
+    A moment at or before `now` means "due: it starts at the next tick".
+    """
+    if not conn.automatic:
+        return None
+    now = _utc_now(now)
+    zone = zone_of(conn.school.district)
+    today = _local_date(now, zone)
+    due = due_at(today, parse_sync_time(conn.sync_time), zone)
+    if due > now or not has_nightly_run(conn.school_id, today):
+        return due
+    return due_at(today + timedelta(days=1), parse_sync_time(conn.sync_time), zone)
+
+
+def due_schools(now: datetime) -> list[tuple[School, date]]:
+    """Schools with Automatic Rostering on whose sync time has passed today and that have no run today."""
+    rows = db.session.execute(
+        db.select(RosterConnection, School, District)
+        .join(School, RosterConnection.school_id == School.id)
+        .join(District, School.district_id == District.id)
+        .where(RosterConnection.automatic.is_(True))
+        .order_by(School.id)).all()
+    candidates = []
+    for conn, school, district in rows:
+        zone = zone_of(district)
+        today = _local_date(now, zone)
+        if now >= due_at(today, parse_sync_time(conn.sync_time), zone):
+            candidates.append((school, today))
+    if not candidates:
+        return []
+    done = set(db.session.execute(db.select(SyncRun.school_id, SyncRun.local_date).where(
+        SyncRun.school_id.in_([s.id for s, _ in candidates]),
+        SyncRun.local_date.in_({d.isoformat() for _, d in candidates}))).all())
+    return [(school, day) for school, day in candidates if (school.id, day.isoformat()) not in done]
+
+
+def dispatch_nightly(now: datetime | None = None) -> list[int]:
+    """Start a nightly run for each due school; returns the run ids it queued.
+
+    A school already syncing (or claimed by another scheduler a moment ago) is left for the next tick
+    or is already done; only today's local date is ever run, never a backlog of missed nights.
+    """
+    from portal.roster.service import NotConfigured, SyncAlreadyRunning, start_sync
+    now = _utc_now(now)
+    started = []
+    for school, day in due_schools(now):
+        try:
+            run = start_sync(school, trigger="nightly", local_date=day.isoformat())
+        except SyncAlreadyRunning:
+            log.info("nightly sync of %s for %s not started: another run is active or done", school.slug, day)
+            continue
+        except NotConfigured:
+            log.warning("nightly sync of %s skipped: no saved connection", school.slug)
+            continue
+        started.append(run.id)
+        log.info("nightly sync of %s for %s queued as run %s", school.slug, day, run.id)
+    return started
+
+
+def run_tick(now: datetime | None = None) -> list[int]:
+    """One tick: fail runs whose worker died (so they stop blocking), then dispatch what is due."""
+    from .runs import mark_stale_runs_failed
+    mark_stale_runs_failed()
+    return dispatch_nightly(now)
+
+
+def tick() -> list[int]:
+    """The cron job rq-scheduler enqueues every few minutes; runs on a worker with its own app context."""
+    with app_context():
+        return run_tick()
+
+
+def register_schedule(scheduler, cron: str = TICK_CRON, queue_name: str = "sync"):
+    """Register the one cron tick, replacing any earlier registration so restarts never duplicate it."""
+    scheduler.cancel(TICK_JOB_ID)
+    return scheduler.cron(cron, func=tick, id=TICK_JOB_ID, queue_name=queue_name, timeout=TICK_TIMEOUT,
+                          result_ttl=3600, description="Rostering: start nightly syncs that are due")

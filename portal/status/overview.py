@@ -1,0 +1,58 @@
+"""One row per school for the overview page, built with a fixed number of queries."""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from jobs.schedule import next_run_at, parse_sync_time, zone_of
+
+from ..extensions import db
+from ..models import RosterConnection, School, SyncRun
+
+TIME_FORMAT = "%a %b %-d, %H:%M %Z"
+
+
+@dataclass(frozen=True)
+class SchoolSchedule:
+    school: School
+    connected: bool
+    automatic: bool
+    sync_time: str  # "02:00"
+    zone: str
+    next_run: str  # local wall time, "due now" or ""
+    last_run: SyncRun | None
+    last_run_at: str
+
+
+def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
+    """Each school's newest non-preview run (previews change nothing, so they are not a result)."""
+    newest = (db.select(SyncRun.school_id, db.func.max(SyncRun.id).label("id"))
+              .where(SyncRun.school_id.in_(school_ids), SyncRun.trigger != "preview")
+              .group_by(SyncRun.school_id).subquery())
+    runs = db.session.scalars(db.select(SyncRun).join(newest, SyncRun.id == newest.c.id))
+    return {run.school_id: run for run in runs}
+
+
+def _next_run_text(conn: RosterConnection, now: datetime) -> str:
+    moment = next_run_at(conn, now)
+    if moment is None:
+        return ""
+    if moment <= now:
+        return "Due now: starts within a few minutes"
+    return moment.strftime(TIME_FORMAT)
+
+
+def school_schedules(schools: list[School], now: datetime | None = None) -> list[SchoolSchedule]:
+    now = now or datetime.now(timezone.utc)
+    ids = [s.id for s in schools]
+    conns = {c.school_id: c for c in db.session.scalars(
+        db.select(RosterConnection).where(RosterConnection.school_id.in_(ids)))}
+    runs = _latest_runs(ids)
+    rows = []
+    for school in schools:
+        conn, run, zone = conns.get(school.id), runs.get(school.id), zone_of(school.district)
+        moment = run and (run.finished_at or run.started_at or run.created_at)
+        rows.append(SchoolSchedule(
+            school=school, connected=bool(conn and conn.has_secret), automatic=bool(conn and conn.automatic),
+            sync_time=parse_sync_time(conn.sync_time if conn else None).strftime("%H:%M"), zone=zone.key,
+            next_run=_next_run_text(conn, now) if conn and conn.has_secret else "",
+            last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""))
+    return rows

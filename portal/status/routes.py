@@ -1,0 +1,32 @@
+from flask import abort, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..access import managed_schools
+from ..extensions import db
+from ..models import District
+from . import bp
+from .overview import school_schedules
+
+
+@bp.get("/district/rostering")
+@login_required
+def mine():
+    """The overview of the signed-in account's own district."""
+    if not current_user.can_manage_rostering:
+        abort(403)
+    if current_user.district_id is None:
+        abort(404)
+    return redirect(url_for("status.district", district_id=current_user.district_id))
+
+
+@bp.get("/districts/<int:district_id>/rostering")
+@login_required
+def district(district_id):
+    """Every school the account manages in that district: on/off, next run (local), last result."""
+    if not current_user.can_manage_rostering:
+        abort(403)
+    place = db.session.get(District, district_id)
+    if place is None or current_user.district_id != district_id:
+        abort(404)
+    schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
+    return render_template("status/district.html", district=place, rows=school_schedules(schools))
