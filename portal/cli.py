@@ -6,24 +6,49 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import Flask
 
+from .auth.service import password_problem
 from .extensions import db
 from .models import District, Person, School
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 LOGIN_ROLES = ("owner", "district_manager", "teacher", "staff", "student", "school_admin")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(value: str | None, label: str, hint: str, *, limit: int = 200, required: bool = True) -> str:
+    """Trimmed text the database will take: no control characters (PostgreSQL refuses NUL), not too long."""
+    value = (value or "").strip()
+    if (required and not value) or len(value) > limit:
+        raise click.BadParameter(f"{label} must be {1 if required else 0} to {limit} characters.",
+                                 param_hint=hint)
+    if _CONTROL.search(value):
+        raise click.BadParameter(f"{label} contains a line break or control character.", param_hint=hint)
+    return value
+
+
+def _lookup(value: str | None) -> str:
+    """A name or slug to look up; one that could never be stored matches nothing."""
+    value = (value or "").strip()
+    return "" if len(value) > 200 or _CONTROL.search(value) else value
+
+
+def _shown(value: str | None) -> str:
+    """A value quoted for a message, cut short so a pasted novel does not flood the terminal."""
+    value = value or ""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
 
 
 def create_district(name: str, timezone: str) -> District:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise click.BadParameter("Give the district a name of 1 to 200 characters.", param_hint="NAME")
+    name = _clean(name, "The district name", "NAME")
     try:
+        if len(timezone) > 100 or _CONTROL.search(timezone):
+            raise ValueError(timezone)
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"{timezone!r} is not a time zone; use one like America/Los_Angeles.",
-                                 param_hint="--timezone")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise click.BadParameter(f"{_shown(timezone)} is not a time zone; use one like America/Los_Angeles.",
+                                 param_hint="--timezone") from None
     if db.session.scalar(db.select(District).filter_by(name=name)):
-        raise click.BadParameter(f"A district named {name!r} already exists.", param_hint="NAME")
+        raise click.BadParameter(f"A district named {_shown(name)} already exists.", param_hint="NAME")
     district = District(name=name, timezone=timezone)
     db.session.add(district)
     db.session.commit()
@@ -31,17 +56,17 @@ def create_district(name: str, timezone: str) -> District:
 
 
 def create_school(district_name: str, name: str, slug: str) -> School:
-    district = db.session.scalar(db.select(District).filter_by(name=district_name))
+    district = db.session.scalar(db.select(District).filter_by(name=_lookup(district_name)))
     if district is None:
-        raise click.BadParameter(f"No district named {district_name!r}; create it first.", param_hint="--district")
-    if not name.strip() or len(name) > 200:
-        raise click.BadParameter("Give the school a name of 1 to 200 characters.", param_hint="--name")
-    if not SLUG_RE.match(slug):
+        raise click.BadParameter(f"No district named {_shown(district_name)}; create it first.",
+                                 param_hint="--district")
+    name = _clean(name, "The school name", "--name")
+    if not SLUG_RE.fullmatch(slug):
         raise click.BadParameter("Use lower-case letters, digits and dashes for the slug, e.g. lincoln-high.",
                                  param_hint="--slug")
     if db.session.scalar(db.select(School).filter_by(slug=slug)):
-        raise click.BadParameter(f"The slug {slug!r} is taken.", param_hint="--slug")
-    school = School(district=district, name=name.strip(), slug=slug)
+        raise click.BadParameter(f"The slug {_shown(slug)} is taken.", param_hint="--slug")
+    school = School(district=district, name=name, slug=slug)
     db.session.add(school)
     db.session.commit()
     return school
@@ -49,22 +74,25 @@ def create_school(district_name: str, name: str, slug: str) -> School:
 
 def create_user(email: str, password: str, role: str, school_slug: str | None, district_name: str | None,
                 given_name: str = "", family_name: str = "") -> Person:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 320:
+    email = _clean(email, "The email address", "--email", limit=320).lower()
+    if "@" not in email:
         raise click.BadParameter("Give a valid email address.", param_hint="--email")
-    if len(password) < 8:
-        raise click.BadParameter("Use a password of at least 8 characters.", param_hint="--password")
+    problem = password_problem(password, email)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--password")
+    given_name = _clean(given_name, "The given name", "--given-name", required=False)
+    family_name = _clean(family_name, "The family name", "--family-name", required=False)
     if db.session.scalar(db.select(Person).where(Person.email == email, Person.password_hash.is_not(None))):
         raise click.BadParameter(f"An account with {email} already exists.", param_hint="--email")
     person = Person(email=email, role=role, given_name=given_name, family_name=family_name)
     if role == "district_manager":
-        district = db.session.scalar(db.select(District).filter_by(name=district_name or ""))
+        district = db.session.scalar(db.select(District).filter_by(name=_lookup(district_name)))
         if district is None:
             raise click.BadParameter("A district manager needs --district NAME of an existing district.",
                                      param_hint="--district")
         person.district_id = district.id
     else:
-        school = db.session.scalar(db.select(School).filter_by(slug=school_slug or ""))
+        school = db.session.scalar(db.select(School).filter_by(slug=_lookup(school_slug)))
         if school is None:
             raise click.BadParameter(f"This role needs --school SLUG of an existing school.", param_hint="--school")
         person.school_id = school.id

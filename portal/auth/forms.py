@@ -2,8 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
 
-MIN_PASSWORD = 12
-MAX_PASSWORD = 256
+from .service import LENGTH_MESSAGE, MAX_PASSWORD, MIN_PASSWORD
 
 
 def _at_most(limit: int, message: str):
@@ -32,8 +31,7 @@ class NewPasswordForm(FlaskForm):
 
     new_password = PasswordField("New password", validators=[
         DataRequired("Choose a new password."),
-        Length(min=MIN_PASSWORD, max=MAX_PASSWORD,
-               message=f"Use at least {MIN_PASSWORD} characters (at most {MAX_PASSWORD})."),
+        Length(min=MIN_PASSWORD, max=MAX_PASSWORD, message=LENGTH_MESSAGE),
     ])
     confirm = PasswordField("New password again", validators=[
         DataRequired("Type the new password again."),

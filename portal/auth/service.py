@@ -1,8 +1,15 @@
 """Sign-in and password rules, outside the views so they can be tested plainly."""
+import re
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import Person
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 256
+LENGTH_MESSAGE = f"Use at least {MIN_PASSWORD} characters (at most {MAX_PASSWORD})."
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Checked when the email is unknown, so both failures take about as long (no user enumeration).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -31,7 +38,11 @@ def authenticate(email: str, password: str) -> Person | None:
 
 
 def password_problem(password: str, email: str) -> str | None:
-    """Why this new password is refused beyond its length, or None when it is fine."""
+    """Why this new password is refused, or None when it is fine (forms and the CLI share this)."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        return LENGTH_MESSAGE
+    if _CONTROL.search(password):
+        return "A password cannot contain line breaks or control characters."
     if normalise_email(password) == normalise_email(email):
         return "Your password must not be your email address."
     if len(set(password)) < 4:
