@@ -1,0 +1,164 @@
+"""The email report after a sync: who gets it, what it says, and a mail outage that changes nothing."""
+import email
+import socket
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiosmtpd.controller import Controller
+
+import jobs.sync
+from connectors.client import OneRosterClient
+from connectors.sandbox import start_sandbox
+from jobs.report import send_run_report
+from portal.extensions import db, mail
+from portal.models import SyncIssue, SyncRun
+from tests.factories import make_owner, make_school
+from tests.sync_support import connect, sync
+
+
+class Inbox:
+    """A real SMTP server on a loopback port that keeps what it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink(app):
+    inbox = Inbox()
+    port = _closed_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    _use_mail_server(app, port)
+    yield inbox
+    controller.stop()
+
+
+def _use_mail_server(app, port):
+    app.config.update(MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=5)
+    mail.init_app(app)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _opted_in_owner(school, **kwargs):
+    owner = make_owner(school, **kwargs)
+    owner.sync_report_opt_in = True
+    db.session.commit()
+    return owner
+
+
+def finished_run(school, status="succeeded", issues=0, **fields):
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    run = SyncRun(school_id=school.id, trigger="nightly", status=status, phase=status, local_date="2026-03-02",
+                  started_at=start, finished_at=start + timedelta(seconds=75), fetched=120, created=7, updated=3,
+                  unchanged=108, archived=2, issues=issues, **fields)
+    db.session.add(run)
+    db.session.flush()
+    db.session.add_all(SyncIssue(run_id=run.id, source_id=f"stu-{n:03d}", kind="bad_record",
+                                 message=f"Record {n} has no family name") for n in range(issues))
+    db.session.commit()
+    return run
+
+
+def _reload(run_id) -> SyncRun:
+    db.session.expire_all()
+    return db.session.get(SyncRun, run_id)
+
+
+def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_sink):
+    school = make_school()
+    owner = _opted_in_owner(school)
+    make_owner(school)  # did not opt in
+    run = finished_run(school, issues=12)
+
+    send_run_report(run.id)
+    send_run_report(run.id)  # a retried job must not email twice
+
+    assert [rcpt for rcpt, _ in smtp_sink.messages] == [[owner.email]]
+    message = smtp_sink.messages[0][1]
+    assert message["Subject"] == f"Rostering: {school.name} sync succeeded"
+    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
+             if not part.is_multipart()}
+    text, html = parts["text/plain"], parts["text/html"]
+    link = f"http://127.0.0.1:5000/schools/{school.slug}/rostering/runs/{run.id}"
+    for expected in ("Nightly (Automatic Rostering)", "Fetched:   120", "Created:   7", "Archived:  2",
+                     "Duration:  1 min 15 s", "12 in all, first 10 shown", "stu-009", link):
+        assert expected in text
+    assert "stu-010" not in text and f'href="{link}"' in html
+    assert _reload(run.id).report_status == "sent"
+
+
+def test_nobody_opted_in_means_no_mail(app):
+    school = make_school()
+    make_owner(school)
+    run = finished_run(school)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    assert outbox == [] and _reload(run.id).report_status == "none_opted_in"
+
+
+def test_a_mail_server_that_is_down_leaves_the_run_succeeded_and_says_why(app):
+    _use_mail_server(app, _closed_port())
+    school = make_school()
+    _opted_in_owner(school)
+    run = finished_run(school)
+
+    send_run_report(run.id)
+
+    run = _reload(run.id)
+    assert (run.status, run.report_status) == ("succeeded", "not_sent")
+    assert "connection refused" in run.report_error and "MAIL_PORT" in run.report_error
+
+
+def test_a_failed_run_email_gives_the_reason_and_what_to_check(app):
+    school = make_school()
+    owner = _opted_in_owner(school)
+    reason = "The SIS refused the Client ID and Secret (401). Nothing was changed."
+    run = finished_run(school, status="failed", error_message=reason)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    [message] = outbox
+    assert message.recipients == [owner.email] and "FAILED" in message.subject
+    assert reason in message.body and "run Test connection" in message.body
+    assert reason in message.html
+
+
+def test_a_run_held_for_review_says_it_waits_for_approval(app):
+    school = make_school()
+    _opted_in_owner(school)
+    run = finished_run(school, status="needs_review", would_archive=40, rostered_total=120)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    assert "needs your review" in outbox[0].subject
+    assert "would archive 40 of 120 rostered people" in outbox[0].body and "approve" in outbox[0].body
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+    box = start_sandbox("oneroster", schools=1, students=30, seed=5)
+    yield box
+    box.stop()
+
+
+def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sink):
+    school = make_school()
+    owner = _opted_in_owner(school)
+    connect(school, sandbox)
+
+    run = sync(school)
+
+    assert run.status == "succeeded" and run.created > 0 and run.report_status == "sent"
+    [(rcpt, message)] = smtp_sink.messages
+    text = next(p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain")
+    assert rcpt == [owner.email] and f"Created:   {run.created}" in text.splitlines()
+    assert sandbox.info["client_secret"] not in message.as_string()

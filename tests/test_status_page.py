@@ -1,0 +1,79 @@
+"""The Automatic Rostering overview: every school of the district, its schedule and last result."""
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portal.extensions import db
+from portal.models import SyncRun
+from tests.factories import make_district, make_district_manager, make_owner, make_person, make_school
+from tests.test_schedule import scheduled_school
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def district(app):
+    return make_district(name="Hudson Valley", timezone="America/New_York")
+
+
+def _row(page: str, school) -> str:
+    start = page.index(f">{school.name}</a>")
+    return page[start:page.index("</tr>", start)]
+
+
+def test_the_district_manager_sees_every_school_with_schedule_and_last_result(client, auth, district):
+    nightly = scheduled_school(district, sync_time="02:15")
+    today = datetime.now(NY).date()
+    db.session.add(SyncRun(school_id=nightly.id, trigger="nightly", status="succeeded", local_date=today.isoformat(),
+                           finished_at=datetime.now(timezone.utc)))
+    switched_off = scheduled_school(district, automatic=False)
+    db.session.add(SyncRun(school_id=switched_off.id, trigger="manual", status="failed",
+                           finished_at=datetime.now(timezone.utc)))
+    unconnected = make_school(district)
+    db.session.commit()
+    manager = make_district_manager(district)
+
+    auth.login(manager.email)
+    page = client.get("/district/rostering", follow_redirects=True).get_data(as_text=True)
+
+    tomorrow = today + timedelta(days=1)
+    on = _row(page, nightly)
+    assert ">On</span> nightly at 02:15" in on and f"{tomorrow:%a %b} {tomorrow.day}, 02:15 E" in on
+    assert "Succeeded" in on and "nightly" in on
+    off = _row(page, switched_off)
+    assert ">Off</span>" in off and "No nightly run scheduled" in off and "Failed" in off
+    assert "Not connected" in _row(page, unconnected) and "No syncs yet" in _row(page, unconnected)
+    assert "America/New_York" in page
+
+
+def test_a_school_due_now_says_so(client, auth, district):
+    school = scheduled_school(district, sync_time="00:00")  # passed today, and no run yet tonight
+    auth.login(make_district_manager(district).email)
+    page = client.get(f"/districts/{district.id}/rostering").get_data(as_text=True)
+    assert "Due now" in _row(page, school)
+
+
+def test_an_owner_sees_only_their_school(client, auth, district):
+    mine, other = scheduled_school(district), scheduled_school(district)
+    auth.login(make_owner(mine).email)
+    page = client.get(f"/districts/{district.id}/rostering").get_data(as_text=True)
+    assert mine.name in page and other.name not in page
+
+
+def test_other_roles_get_403_and_another_district_404(client, auth, district):
+    school = scheduled_school(district)
+    auth.login(make_person(school, role="teacher", password="correct-horse-battery").email)
+    assert client.get(f"/districts/{district.id}/rostering").status_code == 403
+    assert client.get("/district/rostering").status_code == 403
+    auth.logout()
+
+    elsewhere = make_district_manager(make_district())
+    auth.login(elsewhere.email)
+    response = client.get(f"/districts/{district.id}/rostering")
+    assert response.status_code == 404 and school.name not in response.get_data(as_text=True)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, district):
+    response = client.get(f"/districts/{district.id}/rostering")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
