@@ -67,7 +67,8 @@ def decode_page(reply: Reply, collection: str) -> list:
 def total_count(reply: Reply) -> int | None:
     """X-Total-Count as an int, None when absent or unreadable."""
     value = reply.headers.get("X-Total-Count", "").strip()
-    return int(value) if value.isdigit() else None
+    # isdigit() alone accepts "²"; the length cap keeps int() within Python's digit limit.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def same_origin(url: str, other: str) -> bool:

@@ -129,7 +129,10 @@ def parse_datetime(value) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. year 1 with a +14:00 offset falls before datetime.min in UTC
+        return None
 
 
 def raw_role(raw: dict) -> str:

@@ -148,8 +148,8 @@ class Transport:
     def _exchange(self, method, url, timeout, kwargs) -> Reply:
         self.request_count += 1
         with self.session.request(method, url, timeout=timeout, stream=True, **kwargs) as resp:
-            length = resp.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > self.max_bytes:
+            length = resp.headers.get("Content-Length", "").strip()
+            if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
                 raise self._too_big(url)
             body = bytearray()
             for chunk in resp.iter_content(chunk_size=1 << 16):
