@@ -24,16 +24,17 @@ def aeries():
 
 @pytest.fixture
 def world(app):
-    district = make_district(timezone="America/Chicago")
-    school = make_school(district, slug="lincoln")
-    other_district = make_district()
-    return {
-        "school": school, "owner": make_owner(school),
-        "dm": make_district_manager(district),
-        "teacher": make_person(school, role="teacher", password=PASSWORD),
-        "sibling_owner": make_owner(make_school(district, slug="sibling")),
-        "foreign_dm": make_district_manager(other_district),
-    }
+    school = make_school(make_district(timezone="America/Chicago"), slug="lincoln")
+    return {"school": school, "owner": make_owner(school)}
+
+
+def add_strangers(world):
+    """Accounts that must not (or, for the district manager, may) open this school's page."""
+    district = world["school"].district
+    world.update(dm=make_district_manager(district),
+                 teacher=make_person(world["school"], role="teacher", password=PASSWORD),
+                 sibling_owner=make_owner(make_school(district, slug="sibling")),
+                 foreign_dm=make_district_manager(make_district()))
 
 
 @pytest.fixture
@@ -302,6 +303,7 @@ def test_every_post_endpoint_refuses_a_missing_csrf_token(app, client, owner, wo
 @pytest.mark.parametrize("who, status", [("teacher", 403), ("sibling_owner", 404), ("foreign_dm", 404),
                                          ("dm", 200)])
 def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, status):
+    add_strangers(world)
     run = make_run(world["school"], status="succeeded")
     auth.login(world[who].email)
     token = csrf_token(client, "/login")

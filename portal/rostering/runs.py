@@ -77,34 +77,31 @@ def progress(school, run_id):
     return _progress(school, _school_run(school, run_id))
 
 
-@bp.post("/runs/<int:run_id>/approve")
-@school_required
-def approve(school, run_id):
+def _review(school, run_id, decide, done: str):
+    """Approve or discard a run the archive guard stopped; any other run is refused with 409."""
     run = _school_run(school, run_id)
     try:
-        run = service.approve_run(run, current_user)
+        run = decide(run, current_user)
     except service.SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
     except ValueError as exc:
         return _refused(school, run, str(exc))
     if not is_htmx():
-        flash("Approved: the sync runs again and archives those people.", "success")
+        flash(done, "success")
         return _back_to_page(school)
     return _progress(school, run)
+
+
+@bp.post("/runs/<int:run_id>/approve")
+@school_required
+def approve(school, run_id):
+    return _review(school, run_id, service.approve_run, "Approved: the sync runs again and archives those people.")
 
 
 @bp.post("/runs/<int:run_id>/discard")
 @school_required
 def discard(school, run_id):
-    run = _school_run(school, run_id)
-    try:
-        run = service.discard_run(run, current_user)
-    except ValueError as exc:
-        return _refused(school, run, str(exc))
-    if not is_htmx():
-        flash("Discarded: nothing was changed.", "success")
-        return _back_to_page(school)
-    return _progress(school, run)
+    return _review(school, run_id, service.discard_run, "Discarded: nothing was changed.")
 
 
 @bp.get("/runs")
