@@ -48,9 +48,8 @@ def no_connections(monkeypatch):
     monkeypatch.setattr(netguard.u3connection, "create_connection", refuse)
 
 
-@pytest.fixture
-def sis_server():
-    """A real HTTP server on loopback that records the Host header of each request."""
+def start_sis_server(tls_context=None):
+    """A real HTTP(S) server on loopback that records method, path and Host of each request."""
     seen = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -74,8 +73,15 @@ def sis_server():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    if tls_context:
+        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+@pytest.fixture
+def sis_server():
+    server, seen = start_sis_server()
     yield server.server_address[1], seen
     server.shutdown()
     server.server_close()
@@ -219,3 +225,51 @@ def test_policy_for_the_portal_follows_the_environment():
 def test_a_mistyped_allowlist_refuses_to_start(value):
     with pytest.raises(RuntimeError, match="PORTAL_OUTBOUND_ALLOWLIST"):
         check_production_config({"PORTAL_ENV": "development", "PORTAL_OUTBOUND_ALLOWLIST": value})
+
+
+def _self_signed(tmp_path, host):
+    """A certificate for `host` (and its key) written to tmp_path."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_https_keeps_sni_and_certificate_checks_for_the_host_name(monkeypatch, tmp_path):
+    import ssl
+    cert, key = _self_signed(tmp_path, "sis.test")
+    names = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server, seen = start_sis_server(context)
+    port = server.server_address[1]
+    fake_dns(monkeypatch, {"sis.test": ["127.0.0.1"]})
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these beat session.verify
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with OneRosterClient(settings_for(f"https://sis.test:{port}"), policy=TEST_MODE, max_retries=0) as client:
+            client.session.verify = cert  # trust the test certificate; it is still checked against "sis.test"
+            client.authenticate()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert names == ["sis.test"]
+    assert seen == [("POST", "/token", f"sis.test:{port}")]
