@@ -10,6 +10,7 @@ from .plan import SyncPlan
 
 CHUNK = 5000
 ID_CHUNK = 1000
+PEOPLE = Person.__table__
 
 
 class ArchiveGuardTripped(Exception):
@@ -75,7 +76,8 @@ def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: dateti
                        status="active", archived_by="", sync_enabled=True, sync_report_opt_in=False,
                        session_token=secrets.token_hex(16), created_at=now, updated_at=now)
             rows.append(row)
-        result = db.session.execute(db.insert(Person).returning(Person.id, Person.source_id), rows)
+        # Core, not the ORM bulk path: several times faster for 100k rows, and nothing needs the objects.
+        result = db.session.connection().execute(PEOPLE.insert().returning(PEOPLE.c.id, PEOPLE.c.source_id), rows)
         created.update((sid, pid) for pid, sid in result)
     return created
 
@@ -101,7 +103,7 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
 
 def _insert_changes(rows) -> None:
     for chunk in _chunks(rows, CHUNK):
-        db.session.execute(db.insert(SyncChange), chunk)
+        db.session.connection().execute(SyncChange.__table__.insert(), chunk)
 
 
 def _reset_changes(run_id: int) -> None:

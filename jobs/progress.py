@@ -1,4 +1,6 @@
 """Progress and per-record issues, committed on their own connection so the page sees them live."""
+import queue
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -17,10 +19,19 @@ class ProgressWriter:
 
     def __init__(self, run_id: int, expected: int = 0, on_progress: Callable[[dict], None] | None = None):
         self.run_id, self.expected, self.on_progress = run_id, expected, on_progress
+        self.engine = db.engine
+        self._pending: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
     def write(self, found: list[tuple[str, str, str]] = (), /, **values) -> None:
+        """Write now (after any queued page writes)."""
+        self.flush()
+        self._write(list(found), values)
+
+    def _write(self, found: list, values: dict) -> None:
         values["heartbeat_at"] = now()
-        with db.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(db.update(SyncRun).where(SyncRun.id == self.run_id).values(**values))
             if found:
                 conn.execute(db.insert(SyncIssue), [
@@ -30,7 +41,36 @@ class ProgressWriter:
             self.on_progress(values)
 
     def page(self, phase: str, counts: dict, found: list) -> None:
-        """After each page: a percent between 5 and 90, estimated from the directory's size."""
+        """After each page: queue a write (percent 5–90, estimated from the directory's size).
+
+        A background thread commits it, so the fetch never waits on a commit (SQLite fsyncs each one).
+        """
+        if self._error:
+            raise self._error
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name=f"sync-progress-{self.run_id}", daemon=True)
+            self._thread.start()
         fetched = counts["fetched"]
         expected = max(self.expected, fetched + 1)
-        self.write(found, phase=phase, percent=5 + int(85 * fetched / expected), **counts)
+        self._pending.put((list(found), dict(counts, phase=phase, percent=5 + int(85 * fetched / expected))))
+
+    def _drain(self) -> None:
+        while (item := self._pending.get()) is not None:
+            try:
+                if self._error is None:
+                    self._write(*item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the sync's own thread
+                self._error = exc
+            finally:
+                self._pending.task_done()
+        self._pending.task_done()
+
+    def flush(self) -> None:
+        """Wait for queued page writes; the apply must not start while one is in flight."""
+        if self._thread is not None:
+            self._pending.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error:
+            error, self._error = self._error, None
+            raise error

@@ -1,6 +1,8 @@
 """The RQ job: one school's sync (or preview) from fetch to apply, with progress, lock and clean failure."""
+import gc
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from cryptography.fernet import InvalidToken
@@ -81,12 +83,15 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
-    with make_client(settings) as client:
-        for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
-                                        since=since):
-            issues = planner.add_page(page)
-            progress.page(phase, _live_counts(planner), issues)
-            lock.renew()
+    try:
+        with make_client(settings) as client, quiet_gc():
+            for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
+                                            since=since):
+                issues = planner.add_page(page)
+                progress.page(phase, _live_counts(planner), issues)
+                lock.renew()
+    finally:
+        progress.flush()
     progress.write(phase="planning", percent=90)
     plan = planner.finish()
     if preview:
@@ -100,6 +105,16 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
         return
     progress.write(phase="applying", percent=92)
     apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+
+
+@contextmanager
+def quiet_gc():
+    """The index and plan are long-lived and acyclic: freeze them out of GC scans during the fetch."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def make_client(settings) -> OneRosterClient:
