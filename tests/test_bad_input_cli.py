@@ -1,4 +1,7 @@
-"""Operator commands given bad input answer with a clear message, never a traceback."""
+"""Operator commands given bad input answer with a clear message, never a traceback.
+
+BAD_VALUES is shared with the web forms' bad-input tests in test_signin_hardening.py.
+"""
 import pytest
 
 from portal.extensions import db
