@@ -1,4 +1,7 @@
 """Helpers shared by the sync tests: connect a school to a sandbox, run a sync inline, read the directory."""
+from contextlib import contextmanager
+
+from connectors.sandbox import start_sandbox
 from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import Person, SyncChange, SyncIssue, SyncRun
@@ -6,6 +9,16 @@ from portal.roster import service
 
 SETTINGS = dict(sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=False,
                 auto_update=True, archive=False, automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+
+
+@contextmanager
+def running_sandbox(vendor="oneroster", schools=2, students=120, seed=7, **options):
+    """A sandbox SIS over real HTTP, small enough for tests."""
+    box = start_sandbox(vendor, schools=schools, students=students, seed=seed, **options)
+    try:
+        yield box
+    finally:
+        box.stop()
 
 
 def sandbox_values(sandbox, school_index=0) -> dict:

@@ -3,18 +3,17 @@ import json
 
 import pytest
 
-from connectors.sandbox import start_sandbox
 from portal.extensions import db
 from portal.models import Person
 from portal.roster import service
 from tests.factories import make_school
+from tests.sync_support import running_sandbox
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = start_sandbox("aeries", schools=2, students=60, seed=5)
-    yield box
-    box.stop()
+    with running_sandbox("aeries", students=60, seed=5) as box:
+        yield box
 
 
 @pytest.fixture

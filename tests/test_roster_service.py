@@ -4,20 +4,18 @@ from cryptography.fernet import Fernet
 from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
-from connectors.sandbox import start_sandbox
 from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection, SyncRun
 from portal.roster import service
 from portal.roster.secrets import decrypt_secret, rotate_secrets
 from tests.factories import make_owner, make_school
-from tests.sync_support import SETTINGS, connect, sandbox_values
+from tests.sync_support import SETTINGS, connect, running_sandbox, sandbox_values
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = start_sandbox("oneroster", schools=1, students=40, seed=3)
-    yield box
-    box.stop()
+    with running_sandbox(schools=1, students=40, seed=3) as box:
+        yield box
 
 
 def _raw_secret(conn) -> bytes:

@@ -3,22 +3,20 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.sandbox import start_sandbox
 from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
 from tests.factories import make_school
-from tests.sync_support import changes, connect, directory, expected_people, set_flags, sync
+from tests.sync_support import changes, connect, directory, expected_people, running_sandbox, set_flags, sync
 
 _night = iter(range(1, 1000))
 
 
 @pytest.fixture
 def sandbox():
-    box = start_sandbox("oneroster", schools=1, students=80, seed=31)
-    yield box
-    box.stop()
+    with running_sandbox(schools=1, students=80, seed=31) as box:
+        yield box
 
 
 @pytest.fixture

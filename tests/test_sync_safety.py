@@ -5,7 +5,6 @@ import pytest
 
 import jobs.sync
 from connectors.client import OneRosterClient
-from connectors.sandbox import start_sandbox
 from jobs.locks import SchoolLock
 from jobs.runs import mark_stale_runs_failed
 from jobs.sync import run_sync
@@ -13,14 +12,13 @@ from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
 from tests.factories import make_owner, make_school
-from tests.sync_support import changes, connect, directory, expected_people, issues, snapshot, sync
+from tests.sync_support import changes, connect, directory, expected_people, issues, running_sandbox, snapshot, sync
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = start_sandbox("oneroster", schools=2, students=120, seed=7, page_cap=25)
-    yield box
-    box.stop()
+    with running_sandbox(seed=7, page_cap=25) as box:  # small pages: faults land mid-paging
+        yield box
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +43,7 @@ def synced(school, sandbox):
 
 
 def test_archive_guard_stops_the_run_and_approval_applies_it(app, school):
-    box = start_sandbox("oneroster", schools=2, students=120, seed=21)
-    try:
+    with running_sandbox(seed=21) as box:
         connect(school, box, archive=True, archive_threshold_percent=10)
         sync(school)
         owner = make_owner(school)
@@ -69,13 +66,10 @@ def test_archive_guard_stops_the_run_and_approval_applies_it(app, school):
         assert run.status == "succeeded" and run.archived == len(ours)
         assert {sid for sid, p in directory(school).items() if p.status == "archived"} == ours
         assert run.approved_by_id == owner.id
-    finally:
-        box.stop()
 
 
 def test_a_small_departure_under_the_threshold_is_archived_without_review(app, school):
-    box = start_sandbox("oneroster", schools=2, students=120, seed=22)
-    try:
+    with running_sandbox(seed=22) as box:
         connect(school, box, archive=True, archive_threshold_percent=10)
         sync(school)
         student = next(p for p in expected_people(box).values() if p.role == "student")
@@ -84,8 +78,6 @@ def test_a_small_departure_under_the_threshold_is_archived_without_review(app, s
         run = sync(school)
         assert (run.status, run.archived) == ("succeeded", 1)
         assert directory(school)[student.source_id].status == "archived"
-    finally:
-        box.stop()
 
 
 FAULTS = {
