@@ -150,7 +150,10 @@ def run_tick(now: datetime | None = None) -> list[int]:
 def tick() -> list[int]:
     """The cron job rq-scheduler enqueues every few minutes; runs on a worker with its own app context."""
     with app_context():
-        return run_tick()
+        run_ids = run_tick()
+    if run_ids:  # the worker's console is where a newcomer watches the demo
+        print(f"Nightly tick queued sync run(s) {', '.join(map(str, run_ids))}.", flush=True)
+    return run_ids
 
 
 def register_schedule(scheduler, cron: str = TICK_CRON, queue_name: str = "sync"):

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
 from redis import Redis
 from rq_scheduler import Scheduler
@@ -23,6 +24,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("set REDIS_URL (or --url) to the Redis the workers use")
+    # rq-scheduler passes naive UTC to crontab, which warns about a future default; the times are right.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
     scheduler = Scheduler(queue_name=args.queue, connection=Redis.from_url(args.url), interval=args.interval)
     job = register_schedule(scheduler, cron=args.cron, queue_name=args.queue)

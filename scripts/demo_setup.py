@@ -1,0 +1,71 @@
+"""Connect the demo schools to the sandbox SIS, turn on Automatic Rostering and the owner's report.
+
+Starts nothing: it reads the JSON line the sandbox printed (instance/sandbox.json), saves both
+connections through the roster service, and is safe to run again. Run after `flask seed-demo`.
+"""
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import Person, School
+from portal.roster import service
+
+INSTANCE = Path(__file__).resolve().parent.parent / "instance"
+SCHOOLS = ("lincoln-high", "roosevelt-middle")
+OWNER = "owner@demo.school"
+SETTING_NAMES = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
+                 "archive", "additions_only", "archive_threshold_percent")
+
+
+def read_sandbox(path: Path, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text().splitlines()[0])
+        except (OSError, IndexError, ValueError):
+            time.sleep(0.2)
+    raise SystemExit(f"No sandbox details in {path}; start `python -m connectors.sandbox ... | tee {path}`.")
+
+
+def configure(school: School, info: dict, index: int, sync_time: str) -> str:
+    values = {"url": info["base_url"] + "/", "client_id": info["client_id"],
+              "client_secret": info["client_secret"], "school_id": info["school_ids"][index]}
+    conn = service.save_connection(school, info["vendor"], values, actor=None)
+    current = {name: getattr(conn, name) for name in SETTING_NAMES}
+    service.save_sync_settings(conn, **current, automatic=True, sync_time=sync_time, actor=None)
+    return f"{school.name}: {info['vendor']} school {values['school_id']}, Automatic Rostering on at {sync_time}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sandbox-json", default=str(INSTANCE / "sandbox.json"))
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--first-time", default="02:00", help="Lincoln High's nightly time (local)")
+    parser.add_argument("--second-in-minutes", type=int, default=3,
+                        help="Roosevelt Middle's nightly time: this many minutes from now (local)")
+    args = parser.parse_args(argv)
+    info = read_sandbox(Path(args.sandbox_json), args.timeout)
+    app = create_app()
+    with app.app_context():
+        schools = [db.session.scalar(db.select(School).filter_by(slug=slug)) for slug in SCHOOLS]
+        if None in schools:
+            raise SystemExit("The demo schools are missing; run `flask --app wsgi seed-demo` first.")
+        from jobs.schedule import zone_of
+        soon = datetime.now(zone_of(schools[1].district)) + timedelta(minutes=args.second_in_minutes)
+        for index, (school, at) in enumerate(zip(schools, (args.first_time, f"{soon:%H:%M}"))):
+            print(configure(school, info, index, at), flush=True)
+        owner = db.session.scalar(db.select(Person).filter_by(email=OWNER))
+        if owner is not None:
+            owner.sync_report_opt_in = True
+            db.session.commit()
+            print(f"{OWNER} gets the email report after each sync of {owner.school.name}.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
