@@ -5,12 +5,14 @@ from datetime import datetime, timezone
 from portal.extensions import db
 from portal.models import Person, RosterConnection, SyncChange, SyncRun
 
-from .fields import unpack
+from .bulk import bulk_insert
+from .fields import FIELDS, PARENT_FIELDS, unpack
 from .plan import SyncPlan
 
 CHUNK = 5000
 ID_CHUNK = 1000
 PEOPLE = Person.__table__
+BLANK_FIELDS = dict.fromkeys(FIELDS + PARENT_FIELDS, "")
 
 
 class ArchiveGuardTripped(Exception):
@@ -67,19 +69,22 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
-    created = {}
+    """Insert in chunks, then read back the new ids with one query (for the change log's person links)."""
     for chunk in _chunks(plan.creates, CHUNK):
         rows = []
         for sid, packed, modified in chunk:
-            row = dict(zip(plan.fields, unpack(packed)))
+            row = dict(BLANK_FIELDS)  # COPY applies no Python-side defaults: every column is given
+            row.update(zip(plan.fields, unpack(packed)))
             row.update(school_id=school_id, district_id=district_id, source_id=sid, source_updated_at=modified,
                        status="active", archived_by="", sync_enabled=True, sync_report_opt_in=False,
                        session_token=secrets.token_hex(16), created_at=now, updated_at=now)
             rows.append(row)
-        # Core, not the ORM bulk path: several times faster for 100k rows, and nothing needs the objects.
-        result = db.session.connection().execute(PEOPLE.insert().returning(PEOPLE.c.id, PEOPLE.c.source_id), rows)
-        created.update((sid, pid) for pid, sid in result)
-    return created
+        bulk_insert(PEOPLE, rows)
+    if not plan.creates:
+        return {}
+    created = db.select(Person.source_id, Person.id).where(
+        Person.school_id == school_id, Person.created_at == now, Person.source_id.is_not(None))
+    return {sid: pid for sid, pid in db.session.execute(created.execution_options(yield_per=CHUNK))}
 
 
 def _update_people(plan: SyncPlan, now: datetime) -> None:
@@ -103,7 +108,7 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
 
 def _insert_changes(rows) -> None:
     for chunk in _chunks(rows, CHUNK):
-        db.session.connection().execute(SyncChange.__table__.insert(), chunk)
+        bulk_insert(SyncChange.__table__, chunk)
 
 
 def _reset_changes(run_id: int) -> None:
