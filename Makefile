@@ -37,10 +37,13 @@ test: venv services chromium
 test-fast: venv services
 	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m "not browser" -q
 
+# The whole loop on one machine: embedded Redis, sandbox SIS, mail sink, web, worker, scheduler (honcho).
+demo: export REDIS_URL = unix://$(CURDIR)/instance/redis.sock
 demo: venv
+	mkdir -p instance && rm -f instance/sandbox.json
 	$(BIN)/flask --app wsgi db upgrade heads
 	$(BIN)/flask --app wsgi seed-demo
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 bench: venv services
 	$(BIN)/python benchmarks/sync_bench.py

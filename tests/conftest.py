@@ -49,6 +49,7 @@ def _empty_tables():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))  # a leaked transaction fails loudly, not hangs
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
@@ -64,12 +65,14 @@ def app(_schema):
         # Requests reuse the test's app context, so g would carry the signed-in user between requests.
         from flask import g
         g.pop("_login_user", None)
+        g.pop("csrf_token", None)
 
     with app.app_context():
         _empty_tables()
         app.redis.flushdb()
         yield app
         db.session.remove()
+        db.engine.dispose()  # each test builds an app (and a pool); close its connections
 
 
 @pytest.fixture

@@ -200,6 +200,7 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     run.status, run.phase, run.percent, run.error_message = "queued", "queued", 0, ""
     run.archive_override, run.approved_by_id = True, actor.id if actor else None
     run.approved_at, run.finished_at = datetime.now(timezone.utc), None
+    run.report_status, run.report_error = "", ""  # the approved outcome gets its own report
     _audit(run.school, actor, "sync_approved", f"Run {run.id}: approved archiving {run.would_archive} of "
                                               f"{run.rostered_total} rostered people.")
     return _enqueue(run, "-approved")

@@ -10,6 +10,7 @@ from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
 from portal import create_app
+from portal.extensions import db
 from tests.conftest import _test_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,11 +49,14 @@ def sync_worker(live_app):
     stop = threading.Event()
 
     def loop():
-        with live_app.app_context():
-            worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
-            while not stop.is_set():
+        worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
+        while not stop.is_set():
+            # A fresh app context per burst, as a real worker has per job: no transaction is left open
+            # between jobs to block the next test's table reset.
+            with live_app.app_context():
                 worker.work(burst=True, with_scheduler=False)
-                time.sleep(0.2)
+                db.session.remove()
+            time.sleep(0.2)
 
     thread = threading.Thread(target=loop, name="sync-worker", daemon=True)
     thread.start()
