@@ -1,0 +1,87 @@
+"""The audit log page: the school's events newest first, never another school's, never a secret."""
+from datetime import datetime, timedelta, timezone
+
+from portal.extensions import db
+from portal.models import AuditEvent
+from portal.roster import service
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school
+
+SECRET = "S3cret-Value-123"
+
+
+def _world():
+    district = make_district(timezone="America/Chicago")
+    school = make_school(district, slug="lincoln")
+    other = make_school(district, slug="other")
+    return school, make_owner(school), other, make_owner(other)
+
+
+def test_owner_sees_their_school_events_newest_first_with_actor(client, auth, app):
+    school, owner, other, other_owner = _world()
+    base = datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc)
+    db.session.add_all([
+        AuditEvent(school_id=school.id, actor_id=owner.id, action="sync_previewed", detail="Run 1.",
+                   created_at=base),
+        AuditEvent(school_id=school.id, actor_id=owner.id, action="sync_approved", detail="Run 2: approved.",
+                   created_at=base + timedelta(hours=1)),
+        AuditEvent(school_id=other.id, actor_id=other_owner.id, action="sync_started", detail="Run 99 elsewhere.",
+                   created_at=base),
+    ])
+    db.session.commit()
+    auth.login(owner.email)
+    response = client.get("/schools/lincoln/rostering/audit")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert owner.full_name in html
+    assert "Previewed a sync" in html and "Approved a sync" in html
+    assert html.index("Approved a sync") < html.index("Previewed a sync")  # newest first
+    assert "Mar 1, 2026 12:00" in html  # 18:00 UTC in Chicago
+    assert "Run 99 elsewhere" not in html
+    assert 'href="/schools/lincoln/rostering/audit"' in client.get("/schools/lincoln/rostering").get_data(
+        as_text=True)
+
+
+def test_pages_of_fifty(client, auth, app):
+    school, owner, *_ = _world()
+    base = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    db.session.add_all([AuditEvent(school_id=school.id, actor_id=owner.id, action="connection_tested",
+                                   detail=f"event-{i:03d}.", created_at=base + timedelta(minutes=i))
+                        for i in range(60)])
+    db.session.commit()
+    auth.login(owner.email)
+    first = client.get("/schools/lincoln/rostering/audit").get_data(as_text=True)
+    second = client.get("/schools/lincoln/rostering/audit?page=2").get_data(as_text=True)
+    assert "event-059." in first and "event-010." in first and "event-009." not in first
+    assert "event-009." in second and "event-000." in second and "event-059." not in second
+    assert "Page 1 of 2" in first
+
+
+def test_other_school_owner_gets_404_and_teacher_403(client, auth, app):
+    school, owner, other, other_owner = _world()
+    teacher = make_person(school, role="teacher", password=PASSWORD)
+    auth.login(other_owner.email)
+    assert client.get("/schools/lincoln/rostering/audit").status_code == 404
+    auth.logout()
+    auth.login(teacher.email)
+    assert client.get("/schools/lincoln/rostering/audit").status_code == 403
+
+
+def test_saving_a_connection_is_audited_without_the_secret(client, auth, app):
+    school, owner, *_ = _world()
+    auth.login(owner.email)
+    data = {"vendor": "oneroster", "method": "oneroster", "url": "https://sis.example.org/ims/oneroster/v1p1",
+            "token_url": "https://sis.example.org/oauth/token", "auth_mode": "oauth2",
+            "client_id": "portal-client", "client_secret": SECRET, "school_id": "SCH-1",
+            "csrf_token": csrf_token(client, "/schools/lincoln/rostering")}
+    response = client.post("/schools/lincoln/rostering/connection", data=data)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
+    conn = service.get_connection(school)
+    service.save_sync_settings(conn, actor=owner, sync_students=True, sync_teachers=True, sync_staff=True,
+                               sync_admins=True, sync_parents=False, auto_update=True, archive=False,
+                               automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+    html = client.get("/schools/lincoln/rostering/audit").get_data(as_text=True)
+    assert "Changed settings" in html and "portal-client" in html and owner.full_name in html
+    assert SECRET not in html
+    events = db.session.scalars(db.select(AuditEvent)).all()
+    assert events and all(SECRET not in e.detail for e in events)
