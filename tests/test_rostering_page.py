@@ -200,6 +200,17 @@ def test_sync_settings_save_and_validate(client, owner, world, aeries):
     assert html.count('class="error"') >= 2
 
 
+def test_additions_only_is_offered_and_saved(client, owner, world, aeries):
+    post(client, "/connection", aeries_values(aeries))
+    page = client.get(f"/schools/{world['school'].slug}/rostering").get_data(as_text=True)
+    assert "Additions only" in page
+    post(client, "/settings", {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10",
+                               "additions_only": "on"})
+    assert service.get_connection(world["school"]).additions_only is True
+    post(client, "/settings", {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"})
+    assert service.get_connection(world["school"]).additions_only is False
+
+
 def test_sync_now_runs_shows_progress_and_refuses_a_second_start(app, client, owner, world, aeries):
     post(client, "/connection", aeries_values(aeries))
     response = post(client, "/runs", {"trigger": "manual"})

@@ -102,6 +102,24 @@ def test_archive_off_keeps_people_who_left_and_archive_on_archives_them(school, 
     assert {c.source_id for c in changes(run, "archive")} == set(ours)
 
 
+def test_additions_only_creates_newcomers_and_changes_or_archives_nobody(school, fresh_sandbox):
+    connect(school, fresh_sandbox, auto_update=True, archive=True, archive_threshold_percent=100)
+    sync(school)
+    student = next(p for p in expected_people(fresh_sandbox).values() if p.role == "student")
+    fresh_sandbox.rename(student.source_id, given_name="Renamed")
+    gone = fresh_sandbox.mutate(remove_fraction=0.03, seed=5, remove_mode="mixed")
+    ours = [sid for sid in gone["tobedeleted"] + gone["dropped"] if sid in directory(school)]
+    assert ours, "the mutation should remove someone of this school"
+    before = snapshot(school)
+
+    set_flags(school, additions_only=True)
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert (run.updated, run.archived) == (0, 0)
+    assert directory(school)[student.source_id].given_name != "Renamed"
+    assert snapshot(school) == before
+
+
 def test_archive_never_touches_hand_made_people_owners_or_sync_disabled(school, fresh_sandbox):
     connect(school, fresh_sandbox, archive=True, archive_threshold_percent=100)
     sync(school)

@@ -16,6 +16,9 @@ CHANGE_TOGGLES = (
      "Off: they are skipped."),
     ("archive", "Archive",
      "On: people who left the SIS roster are archived. Off: they are kept."),
+    ("additions_only", "Additions only",
+     "On: new people are created, and nobody already in the portal is changed or archived, "
+     "whatever Auto update and Archive say."),
 )
 
 

@@ -87,7 +87,7 @@ def save_settings(school):
         return redirect(url_for("rostering.index", slug=school.slug))
     values = sync_settings_values(request.form)
     try:
-        service.save_sync_settings(conn, actor=current_user, additions_only=conn.additions_only, **values)
+        service.save_sync_settings(conn, actor=current_user, **values)
     except InvalidSettings as exc:
         if not is_htmx():
             return _page(school, 422, settings={"values": values, "errors": exc.errors})
