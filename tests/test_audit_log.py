@@ -42,6 +42,16 @@ def test_owner_sees_their_school_events_newest_first_with_actor(client, auth, ap
         as_text=True)
 
 
+def test_unknown_actions_still_read_as_words(client, auth, app):
+    school, owner, *_ = _world()
+    db.session.add(AuditEvent(school_id=school.id, actor_id=None, action="person_exclude", detail="Ann."))
+    db.session.add(AuditEvent(school_id=school.id, actor_id=None, action="something_new", detail="x."))
+    db.session.commit()
+    auth.login(owner.email)
+    html = client.get("/schools/lincoln/rostering/audit").get_data(as_text=True)
+    assert "Excluded a person from sync" in html and "Something new" in html and "System" in html
+
+
 def test_pages_of_fifty(client, auth, app):
     school, owner, *_ = _world()
     base = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -14,6 +14,12 @@ ACTIONS = {
     "sync_started": "Started a sync",
     "sync_approved": "Approved a sync",
     "sync_discarded": "Discarded a sync",
+    "person_exclude": "Excluded a person from sync",
+    "person_include": "Included a person in sync again",
+    "person_archive": "Archived a person by hand",
+    "person_restore": "Restored a person by hand",
+    "blackout_added": "Added a no-sync period",
+    "blackout_removed": "Removed a no-sync period",
 }
 
 
