@@ -117,6 +117,26 @@ def due_schools(now: datetime) -> list[tuple[School, date]]:
     return [(school, day) for school, day in candidates if (school.id, day.isoformat()) not in done]
 
 
+def _skip_for_blackout(school: School, day: date, now: datetime) -> bool:
+    """In a seasonal pause, record a skipped nightly run (once per local date) instead of syncing."""
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.roster.blackouts import blackout_on
+    period = blackout_on(school.id, day)
+    if period is None:
+        return False
+    reason = f"Seasonal pause from {period.starts_on} to {period.ends_on}" + (
+        f" ({period.note})" if period.note else "") + ": the nightly sync was skipped. Nothing was changed."
+    db.session.add(SyncRun(school_id=school.id, trigger="nightly", status="skipped", phase="skipped",
+                           local_date=day.isoformat(), error_message=reason, started_at=now, finished_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another scheduler recorded it a moment ago
+        db.session.rollback()
+    log.info("nightly sync of %s for %s skipped: seasonal pause", school.slug, day)
+    return True
+
+
 def dispatch_nightly(now: datetime | None = None) -> list[int]:
     """Start a nightly run for each due school; returns the run ids it queued.
 
@@ -127,6 +147,8 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
     now = _utc_now(now)
     started = []
     for school, day in due_schools(now):
+        if _skip_for_blackout(school, day, now):
+            continue
         try:
             run = start_sync(school, trigger="nightly", local_date=day.isoformat())
         except SyncAlreadyRunning:

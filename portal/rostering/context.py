@@ -8,6 +8,7 @@ from connectors.profiles import get_profile
 from ..extensions import db
 from ..models import SyncRun
 from ..roster import service
+from ..roster.blackouts import blackout_on, list_blackouts
 from . import bp
 from .changes import grouped_changes
 from .forms import CHANGE_TOGGLES, METHODS, WHO_TOGGLES, settings_from_connection, vendor_choices
@@ -82,8 +83,16 @@ def page_context(school, **parts) -> dict:
     context.update(settings_context(school, conn, **parts.pop("settings", {})))
     context.update(history_context(school))
     context.update(run_context(latest_run(school)))
+    context.update(pause_context(school))
     context.update(parts)
     return context
+
+
+def pause_context(school) -> dict:
+    """Seasonal pauses, and the one covering today's local date (manual runs are warned about it)."""
+    today = datetime.now(school_zone(school)).date()
+    return {"pauses": list_blackouts(school), "paused_today": blackout_on(school.id, today),
+            "pause_errors": {}, "pause_values": {}}
 
 
 def run_context(run) -> dict:

@@ -1,0 +1,67 @@
+"""Seasonal pause: date ranges in which nightly syncs of a school are skipped (e.g. around year end)."""
+from datetime import date, timedelta
+
+from ..extensions import db
+from ..models import AuditEvent, BlackoutPeriod, Person, School
+
+MAX_SPAN = timedelta(days=366)
+
+
+class InvalidBlackout(ValueError):
+    """The message names the field and what to type instead."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def _parse(value: str, label: str, errors: dict, key: str) -> date | None:
+    try:
+        return date.fromisoformat((value or "").strip()[:10])
+    except ValueError:
+        errors[key] = f"Enter the {label} as a date, e.g. 2027-06-10."
+        return None
+
+
+def add_blackout(school: School, starts_on: str, ends_on: str, note: str, actor: Person | None) -> BlackoutPeriod:
+    errors: dict[str, str] = {}
+    start = _parse(starts_on, "first day", errors, "starts_on")
+    end = _parse(ends_on, "last day", errors, "ends_on")
+    note = " ".join((note or "").split())
+    if len(note) > 200:
+        errors["note"] = "Keep the note under 200 characters."
+    if start and end and end < start:
+        errors["ends_on"] = "The last day must be on or after the first day."
+    elif start and end and end - start > MAX_SPAN:
+        errors["ends_on"] = "A pause can last at most a year; add another one for the next year."
+    if errors:
+        raise InvalidBlackout(errors)
+    period = BlackoutPeriod(school_id=school.id, starts_on=start, ends_on=end, note=note)
+    db.session.add(period)
+    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action="blackout_added",
+                              detail=f"Nightly syncs paused {start} to {end}" + (f" ({note})" if note else "")))
+    db.session.commit()
+    return period
+
+
+def remove_blackout(school: School, period_id: int, actor: Person | None) -> bool:
+    period = db.session.get(BlackoutPeriod, period_id)
+    if period is None or period.school_id != school.id:
+        return False
+    db.session.delete(period)
+    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action="blackout_removed",
+                              detail=f"Pause {period.starts_on} to {period.ends_on} removed"))
+    db.session.commit()
+    return True
+
+
+def list_blackouts(school: School) -> list[BlackoutPeriod]:
+    return list(db.session.scalars(db.select(BlackoutPeriod).where(BlackoutPeriod.school_id == school.id)
+                                   .order_by(BlackoutPeriod.starts_on)))
+
+
+def blackout_on(school_id: int, day: date) -> BlackoutPeriod | None:
+    """The pause covering that local date, if any."""
+    return db.session.scalar(db.select(BlackoutPeriod).where(
+        BlackoutPeriod.school_id == school_id, BlackoutPeriod.starts_on <= day, BlackoutPeriod.ends_on >= day
+    ).limit(1))
