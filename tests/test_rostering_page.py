@@ -298,7 +298,7 @@ def rostering_rules(app):
 
 
 def _build(rule, run_id):
-    return rule.build({"slug": "lincoln", "run_id": run_id}, append_unknown=False)[1]
+    return rule.build({"slug": "lincoln", "run_id": run_id, "period_id": run_id}, append_unknown=False)[1]
 
 
 def test_every_post_endpoint_refuses_a_missing_csrf_token(app, client, owner, world):
