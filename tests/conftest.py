@@ -1,10 +1,12 @@
 """Shared fixtures: the app on a real database (PostgreSQL in CI) and a real Redis."""
 import os
 import re
+import time
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from portal import create_app
 from portal.extensions import db
@@ -47,13 +49,27 @@ def _schema():
 
 def _empty_tables():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL lock_timeout = '60s'"))  # a leaked transaction fails loudly, not hangs
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
+    if db.engine.dialect.name != "postgresql":
+        with db.engine.begin() as conn:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
+        return
+    truncate = text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    for attempt in range(3):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+                conn.execute(truncate)
+            return
+        except OperationalError:
+            if attempt == 2:
+                raise
+            # A thread of an earlier test (a sync worker, a progress writer) still holds a transaction:
+            # end those sessions so this test starts from empty tables. Pools reconnect (pool_pre_ping).
+            with db.engine.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            time.sleep(0.5)
 
 
 @pytest.fixture

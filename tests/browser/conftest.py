@@ -43,9 +43,12 @@ def live_server(live_app):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sync_worker(live_app):
-    """Processes the sync queue in a thread, as `rq worker` would in production."""
+    """Processes the sync queue in a thread, as `rq worker` would in production.
+
+    Package-scoped: once the browser tests end it stops, so it never picks up other tests' jobs.
+    """
     stop = threading.Event()
 
     def loop():
