@@ -12,6 +12,7 @@ sys.path.insert(0, ".")
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import District, Person, School  # noqa: E402
+from portal.schema import rebuild_schema  # noqa: E402
 
 PEOPLE = 100_000
 
@@ -26,15 +27,7 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "PORTAL_ENV": "test",
                       "REDIS_URL": "redis://127.0.0.1:6379/9"})
     with app.app_context():
-        from flask_migrate import upgrade
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        else:
-            db.drop_all()
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        upgrade(revision="heads")
+        rebuild_schema()
         district = District(name="Bench", timezone="America/Chicago")
         school = School(district=district, name="Big High", slug="big")
         db.session.add_all([district, school])

@@ -32,17 +32,14 @@ def _app(database_url: str):
 
 
 def worker_setup(database_url: str, info: dict) -> dict:
-    from sqlalchemy import text
 
     from portal.extensions import db
     from portal.models import District, School
     from portal.roster import service
+    from portal.schema import rebuild_schema
     app = _app(database_url)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        db.create_all()
+        rebuild_schema()
         app.redis.flushdb()
         school = School(district=District(name="Bench District"), name="Bench High", slug="bench-high")
         db.session.add(school)
