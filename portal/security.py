@@ -23,10 +23,6 @@ def load_user(user_id: str):
 
 
 def init_app(app: Flask) -> None:
-    @app.context_processor
-    def template_helpers():
-        return {"has_endpoint": lambda endpoint: endpoint in app.view_functions}
-
     @app.after_request
     def set_security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)

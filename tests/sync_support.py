@@ -1,6 +1,8 @@
 """Helpers shared by the sync tests: connect a school to a sandbox, run a sync inline, read the directory."""
 from contextlib import contextmanager
 
+import pytest
+
 from connectors.sandbox import start_sandbox
 from jobs.sync import run_sync
 from portal.extensions import db
@@ -75,3 +77,11 @@ def changes(run, action=None) -> list[SyncChange]:
 
 def issues(run) -> list[SyncIssue]:
     return db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)).all()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Retries still happen, without the real back-off pauses."""
+    import jobs.sync
+    from connectors.client import OneRosterClient
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 import jobs.sync
-from connectors.client import OneRosterClient
 from jobs.runs import mark_stale_runs_failed
 from jobs.sync import run_sync
 from portal.extensions import db
@@ -23,7 +22,7 @@ from portal.models import Person, SyncRun
 from portal.roster import service
 from tests.conftest import DATABASE_URL, REDIS_URL, _test_config
 from tests.factories import make_school
-from tests.sync_support import connect, running_sandbox, sync
+from tests.sync_support import connect, no_backoff, running_sandbox, sync  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +34,8 @@ def sandbox():
 
 
 @pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+def _no_backoff(no_backoff):
+    """Every test here retries without the real back-off pauses."""
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import jobs.sync
-from connectors.client import OneRosterClient
 from jobs.locks import SchoolLock
 from jobs.runs import mark_stale_runs_failed
 from jobs.sync import run_sync
@@ -12,7 +11,8 @@ from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
 from tests.factories import make_owner, make_school
-from tests.sync_support import changes, connect, directory, expected_people, issues, running_sandbox, snapshot, sync
+from tests.sync_support import (changes, connect, directory, expected_people, issues,  # noqa: F401
+                                no_backoff, running_sandbox, snapshot, sync)
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,8 @@ def sandbox():
 
 
 @pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    """Retries still happen, without the real back-off pauses."""
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+def _no_backoff(no_backoff):
+    """Every test here retries without the real back-off pauses."""
 
 
 @pytest.fixture
