@@ -144,6 +144,9 @@ class RosterConnection(db.Model):
     archive: Mapped[bool] = mapped_column(Boolean, default=False)
     additions_only: Mapped[bool] = mapped_column(Boolean, default=False)
     archive_threshold_percent: Mapped[float] = mapped_column(Float, default=10.0)
+    # Roles (comma-separated) that Auto update or Archive leave alone, e.g. "teacher,staff".
+    no_update_roles: Mapped[str] = mapped_column(String(100), default="")
+    no_archive_roles: Mapped[str] = mapped_column(String(100), default="")
 
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
@@ -166,6 +169,14 @@ class RosterConnection(db.Model):
                  "staff": self.sync_staff, "school_admin": self.sync_admins}
         return {role for role, on in flags.items() if on}
 
+    @property
+    def update_excluded_roles(self) -> frozenset[str]:
+        return frozenset(r for r in (self.no_update_roles or "").split(",") if r)
+
+    @property
+    def archive_excluded_roles(self) -> frozenset[str]:
+        return frozenset(r for r in (self.no_archive_roles or "").split(",") if r)
+
     def __repr__(self) -> str:  # never the secret
         return f"<RosterConnection school={self.school_id} vendor={self.vendor}>"
 
@@ -186,6 +197,8 @@ class SyncRun(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archive_override: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A threshold for this run only (Sync now with "allow up to N% this once"); None uses the connection's.
+    archive_threshold_override: Mapped[float | None] = mapped_column(Float)
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
 
