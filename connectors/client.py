@@ -152,7 +152,7 @@ class OneRosterClient:
 
     def iter_roster(self, school_id: str, roles: set[str], *, since: datetime | None = None
                     ) -> Iterator[list[PersonRecord | RecordProblem]]:
-        """Pages of the school's people for `roles`, each once; see connectors.roster."""
+        """Pages of the school's people for `roles` (repeats included); see connectors.roster."""
         return roster.iter_roster(self, school_id, roles, since=since)
 
 

@@ -58,7 +58,11 @@ def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) 
 
 def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | None = None
                 ) -> Iterator[list[PersonRecord | RecordProblem]]:
-    """Pages of this school's people for `roles`, each person once; bad records become problems."""
+    """Pages of this school's people for `roles`; bad records become problems.
+
+    A sourcedId the SIS sends again (even on a later page) is passed on, not dropped, so the engine
+    can report the duplicate; a broken record is reported once.
+    """
     seen: set[str] = set()
     flt = since_filter(since)
     for path, wanted in plan(school_id, roles):
@@ -78,7 +82,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
                         seen.add(sid)
                     out.append(RecordProblem(sid, exc.message, excerpt(raw)))
                     continue
-                if person.role not in wanted or person.source_id in seen:
+                if person.role not in wanted:
                     continue
                 if not scoped and person.role in SCHOOL_CHECKED and not _in_school(person.school_ids, school_id):
                     continue

@@ -113,7 +113,7 @@ class Transport:
                 failure = "cut off"
                 continue
             except requests.exceptions.ConnectionError as exc:
-                failure = f"could not be reached ({_reason(exc)})"
+                failure = "dropped" if _dropped(exc) else f"could not be reached ({_reason(exc)})"
                 continue
             if reply.status == 429:
                 wait = retry_after_seconds(reply.headers.get("Retry-After"))
@@ -142,6 +142,15 @@ class Transport:
             raise BadResponse(f"The SIS's response from {shown} was cut off before the end ({tries}). "
                               "Try again later; if it persists, ask the SIS vendor to check their server.",
                               url=shown)
+        if failure.startswith("did not answer"):
+            raise ProviderUnavailable(f"Timed out: the SIS {failure} ({shown}, {tries}); it may be overloaded. "
+                                      "Try again later; if it keeps happening, ask the SIS vendor why this "
+                                      "request is so slow.", url=shown)
+        if failure == "dropped":
+            raise ProviderUnavailable(f"The SIS dropped the connection before answering ({shown}, connection "
+                                      f"reset, {tries}). Try again later; if it persists, ask the district's IT "
+                                      "or the SIS vendor to check the server and any firewall in front of it.",
+                                      url=shown)
         raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} {failure} ({tries}). Check the URL and "
                                   "that the server is reachable from the internet.", url=shown)
 
@@ -162,6 +171,13 @@ class Transport:
         size = self.max_bytes // (1024 * 1024)
         return BadResponse(f"The SIS sent more than {size} MB in one page ({public_url(url)}); ask for "
                            "smaller pages or ask the SIS vendor why the page is so large.", url=public_url(url))
+
+
+def _dropped(exc: Exception) -> bool:
+    """True when a connection was made and then reset or closed by the server (not an unreachable host)."""
+    text = str(exc).lower()
+    return any(hint in text for hint in ("connection aborted", "connection reset", "remotedisconnected",
+                                         "remote end closed"))
 
 
 def _reason(exc: Exception) -> str:

@@ -1,6 +1,7 @@
 """Fault suite: SIS faults over real HTTP, a lost database, a killed worker and a race between two workers.
 
-Each fault must leave the school's directory exactly as it was, no run left running, and a readable reason.
+Each fault must leave the school's directory exactly as it was (with a readable reason) or exactly as a
+complete sync leaves it, and no run left running. A lost Redis is in test_fault_redis.py.
 """
 import os
 import signal
@@ -16,13 +17,15 @@ from sqlalchemy.exc import OperationalError
 
 import jobs.sync
 from jobs.runs import mark_stale_runs_failed
+from connectors.client import OneRosterClient
 from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import Person, SyncRun
 from portal.roster import service
 from tests.conftest import DATABASE_URL, REDIS_URL, _test_config
 from tests.factories import make_school
-from tests.sync_support import connect, no_backoff, running_sandbox, sync  # noqa: F401 (fixture)
+from tests.sync_support import (connect, expected_people, issues, no_backoff, running_sandbox,  # noqa: F401
+                                sync)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,24 +64,102 @@ def assert_nothing_running(school):
         SyncRun.school_id == school.id, SyncRun.status.in_(("queued", "running")))) == 0
 
 
+def assert_as_after_a_complete_sync(school, sandbox, run):
+    """The run succeeded, the directory is the SIS's truth, and a clean sync finds nothing left to do."""
+    assert run.status == "succeeded", run.error_message
+    truth = sorted((sid, p.given_name, p.family_name, "active") for sid, p in expected_people(sandbox).items())
+    assert [p for p in people(school) if p[0]] == truth
+    sandbox.clear_faults()
+    again = sync(school)
+    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
+    assert_nothing_running(school)
+
+
 SIS_FAULTS = {
     "connection hung up mid-body (page 2)": dict(truncated={"path": "users", "page": 2}),
     "HTML error page mid-paging": dict(html_page={"path": "users", "page": 1, "status": 502}),
     "HTML page with 200": dict(html_page={"path": "users", "page": 3}),
     "truncated body mid-paging": dict(truncated={"path": "users", "page": 1}),
+    "malformed JSON mid-paging": dict(malformed_json={"path": "students", "page": 1}),
+    "TCP reset on every try (page 1)": dict(reset={"path": "students", "page": 1, "times": 99}),
+    "500 on every try (page 1)": dict(error_500={"path": "teachers", "page": 0, "times": 99}),
+    "endless 429 storm": dict(rate_limit_storm=10_000, retry_after=0.01),
+}
+READABLE = {
+    "malformed JSON mid-paging": "malformed JSON",
+    "TCP reset on every try (page 1)": "dropped the connection",
+    "500 on every try (page 1)": "server error (HTTP 500",
+    "endless 429 storm": "too busy",
 }
 
 
-@pytest.mark.parametrize("faults", SIS_FAULTS.values(), ids=SIS_FAULTS.keys())
-def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, faults):
+@pytest.mark.parametrize("name", SIS_FAULTS)
+def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, name):
     before = people(synced)
-    sandbox.set_faults(**faults)
+    sandbox.set_faults(**SIS_FAULTS[name])
     run = sync(synced)
     assert run.status == "failed"
     assert run.error_message.endswith("Nothing was changed.") and len(run.error_message) > 30
     assert "unexpectedly" not in run.error_message and "Traceback" not in run.error_message
+    assert READABLE.get(name, "") in run.error_message
     assert people(synced) == before
     assert_nothing_running(synced)
+
+
+def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox, monkeypatch):
+    before = people(synced)
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(
+        settings, timeout=(2, 0.3), sleep=lambda s: None))  # the real 30 s time-out, shortened
+    sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
+    run = sync(synced)
+    assert run.status == "failed"
+    assert run.error_message.startswith("Timed out: the SIS did not answer within 0.3 seconds")
+    assert run.error_message.endswith("Nothing was changed.")
+    assert people(synced) == before
+    assert_nothing_running(synced)
+
+
+RECOVERED = {
+    "429 storm shorter than the retries": dict(rate_limit_storm=4, retry_after=0.01),
+    "500 on a page, then it works": dict(error_500={"path": "students", "page": 1}),
+    "TCP reset on a page, then it works": dict(reset={"path": "teachers", "page": 0}),
+    "token expires mid-sync": dict(token_expiry_after=2),
+    "429 now and then": dict(rate_limit_every=3, retry_after=0.01),
+}
+
+
+@pytest.mark.parametrize("faults", RECOVERED.values(), ids=RECOVERED.keys())
+def test_retried_faults_end_exactly_as_a_complete_sync(synced, sandbox, faults):
+    sandbox.set_faults(**faults)
+    issued = sandbox.credentials.issued
+    run = sync(synced)
+    assert run.updated > 0  # the SIS changed since the last sync, and all of it arrived
+    if "token_expiry_after" in faults:
+        assert sandbox.credentials.issued >= issued + 2  # a fresh token after the first one died
+    assert_as_after_a_complete_sync(synced, sandbox, run)
+
+
+def _repeat(sandbox, sids) -> None:
+    """Serve these students twice in every listing (the sandbox's `duplicates` fault, chosen by hand)."""
+    with sandbox.data.lock:
+        sandbox.data.duplicates = set(sids)
+        sandbox.data.changed(sids)
+
+
+def test_duplicate_source_ids_are_reported_once_and_synced_once(synced, sandbox):
+    listing = sandbox.data.user_ids("students", sandbox.info["school_ids"][0])
+    across, inside = listing[19], listing[5]  # page size 20: listing[19]'s repeat opens the next page
+    _repeat(sandbox, [across, inside])
+    run = sync(synced)
+    assert run.status == "succeeded", run.error_message
+    reported = sorted(i.source_id for i in issues(run) if i.kind == "duplicate_source_id")
+    assert reported == sorted([across, inside])
+    assert all("sent" in i.message and "twice" in i.message for i in issues(run))
+    ids = [p[0] for p in people(synced) if p[0]]
+    assert len(ids) == len(set(ids)) and {across, inside} <= set(ids)
+    assert run.archived == 0 and all(p[3] == "active" for p in people(synced))
+    _repeat(sandbox, [])
+    assert_as_after_a_complete_sync(synced, sandbox, run)
 
 
 def test_database_lost_at_apply_time_changes_nothing(synced, monkeypatch):

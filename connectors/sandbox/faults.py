@@ -2,7 +2,7 @@
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
-PAGE_FAULTS = ("error_500", "slow", "malformed_json", "html_page", "truncated")
+PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
 RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names")
 
 
@@ -14,6 +14,7 @@ class Faults:
     rate_limit_storm: int = 0      # the next K data requests answer 429
     retry_after: float = 1.0       # Retry-After seconds sent with 429
     error_500: dict | None = None  # + "times": how often that page fails before it works
+    reset: dict | None = None      # TCP RST instead of an answer; + "times" as for error_500
     slow: dict | None = None       # + "seconds"
     malformed_json: dict | None = None
     html_page: dict | None = None  # + "status" (default 200)
@@ -66,12 +67,12 @@ class FaultState:
             return bool(f.rate_limit_every) and self.data_requests % f.rate_limit_every == 0
 
     def page_fault(self, name: str, path: str, page: int) -> dict | None:
-        """The fault spec when `name` targets this path and page (error_500 honours "times")."""
+        """The fault spec when `name` targets this path and page (error_500 and reset honour "times")."""
         with self.lock:
             spec = getattr(self.faults, name)
             if not spec or spec.get("path", "") not in path or int(spec.get("page", 0)) != page:
                 return None
-            if name == "error_500":
+            if name in ("error_500", "reset"):
                 key = f"{path}#{page}"
                 self.page_hits[key] = self.page_hits.get(key, 0) + 1
                 if self.page_hits[key] > int(spec.get("times", 1)):

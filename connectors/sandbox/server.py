@@ -1,5 +1,7 @@
 """The sandbox's HTTP layer: token endpoints, OneRoster collections, faults and the admin API."""
 import json
+import socket
+import struct
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
@@ -53,6 +55,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER on, 0 s), as a crashing load balancer does."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the read file holds a reference; without this close() would not close yet
+        self.connection.close()
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -167,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
         faults = self.box.faults
         if faults.page_fault("error_500", rel, page):
             return self.send(500, imsx("Internal server error", minor="internal_server_error"))
+        if faults.page_fault("reset", rel, page):
+            return self.reset()
         slow = faults.page_fault("slow", rel, page)
         if slow:
             self.box.stopping.wait(float(slow.get("seconds", 1.0)))

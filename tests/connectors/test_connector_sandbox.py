@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from connectors.client import OneRosterClient
-from connectors.errors import BadResponse, PermissionDenied
+from connectors.errors import BadResponse, PermissionDenied, ProviderUnavailable
 from connectors.records import PersonRecord, RecordProblem
 from connectors.sandbox import start_sandbox
 
@@ -71,15 +71,17 @@ def test_every_user_once_despite_faults(sandbox, sleeps):
         assert sandbox.credentials.issued >= 2  # a fresh token after the old one stopped working
 
 
-def test_record_faults_reach_the_engine_as_leavers_problems_and_no_duplicates(sandbox):
+def test_record_faults_reach_the_engine_as_leavers_problems_and_repeats(sandbox):
     chosen = sandbox.set_faults(tobedeleted=2, duplicates=3, missing_names=1)["records"]
     items = roster(sandbox, 0, roles={"student"})
     people = [p for p in items if isinstance(p, PersonRecord)]
     problems = [p for p in items if isinstance(p, RecordProblem)]
     ids = [p.source_id for p in people]
-    assert len(ids) == len(set(ids))
     school = sandbox.data.school_ids[0]
     mine = lambda sid: school in {o["sourcedId"] for o in sandbox.data.users[sid]["orgs"]}  # noqa: E731
+    repeated = {sid for sid in set(ids) if ids.count(sid) > 1}
+    assert repeated and repeated == {s for s in chosen["duplicates"] if mine(s)}  # passed on for the engine
+    assert all(ids.count(sid) == 2 for sid in repeated)
     assert {p.source_id for p in people if p.is_leaving and p.status == "tobedeleted"} == {
         s for s in chosen["tobedeleted"] if mine(s)}
     assert {p.source_id for p in problems} == {s for s in chosen["missing_names"] if mine(s)}
@@ -91,12 +93,20 @@ def test_record_faults_reach_the_engine_as_leavers_problems_and_no_duplicates(sa
     ({"html_page": {"path": "users", "page": 0}}, BadResponse, '"Service Unavailable"'),
     ({"truncated": {"path": "users", "page": 1}}, BadResponse, "cut off"),
     ({"deny": ["users"]}, PermissionDenied, "Enable READ for Student Data, Teacher Data and Staff Data"),
+    ({"reset": {"path": "users", "page": 2, "times": 99}}, ProviderUnavailable, "dropped the connection"),
 ])
 def test_broken_pages_raise_clear_errors(aeries, fault, error, text, sleeps):
     aeries.set_faults(**fault)
     with pytest.raises(error) as err:
         all_user_ids(aeries, sleeps)
     assert text in err.value.message
+
+
+def test_one_connection_reset_is_retried_and_every_user_arrives_once(aeries, sleeps):
+    aeries.set_faults(reset={"path": "users", "page": 2})
+    ids = all_user_ids(aeries, sleeps)
+    assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
+    assert sleeps == [0.5]  # one back-off, for the one reset
 
 
 def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):
