@@ -1,13 +1,15 @@
 """The Rostering page over the Flask test client, a real database and the sandbox SIS over real HTTP."""
 import re
+from datetime import date
 
 import pytest
 from rq import SimpleWorker
 
 from connectors.sandbox import start_sandbox
 from portal.extensions import db
-from portal.models import Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from portal.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
 from portal.roster import service
+from portal.roster.thresholds import back_to_school_reason
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
 
@@ -247,7 +249,8 @@ def test_review_run_lists_who_would_be_archived_with_approve_and_discard(client,
                                    before="Lovelace")])
     db.session.commit()
     html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
-    assert "Ada Lovelace" in html and "would archive 2 of 10" in html
+    assert "Ada Lovelace" in html
+    assert "This sync tried to archive 2 of 10 rostered people (20%), more than the 10% threshold" in html
     assert "Approve and archive" in html and "Discard this run" in html
 
 
@@ -354,3 +357,145 @@ def test_preview_on_the_sandbox_lists_what_a_sync_would_create(app, client, owne
     assert run.trigger == "preview" and run.status == "succeeded", run.error_message
     assert f"Would create ({run.created})" in html and run.created > 0
     assert db.session.scalar(db.select(db.func.count(Person.id)).where(Person.source_id.is_not(None))) == 0
+
+
+# Issue 8: one-run archive threshold, held-run wording, per-role rules summary, back-to-school hint.
+
+def make_connection(school, **fields) -> RosterConnection:
+    """A saved connection without a sandbox: enough to start (queue) a run or render the settings."""
+    conn = RosterConnection(school_id=school.id, url="https://sis.example.org/aeries/", client_id="c",
+                            sis_school_id="5", secret_encrypted=b"not-used-until-a-worker-runs", **fields)
+    db.session.add(conn)
+    db.session.commit()
+    return conn
+
+
+def held_run(school, **fields) -> SyncRun:
+    run = make_run(school, status="needs_review", **fields)
+    db.session.add_all([SyncChange(run_id=run.id, source_id=f"s-{n}", action="archive", field="given_name",
+                                   before=name) for n, name in enumerate(("Ada", "Grace", "Alan"))])
+    db.session.commit()
+    return run
+
+
+@pytest.mark.parametrize("override, threshold", [(None, "15%"), (5.0, "5%")])
+def test_held_run_names_its_share_and_the_threshold_that_applied(client, owner, world, override, threshold):
+    make_connection(world["school"], archive_threshold_percent=15)
+    run = held_run(world["school"], would_archive=3, rostered_total=7, archive_threshold_override=override)
+    sentence = f"This sync tried to archive 3 of 7 rostered people (42.9%), more than the {threshold} threshold"
+    for url in (page_url(), page_url(f"/runs/{run.id}"), page_url(f"/runs/{run.id}/progress")):
+        html = client.get(url).get_data(as_text=True)
+        assert sentence in html, url
+        assert "Ada" in html and "Grace" in html and "Alan" in html
+        assert "Approve and archive" in html and "Discard this run" in html
+    run_page = client.get(page_url(f"/runs/{run.id}")).get_data(as_text=True)
+    assert ("5% for this run only" in run_page) == (override is not None)
+
+
+def test_sync_now_with_a_one_run_threshold_stores_and_audits_it(client, owner, world):
+    make_connection(world["school"])
+    page = client.get(page_url()).get_data(as_text=True)
+    assert '<label for="threshold-override">For this run only, allow archiving up to (%)</label>' in page
+    response = post(client, "/runs", {"trigger": "manual", "threshold_override": " 30 "})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in html
+    assert 'id="sync-now" hx-swap-oob="true"' in html and 'value=""' in html  # the field empties again
+    run = db.session.scalar(db.select(SyncRun))
+    assert run.archive_threshold_override == 30 and run.status == "queued"
+    audit = db.session.scalar(db.select(AuditEvent).filter_by(action="sync_started"))
+    assert "up to 30%" in audit.detail and "saved threshold 10%" in audit.detail
+
+
+def test_sync_now_without_an_override_uses_the_saved_threshold(client, owner, world):
+    make_connection(world["school"])
+    response = post(client, "/runs", {"trigger": "manual", "threshold_override": ""})
+    assert response.status_code == 200 and "hx-swap-oob" not in response.get_data(as_text=True)
+    assert db.session.scalar(db.select(SyncRun)).archive_threshold_override is None
+    assert db.session.scalar(db.select(AuditEvent).filter_by(action="sync_started")).detail == "Run 1."
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "100.5", "150", "nan", "inf", "1e999", "25%"])
+def test_bad_one_run_threshold_is_422_next_to_the_field(client, owner, world, value):
+    make_connection(world["school"])
+    response = post(client, "/runs", {"trigger": "manual", "threshold_override": value})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#sync-now" and response.headers["HX-Reswap"] == "outerHTML"
+    assert "<html" not in html and 'id="sync-now"' in html
+    assert "Give a percentage from 0 to 100" in html and 'aria-invalid="true"' in html
+    assert f'value="{value}"' in html
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+def test_bad_one_run_threshold_without_javascript_re_renders_the_page(client, owner, world):
+    make_connection(world["school"])
+    response = post(client, "/runs", {"trigger": "manual", "threshold_override": "-5"}, htmx=False)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" in html
+    assert "Give a percentage from 0 to 100" in html and 'value="-5"' in html
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), ("  ", None), ("0", 0.0), ("100", 100.0),
+                                             ("12.5", 12.5), (40, 40.0)])
+def test_parse_threshold_override_accepts_0_to_100_or_nothing(value, expected):
+    assert service.parse_threshold_override(value) == expected
+
+
+@pytest.mark.parametrize("value", ["x", "-0.1", "100.01", "nan", "-inf", float("nan"), [], "1,5"])
+def test_parse_threshold_override_refuses_anything_else(value):
+    with pytest.raises(service.InvalidSettings) as caught:
+        service.parse_threshold_override(value)
+    assert "from 0 to 100" in caught.value.errors["threshold_override"]
+
+
+def test_settings_summarise_role_rules_with_a_link_to_people(client, owner, world):
+    conn = make_connection(world["school"])
+    html = client.get(page_url()).get_data(as_text=True)
+    assert "Auto update and Archive apply to every role." in html
+    conn.no_archive_roles, conn.no_update_roles = "teacher", "staff,teacher"
+    db.session.commit()
+    html = client.get(page_url()).get_data(as_text=True)
+    summary = re.search(r'id="role-rules-summary">(.*?)</p>', html, re.S).group(1)
+    assert "Teachers are never auto-updated or archived by sync" in summary
+    assert "Staff are never auto-updated by sync" in summary
+    assert 'href="/schools/lincoln/people?role=teacher#sync-rules">change this in People</a>' in summary
+
+
+@pytest.mark.parametrize("today, pause_ends, hinted", [
+    (date(2027, 6, 30), [], False),
+    (date(2027, 7, 1), [], True),
+    (date(2027, 9, 30), [], True),
+    (date(2027, 10, 1), [], False),
+    (date(2027, 1, 20), [date(2027, 1, 5)], True),      # 15 days after a winter pause
+    (date(2027, 1, 26), [date(2027, 1, 5)], True),      # the 21st day
+    (date(2027, 1, 27), [date(2027, 1, 5)], False),     # 22 days: too long ago
+    (date(2027, 1, 5), [date(2027, 1, 5)], False),      # the pause's own last day
+    (date(2027, 11, 2), [date(2027, 12, 20)], False),   # a pause still to come
+])
+def test_back_to_school_reason(today, pause_ends, hinted):
+    assert (back_to_school_reason(today, pause_ends) is not None) is hinted
+
+
+def test_back_to_school_reason_names_the_pause():
+    assert back_to_school_reason(date(2027, 8, 20), [date(2027, 8, 10)]) == "Your seasonal pause ended on August 10"
+
+
+@pytest.mark.parametrize("today, shown", [(date(2027, 8, 15), True), (date(2027, 11, 15), False)])
+def test_back_to_school_hint_sits_by_the_threshold(client, owner, world, monkeypatch, today, shown):
+    monkeypatch.setattr("portal.rostering.context.local_today", lambda school: today)
+    make_connection(world["school"])
+    html = client.get(page_url()).get_data(as_text=True)
+    assert ('id="season-hint"' in html) is shown
+    if shown:
+        hint = re.search(r'id="season-hint"[^>]*>(.*?)</p>', html, re.S).group(1)
+        assert "many students leave" in hint and "25%" in hint and "For this run only" in hint
+
+
+def test_back_to_school_hint_after_a_pause_in_the_settings_partial(client, owner, world, monkeypatch):
+    monkeypatch.setattr("portal.rostering.context.local_today", lambda school: date(2027, 1, 12))
+    make_connection(world["school"])
+    post(client, "/pauses", {"starts_on": "2026-12-20", "ends_on": "2027-01-08"}, htmx=False)
+    data = {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"}
+    html = post(client, "/settings", data).get_data(as_text=True)
+    assert "Sync settings saved." in html and "Your seasonal pause ended on January 8" in html

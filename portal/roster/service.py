@@ -22,6 +22,9 @@ JOB_TIMEOUT = 3 * 3600
 START_GUARD_SECONDS = 10
 SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
               "archive", "additions_only")
+# Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
+RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
+PERCENT_MESSAGE = "Give a percentage from 0 to 100, e.g. 25, or leave it empty to use the saved threshold."
 
 
 class SyncAlreadyRunning(Exception):
@@ -132,6 +135,63 @@ def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teac
     return conn
 
 
+def role_rules(conn: RosterConnection | None, role: str) -> dict[str, bool]:
+    """Whether Auto update and Archive apply to this role (True unless the owner left the role out)."""
+    if conn is None:
+        return {"auto_update": True, "archive": True}
+    return {"auto_update": role not in conn.update_excluded_roles, "archive": role not in conn.archive_excluded_roles}
+
+
+def save_role_rules(conn: RosterConnection, role: str, *, auto_update: bool, archive: bool,
+                    actor: Person | None = None) -> RosterConnection:
+    """Let Auto update and Archive change a role, or leave it alone; a change makes the next sync full."""
+    if role not in RULE_ROLES:
+        raise InvalidSettings({"role": f"Sync rules exist for {', '.join(RULE_ROLES.values())} only; "
+                                       "pick one of those roles in the Role filter."})
+    new_update = _with_role(conn.update_excluded_roles, role, excluded=not auto_update)
+    new_archive = _with_role(conn.archive_excluded_roles, role, excluded=not archive)
+    if (new_update, new_archive) != (conn.no_update_roles or "", conn.no_archive_roles or ""):
+        conn.settings_changed_at = datetime.now(timezone.utc)
+    conn.no_update_roles, conn.no_archive_roles = new_update, new_archive
+    _audit(conn.school, actor, "settings_changed",
+           f"Sync rules for {RULE_ROLES[role]}: Auto update {'changes' if auto_update else 'never changes'} them, "
+           f"Archive {'removes' if archive else 'never removes'} them.")
+    db.session.commit()
+    return conn
+
+
+def _with_role(roles: frozenset[str], role: str, *, excluded: bool) -> str:
+    """The comma-separated column value, in a stable order."""
+    chosen = (roles | {role}) if excluded else (roles - {role})
+    return ",".join(r for r in RULE_ROLES if r in chosen)
+
+
+def role_rule_summary(conn: RosterConnection | None) -> list[tuple[str, str]]:
+    """(role, plain sentence) for each role that Auto update or Archive leave alone."""
+    if conn is None:
+        return []
+    lines = []
+    for role, label in RULE_ROLES.items():
+        skipped = [verb for verb, roles in (("auto-updated", conn.update_excluded_roles),
+                                            ("archived", conn.archive_excluded_roles)) if role in roles]
+        if skipped:
+            lines.append((role, f"{label} are never {' or '.join(skipped)} by sync"))
+    return lines
+
+
+def parse_threshold_override(value) -> float | None:
+    """A one-run archive threshold from a form or CLI: None when empty; InvalidSettings when not 0-100."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        percent = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE}) from None
+    if not 0 <= percent <= 100:  # NaN fails this too
+        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE})
+    return percent
+
+
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:
     """Run the checklist on (possibly unsaved) values; raises InvalidSettings for bad fields."""
     settings = validate_connection(school, vendor, values, existing=get_connection(school))
@@ -151,14 +211,18 @@ def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
     return run
 
 
-def create_run(school: School, *, trigger: str, actor: Person | None = None, local_date: str | None = None
-               ) -> SyncRun:
-    """A queued run, refused with SyncAlreadyRunning while another run of the school is active."""
+def create_run(school: School, *, trigger: str, actor: Person | None = None, local_date: str | None = None,
+               threshold_override=None) -> SyncRun:
+    """A queued run, refused with SyncAlreadyRunning while another run of the school is active.
+
+    `threshold_override` (percent, or empty) replaces the saved archive threshold for this run only.
+    """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}")
     conn = get_connection(school)
     if conn is None or not conn.has_secret:
         raise NotConfigured("This school has no saved SIS connection; save one on the Rostering page first.")
+    override = parse_threshold_override(threshold_override)
     guard = f"portal:sync-start:school:{school.id}"
     if not current_app.redis.set(guard, "1", nx=True, ex=START_GUARD_SECONDS):
         raise SyncAlreadyRunning(active_run(school.id))
@@ -168,7 +232,8 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
         if running is not None or lock_holder(current_app.redis, school.id):
             raise SyncAlreadyRunning(running)
         run = SyncRun(school_id=school.id, trigger=trigger, status="queued", phase="queued",
-                      requested_by_id=actor.id if actor else None, local_date=local_date)
+                      requested_by_id=actor.id if actor else None, local_date=local_date,
+                      archive_threshold_override=override)
         db.session.add(run)
         try:
             db.session.commit()
@@ -177,7 +242,9 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
             raise SyncAlreadyRunning(db.session.scalar(db.select(SyncRun).filter_by(
                 school_id=school.id, local_date=local_date))) from None
         if trigger in ("manual", "preview"):
-            _audit(school, actor, "sync_previewed" if trigger == "preview" else "sync_started", f"Run {run.id}.")
+            once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
+                                                f"people is allowed (saved threshold {conn.archive_threshold_percent:g}%).")
+            _audit(school, actor, "sync_previewed" if trigger == "preview" else "sync_started", f"Run {run.id}.{once}")
             db.session.commit()
         return run
     finally:
@@ -185,9 +252,10 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
 
 
 def start_sync(school: School, *, trigger: str = "manual", actor: Person | None = None,
-               local_date: str | None = None) -> SyncRun:
-    """Create the run and queue `jobs.sync.run_sync(run_id)` on the sync queue."""
-    return _enqueue(create_run(school, trigger=trigger, actor=actor, local_date=local_date))
+               local_date: str | None = None, threshold_override=None) -> SyncRun:
+    """Create the run and queue `jobs.sync.run_sync(run_id)`; a bad threshold_override raises InvalidSettings."""
+    return _enqueue(create_run(school, trigger=trigger, actor=actor, local_date=local_date,
+                               threshold_override=threshold_override))
 
 
 def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:

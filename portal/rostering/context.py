@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import SyncRun
 from ..roster import service
 from ..roster.blackouts import blackout_on, list_blackouts
+from ..roster.thresholds import SUGGESTED_PERCENT, archive_hold, back_to_school_reason
 from . import bp
 from .changes import grouped_changes
 from .forms import CHANGE_TOGGLES, METHODS, WHO_TOGGLES, settings_from_connection, vendor_choices
@@ -42,6 +43,11 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
+def local_today(school):
+    """Today's date in the district's time zone."""
+    return datetime.now(school_zone(school)).date()
+
+
 def connection_context(school, conn, *, vendor=None, values=None, errors=None) -> dict:
     """The connection form: chosen vendor, its fields, typed or saved values and per-field errors."""
     vendor = vendor or (conn.vendor if conn else "aeries")
@@ -56,7 +62,9 @@ def connection_context(school, conn, *, vendor=None, values=None, errors=None) -
 
 def settings_context(school, conn, *, values=None, errors=None, notice="") -> dict:
     """The sync settings form, shown once a connection is saved."""
+    season = back_to_school_reason(local_today(school), [pause.ends_on for pause in list_blackouts(school)])
     return {
+        "role_rules": service.role_rule_summary(conn), "season_reason": season, "suggested_percent": SUGGESTED_PERCENT,
         "school": school, "conn": conn, "who_toggles": WHO_TOGGLES, "change_toggles": CHANGE_TOGGLES,
         "settings": values if values is not None else (settings_from_connection(conn) if conn else {}),
         "settings_errors": errors or {}, "settings_notice": notice, "zone": school.district.timezone,
@@ -78,7 +86,7 @@ def history_context(school, page: int = 1) -> dict:
 def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
     conn = service.get_connection(school)
-    context = {"conn": conn, "checks": None, "run_notice": ""}
+    context = {"conn": conn, "checks": None, "run_notice": "", "override_value": "", "override_error": ""}
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, **parts.pop("settings", {})))
     context.update(history_context(school))
@@ -90,18 +98,20 @@ def page_context(school, **parts) -> dict:
 
 def pause_context(school) -> dict:
     """Seasonal pauses, and the one covering today's local date (manual runs are warned about it)."""
-    today = datetime.now(school_zone(school)).date()
+    today = local_today(school)
     return {"pauses": list_blackouts(school), "paused_today": blackout_on(school.id, today),
             "pause_errors": {}, "pause_values": {}}
 
 
 def run_context(run) -> dict:
     """The progress/outcome partial of a run: archive list for review, planned changes for previews."""
-    context = {"run": run, "review": None, "preview": {}}
+    context = {"run": run, "review": None, "preview": {}, "hold": None}
     if run is None or not run.is_final:
         return context
     if run.status == "needs_review":
         context["review"] = grouped_changes(run, actions=("archive",))["archive"]
+        conn = service.get_connection(run.school)
+        context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else 10.0)
     elif run.trigger == "preview" and run.status == "succeeded":
         context["preview"] = grouped_changes(run)
     return context

@@ -5,12 +5,14 @@ import io
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from connectors.errors import InvalidSettings
 from ..access import is_htmx, school_required
 from ..extensions import db
 from ..models import SyncChange, SyncIssue, SyncRun
 from ..roster import service
 from . import bp
 from .context import history_context, latest_run, run_context
+from .routes import _page
 
 TRIGGERS = {"manual": "Sync", "preview": "Preview"}
 RUN_PAGE_SIZE = 100
@@ -51,6 +53,21 @@ def _refused(school, run, message):
     return _progress(school, run or latest_run(school), 409, message)
 
 
+def _sync_now_form(school, value="", error="", oob=False) -> str:
+    return render_template("rostering/_sync_now.html", school=school, conn=service.get_connection(school),
+                           override_value=value, override_error=error, oob=oob)
+
+
+def _invalid_override(school, value, errors):
+    """422 with the Sync now form re-rendered, the message next to the one-run threshold field."""
+    error = errors.get("threshold_override", " ".join(errors.values()))
+    if not is_htmx():
+        return _page(school, 422, override_value=value, override_error=error)
+    response = make_response(_sync_now_form(school, value, error), 422)
+    response.headers.update({"HX-Retarget": "#sync-now", "HX-Reswap": "outerHTML"})
+    return response
+
+
 @bp.post("/runs")
 @school_required
 def start(school):
@@ -58,16 +75,24 @@ def start(school):
     trigger = request.form.get("trigger", "manual")
     if trigger not in TRIGGERS:
         abort(400)
+    override = request.form.get("threshold_override", "").strip()[:20]
     try:
-        run = service.start_sync(school, trigger=trigger, actor=current_user)
+        run = service.start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
     except service.SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
     except service.NotConfigured as exc:
         return _refused(school, None, str(exc))
+    except InvalidSettings as exc:
+        return _invalid_override(school, override, exc.errors)
+    once = "" if run.archive_threshold_override is None else \
+        f" For this run only, it may archive up to {run.archive_threshold_override:g}% of rostered people."
     if not is_htmx():
-        flash(f"{TRIGGERS[trigger]} started.", "success")
+        flash(f"{TRIGGERS[trigger]} started.{once}", "success")
         return _back_to_page(school)
-    return _progress(school, run)
+    response = _progress(school, run)
+    if once:  # empty the one-run field again, so the next Sync now uses the saved threshold
+        response.set_data(response.get_data(as_text=True) + _sync_now_form(school, oob=True))
+    return response
 
 
 @bp.get("/runs/<int:run_id>/progress")

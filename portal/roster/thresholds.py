@@ -1,0 +1,49 @@
+"""The archive guard in plain words: why a run was held, and when a higher threshold makes sense."""
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+SEASON_MONTHS = (7, 8, 9)  # July to September: most schools start their year then
+AFTER_PAUSE = timedelta(days=21)
+SUGGESTED_PERCENT = 25
+
+
+def percent_text(value: float) -> str:
+    """12.5, 20, 33.3: at most one decimal, none when whole."""
+    return f"{round(value, 1):g}"
+
+
+@dataclass(frozen=True)
+class ArchiveHold:
+    """A run the archive guard stopped: how many it tried to archive against which threshold."""
+
+    would_archive: int
+    rostered_total: int
+    threshold: float
+
+    @property
+    def share(self) -> float | None:
+        return 100 * self.would_archive / self.rostered_total if self.rostered_total else None
+
+    def sentence(self) -> str:
+        share = f" ({percent_text(self.share)}%)" if self.share is not None else ""
+        return (f"This sync tried to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
+                f"{share}, more than the {percent_text(self.threshold)}% threshold")
+
+
+def archive_hold(run, saved_threshold: float) -> ArchiveHold | None:
+    """For a run waiting for review: the numbers, with the threshold that applied (this run's own, else saved)."""
+    if run is None or run.status != "needs_review":
+        return None
+    override = run.archive_threshold_override
+    return ArchiveHold(run.would_archive, run.rostered_total, saved_threshold if override is None else override)
+
+
+def back_to_school_reason(today: date, pause_ends: Iterable[date]) -> str | None:
+    """Why today looks like the start of a school year (a pause ended lately, or July-September), else None."""
+    ended = [end for end in pause_ends if end < today <= end + AFTER_PAUSE]
+    if ended:
+        return f"Your seasonal pause ended on {max(ended):%B} {max(ended).day}"
+    if today.month in SEASON_MONTHS:
+        return "It is the start of the school year"
+    return None
