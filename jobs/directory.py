@@ -1,10 +1,11 @@
 """A compact index of a school's directory: one column query, no ORM objects, O(people) small tuples."""
+from collections import Counter
 from dataclasses import dataclass, field
 
 from portal.extensions import db
 from portal.models import Person
 
-from .fields import EMAIL
+from .fields import EMAIL, SIS_ID
 
 AMBIGUOUS = "ambiguous"
 # Repeated strings from the database are mapped to one shared object to keep 100k entries small.
@@ -26,11 +27,19 @@ class Entry:
 
 @dataclass
 class DirectoryIndex:
-    """Rostered people by source_id, hand-made people by lower-case email (for linking)."""
+    """Rostered people by source_id, hand-made people by lower-case email (for linking).
+
+    To spot a new SIS record that duplicates someone already here, emails and SIS ids are kept as
+    hash → person id (ints, not strings: 100k of them cost a few MB).
+    """
 
     rostered: dict[str, Entry] = field(default_factory=dict)
     by_email: dict[str, Entry | str] = field(default_factory=dict)
-    rostered_total: int = 0  # rostered and active: the archive guard's denominator
+    rostered_total: int = 0  # rostered and active: progress estimate and (minus roles never archived) the guard
+    active_by_role: Counter = field(default_factory=Counter)  # rostered and active, per role
+    emails: dict[int, int] = field(default_factory=dict)        # rostered people's emails
+    sis_ids: dict[int, int] = field(default_factory=dict)       # rostered people's SIS ids
+    hand_sis_ids: dict[int, int] = field(default_factory=dict)  # hand-made people's SIS ids
 
 
 def load_directory(school_id: int, fields: tuple[str, ...]) -> DirectoryIndex:
@@ -43,11 +52,19 @@ def load_directory(school_id: int, fields: tuple[str, ...]) -> DirectoryIndex:
         values = tuple(v or "" for v in row[5:])
         status, archived_by, role = (_SHARED.get(v, v) for v in (row.status, row.archived_by or "", values[0]))
         entry = Entry(row.id, hash(values), status, archived_by, bool(row.sync_enabled), role)
+        email, sis_id = values[EMAIL].lower(), values[SIS_ID]
         if row.source_id is not None:
             index.rostered[row.source_id] = entry
-            index.rostered_total += status == "active"
+            if status == "active":
+                index.rostered_total += 1
+                index.active_by_role[role] += 1
+            if email:
+                index.emails.setdefault(hash(email), row.id)
+            if sis_id:
+                index.sis_ids.setdefault(hash(sis_id), row.id)
             continue
-        email = values[EMAIL].lower()
+        if sis_id:
+            index.hand_sis_ids.setdefault(hash(sis_id), row.id)
         if email:
             index.by_email[email] = AMBIGUOUS if email in index.by_email else entry
     db.session.commit()  # end the read transaction: progress writes go through other connections

@@ -5,6 +5,7 @@ from portal.models import Person, ROSTER_MANAGER_ROLES
 FIELDS = ("role", "given_name", "middle_name", "family_name", "email", "username", "sis_id", "grade", "phone")
 PARENT_FIELDS = ("parent_name", "parent_email", "parent_phone")
 EMAIL = FIELDS.index("email")
+SIS_ID = FIELDS.index("sis_id")
 LIMITS = {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}
 NO_CONTACT = ("", "", "")
 SEPARATOR = "\x1f"  # unit separator: never in names or emails; one string per planned person saves memory

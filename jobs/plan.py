@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import Person, ROSTER_MANAGER_ROLES
 
 from .directory import AMBIGUOUS, DirectoryIndex, Entry
-from .fields import EMAIL, pack, record_values, with_role
+from .fields import EMAIL, SIS_ID, pack, record_values, with_role
 from .parents import ParentBook
 
 Issue = tuple[str, str, str]  # (source_id, kind, message)
@@ -24,6 +24,11 @@ class SyncOptions:
     auto_update: bool = False
     archive: bool = False
     full: bool = True
+    no_update_roles: frozenset[str] = frozenset()   # Auto update never changes (or restores) these roles
+    no_archive_roles: frozenset[str] = frozenset()  # Archive never removes these roles
+
+    def may_update(self, role: str) -> bool:
+        return self.auto_update and role not in self.no_update_roles
 
     @property
     def compare_parents(self) -> bool:
@@ -58,10 +63,13 @@ class Planner:
     def __init__(self, directory: DirectoryIndex, options: SyncOptions, fields: tuple[str, ...]):
         self.directory, self.options = directory, options
         self.parents = ParentBook()
-        self.plan = SyncPlan(fields=fields, rostered_total=directory.rostered_total)
+        # People of roles never archived do not count toward the archive guard's share.
+        archivable = sum(n for role, n in directory.active_by_role.items() if role not in options.no_archive_roles)
+        self.plan = SyncPlan(fields=fields, rostered_total=archivable)
         # hashes, not strings: 100k of them cost a few MB (a 64-bit collision is not a practical risk)
         self.seen: set[int] = set()
-        self.emails: set[int] = set()
+        self.emails: dict[int, str] = {}  # new records' emails → the first such record's source_id
+        self.duplicates: list[tuple] = []  # this page's (issue index, who, field, value, person id)
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
@@ -73,6 +81,8 @@ class Planner:
                 self.parents.add(item)
             else:
                 self._person(item, issues)
+        if self.duplicates:
+            self._name_duplicates(issues)
         self.plan.counts["issues"] += len(issues)
         return issues
 
@@ -108,17 +118,61 @@ class Planner:
         if record.is_leaving:
             plan.counts["skipped"] += 1
             return
-        email = values[EMAIL]
-        if email and hash(email) in self.emails:
-            issues.append((sid, "duplicate_email", f"{record.given_name} {record.family_name} ({sid}) has the "
-                           f"email {email}, like another SIS record; created without linking by email."))
-        elif email:
-            self.emails.add(hash(email))
-            match = self.directory.by_email.pop(email, None)
-            if match is not None:
-                self._link(record, match, values, issues)
-                return
+        email, who = values[EMAIL], f"{record.given_name} {record.family_name} ({sid})"
+        earlier = self.emails.setdefault(hash(email), sid) if email else sid
+        if earlier != sid:
+            issues.append((sid, "possible_duplicate", f"Possible duplicate: {who} was not added because another "
+                           f"SIS record in this sync ({earlier}) has the same email {email}. Give each person "
+                           "their own email in the SIS, then sync again."))
+            plan.counts["skipped"] += 1
+            return
+        duplicate = self._duplicate_of(email, values[SIS_ID])
+        if duplicate is not None:
+            self.duplicates.append((len(issues), who, *duplicate))
+            issues.append((sid, "possible_duplicate", ""))  # worded in _name_duplicates, once per page
+            plan.counts["skipped"] += 1
+            return
+        match = self.directory.by_email.pop(email, None) if email else None
+        if match is not None:
+            self._link(record, match, values, issues)
+            return
         plan.creates.append((sid, pack(values), record.date_last_modified))
+
+    def _duplicate_of(self, email: str, sis_id: str) -> tuple[str, str, int] | None:
+        """(field, value, person id) when a record with a new sourcedId looks like someone already here."""
+        directory = self.directory
+        if email and (pid := directory.emails.get(hash(email))) is not None:
+            return "email", email, pid
+        if not sis_id:
+            return None
+        if (pid := directory.sis_ids.get(hash(sis_id))) is not None:
+            return "SIS id", sis_id, pid
+        pid = directory.hand_sis_ids.get(hash(sis_id))
+        link = directory.by_email.get(email) if email else None
+        if pid is not None and link != AMBIGUOUS and (link is None or link.id != pid):
+            return "SIS id", sis_id, pid  # a hand-made person this record would not link to by email
+        return None
+
+    def _name_duplicates(self, issues: list[Issue]) -> None:
+        """Word this page's duplicate issues with the matching people's names (one query; duplicates are rare)."""
+        ids = {duplicate[-1] for duplicate in self.duplicates}
+        names = {row.id: row for row in db.session.execute(
+            db.select(Person.id, Person.given_name, Person.family_name, Person.status, Person.source_id)
+            .where(Person.id.in_(ids)))}
+        db.session.commit()  # hold no transaction open during the fetch
+        for index, who, field_name, value, pid in self.duplicates:
+            row = names.get(pid)
+            if row is None:
+                name = "another person"
+            else:
+                notes = [n for n, on in (("archived", row.status != "active"),
+                                         ("added by hand", row.source_id is None)) if on]
+                name = f"{row.given_name} {row.family_name}".strip() + (f" ({', '.join(notes)})" if notes else "")
+            message = (f"Possible duplicate: {who} was not added because the {field_name} {value} already "
+                       f"belongs to {name} in People. If they are one person, the SIS has them twice; if not, "
+                       f"fix the {field_name} in the SIS or in People, then sync again.")
+            issues[index] = (issues[index][0], "possible_duplicate", message)
+        self.duplicates.clear()
 
     def _link(self, record: PersonRecord, match: Entry | str, values: tuple, issues: list[Issue]) -> None:
         plan, sid, email = self.plan, record.source_id, values[EMAIL]
@@ -133,7 +187,7 @@ class Planner:
         elif not match.sync_enabled:
             plan.counts["skipped"] += 1
         else:
-            update = with_role(values, match.role) if self.options.auto_update else None
+            update = with_role(values, match.role) if self.options.may_update(match.role) else None
             plan.links.append((match.id, sid, update, record.date_last_modified))
 
     def _known_person(self, record: PersonRecord, entry: Entry, values: tuple, issues: list[Issue]) -> None:
@@ -153,16 +207,18 @@ class Planner:
             plan.counts["skipped"] += 1
         elif entry.status == "active" and hash(values) == entry.digest:
             plan.counts["unchanged"] += 1
-        elif not options.auto_update:
+        elif not options.may_update(entry.role):
             plan.counts["skipped"] += 1
         else:
             plan.updates.append((entry.id, record.source_id, values, record.date_last_modified,
                                  entry.status != "active"))
+            if values[EMAIL]:  # a new record later in this run must not take the email this person gets
+                self.directory.emails.setdefault(hash(values[EMAIL]), entry.id)
 
     def _may_archive(self, entry: Entry) -> bool:
         options = self.options
         return (options.archive and options.full and entry.sync_enabled and entry.status == "active"
-                and entry.role not in ROSTER_MANAGER_ROLES)
+                and entry.role not in ROSTER_MANAGER_ROLES and entry.role not in options.no_archive_roles)
 
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""

@@ -34,9 +34,13 @@ class SyncRefused(Exception):
 
 
 def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
-    """A delta start for nightly runs after a recent full sync with unchanged settings; else None (full)."""
+    """A delta start for nightly runs after a recent full sync with unchanged settings; else None (full).
+
+    A run allowed to archive more than usual (approved, or with a one-run threshold) needs a full fetch to archive.
+    """
     last_full, mark = _aware(conn.last_full_sync_at), _aware(conn.high_water_mark)
-    if run.trigger != "nightly" or run.archive_override or last_full is None or mark is None:
+    overridden = run.archive_override or run.archive_threshold_override is not None
+    if run.trigger != "nightly" or overridden or last_full is None or mark is None:
         return None
     if now - last_full > FULL_SYNC_EVERY or _aware(conn.settings_changed_at) > last_full:
         return None
@@ -47,7 +51,8 @@ def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
     only_add = conn.additions_only
     return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
-                       full=full)
+                       full=full, no_update_roles=conn.update_excluded_roles,
+                       no_archive_roles=conn.archive_excluded_roles)
 
 
 def _settings(conn: RosterConnection | None):
@@ -71,7 +76,10 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     now = datetime.now(timezone.utc)
     since = choose_since(conn, run, now)
     options = options_for(conn, full=since is None)
-    preview, override, threshold = run.trigger == "preview", run.archive_override, conn.archive_threshold_percent
+    preview, override = run.trigger == "preview", run.archive_override
+    # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
+    threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
+        else run.archive_threshold_override
     school_id, district_id, connection_id = school.id, school.district_id, conn.id
     previous = db.session.scalar(db.select(SyncRun.fetched).where(
         SyncRun.school_id == school_id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))

@@ -42,9 +42,23 @@ def set_flags(school, **flags):
     return service.save_sync_settings(conn, **{**current, **flags})
 
 
-def sync(school, trigger="manual") -> SyncRun:
-    """Create a run and execute the job inline, as a worker would; returns the refreshed run."""
+def exclude_roles(school, update=(), archive=()):
+    """Leave roles out of Auto update and/or Archive, as the Rostering page's role rules do."""
+    conn = service.get_connection(school)
+    conn.no_update_roles, conn.no_archive_roles = ",".join(update), ",".join(archive)
+    db.session.commit()
+    return conn
+
+
+def sync(school, trigger="manual", threshold_override=None) -> SyncRun:
+    """Create a run and execute the job inline, as a worker would; returns the refreshed run.
+
+    `threshold_override` is the archive threshold (percent) for this run only.
+    """
     run = service.create_run(school, trigger=trigger)
+    if threshold_override is not None:
+        run.archive_threshold_override = threshold_override
+        db.session.commit()
     run_sync(run.id)
     db.session.expire_all()
     return db.session.get(SyncRun, run.id)
@@ -66,6 +80,20 @@ def expected_people(sandbox, school_index=0, roles=("student", "teacher", "staff
     """The sandbox's truth: active, non-parent people of the school."""
     return {p.source_id: p for p in sandbox.people(school_index)
             if p.role in roles and not p.is_leaving}
+
+
+def add_sis_person(sandbox, like: str, **fields) -> str:
+    """A new SIS person in `like`'s school and role, with their own sourcedId, SIS id and email unless
+    `fields` (raw OneRoster names, e.g. email, identifier, givenName) says otherwise."""
+    data = sandbox.data
+    with data.lock:
+        n = len(data.users)
+        sid = f"{like}-new-{n}"
+        own = {"sourcedId": sid, "identifier": f"N{n:06d}", "email": f"new.person{n}@sandbox.example.org",
+               "username": f"new.person{n}", "userIds": []}
+        data.users[sid] = {**data.users[like], **own, **fields}
+        data.changed([sid])
+    return sid
 
 
 def changes(run, action=None) -> list[SyncChange]:
