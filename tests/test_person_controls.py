@@ -2,9 +2,9 @@
 import pytest
 
 from portal.extensions import db
-from portal.models import AuditEvent, Person
+from portal.models import AuditEvent, Person, RosterConnection
 from tests.conftest import csrf_token
-from tests.factories import make_owner, make_person, make_school
+from tests.factories import PASSWORD, make_owner, make_person, make_school
 from tests.sync_support import connect, directory, expected_people, issues, running_sandbox, sync
 
 
@@ -72,3 +72,130 @@ def test_person_of_another_school_is_404_and_unknown_action_refused(client, sync
     assert act(client, other, "exclude").status_code == 404
     school, _, person = synced
     assert act(client, person, "delete").status_code == 409
+
+
+# Per-role sync rules (issue 8): which roles Auto update and Archive may change.
+
+@pytest.fixture
+def rules_school(app, client, auth):
+    """A school with a saved connection (no sandbox needed: these rules are only saved here)."""
+    school = make_school(slug="rules")
+    owner = make_owner(school)
+    db.session.add(RosterConnection(school_id=school.id, secret_encrypted=b"x"))
+    db.session.commit()
+    auth.login(owner.email)
+    return school
+
+
+def save_rules(client, data, htmx=True, slug="rules", token=True):
+    data = dict(data)
+    if token:
+        data["csrf_token"] = csrf_token(client, f"/schools/{slug}/people")
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(f"/schools/{slug}/people/sync-rules", data=data, headers=headers)
+
+
+def connection(school):
+    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+
+
+@pytest.mark.parametrize("role, shown", [("teacher", "Teachers"), ("student", "Students"), ("staff", "Staff"),
+                                         ("school_admin", "School admins"), ("owner", None), ("", None)])
+def test_role_filter_shows_that_roles_sync_rules(client, rules_school, role, shown):
+    html = client.get("/schools/rules/people", query_string={"role": role}).get_data(as_text=True)
+    if shown is None:
+        assert "Sync rules for" not in html
+        return
+    assert f"Sync rules for {shown}" in html
+    assert '<label for="rule-auto_update">Auto update changes them</label>' in html
+    assert '<label for="rule-archive">Archive removes them</label>' in html
+    assert html.count(" checked>") == 2
+
+
+def test_filtering_by_role_with_htmx_swaps_the_rules_in_too(client, rules_school):
+    response = client.get("/schools/rules/people?role=staff",
+                          headers={"HX-Request": "true", "HX-Target": "people-table"})
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and 'id="people-count"' in html
+    assert '<div id="sync-rules" hx-swap-oob="true">' in html and "Sync rules for Staff" in html
+
+
+def test_saving_role_rules_excludes_the_role_and_is_audited(client, rules_school):
+    before = connection(rules_school).settings_changed_at
+    response = save_rules(client, {"role": "teacher", "auto_update": "on"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert "Saved. Teachers are never archived by sync." in html
+    conn = connection(rules_school)
+    assert (conn.no_update_roles, conn.no_archive_roles) == ("", "teacher")
+    assert conn.archive_excluded_roles == {"teacher"} and conn.settings_changed_at > before
+    event = db.session.scalar(db.select(AuditEvent).filter_by(action="settings_changed"))
+    assert event.detail == "Sync rules for Teachers: Auto update changes them, Archive never removes them."
+
+    save_rules(client, {"role": "staff"})
+    conn = connection(rules_school)
+    assert (conn.no_update_roles, conn.no_archive_roles) == ("staff", "teacher,staff")
+    summary = client.get("/schools/rules/rostering").get_data(as_text=True)
+    assert "Teachers are never archived by sync" in summary and "Staff are never auto-updated or archived" in summary
+
+    response = save_rules(client, {"role": "teacher", "auto_update": "on", "archive": "on"})
+    assert "Saved. Auto update and Archive apply to Teachers." in response.get_data(as_text=True)
+    assert connection(rules_school).no_archive_roles == "staff"
+
+
+def test_unchanged_rules_do_not_force_a_full_sync(client, rules_school):
+    before = connection(rules_school).settings_changed_at
+    save_rules(client, {"role": "student", "auto_update": "on", "archive": "on"})
+    assert connection(rules_school).settings_changed_at == before
+
+
+def test_without_javascript_saving_rules_redirects_back_to_the_role(client, rules_school):
+    response = save_rules(client, {"role": "school_admin", "archive": "on"}, htmx=False)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/schools/rules/people?role=school_admin#sync-rules")
+    html = client.get("/schools/rules/people?role=school_admin").get_data(as_text=True)
+    assert "School admins are never auto-updated by sync." in html
+    assert connection(rules_school).no_update_roles == "school_admin"
+
+
+@pytest.mark.parametrize("role", ["owner", "district_manager", "parent", "", "teacher,staff", "x" * 500])
+@pytest.mark.parametrize("htmx", [True, False])
+def test_unknown_role_is_422_and_changes_nothing(client, rules_school, role, htmx):
+    response = save_rules(client, {"role": role}, htmx=htmx)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "pick one of those roles in the Role filter" in html
+    assert ("<html" in html) is not htmx
+    conn = connection(rules_school)
+    assert (conn.no_update_roles, conn.no_archive_roles) == ("", "")
+    assert db.session.scalar(db.select(AuditEvent)) is None
+
+
+def test_without_a_connection_the_rules_point_to_the_rostering_page(client, auth):
+    school = make_school(slug="fresh")
+    auth.login(make_owner(school).email)
+    html = client.get("/schools/fresh/people?role=teacher").get_data(as_text=True)
+    assert "This school has no SIS connection yet" in html
+    assert '<a href="/schools/fresh/rostering">Rostering page</a>' in html
+    assert 'name="archive"' not in html
+    response = save_rules(client, {"role": "teacher"}, slug="fresh")
+    assert response.status_code == 409 and "no SIS connection yet" in response.get_data(as_text=True)
+
+
+def test_role_rules_refuse_a_missing_csrf_token(client, rules_school):
+    assert save_rules(client, {"role": "teacher"}, token=False).status_code == 400
+    assert connection(rules_school).no_archive_roles == ""
+
+
+def test_role_rules_check_role_and_school(client, auth, rules_school):
+    other = make_school(slug="other-rules")
+    db.session.add(RosterConnection(school_id=other.id, secret_encrypted=b"x"))
+    db.session.commit()
+    assert save_rules(client, {"role": "teacher"}, slug="other-rules").status_code == 404
+    assert connection(other).no_archive_roles == ""
+    auth.logout()
+    auth.login(make_person(rules_school, role="teacher", password=PASSWORD).email)
+    response = client.post("/schools/rules/people/sync-rules",
+                           data={"role": "teacher", "csrf_token": csrf_token(client, "/login")})
+    assert response.status_code == 403
+    assert connection(rules_school).no_archive_roles == ""

@@ -1,31 +1,83 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from connectors.errors import InvalidSettings
 from ..access import is_htmx, school_required
 from ..models import ROLE_LABELS, ROLES
+from ..roster import service
 from . import bp
 from .controls import NotAllowed, apply_person_action, person_of
 from .directory import STATUSES, search_people
+
+NO_CONNECTION = "This school has no SIS connection yet, so there are no sync rules to set."
+
+
+def _rules_context(school, role: str, **extra) -> dict:
+    """The per-role Auto update / Archive form, for a role that has sync rules (else nothing is shown)."""
+    role = role if role in service.RULE_ROLES else ""
+    conn = service.get_connection(school)
+    context = {"school": school, "rule_role": role, "rule_label": service.RULE_ROLES.get(role, ""),
+               "rule_singular": ROLE_LABELS.get(role, "").lower(), "rules_conn": conn is not None,
+               "rules": service.role_rules(conn, role), "rules_notice": "", "rules_error": ""}
+    context.update(extra)
+    return context
+
+
+def _people_context(school, args) -> dict:
+    page_number = args.get("page", "1")
+    result = search_people(
+        school,
+        q=args.get("q", "")[:200],
+        role=args.get("role", ""),
+        status=args.get("status", ""),
+        page=int(page_number) if page_number.isdigit() else 1,
+        per_page=current_app.config["PEOPLE_PAGE_SIZE"],
+    )
+    context = _rules_context(school, args.get("role", ""))
+    context.update(result=result, q=args.get("q", "")[:200], role=args.get("role", ""),
+                   status=args.get("status", ""), roles=ROLES, role_labels=ROLE_LABELS, statuses=STATUSES)
+    return context
 
 
 @bp.get("/people")
 @school_required
 def index(school):
-    page_number = request.args.get("page", "1")
-    result = search_people(
-        school,
-        q=request.args.get("q", "")[:200],
-        role=request.args.get("role", ""),
-        status=request.args.get("status", ""),
-        page=int(page_number) if page_number.isdigit() else 1,
-        per_page=current_app.config["PEOPLE_PAGE_SIZE"],
-    )
-    context = dict(school=school, result=result, q=request.args.get("q", "")[:200],
-                   role=request.args.get("role", ""), status=request.args.get("status", ""),
-                   roles=ROLES, role_labels=ROLE_LABELS, statuses=STATUSES)
+    context = _people_context(school, request.args)
     if is_htmx() and request.headers.get("HX-Target") == "people-table":
-        return render_template("people/_people_table.html", **context)
+        # the role's sync rules follow the Role filter: swapped in out of band next to the table
+        return (render_template("people/_people_table.html", **context)
+                + render_template("people/_sync_rules.html", oob=True, **context))
     return render_template("people/index.html", **context)
+
+
+@bp.post("/people/sync-rules")
+@school_required
+def save_sync_rules(school):
+    """Whether Auto update and Archive may change people of one role (teachers, staff, ...)."""
+    role = request.form.get("role", "")[:40]
+    conn = service.get_connection(school)
+    if conn is None:
+        return _rules_response(school, role, 409, rules_error=NO_CONNECTION)
+    try:
+        service.save_role_rules(conn, role, auto_update=request.form.get("auto_update") == "on",
+                                archive=request.form.get("archive") == "on", actor=current_user)
+    except InvalidSettings as exc:
+        return _rules_response(school, role, 422, rules_error=str(exc))
+    said = [sentence for r, sentence in service.role_rule_summary(conn) if r == role]
+    notice = f"Saved. {said[0]}." if said else f"Saved. Auto update and Archive apply to {service.RULE_ROLES[role]}."
+    return _rules_response(school, role, 200, rules_notice=notice)
+
+
+def _rules_response(school, role, status, **extra):
+    """htmx: the rules fragment; without JavaScript: the People page (422/409) or a redirect back to it."""
+    if is_htmx():
+        return render_template("people/_sync_rules.html", **_rules_context(school, role, **extra)), status
+    if status == 200:
+        flash(extra["rules_notice"], "success")
+        return redirect(url_for("people.index", slug=school.slug, role=role) + "#sync-rules")
+    context = _people_context(school, {"role": role})
+    context.update(extra)
+    return render_template("people/index.html", **context), status
 
 
 @bp.post("/people/<int:person_id>/<action>")
