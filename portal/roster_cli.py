@@ -112,12 +112,15 @@ def _print_progress(values: dict) -> None:
 @click.option("--school", "slug", required=True)
 @click.option("--preview", is_flag=True, help="Show what would change; write nothing to the directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def sync_command(slug, preview, as_json):
+@click.option("--allow-archive", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+              help="For this run only, allow archiving up to this percent of rostered people "
+                   "(e.g. 25 for the first sync of a school year).")
+def sync_command(slug, preview, as_json, allow_archive):
     """Run a sync now, inline (no worker needed); exit 1 on failure or when it needs review."""
     from jobs.sync import run_sync
     school = _school(slug)
     try:
-        run = service.create_run(school, trigger="preview" if preview else "cli")
+        run = service.create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
     except (service.NotConfigured, service.SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
     run_id = run.id
