@@ -1,5 +1,6 @@
 """Rostering Portal: keeps a school's people directory in step with its SIS."""
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, INSTANCE_DIR, check_production_config
 from .extensions import csrf, db, login_manager, mail, migrate
@@ -14,6 +15,9 @@ def create_app(config: dict | None = None) -> Flask:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     if app.config["PORTAL_ENV"] == "production":
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    hops = int(app.config["PORTAL_PROXY_HOPS"])
+    if hops > 0:  # the client address (for the sign-in limits) and scheme, as the trusted proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"), render_as_batch=True)

@@ -34,6 +34,9 @@ class Config:
     SIGNIN_MAX_FAILURES = int(os.environ.get("SIGNIN_MAX_FAILURES", "5"))
     SIGNIN_LOCKOUT_SECONDS = int(os.environ.get("SIGNIN_LOCKOUT_SECONDS", "900"))
     SIGNIN_PER_ADDRESS_PER_MINUTE = int(os.environ.get("SIGNIN_PER_ADDRESS_PER_MINUTE", "20"))
+    # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto to trust. 0 trusts none: a
+    # client could otherwise forge the header and dodge the per-address limit.
+    PORTAL_PROXY_HOPS = int(os.environ.get("PORTAL_PROXY_HOPS", "0"))
     PASSWORD_RESET_MAX_AGE = 3600
 
     SESSION_COOKIE_HTTPONLY = True

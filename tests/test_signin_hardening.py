@@ -6,7 +6,8 @@ import time
 import pytest
 
 from portal.extensions import db, mail
-from tests.conftest import csrf_token
+from portal import create_app
+from tests.conftest import _test_config, csrf_token
 from tests.test_bad_input_cli import BAD_VALUES
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
 
@@ -109,6 +110,30 @@ def test_one_address_gets_a_friendly_429_after_20_attempts_a_minute(client):
     other = client.post("/login", data={"email": "", "csrf_token": token},
                         environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert other.status_code == 422
+
+
+def attempts_until_429(client, token, forwarded_for, proxy="10.0.0.2") -> list[int]:
+    return [client.post("/login", data={"email": "", "csrf_token": token},
+                        headers={"X-Forwarded-For": address}, environ_base={"REMOTE_ADDR": proxy}).status_code
+            for address in forwarded_for]
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_limit_without_a_trusted_proxy(client):
+    token = csrf_token(client)
+    codes = attempts_until_429(client, token, [f"198.51.100.{n}" for n in range(21)])  # a new "address" each time
+    assert codes[:20] == [422] * 20 and codes[20] == 429
+
+
+def test_behind_one_trusted_proxy_the_forwarded_address_is_limited(app):
+    proxied = create_app(_test_config(PORTAL_PROXY_HOPS=1))
+    client = proxied.test_client()
+    token = csrf_token(client)
+    # The proxy appends the address it saw; anything before it is the client's own (forgeable) claim.
+    codes = attempts_until_429(client, token, [f"192.0.2.{n}, 203.0.113.7" for n in range(21)])
+    assert codes[:20] == [422] * 20 and codes[20] == 429
+    assert attempts_until_429(client, token, ["203.0.113.8"]) == [422]  # another client behind the same proxy
+    with proxied.app_context():
+        db.engine.dispose()
 
 
 def test_reset_requests_count_towards_the_address_limit(client):
