@@ -5,7 +5,7 @@ from flask_login.config import COOKIE_NAME
 
 from . import bp, throttle
 from .forms import NewPasswordForm, PasswordChangeForm, ResetRequestForm
-from .reset import SENT_MESSAGE, person_for_token, send_reset_email
+from .reset import SENT_MESSAGE, person_for_token, request_reset_email
 from .routes import limit_address
 from .service import password_problem, set_new_password
 
@@ -61,7 +61,7 @@ def request_reset():
     if form.is_submitted():
         limit_address()
     if form.validate_on_submit():
-        send_reset_email(form.email.data)
+        request_reset_email(form.email.data)
         flash(SENT_MESSAGE)
         return redirect(url_for("auth.login"))
     status = 422 if form.is_submitted() else 200

@@ -8,9 +8,10 @@ import hmac
 import logging
 import smtplib
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_mail import Message
 from itsdangerous import BadData, URLSafeTimedSerializer
+from redis.exceptions import RedisError
 
 from ..extensions import db, mail
 from ..models import Person
@@ -55,7 +56,25 @@ def person_for_token(token: str) -> Person | None:
 def reset_link(person: Person) -> str:
     """Built from PORTAL_BASE_URL, never the request's Host header (which an attacker controls)."""
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    return base + url_for("auth.reset_password", token=make_token(person))
+    # Bound here rather than url_for: the email is sent from a job, where there is no request.
+    return base + current_app.url_map.bind("").build("auth.reset_password", {"token": make_token(person)})
+
+
+def request_reset_email(email: str) -> None:
+    """Queue the lookup and the email for every address alike, so the response time cannot tell an
+    attacker whether an account exists (sending the email inside the request took visibly longer)."""
+    try:
+        current_app.sync_queue.enqueue(deliver_reset_email, email, job_timeout=120, result_ttl=0,
+                                       failure_ttl=3600)
+    except RedisError:
+        log.warning("Password reset email not queued: Redis is unavailable", exc_info=True)
+
+
+def deliver_reset_email(email: str) -> None:
+    """RQ job (on the app's queue): send the reset email if an active account has this address."""
+    from jobs.context import app_context
+    with app_context():
+        send_reset_email(email)
 
 
 def send_reset_email(email: str) -> None:
