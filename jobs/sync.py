@@ -108,7 +108,10 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     try:
         applying.check_archive_guard(plan, threshold, override)
     except applying.ArchiveGuardTripped as tripped:
-        applying.record_without_applying(run_id, plan, status="needs_review", message=str(tripped),
+        message = str(tripped)
+        if options.no_archive_roles:
+            message += " People of roles that Archive leaves alone are not counted."
+        applying.record_without_applying(run_id, plan, status="needs_review", message=message,
                                          archives_only=True)
         return
     progress.write(phase="applying", percent=92)
