@@ -19,7 +19,7 @@ from .context import app_context
 from .directory import load_directory
 from .fetch import fetch_roster
 from .fields import field_names
-from .locks import SchoolLock
+from .locks import LockLost, SchoolLock
 from .plan import Planner, SyncOptions
 from .progress import ProgressWriter
 from .runs import NOTHING_CHANGED, _aware, claim_run, finish_run
@@ -115,6 +115,7 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
                                          archives_only=True)
         return
     progress.write(phase="applying", percent=92)
+    lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
 
 
@@ -161,7 +162,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) 
             if not claim_run(run_id):
                 return
             _execute(run_id, lock, on_progress)
-        except (ConnectorError, SyncRefused) as exc:
+        except (ConnectorError, SyncRefused, LockLost) as exc:
             db.session.rollback()
             log.warning("sync run %s failed: %s", run_id, exc)
             finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")

@@ -171,8 +171,6 @@ def test_a_lock_taken_over_after_a_redis_restart_stops_the_run_with_nothing_chan
     assert private_redis.client().get(lock_key(synced.id)) == str(run.id + 1000).encode()  # not ours to free
 
 
-@pytest.mark.xfail(strict=True, reason="jobs/sync.py reports LockLost as 'stopped unexpectedly (LockLost)' "
-                                       "until it joins ConnectorError and SyncRefused as a readable failure")
 def test_a_lock_taken_over_is_explained_in_plain_words(synced, sandbox, private_redis):
     run, _ = _taken_over(synced, sandbox, private_redis)
     assert run.error_message.startswith("The job queue (Redis) lost this sync's lock")
