@@ -228,7 +228,7 @@ def reset_link(message) -> str:
 
 def deliver_queued_mail(app) -> None:
     """Run the queued reset-email jobs as the worker would."""
-    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+    SimpleWorker([app.mail_queue], connection=app.redis).work(burst=True)
 
 
 def emailed_reset_path(app, client, owner) -> str:
@@ -258,7 +258,7 @@ def test_reset_requests_do_the_same_work_whether_or_not_the_account_exists(app, 
         ask_reset(client, owner.email)
         ask_reset(client, "nobody@example.org")
         assert outbox == [] and looked_up == []  # no lookup and no SMTP inside the request: same time either way
-    jobs = [app.sync_queue.fetch_job(job_id) for job_id in app.sync_queue.job_ids]
+    jobs = [app.mail_queue.fetch_job(job_id) for job_id in app.mail_queue.job_ids]
     assert [(j.func_name, j.args) for j in jobs] == [("portal.auth.reset.deliver_reset_email", (owner.email,)),
                                                      ("portal.auth.reset.deliver_reset_email",
                                                       ("nobody@example.org",))]
@@ -280,7 +280,7 @@ def test_mail_failure_still_shows_the_same_message(app, client, monkeypatch):
     response = ask_reset(client, owner.email)
     assert response.status_code == 200 and SENT in text(response)
     deliver_queued_mail(app)
-    assert app.sync_queue.failed_job_registry.count == 0  # logged, not a failed job
+    assert app.mail_queue.failed_job_registry.count == 0  # logged, not a failed job
 
 
 def test_reset_still_answers_when_redis_is_down(app, client, monkeypatch):
@@ -288,7 +288,7 @@ def test_reset_still_answers_when_redis_is_down(app, client, monkeypatch):
 
     def down(*args, **kwargs):
         raise RedisDown("Connection refused")
-    monkeypatch.setattr(app.sync_queue, "enqueue", down)
+    monkeypatch.setattr(app.mail_queue, "enqueue", down)
     monkeypatch.setattr(app.redis, "pipeline", down)  # the rate limits are skipped too
     response = ask_reset(client, "someone@example.org")
     assert response.status_code == 200 and SENT in text(response)
