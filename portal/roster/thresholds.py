@@ -20,6 +20,7 @@ class ArchiveHold:
     would_archive: int
     rostered_total: int
     threshold: float
+    uncounted: tuple[str, ...] = ()  # e.g. ("Teachers",): roles Archive leaves alone are not in the total
 
     @property
     def share(self) -> float | None:
@@ -31,12 +32,13 @@ class ArchiveHold:
                 f"{share}, more than the {percent_text(self.threshold)}% threshold")
 
 
-def archive_hold(run, saved_threshold: float) -> ArchiveHold | None:
+def archive_hold(run, saved_threshold: float, uncounted=()) -> ArchiveHold | None:
     """For a run waiting for review: the numbers, with the threshold that applied (this run's own, else saved)."""
     if run is None or run.status != "needs_review":
         return None
     override = run.archive_threshold_override
-    return ArchiveHold(run.would_archive, run.rostered_total, saved_threshold if override is None else override)
+    return ArchiveHold(run.would_archive, run.rostered_total, saved_threshold if override is None else override,
+                       tuple(uncounted))
 
 
 def back_to_school_reason(today: date, pause_ends: Iterable[date]) -> str | None:

@@ -111,7 +111,9 @@ def run_context(run) -> dict:
     if run.status == "needs_review":
         context["review"] = grouped_changes(run, actions=("archive",))["archive"]
         conn = service.get_connection(run.school)
-        context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else 10.0)
+        uncounted = [label for role, label in service.RULE_ROLES.items()
+                     if conn and role in conn.archive_excluded_roles]
+        context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else 10.0, uncounted)
     elif run.trigger == "preview" and run.status == "succeeded":
         context["preview"] = grouped_changes(run)
     return context
