@@ -48,5 +48,10 @@ demo: venv
 bench: venv services
 	$(BIN)/python benchmarks/sync_bench.py
 
+# 50 signed-in owners on People Manager and the progress partial during a 100,000-person sync (database test_load).
+load: venv services
+	$(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/python benchmarks/load_test.py
+
 clean:
 	rm -rf $(VENV) instance test-artifacts
