@@ -93,9 +93,11 @@ def page(browser, live_server, app):
 
 
 def screenshot(page, name: str) -> Path:
+    """Full-page PNG. caret="initial": Playwright otherwise hides the caret with an injected style, which the
+    portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, caret="initial")
     return path
 
 

@@ -10,7 +10,7 @@ from connectors.sandbox import start_sandbox
 from portal.extensions import db
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
 from portal.roster import service
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school
 
 pytestmark = pytest.mark.browser
@@ -35,13 +35,6 @@ def school(app, sis):
     }, actor=None)
     school.owner = make_owner(school)
     return school
-
-
-def screenshot(page, name: str) -> None:
-    """Like the shared helper, but leaves the caret alone: Playwright hides it with an injected style, which the
-    portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, caret="initial")
 
 
 def connection(school) -> RosterConnection:
