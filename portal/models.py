@@ -199,6 +199,8 @@ class SyncRun(db.Model):
     archive_override: Mapped[bool] = mapped_column(Boolean, default=False)
     # A threshold for this run only (Sync now with "allow up to N% this once"); None uses the connection's.
     archive_threshold_override: Mapped[float | None] = mapped_column(Float)
+    # The threshold the guard applied to this run (override or saved), kept so the held run reads the same later.
+    archive_threshold_applied: Mapped[float | None] = mapped_column(Float)
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
 

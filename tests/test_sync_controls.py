@@ -216,3 +216,47 @@ def test_two_new_records_with_one_email_add_one_person_and_flag_the_other(school
     assert run.created == 1
     assert db.session.scalar(db.select(db.func.count(Person.id)).where(
         Person.email == "shared@sandbox.example.org")) == 1
+
+
+def test_a_held_run_keeps_the_threshold_it_was_held_to_when_the_setting_changes_later(school, sandbox):
+    from portal.roster import service
+    from portal.roster.thresholds import archive_hold
+    connect(school, sandbox, archive=True, archive_threshold_percent=10)
+    assert sync(school).status == "succeeded"
+    sandbox.mutate(remove_fraction=0.3, seed=2, remove_mode="drop")
+    run = sync(school)
+    assert run.status == "needs_review"
+    conn = service.get_connection(school)
+    conn.archive_threshold_percent = 50  # the owner raises it after the run was held
+    db.session.commit()
+    assert archive_hold(run, conn.archive_threshold_percent).sentence().endswith("more than the 10% threshold")
+
+
+# ---- what a run records about itself ---------------------------------------------------------
+
+def test_a_runs_finish_time_comes_after_its_writes(school, sandbox, monkeypatch):
+    import jobs.apply
+    written = []
+    real = jobs.apply._insert_changes
+    monkeypatch.setattr(jobs.apply, "_insert_changes", lambda rows: (real(rows), written.append(datetime.now(
+        timezone.utc))))
+    connect(school, sandbox)
+    run = sync(school)
+    assert run.status == "succeeded" and written
+    assert run.finished_at.replace(tzinfo=run.finished_at.tzinfo or timezone.utc) >= written[-1]
+
+
+def test_a_big_first_sync_refreshes_the_databases_statistics(app, school, monkeypatch):
+    """People pages stay fast right after a district's first sync (no wait for autoanalyze)."""
+    import jobs.apply
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL statistics")
+    monkeypatch.setattr(jobs.apply, "ANALYZE_AFTER_CREATES", 20)
+    stats = "SELECT coalesce(analyze_count, 0) FROM pg_stat_user_tables WHERE relname = 'person'"
+    before = db.session.execute(db.text(stats)).scalar()
+    db.session.commit()
+    with running_sandbox(seed=5, students=80) as box:
+        connect(school, box)
+        assert sync(school).created >= 20
+    db.session.execute(db.text("SELECT pg_stat_clear_snapshot()"))
+    assert db.session.execute(db.text(stats)).scalar() > before

@@ -33,12 +33,12 @@ class ArchiveHold:
 
 
 def archive_hold(run, saved_threshold: float, uncounted=()) -> ArchiveHold | None:
-    """For a run waiting for review: the numbers, with the threshold that applied (this run's own, else saved)."""
+    """For a run waiting for review: the numbers, with the threshold the guard applied to it."""
     if run is None or run.status != "needs_review":
         return None
-    override = run.archive_threshold_override
-    return ArchiveHold(run.would_archive, run.rostered_total, saved_threshold if override is None else override,
-                       tuple(uncounted))
+    threshold = next((t for t in (run.archive_threshold_applied, run.archive_threshold_override, saved_threshold)
+                      if t is not None))
+    return ArchiveHold(run.would_archive, run.rostered_total, threshold, tuple(uncounted))
 
 
 def back_to_school_reason(today: date, pause_ends: Iterable[date]) -> str | None:
