@@ -92,6 +92,7 @@ def start_sandbox(children: Children, env: dict, people: int) -> dict:
 
 def set_up_school(info: dict, users: int) -> None:
     """Empty schema, one district and school, `users` owners, and the school connected to the sandbox."""
+    from connectors.sandbox import oneroster_form_values
     from portal import create_app
     from portal.cli import create_district, create_school, create_user
     from portal.roster import service
@@ -104,10 +105,7 @@ def set_up_school(info: dict, users: int) -> None:
         school = create_school(district.name, "Load High School", SLUG)
         for n in range(users):
             create_user(EMAIL.format(n=n), PASSWORD, "owner", SLUG, None, "Load", f"Owner {n}")
-        conn = service.save_connection(school, "oneroster", {
-            "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
-            "client_id": info["client_id"], "client_secret": info["client_secret"],
-            "school_id": info["school_ids"][0]}, actor=None)
+        conn = service.save_connection(school, "oneroster", oneroster_form_values(info), actor=None)
         service.save_sync_settings(conn, sync_students=True, sync_teachers=True, sync_staff=True,
                                    sync_admins=True, sync_parents=False, auto_update=True, archive=True,
                                    automatic=False, sync_time="02:00", archive_threshold_percent=10.0)

@@ -33,6 +33,7 @@ def _app(database_url: str):
 
 def worker_setup(database_url: str, info: dict) -> dict:
 
+    from connectors.sandbox import oneroster_form_values
     from portal.extensions import db
     from portal.models import District, School
     from portal.roster import service
@@ -44,10 +45,7 @@ def worker_setup(database_url: str, info: dict) -> dict:
         school = School(district=District(name="Bench District"), name="Bench High", slug="bench-high")
         db.session.add(school)
         db.session.commit()
-        conn = service.save_connection(school, "oneroster", {
-            "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
-            "client_id": info["client_id"], "client_secret": info["client_secret"],
-            "school_id": info["school_ids"][0]}, actor=None)
+        conn = service.save_connection(school, "oneroster", oneroster_form_values(info), actor=None)
         service.save_sync_settings(conn, sync_students=True, sync_teachers=True, sync_staff=True,
                                    sync_admins=True, sync_parents=True, auto_update=True, archive=True,
                                    automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
@@ -57,11 +55,9 @@ def worker_setup(database_url: str, info: dict) -> dict:
 def worker_fetch(database_url: str, info: dict) -> dict:
     from connectors.client import OneRosterClient
     from connectors.profiles import get_profile
+    from connectors.sandbox import oneroster_form_values
     from jobs.fetch import fetch_roster
-    settings = get_profile("oneroster").normalise({
-        "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
-        "client_id": info["client_id"], "client_secret": info["client_secret"],
-        "school_id": info["school_ids"][0]}, allow_loopback_http=True)
+    settings = get_profile("oneroster").normalise(oneroster_form_values(info), allow_loopback_http=True)
     roles = frozenset({"student", "teacher", "staff", "school_admin"})
     records = 0
     started = time.perf_counter()

@@ -3,7 +3,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from connectors.sandbox import start_sandbox
+from connectors.sandbox import oneroster_form_values, start_sandbox
 from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import Person, SyncChange, SyncIssue, SyncRun
@@ -24,10 +24,7 @@ def running_sandbox(vendor="oneroster", schools=2, students=120, seed=7, **optio
 
 
 def sandbox_values(sandbox, school_index=0) -> dict:
-    info = sandbox.info
-    return {"url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
-            "client_id": info["client_id"], "client_secret": info["client_secret"],
-            "school_id": info["school_ids"][school_index]}
+    return oneroster_form_values(sandbox.info, school_index)
 
 
 def connect(school, sandbox, school_index=0, **flags):

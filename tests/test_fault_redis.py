@@ -22,7 +22,8 @@ from portal.roster import service
 from tests.conftest import _test_config
 from tests.factories import make_school
 from tests.sync_support import connect, expected_people, no_backoff, running_sandbox, sync  # noqa: F401
-from tests.test_fault_suite import assert_as_after_a_complete_sync, assert_nothing_running, people
+from tests.test_fault_suite import (assert_as_after_a_complete_sync, assert_nothing_running, people,  # noqa: F401
+                                   synced)
 
 
 class RedisServer:
@@ -76,17 +77,6 @@ def sandbox():
 @pytest.fixture(autouse=True)
 def _no_backoff(no_backoff):
     """Retries still happen, without the real back-off pauses."""
-
-
-@pytest.fixture
-def synced(app, sandbox):
-    sandbox.clear_faults()
-    school = make_school()
-    connect(school, sandbox, archive=True)
-    assert sync(school).status == "succeeded"
-    sandbox.mutate(change_fraction=0.2, seed=5)
-    yield school
-    sandbox.clear_faults()
 
 
 def start_worker(private_redis, run_id):

@@ -114,6 +114,13 @@ class Sandbox:
         self.stop()
 
 
+def oneroster_form_values(info: dict, school_index: int = 0) -> dict:
+    """The Rostering form's fields for a sandbox served as a generic OneRoster provider (`info` as it prints)."""
+    return {"url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
+            "client_id": info["client_id"], "client_secret": info["client_secret"],
+            "school_id": info["school_ids"][school_index]}
+
+
 def start_sandbox(vendor="oneroster", schools=3, students=300, seed=1, port=0, **options) -> Sandbox:
     """Build and start a sandbox in a background thread (port 0 picks a free port)."""
     return Sandbox(vendor, schools, students, seed, port, **options).start()

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from connectors.sandbox import start_sandbox
+from connectors.sandbox import oneroster_form_values, start_sandbox
 from portal.extensions import db
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
 from portal.roster import service
@@ -28,11 +28,7 @@ def sis():
 def school(app, sis):
     """A school with a saved connection to the sandbox SIS and its owner."""
     school = make_school(make_district(name="Harbor Unified", timezone=ZONE), name="Harbor High", slug="harbor-high")
-    info = sis.info
-    service.save_connection(school, "oneroster", {
-        "url": info["base_url"], "token_url": info["token_url"], "auth_mode": "oauth2",
-        "client_id": info["client_id"], "client_secret": info["client_secret"], "school_id": info["school_ids"][0],
-    }, actor=None)
+    service.save_connection(school, "oneroster", oneroster_form_values(sis.info), actor=None)
     school.owner = make_owner(school)
     return school
 
