@@ -278,7 +278,7 @@ def print_report(result: dict) -> None:
             print(f"{label:<22} {run['status']:<10} {run['seconds_to_final']:>7.1f}s {run['seconds'] or 0:>7.1f}s"
                   f"  {counts}")
     print("(to final: Sync now until the run's final status, queue included; recorded: the run's own "
-          "started_at to finished_at, which is stamped when the apply step begins.)")
+          "started_at to finished_at, the apply included.)")
     print(f"sandbox records changed before the measured sync (parents included): {result['mutation']}")
     config = result["config"]
     print(f"load average (1 min) at start {result['loadavg'][0]:.1f}, at end {result['loadavg'][1]:.1f} "
