@@ -1,6 +1,7 @@
 """The RQ job: one school's sync (or preview) from fetch to apply, with progress, lock and clean failure."""
 import gc
 import logging
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -30,7 +31,7 @@ FULL_SYNC_EVERY = timedelta(days=7)
 
 
 class SyncRefused(Exception):
-    """The run cannot start (no connection, undecryptable secret); the message is for the user."""
+    """The run cannot start or go on (no connection, undecryptable secret, too slow); the message is for the user."""
 
 
 def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
@@ -92,6 +93,8 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
+    limit = current_app.config["SYNC_MAX_MINUTES"]
+    deadline = time.monotonic() + limit * 60
     try:
         with make_client(settings) as client, quiet_gc():
             for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
@@ -99,6 +102,8 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
                 lock.renew()
+                if time.monotonic() > deadline:
+                    raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
     finally:
         progress.flush()
     progress.write(phase="planning", percent=90)
@@ -118,6 +123,12 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+
+
+def too_slow_message(limit_minutes: float, fetched: int) -> str:
+    return (f"The sync stopped after {limit_minutes:g} minutes, the longest a sync may take: the SIS sent its roster "
+            f"too slowly ({fetched:,} people so far). Try again later; if it keeps happening, ask your SIS vendor "
+            "whether their OneRoster API is slowed down for this school.")
 
 
 @contextmanager

@@ -40,6 +40,9 @@ class Config:
     # client could otherwise forge the header and dodge the per-address limit.
     PORTAL_PROXY_HOPS = int(os.environ.get("PORTAL_PROXY_HOPS", "0"))
     PASSWORD_RESET_MAX_AGE = 3600
+    # The longest a sync may fetch before it stops (nothing changed) with a message; the RQ job's own
+    # time limit is an hour more, so the readable stop comes first.
+    SYNC_MAX_MINUTES = float(os.environ.get("SYNC_MAX_MINUTES", "120"))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

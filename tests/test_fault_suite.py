@@ -119,6 +119,19 @@ def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(sync
     assert_nothing_running(synced)
 
 
+def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced, sandbox, monkeypatch):
+    """Each page arrives in time, but the whole roster takes longer than SYNC_MAX_MINUTES allows."""
+    before = people(synced)
+    monkeypatch.setitem(app.config, "SYNC_MAX_MINUTES", 0.005)  # 0.3 s
+    sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 0.5})
+    run = sync(synced)
+    assert run.status == "failed"
+    assert run.error_message.startswith("The sync stopped after 0.005 minutes, the longest a sync may take")
+    assert run.error_message.endswith("Nothing was changed.")
+    assert people(synced) == before
+    assert_nothing_running(synced)
+
+
 RECOVERED = {
     "429 storm shorter than the retries": dict(rate_limit_storm=4, retry_after=0.01),
     "500 on a page, then it works": dict(error_500={"path": "students", "page": 1}),

@@ -18,7 +18,7 @@ from .secrets import decrypt_secret, encrypt_secret
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 TRIGGERS = ("manual", "preview", "nightly", "cli")
-JOB_TIMEOUT = 3 * 3600
+JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it
 START_GUARD_SECONDS = 10
 SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
               "archive", "additions_only")
@@ -206,7 +206,7 @@ def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
     from jobs.sync import run_sync
     run.job_id = f"sync-school-{run.school_id}-run-{run.id}{suffix}"
     db.session.commit()  # the job id is on the row before a fast worker can look for it
-    current_app.sync_queue.enqueue(run_sync, run.id, job_id=run.job_id, job_timeout=JOB_TIMEOUT,
+    current_app.sync_queue.enqueue(run_sync, run.id, job_id=run.job_id, job_timeout=int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN,
                                    result_ttl=86400, failure_ttl=7 * 86400)
     return run
 
