@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+    Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
+    literal_column,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -43,6 +44,13 @@ class School(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
 
     district: Mapped[District] = relationship(back_populates="schools")
+
+
+def _trigram_index(column: str, lowered: bool = True) -> Index:
+    """People search's LIKE '%word%' on PostgreSQL with pg_trgm (made by migration e4a7b2c9d1f3, never on SQLite)."""
+    expression = (func.lower(literal_column(column)) if lowered else literal_column(column)).label(column)
+    return Index(f"ix_person_{column}_trgm", expression, postgresql_using="gin",
+                 postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 class Person(UserMixin, db.Model):
@@ -84,6 +92,10 @@ class Person(UserMixin, db.Model):
         Index("ix_person_school_role", "school_id", "role"),
         Index("ix_person_school_email", "school_id", "email"),
         Index("ix_person_email", "email"),
+        _trigram_index("given_name"),
+        _trigram_index("family_name"),
+        _trigram_index("email", lowered=False),  # stored lower-case
+        _trigram_index("sis_id"),
     )
 
     # flask-login: the session carries a token that a password change rotates.

@@ -46,6 +46,28 @@ def test_search_treats_wildcards_literally(client, school_with_people):
     assert "No people match." in client.get("/schools/lincoln/people?q=%25").get_data(as_text=True)
 
 
+def test_search_matches_percent_underscore_and_accents_as_typed(client, school_with_people):
+    make_person(school_with_people, given_name="Ann", family_name="Lee", email="ann_lee@lincoln.org")
+    make_person(school_with_people, given_name="Anna", family_name="Xu", email="annxlee@lincoln.org")
+    make_person(school_with_people, given_name="Percy", family_name="Sign", sis_id="100%A")
+    make_person(school_with_people, given_name="Plain", family_name="Number", sis_id="100XA")
+    underscore = client.get("/schools/lincoln/people?q=ann_lee").get_data(as_text=True)
+    assert "Showing 1–1 of 1 people" in underscore and "ann_lee@lincoln.org" in underscore
+    percent = client.get("/schools/lincoln/people?q=100%25a").get_data(as_text=True)
+    assert "Showing 1–1 of 1 people" in percent and "Percy" in percent
+    accent = client.get("/schools/lincoln/people?q=ZOË").get_data(as_text=True)
+    assert "Showing 1–1 of 1 people" in accent and "O&#39;Brien" in accent
+
+
+@pytest.mark.parametrize("sort_matches_up_to", [0, 10_000])
+def test_search_results_page_in_name_order(client, school_with_people, monkeypatch, sort_matches_up_to):
+    # few matches are sorted on their own, many are read in name order: the pages look the same
+    monkeypatch.setattr("portal.people.directory.SORT_MATCHES_UP_TO", sort_matches_up_to)
+    page = client.get("/schools/lincoln/people?q=zed&page=3").get_data(as_text=True)
+    assert "Showing 101–120 of 120 people" in page
+    assert "Student099" not in page and page.index("Student100") < page.index("Student119")
+
+
 def test_role_filter_and_source_column(client, school_with_people):
     page = client.get("/schools/lincoln/people?role=staff").get_data(as_text=True)
     assert "Showing 1–1 of 1 people" in page and "Manual" in page
