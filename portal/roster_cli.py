@@ -25,6 +25,21 @@ TOGGLES = (("students", "sync_students"), ("teachers", "sync_teachers"), ("staff
 MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 
 
+class OneRunPercent(click.ParamType):
+    """--allow-archive read by the Sync now field's own parser, so both take and refuse the same values."""
+    name = "percent"
+
+    def convert(self, value, param, ctx):
+        try:
+            percent = service.parse_threshold_override(value)
+        except InvalidSettings:
+            percent = None
+        if percent is None:  # an empty value too: leave the option out to use the saved threshold
+            shown = value if len(str(value)) <= 40 else str(value)[:40] + "…"
+            self.fail(f"{shown!r} is not a percentage from 0 to 100, e.g. 25.", param, ctx)
+        return percent
+
+
 def _school(slug: str) -> School:
     school = db.session.scalar(db.select(School).filter_by(slug=slug))
     if school is None:
@@ -112,7 +127,7 @@ def _print_progress(values: dict) -> None:
 @click.option("--school", "slug", required=True)
 @click.option("--preview", is_flag=True, help="Show what would change; write nothing to the directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@click.option("--allow-archive", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+@click.option("--allow-archive", type=OneRunPercent(), default=None, metavar="PERCENT",
               help="For this run only, allow archiving up to this percent of rostered people "
                    "(e.g. 25 for the first sync of a school year).")
 def sync_command(slug, preview, as_json, allow_archive):

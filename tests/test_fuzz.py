@@ -1,4 +1,5 @@
 """Property tests: whatever a SIS or a user sends, connectors answer with their typed errors only."""
+import math
 import string
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from connectors.profiles import PROFILES
 from connectors.records import PersonRecord, normalise_user
 from connectors.settings import ConnectionSettings
 from connectors.transport import Reply, retry_after_seconds
+from portal.roster.service import PERCENT_MESSAGE, parse_threshold_override
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,3 +148,31 @@ def test_odd_content_length_never_crashes_the_transport(value):
             assert exc.message
             return
     assert reply.status == 200
+
+
+percent_like = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-10**400, max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True), st.decimals(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30), st.text(alphabet="0123456789.-+eE_ ,%infaINFA\x00\uff10\u0665", max_size=30),
+    st.builds(str, st.floats(allow_nan=True, allow_infinity=True)), st.lists(st.integers(), max_size=2),
+)
+
+
+@FUZZ
+@given(percent_like)
+@example(10**400)  # float() raises OverflowError, not ValueError
+@example("-0")
+@example("2_5")
+@example("0" * 30 + "50")
+@example("1e999")
+@example("\uff12\uff15")
+def test_one_run_threshold_is_none_a_percentage_or_invalid_settings(value):
+    try:
+        percent = parse_threshold_override(value)
+    except InvalidSettings as exc:
+        assert exc.errors == {"threshold_override": PERCENT_MESSAGE}
+        return
+    if percent is None:
+        assert value is None or not value.strip()
+        return
+    assert type(percent) is float and 0 <= percent <= 100 and math.copysign(1, percent) == 1

@@ -3,6 +3,7 @@ from ..extensions import db
 from ..models import AuditEvent, Person, School, utcnow
 
 ACTIONS = ("exclude", "include", "archive", "restore")
+MAX_ID = 2**31 - 1  # PostgreSQL integer ids; a bigger one in a URL is "no such person", not a database error
 
 
 class NotAllowed(Exception):
@@ -10,6 +11,8 @@ class NotAllowed(Exception):
 
 
 def person_of(school: School, person_id: int) -> Person | None:
+    if not 0 < person_id <= MAX_ID:
+        return None
     person = db.session.get(Person, person_id)
     return person if person is not None and person.school_id == school.id else None
 
@@ -17,7 +20,7 @@ def person_of(school: School, person_id: int) -> Person | None:
 def apply_person_action(school: School, person: Person, action: str, actor: Person) -> str:
     """Apply one control and audit it; returns the message to show."""
     if action not in ACTIONS:
-        raise NotAllowed("Unknown action.")
+        raise NotAllowed("Unknown action: a person can be excluded, included, archived or restored.")
     if person.role in ("owner", "district_manager") and action in ("archive", "restore"):
         raise NotAllowed("Owners and district managers are managed by the district, not archived here.")
     if action == "exclude":

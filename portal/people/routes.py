@@ -10,6 +10,16 @@ from .controls import NotAllowed, apply_person_action, person_of
 from .directory import STATUSES, search_people
 
 NO_CONNECTION = "This school has no SIS connection yet, so there are no sync rules to set."
+RULE_BOXES = {"auto_update": "Auto update changes them", "archive": "Archive removes them"}
+
+
+def _ticked(name: str) -> bool:
+    """A checkbox sends "on" when ticked and nothing when not; any other value did not come from this form."""
+    value = request.form.get(name)
+    if value not in (None, "on"):
+        raise InvalidSettings({name: f"“{RULE_BOXES[name]}” is a checkbox: tick it or leave it empty. "
+                                     "Nothing was saved."})
+    return value == "on"
 
 
 def _rules_context(school, role: str, **extra) -> dict:
@@ -59,8 +69,8 @@ def save_sync_rules(school):
     if conn is None:
         return _rules_response(school, role, 409, rules_error=NO_CONNECTION)
     try:
-        service.save_role_rules(conn, role, auto_update=request.form.get("auto_update") == "on",
-                                archive=request.form.get("archive") == "on", actor=current_user)
+        boxes = {name: _ticked(name) for name in RULE_BOXES}
+        service.save_role_rules(conn, role, **boxes, actor=current_user)
     except InvalidSettings as exc:
         return _rules_response(school, role, 422, rules_error=str(exc))
     said = [sentence for r, sentence in service.role_rule_summary(conn) if r == role]

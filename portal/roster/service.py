@@ -25,6 +25,7 @@ SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sy
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
 RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
 PERCENT_MESSAGE = "Give a percentage from 0 to 100, e.g. 25, or leave it empty to use the saved threshold."
+PERCENT_MAX_CHARS = 20  # "12.3456789" needs 10; anything longer is a paste, not a percentage
 
 
 class SyncAlreadyRunning(Exception):
@@ -183,13 +184,16 @@ def parse_threshold_override(value) -> float | None:
     """A one-run archive threshold from a form or CLI: None when empty; InvalidSettings when not 0-100."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and (len(value.strip()) > PERCENT_MAX_CHARS or "_" in value):
+        # float() would read "2_5" as 25; a long value would have been cut short, not read
+        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE})
     try:
         percent = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
         raise InvalidSettings({"threshold_override": PERCENT_MESSAGE}) from None
     if not 0 <= percent <= 100:  # NaN fails this too
         raise InvalidSettings({"threshold_override": PERCENT_MESSAGE})
-    return percent
+    return percent + 0.0  # -0.0 becomes 0.0, so nothing says "up to -0%"
 
 
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:

@@ -17,10 +17,13 @@ from .routes import _page
 TRIGGERS = {"manual": "Sync", "preview": "Preview"}
 RUN_PAGE_SIZE = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MAX_ID = 2**31 - 1  # PostgreSQL integer ids; a bigger one in a URL is a 404, not a database error
 
 
 def _school_run(school, run_id: int) -> SyncRun:
     """A run of this school; another school's run id is 404 like any unknown one."""
+    if not 0 < run_id <= MAX_ID:
+        abort(404)
     run = db.session.scalar(db.select(SyncRun).where(SyncRun.id == run_id, SyncRun.school_id == school.id))
     if run is None:
         abort(404)
@@ -75,7 +78,7 @@ def start(school):
     trigger = request.form.get("trigger", "manual")
     if trigger not in TRIGGERS:
         abort(400)
-    override = request.form.get("threshold_override", "").strip()[:20]
+    override = request.form.get("threshold_override", "").strip()  # the service refuses a long one, never cuts it
     try:
         run = service.start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
     except service.SyncAlreadyRunning as exc:
@@ -83,7 +86,7 @@ def start(school):
     except service.NotConfigured as exc:
         return _refused(school, None, str(exc))
     except InvalidSettings as exc:
-        return _invalid_override(school, override, exc.errors)
+        return _invalid_override(school, override[:service.PERCENT_MAX_CHARS], exc.errors)
     once = "" if run.archive_threshold_override is None else \
         f" For this run only, it may archive up to {run.archive_threshold_override:g}% of rostered people."
     if not is_htmx():

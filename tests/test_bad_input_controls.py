@@ -1,0 +1,261 @@
+"""The newer controls given bad input: Sync now's one-run threshold, per-role sync rules, seasonal pauses,
+per-person actions and `flask roster sync --allow-archive`.
+
+Each answers with a plain message and an honest status (422, or 404/409 where that is the contract), never a
+500 or a raw script tag, and leaves everything as it was: no run queued, no rule or pause saved, no audit entry.
+"""
+from urllib.parse import quote
+
+import pytest
+
+from portal.extensions import db
+from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
+from tests.conftest import csrf_token
+from tests.factories import make_owner, make_person, make_school
+from tests.test_bad_input_cli import BAD_VALUES
+
+HX = {"HX-Request": "true"}
+SCRIPT = "<script>alert(1)</script>"
+TEXT = dict(BAD_VALUES, sqlish="1; DROP TABLE person")
+NUMBERS = {
+    "negative": "-5",
+    "just_below": "-0.01",
+    "just_above": "100.01",
+    "out_of_range": "150",
+    "overflow": "1e999",
+    "long_digits": "9" * 400,
+    "nan": "nan",
+    "NaN": "NaN",
+    "inf": "inf",
+    "minus_inf": "-Infinity",
+    "percent_sign": "25%",
+    "comma": "1,5",
+    "underscore": "2_5",  # float() alone would read this as 25
+    "hex": "0x19",
+    "zero_padded": "0" * 30 + "50",  # cut to 20 characters, this used to be read as 0
+}
+ALL = {**TEXT, **NUMBERS}
+BLANK = ("empty", "spaces")  # a blank one-run threshold means "use the saved one"
+PERCENT = "Give a percentage from 0 to 100"
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def assert_handled(response, *codes):
+    body = text(response)
+    assert response.status_code in codes, (response.status_code, body[:300])
+    assert SCRIPT not in body and "Traceback" not in body
+    return body
+
+
+def nothing_audited():
+    return db.session.scalar(db.select(db.func.count(AuditEvent.id))) == 0
+
+
+@pytest.fixture
+def school(app, client, auth):
+    """A school with a saved connection (enough to queue a run and save rules) and its owner signed in."""
+    school = make_school(slug="north")
+    db.session.add(RosterConnection(school_id=school.id, url="https://sis.example.org/aeries/", client_id="c",
+                                    sis_school_id="5", secret_encrypted=b"not-used-until-a-worker-runs"))
+    db.session.commit()
+    auth.login(make_owner(school).email)
+    return school
+
+
+def post(client, path, data, htmx=True, **kwargs):
+    data = dict(data, csrf_token=csrf_token(client, "/schools/north/rostering"))
+    return client.post(f"/schools/north{path}", data=data, headers=HX if htmx else {}, **kwargs)
+
+
+def connection(school) -> RosterConnection:
+    db.session.expire_all()
+    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+
+
+# -- Sync now: the one-run archive threshold ------------------------------------------------------
+
+@pytest.mark.parametrize("kind", [k for k in ALL if k not in BLANK])
+@pytest.mark.parametrize("htmx", [True, False])
+def test_one_run_threshold_refuses_bad_input_and_queues_nothing(client, school, kind, htmx):
+    for trigger in ("manual", "preview"):
+        response = post(client, "/rostering/runs", {"trigger": trigger, "threshold_override": ALL[kind]}, htmx)
+        body = assert_handled(response, 422)
+        assert PERCENT in body and 'id="threshold-override-error"' in body
+        assert ("<html" in body) is not htmx
+        if htmx:
+            assert response.headers["HX-Retarget"] == "#sync-now"
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+    assert nothing_audited()
+
+
+@pytest.mark.parametrize("kind", BLANK)
+def test_blank_one_run_threshold_uses_the_saved_one(client, school, kind):
+    assert_handled(post(client, "/rostering/runs", {"trigger": "manual", "threshold_override": ALL[kind]}), 200)
+    assert db.session.scalar(db.select(SyncRun.archive_threshold_override)) is None
+
+
+@pytest.mark.parametrize("value, stored", [("-0", 0.0), (" 30 ", 30.0), ("1e1", 10.0), ("\uff12\uff15", 25.0)])
+def test_odd_but_valid_one_run_thresholds(client, school, value, stored):
+    body = assert_handled(post(client, "/rostering/runs", {"trigger": "manual", "threshold_override": value}), 200)
+    run = db.session.scalar(db.select(SyncRun))
+    assert run.archive_threshold_override == stored and str(run.archive_threshold_override) == str(stored)
+    assert "-0%" not in body
+
+
+@pytest.mark.parametrize("kind", TEXT)
+def test_unknown_trigger_is_400_and_queues_nothing(client, school, kind):
+    assert_handled(post(client, "/rostering/runs", {"trigger": ALL[kind], "threshold_override": "20"}), 400)
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+# -- People Manager: per-role sync rules ----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("htmx", [True, False])
+def test_sync_rules_refuse_bad_values_in_every_field(client, school, kind, htmx):
+    value = ALL[kind]
+    cases = [({"role": value, "auto_update": "on"}, "pick one of those roles in the Role filter"),
+             ({"role": "teacher", "auto_update": value, "archive": "on"}, "is a checkbox: tick it or leave it empty"),
+             ({"role": "teacher", "auto_update": "on", "archive": value}, "is a checkbox: tick it or leave it empty")]
+    before = connection(school).settings_changed_at
+    for data, message in cases:
+        body = assert_handled(post(client, "/people/sync-rules", data, htmx), 422)
+        assert message in body and ("<html" in body) is not htmx
+    conn = connection(school)
+    assert (conn.no_update_roles, conn.no_archive_roles) == ("", "")
+    assert conn.settings_changed_at == before and nothing_audited()
+
+
+# -- Seasonal pause (a plain form: no htmx) -------------------------------------------------------
+
+DATES = {
+    "year_zero": "0000-01-01",
+    "year_10000": "10000-01-01",
+    "february_30": "2027-02-30",
+    "month_13": "2027-13-01",
+    "us_order": "06/10/2027",
+    "script_after": "2027-06-10" + SCRIPT,  # used to be read as 2027-06-10
+    "nul_after": "2027-06-10\x00x",  # used to be read as 2027-06-10
+    "sql_after": "2027-06-10' OR 1=1 --",
+}
+GOOD_PAUSE = {"starts_on": "2027-06-01", "ends_on": "2027-06-10", "note": "Rollover"}
+
+
+def pause_count():
+    return db.session.scalar(db.select(db.func.count(BlackoutPeriod.id)))
+
+
+@pytest.mark.parametrize("kind", {**ALL, **DATES})
+@pytest.mark.parametrize("field", ["starts_on", "ends_on"])
+def test_pause_dates_refuse_bad_input(client, school, kind, field):
+    value = {**ALL, **DATES}[kind]
+    body = assert_handled(post(client, "/rostering/pauses", dict(GOOD_PAUSE, **{field: value}), htmx=False), 422)
+    label = "first day" if field == "starts_on" else "last day"
+    assert f"Enter the {label} as a date, e.g. 2027-06-10." in body
+    assert f'id="pause-{field}-error"' in body
+    assert pause_count() == 0 and nothing_audited()
+
+
+@pytest.mark.parametrize("starts_on, ends_on, message", [
+    ("2027-06-10", "2027-06-01", "The last day must be on or after the first day."),
+    ("2027-01-01", "2028-01-03", "A pause can last at most a year"),
+    ("0001-01-01", "9999-12-31", "A pause can last at most a year"),
+])
+def test_pause_ranges_out_of_bounds_are_refused(client, school, starts_on, ends_on, message):
+    data = dict(GOOD_PAUSE, starts_on=starts_on, ends_on=ends_on)
+    assert message in assert_handled(post(client, "/rostering/pauses", data, htmx=False), 422)
+    assert pause_count() == 0
+
+
+NOTE_REFUSED = {"huge": "Keep the note under 200 characters.", "long_digits": "Keep the note under 200 characters.",
+                "nul": "Remove the control characters from the note"}
+
+
+@pytest.mark.parametrize("kind, message", NOTE_REFUSED.items())
+def test_pause_note_refuses_what_cannot_be_kept(client, school, kind, message):
+    data = dict(GOOD_PAUSE, note=ALL[kind])
+    assert message in assert_handled(post(client, "/rostering/pauses", data, htmx=False), 422)
+    assert pause_count() == 0 and nothing_audited()
+
+
+@pytest.mark.parametrize("kind", [k for k in ALL if k not in NOTE_REFUSED])
+def test_pause_note_keeps_odd_text_verbatim_and_escaped(client, school, kind):
+    response = post(client, "/rostering/pauses", dict(GOOD_PAUSE, note=ALL[kind]), htmx=False,
+                    follow_redirects=True)
+    body = assert_handled(response, 200)
+    assert db.session.scalar(db.select(BlackoutPeriod.note)) == " ".join(ALL[kind].split())
+    if kind == "script":
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert db.session.scalar(db.select(db.func.count(Person.id))) == 1  # the person table is still there
+
+
+# -- Per-person actions: POST /people/<id>/<action> ------------------------------------------------
+
+def unchanged(person) -> bool:
+    db.session.expire_all()
+    person = db.session.get(Person, person.id)
+    return person.sync_enabled and person.status == "active" and nothing_audited()
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("htmx", [True, False])
+def test_person_action_refuses_unknown_actions(client, school, kind, htmx):
+    person = make_person(school)
+    value = ALL[kind]
+    response = post(client, f"/people/{person.id}/{quote(value, safe='')}", {}, htmx)
+    if not value or "/" in value:  # no such address
+        assert_handled(response, 404)
+    elif htmx:
+        body = assert_handled(response, 409)
+        assert "Unknown action: a person can be excluded, included, archived or restored." in body
+        assert f'id="person-{person.id}"' in body and "<html" not in body
+    else:
+        assert_handled(response, 302)
+        page = text(client.get(response.headers["Location"]))
+        assert "Unknown action: a person can be excluded" in page
+    assert unchanged(person)
+
+
+IDS = {"zero": "0", "negative": "-1", "beyond_integer": str(2**31), "huge_number": "9" * 400,
+       "unknown": str(2**31 - 1)}
+
+
+@pytest.mark.parametrize("kind", {**ALL, **IDS})
+@pytest.mark.parametrize("htmx", [True, False])
+def test_person_action_refuses_bad_person_ids(client, school, kind, htmx):
+    person = make_person(school)
+    value = {**ALL, **IDS}[kind]
+    assert_handled(post(client, f"/people/{quote(value, safe='')}/exclude", {}, htmx), 404)
+    assert unchanged(person)
+
+
+# -- ids in the run and pause addresses ----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", IDS)
+def test_run_and_pause_addresses_with_bad_ids_are_404(client, school, kind):
+    run_id = IDS[kind]
+    for method, path in (("get", "/runs/{}"), ("get", "/runs/{}/progress"), ("get", "/runs/{}/issues.csv"),
+                         ("post", "/runs/{}/approve"), ("post", "/runs/{}/discard")):
+        url = "/schools/north/rostering" + path.format(run_id)
+        data = {"csrf_token": csrf_token(client, "/schools/north/rostering")} if method == "post" else None
+        assert_handled(getattr(client, method)(url, data=data, headers=HX), 404)
+    response = post(client, f"/rostering/pauses/{run_id}/delete", {}, htmx=False, follow_redirects=True)
+    body = assert_handled(response, 200, 404)  # "-1" matches no address at all
+    assert response.status_code == 404 or "That pause no longer exists." in body
+
+
+# -- flask roster sync --allow-archive PERCENT ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ALL)
+def test_cli_allow_archive_refuses_bad_input(runner, school, kind):
+    result = runner.invoke(args=["roster", "sync", "--school", "north", "--allow-archive", ALL[kind]])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert "Invalid value for '--allow-archive'" in result.output
+    assert "is not a percentage from 0 to 100, e.g. 25." in result.output
+    assert len(result.output) < 500  # a huge value is quoted briefly
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
