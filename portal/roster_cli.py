@@ -25,8 +25,9 @@ TOGGLES = (("students", "sync_students"), ("teachers", "sync_teachers"), ("staff
 MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 
 
-class OneRunPercent(click.ParamType):
-    """--allow-archive read by the Sync now field's own parser, so both take and refuse the same values."""
+class Percent(click.ParamType):
+    """--allow-archive and --archive-threshold read by the Sync now field's parser: the pages and the CLI take
+    and refuse the same values (click's FloatRange lets NaN through and echoes any length back)."""
     name = "percent"
 
     def convert(self, value, param, ctx):
@@ -69,7 +70,7 @@ def _toggle_options(func):
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")
 @click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default="oauth2")
-@click.option("--archive-threshold", type=click.FloatRange(0, 100), default=None,
+@click.option("--archive-threshold", type=Percent(), default=None, metavar="PERCENT",
               help="Percent of rostered people a sync may archive without review.")
 @_toggle_options
 def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id, app_name, token_url,
@@ -127,7 +128,7 @@ def _print_progress(values: dict) -> None:
 @click.option("--school", "slug", required=True)
 @click.option("--preview", is_flag=True, help="Show what would change; write nothing to the directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@click.option("--allow-archive", type=OneRunPercent(), default=None, metavar="PERCENT",
+@click.option("--allow-archive", type=Percent(), default=None, metavar="PERCENT",
               help="For this run only, allow archiving up to this percent of rostered people "
                    "(e.g. 25 for the first sync of a school year).")
 def sync_command(slug, preview, as_json, allow_archive):

@@ -259,3 +259,29 @@ def test_cli_allow_archive_refuses_bad_input(runner, school, kind):
     assert "is not a percentage from 0 to 100, e.g. 25." in result.output
     assert len(result.output) < 500  # a huge value is quoted briefly
     assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+# -- flask roster configure: every option ---------------------------------------------------------
+
+CONFIGURE = {"--url": "https://demo.aeries.net/aeries/", "--client-id": "id", "--client-secret": "secret",
+             "--sis-school-id": "5", "--app-name": "", "--token-url": ""}
+
+
+@pytest.mark.parametrize("option", list(CONFIGURE) + ["--archive-threshold"])
+@pytest.mark.parametrize("kind", ALL)
+def test_cli_configure_answers_bad_input_with_a_message_and_saves_nothing_bad(runner, app, option, kind):
+    make_school(slug="cli-bad")
+    values = dict(CONFIGURE, **{option: ALL[kind]})
+    args = ["roster", "configure", "--school", "cli-bad", "--vendor", "aeries"]
+    for name, value in values.items():
+        args += [name, value]
+    result = runner.invoke(args=args)
+    assert "Traceback" not in result.output and len(result.output) < 2000
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    conn = db.session.scalar(db.select(RosterConnection))
+    if result.exit_code == 0:  # odd but valid text (an app name with emoji, say) is kept as typed
+        assert option not in ("--url", "--archive-threshold") and "Saved the Aeries connection" in result.output
+    else:
+        assert result.exit_code == 2, result.output
+        assert option in result.output or "Invalid value" in result.output
+        assert conn is None or conn.archive_threshold_percent == 10.0

@@ -146,6 +146,12 @@ def test_every_field_is_trimmed_required_and_sane(value, message):
         assert message in errors_of(other, **{name: value})[name]
 
 
+@pytest.mark.parametrize("name,limit", [("client_id", 500), ("school_id", 200)])
+def test_ids_longer_than_the_portal_stores_are_refused_by_name(name, limit):
+    assert getattr(other(**{name: "9" * limit}), name) == "9" * limit
+    assert f"at most {limit} characters" in errors_of(other, **{name: "9" * (limit + 1)})[name]
+
+
 def test_values_are_trimmed():
     settings = other(client_id="  cid  ", client_secret=" sec ", school_id=" sch-1 ")
     assert (settings.client_id, settings.client_secret, settings.school_id) == ("cid", "sec", "sch-1")
