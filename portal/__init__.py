@@ -1,13 +1,23 @@
 """Rostering Portal: keeps a school's people directory in step with its SIS."""
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from .config import Config, INSTANCE_DIR, check_production_config
 from .extensions import csrf, db, login_manager, mail, migrate
 
 
+class DatabaseId(IntegerConverter):
+    """Every <int:…> in a URL: an id past PostgreSQL's integer range is a 404 before any query, not a 500."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.url_map.converters["int"] = DatabaseId
     app.config.from_object(Config)
     if config:
         app.config.update(config)

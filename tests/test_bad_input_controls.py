@@ -4,6 +4,7 @@ per-person actions and `flask roster sync --allow-archive`.
 Each answers with a plain message and an honest status (422, or 404/409 where that is the contract), never a
 500 or a raw script tag, and leaves everything as it was: no run queued, no rule or pause saved, no audit entry.
 """
+import re
 from urllib.parse import quote
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from portal.extensions import db
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
 from tests.conftest import csrf_token
-from tests.factories import make_owner, make_person, make_school
+from tests.factories import make_district_manager, make_owner, make_person, make_school
 from tests.test_bad_input_cli import BAD_VALUES
 
 HX = {"HX-Request": "true"}
@@ -245,6 +246,26 @@ def test_run_and_pause_addresses_with_bad_ids_are_404(client, school, kind):
     response = post(client, f"/rostering/pauses/{run_id}/delete", {}, htmx=False, follow_redirects=True)
     body = assert_handled(response, 200, 404)  # "-1" matches no address at all
     assert response.status_code == 404 or "That pause no longer exists." in body
+
+
+@pytest.mark.parametrize("value", [str(2**31), "9" * 400])
+def test_every_address_with_an_id_answers_an_id_past_the_database_range_with_404(app, client, auth, value):
+    """One URL converter covers every <int:…> route, including ones added later (the district overview was missed)."""
+    school = make_school(slug="far")
+    manager = make_district_manager(school.district)
+    auth.login(manager.email)
+    rules = [r for r in app.url_map.iter_rules() if any(type(c).__name__ == "DatabaseId" for c in
+                                                         r._converters.values())]
+    assert len(rules) >= 8
+    for rule in rules:
+        path = rule.rule.replace("<slug>", "far")
+        for name in rule.arguments - {"slug"}:
+            path = re.sub(rf"<int:{name}>", value, path)
+        if "POST" in rule.methods:
+            response = client.post(path, data={"csrf_token": csrf_token(client, "/")}, headers=HX)
+        else:
+            response = client.get(path, headers=HX)
+        assert response.status_code == 404, (path, response.status_code)
 
 
 # -- flask roster sync --allow-archive PERCENT ----------------------------------------------------
