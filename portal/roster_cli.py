@@ -26,7 +26,7 @@ MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 
 
 class Percent(click.ParamType):
-    """--allow-archive and --archive-threshold read by the Sync now field's parser: the pages and the CLI take
+    """--allow-archive and --archive-threshold read by the pages' percent parser: the pages and the CLI take
     and refuse the same values (click's FloatRange lets NaN through and echoes any length back)."""
     name = "percent"
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from portal.extensions import db
+from portal.roster.secrets import encrypt_secret
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
 from tests.conftest import csrf_token
 from tests.factories import make_district_manager, make_owner, make_person, make_school
@@ -266,6 +267,69 @@ def test_every_address_with_an_id_answers_an_id_past_the_database_range_with_404
         else:
             response = client.get(path, headers=HX)
         assert response.status_code == 404, (path, response.status_code)
+
+
+# -- the Rostering page's connection and settings forms, and People search ---------------------
+
+CONNECTION = {"vendor": "aeries", "method": "oneroster", "url": "https://demo.aeries.net/aeries/",
+              "client_id": "id", "client_secret": "secret", "school_id": "5"}
+SETTINGS = {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"}
+
+
+def connection_row(school) -> tuple:
+    conn = connection(school)
+    return (conn.vendor, conn.url, conn.client_id, conn.sis_school_id, conn.secret_encrypted, conn.sync_time,
+            conn.archive_threshold_percent, conn.sync_students)
+
+
+@pytest.mark.parametrize("field,kind", [(f, k) for f in ("vendor", "method", "url", "client_id", "client_secret")
+                                         for k in TEXT] + [("school_id", k) for k in ALL])
+def test_connection_form_answers_bad_input_in_place_and_keeps_the_saved_connection(client, school, field, kind):
+    conn = connection(school)
+    conn.secret_encrypted = encrypt_secret("saved-secret")
+    db.session.commit()
+    before = connection_row(school)
+    response = post(client, "/rostering/connection", dict(CONNECTION, **{field: ALL[kind]}))
+    body = assert_handled(response, 204, 422)
+    if response.status_code == 422:
+        assert connection_row(school) == before and 'aria-invalid="true"' in body
+    else:  # odd but valid: a secret of any characters, an unknown vendor or method falls back to the default
+        assert field in ("client_secret", "client_id", "vendor", "method") or (  # or digits: an Aeries code
+            field == "school_id" and ALL[kind].isdigit()), (field, kind)
+
+
+def test_a_saved_secret_the_keys_cannot_read_asks_for_the_secret_again(client, school):
+    """Blank secret means "keep the saved one"; if the encryption keys changed, say so instead of a 500."""
+    response = post(client, "/rostering/connection", dict(CONNECTION, client_secret=""))
+    body = assert_handled(response, 422)
+    assert "The saved secret can no longer be read" in body and "Enter the client secret again" in body
+
+
+@pytest.mark.parametrize("field", ["sync_time", "archive_threshold_percent"])
+@pytest.mark.parametrize("kind", ALL)
+def test_settings_form_answers_bad_input_in_place_and_saves_nothing(client, school, field, kind):
+    before = connection_row(school)
+    response = post(client, "/rostering/settings", dict(SETTINGS, **{field: ALL[kind]}))
+    body = assert_handled(response, 422)
+    assert connection_row(school) == before
+    assert ("Give the time as HH:MM" if field == "sync_time" else PERCENT) in body
+
+
+@pytest.mark.parametrize("value,saved", [("2_5", None), ("0" * 30 + "50", None), (" 25 ", 25.0), ("-0", 0.0)])
+def test_saved_threshold_reads_numbers_like_the_one_run_field(client, school, value, saved):
+    response = post(client, "/rostering/settings", dict(SETTINGS, archive_threshold_percent=value))
+    assert response.status_code == (200 if saved is not None else 422)
+    assert connection(school).archive_threshold_percent == (10.0 if saved is None else saved)
+
+
+@pytest.mark.parametrize("param", ["q", "role", "status", "page"])
+@pytest.mark.parametrize("kind", {**ALL, "superscript": "²", "fullwidth": "２"})
+def test_people_search_answers_any_query_string(client, school, param, kind):
+    make_person(school, given_name="Ana")
+    for headers in (HX | {"HX-Target": "people-table"}, {}):
+        value = {**ALL, "superscript": "²", "fullwidth": "２"}[kind]
+        response = client.get("/schools/north/people", query_string={param: value}, headers=headers)
+        assert_handled(response, 200)
 
 
 # -- flask roster sync --allow-archive PERCENT ----------------------------------------------------

@@ -25,7 +25,7 @@ def _ticked(name: str) -> bool:
 def _rules_context(school, role: str, **extra) -> dict:
     """The per-role Auto update / Archive form, for a role that has sync rules (else nothing is shown)."""
     role = role if role in service.RULE_ROLES else ""
-    conn = service.get_connection(school)
+    conn = service.get_connection(school) if role else None  # no form without a role: no query either
     context = {"school": school, "rule_role": role, "rule_label": service.RULE_ROLES.get(role, ""),
                "rule_singular": ROLE_LABELS.get(role, "").lower(), "rules_conn": conn is not None,
                "rules": service.role_rules(conn, role), "rules_notice": "", "rules_error": ""}
@@ -33,18 +33,24 @@ def _rules_context(school, role: str, **extra) -> dict:
     return context
 
 
+def _search_text(args) -> str:
+    """What was typed in Search, without control characters (PostgreSQL refuses a NUL in a query)."""
+    return "".join(ch for ch in args.get("q", "")[:200] if ch.isprintable())
+
+
 def _people_context(school, args) -> dict:
     page_number = args.get("page", "1")
+    q = _search_text(args)
     result = search_people(
         school,
-        q=args.get("q", "")[:200],
+        q=q,
         role=args.get("role", ""),
         status=args.get("status", ""),
-        page=int(page_number) if page_number.isdigit() else 1,
+        page=int(page_number) if page_number.isascii() and page_number.isdigit() else 1,  # not "²"
         per_page=current_app.config["PEOPLE_PAGE_SIZE"],
     )
     context = _rules_context(school, args.get("role", ""))
-    context.update(result=result, q=args.get("q", "")[:200], role=args.get("role", ""),
+    context.update(result=result, q=q, role=args.get("role", ""),
                    status=args.get("status", ""), roles=ROLES, role_labels=ROLE_LABELS, statuses=STATUSES)
     return context
 

@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timezone
 
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +26,7 @@ SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sy
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
 RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
 PERCENT_MESSAGE = "Give a percentage from 0 to 100, e.g. 25, or leave it empty to use the saved threshold."
+THRESHOLD_MESSAGE = "Give a percentage from 0 to 100, e.g. 10."
 PERCENT_MAX_CHARS = 20  # "12.3456789" needs 10; anything longer is a paste, not a percentage
 
 
@@ -67,7 +69,11 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
         raise InvalidSettings({"vendor": "Choose Aeries, Infinite Campus or Other OneRoster 1.1 provider."})
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
     if not values.get("client_secret", "").strip() and existing is not None and existing.has_secret:
-        values["client_secret"] = decrypt_secret(existing.secret_encrypted)
+        try:
+            values["client_secret"] = decrypt_secret(existing.secret_encrypted)
+        except InvalidToken:
+            raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
+                                   "keys changed). Enter the client secret again."}) from None
     return get_profile(vendor).normalise(values, allow_loopback_http=_allow_loopback())
 
 
@@ -114,11 +120,12 @@ def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teac
     if not SYNC_TIME_RE.match(sync_time):
         errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
     try:
-        percent = float(archive_threshold_percent)
-        if not 0 <= percent <= 100:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors["archive_threshold_percent"] = "Give a percentage from 0 to 100."
+        percent = parse_percent(archive_threshold_percent, "archive_threshold_percent", THRESHOLD_MESSAGE)
+    except InvalidSettings as exc:
+        errors.update(exc.errors)
+    else:
+        if percent is None:
+            errors["archive_threshold_percent"] = THRESHOLD_MESSAGE
     if errors:
         raise InvalidSettings(errors)
     new = dict(sync_students=sync_students, sync_teachers=sync_teachers, sync_staff=sync_staff,
@@ -180,20 +187,25 @@ def role_rule_summary(conn: RosterConnection | None) -> list[tuple[str, str]]:
     return lines
 
 
-def parse_threshold_override(value) -> float | None:
-    """A one-run archive threshold from a form or CLI: None when empty; InvalidSettings when not 0-100."""
+def parse_percent(value, field: str, message: str) -> float | None:
+    """A percentage typed in a form or CLI: None when empty; InvalidSettings({field: message}) unless 0-100."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str) and (len(value.strip()) > PERCENT_MAX_CHARS or "_" in value):
         # float() would read "2_5" as 25; a long value would have been cut short, not read
-        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE})
+        raise InvalidSettings({field: message})
     try:
         percent = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
-        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE}) from None
+        raise InvalidSettings({field: message}) from None
     if not 0 <= percent <= 100:  # NaN fails this too
-        raise InvalidSettings({"threshold_override": PERCENT_MESSAGE})
+        raise InvalidSettings({field: message})
     return percent + 0.0  # -0.0 becomes 0.0, so nothing says "up to -0%"
+
+
+def parse_threshold_override(value) -> float | None:
+    """A one-run archive threshold (Sync now, --allow-archive): None when empty, which keeps the saved one."""
+    return parse_percent(value, "threshold_override", PERCENT_MESSAGE)
 
 
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:

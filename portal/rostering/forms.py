@@ -52,7 +52,7 @@ def sync_settings_values(form) -> dict:
     values.update({name: form.get(name) == "on" for name, _, _ in CHANGE_TOGGLES})
     values["automatic"] = form.get("automatic") == "on"
     values["sync_time"] = form.get("sync_time", "").strip()[:20]
-    values["archive_threshold_percent"] = form.get("archive_threshold_percent", "").strip()[:20]
+    values["archive_threshold_percent"] = form.get("archive_threshold_percent", "").strip()[:100]  # over 20: refused
     return values
 
 
