@@ -1,4 +1,5 @@
 """Seasonal pause: date ranges in which nightly syncs of a school are skipped (e.g. around year end)."""
+import unicodedata
 from datetime import date, timedelta
 
 from ..extensions import db
@@ -17,7 +18,7 @@ class InvalidBlackout(ValueError):
 
 def _parse(value: str, label: str, errors: dict, key: str) -> date | None:
     try:
-        return date.fromisoformat((value or "").strip()[:10])
+        return date.fromisoformat((value or "").strip())  # the whole value: "2027-06-10<script>" is not a date
     except ValueError:
         errors[key] = f"Enter the {label} as a date, e.g. 2027-06-10."
         return None
@@ -30,6 +31,8 @@ def add_blackout(school: School, starts_on: str, ends_on: str, note: str, actor:
     note = " ".join((note or "").split())
     if len(note) > 200:
         errors["note"] = "Keep the note under 200 characters."
+    elif any(unicodedata.category(c) == "Cc" for c in note):  # PostgreSQL refuses a NUL outright
+        errors["note"] = "Remove the control characters from the note; plain text only."
     if start and end and end < start:
         errors["ends_on"] = "The last day must be on or after the first day."
     elif start and end and end - start > MAX_SPAN:

@@ -1,6 +1,4 @@
 """Seasonal pause routes: add or remove date ranges in which nightly syncs are skipped."""
-import unicodedata
-
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
@@ -9,29 +7,12 @@ from ..roster.blackouts import InvalidBlackout, add_blackout, remove_blackout
 from . import bp
 from .routes import _page
 
-DATE_FIELDS = {"starts_on": "first day", "ends_on": "last day"}
-
-
-def _unreadable(form) -> dict[str, str]:
-    """What add_blackout would let slip: text after a date (it reads the first 10 characters) and control
-    characters in the note (PostgreSQL refuses NUL outright)."""
-    errors = {}
-    for name, label in DATE_FIELDS.items():
-        value = form.get(name, "").strip()
-        if len(value) > 10:
-            errors[name] = f"Enter the {label} as a date, e.g. 2027-06-10."
-    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in form.get("note", "")):
-        errors["note"] = "Remove the control characters from the note; plain text only."
-    return errors
-
 
 @bp.post("/pauses")
 @school_required
 def add_pause(school):
     form = request.form
     try:
-        if errors := _unreadable(form):
-            raise InvalidBlackout(errors)
         period = add_blackout(school, form.get("starts_on", ""), form.get("ends_on", ""), form.get("note", ""),
                               current_user)
     except InvalidBlackout as exc:
