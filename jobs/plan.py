@@ -118,17 +118,18 @@ class Planner:
         if record.is_leaving:
             plan.counts["skipped"] += 1
             return
-        email, who = values[EMAIL], f"{record.given_name} {record.family_name} ({sid})"
-        earlier = self.emails.setdefault(hash(email), sid) if email else sid
+        email = values[EMAIL]
+        email_hash = hash(email) if email else None
+        earlier = self.emails.setdefault(email_hash, sid) if email else sid
         if earlier != sid:
-            issues.append((sid, "possible_duplicate", f"Possible duplicate: {who} was not added because another "
-                           f"SIS record in this sync ({earlier}) has the same email {email}. Give each person "
+            issues.append((sid, "possible_duplicate", f"Possible duplicate: {_who(record)} was not added because "
+                           f"another SIS record in this sync ({earlier}) has the same email {email}. Give each person "
                            "their own email in the SIS, then sync again."))
             plan.counts["skipped"] += 1
             return
-        duplicate = self._duplicate_of(email, values[SIS_ID])
+        duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
         if duplicate is not None:
-            self.duplicates.append((len(issues), who, *duplicate))
+            self.duplicates.append((len(issues), _who(record), *duplicate))
             issues.append((sid, "possible_duplicate", ""))  # worded in _name_duplicates, once per page
             plan.counts["skipped"] += 1
             return
@@ -138,10 +139,10 @@ class Planner:
             return
         plan.creates.append((sid, pack(values), record.date_last_modified))
 
-    def _duplicate_of(self, email: str, sis_id: str) -> tuple[str, str, int] | None:
+    def _duplicate_of(self, email: str, email_hash: int | None, sis_id: str) -> tuple[str, str, int] | None:
         """(field, value, person id) when a record with a new sourcedId looks like someone already here."""
         directory = self.directory
-        if email and (pid := directory.emails.get(hash(email))) is not None:
+        if email and (pid := directory.emails.get(email_hash)) is not None:
             return "email", email, pid
         if not sis_id:
             return None
@@ -228,6 +229,11 @@ class Planner:
         self.directory.rostered.clear()
         resolve_diffs(self.plan)
         return self.plan
+
+
+def _who(record: PersonRecord) -> str:
+    """How an issue names an incoming person (built only for the rare record that gets one)."""
+    return f"{record.given_name} {record.family_name} ({record.source_id})"
 
 
 def resolve_diffs(plan: SyncPlan) -> None:
