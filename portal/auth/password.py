@@ -10,6 +10,8 @@ from .routes import limit_address
 from .service import password_problem, set_new_password
 
 WRONG_CURRENT = "Your current password is incorrect."
+NOT_QUEUED = ("We could not send the email just now: a service the portal needs is not answering. "
+              "Try again in a few minutes; if it keeps happening, tell your district IT team.")
 BAD_LINK = "This reset link has expired or was already used. Ask for a new one below."
 
 
@@ -61,9 +63,10 @@ def request_reset():
     if form.is_submitted():
         limit_address()
     if form.validate_on_submit():
-        request_reset_email(form.email.data)
-        flash(SENT_MESSAGE)
-        return redirect(url_for("auth.login"))
+        if request_reset_email(form.email.data):
+            flash(SENT_MESSAGE)
+            return redirect(url_for("auth.login"))
+        return render_template("auth/reset_request.html", form=form, problem=NOT_QUEUED), 503
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset_request.html", form=form), status
 

@@ -60,21 +60,19 @@ def reset_link(person: Person) -> str:
     return base + current_app.url_map.bind("").build("auth.reset_password", {"token": make_token(person)})
 
 
-def request_reset_email(email: str) -> None:
+def request_reset_email(email: str) -> bool:
     """Queue the lookup and the email for every address alike, so the response time cannot tell an
-    attacker whether an account exists (sending the email inside the request took visibly longer)."""
+    attacker whether an account exists (sending the email inside the request took visibly longer).
+
+    False when the queue is unreachable: that is true of every address alike, so saying so reveals nothing.
+    """
     try:
-        current_app.mail_queue.enqueue(deliver_reset_email, email, job_timeout=120, result_ttl=0,
+        current_app.mail_queue.enqueue("jobs.mail.deliver_reset_email", email, job_timeout=120, result_ttl=0,
                                        failure_ttl=3600)
     except RedisError:
         log.warning("Password reset email not queued: Redis is unavailable", exc_info=True)
-
-
-def deliver_reset_email(email: str) -> None:
-    """RQ job (on the mail queue): send the reset email if an active account has this address."""
-    from jobs.context import app_context
-    with app_context():
-        send_reset_email(email)
+        return False
+    return True
 
 
 def send_reset_email(email: str) -> None:
