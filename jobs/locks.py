@@ -50,7 +50,8 @@ class SchoolLock:
             return False
         if not renewed:
             raise LockLost("The job queue (Redis) lost this sync's lock and another sync of this school took "
-                           "it, so this one stopped before applying anything.")
+                           "it, so this one stopped before applying anything. The other sync carries on; its "
+                           "result shows on the Rostering page, and there is nothing to redo.")
         return True
 
     def release(self) -> None:
