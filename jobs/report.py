@@ -7,7 +7,8 @@ from flask import current_app, render_template
 from flask_mail import Connection, Message
 
 from portal.extensions import db
-from portal.models import RUN_COUNTS, Person, SyncIssue, SyncRun
+from portal.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from portal.roster.thresholds import archive_hold
 
 from .context import app_context
 from .schedule import zone_of
@@ -80,6 +81,8 @@ def report_context(run: SyncRun) -> dict:
         "duration": _duration(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": FAILURE_CHECKS,
+        "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
+            RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
     }
 
 

@@ -139,7 +139,8 @@ def test_a_run_held_for_review_says_it_waits_for_approval(app):
     with mail.record_messages() as outbox:
         send_run_report(run.id)
     assert "needs your review" in outbox[0].subject
-    assert "would archive 40 of 120 rostered people" in outbox[0].body and "approve" in outbox[0].body
+    assert "tried to archive 40 of 120 rostered people (33.3%), more than the" in outbox[0].body
+    assert "approve" in outbox[0].body
 
 
 @pytest.fixture

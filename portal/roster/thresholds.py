@@ -3,9 +3,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from ..models import RosterConnection
+
 SEASON_MONTHS = (7, 8, 9)  # July to September: most schools start their year then
 AFTER_PAUSE = timedelta(days=21)
 SUGGESTED_PERCENT = 25
+DEFAULT_THRESHOLD = RosterConnection.__table__.c.archive_threshold_percent.default.arg  # 10: a connection's own
 
 
 def percent_text(value: float) -> str:
@@ -32,12 +35,12 @@ class ArchiveHold:
                 f"{share}, more than the {percent_text(self.threshold)}% threshold")
 
 
-def archive_hold(run, saved_threshold: float, uncounted=()) -> ArchiveHold | None:
+def archive_hold(run, saved_threshold: float | None, uncounted=()) -> ArchiveHold | None:
     """For a run waiting for review: the numbers, with the threshold the guard applied to it."""
     if run is None or run.status != "needs_review":
         return None
     threshold = next((t for t in (run.archive_threshold_applied, run.archive_threshold_override, saved_threshold)
-                      if t is not None))
+                      if t is not None), DEFAULT_THRESHOLD)
     return ArchiveHold(run.would_archive, run.rostered_total, threshold, tuple(uncounted))
 
 

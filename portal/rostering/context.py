@@ -113,7 +113,7 @@ def run_context(run) -> dict:
         conn = service.get_connection(run.school)
         uncounted = [label for role, label in service.RULE_ROLES.items()
                      if conn and role in conn.archive_excluded_roles]
-        context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else 10.0, uncounted)
+        context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else None, uncounted)
     elif run.trigger == "preview" and run.status == "succeeded":
         context["preview"] = grouped_changes(run)
     return context
