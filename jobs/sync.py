@@ -81,7 +81,8 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
-    run.archive_threshold_applied = threshold  # what a held run reports, even if the setting changes later
+    # What a held run reports, even if the settings change later.
+    run.archive_threshold_applied, run.archive_uncounted_roles = threshold, ",".join(sorted(options.no_archive_roles))
     school_id, district_id, connection_id = school.id, school.district_id, conn.id
     previous = db.session.scalar(db.select(SyncRun.fetched).where(
         SyncRun.school_id == school_id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))

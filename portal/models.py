@@ -213,6 +213,8 @@ class SyncRun(db.Model):
     archive_threshold_override: Mapped[float | None] = mapped_column(Float)
     # The threshold the guard applied to this run (override or saved), kept so the held run reads the same later.
     archive_threshold_applied: Mapped[float | None] = mapped_column(Float)
+    # Roles the guard left out of its count (Archive never removes them), comma-separated, as they were then.
+    archive_uncounted_roles: Mapped[str] = mapped_column(String(100), default="")
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -392,9 +392,11 @@ def test_held_run_names_its_share_and_the_threshold_that_applied(client, owner, 
     assert ("5% for this run only" in run_page) == (override is not None)
 
 
-def test_held_run_says_which_roles_are_not_counted(client, owner, world):
-    make_connection(world["school"], no_archive_roles="teacher,staff")
-    held_run(world["school"], would_archive=3, rostered_total=20)
+def test_held_run_says_which_roles_were_not_counted_when_it_was_held(client, owner, world):
+    conn = make_connection(world["school"], no_archive_roles="teacher,staff")
+    held_run(world["school"], would_archive=3, rostered_total=20, archive_uncounted_roles="staff,teacher")
+    conn.no_archive_roles = "student"  # changed after the run was held: the run still says what it counted
+    db.session.commit()
     html = client.get(page_url()).get_data(as_text=True)
     assert "tried to archive 3 of 20 rostered people (15%), more than the 10% threshold" in html
     assert "Teachers and Staff are not counted: Archive leaves them alone." in html

@@ -20,10 +20,13 @@ def upgrade():
     with op.batch_alter_table("sync_run") as batch:
         batch.add_column(sa.Column("archive_threshold_override", sa.Float(), nullable=True))
         batch.add_column(sa.Column("archive_threshold_applied", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("archive_uncounted_roles", sa.String(length=100), nullable=False,
+                                   server_default=""))
 
 
 def downgrade():
     with op.batch_alter_table("sync_run") as batch:
+        batch.drop_column("archive_uncounted_roles")
         batch.drop_column("archive_threshold_applied")
         batch.drop_column("archive_threshold_override")
     with op.batch_alter_table("roster_connection") as batch:

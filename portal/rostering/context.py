@@ -112,7 +112,7 @@ def run_context(run) -> dict:
         context["review"] = grouped_changes(run, actions=("archive",))["archive"]
         conn = service.get_connection(run.school)
         uncounted = [label for role, label in service.RULE_ROLES.items()
-                     if conn and role in conn.archive_excluded_roles]
+                     if role in (run.archive_uncounted_roles or "").split(",")]  # as they were when it was held
         context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else None, uncounted)
     elif run.trigger == "preview" and run.status == "succeeded":
         context["preview"] = grouped_changes(run)
