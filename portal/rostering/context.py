@@ -60,9 +60,10 @@ def connection_context(school, conn, *, vendor=None, values=None, errors=None) -
     }
 
 
-def settings_context(school, conn, *, values=None, errors=None, notice="") -> dict:
-    """The sync settings form, shown once a connection is saved."""
-    season = back_to_school_reason(local_today(school), [pause.ends_on for pause in list_blackouts(school)])
+def settings_context(school, conn, *, values=None, errors=None, notice="", pauses=None) -> dict:
+    """The sync settings form, shown once a connection is saved (`pauses`: the school's, if already loaded)."""
+    pauses = list_blackouts(school) if pauses is None else pauses
+    season = back_to_school_reason(local_today(school), [pause.ends_on for pause in pauses])
     return {
         "role_rules": service.role_rule_summary(conn), "season_reason": season, "suggested_percent": SUGGESTED_PERCENT,
         "school": school, "conn": conn, "who_toggles": WHO_TOGGLES, "change_toggles": CHANGE_TOGGLES,
@@ -87,11 +88,12 @@ def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
     conn = service.get_connection(school)
     context = {"conn": conn, "checks": None, "run_notice": "", "override_value": "", "override_error": ""}
+    pauses = pause_context(school)
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
-    context.update(settings_context(school, conn, **parts.pop("settings", {})))
+    context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))
     context.update(history_context(school))
     context.update(run_context(latest_run(school)))
-    context.update(pause_context(school))
+    context.update(pauses)
     context.update(parts)
     return context
 
