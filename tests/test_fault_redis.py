@@ -22,8 +22,8 @@ from portal.roster import service
 from tests.conftest import _test_config
 from tests.factories import make_school
 from tests.sync_support import connect, expected_people, no_backoff, running_sandbox, sync  # noqa: F401
-from tests.test_fault_suite import (assert_as_after_a_complete_sync, assert_nothing_running, people,  # noqa: F401
-                                   synced)
+from tests.test_fault_suite import (assert_as_after_a_complete_sync, assert_failed_and_unchanged,  # noqa: F401
+                                   assert_nothing_running, people, synced)
 
 
 class RedisServer:
@@ -155,9 +155,7 @@ def _taken_over(synced, sandbox, private_redis) -> tuple[SyncRun, list]:
 def test_a_lock_taken_over_after_a_redis_restart_stops_the_run_with_nothing_changed(synced, sandbox,
                                                                                    private_redis):
     run, before = _taken_over(synced, sandbox, private_redis)
-    assert run.status == "failed" and run.error_message.endswith("Nothing was changed.")
-    assert people(synced) == before
-    assert_nothing_running(synced)
+    assert_failed_and_unchanged(synced, run, before)
     assert private_redis.client().get(lock_key(synced.id)) == str(run.id + 1000).encode()  # not ours to free
 
 

@@ -64,6 +64,14 @@ def assert_nothing_running(school):
         SyncRun.school_id == school.id, SyncRun.status.in_(("queued", "running")))) == 0
 
 
+def assert_failed_and_unchanged(school, run, before, reason_starts: str = "") -> None:
+    """The run failed with a readable reason that says nothing changed, and nothing did."""
+    assert run.status == "failed"
+    assert run.error_message.startswith(reason_starts) and run.error_message.endswith("Nothing was changed.")
+    assert people(school) == before
+    assert_nothing_running(school)
+
+
 def assert_as_after_a_complete_sync(school, sandbox, run):
     """The run succeeded, the directory is the SIS's truth, and a clean sync finds nothing left to do."""
     assert run.status == "succeeded", run.error_message
@@ -98,12 +106,10 @@ def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, name):
     before = people(synced)
     sandbox.set_faults(**SIS_FAULTS[name])
     run = sync(synced)
-    assert run.status == "failed"
-    assert run.error_message.endswith("Nothing was changed.") and len(run.error_message) > 30
+    assert_failed_and_unchanged(synced, run, before)
+    assert len(run.error_message) > 30
     assert "unexpectedly" not in run.error_message and "Traceback" not in run.error_message
     assert READABLE.get(name, "") in run.error_message
-    assert people(synced) == before
-    assert_nothing_running(synced)
 
 
 def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox, monkeypatch):
@@ -111,12 +117,7 @@ def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(sync
     monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(
         settings, timeout=(2, 0.3), sleep=lambda s: None))  # the real 30 s time-out, shortened
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
-    run = sync(synced)
-    assert run.status == "failed"
-    assert run.error_message.startswith("Timed out: the SIS did not answer within 0.3 seconds")
-    assert run.error_message.endswith("Nothing was changed.")
-    assert people(synced) == before
-    assert_nothing_running(synced)
+    assert_failed_and_unchanged(synced, sync(synced), before, "Timed out: the SIS did not answer within 0.3 seconds")
 
 
 def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced, sandbox, monkeypatch):
@@ -124,12 +125,8 @@ def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(a
     before = people(synced)
     monkeypatch.setitem(app.config, "SYNC_MAX_MINUTES", 0.005)  # 0.3 s
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 0.5})
-    run = sync(synced)
-    assert run.status == "failed"
-    assert run.error_message.startswith("The sync stopped after 0.005 minutes, the longest a sync may take")
-    assert run.error_message.endswith("Nothing was changed.")
-    assert people(synced) == before
-    assert_nothing_running(synced)
+    assert_failed_and_unchanged(synced, sync(synced), before,
+                                "The sync stopped after 0.005 minutes, the longest a sync may take")
 
 
 RECOVERED = {
