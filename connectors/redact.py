@@ -34,7 +34,8 @@ def encoded_forms(secret: str, client_id: str = "") -> set[str]:
     jinja_escaped = (secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                      .replace("'", "&#39;").replace('"', "&#34;"))  # markupsafe's spelling, as in HTML emails
     forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret), jinja_escaped,
-             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             json.dumps(secret)[1:-1].replace("/", "\\/")}  # PHP's json_encode escapes slashes
     forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
     for user, password in {(client_id, secret), (quote_plus(client_id), quote_plus(secret)),
                            (quote(client_id, safe=""), quote(secret, safe=""))}:
