@@ -96,8 +96,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised(parts):
             return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
         if self.box.faults.faults.echo_credentials == "data":
-            token = self.headers.get("Authorization", "").partition(" ")[2]
-            return self.send(400, imsx(f"Request refused for access token {token} ({self.headers.get('Authorization')})",
+            header = self.headers.get("Authorization", "")
+            return self.send(400, imsx(f"Request refused for access token {header.partition(' ')[2]} ({header})",
                                        minor="invalid_data"))
         rel = parts.path[len(prefix):].strip("/")
         if self.box.faults.denied(rel):
@@ -206,7 +206,8 @@ class Handler(BaseHTTPRequestHandler):
         payload = json.loads(body)
         records = next(iter(payload.values()), [])
         if records:
-            note = f"Authorization: {self.headers.get('Authorization', '')}; secret {self.box.credentials.client_secret}"
+            header, secret = self.headers.get("Authorization", ""), self.box.credentials.client_secret
+            note = f"Authorization: {header}; secret {secret}"
             first = {"note": note, **{k: v for k, v in records[0].items() if k not in ("givenName", "familyName")}}
             records[0] = first
         return json.dumps(payload, ensure_ascii=False).encode()
