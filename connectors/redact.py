@@ -37,6 +37,8 @@ def encoded_forms(secret: str, client_id: str = "") -> set[str]:
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
              json.dumps(secret)[1:-1].replace("/", "\\/")}  # PHP's json_encode escapes slashes
     forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+    if not client_id:
+        return forms  # a token: it travels as itself, never inside a Basic header
     for user, password in {(client_id, secret), (quote_plus(client_id), quote_plus(secret)),
                            (quote(client_id, safe=""), quote(secret, safe=""))}:
         pair = f"{user}:{password}".encode()
