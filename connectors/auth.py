@@ -90,6 +90,7 @@ class TokenSource:
             raise BadResponse(f"The token response from {reply.shown_url} has no access_token. "
                               f"{said + ' ' if said else ''}Check the token URL.", url=reply.shown_url)
         self._token = token
+        self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
         try:
             lifetime = float(payload.get("expires_in"))
         except (TypeError, ValueError):

@@ -7,6 +7,7 @@ from .client import OneRosterClient
 from .errors import AuthenticationFailed, ConnectorError, PermissionDenied
 from .netguard import OutboundPolicy
 from .profiles import AREAS, PROFILES
+from .redact import Redactor
 from .settings import ConnectionSettings
 
 REQUEST_TIMEOUT = (3.0, 8.0)
@@ -39,6 +40,7 @@ class _Checklist:
         self.rows: list[CheckRow] = []
         self.lock = threading.Lock()
         self.labels = self._labels()
+        self.redactor = Redactor(settings.client_secret, settings.client_id)  # the client adds its tokens
 
     def _labels(self) -> dict[str, str]:
         token = "Token obtained" if self.settings.auth_mode == "oauth2" else "Signed requests accepted"
@@ -48,15 +50,13 @@ class _Checklist:
         return labels
 
     def add(self, key: str, status: str, detail: str, fix: str = "") -> None:
-        secret = self.settings.client_secret
-        if secret and len(secret) >= 4:
-            detail, fix = detail.replace(secret, "••••"), fix.replace(secret, "••••")
+        detail, fix = self.redactor(detail), self.redactor(fix)
         with self.lock:
             self.rows.append(CheckRow(key, self.labels[key], status, detail, fix))
 
     def run(self) -> None:
         client = OneRosterClient(self.settings, timeout=REQUEST_TIMEOUT, max_retries=1, deadline=self.deadline,
-                                 policy=self.policy)
+                                 policy=self.policy, redactor=self.redactor)
         with client:
             if not self._token(client):
                 for key in list(self.labels)[1:]:
@@ -133,7 +133,8 @@ def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float
 
     def work():
         try:
-            checklist.run()
+            with checklist.redactor.active():  # a log line written meanwhile is masked too
+                checklist.run()
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the page; it shows as a row
             missing = [k for k in checklist.labels if k not in {r.key for r in checklist.rows}]
             if missing:

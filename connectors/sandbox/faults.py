@@ -22,6 +22,11 @@ class Faults:
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
+    # An SIS that repeats the credentials: "token" refuses every token request with an error body repeating the
+    # Authorization header, client id:secret and the URL-encoded secret; "data" answers every data request
+    # 400 repeating its bearer token; "records" serves the first person of each listing without names and with
+    # a note repeating the request's Authorization header and the secret (a per-record issue).
+    echo_credentials: str = ""
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0
