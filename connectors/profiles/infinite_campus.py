@@ -109,7 +109,7 @@ class InfiniteCampusProfile(Profile):
         token = f"{out['origin']}{out['campus']}{TOKEN_MARKER}?appName={quote(app, safe='')}"
         return ConnectionSettings(vendor=self.key, base_url=base, token_urls=(token,),
                                   client_id=out["client_id"], client_secret=out["client_secret"],
-                                  school_id=out["school_id"], auth_mode="oauth2", app_name=app)
+                                  school_id=out["school_id"], auth_mode="oauth2", app_name=app, scope=self.default_scope)
 
     def fix_for(self, area, *, app_name=""):
         app = f"'{app_name}'" if app_name else "used for this connection"

@@ -22,6 +22,9 @@ class Faults:
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
+    scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
+    scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
+    scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0

@@ -6,6 +6,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
+from ..settings import CORE_SCOPE, ROSTER_SCOPE
 from .listing import BadQuery, parse_filter, render, select
 
 DATA = "/ims/oneroster/v1p1/"
@@ -96,6 +97,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised(parts):
             return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
         rel = parts.path[len(prefix):].strip("/")
+        if self._scope_refuses(rel):
+            return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
         if self.box.faults.denied(rel):
             return self.send(403, imsx(f"Access to {rel} is not allowed for this client", minor="forbidden"))
         try:
@@ -127,12 +130,35 @@ class Handler(BaseHTTPRequestHandler):
         if not box.credentials.basic_ok(self.headers.get("Authorization", "")):
             return self.send(401, json.dumps({"error": "invalid_client",
                                               "error_description": "Client authentication failed"}).encode())
-        token, cookie = box.credentials.issue()
+        granted, refusal = self._scopes(form.get("scope", ""))
+        if refusal:
+            return self.send(400, json.dumps(refusal).encode())
+        token, cookie = box.credentials.issue(" ".join(granted))
         headers = {"Cache-Control": "no-store"}
         if box.vendor == "aeries":
             headers["Set-Cookie"] = f"AeriesAffinity={cookie}; Path={box.base_path}; HttpOnly"
-        payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime}
+        payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime,
+                   "scope": " ".join(granted)}
         return self.send(200, json.dumps(payload).encode(), headers=headers)
+
+    def _scopes(self, asked: str) -> tuple[list[str], dict | None]:
+        """(granted scopes, OAuth error reply or None) for a token request's `scope`."""
+        faults = self.box.faults.faults
+        wanted = asked.split()
+        if not wanted and faults.scope_required:
+            return [], {"error": faults.scope_error, "error_description": "At least one scope must be requested"}
+        allowed = faults.scopes_granted
+        refused = [s for s in wanted if allowed is not None and s not in allowed]
+        if refused:
+            return [], {"error": faults.scope_error, "error_description": f"Scope not granted: {' '.join(refused)}"}
+        return wanted or list(allowed if allowed is not None else (CORE_SCOPE, ROSTER_SCOPE)), None
+
+    def _scope_refuses(self, rel: str) -> bool:
+        """School-scoped collections need roster.readonly; a token granted only roster-core gets 403."""
+        if self.box.auth != "oauth2" or not rel.startswith("schools/") or rel.count("/") < 2:
+            return False
+        granted = self.box.credentials.scopes_of(self.headers.get("Authorization", ""))
+        return bool(granted) and ROSTER_SCOPE not in granted
 
     def _data(self, rel: str, parts) -> None:
         box, segments = self.box, rel.split("/")
