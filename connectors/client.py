@@ -9,12 +9,12 @@ import requests
 from . import roster
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
-from .imsx import describe_body
+from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_page, same_origin, total_count
 from .profiles import PROFILES, Profile
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
-from .settings import ConnectionSettings
+from .settings import ROSTER_SCOPE, ConnectionSettings
 from .transport import MAX_PAGE_BYTES, Reply, Transport
 
 USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 client)"
@@ -87,11 +87,17 @@ class OneRosterClient:
             what = "signed requests" if self._signer else "access token, even a fresh one,"
             return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
                                         f"{self.profile.credentials_hint}", status=status, url=shown)
+        if status == 403 and mentions(reply.body, "insufficient_scope"):
+            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
+                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
+                                    f"scope roster.readonly ({ROSTER_SCOPE}) for this client.", area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)
             return PermissionDenied(f"The SIS denied read access to {label} (HTTP 403 on {shown}). {fix}",
                                     area=area, url=shown)
+        if status in (400, 404, 405, 422, 501) and mentions(reply.body, "unsupported"):
+            return NotFound(f"The SIS does not offer {shown} (HTTP {status}). {said}", status=status, url=shown)
         if status in (404, 410, 501):
             return NotFound(f"The SIS has nothing at {shown} (HTTP {status}). {said}Check the URL and the "
                             "School ID.", status=status, url=shown)

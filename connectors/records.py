@@ -69,6 +69,14 @@ class RecordProblem:
     raw_excerpt: str
 
 
+@dataclass(frozen=True)
+class RosterNotice:
+    """Something the run should say about how the roster was read (which listing, unreadable dates)."""
+
+    kind: str
+    message: str
+
+
 def excerpt(raw, limit: int = 300) -> str:
     """A short JSON rendering of a raw record for problem reports."""
     try:

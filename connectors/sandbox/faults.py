@@ -22,6 +22,8 @@ class Faults:
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
+    refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
+    refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
     scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)
@@ -81,6 +83,16 @@ class FaultState:
                 if self.page_hits[key] > int(spec.get("times", 1)):
                     return None
             return spec
+
+    def refused(self, path: str) -> str:
+        """How a refused listing is answered ("" when it is served)."""
+        parts = path.split("/")
+        with self.lock:
+            for pattern in self.faults.refuse_listings:
+                wanted = pattern.split("/")
+                if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts)):
+                    return self.faults.refuse_how
+        return ""
 
     def denied(self, path: str) -> bool:
         with self.lock:

@@ -97,6 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised(parts):
             return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
         rel = parts.path[len(prefix):].strip("/")
+        how = self.box.faults.refused(rel)
+        if how:
+            return self._refuse(how, rel)
         if self._scope_refuses(rel):
             return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
         if self.box.faults.denied(rel):
@@ -140,6 +143,17 @@ class Handler(BaseHTTPRequestHandler):
         payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime,
                    "scope": " ".join(granted)}
         return self.send(200, json.dumps(payload).encode(), headers=headers)
+
+    def _refuse(self, how: str, rel: str) -> None:
+        """A listing this server does not serve, answered the way real servers do."""
+        if how == "iis":
+            page = b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head></html>"
+            return self.send(404, page, "text/html")
+        if how == "missing":
+            return self.send(404, imsx(f"Unknown endpoint {rel}", minor="unknownobject"))
+        if how == "unsupported":
+            return self.send(400, imsx(f"{rel} is not supported", major="unsupported", minor="unsupported"))
+        return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
 
     def _scopes(self, asked: str) -> tuple[list[str], dict | None]:
         """(granted scopes, OAuth error reply or None) for a token request's `scope`."""

@@ -1,0 +1,29 @@
+"""Whole syncs against sandbox shapes of real servers: fallback listings, vendor formats, parent links."""
+import pytest
+
+from tests.factories import make_school
+from tests.sync_support import connect, directory, expected_people, issues, running_sandbox, sync
+
+
+@pytest.fixture
+def sandbox():
+    with running_sandbox(schools=2, students=60, seed=41) as box:
+        yield box
+
+
+def test_a_sync_through_refused_school_listings_is_exact_and_says_which_listing_it_read(app, sandbox):
+    sandbox.set_faults(refuse_listings=["schools/*/students", "schools/*/teachers"], refuse_how="iis")
+    school = make_school()
+    connect(school, sandbox)
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert set(directory(school)) == set(expected_people(sandbox))
+    listing = sorted(i.message for i in issues(run) if i.kind == "listing")
+    sid = sandbox.data.school_ids[0]
+    assert listing == [
+        f"Students were read from the SIS's students listing, filtered to this school's people, because "
+        f"schools/{sid}/students is not offered by this SIS (HTTP 404).",
+        f"Teachers were read from the SIS's teachers listing, filtered to this school's people, because "
+        f"schools/{sid}/teachers is not offered by this SIS (HTTP 404)."]
+    again = sync(school)
+    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
