@@ -27,3 +27,13 @@ def test_a_sync_through_refused_school_listings_is_exact_and_says_which_listing_
         f"schools/{sid}/teachers is not offered by this SIS (HTTP 404)."]
     again = sync(school)
     assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
+
+
+def test_a_sync_against_unpaged_school_listings_is_exact(app, sandbox):
+    sandbox.set_faults(unpaged=["schools/*/students", "schools/*/teachers"])
+    school = make_school()
+    connect(school, sandbox)
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert set(directory(school)) == set(expected_people(sandbox))
+    assert sync(school).created == 0

@@ -23,6 +23,7 @@ class Faults:
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
+    unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
@@ -86,14 +87,23 @@ class FaultState:
 
     def refused(self, path: str) -> str:
         """How a refused listing is answered ("" when it is served)."""
-        parts = path.split("/")
         with self.lock:
-            for pattern in self.faults.refuse_listings:
-                wanted = pattern.split("/")
-                if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts)):
-                    return self.faults.refuse_how
-        return ""
+            return self.faults.refuse_how if matches(self.faults.refuse_listings, path) else ""
+
+    def unpaged(self, path: str) -> bool:
+        with self.lock:
+            return matches(self.faults.unpaged, path)
 
     def denied(self, path: str) -> bool:
         with self.lock:
             return any(part and part in path for part in self.faults.deny)
+
+
+def matches(patterns: list[str], path: str) -> bool:
+    """True when a pattern such as "schools/*/students" names `path` ("*" is one segment)."""
+    parts = path.split("/")
+    for pattern in patterns:
+        wanted = pattern.split("/")
+        if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts)):
+            return True
+    return False

@@ -200,8 +200,10 @@ class Handler(BaseHTTPRequestHandler):
             raise BadQuery("limit must be at least 1 and offset not negative")
         fields = [f for f in query.get("fields", "").split(",") if f]
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields)
-        page_items = items[offset:offset + limit]
         envelope = ENVELOPES[box.vendor].get(kind, kind)
+        if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
+            return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields), {})
+        page_items = items[offset:offset + limit]
         body = render(box.data, envelope, page_items, serialised, fields)
         headers = {}
         if box.total_header:
