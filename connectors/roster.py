@@ -1,7 +1,7 @@
 """Which endpoints hold a school's people, and which records there belong to the request."""
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from itertools import chain
 from urllib.parse import quote
 
@@ -11,6 +11,7 @@ from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt,
 from .settings import ROSTER_SCOPE
 
 WHO = {"student": "Students", "teacher": "Teachers"}
+FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         if listing.passed_over:
             yield [fallback_notice(step, listing)]
         listed = kept = 0
+        dates = DateCheck(datetime.now(timezone.utc))
         for page in listing.pages():
             out: list[PersonRecord | RecordProblem] = []
             for raw in page:
@@ -149,12 +151,44 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
                 item = _person_or_problem(raw, step.roles, school_id, listing.scoped, seen)
                 if item is not None:
                     kept += 1
-                    out.append(item)
+                    out.append(dates.check(item, raw) if isinstance(item, PersonRecord) else item)
             yield out
+        if dates.count:
+            yield [dates.notice(listing.path)]
         if listing.passed_over and flt is None and "student" in step.roles and listed and not kept:
             raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing belong to school "
                            f"{school_id}, so the sync stopped instead of treating every student as gone. Check "
                            "the School ID.", url=listing.path)
+
+
+class DateCheck:
+    """Keeps unreadable or far-future dateLastModified values out of the delta mark, and counts them.
+
+    Such a person is still synced, dated at the listing's start time: a later delta then starts no later
+    than this run, so nothing changed since is missed, and the run says so instead of leaving a silent gap.
+    """
+
+    def __init__(self, started: datetime):
+        self.started = started
+        self.count, self.example = 0, ""
+
+    def check(self, person: PersonRecord, raw: dict) -> PersonRecord:
+        modified = person.date_last_modified
+        given = raw.get("dateLastModified") if isinstance(raw, dict) else None
+        unreadable = modified is None and given not in (None, "")
+        if not unreadable and (modified is None or modified <= self.started):
+            return person
+        if unreadable or modified > self.started + FUTURE_SLACK:
+            self.count += 1
+            self.example = self.example or f"'{excerpt(given, 40).strip(chr(34))}' on {person.source_id}"
+        return replace(person, date_last_modified=self.started)
+
+    def notice(self, path: str) -> RosterNotice:
+        many = self.count != 1
+        return RosterNotice("unreadable_date", (
+            f"{self.count} record{'s' if many else ''} in {path} had a dateLastModified the portal could not use "
+            f"(such as {self.example}); {'they were' if many else 'it was'} synced, and the next delta sync "
+            "starts from this run's start time for them. Ask the SIS vendor to send ISO 8601 dates."))
 
 
 def _person_or_problem(raw, wanted: frozenset[str], school_id: str, scoped: bool, seen: set[str]):

@@ -1,6 +1,9 @@
 """Whole syncs against sandbox shapes of real servers: fallback listings, vendor formats, parent links."""
+from datetime import datetime, timezone
+
 import pytest
 
+from portal.roster import service
 from tests.factories import make_school
 from tests.sync_support import connect, directory, expected_people, issues, running_sandbox, sync
 
@@ -37,3 +40,29 @@ def test_a_sync_against_unpaged_school_listings_is_exact(app, sandbox):
     assert run.status == "succeeded", run.error_message
     assert set(directory(school)) == set(expected_people(sandbox))
     assert sync(school).created == 0
+
+
+def test_a_sync_of_vendor_formats_is_exact_and_a_re_sync_changes_nothing(app, sandbox):
+    sandbox.set_faults(vendor_formats=True)
+    school = make_school()
+    connect(school, sandbox)
+    run = sync(school)
+    assert (run.status, run.issues) == ("succeeded", 0), run.error_message
+    assert set(directory(school)) == set(expected_people(sandbox))
+    again = sync(school)
+    assert (again.created, again.updated, again.archived, again.unchanged) == (0, 0, 0, run.created)
+
+
+def test_an_unreadable_date_is_a_warning_and_keeps_the_delta_mark_at_the_run_start(app, sandbox):
+    sandbox.set_faults(unreadable_dates=4)
+    school = make_school()
+    connect(school, sandbox)
+    before = datetime.now(timezone.utc)
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    warnings = [i.message for i in issues(run) if i.kind == "unreadable_date"]
+    assert len(warnings) == 1 and "could not use (such as '09/21/2017' on " in warnings[0]
+    conn = service.get_connection(school)
+    mark = conn.high_water_mark if conn.high_water_mark.tzinfo else conn.high_water_mark.replace(tzinfo=timezone.utc)
+    assert before <= mark <= datetime.now(timezone.utc)  # not left behind, not pushed past the run
+    assert set(directory(school)) == set(expected_people(sandbox))

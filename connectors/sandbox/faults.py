@@ -3,7 +3,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 
 PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
-RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names")
+RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Faults:
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0
+    unreadable_dates: int = 0      # students served with dateLastModified "09/21/2017"
+    vendor_formats: bool = False   # every user as vendors write them (see formats.restyle)
 
 
 class FaultState:
