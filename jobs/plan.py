@@ -107,7 +107,7 @@ class Planner:
             plan.high_water = modified
         contact = None
         if self.options.compare_parents:
-            contact = self.parents.contact_for(record.agent_ids) if record.role == "student" else ("", "", "")
+            contact = self.parents.contact_for(record.agent_ids, sid) if record.role == "student" else ("", "", "")
         values = record_values(record, contact)
         entry = self.directory.rostered.pop(sid, None)
         if entry is None:

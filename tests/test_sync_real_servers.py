@@ -66,3 +66,23 @@ def test_an_unreadable_date_is_a_warning_and_keeps_the_delta_mark_at_the_run_sta
     mark = conn.high_water_mark if conn.high_water_mark.tzinfo else conn.high_water_mark.replace(tzinfo=timezone.utc)
     assert before <= mark <= datetime.now(timezone.utc)  # not left behind, not pushed past the run
     assert set(directory(school)) == set(expected_people(sandbox))
+
+
+def test_a_guardian_linked_only_from_its_own_side_gives_the_students_parent_contact(app, sandbox):
+    sandbox.set_faults(parent_links="guardian_side")  # students' own agents are empty
+    school = make_school()
+    connect(school, sandbox, sync_parents=True)
+    assert sync(school).status == "succeeded"
+    truth = {p.source_id: p for p in sandbox.people(0)}
+    checked = 0
+    for sid, person in directory(school).items():
+        student = truth.get(sid)
+        if person.role != "student" or student is None:
+            continue
+        guardians = [truth[a] for a in student.agent_ids if a in truth and not truth[a].is_leaving]
+        best = [g for g in guardians if g.sis_role in ("guardian", "parent")] or guardians
+        # without the student's own list there is no order among equal guardians: any of the best will do
+        allowed = {(f"{g.given_name} {g.family_name}", g.email.lower(), g.phone) for g in best} or {("", "", "")}
+        assert (person.parent_name, person.parent_email, person.parent_phone) in allowed, sid
+        checked += bool(best)
+    assert checked > 10

@@ -29,6 +29,7 @@ class Dataset:
         self.duplicates: set[str] = set()
         self.styled = False  # the "vendor_formats" switch (see formats.restyle)
         self.unreadable: set[str] = set()  # people served with a dateLastModified no parser reads
+        self.parent_links = "both"  # or "guardian_side": students' own agents left empty
         self._bytes: dict[str, bytes] = {}
         self._listings: dict[tuple, list[str]] = {}
         self._counter = 0
@@ -175,6 +176,8 @@ class Dataset:
             merged = {k: v for k, v in record.items() if k not in overlay.get("_drop", ())}
             merged.update({k: v for k, v in overlay.items() if k != "_drop"})
             record = merged
+        if styled and self.parent_links == "guardian_side" and record["role"] == "student" and record["agents"]:
+            record = {**record, "agents": []}
         if styled and (self.styled or sid in self.unreadable):
             record = restyle(record, unreadable=sid in self.unreadable) if self.styled else \
                 {**record, "dateLastModified": UNREADABLE_DATE}

@@ -3,7 +3,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 
 PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
-RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats")
+RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Faults:
     missing_names: int = 0
     unreadable_dates: int = 0      # students served with dateLastModified "09/21/2017"
     vendor_formats: bool = False   # every user as vendors write them (see formats.restyle)
+    parent_links: str = "both"     # "guardian_side": only the guardians' agents name their students
 
 
 class FaultState:

@@ -57,7 +57,7 @@ def rename(data: Dataset, source_id: str, given_name: str | None = None, family_
 
 
 def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int = 0, missing_names: int = 0,
-                        unreadable_dates: int = 0, vendor_formats: bool = False) -> dict:
+                        unreadable_dates: int = 0, vendor_formats: bool = False, parent_links: str = "both") -> dict:
     """Serve some students as tobedeleted, twice, without names or with unreadable dates, and optionally
     every user in vendors' formats; returns the chosen ids."""
     with data.lock:
@@ -73,8 +73,8 @@ def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int 
         data.overlay.update({sid: {"_drop": ("givenName", "familyName")} for sid in chosen["missing_names"]})
         data.duplicates = set(chosen["duplicates"])
         data.unreadable = set(chosen["unreadable_dates"])
-        if vendor_formats != data.styled:
-            data.styled = vendor_formats
+        if (vendor_formats, parent_links) != (data.styled, data.parent_links):
+            data.styled, data.parent_links = vendor_formats, parent_links
             old |= set(data.users)
         data.changed(old | set(data.overlay) | data.duplicates | data.unreadable)
         return chosen
