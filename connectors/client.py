@@ -9,6 +9,7 @@ import requests
 from . import roster
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
+from .expiry import refused_hint
 from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_page, same_origin, total_count
@@ -39,8 +40,11 @@ class OneRosterClient:
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
                                    max_bytes=max_page_bytes, deadline=deadline, clock=clock)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
+        # After the credentials' expiry date a refusal is worded as "probably expired".
+        self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,
+                                             self.profile.renew_hint)
         self.tokens = None if self._signer else TokenSource(
-            self.transport, settings, self.profile.credentials_hint, clock=clock)
+            self.transport, settings, self.credentials_hint, clock=clock)
 
     @property
     def request_count(self) -> int:
@@ -86,7 +90,7 @@ class OneRosterClient:
         if status == 401:
             what = "signed requests" if self._signer else "access token, even a fresh one,"
             return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
-                                        f"{self.profile.credentials_hint}", status=status, url=shown)
+                                        f"{self.credentials_hint}", status=status, url=shown)
         if status == 403 and mentions(reply.body, "insufficient_scope"):
             return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
                                     "insufficient_scope): ask the district's SIS administrator for the OneRoster "

@@ -118,7 +118,7 @@ class _Checklist:
             self.add("token", "failed", exc.message, SCOPE_FIX)
             return False
         except AuthenticationFailed as exc:
-            hint = self.profile.credentials_hint
+            hint = client.credentials_hint
             self.add("token", "failed", exc.message.replace(hint, "").strip(), hint)
             return False
         except ConnectorError as exc:

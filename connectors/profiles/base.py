@@ -99,6 +99,7 @@ class Profile:
     fields: list[FieldSpec] = []
     credentials_hint = "Check the Client ID and Secret with your SIS vendor."
     school_id_hint = "Use this school's sourcedId exactly as the SIS reports it."
+    renew_hint = "Ask the district's SIS administrator for a new Client ID and Secret, then save them here."
     global_areas: frozenset[str] = frozenset({"users", "schools", "courses"})
     default_scope = DEFAULT_SCOPE  # OAuth 2.0 scopes asked for; see connectors.settings
 

@@ -25,6 +25,7 @@ class Faults:
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
+    credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
     scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)

@@ -111,6 +111,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorised(self, parts) -> bool:
         creds, box = self.box.credentials, self.box
+        if box.faults.faults.credentials_expired:
+            return False
         if box.auth == "oauth1":
             uri = f"http://{self.headers.get('Host', '')}{parts.path}"
             return creds.oauth1_ok("GET", uri, parts.query, self.headers.get("Authorization", ""))
@@ -130,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
             return self.send(400, json.dumps({"error": "unsupported_grant_type"}).encode())
-        if not box.credentials.basic_ok(self.headers.get("Authorization", "")):
+        if not box.credentials.basic_ok(self.headers.get("Authorization", "")) or box.faults.faults.credentials_expired:
             return self.send(401, json.dumps({"error": "invalid_client",
                                               "error_description": "Client authentication failed"}).encode())
         granted, refusal = self._scopes(form.get("scope", ""))
