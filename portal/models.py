@@ -169,6 +169,7 @@ class RosterConnection(db.Model):
     secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     sis_school_id: Mapped[str] = mapped_column(String(200), default="")
     app_name: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(String(1000), default="")  # "Other" provider's scopes override; "" = default
 
     sync_students: Mapped[bool] = mapped_column(Boolean, default=True)
     sync_teachers: Mapped[bool] = mapped_column(Boolean, default=True)
