@@ -95,3 +95,16 @@ def describe_body(body: bytes, content_type: str = "") -> str:
         detail = payload.get("error_description") or ""
         return redact(f'The SIS said: "{payload["error"]}{": " + str(detail) if detail else ""}".')
     return ""
+
+
+def mentions(body: bytes, code: str) -> bool:
+    """True when an imsx or OAuth error body carries `code` (e.g. unsupported, insufficient_scope)."""
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    info = status_info(payload)
+    values = [info.get("codeMajor", ""), info.get("codeMinor", "")]
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        values.append(payload["error"])
+    return any(code == part.strip().lower() for v in values for part in v.split(","))

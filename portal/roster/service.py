@@ -56,7 +56,7 @@ def form_values(conn: RosterConnection | None) -> dict[str, str]:
     if conn.vendor == "infinite-campus":
         values["app_name"] = conn.app_name
     if conn.vendor == "oneroster":
-        values.update(token_url=conn.token_url, auth_mode=conn.auth_mode)
+        values.update(token_url=conn.token_url, auth_mode=conn.auth_mode, scope=conn.scope)
     return values
 
 
@@ -126,6 +126,7 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
     conn.token_url = settings.token_urls[0] if vendor == "oneroster" and settings.token_urls else ""
     conn.auth_mode, conn.client_id = settings.auth_mode, settings.client_id
     conn.sis_school_id, conn.app_name = settings.school_id, settings.app_name
+    conn.scope = settings.scope if settings.scope != PROFILES[vendor].default_scope else ""
     conn.secret_encrypted = encrypt_secret(settings.client_secret)
     conn.settings_changed_at = datetime.now(timezone.utc)
     _audit(school, actor, "settings_changed",
