@@ -84,6 +84,8 @@ def test_a_wrong_school_id_through_a_fallback_stops_instead_of_finding_nobody():
         with pytest.raises(NotFound, match="None of the 20 people in the SIS's students listing are students "
                                            "of school school-999, so the sync stopped"):
             read(box, roles={"student"}, settings=wrong)
+    finally:
+        box.stop()
 
 
 def test_a_users_fallback_without_any_of_the_schools_teachers_stops_instead_of_archiving_them():
@@ -98,8 +100,6 @@ def test_a_users_fallback_without_any_of_the_schools_teachers_stops_instead_of_a
         with pytest.raises(NotFound, match="are teachers of school school-001, so the sync stopped instead of "
                                            "treating all of this school's teachers as gone"):
             read(box, roles={"teacher"}, school_index=0)
-    finally:
-        box.stop()
     finally:
         box.stop()
 
