@@ -111,6 +111,7 @@ class TokenSource:
             raise BadResponse(f"The token response from {reply.shown_url} has no access_token. "
                               f"{said + ' ' if said else ''}Check the token URL.", url=reply.shown_url)
         self._token = token
+        self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
         # RFC 6749 5.1: `scope` is in the reply when it differs from the request; absent means "as asked".
         granted = payload.get("scope")
         self.granted = " ".join(str(granted).split()) if isinstance(granted, str) and granted.strip() else scope

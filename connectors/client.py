@@ -14,7 +14,9 @@ from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_page, same_origin, total_count
 from .profiles import PROFILES, Profile
+from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
+from .secret_reuse import credential_origins, stay_on_origins
 from .settings import ROSTER_SCOPE, ConnectionSettings
 from .transport import MAX_PAGE_BYTES, Reply, Transport
 
@@ -30,15 +32,18 @@ class OneRosterClient:
 
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
-                 clock=time.monotonic, policy: OutboundPolicy | None = None):
+                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
+        self.redactor = redactor or Redactor()
+        self.redactor.add(settings.client_secret, settings.client_id)
         self.session = requests.Session()
         guard_session(self.session, policy)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.session.hooks["response"].append(stay_on_origins(credential_origins(settings)))
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
-                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock)
+                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
         # After the credentials' expiry date a refusal is worded as "probably expired".
         self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,

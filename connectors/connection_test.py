@@ -9,6 +9,7 @@ from .client import OneRosterClient
 from .errors import AuthenticationFailed, ConnectorError, PermissionDenied, ScopeRefused
 from .netguard import OutboundPolicy
 from .profiles import PROFILES
+from .redact import Redactor
 from .settings import ConnectionSettings
 
 REQUEST_TIMEOUT = (3.0, 8.0)
@@ -67,6 +68,7 @@ class _Checklist:
         self.rows: list[CheckRow] = []
         self.lock = threading.Lock()
         self.labels = self._labels()
+        self.redactor = Redactor(settings.client_secret, settings.client_id)  # the client adds its tokens
 
     def _labels(self) -> dict[str, str]:
         token = "Token obtained" if self.settings.auth_mode == "oauth2" else "Signed requests accepted"
@@ -78,9 +80,7 @@ class _Checklist:
         return labels
 
     def add(self, key: str, status: str, detail: str, fix: str = "") -> None:
-        secret = self.settings.client_secret
-        if secret and len(secret) >= 4:
-            detail, fix = detail.replace(secret, "••••"), fix.replace(secret, "••••")
+        detail, fix = self.redactor(detail), self.redactor(fix)
         optional = key.removeprefix("read:") in OPTIONAL_AREAS
         if optional and status in ("denied", "failed"):
             detail = f"{detail} The people sync does not read this, so it does not fail the test."
@@ -89,7 +89,7 @@ class _Checklist:
 
     def run(self) -> None:
         client = OneRosterClient(self.settings, timeout=REQUEST_TIMEOUT, max_retries=1, deadline=self.deadline,
-                                 policy=self.policy)
+                                 policy=self.policy, redactor=self.redactor)
         with client:
             if not self._token(client):
                 for key in list(self.labels)[1:]:
@@ -200,7 +200,8 @@ def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float
 
     def work():
         try:
-            checklist.run()
+            with checklist.redactor.active():  # a log line written meanwhile is masked too
+                checklist.run()
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the page; it shows as a row
             missing = [k for k in checklist.labels if k not in {r.key for r in checklist.rows}]
             if missing:

@@ -22,6 +22,11 @@ class Faults:
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
+    # An SIS that repeats the credentials: "token" refuses every token request with an error body repeating the
+    # Authorization header, client id:secret and the URL-encoded secret; "data" answers every data request
+    # 400 repeating its bearer token; "records" serves the first person of each listing without names and with
+    # a note repeating the request's Authorization header and the secret (a per-record issue).
+    echo_credentials: str = ""
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported

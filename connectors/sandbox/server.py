@@ -96,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
                              headers={"Retry-After": f"{retry:g}"})
         if not self._authorised(parts):
             return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
+        if self.box.faults.faults.echo_credentials == "data":
+            header = self.headers.get("Authorization", "")
+            return self.send(400, imsx(f"Request refused for access token {header.partition(' ')[2]} ({header})",
+                                       minor="invalid_data"))
         rel = parts.path[len(prefix):].strip("/")
         how = self.box.faults.refused(rel)
         if how:
@@ -132,6 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
             return self.send(400, json.dumps({"error": "unsupported_grant_type"}).encode())
+        if box.faults.faults.echo_credentials == "token":
+            creds, header = box.credentials, self.headers.get("Authorization", "")
+            said = (f"Client authentication failed for Authorization: {header} (client {creds.client_id}:"
+                    f"{creds.client_secret}, client_secret={quote(creds.client_secret, safe='')})")
+            return self.send(401, json.dumps({"error": "invalid_client", "error_description": said}).encode())
         if not box.credentials.basic_ok(self.headers.get("Authorization", "")) or box.faults.faults.credentials_expired:
             return self.send(401, json.dumps({"error": "invalid_client",
                                               "error_description": "Client authentication failed"}).encode())
@@ -231,8 +240,21 @@ class Handler(BaseHTTPRequestHandler):
         if html:
             page_html = b"<html><head><title>Service Unavailable</title></head><body>Try later</body></html>"
             return self.send(int(html.get("status", 200)), page_html, "text/html")
+        if faults.faults.echo_credentials == "records" and page == 0 and rel.split("/")[-1] in PEOPLE:
+            body = self._echo_into_first_record(body)
         cut = bool(faults.page_fault("truncated", rel, page))
         return self.send(200, body, headers=headers, cut=cut)
+
+    def _echo_into_first_record(self, body: bytes) -> bytes:
+        """The first person loses its names and gains a note repeating the request's credentials."""
+        payload = json.loads(body)
+        records = next(iter(payload.values()), [])
+        if records:
+            header, secret = self.headers.get("Authorization", ""), self.box.credentials.client_secret
+            note = f"Authorization: {header}; secret {secret}"
+            first = {"note": note, **{k: v for k, v in records[0].items() if k not in ("givenName", "familyName")}}
+            records[0] = first
+        return json.dumps(payload, ensure_ascii=False).encode()
 
     def _one(self, collection: str, sid: str) -> None:
         data = self.box.data

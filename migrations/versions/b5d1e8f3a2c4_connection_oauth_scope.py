@@ -1,13 +1,13 @@
 """The "Other OneRoster provider" form's optional OAuth scopes override (blank: the profile's default).
 
 Revision ID: b5d1e8f3a2c4
-Revises: e4a7b2c9d1f3
+Revises: b5e2f8a1c3d7
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "b5d1e8f3a2c4"
-down_revision = "e4a7b2c9d1f3"
+down_revision = "b5e2f8a1c3d7"
 branch_labels = None
 depends_on = None
 
