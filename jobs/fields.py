@@ -4,6 +4,7 @@ from portal.models import Person, ROSTER_MANAGER_ROLES
 
 FIELDS = ("role", "given_name", "middle_name", "family_name", "email", "username", "sis_id", "grade", "phone")
 PARENT_FIELDS = ("parent_name", "parent_email", "parent_phone")
+GIVEN_NAME, FAMILY_NAME = FIELDS.index("given_name"), FIELDS.index("family_name")
 EMAIL = FIELDS.index("email")
 SIS_ID = FIELDS.index("sis_id")
 LIMITS = {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem
 from portal.extensions import db
-from portal.models import Person, ROSTER_MANAGER_ROLES
+from portal.models import Person
 
-from .directory import AMBIGUOUS, DirectoryIndex, Entry
+from .directory import AMBIGUOUS, DirectoryIndex, Entry, SignInAccount
 from .fields import EMAIL, SIS_ID, pack, record_values, with_role
 from .parents import ParentBook
 
@@ -127,6 +127,11 @@ class Planner:
                            "their own email in the SIS, then sync again."))
             plan.counts["skipped"] += 1
             return
+        account = self.directory.sign_in.get(email) if email else None
+        if account is not None:  # never linked by email, nor added beside them: SIS data must not become them
+            issues.append((sid, "sign_in_account", _sign_in_message(record, email, account)))
+            plan.counts["skipped"] += 1
+            return
         duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
         if duplicate is not None:
             self.duplicates.append((len(issues), _who(record), *duplicate))
@@ -208,7 +213,7 @@ class Planner:
             plan.counts["skipped"] += 1
         elif entry.status == "active" and hash(values) == entry.digest:
             plan.counts["unchanged"] += 1
-        elif not options.may_update(entry.role):
+        elif entry.signs_in or not options.may_update(entry.role):
             plan.counts["skipped"] += 1
         else:
             plan.updates.append((entry.id, record.source_id, values, record.date_last_modified,
@@ -219,7 +224,7 @@ class Planner:
     def _may_archive(self, entry: Entry) -> bool:
         options = self.options
         return (options.archive and options.full and entry.sync_enabled and entry.status == "active"
-                and entry.role not in ROSTER_MANAGER_ROLES and entry.role not in options.no_archive_roles)
+                and not entry.signs_in and entry.role not in options.no_archive_roles)  # owners, DMs always sign in
 
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""
@@ -234,6 +239,20 @@ class Planner:
 def _who(record: PersonRecord) -> str:
     """How an issue names an incoming person (built only for the rare record that gets one)."""
     return f"{record.given_name} {record.family_name} ({record.source_id})"
+
+
+def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
+    start = (f"{_who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
+             f"{account.name}")
+    if account.district:
+        return (f"{start}, a district manager. SIS data never changes an account that can sign in, and district "
+                "managers are not added to a school's People. If it is not them, give the SIS record its own email.")
+    if account.source_id is not None:
+        return (f"{start}, which is already linked to SIS record {account.source_id}. If the SIS has this person "
+                "twice, remove one of its records; if not, give this record its own email.")
+    return (f"{start}, and SIS data never changes an account that can sign in. If they are the same person, link "
+            f"it by hand in People (Link to SIS record, id {record.source_id}); if not, give the SIS record its own "
+            "email.")
 
 
 def resolve_diffs(plan: SyncPlan) -> None:

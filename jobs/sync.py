@@ -90,7 +90,7 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     db.session.commit()
 
     fields = field_names(options.compare_parents)
-    directory = load_directory(school_id, fields)
+    directory = load_directory(school_id, district_id, fields)
     progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)

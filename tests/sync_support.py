@@ -1,9 +1,11 @@
 """Helpers shared by the sync tests: connect a school to a sandbox, run a sync inline, read the directory."""
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import pytest
 
 from connectors.sandbox import oneroster_form_values, start_sandbox
+from connectors.sandbox.data import iso
 from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import Person, SyncChange, SyncIssue, SyncRun
@@ -110,3 +112,13 @@ def no_backoff(monkeypatch):
     import jobs.sync
     from connectors.client import OneRosterClient
     monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+
+
+def change_sis_person(sandbox, sid: str, **fields) -> dict:
+    """The SIS edits one of its records (raw OneRoster names, e.g. email, givenName) and bumps dateLastModified."""
+    data = sandbox.data
+    with data.lock:
+        user = data.users[sid]
+        user.update(fields, dateLastModified=iso(datetime.now(timezone.utc)))
+        data.changed([sid])
+        return dict(user)
