@@ -12,6 +12,7 @@ from flask import current_app
 
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError, InvalidSettings
+from connectors.redact import Redactor
 from connectors.settings import ConnectionSettings
 from portal.extensions import db
 from portal.models import RosterConnection, School, SyncIssue, SyncRun
@@ -88,12 +89,13 @@ class Prepared:
     expected: int  # people the fetch will probably bring (for the progress bar)
 
 
-def _prepare(run_id: int) -> Prepared:
+def _prepare(run_id: int, redactor: Redactor) -> Prepared:
     """Read the run, its school and connection; note the threshold the run is held to; clear older issues."""
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
     settings = _settings(conn)
+    redactor.add(settings.client_secret, settings.client_id)
     since = choose_since(conn, run, datetime.now(timezone.utc))
     options = options_for(conn, full=since is None)
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
@@ -111,7 +113,8 @@ def _prepare(run_id: int) -> Prepared:
     return job
 
 
-def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory) -> tuple[SyncPlan, ProgressWriter]:
+def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory,
+                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter]:
     """Load the directory, then fetch the roster page by page into the planner; returns the finished plan."""
     options, fields = job.options, field_names(job.options.compare_parents)
     directory = load_directory(job.school_id, job.district_id, fields)
@@ -122,6 +125,7 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory
     deadline = time.monotonic() + limit * 60
     try:
         with client_factory(job.settings) as client, quiet_gc():
+            redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
             for phase, page in fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
                                             since=job.since):
                 issues = planner.add_page(page)
@@ -155,9 +159,9 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
                connection_id=job.connection_id)
 
 
-def _execute(run_id: int, lock: SchoolLock, on_progress, client_factory) -> None:
-    job = _prepare(run_id)
-    plan, progress = _fetch_and_plan(job, lock, on_progress, client_factory)
+def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, client_factory) -> None:
+    job = _prepare(run_id, redactor)
+    plan, progress = _fetch_and_plan(job, lock, on_progress, client_factory, redactor)
     _conclude(job, plan, lock, progress)
 
 
@@ -210,22 +214,25 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
             finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
                                           f"not start. {NOTHING_CHANGED}")
             return
-        try:
-            if not claim_run(run_id):
-                return
-            _execute(run_id, lock, on_progress, client_factory or make_client)
-        except (ConnectorError, SyncRefused, LockLost) as exc:
-            db.session.rollback()
-            log.warning("sync run %s failed: %s", run_id, exc)
-            finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
-        except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
-            db.session.rollback()
-            log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {NOTHING_CHANGED}")
-        finally:
-            lock.release()
-        if trigger != "preview":
-            _send_report(run_id)
+        # While active, the run's secret and tokens are masked in its log lines, stored message and issues.
+        with Redactor().active() as redactor:
+            try:
+                if not claim_run(run_id):
+                    return
+                _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
+            except (ConnectorError, SyncRefused, LockLost) as exc:
+                db.session.rollback()
+                log.warning("sync run %s failed: %s", run_id, exc)
+                finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
+            except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
+                db.session.rollback()
+                log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
+                finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). "
+                                             f"{NOTHING_CHANGED}")
+            finally:
+                lock.release()
+            if trigger != "preview":
+                _send_report(run_id)
 
 
 def _send_report(run_id: int) -> None:
