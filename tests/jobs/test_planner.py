@@ -332,7 +332,8 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
     ([parent("r-1", "relative", given="Rae")], ["r-1"], ("Rae Lee", "r-1@family.example.org", "+1-555-0100")),
     ([parent("g-1", status="tobedeleted")], ["g-1"], ("", "", "")),        # a guardian who left is nobody's
     ([], ["unknown"], ("", "", "")),
-])
+    ([parent("g-1", given="Gia", agents=["s-1"])], [], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
+])  # the last: linked only from the guardian's side
 def test_the_primary_parent_contact_is_chosen_by_rank_then_order(guardians, agents, contact):
     plan, _ = run(index(), guardians, [record("s-1", agents=agents)], parents=True)
     [(sid, packed, _)] = plan.creates
