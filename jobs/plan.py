@@ -40,7 +40,7 @@ class SignInAccount:
     """An account that can sign in, as an issue names it when an incoming record has its email."""
 
     name: str                     # "Olive Owner (olive@school.org)"
-    source_id: str | None = None  # the SIS record it is linked to (by hand), if any
+    source_id: str | None = None  # the SIS record it is linked to (by hand, or before it could sign in)
     district: bool = False        # a district manager of the school's district, not in the school's People
 
 
