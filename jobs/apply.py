@@ -20,24 +20,6 @@ PEOPLE = Person.__table__
 BLANK_FIELDS = dict.fromkeys(FIELDS + PARENT_FIELDS, "")
 
 
-class ArchiveGuardTripped(Exception):
-    """The run would archive more of the rostered people than the connection allows."""
-
-    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
-        self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
-        super().__init__(f"This sync would archive {would_archive} of {rostered_total} rostered people, more "
-                         f"than the {threshold:g}% allowed. Review the list, then approve or discard this run.")
-
-
-def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
-    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
-    would, total = len(plan.archives), plan.rostered_total
-    if override or not would:
-        return
-    if would > total * threshold_percent / 100:
-        raise ArchiveGuardTripped(would, total, threshold_percent)
-
-
 def _chunks(items, size: int):
     """Lists of up to `size` items from any iterable (lists and generators alike)."""
     batch = []

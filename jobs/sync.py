@@ -4,6 +4,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cryptography.fernet import InvalidToken
@@ -12,6 +13,7 @@ from flask import current_app
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError, InvalidSettings
 from connectors.redact import Redactor
+from connectors.settings import ConnectionSettings
 from portal.extensions import db
 from portal.models import RosterConnection, School, SyncIssue, SyncRun
 from portal.outbound import outbound_policy_for
@@ -22,7 +24,7 @@ from .directory import load_directory
 from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
-from .plan import Planner, SyncOptions
+from .plan import ArchiveGuardTripped, Planner, SyncOptions, SyncPlan, check_archive_guard
 from .progress import ProgressWriter
 from .runs import NOTHING_CHANGED, _aware, claim_run, finish_run
 
@@ -70,39 +72,62 @@ def _settings(conn: RosterConnection | None):
         raise SyncRefused(f"The saved connection is no longer valid: {exc.message}") from None
 
 
-def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """What one run needs, read from the database before the fetch starts."""
+
+    run_id: int
+    school_id: int
+    district_id: int
+    connection_id: int
+    settings: ConnectionSettings
+    since: datetime | None
+    options: SyncOptions
+    preview: bool
+    override: bool
+    threshold: float
+    expected: int  # people the fetch will probably bring (for the progress bar)
+
+
+def _prepare(run_id: int, redactor: Redactor) -> Prepared:
+    """Read the run, its school and connection; note the threshold the run is held to; clear older issues."""
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
     settings = _settings(conn)
     redactor.add(settings.client_secret, settings.client_id)
-    now = datetime.now(timezone.utc)
-    since = choose_since(conn, run, now)
+    since = choose_since(conn, run, datetime.now(timezone.utc))
     options = options_for(conn, full=since is None)
-    preview, override = run.trigger == "preview", run.archive_override
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
     # What a held run reports, even if the settings change later.
     run.archive_threshold_applied, run.archive_uncounted_roles = threshold, ",".join(sorted(options.no_archive_roles))
-    school_id, district_id, connection_id = school.id, school.district_id, conn.id
     previous = db.session.scalar(db.select(SyncRun.fetched).where(
-        SyncRun.school_id == school_id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
+        SyncRun.school_id == school.id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
+    job = Prepared(run_id, school.id, school.district_id, conn.id, settings, since, options,
+                   preview=run.trigger == "preview", override=run.archive_override, threshold=threshold,
+                   expected=previous or 0)
     db.session.execute(db.delete(SyncIssue).where(SyncIssue.run_id == run_id))
     db.session.commit()
+    return job
 
-    fields = field_names(options.compare_parents)
-    directory = load_directory(school_id, fields)
-    progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
+
+def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory,
+                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter]:
+    """Load the directory, then fetch the roster page by page into the planner; returns the finished plan."""
+    options, fields = job.options, field_names(job.options.compare_parents)
+    directory = load_directory(job.school_id, job.district_id, fields)
+    progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
     try:
-        with make_client(settings) as client, quiet_gc():
+        with client_factory(job.settings) as client, quiet_gc():
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
-            for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
-                                            since=since):
+            for phase, page in fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
+                                            since=job.since):
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
                 lock.renew()
@@ -111,22 +136,33 @@ def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor) -> 
     finally:
         progress.flush()
     progress.write(phase="planning", percent=90)
-    plan = planner.finish()
-    if preview:
-        applying.record_without_applying(run_id, plan, status="succeeded")
+    return planner.finish(), progress
+
+
+def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter) -> None:
+    """Record a preview, hold a run the archive guard stops, or apply the plan."""
+    if job.preview:
+        applying.record_without_applying(job.run_id, plan, status="succeeded")
         return
     try:
-        applying.check_archive_guard(plan, threshold, override)
-    except applying.ArchiveGuardTripped as tripped:
+        check_archive_guard(plan, job.threshold, job.override)
+    except ArchiveGuardTripped as tripped:
         message = str(tripped)
-        if options.no_archive_roles:
+        if job.options.no_archive_roles:
             message += " People of roles that Archive leaves alone are not counted."
-        applying.record_without_applying(run_id, plan, status="needs_review", message=message,
+        applying.record_without_applying(job.run_id, plan, status="needs_review", message=message,
                                          archives_only=True)
         return
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
-    apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+    apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
+               connection_id=job.connection_id)
+
+
+def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, client_factory) -> None:
+    job = _prepare(run_id, redactor)
+    plan, progress = _fetch_and_plan(job, lock, on_progress, client_factory, redactor)
+    _conclude(job, plan, lock, progress)
 
 
 def too_slow_message(limit_minutes: float, fetched: int) -> str:
@@ -160,8 +196,12 @@ def _live_counts(planner: Planner) -> dict[str, int]:
     return {k: totals[k] for k in ("fetched", "created", "updated", "linked", "skipped", "unchanged", "issues")}
 
 
-def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) -> None:
-    """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped."""
+def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
+             client_factory: Callable[[ConnectionSettings], OneRosterClient] | None = None) -> None:
+    """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped.
+
+    `client_factory` builds the run's SIS client from its settings (default `make_client`).
+    """
     with app_context() as app:
         db.session.expire_all()
         run = db.session.get(SyncRun, run_id)
@@ -179,7 +219,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) 
             try:
                 if not claim_run(run_id):
                     return
-                _execute(run_id, lock, on_progress, redactor)
+                _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
             except (ConnectorError, SyncRefused, LockLost) as exc:
                 db.session.rollback()
                 log.warning("sync run %s failed: %s", run_id, exc)
