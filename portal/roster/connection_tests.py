@@ -2,7 +2,7 @@
 from flask import current_app
 
 from jobs import check_records
-from jobs.check_records import ConnectionTest, TooManyTests  # noqa: F401 - the routes catch it from here
+from jobs.check_records import ConnectionTest
 from portal.models import Person, School
 
 from . import service

@@ -4,14 +4,13 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from connectors.errors import InvalidSettings
+from jobs.check_records import TooManyTests
 from ..access import is_htmx, school_required
 from ..extensions import db
 from ..roster import connection_tests, service
-from ..roster.connection_tests import TooManyTests
 from . import bp
 from .context import connection_context, page_context, settings_context
 from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
-
 
 QUEUE_DOWN = ("The portal cannot start a connection test right now: its job queue (Redis) is not answering. "
               "Try again in a minute; if it keeps happening, tell the portal's administrator.")
