@@ -14,6 +14,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from redis import Redis
 
 from connectors.connection_test import CheckRow
+from connectors.secret_reuse import credential_origins
 from connectors.settings import ConnectionSettings
 
 PREFIX = "portal:connection-test"
@@ -43,7 +44,7 @@ class ConnectionTest:
     user_id: int
     school_id: int
     vendor: str
-    host: str
+    host: str  # the origins the credentials go to, for the audit log
     started_at: float
     status: str = "queued"
     rows: list[dict] = field(default_factory=list)
@@ -113,7 +114,8 @@ def release(redis: Redis, user_id: int, check_id: str) -> None:
 
 def new_test(user_id: int, school_id: int, settings: ConnectionSettings) -> ConnectionTest:
     return ConnectionTest(check_id=secrets.token_urlsafe(18), user_id=user_id, school_id=school_id,
-                          vendor=settings.vendor, host=settings.base_url, started_at=time.time())
+                          vendor=settings.vendor, host=", ".join(sorted(credential_origins(settings))),
+                          started_at=time.time())
 
 
 def save(redis: Redis, test: ConnectionTest) -> None:

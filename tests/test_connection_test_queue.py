@@ -71,9 +71,10 @@ def every_redis_value(app) -> bytes:
 def test_the_request_returns_at_once_against_a_sis_that_never_answers(app, client, world, aeries):
     aeries.set_faults(hang=30)  # every request to the SIS waits 30 s
     timings = []
+    data = dict(values(aeries), csrf_token=csrf_token(client, "/schools/lincoln/rostering"))
     for _ in range(2):  # the finding: two tests held a small gunicorn for 15 s
         began = time.perf_counter()
-        response = start(client, values(aeries))
+        response = client.post("/schools/lincoln/rostering/connection/test", data=data, headers=HX)
         timings.append(time.perf_counter() - began)
         html = response.get_data(as_text=True)
         assert response.status_code == 202
@@ -98,16 +99,16 @@ def test_a_worker_runs_the_test_and_the_poll_shows_its_checklist(app, client, wo
     done = client.get(url, headers=HX)
     html = done.get_data(as_text=True)
     assert done.status_code == 200 and "hx-trigger" not in html and "<html" not in html
-    assert "Connection works: every check passed." in html and html.count('<li class="ok"') >= 8
+    assert "Connection works: every check passed." in html and html.count('<li class="ok') >= 8
     assert not list(app.redis.scan_iter(f"{check_records.PREFIX}:*:sealed"))  # deleted once used
     [event] = db.session.scalars(db.select(AuditEvent).filter_by(action="connection_tested")).all()
-    host = re.escape(aeries.info["base_url"].rstrip("/"))
+    host = re.escape(aeries.info["base_url"].split("/aeries")[0])  # the origin the credentials went to
     assert re.fullmatch(rf"Connection test of {host}: (\d+) of \1 checks passed\.", event.detail), event.detail
     assert aeries.info["client_secret"] not in event.detail
 
 
 def test_a_denied_area_keeps_its_row_and_fix_after_the_poll(app, client, world, aeries):
-    aeries.set_faults(deny=["teachers"])
+    aeries.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     url = poll_url(start(client, values(aeries)))
     work(app)
     html = client.get(url, headers=HX).get_data(as_text=True)
@@ -126,7 +127,7 @@ def test_without_javascript_the_post_shows_a_running_page_with_a_refresh_link(ap
     result = page.get_data(as_text=True)
     assert page.status_code == 200 and "<html" in result
     assert "takes up to 20 seconds" not in result and '<li class="failed" data-check="token">' in result
-    assert "checks need attention" in result and 'value="typed-id-kept"' not in result  # the saved form again
+    assert re.search(r"\d+ checks? failed\.", result) and 'value="typed-id-kept"' not in result  # the saved form again
 
 
 def test_the_result_is_only_for_the_user_and_school_that_started_it(app, client, auth, world, aeries):
@@ -228,4 +229,4 @@ def test_the_cli_test_still_runs_inline(app, runner, world, aeries):
     assert result.exit_code == 0 and "✓ Token obtained" in result.output
     assert len(app.check_queue) == 0
     assert db.session.scalar(db.select(AuditEvent.detail).filter_by(action="connection_tested")).startswith(
-        f"Connection test of {aeries.info['base_url'].rstrip('/')}: ")
+        f"Connection test of {aeries.info['base_url'].split('/aeries')[0]}: ")

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
 from portal.roster import service
 from portal.roster.thresholds import back_to_school_reason
+from tests.check_support import finish_connection_test
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
 
@@ -67,12 +68,8 @@ def aeries_values(sandbox, **overrides):
 
 
 def run_connection_test(app, client, values) -> str:
-    """Test connection as the page does it: the POST queues the test, a worker runs it, the poll shows the rows."""
-    response = post(client, "/connection/test", values)
-    assert response.status_code == 202 and 'hx-trigger="every 1s"' in response.get_data(as_text=True)
-    poll = re.search(r'hx-get="([^"]+)"', response.get_data(as_text=True)).group(1)
-    SimpleWorker([app.check_queue], connection=app.redis).work(burst=True)
-    result = client.get(poll, headers=HX)
+    """Test connection as the page does it: queued by the POST, run by a worker, shown by the poll."""
+    result = finish_connection_test(app, client, post(client, "/connection/test", values))
     assert result.status_code == 200
     return result.get_data(as_text=True)
 
@@ -177,11 +174,11 @@ def test_connection_test_all_green_for_a_good_config(app, client, owner, aeries)
     html = run_connection_test(app, client, aeries_values(aeries))
     assert "<html" not in html and "hx-trigger" not in html  # the final fragment stops the polling
     assert "Connection works: every check passed." in html
-    assert html.count('<li class="ok"') >= 8 and 'class="denied"' not in html
+    assert html.count('<li class="ok') == 9 and 'class="denied"' not in html
 
 
 def test_connection_test_shows_the_aeries_fix_for_a_denied_area(app, client, owner, aeries):
-    aeries.set_faults(deny=["teachers"])
+    aeries.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     try:
         html = run_connection_test(app, client, aeries_values(aeries))
     finally:
@@ -189,6 +186,18 @@ def test_connection_test_shows_the_aeries_fix_for_a_denied_area(app, client, own
     row = re.search(r'<li class="denied" data-check="read:teachers">.*?</li>', html, re.S).group(0)
     assert "Teacher Data" in row
     assert "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset." in row
+
+
+def test_connection_test_counts_only_real_failures_and_marks_optional_rows(app, client, owner, aeries):
+    aeries.set_faults(refuse_listings=["schools/*/enrollments"], refuse_how="unsupported", deny=["schools/"])
+    try:
+        html = run_connection_test(app, client, aeries_values(aeries))
+    finally:
+        aeries.clear_faults()
+    # students and teachers fall back to the global listings; the denied optional areas do not count
+    assert "Connection works: every check the sync needs passed." in html
+    row = re.search(r'<li class="failed optional" data-check="read:enrollments">.*?</li>', html, re.S).group(0)
+    assert "Optional" in row and "does not fail the test" in row
 
 
 def test_connection_test_lists_the_real_school_ids(app, client, owner, aeries):
