@@ -11,6 +11,7 @@ from connectors.connection_test import CheckRow, run_connection_test
 from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
 from connectors.secret_reuse import credential_origins, reuse_refusal
+from jobs.check_records import audit_detail
 from jobs.locks import lock_holder
 from jobs.runs import active_run, mark_stale_runs_failed
 from portal.extensions import db
@@ -234,13 +235,16 @@ def parse_threshold_override(value) -> float | None:
     return parse_percent(value, "threshold_override", PERCENT_MESSAGE)
 
 
+def settings_to_test(school: School, vendor: str, values: dict) -> ConnectionSettings:
+    """The settings a connection test runs on: the form's values, a blank secret filled in by the reuse rule."""
+    return validate_connection(school, vendor, values, existing=get_connection(school))
+
+
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:
-    """Run the checklist on (possibly unsaved) values; raises InvalidSettings for bad fields."""
-    settings = validate_connection(school, vendor, values, existing=get_connection(school))
+    """Run the checklist inline (the CLI; the page queues it, see connection_tests); InvalidSettings for bad fields."""
+    settings = settings_to_test(school, vendor, values)
     rows = run_connection_test(settings, policy=outbound_policy_for(current_app.config))
-    passed = sum(r.status == "ok" for r in rows)
-    _audit(school, actor, "connection_tested", f"Connection test of {credential_hosts(settings)}: "
-                                               f"{passed} of {len(rows)} checks passed.")
+    _audit(school, actor, "connection_tested", audit_detail(credential_hosts(settings), rows))
     db.session.commit()
     return rows
 
