@@ -1,0 +1,171 @@
+"""users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
+import csv
+import tempfile
+from operator import itemgetter
+from array import array
+
+from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
+from .report import Report
+from .spec import COLUMNS, REQUIRED
+from .tables import Header, read_rows
+
+FILE = "users.csv"
+_LEAVING = {"tobedeleted", "inactive", "deleted"}
+_DISABLED = {"false", "0", "no"}
+_READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role", "username", "givenName",
+         "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
+ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
+
+
+def split_ids(value: str) -> tuple[str, ...]:
+    """A CSV list field ("a,b" inside quotes) as a tuple; the one-value case stays cheap."""
+    if not value:
+        return ()
+    if "," not in value:
+        return (value.strip(),)
+    return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
+
+
+class UserScan:
+    """One pass over users.csv; `wanted(role, orgs)` picks the records to build, the rest are only checked.
+
+    With `defer` set, a student whose agents (parents) come later in the file is spooled to a temporary file and
+    built after the last row, so that every parent reaches the engine before the students that name them.
+    """
+
+    def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000):
+        self.bundle, self.wanted, self.defer, self.page_size = bundle, wanted, defer, page_size
+        self.report = report
+        self.orgs, self.roles = bundle.orgs, bundle.roles
+        self.delta = bundle.users_mode == "delta"
+        self.seen: set[int] = set()
+        self.forward: list[tuple[str, int]] = []  # (agent sourcedId, line) named before its own row
+        self.spool = None
+        self.spooled_lines = array("q")
+
+    def pages(self):
+        page: list = []
+        stream = self.bundle.files.open(FILE)
+        version = self.bundle.version
+        try:
+            for item in read_rows(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
+                                  self.bundle.limits.max_line_bytes):
+                if isinstance(item, Header):
+                    at = itemgetter(*(item.index.get(c, item.width) for c in _READ))
+                    continue
+                line, row, lines = item
+                row.append("")
+                out = self._row(line, row, at, lines.taken)
+                if out is not None:
+                    page.append(out)
+                    if len(page) >= self.page_size:
+                        yield page
+                        page = []
+        finally:
+            stream.close()
+        yield from self._spooled(page, at if self.spool else None)
+        self._check_forward()
+
+    def _row(self, line, row, at, taken, spooled=False):
+        (sid, status, modified, enabled, orgs, role, username, given, family, middle, identifier, email, sms,
+         phone, agents, grades) = at(row)
+        sid = sid.strip()
+        report = self.report
+        if not spooled:
+            if not sid:
+                report.warning(FILE, line, "sourcedId", "The user has no sourcedId, so it cannot be matched; the row "
+                               "is skipped.", "Give every user a sourcedId in the SIS export.", kind="no-id")
+                return None
+            key = hash(sid)
+            if key in self.seen:
+                report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
+                             "Give every user their own sourcedId; remove the repeated row.", kind="dup")
+                return None
+            self.seen.add(key)
+        if self.roles is not None:
+            role, org_ids = self.roles.get(sid, ("", ()))
+        else:
+            org_ids = split_ids(orgs)
+        mapped = ROLE_MAP.get(role) or map_role(role)
+        for org in org_ids:
+            if org not in self.orgs:
+                report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
+                               "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
+        agent_ids = split_ids(agents)
+        if agent_ids and not spooled:
+            later = [a for a in agent_ids if hash(a) not in self.seen]
+            if later:
+                if self.defer and mapped == "student" and self.wanted(mapped, org_ids):
+                    self._spool(line, taken)
+                    return None
+                self.forward.extend((a, line) for a in later)
+        elif agent_ids:
+            for agent in agent_ids:
+                if hash(agent) not in self.seen:
+                    self._dangling(agent, line)
+        if mapped is None:
+            shown = f"'{role}'" if role else "no role"
+            where = "" if self.roles is None else " in roles.csv"
+            report.warning(FILE, line, "role", f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
+                           "Give the user one of these roles in the SIS, or leave them out of the export.",
+                           kind="role")
+            return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
+                                 f"{FILE} line {line}") if self.wanted(None, org_ids) else None
+        given, family = given.strip(), family.strip()
+        if not given and not family:
+            report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
+                           "Fill in the user's names in the SIS.", kind="names")
+            return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",
+                                 f"{FILE} line {line}") if self.wanted(mapped, org_ids) else None
+        status = status.strip().lower()
+        if self.delta and not status:
+            report.warning(FILE, line, "status", "A delta file leaves status blank; the user is read as active.",
+                           "Fill status (active or tobedeleted) in delta exports.", kind="delta-status")
+        if not self.wanted(mapped, org_ids):
+            return None
+        when = parse_datetime(modified) if modified else None
+        if modified and when is None:
+            report.warning(FILE, line, "dateLastModified", f"dateLastModified {modified!r} is not an ISO 8601 date.",
+                           "Write dates like 2026-01-31T08:00:00Z.", kind="date")
+        return PersonRecord(
+            sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
+            split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
+            not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
+            when, role)
+
+    def _spool(self, line: int, taken: list[str]) -> None:
+        if self.spool is None:
+            self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+        self.spool.write("".join(taken))
+        self.spooled_lines.append(line)
+
+    def _spooled(self, page: list, at):
+        """The deferred students, built now that every parent has been seen."""
+        if self.spool is not None:
+            self.spool.seek(0)
+            try:
+                for line, row in zip(self.spooled_lines, csv.reader(self.spool, strict=True)):
+                    row.append("")
+                    out = self._row(line, row, at, (), spooled=True)
+                    if out is not None:
+                        page.append(out)
+                        if len(page) >= self.page_size:
+                            yield page
+                            page = []
+            finally:
+                self.spool.close()
+                self.spool = None
+        if page:
+            yield page
+
+    def _check_forward(self) -> None:
+        seen = self.seen
+        for agent, line in self.forward:
+            if hash(agent) not in seen:
+                self._dangling(agent, line)
+        self.forward.clear()
+
+    def _dangling(self, agent: str, line: int) -> None:
+        self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
+                            "users.csv; that contact is left out.", "Add the parent or guardian to users.csv or "
+                            "correct the reference.", kind="agent-ref")
