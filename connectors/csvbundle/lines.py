@@ -2,6 +2,7 @@
 from .errors import FileUnreadable
 
 BOM = b"\xef\xbb\xbf"
+NOT_RENAMED = "Export the OneRoster CSV file again; do not rename other files to .csv."
 EXPORT_UTF8 = 'Export the file as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)"), then send the bundle again.'
 _MAGIC = (
     (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)"),
@@ -44,12 +45,11 @@ class Lines:
                                      "OneRoster CSV file (or it has no line breaks).",
                                      "Check that the export wrote one record per line, then send the bundle again.")
             if b"\x00" in data:
-                raise FileUnreadable(n, "The file holds binary data (NUL bytes), not CSV text.",
-                                     "Export the OneRoster CSV file again; do not rename other files to .csv.")
+                raise FileUnreadable(n, "The file holds binary data (NUL bytes), not CSV text.", NOT_RENAMED)
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise FileUnreadable(n, _encoding_problem(data, exc), EXPORT_UTF8) from None
+                raise FileUnreadable(n, *_encoding_problem(data, exc)) from None
             self.line_no = n
             taken.append(text)
             yield text
@@ -68,14 +68,15 @@ class Lines:
 _CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
 
 
-def _encoding_problem(data: bytes, exc: UnicodeDecodeError) -> str:
+def _encoding_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, str]:
+    """(problem, what to do) for a line that is not UTF-8."""
     if any(b in _CONTROL for b in data[:4096]):
-        return "The file holds binary data (control bytes that CSV text never has), not CSV text."
+        return "The file holds binary data (control bytes that CSV text never has), not CSV text.", NOT_RENAMED
     byte = data[exc.start]
     where = f"byte 0x{byte:02X} at position {exc.start + 1}"
     try:
         shown = data[max(0, exc.start - 12):exc.start + 1].decode("cp1252")
     except UnicodeDecodeError:
-        return f"The file is not UTF-8 ({where}) and its encoding is not recognised."
+        return f"The file is not UTF-8 ({where}) and its encoding is not recognised.", EXPORT_UTF8
     return (f"The file is not UTF-8: {where} (\"{shown.strip()}\") reads as Windows-1252, the encoding Excel "
-            'uses for "CSV (Comma delimited)".')
+            'uses for "CSV (Comma delimited)".', EXPORT_UTF8)
