@@ -87,9 +87,10 @@ def measure_read(path: str) -> dict:
 
 
 def child(kind: str, path: str) -> None:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = globals()[f"measure_{kind}"](path)
     result["seconds"] = round(time.perf_counter() - started, 2)
+    result["cpu"] = round(time.process_time() - cpu, 2)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))
 
@@ -103,6 +104,7 @@ def run(kind: str, path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts")
     parser.add_argument("--keep", help="write the bundle here and keep it (default: a temporary directory)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,19 +118,27 @@ def main() -> None:
         print(f"bundle: {info['users']:,} users ({info['students']:,} students, {info['parents']:,} parents after "
               f"them, {info['staff']:,} staff), zip {info['zip_mb']} MB, written in "
               f"{time.perf_counter() - started:.1f} s")
-        floor = run("floor", path)
-        print(f"csv module alone (floor): {floor['seconds']:.2f} s, {floor['rows']:,} rows, "
-              f"peak RSS {floor['peak_rss_mb']} MB")
+        # The machine may be shared: each figure is the best of --repeat runs, taken in turns, and the ratio is
+        # of CPU seconds (wall seconds are printed too).
+        runs: dict[str, list[dict]] = {"floor": [], "validate": [], "read": []}
+        for _ in range(args.repeat):
+            for kind in runs:
+                runs[kind].append(run(kind, path))
+        best = {kind: min(got, key=lambda r: r["cpu"]) for kind, got in runs.items()}
+        rss = {kind: max(r["peak_rss_mb"] for r in got) for kind, got in runs.items()}
+        floor = best["floor"]
+        print(f"csv module alone (floor): {floor['cpu']:.2f} s CPU ({floor['seconds']:.2f} s wall), "
+              f"{floor['rows']:,} rows, peak RSS {rss['floor']} MB")
         failed = False
         for kind, label in (("validate", "validate only"), ("read", "validate + read records")):
-            got = run(kind, path)
-            ratio = got["seconds"] / floor["seconds"]
-            ok = ratio <= RATIO_TARGET and got["peak_rss_mb"] < RSS_LIMIT_MB
+            got = best[kind]
+            ratio = got["cpu"] / floor["cpu"]
+            ok = ratio <= RATIO_TARGET and rss[kind] < RSS_LIMIT_MB and got["applicable"]
             failed |= not ok
             extra = f", {got['records']:,} records" if "records" in got else ""
-            print(f"{label}: {got['seconds']:.2f} s = {ratio:.2f}x the floor (target <= {RATIO_TARGET}x), peak RSS "
-                  f"{got['peak_rss_mb']} MB (target < {RSS_LIMIT_MB} MB){extra}, applicable={got['applicable']}"
-                  f" {'ok' if ok else 'MISSED'}")
+            print(f"{label}: {got['cpu']:.2f} s CPU ({got['seconds']:.2f} s wall) = {ratio:.2f}x the floor "
+                  f"(target <= {RATIO_TARGET}x), peak RSS {rss[kind]} MB (target < {RSS_LIMIT_MB} MB){extra}, "
+                  f"applicable={got['applicable']} {'ok' if ok else 'MISSED'}")
     sys.exit(1 if failed else 0)
 
 

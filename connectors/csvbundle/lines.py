@@ -1,4 +1,11 @@
-"""Decoded lines of one CSV file, read one bounded line at a time; non-UTF-8 and binary data are named."""
+"""Decoded lines of one CSV file for csv.reader, read in bounded blocks; non-UTF-8 and binary data are named.
+
+Blocks end at a line break, so a UTF-8 character is never split and memory stays near one block plus one line
+whatever the file holds (a 2 GB line is refused after one block). Lines are handed out by io.StringIO with
+newline="" (what the csv module asks of files), so the per-line work stays in C.
+"""
+import io
+
 from .errors import FileUnreadable
 
 BOM = b"\xef\xbb\xbf"
@@ -10,72 +17,80 @@ _MAGIC = (
     (b"%PDF", "a PDF document"),
     (b"\x1f\x8b", "a gzip archive"),
 )
-
-
-def _binary(first: bytes) -> str | None:
-    for magic, what in _MAGIC:
-        if first.startswith(magic):
-            return what
-    return None
-
-
-class Lines:
-    """Iterate decoded lines (line endings kept) for csv.reader; `line_no` is the last line handed out.
-
-    `taken` holds the lines handed out since the caller last cleared it, so a record can be spooled verbatim.
-    """
-
-    def __init__(self, stream, max_line_bytes: int):
-        self.stream, self.max_line = stream, max_line_bytes
-        self.line_no = 0
-        self.bom = False
-        self.taken: list[str] = []
-
-    def __iter__(self):
-        read, limit, taken = self.stream.readline, self.max_line + 1, self.taken
-        data = read(limit)
-        if data.startswith(BOM):
-            self.bom, data = True, data[3:]
-        self._check_start(data)
-        n = 0
-        while data:
-            n += 1
-            if len(data) >= limit and not data.endswith(b"\n"):
-                raise FileUnreadable(n, f"Line {n:,} is longer than {self.max_line:,} bytes, so this is not a "
-                                     "OneRoster CSV file (or it has no line breaks).",
-                                     "Check that the export wrote one record per line, then send the bundle again.")
-            if b"\x00" in data:
-                raise FileUnreadable(n, "The file holds binary data (NUL bytes), not CSV text.", NOT_RENAMED)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise FileUnreadable(n, *_encoding_problem(data, exc)) from None
-            self.line_no = n
-            taken.append(text)
-            yield text
-            data = read(limit)
-
-    @staticmethod
-    def _check_start(first: bytes) -> None:
-        what = _binary(first)
-        if what:
-            raise FileUnreadable(1, f"The file is {what} renamed .csv, not CSV text.",
-                                 "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
-        if first.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
-
-
 _CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
 
 
-def _encoding_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, str]:
-    """(problem, what to do) for a line that is not UTF-8."""
-    if any(b in _CONTROL for b in data[:4096]):
+class Lines:
+    """Iterate decoded lines (endings kept); `bom` is set once the first block has been read."""
+
+    def __init__(self, stream, max_line_bytes: int, block_bytes: int | None = None):
+        self.stream, self.max_line = stream, max_line_bytes
+        self.block = block_bytes or max(max_line_bytes, 64 * 1024)
+        self.bom = False
+
+    def __iter__(self):
+        read, block, max_line = self.stream.read, self.block, self.max_line
+        pending, first, before = b"", True, 0  # `before`: lines in the blocks already handed out
+        while True:
+            data = read(block)
+            if first:
+                first = False
+                if data.startswith(BOM):
+                    self.bom, data = True, data[3:]
+                _check_start(data)
+            if not data:
+                chunk, pending = pending, b""
+            else:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    pending += data
+                    if len(pending) > max_line:
+                        raise self._too_long(before + 1)
+                    continue
+                chunk, pending = pending + data[:cut + 1], data[cut + 1:]
+            if not chunk:
+                return
+            yield from io.StringIO(self._decode(chunk, before), newline="")
+            before += chunk.count(b"\n")
+
+    def _decode(self, chunk: bytes, before: int) -> str:
+        lengths = [len(line) for line in chunk.split(b"\n")] if len(chunk) > self.max_line else ()
+        if lengths and max(lengths) > self.max_line:
+            raise self._too_long(before + 1 + lengths.index(max(lengths)))
+        if b"\x00" in chunk:
+            line = before + 1 + chunk.count(b"\n", 0, chunk.index(b"\x00"))
+            raise FileUnreadable(line, "The file holds binary data (NUL bytes), not CSV text.", NOT_RENAMED)
+        try:
+            return chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = chunk.rfind(b"\n", 0, exc.start) + 1
+            end = chunk.find(b"\n", exc.start)
+            line = before + 1 + chunk.count(b"\n", 0, exc.start)
+            raise FileUnreadable(line, *_encoding_problem(chunk[start:end if end >= 0 else None],
+                                                          exc.start - start)) from None
+
+    def _too_long(self, line: int) -> FileUnreadable:
+        return FileUnreadable(line, f"Line {line:,} is longer than {self.max_line:,} bytes, so this is not a "
+                              "OneRoster CSV file (or it has no line breaks).",
+                              "Check that the export wrote one record per line, then send the bundle again.")
+
+
+def _check_start(first: bytes) -> None:
+    for magic, what in _MAGIC:
+        if first.startswith(magic):
+            raise FileUnreadable(1, f"The file is {what} renamed .csv, not CSV text.",
+                                 "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
+
+
+def _encoding_problem(line: bytes, at: int) -> tuple[str, str]:
+    """(problem, what to do) for a line that is not UTF-8; `at` is the offending byte's offset in it."""
+    if any(b in _CONTROL for b in line[:4096]):
         return "The file holds binary data (control bytes that CSV text never has), not CSV text.", NOT_RENAMED
-    byte = data[exc.start]
-    where = f"byte 0x{byte:02X} at position {exc.start + 1}"
+    where = f"byte 0x{line[at]:02X} at position {at + 1}"
     try:
-        shown = data[max(0, exc.start - 12):exc.start + 1].decode("cp1252")
+        shown = line[max(0, at - 12):at + 1].decode("cp1252")
     except UnicodeDecodeError:
         return f"The file is not UTF-8 ({where}) and its encoding is not recognised.", EXPORT_UTF8
     return (f"The file is not UTF-8: {where} (\"{shown.strip()}\") reads as Windows-1252, the encoding Excel "

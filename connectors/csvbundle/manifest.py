@@ -30,7 +30,7 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
             if isinstance(item, Header):
                 at = (item.index.get("propertyName", 0), item.index.get("value", 1))
                 continue
-            line, row, _ = item
+            line, row = item
             values[row[at[0]].strip().lower()] = (row[at[1]].strip(), line)
     finally:
         stream.close()

@@ -16,7 +16,7 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[
             if isinstance(item, Header):
                 at = [item.index.get(c, item.width) for c in ("sourcedId", "name", "type", "identifier")]
                 continue
-            line, row, _ = item
+            line, row = item
             row.append("")
             sid, name, kind, identifier = (row[i].strip() for i in at)
             if not sid:
@@ -45,7 +45,7 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int) -> dict[s
                 at = [item.index.get(c, item.width) for c in ("userSourcedId", "role", "roleType", "orgSourcedId",
                                                                "status")]
                 continue
-            line, row, _ = item
+            line, row = item
             row.append("")
             user, role, role_type, org, status = (row[i].strip() for i in at)
             if status.lower() == "tobedeleted" or not user:

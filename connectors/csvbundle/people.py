@@ -1,5 +1,6 @@
 """users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
 import csv
+import io
 import tempfile
 from operator import itemgetter
 from array import array
@@ -22,7 +23,7 @@ def split_ids(value: str) -> tuple[str, ...]:
     if not value:
         return ()
     if "," not in value:
-        return (value.strip(),)
+        return (value,) if " " not in value else (value.strip(),)
     return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
 
 
@@ -39,9 +40,10 @@ class UserScan:
         self.orgs, self.roles = bundle.orgs, bundle.roles
         self.delta = bundle.users_mode == "delta"
         self.seen: set[int] = set()
-        self.forward: list[tuple[str, int]] = []  # (agent sourcedId, line) named before its own row
+        self.forward: list[tuple[tuple[str, ...], int]] = []  # (agentSourcedIds, line) naming a later row
         self.spool = None
         self.spooled_lines = array("q")
+        self._dates: dict = {}
 
     def pages(self):
         page: list = []
@@ -53,9 +55,9 @@ class UserScan:
                 if isinstance(item, Header):
                     at = itemgetter(*(item.index.get(c, item.width) for c in _READ))
                     continue
-                line, row, lines = item
+                line, row = item
                 row.append("")
-                out = self._row(line, row, at, lines.taken)
+                out = self._row(line, row, at)
                 if out is not None:
                     page.append(out)
                     if len(page) >= self.page_size:
@@ -66,42 +68,43 @@ class UserScan:
         yield from self._spooled(page, at if self.spool else None)
         self._check_forward()
 
-    def _row(self, line, row, at, taken, spooled=False):
+    def _row(self, line, row, at, spooled=False):
+        """The record (or problem) for one row, None when it is skipped, spooled or not wanted.
+
+        One function on purpose: this runs once per user (a million times for a large district), and each call
+        or attribute lookup saved here is measurable in benchmarks/csv_bench.py.
+        """
         (sid, status, modified, enabled, orgs, role, username, given, family, middle, identifier, email, sms,
          phone, agents, grades) = at(row)
         sid = sid.strip()
-        report = self.report
-        if not spooled:
-            if not sid:
-                report.warning(FILE, line, "sourcedId", "The user has no sourcedId, so it cannot be matched; the row "
-                               "is skipped.", "Give every user a sourcedId in the SIS export.", kind="no-id")
-                return None
-            key = hash(sid)
-            if key in self.seen:
-                report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
-                             "Give every user their own sourcedId; remove the repeated row.", kind="dup")
-                return None
-            self.seen.add(key)
-        if self.roles is not None:
-            role, org_ids = self.roles.get(sid, ("", ()))
-        else:
+        seen, report, wanted = self.seen, self.report, self.wanted
+        if self.roles is None:
             org_ids = split_ids(orgs)
+        else:
+            role, org_ids = self.roles.get(sid, ("", ()))
         mapped = ROLE_MAP.get(role) or map_role(role)
-        for org in org_ids:
-            if org not in self.orgs:
-                report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
-                               "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
         agent_ids = split_ids(agents)
-        if agent_ids and not spooled:
-            later = [a for a in agent_ids if hash(a) not in self.seen]
-            if later:
-                if self.defer and mapped == "student" and self.wanted(mapped, org_ids):
-                    self._spool(line, taken)
-                    return None
-                self.forward.extend((a, line) for a in later)
-        elif agent_ids:
+        if not spooled:
+            key = hash(sid)
+            if key in seen or not sid:
+                self._unusable_id(sid, line)
+                return None
+            seen.add(key)
+            known = self.orgs
+            for org in org_ids:
+                if org not in known:
+                    report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
+                                   "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
             for agent in agent_ids:
-                if hash(agent) not in self.seen:
+                if hash(agent) not in seen:  # named before its own row: defer the student, or check at the end
+                    if self.defer and mapped == "student" and wanted(mapped, org_ids):
+                        self._spool(line, row)
+                        return None
+                    self.forward.append((agent_ids, line))
+                    break
+        else:
+            for agent in agent_ids:
+                if hash(agent) not in seen:
                     self._dangling(agent, line)
         if mapped is None:
             shown = f"'{role}'" if role else "no role"
@@ -110,43 +113,74 @@ class UserScan:
                            "Give the user one of these roles in the SIS, or leave them out of the export.",
                            kind="role")
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
-                                 f"{FILE} line {line}") if self.wanted(None, org_ids) else None
+                                 f"{FILE} line {line}") if wanted(None, org_ids) else None
         given, family = given.strip(), family.strip()
         if not given and not family:
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
                            "Fill in the user's names in the SIS.", kind="names")
             return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",
-                                 f"{FILE} line {line}") if self.wanted(mapped, org_ids) else None
-        status = status.strip().lower()
-        if self.delta and not status:
+                                 f"{FILE} line {line}") if wanted(mapped, org_ids) else None
+        if status:
+            status = status.strip().lower()
+        elif self.delta:
             report.warning(FILE, line, "status", "A delta file leaves status blank; the user is read as active.",
                            "Fill status (active or tobedeleted) in delta exports.", kind="delta-status")
-        if not self.wanted(mapped, org_ids):
+        when = None
+        if modified:
+            when = self._date(modified)
+            if when is None:
+                report.warning(FILE, line, "dateLastModified", f"dateLastModified {modified!r} is not an ISO 8601 "
+                               "date.", "Write dates like 2026-01-31T08:00:00Z.", kind="date")
+        if not wanted(mapped, org_ids):
             return None
-        when = parse_datetime(modified) if modified else None
-        if modified and when is None:
-            report.warning(FILE, line, "dateLastModified", f"dateLastModified {modified!r} is not an ISO 8601 date.",
-                           "Write dates like 2026-01-31T08:00:00Z.", kind="date")
         return PersonRecord(
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
             split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
             when, role)
 
-    def _spool(self, line: int, taken: list[str]) -> None:
+    def _unusable_id(self, sid: str, line: int) -> None:
+        if not sid:
+            self.report.warning(FILE, line, "sourcedId", "The user has no sourcedId, so it cannot be matched; the "
+                                "row is skipped.", "Give every user a sourcedId in the SIS export.", kind="no-id")
+        else:
+            self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
+                              "Give every user their own sourcedId; remove the repeated row.", kind="dup")
+
+    def _date(self, text: str):
+        """parse_datetime, remembered: an export stamps many rows with the same dateLastModified."""
+        dates = self._dates
+        if text in dates:
+            return dates[text]
+        if len(dates) >= 4096:
+            dates.clear()
+        when = dates[text] = parse_datetime(text)
+        return when
+
+    def _spool(self, line: int, row: list[str]) -> None:
+        """Write the row to a temporary file, through a small in-memory buffer (text-file writes are slow)."""
         if self.spool is None:
-            self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-        self.spool.write("".join(taken))
+            self.spool, self.spool_buffer = tempfile.TemporaryFile(), io.StringIO()
+            self.spool_writer = csv.writer(self.spool_buffer)
+        self.spool_writer.writerow(row)
         self.spooled_lines.append(line)
+        if self.spool_buffer.tell() > 1024 * 1024:
+            self._flush_spool()
+
+    def _flush_spool(self) -> None:
+        self.spool.write(self.spool_buffer.getvalue().encode("utf-8"))
+        self.spool_buffer.seek(0)
+        self.spool_buffer.truncate()
 
     def _spooled(self, page: list, at):
         """The deferred students, built now that every parent has been seen."""
         if self.spool is not None:
+            self._flush_spool()
             self.spool.seek(0)
             try:
-                for line, row in zip(self.spooled_lines, csv.reader(self.spool, strict=True)):
-                    row.append("")
-                    out = self._row(line, row, at, (), spooled=True)
+                text = io.TextIOWrapper(self.spool, "utf-8", newline="")
+                for line, row in zip(self.spooled_lines, csv.reader(text, strict=True)):
+                    out = self._row(line, row, at, spooled=True)
                     if out is not None:
                         page.append(out)
                         if len(page) >= self.page_size:
@@ -160,9 +194,10 @@ class UserScan:
 
     def _check_forward(self) -> None:
         seen = self.seen
-        for agent, line in self.forward:
-            if hash(agent) not in seen:
-                self._dangling(agent, line)
+        for agents, line in self.forward:
+            for agent in agents:
+                if hash(agent) not in seen:
+                    self._dangling(agent, line)
         self.forward.clear()
 
     def _dangling(self, agent: str, line: int) -> None:

@@ -80,9 +80,8 @@ class Header:
 
 def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, ...], report: Report,
               max_line_bytes: int) -> Iterator:
-    """Yields the Header once, then (line, row, lines) per row of the right width; `lines` is the Lines source."""
+    """Yields the Header once, then (line, row) per row of the right width; `line` is where the row starts."""
     lines = Lines(stream, max_line_bytes)
-    taken = lines.taken
     reader = csv.reader(lines, strict=True)
     try:
         raw = next(reader, None)
@@ -96,13 +95,11 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
         yield header
         if not header.usable:
             return
-        width, done = header.width, lines.line_no
-        taken.clear()
+        width, done = header.width, reader.line_num
         for row in reader:
-            line, done = done + 1, lines.line_no
+            line, done = done + 1, reader.line_num
             if len(row) != width:
                 if not row:
-                    taken.clear()
                     continue
                 if len(row) > width and not any(row[width:]):
                     report.warning(file, line, "", f"The row ends with {len(row) - width} empty extra field(s).",
@@ -112,19 +109,17 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
                     report.error(file, line, "", f"The row has {len(row)} fields but the header has {width}.",
                                  "Put values that contain commas in double quotes, and give every row the header's "
                                  "columns.", kind="width")
-                    taken.clear()
                     continue
             if done > line:
                 report.warning(file, line, "", f"A quoted value runs over lines {line:,}-{done:,} (a line break "
                                "inside a field); it is read as one value.",
                                "Nothing to do if intended; otherwise remove the line break in the SIS.",
                                kind="multiline")
-            yield line, row, lines
-            taken.clear()
+            yield line, row
     except FileUnreadable as exc:
         report.error(file, exc.line, exc.column, exc.problem, exc.what_to_do)
     except csv.Error as exc:
-        report.error(file, lines.line_no, "", _csv_problem(str(exc), lines.line_no), REEXPORT)
+        report.error(file, reader.line_num, "", _csv_problem(str(exc), reader.line_num), REEXPORT)
 
 
 def _csv_problem(message: str, line: int) -> str:
