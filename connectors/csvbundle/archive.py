@@ -52,8 +52,8 @@ class _Counted(io.RawIOBase):
                                 + RESEND) from None
         self.left -= len(data)
         if self.left < 0:
-            raise BundleRefused(f"{self.name} holds more data than the zip declares for it or than one file may "
-                                "hold; it is refused as a possible zip bomb. " + RESEND)
+            raise BundleRefused(f"{self.name} holds more data than its declared size or than one file may hold; it "
+                                "is refused (a possible zip bomb, or a file still being written). " + RESEND)
         buffer[:len(data)] = data
         return len(data)
 

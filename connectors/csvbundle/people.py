@@ -46,27 +46,36 @@ class UserScan:
         self._dates: dict = {}
 
     def pages(self):
-        page: list = []
+        """Pages of records (and problems) in file order, the spooled students last."""
         stream = self.bundle.files.open(FILE)
         version = self.bundle.version
+        at = None
+        self._page: list = []
         try:
-            for item in read_rows(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
-                                  self.bundle.limits.max_line_bytes):
-                if isinstance(item, Header):
-                    at = itemgetter(*(item.index.get(c, item.width) for c in _READ))
-                    continue
-                line, row = item
-                row.append("")
-                out = self._row(line, row, at)
-                if out is not None:
-                    page.append(out)
-                    if len(page) >= self.page_size:
-                        yield page
-                        page = []
+            rows = read_rows(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
+                             self.bundle.limits.max_line_bytes)
+            header = next(rows, None)
+            if isinstance(header, Header):
+                at = itemgetter(*(header.index.get(c, header.width) for c in _READ))
+                yield from self._paged(rows, at, spooled=False)
         finally:
             stream.close()
-        yield from self._spooled(page, at if self.spool else None)
+        if self.spool is not None:
+            yield from self._spooled(at)
+        if self._page:
+            yield self._page
         self._check_forward()
+
+    def _paged(self, rows, at, *, spooled: bool):
+        for line, row in rows:
+            if not spooled:
+                row.append("")  # the index of every column the header lacks: reads as blank
+            out = self._row(line, row, at, spooled)
+            if out is not None:
+                self._page.append(out)
+                if len(self._page) >= self.page_size:
+                    yield self._page
+                    self._page = []
 
     def _row(self, line, row, at, spooled=False):
         """The record (or problem) for one row, None when it is skipped, spooled or not wanted.
@@ -172,25 +181,16 @@ class UserScan:
         self.spool_buffer.seek(0)
         self.spool_buffer.truncate()
 
-    def _spooled(self, page: list, at):
+    def _spooled(self, at):
         """The deferred students, built now that every parent has been seen."""
-        if self.spool is not None:
-            self._flush_spool()
-            self.spool.seek(0)
-            try:
-                text = io.TextIOWrapper(self.spool, "utf-8", newline="")
-                for line, row in zip(self.spooled_lines, csv.reader(text, strict=True)):
-                    out = self._row(line, row, at, spooled=True)
-                    if out is not None:
-                        page.append(out)
-                        if len(page) >= self.page_size:
-                            yield page
-                            page = []
-            finally:
-                self.spool.close()
-                self.spool = None
-        if page:
-            yield page
+        self._flush_spool()
+        self.spool.seek(0)
+        try:
+            text = io.TextIOWrapper(self.spool, "utf-8", newline="")
+            yield from self._paged(zip(self.spooled_lines, csv.reader(text, strict=True)), at, spooled=True)
+        finally:
+            self.spool.close()
+            self.spool = None
 
     def _check_forward(self) -> None:
         seen = self.seen

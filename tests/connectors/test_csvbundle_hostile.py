@@ -168,3 +168,15 @@ def test_two_files_of_one_name_are_refused(tmp_path):
 
 def test_a_missing_bundle_is_named(tmp_path):
     assert refused(tmp_path / "gone.zip") == "There is no file or folder at gone.zip. Upload the zip again."
+
+
+def test_a_file_growing_past_its_declared_size_is_refused_while_streaming(tmp_path):
+    folder = write_dir(tmp_path / "d", bundle_files())
+    with open_bundle(folder) as bundle:
+        with open(tmp_path / "d" / "users.csv", "a") as still_arriving:
+            still_arriving.write(user_row("u2") * 20000)
+        with pytest.raises(BundleRefused) as err:
+            bundle.validate()
+    assert str(err.value) == ("users.csv holds more data than its declared size or than one file may hold; it is "
+                              "refused (a possible zip bomb, or a file still being written). Send the whole file "
+                              "again; if it keeps failing, export the bundle from the SIS again.")
