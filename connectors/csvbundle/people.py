@@ -39,6 +39,8 @@ class UserScan:
         self.report = report
         self.orgs, self.roles = bundle.orgs, bundle.roles
         self.delta = bundle.users_mode == "delta"
+        # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
+        # practical risk)
         self.seen: set[int] = set()
         self.forward: list[tuple[tuple[str, ...], int]] = []  # (agentSourcedIds, line) naming a later row
         self.spool = None

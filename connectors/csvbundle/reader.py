@@ -79,6 +79,7 @@ class CsvBundle:
             raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
         if not self.report.applicable:
             raise BundleInvalid(self.report)
+        school_id = next((sid for sid in self.orgs if sid.lower() == school_id.lower()), school_id)
         if school_id not in self.orgs:
             schools = ", ".join(f"{s.source_id} ({s.name})" for s in self.schools()[:10]) or "none"
             self.report.error("orgs.csv", 0, "sourcedId", f"The school {school_id} is not in orgs.csv; its schools "

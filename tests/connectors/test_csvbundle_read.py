@@ -108,3 +108,9 @@ def test_validating_then_reading_reports_each_problem_once(tmp_path):
         assert len(bundle.report.all()) == 1
         list(bundle.iter_roster("s1", ALL))
         assert len(bundle.report.all()) == 1
+
+
+def test_files_in_one_folder_inside_the_zip_and_the_school_id_in_another_case(tmp_path):
+    files = {f"export-2026/{name}": content for name, content in bundle_files().items()}
+    items, _ = read(write_zip(tmp_path / "b.zip", files), school="S1")
+    assert [i.source_id for i in items] == ["u1"]
