@@ -67,6 +67,10 @@ class UserScan:
         if self._page:
             yield self._page
         self._check_forward()
+        if at is not None and not self.seen and self.bundle.full:
+            self.report.error(FILE, 0, "", "users.csv has a header but no users; as a bulk file it would say that "
+                              "everyone has left the roster.", "Check the export's filters in the SIS, then send the "
+                              "bundle again.")
 
     def _paged(self, rows, at, *, spooled: bool):
         for line, row in rows:

@@ -25,6 +25,8 @@ class Header:
         cased, prefixed, unknown = [], [], []
         for position, given in enumerate(raw):
             name = _clean(given)
+            if not name:
+                continue  # a trailing comma after the last column name
             spec = by_lower.get(name.lower())
             if spec is None and "." in name:
                 prefix, _, rest = name.rpartition(".")

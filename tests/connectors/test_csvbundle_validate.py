@@ -192,3 +192,16 @@ def test_other_files_are_ignored_with_a_warning(tmp_path):
     report = report_for(tmp_path, bundle_files(readme_txt="hello", classes_csv="sourcedId\n"))
     assert report.applicable
     assert texts(report) == ["readme_txt: readme_txt is not a CSV file and is ignored. Nothing to do."]
+
+
+def test_a_bulk_users_file_without_users_is_an_error(tmp_path):
+    report = report_for(tmp_path, bundle_files(users()))
+    assert texts(report) == ["users.csv: users.csv has a header but no users; as a bulk file it would say that "
+                             "everyone has left the roster. Check the export's filters in the SIS, then send the "
+                             "bundle again."]
+    assert not report.applicable
+
+
+def test_a_trailing_comma_after_the_header_is_not_a_column(tmp_path):
+    report = report_for(tmp_path, bundle_files(users(user_row("u1") + ",", header=USERS_HEADER + ",")))
+    assert report.applicable and texts(report) == []
