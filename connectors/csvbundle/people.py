@@ -36,13 +36,16 @@ class UserScan:
 
     def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000):
         self.bundle, self.wanted, self.defer, self.page_size = bundle, wanted, defer, page_size
+        self.pad = False
         self.report = report
         self.orgs, self.roles = bundle.orgs, bundle.roles
         self.delta = bundle.users_mode == "delta"
         # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
         # practical risk)
         self.seen: set[int] = set()
-        self.forward: list[tuple[tuple[str, ...], int]] = []  # (agentSourcedIds, line) naming a later row
+        # agentSourcedIds naming a row not read yet (one id, or a tuple of them), and the naming row's line
+        self.forward: list[str | tuple[str, ...]] = []
+        self.forward_lines = array("q")
         self.spool = None
         self.spooled_lines = array("q")
         self._dates: dict = {}
@@ -58,7 +61,9 @@ class UserScan:
                              self.bundle.limits.max_line_bytes)
             header = next(rows, None)
             if isinstance(header, Header):
-                at = itemgetter(*(header.index.get(c, header.width) for c in _READ))
+                indexes = [header.index.get(c, header.width) for c in _READ]
+                at = itemgetter(*indexes)
+                self.pad = header.width in indexes
                 yield from self._paged(rows, at, spooled=False)
         finally:
             stream.close()
@@ -73,8 +78,9 @@ class UserScan:
                               "bundle again.")
 
     def _paged(self, rows, at, *, spooled: bool):
+        pad = self.pad and not spooled
         for line, row in rows:
-            if not spooled:
+            if pad:
                 row.append("")  # the index of every column the header lacks: reads as blank
             out = self._row(line, row, at, spooled)
             if out is not None:
@@ -115,7 +121,8 @@ class UserScan:
                     if self.defer and mapped == "student" and wanted(mapped, org_ids):
                         self._spool(line, row)
                         return None
-                    self.forward.append((agent_ids, line))
+                    self.forward.append(agent_ids)
+                    self.forward_lines.append(line)
                     break
         else:
             for agent in agent_ids:
@@ -200,11 +207,15 @@ class UserScan:
 
     def _check_forward(self) -> None:
         seen = self.seen
-        for agents, line in self.forward:
+        for agents, line in zip(self.forward, self.forward_lines):
+            if type(agents) is str:
+                if hash(agents) not in seen:
+                    self._dangling(agents, line)
+                continue
             for agent in agents:
                 if hash(agent) not in seen:
                     self._dangling(agent, line)
-        self.forward.clear()
+        self.forward, self.forward_lines = [], array("q")
 
     def _dangling(self, agent: str, line: int) -> None:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
