@@ -114,3 +114,13 @@ def test_files_in_one_folder_inside_the_zip_and_the_school_id_in_another_case(tm
     files = {f"export-2026/{name}": content for name, content in bundle_files().items()}
     items, _ = read(write_zip(tmp_path / "b.zip", files), school="S1")
     assert [i.source_id for i in items] == ["u1"]
+
+
+def test_a_deferred_student_from_a_file_lacking_optional_columns(tmp_path):
+    header = "sourcedId,orgSourcedIds,role,givenName,familyName,agentSourcedIds"
+    items, bundle = read(write_zip(tmp_path / "b.zip", bundle_files(users(
+        "u1,s1,student,Zoe,Smith,p1", "p1,s1,parent,Pat,Smith,", header=header))))
+    assert [(i.source_id, i.agent_ids, i.enabled, i.email) for i in items] == [
+        ("p1", (), True, ""), ("u1", ("p1",), True, "")]
+    assert texts(bundle.report)[0].startswith("users.csv line 1: Optional columns are missing and read as blank: "
+                                              "status, dateLastModified, enabledUser, username,")
