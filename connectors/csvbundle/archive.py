@@ -102,7 +102,8 @@ class BundleFiles:
 
     def _add(self, name: str, size: int) -> None:
         base = name.rsplit("/", 1)[-1]
-        if not base.lower().endswith(".csv"):
+        # macOS "Compress" adds __MACOSX/._name copies (resource forks, not CSV): never read them
+        if not base.lower().endswith(".csv") or base.startswith(".") or name.startswith("__MACOSX/"):
             self.others.append(name)
             return
         key = base.lower()

@@ -8,7 +8,7 @@ from .tables import Header, read_rows
 def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[str, tuple[str, SchoolRecord]]:
     """sourcedId -> (type, SchoolRecord) for every org row; duplicates are errors."""
     orgs: dict[str, tuple[str, SchoolRecord]] = {}
-    key = ("orgs.csv")
+    key = "orgs.csv"
     stream = files.open(key)
     try:
         for item in read_rows(stream, key, COLUMNS[(version, key)], REQUIRED[(version, key)], report,

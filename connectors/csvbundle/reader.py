@@ -63,7 +63,10 @@ class CsvBundle:
 
     # -- reading ---------------------------------------------------------------------------------------
     def validate(self) -> Report:
-        """Check every file to the last row without building records; returns the (shared) report."""
+        """Check every file to the last row without building records; returns the (shared) report.
+
+        users.csv is not read when the manifest or orgs.csv has errors: its findings would only mislead.
+        Raises BundleRefused if a file turns out damaged or larger than declared while it is read."""
         if self.report.applicable and not self._users_checked:
             for _ in UserScan(self, lambda role, orgs: False, self.report, defer=False).pages():
                 pass

@@ -205,3 +205,12 @@ def test_a_bulk_users_file_without_users_is_an_error(tmp_path):
 def test_a_trailing_comma_after_the_header_is_not_a_column(tmp_path):
     report = report_for(tmp_path, bundle_files(users(user_row("u1") + ",", header=USERS_HEADER + ",")))
     assert report.applicable and texts(report) == []
+
+
+def test_macos_resource_fork_copies_are_ignored(tmp_path):
+    files = bundle_files(**{"__MACOSX/._users.csv": b"\x00\x05\x16\x07binary", "._orgs.csv": b"\x00\x05"})
+    report = report_for(tmp_path, files)
+    assert report.applicable
+    assert texts(report) == [
+        "__MACOSX/._users.csv: __MACOSX/._users.csv is not a CSV file and is ignored. Nothing to do.",
+        "._orgs.csv: ._orgs.csv is not a CSV file and is ignored. Nothing to do."]
