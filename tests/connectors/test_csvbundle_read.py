@@ -54,7 +54,8 @@ def test_oneroster_1_2_takes_role_and_orgs_from_roles_csv(tmp_path):
     users_12 = users("u1,,,true,zoe,,Zoe,Smith,,1001,zoe@example.org,,,,09,,MASTER-1",
                      "x1,,,true,xena,,Xena,Jones,,,,,,,,,", header=header)
     roles = ("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,"
-             "userProfileSourcedId\nr1,,,u1,secondary,teacher,,,s2,\nr2,,,u1,primary,counselor,,,s1,\n")
+             "userProfileSourcedId\nr1,,,u1,secondary,teacher,,,s2,\nr2,,,u1,primary,counselor,,,s1,\n"
+             "r3,,,ghost,primary,student,,,s1,\n")
     manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.orgs,bulk\nfile.users,bulk\n" \
                "file.roles,bulk\n"
     items, bundle = read(write_zip(tmp_path / "b.zip", bundle_files(users_12, manifest_csv=manifest, roles_csv=roles)))
@@ -64,6 +65,8 @@ def test_oneroster_1_2_takes_role_and_orgs_from_roles_csv(tmp_path):
     assert "users.csv line 3, column role: User x1 has no role in roles.csv; expected one of student, teacher, " \
            "aide, proctor, administrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
            "or leave them out of the export." in texts(bundle.report)
+    assert "roles.csv, column userSourcedId: roles.csv gives ghost a role, but ghost is not a user in users.csv. " \
+           "Add the user to users.csv or remove the role." in texts(bundle.report)
 
 
 def test_bulk_means_absent_people_left_and_delta_marks_leavers(tmp_path):
