@@ -1,6 +1,4 @@
 """Shared fixtures: the app on a real database (PostgreSQL in CI) and a real Redis."""
-import os
-import re
 import time
 
 import pytest
@@ -10,31 +8,14 @@ from sqlalchemy.exc import OperationalError
 from portal import create_app
 from portal.extensions import db
 from portal.schema import rebuild_schema
-from tests.factories import PASSWORD
-
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _test_config(**overrides):
-    config = {
-        "TESTING": True,
-        "PORTAL_ENV": "test",
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=",
-        "MAIL_SUPPRESS_SEND": True,
-        "SERVER_NAME": None,
-    }
-    config.update(overrides)
-    return config
+from tests.factories import make_school
+from tests.support import AuthActions, app_config, connect, sync
 
 
 @pytest.fixture(scope="session")
 def _schema():
     """Build the schema once per run from the migrations, as production does."""
-    app = create_app(_test_config())
+    app = create_app(app_config())
     with app.app_context():
         rebuild_schema()
     return True
@@ -67,7 +48,7 @@ def _empty_tables():
 
 @pytest.fixture
 def app(_schema):
-    app = create_app(_test_config())
+    app = create_app(app_config())
 
     @app.teardown_request
     def _forget_cached_user(exc):
@@ -94,27 +75,28 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
-
-    def login(self, email, password=PASSWORD):
-        token = csrf_token(self._client)
-        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-
-    def logout(self):
-        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
-
-
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
 
 
-def csrf_token(client, path="/login"):
-    """Read a CSRF token the way a browser gets one: from a rendered page."""
-    page = client.get(path, follow_redirects=True).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'"X-CSRFToken": "([^"]+)"', page)
-    assert match, "page carries no CSRF token"
-    return match.group(1)
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Retries still happen, without the real back-off pauses."""
+    import jobs.sync
+    from connectors.client import OneRosterClient
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+
+
+@pytest.fixture
+def synced_school(app, sandbox):
+    """A school synced once from the module's `sandbox` (archive on), whose SIS has changed since: the fault
+    tests' starting point. The next sync would change people if it got that far."""
+    sandbox.clear_faults()
+    school = make_school()
+    connect(school, sandbox, archive=True)
+    assert sync(school).status == "succeeded"
+    sandbox.mutate(change_fraction=0.2, seed=3)
+    yield school
+    sandbox.clear_faults()

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import PASSWORD, make_owner, make_school
 
 pytestmark = pytest.mark.smoke

@@ -12,9 +12,8 @@ import pytest
 from portal.extensions import db
 from portal.roster.secrets import encrypt_secret
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
-from tests.conftest import csrf_token
-from tests.factories import make_district_manager, make_owner, make_person, make_school
-from tests.test_bad_input_cli import BAD_VALUES
+from tests.factories import make_connection, make_district_manager, make_owner, make_person, make_school
+from tests.support import BAD_VALUES, csrf_token
 
 HX = {"HX-Request": "true"}
 SCRIPT = "<script>alert(1)</script>"
@@ -60,9 +59,7 @@ def nothing_audited():
 def school(app, client, auth):
     """A school with a saved connection (enough to queue a run and save rules) and its owner signed in."""
     school = make_school(slug="north")
-    db.session.add(RosterConnection(school_id=school.id, url="https://sis.example.org/aeries/", client_id="c",
-                                    sis_school_id="5", secret_encrypted=b"not-used-until-a-worker-runs"))
-    db.session.commit()
+    make_connection(school)
     auth.login(make_owner(school).email)
     return school
 

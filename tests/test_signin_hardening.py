@@ -8,9 +8,8 @@ from rq import SimpleWorker
 
 from portal.extensions import db, mail
 from portal import create_app
-from tests.conftest import _test_config, csrf_token
-from tests.test_bad_input_cli import BAD_VALUES
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
+from tests.support import BAD_VALUES, app_config, csrf_token
 
 pytestmark = pytest.mark.smoke
 
@@ -126,7 +125,7 @@ def test_a_forged_forwarded_for_does_not_dodge_the_limit_without_a_trusted_proxy
 
 
 def test_behind_one_trusted_proxy_the_forwarded_address_is_limited(app):
-    proxied = create_app(_test_config(PORTAL_PROXY_HOPS=1))
+    proxied = create_app(app_config(PORTAL_PROXY_HOPS=1))
     client = proxied.test_client()
     token = csrf_token(client)
     # The proxy appends the address it saw; anything before it is the client's own (forgeable) claim.

@@ -4,6 +4,14 @@ from connectors.settings import ConnectionSettings
 BASE = "https://sis.example.org/oneroster"
 DATA = f"{BASE}/ims/oneroster/v1p1"
 TOKEN = f"{BASE}/token"
+# The sandbox's vendor and sign-in variants: the client must read each the same way.
+CONFIGS = {
+    "aeries": dict(vendor="aeries"),
+    "infinite-campus": dict(vendor="infinite-campus"),
+    "oneroster-oauth2": dict(vendor="oneroster"),
+    "oneroster-oauth1": dict(vendor="oneroster", auth="oauth1"),
+    "oneroster-oauth1-query": dict(vendor="oneroster", auth="oauth1", signature_type="query"),
+}
 
 
 def make_settings(**overrides) -> ConnectionSettings:

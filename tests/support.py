@@ -1,0 +1,263 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py, test data in factories.py).
+
+The test app's settings, signing in, a sandbox SIS over real HTTP, a sync run inline as a worker would, and
+reading back what it did.
+"""
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox import oneroster_form_values, start_sandbox
+from jobs.sync import run_sync
+from portal.extensions import db
+from portal.models import Person, SyncChange, SyncIssue, SyncRun
+from portal.roster import service
+from tests.factories import PASSWORD, make_connection, make_district, make_school
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+
+def app_config(**overrides) -> dict:
+    """The app's settings for tests: the test database and Redis, mail suppressed."""
+    config = {
+        "TESTING": True,
+        "PORTAL_ENV": "test",
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=",
+        "MAIL_SUPPRESS_SEND": True,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+# -- signing in -------------------------------------------------------------------------------
+
+def csrf_token(client, path="/login"):
+    """Read a CSRF token the way a browser gets one: from a rendered page."""
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
+        re.search(r'"X-CSRFToken": "([^"]+)"', page)
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email, password=PASSWORD):
+        token = csrf_token(self._client)
+        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+
+def assert_served_signed_in(response, endpoint) -> None:
+    """A rightful manager is served: never bounced to the sign-in page, never refused (409 and 422 are honest
+    answers to the test's data, such as a run that is not waiting for review)."""
+    assert response.status_code < 400 or response.status_code in (409, 422), (endpoint, response.status_code)
+    bounced = response.headers.get("Location", "") + response.headers.get("HX-Redirect", "")
+    assert "/login" not in bounced, (endpoint, bounced)
+
+
+# Hostile values for every text input: the CLI's and the web forms' bad-input tests share them.
+BAD_VALUES = {
+    "empty": "",
+    "huge": "a" * 100_000,
+    "unicode": "Zoë Ñandú 名前 😀 \u202eevil",
+    "script": "<script>alert(1)</script>",
+    "sql": "' OR 1=1 --",
+    "nul": "bad\x00name",
+    "spaces": "   ",
+}
+
+
+# -- the sandbox SIS --------------------------------------------------------------------------
+
+@contextmanager
+def running_sandbox(vendor="oneroster", schools=2, students=120, seed=7, **options):
+    """A sandbox SIS over real HTTP, small enough for tests."""
+    box = start_sandbox(vendor, schools=schools, students=students, seed=seed, **options)
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+def sandbox_fixture(vendor="oneroster", *, scope="function", configs=None, **options):
+    """A fixture serving a sandbox SIS for `scope`; with `configs` ({id: options}), once per config.
+
+    Assign it to the fixture's name in a test module: `sandbox = sandbox_fixture(seed=7, scope="module")`.
+    """
+    @pytest.fixture(scope=scope, params=list(configs) if configs else None)
+    def _sandbox(request):
+        extra = configs[request.param] if configs else {}
+        with running_sandbox(**{"vendor": vendor, **options, **extra}) as box:
+            yield box
+    return _sandbox
+
+
+def sandbox_values(sandbox, school_index=0) -> dict:
+    return oneroster_form_values(sandbox.info, school_index)
+
+
+def expected_people(sandbox, school_index=0, roles=("student", "teacher", "staff", "school_admin")):
+    """The sandbox's truth: active, non-parent people of the school."""
+    return {p.source_id: p for p in sandbox.people(school_index)
+            if p.role in roles and not p.is_leaving}
+
+
+def add_sis_person(sandbox, like: str, **fields) -> str:
+    """A new SIS person in `like`'s school and role, with their own sourcedId, SIS id and email unless
+    `fields` (raw OneRoster names, e.g. email, identifier, givenName) says otherwise."""
+    data = sandbox.data
+    with data.lock:
+        n = len(data.users)
+        sid = f"{like}-new-{n}"
+        own = {"sourcedId": sid, "identifier": f"N{n:06d}", "email": f"new.person{n}@sandbox.example.org",
+               "username": f"new.person{n}", "userIds": []}
+        data.users[sid] = {**data.users[like], **own, **fields}
+        data.changed([sid])
+    return sid
+
+
+# -- a sync, run inline -----------------------------------------------------------------------
+
+SETTINGS = dict(sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=False,
+                auto_update=True, archive=False, automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+
+
+def connect(school, sandbox, school_index=0, **flags):
+    """Save a connection to the sandbox's school and the given sync toggles."""
+    conn = service.save_connection(school, "oneroster", sandbox_values(sandbox, school_index), actor=None)
+    return service.save_sync_settings(conn, **{**SETTINGS, **flags})
+
+
+def set_flags(school, **flags):
+    conn = service.get_connection(school)
+    current = {k: getattr(conn, k) for k in SETTINGS}
+    return service.save_sync_settings(conn, **{**current, **flags})
+
+
+def exclude_roles(school, update=(), archive=()):
+    """Leave roles out of Auto update and/or Archive, as the Rostering page's role rules do."""
+    conn = service.get_connection(school)
+    conn.no_update_roles, conn.no_archive_roles = ",".join(update), ",".join(archive)
+    db.session.commit()
+    return conn
+
+
+def sync(school, trigger="manual", threshold_override=None) -> SyncRun:
+    """Create a run and execute the job inline, as a worker would; returns the refreshed run.
+
+    `threshold_override` is the archive threshold (percent) for this run only.
+    """
+    run = service.create_run(school, trigger=trigger)
+    if threshold_override is not None:
+        run.archive_threshold_override = threshold_override
+        db.session.commit()
+    run_sync(run.id)
+    db.session.expire_all()
+    return db.session.get(SyncRun, run.id)
+
+
+def directory(school) -> dict:
+    """source_id (or 'hand:<id>') → Person for the school."""
+    people = db.session.scalars(db.select(Person).where(Person.school_id == school.id)).all()
+    return {p.source_id or f"hand:{p.id}": p for p in people}
+
+
+def snapshot(school) -> list[tuple]:
+    """Everything a user could see change about the directory."""
+    return sorted((p.id, p.source_id or "", p.role, p.given_name, p.family_name, p.email, p.status,
+                   p.parent_name) for p in directory(school).values())
+
+
+def changes(run, action=None) -> list[SyncChange]:
+    query = db.select(SyncChange).where(SyncChange.run_id == run.id)
+    if action:
+        query = query.where(SyncChange.action == action)
+    return db.session.scalars(query).all()
+
+
+def issues(run) -> list[SyncIssue]:
+    return db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)).all()
+
+
+# -- what a fault may leave behind ------------------------------------------------------------
+
+def people(school) -> list[tuple]:
+    db.session.expire_all()
+    return sorted((p.source_id or "", p.given_name, p.family_name, p.status) for p in
+                  db.session.scalars(db.select(Person).where(Person.school_id == school.id)))
+
+
+def assert_nothing_running(school):
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id)).where(
+        SyncRun.school_id == school.id, SyncRun.status.in_(("queued", "running")))) == 0
+
+
+def assert_failed_and_unchanged(school, run, before, reason_starts: str = "") -> None:
+    """The run failed with a readable reason that says nothing changed, and nothing did."""
+    assert run.status == "failed"
+    assert run.error_message.startswith(reason_starts) and run.error_message.endswith("Nothing was changed.")
+    assert people(school) == before
+    assert_nothing_running(school)
+
+
+def assert_as_after_a_complete_sync(school, sandbox, run):
+    """The run succeeded, the directory is the SIS's truth, and a clean sync finds nothing left to do."""
+    assert run.status == "succeeded", run.error_message
+    truth = sorted((sid, p.given_name, p.family_name, "active") for sid, p in expected_people(sandbox).items())
+    assert [p for p in people(school) if p[0]] == truth
+    sandbox.clear_faults()
+    again = sync(school)
+    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
+    assert_nothing_running(school)
+
+
+# -- the nightly schedule ---------------------------------------------------------------------
+
+def scheduled_school(district=None, sync_time="02:00", automatic=True, tz="America/Los_Angeles"):
+    """A school with a saved connection (no SIS is called: nothing works the queue in these tests)."""
+    school = make_school(district or make_district(timezone=tz))
+    make_connection(school, secret="secret", vendor="oneroster", url="http://127.0.0.1:9/oneroster",
+                    client_id="client", sis_school_id="1", automatic=automatic, sync_time=sync_time)
+    return school
+
+
+def nightly_runs(school=None):
+    query = db.select(SyncRun).where(SyncRun.trigger == "nightly").order_by(SyncRun.id)
+    if school is not None:
+        query = query.where(SyncRun.school_id == school.id)
+    db.session.expire_all()
+    return db.session.scalars(query).all()
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+def screenshot(page, name: str) -> Path:
+    """Full-page PNG. caret="initial": Playwright otherwise hides the caret with an injected style, which the
+    portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, caret="initial")
+    return path
+
+
+def sign_in(page, email, password):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
