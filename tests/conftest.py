@@ -9,16 +9,48 @@ from portal import create_app
 from portal.extensions import db
 from portal.schema import rebuild_schema
 from tests.factories import make_school
-from tests.support import AuthActions, app_config, connect, sync
+from tests.support import DATABASE_URL, AuthActions, app_config, connect, ensure_database, sync
+
+
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist's --dist loadgroup, tests that share a costly or timing-sensitive resource stay on one
+    worker: the browser tests (one Chromium, one live server) and the fault tests (killed workers and Redis
+    servers, tight time-outs). Everything else is spread over the workers."""
+    for item in items:
+        if item.path.parent.name == "browser":
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.path.name.startswith("test_fault_"):
+            item.add_marker(pytest.mark.xdist_group("faults"))
 
 
 @pytest.fixture(scope="session")
 def _schema():
-    """Build the schema once per run from the migrations, as production does."""
+    """Build the schema once per run (per xdist worker) from the migrations, as production does."""
+    ensure_database(DATABASE_URL)
     app = create_app(app_config())
     with app.app_context():
         rebuild_schema()
+        db.engine.dispose()
     return True
+
+
+@pytest.fixture(scope="session")
+def _session_app(_schema):
+    """One app for the whole run: building one costs a few tenths of a second, and tests only read it (the
+    `app` fixture puts back any setting a test changes)."""
+    app = create_app(app_config())
+
+    @app.teardown_request
+    def _forget_cached_user(exc):
+        # Requests reuse the test's app context, so g would carry the signed-in user (or one client's CSRF
+        # token) between requests.
+        from flask import g
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _empty_tables():
@@ -47,22 +79,21 @@ def _empty_tables():
 
 
 @pytest.fixture
-def app(_schema):
-    app = create_app(app_config())
-
-    @app.teardown_request
-    def _forget_cached_user(exc):
-        # Requests reuse the test's app context, so g would carry the signed-in user between requests.
-        from flask import g
-        g.pop("_login_user", None)
-        g.pop("csrf_token", None)
-
-    with app.app_context():
-        _empty_tables()
-        app.redis.flushdb()
-        yield app
-        db.session.remove()
-        db.engine.dispose()  # each test builds an app (and a pool); close its connections
+def app(_session_app):
+    """The app with empty tables and an empty Redis db; settings and extensions a test changes are put back."""
+    app = _session_app
+    config, extensions = dict(app.config), dict(app.extensions)
+    try:
+        with app.app_context():
+            _empty_tables()
+            app.redis.flushdb()
+            yield app
+            db.session.remove()
+    finally:
+        app.config.clear()
+        app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from connectors.sandbox import oneroster_form_values, start_sandbox
 from jobs.sync import run_sync
@@ -17,8 +19,32 @@ from portal.models import Person, SyncChange, SyncIssue, SyncRun
 from portal.roster import service
 from tests.factories import PASSWORD, make_connection, make_district, make_school
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def worker_urls(database_url: str, redis_url: str, worker: str) -> tuple[str, str]:
+    """Each pytest-xdist worker's own database and Redis db: gwN suffixes the database name with _gwN (an SQLite
+    file name too) and takes Redis db base+1+N. Serial runs (no worker) use the URLs as given."""
+    if not worker:
+        return database_url, redis_url
+    n = int(worker.removeprefix("gw"))
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        stem, dot, ext = (url.database or "test.db").rpartition(".")
+        url = url.set(database=f"{stem}_{worker}.{ext}" if dot else f"{ext}_{worker}")
+    else:
+        url = url.set(database=f"{url.database}_{worker}")
+    redis = urlsplit(redis_url)
+    db_number = int(redis.path.strip("/") or 0) + 1 + n
+    if db_number > 15:
+        raise pytest.UsageError(f"Worker {worker} would need Redis db {db_number}, past Redis's 0-15: point "
+                                f"TEST_REDIS_URL at a db of {14 - n} or lower.")
+    return url.render_as_string(hide_password=False), redis._replace(path=f"/{db_number}").geturl()
+
+
+DATABASE_URL, REDIS_URL = worker_urls(
+    os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    os.environ.get("PYTEST_XDIST_WORKER", ""))
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 
 
@@ -36,6 +62,20 @@ def app_config(**overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the PostgreSQL test database if it is missing (an xdist worker's, on a fresh machine)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        engine.dispose()
 
 
 # -- signing in -------------------------------------------------------------------------------

@@ -28,15 +28,6 @@ def _fast_hashes(monkeypatch):
                         partial(models.generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
-@pytest.fixture(autouse=True)
-def _separate_devices(app):
-    """Tests share one app context, so g would hand one client's CSRF token to another."""
-    @app.teardown_request
-    def _forget_csrf_token(exc):
-        from flask import g
-        g.pop("csrf_token", None)
-
-
 def login(client, email, password=PASSWORD, **environ):
     token = csrf_token(client)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
