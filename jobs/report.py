@@ -6,8 +6,10 @@ import socket
 from flask import current_app, render_template
 from flask_mail import Connection, Message
 
+from connectors.redact import redact_active
 from portal.extensions import db
 from portal.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from portal.roster.secrets import redactor_for
 from portal.roster.thresholds import archive_hold
 
 from .context import app_context
@@ -96,8 +98,10 @@ def _duration(seconds: float | None) -> str:
 def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:
     context = report_context(run)
     subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
-    text = render_template("email/run_report.txt", **context)
-    html = render_template("email/run_report.html", **context)
+    # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
+    saved = redactor_for(db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id)))
+    text = redact_active(saved(render_template("email/run_report.txt", **context)))
+    html = redact_active(saved(render_template("email/run_report.html", **context)))
     # One message per owner: owners never see each other's addresses.
     return [Message(subject, recipients=[p.email], body=text, html=html) for p in people]
 

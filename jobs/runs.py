@@ -6,6 +6,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from connectors.redact import redact_active
 from portal.extensions import db
 from portal.models import SyncRun
 
@@ -34,10 +35,13 @@ def claim_run(run_id: int) -> bool:
 
 
 def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
-    """Set a final status on its own connection (the apply transaction may have rolled back)."""
+    """Set a final status on its own connection (the apply transaction may have rolled back).
+
+    The message may carry SIS output, so it is stored masked (see connectors.redact).
+    """
     with db.engine.begin() as conn:
         conn.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
-            status=status, phase=status, error_message=message, finished_at=datetime.now(timezone.utc),
+            status=status, phase=status, error_message=redact_active(message), finished_at=datetime.now(timezone.utc),
             **values))
 
 

@@ -12,7 +12,7 @@ from connectors.profiles import PROFILES
 from .extensions import db
 from .models import RUN_COUNTS, School, SyncRun
 from .roster import service
-from .roster.secrets import rotate_secrets
+from .roster.secrets import redactor_for, rotate_secrets
 
 roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from the command line.")
 OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
@@ -109,10 +109,11 @@ def test_command(slug):
         rows = service.test_connection(school, conn.vendor, service.form_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
+    redact = redactor_for(conn)  # the rows are masked already; the terminal gets the same rule again
     for row in rows:
-        click.echo(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}")
+        click.echo(redact(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}"))
         if row.fix:
-            click.echo(f"    Fix: {row.fix}")
+            click.echo(redact(f"    Fix: {row.fix}"))
     if any(row.status != "ok" for row in rows):
         sys.exit(1)
 
@@ -145,14 +146,14 @@ def sync_command(slug, preview, as_json, allow_archive):
     run = db.session.get(SyncRun, run_id)
     result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
               "would_archive": run.would_archive, "rostered_total": run.rostered_total,
-              "error": run.error_message}
+              "error": redactor_for(service.get_connection(school))(run.error_message)}
     if as_json:
         click.echo(json.dumps(result))
     else:
         click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
         click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
-        if run.error_message:
-            click.echo(f"  {run.error_message}")
+        if result["error"]:
+            click.echo(f"  {result['error']}")
     if run.status != "succeeded":
         sys.exit(1)
 

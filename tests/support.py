@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url
+from sqlalchemy import text as sql
 
 from connectors.sandbox import oneroster_form_values, start_sandbox
 from jobs.sync import run_sync
@@ -72,8 +73,8 @@ def ensure_database(database_url: str) -> None:
     engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}) is None:
-                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+            if conn.scalar(sql("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}) is None:
+                conn.execute(sql(f'CREATE DATABASE "{url.database}"'))
     finally:
         engine.dispose()
 
@@ -87,6 +88,29 @@ def csrf_token(client, path="/login"):
         re.search(r'"X-CSRFToken": "([^"]+)"', page)
     assert match, "page carries no CSRF token"
     return match.group(1)
+
+
+def page_token(browser, url: str) -> str:
+    """The CSRF token of a page fetched over real HTTP (a requests.Session, as a browser keeps cookies)."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"',
+                      browser.get(url).text)
+    assert match, "page carries no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+# What a locked-out sign-in says (the sign-in hardening and lockout tests share it).
+LOCKED = "Too many sign-in attempts. Try again in 15 minutes or reset your password."
+
+
+def login(client, email, password=PASSWORD, **environ):
+    """Sign in through the form; `environ` sets request details such as REMOTE_ADDR."""
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base=environ)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
 
 
 class AuthActions:

@@ -4,6 +4,7 @@ from cryptography.fernet import Fernet
 from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
+from connectors.settings import DEFAULT_SCOPE
 from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection, SyncRun
 from portal.roster import service
@@ -37,6 +38,15 @@ def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
     values = {**sandbox_values(sandbox), "client_secret": ""}
     conn = service.save_connection(school, "oneroster", values, actor=None)
     assert service.settings_for(conn).client_secret == sandbox.info["client_secret"]
+
+
+def test_the_other_forms_scope_override_is_saved_and_a_blank_one_means_the_default(app, sandbox):
+    school = make_school()
+    conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": "district.read"}, None)
+    assert service.form_values(conn)["scope"] == "district.read"
+    assert service.settings_for(conn).scope == "district.read"
+    conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": ""}, None)
+    assert conn.scope == "" and service.settings_for(conn).scope == DEFAULT_SCOPE
 
 
 def test_rotate_secrets_re_encrypts_with_the_first_key(app, sandbox):

@@ -9,11 +9,10 @@ from rq import SimpleWorker
 from portal.extensions import db, mail
 from portal import create_app
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
-from tests.support import BAD_VALUES, app_config, csrf_token
+from tests.support import BAD_VALUES, LOCKED, app_config, csrf_token, login, text
 
 pytestmark = pytest.mark.smoke
 
-LOCKED = "Too many sign-in attempts. Try again in 15 minutes or reset your password."
 SENT = "If an account exists for that address, we have emailed a link."
 NEW_PASSWORD = "a-much-longer-passphrase"
 
@@ -26,16 +25,6 @@ def _fast_hashes(monkeypatch):
     from portal import models
     monkeypatch.setattr(models, "generate_password_hash",
                         partial(models.generate_password_hash, method="pbkdf2:sha256:1000"))
-
-
-def login(client, email, password=PASSWORD, **environ):
-    token = csrf_token(client)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_base=environ)
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def fail_times(client, email, times):

@@ -1,4 +1,5 @@
 """What the Rostering page and CLI call: save and test the connection, start, approve or discard syncs."""
+import dataclasses
 import re
 from datetime import datetime, timezone
 
@@ -9,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.connection_test import CheckRow, run_connection_test
 from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
+from connectors.secret_reuse import credential_origins, reuse_refusal
 from jobs.locks import lock_holder
 from jobs.runs import active_run, mark_stale_runs_failed
 from portal.extensions import db
@@ -54,7 +56,7 @@ def form_values(conn: RosterConnection | None) -> dict[str, str]:
     if conn.vendor == "infinite-campus":
         values["app_name"] = conn.app_name
     if conn.vendor == "oneroster":
-        values.update(token_url=conn.token_url, auth_mode=conn.auth_mode)
+        values.update(token_url=conn.token_url, auth_mode=conn.auth_mode, scope=conn.scope)
     return values
 
 
@@ -68,13 +70,36 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
     if vendor not in PROFILES:
         raise InvalidSettings({"vendor": "Choose Aeries, Infinite Campus or Other OneRoster 1.1 provider."})
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
-    if not values.get("client_secret", "").strip() and existing is not None and existing.has_secret:
-        try:
-            values["client_secret"] = decrypt_secret(existing.secret_encrypted)
-        except InvalidToken:
-            raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
-                                   "keys changed). Enter the client secret again."}) from None
-    return get_profile(vendor).normalise(values, allow_loopback_http=_allow_loopback())
+    profile = get_profile(vendor)
+    if values.get("client_secret", "").strip() or existing is None or not existing.has_secret:
+        return profile.normalise(values, allow_loopback_http=_allow_loopback())
+    # A blank secret asks to reuse the stored one: only for the vendor, origins and Client ID it was saved for.
+    typed = profile.normalise({**values, "client_secret": _PLACEHOLDER}, allow_loopback_http=_allow_loopback())
+    refusal = reuse_refusal(_saved_settings(existing), typed)
+    if refusal:
+        raise InvalidSettings({"client_secret": refusal})
+    try:
+        return dataclasses.replace(typed, client_secret=decrypt_secret(existing.secret_encrypted))
+    except InvalidToken:
+        raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
+                               "keys changed). Enter the client secret again."}) from None
+
+
+_PLACEHOLDER = "saved-secret-placeholder"  # stands in for the stored secret until the reuse rule allows it
+
+
+def _saved_settings(conn: RosterConnection) -> ConnectionSettings | None:
+    """The stored connection as settings (secret left out), or None when it no longer validates."""
+    try:
+        return get_profile(conn.vendor).normalise({**form_values(conn), "client_secret": _PLACEHOLDER},
+                                                  allow_loopback_http=True)
+    except (InvalidSettings, KeyError):
+        return None
+
+
+def credential_hosts(settings: ConnectionSettings) -> str:
+    """The origins the credentials go to, for the audit log (never the secret)."""
+    return ", ".join(sorted(credential_origins(settings)))
 
 
 def settings_for(conn: RosterConnection) -> ConnectionSettings:
@@ -101,11 +126,12 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
     conn.token_url = settings.token_urls[0] if vendor == "oneroster" and settings.token_urls else ""
     conn.auth_mode, conn.client_id = settings.auth_mode, settings.client_id
     conn.sis_school_id, conn.app_name = settings.school_id, settings.app_name
+    conn.scope = settings.scope if settings.scope != PROFILES[vendor].default_scope else ""
     conn.secret_encrypted = encrypt_secret(settings.client_secret)
     conn.settings_changed_at = datetime.now(timezone.utc)
     _audit(school, actor, "settings_changed",
            f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, client id {settings.client_id}, "
-           f"school {settings.school_id}.")
+           f"school {settings.school_id}; credentials go to {credential_hosts(settings)}.")
     db.session.commit()
     return conn
 
@@ -213,7 +239,8 @@ def test_connection(school: School, vendor: str, values: dict, actor: Person | N
     settings = validate_connection(school, vendor, values, existing=get_connection(school))
     rows = run_connection_test(settings, policy=outbound_policy_for(current_app.config))
     passed = sum(r.status == "ok" for r in rows)
-    _audit(school, actor, "connection_tested", f"Connection test: {passed} of {len(rows)} checks passed.")
+    _audit(school, actor, "connection_tested", f"Connection test of {credential_hosts(settings)}: "
+                                               f"{passed} of {len(rows)} checks passed.")
     db.session.commit()
     return rows
 
