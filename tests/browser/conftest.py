@@ -50,10 +50,12 @@ def sync_worker(live_app):
     stop = threading.Event()
 
     def loop():
-        worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
         while not stop.is_set():
             # A fresh app context per burst, as a real worker has per job: no transaction is left open
-            # between jobs to block the next test's table reset.
+            # between jobs to block the next test's table reset. A fresh worker (a new name) per burst too:
+            # a test's Redis flush can land mid-burst and leave the old name's record half-written, which
+            # RQ would refuse as "an active worker named ... already" and end this thread.
+            worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
             with live_app.app_context():
                 worker.work(burst=True, with_scheduler=False)
                 db.session.remove()
