@@ -297,7 +297,9 @@ def test_connection_form_answers_bad_input_in_place_and_keeps_the_saved_connecti
 
 def test_a_saved_secret_the_keys_cannot_read_asks_for_the_secret_again(client, school):
     """Blank secret means "keep the saved one"; if the encryption keys changed, say so instead of a 500."""
-    connection(school).secret_encrypted = b"sealed-with-a-key-since-removed"  # no key of today reads it
+    conn = connection(school)  # saved for the origin and Client ID typed below, so the reuse rule allows it
+    conn.url, conn.client_id = CONNECTION["url"], CONNECTION["client_id"]
+    conn.secret_encrypted = b"sealed-with-a-key-since-removed"  # no key of today reads it
     db.session.commit()
     response = post(client, "/rostering/connection", dict(CONNECTION, client_secret=""))
     body = assert_handled(response, 422)
