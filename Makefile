@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+# pytest-xdist workers gw0, gw1, ... use database test_gw0, test_gw1, ... (made if missing) and Redis db 14, 15, ...
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/13
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv demo test test-fast services chromium bench bench-csv load clean
 
@@ -30,12 +32,13 @@ chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: venv services chromium
-	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	mkdir -p instance && rm -f instance/test-smoke.db
 	TEST_DATABASE_URL=sqlite:///$(CURDIR)/instance/test-smoke.db TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m smoke -q
 
 test-fast: venv services
-	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m "not browser" -q
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m "not browser" -q \
+		-n $(PYTEST_WORKERS) --dist loadgroup
 
 # The whole loop on one machine: embedded Redis, sandbox SIS, mail sink, web, worker, scheduler (honcho).
 demo: export REDIS_URL = unix://$(CURDIR)/instance/redis.sock

@@ -1,6 +1,4 @@
 """Shared fixtures: the app on a real database (PostgreSQL in CI) and a real Redis."""
-import os
-import re
 import time
 
 import pytest
@@ -10,34 +8,50 @@ from sqlalchemy.exc import OperationalError
 from portal import create_app
 from portal.extensions import db
 from portal.schema import rebuild_schema
-from tests.factories import PASSWORD
+from tests.factories import make_school
+from tests import support
+from tests.support import DATABASE_URL, AuthActions, app_config, connect, ensure_database, sync
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-
-def _test_config(**overrides):
-    config = {
-        "TESTING": True,
-        "PORTAL_ENV": "test",
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=",
-        "MAIL_SUPPRESS_SEND": True,
-        "SERVER_NAME": None,
-    }
-    config.update(overrides)
-    return config
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist's --dist loadgroup, tests that share a costly or timing-sensitive resource stay on one
+    worker: the browser tests (one Chromium, one live server) and the fault tests (killed workers and Redis
+    servers, tight time-outs). Everything else is spread over the workers."""
+    for item in items:
+        if item.path.parent.name == "browser":
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.path.name.startswith("test_fault_"):
+            item.add_marker(pytest.mark.xdist_group("faults"))
 
 
 @pytest.fixture(scope="session")
 def _schema():
-    """Build the schema once per run from the migrations, as production does."""
-    app = create_app(_test_config())
+    """Build the schema once per run (per xdist worker) from the migrations, as production does."""
+    ensure_database(DATABASE_URL)
+    app = create_app(app_config())
     with app.app_context():
         rebuild_schema()
+        db.engine.dispose()
     return True
+
+
+@pytest.fixture(scope="session")
+def _session_app(_schema):
+    """One app for the whole run: building one costs a few tenths of a second, and tests only read it (the
+    `app` fixture puts back any setting a test changes)."""
+    app = create_app(app_config())
+
+    @app.teardown_request
+    def _forget_cached_user(exc):
+        # Requests reuse the test's app context, so g would carry the signed-in user (or one client's CSRF
+        # token) between requests.
+        from flask import g
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _empty_tables():
@@ -66,22 +80,21 @@ def _empty_tables():
 
 
 @pytest.fixture
-def app(_schema):
-    app = create_app(_test_config())
-
-    @app.teardown_request
-    def _forget_cached_user(exc):
-        # Requests reuse the test's app context, so g would carry the signed-in user between requests.
-        from flask import g
-        g.pop("_login_user", None)
-        g.pop("csrf_token", None)
-
-    with app.app_context():
-        _empty_tables()
-        app.redis.flushdb()
-        yield app
-        db.session.remove()
-        db.engine.dispose()  # each test builds an app (and a pool); close its connections
+def app(_session_app):
+    """The app with empty tables and an empty Redis db; settings and extensions a test changes are put back."""
+    app = _session_app
+    config, extensions = dict(app.config), dict(app.extensions)
+    try:
+        with app.app_context():
+            _empty_tables()
+            app.redis.flushdb()
+            yield app
+            db.session.remove()
+    finally:
+        app.config.clear()
+        app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
 
 
 @pytest.fixture
@@ -94,27 +107,26 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
-
-    def login(self, email, password=PASSWORD):
-        token = csrf_token(self._client)
-        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-
-    def logout(self):
-        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
-
-
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
 
 
-def csrf_token(client, path="/login"):
-    """Read a CSRF token the way a browser gets one: from a rendered page."""
-    page = client.get(path, follow_redirects=True).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'"X-CSRFToken": "([^"]+)"', page)
-    assert match, "page carries no CSRF token"
-    return match.group(1)
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Every sync() of the test uses quick_client: retries still happen, without the real back-off pauses."""
+    monkeypatch.setitem(support.CLIENTS, "default", support.quick_client)
+
+
+@pytest.fixture
+def synced_school(app, sandbox):
+    """A school synced once from the module's `sandbox` (archive on), whose SIS has changed since: the fault
+    tests' starting point. The next sync would change people if it got that far."""
+    sandbox.clear_faults()
+    school = make_school()
+    connect(school, sandbox, archive=True)
+    assert sync(school).status == "succeeded"
+    sandbox.mutate(change_fraction=0.2, seed=3)
+    yield school
+    sandbox.clear_faults()

@@ -1,50 +1,103 @@
-"""Plain factory functions for test data (no fixture chains)."""
+"""Plain factory functions for test data, one per model (as CTFd's gen_*): no fixture chains.
+
+Each saves its row and returns it; pass `commit=False` to add many rows and commit once.
+"""
 import itertools
+from datetime import date
+from functools import cache
+
+from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
-from portal.models import District, Person, School
+from portal.models import (
+    AuditEvent, BlackoutPeriod, District, Person, RosterConnection, School, SyncChange, SyncIssue, SyncRun,
+)
+from portal.roster.secrets import encrypt_secret
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
+# Test accounts only: a cheap hash, so signing in costs microseconds instead of scrypt's tenth of a second.
+# The product's own hashing is untouched (test_auth.py::test_passwords_are_stored_with_a_strong_hash).
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
-def make_district(name=None, timezone="America/Los_Angeles") -> District:
-    district = District(name=name or f"District {next(_seq)}", timezone=timezone)
-    db.session.add(district)
-    db.session.commit()
-    return district
+@cache
+def password_hash(password: str = PASSWORD) -> str:
+    """The stored hash of a test account's password, computed once per password."""
+    return generate_password_hash(password, method=TEST_HASH_METHOD)
 
 
-def make_school(district=None, name=None, slug=None) -> School:
+def _save(row, commit=True):
+    db.session.add(row)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return row
+
+
+def make_district(name=None, timezone="America/Los_Angeles", commit=True) -> District:
+    return _save(District(name=name or f"District {next(_seq)}", timezone=timezone), commit)
+
+
+def make_school(district=None, name=None, slug=None, commit=True) -> School:
     n = next(_seq)
     school = School(district=district or make_district(), name=name or f"School {n}", slug=slug or f"school-{n}")
-    db.session.add(school)
-    db.session.commit()
-    return school
+    return _save(school, commit)
 
 
-def make_person(school=None, role="student", password=None, **fields) -> Person:
+def make_person(school=None, role="student", password=None, commit=True, **fields) -> Person:
     n = next(_seq)
     fields.setdefault("given_name", f"Given{n}")
     fields.setdefault("family_name", f"Family{n}")
     fields.setdefault("email", f"person{n}@example.org")
-    person = Person(role=role, school_id=school.id if school else None,
-                    district_id=school.district_id if school else None, **fields)
+    fields.setdefault("district_id", school.district_id if school else None)
+    person = Person(role=role, school_id=school.id if school else None, **fields)
     if password:
-        person.set_password(password)
-    db.session.add(person)
-    db.session.commit()
-    return person
+        person.password_hash = password_hash(password)
+    return _save(person, commit)
 
 
-def make_owner(school, email=None) -> Person:
-    return make_person(school, role="owner", password=PASSWORD, email=email or f"owner{next(_seq)}@example.org")
+def make_owner(school, email=None, **fields) -> Person:
+    return make_person(school, role="owner", password=PASSWORD, email=email or f"owner{next(_seq)}@example.org",
+                       **fields)
 
 
 def make_district_manager(district, email=None) -> Person:
-    person = Person(role="district_manager", district_id=district.id, given_name="Dana", family_name="Manager",
-                    email=email or f"dm{next(_seq)}@example.org")
-    person.set_password(PASSWORD)
-    db.session.add(person)
-    db.session.commit()
-    return person
+    return make_person(None, role="district_manager", password=PASSWORD, district_id=district.id,
+                       given_name="Dana", family_name="Manager", email=email or f"dm{next(_seq)}@example.org")
+
+
+def make_connection(school, secret="not-used-until-a-worker-runs", commit=True, **fields) -> RosterConnection:
+    """A saved SIS connection, secret encrypted; no SIS is called until a worker runs a sync."""
+    values = dict(vendor="aeries", url="https://sis.example.org/aeries/", client_id="c", sis_school_id="5")
+    values.update(fields)
+    return _save(RosterConnection(school_id=school.id, secret_encrypted=encrypt_secret(secret), **values), commit)
+
+
+def make_run(school, commit=True, **fields) -> SyncRun:
+    """A sync run row as the engine records it (no sync is run)."""
+    fields.setdefault("trigger", "manual")
+    return _save(SyncRun(school_id=school.id, **fields), commit)
+
+
+def make_change(run, action="update", person=None, commit=True, **fields) -> SyncChange:
+    """One field-level change of a run (`person` fills person_id and source_id)."""
+    if person is not None:
+        fields.setdefault("person_id", person.id)
+        fields.setdefault("source_id", person.source_id or "")
+    return _save(SyncChange(run_id=run.id, action=action, **fields), commit)
+
+
+def make_issue(run, kind="bad_record", message="Record has no family name", commit=True, **fields) -> SyncIssue:
+    return _save(SyncIssue(run_id=run.id, kind=kind, message=message, **fields), commit)
+
+
+def make_audit_event(school, action, actor=None, detail="", commit=True, **fields) -> AuditEvent:
+    return _save(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action=action, detail=detail,
+                            **fields), commit)
+
+
+def make_pause(school, starts_on: date, ends_on: date, note="", commit=True) -> BlackoutPeriod:
+    """A seasonal pause saved directly (the page's rules are tested through portal.roster.blackouts)."""
+    return _save(BlackoutPeriod(school_id=school.id, starts_on=starts_on, ends_on=ends_on, note=note), commit)

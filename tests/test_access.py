@@ -1,9 +1,12 @@
 """Every school route x every role: anonymous, wrong role, other school/district, and the rightful managers."""
+from datetime import date
+
 import pytest
 
 from portal.extensions import db
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
+from tests.factories import (PASSWORD, make_district, make_district_manager, make_owner, make_pause, make_person,
+                             make_run, make_school)
+from tests.support import assert_served_signed_in, csrf_token
 
 pytestmark = pytest.mark.smoke
 
@@ -15,11 +18,10 @@ def school_routes(app):
             yield rule
 
 
-def _url(rule, slug):
-    values = {name: 1 for name in rule.arguments}
-    values["slug"] = slug
-    with_path = rule.build(values, append_unknown=False)[1]
-    return with_path
+def _url(rule, slug, **ids):
+    """The rule's URL for `slug`; ids it does not name are 1 (no such row)."""
+    values = {**{name: 1 for name in rule.arguments}, **ids, "slug": slug}
+    return rule.build(values, append_unknown=False)[1]
 
 
 def _method(rule):
@@ -44,8 +46,8 @@ def world(app):
     }
 
 
-def _request(client, rule, slug):
-    url = _url(rule, slug)
+def _request(client, rule, slug, **ids):
+    url = _url(rule, slug, **ids)
     method = _method(rule)
     if method == "GET":
         return client.get(url)
@@ -88,6 +90,22 @@ def test_owner_and_district_manager_get_the_people_page(client, auth, world, who
     response = client.get(f"/schools/{slug}/people")
     assert response.status_code == 200
     assert "People Manager" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who, slug", [("owner", "home-school"), ("dm", "home-school"), ("dm", "sibling-school")])
+def test_rightful_managers_are_served_on_every_school_route(app, client, auth, world, who, slug):
+    """Never redirected to sign-in, never refused: each school route serves the school's owner and every
+    district manager of its district, with ids of that school's own rows."""
+    school = world["school"] if slug == "home-school" else world["sibling"]
+    ids = dict(person_id=make_person(school).id, run_id=make_run(school, status="succeeded").id,
+               period_id=make_pause(school, date(2030, 1, 1), date(2030, 1, 2)).id, action="exclude")
+    auth.login(world[who].email)
+    routes = list(school_routes(app))
+    for rule in routes:
+        assert_served_signed_in(_request(client, rule, slug, **ids), rule.endpoint)
+    assert len(routes) >= 15
+    home = client.get("/", follow_redirects=True)
+    assert home.status_code == 200 and school.name in home.get_data(as_text=True)  # still signed in after all
 
 
 def test_district_manager_sees_every_school_of_the_district(client, auth, world):

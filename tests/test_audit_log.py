@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 from portal.extensions import db
 from portal.models import AuditEvent
 from portal.roster import service
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school
+from tests.factories import PASSWORD, make_audit_event, make_district, make_owner, make_person, make_school
+from tests.support import csrf_token
 
 SECRET = "S3cret-Value-123"
 
@@ -20,15 +20,9 @@ def _world():
 def test_owner_sees_their_school_events_newest_first_with_actor(client, auth, app):
     school, owner, other, other_owner = _world()
     base = datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc)
-    db.session.add_all([
-        AuditEvent(school_id=school.id, actor_id=owner.id, action="sync_previewed", detail="Run 1.",
-                   created_at=base),
-        AuditEvent(school_id=school.id, actor_id=owner.id, action="sync_approved", detail="Run 2: approved.",
-                   created_at=base + timedelta(hours=1)),
-        AuditEvent(school_id=other.id, actor_id=other_owner.id, action="sync_started", detail="Run 99 elsewhere.",
-                   created_at=base),
-    ])
-    db.session.commit()
+    make_audit_event(school, "sync_previewed", owner, "Run 1.", created_at=base)
+    make_audit_event(school, "sync_approved", owner, "Run 2: approved.", created_at=base + timedelta(hours=1))
+    make_audit_event(other, "sync_started", other_owner, "Run 99 elsewhere.", created_at=base)
     auth.login(owner.email)
     response = client.get("/schools/lincoln/rostering/audit")
     html = response.get_data(as_text=True)
@@ -44,9 +38,8 @@ def test_owner_sees_their_school_events_newest_first_with_actor(client, auth, ap
 
 def test_unknown_actions_still_read_as_words(client, auth, app):
     school, owner, *_ = _world()
-    db.session.add(AuditEvent(school_id=school.id, actor_id=None, action="person_exclude", detail="Ann."))
-    db.session.add(AuditEvent(school_id=school.id, actor_id=None, action="something_new", detail="x."))
-    db.session.commit()
+    make_audit_event(school, "person_exclude", None, "Ann.")
+    make_audit_event(school, "something_new", None, "x.")
     auth.login(owner.email)
     html = client.get("/schools/lincoln/rostering/audit").get_data(as_text=True)
     assert "Excluded a person from sync" in html and "Something new" in html and "System" in html
@@ -55,9 +48,9 @@ def test_unknown_actions_still_read_as_words(client, auth, app):
 def test_pages_of_fifty(client, auth, app):
     school, owner, *_ = _world()
     base = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    db.session.add_all([AuditEvent(school_id=school.id, actor_id=owner.id, action="connection_tested",
-                                   detail=f"event-{i:03d}.", created_at=base + timedelta(minutes=i))
-                        for i in range(60)])
+    for i in range(60):
+        make_audit_event(school, "connection_tested", owner, f"event-{i:03d}.", created_at=base + timedelta(minutes=i),
+                         commit=False)
     db.session.commit()
     auth.login(owner.email)
     first = client.get("/schools/lincoln/rostering/audit").get_data(as_text=True)

@@ -1,7 +1,8 @@
 import pytest
 
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, make_owner, make_school
+from portal.auth.service import set_new_password
+from tests.factories import PASSWORD, TEST_HASH_METHOD, make_owner, make_school
+from tests.support import csrf_token
 
 pytestmark = pytest.mark.smoke
 
@@ -79,3 +80,15 @@ def test_pages_carry_a_strict_csp(client):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_passwords_are_stored_with_a_strong_hash(auth):
+    """Test accounts carry a cheap hash (tests/factories.py) to keep the suite fast; the portal itself still
+    stores scrypt at werkzeug's default cost for every password it sets."""
+    owner = make_owner(make_school())
+    assert owner.password_hash.startswith(TEST_HASH_METHOD + "$")
+    set_new_password(owner, "a-much-longer-passphrase")
+    method, cost, *_ = owner.password_hash.split("$")[0].split(":")
+    assert method == "scrypt" and int(cost) >= 32768
+    assert not owner.check_password(PASSWORD)
+    assert auth.login(owner.email, "a-much-longer-passphrase").status_code == 302

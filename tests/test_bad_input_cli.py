@@ -1,22 +1,10 @@
-"""Operator commands given bad input answer with a clear message, never a traceback.
-
-BAD_VALUES is shared with the web forms' bad-input tests in test_signin_hardening.py.
-"""
+"""Operator commands given bad input answer with a clear message, never a traceback."""
 import pytest
 
 from portal.extensions import db
 from portal.models import District, Person, School
 from tests.factories import make_district, make_school
-
-BAD_VALUES = {
-    "empty": "",
-    "huge": "a" * 100_000,
-    "unicode": "Zoë Ñandú 名前 😀 \u202eevil",
-    "script": "<script>alert(1)</script>",
-    "sql": "' OR 1=1 --",
-    "nul": "bad\x00name",
-    "spaces": "   ",
-}
+from tests.support import BAD_VALUES
 
 
 def run(runner, *args):

@@ -12,9 +12,8 @@ import pytest
 from portal.extensions import db
 from portal.roster.secrets import encrypt_secret
 from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
-from tests.conftest import csrf_token
-from tests.factories import make_district_manager, make_owner, make_person, make_school
-from tests.test_bad_input_cli import BAD_VALUES
+from tests.factories import make_connection, make_district_manager, make_owner, make_person, make_school
+from tests.support import BAD_VALUES, csrf_token
 
 HX = {"HX-Request": "true"}
 SCRIPT = "<script>alert(1)</script>"
@@ -60,9 +59,7 @@ def nothing_audited():
 def school(app, client, auth):
     """A school with a saved connection (enough to queue a run and save rules) and its owner signed in."""
     school = make_school(slug="north")
-    db.session.add(RosterConnection(school_id=school.id, url="https://sis.example.org/aeries/", client_id="c",
-                                    sis_school_id="5", secret_encrypted=b"not-used-until-a-worker-runs"))
-    db.session.commit()
+    make_connection(school)
     auth.login(make_owner(school).email)
     return school
 
@@ -300,9 +297,11 @@ def test_connection_form_answers_bad_input_in_place_and_keeps_the_saved_connecti
 
 def test_a_saved_secret_the_keys_cannot_read_asks_for_the_secret_again(client, school):
     """Blank secret means "keep the saved one"; if the encryption keys changed, say so instead of a 500."""
-    # The saved address and Client ID: otherwise the secret is asked for again before it is even read.
-    same = dict(CONNECTION, url="https://sis.example.org/aeries/", client_id="c", client_secret="")
-    response = post(client, "/rostering/connection", same)
+    conn = connection(school)  # saved for the origin and Client ID typed below, so the reuse rule allows it
+    conn.url, conn.client_id = CONNECTION["url"], CONNECTION["client_id"]
+    conn.secret_encrypted = b"sealed-with-a-key-since-removed"  # no key of today reads it
+    db.session.commit()
+    response = post(client, "/rostering/connection", dict(CONNECTION, client_secret=""))
     body = assert_handled(response, 422)
     assert "The saved secret can no longer be read" in body and "Enter the client secret again" in body
 

@@ -10,9 +10,9 @@ from rq import SimpleWorker
 from jobs import check_records
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import make_district_manager, make_owner, make_school
-from tests.sync_support import running_sandbox
+from tests.support import running_sandbox
 
 HX = {"HX-Request": "true"}
 

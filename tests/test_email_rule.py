@@ -6,7 +6,7 @@ try:
     from portal.auth.emails import email_problem
 except ImportError:  # the old code (before the one rule) for the red run
     email_problem = lambda value: "e.g. name@school.org"
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import PASSWORD, make_school
 
 pytestmark = pytest.mark.smoke

@@ -19,11 +19,12 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
-from tests.conftest import _test_config
-from tests.factories import make_school
-from tests.sync_support import connect, expected_people, no_backoff, running_sandbox, sync  # noqa: F401
-from tests.test_fault_suite import (assert_as_after_a_complete_sync, assert_failed_and_unchanged,  # noqa: F401
-                                   assert_nothing_running, people, synced)
+from tests.factories import make_run, make_school
+from tests.support import (app_config, assert_as_after_a_complete_sync, assert_failed_and_unchanged, people,
+                           sandbox_fixture)
+
+pytestmark = pytest.mark.usefixtures("no_backoff")  # retries still happen, without the real pauses
+sandbox = sandbox_fixture(seed=13, students=80, page_cap=20, scope="module")
 
 
 class RedisServer:
@@ -68,20 +69,9 @@ def private_redis():
         server.kill()
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox(seed=13, students=80, page_cap=20) as box:
-        yield box
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(no_backoff):
-    """Retries still happen, without the real back-off pauses."""
-
-
 def start_worker(private_redis, run_id):
     """Run the sync in a thread with an app whose Redis is the private server, as a worker would."""
-    worker_app = create_app(_test_config(REDIS_URL=private_redis.url))
+    worker_app = create_app(app_config(REDIS_URL=private_redis.url))
     errors = []
 
     def work():
@@ -116,51 +106,51 @@ def finish(thread, errors, run_id) -> SyncRun:
     return db.session.get(SyncRun, run_id)
 
 
-def test_redis_restarted_mid_fetch_ends_exactly_as_a_complete_sync(synced, sandbox, private_redis):
+def test_redis_restarted_mid_fetch_ends_exactly_as_a_complete_sync(synced_school, sandbox, private_redis):
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1.5})  # Redis restarts while we wait
-    run = service.create_run(synced, trigger="manual")
+    run = service.create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
-    assert private_redis.client().get(lock_key(synced.id)) == str(run.id).encode()
+    assert private_redis.client().get(lock_key(synced_school.id)) == str(run.id).encode()
     private_redis.kill()
     private_redis.start()  # same port, no keys: the lock is gone
     run = finish(thread, errors, run.id)
-    assert_as_after_a_complete_sync(synced, sandbox, run)
-    assert private_redis.client().get(lock_key(synced.id)) is None  # taken again, then released
+    assert_as_after_a_complete_sync(synced_school, sandbox, run)
+    assert private_redis.client().get(lock_key(synced_school.id)) is None  # taken again, then released
 
 
-def test_redis_down_for_the_rest_of_the_sync_still_ends_as_a_complete_sync(synced, sandbox, private_redis):
+def test_redis_down_for_the_rest_of_the_sync_still_ends_as_a_complete_sync(synced_school, sandbox, private_redis):
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 0.5})
-    run = service.create_run(synced, trigger="manual")
+    run = service.create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
     private_redis.kill()  # renewals and the release fail; nobody else can start a sync without Redis either
     run = finish(thread, errors, run.id)
-    assert_as_after_a_complete_sync(synced, sandbox, run)
+    assert_as_after_a_complete_sync(synced_school, sandbox, run)
 
 
-def _taken_over(synced, sandbox, private_redis) -> tuple[SyncRun, list]:
+def _taken_over(synced_school, sandbox, private_redis) -> tuple[SyncRun, list]:
     """Redis restarts mid-fetch and another run takes the school's lock before ours renews it."""
-    before = people(synced)
+    before = people(synced_school)
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1.5})
-    run = service.create_run(synced, trigger="manual")
+    run = service.create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
     private_redis.kill()
     private_redis.start()
-    private_redis.client().set(lock_key(synced.id), str(run.id + 1000), ex=600)
+    private_redis.client().set(lock_key(synced_school.id), str(run.id + 1000), ex=600)
     return finish(thread, errors, run.id), before
 
 
-def test_a_lock_taken_over_after_a_redis_restart_stops_the_run_with_nothing_changed(synced, sandbox,
+def test_a_lock_taken_over_after_a_redis_restart_stops_the_run_with_nothing_changed(synced_school, sandbox,
                                                                                    private_redis):
-    run, before = _taken_over(synced, sandbox, private_redis)
-    assert_failed_and_unchanged(synced, run, before)
-    assert private_redis.client().get(lock_key(synced.id)) == str(run.id + 1000).encode()  # not ours to free
+    run, before = _taken_over(synced_school, sandbox, private_redis)
+    assert_failed_and_unchanged(synced_school, run, before)
+    assert private_redis.client().get(lock_key(synced_school.id)) == str(run.id + 1000).encode()  # not ours to free
 
 
-def test_a_lock_taken_over_is_explained_in_plain_words(synced, sandbox, private_redis):
-    run, _ = _taken_over(synced, sandbox, private_redis)
+def test_a_lock_taken_over_is_explained_in_plain_words(synced_school, sandbox, private_redis):
+    run, _ = _taken_over(synced_school, sandbox, private_redis)
     assert run.error_message.startswith("The job queue (Redis) lost this sync's lock")
 
 
@@ -168,12 +158,9 @@ def test_stale_runs_after_a_redis_restart_trust_the_heartbeat(app, private_redis
     school = make_school()
     now = datetime.now(timezone.utc)
     old = now - timedelta(minutes=10)
-    alive = SyncRun(school_id=school.id, trigger="manual", status="running", job_id="sync-wiped", created_at=old,
-                    started_at=old, heartbeat_at=now)  # its job hash went with the restart
-    lost = SyncRun(school_id=make_school().id, trigger="manual", status="queued", job_id="sync-wiped-2",
-                   created_at=old)
-    db.session.add_all([alive, lost])
-    db.session.commit()
+    alive = make_run(school, status="running", job_id="sync-wiped", created_at=old, started_at=old,
+                     heartbeat_at=now)  # its job hash went with the restart
+    lost = make_run(make_school(), status="queued", job_id="sync-wiped-2", created_at=old)
     private_redis.kill()
     assert mark_stale_runs_failed(redis=private_redis.client()) == []  # Redis down: cannot tell, fail nobody
     private_redis.start()

@@ -19,67 +19,16 @@ import jobs.sync
 from jobs.runs import mark_stale_runs_failed
 from jobs.sync import run_sync
 from portal.extensions import db
-from portal.models import Person, SyncRun
+from portal.models import SyncRun
 from portal.roster import service
-from tests.conftest import DATABASE_URL, REDIS_URL, _test_config
-from tests.factories import make_school
-from tests.sync_support import (connect, expected_people, issues, no_backoff, quick_client,  # noqa: F401
-                                running_sandbox, sync)
+from tests.factories import make_run
+from tests.support import (DATABASE_URL, REDIS_URL, app_config, assert_as_after_a_complete_sync,
+                           assert_failed_and_unchanged, assert_nothing_running, issues, people, quick_client,
+                           sandbox_fixture, sync)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox(seed=11, students=80, page_cap=20) as box:  # small pages: faults land mid-paging
-        yield box
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(no_backoff):
-    """Every test here retries without the real back-off pauses."""
-
-
-@pytest.fixture
-def synced(app, sandbox):
-    sandbox.clear_faults()
-    school = make_school()
-    connect(school, sandbox, archive=True)
-    assert sync(school).status == "succeeded"
-    sandbox.mutate(change_fraction=0.2, seed=3)  # the next sync would change people if it got that far
-    yield school
-    sandbox.clear_faults()
-
-
-def people(school) -> list[tuple]:
-    db.session.expire_all()
-    return sorted((p.source_id or "", p.given_name, p.family_name, p.status) for p in
-                  db.session.scalars(db.select(Person).where(Person.school_id == school.id)))
-
-
-def assert_nothing_running(school):
-    db.session.expire_all()
-    assert db.session.scalar(db.select(db.func.count(SyncRun.id)).where(
-        SyncRun.school_id == school.id, SyncRun.status.in_(("queued", "running")))) == 0
-
-
-def assert_failed_and_unchanged(school, run, before, reason_starts: str = "") -> None:
-    """The run failed with a readable reason that says nothing changed, and nothing did."""
-    assert run.status == "failed"
-    assert run.error_message.startswith(reason_starts) and run.error_message.endswith("Nothing was changed.")
-    assert people(school) == before
-    assert_nothing_running(school)
-
-
-def assert_as_after_a_complete_sync(school, sandbox, run):
-    """The run succeeded, the directory is the SIS's truth, and a clean sync finds nothing left to do."""
-    assert run.status == "succeeded", run.error_message
-    truth = sorted((sid, p.given_name, p.family_name, "active") for sid, p in expected_people(sandbox).items())
-    assert [p for p in people(school) if p[0]] == truth
-    sandbox.clear_faults()
-    again = sync(school)
-    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
-    assert_nothing_running(school)
+pytestmark = pytest.mark.usefixtures("no_backoff")  # retries still happen, without the real pauses
+sandbox = sandbox_fixture(seed=11, students=80, page_cap=20, scope="module")  # small pages: faults land mid-paging
 
 
 SIS_FAULTS = {
@@ -101,29 +50,29 @@ READABLE = {
 
 
 @pytest.mark.parametrize("name", SIS_FAULTS)
-def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, name):
-    before = people(synced)
+def test_sis_fault_mid_paging_changes_nothing(synced_school, sandbox, name):
+    before = people(synced_school)
     sandbox.set_faults(**SIS_FAULTS[name])
-    run = sync(synced)
-    assert_failed_and_unchanged(synced, run, before)
+    run = sync(synced_school)
+    assert_failed_and_unchanged(synced_school, run, before)
     assert len(run.error_message) > 30
     assert "unexpectedly" not in run.error_message and "Traceback" not in run.error_message
     assert READABLE.get(name, "") in run.error_message
 
 
-def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox):
-    before = people(synced)
+def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced_school, sandbox):
+    before = people(synced_school)
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
-    run = sync(synced, client_factory=lambda settings: quick_client(settings, timeout=(2, 0.3)))  # 30 s, shortened
-    assert_failed_and_unchanged(synced, run, before, "Timed out: the SIS did not answer within 0.3 seconds")
+    run = sync(synced_school, client_factory=lambda settings: quick_client(settings, timeout=(2, 0.3)))  # 30 s, shortened
+    assert_failed_and_unchanged(synced_school, run, before, "Timed out: the SIS did not answer within 0.3 seconds")
 
 
-def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced, sandbox, monkeypatch):
+def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced_school, sandbox, monkeypatch):
     """Each page arrives in time, but the whole roster takes longer than SYNC_MAX_MINUTES allows."""
-    before = people(synced)
+    before = people(synced_school)
     monkeypatch.setitem(app.config, "SYNC_MAX_MINUTES", 0.005)  # 0.3 s
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 0.5})
-    assert_failed_and_unchanged(synced, sync(synced), before,
+    assert_failed_and_unchanged(synced_school, sync(synced_school), before,
                                 "The sync stopped after 0.005 minutes, the longest a sync may take")
 
 
@@ -137,14 +86,14 @@ RECOVERED = {
 
 
 @pytest.mark.parametrize("faults", RECOVERED.values(), ids=RECOVERED.keys())
-def test_retried_faults_end_exactly_as_a_complete_sync(synced, sandbox, faults):
+def test_retried_faults_end_exactly_as_a_complete_sync(synced_school, sandbox, faults):
     sandbox.set_faults(**faults)
     issued = sandbox.credentials.issued
-    run = sync(synced)
+    run = sync(synced_school)
     assert run.updated > 0  # the SIS changed since the last sync, and all of it arrived
     if "token_expiry_after" in faults:
         assert sandbox.credentials.issued >= issued + 2  # a fresh token after the first one died
-    assert_as_after_a_complete_sync(synced, sandbox, run)
+    assert_as_after_a_complete_sync(synced_school, sandbox, run)
 
 
 def _repeat(sandbox, sids) -> None:
@@ -154,49 +103,49 @@ def _repeat(sandbox, sids) -> None:
         sandbox.data.changed(sids)
 
 
-def test_duplicate_source_ids_are_reported_once_and_synced_once(synced, sandbox):
+def test_duplicate_source_ids_are_reported_once_and_synced_once(synced_school, sandbox):
     listing = sandbox.data.user_ids("students", sandbox.info["school_ids"][0])
     across, inside = listing[19], listing[5]  # page size 20: listing[19]'s repeat opens the next page
     _repeat(sandbox, [across, inside])
-    run = sync(synced)
+    run = sync(synced_school)
     assert run.status == "succeeded", run.error_message
     reported = sorted(i.source_id for i in issues(run) if i.kind == "duplicate_source_id")
     assert reported == sorted([across, inside])
     assert all("sent" in i.message and "twice" in i.message for i in issues(run))
-    ids = [p[0] for p in people(synced) if p[0]]
+    ids = [p[0] for p in people(synced_school) if p[0]]
     assert len(ids) == len(set(ids)) and {across, inside} <= set(ids)
-    assert run.archived == 0 and all(p[3] == "active" for p in people(synced))
+    assert run.archived == 0 and all(p[3] == "active" for p in people(synced_school))
     _repeat(sandbox, [])
-    assert_as_after_a_complete_sync(synced, sandbox, run)
+    assert_as_after_a_complete_sync(synced_school, sandbox, run)
 
 
-def test_database_lost_at_apply_time_changes_nothing(synced, monkeypatch):
-    before = people(synced)
+def test_database_lost_at_apply_time_changes_nothing(synced_school, monkeypatch):
+    before = people(synced_school)
 
     def database_gone(*args, **kwargs):
         raise OperationalError("UPDATE person ...", {}, Exception("server closed the connection unexpectedly"))
 
     monkeypatch.setattr(jobs.sync, "apply_plan", database_gone)
-    run = sync(synced)
+    run = sync(synced_school)
     assert run.status == "failed"
     assert run.error_message == "The sync stopped unexpectedly (OperationalError). Nothing was changed."
-    assert people(synced) == before
-    assert_nothing_running(synced)
+    assert people(synced_school) == before
+    assert_nothing_running(synced_school)
 
 
 def _worker(tmp_path):
     env = dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, PORTAL_ENV="test",
-               PORTAL_FERNET_KEYS=_test_config()["PORTAL_FERNET_KEYS"], RQ_QUEUE="sync")
+               PORTAL_FERNET_KEYS=app_config()["PORTAL_FERNET_KEYS"], RQ_QUEUE="sync")
     log = open(tmp_path / "worker.log", "wb")
     rq = str(Path(sys.executable).parent / "rq")
     return subprocess.Popen([rq, "worker", "sync", "--burst", "--url", REDIS_URL], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced, sandbox, tmp_path):
-    before = people(synced)
+def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced_school, sandbox, tmp_path):
+    before = people(synced_school)
     sandbox.set_faults(slow={"path": "users", "page": 1, "seconds": 8})
-    run = service.start_sync(synced)
+    run = service.start_sync(synced_school)
     worker = _worker(tmp_path)
     try:
         deadline = time.monotonic() + 20
@@ -214,22 +163,20 @@ def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced, san
         worker.wait(10)
     db.session.expire_all()
     assert db.session.get(SyncRun, run.id).status == "running"  # nobody could tell it died
-    failed = mark_stale_runs_failed(synced.id, now=datetime.now(timezone.utc) + timedelta(minutes=10))
+    failed = mark_stale_runs_failed(synced_school.id, now=datetime.now(timezone.utc) + timedelta(minutes=10))
     assert failed == [run.id]
     db.session.expire_all()
     dead = db.session.get(SyncRun, run.id)
     assert dead.status == "failed" and "stopped responding" in dead.error_message
     assert dead.error_message.endswith("Nothing was changed.")
-    assert people(synced) == before
-    assert_nothing_running(synced)
+    assert people(synced_school) == before
+    assert_nothing_running(synced_school)
 
 
-def test_two_workers_on_one_school_only_one_applies(app, synced, sandbox):
-    before = people(synced)
-    first = service.create_run(synced, trigger="manual")
-    second = SyncRun(school_id=synced.id, trigger="manual", status="queued")  # a duplicate delivery
-    db.session.add(second)
-    db.session.commit()
+def test_two_workers_on_one_school_only_one_applies(app, synced_school, sandbox):
+    before = people(synced_school)
+    first = service.create_run(synced_school, trigger="manual")
+    second = make_run(synced_school, trigger="manual", status="queued")  # a duplicate delivery
     ids = [first.id, second.id]
     sandbox.set_faults(slow={"path": "users", "page": 0, "seconds": 1.5})  # the winner holds the lock a while
     barrier, errors = threading.Barrier(2), []
@@ -256,5 +203,5 @@ def test_two_workers_on_one_school_only_one_applies(app, synced, sandbox):
     loser = next(r for r in runs if r.status == "skipped")
     assert "Another sync of this school was already running" in loser.error_message
     winner = next(r for r in runs if r.status == "succeeded")
-    assert people(synced) != before and winner.updated + winner.created + winner.archived > 0
-    assert_nothing_running(synced)
+    assert people(synced_school) != before and winner.updated + winner.created + winner.archived > 0
+    assert_nothing_running(synced_school)

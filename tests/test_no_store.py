@@ -3,7 +3,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import SyncIssue, SyncRun
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import make_owner, make_person, make_school
 
 HX = {"HX-Request": "true"}

@@ -1,7 +1,6 @@
 import pytest
 
 from portal.extensions import db
-from portal.models import Person
 from tests.factories import make_owner, make_person, make_school
 
 pytestmark = pytest.mark.smoke
@@ -11,10 +10,10 @@ pytestmark = pytest.mark.smoke
 def school_with_people(app, auth):
     school = make_school(slug="lincoln")
     owner = make_owner(school)
-    rows = [Person(school_id=school.id, district_id=school.district_id, role="student" if i % 4 else "teacher",
-                   given_name=f"Student{i:03d}", family_name=f"Zed{i:03d}", email=f"s{i:03d}@lincoln.org",
-                   sis_id=f"SIS{i:03d}", source_id=f"src-{i}") for i in range(120)]
-    db.session.add_all(rows)
+    for i in range(120):
+        make_person(school, role="student" if i % 4 else "teacher", given_name=f"Student{i:03d}",
+                    family_name=f"Zed{i:03d}", email=f"s{i:03d}@lincoln.org", sis_id=f"SIS{i:03d}",
+                    source_id=f"src-{i}", commit=False)
     db.session.commit()
     make_person(school, role="staff", given_name="Zoë", family_name="O'Brien", email="zoe@lincoln.org")
     auth.login(owner.email)

@@ -3,15 +3,10 @@ import pytest
 
 from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, make_owner, make_person, make_school
-from tests.sync_support import connect, directory, expected_people, issues, running_sandbox, sync
+from tests.factories import PASSWORD, make_connection, make_owner, make_person, make_school
+from tests.support import connect, csrf_token, directory, expected_people, issues, sandbox_fixture, sync
 
-
-@pytest.fixture
-def sandbox():
-    with running_sandbox(seed=21) as box:
-        yield box
+sandbox = sandbox_fixture(seed=21)
 
 
 @pytest.fixture
@@ -81,8 +76,7 @@ def rules_school(app, client, auth):
     """A school with a saved connection (no sandbox needed: these rules are only saved here)."""
     school = make_school(slug="rules")
     owner = make_owner(school)
-    db.session.add(RosterConnection(school_id=school.id, secret_encrypted=b"x"))
-    db.session.commit()
+    make_connection(school)
     auth.login(owner.email)
     return school
 
@@ -189,8 +183,7 @@ def test_role_rules_refuse_a_missing_csrf_token(client, rules_school):
 
 def test_role_rules_check_role_and_school(client, auth, rules_school):
     other = make_school(slug="other-rules")
-    db.session.add(RosterConnection(school_id=other.id, secret_encrypted=b"x"))
-    db.session.commit()
+    make_connection(other)
     assert save_rules(client, {"role": "teacher"}, slug="other-rules").status_code == 404
     assert connection(other).no_archive_roles == ""
     auth.logout()

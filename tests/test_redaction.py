@@ -11,11 +11,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from connectors.connection_test import run_connection_test
-from connectors.sandbox import start_sandbox
 from portal.extensions import db, mail
 from portal.models import Person, SyncIssue
 from tests.factories import make_owner, make_school
-from tests.sync_support import connect, sync
+from tests.support import connect, sandbox_fixture, sync
 
 CLIENT_ID = "district id/7"
 SECRET = "p@ss/w+rd&Q=9 x!"  # characters that URL-, form- and HTML-encoding all change
@@ -36,11 +35,7 @@ def leaks(text: str, tokens=()) -> list[str]:
     return [name for name, form in credential_forms(tokens).items() if form in (text or "")]
 
 
-@pytest.fixture(scope="module")
-def box():
-    sandbox = start_sandbox("oneroster", schools=1, students=20, seed=8, client_id=CLIENT_ID, client_secret=SECRET)
-    yield sandbox
-    sandbox.stop()
+box = sandbox_fixture(schools=1, students=20, seed=8, client_id=CLIENT_ID, client_secret=SECRET, scope="module")
 
 
 @pytest.fixture

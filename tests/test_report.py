@@ -6,12 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from aiosmtpd.controller import Controller
 
-from connectors.sandbox import start_sandbox
 from jobs.report import send_run_report
 from portal.extensions import db, mail
-from portal.models import SyncIssue, SyncRun
-from tests.factories import make_owner, make_school
-from tests.sync_support import connect, no_backoff, sync  # noqa: F401 - no_backoff is a fixture
+from portal.models import SyncRun
+from tests.factories import make_issue, make_owner, make_run, make_school
+from tests.support import connect, sandbox_fixture, sync
 
 
 class Inbox:
@@ -56,13 +55,11 @@ def _opted_in_owner(school, **kwargs):
 
 def finished_run(school, status="succeeded", issues=0, **fields):
     start = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-    run = SyncRun(school_id=school.id, trigger="nightly", status=status, phase=status, local_date="2026-03-02",
-                  started_at=start, finished_at=start + timedelta(seconds=75), fetched=120, created=7, updated=3,
-                  unchanged=108, archived=2, issues=issues, **fields)
-    db.session.add(run)
-    db.session.flush()
-    db.session.add_all(SyncIssue(run_id=run.id, source_id=f"stu-{n:03d}", kind="bad_record",
-                                 message=f"Record {n} has no family name") for n in range(issues))
+    run = make_run(school, trigger="nightly", status=status, phase=status, local_date="2026-03-02", started_at=start,
+                   finished_at=start + timedelta(seconds=75), fetched=120, created=7, updated=3, unchanged=108,
+                   archived=2, issues=issues, commit=False, **fields)
+    for n in range(issues):
+        make_issue(run, source_id=f"stu-{n:03d}", message=f"Record {n} has no family name", commit=False)
     db.session.commit()
     return run
 
@@ -141,14 +138,10 @@ def test_a_run_held_for_review_says_it_waits_for_approval(app):
     assert "approve" in outbox[0].body
 
 
-@pytest.fixture
-def sandbox(no_backoff):
-    box = start_sandbox("oneroster", schools=1, students=30, seed=5)
-    yield box
-    box.stop()
+sandbox = sandbox_fixture(schools=1, students=30, seed=5)
 
 
-def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sink):
+def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sink, no_backoff):
     school = make_school()
     owner = _opted_in_owner(school)
     connect(school, sandbox)

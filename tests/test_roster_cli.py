@@ -7,13 +7,9 @@ from portal.extensions import db
 from portal.models import Person
 from portal.roster import service
 from tests.factories import make_school
-from tests.sync_support import running_sandbox
+from tests.support import sandbox_fixture
 
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox("aeries", students=60, seed=5) as box:
-        yield box
+sandbox = sandbox_fixture("aeries", students=60, seed=5, scope="module")
 
 
 @pytest.fixture

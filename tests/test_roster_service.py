@@ -9,14 +9,10 @@ from portal.extensions import db
 from portal.models import AuditEvent, Person, RosterConnection, SyncRun
 from portal.roster import service
 from portal.roster.secrets import decrypt_secret, rotate_secrets
-from tests.factories import make_owner, make_school
-from tests.sync_support import SETTINGS, connect, running_sandbox, sandbox_values
+from tests.factories import make_owner, make_run, make_school
+from tests.support import SETTINGS, connect, sandbox_fixture, sandbox_values
 
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox(schools=1, students=40, seed=3) as box:
-        yield box
+sandbox = sandbox_fixture(schools=1, students=40, seed=3, scope="module")
 
 
 def _raw_secret(conn) -> bytes:
@@ -120,9 +116,7 @@ def test_start_sync_without_a_connection_says_what_to_do(app):
 def test_discarding_a_run_under_review_changes_nothing(app, sandbox):
     school = make_school()
     connect(school, sandbox)
-    run = SyncRun(school_id=school.id, trigger="manual", status="needs_review", would_archive=5)
-    db.session.add(run)
-    db.session.commit()
+    run = make_run(school, status="needs_review", would_archive=5)
     service.discard_run(run, make_owner(school))
     assert run.status == "skipped" and "Discarded" in run.error_message
     with pytest.raises(ValueError):

@@ -6,26 +6,21 @@ from datetime import date
 import pytest
 from rq import SimpleWorker
 
-from connectors.sandbox import start_sandbox
 from jobs import check_records
 from jobs.check_records import ConnectionTest
 from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from portal.models import AuditEvent, Person, RosterConnection, SyncRun
 from portal.roster import service
 from portal.roster.thresholds import back_to_school_reason
 from tests.check_support import finish_connection_test
-from tests.conftest import csrf_token
-from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
+from tests.factories import (PASSWORD, make_change, make_connection, make_district, make_district_manager, make_issue,
+                             make_owner, make_person, make_run, make_school)
+from tests.support import assert_served_signed_in, csrf_token, sandbox_fixture
 
 HX = {"HX-Request": "true"}
 GUID = "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"
 
-
-@pytest.fixture(scope="module")
-def aeries():
-    sandbox = start_sandbox("aeries", schools=3, students=30, seed=5)
-    yield sandbox
-    sandbox.stop()
+aeries = sandbox_fixture("aeries", schools=3, students=30, seed=5, scope="module")
 
 
 @pytest.fixture
@@ -79,14 +74,6 @@ def field_block(html, name):
     match = re.search(rf'id="field-{name}-wrap".*?(?=-wrap"|<div class="actions")', html, re.S)
     assert match, f"no field {name}"
     return match.group(0)
-
-
-def make_run(school, **fields) -> SyncRun:
-    fields.setdefault("trigger", "manual")
-    run = SyncRun(school_id=school.id, **fields)
-    db.session.add(run)
-    db.session.commit()
-    return run
 
 
 def test_page_shows_the_connection_form_with_labels(client, owner):
@@ -266,10 +253,8 @@ def test_progress_polls_while_running_and_stops_when_finished(client, owner, wor
 
 def test_review_run_lists_who_would_be_archived_with_approve_and_discard(client, owner, world):
     run = make_run(world["school"], status="needs_review", would_archive=2, rostered_total=10)
-    db.session.add_all([SyncChange(run_id=run.id, source_id="s-1", action="archive", field="given_name", before="Ada"),
-                        SyncChange(run_id=run.id, source_id="s-1", action="archive", field="family_name",
-                                   before="Lovelace")])
-    db.session.commit()
+    make_change(run, "archive", source_id="s-1", field="given_name", before="Ada")
+    make_change(run, "archive", source_id="s-1", field="family_name", before="Lovelace")
     html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
     assert "Ada Lovelace" in html
     assert "This sync tried to archive 2 of 10 rostered people (20%), more than the 10% threshold" in html
@@ -278,11 +263,8 @@ def test_review_run_lists_who_would_be_archived_with_approve_and_discard(client,
 
 def test_preview_lists_planned_changes_with_field_diffs(client, owner, world):
     run = make_run(world["school"], trigger="preview", status="succeeded")
-    db.session.add_all([
-        SyncChange(run_id=run.id, source_id="s-2", action="update", field="family_name", before="Smith", after="Smyth"),
-        SyncChange(run_id=run.id, source_id="s-3", action="create", field="given_name", after="Grace"),
-    ])
-    db.session.commit()
+    make_change(run, "update", source_id="s-2", field="family_name", before="Smith", after="Smyth")
+    make_change(run, "create", source_id="s-3", field="given_name", after="Grace")
     html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
     assert "Would update (1)" in html and "<del>Smith</del> → <ins>Smyth</ins>" in html
     assert "Would create (1)" in html and "Grace" in html and "nothing was changed" in html
@@ -290,8 +272,7 @@ def test_preview_lists_planned_changes_with_field_diffs(client, owner, world):
 
 def test_history_and_run_page_with_issues(client, owner, world):
     run = make_run(world["school"], status="succeeded", issues=1)
-    db.session.add(SyncIssue(run_id=run.id, source_id="s-9", kind="missing_name", message="No family name."))
-    db.session.commit()
+    make_issue(run, source_id="s-9", kind="missing_name", message="No family name.")
     html = client.get(page_url()).get_data(as_text=True)
     assert f"#{run.id}</a>" in html and "America/Chicago" in html
     html = client.get(page_url(f"/runs/{run.id}")).get_data(as_text=True)
@@ -300,9 +281,8 @@ def test_history_and_run_page_with_issues(client, owner, world):
 
 def test_issues_csv_is_an_attachment_safe_from_formulas(client, owner, world):
     run = make_run(world["school"], status="succeeded")
-    db.session.add_all([SyncIssue(run_id=run.id, source_id="=HYPERLINK(1)", kind="bad", message="+SUM(A1)"),
-                        SyncIssue(run_id=run.id, source_id="s-1", kind="bad", message="@cmd, -1 and fine")])
-    db.session.commit()
+    make_issue(run, source_id="=HYPERLINK(1)", kind="bad", message="+SUM(A1)")
+    make_issue(run, source_id="s-1", kind="bad", message="@cmd, -1 and fine")
     response = client.get(page_url(f"/runs/{run.id}/issues.csv"))
     body = response.get_data(as_text=True)
     assert response.mimetype == "text/csv"
@@ -360,9 +340,11 @@ def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, st
         else:
             response = client.post(url, data={"csrf_token": token, "trigger": "preview"}, headers=HX)
         if status == 200:
-            assert response.status_code < 400 or response.status_code in (409, 422), rule.endpoint
+            assert_served_signed_in(response, rule.endpoint)
         else:
             assert response.status_code == status, rule.endpoint
+    if status == 200:  # and still signed in after every endpoint
+        assert world["school"].name in client.get("/", follow_redirects=True).get_data(as_text=True)
 
 
 def test_discard_a_run_waiting_for_review(client, owner, world):
@@ -393,20 +375,10 @@ def test_preview_on_the_sandbox_lists_what_a_sync_would_create(app, client, owne
 
 # Issue 8: one-run archive threshold, held-run wording, per-role rules summary, back-to-school hint.
 
-def make_connection(school, **fields) -> RosterConnection:
-    """A saved connection without a sandbox: enough to start (queue) a run or render the settings."""
-    conn = RosterConnection(school_id=school.id, url="https://sis.example.org/aeries/", client_id="c",
-                            sis_school_id="5", secret_encrypted=b"not-used-until-a-worker-runs", **fields)
-    db.session.add(conn)
-    db.session.commit()
-    return conn
-
-
 def held_run(school, **fields) -> SyncRun:
     run = make_run(school, status="needs_review", **fields)
-    db.session.add_all([SyncChange(run_id=run.id, source_id=f"s-{n}", action="archive", field="given_name",
-                                   before=name) for n, name in enumerate(("Ada", "Grace", "Alan"))])
-    db.session.commit()
+    for n, name in enumerate(("Ada", "Grace", "Alan")):
+        make_change(run, "archive", source_id=f"s-{n}", field="given_name", before=name)
     return run
 
 

@@ -10,33 +10,14 @@ from rq_scheduler import Scheduler
 from jobs.schedule import TICK_CRON, TICK_JOB_ID, dispatch_nightly, next_run_at, register_schedule
 from portal.extensions import db
 from portal.models import RosterConnection, SyncRun
-from portal.roster.secrets import encrypt_secret
-from tests.factories import make_district, make_school
+from tests.factories import make_district, make_run
+from tests.support import nightly_runs, scheduled_school
 
 LA, NY = ZoneInfo("America/Los_Angeles"), ZoneInfo("America/New_York")
 
 
-def scheduled_school(district=None, sync_time="02:00", automatic=True, tz="America/Los_Angeles"):
-    """A school with a saved connection (no SIS is called: nothing works the queue in these tests)."""
-    school = make_school(district or make_district(timezone=tz))
-    conn = RosterConnection(school_id=school.id, vendor="oneroster", url="http://127.0.0.1:9/oneroster",
-                            client_id="client", secret_encrypted=encrypt_secret("secret"), sis_school_id="1",
-                            automatic=automatic, sync_time=sync_time)
-    db.session.add(conn)
-    db.session.commit()
-    return school
-
-
 def local(zone, *args):
     return datetime(*args, tzinfo=zone)
-
-
-def nightly_runs(school=None):
-    query = db.select(SyncRun).where(SyncRun.trigger == "nightly").order_by(SyncRun.id)
-    if school is not None:
-        query = query.where(SyncRun.school_id == school.id)
-    db.session.expire_all()
-    return db.session.scalars(query).all()
 
 
 def finish_all():
@@ -91,8 +72,7 @@ def test_two_schedulers_ticking_at_once_start_a_school_once(app):
 
 def test_a_missed_night_is_caught_up_once_without_a_backlog(app):
     school = scheduled_school(sync_time="02:00")
-    db.session.add(SyncRun(school_id=school.id, trigger="nightly", status="succeeded", local_date="2026-03-01"))
-    db.session.commit()
+    make_run(school, trigger="nightly", status="succeeded", local_date="2026-03-01")
     back_up = local(LA, 2026, 3, 5, 10, 17)  # the scheduler was down from the 2nd to mid-morning on the 5th
 
     dispatch_nightly(back_up)

@@ -6,9 +6,8 @@ from jobs.schedule import dispatch_nightly
 from portal.extensions import db
 from portal.models import AuditEvent, BlackoutPeriod
 from portal.roster.blackouts import add_blackout
-from tests.conftest import csrf_token
 from tests.factories import make_owner
-from tests.test_schedule import nightly_runs, scheduled_school
+from tests.support import csrf_token, nightly_runs, scheduled_school
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import AuditEvent
 from portal.roster import service
 from tests.check_support import finish_connection_test
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import make_owner, make_school
 
 HX = {"HX-Request": "true"}

@@ -11,12 +11,11 @@ from werkzeug.serving import make_server
 
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
+from tests.support import csrf_token, page_token
 
 pytestmark = pytest.mark.smoke
 
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
 @pytest.fixture
@@ -28,12 +27,6 @@ def portal_url(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
-
-
-def page_token(browser: requests.Session, url: str) -> str:
-    match = TOKEN.search(browser.get(url).text)
-    assert match, "page carries no CSRF token"
-    return match.group(1) or match.group(2)
 
 
 def sign_in(base: str, email: str, remember: bool = False) -> requests.Session:

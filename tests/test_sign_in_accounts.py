@@ -5,10 +5,10 @@ import pytest
 from portal.auth.reset import send_reset_email
 from portal.extensions import db, mail
 from portal.models import AuditEvent, Person
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 from tests.factories import PASSWORD, make_district_manager, make_owner, make_person, make_school
-from tests.sync_support import (add_sis_person, change_sis_person, changes, connect, directory, expected_people, issues,
-                                running_sandbox, sync)
+from tests.support import (add_sis_person, change_sis_person, changes, connect, directory, expected_people, issues,
+                           running_sandbox, sync)
 
 ATTACKER = "attacker@evil.example"
 FIELDS = ("role", "given_name", "family_name", "email", "username", "sis_id", "phone", "status", "source_id")

@@ -8,13 +8,11 @@ from rq import SimpleWorker
 
 from portal.extensions import db, mail
 from portal import create_app
-from tests.conftest import _test_config, csrf_token
-from tests.test_bad_input_cli import BAD_VALUES
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
+from tests.support import BAD_VALUES, LOCKED, app_config, csrf_token, login, text
 
 pytestmark = pytest.mark.smoke
 
-LOCKED = "Too many sign-in attempts. Try again in 15 minutes or reset your password."
 SENT = "If an account exists for that address, we have emailed a link."
 NEW_PASSWORD = "a-much-longer-passphrase"
 
@@ -27,25 +25,6 @@ def _fast_hashes(monkeypatch):
     from portal import models
     monkeypatch.setattr(models, "generate_password_hash",
                         partial(models.generate_password_hash, method="pbkdf2:sha256:1000"))
-
-
-@pytest.fixture(autouse=True)
-def _separate_devices(app):
-    """Tests share one app context, so g would hand one client's CSRF token to another."""
-    @app.teardown_request
-    def _forget_csrf_token(exc):
-        from flask import g
-        g.pop("csrf_token", None)
-
-
-def login(client, email, password=PASSWORD, **environ):
-    token = csrf_token(client)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_base=environ)
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def fail_times(client, email, times):
@@ -126,7 +105,7 @@ def test_a_forged_forwarded_for_does_not_dodge_the_limit_without_a_trusted_proxy
 
 
 def test_behind_one_trusted_proxy_the_forwarded_address_is_limited(app):
-    proxied = create_app(_test_config(PORTAL_PROXY_HOPS=1))
+    proxied = create_app(app_config(PORTAL_PROXY_HOPS=1))
     client = proxied.test_client()
     token = csrf_token(client)
     # The proxy appends the address it saw; anything before it is the client's own (forgeable) claim.

@@ -4,10 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.extensions import db
-from portal.models import SyncRun
-from tests.factories import make_district, make_district_manager, make_owner, make_person, make_school
-from tests.test_schedule import scheduled_school
+from tests.factories import make_district, make_district_manager, make_owner, make_person, make_run, make_school
+from tests.support import scheduled_school
 
 NY = ZoneInfo("America/New_York")
 
@@ -25,13 +23,11 @@ def _row(page: str, school) -> str:
 def test_the_district_manager_sees_every_school_with_schedule_and_last_result(client, auth, district):
     nightly = scheduled_school(district, sync_time="02:15")
     today = datetime.now(NY).date()
-    db.session.add(SyncRun(school_id=nightly.id, trigger="nightly", status="succeeded", local_date=today.isoformat(),
-                           finished_at=datetime.now(timezone.utc)))
+    make_run(nightly, trigger="nightly", status="succeeded", local_date=today.isoformat(),
+             finished_at=datetime.now(timezone.utc))
     switched_off = scheduled_school(district, automatic=False)
-    db.session.add(SyncRun(school_id=switched_off.id, trigger="manual", status="failed",
-                           finished_at=datetime.now(timezone.utc)))
+    make_run(switched_off, trigger="manual", status="failed", finished_at=datetime.now(timezone.utc))
     unconnected = make_school(district)
-    db.session.commit()
     manager = make_district_manager(district)
 
     auth.login(manager.email)

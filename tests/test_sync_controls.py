@@ -8,15 +8,10 @@ from jobs.sync import choose_since
 from portal.extensions import db
 from portal.models import Person, RosterConnection, SyncRun
 from tests.factories import make_person, make_school
-from tests.sync_support import (add_sis_person, changes, connect, directory, exclude_roles, expected_people, issues,
-                                running_sandbox, snapshot, sync)
+from tests.support import (add_sis_person, changes, connect, directory, exclude_roles, expected_people, issues,
+                           running_sandbox, sandbox_fixture, snapshot, sync)
 
-
-@pytest.fixture
-def sandbox():
-    """Each test changes the SIS's data, so each gets its own."""
-    with running_sandbox(seed=31) as box:
-        yield box
+sandbox = sandbox_fixture(seed=31)  # each test changes the SIS's data, so each gets its own
 
 
 @pytest.fixture

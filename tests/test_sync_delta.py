@@ -8,15 +8,10 @@ from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
 from tests.factories import make_school
-from tests.sync_support import changes, connect, directory, expected_people, running_sandbox, set_flags, sync
+from tests.support import changes, connect, directory, expected_people, sandbox_fixture, set_flags, sync
 
 _night = iter(range(1, 1000))
-
-
-@pytest.fixture
-def sandbox():
-    with running_sandbox(schools=1, students=80, seed=31) as box:
-        yield box
+sandbox = sandbox_fixture(schools=1, students=80, seed=31)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from portal.roster import service
 from tests.factories import make_school
-from tests.sync_support import connect, directory, expected_people, issues, running_sandbox, sync
+from tests.support import connect, directory, expected_people, issues, running_sandbox, sync
 
 
 @pytest.fixture

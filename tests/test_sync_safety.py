@@ -10,20 +10,12 @@ from jobs.sync import run_sync
 from portal.extensions import db
 from portal.models import SyncRun
 from portal.roster import service
-from tests.factories import make_owner, make_school
-from tests.sync_support import (changes, connect, directory, expected_people, issues,  # noqa: F401
-                                no_backoff, running_sandbox, snapshot, sync)
+from tests.factories import make_owner, make_run, make_school
+from tests.support import (changes, connect, directory, expected_people, issues, running_sandbox, sandbox_fixture,
+                           snapshot, sync)
 
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox(seed=7, page_cap=25) as box:  # small pages: faults land mid-paging
-        yield box
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(no_backoff):
-    """Every test here retries without the real back-off pauses."""
+pytestmark = pytest.mark.usefixtures("no_backoff")  # retries still happen, without the real pauses
+sandbox = sandbox_fixture(seed=7, page_cap=25, scope="module")  # small pages: faults land mid-paging
 
 
 @pytest.fixture
@@ -161,9 +153,7 @@ def test_a_second_start_is_refused_while_a_run_is_queued(app, school, sandbox):
 def test_the_lock_refuses_a_second_run_of_the_same_school(app, school, sandbox):
     connect(school, sandbox)
     first = service.create_run(school, trigger="manual")
-    second = SyncRun(school_id=school.id, trigger="manual", status="queued")
-    db.session.add(second)
-    db.session.commit()
+    second = make_run(school, status="queued")
     holder = SchoolLock(app.redis, school.id, first.id)
     assert holder.acquire()
     try:
@@ -183,14 +173,10 @@ def test_the_lock_refuses_a_second_run_of_the_same_school(app, school, sandbox):
 def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
     connect(school, sandbox)
     old = datetime.now(timezone.utc) - timedelta(minutes=10)
-    stale = SyncRun(school_id=school.id, trigger="manual", status="running", started_at=old, heartbeat_at=old,
-                    created_at=old)
-    lost = SyncRun(school_id=school.id, trigger="nightly", status="queued", job_id="sync-gone", created_at=old,
-                   local_date="2026-01-01")
-    fresh = SyncRun(school_id=make_school().id, trigger="manual", status="running",
-                    heartbeat_at=datetime.now(timezone.utc))
-    db.session.add_all([stale, lost, fresh])
-    db.session.commit()
+    stale = make_run(school, status="running", started_at=old, heartbeat_at=old, created_at=old)
+    lost = make_run(school, trigger="nightly", status="queued", job_id="sync-gone", created_at=old,
+                    local_date="2026-01-01")
+    fresh = make_run(make_school(), status="running", heartbeat_at=datetime.now(timezone.utc))
     assert sorted(mark_stale_runs_failed()) == sorted([stale.id, lost.id])
     assert "stopped responding" in stale.error_message and stale.status == "failed"
     assert lost.status == "failed" and fresh.status == "running"

@@ -4,21 +4,11 @@ import pytest
 from portal.extensions import db
 from portal.models import Person
 from tests.factories import make_person, make_school
-from tests.sync_support import (changes, connect, directory, expected_people, issues, running_sandbox, set_flags,
-                                snapshot, sync)
+from tests.support import (changes, connect, directory, expected_people, issues, sandbox_fixture, set_flags,
+                           snapshot, sync)
 
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox(seed=7) as box:
-        yield box
-
-
-@pytest.fixture
-def fresh_sandbox():
-    """For tests that change the SIS's data."""
-    with running_sandbox(seed=11) as box:
-        yield box
+sandbox = sandbox_fixture(seed=7, scope="module")
+fresh_sandbox = sandbox_fixture(seed=11)  # for tests that change the SIS's data
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from rq import SimpleWorker
@@ -11,12 +10,11 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import _test_config
+from tests.support import SCREENSHOTS, app_config
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 class ThreadWorker(SimpleWorker):
@@ -30,7 +28,7 @@ class ThreadWorker(SimpleWorker):
 
 @pytest.fixture(scope="session")
 def live_app(_schema):
-    return create_app(_test_config())
+    return create_app(app_config())
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +50,12 @@ def sync_worker(live_app):
     stop = threading.Event()
 
     def loop():
-        worker = ThreadWorker([live_app.check_queue, live_app.sync_queue], connection=live_app.redis)
         while not stop.is_set():
             # A fresh app context per burst, as a real worker has per job: no transaction is left open
-            # between jobs to block the next test's table reset.
+            # between jobs to block the next test's table reset. A fresh worker (a new name) per burst too:
+            # a test's Redis flush can land mid-burst and leave the old name's record half-written, which
+            # RQ would refuse as "an active worker named ... already" and end this thread.
+            worker = ThreadWorker([live_app.check_queue, live_app.sync_queue], connection=live_app.redis)
             with live_app.app_context():
                 worker.work(burst=True, with_scheduler=False)
                 db.session.remove()
@@ -90,23 +90,6 @@ def page(browser, live_server, app):
     yield page
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors
-
-
-def screenshot(page, name: str) -> Path:
-    """Full-page PNG. caret="initial": Playwright otherwise hides the caret with an injected style, which the
-    portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, caret="initial")
-    return path
-
-
-def sign_in(page, email, password):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def pytest_terminal_summary(terminalreporter):

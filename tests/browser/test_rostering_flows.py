@@ -4,18 +4,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from connectors.sandbox import start_sandbox
-from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
+from tests.support import sandbox_fixture, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def aeries():
-    sandbox = start_sandbox("aeries", schools=2, students=25, seed=11)
-    yield sandbox
-    sandbox.stop()
+aeries = sandbox_fixture("aeries", schools=2, students=25, seed=11, scope="module")
 
 
 @pytest.fixture

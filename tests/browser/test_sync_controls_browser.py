@@ -6,29 +6,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from connectors.sandbox import oneroster_form_values, start_sandbox
 from portal.extensions import db
-from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
+from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
 from portal.roster import service
-from tests.browser.conftest import screenshot, sign_in
-from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school
+from tests.factories import PASSWORD, make_change, make_district, make_owner, make_person, make_run, make_school
+from tests.support import sandbox_fixture, sandbox_values, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 ZONE = "America/Los_Angeles"
 
-
-@pytest.fixture(scope="module")
-def sis():
-    sandbox = start_sandbox("oneroster", schools=1, students=20, seed=31)
-    yield sandbox
-    sandbox.stop()
+sis = sandbox_fixture(schools=1, students=20, seed=31, scope="module")
 
 
 @pytest.fixture
 def school(app, sis):
     """A school with a saved connection to the sandbox SIS and its owner."""
     school = make_school(make_district(name="Harbor Unified", timezone=ZONE), name="Harbor High", slug="harbor-high")
-    service.save_connection(school, "oneroster", oneroster_form_values(sis.info), actor=None)
+    service.save_connection(school, "oneroster", sandbox_values(sis), actor=None)
     school.owner = make_owner(school)
     return school
 
@@ -95,14 +89,9 @@ def test_owner_sets_every_rostering_control_and_syncs_with_a_one_run_threshold(p
 
 def held_run(school, people, **fields) -> SyncRun:
     """A run the archive guard stopped, as the sync engine records it (no real sync needed)."""
-    run = SyncRun(school_id=school.id, trigger="manual", status="needs_review", phase="needs_review", percent=90,
-                  **fields)
-    db.session.add(run)
-    db.session.commit()
+    run = make_run(school, status="needs_review", phase="needs_review", percent=90, **fields)
     for person in people:
-        db.session.add(SyncChange(run_id=run.id, person_id=person.id, source_id=person.source_id, action="archive",
-                                  field="status", before="active", after="archived"))
-    db.session.commit()
+        make_change(run, "archive", person, field="status", before="active", after="archived")
     return run
 
 

@@ -4,6 +4,15 @@ from connectors.settings import ConnectionSettings
 BASE = "https://sis.example.org/oneroster"
 DATA = f"{BASE}/ims/oneroster/v1p1"
 TOKEN = f"{BASE}/token"
+# The sandbox as each vendor, and its vendor and sign-in variants: the client must read each the same way.
+EACH_VENDOR = {vendor: dict(vendor=vendor) for vendor in ("aeries", "infinite-campus", "oneroster")}
+CONFIGS = {
+    "aeries": dict(vendor="aeries"),
+    "infinite-campus": dict(vendor="infinite-campus"),
+    "oneroster-oauth2": dict(vendor="oneroster"),
+    "oneroster-oauth1": dict(vendor="oneroster", auth="oauth1"),
+    "oneroster-oauth1-query": dict(vendor="oneroster", auth="oauth1", signature_type="query"),
+}
 
 
 def make_settings(**overrides) -> ConnectionSettings:

@@ -1,12 +1,10 @@
 """The Test connection checklist against the sandbox SIS."""
 import time
 
-import pytest
-
 from connectors.connection_test import SCOPE_FIX, headline, run_connection_test
-from connectors.sandbox import start_sandbox
+from tests.support import sandbox_fixture
 
-from test_connector_sandbox import CONFIGS
+from connector_helpers import CONFIGS
 
 
 def by_key(rows):
@@ -17,20 +15,12 @@ def no_secret(rows, secret):
     return all(secret not in f"{r.label} {r.detail} {r.fix}" for r in rows)
 
 
-@pytest.fixture
-def aeries():
-    box = start_sandbox("aeries", schools=3, students=60, seed=2)
-    yield box
-    box.stop()
+aeries = sandbox_fixture("aeries", schools=3, students=60, seed=2)
+any_vendor = sandbox_fixture(configs=CONFIGS, schools=3, students=60, seed=2)
 
 
-@pytest.mark.parametrize("config", list(CONFIGS))
-def test_good_settings_pass_every_row(config):
-    box = start_sandbox(schools=3, students=60, seed=2, **CONFIGS[config])
-    try:
-        rows = run_connection_test(box.settings(1))
-    finally:
-        box.stop()
+def test_good_settings_pass_every_row(any_vendor):
+    rows = run_connection_test(any_vendor.settings(1))
     assert [r.status for r in rows] == ["ok"] * 9, [(r.key, r.detail) for r in rows if r.status != "ok"]
     assert [r.key for r in rows] == ["token", "school", "read:students", "read:teachers", "read:users",
                                      "read:terms", "read:courses", "read:classes", "read:enrollments"]

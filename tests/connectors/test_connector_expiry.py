@@ -9,16 +9,12 @@ from connectors.connection_test import run_connection_test
 from connectors.errors import AuthenticationFailed
 from connectors.expiry import expiry_warning, today
 from connectors.profiles import get_profile
-from connectors.sandbox import start_sandbox
+from tests.support import sandbox_fixture
 
 CAMPUS = get_profile("infinite-campus")
 
 
-@pytest.fixture
-def campus():
-    box = start_sandbox("infinite-campus", schools=1, students=10, seed=8)
-    yield box
-    box.stop()
+campus = sandbox_fixture("infinite-campus", schools=1, students=10, seed=8)
 
 
 @pytest.mark.parametrize("days, expected", [

@@ -6,17 +6,15 @@ import pytest
 from connectors.client import OneRosterClient
 from connectors.errors import NotFound, PermissionDenied
 from connectors.records import PersonRecord, RosterNotice
-from connectors.sandbox import start_sandbox
 from connectors.settings import CORE_SCOPE
+from tests.support import running_sandbox, sandbox_fixture
+
+from connector_helpers import EACH_VENDOR
 
 ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
 
 
-@pytest.fixture(params=["aeries", "infinite-campus", "oneroster"])
-def box(request):
-    sandbox = start_sandbox(request.param, schools=3, students=90, seed=5)
-    yield sandbox
-    sandbox.stop()
+box = sandbox_fixture(configs=EACH_VENDOR, schools=3, students=90, seed=5)
 
 
 def read(box, roles=ROLES, school_index=1, settings=None):
@@ -77,20 +75,16 @@ def test_when_every_listing_is_refused_the_first_refusal_is_raised(box):
 
 
 def test_a_wrong_school_id_through_a_fallback_stops_instead_of_finding_nobody():
-    box = start_sandbox("oneroster", schools=2, students=20, seed=5)  # the generic form takes any School ID
-    try:
+    with running_sandbox("oneroster", schools=2, students=20, seed=5) as box:  # the generic form takes any School ID
         box.set_faults(refuse_listings=["schools/*/students"], refuse_how="missing")
         wrong = dataclasses.replace(box.settings(), school_id="school-999")
         with pytest.raises(NotFound, match="None of the 20 people in the SIS's students listing are students "
                                            "of school school-999, so the sync stopped"):
             read(box, roles={"student"}, settings=wrong)
-    finally:
-        box.stop()
 
 
 def test_a_users_fallback_without_any_of_the_schools_teachers_stops_instead_of_archiving_them():
-    box = start_sandbox("oneroster", schools=2, students=20, seed=5)
-    try:
+    with running_sandbox("oneroster", schools=2, students=20, seed=5) as box:
         box.set_faults(refuse_listings=["schools/*/teachers", "teachers"], refuse_how="forbidden")
         with box.data.lock:  # the users listing this client may read holds no teachers at all
             for record in box.data.users.values():
@@ -100,8 +94,6 @@ def test_a_users_fallback_without_any_of_the_schools_teachers_stops_instead_of_a
         with pytest.raises(NotFound, match="are teachers of school school-001, so the sync stopped instead of "
                                            "treating all of this school's teachers as gone"):
             read(box, roles={"teacher"}, school_index=0)
-    finally:
-        box.stop()
 
 
 def test_a_listing_failing_after_its_first_page_is_an_error_not_a_fallback(box):

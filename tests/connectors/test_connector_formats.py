@@ -6,18 +6,16 @@ import pytest
 
 from connectors.client import OneRosterClient
 from connectors.records import PersonRecord, RosterNotice, normalise_user, parse_datetime
-from connectors.sandbox import start_sandbox
 from connectors.sandbox.formats import date_only
+from tests.support import sandbox_fixture
+
+from connector_helpers import EACH_VENDOR
 
 ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
 UTC = timezone.utc
 
 
-@pytest.fixture(params=["aeries", "infinite-campus", "oneroster"])
-def box(request):
-    sandbox = start_sandbox(request.param, schools=2, students=60, seed=12)
-    yield sandbox
-    sandbox.stop()
+box = sandbox_fixture(configs=EACH_VENDOR, schools=2, students=60, seed=12)
 
 
 def read(box, roles=ROLES):

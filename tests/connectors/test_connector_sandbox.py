@@ -10,30 +10,13 @@ import requests
 from connectors.client import OneRosterClient
 from connectors.errors import BadResponse, PermissionDenied, ProviderUnavailable
 from connectors.records import PersonRecord, RecordProblem
-from connectors.sandbox import start_sandbox
+from tests.support import running_sandbox, sandbox_fixture
+
+from connector_helpers import CONFIGS
 
 ALL_ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
-CONFIGS = {
-    "aeries": dict(vendor="aeries"),
-    "infinite-campus": dict(vendor="infinite-campus"),
-    "oneroster-oauth2": dict(vendor="oneroster"),
-    "oneroster-oauth1": dict(vendor="oneroster", auth="oauth1"),
-    "oneroster-oauth1-query": dict(vendor="oneroster", auth="oauth1", signature_type="query"),
-}
-
-
-@pytest.fixture(params=list(CONFIGS))
-def sandbox(request):
-    box = start_sandbox(schools=3, students=240, seed=7, **CONFIGS[request.param])
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def aeries():
-    box = start_sandbox("aeries", schools=3, students=240, seed=7)
-    yield box
-    box.stop()
+sandbox = sandbox_fixture(configs=CONFIGS, schools=3, students=240, seed=7)
+aeries = sandbox_fixture("aeries", schools=3, students=240, seed=7)
 
 
 def all_user_ids(box, sleeps=None, page_size=40):
@@ -121,11 +104,8 @@ def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):
 
 
 def test_aeries_old_token_path_is_used_when_v2_is_missing():
-    box = start_sandbox("aeries", schools=1, students=20, legacy_token=True)
-    try:
+    with running_sandbox("aeries", schools=1, students=20, seed=1, legacy_token=True) as box:
         assert len(all_user_ids(box)) == len(box.data.users)
-    finally:
-        box.stop()
 
 
 def test_delta_sync_returns_only_changed_people(aeries):

@@ -6,15 +6,14 @@ import pytest
 from connectors.client import OneRosterClient
 from connectors.errors import ScopeRefused
 from connectors.profiles import get_profile
-from connectors.sandbox import oneroster_form_values, start_sandbox
+from connectors.sandbox import oneroster_form_values
 from connectors.settings import CORE_SCOPE, DEFAULT_SCOPE, ROSTER_SCOPE
+from tests.support import running_sandbox, sandbox_fixture
+
+from connector_helpers import EACH_VENDOR
 
 
-@pytest.fixture(params=["aeries", "infinite-campus", "oneroster"])
-def box(request):
-    sandbox = start_sandbox(request.param, schools=2, students=20, seed=3)
-    yield sandbox
-    sandbox.stop()
+box = sandbox_fixture(configs=EACH_VENDOR, schools=2, students=20, seed=3)
 
 
 def test_every_profile_asks_for_the_oneroster_read_scopes_and_keeps_what_was_granted(box):
@@ -59,8 +58,7 @@ def test_wrong_secret_is_still_worded_as_a_refused_secret(box):
 
 
 def test_other_form_scope_override_is_what_the_sis_sees():
-    sandbox = start_sandbox("oneroster", schools=1, students=5, seed=4)
-    try:
+    with running_sandbox("oneroster", schools=1, students=5, seed=4) as sandbox:
         sandbox.set_faults(scopes_granted=["district.roster.read"], scope_required=True)
         values = dict(oneroster_form_values(sandbox.info), scope="  district.roster.read ")
         settings = get_profile("oneroster").normalise(values, allow_loopback_http=True)
@@ -68,8 +66,6 @@ def test_other_form_scope_override_is_what_the_sis_sees():
         with OneRosterClient(settings) as client:
             client.authenticate()
             assert client.tokens.granted == "district.roster.read" and client.request_count == 1
-    finally:
-        sandbox.stop()
 
 
 @pytest.mark.parametrize("value, expected", [("", DEFAULT_SCOPE), ("   ", DEFAULT_SCOPE),

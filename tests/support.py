@@ -1,0 +1,349 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py, test data in factories.py).
+
+The test app's settings, signing in, a sandbox SIS over real HTTP, a sync run inline as a worker would, and
+reading back what it did.
+"""
+import os
+import re
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import create_engine, make_url
+from sqlalchemy import text as sql
+
+from connectors.client import OneRosterClient
+from connectors.sandbox import oneroster_form_values, start_sandbox
+from connectors.sandbox.data import iso
+from jobs.sync import run_sync
+from portal.extensions import db
+from portal.models import Person, SyncChange, SyncIssue, SyncRun
+from portal.roster import service
+from tests.factories import PASSWORD, make_connection, make_district, make_school
+
+
+
+def worker_urls(database_url: str, redis_url: str, worker: str) -> tuple[str, str]:
+    """Each pytest-xdist worker's own database and Redis db: gwN suffixes the database name with _gwN (an SQLite
+    file name too) and takes Redis db base+1+N. Serial runs (no worker) use the URLs as given."""
+    if not worker:
+        return database_url, redis_url
+    n = int(worker.removeprefix("gw"))
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        stem, dot, ext = (url.database or "test.db").rpartition(".")
+        url = url.set(database=f"{stem}_{worker}.{ext}" if dot else f"{ext}_{worker}")
+    else:
+        url = url.set(database=f"{url.database}_{worker}")
+    redis = urlsplit(redis_url)
+    db_number = int(redis.path.strip("/") or 0) + 1 + n
+    if db_number > 15:
+        raise pytest.UsageError(f"Worker {worker} would need Redis db {db_number}, past Redis's 0-15: point "
+                                f"TEST_REDIS_URL at a db of {14 - n} or lower.")
+    return url.render_as_string(hide_password=False), redis._replace(path=f"/{db_number}").geturl()
+
+
+DATABASE_URL, REDIS_URL = worker_urls(
+    os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    os.environ.get("PYTEST_XDIST_WORKER", ""))
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+
+def app_config(**overrides) -> dict:
+    """The app's settings for tests: the test database and Redis, mail suppressed."""
+    config = {
+        "TESTING": True,
+        "PORTAL_ENV": "test",
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=",
+        "MAIL_SUPPRESS_SEND": True,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the PostgreSQL test database if it is missing (an xdist worker's, on a fresh machine)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(sql("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}) is None:
+                conn.execute(sql(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        engine.dispose()
+
+
+# -- signing in -------------------------------------------------------------------------------
+
+def csrf_token(client, path="/login"):
+    """Read a CSRF token the way a browser gets one: from a rendered page."""
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
+        re.search(r'"X-CSRFToken": "([^"]+)"', page)
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+def page_token(browser, url: str) -> str:
+    """The CSRF token of a page fetched over real HTTP (a requests.Session, as a browser keeps cookies)."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"',
+                      browser.get(url).text)
+    assert match, "page carries no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+# What a locked-out sign-in says (the sign-in hardening and lockout tests share it).
+LOCKED = "Too many sign-in attempts. Try again in 15 minutes or reset your password."
+
+
+def login(client, email, password=PASSWORD, **environ):
+    """Sign in through the form; `environ` sets request details such as REMOTE_ADDR."""
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base=environ)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email, password=PASSWORD):
+        token = csrf_token(self._client)
+        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+
+def assert_served_signed_in(response, endpoint) -> None:
+    """A rightful manager is served: never bounced to the sign-in page, never refused (409 and 422 are honest
+    answers to the test's data, such as a run that is not waiting for review)."""
+    assert response.status_code < 400 or response.status_code in (409, 422), (endpoint, response.status_code)
+    bounced = response.headers.get("Location", "") + response.headers.get("HX-Redirect", "")
+    assert "/login" not in bounced, (endpoint, bounced)
+
+
+# Hostile values for every text input: the CLI's and the web forms' bad-input tests share them.
+BAD_VALUES = {
+    "empty": "",
+    "huge": "a" * 100_000,
+    "unicode": "Zoë Ñandú 名前 😀 \u202eevil",
+    "script": "<script>alert(1)</script>",
+    "sql": "' OR 1=1 --",
+    "nul": "bad\x00name",
+    "spaces": "   ",
+}
+
+
+# -- the sandbox SIS --------------------------------------------------------------------------
+
+@contextmanager
+def running_sandbox(vendor="oneroster", schools=2, students=120, seed=7, **options):
+    """A sandbox SIS over real HTTP, small enough for tests."""
+    box = start_sandbox(vendor, schools=schools, students=students, seed=seed, **options)
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+def sandbox_fixture(vendor="oneroster", *, scope="function", configs=None, **options):
+    """A fixture serving a sandbox SIS for `scope`; with `configs` ({id: options}), once per config.
+
+    Assign it to the fixture's name in a test module: `sandbox = sandbox_fixture(seed=7, scope="module")`.
+    """
+    @pytest.fixture(scope=scope, params=list(configs) if configs else None)
+    def _sandbox(request):
+        extra = configs[request.param] if configs else {}
+        with running_sandbox(**{"vendor": vendor, **options, **extra}) as box:
+            yield box
+    return _sandbox
+
+
+def sandbox_values(sandbox, school_index=0) -> dict:
+    return oneroster_form_values(sandbox.info, school_index)
+
+
+def expected_people(sandbox, school_index=0, roles=("student", "teacher", "staff", "school_admin")):
+    """The sandbox's truth: active, non-parent people of the school."""
+    return {p.source_id: p for p in sandbox.people(school_index)
+            if p.role in roles and not p.is_leaving}
+
+
+def add_sis_person(sandbox, like: str, **fields) -> str:
+    """A new SIS person in `like`'s school and role, with their own sourcedId, SIS id and email unless
+    `fields` (raw OneRoster names, e.g. email, identifier, givenName) says otherwise."""
+    data = sandbox.data
+    with data.lock:
+        n = len(data.users)
+        sid = f"{like}-new-{n}"
+        own = {"sourcedId": sid, "identifier": f"N{n:06d}", "email": f"new.person{n}@sandbox.example.org",
+               "username": f"new.person{n}", "userIds": []}
+        data.users[sid] = {**data.users[like], **own, **fields}
+        data.changed([sid])
+    return sid
+
+
+# -- a sync, run inline -----------------------------------------------------------------------
+
+SETTINGS = dict(sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=False,
+                auto_update=True, archive=False, automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
+
+
+def connect(school, sandbox, school_index=0, **flags):
+    """Save a connection to the sandbox's school and the given sync toggles."""
+    conn = service.save_connection(school, "oneroster", sandbox_values(sandbox, school_index), actor=None)
+    return service.save_sync_settings(conn, **{**SETTINGS, **flags})
+
+
+def set_flags(school, **flags):
+    conn = service.get_connection(school)
+    current = {k: getattr(conn, k) for k in SETTINGS}
+    return service.save_sync_settings(conn, **{**current, **flags})
+
+
+def exclude_roles(school, update=(), archive=()):
+    """Leave roles out of Auto update and/or Archive, as the Rostering page's role rules do."""
+    conn = service.get_connection(school)
+    conn.no_update_roles, conn.no_archive_roles = ",".join(update), ",".join(archive)
+    db.session.commit()
+    return conn
+
+
+def sync(school, trigger="manual", threshold_override=None, client_factory=None) -> SyncRun:
+    """Create a run and execute the job inline, as a worker would; returns the refreshed run.
+
+    `threshold_override` is the archive threshold (percent) for this run only; `client_factory` builds the
+    job's SIS client (default: CLIENTS["default"], else the job's own).
+    """
+    run = service.create_run(school, trigger=trigger)
+    if threshold_override is not None:
+        run.archive_threshold_override = threshold_override
+        db.session.commit()
+    run_sync(run.id, client_factory=client_factory or CLIENTS["default"])
+    db.session.expire_all()
+    return db.session.get(SyncRun, run.id)
+
+
+def quick_client(settings, **options) -> OneRosterClient:
+    """A client whose retries still happen, without the real back-off pauses."""
+    return OneRosterClient(settings, sleep=lambda s: None, **options)
+
+
+CLIENTS = {"default": None}  # the client factory sync() gives the job (None: the job's own make_client)
+
+
+def change_sis_person(sandbox, sid: str, **fields) -> dict:
+    """The SIS edits one of its records (raw OneRoster names, e.g. email, givenName) and bumps dateLastModified."""
+    data = sandbox.data
+    with data.lock:
+        user = data.users[sid]
+        user.update(fields, dateLastModified=iso(datetime.now(timezone.utc)))
+        data.changed([sid])
+        return dict(user)
+
+
+def directory(school) -> dict:
+    """source_id (or 'hand:<id>') → Person for the school."""
+    people = db.session.scalars(db.select(Person).where(Person.school_id == school.id)).all()
+    return {p.source_id or f"hand:{p.id}": p for p in people}
+
+
+def snapshot(school) -> list[tuple]:
+    """Everything a user could see change about the directory."""
+    return sorted((p.id, p.source_id or "", p.role, p.given_name, p.family_name, p.email, p.status,
+                   p.parent_name) for p in directory(school).values())
+
+
+def changes(run, action=None) -> list[SyncChange]:
+    query = db.select(SyncChange).where(SyncChange.run_id == run.id)
+    if action:
+        query = query.where(SyncChange.action == action)
+    return db.session.scalars(query).all()
+
+
+def issues(run) -> list[SyncIssue]:
+    return db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)).all()
+
+
+# -- what a fault may leave behind ------------------------------------------------------------
+
+def people(school) -> list[tuple]:
+    db.session.expire_all()
+    return sorted((p.source_id or "", p.given_name, p.family_name, p.status) for p in
+                  db.session.scalars(db.select(Person).where(Person.school_id == school.id)))
+
+
+def assert_nothing_running(school):
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id)).where(
+        SyncRun.school_id == school.id, SyncRun.status.in_(("queued", "running")))) == 0
+
+
+def assert_failed_and_unchanged(school, run, before, reason_starts: str = "") -> None:
+    """The run failed with a readable reason that says nothing changed, and nothing did."""
+    assert run.status == "failed"
+    assert run.error_message.startswith(reason_starts) and run.error_message.endswith("Nothing was changed.")
+    assert people(school) == before
+    assert_nothing_running(school)
+
+
+def assert_as_after_a_complete_sync(school, sandbox, run):
+    """The run succeeded, the directory is the SIS's truth, and a clean sync finds nothing left to do."""
+    assert run.status == "succeeded", run.error_message
+    truth = sorted((sid, p.given_name, p.family_name, "active") for sid, p in expected_people(sandbox).items())
+    assert [p for p in people(school) if p[0]] == truth
+    sandbox.clear_faults()
+    again = sync(school)
+    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
+    assert_nothing_running(school)
+
+
+# -- the nightly schedule ---------------------------------------------------------------------
+
+def scheduled_school(district=None, sync_time="02:00", automatic=True, tz="America/Los_Angeles"):
+    """A school with a saved connection (no SIS is called: nothing works the queue in these tests)."""
+    school = make_school(district or make_district(timezone=tz))
+    make_connection(school, secret="secret", vendor="oneroster", url="http://127.0.0.1:9/oneroster",
+                    client_id="client", sis_school_id="1", automatic=automatic, sync_time=sync_time)
+    return school
+
+
+def nightly_runs(school=None):
+    query = db.select(SyncRun).where(SyncRun.trigger == "nightly").order_by(SyncRun.id)
+    if school is not None:
+        query = query.where(SyncRun.school_id == school.id)
+    db.session.expire_all()
+    return db.session.scalars(query).all()
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+def screenshot(page, name: str) -> Path:
+    """Full-page PNG. caret="initial": Playwright otherwise hides the caret with an injected style, which the
+    portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, caret="initial")
+    return path
+
+
+def sign_in(page, email, password):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
