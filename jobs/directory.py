@@ -2,8 +2,8 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from portal.extensions import db
-from portal.models import Person
+from store.db import db
+from store.models import Person
 
 from .fields import EMAIL, SIS_ID
 

@@ -1,6 +1,6 @@
 """The person fields a sync compares and writes, normalised the same way for SIS and directory values."""
 from connectors.records import PersonRecord
-from portal.models import Person, ROSTER_MANAGER_ROLES
+from store.models import Person, ROSTER_MANAGER_ROLES
 
 FIELDS = ("role", "given_name", "middle_name", "family_name", "email", "username", "sis_id", "grade", "phone")
 PARENT_FIELDS = ("parent_name", "parent_email", "parent_phone")

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem
-from portal.extensions import db
-from portal.models import Person, ROSTER_MANAGER_ROLES
+from store.db import db
+from store.models import Person, ROSTER_MANAGER_ROLES
 
 from .directory import AMBIGUOUS, DirectoryIndex, Entry
 from .fields import EMAIL, SIS_ID, pack, record_values, with_role

@@ -4,8 +4,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from portal.extensions import db
-from portal.models import SyncIssue, SyncRun
+from store.db import db
+from store.models import SyncIssue, SyncRun
 
 ISSUE_MESSAGE_LIMIT = 2000
 

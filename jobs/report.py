@@ -6,12 +6,10 @@ import socket
 from flask import current_app, render_template
 from flask_mail import Connection, Message
 
-from portal.extensions import db
-from portal.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
-from portal.roster.thresholds import archive_hold
+from jobs.thresholds import archive_hold
+from store.db import db
+from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
 
-from .context import app_context
-from .schedule import zone_of
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
@@ -67,7 +65,7 @@ def recipients_for(run: SyncRun) -> list[Person]:
 
 def report_context(run: SyncRun) -> dict:
     school = run.school
-    zone = zone_of(school.district)
+    zone = school.district.zone
     issues = db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
                                 .order_by(SyncIssue.id).limit(ISSUES_SHOWN)).all()
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
@@ -109,16 +107,15 @@ def _record(run: SyncRun, status: str, error: str = "") -> None:
 
 def send_run_report(run_id: int) -> None:
     """Email the run's result to opted-in owners once; records sent / not_sent / none_opted_in. Never raises."""
-    with app_context():
-        try:
-            _send(run_id)
-        except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
-            log.exception("report for sync run %s could not be built", run_id)
-            db.session.rollback()
-            run = db.session.get(SyncRun, run_id)
-            if run is not None and run.report_status != "sent":
-                _record(run, "not_sent", "The report could not be prepared because of an internal error; "
-                                         "the sync itself is unaffected.")
+    try:
+        _send(run_id)
+    except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
+        log.exception("report for sync run %s could not be built", run_id)
+        db.session.rollback()
+        run = db.session.get(SyncRun, run_id)
+        if run is not None and run.report_status != "sent":
+            _record(run, "not_sent", "The report could not be prepared because of an internal error; "
+                                     "the sync itself is unaffected.")
 
 
 def _send(run_id: int) -> None:

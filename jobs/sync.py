@@ -6,24 +6,24 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-from cryptography.fernet import InvalidToken
 from flask import current_app
 
 from connectors.client import OneRosterClient
-from connectors.errors import ConnectorError, InvalidSettings
-from portal.extensions import db
-from portal.models import RosterConnection, School, SyncIssue, SyncRun
-from portal.outbound import outbound_policy_for
+from connectors.errors import ConnectorError
+from store.db import db
+from store.models import RosterConnection, School, SyncIssue, SyncRun
 
 from . import apply as applying
-from .context import app_context
+from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
 from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
+from .outbound import outbound_policy
 from .plan import Planner, SyncOptions
 from .progress import ProgressWriter
-from .runs import NOTHING_CHANGED, _aware, claim_run, finish_run
+from .report import send_run_report
+from .runs import NOTHING_CHANGED, claim_run, finish_run
 
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
@@ -31,7 +31,7 @@ FULL_SYNC_EVERY = timedelta(days=7)
 
 
 class SyncRefused(Exception):
-    """The run cannot start or go on (no connection, undecryptable secret, too slow); the message is for the user."""
+    """The run cannot go on (too slow); the message is for the user."""
 
 
 def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
@@ -39,11 +39,11 @@ def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetim
 
     A run allowed to archive more than usual (approved, or with a one-run threshold) needs a full fetch to archive.
     """
-    last_full, mark = _aware(conn.last_full_sync_at), _aware(conn.high_water_mark)
+    last_full, mark = conn.last_full_sync_at, conn.high_water_mark
     overridden = run.archive_override or run.archive_threshold_override is not None
     if run.trigger != "nightly" or overridden or last_full is None or mark is None:
         return None
-    if now - last_full > FULL_SYNC_EVERY or _aware(conn.settings_changed_at) > last_full:
+    if now - last_full > FULL_SYNC_EVERY or conn.settings_changed_at > last_full:
         return None
     return mark - DELTA_OVERLAP
 
@@ -56,24 +56,12 @@ def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
                        no_archive_roles=conn.archive_excluded_roles)
 
 
-def _settings(conn: RosterConnection | None):
-    from portal.roster.service import settings_for
-    if conn is None or not conn.has_secret:
-        raise SyncRefused("This school has no saved SIS connection; save one on the Rostering page first.")
-    try:
-        return settings_for(conn)
-    except InvalidToken:
-        raise SyncRefused("The saved SIS secret can no longer be decrypted (the encryption keys changed); "
-                          "enter the secret again on the Rostering page.") from None
-    except InvalidSettings as exc:
-        raise SyncRefused(f"The saved connection is no longer valid: {exc.message}") from None
-
-
 def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
-    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
-    settings = _settings(conn)
+    conn = get_connection(run.school_id)
+    policy = outbound_policy()  # one policy: the same rule checks the saved URL and every request
+    settings = load_settings(conn, policy)
     now = datetime.now(timezone.utc)
     since = choose_since(conn, run, now)
     options = options_for(conn, full=since is None)
@@ -97,7 +85,7 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
     try:
-        with make_client(settings) as client, quiet_gc():
+        with make_client(settings, policy) as client, quiet_gc():
             for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
                                             since=since):
                 issues = planner.add_page(page)
@@ -142,9 +130,9 @@ def quiet_gc():
         gc.unfreeze()
 
 
-def make_client(settings) -> OneRosterClient:
+def make_client(settings, policy) -> OneRosterClient:
     """One client (one HTTP session, one token) per run, held to the portal's outbound policy."""
-    return OneRosterClient(settings, policy=outbound_policy_for(current_app.config))
+    return OneRosterClient(settings, policy=policy)
 
 
 def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
@@ -158,42 +146,40 @@ def _live_counts(planner: Planner) -> dict[str, int]:
 
 
 def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) -> None:
-    """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped."""
-    with app_context() as app:
-        db.session.expire_all()
-        run = db.session.get(SyncRun, run_id)
-        if run is None or run.status != "queued":
-            log.info("sync run %s not started: %s", run_id, "missing" if run is None else run.status)
+    """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped.
+
+    Runs inside the app context the worker entry (portal.worker) pushes for every job.
+    """
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status != "queued":
+        log.info("sync run %s not started: %s", run_id, "missing" if run is None else run.status)
+        return
+    school_id, trigger = run.school_id, run.trigger
+    lock = SchoolLock(current_app.redis, school_id, run_id)
+    if not lock.acquire():
+        finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
+                                      f"not start. {NOTHING_CHANGED}")
+        return
+    try:
+        if not claim_run(run_id):
             return
-        school_id, trigger = run.school_id, run.trigger
-        lock = SchoolLock(app.redis, school_id, run_id)
-        if not lock.acquire():
-            finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
-                                          f"not start. {NOTHING_CHANGED}")
-            return
-        try:
-            if not claim_run(run_id):
-                return
-            _execute(run_id, lock, on_progress)
-        except (ConnectorError, SyncRefused, LockLost) as exc:
-            db.session.rollback()
-            log.warning("sync run %s failed: %s", run_id, exc)
-            finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
-        except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
-            db.session.rollback()
-            log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {NOTHING_CHANGED}")
-        finally:
-            lock.release()
-        if trigger != "preview":
-            _send_report(run_id)
+        _execute(run_id, lock, on_progress)
+    except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
+        db.session.rollback()
+        log.warning("sync run %s failed: %s", run_id, exc)
+        finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
+    except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
+        db.session.rollback()
+        log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
+        finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {NOTHING_CHANGED}")
+    finally:
+        lock.release()
+    if trigger != "preview":
+        _send_report(run_id)
 
 
 def _send_report(run_id: int) -> None:
-    try:
-        from jobs.report import send_run_report
-    except ImportError:
-        return
     try:
         send_run_report(run_id)
     except Exception:  # noqa: BLE001 - a report failure must not turn a finished sync into a failed job

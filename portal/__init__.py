@@ -3,8 +3,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from store.db import db
+
 from .config import Config, INSTANCE_DIR, check_production_config
-from .extensions import csrf, db, login_manager, mail, migrate
+from .extensions import csrf, login_manager, mail, migrate
 
 
 class DatabaseId(IntegerConverter):

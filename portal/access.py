@@ -4,8 +4,8 @@ from functools import wraps
 from flask import abort, g, request
 from flask_login import current_user, login_required
 
-from .extensions import db
-from .models import School
+from store.db import db
+from store.models import School
 
 
 def school_required(view):

@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import Flask
 
+from store.db import db
+from store.models import District, Person, School
+
 from .auth.service import password_problem
-from .extensions import db
-from .models import District, Person, School
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 LOGIN_ROLES = ("owner", "district_manager", "teacher", "staff", "student", "school_admin")

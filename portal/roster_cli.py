@@ -8,11 +8,14 @@ from flask.cli import AppGroup, with_appcontext
 
 from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
+from jobs.connection import NotConfigured, get_connection, saved_values
+from jobs.runs import SyncAlreadyRunning, create_run
+from jobs.thresholds import parse_threshold_override
+from store.db import db
+from store.models import RUN_COUNTS, School, SyncRun
+from store.secrets import rotate_secrets
 
-from .extensions import db
-from .models import RUN_COUNTS, School, SyncRun
 from .roster import service
-from .roster.secrets import rotate_secrets
 
 roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from the command line.")
 OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
@@ -32,7 +35,7 @@ class Percent(click.ParamType):
 
     def convert(self, value, param, ctx):
         try:
-            percent = service.parse_threshold_override(value)
+            percent = parse_threshold_override(value)
         except InvalidSettings:
             percent = None
         if percent is None:  # an empty value too: leave the option out to use the saved threshold
@@ -102,11 +105,11 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
 def test_command(slug):
     """Test the saved connection: a checklist, exit 1 if any check fails."""
     school = _school(slug)
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         raise click.UsageError(f"{school.name} has no saved connection; run `flask roster configure` first.")
     try:
-        rows = service.test_connection(school, conn.vendor, service.form_values(conn), actor=None)
+        rows = service.test_connection(school, conn.vendor, saved_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
     for row in rows:
@@ -136,8 +139,8 @@ def sync_command(slug, preview, as_json, allow_archive):
     from jobs.sync import run_sync
     school = _school(slug)
     try:
-        run = service.create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
-    except (service.NotConfigured, service.SyncAlreadyRunning) as exc:
+        run = create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
+    except (NotConfigured, SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
     run_id = run.id
     run_sync(run_id, on_progress=None if as_json else _print_progress)

@@ -3,8 +3,8 @@ from datetime import datetime
 
 import click
 
-from .extensions import db
-from .models import SyncRun
+from store.db import db
+from store.models import SyncRun
 
 
 @click.command("tick")

@@ -1,8 +1,10 @@
 """Security headers with a strict CSP, and the user loader that honours session tokens."""
 from flask import Flask
 
-from .extensions import db, login_manager
-from .models import Person
+from store.db import db
+from store.models import Person
+
+from .extensions import login_manager
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

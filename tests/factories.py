@@ -1,8 +1,8 @@
 """Plain factory functions for test data (no fixture chains)."""
 import itertools
 
-from portal.extensions import db
-from portal.models import District, Person, School
+from store.db import db
+from store.models import District, Person, School
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"

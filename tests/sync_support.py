@@ -5,9 +5,11 @@ import pytest
 
 from connectors.sandbox import oneroster_form_values, start_sandbox
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import Person, SyncChange, SyncIssue, SyncRun
+from store.db import db
+from store.models import Person, SyncChange, SyncIssue, SyncRun
 from portal.roster import service
+from jobs.connection import get_connection
+from jobs.runs import create_run
 
 SETTINGS = dict(sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=False,
                 auto_update=True, archive=False, automatic=False, sync_time="02:00", archive_threshold_percent=10.0)
@@ -34,14 +36,14 @@ def connect(school, sandbox, school_index=0, **flags):
 
 
 def set_flags(school, **flags):
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     current = {k: getattr(conn, k) for k in SETTINGS}
     return service.save_sync_settings(conn, **{**current, **flags})
 
 
 def exclude_roles(school, update=(), archive=()):
     """Leave roles out of Auto update and/or Archive, as the Rostering page's role rules do."""
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     conn.no_update_roles, conn.no_archive_roles = ",".join(update), ",".join(archive)
     db.session.commit()
     return conn
@@ -52,7 +54,7 @@ def sync(school, trigger="manual", threshold_override=None) -> SyncRun:
 
     `threshold_override` is the archive threshold (percent) for this run only.
     """
-    run = service.create_run(school, trigger=trigger)
+    run = create_run(school, trigger=trigger)
     if threshold_override is not None:
         run.archive_threshold_override = threshold_override
         db.session.commit()
@@ -109,4 +111,4 @@ def no_backoff(monkeypatch):
     """Retries still happen, without the real back-off pauses."""
     import jobs.sync
     from connectors.client import OneRosterClient
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(settings, sleep=lambda s: None))

@@ -1,7 +1,7 @@
 """Every school route x every role: anonymous, wrong role, other school/district, and the rightful managers."""
 import pytest
 
-from portal.extensions import db
+from store.db import db
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
 

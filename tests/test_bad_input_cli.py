@@ -4,8 +4,8 @@ BAD_VALUES is shared with the web forms' bad-input tests in test_signin_hardenin
 """
 import pytest
 
-from portal.extensions import db
-from portal.models import District, Person, School
+from store.db import db
+from store.models import District, Person, School
 from tests.factories import make_district, make_school
 
 BAD_VALUES = {

@@ -19,9 +19,9 @@ import jobs.sync
 from jobs.runs import mark_stale_runs_failed
 from connectors.client import OneRosterClient
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import Person, SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import Person, SyncRun
+from jobs.runs import create_run, start_sync
 from tests.conftest import DATABASE_URL, REDIS_URL, _test_config
 from tests.factories import make_school
 from tests.sync_support import (connect, expected_people, issues, no_backoff, running_sandbox,  # noqa: F401
@@ -114,7 +114,7 @@ def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, name):
 
 def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox, monkeypatch):
     before = people(synced)
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(
         settings, timeout=(2, 0.3), sleep=lambda s: None))  # the real 30 s time-out, shortened
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
     assert_failed_and_unchanged(synced, sync(synced), before, "Timed out: the SIS did not answer within 0.3 seconds")
@@ -190,15 +190,14 @@ def _worker(tmp_path):
     env = dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, PORTAL_ENV="test",
                PORTAL_FERNET_KEYS=_test_config()["PORTAL_FERNET_KEYS"], RQ_QUEUE="sync")
     log = open(tmp_path / "worker.log", "wb")
-    rq = str(Path(sys.executable).parent / "rq")
-    return subprocess.Popen([rq, "worker", "sync", "--burst", "--url", REDIS_URL], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "portal.worker", "sync", "--burst"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced, sandbox, tmp_path):
     before = people(synced)
     sandbox.set_faults(slow={"path": "users", "page": 1, "seconds": 8})
-    run = service.start_sync(synced)
+    run = start_sync(synced)
     worker = _worker(tmp_path)
     try:
         deadline = time.monotonic() + 20
@@ -228,7 +227,7 @@ def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced, san
 
 def test_two_workers_on_one_school_only_one_applies(app, synced, sandbox):
     before = people(synced)
-    first = service.create_run(synced, trigger="manual")
+    first = create_run(synced, trigger="manual")
     second = SyncRun(school_id=synced.id, trigger="manual", status="queued")  # a duplicate delivery
     db.session.add(second)
     db.session.commit()

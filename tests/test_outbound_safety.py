@@ -12,7 +12,7 @@ from connectors.connection_test import run_connection_test
 from connectors.netguard import BlockedDestination, OutboundPolicy, classify
 from connectors.settings import ConnectionSettings
 from portal.config import check_production_config
-from portal.outbound import outbound_policy_for
+from jobs.outbound import outbound_policy_for
 
 PRODUCTION = outbound_policy_for({"PORTAL_ENV": "production"})
 TEST_MODE = outbound_policy_for({"PORTAL_ENV": "test"})

@@ -1,7 +1,7 @@
 import pytest
 
-from portal.extensions import db
-from portal.models import Person
+from store.db import db
+from store.models import Person
 from tests.factories import make_owner, make_person, make_school
 
 pytestmark = pytest.mark.smoke

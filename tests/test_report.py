@@ -10,8 +10,9 @@ import jobs.sync
 from connectors.client import OneRosterClient
 from connectors.sandbox import start_sandbox
 from jobs.report import send_run_report
-from portal.extensions import db, mail
-from portal.models import SyncIssue, SyncRun
+from store.db import db
+from portal.extensions import mail
+from store.models import SyncIssue, SyncRun
 from tests.factories import make_owner, make_school
 from tests.sync_support import connect, sync
 
@@ -145,7 +146,7 @@ def test_a_run_held_for_review_says_it_waits_for_approval(app):
 
 @pytest.fixture
 def sandbox(monkeypatch):
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings: OneRosterClient(settings, sleep=lambda s: None))
+    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(settings, sleep=lambda s: None))
     box = start_sandbox("oneroster", schools=1, students=30, seed=5)
     yield box
     box.stop()

@@ -4,10 +4,12 @@ from cryptography.fernet import Fernet
 from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
-from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection, SyncRun
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, SyncRun
 from portal.roster import service
-from portal.roster.secrets import decrypt_secret, rotate_secrets
+from jobs.connection import NotConfigured, get_connection, saved_values, settings_for
+from jobs.runs import approve_run, discard_run, start_sync
+from store.secrets import decrypt_secret, rotate_secrets
 from tests.factories import make_owner, make_school
 from tests.sync_support import SETTINGS, connect, running_sandbox, sandbox_values
 
@@ -32,7 +34,7 @@ def test_the_secret_is_encrypted_at_rest_and_never_in_the_audit_log(app, sandbox
     details = " ".join(e.detail for e in db.session.scalars(db.select(AuditEvent)))
     assert sandbox.info["client_secret"] not in details and "settings_changed" in {
         e.action for e in db.session.scalars(db.select(AuditEvent))}
-    assert "client_secret" not in repr(conn) and service.form_values(conn)["client_secret"] == ""
+    assert "client_secret" not in repr(conn) and saved_values(conn)["client_secret"] == ""
 
 
 def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
@@ -40,7 +42,7 @@ def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
     connect(school, sandbox)
     values = {**sandbox_values(sandbox), "client_secret": ""}
     conn = service.save_connection(school, "oneroster", values, actor=None)
-    assert service.settings_for(conn).client_secret == sandbox.info["client_secret"]
+    assert settings_for(conn).client_secret == sandbox.info["client_secret"]
 
 
 def test_rotate_secrets_re_encrypts_with_the_first_key(app, sandbox):
@@ -67,7 +69,7 @@ def test_invalid_connection_values_name_each_field(app):
         service.save_connection(school, "aeries", {"url": "http://sis.example.org/", "client_id": "",
                                                    "client_secret": "x", "school_id": "abc"}, actor=None)
     assert set(refused.value.errors) == {"url", "client_id", "school_id"}
-    assert service.get_connection(school) is None
+    assert get_connection(school) is None
 
 
 @pytest.mark.parametrize("field,value", [("sync_time", "25:00"), ("sync_time", "2am"),
@@ -92,7 +94,7 @@ def test_start_sync_queues_a_job_that_a_worker_runs(app, sandbox):
     school = make_school()
     connect(school, sandbox)
     owner = make_owner(school)
-    run = service.start_sync(school, actor=owner)
+    run = start_sync(school, actor=owner)
     assert (run.status, run.job_id) == ("queued", f"sync-school-{school.id}-run-{run.id}")
     SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
     db.session.expire_all()
@@ -103,8 +105,8 @@ def test_start_sync_queues_a_job_that_a_worker_runs(app, sandbox):
 
 
 def test_start_sync_without_a_connection_says_what_to_do(app):
-    with pytest.raises(service.NotConfigured, match="save one on the Rostering page"):
-        service.start_sync(make_school())
+    with pytest.raises(NotConfigured, match="save one on the Rostering page"):
+        start_sync(make_school())
 
 
 def test_discarding_a_run_under_review_changes_nothing(app, sandbox):
@@ -113,7 +115,7 @@ def test_discarding_a_run_under_review_changes_nothing(app, sandbox):
     run = SyncRun(school_id=school.id, trigger="manual", status="needs_review", would_archive=5)
     db.session.add(run)
     db.session.commit()
-    service.discard_run(run, make_owner(school))
+    discard_run(run, make_owner(school))
     assert run.status == "skipped" and "Discarded" in run.error_message
     with pytest.raises(ValueError):
-        service.approve_run(run, None)
+        approve_run(run, None)

@@ -8,9 +8,9 @@ import pytest
 from rq_scheduler import Scheduler
 
 from jobs.schedule import TICK_CRON, TICK_JOB_ID, dispatch_nightly, next_run_at, register_schedule
-from portal.extensions import db
-from portal.models import RosterConnection, SyncRun
-from portal.roster.secrets import encrypt_secret
+from store.db import db
+from store.models import RosterConnection, SyncRun
+from store.secrets import encrypt_secret
 from tests.factories import make_district, make_school
 
 LA, NY = ZoneInfo("America/Los_Angeles"), ZoneInfo("America/New_York")

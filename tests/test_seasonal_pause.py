@@ -3,8 +3,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobs.schedule import dispatch_nightly
-from portal.extensions import db
-from portal.models import AuditEvent, BlackoutPeriod
+from store.db import db
+from store.models import AuditEvent, BlackoutPeriod
 from portal.roster.blackouts import add_blackout
 from tests.conftest import csrf_token
 from tests.factories import make_owner

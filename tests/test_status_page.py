@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.extensions import db
-from portal.models import SyncRun
+from store.db import db
+from store.models import SyncRun
 from tests.factories import make_district, make_district_manager, make_owner, make_person, make_school
 from tests.test_schedule import scheduled_school
 

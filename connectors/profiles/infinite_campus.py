@@ -111,6 +111,9 @@ class InfiniteCampusProfile(Profile):
                                   client_id=out["client_id"], client_secret=out["client_secret"],
                                   school_id=out["school_id"], auth_mode="oauth2", app_name=app)
 
+    def from_saved(self, row, secret):
+        return super().from_saved(row, secret) | {"app_name": row.app_name}
+
     def fix_for(self, area, *, app_name=""):
         app = f"'{app_name}'" if app_name else "used for this connection"
         return ("In Campus, open OneRoster Provisioning (System Administration > Learning "

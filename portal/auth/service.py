@@ -3,8 +3,8 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..models import Person
+from store.db import db
+from store.models import Person
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256

@@ -2,8 +2,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
+from jobs.connection import get_connection
+from store.models import ROLE_LABELS, ROLES
+
 from ..access import is_htmx, school_required
-from ..models import ROLE_LABELS, ROLES
 from ..roster import service
 from . import bp
 from .controls import NotAllowed, apply_person_action, person_of
@@ -25,7 +27,7 @@ def _ticked(name: str) -> bool:
 def _rules_context(school, role: str, **extra) -> dict:
     """The per-role Auto update / Archive form, for a role that has sync rules (else nothing is shown)."""
     role = role if role in service.RULE_ROLES else ""
-    conn = service.get_connection(school) if role else None  # no form without a role: no query either
+    conn = get_connection(school) if role else None  # no form without a role: no query either
     context = {"school": school, "rule_role": role, "rule_label": service.RULE_ROLES.get(role, ""),
                "rule_singular": ROLE_LABELS.get(role, "").lower(), "rules_conn": conn is not None,
                "rules": service.role_rules(conn, role), "rules_notice": "", "rules_error": ""}
@@ -71,7 +73,7 @@ def index(school):
 def save_sync_rules(school):
     """Whether Auto update and Archive may change people of one role (teachers, staff, ...)."""
     role = request.form.get("role", "")[:40]
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         return _rules_response(school, role, 409, rules_error=NO_CONNECTION)
     try:

@@ -1,69 +1,29 @@
-"""What the Rostering page and CLI call: save and test the connection, start, approve or discard syncs."""
+"""What the Rostering page and CLI call: save and test the connection, its sync settings and role rules."""
 import re
 from datetime import datetime, timezone
 
 from cryptography.fernet import InvalidToken
-from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from connectors.connection_test import CheckRow, run_connection_test
 from connectors.errors import InvalidSettings
+from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
-from jobs.locks import lock_holder
-from jobs.runs import active_run, mark_stale_runs_failed
-from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection, School, SyncRun
-from portal.outbound import outbound_policy_for
-
-from .secrets import decrypt_secret, encrypt_secret
+from jobs.connection import get_connection
+from jobs.outbound import outbound_policy
+from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, School
+from store.secrets import decrypt_secret, encrypt_secret
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-TRIGGERS = ("manual", "preview", "nightly", "cli")
-JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it
-START_GUARD_SECONDS = 10
 SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
               "archive", "additions_only")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
 RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
-PERCENT_MESSAGE = "Give a percentage from 0 to 100, e.g. 25, or leave it empty to use the saved threshold."
-THRESHOLD_MESSAGE = "Give a percentage from 0 to 100, e.g. 10."
-PERCENT_MAX_CHARS = 20  # "12.3456789" needs 10; anything longer is a paste, not a percentage
 
 
-class SyncAlreadyRunning(Exception):
-    """A run of this school is queued or running; `run` is that run."""
-
-    def __init__(self, run: SyncRun | None):
-        self.run = run
-        super().__init__("A sync of this school is already queued or running; wait for it to finish.")
-
-
-class NotConfigured(Exception):
-    """The school has no saved connection (or no secret) to sync with."""
-
-
-def get_connection(school: School) -> RosterConnection | None:
-    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
-
-
-def form_values(conn: RosterConnection | None) -> dict[str, str]:
-    """The profile's field values for re-rendering the form; the secret is never included."""
-    if conn is None:
-        return {}
-    values = {"url": conn.url, "client_id": conn.client_id, "client_secret": "", "school_id": conn.sis_school_id}
-    if conn.vendor == "infinite-campus":
-        values["app_name"] = conn.app_name
-    if conn.vendor == "oneroster":
-        values.update(token_url=conn.token_url, auth_mode=conn.auth_mode)
-    return values
-
-
-def _allow_loopback() -> bool:
-    return current_app.config.get("PORTAL_ENV") != "production"
-
-
-def validate_connection(school: School, vendor: str, values: dict, *, existing: RosterConnection | None = None
-                        ) -> ConnectionSettings:
+def validate_connection(school: School, vendor: str, values: dict, *, existing: RosterConnection | None = None,
+                        policy: OutboundPolicy | None = None) -> ConnectionSettings:
     """Settings from form values; a blank secret means the stored one. Raises InvalidSettings."""
     if vendor not in PROFILES:
         raise InvalidSettings({"vendor": "Choose Aeries, Infinite Campus or Other OneRoster 1.1 provider."})
@@ -74,19 +34,8 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
         except InvalidToken:
             raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
                                    "keys changed). Enter the client secret again."}) from None
-    return get_profile(vendor).normalise(values, allow_loopback_http=_allow_loopback())
-
-
-def settings_for(conn: RosterConnection) -> ConnectionSettings:
-    """The saved connection's settings with the secret decrypted (for the sync job only)."""
-    values = form_values(conn)
-    values["client_secret"] = decrypt_secret(conn.secret_encrypted)
-    return get_profile(conn.vendor).normalise(values, allow_loopback_http=_allow_loopback())
-
-
-def _audit(school: School, actor: Person | None, action: str, detail: str) -> None:
-    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action=action,
-                              detail=detail))
+    policy = policy or outbound_policy()
+    return get_profile(vendor).normalise(values, allow_loopback_http=policy.allow_loopback)
 
 
 def save_connection(school: School, vendor: str, values: dict, actor: Person | None) -> RosterConnection:
@@ -97,15 +46,13 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
         conn = RosterConnection(school_id=school.id)
         db.session.add(conn)
     conn.method, conn.vendor = "oneroster", vendor
-    conn.url = settings.base_url + ("/" if vendor == "aeries" else "")
-    conn.token_url = settings.token_urls[0] if vendor == "oneroster" and settings.token_urls else ""
-    conn.auth_mode, conn.client_id = settings.auth_mode, settings.client_id
-    conn.sis_school_id, conn.app_name = settings.school_id, settings.app_name
+    for column, value in PROFILES[vendor].saved_fields(settings).items():
+        setattr(conn, column, value)
     conn.secret_encrypted = encrypt_secret(settings.client_secret)
     conn.settings_changed_at = datetime.now(timezone.utc)
-    _audit(school, actor, "settings_changed",
-           f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, client id {settings.client_id}, "
-           f"school {settings.school_id}.")
+    AuditEvent.record(school, actor, "settings_changed",
+                      f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, client id {settings.client_id}, "
+                      f"school {settings.school_id}.")
     db.session.commit()
     return conn
 
@@ -137,8 +84,8 @@ def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teac
         setattr(conn, name, bool(value))
     conn.automatic, conn.sync_time, conn.archive_threshold_percent = bool(automatic), sync_time, percent
     shown = ", ".join(f"{name}={'on' if getattr(conn, name) else 'off'}" for name in SYNC_FLAGS)
-    _audit(conn.school, actor, "settings_changed", f"Sync settings: {shown}, automatic="
-           f"{'on' if automatic else 'off'} at {sync_time}, archive guard {percent:g}%.")
+    AuditEvent.record(conn.school, actor, "settings_changed", f"Sync settings: {shown}, automatic="
+                      f"{'on' if automatic else 'off'} at {sync_time}, archive guard {percent:g}%.")
     db.session.commit()
     return conn
 
@@ -161,9 +108,9 @@ def save_role_rules(conn: RosterConnection, role: str, *, auto_update: bool, arc
     if (new_update, new_archive) != (conn.no_update_roles or "", conn.no_archive_roles or ""):
         conn.settings_changed_at = datetime.now(timezone.utc)
     conn.no_update_roles, conn.no_archive_roles = new_update, new_archive
-    _audit(conn.school, actor, "settings_changed",
-           f"Sync rules for {RULE_ROLES[role]}: Auto update {'changes' if auto_update else 'never changes'} them, "
-           f"Archive {'removes' if archive else 'never removes'} them.")
+    AuditEvent.record(conn.school, actor, "settings_changed",
+                      f"Sync rules for {RULE_ROLES[role]}: Auto update {'changes' if auto_update else 'never changes'} them, "
+                      f"Archive {'removes' if archive else 'never removes'} them.")
     db.session.commit()
     return conn
 
@@ -187,116 +134,12 @@ def role_rule_summary(conn: RosterConnection | None) -> list[tuple[str, str]]:
     return lines
 
 
-def parse_percent(value, field: str, message: str) -> float | None:
-    """A percentage typed in a form or CLI: None when empty; InvalidSettings({field: message}) unless 0-100."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str) and (len(value.strip()) > PERCENT_MAX_CHARS or "_" in value):
-        # float() would read "2_5" as 25; a long value would have been cut short, not read
-        raise InvalidSettings({field: message})
-    try:
-        percent = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
-        raise InvalidSettings({field: message}) from None
-    if not 0 <= percent <= 100:  # NaN fails this too
-        raise InvalidSettings({field: message})
-    return percent + 0.0  # -0.0 becomes 0.0, so nothing says "up to -0%"
-
-
-def parse_threshold_override(value) -> float | None:
-    """A one-run archive threshold (Sync now, --allow-archive): None when empty, which keeps the saved one."""
-    return parse_percent(value, "threshold_override", PERCENT_MESSAGE)
-
-
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:
     """Run the checklist on (possibly unsaved) values; raises InvalidSettings for bad fields."""
-    settings = validate_connection(school, vendor, values, existing=get_connection(school))
-    rows = run_connection_test(settings, policy=outbound_policy_for(current_app.config))
+    policy = outbound_policy()  # one policy: the same rule checks the typed URL and every request
+    settings = validate_connection(school, vendor, values, existing=get_connection(school), policy=policy)
+    rows = run_connection_test(settings, policy=policy)
     passed = sum(r.status == "ok" for r in rows)
-    _audit(school, actor, "connection_tested", f"Connection test: {passed} of {len(rows)} checks passed.")
+    AuditEvent.record(school, actor, "connection_tested", f"Connection test: {passed} of {len(rows)} checks passed.")
     db.session.commit()
     return rows
-
-
-def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
-    from jobs.sync import run_sync
-    run.job_id = f"sync-school-{run.school_id}-run-{run.id}{suffix}"
-    db.session.commit()  # the job id is on the row before a fast worker can look for it
-    current_app.sync_queue.enqueue(run_sync, run.id, job_id=run.job_id, job_timeout=int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN,
-                                   result_ttl=86400, failure_ttl=7 * 86400)
-    return run
-
-
-def create_run(school: School, *, trigger: str, actor: Person | None = None, local_date: str | None = None,
-               threshold_override=None) -> SyncRun:
-    """A queued run, refused with SyncAlreadyRunning while another run of the school is active.
-
-    `threshold_override` (percent, or empty) replaces the saved archive threshold for this run only.
-    """
-    if trigger not in TRIGGERS:
-        raise ValueError(f"trigger must be one of {TRIGGERS}")
-    conn = get_connection(school)
-    if conn is None or not conn.has_secret:
-        raise NotConfigured("This school has no saved SIS connection; save one on the Rostering page first.")
-    override = parse_threshold_override(threshold_override)
-    guard = f"portal:sync-start:school:{school.id}"
-    if not current_app.redis.set(guard, "1", nx=True, ex=START_GUARD_SECONDS):
-        raise SyncAlreadyRunning(active_run(school.id))
-    try:
-        mark_stale_runs_failed(school.id)
-        running = active_run(school.id)
-        if running is not None or lock_holder(current_app.redis, school.id):
-            raise SyncAlreadyRunning(running)
-        run = SyncRun(school_id=school.id, trigger=trigger, status="queued", phase="queued",
-                      requested_by_id=actor.id if actor else None, local_date=local_date,
-                      archive_threshold_override=override)
-        db.session.add(run)
-        try:
-            db.session.commit()
-        except IntegrityError:  # a nightly run for that local date already exists
-            db.session.rollback()
-            raise SyncAlreadyRunning(db.session.scalar(db.select(SyncRun).filter_by(
-                school_id=school.id, local_date=local_date))) from None
-        if trigger in ("manual", "preview"):
-            once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
-                                                f"people is allowed (saved threshold {conn.archive_threshold_percent:g}%).")
-            _audit(school, actor, "sync_previewed" if trigger == "preview" else "sync_started", f"Run {run.id}.{once}")
-            db.session.commit()
-        return run
-    finally:
-        current_app.redis.delete(guard)
-
-
-def start_sync(school: School, *, trigger: str = "manual", actor: Person | None = None,
-               local_date: str | None = None, threshold_override=None) -> SyncRun:
-    """Create the run and queue `jobs.sync.run_sync(run_id)`; a bad threshold_override raises InvalidSettings."""
-    return _enqueue(create_run(school, trigger=trigger, actor=actor, local_date=local_date,
-                               threshold_override=threshold_override))
-
-
-def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
-    """An owner accepts a run stopped by the archive guard: it is re-queued and archives as planned."""
-    if run.status != "needs_review":
-        raise ValueError("Only a sync waiting for review can be approved.")
-    mark_stale_runs_failed(run.school_id)
-    if active_run(run.school_id) is not None:
-        raise SyncAlreadyRunning(active_run(run.school_id))
-    run.status, run.phase, run.percent, run.error_message = "queued", "queued", 0, ""
-    run.archive_override, run.approved_by_id = True, actor.id if actor else None
-    run.approved_at, run.finished_at = datetime.now(timezone.utc), None
-    run.report_status, run.report_error = "", ""  # the approved outcome gets its own report
-    _audit(run.school, actor, "sync_approved", f"Run {run.id}: approved archiving {run.would_archive} of "
-                                              f"{run.rostered_total} rostered people.")
-    return _enqueue(run, "-approved")
-
-
-def discard_run(run: SyncRun, actor: Person | None) -> SyncRun:
-    """An owner rejects a run stopped by the archive guard; nothing it planned is applied."""
-    if run.status != "needs_review":
-        raise ValueError("Only a sync waiting for review can be discarded.")
-    name = actor.full_name if actor else "an operator"
-    run.status, run.phase = "skipped", "skipped"
-    run.error_message = f"Discarded by {name} after review. Nothing was changed."
-    _audit(run.school, actor, "sync_discarded", f"Run {run.id} discarded.")
-    db.session.commit()
-    return run

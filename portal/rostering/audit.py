@@ -1,9 +1,10 @@
 """The audit log: who changed rostering settings or previewed, ran, approved or discarded a sync."""
 from flask import render_template, request
 
+from store.db import db
+from store.models import AuditEvent
+
 from ..access import school_required
-from ..extensions import db
-from ..models import AuditEvent
 from . import bp
 
 AUDIT_PAGE_SIZE = 50

@@ -3,8 +3,10 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
+from jobs.connection import get_connection
+from store.db import db
+
 from ..access import is_htmx, school_required
-from ..extensions import db
 from ..roster import service
 from . import bp
 from .context import connection_context, page_context, settings_context
@@ -28,7 +30,7 @@ def vendor_fields(school):
     vendor = chosen_vendor(request.args)
     values = prefill_app_name(vendor, connection_values(request.args, vendor))
     values.pop("client_secret", None)
-    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values)
+    context = connection_context(school, get_connection(school), vendor=vendor, values=values)
     return render_template("rostering/_vendor_fields.html", **context)
 
 
@@ -37,7 +39,7 @@ def _invalid_connection(school, vendor, values, errors):
     values = {k: v for k, v in values.items() if k != "client_secret"}
     if not is_htmx():
         return _page(school, 422, connection={"vendor": vendor, "values": values, "errors": errors})
-    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values,
+    context = connection_context(school, get_connection(school), vendor=vendor, values=values,
                                  errors=errors)
     response = make_response(render_template("rostering/_connection_form.html", **context), 422)
     response.headers.update({"HX-Retarget": "#connection-form", "HX-Reswap": "outerHTML"})
@@ -81,7 +83,7 @@ def test_connection(school):
 @bp.post("/settings")
 @school_required
 def save_settings(school):
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         flash("Save the SIS connection first.", "error")
         return redirect(url_for("rostering.index", slug=school.slug))

@@ -6,10 +6,13 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
+from jobs.connection import NotConfigured, get_connection
+from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
+from jobs.thresholds import PERCENT_MAX_CHARS
+from store.db import db
+from store.models import SyncChange, SyncIssue, SyncRun
+
 from ..access import is_htmx, school_required
-from ..extensions import db
-from ..models import SyncChange, SyncIssue, SyncRun
-from ..roster import service
 from . import bp
 from .context import history_context, latest_run, run_context
 from .routes import _page
@@ -54,7 +57,7 @@ def _refused(school, run, message):
 
 
 def _sync_now_form(school, value="", error="", oob=False) -> str:
-    return render_template("rostering/_sync_now.html", school=school, conn=service.get_connection(school),
+    return render_template("rostering/_sync_now.html", school=school, conn=get_connection(school),
                            override_value=value, override_error=error, oob=oob)
 
 
@@ -77,13 +80,13 @@ def start(school):
         abort(400)
     override = request.form.get("threshold_override", "").strip()  # the service refuses a long one, never cuts it
     try:
-        run = service.start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
-    except service.SyncAlreadyRunning as exc:
+        run = start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
+    except SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
-    except service.NotConfigured as exc:
+    except NotConfigured as exc:
         return _refused(school, None, str(exc))
     except InvalidSettings as exc:
-        return _invalid_override(school, override[:service.PERCENT_MAX_CHARS], exc.errors)
+        return _invalid_override(school, override[:PERCENT_MAX_CHARS], exc.errors)
     once = "" if run.archive_threshold_override is None else \
         f" For this run only, it may archive up to {run.archive_threshold_override:g}% of rostered people."
     if not is_htmx():
@@ -107,7 +110,7 @@ def _review(school, run_id, decide, done: str):
     run = _school_run(school, run_id)
     try:
         run = decide(run, current_user)
-    except service.SyncAlreadyRunning as exc:
+    except SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
     except ValueError as exc:
         return _refused(school, run, str(exc))
@@ -120,13 +123,13 @@ def _review(school, run_id, decide, done: str):
 @bp.post("/runs/<int:run_id>/approve")
 @school_required
 def approve(school, run_id):
-    return _review(school, run_id, service.approve_run, "Approved: the sync runs again and archives those people.")
+    return _review(school, run_id, approve_run, "Approved: the sync runs again and archives those people.")
 
 
 @bp.post("/runs/<int:run_id>/discard")
 @school_required
 def discard(school, run_id):
-    return _review(school, run_id, service.discard_run, "Discarded: nothing was changed.")
+    return _review(school, run_id, discard_run, "Discarded: nothing was changed.")
 
 
 @bp.get("/runs")

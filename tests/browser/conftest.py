@@ -10,7 +10,7 @@ from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.extensions import db
+from store.db import db
 from tests.conftest import _test_config
 
 CHROMIUM = "/usr/bin/chromium"

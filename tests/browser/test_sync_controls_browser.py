@@ -7,9 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from connectors.sandbox import oneroster_form_values, start_sandbox
-from portal.extensions import db
-from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
+from store.db import db
+from store.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
 from portal.roster import service
+from jobs.connection import get_connection
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school
 
@@ -35,7 +36,7 @@ def school(app, sis):
 
 def connection(school) -> RosterConnection:
     db.session.expire_all()  # the live server wrote it through its own session
-    return service.get_connection(school)
+    return get_connection(school)
 
 
 def open_page(page, school, tab):

@@ -5,8 +5,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 
-from portal.extensions import db
-from portal.models import RosterConnection
+from .db import db
+from .models import RosterConnection
 
 DEV_KEY_FILE = "fernet.key"
 
