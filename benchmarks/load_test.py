@@ -94,8 +94,8 @@ def set_up_school(info: dict, users: int) -> None:
     """Empty schema, one district and school, `users` owners, and the school connected to the sandbox."""
     from connectors.sandbox import oneroster_form_values
     from portal import create_app
-    from portal.cli import create_district, create_school, create_user
-    from portal.roster import service
+    from portal.cli.accounts import create_district, create_school, create_user
+    from portal.rostering import service
     from portal.schema import rebuild_schema
     app = create_app()
     with app.app_context():

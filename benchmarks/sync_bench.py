@@ -36,7 +36,7 @@ def worker_setup(database_url: str, info: dict) -> dict:
     from connectors.sandbox import oneroster_form_values
     from store.db import db
     from store.models import District, School
-    from portal.roster import service
+    from portal.rostering import service
     from portal.schema import rebuild_schema
     app = _app(database_url)
     with app.app_context():
@@ -71,7 +71,7 @@ def worker_sync(database_url: str, info: dict) -> dict:
     from jobs.sync import run_sync
     from store.db import db
     from store.models import School, SyncRun
-    from portal.roster import service
+    from portal.rostering import service
     from jobs.runs import create_run
     app = _app(database_url)
     with app.app_context():

@@ -37,7 +37,6 @@ class TokenSource:
         self.clock = clock
         self._token = ""
         self._refresh_at = 0.0
-        self.fetch_count = 0
 
     def header(self) -> str:
         """Authorization header value, fetching a token when none is cached or it is about to expire."""
@@ -62,7 +61,6 @@ class TokenSource:
             if reply.status in (404, 405):
                 continue
             self._accept(reply)
-            self.fetch_count += 1
             return
         where = " or ".join(tried) or "(no token URL configured)"
         raise NotFound(f"The SIS has no token endpoint at {where} (HTTP 404). Check the URL: it should be "

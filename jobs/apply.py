@@ -11,6 +11,7 @@ from store.models import Person, RosterConnection, SyncChange, SyncRun
 from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS, unpack
 from .plan import SyncPlan
+from .thresholds import ArchiveHold
 
 CHUNK = 5000
 ANALYZE_AFTER_CREATES = 5000
@@ -21,12 +22,11 @@ BLANK_FIELDS = dict.fromkeys(FIELDS + PARENT_FIELDS, "")
 
 
 class ArchiveGuardTripped(Exception):
-    """The run would archive more of the rostered people than the connection allows."""
+    """The run would archive more of the rostered people than the connection allows (worded as the page says it)."""
 
-    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
-        self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
-        super().__init__(f"This sync would archive {would_archive} of {rostered_total} rostered people, more "
-                         f"than the {threshold:g}% allowed. Review the list, then approve or discard this run.")
+    def __init__(self, hold: ArchiveHold):
+        self.hold = hold
+        super().__init__(f"{hold.sentence()}. Review the list, then approve or discard this run.")
 
 
 def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
@@ -35,7 +35,7 @@ def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool
     if override or not would:
         return
     if would > total * threshold_percent / 100:
-        raise ArchiveGuardTripped(would, total, threshold_percent)
+        raise ArchiveGuardTripped(ArchiveHold(would, total, threshold_percent))
 
 
 def _chunks(items, size: int):

@@ -9,11 +9,11 @@ from flask_mail import Connection, Message
 from jobs.thresholds import archive_hold
 from store.db import db
 from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from store.vocabulary import duration_text, trigger_label
 
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
-TRIGGER_LABELS = {"nightly": "Nightly (Automatic Rostering)", "manual": "Sync now", "cli": "Command line"}
 SUBJECT_STATUS = {"succeeded": "succeeded", "failed": "FAILED", "needs_review": "needs your review",
                   "skipped": "was skipped"}
 FAILURE_CHECKS = (
@@ -73,22 +73,15 @@ def report_context(run: SyncRun) -> dict:
     return {
         "run": run, "school": school, "issues": issues, "issue_total": run.issues,
         "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
-        "trigger": TRIGGER_LABELS.get(run.trigger, run.trigger.title()),
+        "trigger": trigger_label(run.trigger),
         "status": run.status.replace("_", " "),
         "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
-        "duration": _duration(run.duration_seconds),
+        "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
     }
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store.db import db
 from store.models import AuditEvent, Person, School, SyncRun
+from store.vocabulary import TRIGGERS
 
 from .connection import NO_CONNECTION, NotConfigured, get_connection
 from .locks import lock_holder
@@ -20,7 +21,6 @@ QUEUE_GRACE = timedelta(seconds=60)  # a queued run's job is written just after 
 ACTIVE = ("queued", "running")
 NOTHING_CHANGED = "Nothing was changed."
 DEAD_JOB_STATES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED}
-TRIGGERS = ("manual", "preview", "nightly", "cli")
 SYNC_JOB = "jobs.sync.run_sync"  # enqueued by name: the worker imports it, nothing here needs to
 JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it
 START_GUARD_SECONDS = 10
@@ -138,8 +138,9 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
             raise SyncAlreadyRunning(db.session.scalar(db.select(SyncRun).filter_by(
                 school_id=school.id, local_date=local_date))) from None
         if trigger in ("manual", "preview"):
+            saved = conn.archive_threshold_percent
             once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
-                                                f"people is allowed (saved threshold {conn.archive_threshold_percent:g}%).")
+                                                f"people is allowed (saved threshold {saved:g}%).")
             AuditEvent.record(school, actor, "sync_previewed" if trigger == "preview" else "sync_started",
                               f"Run {run.id}.{once}")
             db.session.commit()

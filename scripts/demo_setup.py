@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from portal import create_app
-from portal.roster import service
+from portal.rostering import service
 from store.db import db
 from store.models import Person, School
+from store.vocabulary import SYNC_TOGGLES
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 SCHOOLS = ("lincoln-high", "roosevelt-middle")
 OWNER = "owner@demo.school"
-SETTING_NAMES = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
-                 "archive", "additions_only", "archive_threshold_percent")
+SETTING_NAMES = tuple(toggle.column for toggle in SYNC_TOGGLES) + ("archive_threshold_percent",)
 
 
 def read_sandbox(path: Path, timeout: float) -> dict:

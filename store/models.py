@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
 from .types import UTCDateTime
+from .vocabulary import ROLE_TOGGLES
 
 ROLES = ("student", "teacher", "staff", "school_admin", "owner", "district_manager")
 ROSTER_MANAGER_ROLES = ("owner", "district_manager")
@@ -186,9 +187,7 @@ class RosterConnection(db.Model):
 
     @property
     def enabled_roles(self) -> set[str]:
-        flags = {"student": self.sync_students, "teacher": self.sync_teachers,
-                 "staff": self.sync_staff, "school_admin": self.sync_admins}
-        return {role for role, on in flags.items() if on}
+        return {toggle.role for toggle in ROLE_TOGGLES if getattr(self, toggle.column)}
 
     @property
     def update_excluded_roles(self) -> frozenset[str]:

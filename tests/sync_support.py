@@ -7,7 +7,7 @@ from connectors.sandbox import oneroster_form_values, start_sandbox
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, SyncChange, SyncIssue, SyncRun
-from portal.roster import service
+from portal.rostering import service
 from jobs.connection import get_connection
 from jobs.runs import create_run
 

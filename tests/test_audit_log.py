@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 from store.db import db
 from store.models import AuditEvent
-from portal.roster import service
+from portal.rostering import service
 from jobs.connection import get_connection
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school

@@ -8,7 +8,7 @@ import responses
 
 from connectors import netguard
 from connectors.client import OneRosterClient
-from connectors.connection_test import run_connection_test
+from connectors.checklist import run_connection_test
 from connectors.netguard import BlockedDestination, OutboundPolicy, classify
 from connectors.settings import ConnectionSettings
 from portal.config import check_production_config

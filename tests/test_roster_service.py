@@ -6,7 +6,7 @@ from rq import SimpleWorker
 from connectors.errors import InvalidSettings
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncRun
-from portal.roster import service
+from portal.rostering import service
 from jobs.connection import NotConfigured, get_connection, saved_values, settings_for
 from jobs.runs import approve_run, discard_run, start_sync
 from store.secrets import decrypt_secret, rotate_secrets

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from jobs.schedule import dispatch_nightly
 from store.db import db
 from store.models import AuditEvent, BlackoutPeriod
-from portal.roster.blackouts import add_blackout
+from portal.rostering.blackouts import add_blackout
 from tests.conftest import csrf_token
 from tests.factories import make_owner
 from tests.test_schedule import nightly_runs, scheduled_school

@@ -6,7 +6,7 @@ from jobs.connection import get_connection
 from store.models import ROLE_LABELS, ROLES
 
 from ..access import is_htmx, school_required
-from ..roster import service
+from ..rostering import service
 from . import bp
 from .controls import NotAllowed, apply_person_action, person_of
 from .directory import STATUSES, search_people

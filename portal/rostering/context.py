@@ -9,31 +9,14 @@ from jobs.schedule import blackout_on
 from jobs.thresholds import SUGGESTED_PERCENT, archive_hold, back_to_school_reason
 from store.db import db
 from store.models import SyncRun
+from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
 
-from ..roster import service
-from ..roster.blackouts import list_blackouts
-from . import bp
+from . import service
+from .blackouts import list_blackouts
 from .changes import grouped_changes
-from .forms import CHANGE_TOGGLES, METHODS, WHO_TOGGLES, settings_from_connection, vendor_choices
+from .forms import METHODS, settings_from_connection, vendor_choices
 
 HISTORY_PAGE_SIZE = 10
-
-
-@bp.app_template_filter("school_time")
-def school_time(moment: datetime | None, school) -> str:
-    """A UTC timestamp as the school's local wall-clock time."""
-    if moment is None:
-        return "—"
-    return moment.astimezone(school.district.zone).strftime("%b %-d, %Y %H:%M")
-
-
-@bp.app_template_filter("duration")
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def local_today(school):

@@ -7,8 +7,7 @@ from jobs.connection import get_connection
 from store.db import db
 
 from ..access import is_htmx, school_required
-from ..roster import service
-from . import bp
+from . import bp, service
 from .context import connection_context, page_context, settings_context
 from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from connectors.sandbox import oneroster_form_values, start_sandbox
 from store.db import db
 from store.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncChange, SyncRun
-from portal.roster import service
+from portal.rostering import service
 from jobs.connection import get_connection
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, make_district, make_owner, make_person, make_school

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from connectors.connection_test import run_connection_test
+from connectors.checklist import run_connection_test
 from connectors.sandbox import start_sandbox
 
 from test_connector_sandbox import CONFIGS

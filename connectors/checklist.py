@@ -91,7 +91,7 @@ class _Checklist:
         try:
             schools = client.get_schools()
         except PermissionDenied as exc:
-            self.add("school", "denied", exc.message, self.profile.fix_for("schools", app_name=self.settings.app_name))
+            self.add("school", "denied", exc.problem, self.profile.fix_for("schools", app_name=self.settings.app_name))
             return False
         except ConnectorError as exc:
             self.add("school", "failed", exc.message, "")
@@ -117,7 +117,7 @@ class _Checklist:
         try:
             records = client.first_page(path)
         except PermissionDenied as exc:
-            self.add(key, "denied", exc.message, self.profile.fix_for(area, app_name=self.settings.app_name))
+            self.add(key, "denied", exc.problem, self.profile.fix_for(area, app_name=self.settings.app_name))
             return
         except ConnectorError as exc:
             self.add(key, "failed", exc.message, "")

@@ -18,7 +18,7 @@ def since_filter(since: datetime | None) -> str | None:
     return f"dateLastModified>'{since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
-def plan(school_id: str, roles: set[str]) -> list[tuple[str, frozenset[str]]]:
+def listings_for(school_id: str, roles: set[str]) -> list[tuple[str, frozenset[str]]]:
     """(path, roles wanted from it): school-scoped students/teachers, global users for the rest."""
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -65,7 +65,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     """
     seen: set[str] = set()
     flt = since_filter(since)
-    for path, wanted in plan(school_id, roles):
+    for path, wanted in listings_for(school_id, roles):
         scoped = path != "users"
         for page in client.iter_pages(path, filter=flt):
             out: list[PersonRecord | RecordProblem] = []

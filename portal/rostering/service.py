@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from cryptography.fernet import InvalidToken
 
-from connectors.connection_test import CheckRow, run_connection_test
+from connectors.checklist import CheckRow, run_connection_test
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
@@ -14,10 +14,9 @@ from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, School
 from store.secrets import decrypt_secret, encrypt_secret
+from store.vocabulary import SYNC_TOGGLES
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-SYNC_FLAGS = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
-              "archive", "additions_only")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
 RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
 
@@ -51,17 +50,20 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
     conn.secret_encrypted = encrypt_secret(settings.client_secret)
     conn.settings_changed_at = datetime.now(timezone.utc)
     AuditEvent.record(school, actor, "settings_changed",
-                      f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, client id {settings.client_id}, "
+                      f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, "
+                      f"client id {settings.client_id}, "
                       f"school {settings.school_id}.")
     db.session.commit()
     return conn
 
 
-def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teachers: bool, sync_staff: bool,
-                       sync_admins: bool, sync_parents: bool, auto_update: bool, archive: bool, automatic: bool,
-                       sync_time: str, archive_threshold_percent: float, additions_only: bool = False,
-                       actor: Person | None = None) -> RosterConnection:
-    """Validate and save the toggles; a change to what is synced forces the next sync to be full."""
+def save_sync_settings(conn: RosterConnection, *, automatic: bool, sync_time: str, archive_threshold_percent,
+                       actor: Person | None = None, **toggles: bool) -> RosterConnection:
+    """Validate and save the toggles (SYNC_TOGGLES by column; one left out is off); a change to what is
+    synced forces the next sync to be full."""
+    unknown = set(toggles) - {t.column for t in SYNC_TOGGLES}
+    if unknown:
+        raise TypeError(f"save_sync_settings() got unknown toggles {sorted(unknown)}")
     errors = {}
     sync_time = (sync_time or "").strip()
     if not SYNC_TIME_RE.match(sync_time):
@@ -75,15 +77,13 @@ def save_sync_settings(conn: RosterConnection, *, sync_students: bool, sync_teac
             errors["archive_threshold_percent"] = THRESHOLD_MESSAGE
     if errors:
         raise InvalidSettings(errors)
-    new = dict(sync_students=sync_students, sync_teachers=sync_teachers, sync_staff=sync_staff,
-               sync_admins=sync_admins, sync_parents=sync_parents, auto_update=auto_update, archive=archive,
-               additions_only=additions_only)
-    if any(getattr(conn, name) != bool(value) for name, value in new.items()):
+    new = {t.column: bool(toggles.get(t.column, False)) for t in SYNC_TOGGLES}
+    if any(getattr(conn, name) != value for name, value in new.items()):
         conn.settings_changed_at = datetime.now(timezone.utc)
     for name, value in new.items():
-        setattr(conn, name, bool(value))
+        setattr(conn, name, value)
     conn.automatic, conn.sync_time, conn.archive_threshold_percent = bool(automatic), sync_time, percent
-    shown = ", ".join(f"{name}={'on' if getattr(conn, name) else 'off'}" for name in SYNC_FLAGS)
+    shown = ", ".join(f"{t.column}={'on' if getattr(conn, t.column) else 'off'}" for t in SYNC_TOGGLES)
     AuditEvent.record(conn.school, actor, "settings_changed", f"Sync settings: {shown}, automatic="
                       f"{'on' if automatic else 'off'} at {sync_time}, archive guard {percent:g}%.")
     db.session.commit()
@@ -109,7 +109,8 @@ def save_role_rules(conn: RosterConnection, role: str, *, auto_update: bool, arc
         conn.settings_changed_at = datetime.now(timezone.utc)
     conn.no_update_roles, conn.no_archive_roles = new_update, new_archive
     AuditEvent.record(conn.school, actor, "settings_changed",
-                      f"Sync rules for {RULE_ROLES[role]}: Auto update {'changes' if auto_update else 'never changes'} them, "
+                      f"Sync rules for {RULE_ROLES[role]}: "
+                      f"Auto update {'changes' if auto_update else 'never changes'} them, "
                       f"Archive {'removes' if archive else 'never removes'} them.")
     db.session.commit()
     return conn
