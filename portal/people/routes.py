@@ -5,7 +5,9 @@ from connectors.errors import InvalidSettings
 from jobs.connection import get_connection
 from store.models import ROLE_LABELS, ROLES
 
-from ..access import is_htmx, school_required
+from ..access import school_required
+from ..htmx import is_htmx
+from ..paging import page_number
 from ..rostering import service
 from . import bp
 from .controls import NotAllowed, apply_person_action, person_of
@@ -41,14 +43,13 @@ def _search_text(args) -> str:
 
 
 def _people_context(school, args) -> dict:
-    page_number = args.get("page", "1")
     q = _search_text(args)
     result = search_people(
         school,
         q=q,
         role=args.get("role", ""),
         status=args.get("status", ""),
-        page=int(page_number) if page_number.isascii() and page_number.isdigit() else 1,  # not "²"
+        page=page_number(args),
         per_page=current_app.config["PEOPLE_PAGE_SIZE"],
     )
     context = _rules_context(school, args.get("role", ""))

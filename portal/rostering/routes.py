@@ -6,7 +6,8 @@ from connectors.errors import InvalidSettings
 from jobs.connection import get_connection
 from store.db import db
 
-from ..access import is_htmx, school_required
+from ..access import school_required
+from ..htmx import full_reload, is_htmx, retarget
 from . import bp, service
 from .context import connection_context, page_context, settings_context
 from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
@@ -40,9 +41,8 @@ def _invalid_connection(school, vendor, values, errors):
         return _page(school, 422, connection={"vendor": vendor, "values": values, "errors": errors})
     context = connection_context(school, get_connection(school), vendor=vendor, values=values,
                                  errors=errors)
-    response = make_response(render_template("rostering/_connection_form.html", **context), 422)
-    response.headers.update({"HX-Retarget": "#connection-form", "HX-Reswap": "outerHTML"})
-    return response
+    return retarget(make_response(render_template("rostering/_connection_form.html", **context), 422),
+                    "#connection-form")
 
 
 @bp.post("/connection")
@@ -57,9 +57,7 @@ def save_connection(school):
     flash("Connection saved.", "success")
     target = url_for("rostering.index", slug=school.slug)
     if is_htmx():  # a full reload shows the settings and sync sections that need a saved connection
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
+        return full_reload(make_response("", 204), target)
     return redirect(target)
 
 

@@ -12,7 +12,9 @@ from jobs.thresholds import PERCENT_MAX_CHARS
 from store.db import db
 from store.models import SyncChange, SyncIssue, SyncRun
 
-from ..access import is_htmx, school_required
+from ..access import school_required
+from ..htmx import is_htmx, retarget, trigger
+from ..paging import page_number
 from . import bp
 from .context import history_context, latest_run, run_context
 from .routes import _page
@@ -30,17 +32,12 @@ def _school_run(school, run_id: int) -> SyncRun:
     return run
 
 
-def _page_number(name: str) -> int:
-    value = request.args.get(name, "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
-
-
 def _progress(school, run, status=200, notice=""):
     """The progress/outcome fragment; a final one tells the history table to refresh."""
     response = make_response(render_template("rostering/_run_progress.html", school=school, run_notice=notice,
                                              **run_context(run)), status)
     if run is not None and (run.is_final or request.method == "POST"):
-        response.headers["HX-Trigger"] = "runs-changed"
+        trigger(response, "runs-changed")
     return response
 
 
@@ -66,9 +63,7 @@ def _invalid_override(school, value, errors):
     error = errors.get("threshold_override", " ".join(errors.values()))
     if not is_htmx():
         return _page(school, 422, override_value=value, override_error=error)
-    response = make_response(_sync_now_form(school, value, error), 422)
-    response.headers.update({"HX-Retarget": "#sync-now", "HX-Reswap": "outerHTML"})
-    return response
+    return retarget(make_response(_sync_now_form(school, value, error), 422), "#sync-now")
 
 
 @bp.post("/runs")
@@ -135,7 +130,7 @@ def discard(school, run_id):
 @bp.get("/runs")
 @school_required
 def history(school):
-    return render_template("rostering/_history.html", **history_context(school, _page_number("page")))
+    return render_template("rostering/_history.html", **history_context(school, page_number(request.args)))
 
 
 @bp.get("/runs/<int:run_id>")
@@ -144,9 +139,9 @@ def run_page(school, run_id):
     """One run: summary, per-record issues and the change log, each paginated."""
     run = _school_run(school, run_id)
     issues = db.paginate(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id),
-                         page=_page_number("issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+                         page=page_number(request.args, "issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id),
-                          page=_page_number("changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+                          page=page_number(request.args, "changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
                            **run_context(run))
 
