@@ -105,6 +105,10 @@ class Profile:
         """Validate form values into settings, or raise InvalidSettings with per-field messages."""
         raise NotImplementedError
 
+    def prefill(self, values: dict[str, str]) -> dict[str, str]:
+        """Form values completed from what was typed so far (e.g. a field read out of a pasted URL)."""
+        return values
+
     def saved_fields(self, settings: ConnectionSettings) -> dict[str, str]:
         """What a portal stores for these settings, by column name (the secret is stored apart, encrypted)."""
         return {"url": settings.base_url, "token_url": "", "auth_mode": settings.auth_mode,

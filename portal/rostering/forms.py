@@ -1,5 +1,5 @@
 """Plain form parsing for the Rostering page: the connection fields differ per vendor."""
-from connectors.profiles import PROFILES, app_name_from_url, get_profile
+from connectors.profiles import PROFILES, get_profile
 from store.vocabulary import SYNC_TOGGLES
 
 MAX_VALUE = 4000  # longer than any real value; the profile reports "too long" with its own words
@@ -19,15 +19,6 @@ def chosen_vendor(source, default: str = "aeries") -> str:
 def connection_values(source, vendor: str) -> dict[str, str]:
     """The vendor's fields as typed (the secret included; it is never rendered back)."""
     return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).fields}
-
-
-def prefill_app_name(vendor: str, values: dict[str, str]) -> dict[str, str]:
-    """Infinite Campus: take the App Name from a pasted URL (the URL wins over a stale name)."""
-    if vendor == "infinite-campus":
-        app = app_name_from_url(values.get("url", ""))
-        if app:
-            values = {**values, "app_name": app}
-    return values
 
 
 def sync_settings_values(form) -> dict:

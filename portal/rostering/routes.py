@@ -3,6 +3,7 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
+from connectors.profiles import get_profile
 from jobs.connection import get_connection
 from store.db import db
 
@@ -10,7 +11,7 @@ from ..access import school_required
 from ..htmx import full_reload, is_htmx, retarget
 from . import bp, service
 from .context import connection_context, page_context, settings_context
-from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
+from .forms import chosen_vendor, connection_values, sync_settings_values
 
 
 def _page(school, status=200, **parts):
@@ -28,7 +29,7 @@ def index(school):
 def vendor_fields(school):
     """The chosen SIS's fields, keeping what was typed (never the secret); Campus App Name from the URL."""
     vendor = chosen_vendor(request.args)
-    values = prefill_app_name(vendor, connection_values(request.args, vendor))
+    values = get_profile(vendor).prefill(connection_values(request.args, vendor))
     values.pop("client_secret", None)
     context = connection_context(school, get_connection(school), vendor=vendor, values=values)
     return render_template("rostering/_vendor_fields.html", **context)

@@ -25,7 +25,8 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
                         policy: OutboundPolicy | None = None) -> ConnectionSettings:
     """Settings from form values; a blank secret means the stored one. Raises InvalidSettings."""
     if vendor not in PROFILES:
-        raise InvalidSettings({"vendor": "Choose Aeries, Infinite Campus or Other OneRoster 1.1 provider."})
+        *others, last = (profile.label for profile in PROFILES.values())
+        raise InvalidSettings({"vendor": f"Choose {', '.join(others)} or {last}."})
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
     if not values.get("client_secret", "").strip() and existing is not None and existing.has_secret:
         try:

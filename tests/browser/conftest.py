@@ -45,7 +45,7 @@ def live_server(live_app):
 
 @pytest.fixture(scope="package")
 def sync_worker(live_app):
-    """Processes the sync queue in a thread, as `rq worker` would in production.
+    """Processes the sync queue in a thread, as `python -m portal.worker` would in production.
 
     Package-scoped: once the browser tests end it stops, so it never picks up other tests' jobs.
     """
