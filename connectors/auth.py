@@ -7,12 +7,14 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
-from .errors import AuthenticationFailed, BadResponse, NotFound
+from .errors import AuthenticationFailed, BadResponse, NotFound, ScopeRefused
 from .imsx import describe_body, looks_like_html
-from .settings import ConnectionSettings
+from .settings import CORE_SCOPE, ConnectionSettings
 from .transport import Transport
 
 REFRESH_MARGIN = 60.0
+# RFC 6749 5.2 error codes that mean "not these scopes / not this client for this", not "wrong secret".
+SCOPE_ERRORS = {"invalid_scope", "unauthorized_client", "insufficient_scope"}
 
 
 def oauth1_signer(settings: ConnectionSettings) -> OAuth1:
@@ -37,6 +39,7 @@ class TokenSource:
         self.clock = clock
         self._token = ""
         self._refresh_at = 0.0
+        self.granted = ""  # the scopes the last token reply granted (space-separated)
 
     def header(self) -> str:
         """Authorization header value, fetching a token when none is cached or it is about to expire."""
@@ -49,9 +52,21 @@ class TokenSource:
         self._token = ""
 
     def fetch(self) -> None:
-        """Request a token from each configured URL in turn; falls back only on 404/405."""
+        """Request a token from each configured URL in turn (falling back only on 404/405).
+
+        A SIS that refuses the scopes we ask for gets one more request with the core scope alone.
+        """
+        scope = self.settings.scope.strip()
+        try:
+            self._fetch(scope)
+        except ScopeRefused:
+            if not scope or scope == CORE_SCOPE:
+                raise
+            self._fetch(CORE_SCOPE)
+
+    def _fetch(self, scope: str) -> None:
         client = BackendApplicationClient(client_id=self.settings.client_id)
-        body = client.prepare_request_body(scope=self.settings.scope or None, include_client_id=False)
+        body = client.prepare_request_body(scope=scope or None, include_client_id=False)
         auth = HTTPBasicAuth(self.settings.client_id, self.settings.client_secret)
         tried = []
         for url in self.settings.token_urls:
@@ -60,15 +75,21 @@ class TokenSource:
             tried.append(reply.shown_url)
             if reply.status in (404, 405):
                 continue
-            self._accept(reply)
+            self._accept(reply, scope)
             return
         where = " or ".join(tried) or "(no token URL configured)"
         raise NotFound(f"The SIS has no token endpoint at {where} (HTTP 404). Check the URL: it should be "
                        "the address the SIS vendor gave for the OneRoster API.", status=404, url=where)
 
-    def _accept(self, reply) -> None:
+    def _accept(self, reply, scope: str) -> None:
         said = describe_body(reply.body, reply.headers.get("Content-Type", ""))
         if reply.status in (400, 401, 403):
+            code = oauth_error(reply.body)
+            if code in SCOPE_ERRORS:
+                raise ScopeRefused(
+                    f"The district granted this client less than it needs: {scope_request(scope)} "
+                    f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
+                    status=reply.status, url=reply.shown_url)
             raise AuthenticationFailed(
                 f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
                 f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)
@@ -88,9 +109,35 @@ class TokenSource:
             raise BadResponse(f"The token response from {reply.shown_url} has no access_token. "
                               f"{said + ' ' if said else ''}Check the token URL.", url=reply.shown_url)
         self._token = token
+        self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
+        # RFC 6749 5.1: `scope` is in the reply when it differs from the request; absent means "as asked".
+        granted = payload.get("scope")
+        self.granted = " ".join(str(granted).split()) if isinstance(granted, str) and granted.strip() else scope
         try:
             lifetime = float(payload.get("expires_in"))
         except (TypeError, ValueError):
             lifetime = 3600.0
         margin = min(REFRESH_MARGIN, lifetime / 10)
         self._refresh_at = self.clock() + max(0.0, lifetime - margin)
+
+    def grants(self, scope: str) -> bool:
+        """False only when the token reply named its scopes and `scope` is not among them."""
+        return not self.granted or scope in self.granted.split()
+
+
+def oauth_error(body: bytes) -> str:
+    """The OAuth 2.0 `error` code of a token error reply ("" when there is none)."""
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    code = payload.get("error") if isinstance(payload, dict) else None
+    return code.strip().lower() if isinstance(code, str) else ""
+
+
+def scope_request(scope: str) -> str:
+    """What to ask the district for when a scope was refused."""
+    uris = (scope or CORE_SCOPE).split()
+    names = " and ".join(u.rsplit("/", 1)[-1] for u in uris)
+    return (f"ask the district's SIS administrator for the OneRoster scope{'s' if len(uris) > 1 else ''} {names} "
+            f"({' '.join(uris)}) for this client; the sync needs at least roster-core.readonly.")

@@ -1,27 +1,56 @@
-"""Test connection: a checklist (token, school, read access per area) finished within a deadline."""
+"""Test connection: a checklist of what the sync uses (token, school, each people listing with its fallbacks),
+the vendor's other permission areas as optional rows, finished within a deadline."""
 import threading
 import time
 from dataclasses import dataclass
 
+from . import people
 from .client import OneRosterClient
-from .errors import AuthenticationFailed, ConnectorError, PermissionDenied
+from .errors import AuthenticationFailed, ConnectorError, PermissionDenied, ScopeRefused
 from .netguard import OutboundPolicy
-from .profiles import AREAS, PROFILES
+from .profiles import PROFILES
+from .redact import Redactor
 from .settings import ConnectionSettings
 
 REQUEST_TIMEOUT = (3.0, 8.0)
 SCHOOL_LIST_LIMIT = 30
 
 
+PEOPLE_AREAS = ("students", "teachers", "users")  # what the people sync reads (users: staff, admins, parents)
+OPTIONAL_AREAS = ("terms", "courses", "classes", "enrollments")  # other permission areas: shown, never failing
+WHO = {"students": "students", "teachers": "teachers", "users": "staff, administrators and parents"}
+SCOPE_FIX = ("Ask the district's SIS administrator to grant this client the OneRoster scope roster-core.readonly "
+             "(and roster.readonly for the school's own listings).")
+
+
 @dataclass(frozen=True)
 class CheckRow:
-    """One checklist line: status is ok, denied, failed or skipped; fix says what to do."""
+    """One checklist line: status is ok, denied, failed or skipped; fix says what to do.
+
+    An optional row shows a permission area the people sync does not read; it never fails the test.
+    """
 
     key: str
     label: str
     status: str
     detail: str
     fix: str
+    optional: bool = False
+
+    @property
+    def fails(self) -> bool:
+        """True for a real failure: a required check that was denied or failed (not skipped)."""
+        return not self.optional and self.status in ("denied", "failed")
+
+
+def headline(rows: list[CheckRow]) -> str:
+    """The checklist's title; counts only real failures (not skipped rows, not optional ones)."""
+    failed = sum(r.fails for r in rows)
+    if failed:
+        return f"{failed} check{'s' if failed != 1 else ''} failed."
+    if all(r.status == "ok" for r in rows):
+        return "Connection works: every check passed."
+    return "Connection works: every check the sync needs passed."
 
 
 def _school_sort_key(school_id: str):
@@ -39,31 +68,37 @@ class _Checklist:
         self.rows: list[CheckRow] = []
         self.lock = threading.Lock()
         self.labels = self._labels()
+        self.redactor = Redactor(settings.client_secret, settings.client_id)  # the client adds its tokens
 
     def _labels(self) -> dict[str, str]:
         token = "Token obtained" if self.settings.auth_mode == "oauth2" else "Signed requests accepted"
         labels = {"token": token, "school": "School found"}
-        for area in AREAS:
+        for area in PEOPLE_AREAS:
             labels[f"read:{area}"] = f"Read access: {self.profile.area_label(area)}"
+        for area in OPTIONAL_AREAS:
+            labels[f"read:{area}"] = f"Optional: {self.profile.area_label(area)}"
         return labels
 
     def add(self, key: str, status: str, detail: str, fix: str = "") -> None:
-        secret = self.settings.client_secret
-        if secret and len(secret) >= 4:
-            detail, fix = detail.replace(secret, "••••"), fix.replace(secret, "••••")
+        detail, fix = self.redactor(detail), self.redactor(fix)
+        optional = key.removeprefix("read:") in OPTIONAL_AREAS
+        if optional and status in ("denied", "failed"):
+            detail = f"{detail} The people sync does not read this, so it does not fail the test."
         with self.lock:
-            self.rows.append(CheckRow(key, self.labels[key], status, detail, fix))
+            self.rows.append(CheckRow(key, self.labels[key], status, detail, fix, optional))
 
     def run(self) -> None:
         client = OneRosterClient(self.settings, timeout=REQUEST_TIMEOUT, max_retries=1, deadline=self.deadline,
-                                 policy=self.policy)
+                                 policy=self.policy, redactor=self.redactor)
         with client:
             if not self._token(client):
                 for key in list(self.labels)[1:]:
                     self.add(key, "skipped", f"Skipped: needs the first row ({self.labels['token']}) to pass.")
                 return
             school_ok = self._school(client)
-            for area in AREAS:
+            for area in PEOPLE_AREAS:
+                self._people(client, area, school_ok)
+            for area in OPTIONAL_AREAS:
                 self._area(client, area, school_ok)
 
     def _token(self, client) -> bool:
@@ -71,13 +106,19 @@ class _Checklist:
             if client.tokens:
                 client.authenticate()
                 detail = "The SIS issued an access token."
+                if client.tokens.granted:
+                    names = ", ".join(s.rsplit("/", 1)[-1] for s in client.tokens.granted.split())
+                    detail = f"The SIS issued an access token (scopes: {names})."
             else:
                 client.first_page("schools")
                 detail = "The SIS accepted a signed request."
         except PermissionDenied:
             detail = "The SIS accepted the credentials."
+        except ScopeRefused as exc:
+            self.add("token", "failed", exc.message, SCOPE_FIX)
+            return False
         except AuthenticationFailed as exc:
-            hint = self.profile.credentials_hint
+            hint = client.credentials_hint
             self.add("token", "failed", exc.message.replace(hint, "").strip(), hint)
             return False
         except ConnectorError as exc:
@@ -108,6 +149,35 @@ class _Checklist:
         self.add("school", "failed", detail, self.profile.school_id_hint)
         return False
 
+    def _people(self, client, area: str, school_ok: bool) -> None:
+        """Open the listing the sync would read for `area` (with its fallbacks) and read one record."""
+        key = f"read:{area}"
+        role = {"students": "student", "teachers": "teacher"}.get(area)
+        steps = people.listings_for(self.settings.school_id, {role} if role else {"staff", "school_admin", "parent"})
+        if role and not school_ok:
+            self.add(key, "skipped", "Skipped until the School ID is found.")
+            return
+        try:
+            listing = people.open_listing(client, steps[0], params={"limit": 1})
+        except ConnectorError as exc:
+            self._refused(key, area, exc)
+            return
+        found = "Read a record" if listing.first else "Access works (no records yet)"
+        if listing.passed_over:
+            why = "; ".join(f"{path} {reason}" for path, reason in listing.passed_over)
+            self.add(key, "ok", f"{found} from {listing.path}: {why}, so the sync reads {listing.path} and keeps "
+                                f"this school's {WHO[area]}.")
+        else:
+            self.add(key, "ok", f"{found} from {listing.path}.")
+
+    def _refused(self, key: str, area: str, exc: ConnectorError) -> None:
+        if isinstance(exc, PermissionDenied):
+            scope = "insufficient_scope" in exc.message
+            fix = SCOPE_FIX if scope else self.profile.fix_for(area, app_name=self.settings.app_name)
+            self.add(key, "denied", exc.problem, fix)
+        else:
+            self.add(key, "failed", exc.message, "")
+
     def _area(self, client, area: str, school_ok: bool) -> None:
         key = f"read:{area}"
         path = self.profile.area_path(area, self.settings.school_id)
@@ -116,11 +186,8 @@ class _Checklist:
             return
         try:
             records = client.first_page(path)
-        except PermissionDenied as exc:
-            self.add(key, "denied", exc.problem, self.profile.fix_for(area, app_name=self.settings.app_name))
-            return
         except ConnectorError as exc:
-            self.add(key, "failed", exc.message, "")
+            self._refused(key, area, exc)
             return
         self.add(key, "ok", "Read a record." if records else "Access works (no records yet).")
 
@@ -133,7 +200,8 @@ def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float
 
     def work():
         try:
-            checklist.run()
+            with checklist.redactor.active():  # a log line written meanwhile is masked too
+                checklist.run()
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the page; it shows as a row
             missing = [k for k in checklist.labels if k not in {r.key for r in checklist.rows}]
             if missing:
@@ -149,8 +217,9 @@ def run_connection_test(settings: ConnectionSettings, *, deadline_seconds: float
         if key not in done:
             rows.append(CheckRow(key, label, "failed",
                                  f"Timed out: the SIS did not answer within {deadline_seconds:g} seconds.",
-                                 "Check that the SIS is up, then test again."))
+                                 "Check that the SIS is up, then test again.",
+                                 key.removeprefix("read:") in OPTIONAL_AREAS))
     return rows
 
 
-__all__ = ["CheckRow", "run_connection_test"]
+__all__ = ["CheckRow", "headline", "run_connection_test"]

@@ -9,12 +9,15 @@ import requests
 from . import people
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
-from .imsx import describe_body
+from .expiry import refused_hint
+from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_page, same_origin, total_count
 from .profiles import PROFILES, Profile
+from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
-from .settings import ConnectionSettings
+from .secret_reuse import credential_origins, stay_on_origins
+from .settings import ROSTER_SCOPE, ConnectionSettings
 from .transport import MAX_PAGE_BYTES, Reply, Transport
 
 USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 client)"
@@ -29,18 +32,24 @@ class OneRosterClient:
 
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
-                 clock=time.monotonic, policy: OutboundPolicy | None = None):
+                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
+        self.redactor = redactor or Redactor()
+        self.redactor.add(settings.client_secret, settings.client_id)
         self.session = requests.Session()
         guard_session(self.session, policy)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.session.hooks["response"].append(stay_on_origins(credential_origins(settings)))
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
-                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock)
+                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
+        # After the credentials' expiry date a refusal is worded as "probably expired".
+        self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,
+                                             self.profile.renew_hint)
         self.tokens = None if self._signer else TokenSource(
-            self.transport, settings, self.profile.credentials_hint, clock=clock)
+            self.transport, settings, self.credentials_hint, clock=clock)
 
     @property
     def request_count(self) -> int:
@@ -86,12 +95,18 @@ class OneRosterClient:
         if status == 401:
             what = "signed requests" if self._signer else "access token, even a fresh one,"
             return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
-                                        f"{self.profile.credentials_hint}", status=status, url=shown)
+                                        f"{self.credentials_hint}", status=status, url=shown)
+        if status == 403 and mentions(reply.body, "insufficient_scope"):
+            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
+                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
+                                    f"scope roster.readonly ({ROSTER_SCOPE}) for this client.", area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)
             return PermissionDenied(f"The SIS denied read access to {label} (HTTP 403 on {shown}).", fix=fix,
                                     area=area, url=shown)
+        if status in (400, 404, 405, 422, 501) and mentions(reply.body, "unsupported"):
+            return NotFound(f"The SIS does not offer {shown} (HTTP {status}). {said}", status=status, url=shown)
         if status in (404, 410, 501):
             return NotFound(f"The SIS has nothing at {shown} (HTTP {status}). {said}Check the URL and the "
                             "School ID.", status=status, url=shown)
@@ -108,20 +123,22 @@ class OneRosterClient:
             query["filter"] = filter
         if fields:
             query["fields"] = fields if isinstance(fields, str) else ",".join(fields)
-        offset = int(query["offset"])
+        offset, limit = int(query["offset"]), int(query["limit"])
         collection = collection_of(path)
-        url, url_params, followed, previous_first = base, dict(query), set(), None
+        url, url_params, followed, previous = base, dict(query), set(), None
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
             if not records:
                 return
-            first = _sourced_id(records[0])
-            if first is not None and first == previous_first:
+            ids = [_sourced_id(r) for r in records]
+            if previous is not None and ids[0] is not None and ids[0] == previous[0]:
+                if ids == previous and len(records) < limit:
+                    return  # a server that ignores offset sent its whole (short) collection again
                 raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({reply.shown_url}); "
                                   "it seems to ignore the offset parameter, so paging cannot finish.",
                                   url=reply.shown_url)
-            previous_first = first
+            previous = ids
             yield records
             offset += len(records)
             nxt = reply.links().get("next")

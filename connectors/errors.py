@@ -18,6 +18,10 @@ class AuthenticationFailed(ConnectorError):
     """The SIS refused our credentials or token (401, or a failed token request)."""
 
 
+class ScopeRefused(AuthenticationFailed):
+    """The token endpoint refused the scopes asked for (invalid_scope, unauthorized_client)."""
+
+
 class PermissionDenied(ConnectorError):
     """The SIS denied read access (403) to one area, e.g. "teachers".
 

@@ -3,6 +3,8 @@ import json
 import re
 from html import unescape
 
+from .redact import redact
+
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 _TAGS = re.compile(r"<[^>]+>")
 _FIELDS = {"imsx_codemajor": "codeMajor", "imsx_severity": "severity",
@@ -20,7 +22,7 @@ def html_title(body: bytes) -> str:
     match = _TITLE.search(body[:65536])
     text = match.group(1) if match else body[:2000]
     text = _TAGS.sub(" ", unescape(text.decode("utf-8", "replace")))
-    return " ".join(text.split())[:150]
+    return redact(" ".join(text.split()))[:150]  # masked before it is cut: no half header survives
 
 
 def _minor(value) -> str:
@@ -82,14 +84,27 @@ def describe_body(body: bytes, content_type: str = "") -> str:
     try:
         payload = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
-        text = " ".join(body[:200].decode("utf-8", "replace").split())
+        text = redact(" ".join(body[:4000].decode("utf-8", "replace").split()))[:200]
         return f'The SIS said: "{text}".'
     info = status_info(payload)
     if info:
         text = info.get("description") or info.get("codeMinor") or info.get("codeMajor", "")
         extra = [f"{k}={info[k]}" for k in ("codeMajor", "codeMinor") if info.get(k) and info[k] != text]
-        return f'The SIS said: "{text}"' + (f" ({', '.join(extra)})." if extra else ".")
+        return redact(f'The SIS said: "{text}"' + (f" ({', '.join(extra)})." if extra else "."))
     if isinstance(payload, dict) and isinstance(payload.get("error"), str):
         detail = payload.get("error_description") or ""
-        return f'The SIS said: "{payload["error"]}{": " + str(detail) if detail else ""}".'
+        return redact(f'The SIS said: "{payload["error"]}{": " + str(detail) if detail else ""}".')
     return ""
+
+
+def mentions(body: bytes, code: str) -> bool:
+    """True when an imsx or OAuth error body carries `code` (e.g. unsupported, insufficient_scope)."""
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    info = status_info(payload)
+    values = [info.get("codeMajor", ""), info.get("codeMinor", "")]
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        values.append(payload["error"])
+    return any(code == part.strip().lower() for v in values for part in v.split(","))

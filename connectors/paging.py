@@ -2,8 +2,8 @@
 import json
 from urllib.parse import urlsplit
 
-from .errors import BadResponse
-from .imsx import describe_body, html_title, looks_like_html, status_info
+from .errors import BadResponse, NotFound
+from .imsx import describe_body, html_title, looks_like_html, mentions, status_info
 from .transport import Reply
 
 ENVELOPES = {
@@ -53,7 +53,11 @@ def decode_page(reply: Reply, collection: str) -> list:
                 if isinstance(records, list):
                     return records
                 raise BadResponse(f"The SIS's '{key}' in {shown} is not a list of records.", url=shown)
-        if status_info(payload):
+        info = status_info(payload)
+        if mentions(reply.body, "unsupported"):
+            raise NotFound(f"The SIS does not offer {shown}. {describe_body(reply.body)}", status=reply.status,
+                           url=shown)
+        if info:
             said = describe_body(reply.body)
             raise BadResponse(f"The SIS answered {shown} with an error instead of data. {said}", url=shown)
         found = ", ".join(sorted(map(str, payload))[:5]) or "nothing"

@@ -1,12 +1,42 @@
 """Which endpoints hold a school's people, and which records there belong to the request."""
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from itertools import chain
 from urllib.parse import quote
 
-from .errors import BadResponse
-from .records import ROLES, PersonRecord, RecordProblem, excerpt, map_role, normalise_user, raw_role
+from .errors import BadResponse, NotFound, PermissionDenied
+from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt, map_role, normalise_user,
+                      raw_role)
+from .settings import ROSTER_SCOPE
 
-SCHOOL_CHECKED = {"staff", "school_admin"}
+WHO = {"student": "Students", "teacher": "Teachers"}
+FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
+
+
+@dataclass(frozen=True)
+class Step:
+    """One group of roles and the listings that may hold them, best first (later ones are fallbacks)."""
+
+    roles: frozenset[str]
+    paths: tuple[str, ...]
+
+
+@dataclass
+class Listing:
+    """The listing a step ended up reading, its first page, and why earlier ones were passed over."""
+
+    path: str
+    first: list | None
+    rest: Iterator[list]
+    passed_over: list[tuple[str, str]]
+
+    @property
+    def scoped(self) -> bool:
+        return self.path.startswith("schools/")
+
+    def pages(self) -> Iterator[list]:
+        return chain([self.first] if self.first is not None else [], self.rest)
 
 
 def since_filter(since: datetime | None) -> str | None:
@@ -18,24 +48,64 @@ def since_filter(since: datetime | None) -> str | None:
     return f"dateLastModified>'{since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
-def listings_for(school_id: str, roles: set[str]) -> list[tuple[str, frozenset[str]]]:
-    """(path, roles wanted from it): school-scoped students/teachers, global users for the rest."""
+def listings_for(school_id: str, roles: set[str]) -> list[Step]:
+    """Students and teachers from the school's own listing, else the global one, else `users`;
+    staff, admins and parents from the global `users`."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
     sid = quote(school_id, safe="")
     steps = []
-    if "student" in roles:
-        steps.append((f"schools/{sid}/students", frozenset({"student"})))
-    if "teacher" in roles:
-        steps.append((f"schools/{sid}/teachers", frozenset({"teacher"})))
+    for role, collection in (("student", "students"), ("teacher", "teachers")):
+        if role in roles:
+            steps.append(Step(frozenset({role}), (f"schools/{sid}/{collection}", collection, "users")))
     rest = frozenset(roles) & {"staff", "school_admin", "parent"}
     if rest:
-        steps.append(("users", rest))
+        steps.append(Step(rest, ("users",)))
     return steps
 
 
-def _in_school(org_ids, school_id: str) -> bool:
+def refusal(exc: Exception) -> str:
+    """Why a listing was passed over, or "" when the error is not a refusal of the listing itself."""
+    if isinstance(exc, PermissionDenied):
+        return f"was refused (HTTP {exc.status or 403})"
+    if isinstance(exc, NotFound):
+        return f"is not offered by this SIS (HTTP {exc.status or 404})"
+    return ""
+
+
+def open_listing(client, step: Step, *, filter: str | None = None, params: dict | None = None) -> Listing:
+    """The first of the step's listings that the SIS serves; raises the first refusal when none does.
+
+    Only a refusal of the first page moves on: a listing that fails half-way is an incomplete fetch.
+    """
+    passed_over: list[tuple[str, str]] = []
+    first_error = None
+    for path in step.paths:
+        if path.startswith("schools/") and client.tokens and not client.tokens.grants(ROSTER_SCOPE):
+            passed_over.append((path, "needs roster.readonly, which the token does not grant"))
+            continue
+        pages = client.iter_pages(path, filter=filter, params=params)
+        try:
+            first = next(pages, None)
+        except (PermissionDenied, NotFound) as exc:
+            first_error = first_error or exc
+            passed_over.append((path, refusal(exc)))
+            continue
+        return Listing(path, first, pages, passed_over)
+    if first_error is None:  # every school listing was skipped and no global one is planned
+        raise PermissionDenied("The SIS's token does not grant roster.readonly, which this listing needs.")
+    raise first_error
+
+
+def fallback_notice(step: Step, listing: Listing) -> RosterNotice:
+    who = WHO.get(next(iter(step.roles)), "People")
+    why = "; ".join(f"{path} {reason}" for path, reason in listing.passed_over)
+    return RosterNotice("listing", f"{who} were read from the SIS's {listing.path} listing, filtered to this "
+                                   f"school's people, because {why}.")
+
+
+def in_school(org_ids, school_id: str) -> bool:
     wanted = school_id.lower()
     return any(o.lower() == wanted for o in org_ids)
 
@@ -51,41 +121,91 @@ def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) 
     if scoped or not isinstance(raw, dict):
         return True
     role = map_role(raw_role(raw))
-    if role is None or role in SCHOOL_CHECKED:
-        return (role is None or role in wanted) and _in_school(_raw_orgs(raw), school_id)
-    return role in wanted
+    if role == "parent":
+        return role in wanted
+    return (role is None or role in wanted) and in_school(_raw_orgs(raw), school_id)
 
 
 def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | None = None
-                ) -> Iterator[list[PersonRecord | RecordProblem]]:
-    """Pages of this school's people for `roles`; bad records become problems.
+                ) -> Iterator[list[PersonRecord | RecordProblem | RosterNotice]]:
+    """Pages of this school's people for `roles`; bad records become problems, fallbacks notices.
 
     A sourcedId the SIS sends again (even on a later page) is passed on, not dropped, so the engine
-    can report the duplicate; a broken record is reported once.
+    can report the duplicate; a broken record is reported once. People from a global listing count
+    only when their orgs include the school (parents, who have no school, excepted).
     """
     seen: set[str] = set()
     flt = since_filter(since)
-    for path, wanted in listings_for(school_id, roles):
-        scoped = path != "users"
-        for page in client.iter_pages(path, filter=flt):
+    steps = listings_for(school_id, roles)
+    client.authenticate()  # the token says which scopes were granted before any listing is chosen
+    for step in steps:
+        listing = open_listing(client, step, filter=flt)
+        if listing.passed_over:
+            yield [fallback_notice(step, listing)]
+        listed = kept = 0
+        dates = DateCheck(datetime.now(timezone.utc))
+        for page in listing.pages():
             out: list[PersonRecord | RecordProblem] = []
             for raw in page:
-                try:
-                    person = normalise_user(raw)
-                except BadResponse as exc:
-                    if not _problem_is_ours(raw, wanted, school_id, scoped):
-                        continue
-                    sid = str(raw.get("sourcedId") or "").strip() if isinstance(raw, dict) else ""
-                    if sid and sid in seen:
-                        continue
-                    if sid:
-                        seen.add(sid)
-                    out.append(RecordProblem(sid, exc.message, excerpt(raw)))
-                    continue
-                if person.role not in wanted:
-                    continue
-                if not scoped and person.role in SCHOOL_CHECKED and not _in_school(person.school_ids, school_id):
-                    continue
-                seen.add(person.source_id)
-                out.append(person)
+                listed += 1
+                item = _person_or_problem(raw, step.roles, school_id, listing.scoped, seen)
+                if item is not None:
+                    kept += 1
+                    out.append(dates.check(item, raw) if isinstance(item, PersonRecord) else item)
             yield out
+        if dates.count:
+            yield [dates.notice(listing.path)]
+        if listing.passed_over and flt is None and "student" in step.roles and listed and not kept:
+            raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing belong to school "
+                           f"{school_id}, so the sync stopped instead of treating every student as gone. Check "
+                           "the School ID.", url=listing.path)
+
+
+class DateCheck:
+    """Keeps unreadable or far-future dateLastModified values out of the delta mark, and counts them.
+
+    Such a person is still synced, dated at the listing's start time: a later delta then starts no later
+    than this run, so nothing changed since is missed, and the run says so instead of leaving a silent gap.
+    """
+
+    def __init__(self, started: datetime):
+        self.started = started
+        self.count, self.example = 0, ""
+
+    def check(self, person: PersonRecord, raw: dict) -> PersonRecord:
+        modified = person.date_last_modified
+        given = raw.get("dateLastModified") if isinstance(raw, dict) else None
+        unreadable = modified is None and given not in (None, "")
+        if not unreadable and (modified is None or modified <= self.started):
+            return person
+        if unreadable or modified > self.started + FUTURE_SLACK:
+            self.count += 1
+            self.example = self.example or f"'{excerpt(given, 40).strip(chr(34))}' on {person.source_id}"
+        return replace(person, date_last_modified=self.started)
+
+    def notice(self, path: str) -> RosterNotice:
+        many = self.count != 1
+        return RosterNotice("unreadable_date", (
+            f"{self.count} record{'s' if many else ''} in {path} had a dateLastModified the portal could not use "
+            f"(such as {self.example}); {'they were' if many else 'it was'} synced, and the next delta sync "
+            "starts from this run's start time for them. Ask the SIS vendor to send ISO 8601 dates."))
+
+
+def _person_or_problem(raw, wanted: frozenset[str], school_id: str, scoped: bool, seen: set[str]):
+    try:
+        person = normalise_user(raw)
+    except BadResponse as exc:
+        if not _problem_is_ours(raw, wanted, school_id, scoped):
+            return None
+        sid = str(raw.get("sourcedId") or "").strip() if isinstance(raw, dict) else ""
+        if sid and sid in seen:
+            return None
+        if sid:
+            seen.add(sid)
+        return RecordProblem(sid, exc.message, excerpt(raw))
+    if person.role not in wanted:
+        return None
+    if not scoped and person.role != "parent" and not in_school(person.school_ids, school_id):
+        return None
+    seen.add(person.source_id)
+    return person

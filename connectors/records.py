@@ -1,5 +1,6 @@
 """Normalised people and schools built from raw OneRoster 1.1 (and 1.2 `roles[]`) records."""
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -69,6 +70,14 @@ class RecordProblem:
     raw_excerpt: str
 
 
+@dataclass(frozen=True)
+class RosterNotice:
+    """Something the run should say about how the roster was read (which listing, unreadable dates)."""
+
+    kind: str
+    message: str
+
+
 def excerpt(raw, limit: int = 300) -> str:
     """A short JSON rendering of a raw record for problem reports."""
     try:
@@ -116,13 +125,23 @@ def _enabled(value) -> bool:
     return str(value).strip().lower() not in {"false", "0", "no"}
 
 
+# A time's short UTC offset as some servers send it: "...000-7", "+5:30" (ISO wants "-07:00", "+05:30").
+_SHORT_OFFSET = re.compile(r"(?<=\d)([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
 def parse_datetime(value) -> datetime | None:
-    """ISO-8601 (with `Z`, fractions or offsets) as an aware UTC datetime; None if unusable."""
+    """ISO-8601 as an aware UTC datetime; None if unusable.
+
+    Accepts what vendors send: `Z`, `+00:00`, fractions, a space for `T` (`2017-09-21 07:11:54`), date only,
+    and one-digit offsets (`2017-09-20T00:53:10.000-7`); no offset means UTC.
+    """
     text = _text(value)
     if not text:
         return None
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    elif "T" in text.upper() or " " in text:
+        text = _SHORT_OFFSET.sub(lambda m: f"{m[1]}{int(m[2]):02d}:{m[3] or '00'}", text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

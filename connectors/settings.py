@@ -1,7 +1,19 @@
 """The validated connection settings the client runs on (built by a vendor profile)."""
 from dataclasses import dataclass, field
+from datetime import date
 
 DATA_PATH = "ims/oneroster/v1p1"
+# OAuth 2.0 scopes of OneRoster 1.1, spelled as in the IMS OneRoster 1.1 specification
+# (https://www.imsglobal.org/oneroster-v11-final-specification) and as Aeries grants them in its token reply
+# (https://support.aeries.com/support/solutions/articles/14000065677-oneroster-api-authentication-process:
+# "Scopes MUST be included in the request ... a minimum of one"). roster-core.readonly covers the global
+# collections (users, students, teachers, schools, ...); the school-scoped listings such as
+# schools/{id}/students need roster.readonly. That split is the spec's scope table as other clients read it;
+# the search tool did not return that table's text, so a server that disagrees is handled by the fallbacks
+# (retry with the core scope alone, global listings when a school listing is refused).
+CORE_SCOPE = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly"
+ROSTER_SCOPE = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"
+DEFAULT_SCOPE = f"{CORE_SCOPE} {ROSTER_SCOPE}"
 
 
 @dataclass(frozen=True)
@@ -16,8 +28,9 @@ class ConnectionSettings:
     school_id: str
     auth_mode: str = "oauth2"
     app_name: str = ""
-    scope: str = ""
+    scope: str = DEFAULT_SCOPE
     oauth1_signature_type: str = "header"
+    credentials_expire_on: date | None = None  # optional; see connectors.expiry
 
     @property
     def data_url(self) -> str:

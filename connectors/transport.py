@@ -10,6 +10,7 @@ from requests.utils import parse_header_links
 
 from .errors import BadResponse, ProviderUnavailable
 from .imsx import describe_body
+from .redact import Redactor
 
 MAX_PAGE_BYTES = 50 * 1024 * 1024
 RETRY_AFTER_CAP = 60.0
@@ -65,8 +66,10 @@ class Transport:
     """Sends requests on one Session; retries what is worth retrying and gives up with a clear error."""
 
     def __init__(self, session: requests.Session, *, timeout=(5, 30), max_retries=4, sleep=time.sleep,
-                 max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic):
+                 max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic,
+                 redactor: Redactor | None = None):
         self.session = session
+        self.redactor = redactor or Redactor()  # masks credentials an SIS echoes, before any text is cut short
         self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self.max_retries = max_retries
         self.sleep = sleep
@@ -165,7 +168,7 @@ class Transport:
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise self._too_big(url)
-            return Reply(resp.status_code, resp.headers, bytes(body), resp.url)
+            return Reply(resp.status_code, resp.headers, self.redactor.scrub_bytes(bytes(body)), resp.url)
 
     def _too_big(self, url: str) -> BadResponse:
         size = self.max_bytes // (1024 * 1024)

@@ -1,4 +1,8 @@
-"""Primary parent contact: the student's first guardian/parent agent wins, relatives only as a fallback."""
+"""Primary parent contact: the student's first guardian/parent agent wins, relatives only as a fallback.
+
+Links count from either side: a guardian whose `agents` name the student is the student's agent even when
+the student's own `agents` leave the guardian out (some SIS exports link parents only from the parent).
+"""
 from connectors.records import PersonRecord
 
 from .fields import pack, unpack
@@ -11,6 +15,7 @@ class ParentBook:
 
     def __init__(self):
         self._parents: dict[str, str] = {}
+        self._wards: dict[str, tuple[str, ...]] = {}  # student sourcedId → guardians whose agents name them
 
     def __len__(self) -> int:
         return len(self._parents)
@@ -21,11 +26,15 @@ class ParentBook:
         name = " ".join(p for p in (record.given_name, record.family_name) if p)
         rank = _RANK.get(record.sis_role.lower(), 1)
         self._parents[record.source_id] = pack((str(rank), name, record.email.lower(), record.phone))
+        for student_id in record.agent_ids:
+            self._wards[student_id] = self._wards.get(student_id, ()) + (record.source_id,)
 
-    def contact_for(self, agent_ids: tuple[str, ...]) -> tuple[str, str, str]:
-        """(name, email, phone) of the best-ranked agent, earliest in the agents list on ties."""
+    def contact_for(self, agent_ids: tuple[str, ...], student_id: str = "") -> tuple[str, str, str]:
+        """(name, email, phone) of the best-ranked agent, earliest in the agents list on ties; guardians
+        linked only from their own side come after the student's own agents."""
+        linked = agent_ids + tuple(g for g in self._wards.get(student_id, ()) if g not in agent_ids)
         best = None
-        for position, agent_id in enumerate(agent_ids):
+        for position, agent_id in enumerate(linked):
             packed = self._parents.get(agent_id)
             if packed is None:
                 continue

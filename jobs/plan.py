@@ -3,7 +3,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.records import PersonRecord, RecordProblem
+from connectors.records import PersonRecord, RecordProblem, RosterNotice
 from store.db import db
 from store.models import Person, ROSTER_MANAGER_ROLES
 
@@ -75,7 +75,9 @@ class Planner:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
         issues: list[Issue] = []
         for item in page:
-            if isinstance(item, RecordProblem):
+            if isinstance(item, RosterNotice):  # how the roster was read (a fallback listing, unreadable dates)
+                issues.append(("", item.kind, item.message))
+            elif isinstance(item, RecordProblem):
                 self._problem(item, issues)
             elif item.role == "parent":
                 self.parents.add(item)
@@ -105,7 +107,7 @@ class Planner:
             plan.high_water = modified
         contact = None
         if self.options.compare_parents:
-            contact = self.parents.contact_for(record.agent_ids) if record.role == "student" else ("", "", "")
+            contact = self.parents.contact_for(record.agent_ids, sid) if record.role == "student" else ("", "", "")
         values = record_values(record, contact)
         entry = self.directory.rostered.pop(sid, None)
         if entry is None:

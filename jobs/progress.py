@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from connectors.redact import redact_active
 from store.db import db
 from store.models import SyncIssue, SyncRun
 
@@ -36,7 +37,8 @@ class ProgressWriter:
             if found:
                 conn.execute(db.insert(SyncIssue), [
                     {"run_id": self.run_id, "source_id": sid[:255], "kind": kind,
-                     "message": message[:ISSUE_MESSAGE_LIMIT]} for sid, kind, message in found])
+                     "message": redact_active(message)[:ISSUE_MESSAGE_LIMIT]}  # SIS text, masked before cut
+                    for sid, kind, message in found])
         if self.on_progress:
             self.on_progress(values)
 

@@ -6,11 +6,14 @@ import socket
 from flask import current_app, render_template
 from flask_mail import Connection, Message
 
-from jobs.thresholds import archive_hold
+from connectors.redact import redact_active
 from store.db import db
 from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from store.secrets import redactor_for
 from store.vocabulary import duration_text, trigger_label
 
+from .connection import get_connection
+from .thresholds import archive_hold
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
@@ -87,8 +90,10 @@ def report_context(run: SyncRun) -> dict:
 def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:
     context = report_context(run)
     subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
-    text = render_template("email/run_report.txt", **context)
-    html = render_template("email/run_report.html", **context)
+    # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
+    saved = redactor_for(get_connection(run.school_id))
+    text = redact_active(saved(render_template("email/run_report.txt", **context)))
+    html = redact_active(saved(render_template("email/run_report.html", **context)))
     # One message per owner: owners never see each other's addresses.
     return [Message(subject, recipients=[p.email], body=text, html=html) for p in people]
 

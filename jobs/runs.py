@@ -8,6 +8,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.exc import IntegrityError
 
+from connectors.redact import redact_active
 from store.db import db
 from store.models import AuditEvent, Person, School, SyncRun
 from store.vocabulary import TRIGGERS
@@ -46,10 +47,13 @@ def claim_run(run_id: int) -> bool:
 
 
 def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
-    """Set a final status on its own connection (the apply transaction may have rolled back)."""
+    """Set a final status on its own connection (the apply transaction may have rolled back).
+
+    The message may carry SIS output, so it is stored masked (see connectors.redact).
+    """
     with db.engine.begin() as conn:
         conn.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
-            status=status, phase=status, error_message=message, finished_at=datetime.now(timezone.utc),
+            status=status, phase=status, error_message=redact_active(message), finished_at=datetime.now(timezone.utc),
             **values))
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError
+from connectors.redact import Redactor
 from store.db import db
 from store.models import RosterConnection, School, SyncIssue, SyncRun
 
@@ -56,12 +57,13 @@ def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
                        no_archive_roles=conn.archive_excluded_roles)
 
 
-def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
+def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor) -> None:
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = get_connection(run.school_id)
     policy = outbound_policy()  # one policy: the same rule checks the saved URL and every request
     settings = load_settings(conn, policy)
+    redactor.add(settings.client_secret, settings.client_id)
     now = datetime.now(timezone.utc)
     since = choose_since(conn, run, now)
     options = options_for(conn, full=since is None)
@@ -86,6 +88,7 @@ def _execute(run_id: int, lock: SchoolLock, on_progress) -> None:
     deadline = time.monotonic() + limit * 60
     try:
         with make_client(settings, policy) as client, quiet_gc():
+            redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
             for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
                                             since=since):
                 issues = planner.add_page(page)
@@ -161,22 +164,25 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) 
         finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
                                       f"not start. {NOTHING_CHANGED}")
         return
-    try:
-        if not claim_run(run_id):
-            return
-        _execute(run_id, lock, on_progress)
-    except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
-        db.session.rollback()
-        log.warning("sync run %s failed: %s", run_id, exc)
-        finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
-    except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
-        db.session.rollback()
-        log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-        finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {NOTHING_CHANGED}")
-    finally:
-        lock.release()
-    if trigger != "preview":
-        _send_report(run_id)
+    # While active, the run's secret and tokens are masked in its log lines, stored message and issues.
+    with Redactor().active() as redactor:
+        try:
+            if not claim_run(run_id):
+                return
+            _execute(run_id, lock, on_progress, redactor)
+        except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
+            db.session.rollback()
+            log.warning("sync run %s failed: %s", run_id, exc)
+            finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
+        except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
+            db.session.rollback()
+            log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
+            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). "
+                                         f"{NOTHING_CHANGED}")
+        finally:
+            lock.release()
+        if trigger != "preview":
+            _send_report(run_id)
 
 
 def _send_report(run_id: int) -> None:

@@ -3,6 +3,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from connectors.redact import install_log_redaction
 from store.db import db
 
 from . import filters, queue, security
@@ -31,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production_config(app.config)
+    install_log_redaction()  # web and worker logs: SIS messages may echo credentials
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     if app.config["PORTAL_ENV"] == "production":
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)

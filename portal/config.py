@@ -1,5 +1,6 @@
 """Configuration from the environment, with safe local defaults for the demo."""
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from connectors.netguard import parse_allowlist, split_setting
@@ -36,6 +37,15 @@ class Config:
     SIGNIN_MAX_FAILURES = int(os.environ.get("SIGNIN_MAX_FAILURES", "5"))
     SIGNIN_LOCKOUT_SECONDS = int(os.environ.get("SIGNIN_LOCKOUT_SECONDS", "900"))
     SIGNIN_PER_ADDRESS_PER_MINUTE = int(os.environ.get("SIGNIN_PER_ADDRESS_PER_MINUTE", "20"))
+    # Failures on one account from every address together only slow its sign-ins down (never lock it): past
+    # SIGNIN_SLOWDOWN_AFTER in a lockout period, each attempt waits STEP seconds more, at most MAX.
+    SIGNIN_SLOWDOWN_AFTER = int(os.environ.get("SIGNIN_SLOWDOWN_AFTER", "10"))
+    SIGNIN_SLOWDOWN_STEP_SECONDS = float(os.environ.get("SIGNIN_SLOWDOWN_STEP_SECONDS", "0.25"))
+    SIGNIN_SLOWDOWN_MAX_SECONDS = float(os.environ.get("SIGNIN_SLOWDOWN_MAX_SECONDS", "3"))
+    # "Keep me signed in": at most 30 days (portal/auth/sessions.py caps a larger value); a session without
+    # it ends when the browser closes or after SIGNIN_SESSION_HOURS, whichever comes first.
+    REMEMBER_COOKIE_DURATION = timedelta(days=min(30, int(os.environ.get("SIGNIN_REMEMBER_DAYS", "30"))))
+    SIGNIN_SESSION_HOURS = float(os.environ.get("SIGNIN_SESSION_HOURS", "12"))
     # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto to trust. 0 trusts none: a
     # client could otherwise forge the header and dodge the per-address limit.
     PORTAL_PROXY_HOPS = int(os.environ.get("PORTAL_PROXY_HOPS", "0"))

@@ -1,9 +1,7 @@
-"""Security headers with a strict CSP, and the user loader that honours session tokens."""
+"""Security headers with a strict CSP, and the user loader that honours server-side sign-in sessions."""
 from flask import Flask
 
-from store.db import db
-from store.models import Person
-
+from .auth.sessions import person_for
 from .extensions import login_manager
 
 CSP = (
@@ -14,14 +12,8 @@ CSP = (
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """Sessions carry id:token, so a password change signs out every other session."""
-    person_id, _, token = user_id.partition(":")
-    if not person_id.isdigit():
-        return None
-    person = db.session.get(Person, int(person_id))
-    if person is None or person.session_token != token or not person.password_hash:
-        return None
-    return person
+    """Cookies carry a sign-in session's token: sign-out, a password change or expiry ends it."""
+    return person_for(user_id)
 
 
 def init_app(app: Flask) -> None:

@@ -108,9 +108,14 @@ class Person(UserMixin, db.Model):
         _trigram_index("sis_id"),
     )
 
-    # flask-login: the session carries a token that a password change rotates.
+    # flask-login keeps get_id() in the session and the remember cookie: the token of this sign-in's
+    # SignInSession row (portal/auth/sessions.py), never the account id, so deleting the row ends both.
+    sign_in_token = None  # set by begin() or the loader, for this request only
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        if not self.sign_in_token:
+            raise RuntimeError("Sign in through portal.auth.sessions.begin, which records the session first.")
+        return self.sign_in_token
 
     @property
     def full_name(self) -> str:
@@ -142,6 +147,24 @@ class Person(UserMixin, db.Model):
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
 
+class SignInSession(db.Model):
+    """One signed-in browser: its cookies carry a random token, this row only the token's hash.
+
+    Sign-out deletes the row; a password change rotates Person.session_token, which ends every row made
+    under the old one.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_token: Mapped[str] = mapped_column(String(64))  # Person.session_token when it began
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship()
+
+
 class RosterConnection(db.Model):
     """A school's SIS connection and its sync settings; the secret is stored encrypted."""
 
@@ -156,6 +179,7 @@ class RosterConnection(db.Model):
     secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     sis_school_id: Mapped[str] = mapped_column(String(200), default="")
     app_name: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(String(1000), default="")  # "Other" provider's scopes override; "" = default
 
     sync_students: Mapped[bool] = mapped_column(Boolean, default=True)
     sync_teachers: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,8 +2,10 @@
 import os
 from pathlib import Path
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
+
+from connectors.redact import Redactor
 
 from .db import db
 from .models import RosterConnection
@@ -39,6 +41,17 @@ def encrypt_secret(plain: str) -> bytes:
 def decrypt_secret(token: bytes) -> str:
     """Raises cryptography.fernet.InvalidToken when no configured key can read it."""
     return fernet().decrypt(bytes(token)).decode("utf-8")
+
+
+def redactor_for(conn: RosterConnection | None) -> Redactor:
+    """Masks the connection's saved secret (and every Authorization value) in texts shown or sent."""
+    redactor = Redactor()
+    if conn is not None and conn.has_secret:
+        try:
+            redactor.add(decrypt_secret(conn.secret_encrypted), conn.client_id or "")
+        except InvalidToken:
+            pass  # unreadable with today's keys: the general patterns still apply
+    return redactor
 
 
 def rotate_secrets() -> int:

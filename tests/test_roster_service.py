@@ -4,11 +4,12 @@ from cryptography.fernet import Fernet
 from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
-from store.db import db
-from store.models import AuditEvent, Person, RosterConnection, SyncRun
-from portal.rostering import service
+from connectors.settings import DEFAULT_SCOPE
 from jobs.connection import NotConfigured, get_connection, saved_values, settings_for
 from jobs.runs import approve_run, discard_run, start_sync
+from portal.rostering import service
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, SyncRun
 from store.secrets import decrypt_secret, rotate_secrets
 from tests.factories import make_owner, make_school
 from tests.sync_support import SETTINGS, connect, running_sandbox, sandbox_values
@@ -43,6 +44,15 @@ def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
     values = {**sandbox_values(sandbox), "client_secret": ""}
     conn = service.save_connection(school, "oneroster", values, actor=None)
     assert settings_for(conn).client_secret == sandbox.info["client_secret"]
+
+
+def test_the_other_forms_scope_override_is_saved_and_a_blank_one_means_the_default(app, sandbox):
+    school = make_school()
+    conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": "district.read"}, None)
+    assert saved_values(conn)["scope"] == "district.read"
+    assert settings_for(conn).scope == "district.read"
+    conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": ""}, None)
+    assert conn.scope == "" and settings_for(conn).scope == DEFAULT_SCOPE
 
 
 def test_rotate_secrets_re_encrypts_with_the_first_key(app, sandbox):

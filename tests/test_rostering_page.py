@@ -165,11 +165,11 @@ def test_connection_test_all_green_for_a_good_config(client, owner, aeries):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert "Connection works: every check passed." in html
-    assert html.count('<li class="ok"') >= 8 and 'class="denied"' not in html
+    assert html.count('<li class="ok') == 9 and 'class="denied"' not in html
 
 
 def test_connection_test_shows_the_aeries_fix_for_a_denied_area(client, owner, aeries):
-    aeries.set_faults(deny=["teachers"])
+    aeries.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     try:
         html = post(client, "/connection/test", aeries_values(aeries)).get_data(as_text=True)
     finally:
@@ -177,6 +177,18 @@ def test_connection_test_shows_the_aeries_fix_for_a_denied_area(client, owner, a
     row = re.search(r'<li class="denied" data-check="read:teachers">.*?</li>', html, re.S).group(0)
     assert "Teacher Data" in row
     assert "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset." in row
+
+
+def test_connection_test_counts_only_real_failures_and_marks_optional_rows(client, owner, aeries):
+    aeries.set_faults(refuse_listings=["schools/*/enrollments"], refuse_how="unsupported", deny=["schools/"])
+    try:
+        html = post(client, "/connection/test", aeries_values(aeries)).get_data(as_text=True)
+    finally:
+        aeries.clear_faults()
+    # students and teachers fall back to the global listings; the denied optional areas do not count
+    assert "Connection works: every check the sync needs passed." in html
+    row = re.search(r'<li class="failed optional" data-check="read:enrollments">.*?</li>', html, re.S).group(0)
+    assert "Optional" in row and "does not fail the test" in row
 
 
 def test_connection_test_lists_the_real_school_ids(client, owner, aeries):

@@ -78,7 +78,7 @@ class AeriesProfile(Profile):
         return ConnectionSettings(vendor=self.key, base_url=base,
                                   token_urls=(f"{base}/v2/oauth/token", f"{base}/token"),
                                   client_id=out["client_id"], client_secret=out["client_secret"],
-                                  school_id=out["school_id"], auth_mode="oauth2")
+                                  school_id=out["school_id"], auth_mode="oauth2", scope=self.default_scope)
 
     def saved_fields(self, settings):
         return super().saved_fields(settings) | {"url": settings.base_url + "/"}  # stored as the form shows it

@@ -4,11 +4,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from ..settings import ConnectionSettings
+from ..settings import DEFAULT_SCOPE, ConnectionSettings
 
 MAX_LENGTH = 2000
 # Shorter fields: the portal stores these in columns of this size (an id of 400 digits is a paste mistake).
-FIELD_LIMITS = {"client_id": 500, "school_id": 200, "app_name": 200}
+FIELD_LIMITS = {"client_id": 500, "school_id": 200, "app_name": 200, "scope": 1000}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 LOOPBACK_HOSTS = {"localhost"}
 AREAS = ("schools", "terms", "students", "teachers", "users", "courses", "classes", "enrollments")
@@ -99,7 +99,9 @@ class Profile:
     fields: list[FieldSpec] = []
     credentials_hint = "Check the Client ID and Secret with your SIS vendor."
     school_id_hint = "Use this school's sourcedId exactly as the SIS reports it."
+    renew_hint = "Ask the district's SIS administrator for a new Client ID and Secret, then save them here."
     global_areas: frozenset[str] = frozenset({"users", "schools", "courses"})
+    default_scope = DEFAULT_SCOPE  # OAuth 2.0 scopes asked for; see connectors.settings
 
     def normalise(self, values: dict[str, str], *, allow_loopback_http: bool = False) -> ConnectionSettings:
         """Validate form values into settings, or raise InvalidSettings with per-field messages."""
@@ -112,7 +114,8 @@ class Profile:
     def saved_fields(self, settings: ConnectionSettings) -> dict[str, str]:
         """What a portal stores for these settings, by column name (the secret is stored apart, encrypted)."""
         return {"url": settings.base_url, "token_url": "", "auth_mode": settings.auth_mode,
-                "client_id": settings.client_id, "sis_school_id": settings.school_id, "app_name": settings.app_name}
+                "client_id": settings.client_id, "sis_school_id": settings.school_id, "app_name": settings.app_name,
+                "scope": settings.scope if settings.scope != self.default_scope else ""}  # "" keeps the default
 
     def from_saved(self, row, secret: str) -> dict[str, str]:
         """The form values of a stored connection (`row` has the attributes saved_fields names), secret given."""

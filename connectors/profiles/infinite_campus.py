@@ -72,6 +72,9 @@ class InfiniteCampusProfile(Profile):
     credentials_hint = ("Check the Client ID and Client Secret in Campus "
                         "(System Administration > Learning Interoperability > OneRoster Provisioning).")
     school_id_hint = "Use the school's GUID from Campus, such as CE8DF1FC-3242-4716-A5F5-5A957F86DC36."
+    renew_hint = ("In Campus, open OneRoster Provisioning (System Administration > Learning Interoperability > "
+                  "OneRoster Provisioning), set a later Token Expiration Date on this connection or create new "
+                  "credentials, then save them here.")
 
     def normalise(self, values, *, allow_loopback_http=False):
         errors, out = {}, {}
@@ -109,7 +112,7 @@ class InfiniteCampusProfile(Profile):
         token = f"{out['origin']}{out['campus']}{TOKEN_MARKER}?appName={quote(app, safe='')}"
         return ConnectionSettings(vendor=self.key, base_url=base, token_urls=(token,),
                                   client_id=out["client_id"], client_secret=out["client_secret"],
-                                  school_id=out["school_id"], auth_mode="oauth2", app_name=app)
+                                  school_id=out["school_id"], auth_mode="oauth2", app_name=app, scope=self.default_scope)
 
     def prefill(self, values):
         """The App Name from a pasted URL (the URL wins over a stale name)."""

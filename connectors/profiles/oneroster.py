@@ -1,6 +1,6 @@
 """Any other OneRoster 1.1 provider: explicit base URL, token URL and OAuth 2.0 or 1.0a."""
 from ..errors import InvalidSettings
-from ..settings import ConnectionSettings
+from ..settings import CORE_SCOPE, ConnectionSettings
 from .base import FieldError, FieldSpec, Profile, clean, cut_path, origin, parse_url
 
 EXAMPLE = "https://sis.example.org/oneroster"
@@ -23,6 +23,18 @@ def normalise_token_url(value: str, *, allow_loopback_http: bool) -> str:
     return origin(parts) + parts.path + query
 
 
+def normalise_scope(value) -> str:
+    """Space-separated scope names as one line ("" when blank: the profile's default applies)."""
+    text = "" if value is None else str(value)
+    if not text.strip():
+        return ""
+    text = clean({"scope": text}, "scope", "OAuth scopes")
+    if any(c in text for c in "\"'\\<>"):
+        raise FieldError("OAuth scopes may not contain quotes or angle brackets; paste the scope names "
+                         "separated by spaces.")
+    return " ".join(text.replace(",", " ").split())
+
+
 class OneRosterProfile(Profile):
     key = "oneroster"
     label = "Other OneRoster 1.1 provider"
@@ -36,6 +48,9 @@ class OneRosterProfile(Profile):
         FieldSpec("client_id", "Client ID", "The client (consumer) key the provider issued."),
         FieldSpec("client_secret", "Client Secret", "The client (consumer) secret.", secret=True),
         FieldSpec("school_id", "School ID", "The school's sourcedId in the provider."),
+        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank to ask for the OneRoster 1.1 read scopes "
+                  "(roster-core.readonly and roster.readonly). Fill in only if the provider names other scopes, "
+                  "separated by spaces.", placeholder=CORE_SCOPE),
     ]
 
     def normalise(self, values, *, allow_loopback_http=False):
@@ -54,15 +69,20 @@ class OneRosterProfile(Profile):
                 out[name] = step(clean(values, name, label))
             except FieldError as exc:
                 errors[name] = str(exc)
+        try:
+            out["scope"] = normalise_scope(values.get("scope")) or self.default_scope
+        except FieldError as exc:
+            errors["scope"] = str(exc)
         if errors:
             raise InvalidSettings(errors)
         token_urls = (out["token_url"],) if mode == "oauth2" else ()
         return ConnectionSettings(vendor=self.key, base_url=out["url"], token_urls=token_urls,
                                   client_id=out["client_id"], client_secret=out["client_secret"],
-                                  school_id=out["school_id"], auth_mode=mode)
+                                  school_id=out["school_id"], auth_mode=mode, scope=out["scope"])
 
     def saved_fields(self, settings):
         return super().saved_fields(settings) | {"token_url": settings.token_urls[0] if settings.token_urls else ""}
 
     def from_saved(self, row, secret):
-        return super().from_saved(row, secret) | {"token_url": row.token_url, "auth_mode": row.auth_mode}
+        return super().from_saved(row, secret) | {"token_url": row.token_url, "auth_mode": row.auth_mode,
+                                                  "scope": row.scope}

@@ -33,11 +33,11 @@ class Credentials:
         return secrets.compare_digest(client_id, self.client_id) and secrets.compare_digest(secret,
                                                                                          self.client_secret)
 
-    def issue(self) -> tuple[str, str]:
-        """(access token, affinity cookie value)."""
+    def issue(self, scope: str = "") -> tuple[str, str]:
+        """(access token, affinity cookie value); the token remembers the scopes it was granted."""
         token, cookie = secrets.token_urlsafe(24), secrets.token_hex(8)
         with self.lock:
-            self.tokens[token] = {"expires": time.monotonic() + TOKEN_LIFETIME, "uses": 0}
+            self.tokens[token] = {"expires": time.monotonic() + TOKEN_LIFETIME, "uses": 0, "scope": scope.split()}
             self.cookies.add(cookie)
             self.issued += 1
         return token, cookie
@@ -51,6 +51,12 @@ class Credentials:
                 return False
             entry["uses"] += 1
             return not (expiry_after and entry["uses"] > expiry_after)
+
+    def scopes_of(self, header: str) -> list[str]:
+        """The scopes granted to a bearer token ([] when unknown)."""
+        token = header[7:] if header.startswith("Bearer ") else ""
+        with self.lock:
+            return list(self.tokens.get(token, {}).get("scope", []))
 
     def oauth1_ok(self, method: str, uri: str, query: str, auth_header: str) -> bool:
         """Recompute the HMAC-SHA256 signature over every query and oauth parameter."""

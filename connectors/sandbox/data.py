@@ -5,6 +5,7 @@ import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from .formats import UNREADABLE_DATE, restyle
 from .names import FAMILY, GIVEN, MIDDLE, ascii_slug
 
 BASE_DATE = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -26,6 +27,9 @@ class Dataset:
         self.users: dict[str, dict] = {}
         self.overlay: dict[str, dict] = {}
         self.duplicates: set[str] = set()
+        self.styled = False  # the "vendor_formats" switch (see formats.restyle)
+        self.unreadable: set[str] = set()  # people served with a dateLastModified no parser reads
+        self.parent_links = "both"  # or "guardian_side": students' own agents left empty
         self._bytes: dict[str, bytes] = {}
         self._listings: dict[tuple, list[str]] = {}
         self._counter = 0
@@ -164,15 +168,20 @@ class Dataset:
         return terms, courses, classes, enrollments
 
     # ---- serving -------------------------------------------------------------------------
-    def served(self, sid: str) -> dict:
-        """The record as served (fault overlays applied)."""
+    def served(self, sid: str, styled: bool = True) -> dict:
+        """The record as served (fault overlays applied; vendor formats too unless `styled` is False)."""
         record = self.users[sid]
         overlay = self.overlay.get(sid)
-        if overlay is None:
-            return record
-        merged = {k: v for k, v in record.items() if k not in overlay.get("_drop", ())}
-        merged.update({k: v for k, v in overlay.items() if k != "_drop"})
-        return merged
+        if overlay is not None:
+            merged = {k: v for k, v in record.items() if k not in overlay.get("_drop", ())}
+            merged.update({k: v for k, v in overlay.items() if k != "_drop"})
+            record = merged
+        if styled and self.parent_links == "guardian_side" and record["role"] == "student" and record["agents"]:
+            record = {**record, "agents": []}
+        if styled and (self.styled or sid in self.unreadable):
+            record = restyle(record, unreadable=sid in self.unreadable) if self.styled else \
+                {**record, "dateLastModified": UNREADABLE_DATE}
+        return record
 
     def record_bytes(self, sid: str) -> bytes:
         """Cached JSON for one served user (the cache keeps 100k-user paging fast)."""

@@ -3,7 +3,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 
 PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
-RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names")
+RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
 
 @dataclass
@@ -22,9 +22,24 @@ class Faults:
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
+    # An SIS that repeats the credentials: "token" refuses every token request with an error body repeating the
+    # Authorization header, client id:secret and the URL-encoded secret; "data" answers every data request
+    # 400 repeating its bearer token; "records" serves the first person of each listing without names and with
+    # a note repeating the request's Authorization header and the secret (a per-record issue).
+    echo_credentials: str = ""
+    refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
+    unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
+    refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
+    credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
+    scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
+    scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
+    scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0
+    unreadable_dates: int = 0      # students served with dateLastModified "09/21/2017"
+    vendor_formats: bool = False   # every user as vendors write them (see formats.restyle)
+    parent_links: str = "both"     # "guardian_side": only the guardians' agents name their students
 
 
 class FaultState:
@@ -79,6 +94,25 @@ class FaultState:
                     return None
             return spec
 
+    def refused(self, path: str) -> str:
+        """How a refused listing is answered ("" when it is served)."""
+        with self.lock:
+            return self.faults.refuse_how if matches(self.faults.refuse_listings, path) else ""
+
+    def unpaged(self, path: str) -> bool:
+        with self.lock:
+            return matches(self.faults.unpaged, path)
+
     def denied(self, path: str) -> bool:
         with self.lock:
             return any(part and part in path for part in self.faults.deny)
+
+
+def matches(patterns: list[str], path: str) -> bool:
+    """True when a pattern such as "schools/*/students" names `path` ("*" is one segment)."""
+    parts = path.split("/")
+    for pattern in patterns:
+        wanted = pattern.split("/")
+        if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts)):
+            return True
+    return False

@@ -39,6 +39,8 @@ def parse_filter(text: str):
                 left, right = parse_datetime(have), parse_datetime(value)
                 if right is None:
                     raise BadQuery(f"Bad date '{value}' in filter", "invalid_filter_field")
+                if left is None:  # a record whose own date is unreadable matches no date filter
+                    return False
             ok = {"=": left == right, "!=": left != right, ">": left > right, ">=": left >= right,
                   "<": left < right, "<=": left <= right, "~": str(right).lower() in str(left).lower()}[op]
             if not ok:

@@ -56,27 +56,34 @@ def rename(data: Dataset, source_id: str, given_name: str | None = None, family_
         return dict(user)
 
 
-def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int = 0, missing_names: int = 0) -> dict:
-    """Serve some students as tobedeleted, twice, or without names; returns the chosen ids."""
+def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int = 0, missing_names: int = 0,
+                        unreadable_dates: int = 0, vendor_formats: bool = False, parent_links: str = "both") -> dict:
+    """Serve some students as tobedeleted, twice, without names or with unreadable dates, and optionally
+    every user in vendors' formats; returns the chosen ids."""
     with data.lock:
         students = data.user_ids("students")
-        step = max(1, len(students) // max(1, tobedeleted + duplicates + missing_names))
-        picks = students[::step]
-        chosen = {"tobedeleted": picks[:tobedeleted],
-                  "duplicates": picks[tobedeleted:tobedeleted + duplicates],
-                  "missing_names": picks[tobedeleted + duplicates:tobedeleted + duplicates + missing_names]}
-        old = set(data.overlay) | data.duplicates
+        counts = (("tobedeleted", tobedeleted), ("duplicates", duplicates), ("missing_names", missing_names),
+                  ("unreadable_dates", unreadable_dates))
+        step = max(1, len(students) // max(1, sum(n for _, n in counts)))
+        picks, chosen, start = students[::step], {}, 0
+        for name, n in counts:
+            chosen[name], start = picks[start:start + n], start + n
+        old = set(data.overlay) | data.duplicates | data.unreadable
         data.overlay = {sid: {"status": "tobedeleted"} for sid in chosen["tobedeleted"]}
         data.overlay.update({sid: {"_drop": ("givenName", "familyName")} for sid in chosen["missing_names"]})
         data.duplicates = set(chosen["duplicates"])
-        data.changed(old | set(data.overlay) | data.duplicates)
+        data.unreadable = set(chosen["unreadable_dates"])
+        if (vendor_formats, parent_links) != (data.styled, data.parent_links):
+            data.styled, data.parent_links = vendor_formats, parent_links
+            old |= set(data.users)
+        data.changed(old | set(data.overlay) | data.duplicates | data.unreadable)
         return chosen
 
 
 def people(data: Dataset, school_id: str, parents: str = "linked") -> list:
     """Truth for tests: the school's people as PersonRecords; parents "linked" to its students or "all"."""
     with data.lock:
-        served = [data.served(sid) for sid in sorted(data.users)]
+        served = [data.served(sid, styled=False) for sid in sorted(data.users)]
     own, linked = [], set()
     for raw in served:
         orgs = {o["sourcedId"] for o in raw["orgs"]}

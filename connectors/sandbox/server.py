@@ -6,6 +6,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
+from ..settings import CORE_SCOPE, ROSTER_SCOPE
 from .listing import BadQuery, parse_filter, render, select
 
 DATA = "/ims/oneroster/v1p1/"
@@ -95,7 +96,16 @@ class Handler(BaseHTTPRequestHandler):
                              headers={"Retry-After": f"{retry:g}"})
         if not self._authorised(parts):
             return self.send(401, imsx("Unauthorized: invalid or expired access token", minor="unauthorisedrequest"))
+        if self.box.faults.faults.echo_credentials == "data":
+            header = self.headers.get("Authorization", "")
+            return self.send(400, imsx(f"Request refused for access token {header.partition(' ')[2]} ({header})",
+                                       minor="invalid_data"))
         rel = parts.path[len(prefix):].strip("/")
+        how = self.box.faults.refused(rel)
+        if how:
+            return self._refuse(how, rel)
+        if self._scope_refuses(rel):
+            return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
         if self.box.faults.denied(rel):
             return self.send(403, imsx(f"Access to {rel} is not allowed for this client", minor="forbidden"))
         try:
@@ -105,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorised(self, parts) -> bool:
         creds, box = self.box.credentials, self.box
+        if box.faults.faults.credentials_expired:
+            return False
         if box.auth == "oauth1":
             uri = f"http://{self.headers.get('Host', '')}{parts.path}"
             return creds.oauth1_ok("GET", uri, parts.query, self.headers.get("Authorization", ""))
@@ -124,15 +136,54 @@ class Handler(BaseHTTPRequestHandler):
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
             return self.send(400, json.dumps({"error": "unsupported_grant_type"}).encode())
-        if not box.credentials.basic_ok(self.headers.get("Authorization", "")):
+        if box.faults.faults.echo_credentials == "token":
+            creds, header = box.credentials, self.headers.get("Authorization", "")
+            said = (f"Client authentication failed for Authorization: {header} (client {creds.client_id}:"
+                    f"{creds.client_secret}, client_secret={quote(creds.client_secret, safe='')})")
+            return self.send(401, json.dumps({"error": "invalid_client", "error_description": said}).encode())
+        if not box.credentials.basic_ok(self.headers.get("Authorization", "")) or box.faults.faults.credentials_expired:
             return self.send(401, json.dumps({"error": "invalid_client",
                                               "error_description": "Client authentication failed"}).encode())
-        token, cookie = box.credentials.issue()
+        granted, refusal = self._scopes(form.get("scope", ""))
+        if refusal:
+            return self.send(400, json.dumps(refusal).encode())
+        token, cookie = box.credentials.issue(" ".join(granted))
         headers = {"Cache-Control": "no-store"}
         if box.vendor == "aeries":
             headers["Set-Cookie"] = f"AeriesAffinity={cookie}; Path={box.base_path}; HttpOnly"
-        payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime}
+        payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime,
+                   "scope": " ".join(granted)}
         return self.send(200, json.dumps(payload).encode(), headers=headers)
+
+    def _refuse(self, how: str, rel: str) -> None:
+        """A listing this server does not serve, answered the way real servers do."""
+        if how == "iis":
+            page = b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head></html>"
+            return self.send(404, page, "text/html")
+        if how == "missing":
+            return self.send(404, imsx(f"Unknown endpoint {rel}", minor="unknownobject"))
+        if how == "unsupported":
+            return self.send(400, imsx(f"{rel} is not supported", major="unsupported", minor="unsupported"))
+        return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
+
+    def _scopes(self, asked: str) -> tuple[list[str], dict | None]:
+        """(granted scopes, OAuth error reply or None) for a token request's `scope`."""
+        faults = self.box.faults.faults
+        wanted = asked.split()
+        if not wanted and faults.scope_required:
+            return [], {"error": faults.scope_error, "error_description": "At least one scope must be requested"}
+        allowed = faults.scopes_granted
+        refused = [s for s in wanted if allowed is not None and s not in allowed]
+        if refused:
+            return [], {"error": faults.scope_error, "error_description": f"Scope not granted: {' '.join(refused)}"}
+        return wanted or list(allowed if allowed is not None else (CORE_SCOPE, ROSTER_SCOPE)), None
+
+    def _scope_refuses(self, rel: str) -> bool:
+        """School-scoped collections need roster.readonly; a token granted only roster-core gets 403."""
+        if self.box.auth != "oauth2" or not rel.startswith("schools/") or rel.count("/") < 2:
+            return False
+        granted = self.box.credentials.scopes_of(self.headers.get("Authorization", ""))
+        return bool(granted) and ROSTER_SCOPE not in granted
 
     def _data(self, rel: str, parts) -> None:
         box, segments = self.box, rel.split("/")
@@ -160,8 +211,10 @@ class Handler(BaseHTTPRequestHandler):
             raise BadQuery("limit must be at least 1 and offset not negative")
         fields = [f for f in query.get("fields", "").split(",") if f]
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields)
-        page_items = items[offset:offset + limit]
         envelope = ENVELOPES[box.vendor].get(kind, kind)
+        if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
+            return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields), {})
+        page_items = items[offset:offset + limit]
         body = render(box.data, envelope, page_items, serialised, fields)
         headers = {}
         if box.total_header:
@@ -187,8 +240,21 @@ class Handler(BaseHTTPRequestHandler):
         if html:
             page_html = b"<html><head><title>Service Unavailable</title></head><body>Try later</body></html>"
             return self.send(int(html.get("status", 200)), page_html, "text/html")
+        if faults.faults.echo_credentials == "records" and page == 0 and rel.split("/")[-1] in PEOPLE:
+            body = self._echo_into_first_record(body)
         cut = bool(faults.page_fault("truncated", rel, page))
         return self.send(200, body, headers=headers, cut=cut)
+
+    def _echo_into_first_record(self, body: bytes) -> bytes:
+        """The first person loses its names and gains a note repeating the request's credentials."""
+        payload = json.loads(body)
+        records = next(iter(payload.values()), [])
+        if records:
+            header, secret = self.headers.get("Authorization", ""), self.box.credentials.client_secret
+            note = f"Authorization: {header}; secret {secret}"
+            first = {"note": note, **{k: v for k, v in records[0].items() if k not in ("givenName", "familyName")}}
+            records[0] = first
+        return json.dumps(payload, ensure_ascii=False).encode()
 
     def _one(self, collection: str, sid: str) -> None:
         data = self.box.data

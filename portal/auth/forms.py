@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
+from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
 
+from .emails import MAX_EMAIL, email_problem
 from .service import LENGTH_MESSAGE, MAX_PASSWORD, MIN_PASSWORD
 
 
@@ -13,13 +14,21 @@ def _at_most(limit: int, message: str):
     return check
 
 
-def _email_field():
+def _an_email_address(form, field):
+    """The one rule create-user applies too (portal/auth/emails.py)."""
+    problem = email_problem(field.data)
+    if problem:
+        raise StopValidation(problem)
+
+
+def _email_field(*rules):
     return EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                           _at_most(320, "An email address is at most 320 characters."),
-                                           Email("Enter a valid email address.")])
+                                           _at_most(MAX_EMAIL, f"An email address is at most {MAX_EMAIL} characters."),
+                                           *rules])
 
 
 class LoginForm(FlaskForm):
+    # Looked up as typed (trimmed, lower-cased): a syntax rule here could only lock out an account that exists.
     email = _email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password."),
                                                      _at_most(500, "A password is at most 500 characters.")])
@@ -46,4 +55,4 @@ class PasswordChangeForm(NewPasswordForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = _email_field()
+    email = _email_field(_an_email_address)

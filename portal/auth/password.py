@@ -1,9 +1,9 @@
 """Password change (signed in) and password reset (by emailed link)."""
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from flask_login.config import COOKIE_NAME
 
-from . import bp, throttle
+from . import bp, sessions, throttle
 from .forms import NewPasswordForm, PasswordChangeForm, ResetRequestForm
 from .reset import SENT_MESSAGE, person_for_token, request_reset_email
 from .routes import limit_address
@@ -22,6 +22,25 @@ def _new_password_ok(form: NewPasswordForm, email: str) -> bool:
     return problem is None
 
 
+def _change(form: PasswordChangeForm, person, email: str, address: str | None) -> tuple[str, int]:
+    """Check the current password and store the new one; the problem to show and the status."""
+    if not person.check_password(form.current_password.data):
+        if throttle.record_failure(email, address):
+            return throttle.LOCKED_MESSAGE, 429
+        form.current_password.errors.append(WRONG_CURRENT)
+        return "", 422
+    if form.new_password.data == form.current_password.data:
+        form.new_password.errors.append("Choose a password different from your current one.")
+        return "", 422
+    if not _new_password_ok(form, email):
+        return "", 422
+    set_new_password(person, form.new_password.data)
+    # Every session ended with the old password: start a new one here so only the others end.
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+    sessions.begin(person, remember=remember)
+    return "", 302
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
@@ -31,30 +50,28 @@ def change_password():
         limit_address()
     if form.validate_on_submit():
         person = current_user._get_current_object()
-        email = person.email
-        if throttle.account_locked(email):
+        email, address = person.email, request.remote_addr
+        if throttle.locked(email, address):
             problem, status = throttle.LOCKED_MESSAGE, 429
-        elif not person.check_password(form.current_password.data):
-            if throttle.record_failure(email):
-                problem, status = throttle.LOCKED_MESSAGE, 429
-            else:
-                form.current_password.errors.append(WRONG_CURRENT)
-                status = 422
-        elif form.new_password.data == form.current_password.data:
-            form.new_password.errors.append("Choose a password different from your current one.")
-            status = 422
-        elif _new_password_ok(form, email):
-            set_new_password(person, form.new_password.data)
-            # The session token rotated: sign this session in again so only the others end.
-            remember = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
-            login_user(person, remember=remember)
-            flash("Your password is changed. Any other devices signed in to your account were signed out.")
-            return redirect(url_for("main.index"))
         else:
-            status = 422
+            throttle.slow_down(email)
+            problem, status = _change(form, person, email, address)
+            if status == 302:
+                flash("Your password is changed. Any other devices signed in to your account were signed out.")
+                return redirect(url_for("main.index"))
     elif form.is_submitted():
         status = 422
     return render_template("auth/change_password.html", form=form, problem=problem), status
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """End every session of this account, on every device, this one included."""
+    ended = sessions.end_everywhere(current_user._get_current_object())
+    flash(f"You are signed out on every device ({ended} signed-in session{'' if ended == 1 else 's'} ended). "
+          "Sign in again to continue.")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -83,7 +100,7 @@ def reset_password(token):
     status = 200
     if form.validate_on_submit() and _new_password_ok(form, person.email):
         set_new_password(person, form.new_password.data)
-        throttle.clear_account(person.email)
+        throttle.clear(person.email, request.remote_addr)
         flash("Your password is set. Sign in with your new password.")
         return redirect(url_for("auth.login"))
     if form.is_submitted():

@@ -1,9 +1,9 @@
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from . import bp, throttle
+from . import bp, sessions, throttle
 from .forms import LoginForm
 from .service import authenticate, normalise_email
 
@@ -33,14 +33,16 @@ def login():
     if form.is_submitted():
         limit_address()
     if form.validate_on_submit():
-        email = normalise_email(form.email.data)
-        locked = throttle.account_locked(email)  # while locked, even the right password is refused
+        email, address = normalise_email(form.email.data), request.remote_addr
+        locked = throttle.locked(email, address)  # while locked, even the right password is refused here
+        if not locked:
+            throttle.slow_down(email)
         person = None if locked else authenticate(email, form.password.data)
         if person is not None:
-            throttle.clear_account(email)
-            login_user(person, remember=form.remember.data)
+            throttle.clear(email, address)
+            sessions.begin(person, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
-        if locked or throttle.record_failure(email):
+        if locked or throttle.record_failure(email, address):
             problem, status = throttle.LOCKED_MESSAGE, 429
         else:
             form.password.errors.append(BAD_LOGIN)
@@ -53,7 +55,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    sessions.end_this()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
 

@@ -6,6 +6,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from store.db import db
 from store.models import Person
 
+from .emails import MAX_EMAIL, normalise_email
+from .sessions import end_all_rows
+
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 LENGTH_MESSAGE = f"Use at least {MIN_PASSWORD} characters (at most {MAX_PASSWORD})."
@@ -15,15 +18,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
-
-
 def sign_in_account(email: str) -> Person | None:
-    """The account that signs in with this email, if any."""
-    return db.session.scalar(
-        db.select(Person).where(Person.email == normalise_email(email), Person.password_hash.is_not(None))
-    )
+    """The account that signs in with this email, if any (an address no account could have matches none)."""
+    email = normalise_email(email)
+    if not email or len(email) > MAX_EMAIL or _CONTROL.search(email):  # PostgreSQL refuses NUL in a query
+        return None
+    return db.session.scalar(db.select(Person).where(Person.email == email, Person.password_hash.is_not(None)))
 
 
 def authenticate(email: str, password: str) -> Person | None:
@@ -51,6 +51,7 @@ def password_problem(password: str, email: str) -> str | None:
 
 
 def set_new_password(person: Person, password: str) -> None:
-    """Store the new password; rotating the session token signs out every other session."""
+    """Store the new password and end every session of the account (the caller may start a new one)."""
     person.set_password(password)
+    end_all_rows(person)
     db.session.commit()

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from store.db import db
 from store.models import District, Person, School
 
+from ..auth.emails import email_problem, normalise_email
 from ..auth.service import password_problem
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
@@ -75,9 +76,10 @@ def create_school(district_name: str, name: str, slug: str) -> School:
 
 def create_user(email: str, password: str, role: str, school_slug: str | None, district_name: str | None,
                 given_name: str = "", family_name: str = "") -> Person:
-    email = _clean(email, "The email address", "--email", limit=320).lower()
-    if "@" not in email:
-        raise click.BadParameter("Give a valid email address.", param_hint="--email")
+    problem = email_problem(email)  # the rule the forms apply, so every account created here can sign in
+    if problem:
+        raise click.BadParameter(problem, param_hint="--email")
+    email = normalise_email(email)
     problem = password_problem(password, email)
     if problem:
         raise click.BadParameter(problem, param_hint="--password")

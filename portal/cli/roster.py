@@ -15,7 +15,7 @@ from jobs.sync import run_sync
 from jobs.thresholds import parse_threshold_override
 from store.db import db
 from store.models import RUN_COUNTS, School, SyncRun
-from store.secrets import rotate_secrets
+from store.secrets import redactor_for, rotate_secrets
 from store.vocabulary import SYNC_TOGGLES
 
 from ..rostering import service
@@ -113,10 +113,11 @@ def test_command(slug):
         rows = service.test_connection(school, conn.vendor, saved_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
+    redact = redactor_for(conn)  # the rows are masked already; the terminal gets the same rule again
     for row in rows:
-        click.echo(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}")
+        click.echo(redact(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}"))
         if row.fix:
-            click.echo(f"    Fix: {row.fix}")
+            click.echo(redact(f"    Fix: {row.fix}"))
     if any(row.status != "ok" for row in rows):
         sys.exit(1)
 
@@ -148,14 +149,14 @@ def sync_command(slug, preview, as_json, allow_archive):
     run = db.session.get(SyncRun, run_id)
     result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
               "would_archive": run.would_archive, "rostered_total": run.rostered_total,
-              "error": run.error_message}
+              "error": redactor_for(get_connection(school))(run.error_message)}
     if as_json:
         click.echo(json.dumps(result))
     else:
         click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
         click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
-        if run.error_message:
-            click.echo(f"  {run.error_message}")
+        if result["error"]:
+            click.echo(f"  {result['error']}")
     if run.status != "succeeded":
         sys.exit(1)
 

@@ -1,4 +1,5 @@
 """What the Rostering page and CLI call: save and test the connection, its sync settings and role rules."""
+import dataclasses
 import re
 from datetime import datetime, timezone
 
@@ -8,6 +9,7 @@ from connectors.checklist import CheckRow, run_connection_test
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
+from connectors.secret_reuse import credential_origins, reuse_refusal
 from jobs.connection import get_connection
 from jobs.outbound import outbound_policy
 from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
@@ -28,14 +30,37 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
         *others, last = (profile.label for profile in PROFILES.values())
         raise InvalidSettings({"vendor": f"Choose {', '.join(others)} or {last}."})
     values = {k: ("" if v is None else str(v)) for k, v in values.items()}
-    if not values.get("client_secret", "").strip() and existing is not None and existing.has_secret:
-        try:
-            values["client_secret"] = decrypt_secret(existing.secret_encrypted)
-        except InvalidToken:
-            raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
-                                   "keys changed). Enter the client secret again."}) from None
-    policy = policy or outbound_policy()
-    return get_profile(vendor).normalise(values, allow_loopback_http=policy.allow_loopback)
+    loopback = (policy or outbound_policy()).allow_loopback
+    profile = get_profile(vendor)
+    if values.get("client_secret", "").strip() or existing is None or not existing.has_secret:
+        return profile.normalise(values, allow_loopback_http=loopback)
+    # A blank secret asks to reuse the stored one: only for the vendor, origins and Client ID it was saved for.
+    typed = profile.normalise({**values, "client_secret": _PLACEHOLDER}, allow_loopback_http=loopback)
+    refusal = reuse_refusal(_saved_settings(existing), typed)
+    if refusal:
+        raise InvalidSettings({"client_secret": refusal})
+    try:
+        return dataclasses.replace(typed, client_secret=decrypt_secret(existing.secret_encrypted))
+    except InvalidToken:
+        raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
+                               "keys changed). Enter the client secret again."}) from None
+
+
+_PLACEHOLDER = "saved-secret-placeholder"  # stands in for the stored secret until the reuse rule allows it
+
+
+def _saved_settings(conn: RosterConnection) -> ConnectionSettings | None:
+    """The stored connection as settings (secret left out), or None when it no longer validates."""
+    try:
+        profile = get_profile(conn.vendor)
+        return profile.normalise(profile.from_saved(conn, _PLACEHOLDER), allow_loopback_http=True)
+    except (InvalidSettings, KeyError):
+        return None
+
+
+def credential_hosts(settings: ConnectionSettings) -> str:
+    """The origins the credentials go to, for the audit log (never the secret)."""
+    return ", ".join(sorted(credential_origins(settings)))
 
 
 def save_connection(school: School, vendor: str, values: dict, actor: Person | None) -> RosterConnection:
@@ -53,7 +78,7 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
     AuditEvent.record(school, actor, "settings_changed",
                       f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, "
                       f"client id {settings.client_id}, "
-                      f"school {settings.school_id}.")
+                      f"school {settings.school_id}; credentials go to {credential_hosts(settings)}.")
     db.session.commit()
     return conn
 
@@ -142,6 +167,7 @@ def test_connection(school: School, vendor: str, values: dict, actor: Person | N
     settings = validate_connection(school, vendor, values, existing=get_connection(school), policy=policy)
     rows = run_connection_test(settings, policy=policy)
     passed = sum(r.status == "ok" for r in rows)
-    AuditEvent.record(school, actor, "connection_tested", f"Connection test: {passed} of {len(rows)} checks passed.")
+    AuditEvent.record(school, actor, "connection_tested", f"Connection test of {credential_hosts(settings)}: "
+                                                          f"{passed} of {len(rows)} checks passed.")
     db.session.commit()
     return rows

@@ -92,7 +92,7 @@ def test_denied_area_shows_the_red_row_with_its_fix(page, school, aeries):
     owner = make_owner(school)
     open_rostering(page, school, owner.email)
     fill_aeries(page, aeries)
-    aeries.set_faults(deny=["teachers"])
+    aeries.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     try:
         page.get_by_role("button", name="Test connection").click()
         row = page.locator('.checklist li[data-check="read:teachers"]')

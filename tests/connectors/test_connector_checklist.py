@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from connectors.checklist import run_connection_test
+from connectors.checklist import SCOPE_FIX, headline, run_connection_test
 from connectors.sandbox import start_sandbox
 
 from test_connector_sandbox import CONFIGS
@@ -31,12 +31,15 @@ def test_good_settings_pass_every_row(config):
         rows = run_connection_test(box.settings(1))
     finally:
         box.stop()
-    assert [r.status for r in rows] == ["ok"] * 10, [(r.key, r.detail) for r in rows if r.status != "ok"]
-    assert [r.key for r in rows][:3] == ["token", "school", "read:schools"]
+    assert [r.status for r in rows] == ["ok"] * 9, [(r.key, r.detail) for r in rows if r.status != "ok"]
+    assert [r.key for r in rows] == ["token", "school", "read:students", "read:teachers", "read:users",
+                                     "read:terms", "read:courses", "read:classes", "read:enrollments"]
+    assert [r.optional for r in rows] == [False] * 5 + [True] * 4
+    assert headline(rows) == "Connection works: every check passed."
 
 
 def test_denied_area_names_the_aeries_permission(aeries):
-    aeries.set_faults(deny=["teachers"])
+    aeries.set_faults(deny=["teachers", "users"])  # the school's, the global and the users listing
     rows = by_key(run_connection_test(aeries.settings()))
     row = rows["read:teachers"]
     assert (row.status, row.label) == ("denied", "Read access: Teacher Data")
@@ -68,18 +71,61 @@ def test_hanging_server_finishes_within_the_deadline(aeries):
     started = time.monotonic()
     rows = run_connection_test(aeries.settings(), deadline_seconds=1.5)
     assert time.monotonic() - started < 3
-    assert len(rows) == 10 and rows[0].status == "failed" and rows[0].detail.startswith("Timed out")
+    assert len(rows) == 9 and rows[0].status == "failed" and rows[0].detail.startswith("Timed out")
     assert {r.status for r in rows[1:]} == {"skipped"}
 
 
 def test_rows_left_at_the_deadline_are_failed_timed_out(aeries):
     aeries.set_faults(slow={"path": "students", "page": 0, "seconds": 30})
     rows = by_key(run_connection_test(aeries.settings(), deadline_seconds=1.5))
-    assert rows["token"].status == "ok" and rows["read:schools"].status == "ok"
+    assert rows["token"].status == "ok" and rows["school"].status == "ok"
     assert rows["read:students"].status == "failed"
     assert rows["read:enrollments"].status == "failed" and "Timed out" in rows["read:enrollments"].detail
+    assert rows["read:enrollments"].optional and not rows["read:enrollments"].fails
 
 
 def test_slow_but_answering_server_passes(aeries):
     aeries.set_faults(slow={"path": "students", "page": 0, "seconds": 0.5})
     assert {r.status for r in run_connection_test(aeries.settings())} == {"ok"}
+
+
+def test_a_server_without_school_enrollments_passes_with_an_optional_row(aeries):
+    """Aeries-like: schools/{id}/enrollments is not offered; the people sync never reads it."""
+    aeries.set_faults(refuse_listings=["schools/*/enrollments", "schools/*/classes"], refuse_how="unsupported")
+    rows = run_connection_test(aeries.settings())
+    by = by_key(rows)
+    assert by["read:enrollments"].status == "failed" and by["read:enrollments"].optional
+    assert "does not fail the test" in by["read:enrollments"].detail
+    assert not any(r.fails for r in rows)
+    assert headline(rows) == "Connection works: every check the sync needs passed."
+
+
+def test_people_rows_test_the_fallback_listing_the_sync_will_read(aeries):
+    aeries.set_faults(refuse_listings=["schools/*/students", "schools/*/teachers"], refuse_how="iis")
+    by = by_key(run_connection_test(aeries.settings()))
+    assert by["read:students"].status == "ok"
+    assert by["read:students"].detail == (
+        "Read a record from students: schools/994/students is not offered by this SIS (HTTP 404), so the sync "
+        "reads students and keeps this school's students.")
+
+
+def test_headline_counts_only_real_failures(aeries):
+    good = aeries.settings()
+    rows = run_connection_test(good.__class__(**{**good.__dict__, "client_secret": "wrong-secret-123"}))
+    assert [r.status for r in rows].count("skipped") == 8
+    assert headline(rows) == "1 check failed."
+
+
+def test_a_refused_scope_on_the_token_row_says_what_to_ask_for(aeries):
+    aeries.set_faults(scopes_granted=[])
+    rows = run_connection_test(aeries.settings())
+    assert rows[0].status == "failed" and rows[0].fix == SCOPE_FIX
+    assert rows[0].detail.startswith("The district granted this client less than it needs: ask")
+    assert "Consumer ID" not in rows[0].fix
+
+
+def test_a_school_listing_denied_for_scope_names_the_missing_scope(aeries):
+    aeries.set_faults(refuse_listings=["schools/*/teachers", "teachers", "users"], refuse_how="forbidden")
+    by = by_key(run_connection_test(aeries.settings()))
+    assert by["read:teachers"].status == "denied" and by["read:teachers"].fix == SCOPE_FIX
+    assert headline(list(by.values())) == "2 checks failed."  # teachers and users; students still pass

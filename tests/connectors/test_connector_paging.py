@@ -7,6 +7,7 @@ import responses
 
 from connectors.client import OneRosterClient
 from connectors.errors import BadResponse
+from connectors.sandbox import start_sandbox
 
 from connector_helpers import DATA, TOKEN, make_settings, user
 
@@ -128,3 +129,31 @@ def test_people_envelope_keys_are_all_accepted(key):
         serve_users(rsps, RECORDS[:3], key=key)
         with OneRosterClient(make_settings()) as client:
             assert len(ids(client)) == 3
+
+
+@pytest.mark.parametrize("vendor", ["aeries", "infinite-campus", "oneroster"])
+def test_a_school_listing_that_ignores_paging_is_read_once_when_shorter_than_the_limit(vendor):
+    box = start_sandbox(vendor, schools=2, students=30, seed=9)
+    try:
+        box.set_faults(unpaged=["schools/*/students", "schools/*/teachers"])
+        settings = box.settings()
+        with OneRosterClient(settings, page_size=100) as client:
+            pages = list(client.iter_pages(f"schools/{settings.school_id}/students"))
+            assert client.request_count == 3  # token, the collection, the same collection again
+        expected = sorted(p.source_id for p in box.people() if p.role == "student")
+        assert [len(p) for p in pages] == [len(expected)]
+        assert sorted(r["sourcedId"] for r in pages[0]) == expected
+    finally:
+        box.stop()
+
+
+def test_a_repeated_full_page_is_still_an_error():
+    box = start_sandbox("oneroster", schools=2, students=30, seed=9)
+    try:
+        box.set_faults(unpaged=["schools/*/students"])
+        settings = box.settings()
+        with OneRosterClient(settings, page_size=5) as client, pytest.raises(BadResponse) as caught:
+            list(client.iter_pages(f"schools/{settings.school_id}/students"))
+        assert "The SIS sent the same page twice at offset 15" in caught.value.message
+    finally:
+        box.stop()

@@ -1,0 +1,35 @@
+"""Credentials that expire: a warning from 30 days before, and a 401 after the date worded as "probably expired".
+
+Infinite Campus gives each OneRoster Provisioning record a Token Expiration Date that districts may change
+(help.otus.com/en/articles/4201366-infinite-campus-api-configuration: "Modify Token Expiration Date if need be").
+The issue's "at most 13 months" is not confirmed by any page the search tool returned, so no limit is enforced.
+"""
+from datetime import date, datetime, timezone
+
+WARN_DAYS = 30
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def expiry_warning(expires_on: date | None, renew_hint: str, on: date | None = None) -> str:
+    """A sentence for the page and the report from WARN_DAYS before the date ("" otherwise)."""
+    if expires_on is None:
+        return ""
+    left = (expires_on - (on or today())).days
+    if left > WARN_DAYS:
+        return ""
+    if left < 0:
+        return (f"The SIS credentials expired on {expires_on.isoformat()}; syncs will fail until they are "
+                f"renewed. {renew_hint}")
+    when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
+    return f"The SIS credentials expire on {expires_on.isoformat()} ({when}). {renew_hint}"
+
+
+def refused_hint(expires_on: date | None, credentials_hint: str, renew_hint: str, on: date | None = None) -> str:
+    """What to say after a 401: past the expiry date the credentials have probably expired."""
+    if expires_on is not None and (on or today()) > expires_on:
+        return (f"The credentials have probably expired: they were due to expire on {expires_on.isoformat()}. "
+                f"{renew_hint}")
+    return credentials_hint

@@ -1,0 +1,67 @@
+"""Credentials that expire: the warning window and a 401 after the date worded as "probably expired"."""
+import dataclasses
+from datetime import date, timedelta
+
+import pytest
+
+from connectors.client import OneRosterClient
+from connectors.checklist import run_connection_test
+from connectors.errors import AuthenticationFailed
+from connectors.expiry import expiry_warning, today
+from connectors.profiles import get_profile
+from connectors.sandbox import start_sandbox
+
+CAMPUS = get_profile("infinite-campus")
+
+
+@pytest.fixture
+def campus():
+    box = start_sandbox("infinite-campus", schools=1, students=10, seed=8)
+    yield box
+    box.stop()
+
+
+@pytest.mark.parametrize("days, expected", [
+    (31, ""),
+    (30, "The SIS credentials expire on {d} (in 30 days). "),
+    (1, "The SIS credentials expire on {d} (in 1 day). "),
+    (0, "The SIS credentials expire on {d} (today). "),
+    (-1, "The SIS credentials expired on {d}; syncs will fail until they are renewed. "),
+])
+def test_the_warning_starts_30_days_before_the_date(days, expected):
+    on = date(2026, 12, 1)
+    expires = on + timedelta(days=days)
+    text = expected.format(d=expires.isoformat()) + CAMPUS.renew_hint if expected else ""
+    assert expiry_warning(expires, CAMPUS.renew_hint, on=on) == text
+    assert expiry_warning(None, CAMPUS.renew_hint, on=on) == ""
+
+
+def test_a_refusal_after_the_expiry_date_says_the_credentials_probably_expired(campus):
+    campus.set_faults(credentials_expired=True)
+    expired = dataclasses.replace(campus.settings(), credentials_expire_on=today() - timedelta(days=2))
+    with OneRosterClient(expired) as client, pytest.raises(AuthenticationFailed) as caught:
+        client.authenticate()
+    message = caught.value.message
+    assert "The credentials have probably expired: they were due to expire on " \
+           f"{(today() - timedelta(days=2)).isoformat()}." in message
+    assert "set a later Token Expiration Date" in message
+    rows = run_connection_test(expired)
+    assert rows[0].status == "failed" and rows[0].fix.startswith("The credentials have probably expired")
+
+
+def test_a_data_call_refused_after_the_date_says_so_too(campus):
+    expired = dataclasses.replace(campus.settings(), credentials_expire_on=today() - timedelta(days=1))
+    with OneRosterClient(expired) as client:
+        client.authenticate()
+        campus.set_faults(credentials_expired=True)
+        with pytest.raises(AuthenticationFailed, match="The credentials have probably expired"):
+            client.first_page("users")
+
+
+def test_before_the_date_a_refusal_is_worded_as_usual(campus):
+    campus.set_faults(credentials_expired=True)
+    later = dataclasses.replace(campus.settings(), credentials_expire_on=today() + timedelta(days=5))
+    with OneRosterClient(later) as client, pytest.raises(AuthenticationFailed) as caught:
+        client.authenticate()
+    assert "refused the Client ID and Secret" in caught.value.message
+    assert "probably expired" not in caught.value.message and CAMPUS.credentials_hint in caught.value.message
