@@ -3,7 +3,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from store.vocabulary import duration_text, status_label, trigger_label
+from store.vocabulary import duration_text, run_kind, status_label, trigger_label
 
 
 def school_time(moment: datetime | None, school) -> str:
@@ -14,7 +14,7 @@ def school_time(moment: datetime | None, school) -> str:
 
 
 FILTERS = {"school_time": school_time, "duration": duration_text, "status_label": status_label,
-           "trigger_label": trigger_label}
+           "trigger_label": trigger_label, "run_kind": run_kind}
 
 
 def init_app(app: Flask) -> None:

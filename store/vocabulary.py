@@ -43,6 +43,11 @@ STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeed
                  "needs_review": "Needs review", "skipped": "Skipped"}
 
 
+def run_kind(trigger: str) -> str:
+    """What a run is called on the page: a preview writes nothing, every other trigger is a sync."""
+    return "Preview" if trigger == "preview" else "Sync"
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 

@@ -11,6 +11,7 @@ from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
 from jobs.thresholds import PERCENT_MAX_CHARS
 from store.db import db
 from store.models import SyncChange, SyncIssue, SyncRun
+from store.vocabulary import run_kind
 
 from ..access import school_required
 from ..htmx import is_htmx, retarget, trigger
@@ -19,7 +20,7 @@ from . import bp
 from .context import history_context, latest_run, run_context
 from .routes import _page
 
-TRIGGERS = {"manual": "Sync", "preview": "Preview"}
+STARTABLE = ("manual", "preview")  # the triggers the page offers: Sync now and Preview
 RUN_PAGE_SIZE = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -71,7 +72,7 @@ def _invalid_override(school, value, errors):
 def start(school):
     """Sync now or Preview: enqueue the job; a second start while one runs is refused with 409."""
     trigger = request.form.get("trigger", "manual")
-    if trigger not in TRIGGERS:
+    if trigger not in STARTABLE:
         abort(400)
     override = request.form.get("threshold_override", "").strip()  # the service refuses a long one, never cuts it
     try:
@@ -85,7 +86,7 @@ def start(school):
     once = "" if run.archive_threshold_override is None else \
         f" For this run only, it may archive up to {run.archive_threshold_override:g}% of rostered people."
     if not is_htmx():
-        flash(f"{TRIGGERS[trigger]} started.{once}", "success")
+        flash(f"{run_kind(trigger)} started.{once}", "success")
         return _back_to_page(school)
     response = _progress(school, run)
     if once:  # empty the one-run field again, so the next Sync now uses the saved threshold
