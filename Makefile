@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: venv demo test test-fast services chromium bench load clean
+.PHONY: venv demo test test-fast services chromium bench bench-csv load clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,10 @@ demo: venv
 
 bench: venv services
 	$(BIN)/python benchmarks/sync_bench.py
+
+# A OneRoster CSV bundle of 1,000,000 users: csv module alone vs validate (+ read) through connectors.csvbundle.
+bench-csv: venv
+	$(BIN)/python benchmarks/csv_bench.py
 
 # 50 signed-in owners on People Manager and the progress partial during a 100,000-person sync (database test_load).
 load: venv services

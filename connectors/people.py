@@ -155,10 +155,13 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
             yield out
         if dates.count:
             yield [dates.notice(listing.path)]
-        if listing.passed_over and flt is None and "student" in step.roles and listed and not kept:
-            raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing belong to school "
-                           f"{school_id}, so the sync stopped instead of treating every student as gone. Check "
-                           "the School ID.", url=listing.path)
+        if listing.passed_over and flt is None and listed and not kept:
+            # A fallback that finds nobody is a wrong School ID or a listing without this role, not an empty
+            # school: stopping keeps Archive from removing everyone of the role.
+            who = WHO.get(next(iter(step.roles)), "People").lower()
+            raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing are {who} of school "
+                           f"{school_id}, so the sync stopped instead of treating all of this school's {who} as "
+                           f"gone. Check the School ID, and that this client may read {who}.", url=listing.path)
 
 
 class DateCheck:

@@ -11,7 +11,6 @@ from store.models import Person, RosterConnection, SyncChange, SyncRun
 from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS, unpack
 from .plan import SyncPlan
-from .thresholds import ArchiveHold
 
 CHUNK = 5000
 ANALYZE_AFTER_CREATES = 5000
@@ -19,23 +18,6 @@ log = logging.getLogger(__name__)
 ID_CHUNK = 1000
 PEOPLE = Person.__table__
 BLANK_FIELDS = dict.fromkeys(FIELDS + PARENT_FIELDS, "")
-
-
-class ArchiveGuardTripped(Exception):
-    """The run would archive more of the rostered people than the connection allows (worded as the page says it)."""
-
-    def __init__(self, hold: ArchiveHold):
-        self.hold = hold
-        super().__init__(f"{hold.sentence()}. Review the list, then approve or discard this run.")
-
-
-def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
-    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
-    would, total = len(plan.archives), plan.rostered_total
-    if override or not would:
-        return
-    if would > total * threshold_percent / 100:
-        raise ArchiveGuardTripped(ArchiveHold(would, total, threshold_percent))
 
 
 def _chunks(items, size: int):

@@ -1,13 +1,17 @@
-"""The person fields a sync compares and writes, normalised the same way for SIS and directory values."""
+"""The person fields a sync compares and writes, normalised the same way for SIS and directory values.
+
+Pure (no Flask, no database): the planner uses it. tests/jobs/test_planner.py checks LIMITS against the columns.
+"""
 from connectors.records import PersonRecord
-from store.models import Person, ROSTER_MANAGER_ROLES
 
 FIELDS = ("role", "given_name", "middle_name", "family_name", "email", "username", "sis_id", "grade", "phone")
 PARENT_FIELDS = ("parent_name", "parent_email", "parent_phone")
+GIVEN_NAME, FAMILY_NAME = FIELDS.index("given_name"), FIELDS.index("family_name")
 EMAIL = FIELDS.index("email")
 SIS_ID = FIELDS.index("sis_id")
-LIMITS = {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}
-NO_CONTACT = ("", "", "")
+# The person table's column lengths (String(n)); a test holds them equal to the model.
+LIMITS = {"role": 32, "given_name": 200, "middle_name": 200, "family_name": 200, "email": 320, "username": 200,
+          "sis_id": 200, "grade": 50, "phone": 100, "parent_name": 400, "parent_email": 320, "parent_phone": 100}
 SEPARATOR = "\x1f"  # unit separator: never in names or emails; one string per planned person saves memory
 
 
@@ -19,6 +23,17 @@ def unpack(packed: str) -> list[str]:
     return packed.split(SEPARATOR)
 
 
+def pack_current(values: tuple[str, ...]) -> str | tuple[str, ...]:
+    """A directory person's values as the index keeps them: packed, unless a value holds the separator itself
+    (typed by hand; SIS values never do), which packing could not tell apart."""
+    packed = SEPARATOR.join(values)
+    return packed if packed.count(SEPARATOR) == len(values) - 1 else values
+
+
+def current_values(stored: str | tuple[str, ...]) -> tuple[str, ...] | list[str]:
+    return unpack(stored) if isinstance(stored, str) else stored
+
+
 def fit(value: str, name: str) -> str:
     """Cut a value to its column so one over-long SIS field cannot fail the whole apply."""
     limit = LIMITS[name]
@@ -26,11 +41,10 @@ def fit(value: str, name: str) -> str:
     return value if len(value) <= limit else value[:limit]
 
 
-def record_values(record: PersonRecord, contact: tuple[str, str, str] | None, keep_role: str | None = None
-                  ) -> tuple[str, ...]:
+def record_values(record: PersonRecord, contact: tuple[str, str, str] | None) -> tuple[str, ...]:
     """Comparable values of an incoming person; `contact` is None when parent fields are not synced."""
     values = (
-        keep_role or record.role,
+        record.role,
         fit(record.given_name, "given_name"),
         fit(record.middle_name, "middle_name"),
         fit(record.family_name, "family_name"),
@@ -43,11 +57,6 @@ def record_values(record: PersonRecord, contact: tuple[str, str, str] | None, ke
     if contact is None:
         return values
     return values + tuple(fit(v, n) for v, n in zip(contact, PARENT_FIELDS))
-
-
-def with_role(values: tuple[str, ...], role: str) -> tuple[str, ...]:
-    """Owners and district managers keep their role whatever the SIS says."""
-    return (role,) + values[1:] if role in ROSTER_MANAGER_ROLES else values
 
 
 def field_names(compare_parents: bool) -> tuple[str, ...]:

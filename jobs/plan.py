@@ -1,18 +1,94 @@
-"""Plan a sync: compare the incoming roster, page by page, with the directory index; write nothing."""
+"""Plan a sync: compare the incoming roster, page by page, with the directory index; data in, plan out.
+
+Pure: no Flask, no database. `jobs.directory.load_directory` builds the index from the database, and
+`jobs.apply` writes the plan.
+"""
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem, RosterNotice
-from store.db import db
-from store.models import Person, ROSTER_MANAGER_ROLES
 
-from .directory import AMBIGUOUS, DirectoryIndex, Entry
-from .fields import EMAIL, SIS_ID, pack, record_values, with_role
+from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, current_values, pack, record_values
 from .parents import ParentBook
 
 Issue = tuple[str, str, str]  # (source_id, kind, message)
-DIFF_CHUNK = 1000
+AMBIGUOUS = "ambiguous"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One directory person as the planner needs them: ids, flags and their compared fields' current values."""
+
+    id: int
+    values: str | tuple[str, ...]  # packed (one string saves memory); a tuple when a value holds the separator
+    status: str
+    archived_by: str
+    sync_enabled: bool
+    role: str
+    rostered: bool = True    # has a source_id (False: made by hand)
+    signs_in: bool = False   # can sign in: the sync never links, changes, restores or archives them
+
+    @property
+    def name(self) -> str:
+        values = current_values(self.values)
+        return f"{values[GIVEN_NAME]} {values[FAMILY_NAME]}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAccount:
+    """An account that can sign in, as an issue names it when an incoming record has its email."""
+
+    name: str                     # "Olive Owner (olive@school.org)"
+    source_id: str | None = None  # the SIS record it is linked to (by hand, or before it could sign in)
+    district: bool = False        # a district manager of the school's district, not in the school's People
+
+
+@dataclass
+class DirectoryIndex:
+    """Rostered people by source_id, hand-made people by lower-case email (for linking).
+
+    To spot a new SIS record that duplicates someone already here, emails and SIS ids are kept as
+    hash → entry (ints, not strings: 100k of them cost a few MB).
+    """
+
+    manager_roles: frozenset[str] = frozenset()  # roles the SIS never sets (owners, district managers)
+    rostered: dict[str, Entry] = field(default_factory=dict)
+    by_email: dict[str, Entry | str] = field(default_factory=dict)  # hand-made people who cannot sign in
+    sign_in: dict[str, SignInAccount] = field(default_factory=dict)  # lower-case email → who can sign in with it
+    rostered_total: int = 0  # rostered and active: progress estimate and (minus roles never archived) the guard
+    active_by_role: Counter = field(default_factory=Counter)  # rostered and active, per role
+    emails: dict[int, Entry] = field(default_factory=dict)        # rostered people's emails
+    sis_ids: dict[int, Entry] = field(default_factory=dict)       # rostered people's SIS ids
+    hand_sis_ids: dict[int, Entry] = field(default_factory=dict)  # hand-made people's SIS ids
+
+    def add(self, entry: Entry, source_id: str | None, email: str, sis_id: str) -> None:
+        """File one person of the school (`email` lower-case)."""
+        if entry.signs_in and email:
+            self.sign_in.setdefault(email, SignInAccount(_named(entry.name, email), source_id))
+        if source_id is not None:
+            self.rostered[source_id] = entry
+            if entry.status == "active":
+                self.rostered_total += 1
+                self.active_by_role[entry.role] += 1
+            if email:
+                self.emails.setdefault(hash(email), entry)
+            if sis_id:
+                self.sis_ids.setdefault(hash(sis_id), entry)
+            return
+        if sis_id:
+            self.hand_sis_ids.setdefault(hash(sis_id), entry)
+        if email and not entry.signs_in:
+            self.by_email[email] = AMBIGUOUS if email in self.by_email else entry
+
+    def add_district_account(self, name: str, email: str) -> None:
+        """A district manager (not in the school's People) whose email no new record may take."""
+        if email:
+            self.sign_in.setdefault(email, SignInAccount(_named(name, email), district=True))
+
+
+def _named(name: str, email: str) -> str:
+    return f"{name} ({email})" if name else email
 
 
 @dataclass(frozen=True)
@@ -57,6 +133,24 @@ class SyncPlan:
                 "issues": self.counts["issues"]}
 
 
+class ArchiveGuardTripped(Exception):
+    """The run would archive more of the rostered people than the connection allows."""
+
+    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
+        self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
+        super().__init__(f"This sync would archive {would_archive} of {rostered_total} rostered people, more "
+                         f"than the {threshold:g}% allowed. Review the list, then approve or discard this run.")
+
+
+def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
+    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
+    would, total = len(plan.archives), plan.rostered_total
+    if override or not would:
+        return
+    if would > total * threshold_percent / 100:
+        raise ArchiveGuardTripped(would, total, threshold_percent)
+
+
 class Planner:
     """Feed it pages (parents first), then `finish()`; it holds the index, never ORM objects."""
 
@@ -69,7 +163,6 @@ class Planner:
         # hashes, not strings: 100k of them cost a few MB (a 64-bit collision is not a practical risk)
         self.seen: set[int] = set()
         self.emails: dict[int, str] = {}  # new records' emails → the first such record's source_id
-        self.duplicates: list[tuple] = []  # this page's (issue index, who, field, value, person id)
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
@@ -83,8 +176,6 @@ class Planner:
                 self.parents.add(item)
             else:
                 self._person(item, issues)
-        if self.duplicates:
-            self._name_duplicates(issues)
         self.plan.counts["issues"] += len(issues)
         return issues
 
@@ -112,8 +203,10 @@ class Planner:
         entry = self.directory.rostered.pop(sid, None)
         if entry is None:
             self._new_person(record, values, issues)
-        else:
-            self._known_person(record, entry, with_role(values, entry.role), issues)
+            return
+        if entry.role in self.directory.manager_roles:  # owners and district managers keep their role
+            values = (entry.role,) + values[1:]
+        self._known_person(record, entry, values, issues)
 
     def _new_person(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
@@ -129,10 +222,14 @@ class Planner:
                            "their own email in the SIS, then sync again."))
             plan.counts["skipped"] += 1
             return
+        account = self.directory.sign_in.get(email) if email else None
+        if account is not None:  # never linked by email, nor added beside them: SIS data must not become them
+            issues.append((sid, "sign_in_account", _sign_in_message(record, email, account)))
+            plan.counts["skipped"] += 1
+            return
         duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
         if duplicate is not None:
-            self.duplicates.append((len(issues), _who(record), *duplicate))
-            issues.append((sid, "possible_duplicate", ""))  # worded in _name_duplicates, once per page
+            issues.append((sid, "possible_duplicate", _duplicate_message(record, *duplicate)))
             plan.counts["skipped"] += 1
             return
         match = self.directory.by_email.pop(email, None) if email else None
@@ -141,41 +238,20 @@ class Planner:
             return
         plan.creates.append((sid, pack(values), record.date_last_modified))
 
-    def _duplicate_of(self, email: str, email_hash: int | None, sis_id: str) -> tuple[str, str, int] | None:
-        """(field, value, person id) when a record with a new sourcedId looks like someone already here."""
+    def _duplicate_of(self, email: str, email_hash: int | None, sis_id: str) -> tuple[str, str, Entry] | None:
+        """(field, value, person) when a record with a new sourcedId looks like someone already here."""
         directory = self.directory
-        if email and (pid := directory.emails.get(email_hash)) is not None:
-            return "email", email, pid
+        if email and (entry := directory.emails.get(email_hash)) is not None:
+            return "email", email, entry
         if not sis_id:
             return None
-        if (pid := directory.sis_ids.get(hash(sis_id))) is not None:
-            return "SIS id", sis_id, pid
-        pid = directory.hand_sis_ids.get(hash(sis_id))
+        if (entry := directory.sis_ids.get(hash(sis_id))) is not None:
+            return "SIS id", sis_id, entry
+        entry = directory.hand_sis_ids.get(hash(sis_id))
         link = directory.by_email.get(email) if email else None
-        if pid is not None and link != AMBIGUOUS and (link is None or link.id != pid):
-            return "SIS id", sis_id, pid  # a hand-made person this record would not link to by email
+        if entry is not None and link != AMBIGUOUS and (link is None or link.id != entry.id):
+            return "SIS id", sis_id, entry  # a hand-made person this record would not link to by email
         return None
-
-    def _name_duplicates(self, issues: list[Issue]) -> None:
-        """Word this page's duplicate issues with the matching people's names (one query; duplicates are rare)."""
-        ids = {duplicate[-1] for duplicate in self.duplicates}
-        names = {row.id: row for row in db.session.execute(
-            db.select(Person.id, Person.given_name, Person.family_name, Person.status, Person.source_id)
-            .where(Person.id.in_(ids)))}
-        db.session.commit()  # hold no transaction open during the fetch
-        for index, who, field_name, value, pid in self.duplicates:
-            row = names.get(pid)
-            if row is None:
-                name = "another person"
-            else:
-                notes = [n for n, on in (("archived", row.status != "active"),
-                                         ("added by hand", row.source_id is None)) if on]
-                name = f"{row.given_name} {row.family_name}".strip() + (f" ({', '.join(notes)})" if notes else "")
-            message = (f"Possible duplicate: {who} was not added because the {field_name} {value} already "
-                       f"belongs to {name} in People. If they are one person, the SIS has them twice; if not, "
-                       f"fix the {field_name} in the SIS or in People, then sync again.")
-            issues[index] = (issues[index][0], "possible_duplicate", message)
-        self.duplicates.clear()
 
     def _link(self, record: PersonRecord, match: Entry | str, values: tuple, issues: list[Issue]) -> None:
         plan, sid, email = self.plan, record.source_id, values[EMAIL]
@@ -189,9 +265,11 @@ class Planner:
             plan.counts["skipped"] += 1
         elif not match.sync_enabled:
             plan.counts["skipped"] += 1
+        elif self.options.may_update(match.role):
+            plan.links.append((match.id, sid, values, record.date_last_modified))
+            plan.diffs[match.id] = _diff(self.plan.fields, match.values, values)
         else:
-            update = with_role(values, match.role) if self.options.may_update(match.role) else None
-            plan.links.append((match.id, sid, update, record.date_last_modified))
+            plan.links.append((match.id, sid, None, record.date_last_modified))
 
     def _known_person(self, record: PersonRecord, entry: Entry, values: tuple, issues: list[Issue]) -> None:
         plan, options = self.plan, self.options
@@ -208,20 +286,25 @@ class Planner:
             issues.append((record.source_id, "archived_here", f"{record.given_name} {record.family_name} was "
                            "archived here but is active in the SIS; restore them by hand to sync them again."))
             plan.counts["skipped"] += 1
-        elif entry.status == "active" and hash(values) == entry.digest:
+        elif entry.status == "active" and entry.values == pack(values):
             plan.counts["unchanged"] += 1
-        elif not options.may_update(entry.role):
+        elif entry.signs_in or not options.may_update(entry.role):
             plan.counts["skipped"] += 1
         else:
-            plan.updates.append((entry.id, record.source_id, values, record.date_last_modified,
-                                 entry.status != "active"))
+            restore = entry.status != "active"
+            diff = _diff(plan.fields, entry.values, values) + ([("status", "archived", "active")] if restore else [])
+            if not diff:
+                plan.counts["unchanged"] += 1
+                return
+            plan.updates.append((entry.id, record.source_id, values, record.date_last_modified, restore))
+            plan.diffs[entry.id] = diff
             if values[EMAIL]:  # a new record later in this run must not take the email this person gets
-                self.directory.emails.setdefault(hash(values[EMAIL]), entry.id)
+                self.directory.emails.setdefault(hash(values[EMAIL]), entry)
 
     def _may_archive(self, entry: Entry) -> bool:
         options = self.options
         return (options.archive and options.full and entry.sync_enabled and entry.status == "active"
-                and entry.role not in ROSTER_MANAGER_ROLES and entry.role not in options.no_archive_roles)
+                and not entry.signs_in and entry.role not in options.no_archive_roles)  # owners, DMs always sign in
 
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""
@@ -229,8 +312,12 @@ class Planner:
             if entry.role in self.options.roles and self._may_archive(entry):
                 self.plan.archives.append((entry.id, sid))
         self.directory.rostered.clear()
-        resolve_diffs(self.plan)
         return self.plan
+
+
+def _diff(fields: tuple[str, ...], stored, values: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(field, before, after) for each compared field the incoming values change."""
+    return [(name, old, new) for name, old, new in zip(fields, current_values(stored), values) if old != new]
 
 
 def _who(record: PersonRecord) -> str:
@@ -238,31 +325,23 @@ def _who(record: PersonRecord) -> str:
     return f"{record.given_name} {record.family_name} ({record.source_id})"
 
 
-def resolve_diffs(plan: SyncPlan) -> None:
-    """Load current values of people to update or link (chunked IN queries) and keep field-level diffs."""
-    wanted = {pid: values for pid, _, values, _, _ in plan.updates}
-    wanted.update({pid: values for pid, _, values, _ in plan.links if values is not None})
-    restoring = {pid for pid, _, _, _, restore in plan.updates if restore}
-    ids = list(wanted)
-    columns = [Person.id] + [getattr(Person, name) for name in plan.fields]
-    for start in range(0, len(ids), DIFF_CHUNK):
-        chunk = ids[start:start + DIFF_CHUNK]
-        for row in db.session.execute(db.select(*columns).where(Person.id.in_(chunk))):
-            after = wanted[row[0]]
-            diff = [(name, old or "", new) for name, old, new in zip(plan.fields, row[1:], after)
-                    if (old or "") != new]
-            if row[0] in restoring:
-                diff.append(("status", "archived", "active"))
-            plan.diffs[row[0]] = diff
-    db.session.commit()
-    kept = [u for u in plan.updates if plan.diffs.get(u[0])]
-    plan.counts["unchanged"] += len(plan.updates) - len(kept)
-    plan.updates = kept
+def _duplicate_message(record: PersonRecord, field_name: str, value: str, entry: Entry) -> str:
+    notes = [n for n, on in (("archived", entry.status != "active"), ("added by hand", not entry.rostered)) if on]
+    name = entry.name + (f" ({', '.join(notes)})" if notes else "")
+    return (f"Possible duplicate: {_who(record)} was not added because the {field_name} {value} already belongs to "
+            f"{name} in People. If they are one person, the SIS has them twice; if not, fix the {field_name} in "
+            "the SIS or in People, then sync again.")
 
 
-def plan_sync(directory: DirectoryIndex, options: SyncOptions, fields: tuple[str, ...], pages) -> SyncPlan:
-    """Plan a whole roster from an iterable of pages (tests and previews that need no progress)."""
-    planner = Planner(directory, options, fields)
-    for page in pages:
-        planner.add_page(page)
-    return planner.finish()
+def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
+    start = (f"{_who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
+             f"{account.name}")
+    if account.district:
+        return (f"{start}, a district manager. SIS data never changes an account that can sign in, and district "
+                "managers are not added to a school's People. If it is not them, give the SIS record its own email.")
+    if account.source_id is not None:
+        return (f"{start}, which is already linked to SIS record {account.source_id}. If the SIS has this person "
+                "twice, remove one of its records; if not, give this record its own email.")
+    return (f"{start}, and SIS data never changes an account that can sign in. If they are the same person, link "
+            f"it by hand in People (Link to SIS record, id {record.source_id}); if not, give the SIS record its own "
+            "email.")

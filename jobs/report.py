@@ -4,7 +4,7 @@ import smtplib
 import socket
 
 from flask import current_app, render_template
-from flask_mail import Connection, Message
+from flask_mail import Connection
 
 from connectors.redact import redact_active
 from store.db import db
@@ -13,10 +13,13 @@ from store.secrets import redactor_for
 from store.vocabulary import duration_text, trigger_label
 
 from .connection import get_connection
+from .email_message import EncodedMessage
 from .thresholds import archive_hold
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
+# A record the SIS sent malformed can be thousands of characters long; the run page has every detail in full.
+ISSUE_ID_CHARS, ISSUE_MESSAGE_CHARS, ERROR_CHARS = 80, 300, 2000
 SUBJECT_STATUS = {"succeeded": "succeeded", "failed": "FAILED", "needs_review": "needs your review",
                   "skipped": "was skipped"}
 FAILURE_CHECKS = (
@@ -69,12 +72,14 @@ def recipients_for(run: SyncRun) -> list[Person]:
 def report_context(run: SyncRun) -> dict:
     school = run.school
     zone = school.district.zone
-    issues = db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
-                                .order_by(SyncIssue.id).limit(ISSUES_SHOWN)).all()
+    issues = [(clip(issue.source_id or "(no id)", ISSUE_ID_CHARS), clip(issue.message, ISSUE_MESSAGE_CHARS))
+              for issue in db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
+                                              .order_by(SyncIssue.id).limit(ISSUES_SHOWN))]
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
     started = run.started_at or run.created_at
     return {
-        "run": run, "school": school, "issues": issues, "issue_total": run.issues,
+        "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
+        "error_message": clip(run.error_message or "", ERROR_CHARS),
         "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
         "trigger": trigger_label(run.trigger),
         "status": run.status.replace("_", " "),
@@ -87,7 +92,13 @@ def report_context(run: SyncRun) -> dict:
     }
 
 
-def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis when something was cut."""
+    text = text or ""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
     context = report_context(run)
     subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
     # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
@@ -95,7 +106,7 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[Message]:
     text = redact_active(saved(render_template("email/run_report.txt", **context)))
     html = redact_active(saved(render_template("email/run_report.html", **context)))
     # One message per owner: owners never see each other's addresses.
-    return [Message(subject, recipients=[p.email], body=text, html=html) for p in people]
+    return [EncodedMessage(subject, recipients=[p.email], body=text, html=html) for p in people]
 
 
 def _record(run: SyncRun, status: str, error: str = "") -> None:

@@ -4,6 +4,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -11,6 +12,7 @@ from flask import current_app
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError
 from connectors.redact import Redactor
+from connectors.settings import ConnectionSettings
 from store.db import db
 from store.models import RosterConnection, School, SyncIssue, SyncRun
 
@@ -21,7 +23,7 @@ from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
-from .plan import Planner, SyncOptions
+from .plan import ArchiveGuardTripped, Planner, SyncOptions, SyncPlan, check_archive_guard
 from .progress import ProgressWriter
 from .report import send_run_report
 from .runs import NOTHING_CHANGED, claim_run, finish_run
@@ -32,7 +34,7 @@ FULL_SYNC_EVERY = timedelta(days=7)
 
 
 class SyncRefused(Exception):
-    """The run cannot go on (too slow); the message is for the user."""
+    """The run cannot start or go on (no connection, undecryptable secret, too slow); the message is for the user."""
 
 
 def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
@@ -57,40 +59,62 @@ def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
                        no_archive_roles=conn.archive_excluded_roles)
 
 
-def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """What one run needs, read from the database before the fetch starts."""
+
+    run_id: int
+    school_id: int
+    district_id: int
+    connection_id: int
+    settings: ConnectionSettings
+    since: datetime | None
+    options: SyncOptions
+    preview: bool
+    override: bool
+    threshold: float
+    expected: int  # people the fetch will probably bring (for the progress bar)
+
+
+def _prepare(run_id: int, redactor: Redactor) -> Prepared:
+    """Read the run, its school and connection; note the threshold the run is held to; clear older issues."""
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = get_connection(run.school_id)
-    policy = outbound_policy()  # one policy: the same rule checks the saved URL and every request
-    settings = load_settings(conn, policy)
+    settings = load_settings(conn, outbound_policy())
     redactor.add(settings.client_secret, settings.client_id)
-    now = datetime.now(timezone.utc)
-    since = choose_since(conn, run, now)
+    since = choose_since(conn, run, datetime.now(timezone.utc))
     options = options_for(conn, full=since is None)
-    preview, override = run.trigger == "preview", run.archive_override
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
     # What a held run reports, even if the settings change later.
     run.archive_threshold_applied, run.archive_uncounted_roles = threshold, ",".join(sorted(options.no_archive_roles))
-    school_id, district_id, connection_id = school.id, school.district_id, conn.id
     previous = db.session.scalar(db.select(SyncRun.fetched).where(
-        SyncRun.school_id == school_id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
+        SyncRun.school_id == school.id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
+    job = Prepared(run_id, school.id, school.district_id, conn.id, settings, since, options,
+                   preview=run.trigger == "preview", override=run.archive_override, threshold=threshold,
+                   expected=previous or 0)
     db.session.execute(db.delete(SyncIssue).where(SyncIssue.run_id == run_id))
     db.session.commit()
+    return job
 
-    fields = field_names(options.compare_parents)
-    directory = load_directory(school_id, fields)
-    progress = ProgressWriter(run_id, max(directory.rostered_total, previous or 0), on_progress)
+
+def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory,
+                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter]:
+    """Load the directory, then fetch the roster page by page into the planner; returns the finished plan."""
+    options, fields = job.options, field_names(job.options.compare_parents)
+    directory = load_directory(job.school_id, job.district_id, fields)
+    progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
     try:
-        with make_client(settings, policy) as client, quiet_gc():
+        with client_factory(job.settings) as client, quiet_gc():
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
-            for phase, page in fetch_roster(client, settings.school_id, options.roles, parents=options.parents,
-                                            since=since):
+            for phase, page in fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
+                                            since=job.since):
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
                 lock.renew()
@@ -99,22 +123,33 @@ def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor) -> 
     finally:
         progress.flush()
     progress.write(phase="planning", percent=90)
-    plan = planner.finish()
-    if preview:
-        applying.record_without_applying(run_id, plan, status="succeeded")
+    return planner.finish(), progress
+
+
+def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter) -> None:
+    """Record a preview, hold a run the archive guard stops, or apply the plan."""
+    if job.preview:
+        applying.record_without_applying(job.run_id, plan, status="succeeded")
         return
     try:
-        applying.check_archive_guard(plan, threshold, override)
-    except applying.ArchiveGuardTripped as tripped:
+        check_archive_guard(plan, job.threshold, job.override)
+    except ArchiveGuardTripped as tripped:
         message = str(tripped)
-        if options.no_archive_roles:
+        if job.options.no_archive_roles:
             message += " People of roles that Archive leaves alone are not counted."
-        applying.record_without_applying(run_id, plan, status="needs_review", message=message,
+        applying.record_without_applying(job.run_id, plan, status="needs_review", message=message,
                                          archives_only=True)
         return
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
-    apply_plan(run_id, school_id, district_id, plan, full=options.full, connection_id=connection_id)
+    apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
+               connection_id=job.connection_id)
+
+
+def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, client_factory) -> None:
+    job = _prepare(run_id, redactor)
+    plan, progress = _fetch_and_plan(job, lock, on_progress, client_factory, redactor)
+    _conclude(job, plan, lock, progress)
 
 
 def too_slow_message(limit_minutes: float, fetched: int) -> str:
@@ -133,9 +168,9 @@ def quiet_gc():
         gc.unfreeze()
 
 
-def make_client(settings, policy) -> OneRosterClient:
-    """One client (one HTTP session, one token) per run, held to the portal's outbound policy."""
-    return OneRosterClient(settings, policy=policy)
+def make_client(settings) -> OneRosterClient:
+    """One client (one HTTP session, one token) per run, held to the outbound policy its settings were checked by."""
+    return OneRosterClient(settings, policy=outbound_policy())
 
 
 def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
@@ -148,10 +183,12 @@ def _live_counts(planner: Planner) -> dict[str, int]:
     return {k: totals[k] for k in ("fetched", "created", "updated", "linked", "skipped", "unchanged", "issues")}
 
 
-def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) -> None:
+def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
+             client_factory: Callable[[ConnectionSettings], OneRosterClient] | None = None) -> None:
     """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped.
 
-    Runs inside the app context the worker entry (portal.worker) pushes for every job.
+    `client_factory` builds the run's SIS client from its settings (default `make_client`). Runs inside the
+    app context the worker entry (portal.worker) pushes for every job.
     """
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
@@ -169,7 +206,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None) 
         try:
             if not claim_run(run_id):
                 return
-            _execute(run_id, lock, on_progress, redactor)
+            _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
         except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
             db.session.rollback()
             log.warning("sync run %s failed: %s", run_id, exc)

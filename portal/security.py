@@ -1,5 +1,5 @@
 """Security headers with a strict CSP, and the user loader that honours server-side sign-in sessions."""
-from flask import Flask
+from flask import Flask, request
 
 from .auth.sessions import person_for
 from .extensions import login_manager
@@ -25,6 +25,12 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config["PORTAL_ENV"] == "production":
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
+        if request.endpoint != "static":
+            # Pages, partials, CSV and redirects may carry personal data (student emails): no browser or proxy
+            # may keep a copy after sign-out. Static files carry none and keep their caching.
+            response.headers["Cache-Control"] = "no-store"
+        if request.endpoint == "auth.logout":
+            # Drops any htmx history snapshot an older page left in sessionStorage (honoured on HTTPS and
+            # loopback only). https://developer.mozilla.org/docs/Web/HTTP/Headers/Clear-Site-Data
+            response.headers["Clear-Site-Data"] = '"storage"'
         return response

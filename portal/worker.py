@@ -1,6 +1,6 @@
 """`python -m portal.worker [QUEUE ...]`: the RQ worker, running every job inside the portal's app context.
 
-Jobs (`jobs.sync.run_sync`, `jobs.schedule.tick`, `portal.auth.reset.send_reset_email`) are enqueued by
+Jobs (`jobs.sync.run_sync`, `jobs.schedule.tick`, `jobs.checks.run_queued_test`, `portal.auth.reset.send_reset_email`) are enqueued by
 dotted name and never build an app themselves: this entry builds it once, from the environment, and each
 job runs in a work horse forked from here with a fresh app context of its own.
 """
@@ -34,15 +34,15 @@ class AppWorker(Worker):
 
 def main(argv=None, app: Flask | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal.worker", description=__doc__)
-    parser.add_argument("queues", nargs="*", help="Queues in priority order (default: $MAIL_QUEUE then $RQ_QUEUE, "
-                                                  "so a password-reset email never waits behind a long sync)")
+    parser.add_argument("queues", nargs="*", help="Queues in priority order (default: $MAIL_QUEUE, $CHECK_QUEUE, "
+                                                  "$RQ_QUEUE: an email or a connection test never waits behind a sync)")
     parser.add_argument("--burst", action="store_true", help="Stop once the queues are empty")
     parser.add_argument("--name", default=None, help="Worker name (default: RQ's own)")
     args = parser.parse_args(argv)
     app = app or create_app()
-    names = args.queues or [app.config["MAIL_QUEUE"], app.config["RQ_QUEUE"]]
-    queues = [app.mail_queue if name == app.mail_queue.name else
-              app.sync_queue if name == app.sync_queue.name else name for name in names]
+    known = {queue.name: queue for queue in (app.mail_queue, app.check_queue, app.sync_queue)}
+    names = args.queues or list(known)
+    queues = [known.get(name, name) for name in names]
     worker = AppWorker(queues, connection=app.redis, name=args.name, app=app)
     worker.work(burst=args.burst, logging_level="INFO")
     return 0

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
-    literal_column,
+    literal_column, or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -124,6 +125,16 @@ class Person(UserMixin, db.Model):
     @property
     def is_rostered(self) -> bool:
         return self.source_id is not None
+
+    @hybrid_property
+    def can_sign_in(self) -> bool:
+        """Has a password, or will get one (owners and district managers): SIS data never changes such an account."""
+        return self.password_hash is not None or self.role in ROSTER_MANAGER_ROLES
+
+    @can_sign_in.inplace.expression
+    @classmethod
+    def _can_sign_in_expression(cls):
+        return or_(cls.password_hash.is_not(None), cls.role.in_(ROSTER_MANAGER_ROLES))
 
     @property
     def can_manage_rostering(self) -> bool:

@@ -1,9 +1,12 @@
 """Helpers shared by the sync tests: connect a school to a sandbox, run a sync inline, read the directory."""
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import pytest
 
+from connectors.client import OneRosterClient
 from connectors.sandbox import oneroster_form_values, start_sandbox
+from connectors.sandbox.data import iso
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, SyncChange, SyncIssue, SyncRun
@@ -49,16 +52,17 @@ def exclude_roles(school, update=(), archive=()):
     return conn
 
 
-def sync(school, trigger="manual", threshold_override=None) -> SyncRun:
+def sync(school, trigger="manual", threshold_override=None, client_factory=None) -> SyncRun:
     """Create a run and execute the job inline, as a worker would; returns the refreshed run.
 
-    `threshold_override` is the archive threshold (percent) for this run only.
+    `threshold_override` is the archive threshold (percent) for this run only; `client_factory` builds the
+    job's SIS client (default: CLIENTS["default"], else the job's own).
     """
     run = create_run(school, trigger=trigger)
     if threshold_override is not None:
         run.archive_threshold_override = threshold_override
         db.session.commit()
-    run_sync(run.id)
+    run_sync(run.id, client_factory=client_factory or CLIENTS["default"])
     db.session.expire_all()
     return db.session.get(SyncRun, run.id)
 
@@ -106,9 +110,25 @@ def issues(run) -> list[SyncIssue]:
     return db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)).all()
 
 
+def quick_client(settings, **options) -> OneRosterClient:
+    """A client whose retries still happen, without the real back-off pauses."""
+    return OneRosterClient(settings, sleep=lambda s: None, **options)
+
+
+CLIENTS = {"default": None}  # the client factory sync() gives the job (None: the job's own make_client)
+
+
 @pytest.fixture
 def no_backoff(monkeypatch):
-    """Retries still happen, without the real back-off pauses."""
-    import jobs.sync
-    from connectors.client import OneRosterClient
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(settings, sleep=lambda s: None))
+    """Every sync() of the test uses quick_client."""
+    monkeypatch.setitem(CLIENTS, "default", quick_client)
+
+
+def change_sis_person(sandbox, sid: str, **fields) -> dict:
+    """The SIS edits one of its records (raw OneRoster names, e.g. email, givenName) and bumps dateLastModified."""
+    data = sandbox.data
+    with data.lock:
+        user = data.users[sid]
+        user.update(fields, dateLastModified=iso(datetime.now(timezone.utc)))
+        data.changed([sid])
+        return dict(user)

@@ -300,7 +300,9 @@ def test_connection_form_answers_bad_input_in_place_and_keeps_the_saved_connecti
 
 def test_a_saved_secret_the_keys_cannot_read_asks_for_the_secret_again(client, school):
     """Blank secret means "keep the saved one"; if the encryption keys changed, say so instead of a 500."""
-    response = post(client, "/rostering/connection", dict(CONNECTION, client_secret=""))
+    # The saved address and Client ID: otherwise the secret is asked for again before it is even read.
+    same = dict(CONNECTION, url="https://sis.example.org/aeries/", client_id="c", client_secret="")
+    response = post(client, "/rostering/connection", same)
     body = assert_handled(response, 422)
     assert "The saved secret can no longer be read" in body and "Enter the client secret again" in body
 
@@ -370,3 +372,30 @@ def test_cli_configure_answers_bad_input_with_a_message_and_saves_nothing_bad(ru
         assert result.exit_code == 2, result.output
         assert option in result.output or "Invalid value" in result.output
         assert conn is None or conn.archive_threshold_percent == 10.0
+
+
+# -- Link to SIS record: POST /people/<id>/sis-link -----------------------------------------------
+
+REFUSED_SIS_IDS = {"empty": "Enter the SIS record id", "spaces": "Enter the SIS record id",
+                   "huge": "longer than 255 characters", "long_digits": "longer than 255 characters",
+                   "nul": "cannot contain control",
+                   "unicode": "cannot contain control"}  # its right-to-left override would disguise the id
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("htmx", [True, False])
+def test_link_to_sis_record_refuses_what_cannot_be_an_id_and_escapes_the_rest(client, school, kind, htmx):
+    person = make_person(school, role="teacher")
+    value = ALL[kind]
+    response = post(client, f"/people/{person.id}/sis-link", {"source_id": value}, htmx)
+    db.session.expire_all()
+    linked = db.session.get(Person, person.id).source_id
+    if kind in REFUSED_SIS_IDS:
+        body = assert_handled(response, 422)
+        assert REFUSED_SIS_IDS[kind] in body
+        assert linked is None and nothing_audited()
+        return
+    body = assert_handled(response, 200 if htmx else 302)
+    assert linked == value.strip()
+    if kind == "script" and htmx:
+        assert "linked to SIS record &lt;script&gt;alert(1)&lt;/script&gt;" in body

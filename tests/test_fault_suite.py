@@ -17,15 +17,14 @@ from sqlalchemy.exc import OperationalError
 
 import jobs.sync
 from jobs.runs import mark_stale_runs_failed
-from connectors.client import OneRosterClient
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, SyncRun
 from jobs.runs import create_run, start_sync
 from tests.conftest import DATABASE_URL, REDIS_URL, _test_config
 from tests.factories import make_school
-from tests.sync_support import (connect, expected_people, issues, no_backoff, running_sandbox,  # noqa: F401
-                                sync)
+from tests.sync_support import (connect, expected_people, issues, no_backoff, quick_client,  # noqa: F401
+                                running_sandbox, sync)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,12 +111,11 @@ def test_sis_fault_mid_paging_changes_nothing(synced, sandbox, name):
     assert READABLE.get(name, "") in run.error_message
 
 
-def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox, monkeypatch):
+def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(synced, sandbox):
     before = people(synced)
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(
-        settings, timeout=(2, 0.3), sleep=lambda s: None))  # the real 30 s time-out, shortened
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
-    assert_failed_and_unchanged(synced, sync(synced), before, "Timed out: the SIS did not answer within 0.3 seconds")
+    run = sync(synced, client_factory=lambda settings: quick_client(settings, timeout=(2, 0.3)))  # 30 s, shortened
+    assert_failed_and_unchanged(synced, run, before, "Timed out: the SIS did not answer within 0.3 seconds")
 
 
 def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced, sandbox, monkeypatch):

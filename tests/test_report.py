@@ -6,15 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from aiosmtpd.controller import Controller
 
-import jobs.sync
-from connectors.client import OneRosterClient
 from connectors.sandbox import start_sandbox
 from jobs.report import send_run_report
 from store.db import db
 from portal.extensions import mail
 from store.models import SyncIssue, SyncRun
 from tests.factories import make_owner, make_school
-from tests.sync_support import connect, sync
+from tests.sync_support import connect, no_backoff, sync  # noqa: F401 - no_backoff is a fixture
 
 
 class Inbox:
@@ -145,8 +143,7 @@ def test_a_run_held_for_review_says_it_waits_for_approval(app):
 
 
 @pytest.fixture
-def sandbox(monkeypatch):
-    monkeypatch.setattr(jobs.sync, "make_client", lambda settings, policy: OneRosterClient(settings, sleep=lambda s: None))
+def sandbox(no_backoff):
     box = start_sandbox("oneroster", schools=1, students=30, seed=5)
     yield box
     box.stop()

@@ -1,5 +1,6 @@
 """The Rostering page over the Flask test client, a real database and the sandbox SIS over real HTTP."""
 import re
+import time
 from datetime import date
 
 import pytest
@@ -7,10 +8,13 @@ from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
 from connectors.sandbox import start_sandbox
-from store.db import db
-from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from jobs import check_records
+from jobs.check_records import ConnectionTest
 from jobs.connection import get_connection, settings_for
 from jobs.thresholds import back_to_school_reason, parse_threshold_override
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from tests.check_support import finish_connection_test
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_person, make_school
 
@@ -62,6 +66,13 @@ def aeries_values(sandbox, **overrides):
               "school_id": info["school_ids"][0]}
     values.update(overrides)
     return values
+
+
+def run_connection_test(app, client, values) -> str:
+    """Test connection as the page does it: queued by the POST, run by a worker, shown by the poll."""
+    result = finish_connection_test(app, client, post(client, "/connection/test", values))
+    assert result.status_code == 200
+    return result.get_data(as_text=True)
 
 
 def field_block(html, name):
@@ -160,18 +171,17 @@ def test_campus_app_name_fills_in_from_a_pasted_url(client, owner):
     assert 'value="mingaApp"' in field_block(html, "app_name")
 
 
-def test_connection_test_all_green_for_a_good_config(client, owner, aeries):
-    response = post(client, "/connection/test", aeries_values(aeries))
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "<html" not in html
+def test_connection_test_all_green_for_a_good_config(app, client, owner, aeries):
+    html = run_connection_test(app, client, aeries_values(aeries))
+    assert "<html" not in html and "hx-trigger" not in html  # the final fragment stops the polling
     assert "Connection works: every check passed." in html
     assert html.count('<li class="ok') == 9 and 'class="denied"' not in html
 
 
-def test_connection_test_shows_the_aeries_fix_for_a_denied_area(client, owner, aeries):
+def test_connection_test_shows_the_aeries_fix_for_a_denied_area(app, client, owner, aeries):
     aeries.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     try:
-        html = post(client, "/connection/test", aeries_values(aeries)).get_data(as_text=True)
+        html = run_connection_test(app, client, aeries_values(aeries))
     finally:
         aeries.clear_faults()
     row = re.search(r'<li class="denied" data-check="read:teachers">.*?</li>', html, re.S).group(0)
@@ -179,10 +189,10 @@ def test_connection_test_shows_the_aeries_fix_for_a_denied_area(client, owner, a
     assert "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset." in row
 
 
-def test_connection_test_counts_only_real_failures_and_marks_optional_rows(client, owner, aeries):
+def test_connection_test_counts_only_real_failures_and_marks_optional_rows(app, client, owner, aeries):
     aeries.set_faults(refuse_listings=["schools/*/enrollments"], refuse_how="unsupported", deny=["schools/"])
     try:
-        html = post(client, "/connection/test", aeries_values(aeries)).get_data(as_text=True)
+        html = run_connection_test(app, client, aeries_values(aeries))
     finally:
         aeries.clear_faults()
     # students and teachers fall back to the global listings; the denied optional areas do not count
@@ -191,8 +201,8 @@ def test_connection_test_counts_only_real_failures_and_marks_optional_rows(clien
     assert "Optional" in row and "does not fail the test" in row
 
 
-def test_connection_test_lists_the_real_school_ids(client, owner, aeries):
-    html = post(client, "/connection/test", aeries_values(aeries, school_id="7")).get_data(as_text=True)
+def test_connection_test_lists_the_real_school_ids(app, client, owner, aeries):
+    html = run_connection_test(app, client, aeries_values(aeries, school_id="7"))
     ids = ", ".join(sorted(aeries.info["school_ids"], key=int))
     assert f"The School ID 7 is not among this SIS&#39;s schools: {ids}" in html
     assert '<li class="failed" data-check="school">' in html
@@ -313,8 +323,17 @@ def rostering_rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint.startswith("rostering.")]
 
 
-def _build(rule, run_id):
-    return rule.build({"slug": "lincoln", "run_id": run_id, "period_id": run_id}, append_unknown=False)[1]
+def _build(rule, run_id, check_id="no-such-connection-test"):
+    return rule.build({"slug": "lincoln", "run_id": run_id, "period_id": run_id, "check_id": check_id},
+                      append_unknown=False)[1]
+
+
+def _own_connection_test(app, person, school) -> str:
+    """A finished connection test of `person` at `school`, as the worker leaves it."""
+    test = ConnectionTest(check_id="t" * 24, user_id=person.id, school_id=school.id, vendor="aeries",
+                          host="https://sis.example.org/aeries", started_at=time.time(), status="done")
+    check_records.save(app.redis, test)
+    return test.check_id
 
 
 def test_every_post_endpoint_refuses_a_missing_csrf_token(app, client, owner, world):
@@ -334,8 +353,9 @@ def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, st
     run = make_run(world["school"], status="succeeded")
     auth.login(world[who].email)
     token = csrf_token(client, "/login")
+    check_id = _own_connection_test(app, world[who], world["school"])  # their own: only role and school decide
     for rule in rostering_rules(app):
-        url = _build(rule, run.id)
+        url = _build(rule, run.id, check_id)
         if "GET" in rule.methods:
             response = client.get(url)
         else:

@@ -176,13 +176,16 @@ def test_a_hand_made_person_is_linked_by_email_not_duplicated(school, sandbox):
     assert [c.field for c in changes(run, "link")][0] == "source_id"
 
 
-def test_an_owner_keeps_their_role_when_linked_to_a_teacher_record(school, sandbox):
+def test_an_owner_is_never_linked_to_a_teacher_record_with_their_email(school, sandbox):
+    """Issue 12 finding 1: an owner used to be linked by email and then changed by SIS data."""
     teacher = next(p for p in expected_people(sandbox).values() if p.role == "teacher")
     owner = make_person(school, role="owner", email=teacher.email.lower())
     connect(school, sandbox)
-    sync(school)
+    run = sync(school)
     db.session.refresh(owner)
-    assert (owner.source_id, owner.role) == (teacher.source_id, "owner")
+    assert (owner.source_id, owner.role) == (None, "owner") and run.linked == 0
+    assert teacher.source_id not in directory(school)
+    assert [i.kind for i in issues(run) if i.source_id == teacher.source_id] == ["sign_in_account"]
     assert sync(school).updated == 0
 
 

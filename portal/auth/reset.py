@@ -9,10 +9,10 @@ import logging
 import smtplib
 
 from flask import current_app
-from flask_mail import Message
 from itsdangerous import BadData, URLSafeTimedSerializer
 from redis.exceptions import RedisError
 
+from jobs.email_message import EncodedMessage
 from store.db import db
 from store.models import Person
 
@@ -86,7 +86,7 @@ def send_reset_email(email: str) -> None:
     if person is None or person.status != "active" or not throttle.reset_mail_allowed(email):
         return
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    message = Message(
+    message = EncodedMessage(  # quoted-printable, as the run report: no line over SMTP's limit
         subject="Reset your Rostering Portal password",
         recipients=[person.email],
         body=(f"Hello {person.full_name},\n\nSomeone (hopefully you) asked to reset the password of your "

@@ -10,7 +10,7 @@ from ..htmx import is_htmx
 from ..paging import page_number
 from ..rostering import service
 from . import bp
-from .controls import NotAllowed, apply_person_action, person_of
+from .controls import BadSisId, NotAllowed, apply_person_action, link_to_sis_record, person_of
 from .directory import STATUSES, search_people
 
 NO_CONNECTION = "This school has no SIS connection yet, so there are no sync rules to set."
@@ -116,3 +116,26 @@ def person_action(school, person_id, action):
     flash(message, "success" if status == 200 else "error")
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
                     else url_for("people.index", slug=school.slug))
+
+
+@bp.post("/people/<int:person_id>/sis-link")
+@school_required
+def link_sis_record(school, person_id):
+    """Link someone made by hand to an SIS record on purpose (audited); htmx swaps just their row."""
+    person = person_of(school, person_id)
+    if person is None:
+        abort(404)
+    typed = request.form.get("source_id", "")
+    try:
+        message, status = link_to_sis_record(school, person, typed, current_user), 200
+    except BadSisId as exc:
+        message, status = str(exc), 422
+    except NotAllowed as exc:
+        message, status = str(exc), 409
+    if is_htmx():
+        return render_template("people/_person_row.html", school=school, person=person, role_labels=ROLE_LABELS,
+                               message=message, error=status != 200, link_typed=typed[:255]), status
+    flash(message, "success" if status == 200 else "error")
+    if status == 200:
+        return redirect(url_for("people.index", slug=school.slug) + f"#person-{person.id}")
+    return render_template("people/index.html", **_people_context(school, request.args)), status

@@ -63,7 +63,7 @@ def history_context(school, page: int = 1) -> dict:
 def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
     conn = get_connection(school)
-    context = {"conn": conn, "checks": None, "run_notice": "", "override_value": "", "override_error": ""}
+    context = {"conn": conn, "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
     pauses = pause_context(school)
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))

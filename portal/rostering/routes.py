@@ -1,17 +1,22 @@
 """The Rostering page: SIS connection, connection test and sync settings (thin views over the service)."""
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from redis.exceptions import RedisError
 
 from connectors.errors import InvalidSettings
 from connectors.profiles import get_profile
+from jobs.check_records import TooManyTests
 from jobs.connection import get_connection
 from store.db import db
 
 from ..access import school_required
 from ..htmx import full_reload, is_htmx, retarget
-from . import bp, service
+from . import bp, connection_tests, service
 from .context import connection_context, page_context, settings_context
 from .forms import chosen_vendor, connection_values, sync_settings_values
+
+QUEUE_DOWN = ("The portal cannot start a connection test right now: its job queue (Redis) is not answering. "
+              "Try again in a minute; if it keeps happening, tell the portal's administrator.")
 
 
 def _page(school, status=200, **parts):
@@ -65,17 +70,43 @@ def save_connection(school):
 @bp.post("/connection/test")
 @school_required
 def test_connection(school):
-    """Run the connector's checklist on the values in the form (saved or not)."""
+    """Queue the connector's checklist on the values in the form (saved or not); the page polls for it."""
     vendor = chosen_vendor(request.form)
     values = connection_values(request.form, vendor)
     try:
-        checks = service.test_connection(school, vendor, values, current_user)
+        test = connection_tests.start_test(school, vendor, values, current_user)
     except InvalidSettings as exc:
         return _invalid_connection(school, vendor, values, exc.errors)
+    except TooManyTests as exc:
+        return _test_outcome(school, 429, vendor, values, refusal=exc.message, retry_after=exc.retry_after)
+    except RedisError:
+        return _test_outcome(school, 503, vendor, values, refusal=QUEUE_DOWN, retry_after=60)
+    return _test_outcome(school, 202, vendor, values, test=test)
+
+
+@bp.get("/connection/test/<check_id>")
+@school_required
+def connection_test_result(school, check_id):
+    """The test's state: polled by htmx until the checklist is in, or opened as a page without JavaScript."""
+    test = connection_tests.test_of(check_id[:100], school, current_user)
+    if test is None:
+        abort(404)
+    return _test_outcome(school, 200, test=test)
+
+
+def _test_outcome(school, status, vendor=None, values=None, *, test=None, refusal="", retry_after=None):
+    """The connection-test area (htmx) or the whole page with it (typed values kept, never the secret)."""
+    parts = {"connection_test": test, "checks": test.checks() if test and test.done else None,
+             "test_refusal": refusal}
     if is_htmx():
-        return render_template("rostering/_connection_test.html", checks=checks, vendor=vendor)
-    values.pop("client_secret", None)
-    return _page(school, checks=checks, connection={"vendor": vendor, "values": values})
+        response = make_response(render_template("rostering/_connection_test.html", school=school, **parts), status)
+    else:
+        if vendor is not None:
+            parts["connection"] = {"vendor": vendor, "values": {k: v for k, v in values.items() if k != "client_secret"}}
+        response = make_response(*_page(school, status, **parts))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/settings")

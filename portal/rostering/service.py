@@ -10,6 +10,7 @@ from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
 from connectors.secret_reuse import credential_origins, reuse_refusal
+from jobs.check_records import audit_detail
 from jobs.connection import get_connection
 from jobs.outbound import outbound_policy
 from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
@@ -161,13 +162,17 @@ def role_rule_summary(conn: RosterConnection | None) -> list[tuple[str, str]]:
     return lines
 
 
+def settings_to_test(school: School, vendor: str, values: dict, policy: OutboundPolicy | None = None
+                     ) -> ConnectionSettings:
+    """The settings a connection test runs on: the form's values, a blank secret filled in by the reuse rule."""
+    return validate_connection(school, vendor, values, existing=get_connection(school), policy=policy)
+
+
 def test_connection(school: School, vendor: str, values: dict, actor: Person | None) -> list[CheckRow]:
-    """Run the checklist on (possibly unsaved) values; raises InvalidSettings for bad fields."""
+    """Run the checklist inline (the CLI; the page queues it, see connection_tests); InvalidSettings for bad fields."""
     policy = outbound_policy()  # one policy: the same rule checks the typed URL and every request
-    settings = validate_connection(school, vendor, values, existing=get_connection(school), policy=policy)
+    settings = settings_to_test(school, vendor, values, policy)
     rows = run_connection_test(settings, policy=policy)
-    passed = sum(r.status == "ok" for r in rows)
-    AuditEvent.record(school, actor, "connection_tested", f"Connection test of {credential_hosts(settings)}: "
-                                                          f"{passed} of {len(rows)} checks passed.")
+    AuditEvent.record(school, actor, "connection_tested", audit_detail(credential_hosts(settings), rows))
     db.session.commit()
     return rows

@@ -45,14 +45,14 @@ def live_server(live_app):
 
 @pytest.fixture(scope="package")
 def sync_worker(live_app):
-    """Processes the sync queue in a thread, as `python -m portal.worker` would in production.
+    """Processes the checks and sync queues in a thread, as `python -m portal.worker` would in production.
 
     Package-scoped: once the browser tests end it stops, so it never picks up other tests' jobs.
     """
     stop = threading.Event()
 
     def loop():
-        worker = ThreadWorker([live_app.sync_queue], connection=live_app.redis)
+        worker = ThreadWorker([live_app.check_queue, live_app.sync_queue], connection=live_app.redis)
         while not stop.is_set():
             # A fresh app context per burst, as a real worker has per job: no transaction is left open
             # between jobs to block the next test's table reset.

@@ -88,7 +88,7 @@ def test_campus_url_fills_in_the_app_name(page, school):
     screenshot(page, "05-campus-app-name")
 
 
-def test_denied_area_shows_the_red_row_with_its_fix(page, school, aeries):
+def test_denied_area_shows_the_red_row_with_its_fix(page, school, aeries, sync_worker):
     owner = make_owner(school)
     open_rostering(page, school, owner.email)
     fill_aeries(page, aeries)

@@ -81,9 +81,25 @@ def test_a_wrong_school_id_through_a_fallback_stops_instead_of_finding_nobody():
     try:
         box.set_faults(refuse_listings=["schools/*/students"], refuse_how="missing")
         wrong = dataclasses.replace(box.settings(), school_id="school-999")
-        with pytest.raises(NotFound, match="None of the 20 people in the SIS's students listing belong to "
-                                           "school school-999, so the sync stopped"):
+        with pytest.raises(NotFound, match="None of the 20 people in the SIS's students listing are students "
+                                           "of school school-999, so the sync stopped"):
             read(box, roles={"student"}, settings=wrong)
+    finally:
+        box.stop()
+
+
+def test_a_users_fallback_without_any_of_the_schools_teachers_stops_instead_of_archiving_them():
+    box = start_sandbox("oneroster", schools=2, students=20, seed=5)
+    try:
+        box.set_faults(refuse_listings=["schools/*/teachers", "teachers"], refuse_how="forbidden")
+        with box.data.lock:  # the users listing this client may read holds no teachers at all
+            for record in box.data.users.values():
+                if record["role"] == "teacher":
+                    record["role"] = "aide"
+            box.data.changed(list(box.data.users))
+        with pytest.raises(NotFound, match="are teachers of school school-001, so the sync stopped instead of "
+                                           "treating all of this school's teachers as gone"):
+            read(box, roles={"teacher"}, school_index=0)
     finally:
         box.stop()
 

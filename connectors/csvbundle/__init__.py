@@ -1,0 +1,16 @@
+"""OneRoster CSV bundles (a zip or a directory): hostile-file defences, validation that says what to fix, and the
+same PersonRecord/RecordProblem pages as the API reader. No Flask, database, jobs or portal imports.
+
+    with open_bundle(path) as bundle:              # BundleRefused: unsafe or unreadable archive
+        report = bundle.validate()                 # Report: applicable, errors, warnings, csv_rows()
+        bundle.full                                # bulk users.csv: people absent from it have left
+        for page in bundle.iter_roster(school_sis_id, roles):   # parents first; read once for all roles
+            planner.add_page(page)                 # BundleInvalid after the last page if errors were found
+"""
+from .archive import Limits
+from .errors import BundleInvalid, BundleRefused
+from .reader import CsvBundle, open_bundle
+from .report import ERROR, WARNING, Problem, Report
+
+__all__ = ["CsvBundle", "open_bundle", "Limits", "BundleInvalid", "BundleRefused", "Problem", "Report", "ERROR",
+           "WARNING"]

@@ -1,0 +1,97 @@
+"""Decoded lines of one CSV file for csv.reader, read in bounded blocks; non-UTF-8 and binary data are named.
+
+Blocks end at a line break, so a UTF-8 character is never split and memory stays near one block plus one line
+whatever the file holds (a 2 GB line is refused after one block). Lines are handed out by io.StringIO with
+newline="" (what the csv module asks of files), so the per-line work stays in C.
+"""
+import io
+
+from .errors import FileUnreadable
+
+BOM = b"\xef\xbb\xbf"
+NOT_RENAMED = "Export the OneRoster CSV file again; do not rename other files to .csv."
+EXPORT_UTF8 = 'Export the file as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)"), then send the bundle again.'
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
+
+
+class Lines:
+    """Iterate decoded lines (endings kept); `bom` is set once the first block has been read."""
+
+    def __init__(self, stream, max_line_bytes: int, block_bytes: int | None = None):
+        self.stream, self.max_line = stream, max_line_bytes
+        self.block = block_bytes or max(max_line_bytes, 64 * 1024)
+        self.bom = False
+
+    def __iter__(self):
+        read, block, max_line = self.stream.read, self.block, self.max_line
+        pending, first, before = b"", True, 0  # `before`: lines in the blocks already handed out
+        while True:
+            data = read(block)
+            if first:
+                first = False
+                if data.startswith(BOM):
+                    self.bom, data = True, data[3:]
+                _check_start(data)
+            if not data:
+                chunk, pending = pending, b""
+            else:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    pending += data
+                    if len(pending) > max_line:
+                        raise self._too_long(before + 1)
+                    continue
+                chunk, pending = pending + data[:cut + 1], data[cut + 1:]
+            if not chunk:
+                return
+            yield from io.StringIO(self._decode(chunk, before), newline="")
+            before += chunk.count(b"\n")
+
+    def _decode(self, chunk: bytes, before: int) -> str:
+        lengths = [len(line) for line in chunk.split(b"\n")] if len(chunk) > self.max_line else ()
+        if lengths and max(lengths) > self.max_line:
+            raise self._too_long(before + 1 + lengths.index(max(lengths)))
+        if b"\x00" in chunk:
+            line = before + 1 + chunk.count(b"\n", 0, chunk.index(b"\x00"))
+            raise FileUnreadable(line, "The file holds binary data (NUL bytes), not CSV text.", NOT_RENAMED)
+        try:
+            return chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = chunk.rfind(b"\n", 0, exc.start) + 1
+            end = chunk.find(b"\n", exc.start)
+            line = before + 1 + chunk.count(b"\n", 0, exc.start)
+            raise FileUnreadable(line, *_encoding_problem(chunk[start:end if end >= 0 else None],
+                                                          exc.start - start)) from None
+
+    def _too_long(self, line: int) -> FileUnreadable:
+        return FileUnreadable(line, f"Line {line:,} is longer than {self.max_line:,} bytes, so this is not a "
+                              "OneRoster CSV file (or it has no line breaks).",
+                              "Check that the export wrote one record per line, then send the bundle again.")
+
+
+def _check_start(first: bytes) -> None:
+    for magic, what in _MAGIC:
+        if first.startswith(magic):
+            raise FileUnreadable(1, f"The file is {what} renamed .csv, not CSV text.",
+                                 "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
+
+
+def _encoding_problem(line: bytes, at: int) -> tuple[str, str]:
+    """(problem, what to do) for a line that is not UTF-8; `at` is the offending byte's offset in it."""
+    if any(b in _CONTROL for b in line[:4096]):
+        return "The file holds binary data (control bytes that CSV text never has), not CSV text.", NOT_RENAMED
+    where = f"byte 0x{line[at]:02X} at position {at + 1}"
+    try:
+        shown = line[max(0, at - 12):at + 1].decode("cp1252")
+    except UnicodeDecodeError:
+        return f"The file is not UTF-8 ({where}) and its encoding is not recognised.", EXPORT_UTF8
+    return (f"The file is not UTF-8: {where} (\"{shown.strip()}\") reads as Windows-1252, the encoding Excel "
+            'uses for "CSV (Comma delimited)".', EXPORT_UTF8)

@@ -1,0 +1,86 @@
+"""manifest.csv: which OneRoster version a bundle is, and whether each file is bulk, delta or absent."""
+from dataclasses import dataclass, field
+
+from .report import Report
+from .spec import MANIFEST, MODES, NEEDED, VERSIONS
+from .tables import Header, read_rows
+
+MANIFEST_HELP = ("Add manifest.csv with the header propertyName,value and rows such as oneroster.version,1.1 and "
+                 "file.users,bulk (most SIS exports write it; check the export's settings).")
+
+
+@dataclass
+class Manifest:
+    version: str = ""  # "1.1" or "1.2"; empty when unusable
+    modes: dict[str, str] = field(default_factory=dict)  # "users.csv" -> bulk | delta | absent
+
+
+def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
+    """Parse manifest.csv; a missing or unusable one is reported as the cause and leaves `version` empty."""
+    manifest = Manifest()
+    if "manifest.csv" not in files.members:
+        report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
+                     "version it is or whether its files are bulk or delta; nothing else was checked.", MANIFEST_HELP)
+        return manifest
+    values: dict[str, tuple[str, int]] = {}
+    stream = files.open("manifest.csv")
+    try:
+        at = (0, 1)
+        for item in read_rows(stream, "manifest.csv", MANIFEST, MANIFEST, report, max_line_bytes):
+            if isinstance(item, Header):
+                at = (item.index.get("propertyName", 0), item.index.get("value", 1))
+                continue
+            line, row = item
+            values[row[at[0]].strip().lower()] = (row[at[1]].strip(), line)
+    finally:
+        stream.close()
+    if report.error_count:
+        return manifest
+    version, line = values.get("oneroster.version", ("", 0))
+    if not version:
+        report.error("manifest.csv", 0, "value", "manifest.csv has no oneroster.version row.",
+                     "Add the row oneroster.version,1.1 (or 1.2, whichever the export follows).")
+        return manifest
+    if version not in VERSIONS:
+        report.error("manifest.csv", line, "value", f"oneroster.version is {version!r}; this portal reads 1.0, 1.1 "
+                     "and 1.2.", "Export OneRoster 1.1 or 1.2 CSV files from the SIS.")
+        return manifest
+    if version == "1.0":
+        report.warning("manifest.csv", line, "value", "oneroster.version is 1.0; the files are read with the 1.1 "
+                       "columns.", "Nothing to do if the export follows OneRoster 1.1.")
+    mversion, mline = values.get("manifest.version", ("", 0))
+    if mversion != "1.0":
+        report.warning("manifest.csv", mline, "value", f"manifest.version is {mversion or 'missing'}; expected 1.0.",
+                       "Add the row manifest.version,1.0.")
+    manifest.version = VERSIONS[version]
+    for name, (value, line) in values.items():
+        if name.startswith("file."):
+            mode = value.lower()
+            if mode not in MODES:
+                report.error("manifest.csv", line, "value", f"{name} is {value!r}; it must be bulk, delta or absent.",
+                             "Set it to bulk for a full export, delta for changes only, absent if the file is not sent.")
+                continue
+            manifest.modes[name[5:].lower() + ".csv"] = mode
+    _check_files(files, manifest, report)
+    return manifest
+
+
+def _check_files(files, manifest: Manifest, report: Report) -> None:
+    for key in NEEDED[manifest.version]:
+        mode = manifest.modes.get(key)
+        present = key in files.members
+        if mode == "absent":
+            report.error("manifest.csv", 0, "", f"The manifest says {key} is absent, but a people sync needs it.",
+                         f"Include {key} in the export and set file.{key[:-4]} to bulk or delta.")
+        elif not present:
+            said = f" although the manifest says file.{key[:-4]} is {mode}" if mode else ""
+            report.error(key, 0, "", f"{key} is missing from the bundle{said}.",
+                         f"Include {key} in the export; a people sync needs {', '.join(NEEDED[manifest.version])}.")
+        elif mode is None:
+            report.warning("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row; {key} is read as bulk.",
+                           f"Add the row file.{key[:-4]},bulk (or delta).")
+            manifest.modes[key] = "bulk"
+    for key in files.members:
+        if manifest.modes.get(key) == "absent":
+            report.warning(key, 0, "", f"The manifest says {key} is absent, so the file sent is ignored.",
+                           f"Set file.{key[:-4]} to bulk or delta if the file should be read.")

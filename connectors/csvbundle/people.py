@@ -1,0 +1,229 @@
+"""users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
+import csv
+import io
+import tempfile
+from operator import itemgetter
+from array import array
+
+from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
+from .report import Report
+from .spec import COLUMNS, REQUIRED
+from .tables import Header, read_rows
+
+FILE = "users.csv"
+_LEAVING = {"tobedeleted", "inactive", "deleted"}
+_DISABLED = {"false", "0", "no"}
+_READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role", "username", "givenName",
+         "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
+ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
+
+
+def split_ids(value: str) -> tuple[str, ...]:
+    """A CSV list field ("a,b" inside quotes) as a tuple; the one-value case stays cheap."""
+    if not value:
+        return ()
+    if "," not in value:
+        return (value,) if " " not in value else (value.strip(),)
+    return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
+
+
+class UserScan:
+    """One pass over users.csv; `wanted(role, orgs)` picks the records to build, the rest are only checked.
+
+    With `defer` set, a student whose agents (parents) come later in the file is spooled to a temporary file and
+    built after the last row, so that every parent reaches the engine before the students that name them.
+    """
+
+    def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000):
+        self.bundle, self.wanted, self.defer, self.page_size = bundle, wanted, defer, page_size
+        self.pad = False
+        self.report = report
+        self.orgs, self.roles = bundle.orgs, bundle.roles
+        self.delta = bundle.users_mode == "delta"
+        # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
+        # practical risk)
+        self.seen: set[int] = set()
+        # agentSourcedIds naming a row not read yet (one id, or a tuple of them), and the naming row's line
+        self.forward: list[str | tuple[str, ...]] = []
+        self.forward_lines = array("q")
+        self.spool = None
+        self.spooled_lines = array("q")
+        self._dates: dict = {}
+
+    def pages(self):
+        """Pages of records (and problems) in file order, the spooled students last."""
+        stream = self.bundle.files.open(FILE)
+        version = self.bundle.version
+        at = None
+        self._page: list = []
+        try:
+            rows = read_rows(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
+                             self.bundle.limits.max_line_bytes)
+            header = next(rows, None)
+            if isinstance(header, Header):
+                indexes = [header.index.get(c, header.width) for c in _READ]
+                at = itemgetter(*indexes)
+                self.pad = header.width in indexes
+                yield from self._paged(rows, at, spooled=False)
+        finally:
+            stream.close()
+        if self.spool is not None:
+            yield from self._spooled(at)
+        if self._page:
+            yield self._page
+        self._check_forward()
+        if self.roles:
+            for user in self.roles:
+                if hash(user) not in self.seen:
+                    self.report.warning("roles.csv", 0, "userSourcedId", f"roles.csv gives {user} a role, but {user} "
+                                        "is not a user in users.csv.", "Add the user to users.csv or remove the role.",
+                                        kind="role-user")
+        if at is not None and not self.seen and self.bundle.full:
+            self.report.error(FILE, 0, "", "users.csv has a header but no users; as a bulk file it would say that "
+                              "everyone has left the roster.", "Check the export's filters in the SIS, then send the "
+                              "bundle again.")
+
+    def _paged(self, rows, at, *, spooled: bool):
+        pad = self.pad and not spooled
+        for line, row in rows:
+            if pad:
+                row.append("")  # the index of every column the header lacks: reads as blank
+            out = self._row(line, row, at, spooled)
+            if out is not None:
+                self._page.append(out)
+                if len(self._page) >= self.page_size:
+                    yield self._page
+                    self._page = []
+
+    def _row(self, line, row, at, spooled=False):
+        """The record (or problem) for one row, None when it is skipped, spooled or not wanted.
+
+        One function on purpose: this runs once per user (a million times for a large district), and each call
+        or attribute lookup saved here is measurable in benchmarks/csv_bench.py.
+        """
+        (sid, status, modified, enabled, orgs, role, username, given, family, middle, identifier, email, sms,
+         phone, agents, grades) = at(row)
+        sid = sid.strip()
+        seen, report, wanted = self.seen, self.report, self.wanted
+        if self.roles is None:
+            org_ids = split_ids(orgs)
+        else:
+            role, org_ids = self.roles.get(sid, ("", ()))
+        mapped = ROLE_MAP.get(role) or map_role(role)
+        agent_ids = split_ids(agents)
+        if not spooled:
+            key = hash(sid)
+            if key in seen or not sid:
+                self._unusable_id(sid, line)
+                return None
+            seen.add(key)
+            known = self.orgs
+            for org in org_ids:
+                if org not in known:
+                    report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
+                                   "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
+            for agent in agent_ids:
+                if hash(agent) not in seen:  # named before its own row: defer the student, or check at the end
+                    if self.defer and mapped == "student" and wanted(mapped, org_ids):
+                        self._spool(line, row)
+                        return None
+                    self.forward.append(agent_ids)
+                    self.forward_lines.append(line)
+                    break
+        else:
+            for agent in agent_ids:
+                if hash(agent) not in seen:
+                    self._dangling(agent, line)
+        if mapped is None:
+            shown = f"'{role}'" if role else "no role"
+            where = "" if self.roles is None else " in roles.csv"
+            report.warning(FILE, line, "role", f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
+                           "Give the user one of these roles in the SIS, or leave them out of the export.",
+                           kind="role")
+            return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
+                                 f"{FILE} line {line}") if wanted(None, org_ids) else None
+        given, family = given.strip(), family.strip()
+        if not given and not family:
+            report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
+                           "Fill in the user's names in the SIS.", kind="names")
+            return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",
+                                 f"{FILE} line {line}") if wanted(mapped, org_ids) else None
+        if status:
+            status = status.strip().lower()
+        elif self.delta:
+            report.warning(FILE, line, "status", "A delta file leaves status blank; the user is read as active.",
+                           "Fill status (active or tobedeleted) in delta exports.", kind="delta-status")
+        when = None
+        if modified:
+            when = self._date(modified)
+            if when is None:
+                report.warning(FILE, line, "dateLastModified", f"dateLastModified {modified!r} is not an ISO 8601 "
+                               "date.", "Write dates like 2026-01-31T08:00:00Z.", kind="date")
+        if not wanted(mapped, org_ids):
+            return None
+        return PersonRecord(
+            sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
+            split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
+            not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
+            when, role)
+
+    def _unusable_id(self, sid: str, line: int) -> None:
+        if not sid:
+            self.report.warning(FILE, line, "sourcedId", "The user has no sourcedId, so it cannot be matched; the "
+                                "row is skipped.", "Give every user a sourcedId in the SIS export.", kind="no-id")
+        else:
+            self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
+                              "Give every user their own sourcedId; remove the repeated row.", kind="dup")
+
+    def _date(self, text: str):
+        """parse_datetime, remembered: an export stamps many rows with the same dateLastModified."""
+        dates = self._dates
+        if text in dates:
+            return dates[text]
+        if len(dates) >= 4096:
+            dates.clear()
+        when = dates[text] = parse_datetime(text)
+        return when
+
+    def _spool(self, line: int, row: list[str]) -> None:
+        """Write the row to a temporary file, through a small in-memory buffer (text-file writes are slow)."""
+        if self.spool is None:
+            self.spool, self.spool_buffer = tempfile.TemporaryFile(), io.StringIO()
+            self.spool_writer = csv.writer(self.spool_buffer)
+        self.spool_writer.writerow(row)
+        self.spooled_lines.append(line)
+        if self.spool_buffer.tell() > 1024 * 1024:
+            self._flush_spool()
+
+    def _flush_spool(self) -> None:
+        self.spool.write(self.spool_buffer.getvalue().encode("utf-8"))
+        self.spool_buffer.seek(0)
+        self.spool_buffer.truncate()
+
+    def _spooled(self, at):
+        """The deferred students, built now that every parent has been seen."""
+        self._flush_spool()
+        self.spool.seek(0)
+        try:
+            text = io.TextIOWrapper(self.spool, "utf-8", newline="")
+            yield from self._paged(zip(self.spooled_lines, csv.reader(text, strict=True)), at, spooled=True)
+        finally:
+            self.spool.close()
+            self.spool = None
+
+    def _check_forward(self) -> None:
+        seen = self.seen
+        for agents, line in zip(self.forward, self.forward_lines):
+            if type(agents) is str:
+                if hash(agents) not in seen:
+                    self._dangling(agents, line)
+                continue
+            for agent in agents:
+                if hash(agent) not in seen:
+                    self._dangling(agent, line)
+        self.forward, self.forward_lines = [], array("q")
+
+    def _dangling(self, agent: str, line: int) -> None:
+        self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
+                            "users.csv; that contact is left out.", "Add the parent or guardian to users.csv or "
+                            "correct the reference.", kind="agent-ref")

@@ -1,0 +1,119 @@
+"""A OneRoster CSV bundle as one more roster source: validated while streamed, read as the API reader's records."""
+from collections.abc import Iterator
+
+from ..records import ROLES, PersonRecord, RecordProblem, SchoolRecord
+from .archive import BundleFiles, Limits
+from .errors import BundleInvalid
+from .manifest import read_manifest
+from .orgs import read_orgs, read_roles
+from .people import UserScan
+from .report import Report
+
+
+class CsvBundle:
+    """Open with `open_bundle`; `validate()` checks every file, `iter_roster()` reads one school's people.
+
+    Nothing here writes anywhere: a caller applies the records only once the whole bundle has been read
+    without errors (`iter_roster` raises BundleInvalid at the end otherwise, like an incomplete fetch).
+    """
+
+    def __init__(self, path, limits: Limits | None = None):
+        self.limits = limits or Limits()
+        self.files = BundleFiles(path, self.limits)
+        self.report = Report()
+        self.orgs: dict[str, tuple[str, SchoolRecord]] = {}
+        self.roles: dict | None = None
+        self._users_checked = False
+        try:
+            self._read_header_files()
+        except BaseException:
+            self.files.close()
+            raise
+
+    def _read_header_files(self) -> None:
+        for name in self.files.others:
+            self.report.warning(name, 0, "", f"{name} is not a CSV file and is ignored.", "Nothing to do.",
+                                kind="other-file")
+        self.manifest = read_manifest(self.files, self.report, self.limits.max_line_bytes)
+        if not self.report.applicable:
+            return
+        self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes)
+        if self.version == "1.2":
+            self.roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
+
+    # -- what the caller needs to know -------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """"1.1" or "1.2" (manifest `oneroster.version`; 1.0 reads as 1.1); empty if the manifest is unusable."""
+        return self.manifest.version
+
+    @property
+    def users_mode(self) -> str:
+        """"bulk" or "delta", from the manifest's file.users."""
+        return self.manifest.modes.get("users.csv", "")
+
+    @property
+    def full(self) -> bool:
+        """True for a bulk users.csv: everyone on the roster is in it, so people absent from it have left."""
+        return self.users_mode == "bulk"
+
+    def schools(self) -> list[SchoolRecord]:
+        """The orgs of type school, in file order."""
+        return [school for kind, school in self.orgs.values() if kind == "school"]
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def validate(self) -> Report:
+        """Check every file to the last row without building records; returns the (shared) report.
+
+        users.csv is not read when the manifest or orgs.csv has errors: its findings would only mislead.
+        Raises BundleRefused if a file turns out damaged or larger than declared while it is read."""
+        if self.report.applicable and not self._users_checked:
+            for _ in UserScan(self, lambda role, orgs: False, self.report, defer=False).pages():
+                pass
+            self._users_checked = True
+        return self.report
+
+    def iter_roster(self, school_id: str, roles: set[str] | frozenset[str], *, page_size: int = 1000
+                    ) -> Iterator[list[PersonRecord | RecordProblem]]:
+        """Pages of one school's people for `roles`, parents before the students naming them; read it once for
+        all roles. Raises BundleInvalid (after the last page if need be) when the bundle has errors."""
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
+        if not self.report.applicable:
+            raise BundleInvalid(self.report)
+        school_id = next((sid for sid in self.orgs if sid.lower() == school_id.lower()), school_id)
+        if school_id not in self.orgs:
+            schools = ", ".join(f"{s.source_id} ({s.name})" for s in self.schools()[:10]) or "none"
+            self.report.error("orgs.csv", 0, "sourcedId", f"The school {school_id} is not in orgs.csv; its schools "
+                              f"are: {schools}.", "Check the school's SIS id in the settings, or export the bundle "
+                              "that includes this school.")
+            raise BundleInvalid(self.report)
+        wanted_roles, school, lowered = frozenset(roles), school_id, school_id.lower()
+
+        def wanted(role, orgs) -> bool:
+            if role is not None and role not in wanted_roles:
+                return False
+            return role == "parent" or school in orgs or any(o.lower() == lowered for o in orgs)
+
+        # A second read must not repeat the first one's findings in the report.
+        report = Report() if self._users_checked else self.report
+        yield from UserScan(self, wanted, report, defer="parent" in wanted_roles, page_size=page_size).pages()
+        self._users_checked = True
+        if not self.report.applicable:
+            raise BundleInvalid(self.report)
+
+    # -- lifetime ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.files.close()
+
+    def __enter__(self) -> "CsvBundle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_bundle(path, limits: Limits | None = None) -> CsvBundle:
+    """Open a zip or a directory of OneRoster CSV files; raises BundleRefused when the archive is hostile."""
+    return CsvBundle(path, limits)

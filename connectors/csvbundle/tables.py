@@ -1,0 +1,133 @@
+"""One CSV file of a bundle read as rows: its header mapped to the spec's names, each row's width checked."""
+import csv
+from collections.abc import Iterator
+
+from .errors import FileUnreadable
+from .lines import Lines
+from .report import Report
+
+REEXPORT = "Fix the export settings in the SIS, then send the bundle again."
+
+
+def _clean(name: str) -> str:
+    return name.strip().strip('"').strip()
+
+
+class Header:
+    """Where each spec column is in a file's header; problems with the header go to the report."""
+
+    def __init__(self, file: str, raw: list[str], columns: tuple[str, ...], required: tuple[str, ...],
+                 report: Report):
+        self.file, self.width = file, len(raw)
+        self.index: dict[str, int] = {}
+        self.usable = True
+        by_lower = {c.lower(): c for c in columns}
+        cased, prefixed, unknown = [], [], []
+        for position, given in enumerate(raw):
+            name = _clean(given)
+            if not name:
+                continue  # a trailing comma after the last column name
+            spec = by_lower.get(name.lower())
+            if spec is None and "." in name:
+                prefix, _, rest = name.rpartition(".")
+                if prefix.lower() == "metadata":
+                    continue  # 1.2 extension columns (metadata.*) are allowed and not read
+                spec = by_lower.get(rest.lower())
+                if spec is not None:
+                    prefixed.append(name)
+            if spec is None:
+                unknown.append(name)
+                continue
+            if spec in self.index:
+                report.error(file, 1, spec, f"The header names column {spec} twice.",
+                             "Remove the second copy of the column.")
+                self.usable = False
+                continue
+            if name != spec and name not in prefixed:
+                cased.append(f"{name} (read as {spec})")
+            self.index[spec] = position
+        self._report(report, columns, required, cased, prefixed, unknown)
+
+    def _report(self, report, columns, required, cased, prefixed, unknown) -> None:
+        file = self.file
+        if prefixed:
+            report.warning(file, 1, "", f"Column names carry table prefixes, PowerSchool style ({', '.join(prefixed[:5])}"
+                           f"); read without the prefix.", "Turn off table names in the export's column headers.")
+        if cased:
+            report.warning(file, 1, "", f"Column names differ from the spec in case: {', '.join(cased[:5])}.",
+                           "Accepted; use the spec's spelling to avoid this warning.")
+        missing = [c for c in required if c not in self.index]
+        if missing:
+            hint = ""
+            if prefixed or any("." in u for u in unknown):
+                hint = (f" The header ({', '.join(unknown[:4])}, …) looks like a PowerSchool table export, "
+                        f"not the OneRoster {file}.")
+            report.error(file, 1, ", ".join(missing), f"Required column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing from the header.{hint}",
+                         f"Export the OneRoster {file} with the header row the spec names: {','.join(columns)}.")
+            self.usable = False
+            return
+        if unknown:
+            report.warning(file, 1, "", f"Columns not in the OneRoster spec are ignored: {', '.join(unknown[:8])}.",
+                           "Nothing to do if they are extra data; check the spelling if one of them should be read.")
+        absent = [c for c in columns if c not in self.index and c not in required]
+        if absent:
+            report.warning(file, 1, "", f"Optional columns are missing and read as blank: {', '.join(absent)}.",
+                           "Add them to the export if the SIS has that data.")
+        present = [c for c in columns if c in self.index]
+        if not prefixed and [self.index[c] for c in present] != sorted(self.index[c] for c in present):
+            report.warning(file, 1, "", "The columns are not in the spec's order; they are read by name.",
+                           "Accepted; nothing to do.")
+
+
+def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, ...], report: Report,
+              max_line_bytes: int) -> Iterator:
+    """Yields the Header once, then (line, row) per row of the right width; `line` is where the row starts."""
+    lines = Lines(stream, max_line_bytes)
+    reader = csv.reader(lines, strict=True)
+    try:
+        raw = next(reader, None)
+        if raw is None:
+            report.error(file, 0, "", "The file is empty (no header row).", f"Export {file} again with its header row.")
+            return
+        if lines.bom:
+            report.warning(file, 1, "", "The file starts with a UTF-8 byte-order mark; it is read without it.",
+                           "Nothing to do.")
+        header = Header(file, raw, columns, required, report)
+        yield header
+        if not header.usable:
+            return
+        width, done = header.width, reader.line_num
+        for row in reader:
+            line, done = done + 1, reader.line_num
+            if len(row) != width:
+                if not row:
+                    continue
+                if len(row) > width and not any(row[width:]):
+                    report.warning(file, line, "", f"The row ends with {len(row) - width} empty extra field(s).",
+                                   "Accepted; remove the trailing commas in the export.", kind="trailing")
+                    del row[width:]
+                else:
+                    report.error(file, line, "", f"The row has {len(row)} fields but the header has {width}.",
+                                 "Put values that contain commas in double quotes, and give every row the header's "
+                                 "columns.", kind="width")
+                    continue
+            if done > line:
+                report.warning(file, line, "", f"A quoted value runs over lines {line:,}-{done:,} (a line break "
+                               "inside a field); it is read as one value.",
+                               "Nothing to do if intended; otherwise remove the line break in the SIS.",
+                               kind="multiline")
+            yield line, row
+    except FileUnreadable as exc:
+        report.error(file, exc.line, exc.column, exc.problem, exc.what_to_do)
+    except csv.Error as exc:
+        report.error(file, reader.line_num, "", _csv_problem(str(exc), reader.line_num), REEXPORT)
+
+
+def _csv_problem(message: str, line: int) -> str:
+    if "field larger than field limit" in message:
+        return ("A value is longer than any OneRoster field can be: a double quote is probably never closed, so the "
+                f"rest of the file (to line {line:,}) reads as one value.")
+    if "unexpected end of data" in message:
+        return "The file ends inside a quoted value: a double quote is never closed."
+    return f"The file is not valid CSV here ({message})."

@@ -1,0 +1,129 @@
+"""A OneRoster CSV bundle read into the same PersonRecord/RecordProblem pages as the API reader."""
+from datetime import datetime, timezone
+
+import pytest
+
+from connectors.csvbundle import BundleInvalid, open_bundle
+from connectors.records import ROLES, PersonRecord, RecordProblem
+
+from csv_helpers import bundle_files, texts, user_row, users, write_dir, write_zip
+
+ALL = set(ROLES)
+
+
+def read(path, school="s1", roles=ALL):
+    with open_bundle(path) as bundle:
+        return [item for page in bundle.iter_roster(school, roles) for item in page], bundle
+
+
+def test_a_full_row_becomes_the_api_readers_person_record(tmp_path):
+    row = user_row("u1", middleName="Ann", identifier="1001", grades="09", sms="+1 555", agents="g1,g2",
+                   org="s1,s2", status="tobedeleted", enabledUser="FALSE", dateLastModified="2026-01-02T03:04:05Z")
+    parents = [user_row("g1", "guardian", given="Gail"), user_row("g2", "parent", given="Pat")]
+    items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(users(row, *parents))))
+    assert items[2] == PersonRecord(
+        source_id="u1", role="student", given_name="Zoe", family_name="Smith", middle_name="Ann",
+        email="u1@example.org", username="u1", identifier="1001", grades=("09",), phone="+1 555",
+        status="tobedeleted", enabled=False, school_ids=("s1", "s2"), agent_ids=("g1", "g2"),
+        date_last_modified=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), sis_role="student")
+    assert items[2].is_leaving
+
+
+def test_parents_listed_after_their_students_still_come_first(tmp_path):
+    rows = [user_row("u1", agents="p1"), user_row("t1", "teacher"), user_row("u2", agents="p2"),
+            user_row("p1", "parent"), user_row("p2", "guardian")]
+    items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(users(*rows))))
+    assert [i.source_id for i in items] == ["t1", "p1", "p2", "u1", "u2"]
+
+
+def test_a_folder_of_files_reads_like_the_zip(tmp_path):
+    files = bundle_files(users(user_row("u1", agents="p1"), user_row("p1", "parent")))
+    assert read(write_dir(tmp_path / "d", files))[0] == read(write_zip(tmp_path / "b.zip", files))[0]
+
+
+def test_only_the_schools_people_and_the_wanted_roles(tmp_path):
+    rows = [user_row("u1"), user_row("u2", org="s2"), user_row("t1", "teacher", org="S1"),
+            user_row("p1", "parent", org="d1"), user_row("a1", "administrator")]
+    items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(users(*rows))), roles={"student", "teacher", "parent"})
+    assert [i.source_id for i in items] == ["u1", "t1", "p1"]
+
+
+def test_oneroster_1_2_takes_role_and_orgs_from_roles_csv(tmp_path):
+    header = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,"
+              "identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier")
+    users_12 = users("u1,,,true,zoe,,Zoe,Smith,,1001,zoe@example.org,,,,09,,MASTER-1",
+                     "x1,,,true,xena,,Xena,Jones,,,,,,,,,", header=header)
+    roles = ("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,"
+             "userProfileSourcedId\nr1,,,u1,secondary,teacher,,,s2,\nr2,,,u1,primary,counselor,,,s1,\n"
+             "r3,,,ghost,primary,student,,,s1,\n")
+    manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.orgs,bulk\nfile.users,bulk\n" \
+               "file.roles,bulk\n"
+    items, bundle = read(write_zip(tmp_path / "b.zip", bundle_files(users_12, manifest_csv=manifest, roles_csv=roles)))
+    assert bundle.version == "1.2"
+    assert [(i.source_id, i.role, i.sis_role, i.school_ids) for i in items if isinstance(i, PersonRecord)] == [
+        ("u1", "staff", "counselor", ("s2", "s1"))]
+    assert "users.csv line 3, column role: User x1 has no role in roles.csv; expected one of student, teacher, " \
+           "aide, proctor, administrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
+           "or leave them out of the export." in texts(bundle.report)
+    assert "roles.csv, column userSourcedId: roles.csv gives ghost a role, but ghost is not a user in users.csv. " \
+           "Add the user to users.csv or remove the role." in texts(bundle.report)
+
+
+def test_bulk_means_absent_people_left_and_delta_marks_leavers(tmp_path):
+    with open_bundle(write_zip(tmp_path / "bulk.zip", bundle_files())) as bundle:
+        assert (bundle.users_mode, bundle.full) == ("bulk", True)
+    delta = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,delta\n"
+    rows = users(user_row("u1", status="tobedeleted", dateLastModified="2026-02-01T00:00:00Z"), user_row("u2"))
+    items, bundle = read(write_zip(tmp_path / "delta.zip", bundle_files(rows, manifest_csv=delta)))
+    assert (bundle.users_mode, bundle.full) == ("delta", False)
+    assert [(i.source_id, i.is_leaving) for i in items] == [("u1", True), ("u2", False)]
+    assert texts(bundle.report) == ["users.csv line 3, column status: A delta file leaves status blank; the user is "
+                                    "read as active. Fill status (active or tobedeleted) in delta exports."]
+
+
+def test_unusable_rows_become_record_problems_for_the_engine(tmp_path):
+    rows = users(user_row("u9", "janitor"), user_row("u8", given="", family=""), user_row("u7", "janitor", org="s2"))
+    items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(rows)))
+    assert items == [
+        RecordProblem("u9", "User u9 has 'janitor'; expected one of student, teacher, aide, proctor, administrator, "
+                            "parent, guardian, relative.", "users.csv line 2"),
+        RecordProblem("u8", "User u8 (student) has no givenName or familyName.", "users.csv line 3")]
+
+
+def test_a_school_missing_from_orgs_is_named_with_the_schools_there(tmp_path):
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files())) as bundle:
+        with pytest.raises(BundleInvalid) as err:
+            list(bundle.iter_roster("777", ALL))
+    assert str(err.value) == ("The CSV bundle was not applied: orgs.csv, column sourcedId: The school 777 is not in "
+                              "orgs.csv; its schools are: s1 (North High), s2 (South High). Check the school's SIS id "
+                              "in the settings, or export the bundle that includes this school.")
+
+
+def test_schools_lists_orgs_of_type_school(tmp_path):
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files())) as bundle:
+        assert [(s.source_id, s.name, s.identifier) for s in bundle.schools()] == [
+            ("s1", "North High", "994"), ("s2", "South High", "995")]
+
+
+def test_validating_then_reading_reports_each_problem_once(tmp_path):
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users(user_row("u9", "janitor"))))) as bundle:
+        assert bundle.validate().applicable
+        assert len(bundle.report.all()) == 1
+        list(bundle.iter_roster("s1", ALL))
+        assert len(bundle.report.all()) == 1
+
+
+def test_files_in_one_folder_inside_the_zip_and_the_school_id_in_another_case(tmp_path):
+    files = {f"export-2026/{name}": content for name, content in bundle_files().items()}
+    items, _ = read(write_zip(tmp_path / "b.zip", files), school="S1")
+    assert [i.source_id for i in items] == ["u1"]
+
+
+def test_a_deferred_student_from_a_file_lacking_optional_columns(tmp_path):
+    header = "sourcedId,orgSourcedIds,role,givenName,familyName,agentSourcedIds"
+    items, bundle = read(write_zip(tmp_path / "b.zip", bundle_files(users(
+        "u1,s1,student,Zoe,Smith,p1", "p1,s1,parent,Pat,Smith,", header=header))))
+    assert [(i.source_id, i.agent_ids, i.enabled, i.email) for i in items] == [
+        ("p1", (), True, ""), ("u1", ("p1",), True, "")]
+    assert texts(bundle.report)[0].startswith("users.csv line 1: Optional columns are missing and read as blank: "
+                                              "status, dateLastModified, enabledUser, username,")

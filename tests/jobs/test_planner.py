@@ -1,0 +1,373 @@
+"""The planner on its own: data in, plan out, no Flask and no database (each case runs in well under a millisecond).
+
+Directory people and SIS records are built here as plain values; `DirectoryIndex.add` files them exactly as the
+loader does. The same rules are tested end to end over the sandbox SIS in tests/test_sync_*.py.
+"""
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from connectors.records import PersonRecord, RecordProblem
+from jobs.fields import FIELDS, PARENT_FIELDS, pack, pack_current, record_values
+from jobs.plan import (AMBIGUOUS, ArchiveGuardTripped, DirectoryIndex, Entry, Planner, SyncOptions,
+                       check_archive_guard)
+
+ROLES = frozenset({"student", "teacher", "staff", "school_admin"})
+MANAGERS = frozenset({"owner", "district_manager"})
+JAN, FEB = datetime(2026, 1, 5, tzinfo=timezone.utc), datetime(2026, 2, 7, tzinfo=timezone.utc)
+_ids = iter(range(1, 10**6))
+
+
+def record(sid, role="student", given="Ann", family="Lee", email=None, identifier=None, status="active",
+           enabled=True, agents=(), sis_role="", modified=JAN, phone="") -> PersonRecord:
+    """An incoming SIS person (email and SIS id derived from the sourcedId unless given)."""
+    return PersonRecord(source_id=sid, role=role, given_name=given, family_name=family, middle_name="",
+                        email=f"{sid}@sis.example.org" if email is None else email, username=sid,
+                        identifier=f"N-{sid}" if identifier is None else identifier, grades=(), phone=phone,
+                        status=status, enabled=enabled, school_ids=("school-1",), agent_ids=tuple(agents),
+                        date_last_modified=modified, sis_role=sis_role or role)
+
+
+def parent(sid, sis_role="guardian", given="Pat", family="Lee", email=None, phone="+1-555-0100", **more):
+    return record(sid, role="parent", sis_role=sis_role, given=given, family=family,
+                  email=f"{sid}@family.example.org" if email is None else email, phone=phone, **more)
+
+
+def person(sid=None, like=None, parents=False, status="active", archived_by="", sync_enabled=True, signs_in=False,
+           **fields):
+    """A directory person: rostered under `sid` (None: made by hand), with `like`'s current values or `fields`."""
+    if like is not None:
+        values = record_values(like, ("", "", "") if parents else None)
+    else:
+        base = dict(zip(FIELDS, ("student", "Ann", "", "Lee", "", "", "", "", "")))
+        base.update(fields)
+        values = tuple(base[n] for n in FIELDS + (PARENT_FIELDS if parents else ()))
+    role = values[0]
+    entry = Entry(next(_ids), pack_current(values), status, archived_by, sync_enabled, role, sid is not None,
+                  signs_in or role in MANAGERS)
+    return entry, sid, values[FIELDS.index("email")].lower(), values[FIELDS.index("sis_id")]
+
+
+def index(*people, district_accounts=()) -> DirectoryIndex:
+    directory = DirectoryIndex(manager_roles=MANAGERS)
+    for entry, sid, email, sis_id in people:
+        directory.add(entry, sid, email, sis_id)
+    for name, email in district_accounts:
+        directory.add_district_account(name, email)
+    return directory
+
+
+def run(directory, *pages, **options):
+    """Plan the pages; returns (plan, every issue)."""
+    options = SyncOptions(**{"roles": ROLES, **options})
+    fields = FIELDS + PARENT_FIELDS if options.compare_parents else FIELDS
+    planner = Planner(directory, options, fields)
+    found = [issue for page in pages for issue in planner.add_page(list(page))]
+    return planner.finish(), found
+
+
+def kinds(found) -> list[str]:
+    return [kind for _, kind, _ in found]
+
+
+def totals(plan, **expected) -> dict:
+    return {name: plan.totals()[name] for name in expected}
+
+
+# ---- linking people made by hand ------------------------------------------------------------------
+
+def test_a_person_made_by_hand_is_linked_by_email_whatever_its_case():
+    sis = record("t-1", role="teacher", email="Tess.Ng@School.org", given="Tess", family="Ng")
+    hand = person(role="teacher", email="tess.ng@school.org", given_name="Tess", family_name="Nguyen")
+    plan, found = run(index(hand), [sis], auto_update=True)
+    assert found == [] and totals(plan, linked=1, created=0) == {"linked": 1, "created": 0}
+    [(pid, sid, values, modified)] = plan.links
+    assert (pid, sid, modified) == (hand[0].id, "t-1", JAN) and values == record_values(sis, None)
+    assert ("family_name", "Nguyen", "Ng") in plan.diffs[pid]
+
+
+@pytest.mark.parametrize("auto_update, no_update_roles, changes", [
+    (True, frozenset(), True),
+    (False, frozenset(), False),            # Auto update off: linked, nothing copied
+    (True, frozenset({"teacher"}), False),  # teachers left out of Auto update: the same
+])
+def test_a_link_copies_sis_values_only_where_auto_update_may(auto_update, no_update_roles, changes):
+    hand = person(role="teacher", email="t-1@sis.example.org", given_name="Made By Hand")
+    plan, _ = run(index(hand), [record("t-1", role="teacher")], auto_update=auto_update,
+                  no_update_roles=no_update_roles)
+    [(_, _, values, _)] = plan.links
+    assert (values is not None) == changes and (hand[0].id in plan.diffs) == changes
+
+
+@pytest.mark.parametrize("case, directory, kind, message", [
+    ("two people share the email",
+     lambda: index(person(email="a@x.org"), person(email="A@x.org")), "ambiguous_link",
+     "Several people here have the email a@x.org, so s-1 was not linked or created; give them distinct emails."),
+    ("the match was archived here",
+     lambda: index(person(email="a@x.org", status="archived", archived_by="manual")), "archived_here",
+     "a@x.org was archived here but is active in the SIS; restore them by hand to sync them again."),
+])
+def test_a_record_that_cannot_be_linked_says_why_and_is_not_added(case, directory, kind, message):
+    plan, found = run(directory(), [record("s-1", email="a@x.org")], auto_update=True)
+    assert found == [("s-1", kind, message)]
+    assert (plan.creates, plan.links, plan.counts["skipped"]) == ([], [], 1)
+
+
+def test_a_match_excluded_from_sync_is_skipped_not_linked():
+    plan, found = run(index(person(email="a@x.org", sync_enabled=False)), [record("s-1", email="a@x.org")])
+    assert (found, plan.links, plan.creates, plan.counts["skipped"]) == ([], [], [], 1)
+
+
+# ---- accounts that can sign in ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("account", [
+    dict(role="owner"),                      # owners can always sign in, password or not
+    dict(role="district_manager"),
+    dict(role="teacher", signs_in=True),     # anyone with a password
+])
+def test_a_sign_in_account_is_never_linked_by_email_nor_doubled(account):
+    owner = person(email="olive@school.org", given_name="Olive", family_name="Owner", **account)
+    attack = record("aide-9", role="staff", email="OLIVE@school.org", given="Mallory", family="Intruder")
+    plan, found = run(index(owner), [attack], auto_update=True)
+    assert (plan.links, plan.creates, plan.updates, plan.diffs) == ([], [], [], {})
+    assert found == [("aide-9", "sign_in_account",
+                      "Mallory Intruder (aide-9) was neither added nor linked: its email olive@school.org matches "
+                      "the sign-in account of Olive Owner (olive@school.org), and SIS data never changes an account "
+                      "that can sign in. If they are the same person, link it by hand in People (Link to SIS "
+                      "record, id aide-9); if not, give the SIS record its own email.")]
+
+
+@pytest.mark.parametrize("directory, says", [
+    (lambda: index(person("aide-1", role="teacher", signs_in=True, email="t@school.org", given_name="Tess",
+                          family_name="Ng")),
+     "matches the sign-in account of Tess Ng (t@school.org), which is already linked to SIS record aide-1."),
+    (lambda: index(district_accounts=[("Dana Manager", "t@school.org")]),
+     "matches the sign-in account of Dana Manager (t@school.org), a district manager."),
+])
+def test_a_new_record_with_the_email_of_a_linked_or_district_account_is_not_added(directory, says):
+    plan, found = run(directory(), [record("new-1", email="t@school.org")], auto_update=True)
+    assert plan.creates == [] and kinds(found) == ["sign_in_account"] and says in found[0][2]
+
+
+@pytest.mark.parametrize("role", ["owner", "teacher"])
+def test_a_linked_sign_in_account_is_never_updated_restored_or_archived(role):
+    sis = record("t-1", role="teacher", given="Tess", email="t@school.org")
+    changed = record("t-1", role="teacher", given="Mallory", email="attacker@evil.example")
+    linked = person("t-1", like=sis, signs_in=True)
+    if role == "owner":
+        linked = person("t-1", role="owner", given_name="Tess", family_name="Lee", email="t@school.org",
+                        username="t-1", sis_id="N-t-1")
+    plan, _ = run(index(linked), [changed], auto_update=True, archive=True)
+    assert (plan.updates, plan.diffs, plan.counts["skipped"]) == ([], {}, 1)
+    for leaving in ([record("t-1", status="tobedeleted")], [record("t-1", enabled=False)], []):
+        plan, _ = run(index(person("t-1", like=sis, signs_in=True)), leaving, archive=True)
+        assert plan.archives == []
+    archived = person("t-1", like=sis, signs_in=True, status="archived", archived_by="sync")
+    plan, _ = run(index(archived), [sis], auto_update=True)
+    assert plan.updates == []  # not restored
+
+
+def test_an_owner_keeps_the_role_the_sis_would_give_them():
+    sis = record("t-1", role="teacher")
+    owner = person("t-1", role="owner", given_name="Ann", family_name="Lee", email="t-1@sis.example.org",
+                   username="t-1", sis_id="N-t-1")
+    plan, _ = run(index(owner), [sis], auto_update=True)
+    assert totals(plan, unchanged=1, updated=0) == {"unchanged": 1, "updated": 0}
+
+
+# ---- possible duplicates ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("directory, incoming, says", [
+    (lambda: index(person("s-1", email="ann@x.org", given_name="Ann", family_name="Lee")),
+     record("s-2", email="ann@x.org", given="Anne"),
+     "Possible duplicate: Anne Lee (s-2) was not added because the email ann@x.org already belongs to Ann Lee in "
+     "People. If they are one person, the SIS has them twice; if not, fix the email in the SIS or in People, then "
+     "sync again."),
+    (lambda: index(person("s-1", sis_id="N-7", status="archived", archived_by="sync", given_name="Bo",
+                          family_name="Day")),
+     record("s-2", identifier="N-7"), "the SIS id N-7 already belongs to Bo Day (archived) in People."),
+    (lambda: index(person(sis_id="N-7", email="other@x.org", given_name="Cy", family_name="Ro")),
+     record("s-2", identifier="N-7"), "the SIS id N-7 already belongs to Cy Ro (added by hand) in People."),
+])
+def test_a_new_record_like_someone_here_is_reported_not_added(directory, incoming, says):
+    plan, found = run(directory(), [incoming], auto_update=True)
+    assert plan.creates == [] and plan.links == [] and plan.counts["skipped"] == 1
+    [(sid, kind, message)] = found
+    assert (sid, kind) == ("s-2", "possible_duplicate") and says in message
+
+
+def test_two_new_records_with_one_email_add_only_the_first():
+    plan, found = run(index(), [record("s-1", email="twin@x.org")], [record("s-2", email="twin@x.org")])
+    assert [c[0] for c in plan.creates] == ["s-1"] and kinds(found) == ["possible_duplicate"]
+    assert "another SIS record in this sync (s-1) has the same email twin@x.org" in found[0][2]
+
+
+def test_a_new_record_may_not_take_the_email_someone_here_is_given_in_the_same_run():
+    old = record("s-1", email="old@x.org")
+    plan, found = run(index(person("s-1", like=old)), [record("s-1", email="new@x.org"),
+                                                        record("s-2", email="new@x.org")], auto_update=True)
+    assert totals(plan, updated=1, created=0) == {"updated": 1, "created": 0}
+    assert kinds(found) == ["possible_duplicate"]
+
+
+def test_the_same_sourced_id_twice_and_a_broken_record_are_issues():
+    sis = record("s-1")
+    plan, found = run(index(person("s-1", like=sis), person("s-2", like=record("s-2"))),
+                      [sis, sis, RecordProblem("s-2", "No name.", '{"sourcedId": "s-2"}')], archive=True)
+    assert kinds(found) == ["duplicate_source_id", "bad_record"]
+    assert plan.archives == []  # s-2 was sent, broken: not missing
+
+
+# ---- updates, exclusions, Additions only --------------------------------------------------------------
+
+def test_a_changed_person_is_updated_field_by_field_and_an_unchanged_one_is_not():
+    before, after, same = record("s-1", given="Ann"), record("s-1", given="Anna", modified=FEB), record("s-2")
+    plan, _ = run(index(person("s-1", like=before), person("s-2", like=same)), [after, same], auto_update=True)
+    [(pid, sid, _, modified, restore)] = plan.updates
+    assert (sid, modified, restore) == ("s-1", FEB, False)
+    assert plan.diffs[pid] == [("given_name", "Ann", "Anna")]
+    assert plan.counts["unchanged"] == 1 and plan.high_water == FEB
+
+
+@pytest.mark.parametrize("setup, options, updated", [
+    (dict(), dict(auto_update=True), 1),
+    (dict(), dict(auto_update=False), 0),                              # Auto update off
+    (dict(sync_enabled=False), dict(auto_update=True), 0),             # the person is excluded from sync
+    (dict(), dict(auto_update=True, no_update_roles=frozenset({"student"})), 0),  # their role is left out
+])
+def test_who_auto_update_changes(setup, options, updated):
+    plan, _ = run(index(person("s-1", like=record("s-1"), **setup)), [record("s-1", given="Anna")], **options)
+    assert totals(plan, updated=1, skipped=1) == {"updated": updated, "skipped": 1 - updated}
+
+
+def test_someone_archived_by_the_sync_comes_back_when_the_sis_has_them_again():
+    sis = record("s-1")
+    plan, found = run(index(person("s-1", like=sis, status="archived", archived_by="sync")), [sis], auto_update=True)
+    [(pid, _, _, _, restore)] = plan.updates
+    assert restore and plan.diffs[pid] == [("status", "archived", "active")] and found == []
+
+
+def test_someone_archived_by_hand_stays_archived_and_is_reported():
+    sis = record("s-1", given="Ann", family="Lee")
+    plan, found = run(index(person("s-1", like=sis, status="archived", archived_by="manual")), [sis],
+                      auto_update=True)
+    assert plan.updates == [] and found == [("s-1", "archived_here", "Ann Lee was archived here but is active in "
+                                             "the SIS; restore them by hand to sync them again.")]
+
+
+def test_additions_only_adds_newcomers_and_changes_or_archives_nobody():
+    """Additions only reaches the planner as Auto update and Archive off (jobs.sync.options_for)."""
+    stays, leaves = record("s-1"), record("s-2")
+    plan, _ = run(index(person("s-1", like=stays), person("s-2", like=leaves)),
+                  [record("s-1", given="Anna"), record("s-2", status="tobedeleted"), record("s-3")],
+                  auto_update=False, archive=False)
+    assert totals(plan, created=1, updated=0, archived=0, skipped=2) == {"created": 1, "updated": 0, "archived": 0,
+                                                                        "skipped": 2}
+
+
+# ---- leaving the roster and the archive guard ---------------------------------------------------------
+
+@pytest.mark.parametrize("incoming, options, archived", [
+    ([record("s-1", status="tobedeleted")], dict(archive=True), True),
+    ([record("s-1", enabled=False)], dict(archive=True), True),             # enabledUser false counts as leaving
+    ([], dict(archive=True), True),                                         # missing from a full fetch
+    ([record("s-1", status="tobedeleted")], dict(archive=False), False),    # Archive off
+    ([], dict(archive=True, full=False), False),                            # missing from a delta: not gone
+    ([record("s-1", status="tobedeleted")], dict(archive=True, full=False), False),  # delta: only full runs archive
+    ([], dict(archive=True, no_archive_roles=frozenset({"student"})), False),  # their role is left out of Archive
+    ([], dict(archive=True, roles=frozenset({"teacher"})), False),          # students were not fetched
+])
+def test_who_is_archived(incoming, options, archived):
+    plan, _ = run(index(person("s-1", like=record("s-1"))), incoming, **options)
+    assert (plan.archives != []) == archived
+
+
+def test_a_leaver_excluded_from_sync_or_already_archived_is_left_alone():
+    gone = record("s-1", status="tobedeleted")
+    plan, _ = run(index(person("s-1", like=record("s-1"), sync_enabled=False)), [gone], archive=True)
+    assert (plan.archives, plan.counts["skipped"]) == ([], 1)
+    plan, _ = run(index(person("s-1", like=record("s-1"), status="archived", archived_by="sync")), [gone],
+                  archive=True)
+    assert (plan.archives, plan.counts["unchanged"]) == ([], 1)
+    plan, _ = run(index(), [gone])
+    assert (plan.creates, plan.counts["skipped"]) == ([], 1)  # a newcomer who already left is not added
+
+
+@pytest.mark.parametrize("missing, threshold, override, trips", [
+    (1, 10, False, False),   # 1 of 10 archivable is 10%: not more than 10%
+    (2, 10, False, True),
+    (2, 20, False, False),
+    (2, 10, True, False),    # an owner approved this run
+    (10, 100, False, False),
+    (0, 0, False, False),    # nothing to archive never trips
+])
+def test_archive_guard_arithmetic(missing, threshold, override, trips):
+    """10 students count; the owner and the teachers left out of Archive do not."""
+    students = [record(f"s-{n}") for n in range(10)]
+    teachers = [record(f"t-{n}", role="teacher") for n in range(5)]
+    directory = index(*[person(r.source_id, like=r) for r in students + teachers],
+                      person("o-1", role="owner", email="o@x.org"))
+    plan, _ = run(directory, students[missing:] + teachers, archive=True, no_archive_roles=frozenset({"teacher",
+                                                                                                      "owner"}))
+    assert (plan.rostered_total, len(plan.archives)) == (10, missing)
+    if trips:
+        with pytest.raises(ArchiveGuardTripped) as tripped:
+            check_archive_guard(plan, threshold, override)
+        assert str(tripped.value).startswith(f"This sync would archive {missing} of 10 rostered people, more than "
+                                             f"the {threshold:g}% allowed.")
+    else:
+        check_archive_guard(plan, threshold, override)
+
+
+# ---- primary parent contact ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("guardians, agents, contact", [
+    ([parent("g-1", "guardian", given="Gia")], ["g-1"], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
+    ([parent("r-1", "relative", given="Rae"), parent("g-1", "parent", given="Gus")], ["r-1", "g-1"],
+     ("Gus Lee", "g-1@family.example.org", "+1-555-0100")),                 # a relative only when no parent
+    ([parent("g-1", given="First"), parent("g-2", given="Second")], ["g-2", "g-1"],
+     ("Second Lee", "g-2@family.example.org", "+1-555-0100")),              # ties: first in the agents list
+    ([parent("r-1", "relative", given="Rae")], ["r-1"], ("Rae Lee", "r-1@family.example.org", "+1-555-0100")),
+    ([parent("g-1", status="tobedeleted")], ["g-1"], ("", "", "")),        # a guardian who left is nobody's
+    ([], ["unknown"], ("", "", "")),
+    ([parent("g-1", given="Gia", agents=["s-1"])], [], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
+])  # the last: linked only from the guardian's side
+def test_the_primary_parent_contact_is_chosen_by_rank_then_order(guardians, agents, contact):
+    plan, _ = run(index(), guardians, [record("s-1", agents=agents)], parents=True)
+    [(sid, packed, _)] = plan.creates
+    assert tuple(packed.split("\x1f")[-3:]) == contact
+
+
+def test_parent_contacts_are_compared_on_full_fetches_only():
+    student = record("s-1", agents=["g-1"])
+    here = person("s-1", like=student, parents=True)
+    plan, _ = run(index(here), [parent("g-1")], [student], parents=True, auto_update=True)
+    assert [d[0] for d in plan.diffs[here[0].id]] == ["parent_name", "parent_email", "parent_phone"]
+    plan, _ = run(index(person("s-1", like=student)), [student], parents=True, auto_update=True, full=False)
+    assert plan.fields == FIELDS and plan.updates == []  # a delta lacks unchanged guardians: not compared
+
+
+# ---- the planner's promises ---------------------------------------------------------------------------
+
+def test_importing_the_planner_loads_neither_flask_nor_sqlalchemy_nor_the_portal():
+    code = ("import sys, jobs.plan, jobs.fields, jobs.parents; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'sqlalchemy', 'portal'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_field_limits_match_the_person_columns():
+    from jobs.fields import LIMITS
+    from store.models import Person
+    assert LIMITS == {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}
+
+
+def test_a_hand_typed_separator_in_the_directory_still_compares_and_diffs_exactly():
+    sis = record("s-1", given="Ann Marie")
+    odd = person("s-1", given_name="Ann\x1fMarie", email="s-1@sis.example.org", username="s-1", sis_id="N-s-1")
+    assert isinstance(odd[0].values, tuple) and AMBIGUOUS == "ambiguous"
+    plan, _ = run(index(odd), [sis], auto_update=True)
+    assert plan.diffs[odd[0].id] == [("given_name", "Ann\x1fMarie", "Ann Marie")]
+    assert pack(record_values(sis, None)).count("\x1f") == len(FIELDS) - 1
