@@ -1,7 +1,7 @@
 """`make load`: 50 signed-in owners on People Manager and the progress partial while a 100,000-person sync runs.
 
 Builds everything itself on PostgreSQL `test_load` and Redis db 10: schema, school, owners, a sandbox SIS,
-a first sync so People has data, then gunicorn and one `rq worker sync`. It changes the roster and times a
+a first sync so People has data, then gunicorn and one `python -m portal.worker sync`. It changes the roster and times a
 Sync now with nobody on the site (the baseline), changes it again, signs the users in, presses Sync now and
 drives benchmarks/locustfile.py headless until that sync ends. Prints p50/p95/p99 per request and both
 syncs, writes test-artifacts/load.json, and exits 1 if a sync did not succeed or over 1% of requests failed.
@@ -94,8 +94,8 @@ def set_up_school(info: dict, users: int) -> None:
     """Empty schema, one district and school, `users` owners, and the school connected to the sandbox."""
     from connectors.sandbox import oneroster_form_values
     from portal import create_app
-    from portal.cli import create_district, create_school, create_user
-    from portal.roster import service
+    from portal.cli.accounts import create_district, create_school, create_user
+    from portal.rostering import service
     from portal.schema import rebuild_schema
     app = create_app()
     with app.app_context():
@@ -166,7 +166,7 @@ def start_web(children: Children, env: dict, workers: int, threads: int) -> str:
 
 
 def start_worker(children: Children, env: dict) -> None:
-    children.start("worker", [os.path.join(BIN, "rq"), "worker", "sync", "--url", REDIS_URL,
+    children.start("worker", [os.path.join(BIN, "python"), "-m", "portal.worker", "sync",
                               "--name", f"load-{os.getpid()}"], env)
 
 
@@ -225,8 +225,8 @@ def announce_run(run_id: int) -> None:
 def wait_for_run(run_id: int, locust: subprocess.Popen | None, cap: float) -> dict:
     """Poll the run row until it is final, the cap passes, or locust stops on its own (its --run-time)."""
     from portal import create_app
-    from portal.extensions import db
-    from portal.models import SyncRun
+    from store.db import db
+    from store.models import SyncRun
     app, deadline = create_app(), time.monotonic() + cap
     with app.app_context():
         while True:

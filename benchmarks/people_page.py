@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, make_url, text
 
 sys.path.insert(0, ".")
 from portal import create_app  # noqa: E402
-from portal.extensions import db  # noqa: E402
-from portal.models import District, Person, School  # noqa: E402
+from store.db import db  # noqa: E402
+from store.models import District, Person, School  # noqa: E402
 from portal.schema import rebuild_schema  # noqa: E402
 
 PEOPLE = 100_000

@@ -34,9 +34,9 @@ def _app(database_url: str):
 def worker_setup(database_url: str, info: dict) -> dict:
 
     from connectors.sandbox import oneroster_form_values
-    from portal.extensions import db
-    from portal.models import District, School
-    from portal.roster import service
+    from store.db import db
+    from store.models import District, School
+    from portal.rostering import service
     from portal.schema import rebuild_schema
     app = _app(database_url)
     with app.app_context():
@@ -69,13 +69,14 @@ def worker_fetch(database_url: str, info: dict) -> dict:
 
 def worker_sync(database_url: str, info: dict) -> dict:
     from jobs.sync import run_sync
-    from portal.extensions import db
-    from portal.models import School, SyncRun
-    from portal.roster import service
+    from store.db import db
+    from store.models import School, SyncRun
+    from portal.rostering import service
+    from jobs.runs import create_run
     app = _app(database_url)
     with app.app_context():
         school = db.session.scalar(db.select(School).filter_by(slug="bench-high"))
-        run_id = service.create_run(school, trigger="cli").id
+        run_id = create_run(school, trigger="cli").id
         db.session.remove()
         started = time.perf_counter()
         run_sync(run_id)

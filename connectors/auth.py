@@ -39,7 +39,6 @@ class TokenSource:
         self.clock = clock
         self._token = ""
         self._refresh_at = 0.0
-        self.fetch_count = 0
         self.granted = ""  # the scopes the last token reply granted (space-separated)
 
     def header(self) -> str:
@@ -77,7 +76,6 @@ class TokenSource:
             if reply.status in (404, 405):
                 continue
             self._accept(reply, scope)
-            self.fetch_count += 1
             return
         where = " or ".join(tried) or "(no token URL configured)"
         raise NotFound(f"The SIS has no token endpoint at {where} (HTTP 404). Check the URL: it should be "

@@ -6,7 +6,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from . import roster
+from . import people
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
 from .expiry import refused_hint
@@ -103,7 +103,7 @@ class OneRosterClient:
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)
-            return PermissionDenied(f"The SIS denied read access to {label} (HTTP 403 on {shown}). {fix}",
+            return PermissionDenied(f"The SIS denied read access to {label} (HTTP 403 on {shown}).", fix=fix,
                                     area=area, url=shown)
         if status in (400, 404, 405, 422, 501) and mentions(reply.body, "unsupported"):
             return NotFound(f"The SIS does not offer {shown} (HTTP {status}). {said}", status=status, url=shown)
@@ -169,8 +169,8 @@ class OneRosterClient:
 
     def iter_roster(self, school_id: str, roles: set[str], *, since: datetime | None = None
                     ) -> Iterator[list[PersonRecord | RecordProblem]]:
-        """Pages of the school's people for `roles` (repeats included); see connectors.roster."""
-        return roster.iter_roster(self, school_id, roles, since=since)
+        """Pages of the school's people for `roles` (repeats included); see connectors.people."""
+        return people.iter_roster(self, school_id, roles, since=since)
 
 
 def _sourced_id(record) -> str | None:

@@ -23,11 +23,14 @@ class ScopeRefused(AuthenticationFailed):
 
 
 class PermissionDenied(ConnectorError):
-    """The SIS denied read access (403) to one area, e.g. "teachers"."""
+    """The SIS denied read access (403) to one area, e.g. "teachers".
 
-    def __init__(self, message: str, *, area: str = "", status: int | None = 403, url: str = ""):
-        super().__init__(message, status=status, url=url)
-        self.area = area
+    `problem` says what was refused and `fix` what district IT should do; the message is both, in that order.
+    """
+
+    def __init__(self, problem: str, *, fix: str = "", area: str = "", status: int | None = 403, url: str = ""):
+        super().__init__(f"{problem} {fix}".strip(), status=status, url=url)
+        self.problem, self.fix, self.area = problem, fix, area
 
 
 class NotFound(ConnectorError):

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import text
 
-from portal.extensions import db
-from portal.models import Person, RosterConnection, SyncChange, SyncRun
+from store.db import db
+from store.models import Person, RosterConnection, SyncChange, SyncRun
 
 from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS, unpack

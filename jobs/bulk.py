@@ -1,7 +1,7 @@
 """Bulk inserts inside the session's transaction: COPY on PostgreSQL, executemany elsewhere."""
 from sqlalchemy import Table
 
-from portal.extensions import db
+from store.db import db
 
 
 def bulk_insert(table: Table, rows: list[dict]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from cryptography.fernet import InvalidToken, MultiFernet
 from redis import Redis
 
-from connectors.connection_test import CheckRow
+from connectors.checklist import CheckRow
 from connectors.secret_reuse import credential_origins
 from connectors.settings import ConnectionSettings
 

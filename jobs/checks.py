@@ -3,14 +3,13 @@ from dataclasses import asdict
 
 from flask import current_app
 
-from connectors.connection_test import CheckRow, run_connection_test
-from portal.extensions import db
-from portal.models import AuditEvent
-from portal.outbound import outbound_policy_for
-from portal.roster.secrets import fernet
+from connectors.checklist import CheckRow, run_connection_test
+from store.db import db
+from store.models import AuditEvent
+from store.secrets import fernet
 
 from . import check_records
-from .context import app_context
+from .outbound import outbound_policy
 
 GONE = CheckRow("token", "Connection test", "failed",
                 "The test waited too long for a worker and its settings were discarded; nothing was tested.",
@@ -19,24 +18,25 @@ GONE = CheckRow("token", "Connection test", "failed",
 
 
 def run_queued_test(check_id: str) -> None:
-    """Take the sealed settings, run the checklist, store the rows for the page to poll. Safe to retry."""
-    with app_context():
-        redis = current_app.redis
-        test = check_records.load(redis, check_id)
-        if test is None or test.done:
-            return
-        try:
-            settings = check_records.take_sealed(redis, fernet(), check_id)
-            if settings is None:
-                rows = [GONE]
-            else:
-                test.status = "running"
-                check_records.save(redis, test)
-                rows = run_connection_test(settings, policy=outbound_policy_for(current_app.config))
-            test.status, test.rows = "done", [asdict(row) for row in rows]
+    """Take the sealed settings, run the checklist, store the rows for the page to poll. Safe to retry.
+
+    Runs inside the app context the worker entry (portal.worker) pushes for every job."""
+    redis = current_app.redis
+    test = check_records.load(redis, check_id)
+    if test is None or test.done:
+        return
+    try:
+        settings = check_records.take_sealed(redis, fernet(), check_id)
+        if settings is None:
+            rows = [GONE]
+        else:
+            test.status = "running"
             check_records.save(redis, test)
-        finally:
-            check_records.release(redis, test.user_id, check_id)
-        db.session.add(AuditEvent(school_id=test.school_id, actor_id=test.user_id, action="connection_tested",
-                                  detail=check_records.audit_detail(test.host, rows)))
-        db.session.commit()
+            rows = run_connection_test(settings, policy=outbound_policy())
+        test.status, test.rows = "done", [asdict(row) for row in rows]
+        check_records.save(redis, test)
+    finally:
+        check_records.release(redis, test.user_id, check_id)
+    db.session.add(AuditEvent(school_id=test.school_id, actor_id=test.user_id, action="connection_tested",
+                              detail=check_records.audit_detail(test.host, rows)))
+    db.session.commit()

@@ -1,6 +1,6 @@
 """Load a school's directory into the planner's index: one column query, no ORM objects, O(people) small tuples."""
-from portal.extensions import db
-from portal.models import ROSTER_MANAGER_ROLES, Person
+from store.db import db
+from store.models import ROSTER_MANAGER_ROLES, Person
 
 from .fields import EMAIL, SIS_ID, pack_current
 from .plan import DirectoryIndex, Entry

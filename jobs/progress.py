@@ -5,8 +5,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from connectors.redact import redact_active
-from portal.extensions import db
-from portal.models import SyncIssue, SyncRun
+from store.db import db
+from store.models import SyncIssue, SyncRun
 
 ISSUE_MESSAGE_LIMIT = 2000
 

@@ -7,20 +7,19 @@ from flask import current_app, render_template
 from flask_mail import Connection
 
 from connectors.redact import redact_active
-from portal.extensions import db
-from portal.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
-from portal.roster.secrets import redactor_for
-from portal.roster.thresholds import archive_hold
+from store.db import db
+from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from store.secrets import redactor_for
+from store.vocabulary import duration_text, trigger_label
 
-from .context import app_context
+from .connection import get_connection
 from .email_message import EncodedMessage
-from .schedule import zone_of
+from .thresholds import archive_hold
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
 # A record the SIS sent malformed can be thousands of characters long; the run page has every detail in full.
 ISSUE_ID_CHARS, ISSUE_MESSAGE_CHARS, ERROR_CHARS = 80, 300, 2000
-TRIGGER_LABELS = {"nightly": "Nightly (Automatic Rostering)", "manual": "Sync now", "cli": "Command line"}
 SUBJECT_STATUS = {"succeeded": "succeeded", "failed": "FAILED", "needs_review": "needs your review",
                   "skipped": "was skipped"}
 FAILURE_CHECKS = (
@@ -72,7 +71,7 @@ def recipients_for(run: SyncRun) -> list[Person]:
 
 def report_context(run: SyncRun) -> dict:
     school = run.school
-    zone = zone_of(school.district)
+    zone = school.district.zone
     issues = [(clip(issue.source_id or "(no id)", ISSUE_ID_CHARS), clip(issue.message, ISSUE_MESSAGE_CHARS))
               for issue in db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
                                               .order_by(SyncIssue.id).limit(ISSUES_SHOWN))]
@@ -82,10 +81,10 @@ def report_context(run: SyncRun) -> dict:
         "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
         "error_message": clip(run.error_message or "", ERROR_CHARS),
         "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
-        "trigger": TRIGGER_LABELS.get(run.trigger, run.trigger.title()),
+        "trigger": trigger_label(run.trigger),
         "status": run.status.replace("_", " "),
         "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
-        "duration": _duration(run.duration_seconds),
+        "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
@@ -99,18 +98,11 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
-
 def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
     context = report_context(run)
     subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
     # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
-    saved = redactor_for(db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id)))
+    saved = redactor_for(get_connection(run.school_id))
     text = redact_active(saved(render_template("email/run_report.txt", **context)))
     html = redact_active(saved(render_template("email/run_report.html", **context)))
     # One message per owner: owners never see each other's addresses.
@@ -124,16 +116,15 @@ def _record(run: SyncRun, status: str, error: str = "") -> None:
 
 def send_run_report(run_id: int) -> None:
     """Email the run's result to opted-in owners once; records sent / not_sent / none_opted_in. Never raises."""
-    with app_context():
-        try:
-            _send(run_id)
-        except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
-            log.exception("report for sync run %s could not be built", run_id)
-            db.session.rollback()
-            run = db.session.get(SyncRun, run_id)
-            if run is not None and run.report_status != "sent":
-                _record(run, "not_sent", "The report could not be prepared because of an internal error; "
-                                         "the sync itself is unaffected.")
+    try:
+        _send(run_id)
+    except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
+        log.exception("report for sync run %s could not be built", run_id)
+        db.session.rollback()
+        run = db.session.get(SyncRun, run_id)
+        if run is not None and run.report_status != "sent":
+            _record(run, "not_sent", "The report could not be prepared because of an internal error; "
+                                     "the sync itself is unaffected.")
 
 
 def _send(run_id: int) -> None:

@@ -1,27 +1,39 @@
-"""Run state changes outside the apply: claim, fail, and find runs whose worker died."""
+"""The run lifecycle: create and queue, claim, finish, approve or discard, and fail runs whose worker died."""
 import logging
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy.exc import IntegrityError
 
 from connectors.redact import redact_active
-from portal.extensions import db
-from portal.models import SyncRun
+from store.db import db
+from store.models import AuditEvent, Person, School, SyncRun
+from store.vocabulary import TRIGGERS
+
+from .connection import NO_CONNECTION, NotConfigured, get_connection
+from .locks import lock_holder
+from .thresholds import parse_threshold_override
 
 STALE_AFTER = timedelta(minutes=5)
 QUEUE_GRACE = timedelta(seconds=60)  # a queued run's job is written just after the row
 ACTIVE = ("queued", "running")
 NOTHING_CHANGED = "Nothing was changed."
 DEAD_JOB_STATES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED}
+SYNC_JOB = "jobs.sync.run_sync"  # enqueued by name: the worker imports it, nothing here needs to
+JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it
+START_GUARD_SECONDS = 10
 log = logging.getLogger(__name__)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
+class SyncAlreadyRunning(Exception):
+    """A run of this school is queued or running; `run` is that run."""
+
+    def __init__(self, run: SyncRun | None):
+        self.run = run
+        super().__init__("A sync of this school is already queued or running; wait for it to finish.")
 
 
 def claim_run(run_id: int) -> bool:
@@ -59,7 +71,6 @@ def _job_gone(redis, job_id: str | None) -> bool:
 
 def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None = None, redis=None) -> list[int]:
     """Fail runs left queued/running by a dead worker: stale heartbeat (> 5 min) or their job is gone."""
-    from flask import current_app
     redis = redis if redis is not None else current_app.redis
     now = now or datetime.now(timezone.utc)
     query = db.select(SyncRun).where(SyncRun.status.in_(ACTIVE))
@@ -67,11 +78,11 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         query = query.where(SyncRun.school_id == school_id)
     failed = []
     for run in db.session.scalars(query):
-        beat = _aware(run.heartbeat_at or run.started_at)
+        beat = run.heartbeat_at or run.started_at
         if run.status == "running" and beat and now - beat > STALE_AFTER:
             reason = (f"The worker running this sync stopped responding (no progress for more than "
                       f"{int(STALE_AFTER.total_seconds() // 60)} minutes). {NOTHING_CHANGED}")
-        elif run.status == "queued" and now - _aware(run.created_at) > QUEUE_GRACE and \
+        elif run.status == "queued" and now - run.created_at > QUEUE_GRACE and \
                 _job_gone(redis, run.job_id):
             # Queued runs only: a running run's job vanishes too when Redis restarts, but its fresh heartbeat
             # shows a live worker that will finish it.
@@ -89,3 +100,89 @@ def active_run(school_id: int) -> SyncRun | None:
     """The school's queued or running run, if any."""
     return db.session.scalar(db.select(SyncRun).where(SyncRun.school_id == school_id,
                                                       SyncRun.status.in_(ACTIVE)).order_by(SyncRun.id.desc()))
+
+
+def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
+    run.job_id = f"sync-school-{run.school_id}-run-{run.id}{suffix}"
+    db.session.commit()  # the job id is on the row before a fast worker can look for it
+    timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
+    current_app.sync_queue.enqueue(SYNC_JOB, run.id, job_id=run.job_id, job_timeout=timeout,
+                                   result_ttl=86400, failure_ttl=7 * 86400)
+    return run
+
+
+def create_run(school: School, *, trigger: str, actor: Person | None = None, local_date: str | None = None,
+               threshold_override=None) -> SyncRun:
+    """A queued run, refused with SyncAlreadyRunning while another run of the school is active.
+
+    `threshold_override` (percent, or empty) replaces the saved archive threshold for this run only.
+    """
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {TRIGGERS}")
+    conn = get_connection(school)
+    if conn is None or not conn.has_secret:
+        raise NotConfigured(NO_CONNECTION)
+    override = parse_threshold_override(threshold_override)
+    guard = f"portal:sync-start:school:{school.id}"
+    if not current_app.redis.set(guard, "1", nx=True, ex=START_GUARD_SECONDS):
+        raise SyncAlreadyRunning(active_run(school.id))
+    try:
+        mark_stale_runs_failed(school.id)
+        running = active_run(school.id)
+        if running is not None or lock_holder(current_app.redis, school.id):
+            raise SyncAlreadyRunning(running)
+        run = SyncRun(school_id=school.id, trigger=trigger, status="queued", phase="queued",
+                      requested_by_id=actor.id if actor else None, local_date=local_date,
+                      archive_threshold_override=override)
+        db.session.add(run)
+        try:
+            db.session.commit()
+        except IntegrityError:  # a nightly run for that local date already exists
+            db.session.rollback()
+            raise SyncAlreadyRunning(db.session.scalar(db.select(SyncRun).filter_by(
+                school_id=school.id, local_date=local_date))) from None
+        if trigger in ("manual", "preview"):
+            saved = conn.archive_threshold_percent
+            once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
+                                                f"people is allowed (saved threshold {saved:g}%).")
+            AuditEvent.record(school, actor, "sync_previewed" if trigger == "preview" else "sync_started",
+                              f"Run {run.id}.{once}")
+            db.session.commit()
+        return run
+    finally:
+        current_app.redis.delete(guard)
+
+
+def start_sync(school: School, *, trigger: str = "manual", actor: Person | None = None,
+               local_date: str | None = None, threshold_override=None) -> SyncRun:
+    """Create the run and queue `jobs.sync.run_sync(run_id)`; a bad threshold_override raises InvalidSettings."""
+    return _enqueue(create_run(school, trigger=trigger, actor=actor, local_date=local_date,
+                               threshold_override=threshold_override))
+
+
+def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
+    """An owner accepts a run stopped by the archive guard: it is re-queued and archives as planned."""
+    if run.status != "needs_review":
+        raise ValueError("Only a sync waiting for review can be approved.")
+    mark_stale_runs_failed(run.school_id)
+    if active_run(run.school_id) is not None:
+        raise SyncAlreadyRunning(active_run(run.school_id))
+    run.status, run.phase, run.percent, run.error_message = "queued", "queued", 0, ""
+    run.archive_override, run.approved_by_id = True, actor.id if actor else None
+    run.approved_at, run.finished_at = datetime.now(timezone.utc), None
+    run.report_status, run.report_error = "", ""  # the approved outcome gets its own report
+    AuditEvent.record(run.school, actor, "sync_approved", f"Run {run.id}: approved archiving {run.would_archive} "
+                                                          f"of {run.rostered_total} rostered people.")
+    return _enqueue(run, "-approved")
+
+
+def discard_run(run: SyncRun, actor: Person | None) -> SyncRun:
+    """An owner rejects a run stopped by the archive guard; nothing it planned is applied."""
+    if run.status != "needs_review":
+        raise ValueError("Only a sync waiting for review can be discarded.")
+    name = actor.full_name if actor else "an operator"
+    run.status, run.phase = "skipped", "skipped"
+    run.error_message = f"Discarded by {name} after review. {NOTHING_CHANGED}"
+    AuditEvent.record(run.school, actor, "sync_discarded", f"Run {run.id} discarded.")
+    db.session.commit()
+    return run

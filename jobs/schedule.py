@@ -6,26 +6,22 @@ apply without a restart. One nightly run per school and local date is enforced b
 """
 import logging
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from portal.extensions import db
-from portal.models import District, RosterConnection, School, SyncRun
+from sqlalchemy.exc import IntegrityError
 
-from .context import app_context
+from store.db import db
+from store.models import BlackoutPeriod, District, RosterConnection, School, SyncRun
+
+from .connection import NotConfigured
+from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
 
 log = logging.getLogger(__name__)
 DEFAULT_SYNC_TIME = time(2, 0)
 TICK_JOB_ID = "rostering-nightly-tick"
 TICK_CRON = "*/5 * * * *"
 TICK_TIMEOUT = 300
-
-
-def zone_of(district: District) -> ZoneInfo:
-    """The district's zone; a broken zone name falls back to UTC rather than stopping every school."""
-    try:
-        return ZoneInfo(district.timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return ZoneInfo("UTC")
+TICK_JOB = "jobs.schedule.tick"  # by name, like every job: the worker imports it
 
 
 def parse_sync_time(value: str | None) -> time:
@@ -87,7 +83,7 @@ def next_run_at(conn: RosterConnection, now: datetime | None = None) -> datetime
     if not conn.automatic:
         return None
     now = _utc_now(now)
-    zone = zone_of(conn.school.district)
+    zone = conn.school.district.zone
     today = _local_date(now, zone)
     due = due_at(today, parse_sync_time(conn.sync_time), zone)
     if due > now or not has_nightly_run(conn.school_id, today):
@@ -105,7 +101,7 @@ def due_schools(now: datetime) -> list[tuple[School, date]]:
         .order_by(School.id)).all()
     candidates = []
     for conn, school, district in rows:
-        zone = zone_of(district)
+        zone = district.zone
         today = _local_date(now, zone)
         if now >= due_at(today, parse_sync_time(conn.sync_time), zone):
             candidates.append((school, today))
@@ -117,11 +113,15 @@ def due_schools(now: datetime) -> list[tuple[School, date]]:
     return [(school, day) for school, day in candidates if (school.id, day.isoformat()) not in done]
 
 
+def blackout_on(school_id: int, day: date) -> BlackoutPeriod | None:
+    """The seasonal pause covering that local date, if any."""
+    return db.session.scalar(db.select(BlackoutPeriod).where(
+        BlackoutPeriod.school_id == school_id, BlackoutPeriod.starts_on <= day, BlackoutPeriod.ends_on >= day
+    ).limit(1))
+
+
 def _skip_for_blackout(school: School, day: date, now: datetime) -> bool:
     """In a seasonal pause, record a skipped nightly run (once per local date) instead of syncing."""
-    from sqlalchemy.exc import IntegrityError
-
-    from portal.roster.blackouts import blackout_on
     period = blackout_on(school.id, day)
     if period is None:
         return False
@@ -143,7 +143,6 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
     A school already syncing (or claimed by another scheduler a moment ago) is left for the next tick
     or is already done; only today's local date is ever run, never a backlog of missed nights.
     """
-    from portal.roster.service import NotConfigured, SyncAlreadyRunning, start_sync
     now = _utc_now(now)
     started = []
     for school, day in due_schools(now):
@@ -164,15 +163,13 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
 
 def run_tick(now: datetime | None = None) -> list[int]:
     """One tick: fail runs whose worker died (so they stop blocking), then dispatch what is due."""
-    from .runs import mark_stale_runs_failed
     mark_stale_runs_failed()
     return dispatch_nightly(now)
 
 
 def tick() -> list[int]:
-    """The cron job rq-scheduler enqueues every few minutes; runs on a worker with its own app context."""
-    with app_context():
-        run_ids = run_tick()
+    """The cron job rq-scheduler enqueues every few minutes; runs on a worker, in the app context it pushes."""
+    run_ids = run_tick()
     if run_ids:  # the worker's console is where a newcomer watches the demo
         print(f"Nightly tick queued sync run(s) {', '.join(map(str, run_ids))}.", flush=True)
     return run_ids
@@ -181,5 +178,5 @@ def tick() -> list[int]:
 def register_schedule(scheduler, cron: str = TICK_CRON, queue_name: str = "sync"):
     """Register the one cron tick, replacing any earlier registration so restarts never duplicate it."""
     scheduler.cancel(TICK_JOB_ID)
-    return scheduler.cron(cron, func=tick, id=TICK_JOB_ID, queue_name=queue_name, timeout=TICK_TIMEOUT,
+    return scheduler.cron(cron, func=TICK_JOB, id=TICK_JOB_ID, queue_name=queue_name, timeout=TICK_TIMEOUT,
                           result_ttl=3600, description="Rostering: start nightly syncs that are due")

@@ -7,26 +7,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from cryptography.fernet import InvalidToken
 from flask import current_app
 
 from connectors.client import OneRosterClient
-from connectors.errors import ConnectorError, InvalidSettings
+from connectors.errors import ConnectorError
 from connectors.redact import Redactor
 from connectors.settings import ConnectionSettings
-from portal.extensions import db
-from portal.models import RosterConnection, School, SyncIssue, SyncRun
-from portal.outbound import outbound_policy_for
+from store.db import db
+from store.models import RosterConnection, School, SyncIssue, SyncRun
 
 from . import apply as applying
-from .context import app_context
+from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
 from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
+from .outbound import outbound_policy
 from .plan import ArchiveGuardTripped, Planner, SyncOptions, SyncPlan, check_archive_guard
 from .progress import ProgressWriter
-from .runs import NOTHING_CHANGED, _aware, claim_run, finish_run
+from .report import send_run_report
+from .runs import NOTHING_CHANGED, claim_run, finish_run
 
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
@@ -42,11 +42,11 @@ def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetim
 
     A run allowed to archive more than usual (approved, or with a one-run threshold) needs a full fetch to archive.
     """
-    last_full, mark = _aware(conn.last_full_sync_at), _aware(conn.high_water_mark)
+    last_full, mark = conn.last_full_sync_at, conn.high_water_mark
     overridden = run.archive_override or run.archive_threshold_override is not None
     if run.trigger != "nightly" or overridden or last_full is None or mark is None:
         return None
-    if now - last_full > FULL_SYNC_EVERY or _aware(conn.settings_changed_at) > last_full:
+    if now - last_full > FULL_SYNC_EVERY or conn.settings_changed_at > last_full:
         return None
     return mark - DELTA_OVERLAP
 
@@ -57,19 +57,6 @@ def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
                        full=full, no_update_roles=conn.update_excluded_roles,
                        no_archive_roles=conn.archive_excluded_roles)
-
-
-def _settings(conn: RosterConnection | None):
-    from portal.roster.service import settings_for
-    if conn is None or not conn.has_secret:
-        raise SyncRefused("This school has no saved SIS connection; save one on the Rostering page first.")
-    try:
-        return settings_for(conn)
-    except InvalidToken:
-        raise SyncRefused("The saved SIS secret can no longer be decrypted (the encryption keys changed); "
-                          "enter the secret again on the Rostering page.") from None
-    except InvalidSettings as exc:
-        raise SyncRefused(f"The saved connection is no longer valid: {exc.message}") from None
 
 
 @dataclass(frozen=True)
@@ -93,8 +80,8 @@ def _prepare(run_id: int, redactor: Redactor) -> Prepared:
     """Read the run, its school and connection; note the threshold the run is held to; clear older issues."""
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
-    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
-    settings = _settings(conn)
+    conn = get_connection(run.school_id)
+    settings = load_settings(conn, outbound_policy())
     redactor.add(settings.client_secret, settings.client_id)
     since = choose_since(conn, run, datetime.now(timezone.utc))
     options = options_for(conn, full=since is None)
@@ -182,8 +169,8 @@ def quiet_gc():
 
 
 def make_client(settings) -> OneRosterClient:
-    """One client (one HTTP session, one token) per run, held to the portal's outbound policy."""
-    return OneRosterClient(settings, policy=outbound_policy_for(current_app.config))
+    """One client (one HTTP session, one token) per run, held to the outbound policy its settings were checked by."""
+    return OneRosterClient(settings, policy=outbound_policy())
 
 
 def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
@@ -200,46 +187,42 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
              client_factory: Callable[[ConnectionSettings], OneRosterClient] | None = None) -> None:
     """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped.
 
-    `client_factory` builds the run's SIS client from its settings (default `make_client`).
+    `client_factory` builds the run's SIS client from its settings (default `make_client`). Runs inside the
+    app context the worker entry (portal.worker) pushes for every job.
     """
-    with app_context() as app:
-        db.session.expire_all()
-        run = db.session.get(SyncRun, run_id)
-        if run is None or run.status != "queued":
-            log.info("sync run %s not started: %s", run_id, "missing" if run is None else run.status)
-            return
-        school_id, trigger = run.school_id, run.trigger
-        lock = SchoolLock(app.redis, school_id, run_id)
-        if not lock.acquire():
-            finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
-                                          f"not start. {NOTHING_CHANGED}")
-            return
-        # While active, the run's secret and tokens are masked in its log lines, stored message and issues.
-        with Redactor().active() as redactor:
-            try:
-                if not claim_run(run_id):
-                    return
-                _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
-            except (ConnectorError, SyncRefused, LockLost) as exc:
-                db.session.rollback()
-                log.warning("sync run %s failed: %s", run_id, exc)
-                finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
-            except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
-                db.session.rollback()
-                log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-                finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). "
-                                             f"{NOTHING_CHANGED}")
-            finally:
-                lock.release()
-            if trigger != "preview":
-                _send_report(run_id)
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.status != "queued":
+        log.info("sync run %s not started: %s", run_id, "missing" if run is None else run.status)
+        return
+    school_id, trigger = run.school_id, run.trigger
+    lock = SchoolLock(current_app.redis, school_id, run_id)
+    if not lock.acquire():
+        finish_run(run_id, "skipped", "Another sync of this school was already running, so this one did "
+                                      f"not start. {NOTHING_CHANGED}")
+        return
+    # While active, the run's secret and tokens are masked in its log lines, stored message and issues.
+    with Redactor().active() as redactor:
+        try:
+            if not claim_run(run_id):
+                return
+            _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
+        except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
+            db.session.rollback()
+            log.warning("sync run %s failed: %s", run_id, exc)
+            finish_run(run_id, "failed", f"{exc} {NOTHING_CHANGED}")
+        except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
+            db.session.rollback()
+            log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
+            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). "
+                                         f"{NOTHING_CHANGED}")
+        finally:
+            lock.release()
+        if trigger != "preview":
+            _send_report(run_id)
 
 
 def _send_report(run_id: int) -> None:
-    try:
-        from jobs.report import send_run_report
-    except ImportError:
-        return
     try:
         send_run_report(run_id)
     except Exception:  # noqa: BLE001 - a report failure must not turn a finished sync into a failed job

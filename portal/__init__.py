@@ -4,9 +4,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from connectors.redact import install_log_redaction
+from store.db import db
 
+from . import filters, queue, security
+from .auth import bp as auth_bp
+from .cli import register_cli
 from .config import Config, INSTANCE_DIR, check_production_config
-from .extensions import csrf, db, login_manager, mail, migrate
+from .extensions import csrf, login_manager, mail, migrate
+from .main import bp as main_bp
+from .people import bp as people_bp
+from .rostering import bp as rostering_bp
+from .status import bp as status_bp
 
 
 class DatabaseId(IntegerConverter):
@@ -41,20 +49,10 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
 
-    from . import queue, security
+    filters.init_app(app)
     queue.init_app(app)
     security.init_app(app)
-
-    from .auth import bp as auth_bp
-    from .main import bp as main_bp
-    from .people import bp as people_bp
-    from .rostering import bp as rostering_bp
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
-    app.register_blueprint(people_bp)
-    app.register_blueprint(rostering_bp)
-    from .status import bp as status_bp; app.register_blueprint(status_bp)  # noqa: E702 - schedule overview
-
-    from .cli import register_cli
+    for blueprint in (auth_bp, main_bp, people_bp, rostering_bp, status_bp):
+        app.register_blueprint(blueprint)
     register_cli(app)
     return app

@@ -1,11 +1,11 @@
 """One check for every school page: role first (403), then school membership (404)."""
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, g
 from flask_login import current_user, login_required
 
-from .extensions import db
-from .models import School
+from store.db import db
+from store.models import School
 
 
 def school_required(view):
@@ -36,8 +36,3 @@ def managed_schools(user) -> list[School]:
     else:
         return []
     return list(db.session.scalars(query))
-
-
-def is_htmx() -> bool:
-    """True for a request made by htmx (answer with a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"

@@ -63,7 +63,6 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long admin pages stay usable
 
     PEOPLE_PAGE_SIZE = 50
-    ARCHIVE_GUARD_PERCENT = float(os.environ.get("ARCHIVE_GUARD_PERCENT", "10"))
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "8025"))

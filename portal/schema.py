@@ -2,7 +2,7 @@
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from .extensions import db
+from store.db import db
 
 
 def rebuild_schema() -> None:

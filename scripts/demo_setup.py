@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from portal import create_app
-from portal.extensions import db
-from portal.models import Person, School
-from portal.roster import service
+from portal.rostering import service
+from store.db import db
+from store.models import Person, School
+from store.vocabulary import SYNC_TOGGLES
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 SCHOOLS = ("lincoln-high", "roosevelt-middle")
 OWNER = "owner@demo.school"
-SETTING_NAMES = ("sync_students", "sync_teachers", "sync_staff", "sync_admins", "sync_parents", "auto_update",
-                 "archive", "additions_only", "archive_threshold_percent")
+SETTING_NAMES = tuple(toggle.column for toggle in SYNC_TOGGLES) + ("archive_threshold_percent",)
 
 
 def read_sandbox(path: Path, timeout: float) -> dict:
@@ -55,8 +55,7 @@ def main(argv=None) -> int:
         schools = [db.session.scalar(db.select(School).filter_by(slug=slug)) for slug in SCHOOLS]
         if None in schools:
             raise SystemExit("The demo schools are missing; run `flask --app wsgi seed-demo` first.")
-        from jobs.schedule import zone_of
-        soon = datetime.now(zone_of(schools[1].district)) + timedelta(minutes=args.second_in_minutes)
+        soon = datetime.now(schools[1].district.zone) + timedelta(minutes=args.second_in_minutes)
         for index, (school, at) in enumerate(zip(schools, (args.first_time, f"{soon:%H:%M}"))):
             print(configure(school, info, index, at), flush=True)
         owner = db.session.scalar(db.select(Person).filter_by(email=OWNER))

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from portal import create_app
-from portal.extensions import db
+from store.db import db
 from portal.schema import rebuild_schema
 from tests.factories import make_school
 from tests import support

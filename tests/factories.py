@@ -8,11 +8,11 @@ from functools import cache
 
 from werkzeug.security import generate_password_hash
 
-from portal.extensions import db
-from portal.models import (
+from store.db import db
+from store.models import (
     AuditEvent, BlackoutPeriod, District, Person, RosterConnection, School, SyncChange, SyncIssue, SyncRun,
 )
-from portal.roster.secrets import encrypt_secret
+from store.secrets import encrypt_secret
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"

@@ -18,9 +18,11 @@ from connectors.client import OneRosterClient
 from connectors.sandbox import oneroster_form_values, start_sandbox
 from connectors.sandbox.data import iso
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import Person, SyncChange, SyncIssue, SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import Person, SyncChange, SyncIssue, SyncRun
+from portal.rostering import service
+from jobs.runs import create_run
+from jobs.connection import get_connection
 from tests.factories import PASSWORD, make_connection, make_district, make_school
 
 
@@ -210,14 +212,14 @@ def connect(school, sandbox, school_index=0, **flags):
 
 
 def set_flags(school, **flags):
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     current = {k: getattr(conn, k) for k in SETTINGS}
     return service.save_sync_settings(conn, **{**current, **flags})
 
 
 def exclude_roles(school, update=(), archive=()):
     """Leave roles out of Auto update and/or Archive, as the Rostering page's role rules do."""
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     conn.no_update_roles, conn.no_archive_roles = ",".join(update), ",".join(archive)
     db.session.commit()
     return conn
@@ -229,7 +231,7 @@ def sync(school, trigger="manual", threshold_override=None, client_factory=None)
     `threshold_override` is the archive threshold (percent) for this run only; `client_factory` builds the
     job's SIS client (default: CLIENTS["default"], else the job's own).
     """
-    run = service.create_run(school, trigger=trigger)
+    run = create_run(school, trigger=trigger)
     if threshold_override is not None:
         run.archive_threshold_override = threshold_override
         db.session.commit()

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from portal.extensions import db
+from store.db import db
 from tests.factories import (PASSWORD, make_district, make_district_manager, make_owner, make_pause, make_person,
                              make_run, make_school)
 from tests.support import assert_served_signed_in, csrf_token

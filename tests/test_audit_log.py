@@ -1,9 +1,10 @@
 """The audit log page: the school's events newest first, never another school's, never a secret."""
 from datetime import datetime, timedelta, timezone
 
-from portal.extensions import db
-from portal.models import AuditEvent
-from portal.roster import service
+from store.db import db
+from store.models import AuditEvent
+from portal.rostering import service
+from jobs.connection import get_connection
 from tests.factories import PASSWORD, make_audit_event, make_district, make_owner, make_person, make_school
 from tests.support import csrf_token
 
@@ -79,7 +80,7 @@ def test_saving_a_connection_is_audited_without_the_secret(client, auth, app):
             "csrf_token": csrf_token(client, "/schools/lincoln/rostering")}
     response = client.post("/schools/lincoln/rostering/connection", data=data)
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     service.save_sync_settings(conn, actor=owner, sync_students=True, sync_teachers=True, sync_staff=True,
                                sync_admins=True, sync_parents=False, auto_update=True, archive=False,
                                automatic=False, sync_time="02:00", archive_threshold_percent=10.0)

@@ -57,7 +57,7 @@ def test_logout_needs_post_and_signs_out(client, auth):
 
 
 def test_password_change_ends_other_sessions(app, client, auth):
-    from portal.extensions import db
+    from store.db import db
     owner = make_owner(make_school())
     auth.login(owner.email)
     assert client.get("/").status_code == 302

@@ -1,8 +1,8 @@
 """Operator commands given bad input answer with a clear message, never a traceback."""
 import pytest
 
-from portal.extensions import db
-from portal.models import District, Person, School
+from store.db import db
+from store.models import District, Person, School
 from tests.factories import make_district, make_school
 from tests.support import BAD_VALUES
 

@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 import pytest
 
-from portal.extensions import db
-from portal.roster.secrets import encrypt_secret
-from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
+from store.db import db
+from store.secrets import encrypt_secret
+from store.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
 from tests.factories import make_connection, make_district_manager, make_owner, make_person, make_school
 from tests.support import BAD_VALUES, csrf_token
 

@@ -8,8 +8,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import SimpleWorker
 
 from jobs import check_records
-from portal.extensions import db
-from portal.models import AuditEvent
+from store.db import db
+from store.models import AuditEvent
 from tests.support import csrf_token
 from tests.factories import make_district_manager, make_owner, make_school
 from tests.support import running_sandbox
@@ -223,7 +223,7 @@ def test_bad_fields_are_still_422_next_to_the_field_and_queue_nothing(app, clien
 
 
 def test_the_cli_test_still_runs_inline(app, runner, world, aeries):
-    from portal.roster import service
+    from portal.rostering import service
     service.save_connection(world["school"], "aeries", values(aeries), actor=None)
     result = runner.invoke(args=["roster", "test", "--school", "lincoln"])
     assert result.exit_code == 0 and "✓ Token obtained" in result.output

@@ -12,8 +12,8 @@ import pytest
 
 from jobs.report import send_run_report
 from portal.auth.reset import send_reset_email
-from portal.extensions import db
-from portal.models import SyncIssue
+from store.db import db
+from store.models import SyncIssue
 from tests.factories import make_district, make_owner, make_school
 from tests.test_report import _closed_port, _opted_in_owner, _reload, _use_mail_server, finished_run
 

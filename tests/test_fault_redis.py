@@ -13,12 +13,11 @@ import pytest
 import redis
 
 from jobs.locks import lock_key
-from jobs.runs import mark_stale_runs_failed
+from jobs.runs import create_run, mark_stale_runs_failed
 from jobs.sync import run_sync
 from portal import create_app
-from portal.extensions import db
-from portal.models import SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import SyncRun
 from tests.factories import make_run, make_school
 from tests.support import (app_config, assert_as_after_a_complete_sync, assert_failed_and_unchanged, people,
                            sandbox_fixture)
@@ -108,7 +107,7 @@ def finish(thread, errors, run_id) -> SyncRun:
 
 def test_redis_restarted_mid_fetch_ends_exactly_as_a_complete_sync(synced_school, sandbox, private_redis):
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1.5})  # Redis restarts while we wait
-    run = service.create_run(synced_school, trigger="manual")
+    run = create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
     assert private_redis.client().get(lock_key(synced_school.id)) == str(run.id).encode()
@@ -121,7 +120,7 @@ def test_redis_restarted_mid_fetch_ends_exactly_as_a_complete_sync(synced_school
 
 def test_redis_down_for_the_rest_of_the_sync_still_ends_as_a_complete_sync(synced_school, sandbox, private_redis):
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 0.5})
-    run = service.create_run(synced_school, trigger="manual")
+    run = create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
     private_redis.kill()  # renewals and the release fail; nobody else can start a sync without Redis either
@@ -133,7 +132,7 @@ def _taken_over(synced_school, sandbox, private_redis) -> tuple[SyncRun, list]:
     """Redis restarts mid-fetch and another run takes the school's lock before ours renews it."""
     before = people(synced_school)
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1.5})
-    run = service.create_run(synced_school, trigger="manual")
+    run = create_run(synced_school, trigger="manual")
     thread, errors = start_worker(private_redis, run.id)
     wait_for_phase(run.id, "fetching students", thread)
     private_redis.kill()

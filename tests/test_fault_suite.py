@@ -16,11 +16,10 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 import jobs.sync
-from jobs.runs import mark_stale_runs_failed
+from jobs.runs import create_run, mark_stale_runs_failed, start_sync
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import SyncRun
 from tests.factories import make_run
 from tests.support import (DATABASE_URL, REDIS_URL, app_config, assert_as_after_a_complete_sync,
                            assert_failed_and_unchanged, assert_nothing_running, issues, people, quick_client,
@@ -137,15 +136,14 @@ def _worker(tmp_path):
     env = dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, PORTAL_ENV="test",
                PORTAL_FERNET_KEYS=app_config()["PORTAL_FERNET_KEYS"], RQ_QUEUE="sync")
     log = open(tmp_path / "worker.log", "wb")
-    rq = str(Path(sys.executable).parent / "rq")
-    return subprocess.Popen([rq, "worker", "sync", "--burst", "--url", REDIS_URL], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "portal.worker", "sync", "--burst"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced_school, sandbox, tmp_path):
     before = people(synced_school)
     sandbox.set_faults(slow={"path": "users", "page": 1, "seconds": 8})
-    run = service.start_sync(synced_school)
+    run = start_sync(synced_school)
     worker = _worker(tmp_path)
     try:
         deadline = time.monotonic() + 20
@@ -175,7 +173,7 @@ def test_worker_killed_mid_sync_is_marked_failed_and_changes_nothing(synced_scho
 
 def test_two_workers_on_one_school_only_one_applies(app, synced_school, sandbox):
     before = people(synced_school)
-    first = service.create_run(synced_school, trigger="manual")
+    first = create_run(synced_school, trigger="manual")
     second = make_run(synced_school, trigger="manual", status="queued")  # a duplicate delivery
     ids = [first.id, second.id]
     sandbox.set_faults(slow={"path": "users", "page": 0, "seconds": 1.5})  # the winner holds the lock a while

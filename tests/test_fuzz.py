@@ -13,7 +13,8 @@ from connectors.profiles import PROFILES
 from connectors.records import PersonRecord, normalise_user
 from connectors.settings import ConnectionSettings
 from connectors.transport import Reply, retry_after_seconds
-from portal.roster.service import PERCENT_MESSAGE, parse_threshold_override
+from jobs.thresholds import PERCENT_MESSAGE, parse_threshold_override
+
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

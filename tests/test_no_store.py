@@ -1,8 +1,8 @@
 """Responses with personal data are never stored by a browser or proxy; static files keep caching (finding 7)."""
 import pytest
 
-from portal.extensions import db
-from portal.models import SyncIssue, SyncRun
+from store.db import db
+from store.models import SyncIssue, SyncRun
 from tests.support import csrf_token
 from tests.factories import make_owner, make_person, make_school
 

@@ -8,12 +8,12 @@ import responses
 
 from connectors import netguard
 from connectors.client import OneRosterClient
-from connectors.connection_test import run_connection_test
+from connectors.checklist import run_connection_test
 from connectors.errors import BadResponse
 from connectors.netguard import BlockedDestination, OutboundPolicy, classify
 from connectors.settings import ConnectionSettings
 from portal.config import check_production_config
-from portal.outbound import outbound_policy_for
+from jobs.outbound import outbound_policy_for
 
 PRODUCTION = outbound_policy_for({"PORTAL_ENV": "production"})
 TEST_MODE = outbound_policy_for({"PORTAL_ENV": "test"})

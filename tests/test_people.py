@@ -1,6 +1,6 @@
 import pytest
 
-from portal.extensions import db
+from store.db import db
 from tests.factories import make_owner, make_person, make_school
 
 pytestmark = pytest.mark.smoke

@@ -1,8 +1,8 @@
 """Per-person controls in People Manager, and how the next sync respects them (sandbox over real HTTP)."""
 import pytest
 
-from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection
 from tests.factories import PASSWORD, make_connection, make_owner, make_person, make_school
 from tests.support import connect, csrf_token, directory, expected_people, issues, sandbox_fixture, sync
 

@@ -10,9 +10,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from connectors.connection_test import run_connection_test
-from portal.extensions import db, mail
-from portal.models import Person, SyncIssue
+from connectors.checklist import run_connection_test
+from store.db import db
+from portal.extensions import mail
+from store.models import Person, SyncIssue
 from tests.factories import make_owner, make_school
 from tests.support import connect, sandbox_fixture, sync
 

@@ -7,8 +7,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from jobs.report import send_run_report
-from portal.extensions import db, mail
-from portal.models import SyncRun
+from store.db import db
+from portal.extensions import mail
+from store.models import SyncRun
 from tests.factories import make_issue, make_owner, make_run, make_school
 from tests.support import connect, sandbox_fixture, sync
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from portal.extensions import db
-from portal.models import Person
-from portal.roster import service
+from store.db import db
+from store.models import Person
+from jobs.connection import get_connection
 from tests.factories import make_school
 from tests.support import sandbox_fixture
 
@@ -34,7 +34,7 @@ def test_configure_saves_the_connection_and_toggles(runner, school, sandbox):
     result = configure(runner, sandbox, "--no-staff", "--archive", "--archive-threshold", "25")
     assert result.exit_code == 0, result.output
     assert "Saved the Aeries connection" in result.output
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     assert (conn.sync_staff, conn.archive, conn.archive_threshold_percent) == (False, True, 25.0)
     assert sandbox.info["client_secret"] not in result.output
 

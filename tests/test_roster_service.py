@@ -5,10 +5,12 @@ from rq import SimpleWorker
 
 from connectors.errors import InvalidSettings
 from connectors.settings import DEFAULT_SCOPE
-from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection, SyncRun
-from portal.roster import service
-from portal.roster.secrets import decrypt_secret, rotate_secrets
+from jobs.connection import NotConfigured, get_connection, saved_values, settings_for
+from jobs.runs import approve_run, discard_run, start_sync
+from portal.rostering import service
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, SyncRun
+from store.secrets import decrypt_secret, rotate_secrets
 from tests.factories import make_owner, make_run, make_school
 from tests.support import SETTINGS, connect, sandbox_fixture, sandbox_values
 
@@ -29,7 +31,7 @@ def test_the_secret_is_encrypted_at_rest_and_never_in_the_audit_log(app, sandbox
     details = " ".join(e.detail for e in db.session.scalars(db.select(AuditEvent)))
     assert sandbox.info["client_secret"] not in details and "settings_changed" in {
         e.action for e in db.session.scalars(db.select(AuditEvent))}
-    assert "client_secret" not in repr(conn) and service.form_values(conn)["client_secret"] == ""
+    assert "client_secret" not in repr(conn) and saved_values(conn)["client_secret"] == ""
 
 
 def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
@@ -37,16 +39,16 @@ def test_a_blank_secret_on_a_later_save_keeps_the_stored_one(app, sandbox):
     connect(school, sandbox)
     values = {**sandbox_values(sandbox), "client_secret": ""}
     conn = service.save_connection(school, "oneroster", values, actor=None)
-    assert service.settings_for(conn).client_secret == sandbox.info["client_secret"]
+    assert settings_for(conn).client_secret == sandbox.info["client_secret"]
 
 
 def test_the_other_forms_scope_override_is_saved_and_a_blank_one_means_the_default(app, sandbox):
     school = make_school()
     conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": "district.read"}, None)
-    assert service.form_values(conn)["scope"] == "district.read"
-    assert service.settings_for(conn).scope == "district.read"
+    assert saved_values(conn)["scope"] == "district.read"
+    assert settings_for(conn).scope == "district.read"
     conn = service.save_connection(school, "oneroster", {**sandbox_values(sandbox), "scope": ""}, None)
-    assert conn.scope == "" and service.settings_for(conn).scope == DEFAULT_SCOPE
+    assert conn.scope == "" and settings_for(conn).scope == DEFAULT_SCOPE
 
 
 def test_rotate_secrets_re_encrypts_with_the_first_key(app, sandbox):
@@ -73,7 +75,7 @@ def test_invalid_connection_values_name_each_field(app):
         service.save_connection(school, "aeries", {"url": "http://sis.example.org/", "client_id": "",
                                                    "client_secret": "x", "school_id": "abc"}, actor=None)
     assert set(refused.value.errors) == {"url", "client_id", "school_id"}
-    assert service.get_connection(school) is None
+    assert get_connection(school) is None
 
 
 @pytest.mark.parametrize("field,value", [("sync_time", "25:00"), ("sync_time", "2am"),
@@ -98,7 +100,7 @@ def test_start_sync_queues_a_job_that_a_worker_runs(app, sandbox):
     school = make_school()
     connect(school, sandbox)
     owner = make_owner(school)
-    run = service.start_sync(school, actor=owner)
+    run = start_sync(school, actor=owner)
     assert (run.status, run.job_id) == ("queued", f"sync-school-{school.id}-run-{run.id}")
     SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
     db.session.expire_all()
@@ -109,15 +111,15 @@ def test_start_sync_queues_a_job_that_a_worker_runs(app, sandbox):
 
 
 def test_start_sync_without_a_connection_says_what_to_do(app):
-    with pytest.raises(service.NotConfigured, match="save one on the Rostering page"):
-        service.start_sync(make_school())
+    with pytest.raises(NotConfigured, match="save one on the Rostering page"):
+        start_sync(make_school())
 
 
 def test_discarding_a_run_under_review_changes_nothing(app, sandbox):
     school = make_school()
     connect(school, sandbox)
     run = make_run(school, status="needs_review", would_archive=5)
-    service.discard_run(run, make_owner(school))
+    discard_run(run, make_owner(school))
     assert run.status == "skipped" and "Discarded" in run.error_message
     with pytest.raises(ValueError):
-        service.approve_run(run, None)
+        approve_run(run, None)

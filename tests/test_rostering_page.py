@@ -6,12 +6,13 @@ from datetime import date
 import pytest
 from rq import SimpleWorker
 
+from connectors.errors import InvalidSettings
 from jobs import check_records
 from jobs.check_records import ConnectionTest
-from portal.extensions import db
-from portal.models import AuditEvent, Person, RosterConnection, SyncRun
-from portal.roster import service
-from portal.roster.thresholds import back_to_school_reason
+from jobs.connection import get_connection, settings_for
+from jobs.thresholds import back_to_school_reason, parse_threshold_override
+from store.db import db
+from store.models import AuditEvent, Person, RosterConnection, SyncRun
 from tests.check_support import finish_connection_test
 from tests.factories import (PASSWORD, make_change, make_connection, make_district, make_district_manager, make_issue,
                              make_owner, make_person, make_run, make_school)
@@ -129,8 +130,8 @@ def test_saved_secret_is_write_only_and_blank_keeps_it(client, owner, world, aer
     assert "Saved — leave blank to keep it" in html and 'name="client_secret" autocomplete' in html
 
     post(client, "/connection", aeries_values(aeries, client_secret="", client_id=aeries.info["client_id"]))
-    conn = service.get_connection(world["school"])
-    assert service.settings_for(conn).client_secret == secret
+    conn = get_connection(world["school"])
+    assert settings_for(conn).client_secret == secret
 
 
 def test_without_javascript_saving_redirects(client, owner, aeries):
@@ -200,7 +201,7 @@ def test_sync_settings_save_and_validate(client, owner, world, aeries):
             "archive_threshold_percent": "15", "report_opt_in": "on"}
     response = post(client, "/settings", data)
     assert response.status_code == 200 and "Sync settings saved." in response.get_data(as_text=True)
-    conn = service.get_connection(world["school"])
+    conn = get_connection(world["school"])
     assert (conn.sync_time, conn.automatic, conn.sync_staff, conn.archive_threshold_percent) == ("03:30", True, False, 15)
     assert db.session.get(Person, world["owner"].id).sync_report_opt_in is True
 
@@ -217,9 +218,9 @@ def test_additions_only_is_offered_and_saved(client, owner, world, aeries):
     assert "Additions only" in page
     post(client, "/settings", {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10",
                                "additions_only": "on"})
-    assert service.get_connection(world["school"]).additions_only is True
+    assert get_connection(world["school"]).additions_only is True
     post(client, "/settings", {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"})
-    assert service.get_connection(world["school"]).additions_only is False
+    assert get_connection(world["school"]).additions_only is False
 
 
 def test_sync_now_runs_shows_progress_and_refuses_a_second_start(app, client, owner, world, aeries):
@@ -453,13 +454,13 @@ def test_bad_one_run_threshold_without_javascript_re_renders_the_page(client, ow
 @pytest.mark.parametrize("value, expected", [(None, None), ("", None), ("  ", None), ("0", 0.0), ("100", 100.0),
                                              ("12.5", 12.5), (40, 40.0)])
 def test_parse_threshold_override_accepts_0_to_100_or_nothing(value, expected):
-    assert service.parse_threshold_override(value) == expected
+    assert parse_threshold_override(value) == expected
 
 
 @pytest.mark.parametrize("value", ["x", "-0.1", "100.01", "nan", "-inf", float("nan"), [], "1,5"])
 def test_parse_threshold_override_refuses_anything_else(value):
-    with pytest.raises(service.InvalidSettings) as caught:
-        service.parse_threshold_override(value)
+    with pytest.raises(InvalidSettings) as caught:
+        parse_threshold_override(value)
     assert "from 0 to 100" in caught.value.errors["threshold_override"]
 
 

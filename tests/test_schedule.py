@@ -8,8 +8,8 @@ import pytest
 from rq_scheduler import Scheduler
 
 from jobs.schedule import TICK_CRON, TICK_JOB_ID, dispatch_nightly, next_run_at, register_schedule
-from portal.extensions import db
-from portal.models import RosterConnection, SyncRun
+from store.db import db
+from store.models import RosterConnection, SyncRun
 from tests.factories import make_district, make_run
 from tests.support import nightly_runs, scheduled_school
 

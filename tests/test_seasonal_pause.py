@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobs.schedule import dispatch_nightly
-from portal.extensions import db
-from portal.models import AuditEvent, BlackoutPeriod
-from portal.roster.blackouts import add_blackout
+from store.db import db
+from store.models import AuditEvent, BlackoutPeriod
+from portal.rostering.blackouts import add_blackout
 from tests.factories import make_owner
 from tests.support import csrf_token, nightly_runs, scheduled_school
 

@@ -13,9 +13,10 @@ import pytest
 from connectors.client import OneRosterClient
 from connectors.errors import BadResponse
 from connectors.sandbox import start_sandbox
-from portal.extensions import db
-from portal.models import AuditEvent
-from portal.roster import service
+from jobs.connection import get_connection, settings_for
+from portal.rostering import service
+from store.db import db
+from store.models import AuditEvent
 from tests.check_support import finish_connection_test
 from tests.support import csrf_token
 from tests.factories import make_owner, make_school
@@ -163,9 +164,9 @@ def test_a_blank_secret_is_not_sent_to_a_typed_address(owner_page, sandboxes, li
     assert response.status_code == 422
     assert f"Enter the secret again: {message}." in html and 'id="field-client_secret-error"' in html
     db.session.expire_all()
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     assert (conn.url, conn.token_url, conn.client_id, conn.vendor) == before  # nothing saved for the new host
-    assert service.settings_for(conn).client_secret == box.info["client_secret"]
+    assert settings_for(conn).client_secret == box.info["client_secret"]
 
 
 @pytest.mark.parametrize("action", ["/connection/test", "/connection"])
@@ -216,7 +217,7 @@ def test_cli_configure_with_a_new_url_and_no_secret_is_refused(app, runner, sand
     assert result.exit_code == 2, result.output
     assert "--client-secret: Enter the secret again: the address changed." in result.output
     db.session.expire_all()
-    assert service.get_connection(school).url.startswith(box.info["base_url"])
+    assert get_connection(school).url.startswith(box.info["base_url"])
     result = runner.invoke(args=["roster", "test", "--school", "cli-high"])  # the saved host still gets it
     assert result.exit_code == 0, result.output
     assert listener.seen == [] and box.info["client_secret"] not in result.output

@@ -9,8 +9,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from portal.extensions import db
-from portal.models import AuditEvent
+from store.db import db
+from store.models import AuditEvent
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
 from tests.support import csrf_token, page_token
 
@@ -120,7 +120,7 @@ def test_remember_me_lasts_at_most_30_days(client, auth):
 
 
 def test_a_remembered_session_past_its_30_days_is_refused_by_the_server(app, client, auth):
-    from portal.models import SignInSession
+    from store.models import SignInSession
     school = make_school()
     owner = make_owner(school)
     token = csrf_token(client)

@@ -3,8 +3,9 @@ HTTP); People's "Link to SIS record" is the audited way to link one on purpose."
 import pytest
 
 from portal.auth.reset import send_reset_email
-from portal.extensions import db, mail
-from portal.models import AuditEvent, Person
+from store.db import db
+from portal.extensions import mail
+from store.models import AuditEvent, Person
 from tests.support import csrf_token
 from tests.factories import PASSWORD, make_district_manager, make_owner, make_person, make_school
 from tests.support import (add_sis_person, change_sis_person, changes, connect, directory, expected_people, issues,

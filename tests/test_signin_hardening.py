@@ -6,7 +6,9 @@ import time
 import pytest
 from rq import SimpleWorker
 
-from portal.extensions import db, mail
+from store.db import db
+
+from portal.extensions import mail
 from portal import create_app
 from tests.factories import PASSWORD, make_district, make_district_manager, make_owner, make_school
 from tests.support import BAD_VALUES, LOCKED, app_config, csrf_token, login, text
@@ -22,7 +24,7 @@ def _fast_hashes(monkeypatch):
     """Cheap hashes for test accounts: these tests sign in dozens of times; the rules are the same."""
     from functools import partial
 
-    from portal import models
+    from store import models
     monkeypatch.setattr(models, "generate_password_hash",
                         partial(models.generate_password_hash, method="pbkdf2:sha256:1000"))
 
@@ -238,8 +240,8 @@ def test_reset_requests_do_the_same_work_whether_or_not_the_account_exists(app, 
         ask_reset(client, "nobody@example.org")
         assert outbox == [] and looked_up == []  # no lookup and no SMTP inside the request: same time either way
     jobs = [app.mail_queue.fetch_job(job_id) for job_id in app.mail_queue.job_ids]
-    assert [(j.func_name, j.args) for j in jobs] == [("jobs.mail.deliver_reset_email", (owner.email,)),
-                                                     ("jobs.mail.deliver_reset_email",
+    assert [(j.func_name, j.args) for j in jobs] == [("portal.auth.reset.send_reset_email", (owner.email,)),
+                                                     ("portal.auth.reset.send_reset_email",
                                                       ("nobody@example.org",))]
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from portal.extensions import db
+from store.db import db
 from tests.factories import PASSWORD, make_owner, make_school
 from tests.support import LOCKED, app_config, csrf_token, login, page_token, text
 
@@ -90,6 +90,7 @@ def test_over_http_behind_a_trusted_proxy_the_attackers_address_is_locked_and_th
     from werkzeug.serving import make_server
 
     from portal import create_app
+    from store.db import db
 
     proxied = create_app(app_config(PORTAL_PROXY_HOPS=1))
     with proxied.app_context():

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jobs.sync import choose_since
-from portal.extensions import db
-from portal.models import Person, RosterConnection, SyncRun
+from store.db import db
+from store.models import Person, RosterConnection, SyncRun
 from tests.factories import make_person, make_school
 from tests.support import (add_sis_person, changes, connect, directory, exclude_roles, expected_people, issues,
                            running_sandbox, sandbox_fixture, snapshot, sync)
@@ -214,14 +214,14 @@ def test_two_new_records_with_one_email_add_one_person_and_flag_the_other(school
 
 
 def test_a_held_run_keeps_the_threshold_it_was_held_to_when_the_setting_changes_later(school, sandbox):
-    from portal.roster import service
-    from portal.roster.thresholds import archive_hold
+    from jobs.connection import get_connection
+    from jobs.thresholds import archive_hold
     connect(school, sandbox, archive=True, archive_threshold_percent=10)
     assert sync(school).status == "succeeded"
     sandbox.mutate(remove_fraction=0.3, seed=2, remove_mode="drop")
     run = sync(school)
     assert run.status == "needs_review"
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     conn.archive_threshold_percent = 50  # the owner raises it after the run was held
     db.session.commit()
     assert archive_hold(run, conn.archive_threshold_percent).sentence().endswith("more than the 10% threshold")

@@ -4,9 +4,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import SyncRun
+from jobs.connection import get_connection
+from jobs.runs import create_run
 from tests.factories import make_school
 from tests.support import changes, connect, directory, expected_people, sandbox_fixture, set_flags, sync
 
@@ -23,7 +24,7 @@ def school(app, sandbox):
 
 
 def nightly(school) -> SyncRun:
-    run = service.create_run(school, trigger="nightly", local_date=(date(2026, 1, 1) + timedelta(days=next(_night))).isoformat())
+    run = create_run(school, trigger="nightly", local_date=(date(2026, 1, 1) + timedelta(days=next(_night))).isoformat())
     seen = []
     run_sync(run.id, on_progress=seen.append)
     db.session.expire_all()
@@ -55,7 +56,7 @@ def test_a_settings_change_or_a_week_without_a_full_sync_forces_a_full_fetch(sch
     set_flags(school, sync_staff=False)
     assert nightly(school).full_fetch
     assert not nightly(school).full_fetch
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     conn.last_full_sync_at = datetime.now(timezone.utc) - timedelta(days=8)
     db.session.commit()
     run = nightly(school)
@@ -66,7 +67,7 @@ def test_a_full_nightly_run_archives_who_left(school, sandbox):
     gone = sandbox.mutate(remove_fraction=0.05, seed=4, remove_mode="drop")["dropped"]
     ours = {sid for sid in gone if sid in directory(school)}
     assert not nightly(school).archived  # delta: the dropped are simply not in it
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     conn.last_full_sync_at = datetime.now(timezone.utc) - timedelta(days=8)
     db.session.commit()
     run = nightly(school)

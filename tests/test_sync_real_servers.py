@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from portal.roster import service
+from jobs.connection import get_connection
 from tests.factories import make_school
 from tests.support import connect, directory, expected_people, issues, running_sandbox, sync
 
@@ -62,7 +62,7 @@ def test_an_unreadable_date_is_a_warning_and_keeps_the_delta_mark_at_the_run_sta
     assert run.status == "succeeded", run.error_message
     warnings = [i.message for i in issues(run) if i.kind == "unreadable_date"]
     assert len(warnings) == 1 and "could not use (such as '09/21/2017' on " in warnings[0]
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     mark = conn.high_water_mark if conn.high_water_mark.tzinfo else conn.high_water_mark.replace(tzinfo=timezone.utc)
     assert before <= mark <= datetime.now(timezone.utc)  # not left behind, not pushed past the run
     assert set(directory(school)) == set(expected_people(sandbox))

@@ -5,11 +5,10 @@ import pytest
 
 import jobs.sync
 from jobs.locks import SchoolLock
-from jobs.runs import mark_stale_runs_failed
 from jobs.sync import run_sync
-from portal.extensions import db
-from portal.models import SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import SyncRun
+from jobs.runs import SyncAlreadyRunning, approve_run, create_run, mark_stale_runs_failed, start_sync
 from tests.factories import make_owner, make_run, make_school
 from tests.support import (changes, connect, directory, expected_people, issues, running_sandbox, sandbox_fixture,
                            snapshot, sync)
@@ -50,7 +49,7 @@ def test_archive_guard_stops_the_run_and_approval_applies_it(app, school):
         assert {c.source_id for c in changes(run, "archive")} == ours
         assert snapshot(school) == before
 
-        service.approve_run(run, owner)
+        approve_run(run, owner)
         run_sync(run.id)
         db.session.expire_all()
         run = db.session.get(SyncRun, run.id)
@@ -143,16 +142,16 @@ def test_bad_records_become_issues_and_the_rest_syncs(school, sandbox):
 
 def test_a_second_start_is_refused_while_a_run_is_queued(app, school, sandbox):
     connect(school, sandbox)
-    first = service.start_sync(school)
-    with pytest.raises(service.SyncAlreadyRunning) as refused:
-        service.start_sync(school)
+    first = start_sync(school)
+    with pytest.raises(SyncAlreadyRunning) as refused:
+        start_sync(school)
     assert refused.value.run.id == first.id
     assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 1
 
 
 def test_the_lock_refuses_a_second_run_of_the_same_school(app, school, sandbox):
     connect(school, sandbox)
-    first = service.create_run(school, trigger="manual")
+    first = create_run(school, trigger="manual")
     second = make_run(school, status="queued")
     holder = SchoolLock(app.redis, school.id, first.id)
     assert holder.acquire()
@@ -180,7 +179,7 @@ def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
     assert sorted(mark_stale_runs_failed()) == sorted([stale.id, lost.id])
     assert "stopped responding" in stale.error_message and stale.status == "failed"
     assert lost.status == "failed" and fresh.status == "running"
-    assert service.start_sync(school).status == "queued"  # the school is free again
+    assert start_sync(school).status == "queued"  # the school is free again
 
 
 def test_production_refuses_a_plain_http_loopback_sis(app, school, sandbox, monkeypatch):

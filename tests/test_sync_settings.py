@@ -1,8 +1,8 @@
 """Each sync setting's effect on the directory, against the sandbox SIS over real HTTP."""
 import pytest
 
-from portal.extensions import db
-from portal.models import Person
+from store.db import db
+from store.models import Person
 from tests.factories import make_person, make_school
 from tests.support import (changes, connect, directory, expected_people, issues, sandbox_fixture, set_flags,
                            snapshot, sync)

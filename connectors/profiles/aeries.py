@@ -80,6 +80,9 @@ class AeriesProfile(Profile):
                                   client_id=out["client_id"], client_secret=out["client_secret"],
                                   school_id=out["school_id"], auth_mode="oauth2", scope=self.default_scope)
 
+    def saved_fields(self, settings):
+        return super().saved_fields(settings) | {"url": settings.base_url + "/"}  # stored as the form shows it
+
     def area_label(self, area):
         return PERMISSIONS.get(area, area)
 

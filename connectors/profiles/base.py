@@ -107,6 +107,20 @@ class Profile:
         """Validate form values into settings, or raise InvalidSettings with per-field messages."""
         raise NotImplementedError
 
+    def prefill(self, values: dict[str, str]) -> dict[str, str]:
+        """Form values completed from what was typed so far (e.g. a field read out of a pasted URL)."""
+        return values
+
+    def saved_fields(self, settings: ConnectionSettings) -> dict[str, str]:
+        """What a portal stores for these settings, by column name (the secret is stored apart, encrypted)."""
+        return {"url": settings.base_url, "token_url": "", "auth_mode": settings.auth_mode,
+                "client_id": settings.client_id, "sis_school_id": settings.school_id, "app_name": settings.app_name,
+                "scope": settings.scope if settings.scope != self.default_scope else ""}  # "" keeps the default
+
+    def from_saved(self, row, secret: str) -> dict[str, str]:
+        """The form values of a stored connection (`row` has the attributes saved_fields names), secret given."""
+        return {"url": row.url, "client_id": row.client_id, "client_secret": secret, "school_id": row.sis_school_id}
+
     def area_label(self, area: str) -> str:
         """What this vendor calls an area in its permission screens."""
         return area

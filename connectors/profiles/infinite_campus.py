@@ -114,6 +114,14 @@ class InfiniteCampusProfile(Profile):
                                   client_id=out["client_id"], client_secret=out["client_secret"],
                                   school_id=out["school_id"], auth_mode="oauth2", app_name=app, scope=self.default_scope)
 
+    def prefill(self, values):
+        """The App Name from a pasted URL (the URL wins over a stale name)."""
+        app = app_name_from_url(values.get("url", ""))
+        return {**values, "app_name": app} if app else values
+
+    def from_saved(self, row, secret):
+        return super().from_saved(row, secret) | {"app_name": row.app_name}
+
     def fix_for(self, area, *, app_name=""):
         app = f"'{app_name}'" if app_name else "used for this connection"
         return ("In Campus, open OneRoster Provisioning (System Administration > Learning "

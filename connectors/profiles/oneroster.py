@@ -79,3 +79,10 @@ class OneRosterProfile(Profile):
         return ConnectionSettings(vendor=self.key, base_url=out["url"], token_urls=token_urls,
                                   client_id=out["client_id"], client_secret=out["client_secret"],
                                   school_id=out["school_id"], auth_mode=mode, scope=out["scope"])
+
+    def saved_fields(self, settings):
+        return super().saved_fields(settings) | {"token_url": settings.token_urls[0] if settings.token_urls else ""}
+
+    def from_saved(self, row, secret):
+        return super().from_saved(row, secret) | {"token_url": row.token_url, "auth_mode": row.auth_mode,
+                                                  "scope": row.scope}

@@ -13,9 +13,10 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from redis.exceptions import RedisError
 
 from jobs.email_message import EncodedMessage
+from store.db import db
+from store.models import Person
 
-from ..extensions import db, mail
-from ..models import Person
+from ..extensions import mail
 from . import throttle
 from .service import sign_in_account
 
@@ -68,7 +69,7 @@ def request_reset_email(email: str) -> bool:
     False when the queue is unreachable: that is true of every address alike, so saying so reveals nothing.
     """
     try:
-        current_app.mail_queue.enqueue("jobs.mail.deliver_reset_email", email, job_timeout=120, result_ttl=0,
+        current_app.mail_queue.enqueue("portal.auth.reset.send_reset_email", email, job_timeout=120, result_ttl=0,
                                        failure_ttl=3600)
     except RedisError:
         log.warning("Password reset email not queued: Redis is unavailable", exc_info=True)
@@ -77,7 +78,10 @@ def request_reset_email(email: str) -> bool:
 
 
 def send_reset_email(email: str) -> None:
-    """Email a reset link if an active account has this address; silent either way."""
+    """RQ job on the mail queue: email a reset link if an active account has this address; silent either way.
+
+    The lookup happens here, in the worker, so the web request does the same work for every address.
+    """
     person = sign_in_account(email)
     if person is None or person.status != "active" or not throttle.reset_mail_allowed(email):
         return

@@ -3,8 +3,9 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..models import Person
+from store.db import db
+from store.models import Person
+
 from .emails import MAX_EMAIL, normalise_email
 from .sessions import end_all_rows
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from flask import current_app, session
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db
-from ..models import AuditEvent, Person, School, SignInSession, utcnow
+from store.db import db
+from store.models import AuditEvent, Person, School, SignInSession, utcnow
 
 MAX_REMEMBER = timedelta(days=30)
 

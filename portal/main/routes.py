@@ -18,39 +18,34 @@ def index():
     return render_template("main/index.html", schools=schools)
 
 
-@bp.app_errorhandler(403)
-def forbidden(error):
-    return render_template("errors/error.html", title="Not allowed",
-                           message="Your account cannot open this page. Rostering is for school Owners "
-                                   "and District Managers."), 403
+# Error pages: (status, title, message); each says what happened and what to do.
+ERROR_PAGES = (
+    (403, "Not allowed", "Your account cannot open this page. Rostering is for school Owners and District Managers."),
+    (404, "Not found", "There is no such page, or it is not yours to see."),
+    (405, "Not allowed", "That action is not available here."),
+    (500, "Something went wrong", "The portal hit an unexpected error. Nothing was changed; please try again."),
+)
 
 
-@bp.app_errorhandler(404)
-def not_found(error):
-    return render_template("errors/error.html", title="Not found",
-                           message="There is no such page, or it is not yours to see."), 404
+def error_page(title: str, message: str, status: int):
+    return render_template("errors/error.html", title=title, message=message), status
 
 
-@bp.app_errorhandler(405)
-def method_not_allowed(error):
-    return render_template("errors/error.html", title="Not allowed",
-                           message="That action is not available here."), 405
+def _register_error_page(status: int, title: str, message: str) -> None:
+    bp.app_errorhandler(status)(lambda error: error_page(title, message, status))
+
+
+for _status, _title, _message in ERROR_PAGES:
+    _register_error_page(_status, _title, _message)
 
 
 @bp.app_errorhandler(400)
 def bad_request(error):
-    message = getattr(error, "description", "") or "The request could not be understood."
-    return render_template("errors/error.html", title="Request refused", message=message), 400
+    return error_page("Request refused", getattr(error, "description", "") or "The request could not be understood.",
+                      400)
 
 
 @bp.app_errorhandler(CSRFError)
 def csrf_failed(error):
-    return render_template("errors/error.html", title="Please try again",
-                           message="This form has expired or did not come from this portal. "
-                                   "Reload the page and try again."), 400
-
-
-@bp.app_errorhandler(500)
-def server_error(error):
-    return render_template("errors/error.html", title="Something went wrong",
-                           message="The portal hit an unexpected error. Nothing was changed; please try again."), 500
+    return error_page("Please try again", "This form has expired or did not come from this portal. "
+                                          "Reload the page and try again.", 400)

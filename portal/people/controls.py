@@ -2,8 +2,8 @@
 someone to their SIS record on purpose."""
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import AuditEvent, Person, School, utcnow
+from store.db import db
+from store.models import AuditEvent, Person, School, utcnow
 
 ACTIONS = ("exclude", "include", "archive", "restore")
 
@@ -39,8 +39,7 @@ def apply_person_action(school: School, person: Person, action: str, actor: Pers
     else:
         person.status, person.archived_by, person.archived_at = "active", "", None
         message = f"{person.full_name} is active again."
-    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id, action=f"person_{action}",
-                              detail=f"{person.full_name} ({person.role})"))
+    AuditEvent.record(school, actor, f"person_{action}", f"{person.full_name} ({person.role})")
     db.session.commit()
     return message
 

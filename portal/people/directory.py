@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 from sqlalchemy.orm import aliased
 
-from ..extensions import db
-from ..models import ROLES, Person, School
+from store.db import db
+from store.models import ROLES, Person, School
 
 STATUSES = ("active", "archived")
 # A search with up to this many matches reads them (through the trigram indexes) and sorts them;

@@ -2,9 +2,13 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
-from ..access import is_htmx, school_required
-from ..models import ROLE_LABELS, ROLES
-from ..roster import service
+from jobs.connection import get_connection
+from store.models import ROLE_LABELS, ROLES
+
+from ..access import school_required
+from ..htmx import is_htmx
+from ..paging import page_number
+from ..rostering import service
 from . import bp
 from .controls import BadSisId, NotAllowed, apply_person_action, link_to_sis_record, person_of
 from .directory import STATUSES, search_people
@@ -25,7 +29,7 @@ def _ticked(name: str) -> bool:
 def _rules_context(school, role: str, **extra) -> dict:
     """The per-role Auto update / Archive form, for a role that has sync rules (else nothing is shown)."""
     role = role if role in service.RULE_ROLES else ""
-    conn = service.get_connection(school) if role else None  # no form without a role: no query either
+    conn = get_connection(school) if role else None  # no form without a role: no query either
     context = {"school": school, "rule_role": role, "rule_label": service.RULE_ROLES.get(role, ""),
                "rule_singular": ROLE_LABELS.get(role, "").lower(), "rules_conn": conn is not None,
                "rules": service.role_rules(conn, role), "rules_notice": "", "rules_error": ""}
@@ -39,14 +43,13 @@ def _search_text(args) -> str:
 
 
 def _people_context(school, args) -> dict:
-    page_number = args.get("page", "1")
     q = _search_text(args)
     result = search_people(
         school,
         q=q,
         role=args.get("role", ""),
         status=args.get("status", ""),
-        page=int(page_number) if page_number.isascii() and page_number.isdigit() else 1,  # not "²"
+        page=page_number(args),
         per_page=current_app.config["PEOPLE_PAGE_SIZE"],
     )
     context = _rules_context(school, args.get("role", ""))
@@ -71,7 +74,7 @@ def index(school):
 def save_sync_rules(school):
     """Whether Auto update and Archive may change people of one role (teachers, staff, ...)."""
     role = request.form.get("role", "")[:40]
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         return _rules_response(school, role, 409, rules_error=NO_CONNECTION)
     try:

@@ -1,9 +1,11 @@
 """The audit log: who changed rostering settings or previewed, ran, approved or discarded a sync."""
 from flask import render_template, request
 
+from store.db import db
+from store.models import AuditEvent
+
 from ..access import school_required
-from ..extensions import db
-from ..models import AuditEvent
+from ..paging import page_number
 from . import bp
 
 AUDIT_PAGE_SIZE = 50
@@ -30,9 +32,7 @@ def action_label(action: str) -> str:
 @bp.get("/audit")
 @school_required
 def audit(school):
-    value = request.args.get("page", "1")
-    page = int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
     query = (db.select(AuditEvent).where(AuditEvent.school_id == school.id)
              .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()))
-    events = db.paginate(query, page=page, per_page=AUDIT_PAGE_SIZE, error_out=False)
+    events = db.paginate(query, page=page_number(request.args), per_page=AUDIT_PAGE_SIZE, error_out=False)
     return render_template("rostering/audit.html", school=school, events=events, action_label=action_label)

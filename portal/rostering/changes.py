@@ -1,8 +1,8 @@
 """A run's field-level change log grouped per person, for previews, reviews and the run page."""
 from sqlalchemy import func
 
-from ..extensions import db
-from ..models import Person, SyncChange
+from store.db import db
+from store.models import Person, SyncChange
 
 ACTIONS = ("create", "update", "link", "archive")  # skips are counted on the run, not logged
 LIST_LIMIT = 50

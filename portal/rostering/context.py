@@ -1,58 +1,34 @@
 """What the Rostering templates need, built in one place for full pages and partials alike."""
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from flask_login import current_user
 
 from connectors.profiles import get_profile
-from ..extensions import db
-from ..models import SyncRun
-from ..roster import service
-from ..roster.blackouts import blackout_on, list_blackouts
-from ..roster.thresholds import SUGGESTED_PERCENT, archive_hold, back_to_school_reason
-from . import bp
+from jobs.connection import get_connection, saved_values
+from jobs.schedule import blackout_on
+from jobs.thresholds import SUGGESTED_PERCENT, archive_hold, back_to_school_reason
+from store.db import db
+from store.models import SyncRun
+from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
+
+from . import service
+from .blackouts import list_blackouts
 from .changes import grouped_changes
-from .forms import CHANGE_TOGGLES, METHODS, WHO_TOGGLES, settings_from_connection, vendor_choices
+from .forms import METHODS, settings_from_connection, vendor_choices
 
 HISTORY_PAGE_SIZE = 10
 
 
-def school_zone(school) -> ZoneInfo:
-    try:
-        return ZoneInfo(school.district.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-@bp.app_template_filter("school_time")
-def school_time(moment: datetime | None, school) -> str:
-    """A UTC timestamp as the school's local wall-clock time."""
-    if moment is None:
-        return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(school_zone(school)).strftime("%b %-d, %Y %H:%M")
-
-
-@bp.app_template_filter("duration")
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
-
 def local_today(school):
     """Today's date in the district's time zone."""
-    return datetime.now(school_zone(school)).date()
+    return datetime.now(school.district.zone).date()
 
 
 def connection_context(school, conn, *, vendor=None, values=None, errors=None) -> dict:
     """The connection form: chosen vendor, its fields, typed or saved values and per-field errors."""
     vendor = vendor or (conn.vendor if conn else "aeries")
     if values is None:
-        values = service.form_values(conn) if conn and conn.vendor == vendor else {}
+        values = saved_values(conn) if conn and conn.vendor == vendor else {}
     return {
         "school": school, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
         "fields": get_profile(vendor).fields, "values": values, "errors": errors or {},
@@ -86,7 +62,7 @@ def history_context(school, page: int = 1) -> dict:
 
 def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     context = {"conn": conn, "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
     pauses = pause_context(school)
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
@@ -112,7 +88,7 @@ def run_context(run) -> dict:
         return context
     if run.status == "needs_review":
         context["review"] = grouped_changes(run, actions=("archive",))["archive"]
-        conn = service.get_connection(run.school)
+        conn = get_connection(run.school)
         uncounted = [label for role, label in service.RULE_ROLES.items()
                      if role in (run.archive_uncounted_roles or "").split(",")]  # as they were when it was held
         context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else None, uncounted)

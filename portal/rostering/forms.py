@@ -1,25 +1,9 @@
 """Plain form parsing for the Rostering page: the connection fields differ per vendor."""
-from connectors.profiles import PROFILES, app_name_from_url, get_profile
+from connectors.profiles import PROFILES, get_profile
+from store.vocabulary import SYNC_TOGGLES
 
 MAX_VALUE = 4000  # longer than any real value; the profile reports "too long" with its own words
 METHODS = (("oneroster", "OneRoster API"),)
-WHO_TOGGLES = (
-    ("sync_students", "Students"),
-    ("sync_teachers", "Teachers"),
-    ("sync_staff", "Staff"),
-    ("sync_admins", "Admins"),
-    ("sync_parents", "Include primary parent contact info"),
-)
-CHANGE_TOGGLES = (
-    ("auto_update", "Auto update",
-     "On: people already in the portal get their changed names, emails and grades updated. "
-     "Off: they are skipped."),
-    ("archive", "Archive",
-     "On: people who left the SIS roster are archived. Off: they are kept."),
-    ("additions_only", "Additions only",
-     "On: new people are created, and nobody already in the portal is changed or archived, "
-     "whatever Auto update and Archive say."),
-)
 
 
 def vendor_choices() -> list[tuple[str, str]]:
@@ -37,19 +21,9 @@ def connection_values(source, vendor: str) -> dict[str, str]:
     return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).fields}
 
 
-def prefill_app_name(vendor: str, values: dict[str, str]) -> dict[str, str]:
-    """Infinite Campus: take the App Name from a pasted URL (the URL wins over a stale name)."""
-    if vendor == "infinite-campus":
-        app = app_name_from_url(values.get("url", ""))
-        if app:
-            values = {**values, "app_name": app}
-    return values
-
-
 def sync_settings_values(form) -> dict:
     """Checkbox and text values of the sync settings form (unchecked boxes are absent)."""
-    values = {name: form.get(name) == "on" for name, _ in WHO_TOGGLES}
-    values.update({name: form.get(name) == "on" for name, _, _ in CHANGE_TOGGLES})
+    values = {toggle.column: form.get(toggle.column) == "on" for toggle in SYNC_TOGGLES}
     values["automatic"] = form.get("automatic") == "on"
     values["sync_time"] = form.get("sync_time", "").strip()[:20]
     values["archive_threshold_percent"] = form.get("archive_threshold_percent", "").strip()[:100]  # over 20: refused
@@ -58,7 +32,7 @@ def sync_settings_values(form) -> dict:
 
 def settings_from_connection(conn) -> dict:
     """The sync settings form's values for a saved connection."""
-    names = [n for n, _ in WHO_TOGGLES] + [n for n, _, _ in CHANGE_TOGGLES] + ["automatic", "sync_time"]
+    names = [toggle.column for toggle in SYNC_TOGGLES] + ["automatic", "sync_time"]
     values = {name: getattr(conn, name) for name in names}
     percent = conn.archive_threshold_percent
     values["archive_threshold_percent"] = f"{percent:g}" if percent is not None else ""

@@ -3,8 +3,8 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..access import school_required
-from ..roster.blackouts import InvalidBlackout, add_blackout, remove_blackout
 from . import bp
+from .blackouts import InvalidBlackout, add_blackout, remove_blackout
 from .routes import _page
 
 

@@ -4,13 +4,16 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from connectors.errors import InvalidSettings
+from connectors.profiles import get_profile
 from jobs.check_records import TooManyTests
-from ..access import is_htmx, school_required
-from ..extensions import db
-from ..roster import connection_tests, service
-from . import bp
+from jobs.connection import get_connection
+from store.db import db
+
+from ..access import school_required
+from ..htmx import full_reload, is_htmx, retarget
+from . import bp, connection_tests, service
 from .context import connection_context, page_context, settings_context
-from .forms import chosen_vendor, connection_values, prefill_app_name, sync_settings_values
+from .forms import chosen_vendor, connection_values, sync_settings_values
 
 QUEUE_DOWN = ("The portal cannot start a connection test right now: its job queue (Redis) is not answering. "
               "Try again in a minute; if it keeps happening, tell the portal's administrator.")
@@ -31,9 +34,9 @@ def index(school):
 def vendor_fields(school):
     """The chosen SIS's fields, keeping what was typed (never the secret); Campus App Name from the URL."""
     vendor = chosen_vendor(request.args)
-    values = prefill_app_name(vendor, connection_values(request.args, vendor))
+    values = get_profile(vendor).prefill(connection_values(request.args, vendor))
     values.pop("client_secret", None)
-    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values)
+    context = connection_context(school, get_connection(school), vendor=vendor, values=values)
     return render_template("rostering/_vendor_fields.html", **context)
 
 
@@ -42,11 +45,10 @@ def _invalid_connection(school, vendor, values, errors):
     values = {k: v for k, v in values.items() if k != "client_secret"}
     if not is_htmx():
         return _page(school, 422, connection={"vendor": vendor, "values": values, "errors": errors})
-    context = connection_context(school, service.get_connection(school), vendor=vendor, values=values,
+    context = connection_context(school, get_connection(school), vendor=vendor, values=values,
                                  errors=errors)
-    response = make_response(render_template("rostering/_connection_form.html", **context), 422)
-    response.headers.update({"HX-Retarget": "#connection-form", "HX-Reswap": "outerHTML"})
-    return response
+    return retarget(make_response(render_template("rostering/_connection_form.html", **context), 422),
+                    "#connection-form")
 
 
 @bp.post("/connection")
@@ -61,9 +63,7 @@ def save_connection(school):
     flash("Connection saved.", "success")
     target = url_for("rostering.index", slug=school.slug)
     if is_htmx():  # a full reload shows the settings and sync sections that need a saved connection
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
+        return full_reload(make_response("", 204), target)
     return redirect(target)
 
 
@@ -112,7 +112,7 @@ def _test_outcome(school, status, vendor=None, values=None, *, test=None, refusa
 @bp.post("/settings")
 @school_required
 def save_settings(school):
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         flash("Save the SIS connection first.", "error")
         return redirect(url_for("rostering.index", slug=school.slug))

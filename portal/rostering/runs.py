@@ -6,15 +6,21 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 
 from connectors.errors import InvalidSettings
-from ..access import is_htmx, school_required
-from ..extensions import db
-from ..models import SyncChange, SyncIssue, SyncRun
-from ..roster import service
+from jobs.connection import NotConfigured, get_connection
+from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
+from jobs.thresholds import PERCENT_MAX_CHARS
+from store.db import db
+from store.models import SyncChange, SyncIssue, SyncRun
+from store.vocabulary import run_kind
+
+from ..access import school_required
+from ..htmx import is_htmx, retarget, trigger
+from ..paging import page_number
 from . import bp
 from .context import history_context, latest_run, run_context
 from .routes import _page
 
-TRIGGERS = {"manual": "Sync", "preview": "Preview"}
+STARTABLE = ("manual", "preview")  # the triggers the page offers: Sync now and Preview
 RUN_PAGE_SIZE = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -27,17 +33,12 @@ def _school_run(school, run_id: int) -> SyncRun:
     return run
 
 
-def _page_number(name: str) -> int:
-    value = request.args.get(name, "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
-
-
 def _progress(school, run, status=200, notice=""):
     """The progress/outcome fragment; a final one tells the history table to refresh."""
     response = make_response(render_template("rostering/_run_progress.html", school=school, run_notice=notice,
                                              **run_context(run)), status)
     if run is not None and (run.is_final or request.method == "POST"):
-        response.headers["HX-Trigger"] = "runs-changed"
+        trigger(response, "runs-changed")
     return response
 
 
@@ -54,7 +55,7 @@ def _refused(school, run, message):
 
 
 def _sync_now_form(school, value="", error="", oob=False) -> str:
-    return render_template("rostering/_sync_now.html", school=school, conn=service.get_connection(school),
+    return render_template("rostering/_sync_now.html", school=school, conn=get_connection(school),
                            override_value=value, override_error=error, oob=oob)
 
 
@@ -63,9 +64,7 @@ def _invalid_override(school, value, errors):
     error = errors.get("threshold_override", " ".join(errors.values()))
     if not is_htmx():
         return _page(school, 422, override_value=value, override_error=error)
-    response = make_response(_sync_now_form(school, value, error), 422)
-    response.headers.update({"HX-Retarget": "#sync-now", "HX-Reswap": "outerHTML"})
-    return response
+    return retarget(make_response(_sync_now_form(school, value, error), 422), "#sync-now")
 
 
 @bp.post("/runs")
@@ -73,21 +72,21 @@ def _invalid_override(school, value, errors):
 def start(school):
     """Sync now or Preview: enqueue the job; a second start while one runs is refused with 409."""
     trigger = request.form.get("trigger", "manual")
-    if trigger not in TRIGGERS:
+    if trigger not in STARTABLE:
         abort(400)
     override = request.form.get("threshold_override", "").strip()  # the service refuses a long one, never cuts it
     try:
-        run = service.start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
-    except service.SyncAlreadyRunning as exc:
+        run = start_sync(school, trigger=trigger, actor=current_user, threshold_override=override)
+    except SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
-    except service.NotConfigured as exc:
+    except NotConfigured as exc:
         return _refused(school, None, str(exc))
     except InvalidSettings as exc:
-        return _invalid_override(school, override[:service.PERCENT_MAX_CHARS], exc.errors)
+        return _invalid_override(school, override[:PERCENT_MAX_CHARS], exc.errors)
     once = "" if run.archive_threshold_override is None else \
         f" For this run only, it may archive up to {run.archive_threshold_override:g}% of rostered people."
     if not is_htmx():
-        flash(f"{TRIGGERS[trigger]} started.{once}", "success")
+        flash(f"{run_kind(trigger)} started.{once}", "success")
         return _back_to_page(school)
     response = _progress(school, run)
     if once:  # empty the one-run field again, so the next Sync now uses the saved threshold
@@ -107,7 +106,7 @@ def _review(school, run_id, decide, done: str):
     run = _school_run(school, run_id)
     try:
         run = decide(run, current_user)
-    except service.SyncAlreadyRunning as exc:
+    except SyncAlreadyRunning as exc:
         return _refused(school, exc.run, str(exc))
     except ValueError as exc:
         return _refused(school, run, str(exc))
@@ -120,19 +119,19 @@ def _review(school, run_id, decide, done: str):
 @bp.post("/runs/<int:run_id>/approve")
 @school_required
 def approve(school, run_id):
-    return _review(school, run_id, service.approve_run, "Approved: the sync runs again and archives those people.")
+    return _review(school, run_id, approve_run, "Approved: the sync runs again and archives those people.")
 
 
 @bp.post("/runs/<int:run_id>/discard")
 @school_required
 def discard(school, run_id):
-    return _review(school, run_id, service.discard_run, "Discarded: nothing was changed.")
+    return _review(school, run_id, discard_run, "Discarded: nothing was changed.")
 
 
 @bp.get("/runs")
 @school_required
 def history(school):
-    return render_template("rostering/_history.html", **history_context(school, _page_number("page")))
+    return render_template("rostering/_history.html", **history_context(school, page_number(request.args)))
 
 
 @bp.get("/runs/<int:run_id>")
@@ -141,9 +140,9 @@ def run_page(school, run_id):
     """One run: summary, per-record issues and the change log, each paginated."""
     run = _school_run(school, run_id)
     issues = db.paginate(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id),
-                         page=_page_number("issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+                         page=page_number(request.args, "issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id),
-                          page=_page_number("changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
+                          page=page_number(request.args, "changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
                            **run_context(run))
 

@@ -2,10 +2,9 @@
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from jobs.schedule import next_run_at, parse_sync_time, zone_of
-
-from ..extensions import db
-from ..models import RosterConnection, School, SyncRun
+from jobs.schedule import next_run_at, parse_sync_time
+from store.db import db
+from store.models import RosterConnection, School, SyncRun
 
 TIME_FORMAT = "%a %b %-d, %H:%M %Z"
 
@@ -48,7 +47,7 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
     runs = _latest_runs(ids)
     rows = []
     for school in schools:
-        conn, run, zone = conns.get(school.id), runs.get(school.id), zone_of(school.district)
+        conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
         moment = run and (run.finished_at or run.started_at or run.created_at)
         rows.append(SchoolSchedule(
             school=school, connected=bool(conn and conn.has_secret), automatic=bool(conn and conn.automatic),

@@ -1,9 +1,10 @@
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from store.db import db
+from store.models import District
+
 from ..access import managed_schools
-from ..extensions import db
-from ..models import District
 from . import bp
 from .overview import school_schedules
 

@@ -9,7 +9,7 @@ from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.extensions import db
+from store.db import db
 from tests.support import SCREENSHOTS, app_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,7 +43,7 @@ def live_server(live_app):
 
 @pytest.fixture(scope="package")
 def sync_worker(live_app):
-    """Processes the checks and sync queues in a thread, as `rq worker` would in production.
+    """Processes the checks and sync queues in a thread, as `python -m portal.worker` would in production.
 
     Package-scoped: once the browser tests end it stops, so it never picks up other tests' jobs.
     """

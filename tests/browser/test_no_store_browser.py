@@ -2,8 +2,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
-from portal.models import Person
+from store.db import db
+from store.models import Person
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, make_owner, make_school
 

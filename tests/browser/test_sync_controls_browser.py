@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
-from portal.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
-from portal.roster import service
+from store.db import db
+from store.models import AuditEvent, BlackoutPeriod, Person, RosterConnection, SyncRun
+from portal.rostering import service
+from jobs.connection import get_connection
 from tests.factories import PASSWORD, make_change, make_district, make_owner, make_person, make_run, make_school
 from tests.support import sandbox_fixture, sandbox_values, screenshot, sign_in
 
@@ -29,7 +30,7 @@ def school(app, sis):
 
 def connection(school) -> RosterConnection:
     db.session.expire_all()  # the live server wrote it through its own session
-    return service.get_connection(school)
+    return get_connection(school)
 
 
 def open_page(page, school, tab):

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from connectors.client import OneRosterClient
-from connectors.connection_test import run_connection_test
+from connectors.checklist import run_connection_test
 from connectors.errors import AuthenticationFailed
 from connectors.expiry import expiry_warning, today
 from connectors.profiles import get_profile

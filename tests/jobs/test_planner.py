@@ -360,7 +360,7 @@ def test_importing_the_planner_loads_neither_flask_nor_sqlalchemy_nor_the_portal
 
 def test_field_limits_match_the_person_columns():
     from jobs.fields import LIMITS
-    from portal.models import Person
+    from store.models import Person
     assert LIMITS == {name: Person.__table__.c[name].type.length for name in FIELDS + PARENT_FIELDS}
 
 

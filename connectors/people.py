@@ -48,7 +48,7 @@ def since_filter(since: datetime | None) -> str | None:
     return f"dateLastModified>'{since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
-def plan(school_id: str, roles: set[str]) -> list[Step]:
+def listings_for(school_id: str, roles: set[str]) -> list[Step]:
     """Students and teachers from the school's own listing, else the global one, else `users`;
     staff, admins and parents from the global `users`."""
     unknown = set(roles) - set(ROLES)
@@ -136,7 +136,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     """
     seen: set[str] = set()
     flt = since_filter(since)
-    steps = plan(school_id, roles)
+    steps = listings_for(school_id, roles)
     client.authenticate()  # the token says which scopes were granted before any listing is chosen
     for step in steps:
         listing = open_listing(client, step, filter=flt)

@@ -7,8 +7,8 @@ from flask import current_app
 
 from connectors.redact import Redactor
 
-from portal.extensions import db
-from portal.models import RosterConnection
+from .db import db
+from .models import RosterConnection
 
 DEV_KEY_FILE = "fernet.key"
 

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
+    Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
     literal_column, or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .db import db
+from .types import UTCDateTime
+from .vocabulary import ROLE_TOGGLES
 
 ROLES = ("student", "teacher", "staff", "school_admin", "owner", "district_manager")
 ROSTER_MANAGER_ROLES = ("owner", "district_manager")
@@ -21,7 +24,6 @@ ROLE_LABELS = {
     "student": "Student", "teacher": "Teacher", "staff": "Staff", "school_admin": "School admin",
     "owner": "Owner", "district_manager": "District manager",
 }
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "needs_review", "skipped")
 RUN_FINAL_STATUSES = ("succeeded", "failed", "needs_review", "skipped")
 RUN_COUNTS = ("fetched", "created", "updated", "linked", "skipped", "unchanged", "archived", "issues")
 
@@ -36,6 +38,14 @@ class District(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
 
     schools: Mapped[list[School]] = relationship(back_populates="district", order_by="School.name")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The district's zone; a broken zone name falls back to UTC rather than stopping every school."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            return ZoneInfo("UTC")
 
 
 class School(db.Model):
@@ -74,15 +84,15 @@ class Person(UserMixin, db.Model):
     parent_phone: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | archived
     archived_by: Mapped[str] = mapped_column(String(16), default="")  # "" | sync | manual
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source_id: Mapped[str | None] = mapped_column(String(255))  # SIS sourcedId; None for people made by hand
-    source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # off: the sync never touches them
     password_hash: Mapped[str | None] = mapped_column(String(255))
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     sync_report_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     school: Mapped[School | None] = relationship(foreign_keys=[school_id])
     district: Mapped[District | None] = relationship(foreign_keys=[district_id])
@@ -160,8 +170,8 @@ class SignInSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     person_token: Mapped[str] = mapped_column(String(64))  # Person.session_token when it began
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship()
 
@@ -198,11 +208,11 @@ class RosterConnection(db.Model):
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
 
-    last_full_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    high_water_mark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    settings_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    high_water_mark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settings_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     school: Mapped[School] = relationship()
 
@@ -212,9 +222,7 @@ class RosterConnection(db.Model):
 
     @property
     def enabled_roles(self) -> set[str]:
-        flags = {"student": self.sync_students, "teacher": self.sync_teachers,
-                 "staff": self.sync_staff, "school_admin": self.sync_admins}
-        return {role for role, on in flags.items() if on}
+        return {toggle.role for toggle in ROLE_TOGGLES if getattr(self, toggle.column)}
 
     @property
     def update_excluded_roles(self) -> frozenset[str]:
@@ -242,7 +250,7 @@ class SyncRun(db.Model):
     job_id: Mapped[str | None] = mapped_column(String(100))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     archive_override: Mapped[bool] = mapped_column(Boolean, default=False)
     # A threshold for this run only (Sync now with "allow up to N% this once"); None uses the connection's.
     archive_threshold_override: Mapped[float | None] = mapped_column(Float)
@@ -265,10 +273,10 @@ class SyncRun(db.Model):
     error_message: Mapped[str] = mapped_column(Text, default="")
     report_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in
     report_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     school: Mapped[School] = relationship()
 
@@ -286,10 +294,7 @@ class SyncRun(db.Model):
     def duration_seconds(self) -> float | None:
         if not self.started_at:
             return None
-        end = self.finished_at or utcnow()
-        start = self.started_at if self.started_at.tzinfo else self.started_at.replace(tzinfo=timezone.utc)
-        end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
-        return (end - start).total_seconds()
+        return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
@@ -326,9 +331,16 @@ class AuditEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[Person | None] = relationship()
+
+    @classmethod
+    def record(cls, school: School, actor: Person | None, action: str, detail: str) -> AuditEvent:
+        """Add an event to the session (the caller commits it with the change it describes)."""
+        event = cls(school_id=school.id, actor_id=actor.id if actor else None, action=action, detail=detail)
+        db.session.add(event)
+        return event
 
 
 class BlackoutPeriod(db.Model):
@@ -339,4 +351,4 @@ class BlackoutPeriod(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,7 @@
 """The Test connection checklist against the sandbox SIS."""
 import time
 
-from connectors.connection_test import SCOPE_FIX, headline, run_connection_test
+from connectors.checklist import SCOPE_FIX, headline, run_connection_test
 from tests.support import sandbox_fixture
 
 from connector_helpers import CONFIGS

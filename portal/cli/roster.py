@@ -1,27 +1,31 @@
-"""`flask roster configure|test|sync` and `flask rotate-secrets`: rostering without the web page."""
+"""`flask roster configure|test|sync|tick` and `flask rotate-secrets`: rostering without the web page."""
 import json
 import sys
+from datetime import datetime
 
 import click
-from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
+from jobs.connection import NotConfigured, get_connection, saved_values
+from jobs.runs import SyncAlreadyRunning, create_run
+from jobs.schedule import run_tick
+from jobs.sync import run_sync
+from jobs.thresholds import parse_threshold_override
+from store.db import db
+from store.models import RUN_COUNTS, School, SyncRun
+from store.secrets import redactor_for, rotate_secrets
+from store.vocabulary import SYNC_TOGGLES
 
-from .extensions import db
-from .models import RUN_COUNTS, School, SyncRun
-from .roster import service
-from .roster.secrets import redactor_for, rotate_secrets
+from ..rostering import service
 
 roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from the command line.")
 OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
               "school_id": "--sis-school-id", "app_name": "--app-name", "token_url": "--token-url",
               "auth_mode": "--auth", "vendor": "--vendor", "sync_time": "--sync-time",
               "archive_threshold_percent": "--archive-threshold"}
-TOGGLES = (("students", "sync_students"), ("teachers", "sync_teachers"), ("staff", "sync_staff"),
-           ("admins", "sync_admins"), ("parents", "sync_parents"), ("auto-update", "auto_update"),
-           ("archive", "archive"))
+TOGGLES = tuple((toggle.flag, toggle.column) for toggle in SYNC_TOGGLES)
 MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 
 
@@ -32,7 +36,7 @@ class Percent(click.ParamType):
 
     def convert(self, value, param, ctx):
         try:
-            percent = service.parse_threshold_override(value)
+            percent = parse_threshold_override(value)
         except InvalidSettings:
             percent = None
         if percent is None:  # an empty value too: leave the option out to use the saved threshold
@@ -88,7 +92,7 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
             service.save_sync_settings(
                 conn, **current, automatic=conn.automatic, sync_time=conn.sync_time,
                 archive_threshold_percent=conn.archive_threshold_percent if archive_threshold is None
-                else archive_threshold, additions_only=conn.additions_only, actor=None)
+                else archive_threshold, actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
     on = [flag for flag, attr in TOGGLES if getattr(conn, attr)]
@@ -102,11 +106,11 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
 def test_command(slug):
     """Test the saved connection: a checklist, exit 1 if any check the sync needs fails."""
     school = _school(slug)
-    conn = service.get_connection(school)
+    conn = get_connection(school)
     if conn is None:
         raise click.UsageError(f"{school.name} has no saved connection; run `flask roster configure` first.")
     try:
-        rows = service.test_connection(school, conn.vendor, service.form_values(conn), actor=None)
+        rows = service.test_connection(school, conn.vendor, saved_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
     redact = redactor_for(conn)  # the rows are masked already; the terminal gets the same rule again
@@ -134,11 +138,10 @@ def _print_progress(values: dict) -> None:
                    "(e.g. 25 for the first sync of a school year).")
 def sync_command(slug, preview, as_json, allow_archive):
     """Run a sync now, inline (no worker needed); exit 1 on failure or when it needs review."""
-    from jobs.sync import run_sync
     school = _school(slug)
     try:
-        run = service.create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
-    except (service.NotConfigured, service.SyncAlreadyRunning) as exc:
+        run = create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
+    except (NotConfigured, SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
     run_id = run.id
     run_sync(run_id, on_progress=None if as_json else _print_progress)
@@ -146,7 +149,7 @@ def sync_command(slug, preview, as_json, allow_archive):
     run = db.session.get(SyncRun, run_id)
     result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
               "would_archive": run.would_archive, "rostered_total": run.rostered_total,
-              "error": redactor_for(service.get_connection(school))(run.error_message)}
+              "error": redactor_for(get_connection(school))(run.error_message)}
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -166,7 +169,23 @@ def rotate_secrets_command():
     click.echo(f"Re-encrypted {count} secret{'s' if count != 1 else ''} with the first key.")
 
 
-def register_roster_cli(app: Flask) -> None:
-    from .schedule_cli import register as register_tick; register_tick(roster_cli)  # noqa: E702 - roster tick
-    app.cli.add_command(roster_cli)
-    app.cli.add_command(rotate_secrets_command)
+@roster_cli.command("tick")
+@click.option("--now", "at", default=None, help="Pretend it is this moment (ISO 8601 with offset), for trying "
+                                              "out schedules, e.g. 2026-03-08T03:05-08:00.")
+def tick_command(at):
+    """Start the nightly syncs that are due now and print what was queued (as the scheduler's cron job does)."""
+    now = None
+    if at:
+        try:
+            now = datetime.fromisoformat(at)
+        except ValueError:
+            now = None
+        if now is None or now.tzinfo is None:
+            raise click.BadParameter("Give a moment with its UTC offset, e.g. 2026-03-08T03:05-08:00.",
+                                     param_hint="--now")
+    run_ids = run_tick(now)
+    if not run_ids:
+        click.echo("No nightly syncs are due.")
+    for run_id in run_ids:
+        run = db.session.get(SyncRun, run_id)
+        click.echo(f"Queued nightly sync of {run.school.name} for {run.local_date} (run {run.id}).")

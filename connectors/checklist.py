@@ -4,7 +4,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import roster
+from . import people
 from .client import OneRosterClient
 from .errors import AuthenticationFailed, ConnectorError, PermissionDenied, ScopeRefused
 from .netguard import OutboundPolicy
@@ -132,7 +132,7 @@ class _Checklist:
         try:
             schools = client.get_schools()
         except PermissionDenied as exc:
-            self.add("school", "denied", exc.message, self.profile.fix_for("schools", app_name=self.settings.app_name))
+            self.add("school", "denied", exc.problem, self.profile.fix_for("schools", app_name=self.settings.app_name))
             return False
         except ConnectorError as exc:
             self.add("school", "failed", exc.message, "")
@@ -153,12 +153,12 @@ class _Checklist:
         """Open the listing the sync would read for `area` (with its fallbacks) and read one record."""
         key = f"read:{area}"
         role = {"students": "student", "teachers": "teacher"}.get(area)
-        steps = roster.plan(self.settings.school_id, {role} if role else {"staff", "school_admin", "parent"})
+        steps = people.listings_for(self.settings.school_id, {role} if role else {"staff", "school_admin", "parent"})
         if role and not school_ok:
             self.add(key, "skipped", "Skipped until the School ID is found.")
             return
         try:
-            listing = roster.open_listing(client, steps[0], params={"limit": 1})
+            listing = people.open_listing(client, steps[0], params={"limit": 1})
         except ConnectorError as exc:
             self._refused(key, area, exc)
             return
@@ -174,7 +174,7 @@ class _Checklist:
         if isinstance(exc, PermissionDenied):
             scope = "insufficient_scope" in exc.message
             fix = SCOPE_FIX if scope else self.profile.fix_for(area, app_name=self.settings.app_name)
-            self.add(key, "denied", exc.message, fix)
+            self.add(key, "denied", exc.problem, fix)
         else:
             self.add(key, "failed", exc.message, "")
 

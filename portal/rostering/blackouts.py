@@ -2,8 +2,8 @@
 import unicodedata
 from datetime import date, timedelta
 
-from ..extensions import db
-from ..models import AuditEvent, BlackoutPeriod, Person, School
+from store.db import db
+from store.models import AuditEvent, BlackoutPeriod, Person, School
 
 MAX_SPAN = timedelta(days=366)
 
@@ -41,8 +41,8 @@ def add_blackout(school: School, starts_on: str, ends_on: str, note: str, actor:
         raise InvalidBlackout(errors)
     period = BlackoutPeriod(school_id=school.id, starts_on=start, ends_on=end, note=note)
     db.session.add(period)
-    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action="blackout_added",
-                              detail=f"Nightly syncs paused {start} to {end}" + (f" ({note})" if note else "")))
+    AuditEvent.record(school, actor, "blackout_added",
+                      f"Nightly syncs paused {start} to {end}" + (f" ({note})" if note else ""))
     db.session.commit()
     return period
 
@@ -52,8 +52,7 @@ def remove_blackout(school: School, period_id: int, actor: Person | None) -> boo
     if period is None or period.school_id != school.id:
         return False
     db.session.delete(period)
-    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action="blackout_removed",
-                              detail=f"Pause {period.starts_on} to {period.ends_on} removed"))
+    AuditEvent.record(school, actor, "blackout_removed", f"Pause {period.starts_on} to {period.ends_on} removed")
     db.session.commit()
     return True
 
@@ -61,10 +60,3 @@ def remove_blackout(school: School, period_id: int, actor: Person | None) -> boo
 def list_blackouts(school: School) -> list[BlackoutPeriod]:
     return list(db.session.scalars(db.select(BlackoutPeriod).where(BlackoutPeriod.school_id == school.id)
                                    .order_by(BlackoutPeriod.starts_on)))
-
-
-def blackout_on(school_id: int, day: date) -> BlackoutPeriod | None:
-    """The pause covering that local date, if any."""
-    return db.session.scalar(db.select(BlackoutPeriod).where(
-        BlackoutPeriod.school_id == school_id, BlackoutPeriod.starts_on <= day, BlackoutPeriod.ends_on >= day
-    ).limit(1))

@@ -3,10 +3,10 @@ from flask import current_app
 
 from jobs import check_records
 from jobs.check_records import ConnectionTest
-from portal.models import Person, School
+from store.models import Person, School
+from store.secrets import fernet
 
 from . import service
-from .secrets import fernet
 
 
 def start_test(school: School, vendor: str, values: dict, actor: Person) -> ConnectionTest:

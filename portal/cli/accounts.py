@@ -4,12 +4,13 @@ import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from flask import Flask
+from flask.cli import AppGroup
 
-from .auth.emails import email_problem, normalise_email
-from .auth.service import password_problem
-from .extensions import db
-from .models import District, Person, School
+from store.db import db
+from store.models import District, Person, School
+
+from ..auth.emails import email_problem, normalise_email
+from ..auth.service import password_problem
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 LOGIN_ROLES = ("owner", "district_manager", "teacher", "staff", "student", "school_admin")
@@ -130,9 +131,9 @@ def seed_demo() -> dict:
     return {"district": district, "schools": schools, "logins": logins}
 
 
-def register_cli(app: Flask) -> None:
-    from .roster_cli import register_roster_cli; register_roster_cli(app)  # noqa: E702 - roster + rotate-secrets
-    @app.cli.command("create-district")
+def register(cli: AppGroup) -> None:
+    """Add create-district, create-school, create-user and seed-demo to the `flask` command."""
+    @cli.command("create-district")
     @click.argument("name")
     @click.option("--timezone", default="America/Los_Angeles", show_default=True)
     def create_district_command(name, timezone):
@@ -140,7 +141,7 @@ def register_cli(app: Flask) -> None:
         district = create_district(name, timezone)
         click.echo(f"Created district {district.name} ({district.timezone}).")
 
-    @app.cli.command("create-school")
+    @cli.command("create-school")
     @click.option("--district", "district_name", required=True)
     @click.option("--name", required=True)
     @click.option("--slug", required=True)
@@ -149,7 +150,7 @@ def register_cli(app: Flask) -> None:
         school = create_school(district_name, name, slug)
         click.echo(f"Created school {school.name} at /schools/{school.slug}/people.")
 
-    @app.cli.command("create-user")
+    @cli.command("create-user")
     @click.option("--email", required=True)
     @click.option("--password", required=True)
     @click.option("--role", type=click.Choice(LOGIN_ROLES), required=True)
@@ -162,7 +163,7 @@ def register_cli(app: Flask) -> None:
         person = create_user(email, password, role, school_slug, district_name, given_name, family_name)
         click.echo(f"Created {person.role} {person.email}.")
 
-    @app.cli.command("seed-demo")
+    @cli.command("seed-demo")
     def seed_demo_command():
         """Create the demo district, schools and logins, and print the logins."""
         result = seed_demo()

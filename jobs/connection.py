@@ -1,0 +1,49 @@
+"""A school's saved SIS connection: loading it, and turning it (with its decrypted secret) into settings."""
+from cryptography.fernet import InvalidToken
+
+from connectors.errors import InvalidSettings
+from connectors.netguard import OutboundPolicy
+from connectors.profiles import ConnectionSettings, get_profile
+from store.db import db
+from store.models import RosterConnection, School
+from store.secrets import decrypt_secret
+
+from .outbound import outbound_policy
+
+NO_CONNECTION = "This school has no saved SIS connection; save one on the Rostering page first."
+
+
+class NotConfigured(Exception):
+    """The school has no saved connection (or no secret) to sync with; the message is for the user."""
+
+
+def get_connection(school: School | int) -> RosterConnection | None:
+    school_id = school if isinstance(school, int) else school.id
+    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school_id))
+
+
+def saved_values(conn: RosterConnection | None) -> dict[str, str]:
+    """The profile's form values of a saved connection; the secret is never included."""
+    if conn is None:
+        return {}
+    return get_profile(conn.vendor).from_saved(conn, "")
+
+
+def settings_for(conn: RosterConnection, policy: OutboundPolicy | None = None) -> ConnectionSettings:
+    """The saved connection's settings with the secret decrypted (raises InvalidToken, InvalidSettings)."""
+    policy = policy or outbound_policy()
+    values = get_profile(conn.vendor).from_saved(conn, decrypt_secret(conn.secret_encrypted))
+    return get_profile(conn.vendor).normalise(values, allow_loopback_http=policy.allow_loopback)
+
+
+def load_settings(conn: RosterConnection | None, policy: OutboundPolicy) -> ConnectionSettings:
+    """Settings a run can use, or NotConfigured with what the owner should do."""
+    if conn is None or not conn.has_secret:
+        raise NotConfigured(NO_CONNECTION)
+    try:
+        return settings_for(conn, policy)
+    except InvalidToken:
+        raise NotConfigured("The saved SIS secret can no longer be decrypted (the encryption keys changed); "
+                            "enter the secret again on the Rostering page.") from None
+    except InvalidSettings as exc:
+        raise NotConfigured(f"The saved connection is no longer valid: {exc.message}") from None

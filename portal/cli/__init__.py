@@ -1,0 +1,10 @@
+"""The `flask --app wsgi …` operator commands, registered on the app in create_app()."""
+from flask import Flask
+
+from . import accounts, roster
+
+
+def register_cli(app: Flask) -> None:
+    accounts.register(app.cli)
+    app.cli.add_command(roster.roster_cli)
+    app.cli.add_command(roster.rotate_secrets_command)

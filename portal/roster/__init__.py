@@ -1,1 +1,0 @@
-"""Rostering services: the SIS connection, its encrypted secret, and starting or approving syncs."""
