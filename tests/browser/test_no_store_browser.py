@@ -4,7 +4,7 @@ from playwright.sync_api import expect
 
 from store.db import db
 from store.models import Person
-from tests.browser.conftest import screenshot, sign_in
+from tests.support import screenshot, sign_in
 from tests.factories import PASSWORD, make_owner, make_school
 
 pytestmark = pytest.mark.browser
