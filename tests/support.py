@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from rq import SimpleWorker
 from sqlalchemy import create_engine, make_url
 from sqlalchemy import text as sql
 
@@ -349,3 +350,14 @@ def sign_in(page, email, password):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+# -- Test connection as the page runs it ---------------------------------------------------------
+
+def finish_connection_test(app, client, queued):
+    """The poll's response once a worker has run the test that `queued` (the POST's 202) started."""
+    html = queued.get_data(as_text=True)
+    assert queued.status_code == 202 and 'hx-trigger="every 1s"' in html, (queued.status_code, html[:300])
+    poll = re.search(r'hx-get="([^"]+)"', html).group(1)
+    SimpleWorker([app.check_queue], connection=app.redis).work(burst=True)
+    return client.get(poll, headers={"HX-Request": "true"})

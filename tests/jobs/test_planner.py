@@ -1,7 +1,7 @@
 """The planner on its own: data in, plan out, no Flask and no database (each case runs in well under a millisecond).
 
 Directory people and SIS records are built here as plain values; `DirectoryIndex.add` files them exactly as the
-loader does. The same rules are tested end to end over the sandbox SIS in tests/test_sync_*.py.
+loader does. The same rules are tested end to end over the sandbox SIS in tests/jobs/test_sync_*.py.
 """
 import subprocess
 import sys

@@ -13,7 +13,7 @@ from jobs.connection import get_connection, settings_for
 from jobs.thresholds import back_to_school_reason, parse_threshold_override
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncRun
-from tests.check_support import finish_connection_test
+from tests.support import finish_connection_test
 from tests.factories import (PASSWORD, make_change, make_connection, make_district, make_district_manager, make_issue,
                              make_owner, make_person, make_run, make_school)
 from tests.support import assert_served_signed_in, csrf_token, sandbox_fixture

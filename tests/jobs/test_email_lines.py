@@ -15,9 +15,9 @@ from portal.auth.reset import send_reset_email
 from store.db import db
 from store.models import SyncIssue
 from tests.factories import make_district, make_owner, make_school
-from tests.test_report import _closed_port, _opted_in_owner, _reload, _use_mail_server, finished_run
+from tests.jobs.test_report import _closed_port, _opted_in_owner, _reload, _use_mail_server, finished_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMTP_LINE_LIMIT = 998  # RFC 5321 4.5.3.1.6, without the CRLF
 LONG_RECORD = "Malformed record: " + ("{\"givenName\": \"Zoë\", \"familyName\": \"Ñúñez\"} " * 110)  # ~5,000 chars
 

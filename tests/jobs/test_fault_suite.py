@@ -25,7 +25,7 @@ from tests.support import (DATABASE_URL, REDIS_URL, app_config, assert_as_after_
                            assert_failed_and_unchanged, assert_nothing_running, issues, people, quick_client,
                            sandbox_fixture, sync)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("no_backoff")  # retries still happen, without the real pauses
 sandbox = sandbox_fixture(seed=11, students=80, page_cap=20, scope="module")  # small pages: faults land mid-paging
 

@@ -17,7 +17,7 @@ from jobs.connection import get_connection, settings_for
 from portal.rostering import service
 from store.db import db
 from store.models import AuditEvent
-from tests.check_support import finish_connection_test
+from tests.support import finish_connection_test
 from tests.support import csrf_token
 from tests.factories import make_owner, make_school
 
