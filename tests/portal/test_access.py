@@ -3,6 +3,8 @@ from datetime import date
 
 import pytest
 
+from connectors.settings import ConnectionSettings
+from jobs import check_records
 from store.db import db
 from tests.factories import (PASSWORD, make_district, make_district_manager, make_owner, make_pause, make_person,
                              make_run, make_school)
@@ -97,9 +99,15 @@ def test_rightful_managers_are_served_on_every_school_route(app, client, auth, w
     """Never redirected to sign-in, never refused: each school route serves the school's owner and every
     district manager of its district, with ids of that school's own rows."""
     school = world["school"] if slug == "home-school" else world["sibling"]
+    manager = world[who]
+    test = check_records.new_test(manager.id, school.id, ConnectionSettings(
+        vendor="oneroster", base_url="https://sis.example.org", token_urls=("https://sis.example.org/token",),
+        client_id="c", client_secret="s", school_id="1"))
+    check_records.save(app.redis, test)  # a connection test this manager started for this school
     ids = dict(person_id=make_person(school).id, run_id=make_run(school, status="succeeded").id,
-               period_id=make_pause(school, date(2030, 1, 1), date(2030, 1, 2)).id, action="exclude")
-    auth.login(world[who].email)
+               period_id=make_pause(school, date(2030, 1, 1), date(2030, 1, 2)).id, action="exclude",
+               check_id=test.check_id)
+    auth.login(manager.email)
     routes = list(school_routes(app))
     for rule in routes:
         assert_served_signed_in(_request(client, rule, slug, **ids), rule.endpoint)
