@@ -10,6 +10,7 @@ from datetime import datetime
 from connectors.records import PersonRecord, RecordProblem, RosterNotice
 
 from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, current_values, pack, record_values
+from .hold import ArchiveHold
 from .parents import ParentBook
 
 Issue = tuple[str, str, str]  # (source_id, kind, message)
@@ -138,8 +139,8 @@ class ArchiveGuardTripped(Exception):
 
     def __init__(self, would_archive: int, rostered_total: int, threshold: float):
         self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
-        super().__init__(f"This sync would archive {would_archive} of {rostered_total} rostered people, more "
-                         f"than the {threshold:g}% allowed. Review the list, then approve or discard this run.")
+        hold = ArchiveHold(would_archive, rostered_total, threshold)
+        super().__init__(f"{hold.sentence()}. Review the list, then approve or discard this run.")
 
 
 def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:

@@ -1,10 +1,11 @@
 """The archive guard in plain words: why a run was held, and when a higher threshold makes sense."""
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from connectors.errors import InvalidSettings
 from store.models import RosterConnection
+
+from .hold import ArchiveHold, percent_text  # noqa: F401 - the page's held-run words live beside the guard
 
 SEASON_MONTHS = (7, 8, 9)  # July to September: most schools start their year then
 AFTER_PAUSE = timedelta(days=21)
@@ -13,30 +14,6 @@ DEFAULT_THRESHOLD = RosterConnection.__table__.c.archive_threshold_percent.defau
 PERCENT_MESSAGE = "Give a percentage from 0 to 100, e.g. 25, or leave it empty to use the saved threshold."
 THRESHOLD_MESSAGE = "Give a percentage from 0 to 100, e.g. 10."
 PERCENT_MAX_CHARS = 20  # "12.3456789" needs 10; anything longer is a paste, not a percentage
-
-
-def percent_text(value: float) -> str:
-    """12.5, 20, 33.3: at most one decimal, none when whole."""
-    return f"{round(value, 1):g}"
-
-
-@dataclass(frozen=True)
-class ArchiveHold:
-    """A run the archive guard stopped: how many it tried to archive against which threshold."""
-
-    would_archive: int
-    rostered_total: int
-    threshold: float
-    uncounted: tuple[str, ...] = ()  # e.g. ("Teachers",): roles Archive leaves alone are not in the total
-
-    @property
-    def share(self) -> float | None:
-        return 100 * self.would_archive / self.rostered_total if self.rostered_total else None
-
-    def sentence(self) -> str:
-        share = f" ({percent_text(self.share)}%)" if self.share is not None else ""
-        return (f"This sync tried to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
-                f"{share}, more than the {percent_text(self.threshold)}% threshold")
 
 
 def archive_hold(run, saved_threshold: float | None, uncounted=()) -> ArchiveHold | None:

@@ -5,8 +5,9 @@ reading back what it did.
 """
 import os
 import re
+import socket
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,10 +22,11 @@ from connectors.sandbox.data import iso
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, SyncChange, SyncIssue, SyncRun
+from portal.extensions import mail
 from portal.rostering import service
 from jobs.runs import create_run
 from jobs.connection import get_connection
-from tests.factories import PASSWORD, make_connection, make_district, make_school
+from tests.factories import PASSWORD, make_connection, make_district, make_issue, make_owner, make_run, make_school
 
 
 
@@ -361,3 +363,39 @@ def finish_connection_test(app, client, queued):
     poll = re.search(r'hx-get="([^"]+)"', html).group(1)
     SimpleWorker([app.check_queue], connection=app.redis).work(burst=True)
     return client.get(poll, headers={"HX-Request": "true"})
+
+
+# -- Report emails -------------------------------------------------------------------------------
+
+def use_mail_server(app, port):
+    app.config.update(MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=5)
+    mail.init_app(app)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def opted_in_owner(school, **kwargs):
+    owner = make_owner(school, **kwargs)
+    owner.sync_report_opt_in = True
+    db.session.commit()
+    return owner
+
+
+def finished_run(school, status="succeeded", issues=0, **fields):
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    run = make_run(school, trigger="nightly", status=status, phase=status, local_date="2026-03-02", started_at=start,
+                   finished_at=start + timedelta(seconds=75), fetched=120, created=7, updated=3, unchanged=108,
+                   archived=2, issues=issues, commit=False, **fields)
+    for n in range(issues):
+        make_issue(run, source_id=f"stu-{n:03d}", message=f"Record {n} has no family name", commit=False)
+    db.session.commit()
+    return run
+
+
+def reload_run(run_id) -> SyncRun:
+    db.session.expire_all()
+    return db.session.get(SyncRun, run_id)

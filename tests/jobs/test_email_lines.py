@@ -15,7 +15,7 @@ from portal.auth.reset import send_reset_email
 from store.db import db
 from store.models import SyncIssue
 from tests.factories import make_district, make_owner, make_school
-from tests.jobs.test_report import _closed_port, _opted_in_owner, _reload, _use_mail_server, finished_run
+from tests.support import closed_port, finished_run, opted_in_owner, reload_run, use_mail_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SMTP_LINE_LIMIT = 998  # RFC 5321 4.5.3.1.6, without the CRLF
@@ -26,7 +26,7 @@ class DemoSink:
     """scripts/smtp_sink.py (the demo's mail sink) on a free loopback port, keeping each message as a .eml file."""
 
     def __init__(self, folder: Path):
-        self.folder, self.port = folder, _closed_port()
+        self.folder, self.port = folder, closed_port()
         self.process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "smtp_sink.py"), "--port",
                                          str(self.port), "--folder", str(folder)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -51,7 +51,7 @@ class DemoSink:
 @pytest.fixture
 def sink(app, tmp_path):
     sink = DemoSink(tmp_path)
-    _use_mail_server(app, sink.port)
+    use_mail_server(app, sink.port)
     yield sink
     sink.stop()
 
@@ -68,7 +68,7 @@ def _text_parts(raw: bytes) -> dict[str, str]:
 
 def test_a_report_with_a_5000_character_record_arrives_readable(app, sink):
     school = make_school(make_district(), name="École Élémentaire Saint-Exupéry")
-    owner = _opted_in_owner(school)
+    owner = opted_in_owner(school)
     run = finished_run(school, status="failed", issues=12, error_message="The SIS said: " + "x" * 3000)
     db.session.add(SyncIssue(run_id=run.id, source_id="stu-" + "9" * 200, kind="bad_record", message=LONG_RECORD))
     db.session.query(SyncIssue).filter_by(run_id=run.id, source_id="stu-000").update({"message": LONG_RECORD})
@@ -77,7 +77,7 @@ def test_a_report_with_a_5000_character_record_arrives_readable(app, sink):
 
     send_run_report(run.id)
 
-    assert _reload(run.id).report_status == "sent", _reload(run.id).report_error
+    assert reload_run(run.id).report_status == "sent", reload_run(run.id).report_error
     [raw] = sink.messages(1)
     _lines_within_the_smtp_limit(raw)
     message = email.message_from_bytes(raw, policy=default)

@@ -315,8 +315,8 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
     if trips:
         with pytest.raises(ArchiveGuardTripped) as tripped:
             check_archive_guard(plan, threshold, override)
-        assert str(tripped.value).startswith(f"This sync would archive {missing} of 10 rostered people, more than "
-                                             f"the {threshold:g}% allowed.")
+        assert str(tripped.value).startswith(f"This sync tried to archive {missing} of 10 rostered people "
+                                             f"({missing * 10}%), more than the {threshold:g}% threshold.")
     else:
         check_archive_guard(plan, threshold, override)
 

@@ -1,17 +1,14 @@
 """The email report after a sync: who gets it, what it says, and a mail outage that changes nothing."""
 import email
-import socket
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from jobs.report import send_run_report
-from store.db import db
 from portal.extensions import mail
-from store.models import SyncRun
-from tests.factories import make_issue, make_owner, make_run, make_school
-from tests.support import connect, sandbox_fixture, sync
+from tests.factories import make_owner, make_school
+from tests.support import (closed_port, connect, finished_run, opted_in_owner, reload_run, sandbox_fixture, sync,
+                           use_mail_server)
 
 
 class Inbox:
@@ -28,51 +25,17 @@ class Inbox:
 @pytest.fixture
 def smtp_sink(app):
     inbox = Inbox()
-    port = _closed_port()
+    port = closed_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    _use_mail_server(app, port)
+    use_mail_server(app, port)
     yield inbox
     controller.stop()
 
 
-def _use_mail_server(app, port):
-    app.config.update(MAIL_SUPPRESS_SEND=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=5)
-    mail.init_app(app)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _opted_in_owner(school, **kwargs):
-    owner = make_owner(school, **kwargs)
-    owner.sync_report_opt_in = True
-    db.session.commit()
-    return owner
-
-
-def finished_run(school, status="succeeded", issues=0, **fields):
-    start = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-    run = make_run(school, trigger="nightly", status=status, phase=status, local_date="2026-03-02", started_at=start,
-                   finished_at=start + timedelta(seconds=75), fetched=120, created=7, updated=3, unchanged=108,
-                   archived=2, issues=issues, commit=False, **fields)
-    for n in range(issues):
-        make_issue(run, source_id=f"stu-{n:03d}", message=f"Record {n} has no family name", commit=False)
-    db.session.commit()
-    return run
-
-
-def _reload(run_id) -> SyncRun:
-    db.session.expire_all()
-    return db.session.get(SyncRun, run_id)
-
-
 def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_sink):
     school = make_school()
-    owner = _opted_in_owner(school)
+    owner = opted_in_owner(school)
     make_owner(school)  # did not opt in
     run = finished_run(school, issues=12)
 
@@ -90,7 +53,7 @@ def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_
                      "Duration:  1 min 15 s", "12 in all, first 10 shown", "stu-009", link):
         assert expected in text
     assert "stu-010" not in text and f'href="{link}"' in html
-    assert _reload(run.id).report_status == "sent"
+    assert reload_run(run.id).report_status == "sent"
 
 
 def test_nobody_opted_in_means_no_mail(app):
@@ -99,25 +62,25 @@ def test_nobody_opted_in_means_no_mail(app):
     run = finished_run(school)
     with mail.record_messages() as outbox:
         send_run_report(run.id)
-    assert outbox == [] and _reload(run.id).report_status == "none_opted_in"
+    assert outbox == [] and reload_run(run.id).report_status == "none_opted_in"
 
 
 def test_a_mail_server_that_is_down_leaves_the_run_succeeded_and_says_why(app):
-    _use_mail_server(app, _closed_port())
+    use_mail_server(app, closed_port())
     school = make_school()
-    _opted_in_owner(school)
+    opted_in_owner(school)
     run = finished_run(school)
 
     send_run_report(run.id)
 
-    run = _reload(run.id)
+    run = reload_run(run.id)
     assert (run.status, run.report_status) == ("succeeded", "not_sent")
     assert "connection refused" in run.report_error and "MAIL_PORT" in run.report_error
 
 
 def test_a_failed_run_email_gives_the_reason_and_what_to_check(app):
     school = make_school()
-    owner = _opted_in_owner(school)
+    owner = opted_in_owner(school)
     reason = "The SIS refused the Client ID and Secret (401). Nothing was changed."
     run = finished_run(school, status="failed", error_message=reason)
     with mail.record_messages() as outbox:
@@ -130,7 +93,7 @@ def test_a_failed_run_email_gives_the_reason_and_what_to_check(app):
 
 def test_a_run_held_for_review_says_it_waits_for_approval(app):
     school = make_school()
-    _opted_in_owner(school)
+    opted_in_owner(school)
     run = finished_run(school, status="needs_review", would_archive=40, rostered_total=120)
     with mail.record_messages() as outbox:
         send_run_report(run.id)
@@ -144,7 +107,7 @@ sandbox = sandbox_fixture(schools=1, students=30, seed=5)
 
 def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sink, no_backoff):
     school = make_school()
-    owner = _opted_in_owner(school)
+    owner = opted_in_owner(school)
     connect(school, sandbox)
 
     run = sync(school)

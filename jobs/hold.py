@@ -1,0 +1,26 @@
+"""A held run in numbers and the one sentence that says why it was held (pure: the planner raises it too)."""
+from dataclasses import dataclass
+
+
+def percent_text(value: float) -> str:
+    """12.5, 20, 33.3: at most one decimal, none when whole."""
+    return f"{round(value, 1):g}"
+
+
+@dataclass(frozen=True)
+class ArchiveHold:
+    """A run the archive guard stopped: how many it tried to archive against which threshold."""
+
+    would_archive: int
+    rostered_total: int
+    threshold: float
+    uncounted: tuple[str, ...] = ()  # e.g. ("Teachers",): roles Archive leaves alone are not in the total
+
+    @property
+    def share(self) -> float | None:
+        return 100 * self.would_archive / self.rostered_total if self.rostered_total else None
+
+    def sentence(self) -> str:
+        share = f" ({percent_text(self.share)}%)" if self.share is not None else ""
+        return (f"This sync tried to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
+                f"{share}, more than the {percent_text(self.threshold)}% threshold")
