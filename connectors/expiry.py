@@ -13,8 +13,19 @@ def today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def expiry_warning(expires_on: date | None, renew_hint: str, on: date | None = None) -> str:
+def as_date(value: date | str | None) -> date | None:
+    """A date from a date or an ISO string ("" or unreadable: None, i.e. no expiry known)."""
+    if isinstance(value, date) or value is None:
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def expiry_warning(expires_on: date | str | None, renew_hint: str, on: date | None = None) -> str:
     """A sentence for the page and the report from WARN_DAYS before the date ("" otherwise)."""
+    expires_on = as_date(expires_on)
     if expires_on is None:
         return ""
     left = (expires_on - (on or today())).days
@@ -27,8 +38,10 @@ def expiry_warning(expires_on: date | None, renew_hint: str, on: date | None = N
     return f"The SIS credentials expire on {expires_on.isoformat()} ({when}). {renew_hint}"
 
 
-def refused_hint(expires_on: date | None, credentials_hint: str, renew_hint: str, on: date | None = None) -> str:
+def refused_hint(expires_on: date | str | None, credentials_hint: str, renew_hint: str,
+                 on: date | None = None) -> str:
     """What to say after a 401: past the expiry date the credentials have probably expired."""
+    expires_on = as_date(expires_on)
     if expires_on is not None and (on or today()) > expires_on:
         return (f"The credentials have probably expired: they were due to expire on {expires_on.isoformat()}. "
                 f"{renew_hint}")

@@ -1,6 +1,5 @@
 """The validated connection settings the client runs on (built by a vendor profile)."""
 from dataclasses import dataclass, field
-from datetime import date
 
 DATA_PATH = "ims/oneroster/v1p1"
 # OAuth 2.0 scopes of OneRoster 1.1, spelled as in the IMS OneRoster 1.1 specification
@@ -30,7 +29,7 @@ class ConnectionSettings:
     app_name: str = ""
     scope: str = DEFAULT_SCOPE
     oauth1_signature_type: str = "header"
-    credentials_expire_on: date | None = None  # optional; see connectors.expiry
+    credentials_expire_on: str = ""  # optional ISO date (a string, so settings stay JSON-safe); see connectors.expiry
 
     @property
     def data_url(self) -> str:

@@ -33,12 +33,13 @@ def test_the_warning_starts_30_days_before_the_date(days, expected):
     expires = on + timedelta(days=days)
     text = expected.format(d=expires.isoformat()) + CAMPUS.renew_hint if expected else ""
     assert expiry_warning(expires, CAMPUS.renew_hint, on=on) == text
-    assert expiry_warning(None, CAMPUS.renew_hint, on=on) == ""
+    assert expiry_warning(None, CAMPUS.renew_hint, on=on) == expiry_warning("", CAMPUS.renew_hint, on=on) == ""
+    assert expiry_warning(expires.isoformat(), CAMPUS.renew_hint, on=on) == text
 
 
 def test_a_refusal_after_the_expiry_date_says_the_credentials_probably_expired(campus):
     campus.set_faults(credentials_expired=True)
-    expired = dataclasses.replace(campus.settings(), credentials_expire_on=today() - timedelta(days=2))
+    expired = dataclasses.replace(campus.settings(), credentials_expire_on=(today() - timedelta(days=2)).isoformat())
     with OneRosterClient(expired) as client, pytest.raises(AuthenticationFailed) as caught:
         client.authenticate()
     message = caught.value.message
@@ -50,7 +51,7 @@ def test_a_refusal_after_the_expiry_date_says_the_credentials_probably_expired(c
 
 
 def test_a_data_call_refused_after_the_date_says_so_too(campus):
-    expired = dataclasses.replace(campus.settings(), credentials_expire_on=today() - timedelta(days=1))
+    expired = dataclasses.replace(campus.settings(), credentials_expire_on=(today() - timedelta(days=1)).isoformat())
     with OneRosterClient(expired) as client:
         client.authenticate()
         campus.set_faults(credentials_expired=True)
@@ -60,7 +61,7 @@ def test_a_data_call_refused_after_the_date_says_so_too(campus):
 
 def test_before_the_date_a_refusal_is_worded_as_usual(campus):
     campus.set_faults(credentials_expired=True)
-    later = dataclasses.replace(campus.settings(), credentials_expire_on=today() + timedelta(days=5))
+    later = dataclasses.replace(campus.settings(), credentials_expire_on=(today() + timedelta(days=5)).isoformat())
     with OneRosterClient(later) as client, pytest.raises(AuthenticationFailed) as caught:
         client.authenticate()
     assert "refused the Client ID and Secret" in caught.value.message
