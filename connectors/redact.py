@@ -19,6 +19,14 @@ from urllib.parse import quote, quote_plus
 
 MASK = "••••"
 MIN_SECRET_LENGTH = 4  # a shorter value would mask ordinary words; its encoded forms are still masked
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+def _with_lower_hex(forms: set[str]) -> set[str]:
+    """Each form plus its spelling with lower-case percent escapes (%2f): RFC 3986 section 2.1 makes the hex
+    digits' case equivalent (https://www.rfc-editor.org/rfc/rfc3986#section-2.1), and some SIS stacks write
+    them lower-case when they repeat a form field (no vendor page confirms which ones do)."""
+    return forms | {_PERCENT.sub(lambda m: m.group(0).lower(), f) for f in forms}
 
 _AUTH_VALUE = re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)([^\r\n\"',;}<]+)")
 _BASIC = re.compile(r"(?i)(\bbasic\s+)([A-Za-z0-9+/_-]{4,}={0,2})")
@@ -36,11 +44,14 @@ def encoded_forms(secret: str, client_id: str = "") -> set[str]:
     forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret), jinja_escaped,
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
              json.dumps(secret)[1:-1].replace("/", "\\/")}  # PHP's json_encode escapes slashes
-    forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+    forms = _with_lower_hex({f for f in forms if len(f) >= MIN_SECRET_LENGTH})
     if not client_id:
         return forms  # a token: it travels as itself, never inside a Basic header
-    for user, password in {(client_id, secret), (quote_plus(client_id), quote_plus(secret)),
-                           (quote(client_id, safe=""), quote(secret, safe=""))}:
+    pairs = {(client_id, secret), (quote_plus(client_id), quote_plus(secret)),
+             (quote(client_id, safe=""), quote(secret, safe=""))}
+    pairs |= {(_PERCENT.sub(lambda m: m.group(0).lower(), u), _PERCENT.sub(lambda m: m.group(0).lower(), p))
+              for u, p in pairs}
+    for user, password in pairs:
         pair = f"{user}:{password}".encode()
         for encoded in (base64.b64encode(pair), base64.urlsafe_b64encode(pair)):
             text = encoded.decode()

@@ -119,3 +119,43 @@ def test_cli_sync_output_shows_none_of_the_echo(school, box, runner):
     assert leaks(result.output) == []
     result = runner.invoke(args=["roster", "test", "--school", "echo-high"])
     assert result.exit_code == 1 and "✗ Token obtained" in result.output and leaks(result.output) == []
+
+
+def test_a_token_endpoint_that_echoes_the_secret_with_lower_case_percent_escapes_shows_none_of_it(box):
+    """An SIS whose stack writes %2f rather than %2F (RFC 3986 makes the two equal) still gets the secret masked."""
+    import dataclasses
+    import json
+    import re
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    def lower(text):
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+    said = (f"client_secret {lower(quote(SECRET, safe=''))} / {lower(quote_plus(SECRET))} / basic "
+            + base64.b64encode(lower(f"{quote_plus(CLIENT_ID)}:{quote_plus(SECRET)}").encode()).decode())
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": "invalid_client", "error_description": said}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        settings = dataclasses.replace(box.settings(), base_url=root + "/oneroster", token_urls=(root + "/token",))
+        rows = run_connection_test(settings, deadline_seconds=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = " ".join(row.detail + row.fix for row in rows)
+    assert rows[0].status == "failed" and "HTTP 401" in rows[0].detail
+    assert [lower(form) for form in credential_forms().values() if lower(form) in shown] == []
