@@ -182,7 +182,7 @@ class RosterConnection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), unique=True)
     method: Mapped[str] = mapped_column(String(32), default="oneroster")
-    vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # aeries | infinite-campus | oneroster
+    vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key (aeries, powerschool, classlink, ...)
     url: Mapped[str] = mapped_column(String(2000), default="")
     token_url: Mapped[str] = mapped_column(String(2000), default="")
     auth_mode: Mapped[str] = mapped_column(String(16), default="oauth2")

@@ -7,9 +7,10 @@ EXAMPLE = "https://sis.example.org/oneroster"
 AUTH_MODES = (("oauth2", "OAuth 2.0 client credentials"), ("oauth1", "OAuth 1.0a (HMAC-SHA256)"))
 
 
-def normalise_base_url(value: str, *, allow_loopback_http: bool) -> str:
+def normalise_base_url(value: str, *, allow_loopback_http: bool, label: str = "Base URL",
+                       example: str = EXAMPLE) -> str:
     """Base URL with any pasted /ims/oneroster/... tail and trailing slash removed."""
-    parts = parse_url(value, "Base URL", allow_loopback_http=allow_loopback_http, example=EXAMPLE)
+    parts = parse_url(value, label, allow_loopback_http=allow_loopback_http, example=example)
     path = cut_path(parts.path, "/ims/oneroster")
     path = parts.path if path is None else path
     return origin(parts) + path.rstrip("/")
@@ -38,6 +39,9 @@ def normalise_scope(value) -> str:
 class OneRosterProfile(Profile):
     key = "oneroster"
     label = "Other OneRoster 1.1 provider"
+    auth_modes = AUTH_MODES  # the first is the default
+    url_label = "Base URL"
+    example = EXAMPLE
     fields = [
         FieldSpec("url", "Base URL", "The provider's OneRoster base URL (the part before "
                   "/ims/oneroster/v1p1).", placeholder=EXAMPLE),
@@ -55,10 +59,10 @@ class OneRosterProfile(Profile):
 
     def normalise(self, values, *, allow_loopback_http=False):
         errors, out = {}, {}
-        mode = str(values.get("auth_mode") or "oauth2").strip().lower()
-        if mode not in dict(AUTH_MODES):
-            errors["auth_mode"] = "Choose OAuth 2.0 client credentials or OAuth 1.0a (HMAC-SHA256)."
-        steps = [("url", "Base URL", lambda v: normalise_base_url(v, allow_loopback_http=allow_loopback_http)),
+        mode = str(values.get("auth_mode") or self.auth_modes[0][0]).strip().lower()
+        if mode not in dict(self.auth_modes):
+            errors["auth_mode"] = f"Choose {' or '.join(label for _, label in self.auth_modes)}."
+        steps = [("url", self.url_label, lambda v: self.normalise_url(v, allow_loopback_http)),
                  ("client_id", "Client ID", str), ("client_secret", "Client Secret", str),
                  ("school_id", "School ID", str)]
         if mode == "oauth2":
@@ -79,6 +83,15 @@ class OneRosterProfile(Profile):
         return ConnectionSettings(vendor=self.key, base_url=out["url"], token_urls=token_urls,
                                   client_id=out["client_id"], client_secret=out["client_secret"],
                                   school_id=out["school_id"], auth_mode=mode, scope=out["scope"])
+
+    def normalise_url(self, value: str, allow_loopback_http: bool) -> str:
+        """The vendor's base URL rule (here: any https URL, a pasted /ims/oneroster tail cut off)."""
+        return normalise_base_url(value, allow_loopback_http=allow_loopback_http, label=self.url_label,
+                                  example=self.example)
+
+    def prefill(self, values):
+        """The default sign-in method preselected on a fresh form."""
+        return values if values.get("auth_mode") else {**values, "auth_mode": self.auth_modes[0][0]}
 
     def saved_fields(self, settings):
         return super().saved_fields(settings) | {"token_url": settings.token_urls[0] if settings.token_urls else ""}

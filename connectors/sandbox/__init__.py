@@ -20,11 +20,13 @@ class Sandbox:
     def __init__(self, vendor="oneroster", schools=3, students=300, seed=1, port=0, *, auth="oauth2",
                  page_cap=1000, app_name="minga", legacy_token=False, link_header=None, total_header=None,
                  signature_type="header", token_lifetime=TOKEN_LIFETIME, client_id=None, client_secret=None,
-                 faults=None):
+                 faults=None, base_path="/oneroster"):
         if vendor not in VENDORS:
             raise ValueError(f"vendor must be one of {VENDORS}")
         if auth == "oauth1" and vendor != "oneroster":
             raise ValueError("OAuth 1.0a is only offered by the generic oneroster sandbox")
+        if base_path != "/oneroster" and (vendor != "oneroster" or not base_path.startswith("/")):
+            raise ValueError("base_path is a path such as /api, for the generic oneroster sandbox only")
         self.vendor, self.auth, self.app_name = vendor, auth, app_name
         self.page_cap, self.token_lifetime, self.signature_type = page_cap, token_lifetime, signature_type
         default_link, default_total = DEFAULT_HEADERS[vendor]
@@ -38,10 +40,11 @@ class Sandbox:
         self.server = SandboxServer(self, port)
         self.port = self.server.server_address[1]
         root = f"http://127.0.0.1:{self.port}"
-        self.base_path = {"aeries": "/aeries", "oneroster": "/oneroster",
+        # base_path serves the generic shape where a vendor's URL rule wants another path (Skyward: /api)
+        self.base_path = {"aeries": "/aeries", "oneroster": base_path.rstrip("/"),
                           "infinite-campus": f"/campus/api/oneroster/v1p1/{app_name}"}[vendor]
         token_path = {"aeries": "/aeries/token" if legacy_token else "/aeries/v2/oauth/token",
-                      "oneroster": "/oneroster/token", "infinite-campus": "/campus/oauth2/token"}[vendor]
+                      "oneroster": f"{base_path.rstrip('/')}/token", "infinite-campus": "/campus/oauth2/token"}[vendor]
         self.token_paths = {token_path}
         token_url = root + token_path + (f"?appName={app_name}" if vendor == "infinite-campus" else "")
         self.info = {"vendor": vendor, "base_url": root + self.base_path, "token_url": token_url,

@@ -1,0 +1,44 @@
+"""ClassLink Roster Server: OneRoster 1.1, OAuth 1.0a (HMAC-SHA256) by default, OAuth 2.0 offered."""
+from ..settings import CORE_SCOPE
+from .oneroster import OneRosterProfile
+from .base import FieldSpec
+
+# https://developer.classlink.com/reference/accessing-data: the district's Roster Server is reached directly
+# with "server url, client secret and id" from the developer console's OneRoster module; IMS OneRoster 1.1
+# uses OAuth 1.0a. The same page describes OAuth 2.0 bearer tokens through oneroster-proxy.classlink.io; where
+# that token comes from is not described there, so in OAuth 2.0 mode the user types the token URL.
+# https://developer.classlink.com/reference/obtaining-list-of-districts-and-servers lists each server's
+# endpoint_url and client_id. The example host below is illustrative: no page gives a Roster Server host pattern.
+EXAMPLE = "https://district.rosterserver.example.org"
+AUTH_MODES = (("oauth1", "OAuth 1.0a (HMAC-SHA256)"), ("oauth2", "OAuth 2.0 client credentials"))
+
+
+class ClassLinkProfile(OneRosterProfile):
+    key = "classlink"
+    label = "ClassLink Roster Server"
+    auth_modes = AUTH_MODES
+    url_label = "Roster Server URL"
+    example = EXAMPLE
+    fields = [
+        FieldSpec("url", "Roster Server URL", "The server URL of the district's Roster Server (ClassLink developer "
+                  "console, OneRoster module); a pasted /ims/oneroster/v1p1 tail is cut off.", placeholder=EXAMPLE),
+        FieldSpec("auth_mode", "Authentication", "Roster Server signs OneRoster 1.1 requests with OAuth 1.0a; "
+                  "choose OAuth 2.0 only if ClassLink gave you a token URL.", kind="select", choices=AUTH_MODES),
+        FieldSpec("token_url", "Token URL (OAuth 2.0 only)", "Only for OAuth 2.0: the token URL ClassLink gave "
+                  "you. ClassLink's public pages do not name one, so type it exactly as given."),
+        FieldSpec("client_id", "Client ID (Key)", "The Key of this application in Roster Server Applications."),
+        FieldSpec("client_secret", "Client Secret", "The Secret shown beside the Key.", secret=True),
+        FieldSpec("school_id", "School ID", "The school's sourcedId as Roster Server reports it."),
+        FieldSpec("scope", "OAuth scopes (optional)", "OAuth 2.0 only. Leave blank for the OneRoster 1.1 read "
+                  "scopes.", placeholder=CORE_SCOPE),
+    ]
+    credentials_hint = ("Check the Key and Secret in ClassLink Roster Server (Roster Server Applications) and "
+                        "that Authentication matches (OAuth 1.0a unless ClassLink said otherwise).")
+    school_id_hint = "Use the school's sourcedId exactly as Roster Server reports it (see the list below)."
+    renew_hint = "In ClassLink Roster Server, open this application, generate a new Key and Secret, then save them here."
+
+    def fix_for(self, area, *, app_name=""):
+        # Roster Server shares data per application; the menu names are from the Xello help page the lead
+        # found (Roster Server Applications -> Key / Secret); the exact sharing screen is not confirmed.
+        return (f"In ClassLink Roster Server, open Roster Server Applications, choose this application and "
+                f"share {area} with it; then test again.")
