@@ -24,7 +24,7 @@ class ClassLinkProfile(OneRosterProfile):
                   "console, OneRoster module); a pasted /ims/oneroster/v1p1 tail is cut off.", placeholder=EXAMPLE),
         FieldSpec("auth_mode", "Authentication", "Roster Server signs OneRoster 1.1 requests with OAuth 1.0a; "
                   "choose OAuth 2.0 only if ClassLink gave you a token URL.", kind="select", choices=AUTH_MODES),
-        FieldSpec("token_url", "Token URL (OAuth 2.0 only)", "Only for OAuth 2.0: the token URL ClassLink gave "
+        FieldSpec("token_url", "Token URL", "Only for OAuth 2.0: the token URL ClassLink gave "
                   "you. ClassLink's public pages do not name one, so type it exactly as given."),
         FieldSpec("client_id", "Client ID (Key)", "The Key of this application in Roster Server Applications."),
         FieldSpec("client_secret", "Client Secret", "The Secret shown beside the Key.", secret=True),

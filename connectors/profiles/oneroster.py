@@ -16,9 +16,9 @@ def normalise_base_url(value: str, *, allow_loopback_http: bool, label: str = "B
     return origin(parts) + path.rstrip("/")
 
 
-def normalise_token_url(value: str, *, allow_loopback_http: bool) -> str:
+def normalise_token_url(value: str, *, allow_loopback_http: bool, label: str = "Token URL") -> str:
     """Token URL as given (query kept: some servers need it), scheme and host checked."""
-    parts = parse_url(value, "Token URL", allow_loopback_http=allow_loopback_http,
+    parts = parse_url(value, label, allow_loopback_http=allow_loopback_http,
                       example=f"{EXAMPLE}/token")
     query = f"?{parts.query}" if parts.query else ""
     return origin(parts) + parts.path + query
@@ -62,12 +62,13 @@ class OneRosterProfile(Profile):
         mode = str(values.get("auth_mode") or self.auth_modes[0][0]).strip().lower()
         if mode not in dict(self.auth_modes):
             errors["auth_mode"] = f"Choose {' or '.join(label for _, label in self.auth_modes)}."
-        steps = [("url", self.url_label, lambda v: self.normalise_url(v, allow_loopback_http)),
-                 ("client_id", "Client ID", str), ("client_secret", "Client Secret", str),
-                 ("school_id", "School ID", str)]
+        labels = {f.name: f.label for f in self.fields}
+        steps = [("url", labels["url"], lambda v: self.normalise_url(v, allow_loopback_http)),
+                 ("client_id", labels["client_id"], str), ("client_secret", labels["client_secret"], str),
+                 ("school_id", labels["school_id"], str)]
         if mode == "oauth2":
-            steps.append(("token_url", "Token URL",
-                          lambda v: normalise_token_url(v, allow_loopback_http=allow_loopback_http)))
+            steps.append(("token_url", labels["token_url"], lambda v: normalise_token_url(
+                v, allow_loopback_http=allow_loopback_http, label=labels["token_url"])))
         for name, label, step in steps:
             try:
                 out[name] = step(clean(values, name, label))

@@ -73,7 +73,8 @@ def _toggle_options(func):
 @click.option("--sis-school-id", required=True)
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")
-@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default="oauth2")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default="",
+              help="Leave out for the vendor's default (OAuth 1.0a for ClassLink, else OAuth 2.0).")
 @click.option("--archive-threshold", type=Percent(), default=None, metavar="PERCENT",
               help="Percent of rostered people a sync may archive without review.")
 @_toggle_options

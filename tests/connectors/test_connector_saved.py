@@ -13,6 +13,15 @@ FORMS = {
     "oneroster": {"url": "https://sis.example.org/oneroster", "token_url": "https://sis.example.org/token",
                   "auth_mode": "oauth2", "client_id": "cid", "client_secret": "sec", "school_id": "SCH-1",
                   "scope": "district.read"},
+    "powerschool": {"url": "https://district.powerschool.com/admin/home.html", "client_id": "cid",
+                    "client_secret": "sec", "token_url": "https://district.powerschool.com/oauth/access_token",
+                    "school_id": "100"},
+    "skyward": {"url": "https://skyward.district.org/api/", "token_url": "https://skyward.district.org/api/token",
+                "auth_mode": "oauth1", "client_id": "key", "client_secret": "sec", "school_id": "SKY-1"},
+    "synergy": {"url": "https://synergy.district.org/oneroster", "token_url": "https://synergy.district.org/token",
+                "client_id": "cid", "client_secret": "sec", "school_id": "SYN-1", "scope": "roster-core.readonly"},
+    "classlink": {"url": "https://district.rosterserver.example.org", "client_id": "key", "client_secret": "sec",
+                  "school_id": "CL-1"},
 }
 
 
@@ -40,3 +49,10 @@ def test_prefill_takes_the_app_name_from_a_pasted_campus_url_only():
     pasted = {"url": "https://campus.example.org/campus/api/oneroster/v1p1/other-app/users", "app_name": "stale"}
     assert get_profile("infinite-campus").prefill(pasted)["app_name"] == "other-app"
     assert get_profile("aeries").prefill(pasted) == pasted
+
+
+def test_classlink_is_stored_as_oauth1_and_reads_back_so():
+    profile = PROFILES["classlink"]
+    saved = profile.saved_fields(profile.normalise(FORMS["classlink"]))
+    assert saved["auth_mode"] == "oauth1" and saved["token_url"] == ""
+    assert profile.from_saved(SimpleNamespace(**saved), "sec")["auth_mode"] == "oauth1"
