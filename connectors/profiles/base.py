@@ -97,6 +97,7 @@ class Profile:
     key = ""
     label = ""
     fields: list[FieldSpec] = []
+    help_text = ""  # where the district finds the form's values, shown above the fields ("" = generic text)
     credentials_hint = "Check the Client ID and Secret with your SIS vendor."
     school_id_hint = "Use this school's sourcedId exactly as the SIS reports it."
     renew_hint = "Ask the district's SIS administrator for a new Client ID and Secret, then save them here."

@@ -32,6 +32,9 @@ class ClassLinkProfile(OneRosterProfile):
         FieldSpec("scope", "OAuth scopes (optional)", "OAuth 2.0 only. Leave blank for the OneRoster 1.1 read "
                   "scopes.", placeholder=CORE_SCOPE),
     ]
+    help_text = ("In the ClassLink developer console's OneRoster module (or Roster Server Applications), copy the "
+                 "server URL, Key and Secret of this application. Roster Server signs requests with OAuth 1.0a; "
+                 "ClassLink's public pages name no token URL, so type one only if ClassLink gave it to you.")
     credentials_hint = ("Check the Key and Secret in ClassLink Roster Server (Roster Server Applications) and "
                         "that Authentication matches (OAuth 1.0a unless ClassLink said otherwise).")
     school_id_hint = "Use the school's sourcedId exactly as Roster Server reports it (see the list below)."

@@ -35,6 +35,9 @@ class PowerSchoolProfile(OneRosterProfile):
         FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes.",
                   placeholder=CORE_SCOPE),
     ]
+    help_text = (f"In PowerSchool, install and enable the OneRoster plugin at {PLUGINS}, set its Maximum Page "
+                 "Size to 1000 and copy the Client ID and Secret from its Data Configuration. The token URL is "
+                 "not confirmed by PowerSchool's pages found so far: type the one the plugin's provider gives.")
     credentials_hint = f"Check the Client ID and Secret in PowerSchool ({PLUGINS}, the plugin's Data Configuration)."
     renew_hint = (f"In PowerSchool, open {PLUGINS}, check the OneRoster plugin is enabled, copy the Client ID "
                   "and Secret from its Data Configuration, then save them here.")

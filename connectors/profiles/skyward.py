@@ -34,6 +34,10 @@ class SkywardProfile(OneRosterProfile):
         FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes.",
                   placeholder=CORE_SCOPE),
     ]
+    help_text = (f"In Skyward, open {SECURED_USER}, add this portal's vendor organization, press API and "
+                 "Generate a New Secret for the Key and Secret. The OneRoster API URL is under Product Setup > "
+                 "Skyward Contact Access > District Setup > Configuration > API Configuration. Skyward's public "
+                 "pages do not name the token URL: type the one Skyward gives you.")
     credentials_hint = f"Check the Key and Secret in Skyward ({SECURED_USER}, API button)."
     renew_hint = f"In Skyward, open {SECURED_USER}, press API, Generate a New Secret, then save it here."
 

@@ -31,6 +31,9 @@ class SynergyProfile(OneRosterProfile):
         FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes; fill in "
                   "only the scopes the Synergy client was granted.", placeholder=CORE_SCOPE),
     ]
+    help_text = ("In Synergy, generate a OneRoster Client ID, Client Secret and API URL; the Token Endpoint URL "
+                 "comes with them. Use OAuth 2.0 (Synergy deprecates OAuth 1.0) and make sure the client has "
+                 "the roster read scopes.")
     credentials_hint = "Check the OneRoster Client ID and Client Secret generated in Synergy."
     renew_hint = "Ask the Synergy administrator to generate a new OneRoster Client ID and Secret, then save them here."
 
