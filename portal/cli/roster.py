@@ -73,7 +73,7 @@ def _toggle_options(func):
 @click.option("--sis-school-id", required=True)
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")
-@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default="",
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default=None,
               help="Leave out for the vendor's default (OAuth 1.0a for ClassLink, else OAuth 2.0).")
 @click.option("--archive-threshold", type=Percent(), default=None, metavar="PERCENT",
               help="Percent of rostered people a sync may archive without review.")
@@ -83,7 +83,7 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
     """Save a school's SIS connection and, optionally, its sync toggles."""
     school = _school(slug)
     values = {"url": url, "client_id": client_id, "client_secret": client_secret, "school_id": sis_school_id,
-              "app_name": app_name, "token_url": token_url, "auth_mode": auth_mode}
+              "app_name": app_name, "token_url": token_url, "auth_mode": auth_mode or ""}
     try:
         conn = service.save_connection(school, vendor, values, actor=None)
         given = {attr: toggles[flag.replace("-", "_")] for flag, attr in TOGGLES}
