@@ -51,9 +51,18 @@ def test_configure_refuses_bad_values_with_option_names_not_a_traceback(runner, 
 def test_unknown_school_and_vendor_are_clear_errors(runner, school):
     result = runner.invoke(args=["roster", "sync", "--school", "nope"])
     assert result.exit_code == 2 and "No school with the slug 'nope'" in result.output
-    result = runner.invoke(args=["roster", "configure", "--school", "cli-high", "--vendor", "skyward",
+    result = runner.invoke(args=["roster", "configure", "--school", "cli-high", "--vendor", "skyline",
                                  "--url", "https://x", "--client-id", "i", "--sis-school-id", "1"])
-    assert result.exit_code == 2 and "skyward" in result.output
+    assert result.exit_code == 2 and "skyline" in result.output and "skyward" in result.output  # the known ones
+
+
+def test_configure_classlink_without_auth_signs_with_oauth1(runner, school):
+    result = runner.invoke(args=["roster", "configure", "--school", "cli-high", "--vendor", "classlink",
+                                 "--url", "https://district.rosterserver.example.org", "--client-id", "key",
+                                 "--client-secret", "sec", "--sis-school-id", "CL-1"])
+    assert result.exit_code == 0, result.output
+    assert "Saved the ClassLink Roster Server connection" in result.output
+    assert get_connection(school).auth_mode == "oauth1"
 
 
 def test_test_prints_the_checklist_and_exits_1_when_a_row_fails(runner, school, sandbox):
