@@ -1,6 +1,5 @@
 """ClassLink Roster Server: OneRoster 1.1, OAuth 1.0a (HMAC-SHA256) by default, OAuth 2.0 offered."""
-from ..settings import CORE_SCOPE
-from .oneroster import OneRosterProfile
+from .oneroster import OneRosterProfile, credential_fields
 from .base import FieldSpec
 
 # https://developer.classlink.com/reference/accessing-data: the district's Roster Server is reached directly
@@ -26,12 +25,10 @@ class ClassLinkProfile(OneRosterProfile):
                   "choose OAuth 2.0 only if ClassLink gave you a token URL.", kind="select", choices=AUTH_MODES),
         FieldSpec("token_url", "Token URL", "Only for OAuth 2.0: the token URL ClassLink gave "
                   "you. ClassLink's public pages do not name one, so type it exactly as given."),
-        FieldSpec("client_id", "Client ID (Key)", "The Key of this application in Roster Server Applications."),
-        FieldSpec("client_secret", "Client Secret", "The Secret shown beside the Key.", secret=True),
-        FieldSpec("school_id", "School ID", "The school's sourcedId as Roster Server reports it."),
-        FieldSpec("scope", "OAuth scopes (optional)", "OAuth 2.0 only. Leave blank for the OneRoster 1.1 read "
-                  "scopes.", placeholder=CORE_SCOPE),
-    ]
+    ] + credential_fields(("Client ID (Key)", "The Key of this application in Roster Server Applications."),
+                          ("Client Secret", "The Secret shown beside the Key."),
+                          "The school's sourcedId as Roster Server reports it.",
+                          "OAuth 2.0 only. Leave blank for the OneRoster 1.1 read scopes.")
     help_text = ("In the ClassLink developer console's OneRoster module (or Roster Server Applications), copy the "
                  "server URL, Key and Secret of this application. Roster Server signs requests with OAuth 1.0a; "
                  "ClassLink's public pages name no token URL, so type one only if ClassLink gave it to you.")

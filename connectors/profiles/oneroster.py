@@ -36,6 +36,14 @@ def normalise_scope(value) -> str:
     return " ".join(text.replace(",", " ").split())
 
 
+def credential_fields(client_id: tuple[str, str], client_secret: tuple[str, str], school_help: str,
+                      scope_help: str = "Leave blank for the OneRoster 1.1 read scopes.") -> list[FieldSpec]:
+    """The Client ID, Secret, School ID and scope fields of a hosted OneRoster vendor ((label, help) pairs)."""
+    return [FieldSpec("client_id", *client_id), FieldSpec("client_secret", *client_secret, secret=True),
+            FieldSpec("school_id", "School ID", school_help),
+            FieldSpec("scope", "OAuth scopes (optional)", scope_help, placeholder=CORE_SCOPE)]
+
+
 class OneRosterProfile(Profile):
     key = "oneroster"
     label = "Other OneRoster 1.1 provider"

@@ -1,7 +1,6 @@
 """PowerSchool SIS: the OneRoster plugin's Data Configuration gives an OAuth 2.0 Client ID and Secret."""
 from .base import FieldSpec, cut_path, origin, parse_url
-from ..settings import CORE_SCOPE
-from .oneroster import OneRosterProfile
+from .oneroster import OneRosterProfile, credential_fields
 
 # https://support.classlink.com/hc/en-us/articles/360007232513-PowerSchool-API-Activation: the vendor's plugin
 # XML is installed at System > System Settings > Plugin Management Configuration and enabled; its Data
@@ -29,12 +28,9 @@ class PowerSchoolProfile(OneRosterProfile):
                   "found so far do not confirm it for the plugin; usually the server followed by "
                   "/oauth/access_token — check with the plugin's provider.",
                   placeholder=f"{EXAMPLE}/oauth/access_token"),
-        FieldSpec("client_id", "Client ID", f"From {PLUGINS}: the plugin's Data Configuration."),
-        FieldSpec("client_secret", "Client Secret", "From the same Data Configuration page.", secret=True),
-        FieldSpec("school_id", "School ID", "The school's sourcedId as the OneRoster plugin reports it."),
-        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes.",
-                  placeholder=CORE_SCOPE),
-    ]
+    ] + credential_fields(("Client ID", f"From {PLUGINS}: the plugin's Data Configuration."),
+                          ("Client Secret", "From the same Data Configuration page."),
+                          "The school's sourcedId as the OneRoster plugin reports it.")
     help_text = (f"In PowerSchool, install and enable the OneRoster plugin at {PLUGINS}, set its Maximum Page "
                  "Size to 1000 and copy the Client ID and Secret from its Data Configuration. The token URL is "
                  "not confirmed by PowerSchool's pages found so far: type the one the plugin's provider gives.")

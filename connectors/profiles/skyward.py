@@ -1,7 +1,6 @@
 """Skyward (SMS 2.0): OneRoster API URL https://{dns}/api, key and secret of a Secured User."""
 from .base import FieldError, FieldSpec, cut_path, origin, parse_url
-from ..settings import CORE_SCOPE
-from .oneroster import OneRosterProfile
+from .oneroster import OneRosterProfile, credential_fields
 
 # https://support.classlink.com/hc/en-us/articles/360007493713-Skyward-API-Activation: the API URL is
 # https://{DNSNAME}/api, e.g. https://skyward.schoolDistrictName.org/api.
@@ -28,12 +27,9 @@ class SkywardProfile(OneRosterProfile):
                   "Skyward's public pages do not name it, so type it exactly as given."),
         FieldSpec("auth_mode", "Authentication", "How Skyward signs requests; ask Skyward if unsure.",
                   kind="select", choices=AUTH_MODES),
-        FieldSpec("client_id", "Key", f"From {SECURED_USER}: the vendor's API button."),
-        FieldSpec("client_secret", "Secret", "Shown after Generate a New Secret on the same screen.", secret=True),
-        FieldSpec("school_id", "School ID", "The school's sourcedId as Skyward's OneRoster API reports it."),
-        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes.",
-                  placeholder=CORE_SCOPE),
-    ]
+    ] + credential_fields(("Key", f"From {SECURED_USER}: the vendor's API button."),
+                          ("Secret", "Shown after Generate a New Secret on the same screen."),
+                          "The school's sourcedId as Skyward's OneRoster API reports it.")
     help_text = (f"In Skyward, open {SECURED_USER}, add this portal's vendor organization, press API and "
                  "Generate a New Secret for the Key and Secret. The OneRoster API URL is under Product Setup > "
                  "Skyward Contact Access > District Setup > Configuration > API Configuration. Skyward's public "

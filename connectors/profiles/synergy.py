@@ -1,7 +1,6 @@
 """Synergy (Edupoint): OneRoster API URL, Token Endpoint URL, Client ID and Secret; OAuth 2.0 recommended."""
 from .base import FieldSpec
-from ..settings import CORE_SCOPE
-from .oneroster import OneRosterProfile
+from .oneroster import OneRosterProfile, credential_fields
 
 # https://ed.link/docs/providers/synergy/connecting: "generate a OneRoster Client ID, Client Secret, and an API
 # URL"; the connection needs the OneRoster API URL, Token Endpoint URL, Client ID and Client Secret.
@@ -25,12 +24,11 @@ class SynergyProfile(OneRosterProfile):
                   "(not needed for OAuth 1.0a).", placeholder=f"{EXAMPLE}/token"),
         FieldSpec("auth_mode", "Authentication", "OAuth 2.0 is Synergy's recommended method.",
                   kind="select", choices=AUTH_MODES),
-        FieldSpec("client_id", "Client ID", "The OneRoster Client ID generated in Synergy."),
-        FieldSpec("client_secret", "Client Secret", "The OneRoster Client Secret.", secret=True),
-        FieldSpec("school_id", "School ID", "The school's sourcedId as Synergy's OneRoster API reports it."),
-        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank for the OneRoster 1.1 read scopes; fill in "
-                  "only the scopes the Synergy client was granted.", placeholder=CORE_SCOPE),
-    ]
+    ] + credential_fields(("Client ID", "The OneRoster Client ID generated in Synergy."),
+                          ("Client Secret", "The OneRoster Client Secret."),
+                          "The school's sourcedId as Synergy's OneRoster API reports it.",
+                          "Leave blank for the OneRoster 1.1 read scopes; fill in only the scopes the "
+                          "Synergy client was granted.")
     help_text = ("In Synergy, generate a OneRoster Client ID, Client Secret and API URL; the Token Endpoint URL "
                  "comes with them. Use OAuth 2.0 (Synergy deprecates OAuth 1.0) and make sure the client has "
                  "the roster read scopes.")
