@@ -43,6 +43,7 @@ class SignInAccount:
     name: str                     # "Olive Owner (olive@school.org)"
     source_id: str | None = None  # the SIS record it is linked to (by hand, or before it could sign in)
     district: bool = False        # a district manager of the school's district, not in the school's People
+    elsewhere: str = ""           # the school (or a manager's district) of an account outside this school
 
 
 @dataclass
@@ -82,10 +83,11 @@ class DirectoryIndex:
         if email and not entry.signs_in:
             self.by_email[email] = AMBIGUOUS if email in self.by_email else entry
 
-    def add_district_account(self, name: str, email: str) -> None:
-        """A district manager (not in the school's People) whose email no new record may take."""
+    def add_account_elsewhere(self, name: str, email: str, place: str = "") -> None:
+        """An account outside the school's People whose email no new record may take: a manager of the school's
+        district (`place` "") or anyone who can sign in at another school (`place` names it) or district."""
         if email:
-            self.sign_in.setdefault(email, SignInAccount(_named(name, email), district=True))
+            self.sign_in.setdefault(email, SignInAccount(_named(name, email), district=not place, elsewhere=place))
 
 
 def _named(name: str, email: str) -> str:
@@ -337,6 +339,10 @@ def _duplicate_message(record: PersonRecord, field_name: str, value: str, entry:
 def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
     start = (f"{_who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
              f"{account.name}")
+    if account.elsewhere:
+        return (f"{start} at {account.elsewhere}; SIS data never changes an account that can sign in, and People here "
+                "cannot link an account of another school or district. If it is not them, give the SIS record its own "
+                "email.")
     if account.district:
         return (f"{start}, a district manager. SIS data never changes an account that can sign in, and district "
                 "managers are not added to a school's People. If it is not them, give the SIS record its own email.")
