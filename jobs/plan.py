@@ -293,6 +293,9 @@ class Planner:
             plan.counts["unchanged"] += 1
         elif entry.signs_in or not options.may_update(entry.role):
             plan.counts["skipped"] += 1
+        elif (account := self._sign_in_email_taken(entry, values)) is not None:
+            issues.append((record.source_id, "sign_in_account", _taken_message(record, values[EMAIL], account)))
+            plan.counts["skipped"] += 1
         else:
             restore = entry.status != "active"
             diff = _diff(plan.fields, entry.values, values) + ([("status", "archived", "active")] if restore else [])
@@ -303,6 +306,13 @@ class Planner:
             plan.diffs[entry.id] = diff
             if values[EMAIL]:  # a new record later in this run must not take the email this person gets
                 self.directory.emails.setdefault(hash(values[EMAIL]), entry)
+
+    def _sign_in_email_taken(self, entry: Entry, values: tuple) -> SignInAccount | None:
+        """The sign-in account whose address an update would give this person (None: the email stays or is free)."""
+        email = values[EMAIL]
+        if not email or email == current_values(entry.values)[EMAIL]:
+            return None
+        return self.directory.sign_in.get(email)
 
     def _may_archive(self, entry: Entry) -> bool:
         options = self.options
@@ -334,6 +344,13 @@ def _duplicate_message(record: PersonRecord, field_name: str, value: str, entry:
     return (f"Possible duplicate: {_who(record)} was not added because the {field_name} {value} already belongs to "
             f"{name} in People. If they are one person, the SIS has them twice; if not, fix the {field_name} in "
             "the SIS or in People, then sync again.")
+
+
+def _taken_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
+    at = f" at {account.elsewhere}" if account.elsewhere else ""
+    return (f"{_who(record)} was not updated: its new email {email} matches the sign-in account of {account.name}"
+            f"{at}, and SIS data never gives anyone an address that signs in. Give the SIS record its own email, "
+            "then sync again.")
 
 
 def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:

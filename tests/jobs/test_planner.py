@@ -176,6 +176,23 @@ def test_a_new_record_with_the_email_of_a_sign_in_account_elsewhere_is_neither_a
     assert kinds(found) == ["sign_in_account"] and says in found[0][2], found
 
 
+@pytest.mark.parametrize("case, directory, email, says", [
+    ("a sign-in account here", lambda: index(person(email="olive@school.org", given_name="Olive", family_name="Owner",
+                                                    role="owner")),
+     "olive@school.org", "matches the sign-in account of Olive Owner (olive@school.org), and SIS data never gives"),
+    ("a sign-in account elsewhere", lambda: index(district_accounts=[ELSEWHERE]), "OLIVE@a.example.org",
+     "matches the sign-in account of Olive Owner (olive@a.example.org) at Alder Elementary, and SIS data never"),
+])
+def test_a_known_person_is_not_updated_to_the_email_of_a_sign_in_account(case, directory, email, says):
+    directory = directory()
+    aide = record("aide-2", role="staff", given="Al", family="Aide")
+    directory.add(*person("aide-2", like=aide))
+    plan, found = run(directory, [record("aide-2", role="staff", given="Al", family="Aide", email=email)],
+                      auto_update=True)
+    assert (plan.updates, plan.diffs) == ([], {}) and plan.counts["skipped"] == 1
+    assert kinds(found) == ["sign_in_account"] and says in found[0][2] and "its own email" in found[0][2], found
+
+
 @pytest.mark.parametrize("role", ["owner", "teacher"])
 def test_a_linked_sign_in_account_is_never_updated_restored_or_archived(role):
     sis = record("t-1", role="teacher", given="Tess", email="t@school.org")

@@ -131,6 +131,23 @@ def test_a_sign_in_email_from_another_school_or_district_is_neither_added_nor_li
     assert account(person) == before and sign_in_issue(sync(school), planted)
 
 
+def test_an_sis_email_change_to_a_sign_in_address_elsewhere_is_not_applied(school, sandbox):
+    """The same re-test by an update: a rostered aide of this school whose SIS email becomes another school's
+    owner's address keeps their email (and the rest) until the SIS gives them their own."""
+    owner = make_owner(make_school(school.district, name="Alder Elementary"))
+    connect(school, sandbox, auto_update=True)
+    assert sync(school).status == "succeeded"
+    aide = aide_like(sandbox)
+    before = directory(school)[aide].email
+    change_sis_person(sandbox, aide, email=owner.email.upper(), givenName="Mallory")
+
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert (directory(school)[aide].email, directory(school)[aide].given_name != "Mallory") == (before, True)
+    [message] = [i.message for i in issues(run) if i.source_id == aide and i.kind == "sign_in_account"]
+    assert f"matches the sign-in account of {owner.full_name} ({owner.email}) at Alder Elementary" in message
+
+
 def test_a_rostered_person_who_can_sign_in_is_never_changed_restored_or_archived(school, sandbox):
     connect(school, sandbox, auto_update=True, archive=True, archive_threshold_percent=100)
     assert sync(school).status == "succeeded"
