@@ -43,6 +43,7 @@ class SignInAccount:
     name: str                     # "Olive Owner (olive@school.org)"
     source_id: str | None = None  # the SIS record it is linked to (by hand, or before it could sign in)
     district: bool = False        # a district manager of the school's district, not in the school's People
+    elsewhere: str = ""           # the school (or a manager's district) of an account outside this school
 
 
 @dataclass
@@ -82,10 +83,11 @@ class DirectoryIndex:
         if email and not entry.signs_in:
             self.by_email[email] = AMBIGUOUS if email in self.by_email else entry
 
-    def add_district_account(self, name: str, email: str) -> None:
-        """A district manager (not in the school's People) whose email no new record may take."""
+    def add_account_elsewhere(self, name: str, email: str, place: str = "") -> None:
+        """An account outside the school's People whose email no new record may take: a manager of the school's
+        district (`place` "") or anyone who can sign in at another school (`place` names it) or district."""
         if email:
-            self.sign_in.setdefault(email, SignInAccount(_named(name, email), district=True))
+            self.sign_in.setdefault(email, SignInAccount(_named(name, email), district=not place, elsewhere=place))
 
 
 def _named(name: str, email: str) -> str:
@@ -291,6 +293,9 @@ class Planner:
             plan.counts["unchanged"] += 1
         elif entry.signs_in or not options.may_update(entry.role):
             plan.counts["skipped"] += 1
+        elif (account := self._sign_in_email_taken(entry, values)) is not None:
+            issues.append((record.source_id, "sign_in_account", _taken_message(record, values[EMAIL], account)))
+            plan.counts["skipped"] += 1
         else:
             restore = entry.status != "active"
             diff = _diff(plan.fields, entry.values, values) + ([("status", "archived", "active")] if restore else [])
@@ -301,6 +306,13 @@ class Planner:
             plan.diffs[entry.id] = diff
             if values[EMAIL]:  # a new record later in this run must not take the email this person gets
                 self.directory.emails.setdefault(hash(values[EMAIL]), entry)
+
+    def _sign_in_email_taken(self, entry: Entry, values: tuple) -> SignInAccount | None:
+        """The sign-in account whose address an update would give this person (None: the email stays or is free)."""
+        email = values[EMAIL]
+        if not email or email == current_values(entry.values)[EMAIL]:
+            return None
+        return self.directory.sign_in.get(email)
 
     def _may_archive(self, entry: Entry) -> bool:
         options = self.options
@@ -334,9 +346,20 @@ def _duplicate_message(record: PersonRecord, field_name: str, value: str, entry:
             "the SIS or in People, then sync again.")
 
 
+def _taken_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
+    at = f" at {account.elsewhere}" if account.elsewhere else ""
+    return (f"{_who(record)} was not updated: its new email {email} matches the sign-in account of {account.name}"
+            f"{at}, and SIS data never gives anyone an address that signs in. Give the SIS record its own email, "
+            "then sync again.")
+
+
 def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
     start = (f"{_who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
              f"{account.name}")
+    if account.elsewhere:
+        return (f"{start} at {account.elsewhere}; SIS data never changes an account that can sign in, and People here "
+                "cannot link an account of another school or district. If it is not them, give the SIS record its own "
+                "email.")
     if account.district:
         return (f"{start}, a district manager. SIS data never changes an account that can sign in, and district "
                 "managers are not added to a school's People. If it is not them, give the SIS record its own email.")

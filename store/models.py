@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
-    literal_column, or_,
+    literal_column, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +57,9 @@ class School(db.Model):
     district: Mapped[District] = relationship(back_populates="schools")
 
 
+_SIGNS_IN_SQL = "password_hash IS NOT NULL OR role IN ('owner', 'district_manager')"  # Person.can_sign_in
+
+
 def _trigram_index(column: str, lowered: bool = True) -> Index:
     """People search's LIKE '%word%' on PostgreSQL with pg_trgm (made by migration e4a7b2c9d1f3, never on SQLite)."""
     expression = (func.lower(literal_column(column)) if lowered else literal_column(column)).label(column)
@@ -103,6 +106,8 @@ class Person(UserMixin, db.Model):
         Index("ix_person_school_role", "school_id", "role"),
         Index("ix_person_school_email", "school_id", "email"),
         Index("ix_person_email", "email"),
+        Index("ix_person_sign_in", "school_id", "email",  # partial: who can sign in (migration c7f3a9e2b4d1)
+              postgresql_where=text(_SIGNS_IN_SQL), sqlite_where=text(_SIGNS_IN_SQL)),
         _trigram_index("given_name"),
         _trigram_index("family_name"),
         _trigram_index("email", lowered=False),  # stored lower-case

@@ -54,8 +54,8 @@ def index(*people, district_accounts=()) -> DirectoryIndex:
     directory = DirectoryIndex(manager_roles=MANAGERS)
     for entry, sid, email, sis_id in people:
         directory.add(entry, sid, email, sis_id)
-    for name, email in district_accounts:
-        directory.add_district_account(name, email)
+    for name, email, *place in district_accounts:  # (name, email[, school or district elsewhere])
+        directory.add_account_elsewhere(name, email, *place)
     return directory
 
 
@@ -149,6 +149,48 @@ def test_a_sign_in_account_is_never_linked_by_email_nor_doubled(account):
 def test_a_new_record_with_the_email_of_a_linked_or_district_account_is_not_added(directory, says):
     plan, found = run(directory(), [record("new-1", email="t@school.org")], auto_update=True)
     assert plan.creates == [] and kinds(found) == ["sign_in_account"] and says in found[0][2]
+
+
+ELSEWHERE = ("Olive Owner", "olive@a.example.org", "Alder Elementary")
+
+
+@pytest.mark.parametrize("case, here, email, says", [
+    ("an owner's email at another school", (), " Olive@A.example.org ",
+     "matches the sign-in account of Olive Owner (olive@a.example.org) at Alder Elementary; SIS data never changes "
+     "an account that can sign in, and People here cannot link an account of another school or district. If it "
+     "is not them, give the SIS record its own email."),
+    ("a manager of another district", (("Dana Manager", "dana@b.example.org", "Birch District"),),
+     "DANA@b.example.org", "matches the sign-in account of Dana Manager (dana@b.example.org) at Birch District;"),
+    ("someone here made by hand has it too", (person(email="olive@a.example.org"),), "olive@a.example.org",
+     "at Alder Elementary;"),  # not linked either: the address is someone's sign-in elsewhere
+    ("the account is also here and signs in", (person(email="olive@a.example.org", given_name="Olive",
+                                                      family_name="Here", role="owner"),),
+     "olive@a.example.org", "Olive Here (olive@a.example.org), and SIS data never changes"),  # here wins
+])
+def test_a_new_record_with_the_email_of_a_sign_in_account_elsewhere_is_neither_added_nor_linked(case, here, email,
+                                                                                               says):
+    people = [p for p in here if isinstance(p[0], Entry)]
+    directory = index(*people, district_accounts=[ELSEWHERE] + [p for p in here if not isinstance(p[0], Entry)])
+    plan, found = run(directory, [record("new-1", email=email.strip())], auto_update=True)
+    assert (plan.creates, plan.links, plan.diffs) == ([], [], {}) and plan.counts["skipped"] == 1
+    assert kinds(found) == ["sign_in_account"] and says in found[0][2], found
+
+
+@pytest.mark.parametrize("case, directory, email, says", [
+    ("a sign-in account here", lambda: index(person(email="olive@school.org", given_name="Olive", family_name="Owner",
+                                                    role="owner")),
+     "olive@school.org", "matches the sign-in account of Olive Owner (olive@school.org), and SIS data never gives"),
+    ("a sign-in account elsewhere", lambda: index(district_accounts=[ELSEWHERE]), "OLIVE@a.example.org",
+     "matches the sign-in account of Olive Owner (olive@a.example.org) at Alder Elementary, and SIS data never"),
+])
+def test_a_known_person_is_not_updated_to_the_email_of_a_sign_in_account(case, directory, email, says):
+    directory = directory()
+    aide = record("aide-2", role="staff", given="Al", family="Aide")
+    directory.add(*person("aide-2", like=aide))
+    plan, found = run(directory, [record("aide-2", role="staff", given="Al", family="Aide", email=email)],
+                      auto_update=True)
+    assert (plan.updates, plan.diffs) == ([], {}) and plan.counts["skipped"] == 1
+    assert kinds(found) == ["sign_in_account"] and says in found[0][2] and "its own email" in found[0][2], found
 
 
 @pytest.mark.parametrize("role", ["owner", "teacher"])

@@ -97,6 +97,57 @@ def test_a_district_managers_email_in_the_sis_is_not_added_to_the_school(school,
     assert "district manager" in sign_in_issue(run, planted)
 
 
+@pytest.mark.parametrize("kind", ["owner of another school in the district", "owner in another district",
+                                  "teacher with a password at another school", "manager of another district"])
+def test_a_sign_in_email_from_another_school_or_district_is_neither_added_nor_linked(client, auth, school, sandbox,
+                                                                                   kind):
+    """Security re-test: school B's SIS carries the sign-in email of an account elsewhere; B must not get a
+    passwordless person with that email, nor a link, and B's owner cannot link the account by hand either."""
+    elsewhere = make_school(school.district if "in the district" in kind else None, name="Alder Elementary")
+    if kind.startswith("manager"):
+        person, place = make_district_manager(elsewhere.district), elsewhere.district.name
+    elif kind.startswith("teacher"):
+        person, place = make_person(elsewhere, role="teacher", password=PASSWORD), "Alder Elementary"
+    else:
+        person, place = make_owner(elsewhere), "Alder Elementary"
+    before = account(person)
+    connect(school, sandbox, auto_update=True)
+    planted = add_sis_person(sandbox, aide_like(sandbox), email=f"  {person.email.upper()} ", givenName="Mallory",
+                             familyName="Intruder", username="mallory", identifier="EVIL-1")
+
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert account(person) == before and run.linked == 0 and planted not in directory(school)
+    assert people_with_email(school, person.email) == []  # no passwordless copy of their address in this school
+    assert db.session.scalar(db.select(db.func.count()).select_from(Person)
+                             .where(db.func.lower(Person.email) == person.email.lower())) == 1
+    message = sign_in_issue(run, planted)
+    assert f"matches the sign-in account of {person.full_name} ({person.email}) at {place};" in message
+    assert "link it by hand" not in message and "its own email" in message  # nothing this school can link
+
+    owner = make_owner(school)
+    auth.login(owner.email)
+    assert link(client, school, person, planted).status_code == 404  # Link to SIS record stays in its school
+    assert account(person) == before and sign_in_issue(sync(school), planted)
+
+
+def test_an_sis_email_change_to_a_sign_in_address_elsewhere_is_not_applied(school, sandbox):
+    """The same re-test by an update: a rostered aide of this school whose SIS email becomes another school's
+    owner's address keeps their email (and the rest) until the SIS gives them their own."""
+    owner = make_owner(make_school(school.district, name="Alder Elementary"))
+    connect(school, sandbox, auto_update=True)
+    assert sync(school).status == "succeeded"
+    aide = aide_like(sandbox)
+    before = directory(school)[aide].email
+    change_sis_person(sandbox, aide, email=owner.email.upper(), givenName="Mallory")
+
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert (directory(school)[aide].email, directory(school)[aide].given_name != "Mallory") == (before, True)
+    [message] = [i.message for i in issues(run) if i.source_id == aide and i.kind == "sign_in_account"]
+    assert f"matches the sign-in account of {owner.full_name} ({owner.email}) at Alder Elementary" in message
+
+
 def test_a_rostered_person_who_can_sign_in_is_never_changed_restored_or_archived(school, sandbox):
     connect(school, sandbox, auto_update=True, archive=True, archive_threshold_percent=100)
     assert sync(school).status == "succeeded"
