@@ -69,8 +69,8 @@ def link_to_sis_record(school: School, person: Person, source_id: str, actor: Pe
         raise NotAllowed(f"SIS record {source_id} already belongs to {taken.full_name} in People; check the id in "
                          "the sync's issue list.")
     person.source_id = source_id
-    db.session.add(AuditEvent(school_id=school.id, actor_id=actor.id, action="person_sis_link",
-                              detail=f"{person.full_name} ({person.role}) linked to SIS record {source_id}"))
+    AuditEvent.record(school, actor, "person_sis_link",
+                      f"{person.full_name} ({person.role}) linked to SIS record {source_id}")
     try:
         db.session.commit()
     except IntegrityError:  # a sync added that record in the meantime
