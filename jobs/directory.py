@@ -38,7 +38,7 @@ def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) ->
 def _elsewhere(school_id: int, district_id: int):
     """One query for every sign-in account outside the school: (given, family, email, its school's name, its
     district's name, is a manager of this school's district). Sign-in accounts are the few staff with passwords, so
-    this is small next to the school's own people; the partial index ix_person_sign_in_email serves it."""
+    this is small next to the school's own people; the partial index ix_person_sign_in serves it."""
     return (db.select(Person.given_name, Person.family_name, Person.email, School.name, District.name,
                       db.and_(Person.school_id.is_(None), Person.district_id == district_id))
             .outerjoin(School, School.id == Person.school_id).outerjoin(District, District.id == Person.district_id)
