@@ -181,11 +181,65 @@ class SignInSession(db.Model):
     person: Mapped[Person] = relationship()
 
 
+class Source(db.Model):
+    """A district's SIS tenant (vendor, URLs, credentials, nightly time); its schools map to it by SIS school id."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # e.g. "Demo Unified — Aeries"
+    method: Mapped[str] = mapped_column(String(32), default="oneroster")
+    vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    token_url: Mapped[str] = mapped_column(String(2000), default="")
+    auth_mode: Mapped[str] = mapped_column(String(16), default="oauth2")
+    client_id: Mapped[str] = mapped_column(String(500), default="")
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    app_name: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    oneroster_version: Mapped[str] = mapped_column(String(8), default="1.1")
+    credentials_expire_on: Mapped[date | None] = mapped_column(Date)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    district: Mapped[District] = relationship()
+    connections: Mapped[list[RosterConnection]] = relationship(back_populates="source")
+
+    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_source_district_name"),)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<Source {self.id} district={self.district_id} vendor={self.vendor}>"
+
+
+class MappedCredentials:
+    """A mapped school's SIS as the vendor profiles read a saved row: the source's columns, the school's id."""
+
+    def __init__(self, source: Source, sis_school_id: str):
+        self.source, self.sis_school_id = source, sis_school_id
+
+    @property
+    def credentials(self) -> MappedCredentials:
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+
 class RosterConnection(db.Model):
-    """A school's SIS connection and its sync settings; the secret is stored encrypted."""
+    """A school's SIS connection and its sync settings; the secret is stored encrypted.
+
+    A school mapped to a district's Source (source_id) takes the SIS, URLs and secret from it; its own
+    credential columns are then unused and sis_school_id is the mapping. The sync settings stay the school's.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"), index=True)
     method: Mapped[str] = mapped_column(String(32), default="oneroster")
     vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key (aeries, powerschool, classlink, ...)
     url: Mapped[str] = mapped_column(String(2000), default="")
@@ -220,10 +274,19 @@ class RosterConnection(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     school: Mapped[School] = relationship()
+    source: Mapped[Source | None] = relationship(back_populates="connections")
+
+    @property
+    def credentials(self) -> RosterConnection | MappedCredentials:
+        """Where the school's SIS, URLs and secret live: its source when mapped, else its own columns."""
+        if self.source_id is not None and self.source is not None:
+            return MappedCredentials(self.source, self.sis_school_id)
+        return self
 
     @property
     def has_secret(self) -> bool:
-        return bool(self.secret_encrypted)
+        """True when the school has credentials to sync with (its own, or its source's)."""
+        return bool(self.credentials.secret_encrypted)
 
     @property
     def enabled_roles(self) -> set[str]:
