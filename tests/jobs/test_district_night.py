@@ -184,3 +184,28 @@ def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_scho
     with mail.record_messages() as outbox:
         run_night_now(source)
     assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync succeeded" for s in schools)
+
+
+def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
+    import json
+    source, schools = district
+    result = runner.invoke(args=["roster", "sync", "--district", source.district.name, "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert [s["school"] for s in printed["schools"]] == [s.slug for s in schools]
+    assert printed["nights"][0]["status"] == "succeeded"
+    assert printed["nights"][0]["records_read"] == len(sandbox.data.users)
+    one = runner.invoke(args=["roster", "sync", "--school", schools[0].slug, "--json"])
+    single = json.loads(one.output)
+    assert set(printed["schools"][0]) == set(single) | {"school"}
+    assert all(s["status"] == "succeeded" and s["created"] > 0 for s in printed["schools"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--district", "Nowhere Unified"], "No district named 'Nowhere Unified'"),
+    ([], "Give either --school SLUG or --district NAME"),
+    (["--district", "x", "--school", "y"], "Give either --school SLUG or --district NAME"),
+])
+def test_roster_sync_district_refuses_what_it_cannot_run(app, runner, args, message):
+    result = runner.invoke(args=["roster", "sync", *args])
+    assert result.exit_code == 2 and message in result.output
