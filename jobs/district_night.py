@@ -193,7 +193,6 @@ def district_steps(members: list[Member]) -> list[Step]:
 
 
 def _read(night_id, members, since, lock, client_factory, redactor) -> None:
-    night = db.session.get(SourceNight, night_id)
     first = db.session.scalar(db.select(RosterConnection).filter_by(school_id=members[0].school_id))
     settings = load_settings(first, outbound_policy())
     router = Router(members, SpoolWriter(night_id))
@@ -240,6 +239,7 @@ class Router:
         self.want_parents = [m for m in members if "parent" in m.roles]
         self.parent_bits: dict[int, int] = {}   # hash(parent sourcedId) → schools whose students name them
         self.student_bits: dict[int, int] = {}  # hash(student sourcedId) → schools with parents that student
+        self.parents: list[tuple[int, tuple[int, ...]]] = []  # (hash(sourcedId), hash(agent)s) of spooled parents
         self.read = 0
 
     def route(self, page: list, step_roles: frozenset[str]) -> None:
@@ -257,6 +257,9 @@ class Router:
             if role == "parent":
                 if self.want_parents:
                     writer.add(PARENTS, 0, json.dumps(raw, ensure_ascii=False, separators=(",", ":")))
+                    # In the spool's order, so finish() routes each row without parsing it again.
+                    self.parents.append((hash(str(raw.get("sourcedId", ""))),
+                                         tuple(hash(a) for a in routing_ids(raw)[1])))
                 continue
             orgs, agents = routing_ids(raw)
             targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role is None or role in m.roles]
@@ -278,18 +281,20 @@ class Router:
         """After a complete read: give each parent to the schools that need them, then drop the unrouted copies."""
         writer = self.writer
         writer.flush()
+        parents = iter(self.parents)
         for rows in spooled_rows(writer.night_id, PARENTS, batch=5000):
             for _, payload in rows:
-                raw = json.loads(payload)
-                _, agents = routing_ids(raw)
-                bits = self.parent_bits.get(hash(str(raw.get("sourcedId", ""))), 0)
+                sid, agents = next(parents)
+                bits = self.parent_bits.get(sid, 0)
                 for student in agents:
-                    bits |= self.student_bits.get(hash(student), 0)
-                for member in self.want_parents:
-                    if bits & member.bit:
-                        writer.add(member.school_id, 0, payload)
+                    bits |= self.student_bits.get(student, 0)
+                if bits:
+                    for member in self.want_parents:
+                        if bits & member.bit:
+                            writer.add(member.school_id, 0, payload)
         writer.flush()
         delete_spool(writer.night_id, PARENTS)
+        self.parents.clear()
         self.parent_bits.clear()
         self.student_bits.clear()
 

@@ -65,14 +65,26 @@ class SpoolWriter:
 
 
 def spooled_rows(night_id: int, school_id: int | None, batch: int = READ_BATCH) -> Iterator[list[tuple[int, str]]]:
-    """(step, payload) rows of one school (or the unrouted parents), in order, a batch at a time."""
+    """(step, payload) rows of one school (or the unrouted parents), in order, a batch at a time.
+
+    Keyset paging (no cursor held open between batches), so the night may write the spool while it reads it,
+    on SQLite too.
+    """
     where = SPOOL.c.school_id.is_(None) if school_id is PARENTS else SPOOL.c.school_id == school_id
-    query = (db.select(SPOOL.c.step, SPOOL.c.payload).where(SPOOL.c.night_id == night_id, where)
-             .order_by(SPOOL.c.step, SPOOL.c.id))
-    with db.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
-        for part in result.partitions(batch):
-            yield [tuple(row) for row in part]
+    query = (db.select(SPOOL.c.step, SPOOL.c.id, SPOOL.c.payload).where(SPOOL.c.night_id == night_id, where)
+             .order_by(SPOOL.c.step, SPOOL.c.id).limit(batch))
+    after = None
+    while True:
+        page = query if after is None else query.where(db.or_(
+            SPOOL.c.step > after[0], db.and_(SPOOL.c.step == after[0], SPOOL.c.id > after[1])))
+        with db.engine.connect() as conn:
+            rows = conn.execute(page).all()
+        if not rows:
+            return
+        after = (rows[-1][0], rows[-1][1])
+        yield [(step, payload) for step, _, payload in rows]
+        if len(rows) < batch:
+            return
 
 
 def delete_spool(night_id: int, school_id: int | None = None, *, everything: bool = False) -> None:
