@@ -108,10 +108,14 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
     subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
     # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
     saved = redactor_for(get_connection(run.school_id))
-    text = redact_active(saved(render_template("email/run_report.txt", **context)))
-    html = redact_active(saved(render_template("email/run_report.html", **context)))
-    # One message per owner: owners never see each other's addresses.
-    return [EncodedMessage(subject, recipients=[p.email], body=text, html=html) for p in people]
+    bodies = {}
+    for manager in {p.role == "district_manager" for p in people}:  # the footer says why each one gets it
+        bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **context,
+                                                                    for_manager=manager)))
+                                for kind in ("txt", "html"))
+    # One message per recipient: nobody sees another's address.
+    return [EncodedMessage(subject, recipients=[p.email], body=bodies[p.role == "district_manager"][0],
+                           html=bodies[p.role == "district_manager"][1]) for p in people]
 
 
 def _record(run: SyncRun, status: str, error: str = "") -> None:

@@ -184,6 +184,7 @@ def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_scho
     with mail.record_messages() as outbox:
         run_night_now(source)
     assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync succeeded" for s in schools)
+    assert all("you chose each school's report" in m.body for m in outbox)
 
 
 def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
