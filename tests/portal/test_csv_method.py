@@ -221,3 +221,17 @@ def test_the_overview_counts_a_csv_school_as_connected(app, client, auth, school
     auth.login(manager.email)
     overview = text(client.get("/district/rostering", follow_redirects=True))
     assert school.name in overview and "Not connected" not in overview
+
+
+def test_with_the_queue_down_the_upload_is_checked_in_the_request(app, client, auth, school, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    def down(*args, **kwargs):
+        raise RedisDown("queue unreachable")
+    make_csv_connection(school)
+    auth.login("owner@csv.example.org")
+    monkeypatch.setattr(app.check_queue, "enqueue", down)
+    assert _upload(client, school, ("export.zip", zip_bytes(bundle_files()))).status_code == 302
+    db.session.expire_all()
+    assert _latest_bundle(school).status == "valid"
+    assert "Valid: OneRoster 1.1" in text(_page(client, school))
