@@ -235,3 +235,13 @@ def test_with_the_queue_down_the_upload_is_checked_in_the_request(app, client, a
     db.session.expire_all()
     assert _latest_bundle(school).status == "valid"
     assert "Valid: OneRoster 1.1" in text(_page(client, school))
+
+
+def test_the_list_says_what_happened_to_each_bundle(app, client, auth, school):
+    make_csv_connection(school)
+    make_bundle(school, via="sftp", status="refused", filename="part.zip", report_csv="",
+                summary="The transfer of part.zip was cut off midway; it was discarded. Send the file again.")
+    auth.login("owner@csv.example.org")
+    listed = text(client.get(f"/schools/{school.slug}/rostering/bundles", headers={"HX-Request": "true"}))
+    assert "part.zip" in listed and "SFTP" in listed and "Refused" in listed
+    assert "was cut off midway; it was discarded" in listed
