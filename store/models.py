@@ -200,6 +200,8 @@ class Source(db.Model):
     credentials_expire_on: Mapped[date | None] = mapped_column(Date)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
+    last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the health owners see, read-only
+    last_test_result: Mapped[str] = mapped_column(String(200), default="")  # the checklist's headline
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

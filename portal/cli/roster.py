@@ -111,7 +111,7 @@ def test_command(slug):
     if conn is None:
         raise click.UsageError(f"{school.name} has no saved connection; run `flask roster configure` first.")
     try:
-        rows = service.test_connection(school, conn.vendor, saved_values(conn), actor=None)
+        rows = service.test_connection(school, conn.credentials.vendor, saved_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
     for row in rows:  # the checklist masked its rows with this connection's secret and tokens already
