@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
 
 from connectors.checklist import REQUEST_TIMEOUT, CheckRow, headline, run_connection_test
 from connectors.client import OneRosterClient
@@ -92,7 +93,10 @@ def check_source(source_id: int, settings: ConnectionSettings, actor_id: int | N
         settings = replace(settings, school_id=schools[0]["source_id"])
     rows = run_connection_test(settings, policy=policy)
     if redis is not None and schools:
-        redis.set(SCHOOLS_KEY.format(source_id), json.dumps(schools), ex=SCHOOLS_SECONDS)
+        try:
+            redis.set(SCHOOLS_KEY.format(source_id), json.dumps(schools), ex=SCHOOLS_SECONDS)
+        except RedisError:
+            pass  # the CLI without Redis: the list is printed; the page asks for a test again
     source = db.session.get(Source, source_id)
     if source is not None:
         source.last_tested_at, source.last_test_result = utcnow(), headline(rows)[:200]
