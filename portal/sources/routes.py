@@ -35,12 +35,17 @@ def _form_extra() -> dict:
 def index(district):
     if request.method == "POST":
         return _save(district, None)
+    return _index_page(district)
+
+
+def _index_page(district, status=200, **form):
+    """The district's sources (each with its school count and last test) and the form to add one."""
     sources = list(db.session.scalars(db.select(Source).where(Source.district_id == district.id).order_by(Source.name)))
     counts = dict(db.session.execute(db.select(RosterConnection.source_id, db.func.count(RosterConnection.id))
                                      .where(RosterConnection.source_id.in_([s.id for s in sources]))
                                      .group_by(RosterConnection.source_id)).all())
-    return render_template("sources/index.html", district=district, sources=sources, counts=counts,
-                           **form_context(district))
+    context = {**form_context(district), **form, "sources": sources, "counts": counts}
+    return render_template("sources/index.html", **context), status
 
 
 @bp.get("/vendor-fields")
@@ -64,13 +69,15 @@ def _invalid(district, source, vendor, values, errors):
     values = {k: v for k, v in values.items() if k != "client_secret"}
     context = form_context(district, source, vendor=vendor, values=values, errors=errors, extra=_form_extra())
     if not is_htmx():
-        return _page(district, source, 422, **context)
+        return _page(district, source, 422, context)
     return retarget(make_response(render_template("sources/_source_form.html", **context), 422), "#connection-form")
 
 
-def _page(district, source, status=200, **parts):
+def _page(district, source, status=200, parts=None):
+    """The whole page (without htmx) with `parts` overriding sections: typed values, errors, results."""
+    parts = {k: v for k, v in (parts or {}).items() if k not in ("district", "source")}
     if source is None:
-        return render_template("sources/index.html", district=district, sources=[], counts={}, **parts), status
+        return _index_page(district, status, **parts)
     context = {**form_context(district, source), **mapping_context(district, source), "source_test": None,
                "checks": None, "test_refusal": "", **parts}
     return render_template("sources/source.html", **context), status
@@ -134,7 +141,7 @@ def _test_outcome(district, source, status, *, test=None, refusal="", retry_afte
         response = make_response(render_template("sources/_source_test.html", refresh_mapping=done, **parts,
                                                  **mapping), status)
     else:
-        response = make_response(*_page(district, source, status, **parts))
+        response = make_response(*_page(district, source, status, parts))
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -152,7 +159,7 @@ def _school_of(district) -> School:
 def _mapping_done(district, source, notice, errors=None, status=200):
     if not is_htmx():
         if errors:
-            return _page(district, source, status, **mapping_context(district, source, errors=errors))
+            return _page(district, source, status, mapping_context(district, source, errors=errors))
         flash(notice, "success")
         return redirect(url_for("sources.show", district_id=district.id, source_id=source.id))
     context = mapping_context(district, source, errors=errors, notice="" if errors else notice)

@@ -291,3 +291,36 @@ def test_suggestions_prefer_the_saved_school_id_then_the_name_and_use_each_schoo
     assert (chosen["7"].school_id, chosen["7"].reason) == (2, "identifier matches its address name")
     assert (chosen["8"].school_id, chosen["8"].reason) == (3, "identifier matches its address name")
     assert suggest(sis, []) == {}
+
+
+# -- pages without htmx ------------------------------------------------------------------------------
+
+def test_the_index_lists_the_sources_with_their_schools_and_last_test(client, world, aeries):
+    source = service.save_source(world["district"], "aeries", form(aeries), None, name="Main SIS")
+    map_school(world["garcia"], source, "5")
+    page = client.get(world["base"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Main SIS" in html and "1 school" in html and "not tested yet" in html
+    assert "Add a source" in html and aeries.info["client_secret"] not in html
+    overview = client.get(f"/districts/{world['district'].id}/rostering").get_data(as_text=True)
+    assert f'href="{world["base"]}"' in overview
+
+
+def test_without_javascript_a_bad_form_is_the_whole_page_with_422(client, world, aeries):
+    response = post(client, world["base"], form(aeries, url="nonsense"), htmx=False)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Add a source" in html and 'id="field-url-error"' in html
+    assert aeries.info["client_secret"] not in html
+    source = service.save_source(world["district"], "aeries", form(aeries), None)
+    response = post(client, f"{world['base']}/{source.id}", form(aeries, sync_time="nope"), htmx=False)
+    assert response.status_code == 422 and 'id="field-sync_time-error"' in response.get_data(as_text=True)
+    mapped = post(client, f"{world['base']}/{source.id}/mappings", {"school_id": world["obrien"].id,
+                                                                    "sis_school_id": "994"}, htmx=False)
+    assert mapped.status_code == 302
+    assert "OBrien Elementary is mapped" in client.get(mapped.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
+    html = client.get(f"{world['base']}/vendor-fields?vendor=infinite-campus", headers=HX).get_data(as_text=True)
+    assert 'name="app_name"' in html and 'name="school_id"' not in html
+    assert f'hx-get="{world["base"]}/vendor-fields' in html  # the Campus URL field asks this page, not a school's
