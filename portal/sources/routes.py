@@ -53,7 +53,7 @@ def _index_page(district, status=200, **form):
 def vendor_fields(district):
     """The chosen SIS's fields for the source form, keeping what was typed (never the secret)."""
     source = None
-    if request.args.get("source", "").isdigit():
+    if request.args.get("source", "").isdigit() and len(request.args["source"]) < 10:  # past int range: none
         source = db.session.get(Source, int(request.args["source"]))
         if source is None or source.district_id != district.id:
             abort(404)

@@ -204,8 +204,12 @@ def test_an_owner_sees_the_mapping_read_only_and_keeps_their_sync_settings(clien
     assert 'action="/schools/obrien/rostering/settings"' in page  # the school's own settings form
     refused = client.post("/schools/obrien/rostering/connection",
                           data={**form(aeries), "school_id": "994", "csrf_token": csrf_token(client, "/login")})
-    assert refused.status_code == 422 and "District Manager" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Ask your District Manager to change it there" in refused.get_data(as_text=True)
     assert client.get(f"{world['base']}/{source.id}").status_code == 403
+    tested = client.post("/schools/obrien/rostering/connection/test", headers=HX, data={
+        **form(aeries, client_secret=""), "school_id": "5", "csrf_token": csrf_token(client, "/login")})
+    assert tested.status_code == 422 and "Sources page" in tested.get_data(as_text=True)  # not with its secret
 
 
 def test_an_owner_whose_district_has_no_source_connects_alone(client, auth, world):
@@ -324,3 +328,5 @@ def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
     html = client.get(f"{world['base']}/vendor-fields?vendor=infinite-campus", headers=HX).get_data(as_text=True)
     assert 'name="app_name"' in html and 'name="school_id"' not in html
     assert f'hx-get="{world["base"]}/vendor-fields' in html  # the Campus URL field asks this page, not a school's
+    for bad in ("9" * 40, "2147483648", "-1", "x"):
+        assert client.get(f"{world['base']}/vendor-fields?source={bad}", headers=HX).status_code == 200
