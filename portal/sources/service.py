@@ -84,9 +84,9 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         source = Source(district_id=district.id)
         db.session.add(source)
     source.name, source.method, source.vendor = name, "oneroster", vendor
-    saved = PROFILES[vendor].saved_fields(settings)
-    for column in ("url", "token_url", "auth_mode", "client_id", "app_name", "scope"):
-        setattr(source, column, saved[column])
+    for column, value in PROFILES[vendor].saved_fields(settings).items():
+        if column != "sis_school_id" and hasattr(Source, column):  # what the school form saves, bar the school
+            setattr(source, column, value)
     source.secret_encrypted = encrypt_secret(settings.client_secret)
     source.sync_time = sync_time
     if automatic is not None:
