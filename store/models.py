@@ -422,3 +422,67 @@ class BlackoutPeriod(db.Model):
     ends_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SourceNight(db.Model):
+    """One district night of a source: one read of its SIS, then one plan-and-apply run per mapped school."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    local_date: Mapped[str | None] = mapped_column(String(10))  # nightly: the district's local date; else None
+    trigger: Mapped[str] = mapped_column(String(16))  # nightly | cli
+    # queued | reading | planning | succeeded | problems (some school did not succeed) | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a delta read's start; None: a full read
+    schools: Mapped[int] = mapped_column(Integer, default=0)
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    digest_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the SIS read ended (complete)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    source: Mapped[Source] = relationship()
+
+    __table_args__ = (
+        # Two dispatchers (or a double tick) cannot start a second night of one source for one local date.
+        Index("uq_source_night_local_date", "source_id", "local_date", unique=True),
+    )
+
+    @property
+    def is_final(self) -> bool:
+        return self.finished_at is not None
+
+
+class SourceNightRun(db.Model):
+    """A school's run that belongs to a source night."""
+
+    night_id: Mapped[int] = mapped_column(ForeignKey("source_night.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+
+    run: Mapped[SyncRun] = relationship()
+
+
+class SpoolRecord(db.Model):
+    """A raw SIS record a night read, filed under the school it goes to (school_id None: a parent not yet
+    routed). Rows live only while their night runs (UNLOGGED on PostgreSQL: a spool needs no crash safety)."""
+
+    id: Mapped[int] = mapped_column(db.BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    night_id: Mapped[int] = mapped_column(Integer)  # no foreign key: COPY into the spool checks nothing per row
+    school_id: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)  # the fetch step the record belongs to (jobs.fetch.STEPS)
+    payload: Mapped[str] = mapped_column(Text)  # the record's JSON as the SIS sent it
+
+    __table_args__ = (Index("ix_spool_record_school", "night_id", "school_id", "step", "id"),)
+
+
+class DistrictReportChoice(db.Model):
+    """What a District Manager gets by email after a district night: one digest, or each school's report."""
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))  # digest | each
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
