@@ -1,6 +1,7 @@
 """The district's Sources pages: a District Manager sets up a source with the school form's rules, tests it, sees
 the SIS's schools beside the portal's with suggestions, maps, adds and unmaps schools; owners see it read-only."""
 import re
+from datetime import datetime, timezone
 
 import pytest
 from rq import SimpleWorker
@@ -10,10 +11,10 @@ from jobs.source_checks import listed_schools
 from portal.sources import service
 from portal.sources.matching import Candidate, suggest
 from store.db import db
-from store.models import AuditEvent, School, Source
+from store.models import AuditEvent, School, Source, SourceNight, SourceNightRun
 from store.secrets import decrypt_secret
 from tests.factories import (PASSWORD, make_connection, make_district, make_district_manager, make_owner, make_person,
-                             make_school, make_source, map_school)
+                             make_run, make_school, make_source, map_school)
 from tests.support import csrf_token, running_sandbox
 
 HX = {"HX-Request": "true"}
@@ -210,6 +211,27 @@ def test_an_owner_sees_the_mapping_read_only_and_keeps_their_sync_settings(clien
     tested = client.post("/schools/obrien/rostering/connection/test", headers=HX, data={
         **form(aeries, client_secret=""), "school_id": "5", "csrf_token": csrf_token(client, "/login")})
     assert tested.status_code == 422 and "Sources page" in tested.get_data(as_text=True)  # not with its secret
+
+
+def test_an_owner_sees_the_last_district_night_and_this_schools_run(client, auth, world):
+    source = make_source(world["district"], name="Main SIS", last_test_result="1 check failed.",
+                         last_tested_at=datetime(2026, 3, 2, 10, 5, tzinfo=timezone.utc))
+    map_school(world["obrien"], source, "994")
+    owner = make_owner(world["obrien"])
+    auth.logout()
+    auth.login(owner.email)
+    page = client.get("/schools/obrien/rostering").get_data(as_text=True)
+    assert "Mar 2, 2026 02:05: 1 check failed." in page and "None yet" in page  # Los Angeles time
+    night = SourceNight(source_id=source.id, trigger="nightly", status="problems",
+                        started_at=datetime(2026, 3, 3, 10, 0, tzinfo=timezone.utc))
+    run = make_run(world["obrien"], status="needs_review", trigger="nightly")
+    db.session.add(night)
+    db.session.flush()
+    db.session.add(SourceNightRun(night_id=night.id, run_id=run.id, school_id=world["obrien"].id))
+    db.session.commit()
+    page = client.get("/schools/obrien/rostering").get_data(as_text=True)
+    assert "Mar 3, 2026 02:00: Some schools need attention" in page
+    assert f'/schools/obrien/rostering/runs/{run.id}"' in page
 
 
 def test_an_owner_whose_district_has_no_source_connects_alone(client, auth, world):
