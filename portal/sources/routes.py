@@ -199,3 +199,19 @@ def add_school(district, source):
     except InvalidSettings as exc:
         return _mapping_done(district, source, "", errors=exc.errors, status=422)
     return _mapping_done(district, source, f"{school.name} was added to the portal and mapped to this source.")
+
+
+@bp.post("/<int:source_id>/delete")
+@district_manager_required
+def delete(district, source):
+    """Remove a source that no school syncs from any more."""
+    name = source.name
+    try:
+        service.delete_source(source)
+    except InvalidSettings as exc:
+        flash(exc.errors["source"], "error")
+        target = url_for("sources.show", district_id=district.id, source_id=source.id)
+        return full_reload(make_response("", 409), target) if is_htmx() else redirect(target)
+    flash(f"Source \"{name}\" was removed.", "success")
+    target = url_for("sources.index", district_id=district.id)
+    return full_reload(make_response("", 204), target) if is_htmx() else redirect(target)

@@ -174,3 +174,14 @@ def add_school(source: Source, sis_school_id, name: str, actor: Person | None) -
         db.session.rollback()
         raise
     return school
+
+
+def delete_source(source: Source) -> None:
+    """Remove a source no school syncs from (its nights go with it); one with schools is refused."""
+    mapped = mapped_connections(source)
+    if mapped:
+        names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
+        raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
+                                         f"{source.name} ({names}); unmap them first."})
+    db.session.delete(source)
+    db.session.commit()

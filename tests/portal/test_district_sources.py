@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from rq import SimpleWorker
 
+from connectors.settings import ConnectionSettings
+from jobs import source_checks
 from jobs.connection import get_connection, settings_for
 from jobs.source_checks import listed_schools
 from portal.sources import service
@@ -15,7 +17,7 @@ from store.models import AuditEvent, School, Source, SourceNight, SourceNightRun
 from store.secrets import decrypt_secret
 from tests.factories import (PASSWORD, make_connection, make_district, make_district_manager, make_owner, make_person,
                              make_run, make_school, make_source, map_school)
-from tests.support import csrf_token, running_sandbox
+from tests.support import assert_served_signed_in, csrf_token, running_sandbox
 
 HX = {"HX-Request": "true"}
 
@@ -352,3 +354,52 @@ def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
     assert f'hx-get="{world["base"]}/vendor-fields' in html  # the Campus URL field asks this page, not a school's
     for bad in ("9" * 40, "2147483648", "-1", "x"):
         assert client.get(f"{world['base']}/vendor-fields?source={bad}", headers=HX).status_code == 200
+
+
+def test_a_source_is_removed_only_once_no_school_syncs_from_it(client, world, aeries):
+    source = service.save_source(world["district"], "aeries", form(aeries), None)
+    service.map_school(source, world["obrien"], "994", None)
+    url = f"{world['base']}/{source.id}/delete"
+    refused = post(client, url, {}, htmx=False)
+    assert refused.status_code == 302
+    shown = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "1 school still sync from" in shown and "OBrien Elementary" in shown and "unmap them first" in shown
+    assert db.session.get(Source, source.id) is not None
+    service.unmap_school(world["obrien"], None)
+    db.session.add(SourceNight(source_id=source.id, trigger="nightly", status="succeeded"))
+    db.session.commit()
+    removed = post(client, url, {}, htmx=False)
+    assert removed.status_code == 302 and removed.headers["Location"].endswith(world["base"])
+    db.session.expire_all()
+    assert db.session.get(Source, source.id) is None
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0  # its nights went with it
+    assert "was removed" in client.get(world["base"]).get_data(as_text=True)
+
+
+def test_every_source_post_refuses_a_missing_csrf_token(app, client, world):
+    source = make_source(world["district"])
+    for route in source_routes(app):
+        rule, method = route
+        if method == "POST":
+            url = rule.build({"district_id": world["district"].id, "source_id": source.id}, append_unknown=False)[1]
+            assert client.post(url, data={"school_id": world["obrien"].id}, headers=HX).status_code == 400, route
+    assert db.session.get(Source, source.id) is not None
+
+
+def test_a_district_manager_is_served_on_every_source_route(app, client, world):
+    source = make_source(world["district"])
+    test = source_checks.new_test(world["dm"].id, source, ConnectionSettings(
+        vendor="aeries", base_url="https://sis.example.org/aeries", token_urls=("https://sis.example.org/t",),
+        client_id="c", client_secret="s", school_id="5"))
+    source_checks.save(app.redis, test)
+    map_school(world["obrien"], source, "994")
+    token = csrf_token(client, "/login")
+    for rule, method in source_routes(app):
+        if rule.endpoint == "sources.delete":
+            continue
+        url = rule.build({"district_id": world["district"].id, "source_id": source.id, "check_id": test.check_id},
+                         append_unknown=False)[1]
+        response = client.get(url) if method == "GET" else \
+            client.post(url, data={"csrf_token": token, "school_id": world["obrien"].id}, headers=HX)
+        assert_served_signed_in(response, (rule.endpoint, method))
+    assert client.get("/", follow_redirects=True).status_code == 200  # still signed in after all
