@@ -1,11 +1,14 @@
 """`flask roster source add|test|map`: the Sources page's set-up from the command line, with its rules and errors."""
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from jobs.connection import get_connection, settings_for
 from store.db import db
 from store.models import AuditEvent, Source
 from store.secrets import decrypt_secret
-from tests.factories import make_district, make_school, make_source
+from tests.factories import make_district, make_school, make_source, map_school
 from tests.support import running_sandbox
 
 
@@ -116,3 +119,26 @@ def test_map_refuses_unknown_and_foreign_schools_and_an_ambiguous_source(runner,
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["roster", "source", "test", "--district", "Demo Unified", "--source", "99999"])
     assert result.exit_code == 2 and "has no source 99999" in result.output
+
+
+def _demo_setup():
+    spec = importlib.util.spec_from_file_location("demo_setup", Path(__file__).resolve().parents[2] / "scripts" /
+                                                  "demo_setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_demo_setup_keeps_a_school_the_upgrade_mapped_on_its_source(app, district, aeries):
+    demo, info = _demo_setup(), {**aeries.info, "vendor": "aeries"}
+    fresh = make_school(district, slug="roosevelt-middle")
+    assert "Automatic Rostering on at 02:00" in demo.configure(fresh, info, 1, "02:00")  # a fresh demo: alone
+    assert get_connection(fresh).source_id is None
+    school = make_school(district, slug="lincoln-high")
+    stale = make_source(district, name="Demo Unified — Aeries", secret="an-old-secret")
+    map_school(school, stale, aeries.info["school_ids"][0], sync_time="03:00")
+    line = demo.configure(school, info, 0, "02:00")  # run again after the upgrade moved it into a source
+    assert "syncs from the district source Demo Unified — Aeries" in line
+    conn = get_connection(school)
+    assert conn.source_id == stale.id and conn.automatic and conn.sync_time == "03:00"
+    assert settings_for(conn).client_secret == aeries.info["client_secret"]  # the source follows the sandbox
