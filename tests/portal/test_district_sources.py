@@ -2,6 +2,7 @@
 the SIS's schools beside the portal's with suggestions, maps, adds and unmaps schools; owners see it read-only."""
 import re
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import pytest
 from rq import SimpleWorker
@@ -17,7 +18,7 @@ from store.models import AuditEvent, School, Source, SourceNight, SourceNightRun
 from store.secrets import decrypt_secret
 from tests.factories import (PASSWORD, make_connection, make_district, make_district_manager, make_owner, make_person,
                              make_run, make_school, make_source, map_school)
-from tests.support import assert_served_signed_in, csrf_token, running_sandbox
+from tests.support import BAD_VALUES, assert_served_signed_in, csrf_token, running_sandbox
 
 HX = {"HX-Request": "true"}
 
@@ -403,3 +404,28 @@ def test_a_district_manager_is_served_on_every_source_route(app, client, world):
             client.post(url, data={"csrf_token": token, "school_id": world["obrien"].id}, headers=HX)
         assert_served_signed_in(response, (rule.endpoint, method))
     assert client.get("/", follow_redirects=True).status_code == 200  # still signed in after all
+
+
+# -- hostile input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", sorted(BAD_VALUES))
+def test_hostile_values_in_every_source_form_get_a_clear_answer(client, world, aeries, kind):
+    bad = BAD_VALUES[kind]
+    source = service.save_source(world["district"], "aeries", form(aeries), None)
+    url = f"{world['base']}/{source.id}"
+    for field in ("name", "url", "client_id", "client_secret", "sync_time"):
+        response = post(client, url, form(aeries, **{field: bad}))
+        body = response.get_data(as_text=True)
+        assert response.status_code in (204, 422), (field, response.status_code)
+        assert "<script>alert(1)</script>" not in body and "Traceback" not in body
+    for path, data in (("/mappings", {"school_id": world["obrien"].id, "sis_school_id": bad, "sis_name": bad}),
+                       ("/add-school", {"sis_school_id": bad, "name": bad}),
+                       ("/add-school", {"sis_school_id": "77", "name": bad})):
+        response = post(client, url + path, data)
+        body = response.get_data(as_text=True)
+        assert response.status_code in (200, 422), (path, response.status_code)
+        assert "<script>alert(1)</script>" not in body and "Traceback" not in body
+    response = client.get(f"{world['base']}/vendor-fields?vendor={quote(bad[:2000])}&url={quote(bad[:2000])}", headers=HX)
+    assert response.status_code == 200 and "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert decrypt_secret(db.session.get(Source, source.id).secret_encrypted) in (aeries.info["client_secret"], bad)
