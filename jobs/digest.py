@@ -7,7 +7,7 @@ from flask import current_app, render_template
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import DistrictReportChoice, Person, School, Source, SourceNight, SyncRun
+from store.models import DistrictReportChoice, Person, School, Source, SourceNight
 from store.vocabulary import duration_text, status_label
 
 from .email_message import EncodedMessage

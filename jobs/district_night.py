@@ -178,6 +178,10 @@ def _members(night_id: int, redactor: Redactor) -> tuple[list[Member], datetime 
         roles = frozenset(conn.enabled_roles) | ({"parent"} if conn.sync_parents else frozenset())
         members.append(Member(run.school_id, run.id, conn.sis_school_id.strip().lower(), roles, 1 << len(members)))
         starts.append(choose_since(conn, run, now))
+        db.session.execute(db.update(SourceNightRun).where(SourceNightRun.night_id == night_id,
+                                                           SourceNightRun.run_id == run.id)
+                           .values(roles=",".join(sorted(roles)), sis_school_id=settings.school_id))
+    db.session.commit()
     since = None if not starts or any(s is None for s in starts) else min(starts)
     return members, since
 
@@ -347,13 +351,17 @@ def _settle(night_id: int) -> bool:
     runs = night_runs(night_id)
     if any(run.status not in FINAL for run in runs):
         return False
-    status = "succeeded" if all(run.status == "succeeded" for run in runs) else "problems"
+    night = db.session.get(SourceNight, night_id)
+    values = {"status": "succeeded" if all(run.status == "succeeded" for run in runs) else "problems"}
     if not runs:
-        status = "skipped"
+        values["status"] = "skipped"
+    elif night.read_at is None:  # its runs ended (failed as stale) before the read did: the reader died
+        values.update(status="failed", error_message="The worker reading the district's SIS stopped before the "
+                                                     f"read was complete, so no school was changed. {NOTHING_CHANGED}")
     with db.engine.begin() as conn:
         done = conn.execute(db.update(SourceNight).where(SourceNight.id == night_id,
                                                          SourceNight.finished_at.is_(None))
-                            .values(status=status, finished_at=datetime.now(timezone.utc))).rowcount
+                            .values(finished_at=datetime.now(timezone.utc), **values)).rowcount
     if done:
         delete_spool(night_id, everything=True)
         _send_digest(night_id)
@@ -362,9 +370,8 @@ def _settle(night_id: int) -> bool:
 
 def settle_nights() -> list[int]:
     """The dispatcher's tick: end nights whose runs all ended without the night noticing (a worker died)."""
-    open_nights = db.session.scalars(db.select(SourceNight.id).where(SourceNight.finished_at.is_(None),
-                                                                     SourceNight.status != "queued")).all()
-    return [night_id for night_id in open_nights if _settle(night_id)]
+    open_nights = db.session.scalars(db.select(SourceNight.id).where(SourceNight.finished_at.is_(None))).all()
+    return [night_id for night_id in open_nights if night_runs(night_id) and _settle(night_id)]
 
 
 def _send_digest(night_id: int) -> None:

@@ -21,13 +21,16 @@ from datetime import datetime
 
 from connectors.people import DateCheck, school_page
 from store.db import db
-from store.models import RosterConnection, SpoolRecord, SyncRun
+from store.models import RosterConnection, SourceNightRun, SpoolRecord, SyncRun
 
 from .fetch import STEPS, fetch_steps
+from .sync import SyncRefused
 
 SPOOL = SpoolRecord.__table__
 WRITE_BATCH = 5000
 READ_BATCH = 1000  # records per page fed to the planner (the client's page size)
+CHANGED_SINCE_READ = ("This school's SIS School ID or the roles it syncs changed after tonight's read of the district's "
+                      "SIS, so it was not synced from that read. Run Sync now to sync it with its new settings.")
 PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
 
 
@@ -109,6 +112,13 @@ class SpooledPages:
 
     @contextmanager
     def open(self, job, redactor) -> Iterator[Iterator[tuple[str, list]]]:
+        filed = db.session.scalar(db.select(SourceNightRun).filter_by(night_id=self.night_id, run_id=job.run_id))
+        wanted = set(job.options.roles) | ({"parent"} if job.options.parents else set())
+        if filed is None or filed.sis_school_id != job.settings.school_id or \
+                not wanted <= set(filed.roles.split(",")):
+            # The read filed other roles or another SIS school for it: planning from it could archive people
+            # the read never looked for.
+            raise SyncRefused(CHANGED_SINCE_READ)
         yield self._pages(job)
 
     def _pages(self, job) -> Iterator[tuple[str, list]]:

@@ -463,6 +463,9 @@ class SourceNightRun(db.Model):
     night_id: Mapped[int] = mapped_column(ForeignKey("source_night.id", ondelete="CASCADE"), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+    # What the read filed for this school (set when the read starts): its plan refuses to run on anything else.
+    roles: Mapped[str] = mapped_column(String(100), default="")
+    sis_school_id: Mapped[str] = mapped_column(String(255), default="")
 
     run: Mapped[SyncRun] = relationship()
 

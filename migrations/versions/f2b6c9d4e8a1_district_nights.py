@@ -40,6 +40,8 @@ def upgrade():
         sa.Column("night_id", sa.Integer, sa.ForeignKey("source_night.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("school_id", sa.Integer, sa.ForeignKey("school.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("roles", sa.String(100), nullable=False, server_default=""),
+        sa.Column("sis_school_id", sa.String(255), nullable=False, server_default=""),
     )
     op.create_table(
         "spool_record",

@@ -209,3 +209,37 @@ def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_
 def test_roster_sync_district_refuses_what_it_cannot_run(app, runner, args, message):
     result = runner.invoke(args=["roster", "sync", *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_school_whose_settings_changed_after_the_read_is_not_planned_from_it(app, district, sandbox, monkeypatch):
+    source, schools = district
+    assert run_night_now(source).status == "succeeded"
+    changed = schools[1]
+    before = directory(changed)
+    real_read = district_night._read
+
+    def read_then_change(night_id, *args):
+        real_read(night_id, *args)
+        # While the read was running, the owner pointed the school at another SIS school.
+        map_school(changed, source, sandbox.info["school_ids"][3])
+
+    monkeypatch.setattr(district_night, "_read", read_then_change)
+    night = run_night_now(source)
+    runs = {run.school_id: run for run in night_runs(night.id)}
+    assert runs[changed.id].status == "failed" and "Run Sync now" in runs[changed.id].error_message
+    assert directory(changed) == before  # nobody archived for being missing from a read of another school
+    assert all(runs[s.id].status == "succeeded" for s in schools if s is not changed)
+
+
+def test_a_night_whose_reader_died_ends_failed_at_the_next_tick_and_changes_nothing(app, district, sandbox):
+    from datetime import timedelta
+    source, schools = district
+    night = start_night(source, trigger="cli", enqueue=False)  # its read job never runs: the worker died
+    for run in night_runs(night.id):
+        run.created_at -= timedelta(minutes=5)
+    db.session.commit()
+    run_tick()
+    night = db.session.get(SourceNight, night.id)
+    assert night.status == "failed" and "stopped before the read was complete" in night.error_message
+    assert all(run.status == "failed" for run in night_runs(night.id))
+    assert all(people(s) == [] for s in schools)
