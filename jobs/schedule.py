@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from store.db import db
 from store.models import BlackoutPeriod, District, RosterConnection, School, SyncRun
 
+from .bundles import prune_bundles
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
 
@@ -162,8 +163,10 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
 
 
 def run_tick(now: datetime | None = None) -> list[int]:
-    """One tick: fail runs whose worker died (so they stop blocking), then dispatch what is due."""
+    """One tick: fail runs whose worker died (so they stop blocking), delete CSV bundles past retention, then
+    dispatch what is due."""
     mark_stale_runs_failed()
+    prune_bundles(now)
     return dispatch_nightly(now)
 
 

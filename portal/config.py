@@ -55,6 +55,8 @@ class Config:
     # The longest a sync may fetch before it stops (nothing changed) with a message; the RQ job's own
     # time limit is an hour more, so the readable stop comes first.
     SYNC_MAX_MINUTES = float(os.environ.get("SYNC_MAX_MINUTES", "120"))
+    # Received OneRoster CSV bundles (they hold student data: kept 30 days, the newest 10 per school).
+    BUNDLE_DIR = os.environ.get("BUNDLE_DIR", str(INSTANCE_DIR / "bundles"))
 
     # The SFTP drop (python -m portal.sftp): where it listens, the host name SIS administrators are told to use,
     # its host key (generated under instance/ on first start outside production) and the accounts' folders.
