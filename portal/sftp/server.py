@@ -9,13 +9,13 @@ the still-open files itself and then calls exit() at once, in the same task. So 
 of the loop: if exit() came first, the file was cut off.
 """
 import asyncio
+import csv
 import logging
 import os
 import posixpath
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncssh
@@ -28,6 +28,7 @@ from .throttle import Throttle
 log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".zip", ".csv")
 FAILED_LOGIN_DELAY = 1.0  # seconds before a wrong password is answered
+MANIFEST_MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -108,9 +109,12 @@ class Drop:
             folder = self.staging / f"set-{uuid.uuid4().hex}"
             folder.mkdir()
             pending = self.sets[upload.login.account_id] = PendingSet(upload.login, folder)
-        os.replace(upload.local, pending.folder / upload.name.lower())
-        pending.names.add(upload.name.lower())
-        self._arm(pending)
+        os.replace(upload.local, pending.folder / upload.name)  # a file sent again replaces the first
+        pending.names.add(upload.name)
+        if set_complete(pending.folder, pending.names):
+            self.finish_set(upload.login.account_id)
+        else:
+            self._arm(pending)
 
     def _arm(self, pending: PendingSet) -> None:
         if pending.timer:
@@ -129,10 +133,9 @@ class Drop:
             return
         if pending.timer:
             pending.timer.cancel()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        filename = f"csv-set-{stamp}.zip"
-        zipped = self.staging / f"{uuid.uuid4().hex}-{filename}"
-        self.take_in(_zip_and_hand_on, pending.login.school_id, pending.folder, zipped, filename)
+        names = sorted(pending.names)
+        filename = f"{len(names)} CSV files: " + ", ".join(names)
+        self.take_in(receipt.hand_on, pending.login.school_id, pending.folder, filename[:255])
 
     def cut_off(self, upload: Upload) -> None:
         """The connection ended with this file open: discard it, and the account's unfinished set with it."""
@@ -156,8 +159,21 @@ class Drop:
         self._receipt_thread.shutdown(wait=True)
 
 
-def _zip_and_hand_on(school_id: int, folder: Path, zipped: Path, filename: str):
-    return receipt.hand_on(school_id, receipt.zip_set(folder, zipped), filename)
+def set_complete(folder: Path, names: set) -> bool:
+    """A set is complete once manifest.csv is in and so is every file it lists as bulk or delta (a SIS may send
+    the manifest first, as `mput *.csv` does, or each file in a session of its own)."""
+    by_lower = {name.lower(): name for name in names}
+    if "manifest.csv" not in by_lower:
+        return False
+    try:
+        with open(folder / by_lower["manifest.csv"], newline="", encoding="utf-8-sig", errors="replace") as handle:
+            rows = list(csv.reader(handle.read(MANIFEST_MAX_BYTES).splitlines()))
+    except OSError:
+        return False
+    wanted = {row[0].strip().lower()[len("file."):] + ".csv" for row in rows
+              if len(row) >= 2 and row[0].strip().lower().startswith("file.")
+              and row[1].strip().lower() in ("bulk", "delta")}
+    return bool(wanted) and wanted <= set(by_lower)
 
 
 class DropSSHServer(asyncssh.SSHServer):
@@ -318,8 +334,6 @@ class DropSFTPServer(asyncssh.SFTPServer):
         for upload in self._closed + list(self._open.values()):
             self.drop.cut_off(upload)
         self._closed, self._open = [], {}
-        if self.login.account_id in self.drop.sets and not self.drop.writing.get(self.login.account_id):
-            self.drop.finish_set(self.login.account_id)  # the client is done: no need to wait for quiet
 
 
 async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.SSHAcceptor:
