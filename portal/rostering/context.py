@@ -15,6 +15,7 @@ from . import service
 from .blackouts import list_blackouts
 from .changes import grouped_changes
 from .forms import METHODS, settings_from_connection, vendor_choices
+from .sftp_view import sftp_view
 
 HISTORY_PAGE_SIZE = 10
 
@@ -70,6 +71,8 @@ def page_context(school, **parts) -> dict:
     context.update(history_context(school))
     context.update(run_context(latest_run(school)))
     context.update(pauses)
+    if "sftp" not in parts:
+        context["sftp"] = sftp_view(school)
     context.update(parts)
     return context
 

@@ -1,6 +1,7 @@
 """SFTP drop accounts: one per school, made and changed by an owner or district manager (audited), checked by the
 server. Plain functions over the database; the page and the server process both call them."""
 import secrets
+import shutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -78,10 +79,12 @@ def save_keys(account: SftpAccount, text: str, actor) -> list:
 
 
 def remove_account(account: SftpAccount, actor) -> None:
-    """The account stops working at once; files already received stay in the school's bundles."""
+    """The account stops working at once; files already received stay in the school's bundles, anything left in
+    its folder (a temporary name never completed) is deleted."""
     AuditEvent.record(account.school, actor, "sftp_account_removed", f"SFTP account {account.username} removed")
     db.session.delete(account)
     db.session.commit()
+    shutil.rmtree(folder_of(account.username), ignore_errors=True)
 
 
 def _login(account: SftpAccount) -> Login:
