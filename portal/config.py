@@ -57,6 +57,7 @@ class Config:
     SYNC_MAX_MINUTES = float(os.environ.get("SYNC_MAX_MINUTES", "120"))
     # Received OneRoster CSV bundles (they hold student data: kept 30 days, the newest 10 per school).
     BUNDLE_DIR = os.environ.get("BUNDLE_DIR", str(INSTANCE_DIR / "bundles"))
+    BUNDLE_MAX_UPLOAD_BYTES = 500 * 1024 * 1024  # the Rostering page's upload (the form around it adds a few bytes)
 
     # The SFTP drop (python -m portal.sftp): where it listens, the host name SIS administrators are told to use,
     # its host key (generated under instance/ on first start outside production) and the accounts' folders.
