@@ -72,7 +72,7 @@ def page_context(school, **parts) -> dict:
     context.update(run_context(latest_run(school)))
     context.update(pauses)
     context.update(csv_context(school, conn, parts.pop("csv_form", None), parts.pop("csv_errors", None)))
-    if "sftp" not in parts:
+    if "sftp" not in parts and context["method"] == "oneroster_csv":  # the drop is part of the CSV method
         context["sftp"] = sftp_view(school)
     context.update(parts)
     return context
