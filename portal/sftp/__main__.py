@@ -18,6 +18,7 @@ async def serve(app, host: str, port: int) -> None:
     config = app.config
     host_key = ensure_host_key(config["SFTP_HOST_KEY"], create=config["PORTAL_ENV"] != "production")
     drop = Drop(app)
+    drop.sweep()  # before any client connects
     server = await start_server(drop, host, port, host_key)
     print(f"SFTP drop listening on {host}:{port} (host key {host_key.get_fingerprint('sha256')})", flush=True)
     stop = asyncio.Event()

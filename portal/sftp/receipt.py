@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from store.db import db
-from store.models import RosterBundle, utcnow
+from store.models import RosterBundle, SftpAccount, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,15 @@ def record_cut_off(school_id: int, filename: str, size: int, set_aside: int = 0)
         message += (f" The {set_aside} CSV file{'s' if set_aside != 1 else ''} sent before it "
                     f"{'was' if set_aside == 1 else 'were'} set aside too.")
     _refused(school_id, filename, size, message + " Send the whole bundle again.")
+
+
+def record_interrupted(username: str, filename: str, size: int) -> None:
+    """A file the server found in an account's folder when it started: it stopped while the file arrived."""
+    account = db.session.scalar(db.select(SftpAccount).where(SftpAccount.username == username))
+    if account is not None:
+        _refused(account.school_id, filename, size, "The SFTP server stopped while this file was arriving, so it "
+                                                    "was discarded and nothing was synced. Send the whole bundle "
+                                                    "again.")
 
 
 def _refused(school_id: int, filename: str, size: int, message: str) -> None:

@@ -13,6 +13,7 @@ import csv
 import logging
 import os
 import posixpath
+import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".zip", ".csv")
 FAILED_LOGIN_DELAY = 1.0  # seconds before a wrong password is answered
 MANIFEST_MAX_BYTES = 64 * 1024
+MAX_FOLDER_ENTRIES = 50  # files waiting in one account's folder (completed bundles leave it at once)
 
 
 @dataclass
@@ -67,6 +69,25 @@ class Drop:
         self.sets: dict[int, PendingSet] = {}
         self.writing: dict[int, int] = {}  # account id -> files open for writing, over all its connections
         self._pending: set[asyncio.Future] = set()
+
+    def sweep(self) -> int:
+        """At start: whatever an earlier run of the server left (it stopped mid-transfer, or before handing a file
+        on) is deleted, since it holds student data and cannot be trusted whole; each school is told on its page."""
+        count = 0
+        for folder in sorted(self.root.iterdir()):
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for item in sorted(folder.iterdir()):
+                count += 1
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item)
+                    continue
+                size = item.lstat().st_size
+                item.unlink()
+                log.warning("SFTP drop: removed %s, left in %s by an earlier run", item.name, folder.name)
+                if folder != self.staging:
+                    self.take_in(receipt.record_interrupted, folder.name, item.name, size)
+        return count
 
     def _in_app(self, function, *args):
         with self.app.app_context():
@@ -238,6 +259,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
         self._root = os.fsencode(os.path.realpath(login.folder))
         self._open: dict[object, Upload] = {}
         self._closed: list[Upload] = []
+        self._written: set[bytes] = set()  # files this session wrote (temporary names never renamed are removed)
         self._exited = False
 
     # Paths ------------------------------------------------------------------------------------------------
@@ -276,19 +298,26 @@ class DropSFTPServer(asyncssh.SFTPServer):
         if writing:
             upload = Upload(self.login, self._top_level(path), self.map_path(path))
             self._open[file_obj] = upload
+            self._written.add(upload.local)
             self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
         return file_obj
+
+    def _may_write(self, path: bytes) -> None:
+        self._top_level(path)
+        if len(os.listdir(self.login.folder)) >= MAX_FOLDER_ENTRIES:
+            raise asyncssh.SFTPFailure(f"Your folder already holds {MAX_FOLDER_ENTRIES} files that are not bundles "
+                                       "yet; send a .zip, or CSV files with manifest.csv.")
 
     def open(self, path, pflags, attrs):
         writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
         if writing:
-            self._top_level(path)
+            self._may_write(path)
         return self._track(super().open(path, pflags, attrs), path, writing)
 
     def open56(self, path, desired_access, flags, attrs):
         writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
         if writing:
-            self._top_level(path)
+            self._may_write(path)
         return self._track(super().open56(path, desired_access, flags, attrs), path, writing)
 
     def write(self, file_obj, offset, data):
@@ -334,6 +363,11 @@ class DropSFTPServer(asyncssh.SFTPServer):
         for upload in self._closed + list(self._open.values()):
             self.drop.cut_off(upload)
         self._closed, self._open = [], {}
+        for local in self._written:  # what is still here never became a bundle: nothing is left lying about
+            try:
+                os.unlink(local)
+            except OSError:
+                pass
 
 
 async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.SSHAcceptor:

@@ -4,6 +4,8 @@ elsewhere can lock a school's SIS out; one address gets a bounded number of atte
 import time
 from collections import defaultdict, deque
 
+MAX_TRACKED = 10_000
+
 
 class Throttle:
     def __init__(self, max_failures: int = 5, lockout_seconds: float = 900, per_address_per_minute: int = 20,
@@ -24,10 +26,18 @@ class Throttle:
     def allowed(self, username: str, address: str) -> bool:
         """Count one attempt; False while this user name is locked for this address or the address is too busy."""
         now = self.clock()
+        if len(self._attempts) + len(self._failures) > MAX_TRACKED:
+            self._forget_old(now)
         attempts = self._trim(self._attempts[address], now - 60)
         attempts.append(now)
         failures = self._trim(self._failures[(username, address)], now - self.lockout_seconds)
         return len(attempts) <= self.per_address_per_minute and len(failures) < self.max_failures
+
+    def _forget_old(self, now: float) -> None:
+        """A scan from many addresses must not grow memory without end: drop what no longer counts."""
+        self._attempts = defaultdict(deque, {k: v for k, v in self._attempts.items() if self._trim(v, now - 60)})
+        self._failures = defaultdict(deque, {k: v for k, v in self._failures.items()
+                                             if self._trim(v, now - self.lockout_seconds)})
 
     def failed(self, username: str, address: str) -> None:
         self._failures[(username, address)].append(self.clock())

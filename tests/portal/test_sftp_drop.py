@@ -7,7 +7,7 @@ import asyncssh
 import pytest
 
 from jobs.sync import run_sync
-from portal.sftp import accounts
+from portal.sftp import accounts, server
 from store.db import db
 from store.models import AuditEvent, SftpAccount, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, zip_bytes
@@ -286,3 +286,42 @@ def test_a_removed_account_can_no_longer_sign_in(app, drop):
     with pytest.raises(asyncssh.PermissionDenied):
         run(put_files(drop, "gone-school", {}, password=password))
     assert db.session.scalar(db.select(AuditEvent.action).where(AuditEvent.action == "sftp_account_removed"))
+
+
+def test_a_temporary_file_never_renamed_is_removed_when_the_session_ends(app, drop):
+    school = make_school(slug="tidy-school")
+    account, password = _account(school)
+    run(put_files(drop, "tidy-school", {"roster.zip.part": b"half a bundle"}, password=password))
+    assert _folder(account) == [] and received(drop, school, timeout=0.3) == []
+
+
+def test_a_folder_full_of_files_that_are_not_bundles_refuses_more(app, drop, monkeypatch):
+    school = make_school(slug="full-school")
+    _, password = _account(school)
+    monkeypatch.setattr(server, "MAX_FOLDER_ENTRIES", 2)
+
+    async def upload():
+        async with drop.connect("full-school", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                for name in ("a.part", "b.part"):
+                    async with sftp.open(name, "wb") as remote:
+                        await remote.write(b"x")
+                with pytest.raises(asyncssh.SFTPError, match="already holds 2 files"):
+                    await sftp.open("c.zip", "wb")
+
+    run(upload())
+
+
+def test_files_left_by_an_earlier_run_are_removed_at_start_and_listed(app, drop):
+    school = make_school(slug="restart-school")
+    account, _ = _account(school)
+    (accounts.folder_of(account.username) / "roster.zip").write_bytes(b"PK half")
+    (drop.drop.staging / "0123-orphan.zip").write_bytes(b"PK")
+
+    async def sweep():
+        return drop.drop.sweep()
+
+    assert asyncio.run_coroutine_threadsafe(sweep(), drop.loop).result(10) == 2
+    (bundle,) = received(drop, school)
+    assert bundle.status == "refused" and bundle.filename == "roster.zip" and "server stopped" in bundle.summary
+    assert _folder(account) == [] and os.listdir(drop.drop.staging) == []
