@@ -15,6 +15,7 @@ from store.db import db
 from store.models import RosterBundle, School, SyncRun
 
 from .bundle_files import CSV_METHOD, bundle_limits, remove_file, school_for, store_file
+from .bundle_report import send_bundle_report
 from .connection import NotConfigured, get_connection
 from .runs import ACTIVE, SyncAlreadyRunning, start_sync
 
@@ -121,7 +122,9 @@ def check_bundle(bundle_id: int, sync: bool | None = None) -> None:
         return
     validate_stored(bundle)
     log.info("CSV bundle %s of school %s: %s", bundle.id, bundle.school_id, bundle.status)
-    if bundle.status == "valid" and sync_wanted(bundle.school_id, sync):
+    if bundle.status in ("invalid", "refused"):
+        send_bundle_report(bundle.id)
+    elif sync_wanted(bundle.school_id, sync):
         sync_received(bundle)
 
 

@@ -143,11 +143,16 @@ def sync_command(slug, preview, as_json, allow_archive):
         run = create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
     except (NotConfigured, SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
-    run_id = run.id
+    run_and_report(school, run.id, preview, as_json)
+
+
+def run_and_report(school: School, run_id: int, preview: bool, as_json: bool, **extra) -> None:
+    """Run the created run inline, print its result (text or one JSON object with `extra`); exit 1 unless it
+    succeeded."""
     run_sync(run_id, on_progress=None if as_json else _print_progress)
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
-    result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
+    result = {**extra, "run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
               "would_archive": run.would_archive, "rostered_total": run.rostered_total,
               "error": redactor_for(get_connection(school))(run.error_message)}
     if as_json:

@@ -2,11 +2,12 @@
 from datetime import datetime, timedelta, timezone
 
 from jobs.bundles import accept_bundle, prune_bundles
+from jobs.schedule import dispatch_nightly
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, RosterBundle, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, bundle_files, user_row, users, write_dir, write_zip
-from tests.factories import make_bundle, make_csv_connection, make_school
+from tests.factories import make_bundle, make_csv_connection, make_district, make_school
 from tests.support import people, sync_bundle
 
 
@@ -132,3 +133,16 @@ def test_a_bulk_bundle_archives_the_absent_under_the_guard(app, bundle_store, tm
     assert held.status == "needs_review" and held.would_archive == 2
     assert all(p[3] == "active" for p in people(school))
     assert db.session.get(RosterBundle, fewer.id).status == "valid"
+
+
+def test_the_nightly_run_reads_the_newest_valid_bundle(app, bundle_store, tmp_path):
+    school = make_school(make_district(timezone="UTC"))
+    make_csv_connection(school, csv_sync_on_receipt="nightly", automatic=True, sync_time="02:00")
+    assert dispatch_nightly(datetime(2030, 1, 1, 3, 0, tzinfo=timezone.utc)) == []  # no bundle yet: nothing to read
+    older = accept_bundle(school.id, _zip(tmp_path, "a.zip"), via="sftp", filename="a.zip")
+    newer = accept_bundle(school.id, _zip(tmp_path, "b.zip"), via="sftp", filename="b.zip")
+    accept_bundle(school.id, _zip(tmp_path, "c.zip", orgs_csv=None), via="sftp", filename="c.zip")  # invalid
+    assert older.status == newer.status == "valid" and _queued_runs(school) == []
+    (run_id,) = dispatch_nightly(datetime(2030, 1, 2, 3, 0, tzinfo=timezone.utc))
+    run = db.session.get(SyncRun, run_id)
+    assert run.trigger == "nightly" and run.bundle_id == newer.id
