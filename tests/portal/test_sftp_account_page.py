@@ -173,3 +173,12 @@ def test_another_schools_owner_gets_404_and_changes_nothing(client, auth, school
     auth.login(make_owner(other).email)
     assert _post(client, "account").status_code == 404
     assert _account() is None
+
+
+def test_a_cut_off_transfer_is_on_the_page_with_what_to_do(client, school, owner):
+    from portal.sftp.receipt import record_cut_off
+    record_cut_off(school.id, "roster.zip", 1_258_291, set_aside=0)
+    page = text(client.get("/schools/lincoln/rostering"))
+    assert "roster.zip" in page and "Refused" in page
+    assert "The upload was cut off after 1.2 MB, before the file was complete" in page
+    assert "Send the whole bundle again." in page
