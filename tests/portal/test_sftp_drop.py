@@ -2,6 +2,8 @@
 and upload → validation → sync, a set of CSV files, a transfer cut off midway."""
 import asyncio
 import os
+import shutil
+import subprocess
 
 import asyncssh
 import pytest
@@ -325,3 +327,27 @@ def test_files_left_by_an_earlier_run_are_removed_at_start_and_listed(app, drop)
     (bundle,) = received(drop, school)
     assert bundle.status == "refused" and bundle.filename == "roster.zip" and "server stopped" in bundle.summary
     assert _folder(account) == [] and os.listdir(drop.drop.staging) == []
+
+
+@pytest.mark.skipif(not shutil.which("sftp"), reason="OpenSSH's sftp client is not installed")
+def test_openssh_sftp_puts_a_bundle_as_the_readme_says(app, drop, tmp_path):
+    """The command SIS administrators and the README use: `sftp -P PORT user@host`, then `put bundle.zip`."""
+    school = make_school(slug="openssh-school")
+    make_csv_connection(school, csv_sync_on_receipt="nightly")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    _account(school, keys=key.export_public_key().decode())
+    key_file = tmp_path / "id_ed25519"
+    key.write_private_key(str(key_file))
+    key_file.chmod(0o600)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_bytes(f"[127.0.0.1]:{drop.port} ".encode() + drop.host_key.export_public_key())
+    (tmp_path / "bundle.zip").write_bytes(_bundle())
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {tmp_path / 'bundle.zip'}\nls\n")
+    result = subprocess.run(
+        ["sftp", "-F", "/dev/null", "-P", str(drop.port), "-i", str(key_file), "-o", "IdentitiesOnly=yes",
+         "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         "-b", str(batch), "openssh-school@127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (bundle,) = received(drop, school)
+    assert bundle.filename == "bundle.zip" and bundle.status == "valid", bundle.summary
