@@ -137,7 +137,7 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}")
     conn = get_connection(school)
-    if conn is None or (conn.method != CSV_METHOD and not conn.has_secret):
+    if conn is None or not conn.can_sync:
         raise NotConfigured(NO_CONNECTION)
     bundle_id = _run_bundle(conn, bundle_id)
     override = parse_threshold_override(threshold_override)

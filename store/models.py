@@ -229,6 +229,11 @@ class RosterConnection(db.Model):
         return bool(self.secret_encrypted)
 
     @property
+    def can_sync(self) -> bool:
+        """Saved well enough to sync: the API needs its secret; the CSV method reads received bundles instead."""
+        return self.method == "oneroster_csv" or self.has_secret
+
+    @property
     def enabled_roles(self) -> set[str]:
         return {toggle.role for toggle in ROLE_TOGGLES if getattr(self, toggle.column)}
 

@@ -18,12 +18,12 @@ from store.models import RosterBundle
 from store.vocabulary import run_kind
 
 from ..access import school_required
-from ..htmx import is_htmx, retarget
+from ..htmx import is_htmx, retarget, trigger
 from ..main.routes import error_page
 from ..requests import UPLOAD_ENDPOINTS
 from . import bp
-from .context import bundle_labels, connection_context
-from .csv_method import (MAX_UPLOAD_MB, UploadRefused, csv_values, receive_upload, report_rows,
+from .context import bundle_labels, connection_context, file_size
+from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, receive_upload, report_rows,
                          save_csv_connection)
 from .routes import _page
 from .runs import STARTABLE, _progress, _refused, _safe_cell
@@ -45,6 +45,9 @@ def _school_bundle(school, bundle_id: int) -> RosterBundle:
 @bp.app_context_processor
 def _bundle_labels():
     return bundle_labels()
+
+
+bp.add_app_template_filter(file_size, "file_size")
 
 
 @bp.get("/method")
@@ -110,8 +113,17 @@ def bundle_status(school, bundle_id):
     """One bundle and its validation report; polled while it is being checked."""
     bundle = _school_bundle(school, bundle_id)
     rows, total = report_rows(bundle)
-    return render_template("rostering/_bundle.html", school=school, bundle=bundle, report=rows, report_total=total,
-                           conn=get_connection(school))
+    response = make_response(render_template("rostering/_bundle.html", school=school, bundle=bundle, report=rows,
+                                             report_total=total, conn=get_connection(school)))
+    if bundle.status != "received":  # checked: the list of received bundles shows the result too
+        trigger(response, "bundles-changed")
+    return response
+
+
+@bp.get("/bundles")
+@school_required
+def bundle_list(school):
+    return render_template("rostering/_bundles.html", school=school, bundles=bundles_of(school))
 
 
 @bp.get("/bundles/<int:bundle_id>/report.csv")

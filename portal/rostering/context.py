@@ -95,6 +95,13 @@ def csv_context(school, conn, csv_form=None, csv_errors=None) -> dict:
             "max_upload_mb": csv_method.MAX_UPLOAD_MB}
 
 
+def file_size(size: int) -> str:
+    """A file's size as people read it: "850 KB", "12.4 MB"."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024)):,} KB"
+    return f"{size / (1024 * 1024):,.1f} MB"
+
+
 def bundle_labels() -> dict:
     """Labels every bundle partial needs (registered as template globals)."""
     return {"bundle_via": BUNDLE_VIA, "bundle_status_labels": BUNDLE_STATUS_LABELS,

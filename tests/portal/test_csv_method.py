@@ -10,7 +10,7 @@ from jobs.connection import get_connection
 from store.db import db
 from store.models import AuditEvent, RosterBundle, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, ORGS, bundle_files, user_row, users, zip_bytes
-from tests.factories import make_bundle, make_csv_connection, make_owner, make_school
+from tests.factories import make_bundle, make_csv_connection, make_district_manager, make_owner, make_school
 from tests.support import csrf_token, people, text
 
 
@@ -213,3 +213,11 @@ def test_report_csv_cells_cannot_run_as_formulas(app, client, auth, school):
     auth.login("owner@csv.example.org")
     body = client.get(f"/schools/{school.slug}/rostering/bundles/{bundle.id}/report.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in body and re.search(r"^error,users.csv,2,email", body, re.M)
+
+
+def test_the_overview_counts_a_csv_school_as_connected(app, client, auth, school):
+    make_csv_connection(school)
+    manager = make_district_manager(school.district)
+    auth.login(manager.email)
+    overview = text(client.get("/district/rostering", follow_redirects=True))
+    assert school.name in overview and "Not connected" not in overview
