@@ -3,6 +3,7 @@ SSH client (asyncssh) that uploads to it, checking the server's host key as an S
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -56,8 +57,14 @@ def running_drop(app, tmp_path, quiet_seconds=0.3):
 
 
 def run(coroutine):
-    """Run a client coroutine from a (synchronous) test."""
-    return asyncio.run(coroutine)
+    """Run a client coroutine from a (synchronous) test; in a thread of its own when this thread already runs an
+    event loop (Playwright's sync API does)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 async def put_files(drop: RunningDrop, username, files: dict, password=None, client_keys=None):
