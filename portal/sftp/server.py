@@ -1,12 +1,15 @@
 """The SFTP drop's protocol part on asyncssh: SFTP only (no shell, exec, scp or forwarding), each account confined
 to its own folder, and a file handed on once its upload completes.
 
-asyncssh: SSHServer's auth hooks and SFTPServer(chroot=...) are documented at
-https://asyncssh.readthedocs.io/en/latest/api.html (SSHServer, SFTPServer); with only `sftp_factory` given,
-SSHServerStreamSession refuses shell and exec requests and SSHServer refuses port forwarding by default.
-A client's clean close of a file arrives as an SFTP CLOSE; on a dropped connection asyncssh's server handler closes
-the still-open files itself and then calls exit() at once, in the same task. So a close is settled on the next turn
-of the loop: if exit() came first, the file was cut off.
+Facts about asyncssh 2.24 this rests on, read in its source (asyncssh/sftp.py, stream.py, connection.py) since no
+documentation page in reach states them; the tests in tests/portal/test_sftp_drop.py guard each:
+- SFTPServer(chroot=...) maps every client path under the root, but its docstring warns that links already inside
+  the root are followed, hence map_path's realpath check and no link creation at all.
+- With only `sftp_factory` given, SSHServerStreamSession refuses shell and exec; SSHServer refuses port forwarding.
+- A clean close arrives as an SFTP CLOSE request; on a dropped connection SFTPServerHandler._cleanup closes the
+  still-open files itself and calls exit() at once, in the same task. So a close is settled on the next turn of
+  the loop: if exit() came first, the file was cut off (a client that disconnects without waiting for the answer
+  to its CLOSE is treated so too: nothing partial is ever synced).
 """
 import asyncio
 import csv
@@ -375,4 +378,7 @@ async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.S
         lambda: DropSSHServer(drop), host, port, server_host_keys=[host_key],
         sftp_factory=lambda chan: DropSFTPServer(chan, drop), allow_scp=False,
         agent_forwarding=False, x11_forwarding=False, login_timeout=60,
+        # A network that vanishes without closing the connection ends it within about two minutes, so a transfer
+        # it cut off is discarded and listed instead of staying open.
+        keepalive_interval=30, keepalive_count_max=4,
         server_version="RosteringPortalSFTP")
