@@ -14,7 +14,10 @@ from store.models import AuditEvent, SftpAccount, utcnow
 
 from .keys import authorized_keys_of, parse_keys
 
-PASSWORD_BYTES = 18  # 24 URL-safe characters: shown once, pasted into the SIS's SFTP settings
+# 24 letters and digits (about 139 bits), none that look alike (0/O, 1/l/I) and no leading dash: shown once, then
+# typed or pasted into the SIS's SFTP settings.
+PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PASSWORD_LENGTH = 24
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def folder_of(username: str) -> Path:
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(PASSWORD_BYTES)
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 def create_account(school, actor) -> tuple[SftpAccount, str]:

@@ -47,7 +47,7 @@ def test_the_owner_creates_the_account_and_sees_the_password_once(client, school
     response = _post(client, "account")
     assert response.status_code == 201
     password = _shown_password(response)
-    assert len(password) >= 20 and "Copy this password now" in text(response)
+    assert len(password) == 24 and password.isalnum() and "Copy this password now" in text(response)
     account = _account()
     assert account.username == "lincoln" and account.password_hash != password and account.check_password(password)
     assert "sftp.portal.example.org" in text(response) and "2222" in text(response)

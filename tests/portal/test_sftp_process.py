@@ -83,6 +83,7 @@ def test_production_refuses_to_start_without_a_provisioned_host_key(tmp_path):
 def test_the_demo_school_takes_the_demo_bundle_with_the_printed_password(app, runner, bundle_store, tmp_path,
                                                                           monkeypatch):
     monkeypatch.setattr(sftp_demo, "DEMO_BUNDLE", tmp_path / "sftp-demo-bundle.zip")
+    app.config["SFTP_ROOT"] = str(tmp_path / "sftp")  # the account's folder too
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if "SFTP drop of Washington Elementary" in x)
