@@ -158,8 +158,12 @@ class Drop:
         if pending.timer:
             pending.timer.cancel()
         names = sorted(pending.names)
-        filename = f"{len(names)} CSV files: " + ", ".join(names)
+        filename = f"{len(names)} CSV file{'s' if len(names) != 1 else ''}: " + ", ".join(names)
         self.take_in(receipt.hand_on, pending.login.school_id, pending.folder, filename[:255])
+
+    def finish_sets(self) -> None:
+        for account_id in list(self.sets):
+            self.finish_set(account_id)
 
     def cut_off(self, upload: Upload) -> None:
         """The connection ended with this file open: discard it, and the account's unfinished set with it."""

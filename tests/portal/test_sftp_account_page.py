@@ -182,3 +182,15 @@ def test_a_cut_off_transfer_is_on_the_page_with_what_to_do(client, school, owner
     assert "roster.zip" in page and "Refused" in page
     assert "The upload was cut off after 1.2 MB, before the file was complete" in page
     assert "Send the whole bundle again." in page
+
+
+@pytest.mark.parametrize("listen, public, shown", [
+    ("127.0.0.1", "", "127.0.0.1"),
+    ("0.0.0.0", "", "portal.example.org"),  # a wildcard is not an address to type: the portal's host name
+    ("0.0.0.0", "sftp.example.org", "sftp.example.org"),
+])
+def test_the_host_to_give_the_sis(app, listen, public, shown):
+    from portal.rostering.sftp_view import public_host
+    config = {**app.config, "SFTP_HOST": listen, "SFTP_PUBLIC_HOST": public,
+              "PORTAL_BASE_URL": "https://portal.example.org/"}
+    assert public_host(config) == shown

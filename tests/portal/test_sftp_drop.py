@@ -351,3 +351,17 @@ def test_openssh_sftp_puts_a_bundle_as_the_readme_says(app, drop, tmp_path):
     assert result.returncode == 0, result.stderr
     (bundle,) = received(drop, school)
     assert bundle.filename == "bundle.zip" and bundle.status == "valid", bundle.summary
+
+
+def test_csv_files_waiting_for_their_set_are_handed_on_when_the_server_stops(app, drop):
+    school = make_school(slug="stopping-school")
+    make_csv_connection(school, csv_sync_on_receipt="nightly")
+    _, password = _account(school)
+    drop.drop.quiet_seconds = 60
+    files = {name: content.encode() for name, content in bundle_files().items()}
+    run(put_files(drop, "stopping-school", {"users.csv": files["users.csv"]}, password=password))
+    assert received(drop, school, timeout=0.3) == []
+    drop.loop.call_soon_threadsafe(drop.drop.finish_sets)
+    (bundle,) = received(drop, school)
+    assert bundle.filename == "1 CSV file: users.csv" and bundle.status == "invalid"
+    assert "manifest" in bundle.summary.lower()
