@@ -7,7 +7,6 @@ import zipfile
 
 from flask import (abort, flash, make_response, redirect, render_template, request, send_file, url_for)
 from flask_login import current_user
-from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.errors import InvalidSettings
@@ -30,8 +29,6 @@ from .runs import STARTABLE, _progress, _refused, _safe_cell
 
 TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page accepts. Send only the files a people "
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
-QUEUE_DOWN = ("The bundle was received, but the portal's job queue (Redis) is not answering, so it cannot be checked "
-              "yet. Try the upload again in a minute; if it keeps happening, tell the portal's administrator.")
 
 
 def _school_bundle(school, bundle_id: int) -> RosterBundle:
@@ -92,8 +89,6 @@ def upload_bundle(school):
         bundle = receive_upload(school, request.files.getlist("bundle"), current_user)
     except UploadRefused as exc:
         return _page(school, 422, upload_error=str(exc))
-    except RedisError:
-        return _page(school, 503, upload_error=QUEUE_DOWN)
     flash(f"Received {bundle.filename}; the files are being checked.", "success")
     return redirect(url_for("rostering.index", slug=school.slug, _anchor="csv-heading"))
 

@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import current_app
+from redis.exceptions import RedisError
 from werkzeug.utils import secure_filename
 
 from connectors.errors import InvalidSettings
 from jobs.bundle_files import CSV_METHOD
-from jobs.bundles import CHECK_JOB, store_bundle
+from jobs.bundles import CHECK_JOB, check_bundle, store_bundle
 from jobs.connection import get_connection
 from store.db import db
 from store.models import AuditEvent, Person, RosterBundle, RosterConnection, School
@@ -96,8 +97,11 @@ def receive_upload(school: School, files: list, actor: Person | None) -> RosterB
     AuditEvent.record(school, actor, "bundle_uploaded", f"CSV bundle {bundle.id} uploaded: {shown}, "
                                                         f"{bundle.size:,} bytes.")
     db.session.commit()
-    current_app.check_queue.enqueue(CHECK_JOB, bundle.id, False, job_id=f"bundle-check-{bundle.id}",
-                                    job_timeout=3600, result_ttl=0, failure_ttl=86400)
+    try:
+        current_app.check_queue.enqueue(CHECK_JOB, bundle.id, False, job_id=f"bundle-check-{bundle.id}",
+                                        job_timeout=3600, result_ttl=0, failure_ttl=86400)
+    except RedisError:  # the queue is down: check it in this request (slower) rather than leave it unchecked
+        check_bundle(bundle.id, False)
     return bundle
 
 

@@ -221,3 +221,27 @@ def test_the_overview_counts_a_csv_school_as_connected(app, client, auth, school
     auth.login(manager.email)
     overview = text(client.get("/district/rostering", follow_redirects=True))
     assert school.name in overview and "Not connected" not in overview
+
+
+def test_with_the_queue_down_the_upload_is_checked_in_the_request(app, client, auth, school, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    def down(*args, **kwargs):
+        raise RedisDown("queue unreachable")
+    make_csv_connection(school)
+    auth.login("owner@csv.example.org")
+    monkeypatch.setattr(app.check_queue, "enqueue", down)
+    assert _upload(client, school, ("export.zip", zip_bytes(bundle_files()))).status_code == 302
+    db.session.expire_all()
+    assert _latest_bundle(school).status == "valid"
+    assert "Valid: OneRoster 1.1" in text(_page(client, school))
+
+
+def test_the_list_says_what_happened_to_each_bundle(app, client, auth, school):
+    make_csv_connection(school)
+    make_bundle(school, via="sftp", status="refused", filename="part.zip", report_csv="",
+                summary="The transfer of part.zip was cut off midway; it was discarded. Send the file again.")
+    auth.login("owner@csv.example.org")
+    listed = text(client.get(f"/schools/{school.slug}/rostering/bundles", headers={"HX-Request": "true"}))
+    assert "part.zip" in listed and "SFTP" in listed and "Refused" in listed
+    assert "was cut off midway; it was discarded" in listed
