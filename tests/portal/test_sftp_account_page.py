@@ -6,7 +6,7 @@ import pytest
 from portal.sftp.keys import ensure_host_key
 from store.db import db
 from store.models import AuditEvent, SftpAccount
-from tests.factories import make_connection, make_csv_connection, make_district_manager, make_owner, make_school
+from tests.factories import make_bundle, make_connection, make_csv_connection, make_district_manager, make_owner, make_school
 from tests.support import csrf_token, text
 
 HX = {"HX-Request": "true"}
@@ -194,3 +194,13 @@ def test_the_host_to_give_the_sis(app, listen, public, shown):
     config = {**app.config, "SFTP_HOST": listen, "SFTP_PUBLIC_HOST": public,
               "PORTAL_BASE_URL": "https://portal.example.org/"}
     assert public_host(config) == shown
+
+
+def test_an_older_cut_off_stays_readable_in_the_received_list(client, school, owner):
+    from portal.sftp.receipt import record_cut_off
+    record_cut_off(school.id, "monday.zip", 2048)
+    make_bundle(school, via="sftp", filename="tuesday.zip", summary="Valid: OneRoster 1.1, full roster (bulk).")
+    page = client.get("/schools/lincoln/rostering").get_data(as_text=True)
+    listed = page[page.index('id="bundles"'):]
+    assert "monday.zip" in listed and "tuesday.zip" in listed
+    assert "The upload was cut off after 2.0 KB" in listed
