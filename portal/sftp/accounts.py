@@ -50,7 +50,7 @@ def create_account(school, actor) -> tuple[SftpAccount, str]:
     db.session.add(account)
     AuditEvent.record(school, actor, "sftp_account_created", f"SFTP account {account.username} created")
     db.session.commit()
-    folder_of(account.username).mkdir(parents=True, exist_ok=True)
+    folder_of(account.username).mkdir(mode=0o700, parents=True, exist_ok=True)
     return account, password
 
 

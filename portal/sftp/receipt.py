@@ -5,6 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from jobs.bundles import accept_bundle
 from store.db import db
 from store.models import RosterBundle, SftpAccount, utcnow
 
@@ -14,7 +15,6 @@ log = logging.getLogger(__name__)
 def hand_on(school_id: int, path: Path, filename: str):
     """accept_bundle moves the zip (or folder of CSV files) into the school's bundle storage; a failure is recorded,
     never left silent."""
-    from jobs.bundles import accept_bundle
     try:
         return accept_bundle(school_id, str(path), via="sftp", filename=filename)
     except Exception:

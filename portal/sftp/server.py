@@ -62,7 +62,8 @@ class Drop:
         config = app.config
         self.root = Path(config["SFTP_ROOT"])
         self.staging = self.root / ".staging"  # outside every account's folder (user names are school slugs)
-        self.staging.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(mode=0o700, parents=True, exist_ok=True)  # student data: the portal's user only
+        self.root.chmod(0o700)
         self.max_bytes = int(config["SFTP_MAX_UPLOAD_MB"]) * 1024 * 1024
         self.quiet_seconds = float(config["SFTP_SET_QUIET_SECONDS"] if quiet_seconds is None else quiet_seconds)
         self.throttle = Throttle(config["SIGNIN_MAX_FAILURES"], config["SIGNIN_LOCKOUT_SECONDS"],
@@ -131,7 +132,7 @@ class Drop:
         pending = self.sets.get(upload.login.account_id)
         if pending is None:
             folder = self.staging / f"set-{uuid.uuid4().hex}"
-            folder.mkdir()
+            folder.mkdir(mode=0o700)
             pending = self.sets[upload.login.account_id] = PendingSet(upload.login, folder)
         os.replace(upload.local, pending.folder / upload.name)  # a file sent again replaces the first
         pending.names.add(upload.name)
@@ -260,7 +261,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
 
     def __init__(self, chan, drop: Drop):
         login = chan.get_connection().get_owner().login
-        login.folder.mkdir(parents=True, exist_ok=True)
+        login.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         super().__init__(chan, chroot=os.fsencode(login.folder))
         self.drop, self.login = drop, login
         self._root = os.fsencode(os.path.realpath(login.folder))
