@@ -267,6 +267,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
         self._root = os.fsencode(os.path.realpath(login.folder))
         self._open: dict[object, Upload] = {}
         self._closed: list[Upload] = []
+        self._received: set[str] = set()  # names this session completed (and the drop took away)
         self._written: set[bytes] = set()  # files this session wrote (temporary names never renamed are removed)
         self._exited = False
 
@@ -349,7 +350,17 @@ class DropSFTPServer(asyncssh.SFTPServer):
 
     def _settle(self) -> None:
         while self._closed and not self._exited:
-            self.drop.completed(self._closed.pop(0))
+            upload = self._closed.pop(0)
+            self._received.add(upload.name)
+            self.drop.completed(upload)
+
+    def setstat(self, path, attrs):
+        """Clients that keep the file's time (WinSCP's default) may set it after the upload; by then a
+        received bundle has left the folder, and that is no reason to report the upload as failed."""
+        local = self.map_path(path)
+        if not os.path.lexists(local) and self._top_level(path) in self._received:
+            return None
+        return super().setstat(path, attrs)
 
     def rename(self, oldpath, newpath):
         super().rename(oldpath, newpath)
@@ -364,6 +375,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
         name = self._top_level(newpath)
         local = self.map_path(newpath)
         if name.lower().endswith(BUNDLE_SUFFIXES) and os.path.isfile(local):
+            self._received.add(name)
             self.drop.completed(Upload(self.login, name, local, os.path.getsize(local)))
 
     def exit(self):

@@ -343,7 +343,7 @@ def test_openssh_sftp_puts_a_bundle_as_the_readme_says(app, drop, tmp_path):
     known_hosts.write_bytes(f"[127.0.0.1]:{drop.port} ".encode() + drop.host_key.export_public_key())
     (tmp_path / "bundle.zip").write_bytes(_bundle())
     batch = tmp_path / "batch"
-    batch.write_text(f"put {tmp_path / 'bundle.zip'}\nls\n")
+    batch.write_text(f"put -p {tmp_path / 'bundle.zip'}\nls\n")  # -p: keep the time, as SIS jobs often do
     result = subprocess.run(
         ["sftp", "-F", "/dev/null", "-P", str(drop.port), "-i", str(key_file), "-o", "IdentitiesOnly=yes",
          "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
@@ -365,3 +365,23 @@ def test_csv_files_waiting_for_their_set_are_handed_on_when_the_server_stops(app
     (bundle,) = received(drop, school)
     assert bundle.filename == "1 CSV file: users.csv" and bundle.status == "invalid"
     assert "manifest" in bundle.summary.lower()
+
+
+def test_setting_the_time_of_a_received_bundle_does_not_fail_the_upload(app, drop):
+    school = make_school(slug="times-school")
+    make_csv_connection(school, csv_sync_on_receipt="nightly")
+    _, password = _account(school)
+
+    async def upload():
+        async with drop.connect("times-school", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("roster.zip", "wb") as remote:
+                    await remote.write(_bundle())
+                await asyncio.sleep(0.1)  # the bundle has left the folder
+                await sftp.utime("roster.zip", (1_700_000_000, 1_700_000_000))  # as a client keeping the file time may
+                with pytest.raises(asyncssh.SFTPNoSuchFile):
+                    await sftp.utime("never-sent.zip", (1, 1))
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid"
