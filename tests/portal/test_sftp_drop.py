@@ -385,3 +385,16 @@ def test_setting_the_time_of_a_received_bundle_does_not_fail_the_upload(app, dro
     run(upload())
     (bundle,) = received(drop, school)
     assert bundle.status == "valid"
+
+
+def test_a_keys_only_account_refuses_its_old_password_and_takes_its_key(app, drop):
+    school = make_school(slug="keys-only")
+    make_csv_connection(school, csv_sync_on_receipt="nightly")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    account, password = _account(school, keys=key.export_public_key().decode())
+    accounts.remove_password(account, None)
+    with pytest.raises(asyncssh.PermissionDenied):
+        run(put_files(drop, "keys-only", {}, password=password))
+    run(put_files(drop, "keys-only", {"roster.zip": _bundle()}, client_keys=[key]))
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid"
