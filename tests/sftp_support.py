@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import asyncssh
 
 from portal.sftp.keys import ensure_host_key
-from portal.sftp.server import Drop, start_server
+from portal.sftp.drop import Drop
+from portal.sftp.server import start_server
 from store.db import db
 from store.models import RosterBundle
 

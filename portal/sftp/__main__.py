@@ -11,7 +11,8 @@ import sys
 
 from .. import create_app
 from .keys import ensure_host_key
-from .server import Drop, start_server
+from .drop import Drop
+from .server import start_server
 
 
 async def serve(app, host: str, port: int) -> None:
