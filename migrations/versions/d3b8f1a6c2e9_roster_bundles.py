@@ -2,13 +2,13 @@
 one (sync_run.bundle_id); and whether a received bundle is synced at once or at the nightly time.
 
 Revision ID: d3b8f1a6c2e9
-Revises: c7f3a9e2b4d1
+Revises: f2b6c9d4e8a1
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "d3b8f1a6c2e9"
-down_revision = "c7f3a9e2b4d1"
+down_revision = "f2b6c9d4e8a1"
 branch_labels = None
 depends_on = None
 

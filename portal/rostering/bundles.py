@@ -3,6 +3,7 @@ Preview or sync of one bundle."""
 import csv
 import io
 import os
+import tempfile
 import zipfile
 
 from flask import (abort, flash, make_response, redirect, render_template, request, send_file, url_for)
@@ -146,7 +147,7 @@ def download_bundle(school, bundle_id):
     name = f"{school.slug}-bundle-{bundle.id}.zip"
     if os.path.isfile(bundle.stored_path):
         return send_file(bundle.stored_path, mimetype="application/zip", as_attachment=True, download_name=name)
-    buffer = io.BytesIO()
+    buffer = tempfile.TemporaryFile()  # on disk, not in memory: a folder may hold hundreds of MB of CSV
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for entry in sorted(os.scandir(bundle.stored_path), key=lambda e: e.name):
             if entry.is_file(follow_symlinks=False):

@@ -245,3 +245,14 @@ def test_the_list_says_what_happened_to_each_bundle(app, client, auth, school):
     listed = text(client.get(f"/schools/{school.slug}/rostering/bundles", headers={"HX-Request": "true"}))
     assert "part.zip" in listed and "SFTP" in listed and "Refused" in listed
     assert "was cut off midway; it was discarded" in listed
+
+
+def test_the_method_menu_works_without_javascript(app, client, auth, school):
+    auth.login("owner@csv.example.org")
+    api = text(_page(client, school))
+    assert "Use OneRoster CSV instead" in api and "Save connection" in api
+    csv_form = text(client.get(f"/schools/{school.slug}/rostering?method=oneroster_csv"))
+    assert "Save method" in csv_form and "Use the OneRoster API instead" in csv_form
+    make_csv_connection(school)
+    back = text(client.get(f"/schools/{school.slug}/rostering?method=oneroster"))
+    assert "Save connection" in back and "Save method" not in back
