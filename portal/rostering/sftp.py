@@ -75,7 +75,8 @@ def save_sftp_keys(school):
     try:
         keys = accounts.save_keys(account, text, current_user)
     except InvalidKeys as exc:
-        return _answer(school, 422, keys_text=text[:MAX_TEXT], error=str(exc))
+        typed = "" if "PRIVATE KEY" in text else text[:MAX_TEXT]  # a pasted private key is never sent back
+        return _answer(school, 422, keys_text=typed, error=str(exc))
     if not keys and not account.password_hash:
         notice = "Keys removed. The account has no password either: set one so the SIS can sign in."
     else:

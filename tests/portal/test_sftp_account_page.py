@@ -114,6 +114,7 @@ def test_a_bad_key_gets_a_clear_message_and_nothing_is_saved(client, school, own
     _post(client, "account")
     response = _post(client, "keys", authorized_keys=pasted)
     assert response.status_code == 422 and message in text(response)
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in response.get_data(as_text=True)  # a private key is not echoed back
     assert _account().authorized_keys == ""
     assert [e.action for e in db.session.scalars(db.select(AuditEvent))] == ["sftp_account_created"]
 
