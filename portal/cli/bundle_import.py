@@ -1,4 +1,5 @@
-"""`flask roster import --school SLUG FILE [--preview] [--json]`: validate a OneRoster CSV bundle and sync it inline."""
+"""`flask roster import --school SLUG FILE [--preview] [--json]`: validate a OneRoster CSV bundle and sync it inline;
+`flask roster configure-csv --school SLUG`: put a school on the CSV method."""
 import csv
 import io
 import json
@@ -11,12 +12,14 @@ from pathlib import Path
 import click
 from flask import current_app
 
+from connectors.errors import InvalidSettings
 from jobs.bundle_files import CSV_METHOD
 from jobs.bundles import accept_bundle
 from jobs.connection import NotConfigured, get_connection
 from jobs.runs import SyncAlreadyRunning, create_run
 
-from .roster import _school, roster_cli, run_and_report
+from ..rostering.csv_method import RECEIPT_CHOICES, save_csv_connection
+from .roster import _refuse, _school, roster_cli, run_and_report
 
 
 def _copy_in(path: Path) -> Path:
@@ -76,3 +79,20 @@ def import_command(slug, file, preview, as_json):
     except (NotConfigured, SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
     run_and_report(school, run.id, preview, as_json, **found)
+
+
+@roster_cli.command("configure-csv")
+@click.option("--school", "slug", required=True, help="The school's slug.")
+@click.option("--sis-school-id", default="", help="The school's sourcedId in orgs.csv (blank: the only school).")
+@click.option("--on-receipt", type=click.Choice([key for key, _ in RECEIPT_CHOICES]), default="now",
+              help="A valid bundle that arrives over SFTP: sync it now, or wait for the nightly sync.")
+def configure_csv_command(slug, sis_school_id, on_receipt):
+    """Make the school sync from OneRoster CSV bundles (SFTP or upload) instead of the API."""
+    school = _school(slug)
+    try:
+        save_csv_connection(school, {"sis_school_id": sis_school_id, "csv_sync_on_receipt": on_receipt}, actor=None)
+    except InvalidSettings as exc:
+        options = {"sis_school_id": "--sis-school-id", "csv_sync_on_receipt": "--on-receipt"}
+        _refuse(InvalidSettings({options.get(name, name): message for name, message in exc.errors.items()}))
+    click.echo(f"{school.name} now syncs from OneRoster CSV bundles; a valid bundle received over SFTP is "
+               f"{'synced at once' if on_receipt == 'now' else 'synced at the nightly time'}.")

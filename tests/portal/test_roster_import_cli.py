@@ -70,3 +70,16 @@ def test_a_school_on_the_api_method_is_told_to_switch(runner, app, bundle_store,
     assert unknown.exit_code == 2 and "No school with the slug 'nope'" in unknown.output
     missing = _import(runner, tmp_path / "missing.zip")
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_configure_csv_puts_a_school_on_the_csv_method(runner, app, bundle_store, tmp_path):
+    from jobs.connection import get_connection
+    school = make_school(slug="csv-new")
+    done = runner.invoke(args=["roster", "configure-csv", "--school", "csv-new", "--sis-school-id", "s1",
+                               "--on-receipt", "nightly"])
+    assert done.exit_code == 0 and "synced at the nightly time" in done.output
+    conn = get_connection(school)
+    assert (conn.method, conn.sis_school_id, conn.csv_sync_on_receipt) == ("oneroster_csv", "s1", "nightly")
+    assert _import(runner, write_zip(tmp_path / "e.zip", bundle_files()), slug="csv-new").exit_code == 0
+    bad = runner.invoke(args=["roster", "configure-csv", "--school", "csv-new", "--sis-school-id", "a\nb"])
+    assert bad.exit_code == 2 and "--sis-school-id: Give the school's sourcedId" in bad.output
