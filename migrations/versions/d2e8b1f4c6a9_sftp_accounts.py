@@ -1,13 +1,13 @@
 """The SFTP drop: one account per school (password hash and/or SSH public keys).
 
 Revision ID: d2e8b1f4c6a9
-Revises: c7f3a9e2b4d1
+Revises: d3b8f1a6c2e9
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "d2e8b1f4c6a9"
-down_revision = "c7f3a9e2b4d1"
+down_revision = "d3b8f1a6c2e9"
 branch_labels = None
 depends_on = None
 
