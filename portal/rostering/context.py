@@ -15,6 +15,7 @@ from . import csv_method, service
 from .blackouts import list_blackouts
 from .changes import grouped_changes
 from .forms import METHODS, settings_from_connection, vendor_choices
+from .sftp_view import sftp_view
 from .source_health import last_night
 
 HISTORY_PAGE_SIZE = 10
@@ -72,6 +73,8 @@ def page_context(school, **parts) -> dict:
     context.update(run_context(latest_run(school)))
     context.update(pauses)
     context.update(csv_context(school, conn, parts.pop("csv_form", None), parts.pop("csv_errors", None)))
+    if "sftp" not in parts and context["method"] == "oneroster_csv":  # the drop is part of the CSV method
+        context["sftp"] = sftp_view(school)
     context.update(parts)
     return context
 
