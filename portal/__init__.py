@@ -13,7 +13,9 @@ from .config import Config, INSTANCE_DIR, check_production_config
 from .extensions import csrf, login_manager, mail, migrate
 from .main import bp as main_bp
 from .people import bp as people_bp
+from .requests import PortalRequest
 from .rostering import bp as rostering_bp
+from .sources import bp as sources_bp
 from .status import bp as status_bp
 
 
@@ -27,6 +29,7 @@ class DatabaseId(IntegerConverter):
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.request_class = PortalRequest
     app.url_map.converters["int"] = DatabaseId
     app.config.from_object(Config)
     if config:
@@ -52,7 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     filters.init_app(app)
     queue.init_app(app)
     security.init_app(app)
-    for blueprint in (auth_bp, main_bp, people_bp, rostering_bp, status_bp):
+    for blueprint in (auth_bp, main_bp, people_bp, rostering_bp, sources_bp, status_bp):
         app.register_blueprint(blueprint)
     register_cli(app)
     return app

@@ -52,6 +52,8 @@ def upgrade():
         sa.Column("credentials_expire_on", sa.Date),
         sa.Column("automatic", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("sync_time", sa.String(5), nullable=False, server_default="02:00"),
+        sa.Column("last_tested_at", sa.DateTime(timezone=True)),
+        sa.Column("last_test_result", sa.String(200), nullable=False, server_default=""),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.UniqueConstraint("district_id", "name", name="uq_source_district_name"),

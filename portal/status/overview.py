@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy.orm import joinedload
+
 from jobs.schedule import next_run_at, parse_sync_time
 from store.db import db
 from store.models import RosterConnection, School, SyncRun
@@ -43,15 +45,16 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
     now = now or datetime.now(timezone.utc)
     ids = [s.id for s in schools]
     conns = {c.school_id: c for c in db.session.scalars(
-        db.select(RosterConnection).where(RosterConnection.school_id.in_(ids)))}
+        db.select(RosterConnection).where(RosterConnection.school_id.in_(ids))
+        .options(joinedload(RosterConnection.source)))}  # has_secret of a mapped school reads its source
     runs = _latest_runs(ids)
     rows = []
     for school in schools:
         conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
         moment = run and (run.finished_at or run.started_at or run.created_at)
         rows.append(SchoolSchedule(
-            school=school, connected=bool(conn and conn.has_secret), automatic=bool(conn and conn.automatic),
+            school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
             sync_time=parse_sync_time(conn.sync_time if conn else None).strftime("%H:%M"), zone=zone.key,
-            next_run=_next_run_text(conn, now) if conn and conn.has_secret else "",
+            next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
             last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""))
     return rows

@@ -8,7 +8,7 @@ from jobs.connection import NotConfigured, get_connection, load_settings, saved_
 from jobs.outbound import outbound_policy
 from portal.rostering import service
 from store.db import db
-from store.secrets import redactor_for
+from store.secrets import decrypt_secret, redactor_for, rotate_secrets
 from tests.factories import make_district, make_school, make_source, map_school
 from tests.support import SETTINGS, expected_people, people, sandbox_fixture, sync
 
@@ -92,3 +92,12 @@ def test_a_school_connected_alone_is_untouched_by_sources(app, sandbox):
         "url": sandbox.info["base_url"], "auth_mode": "oauth2", "school_id": sandbox.info["school_ids"][0]}, None)
     assert conn.source_id is None and conn.credentials is conn
     assert settings_for(conn).client_secret == sandbox.info["client_secret"]
+
+
+def test_rotating_the_keys_re_encrypts_source_secrets_too(mapped, sandbox):
+    source, _first, _second = mapped
+    before = bytes(source.secret_encrypted)
+    assert rotate_secrets() == 1  # the mapped schools hold no secret of their own
+    db.session.expire_all()
+    assert bytes(source.secret_encrypted) != before
+    assert decrypt_secret(source.secret_encrypted) == sandbox.info["client_secret"]
