@@ -175,7 +175,7 @@ def _members(night_id: int, redactor: Redactor) -> tuple[list[Member], datetime 
         settings = load_settings(conn, outbound_policy())
         redactor.add(settings.client_secret, settings.client_id)
         roles = frozenset(conn.enabled_roles) | ({"parent"} if conn.sync_parents else frozenset())
-        members.append(Member(run.school_id, run.id, conn.sis_school_id.strip().lower(), roles, 1 << len(members)))
+        members.append(Member(run.school_id, run.id, settings.school_id.strip().lower(), roles, 1 << len(members)))
         starts.append(choose_since(conn, run, now))
         db.session.execute(db.update(SourceNightRun).where(SourceNightRun.night_id == night_id,
                                                            SourceNightRun.run_id == run.id)
