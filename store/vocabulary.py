@@ -122,6 +122,16 @@ def outcome_label(status: str, issues: int = 0) -> str:
     return f"{label} with {issue_count_text(issues)}" if status == "succeeded" and issues else label
 
 
+def settings_in_words(conn) -> str:
+    """The audit log's record of saved sync settings: "Students on, Teachers on, … Automatic Rostering off"."""
+    def on(value) -> str:
+        return "on" if value else "off"
+    toggles = ", ".join(f"{'Parent contacts' if t.column == 'sync_parents' else t.label} {on(getattr(conn, t.column))}"
+                        for t in SYNC_TOGGLES)
+    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, nightly at {conn.sync_time}; "
+            f"archive guard {conn.archive_threshold_percent:g}%.")
+
+
 def run_kind(trigger: str) -> str:
     """What a run is called on the page: a preview writes nothing, every other trigger is a sync."""
     return "Preview" if trigger == "preview" else "Sync"

@@ -44,15 +44,17 @@ def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_
 
     assert [rcpt for rcpt, _ in smtp_sink.messages] == [[owner.email]]
     message = smtp_sink.messages[0][1]
-    assert message["Subject"] == f"Rostering: {school.name} sync succeeded"
+    # the site's words: the school's own run number and "succeeded with 12 issues", as the run page says it
+    assert message["Subject"] == f"Rostering: {school.name} sync #1 succeeded with 12 issues"
     parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
              if not part.is_multipart()}
     text, html = parts["text/plain"], parts["text/html"]
     link = f"http://127.0.0.1:5000/schools/{school.slug}/rostering/runs/{run.id}"
-    for expected in ("Nightly (Automatic Rostering)", "Fetched:   120", "Created:   7", "Archived:  2",
+    for expected in ("Nightly (Automatic Rostering)", "Read from the SIS: 120", "Created: 7", "Archived: 2",
                      "Duration:  1 min 15 s", "12 in all, first 10 shown", "stu-009", link):
         assert expected in text
     assert "stu-010" not in text and f'href="{link}"' in html
+    assert "Linked" not in text and "Unchanged" not in text  # counts the site never shows
     assert reload_run(run.id).report_status == "sent"
 
 
@@ -115,5 +117,5 @@ def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sin
     assert run.status == "succeeded" and run.created > 0 and run.report_status == "sent"
     [(rcpt, message)] = smtp_sink.messages
     text = next(p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain")
-    assert rcpt == [owner.email] and f"Created:   {run.created}" in text.splitlines()
+    assert rcpt == [owner.email] and f"Created: {run.created}" in text.splitlines()
     assert sandbox.info["client_secret"] not in message.as_string()
