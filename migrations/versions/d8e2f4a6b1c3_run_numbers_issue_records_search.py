@@ -23,6 +23,10 @@ depends_on = None
 
 log = logging.getLogger("alembic.runtime.migration")
 
+# Existing runs numbered 1, 2, 3… per school in the order they were made (PostgreSQL and SQLite 3.25+ alike).
+NUMBER_EXISTING_RUNS = ("UPDATE sync_run SET number = (SELECT ranked.n FROM (SELECT id, ROW_NUMBER() OVER "
+                        "(PARTITION BY school_id ORDER BY created_at, id) AS n FROM sync_run) AS ranked "
+                        "WHERE ranked.id = sync_run.id)")
 SEARCHED = ("given_name", "family_name", "email", "sis_id", "source_id")  # portal/people/directory.py
 _COLUMNS = ", ".join(SEARCHED)
 _NEW = ", ".join(f"new.{c}" for c in SEARCHED)
@@ -45,9 +49,7 @@ SQLITE_SEARCH = (
 def upgrade():
     bind = op.get_bind()
     op.add_column("sync_run", sa.Column("number", sa.Integer(), nullable=True))
-    op.execute("UPDATE sync_run SET number = (SELECT ranked.n FROM (SELECT id, ROW_NUMBER() OVER "
-               "(PARTITION BY school_id ORDER BY created_at, id) AS n FROM sync_run) AS ranked "
-               "WHERE ranked.id = sync_run.id)")
+    op.execute(NUMBER_EXISTING_RUNS)
     op.create_index("ix_sync_run_school_number", "sync_run", ["school_id", "number"])
     op.add_column("sync_issue", sa.Column("record", sa.Text(), nullable=False, server_default=""))
     if bind.dialect.name == "sqlite":
