@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 
 from jobs.report import send_run_report
 from portal.extensions import mail
-from tests.factories import make_owner, make_school
+from tests.factories import make_owner, make_person, make_school
 from tests.support import (closed_port, connect, finished_run, opted_in_owner, reload_run, sandbox_fixture, sync,
                            use_mail_server)
 
@@ -56,6 +56,21 @@ def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_
     assert "stu-010" not in text and f'href="{link}"' in html
     assert "Linked" not in text and "Unchanged" not in text  # counts the site never shows
     assert reload_run(run.id).report_status == "sent"
+
+
+def test_the_report_names_each_person_beside_their_record_id_and_links_to_them(app):
+    school = make_school()
+    opted_in_owner(school)
+    make_person(school, role="teacher", given_name="Ada", family_name="Lovelace", source_id="stu-001")
+    run = finished_run(school, issues=3)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    [message] = outbox
+    people = f"http://127.0.0.1:5000/schools/{school.slug}/people?q=stu-001"
+    assert "- Ada Lovelace (Teacher), SIS record stu-001: Unreadable record. Record 1 has no family name" in message.body
+    assert f"In People: {people}" in message.body and f'<a href="{people}">Ada Lovelace (Teacher)</a>' in message.html
+    assert "- SIS record stu-000: Unreadable record." in message.body  # nobody here has that id: the id alone
+    assert "bad_record" not in message.body
 
 
 def test_nobody_opted_in_means_no_mail(app):
