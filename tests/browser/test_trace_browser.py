@@ -131,7 +131,7 @@ def test_a_new_school_points_to_rostering(page, app, width):
     sign_in(page, owner.email, PASSWORD)
     page.goto(f"/schools/{school.slug}/people")
     expect(page.locator(".empty-people")).to_contain_text("No one here yet.")
-    page.locator(".empty-people").get_by_role("link", name="Rostering").click()
+    page.locator(".empty-people").get_by_role("link", name="the Rostering page").click()
     expect(page).to_have_url(re.compile(r"/schools/brand-new/rostering$"))
     page.goto(f"/schools/{school.slug}/people")
     screenshot(page, f"17-19-empty-people-{width}")
