@@ -49,7 +49,7 @@ def _empty_school(school, result, q, args) -> str:
     if any(not person.can_manage_rostering for person in result.items):
         return ""
     conn = get_connection(school)
-    return "connected" if conn is not None and conn.has_secret else "not_connected"
+    return "connected" if conn is not None and conn.can_sync else "not_connected"
 
 
 def _people_context(school, args) -> dict:
