@@ -9,7 +9,7 @@
   https://www.sqlite.org/fts5.html#external_content_tables ("delete" command with the old values).
 
 Revision ID: d8e2f4a6b1c3
-Revises: c7f3a9e2b4d1
+Revises: d2e8b1f4c6a9
 """
 import logging
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d8e2f4a6b1c3"
-down_revision = "c7f3a9e2b4d1"
+down_revision = "d2e8b1f4c6a9"  # re-chained after main (was c7f3a9e2b4d1)
 branch_labels = None
 depends_on = None
 
