@@ -38,14 +38,14 @@ ROLE_TOGGLES = tuple(t for t in WHO_TOGGLES if t.role)
 
 TRIGGERS = ("manual", "preview", "nightly", "cli")
 TRIGGER_LABELS = {"manual": "Sync now", "preview": "Preview", "nightly": "Nightly (Automatic Rostering)",
-                  "cli": "Command line"}
+                  "cli": "Command line", "undo": "Undo of a sync"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed",
                  "needs_review": "Needs review", "skipped": "Skipped"}
 
 
 def run_kind(trigger: str) -> str:
-    """What a run is called on the page: a preview writes nothing, every other trigger is a sync."""
-    return "Preview" if trigger == "preview" else "Sync"
+    """What a run is called on the page: a preview writes nothing, an undo reverses a sync, the rest are syncs."""
+    return {"preview": "Preview", "undo": "Undo"}.get(trigger, "Sync")
 
 
 def status_label(status: str) -> str:

@@ -9,6 +9,7 @@ from connectors.errors import InvalidSettings
 from jobs.connection import NotConfigured, get_connection
 from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
 from jobs.thresholds import PERCENT_MAX_CHARS
+from jobs.undo import undo_context
 from store.db import db
 from store.models import SyncChange, SyncIssue, SyncRun
 from store.vocabulary import run_kind
@@ -144,7 +145,7 @@ def run_page(school, run_id):
     changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id),
                           page=page_number(request.args, "changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
-                           **run_context(run))
+                           **run_context(run), **undo_context(run))
 
 
 def _safe_cell(value) -> str:
