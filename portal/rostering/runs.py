@@ -18,6 +18,7 @@ from ..access import school_required
 from ..htmx import is_htmx, retarget, trigger
 from ..paging import page_number
 from . import bp
+from .chart_data import chart_context
 from .context import history_context, latest_run, run_context
 from .routes import _page
 
@@ -133,6 +134,13 @@ def discard(school, run_id):
 @school_required
 def history(school):
     return render_template("rostering/_history.html", **history_context(school, page_number(request.args)))
+
+
+@bp.get("/runs/chart")
+@school_required
+def history_chart(school):
+    """The history chart alone, for the page's refresh after a run."""
+    return render_template("rostering/_history_glance.html", **chart_context(school))
 
 
 @bp.get("/runs/<int:run_id>")
