@@ -55,6 +55,8 @@ class Config:
     # The longest a sync may fetch before it stops (nothing changed) with a message; the RQ job's own
     # time limit is an hour more, so the readable stop comes first.
     SYNC_MAX_MINUTES = float(os.environ.get("SYNC_MAX_MINUTES", "120"))
+    # The demo sandbox SIS's admin API (`make demo` sets it): shows "Simulate SIS changes" on the Rostering page.
+    DEMO_SANDBOX_URL = os.environ.get("DEMO_SANDBOX_URL", "")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
