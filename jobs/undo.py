@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask import current_app
+from sqlalchemy import column, table, text
 
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
 
 from .apply import CHUNK, ID_CHUNK, _chunks, _insert_changes
+from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS
 from .history import record_role_counts
 from .hold import percent_text
@@ -28,6 +30,7 @@ from .runs import NOTHING_CHANGED, SyncAlreadyRunning, active_run, finish_run, m
 from .thresholds import DEFAULT_THRESHOLD
 
 VALUE_FIELDS = FIELDS + PARENT_FIELDS
+BIG_ID_CHUNK = 30000  # ids per UPDATE … IN on PostgreSQL (SQLite takes at most ID_CHUNK bound values)
 FIELD_LABELS = {"role": "Role", "given_name": "First name", "middle_name": "Middle name", "family_name": "Last name",
                 "email": "Email", "username": "Username", "sis_id": "SIS id", "grade": "Grade", "phone": "Phone",
                 "parent_name": "Parent name", "parent_email": "Parent email", "parent_phone": "Parent phone"}
@@ -220,18 +223,39 @@ def _keep_sign_in_emails(plan: UndoPlan, emails: dict[int, tuple]) -> None:
                                           "not given back.", "email_taken"))
 
 
+def _put_back_values(reverts: dict[int, dict[str, str]], now: datetime) -> None:
+    """Set the old values: on PostgreSQL one UPDATE … FROM a COPY-filled temporary table (an UPDATE per person
+    cost 6 s for 12,000 people here); elsewhere an executemany of UPDATEs by primary key."""
+    if not reverts:
+        return
+    if db.session.connection().dialect.name != "postgresql":
+        rows = [{"id": pid, **values, "updated_at": now} for pid, values in reverts.items()]
+        for chunk in _chunks(rows, CHUNK):
+            db.session.execute(db.update(Person), chunk)
+        return
+    names = [name for name in VALUE_FIELDS if any(name in values for values in reverts.values())]
+    columns = ", ".join(f"{name} text" for name in names)  # names come from VALUE_FIELDS, never from input
+    db.session.execute(text(f"CREATE TEMPORARY TABLE undo_values (id integer PRIMARY KEY, {columns}) ON COMMIT DROP"))
+    bulk_insert(table("undo_values", column("id"), *(column(name) for name in names)),
+                [{"id": pid, **{name: values.get(name) for name in names}} for pid, values in reverts.items()])
+    # NULL in the table means "this field stays"; a value put back is never NULL ("" at most).
+    assignments = ", ".join(f"{name} = COALESCE(t.{name}, person.{name})" for name in names)
+    db.session.execute(text(f"UPDATE person SET {assignments}, updated_at = :now FROM undo_values t "
+                            "WHERE person.id = t.id"), {"now": now})
+
+
+def _set_status(ids: list[int], values: dict) -> None:
+    size = BIG_ID_CHUNK if db.session.connection().dialect.name == "postgresql" else ID_CHUNK
+    for chunk in _chunks(ids, size):
+        db.session.execute(db.update(Person).where(Person.id.in_(chunk)).values(**values))
+
+
 def _write(plan: UndoPlan, undo_id: int, now: datetime) -> None:
     """Every write of the undo, in the caller's transaction: people, the change log and the left-alone issues."""
-    update = db.update(Person)
-    rows = [{"id": pid, **values, "updated_at": now} for pid, values in plan.reverts.items()]
-    for chunk in _chunks(rows, CHUNK):
-        db.session.execute(update, chunk)
-    for chunk in _chunks(plan.restores, ID_CHUNK):
-        db.session.execute(update.where(Person.id.in_(chunk)).values(
-            status="active", archived_by="", archived_at=None, updated_at=now))
-    for chunk in _chunks(plan.archives + plan.rearchives, ID_CHUNK):
-        db.session.execute(update.where(Person.id.in_(chunk)).values(
-            status="archived", archived_by="sync", archived_at=now, updated_at=now))
+    _put_back_values(plan.reverts, now)
+    _set_status(plan.restores, {"status": "active", "archived_by": "", "archived_at": None, "updated_at": now})
+    _set_status(plan.archives + plan.rearchives,
+                {"status": "archived", "archived_by": "sync", "archived_at": now, "updated_at": now})
     _insert_changes({**row, "run_id": undo_id} for row in plan.log)
     for chunk in _chunks(plan.left, CHUNK):
         db.session.execute(db.insert(SyncIssue), [
