@@ -13,8 +13,9 @@ MARKED = {"needs_review": "Held for review", "failed": "Failed"}
 WIDTH, LEFT, RIGHT = 720, 56, 12
 TOP_Y, TOP_H = 14, 150      # rostered people panel
 BARS_Y, BARS_H = 200, 110   # counts panel
-HEIGHT = BARS_Y + BARS_H + 30  # room for the date labels
+HEIGHT = BARS_Y + BARS_H + 44  # room for run numbers and dates
 MAX_LABELS = 8
+MAX_GROUP = 64  # the widest group of four bars
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Chart:
     marks: list[dict] = field(default_factory=list)     # status, label, x, w, title
     top_ticks: list[tuple] = field(default_factory=list)   # (y, text)
     bar_ticks: list[tuple] = field(default_factory=list)
-    x_labels: list[tuple] = field(default_factory=list)    # (x, text)
+    x_labels: list[tuple] = field(default_factory=list)    # (x, run number, day when it changes)
     rows: list[RunPoint] = field(default_factory=list)     # the table fallback, newest first
     roles: tuple = ROLE_SERIES
     counts: tuple = COUNT_SERIES
@@ -74,8 +75,17 @@ def carried_roles(points: list[RunPoint]) -> list[dict[str, int] | None]:
     return carried
 
 
+def tick_values(top: int) -> list[int]:
+    """Whole, round ticks from 0 to a nice_ceiling: 50 → 0, 10, … 50; 20 → 0, 5, … 20; 2 → 0, 1, 2."""
+    if top <= 5:
+        intervals = top
+    else:
+        intervals = 4 if str(top)[0] == "2" else 5
+    return [top * i // intervals for i in range(intervals + 1)]
+
+
 def _ticks(top: int, y0: int, height: int) -> list[tuple]:
-    return [(round(y0 + height - height * i / 4, 1), f"{top * i // 4:,}") for i in range(5)]
+    return [(round(y0 + height - height * value / top, 1), f"{value:,}") for value in tick_values(top)]
 
 
 def _summary(points: list[RunPoint], carried: list) -> str:
@@ -118,7 +128,7 @@ def history_chart(points: list[RunPoint], school_name: str = "") -> Chart:
 
     tallest = nice_ceiling(max(max(getattr(p, k) for k, _ in COUNT_SERIES) for p in points))
     chart.bar_ticks = _ticks(tallest, BARS_Y, BARS_H)
-    group = step * 0.8
+    group = min(step * 0.8, MAX_GROUP)  # one run alone gets bars, not a wall
     width = group / len(COUNT_SERIES)
     for x, point in zip(centre, points):
         for n, (kind, label) in enumerate(COUNT_SERIES):
@@ -134,6 +144,10 @@ def history_chart(points: list[RunPoint], school_name: str = "") -> Chart:
                                 "w": round(step, 1), "cx": round(x, 1),
                                 "title": f"Run #{point.run_id}, {point.day}: {MARKED[point.status].lower()}"})
     every = max(1, -(-len(points) // MAX_LABELS))
-    chart.x_labels = [(round(x, 1), p.day) for i, (x, p) in enumerate(zip(centre, points))
-                      if i % every == 0 or i == len(points) - 1 and (len(points) - 1) % every >= every / 2]
+    shown_day = None
+    for i, (x, p) in enumerate(zip(centre, points)):
+        if i % every:
+            continue
+        chart.x_labels.append((round(x, 1), f"#{p.run_id}", "" if p.day == shown_day else p.day))
+        shown_day = p.day
     return chart

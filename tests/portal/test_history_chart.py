@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-from portal.rostering.chart import RunPoint, carried_roles, history_chart, nice_ceiling
+from portal.rostering.chart import RunPoint, carried_roles, history_chart, nice_ceiling, tick_values
 from portal.rostering.chart_data import run_points
 from store.db import db
 from store.models import RunRoleCount
@@ -55,6 +55,7 @@ def test_lines_bars_and_marks_follow_the_runs():
     archived = next(b for b in chart.bars if b["kind"] == "archived")
     assert created["h"] == pytest.approx(2 * archived["h"] * 110 / 100, rel=0.01)  # linear: 110 vs 50 on a 200 axis
     assert [t for _, t in chart.bar_ticks] == ["0", "50", "100", "150", "200"]
+    assert [x[1:] for x in chart.x_labels] == [("#1", "Dec 1"), ("#2", "Dec 2"), ("#3", "Dec 3"), ("#4", "Dec 4")]
     assert [t for _, t in chart.top_ticks][-1] == "100"
     assert [r.run_id for r in chart.rows] == [4, 3, 2, 1]  # the table lists newest first
 
@@ -70,9 +71,19 @@ def test_no_runs_make_an_empty_chart():
     assert chart.empty and chart.desc == "No syncs yet."
 
 
-def test_dates_are_labelled_without_crowding():
+def test_runs_are_labelled_without_crowding_and_a_day_once():
     chart = history_chart([point(n, roles={"student": n}) for n in range(1, 31)])
-    assert 2 <= len(chart.x_labels) <= 9 and chart.x_labels[0][1] == "Dec 1"
+    assert 2 <= len(chart.x_labels) <= 9 and chart.x_labels[0][1:] == ("#1", "Dec 1")
+    same_day = history_chart([RunPoint(n, "Dec 1", "succeeded", "nightly") for n in (4, 5, 6)])
+    assert [x[1:] for x in same_day.x_labels] == [("#4", "Dec 1"), ("#5", ""), ("#6", "")]
+
+
+@pytest.mark.parametrize("top, ticks", [(1, [0, 1]), (2, [0, 1, 2]), (5, [0, 1, 2, 3, 4, 5]),
+                                        (10, [0, 2, 4, 6, 8, 10]), (20, [0, 5, 10, 15, 20]),
+                                        (50, [0, 10, 20, 30, 40, 50]), (200, [0, 50, 100, 150, 200]),
+                                        (100_000, [0, 20_000, 40_000, 60_000, 80_000, 100_000])])
+def test_ticks_are_whole_round_numbers(top, ticks):
+    assert tick_values(top) == ticks
 
 
 # -- what a sync records --------------------------------------------------------------------------
@@ -128,7 +139,7 @@ def test_the_chart_data_for_many_schools_takes_two_queries(app):
 # -- on the pages ---------------------------------------------------------------------------------
 
 def _svg(html):
-    match = re.search(r'<svg viewBox="0 0 720 340" role="img" aria-labelledby="(hc-title-\d+) (hc-desc-\d+)"', html)
+    match = re.search(r'<svg viewBox="0 0 720 354" role="img" aria-labelledby="(hc-title-\d+) (hc-desc-\d+)"', html)
     assert match, "no chart"
     return match
 
