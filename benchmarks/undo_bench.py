@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_history")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+REDIS_URL = os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")  # sync_bench reads it too
 
 
 def main(argv=None) -> int:
@@ -26,24 +26,20 @@ def main(argv=None) -> int:
     from jobs.runs import create_run
     from jobs.sync import run_sync
     from jobs.undo import plan_undo, undo_sync
+    from benchmarks.sync_bench import worker_setup
     from portal import create_app
-    from portal.schema import rebuild_schema
     from store.db import db
-    from store.models import District, Person, School, SyncRun
-    from tests.support import app_config, connect, ensure_database
+    from store.models import Person, School, SyncRun
+    from tests.support import app_config, ensure_database
 
     ensure_database(DATABASE_URL)
     app = create_app(app_config(SQLALCHEMY_DATABASE_URI=DATABASE_URL, REDIS_URL=REDIS_URL, TESTING=False))
     box = start_sandbox("oneroster", schools=1, students=args.students, seed=5, page_cap=1000)
     results = {"students": args.students}
     try:
+        worker_setup(DATABASE_URL, box.info)  # the sync benchmark's school: Auto update and Archive on
         with app.app_context():
-            rebuild_schema()
-            app.redis.flushdb()
-            school = School(district=District(name="Bench District"), name="Bench High", slug="bench-high")
-            db.session.add(school)
-            db.session.commit()
-            connect(school, box, auto_update=True, archive=True)
+            school = db.session.scalar(db.select(School).filter_by(slug="bench-high"))
 
             def timed_sync(label):
                 run = create_run(school, trigger="cli", threshold_override=100)

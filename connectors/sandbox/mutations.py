@@ -25,10 +25,7 @@ def mutate(data: Dataset, change_fraction: float = 0.0, remove_fraction: float =
         n_remove = round(len(ids) * remove_fraction)
         changed, removed = ids[:n_change], ids[n_change:n_change + n_remove]
         stamp = _now()
-        for sid in changed:
-            user = data.users[sid]
-            user["givenName"] = rng.choice([g for g in GIVEN if g != user["givenName"]])
-            user["dateLastModified"] = stamp
+        _rename_all(data, changed, "givenName", GIVEN, rng, stamp)
         marked, dropped = [], []
         for n, sid in enumerate(removed):
             drop = remove_mode == "drop" or (remove_mode == "mixed" and n % 2)
@@ -41,6 +38,14 @@ def mutate(data: Dataset, change_fraction: float = 0.0, remove_fraction: float =
                 marked.append(sid)
         data.changed(changed + removed)
     return {"changed": sorted(changed), "tobedeleted": sorted(marked), "dropped": sorted(dropped)}
+
+
+def _rename_all(data: Dataset, sids: list[str], key: str, names: list[str], rng: random.Random, stamp: str) -> None:
+    """Give each of these people another name from `names` (givenName or familyName)."""
+    for sid in sids:
+        user = data.users[sid]
+        user[key] = rng.choice([name for name in names if name != user[key]])
+        user["dateLastModified"] = stamp
 
 
 def rename(data: Dataset, source_id: str, given_name: str | None = None, family_name: str | None = None) -> dict:
@@ -77,10 +82,7 @@ def simulate(data: Dataset, school_id: str, renames: int = 5, removals: int = 3,
         rng.shuffle(ours)
         renamed, removed = ours[:renames], ours[renames:renames + removals]
         stamp = _now()
-        for sid in renamed:
-            user = data.users[sid]
-            user["familyName"] = rng.choice([f for f in FAMILY if f != user["familyName"]])
-            user["dateLastModified"] = stamp
+        _rename_all(data, renamed, "familyName", FAMILY, rng, stamp)
         for sid in removed:
             data.users[sid].update(status="tobedeleted", dateLastModified=stamp)
         students = [sid for sid in ours if data.users[sid]["role"] == "student"]

@@ -8,20 +8,17 @@ from jobs.undo import UndoNeedsConfirmation, UndoRefused, plan_undo, undo_sync
 from store.db import db
 from store.models import AuditEvent, Person, RunRoleCount, SyncIssue, SyncRun
 from tests.factories import make_owner, make_person, make_run, make_school
-from tests.support import (add_sis_person, change_sis_person, changes, connect, directory, running_sandbox, snapshot,
-                           sync)
+from tests.support import (add_sis_person, change_sis_person, changes, connect, directory, sandbox_fixture,
+                           snapshot, sync)
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
-@pytest.fixture
-def box(app):
-    with running_sandbox(seed=31, students=80) as sandbox:
-        yield sandbox
+box = sandbox_fixture(seed=31, students=80)
 
 
 @pytest.fixture
-def school(box):
+def school(app, box):
     school = make_school()
     connect(school, box, archive=True, auto_update=True)
     assert sync(school).status == "succeeded"

@@ -6,15 +6,12 @@ from connectors.sandbox.mutations import simulate
 from store.db import db
 from store.models import AuditEvent
 from tests.factories import make_owner, make_school
-from tests.support import connect, csrf_token, expected_people, running_sandbox, sync, text
+from tests.support import connect, csrf_token, expected_people, sandbox_fixture, sync, text
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
-@pytest.fixture
-def box(app):
-    with running_sandbox(seed=47, students=60) as sandbox:
-        yield sandbox
+box = sandbox_fixture(seed=47, students=60)
 
 
 @pytest.fixture

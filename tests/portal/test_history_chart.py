@@ -10,7 +10,7 @@ from portal.rostering.chart_data import run_points
 from store.db import db
 from store.models import RunRoleCount
 from tests.factories import make_district, make_district_manager, make_owner, make_run, make_school
-from tests.support import connect, running_sandbox, sync
+from tests.support import connect, sandbox_fixture, sync
 
 
 def point(run_id, status="succeeded", roles=None, **counts):
@@ -88,10 +88,7 @@ def test_ticks_are_whole_round_numbers(top, ticks):
 
 # -- what a sync records --------------------------------------------------------------------------
 
-@pytest.fixture
-def box(app):
-    with running_sandbox(seed=41, students=60) as sandbox:
-        yield sandbox
+box = sandbox_fixture(seed=41, students=60)
 
 
 def _counts(run):
@@ -99,7 +96,7 @@ def _counts(run):
                                    .where(RunRoleCount.run_id == run.id)).all())
 
 
-def test_each_applied_sync_records_rostered_people_by_role(box):
+def test_each_applied_sync_records_rostered_people_by_role(app, box):
     school = make_school()
     connect(school, box, archive=True)
     first = sync(school)

@@ -4,19 +4,17 @@ import pytest
 from store.db import db
 from store.models import SyncRun
 from tests.factories import make_owner, make_run, make_school
-from tests.support import change_sis_person, csrf_token, connect, directory, running_sandbox, snapshot, sync, text
+from tests.support import (change_sis_person, connect, csrf_token, directory, sandbox_fixture, snapshot, sync,
+                           text)
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
-@pytest.fixture
-def box(app):
-    with running_sandbox(seed=43, students=60) as sandbox:
-        yield sandbox
+box = sandbox_fixture(seed=43, students=60)
 
 
 @pytest.fixture
-def world(box, client, auth):
+def world(app, box, client, auth):
     school = make_school()
     owner = make_owner(school)
     connect(school, box, archive=True, auto_update=True)
