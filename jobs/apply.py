@@ -34,7 +34,8 @@ def _chunks(items, size: int):
 
 
 def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None):
-    """The field-level change log, generated lazily: one row per created/archived person, one per changed field."""
+    """The field-level change log, generated lazily: one row per created/archived/skipped person, one per changed
+    field (a skip row's `field` is its reason, its `after` the name the SIS gave)."""
     created_ids = created_ids or {}
 
     def row(action, person_id, sid, name="", before="", after=""):
@@ -54,6 +55,8 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
             yield row("link", pid, sid, name, before, after)
     for pid, sid in plan.archives:
         yield row("archive", pid, sid, "status", "active", "archived")
+    for pid, sid, reason, name in plan.skips:  # who was left as they were, and why (store.vocabulary.SKIP_REASONS)
+        yield row("skip", pid, sid, reason, "", name)
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:

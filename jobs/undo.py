@@ -19,6 +19,7 @@ from sqlalchemy import column, table, text
 
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from store.vocabulary import field_label
 
 from .apply import CHUNK, ID_CHUNK, _chunks, _insert_changes
 from .bulk import bulk_insert
@@ -31,9 +32,6 @@ from .thresholds import DEFAULT_THRESHOLD
 
 VALUE_FIELDS = FIELDS + PARENT_FIELDS
 BIG_ID_CHUNK = 30000  # ids per UPDATE … IN on PostgreSQL (SQLite takes at most ID_CHUNK bound values)
-FIELD_LABELS = {"role": "Role", "given_name": "First name", "middle_name": "Middle name", "family_name": "Last name",
-                "email": "Email", "username": "Username", "sis_id": "SIS id", "grade": "Grade", "phone": "Phone",
-                "parent_name": "Parent name", "parent_email": "Parent email", "parent_phone": "Parent phone"}
 CHANGED_SINCE = "changed since this sync (by a later sync or by hand in People)"
 LEFT_KINDS = {"changed_since": "Changed again since this sync", "already_active": "Restored since this sync",
               "already_archived": "Archived since this sync", "archived_again": "Archived again since this sync",
@@ -108,7 +106,7 @@ def refusal(run: SyncRun) -> str | None:
         return "This sync did not run (it was skipped or discarded), so it changed nothing and there is nothing to undo."
     undone = undone_by(run)
     if undone is not None:
-        return f"This sync was already undone by run #{undone.id}; a sync can be undone once."
+        return f"This sync was already undone by run #{undone.shown_number}; a sync can be undone once."
     return None
 
 
@@ -197,7 +195,7 @@ def _decide(plan: UndoPlan, row, finished: datetime, decided: set, emails: dict)
     elif row.field in VALUE_FIELDS:
         now = getattr(row, f"v_{row.field}")
         if now != row.after:
-            return _leave(plan, row, f"{FIELD_LABELS[row.field]} is now “{now}”, {CHANGED_SINCE}: left as it is.",
+            return _leave(plan, row, f"{field_label(row.field)} is now “{now}”, {CHANGED_SINCE}: left as it is.",
                           "changed_since")
         plan.reverts.setdefault(row.pid, {})[row.field] = row.before
         plan.log.append(_row("update", row.pid, row.source_id, row.field, row.after, row.before))
@@ -325,9 +323,11 @@ def _apply(run_id: int, undo_id: int, actor_id: int | None, confirmed: bool) -> 
         updated=len(plan.reverts) + len(plan.restores), archived=plan.would_archive, issues=len(plan.left),
         rostered_total=plan.rostered_total, would_archive=plan.would_archive))
     actor = db.session.get(Person, actor_id) if actor_id else None
-    AuditEvent.record(run.school, actor, "sync_undone", f"Run {undo_id} undid run {run.id}: {summary(plan)}")
+    undo = db.session.get(SyncRun, undo_id)
+    AuditEvent.record(run.school, actor, "sync_undone",
+                      f"Run #{undo.shown_number} undid run #{run.shown_number}: {summary(plan)}")
     db.session.commit()
-    return db.session.get(SyncRun, undo_id)
+    return undo
 
 
 def _nothing_to_undo(plan: UndoPlan) -> str:
@@ -348,4 +348,5 @@ def summary(plan: UndoPlan) -> str:
 def undo_context(run: SyncRun) -> dict:
     """For a run's page: whether it can be undone, and the undo that reversed it."""
     undone = undone_by(run) if run.status == "succeeded" and run.trigger not in ("preview", "undo") else None
-    return {"undone_by": undone, "undoable": undone is None and refusal(run) is None}
+    undoes = db.session.get(SyncRun, run.undoes_run_id) if run.undoes_run_id else None
+    return {"undone_by": undone, "undoable": undone is None and refusal(run) is None, "undoes": undoes}

@@ -112,6 +112,7 @@ class Person(UserMixin, db.Model):
         _trigram_index("family_name"),
         _trigram_index("email", lowered=False),  # stored lower-case
         _trigram_index("sis_id"),
+        _trigram_index("source_id"),  # migration d8e2f4a6b1c3; SQLite has person_search (FTS5) instead
     )
 
     # flask-login keeps get_id() in the session and the remember cookie: the token of this sign-in's
@@ -241,11 +242,20 @@ class RosterConnection(db.Model):
         return f"<RosterConnection school={self.school_id} vendor={self.vendor}>"
 
 
+def _next_run_number(context) -> int:
+    """The school's next run number (1, 2, 3…), read in the inserting transaction; shown instead of the global id."""
+    school_id = context.get_current_parameters()["school_id"]
+    latest = context.connection.scalar(
+        text("SELECT MAX(number) FROM sync_run WHERE school_id = :school"), {"school": school_id})
+    return (latest or 0) + 1
+
+
 class SyncRun(db.Model):
     """One sync (or preview) of a school; the page renders progress from this row."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    number: Mapped[int | None] = mapped_column(Integer, default=_next_run_number)  # per school (migration d8e2f4a6b1c3)
     trigger: Mapped[str] = mapped_column(String(16))  # manual | nightly | preview | cli
     status: Mapped[str] = mapped_column(String(16), default="queued")
     phase: Mapped[str] = mapped_column(String(32), default="queued")
@@ -289,6 +299,7 @@ class SyncRun(db.Model):
 
     __table_args__ = (
         Index("ix_sync_run_school_created", "school_id", "created_at"),
+        Index("ix_sync_run_school_number", "school_id", "number"),
         # A second scheduler or a double tick cannot create a second nightly run for one local night.
         Index("uq_sync_run_nightly", "school_id", "local_date", unique=True),
     )
@@ -296,6 +307,11 @@ class SyncRun(db.Model):
     @property
     def is_final(self) -> bool:
         return self.status in RUN_FINAL_STATUSES
+
+    @property
+    def shown_number(self) -> int:
+        """The run's number within its school (URLs keep the global id)."""
+        return self.number or self.id
 
     @property
     def duration_seconds(self) -> float | None:
@@ -323,6 +339,7 @@ class SyncIssue(db.Model):
     source_id: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text, default="", server_default="")  # raw SIS excerpt, run page only
 
 
 class SyncChange(db.Model):

@@ -1,13 +1,14 @@
 """Directory search and paging: one indexed query for the page, one for the count.
 
-On PostgreSQL the substring search is served by trigram indexes (migration e4a7b2c9d1f3).
+On PostgreSQL the substring search is served by trigram indexes (migrations e4a7b2c9d1f3, d8e2f4a6b1c3); on SQLite by
+person_search, an FTS5 table with the trigram tokenizer that triggers keep in step (migration d8e2f4a6b1c3).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, text
 from sqlalchemy.orm import aliased
 
 from store.db import db
@@ -44,22 +45,44 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+TRIGRAM = 3  # FTS5's trigram tokenizer matches substrings of at least three characters, shorter ones never
+
+
+def _word_matches(word: str):
+    """Name, email, SIS id or SIS record id (sourcedId) contains the word (case-insensitive)."""
+    pattern = f"%{_escape_like(word)}%"
+    return or_(
+        func.lower(Person.given_name).like(pattern, escape="\\"),
+        func.lower(Person.family_name).like(pattern, escape="\\"),
+        Person.email.like(pattern, escape="\\"),
+        func.lower(Person.sis_id).like(pattern, escape="\\"),
+        func.lower(Person.source_id).like(pattern, escape="\\"),
+    )
+
+
+def _word_conditions(words: list[str]) -> list:
+    """One condition per word; on SQLite the words FTS5 can serve go to person_search in one MATCH."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return [_word_matches(word) for word in words]
+    indexed = [word for word in words if len(word) >= TRIGRAM]
+    conditions = [_word_matches(word) for word in words if len(word) < TRIGRAM]
+    if indexed:  # each word a quoted phrase: a substring, whatever characters it holds
+        match = " AND ".join('"' + word.replace('"', '""') + '"' for word in indexed)
+        conditions.append(Person.id.in_(
+            db.select(text("rowid")).select_from(text("person_search"))
+            .where(text("person_search MATCH :match").bindparams(match=match))))
+    return conditions
+
+
 def search_people(school: School, *, q: str = "", role: str = "", status: str = "",
                   page: int = 1, per_page: int = 50) -> PeoplePage:
-    """People of a school matching every word of q (name, email or SIS id), newest filters applied."""
+    """People of a school matching every word of q (name, email, SIS id or sourcedId), newest filters applied."""
     conditions = [Person.school_id == school.id]
     if role in ROLES:
         conditions.append(Person.role == role)
     if status in STATUSES:
         conditions.append(Person.status == status)
-    for word in q.split()[:5]:
-        pattern = f"%{_escape_like(word.lower()[:100])}%"
-        conditions.append(or_(
-            func.lower(Person.given_name).like(pattern, escape="\\"),
-            func.lower(Person.family_name).like(pattern, escape="\\"),
-            Person.email.like(pattern, escape="\\"),
-            func.lower(Person.sis_id).like(pattern, escape="\\"),
-        ))
+    conditions += _word_conditions([word.lower()[:100] for word in q.split()[:5]])
     total = db.session.scalar(db.select(func.count()).select_from(Person).where(*conditions)) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)

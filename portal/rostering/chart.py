@@ -31,6 +31,11 @@ class RunPoint:
     archived: int = 0
     issues: int = 0
     roles: dict[str, int] | None = None
+    number: int | None = None  # the run's number within its school (run_id when it has none)
+
+    @property
+    def shown(self) -> int:
+        return self.number or self.run_id
 
 
 @dataclass
@@ -123,7 +128,7 @@ def history_chart(points: list[RunPoint], school_name: str = "") -> Chart:
             continue
         xy = [(round(x, 1), round(TOP_Y + TOP_H - TOP_H * value / top, 1), value, p) for x, value, p in coords]
         chart.lines.append({"role": role, "label": label, "points": " ".join(f"{x},{y}" for x, y, _, _ in xy),
-                            "dots": [(x, y, f"Run #{p.run_id}, {p.day}: {value:,} {label.lower()}")
+                            "dots": [(x, y, f"Run #{p.shown}, {p.day}: {value:,} {label.lower()}")
                                      for x, y, value, p in xy]})
 
     tallest = nice_ceiling(max(max(getattr(p, k) for k, _ in COUNT_SERIES) for p in points))
@@ -138,16 +143,16 @@ def history_chart(points: list[RunPoint], school_name: str = "") -> Chart:
             h = max(1.5, BARS_H * value / tallest)  # a small count stays visible
             chart.bars.append({"kind": kind, "x": round(x - group / 2 + n * width, 1), "w": round(width, 1),
                                "y": round(BARS_Y + BARS_H - h, 1), "h": round(h, 1),
-                               "title": f"Run #{point.run_id}, {point.day}: {value:,} {label.lower()}"})
+                               "title": f"Run #{point.shown}, {point.day}: {value:,} {label.lower()}"})
         if point.status in MARKED:
             chart.marks.append({"status": point.status, "label": MARKED[point.status], "x": round(x - step / 2, 1),
                                 "w": round(step, 1), "cx": round(x, 1),
-                                "title": f"Run #{point.run_id}, {point.day}: {MARKED[point.status].lower()}"})
+                                "title": f"Run #{point.shown}, {point.day}: {MARKED[point.status].lower()}"})
     every = max(1, -(-len(points) // MAX_LABELS))
     shown_day = None
     for i, (x, p) in enumerate(zip(centre, points)):
         if i % every:
             continue
-        chart.x_labels.append((round(x, 1), f"#{p.run_id}", "" if p.day == shown_day else p.day))
+        chart.x_labels.append((round(x, 1), f"#{p.shown}", "" if p.day == shown_day else p.day))
         shown_day = p.day
     return chart

@@ -23,7 +23,8 @@ def run_points(schools: list[School], limit: int = CHART_RUNS) -> dict[int, list
               .where(SyncRun.school_id.in_([s.id for s in schools]), SyncRun.trigger != "preview").subquery())
     runs = db.session.execute(
         db.select(SyncRun.id, SyncRun.school_id, SyncRun.status, SyncRun.trigger, SyncRun.created_at,
-                  SyncRun.started_at, SyncRun.created, SyncRun.updated, SyncRun.archived, SyncRun.issues)
+                  SyncRun.started_at, SyncRun.created, SyncRun.updated, SyncRun.archived, SyncRun.issues,
+                  SyncRun.number)
         .join(ranked, ranked.c.id == SyncRun.id).where(ranked.c.n <= limit).order_by(SyncRun.id)).all()
     roles: dict[int, dict[str, int]] = {}
     for run_id, role, people in db.session.execute(
@@ -38,7 +39,7 @@ def run_points(schools: list[School], limit: int = CHART_RUNS) -> dict[int, list
         points[run.school_id].append(RunPoint(
             run.id, _day(run.started_at or run.created_at, zones[run.school_id]), run.status, run.trigger,
             run.created, run.updated, run.archived, run.issues,
-            counts))
+            counts, run.number))
     return points
 
 

@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from jobs.runs import SyncAlreadyRunning
-from jobs.undo import FIELD_LABELS, LEFT_KINDS, UndoNeedsConfirmation, UndoRefused, plan_undo, refusal, undo_sync, undone_by
+from jobs.undo import LEFT_KINDS, UndoNeedsConfirmation, UndoRefused, plan_undo, refusal, undo_sync, undone_by
 from store.db import db
 from store.models import Person
 
@@ -28,7 +28,7 @@ def _preview(school, run, status=200, message=""):
     if plan is not None and not plan.changes_anything and not message:
         reason = "This sync changed nobody's record that can still be put back, so there is nothing to undo."
     context = {"school": school, "run": run, "refusal": reason, "plan": plan, "undo_message": message,
-               "left_kinds": LEFT_KINDS, "field_labels": {**FIELD_LABELS, "status": "Status"}, "list_limit": LIST_LIMIT, "names": _names(plan) if plan else {},
+               "left_kinds": LEFT_KINDS, "list_limit": LIST_LIMIT, "names": _names(plan) if plan else {},
                "undone_by": undone_by(run), "guard": plan.guard_sentence() if plan else None}
     return render_template("rostering/undo.html", **context), (409 if reason and status == 200 else status)
 
@@ -51,6 +51,6 @@ def undo_apply(school, run_id):
     except (UndoRefused, SyncAlreadyRunning) as exc:
         return _preview(school, run, 409, str(exc))
     left = f" {undo.issues:,} changes were left alone: see Record issues below." if undo.issues else ""
-    flash(f"Sync #{run.id} undone: {undo.updated:,} people put back, {undo.archived:,} archived.{left}", "success")
+    flash(f"Sync #{run.shown_number} undone: {undo.updated:,} people put back, {undo.archived:,} archived.{left}", "success")
     return redirect(url_for("rostering.run_page", slug=school.slug, run_id=undo.id))
 

@@ -63,7 +63,7 @@ def test_undo_puts_the_directory_back_exactly(school, box):
     assert (undo.updated, undo.archived, undo.issues) == (4 + 3, 2, 0)
     assert {c.source_id for c in changes(undo, "archive")} == set(added)
     assert db.session.scalar(db.select(AuditEvent.detail).where(AuditEvent.action == "sync_undone")).startswith(
-        f"Run {undo.id} undid run {run.id}: restored 3 archived, put back values of 4")
+        f"Run #{undo.shown_number} undid run #{run.shown_number}: restored 3 archived, put back values of 4")
     counts = dict(db.session.execute(db.select(RunRoleCount.role, RunRoleCount.people)
                                      .where(RunRoleCount.run_id == undo.id)).all())
     assert counts["student"] == sum(1 for p in directory(school).values()
@@ -120,7 +120,7 @@ def test_a_second_undo_of_the_same_run_is_refused(school, box):
     run, *_ = _bad_sync(school, box)
     first = _undo(run)
     after = snapshot(school)
-    with pytest.raises(UndoRefused, match=f"already undone by run #{first.id}; a sync can be undone once"):
+    with pytest.raises(UndoRefused, match=f"already undone by run #{first.shown_number}; a sync can be undone once"):
         _undo(run)
     with pytest.raises(UndoRefused, match="itself an undo"):
         _undo(first)

@@ -180,3 +180,8 @@ def test_the_district_overview_shows_a_chart_per_school(client, auth, box):
     assert f'id="hc-title-{first.id}">Sync history of Alder Elementary' in html
     assert "Birch Middle" in html and html.count("No syncs yet: the chart appears after the first sync.") == 1
     assert "Elsewhere High" not in html
+
+
+def test_runs_are_called_by_their_number_within_the_school():
+    chart = history_chart([RunPoint(40, "Dec 9", "failed", "nightly", number=3)])
+    assert chart.x_labels[0][1] == "#3" and chart.marks[0]["title"] == "Run #3, Dec 9: failed"

@@ -56,11 +56,11 @@ def test_applying_the_undo_puts_names_back_and_shows_the_undo_run(client, world)
     db.session.expire_all()
     assert {directory(school)[sid].given_name for sid in world["renamed"]}.isdisjoint({"Typo"})
     page = text(client.get(response.headers["Location"]))
-    assert f"Sync #{run.id} undone: 3 people put back, 0 archived." in page
-    assert f"This run undid <a href=\"{base}/runs/{run.id}\">sync #{run.id}</a>" in page
-    assert f"Undo run #{undo.id}" in page
+    assert f"Sync #{run.shown_number} undone: 3 people put back, 0 archived." in page
+    assert f"This run undid <a href=\"{base}/runs/{run.id}\">sync #{run.shown_number}</a>" in page
+    assert f"<h2 id=\"run-heading\">Undo #{undo.shown_number}</h2>" in page
     original = text(client.get(f"{base}/runs/{run.id}"))
-    assert f"Undone by <a href=\"{base}/runs/{undo.id}\">run #{undo.id}</a>" in original
+    assert f"Undone by <a href=\"{base}/runs/{undo.id}\">run #{undo.shown_number}</a>" in original
     assert "Undo this sync…" not in original
     assert "Undid a sync" in text(client.get(f"{base}/audit"))
     history = text(client.get(f"{base}/runs"))
