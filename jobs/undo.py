@@ -8,14 +8,14 @@ What an undo does, from the run's change log (SyncChange before/after):
   if nothing changed them since (their row is as the run left it);
 - links the run made between a hand-made person and an SIS record stay (the next sync would make them again).
 Anyone who can sign in, or was excluded from sync since, is left alone. Everything left alone is recorded on the
-undo run with the reason, as one issue per person.
+undo run with the reason, one issue per change left alone (kind "left_alone").
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import column, table, text
+from sqlalchemy import case, column, table, text
 
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
@@ -121,10 +121,12 @@ def _row(action, person_id, sid, name="", before="", after="") -> dict:
             "after": after}
 
 
+# The changed field's value as it is now, in one column (not all twelve per row).
+_NOW = case(*((SyncChange.field == name, getattr(Person, name)) for name in VALUE_FIELDS), else_=None)
 _COLUMNS = (SyncChange.person_id, SyncChange.source_id, SyncChange.action, SyncChange.field, SyncChange.before,
             SyncChange.after, Person.id.label("pid"), Person.status, Person.archived_by, Person.archived_at,
             Person.updated_at, Person.sync_enabled, Person.can_sign_in.label("signs_in"), Person.given_name,
-            Person.family_name) + tuple(getattr(Person, name).label(f"v_{name}") for name in VALUE_FIELDS)
+            Person.family_name, _NOW.label("now"))
 
 
 def plan_undo(run: SyncRun) -> UndoPlan:
@@ -134,7 +136,7 @@ def plan_undo(run: SyncRun) -> UndoPlan:
     plan.threshold = conn.archive_threshold_percent if conn else DEFAULT_THRESHOLD
     finished = run.finished_at
     query = (db.select(*_COLUMNS).select_from(SyncChange).outerjoin(Person, Person.id == SyncChange.person_id)
-             .where(SyncChange.run_id == run.id).order_by(SyncChange.id))
+             .where(SyncChange.run_id == run.id, SyncChange.action != "skip").order_by(SyncChange.id))
     decided: set = set()  # people (or vanished source ids) left alone as a whole: one reason each
     emails: dict[int, tuple] = {}  # person id -> (email put back, source id, name), checked against sign-in accounts
     for row in db.session.execute(query.execution_options(yield_per=CHUNK)):
@@ -157,7 +159,7 @@ def _leave(plan, row, reason: str, kind: str, decided: set | None = None) -> Non
 
 
 def _decide(plan: UndoPlan, row, finished: datetime, decided: set, emails: dict) -> None:
-    if row.action == "skip" or (row.pid is not None and row.pid in decided):
+    if row.pid is not None and row.pid in decided:
         return
     if row.pid is None:
         if row.person_id is None and row.source_id in decided:
@@ -193,9 +195,8 @@ def _decide(plan: UndoPlan, row, finished: datetime, decided: set, emails: dict)
         plan.rearchives.append(row.pid)
         plan.log.append(_row("archive", row.pid, row.source_id, "status", "active", "archived"))
     elif row.field in VALUE_FIELDS:
-        now = getattr(row, f"v_{row.field}")
-        if now != row.after:
-            return _leave(plan, row, f"{field_label(row.field)} is now “{now}”, {CHANGED_SINCE}: left as it is.",
+        if row.now != row.after:
+            return _leave(plan, row, f"{field_label(row.field)} is now “{row.now}”, {CHANGED_SINCE}: left as it is.",
                           "changed_since")
         plan.reverts.setdefault(row.pid, {})[row.field] = row.before
         plan.log.append(_row("update", row.pid, row.source_id, row.field, row.after, row.before))

@@ -9,7 +9,7 @@ from store.db import db
 from store.models import AuditEvent, Person, RunRoleCount, SyncIssue, SyncRun
 from tests.factories import make_owner, make_person, make_run, make_school
 from tests.support import (add_sis_person, change_sis_person, changes, connect, directory, sandbox_fixture,
-                           snapshot, sync)
+                           set_flags, snapshot, sync)
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
 
@@ -208,3 +208,17 @@ def test_an_old_email_now_used_by_a_sign_in_account_is_not_given_back(school, bo
     message = db.session.scalar(db.select(SyncIssue.message).where(SyncIssue.run_id == undo.id))
     assert f"Email “{old}” now belongs to the sign-in account of" in message
     assert db.session.scalar(db.select(db.func.count(Person.id)).where(Person.email == old)) == 1
+
+
+def test_people_the_sync_skipped_are_not_part_of_its_undo(school, box):
+    set_flags(school, auto_update=False)
+    sids = sorted(s for s, p in directory(school).items() if p.source_id and p.role == "student")
+    for sid in sids[:2]:
+        change_sis_person(box, sid, givenName="Skipped")
+    added = add_sis_person(box, sids[5])
+    run = sync(school)
+    assert changes(run, "skip") and run.created == 1
+    before = {sid: (p.given_name, p.status) for sid, p in directory(school).items() if sid != added}
+    undo = _undo(run)
+    assert (undo.archived, undo.updated, undo.issues) == (1, 0, 0)
+    assert {sid: (p.given_name, p.status) for sid, p in directory(school).items() if sid != added} == before
