@@ -82,6 +82,11 @@ def test_an_owner_previews_and_undoes_a_sync(page, school):
     expect(page.get_by_role("heading", name=f"Undo sync #{bad.shown_number}")).to_be_visible()
     expect(page.locator('[data-count="restores"] strong')).to_have_text("3")
     screenshot(page, "history-04-undo-preview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    card = page.locator("section.undo").bounding_box()
+    assert card["x"] >= 0 and card["x"] + card["width"] <= 390
+    screenshot(page, "history-04b-undo-preview-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name=f"Undo sync #{bad.shown_number}").click()
     expect(page.get_by_text(f"Sync #{bad.shown_number} undone: 3 people put back, 0 archived.")).to_be_visible()
     expect(page.get_by_text(f"This run undid sync #{bad.shown_number}.", exact=False)).to_be_visible()

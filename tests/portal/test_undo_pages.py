@@ -59,6 +59,7 @@ def test_applying_the_undo_puts_names_back_and_shows_the_undo_run(client, world)
     assert f"Sync #{run.shown_number} undone: 3 people put back, 0 archived." in page
     assert f"This run undid <a href=\"{base}/runs/{run.id}\">sync #{run.shown_number}</a>" in page
     assert f"<h2 id=\"run-heading\">Undo #{undo.shown_number}</h2>" in page
+    assert "Undo succeeded." in page
     original = text(client.get(f"{base}/runs/{run.id}"))
     assert f"Undone by <a href=\"{base}/runs/{undo.id}\">run #{undo.shown_number}</a>" in original
     assert "Undo this sync…" not in original
