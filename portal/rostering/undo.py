@@ -40,7 +40,7 @@ def undo_preview(school, run_id):
     return _preview(school, _school_run(school, run_id))
 
 
-@bp.post("/runs/<int:run_id>/undo")
+@bp.post("/runs/<int:run_id>/undo/apply")
 @school_required
 def undo_apply(school, run_id):
     run = _school_run(school, run_id)

@@ -29,7 +29,7 @@ def world(app, box, client, auth):
 
 
 def _post(client, url, **data):
-    return client.post(url, data={"csrf_token": csrf_token(client, url.rsplit("/", 1)[0]), **data})
+    return client.post(url, data={"csrf_token": csrf_token(client, url.rsplit("/", 2)[0]), **data})
 
 
 def test_the_run_page_offers_undo_and_the_preview_changes_nothing(client, world):
@@ -49,7 +49,7 @@ def test_the_run_page_offers_undo_and_the_preview_changes_nothing(client, world)
 
 def test_applying_the_undo_puts_names_back_and_shows_the_undo_run(client, world):
     base, run, school = world["base"], world["run"], world["school"]
-    response = _post(client, f"{base}/runs/{run.id}/undo")
+    response = _post(client, f"{base}/runs/{run.id}/undo/apply")
     assert response.status_code == 302
     undo = db.session.scalar(db.select(SyncRun).where(SyncRun.trigger == "undo"))
     assert response.headers["Location"].endswith(f"{base}/runs/{undo.id}")
@@ -70,9 +70,9 @@ def test_applying_the_undo_puts_names_back_and_shows_the_undo_run(client, world)
 
 def test_a_second_undo_is_refused_and_changes_nothing(client, world):
     base, run = world["base"], world["run"]
-    assert _post(client, f"{base}/runs/{run.id}/undo").status_code == 302
+    assert _post(client, f"{base}/runs/{run.id}/undo/apply").status_code == 302
     after = snapshot(world["school"])
-    again = _post(client, f"{base}/runs/{run.id}/undo")
+    again = _post(client, f"{base}/runs/{run.id}/undo/apply")
     assert again.status_code == 409
     assert "This sync was already undone by run #" in text(again)
     assert snapshot(world["school"]) == after
@@ -88,14 +88,14 @@ def test_runs_that_changed_nothing_show_why_they_cannot_be_undone(client, world,
     base = world["base"]
     run = make_run(world["school"], trigger=trigger, status=status)
     assert "Undo this sync…" not in text(client.get(f"{base}/runs/{run.id}"))
-    for response in (client.get(f"{base}/runs/{run.id}/undo"), _post(client, f"{base}/runs/{run.id}/undo")):
+    for response in (client.get(f"{base}/runs/{run.id}/undo"), _post(client, f"{base}/runs/{run.id}/undo/apply")):
         assert response.status_code == 409 and reason in text(response)
         assert "Undo sync #" not in text(response).split("</h2>", 1)[1]  # no button
 
 
 def test_undo_without_csrf_is_refused(client, world):
     before = snapshot(world["school"])
-    response = client.post(f"{world['base']}/runs/{world['run'].id}/undo")
+    response = client.post(f"{world['base']}/runs/{world['run'].id}/undo/apply")
     assert response.status_code == 400
     assert snapshot(world["school"]) == before
 
@@ -106,7 +106,7 @@ def test_an_undo_beyond_the_archive_threshold_needs_the_box_ticked(client, world
     preview = text(client.get(f"{base}/runs/{first.id}/undo"))
     assert 'name="confirm_archive"' in preview and "more than the 10% archive threshold" in preview
     before = snapshot(school)
-    refused = _post(client, f"{base}/runs/{first.id}/undo")
+    refused = _post(client, f"{base}/runs/{first.id}/undo/apply")
     assert refused.status_code == 422 and "Tick the box to confirm, then undo again." in text(refused)
     assert snapshot(school) == before
-    assert _post(client, f"{base}/runs/{first.id}/undo", confirm_archive="on").status_code == 302
+    assert _post(client, f"{base}/runs/{first.id}/undo/apply", confirm_archive="on").status_code == 302
