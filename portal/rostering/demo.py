@@ -25,10 +25,11 @@ def simulate_for(school, actor, seed=None, **counts) -> dict:
     if not admin_url:
         raise NotInDemo("Simulate SIS changes is only part of the demo (`make demo` sets DEMO_SANDBOX_URL).")
     conn = get_connection(school)
-    if conn is None or not same_origin(admin_url, conn.url):
+    creds = conn.credentials if conn is not None else None  # a school mapped to a district source uses the source's
+    if creds is None or not same_origin(admin_url, creds.url):
         raise NotInDemo(f"{school.name} is not connected to the demo sandbox SIS, so there is nothing to simulate. "
                         "Connect it to the sandbox (or run `make demo` again) first.")
-    result = simulate_changes(admin_url, conn.sis_school_id, **{**CHANGES, **counts}, seed=seed)
+    result = simulate_changes(admin_url, creds.sis_school_id, **{**CHANGES, **counts}, seed=seed)
     AuditEvent.record(school, actor, "demo_sis_changed", sentence(result))
     db.session.commit()
     return result

@@ -5,7 +5,7 @@ import pytest
 from connectors.sandbox.mutations import simulate
 from store.db import db
 from store.models import AuditEvent
-from tests.factories import make_owner, make_school
+from tests.factories import make_owner, make_school, make_source, map_school
 from tests.support import connect, csrf_token, expected_people, sandbox_fixture, sync, text
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
@@ -97,3 +97,18 @@ def test_the_cli_says_when_the_sandbox_is_down(app, runner, demo, box):
     box.stop()
     result = runner.invoke(args=["demo", "simulate-changes", "--school", demo.slug])
     assert result.exit_code != 0 and "did not answer" in result.output and "make demo" in result.output
+
+
+def test_a_school_mapped_to_a_district_source_on_the_sandbox_can_simulate(client, auth, app, box):
+    app.config["DEMO_SANDBOX_URL"] = box.info["admin_url"]
+    school = make_school()
+    source = make_source(school.district, vendor="oneroster", url=box.info["base_url"])
+    map_school(school, source, box.data.school_ids[1])
+    leaving_before = {p.source_id for p in box.people(1) if p.is_leaving}
+    auth.login(make_owner(school).email)
+    response = client.post(f"/schools/{school.slug}/rostering/demo/simulate",
+                           data={"csrf_token": csrf_token(client, f"/schools/{school.slug}/rostering")})
+    assert response.status_code == 302
+    renamed = db.session.scalar(db.select(AuditEvent.detail).where(AuditEvent.action == "demo_sis_changed"))
+    assert renamed.startswith("The demo SIS renamed 5 people")
+    assert len({p.source_id for p in box.people(1) if p.is_leaving} - leaving_before) == 3  # its sandbox school
