@@ -9,10 +9,11 @@ from flask_mail import Connection
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import DistrictReportChoice, Person, RosterConnection, SyncIssue, SyncRun
+from store.models import DistrictReportChoice, Person, RosterBundle, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
 from store.vocabulary import SHOWN_COUNTS, duration_text, issue_kind_label, outcome_label, run_kind, trigger_label
 
+from . import bundle_report  # the bundle's lines in a CSV run's report (that module uses this one's mail helpers)
 from .connection import get_connection
 from .email_message import EncodedMessage
 from .people_refs import people_by_source
@@ -92,7 +93,8 @@ def report_context(run: SyncRun) -> dict:
             "link": f"{base}/schools/{school.slug}/people?{urlencode({'q': ref.search})}" if ref else "",
             "message": clip(issue.message, ISSUE_MESSAGE_CHARS)})
     started = run.started_at or run.created_at
-    return {
+    bundle = db.session.get(RosterBundle, run.bundle_id) if run.bundle_id is not None else None
+    return {**bundle_report.bundle_context(bundle),
         "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
         "error_message": clip(run.error_message or "", ERROR_CHARS),
         "counts": [("Read from the SIS", run.fetched)] + [(label, getattr(run, name)) for name, label in SHOWN_COUNTS],
@@ -101,7 +103,7 @@ def report_context(run: SyncRun) -> dict:
         "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
-        "failure_checks": FAILURE_CHECKS,
+        "failure_checks": bundle_report.CSV_FAILURE_CHECKS if bundle is not None else FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
     }
