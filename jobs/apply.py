@@ -10,6 +10,7 @@ from store.models import Person, RosterConnection, SyncChange, SyncRun
 
 from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS, unpack
+from .history import record_role_counts
 from .plan import SyncPlan
 
 CHUNK = 5000
@@ -115,6 +116,7 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         created = _insert_people(school_id, district_id, plan, now)
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
+        record_role_counts(run_id, school_id)
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:
             marks["last_full_sync_at"] = now

@@ -350,6 +350,8 @@ class SyncRun(db.Model):
     archive_uncounted_roles: Mapped[str] = mapped_column(String(100), default="")
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
+    # An undo run (trigger "undo"): the run whose changes it reversed (jobs/undo.py).
+    undoes_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"), index=True)
 
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
@@ -394,6 +396,14 @@ class SyncRun(db.Model):
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
+
+
+class RunRoleCount(db.Model):
+    """The school's rostered, active people of one role right after a run changed the directory (history chart)."""
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    people: Mapped[int] = mapped_column(Integer, default=0)
 
 
 BUNDLE_STATUSES = ("received", "valid", "invalid", "refused", "synced")

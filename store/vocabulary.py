@@ -38,7 +38,7 @@ ROLE_TOGGLES = tuple(t for t in WHO_TOGGLES if t.role)
 
 TRIGGERS = ("manual", "preview", "nightly", "cli", "received")
 TRIGGER_LABELS = {"manual": "Sync now", "preview": "Preview", "nightly": "Nightly (Automatic Rostering)",
-                  "cli": "Command line", "received": "CSV bundle received"}
+                  "cli": "Command line", "received": "CSV bundle received", "undo": "Undo of a sync"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed",
                  "needs_review": "Needs review", "skipped": "Skipped"}
 
@@ -65,6 +65,7 @@ ISSUE_KIND_LABELS = {
     "possible_duplicate": "Possible duplicate", "sign_in_account": "Matches a sign-in account",
     "ambiguous_link": "Email shared by several people", "archived_here": "Archived here by hand",
     "listing": "How the roster was read", "unreadable_date": "Unreadable date",
+    "left_alone": "Left alone by the undo",
 }
 
 # Why a sync left someone as they were (jobs/plan.py records one per skipped person).
@@ -133,8 +134,8 @@ def settings_in_words(conn) -> str:
 
 
 def run_kind(trigger: str) -> str:
-    """What a run is called on the page: a preview writes nothing, every other trigger is a sync."""
-    return "Preview" if trigger == "preview" else "Sync"
+    """What a run is called on the page: a preview writes nothing, an undo reverses a sync, the rest are syncs."""
+    return {"preview": "Preview", "undo": "Undo"}.get(trigger, "Sync")
 
 
 def status_label(status: str) -> str:

@@ -14,6 +14,7 @@ from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
 from . import csv_method, service
 from .blackouts import list_blackouts
 from .changes import grouped_changes, skip_summary
+from .chart_data import chart_context
 from .forms import METHODS, settings_from_connection, vendor_choices
 from .sftp_view import sftp_view
 from .source_health import last_night
@@ -70,6 +71,7 @@ def page_context(school, **parts) -> dict:
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))
     context.update(history_context(school))
+    context.update(chart_context(school))
     context.update(run_context(latest_run(school)))
     context.update(pauses)
     context.update(csv_context(school, conn, parts.pop("csv_form", None), parts.pop("csv_errors", None)))

@@ -9,6 +9,7 @@ from connectors.errors import InvalidSettings
 from jobs.connection import NotConfigured, get_connection
 from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
 from jobs.thresholds import PERCENT_MAX_CHARS
+from jobs.undo import undo_context
 from store.db import db
 from store.models import SyncChange, SyncIssue, SyncRun
 from jobs.people_refs import people_by_source
@@ -18,6 +19,7 @@ from ..access import school_required
 from ..htmx import is_htmx, retarget, trigger
 from ..paging import page_number
 from . import bp
+from .chart_data import chart_context
 from .context import history_context, latest_run, run_context
 from .changes import page_refs, skipped_people
 from .routes import _page
@@ -138,6 +140,13 @@ def history(school):
     return render_template("rostering/_history.html", **history_context(school, page_number(request.args)))
 
 
+@bp.get("/runs/chart")
+@school_required
+def history_chart(school):
+    """The history chart alone, for the page's refresh after a run."""
+    return render_template("rostering/_history_glance.html", **chart_context(school))
+
+
 @bp.get("/runs/<int:run_id>")
 @school_required
 def run_page(school, run_id):
@@ -150,7 +159,8 @@ def run_page(school, run_id):
                           page=page_number(request.args, "changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
                            skips=skipped_people(run, page_number(request.args, "skips_page"), RUN_PAGE_SIZE),
-                           refs=page_refs(school, issues.items, changes.items), **run_context(run))
+                           refs=page_refs(school, issues.items, changes.items), **run_context(run),
+                           **undo_context(run))
 
 
 def _safe_cell(value) -> str:
