@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from connectors.people import Step, open_listing, since_filter
@@ -20,7 +21,7 @@ from connectors.errors import BadResponse, ConnectorError
 from connectors.records import map_role, normalise_user, raw_role, routing_ids
 from connectors.redact import Redactor
 from store.db import db
-from store.models import (RUN_FINAL_STATUSES, RosterConnection, School, Source, SourceNight, SourceNightRun,
+from store.models import (RUN_FINAL_STATUSES, Person, RosterConnection, School, Source, SourceNight, SourceNightRun,
                           SyncRun)
 
 from .connection import NotConfigured, load_settings
@@ -70,9 +71,10 @@ def mapped_connections(source_id: int) -> list[RosterConnection]:
 
 
 def start_night(source: Source, *, trigger: str = "nightly", local_date: date | None = None,
-                enqueue: bool = True) -> SourceNight | None:
+                enqueue: bool = True, actor: Person | None = None) -> SourceNight | None:
     """Record the night and a queued run per mapped school, then queue its read; None when that local date's
-    night exists already (another dispatcher got there first)."""
+    night exists already (another dispatcher got there first). A "manual" night audits each school's run as
+    started by `actor` (create_run's own audit)."""
     day = local_date.isoformat() if local_date else None
     night = SourceNight(source_id=source.id, local_date=day, trigger=trigger, status="queued", schools=0,
                         records_read=0, requests=0, error_message="", digest_status="")
@@ -91,7 +93,7 @@ def start_night(source: Source, *, trigger: str = "nightly", local_date: date | 
         if trigger == "nightly" and _paused(school, local_date):
             continue
         try:
-            run = create_run(school, trigger=trigger, local_date=day)
+            run = create_run(school, trigger=trigger, local_date=day, actor=actor)
         except (SyncAlreadyRunning, NotConfigured) as exc:
             skipped.append(f"{school.name}: {exc}")
             continue
@@ -103,9 +105,44 @@ def start_night(source: Source, *, trigger: str = "nightly", local_date: date | 
     db.session.commit()
     if enqueue:
         timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
-        current_app.sync_queue.enqueue(READ_JOB, night.id, job_id=night.job_id, job_timeout=timeout,
-                                       result_ttl=86400, failure_ttl=7 * 86400)
+        try:
+            current_app.sync_queue.enqueue(READ_JOB, night.id, job_id=night.job_id, job_timeout=timeout,
+                                           result_ttl=86400, failure_ttl=7 * 86400)
+        except RedisError:  # no worker will ever read it: end it now, or it would block the next night
+            _fail_night(night.id, "failed", f"The night could not be queued (the job queue is down). {NOTHING_CHANGED}")
+            raise
     return night
+
+
+class NightAlreadyRunning(Exception):
+    """A night of this source is queued or running: one night per source at a time."""
+
+    def __init__(self, night: SourceNight):
+        super().__init__(f"A night of this source is already {'queued' if night.status == 'queued' else 'running'}"
+                         f" (started {night.created_at:%H:%M} UTC): wait for it to end, then run it again.")
+        self.night = night
+
+
+def open_night(source_id: int) -> SourceNight | None:
+    """The source's night that has not ended yet, if any."""
+    return db.session.scalar(db.select(SourceNight).where(SourceNight.source_id == source_id,
+                                                          SourceNight.finished_at.is_(None))
+                             .order_by(SourceNight.id.desc()).limit(1))
+
+
+def start_night_now(source: Source, actor: Person) -> SourceNight:
+    """A District Manager's "Run tonight's sync now": the dispatcher's start_night on the worker, as a "manual"
+    night. Its local_date is None, so uq_source_night_local_date (NULLs are distinct) leaves tonight's scheduled
+    night free to run. Refused with NightAlreadyRunning while a night of the source is open; two presses at once
+    queue one night (the source row's lock orders them, and start_night commits the first night before the
+    second looks). Raises RedisError when the queue is down."""
+    current_app.redis.ping()  # before any row: a queue that is down leaves nothing behind
+    db.session.execute(db.select(Source.id).where(Source.id == source.id).with_for_update())
+    running = open_night(source.id)
+    if running is not None:
+        db.session.rollback()
+        raise NightAlreadyRunning(running)
+    return start_night(source, trigger="manual", actor=actor)
 
 
 def _paused(school: School, day: date | None) -> bool:

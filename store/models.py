@@ -503,7 +503,7 @@ class SourceNight(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
     local_date: Mapped[str | None] = mapped_column(String(10))  # nightly: the district's local date; else None
-    trigger: Mapped[str] = mapped_column(String(16))  # nightly | cli
+    trigger: Mapped[str] = mapped_column(String(16))  # nightly | cli | manual (Run tonight's sync now)
     # queued | reading | planning | succeeded | problems (some school did not succeed) | failed | skipped
     status: Mapped[str] = mapped_column(String(16), default="queued")
     job_id: Mapped[str | None] = mapped_column(String(100))

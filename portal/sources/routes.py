@@ -16,6 +16,7 @@ from ..rostering.routes import QUEUE_DOWN
 from . import bp, queue, service
 from .access import district_manager_required
 from .context import form_context, mapping_context
+from .night import night_context
 
 MAX_TEXT = 400
 
@@ -78,7 +79,8 @@ def _page(district, source, status=200, parts=None):
     parts = {k: v for k, v in (parts or {}).items() if k not in ("district", "source")}
     if source is None:
         return _index_page(district, status, **parts)
-    context = {**form_context(district, source), **mapping_context(district, source), "source_test": None,
+    context = {**form_context(district, source), **mapping_context(district, source),
+               **night_context(district, source), "source_test": None,
                "checks": None, "test_refusal": "", **parts}
     return render_template("sources/source.html", **context), status
 
