@@ -1,4 +1,7 @@
-"""A District Manager connects the district's SIS once and maps three schools, one by adding it to the portal."""
+"""A District Manager connects the district's SIS once, maps three schools (one by adding it to the portal), runs
+tonight's sync now and sees each school's result on the overview (issue #14)."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -73,9 +76,28 @@ def test_a_district_manager_adds_a_source_tests_it_and_maps_three_schools(page, 
         settings = settings_for(get_connection(schools[name]))
         assert (settings.school_id, settings.client_secret) == (sis_id, aeries.info["client_secret"])
 
+    # Run tonight's sync now: the worker reads the SIS once for the three schools, each school syncs, and the
+    # overview lists each school's result with a link to its run.
+    page.get_by_role("button", name="Run tonight's sync now").click()
+    expect(page.get_by_text("Tonight's sync of 3 schools is queued.")).to_be_visible()
+    night = page.locator("#source-night")
+    expect(night).to_contain_text("Every school synced", timeout=60_000)
+    expect(night.get_by_role("button", name="Run tonight's sync now")).to_be_visible()  # it can run again
+    night.get_by_role("link", name="Every source's last night on the Rostering overview").click()
+    nights = page.locator("#source-nights")
+    row = nights.locator("tr", has_text="Demo Unified — Aeries")
+    expect(row).to_contain_text("Every school synced")
+    expect(row).to_contain_text("Sync now")
+    for name in ("OBrien Elementary", "Garcia Middle School", "Müller High School"):
+        expect(row.locator("li", has_text=name).locator(".badge")).to_have_text("Succeeded")
+    screenshot(page, "14-district-night-overview")
+    row.get_by_role("link", name="Garcia Middle School").click()
+    expect(page.get_by_role("heading", name=re.compile("Sync #1"))).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Succeeded")
+
     # The school added from the SIS is on the overview, and its Rostering page shows the mapping read-only.
     page.get_by_role("link", name="Rostering overview").click()
-    page.get_by_role("link", name="Müller High School").click()
+    page.get_by_role("link", name="Müller High School").first.click()  # the overview's school list
     expect(page.locator("#source-mapping")).to_contain_text("syncs from the district source Demo Unified — Aeries")
     expect(page.locator("#source-mapping")).to_contain_text("Connection works")
     expect(page.get_by_label("Consumer Secret Key")).to_have_count(0)
