@@ -129,9 +129,28 @@ def test_a_queue_that_is_down_says_so_and_leaves_no_night_behind(app, client, wo
     assert nights() == [] and db.session.scalar(db.select(db.func.count()).select_from(SyncRun)) == 0
 
 
+def test_a_queue_that_fails_at_the_enqueue_ends_the_night_so_it_blocks_nothing(app, client, world, monkeypatch):
+    token = csrf_token(client, world["page"])
+
+    def down(*args, **kwargs):
+        raise RedisError("connection reset")
+    monkeypatch.setattr(app.sync_queue, "enqueue", down)
+    assert client.post(world["url"], data={"csrf_token": token}, headers=HX).status_code == 503
+    db.session.expire_all()
+    [night] = nights()
+    assert night.status == "failed" and night.is_final and "could not be queued" in night.error_message
+    assert {run.status for run in night_runs(night.id)} == {"failed"}
+    monkeypatch.undo()
+    assert press(client, world).status_code == 202  # the next press is not refused
+
+
 def test_a_source_with_no_mapped_school_says_to_map_schools_first(app, client, world, sandbox):
     empty = sandbox_source(world["district"], sandbox, name="Unused SIS")
     url = f"/districts/{world['district'].id}/sources/{empty.id}/night"
     answer = client.post(url, data={"csrf_token": csrf_token(client, world["page"])}, headers=HX)
     assert answer.status_code == 202
     assert "No school is mapped to this source yet, so nothing will sync: map schools first." in words(answer)
+    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+    db.session.expire_all()
+    assert [night.status for night in nights()] == ["skipped"]  # it ends, so it never blocks the next press
+    assert "Run tonight's sync now" in words(client.get(url))
