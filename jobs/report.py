@@ -10,7 +10,7 @@ from connectors.redact import redact_active
 from store.db import db
 from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
-from store.vocabulary import duration_text, trigger_label
+from store.vocabulary import duration_text, moment_text, trigger_label
 
 from .connection import get_connection
 from .email_message import EncodedMessage
@@ -83,7 +83,7 @@ def report_context(run: SyncRun) -> dict:
         "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
         "trigger": trigger_label(run.trigger),
         "status": run.status.replace("_", " "),
-        "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
+        "started": f"{moment_text(started.astimezone(zone))} {started.astimezone(zone):%Z}" if started else "—",
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": FAILURE_CHECKS,

@@ -13,7 +13,7 @@ from store.db import db
 from store.models import AuditEvent, Person, School, SyncRun
 from store.vocabulary import TRIGGERS
 
-from .connection import NO_CONNECTION, NotConfigured, get_connection
+from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
 
@@ -122,6 +122,8 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
     conn = get_connection(school)
     if conn is None or not conn.has_secret:
         raise NotConfigured(NO_CONNECTION)
+    if not conn.enabled_roles:  # saved before the settings form refused it, or set by hand
+        raise NotConfigured(NO_ROLES)
     override = parse_threshold_override(threshold_override)
     guard = f"portal:sync-start:school:{school.id}"
     if not current_app.redis.set(guard, "1", nx=True, ex=START_GUARD_SECONDS):

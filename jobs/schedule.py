@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store.db import db
 from store.models import BlackoutPeriod, District, RosterConnection, School, SyncRun
+from store.vocabulary import date_text
 
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
@@ -125,7 +126,7 @@ def _skip_for_blackout(school: School, day: date, now: datetime) -> bool:
     period = blackout_on(school.id, day)
     if period is None:
         return False
-    reason = f"Seasonal pause from {period.starts_on} to {period.ends_on}" + (
+    reason = f"Seasonal pause from {date_text(period.starts_on)} to {date_text(period.ends_on)}" + (
         f" ({period.note})" if period.note else "") + ": the nightly sync was skipped. Nothing was changed."
     db.session.add(SyncRun(school_id=school.id, trigger="nightly", status="skipped", phase="skipped",
                            local_date=day.isoformat(), error_message=reason, started_at=now, finished_at=now))
