@@ -255,3 +255,15 @@ def test_every_page_links_a_favicon_that_is_served(client, school):
     icon = client.get(link)
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
     assert '<script src="/static/portal.js" defer></script>' in html
+
+
+def test_the_cli_refuses_the_same_settings_naming_its_options(app, runner):
+    make_school(slug="cli-forms")
+    base = ["roster", "configure", "--school", "cli-forms", "--vendor", "aeries", "--url",
+            "https://sis.example.org/aeries/", "--client-id", "c", "--client-secret", "s", "--sis-school-id", "5"]
+    nobody = runner.invoke(args=base + ["--no-students", "--no-teachers", "--no-staff", "--no-admins"])
+    assert nobody.exit_code == 2 and "--students/--teachers/--staff/--admins: Tick at least one of" in nobody.output
+    clash = runner.invoke(args=base + ["--additions-only", "--archive", "--no-auto-update"])
+    assert clash.exit_code == 2
+    assert "--additions-only: Additions only changes and archives nobody, so it cannot be on together with Archive" \
+        in clash.output
