@@ -77,12 +77,16 @@ def test_sync_now_and_preview_refuse_when_no_role_is_synced(client, school, trig
     assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
 
 
-def test_the_nightly_dispatcher_skips_a_school_that_syncs_nobody(app, school):
+def test_the_nightly_dispatcher_records_why_a_school_that_syncs_nobody_was_skipped(app, school):
     from jobs.schedule import dispatch_nightly
     make_connection(school, automatic=True, sync_time="00:00", sync_students=False, sync_teachers=False,
                     sync_staff=False, sync_admins=False)
-    dispatch_nightly(now=datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc))
-    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+    for minute in (0, 1):  # two scheduler ticks: one skipped run in the history, saying why
+        assert dispatch_nightly(now=datetime(2026, 3, 2, 12, minute, tzinfo=timezone.utc)) == []
+    runs = db.session.scalars(db.select(SyncRun)).all()
+    assert [(run.trigger, run.status) for run in runs] == [("nightly", "skipped")]
+    assert runs[0].error_message.startswith("The nightly sync was skipped: Students, Teachers, Staff and School admins "
+                                            "are all unticked")
 
 
 # -- 9. Additions only cannot be on with Archive (or Auto update) ------------------------------------------------
