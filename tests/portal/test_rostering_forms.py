@@ -271,3 +271,15 @@ def test_the_cli_refuses_the_same_settings_naming_its_options(app, runner):
     assert clash.exit_code == 2
     assert "--additions-only: Additions only changes and archives nobody, so it cannot be on together with Archive" \
         in clash.output
+
+
+def test_no_template_carries_an_inline_style_or_script():
+    """The CSP refuses inline styles and scripts (#17.17); emails are not served under it and keep theirs."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "portal" / "templates"
+    pages = [path for path in root.rglob("*.html") if path.parent.name != "email"]
+    assert len(pages) > 20
+    for path in pages:
+        html = path.read_text()
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=|hx-on", html), path
+        assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), path
