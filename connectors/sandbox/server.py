@@ -213,8 +213,10 @@ class Handler(BaseHTTPRequestHandler):
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields)
         envelope = ENVELOPES[box.vendor].get(kind, kind)
         if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
+            box.count_served(rel, len(items))
             return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields), {})
         page_items = items[offset:offset + limit]
+        box.count_served(rel, len(page_items))
         body = render(box.data, envelope, page_items, serialised, fields)
         headers = {}
         if box.total_header:
