@@ -26,7 +26,13 @@ def _page(school, status=200, **parts):
 @bp.get("")
 @school_required
 def index(school):
-    """The page; `?test=<id>` shows that connection test's result (kept visible after Save connection)."""
+    """The page; `?method=` is the Method menu without JavaScript; `?test=<id>` shows that connection test's
+    result (kept visible after Save connection)."""
+    chosen = request.args.get("method")
+    if chosen == "oneroster_csv":
+        return _page(school, csv_form={})
+    if chosen == "oneroster":
+        return _page(school, method="oneroster")
     test = connection_tests.test_of(request.args.get("test", "")[:100], school, current_user)
     if test is None:
         return _page(school)
