@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from jobs.schedule import next_run_at, parse_sync_time
 from store.db import db
-from store.models import RosterConnection, School, SyncRun
+from store.models import Person, RosterConnection, School, SyncRun
 from store.vocabulary import clock_text, moment_text
 
 
@@ -25,6 +25,7 @@ class SchoolSchedule:
     next_run: str  # local wall time, "due now" or ""
     last_run: SyncRun | None
     last_run_at: str
+    people: int = 0  # active people in the school's directory
 
 
 def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
@@ -34,6 +35,13 @@ def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
               .group_by(SyncRun.school_id).subquery())
     runs = db.session.scalars(db.select(SyncRun).join(newest, SyncRun.id == newest.c.id))
     return {run.school_id: run for run in runs}
+
+
+def _people_counts(school_ids: list[int]) -> dict[int, int]:
+    """Active people per school, one grouped query."""
+    rows = db.session.execute(db.select(Person.school_id, db.func.count()).where(
+        Person.school_id.in_(school_ids), Person.status == "active").group_by(Person.school_id))
+    return dict(rows.all())
 
 
 def _next_run_text(conn: RosterConnection, now: datetime) -> str:
@@ -52,6 +60,7 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
         db.select(RosterConnection).where(RosterConnection.school_id.in_(ids))
         .options(joinedload(RosterConnection.source)))}  # has_secret of a mapped school reads its source
     runs = _latest_runs(ids)
+    people = _people_counts(ids)
     rows = []
     for school in schools:
         conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
@@ -60,5 +69,6 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
             school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
             sync_time=clock_text(parse_sync_time(conn.sync_time if conn else None)), zone=zone.key,
             next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
-            last_run=run, last_run_at=local_text(moment.astimezone(zone)) if moment else ""))
+            last_run=run, last_run_at=local_text(moment.astimezone(zone)) if moment else "",
+            people=people.get(school.id, 0)))
     return rows
