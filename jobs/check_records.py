@@ -48,6 +48,7 @@ class ConnectionTest:
     started_at: float
     status: str = "queued"
     rows: list[dict] = field(default_factory=list)
+    fingerprint: str = ""  # a keyed hash of the settings tested (secret included), to tell whether a save was tested
 
     @property
     def done(self) -> bool:
@@ -57,6 +58,11 @@ class ConnectionTest:
     def stalled(self) -> bool:
         """Not finished long after it should have (no worker took it, or its worker died)."""
         return not self.done and time.time() - self.started_at > GIVE_UP_SECONDS
+
+    @property
+    def failed(self) -> bool:
+        """Done, and a check the sync needs did not pass."""
+        return self.done and any(CheckRow(**row).fails for row in self.rows)
 
     @property
     def waiting(self) -> bool:
@@ -120,6 +126,17 @@ def new_test(user_id: int, school_id: int, settings: ConnectionSettings) -> Conn
 
 def save(redis: Redis, test: ConnectionTest) -> None:
     redis.set(_key(test.check_id), json.dumps(asdict(test)), ex=RESULT_SECONDS)
+
+
+def remember_latest(redis: Redis, test: ConnectionTest) -> None:
+    """The user's newest test of the school: what Save connection compares its settings with."""
+    redis.set(_user_key(test.user_id, f"school:{test.school_id}:latest"), test.check_id, ex=RESULT_SECONDS)
+
+
+def latest(redis: Redis, user_id: int, school_id: int) -> ConnectionTest | None:
+    check_id = redis.get(_user_key(user_id, f"school:{school_id}:latest"))
+    test = load(redis, check_id.decode() if isinstance(check_id, bytes) else (check_id or ""))
+    return test if test is not None and test.belongs_to(user_id, school_id) else None
 
 
 def load(redis: Redis, check_id: str) -> ConnectionTest | None:

@@ -14,10 +14,14 @@ from connectors.profiles import ConnectionSettings, get_profile
 from store.db import db
 from store.models import RosterConnection, School
 from store.secrets import decrypt_secret
+from store.vocabulary import ROLE_TOGGLES
 
 from .outbound import outbound_policy
 
 NO_CONNECTION = "This school has no saved SIS connection; save one on the Rostering page first."
+_ROLES = [toggle.label for toggle in ROLE_TOGGLES]
+NO_ROLES = (f"Nothing started: {', '.join(_ROLES[:-1])} and {_ROLES[-1]} are all unticked in Sync settings, so a "
+            "sync would sync nobody. Tick at least one, press Save settings, then try again.")
 
 
 class NotConfigured(Exception):

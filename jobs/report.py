@@ -11,7 +11,8 @@ from connectors.redact import redact_active
 from store.db import db
 from store.models import DistrictReportChoice, Person, RosterBundle, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
-from store.vocabulary import SHOWN_COUNTS, duration_text, issue_kind_label, outcome_label, run_kind, trigger_label
+from store.vocabulary import (SHOWN_COUNTS, duration_text, issue_kind_label, moment_text, outcome_label, run_kind,
+                              trigger_label)
 
 from . import bundle_report  # the bundle's lines in a CSV run's report (that module uses this one's mail helpers)
 from .connection import get_connection
@@ -100,7 +101,7 @@ def report_context(run: SyncRun) -> dict:
         "counts": [("Read from the SIS", run.fetched)] + [(label, getattr(run, name)) for name, label in SHOWN_COUNTS],
         "trigger": trigger_label(run.trigger), "title": f"{run_kind(run.trigger)} #{run.shown_number}",
         "status": outcome_label(run.status, run.issues),
-        "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
+        "started": f"{moment_text(started.astimezone(zone))} {started.astimezone(zone):%Z}" if started else "—",
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": bundle_report.CSV_FAILURE_CHECKS if bundle is not None else FAILURE_CHECKS,

@@ -14,7 +14,7 @@ from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
 from store.vocabulary import TRIGGERS
 
 from .bundle_files import CSV_METHOD, NO_BUNDLE, latest_usable_bundle, usable
-from .connection import NO_CONNECTION, NotConfigured, get_connection
+from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
 
@@ -139,6 +139,8 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
     conn = get_connection(school)
     if conn is None or not conn.can_sync:
         raise NotConfigured(NO_CONNECTION)
+    if not conn.enabled_roles:  # saved before the settings form refused it, or set by hand
+        raise NotConfigured(NO_ROLES)
     bundle_id = _run_bundle(conn, bundle_id)
     override = parse_threshold_override(threshold_override)
     guard = f"portal:sync-start:school:{school.id}"

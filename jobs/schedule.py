@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from store.db import db
 from store.models import BlackoutPeriod, District, RosterConnection, School, Source, SourceNight, SyncRun
+from store.vocabulary import date_text
 
 from .bundles import prune_bundles
-from .connection import NotConfigured
+from .connection import NO_ROLES, NotConfigured
 from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
 
 log = logging.getLogger(__name__)
@@ -128,16 +129,21 @@ def _skip_for_blackout(school: School, day: date, now: datetime) -> bool:
     period = blackout_on(school.id, day)
     if period is None:
         return False
-    reason = f"Seasonal pause from {period.starts_on} to {period.ends_on}" + (
+    reason = f"Seasonal pause from {date_text(period.starts_on)} to {date_text(period.ends_on)}" + (
         f" ({period.note})" if period.note else "") + ": the nightly sync was skipped. Nothing was changed."
+    _record_skipped(school, day, now, reason)
+    log.info("nightly sync of %s for %s skipped: seasonal pause", school.slug, day)
+    return True
+
+
+def _record_skipped(school: School, day: date, now: datetime, reason: str) -> None:
+    """A skipped nightly run in the school's history (once per local date), saying why."""
     db.session.add(SyncRun(school_id=school.id, trigger="nightly", status="skipped", phase="skipped",
                            local_date=day.isoformat(), error_message=reason, started_at=now, finished_at=now))
     try:
         db.session.commit()
     except IntegrityError:  # another scheduler recorded it a moment ago
         db.session.rollback()
-    log.info("nightly sync of %s for %s skipped: seasonal pause", school.slug, day)
-    return True
 
 
 def dispatch_nightly(now: datetime | None = None) -> list[int]:
@@ -156,8 +162,10 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
         except SyncAlreadyRunning:
             log.info("nightly sync of %s for %s not started: another run is active or done", school.slug, day)
             continue
-        except NotConfigured:
-            log.warning("nightly sync of %s skipped: no saved connection", school.slug)
+        except NotConfigured as exc:
+            if str(exc) == NO_ROLES:  # the history says why no sync ran tonight, once per night
+                _record_skipped(school, day, now, NO_ROLES.replace("Nothing started", "The nightly sync was skipped"))
+            log.warning("nightly sync of %s skipped: %s", school.slug, exc)
             continue
         started.append(run.id)
         log.info("nightly sync of %s for %s queued as run %s", school.slug, day, run.id)

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from connectors.errors import InvalidSettings
 from store.models import RosterConnection
+from store.vocabulary import date_text
 
 from .hold import ArchiveHold, percent_text  # noqa: F401 - the page's held-run words live beside the guard
 
@@ -29,7 +30,7 @@ def back_to_school_reason(today: date, pause_ends: Iterable[date]) -> str | None
     """Why today looks like the start of a school year (a pause ended lately, or July-September), else None."""
     ended = [end for end in pause_ends if end < today <= end + AFTER_PAUSE]
     if ended:
-        return f"Your seasonal pause ended on {max(ended):%B} {max(ended).day}"
+        return f"Your seasonal pause ended on {date_text(max(ended))}"
     if today.month in SEASON_MONTHS:
         return "It is the start of the school year"
     return None

@@ -1,25 +1,29 @@
-"""The Jinja filters every template may use, registered in create_app()."""
+"""The Jinja filters every template may use, registered in create_app().
+
+Times, dates and role names come from store.vocabulary, which the report email reads too: one format each.
+"""
 from datetime import datetime
 
 from flask import Flask
 
 from store.vocabulary import (
-    SHOWN_COUNTS, action_label, duration_text, field_label, field_value, issue_kind_label, outcome_label, run_kind, status_label,
-    trigger_label,
+    SHOWN_COUNTS, action_label, clock_text, date_text, duration_text, field_label, field_value, issue_kind_label,
+    moment_text, outcome_label, role_label, run_kind, status_label, trigger_label,
 )
 
 
 def school_time(moment: datetime | None, school) -> str:
-    """A UTC timestamp as the school's local wall-clock time."""
+    """A UTC timestamp as the school's local date and wall-clock time: "Dec 1, 2026, 2:00 AM"."""
     if moment is None:
         return "—"
-    return moment.astimezone(school.district.zone).strftime("%b %-d, %Y %H:%M")
+    return moment_text(moment.astimezone(school.district.zone))
 
 
 FILTERS = {"school_time": school_time, "duration": duration_text, "status_label": status_label,
            "trigger_label": trigger_label, "run_kind": run_kind, "field_label": field_label,
            "action_label": action_label, "outcome_label": outcome_label,
-           "field_value": field_value, "issue_kind_label": issue_kind_label}
+           "field_value": field_value, "issue_kind_label": issue_kind_label, "clock": clock_text, "day": date_text,
+           "role_label": role_label}
 
 
 def init_app(app: Flask) -> None:

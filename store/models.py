@@ -16,14 +16,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
 from .types import UTCDateTime
-from .vocabulary import ROLE_TOGGLES
+from .vocabulary import ROLE_LABELS, ROLE_TOGGLES  # noqa: F401 (ROLE_LABELS: its one home is vocabulary)
 
 ROLES = ("student", "teacher", "staff", "school_admin", "owner", "district_manager")
 ROSTER_MANAGER_ROLES = ("owner", "district_manager")
-ROLE_LABELS = {
-    "student": "Student", "teacher": "Teacher", "staff": "Staff", "school_admin": "School admin",
-    "owner": "Owner", "district_manager": "District manager",
-}
 RUN_FINAL_STATUSES = ("succeeded", "failed", "needs_review", "skipped")
 RUN_COUNTS = ("fetched", "created", "updated", "linked", "skipped", "unchanged", "archived", "issues")
 

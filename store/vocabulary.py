@@ -1,9 +1,21 @@
-"""One vocabulary for the product's own values: the sync toggles, run triggers and statuses, person fields.
+"""One vocabulary for the product's own values: roles, the sync toggles, run triggers and statuses, person fields,
+times and dates.
 
 The Rostering page, the CLI, the audit log, the sync options and the report email all read these, so a
 toggle or a label is added or renamed in one place.
 """
 from dataclasses import dataclass
+from datetime import date, datetime, time
+
+# One name per role, everywhere (People, the sync settings, rules, the top bar, emails): singular and plural.
+ROLE_LABELS = {
+    "student": "Student", "teacher": "Teacher", "staff": "Staff", "school_admin": "School admin",
+    "owner": "Owner", "district_manager": "District manager",
+}
+ROLE_PLURALS = {
+    "student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins",
+    "owner": "Owners", "district_manager": "District managers",
+}
 
 
 @dataclass(frozen=True)
@@ -18,20 +30,20 @@ class Toggle:
 
 
 WHO_TOGGLES = (
-    Toggle("sync_students", "Students", "students", role="student"),
-    Toggle("sync_teachers", "Teachers", "teachers", role="teacher"),
-    Toggle("sync_staff", "Staff", "staff", role="staff"),
-    Toggle("sync_admins", "Admins", "admins", role="school_admin"),
+    Toggle("sync_students", ROLE_PLURALS["student"], "students", role="student"),
+    Toggle("sync_teachers", ROLE_PLURALS["teacher"], "teachers", role="teacher"),
+    Toggle("sync_staff", ROLE_PLURALS["staff"], "staff", role="staff"),
+    Toggle("sync_admins", ROLE_PLURALS["school_admin"], "admins", role="school_admin"),
     Toggle("sync_parents", "Include primary parent contact info", "parents"),
 )
 CHANGE_TOGGLES = (
     Toggle("auto_update", "Auto update", "auto-update",
            "On: people already in the portal get their changed names, emails and grades updated. "
-           "Off: they are skipped."),
+           "Off: they are skipped (Preview still shows what changed)."),
     Toggle("archive", "Archive", "archive", "On: people who left the SIS roster are archived. Off: they are kept."),
     Toggle("additions_only", "Additions only", "additions-only",
-           "On: new people are created, and nobody already in the portal is changed or archived, "
-           "whatever Auto update and Archive say."),
+           "On: new people are created and nobody already in the portal is changed or archived; this is "
+           "Auto update and Archive both off in one switch, so it cannot be on with either of them."),
 )
 SYNC_TOGGLES = WHO_TOGGLES + CHANGE_TOGGLES
 ROLE_TOGGLES = tuple(t for t in WHO_TOGGLES if t.role)
@@ -101,7 +113,6 @@ def issue_kind_label(kind: str) -> str:
 def field_value(value: str, name: str) -> str:
     """A stored value as people read it: role and status by their labels, others as they are."""
     if name == "role":
-        from .models import ROLE_LABELS  # models import this module
         return ROLE_LABELS.get(value, value)
     if name == "status":
         return value.capitalize()
@@ -152,3 +163,40 @@ def duration_text(seconds: float | None) -> str:
         return "—"
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def role_label(role: str, plural: bool = False) -> str:
+    """A role as people read it: "School admin" (or "School admins")."""
+    labels = ROLE_PLURALS if plural else ROLE_LABELS
+    return labels.get(role, role.replace("_", " ").capitalize())
+
+
+def clock_text(moment: datetime | time | str | None) -> str:
+    """A wall-clock time as every page and email shows it: "2:00 AM" (a "HH:MM" string, time or datetime)."""
+    if moment is None or moment == "":
+        return "—"
+    if isinstance(moment, str):
+        try:
+            moment = time.fromisoformat(moment)
+        except ValueError:
+            return moment
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def date_text(day: date | datetime | str | None) -> str:
+    """A date as every page and email shows it: "Dec 1, 2026" (a date, datetime or ISO "YYYY-MM-DD")."""
+    if day is None or day == "":
+        return "—"
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day)
+        except ValueError:
+            return day
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def moment_text(moment: datetime | None) -> str:
+    """A local date and time: "Dec 1, 2026, 2:00 AM" (the caller converts to the school's zone first)."""
+    if moment is None:
+        return "—"
+    return f"{date_text(moment)}, {clock_text(moment)}"

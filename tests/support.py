@@ -349,7 +349,8 @@ def screenshot(page, name: str) -> Path:
     """Full-page PNG. caret="initial": Playwright otherwise hides the caret with an injected style, which the
     portal's CSP refuses now and then (a console error the page fixture counts) while an input has focus."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    width = (page.viewport_size or {}).get("width", 1280)
+    path = SCREENSHOTS / (f"{name}.png" if width == 1280 else f"{name}-{width}px.png")  # the phone run's own file
     page.screenshot(path=str(path), full_page=True, caret="initial")
     return path
 

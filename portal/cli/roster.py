@@ -25,7 +25,8 @@ roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from 
 OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
               "school_id": "--sis-school-id", "app_name": "--app-name", "token_url": "--token-url",
               "auth_mode": "--auth", "vendor": "--vendor", "sync_time": "--sync-time",
-              "archive_threshold_percent": "--archive-threshold"}
+              "archive_threshold_percent": "--archive-threshold", "roles": "--students/--teachers/--staff/--admins",
+              "additions_only": "--additions-only"}
 TOGGLES = tuple((toggle.flag, toggle.column) for toggle in SYNC_TOGGLES)
 MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 

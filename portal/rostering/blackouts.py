@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from store.db import db
 from store.models import AuditEvent, BlackoutPeriod, Person, School
+from store.vocabulary import date_text
 
 MAX_SPAN = timedelta(days=366)
 
@@ -42,7 +43,7 @@ def add_blackout(school: School, starts_on: str, ends_on: str, note: str, actor:
     period = BlackoutPeriod(school_id=school.id, starts_on=start, ends_on=end, note=note)
     db.session.add(period)
     AuditEvent.record(school, actor, "blackout_added",
-                      f"Nightly syncs paused {start} to {end}" + (f" ({note})" if note else ""))
+                      f"Nightly syncs paused {date_text(start)} to {date_text(end)}" + (f" ({note})" if note else ""))
     db.session.commit()
     return period
 
@@ -52,7 +53,7 @@ def remove_blackout(school: School, period_id: int, actor: Person | None) -> boo
     if period is None or period.school_id != school.id:
         return False
     db.session.delete(period)
-    AuditEvent.record(school, actor, "blackout_removed", f"Pause {period.starts_on} to {period.ends_on} removed")
+    AuditEvent.record(school, actor, "blackout_removed", f"Pause {date_text(period.starts_on)} to {date_text(period.ends_on)} removed")
     db.session.commit()
     return True
 

@@ -1,7 +1,13 @@
 """Connection tests from the Rostering page: validated in the request, run on a worker, polled by the page."""
+import hashlib
+import hmac
+import json
+from dataclasses import asdict
+
 from flask import current_app
 
 from connectors.errors import InvalidSettings
+from connectors.settings import ConnectionSettings
 from jobs import check_records
 from jobs.check_records import ConnectionTest
 from jobs.connection import get_connection
@@ -9,6 +15,13 @@ from store.models import Person, School
 from store.secrets import fernet
 
 from . import service
+
+
+def fingerprint(settings: ConnectionSettings) -> str:
+    """A keyed hash of the settings (secret included): equal settings give equal prints, and the print alone
+    tells nothing about the secret to someone who reads Redis without the app's SECRET_KEY."""
+    data = json.dumps(asdict(settings), sort_keys=True, default=str).encode()
+    return hmac.new(current_app.secret_key.encode(), data, hashlib.sha256).hexdigest()
 
 
 def start_test(school: School, vendor: str, values: dict, actor: Person) -> ConnectionTest:
@@ -21,6 +34,7 @@ def start_test(school: School, vendor: str, values: dict, actor: Person) -> Conn
                                          "Sources page."})
     settings = service.settings_to_test(school, vendor, values)
     test = check_records.new_test(actor.id, school.id, settings)
+    test.fingerprint = fingerprint(settings)
     redis = current_app.redis
     check_records.admit(redis, actor.id, test.check_id)
     try:
@@ -28,6 +42,7 @@ def start_test(school: School, vendor: str, values: dict, actor: Person) -> Conn
         check_records.seal(redis, fernet(), test, settings)
         current_app.check_queue.enqueue(check_records.JOB, test.check_id, job_id=f"connection-test-{test.check_id}",
                                         job_timeout=check_records.JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
+        check_records.remember_latest(redis, test)
     except Exception:
         check_records.release(redis, actor.id, test.check_id)
         raise
@@ -38,3 +53,8 @@ def test_of(check_id: str, school: School, user: Person) -> ConnectionTest | Non
     """The test, only for the user and school that started it (None otherwise, and once it expired)."""
     test = check_records.load(current_app.redis, check_id)
     return test if test is not None and test.belongs_to(user.id, school.id) else None
+
+
+def latest_test(school: School, user: Person) -> ConnectionTest | None:
+    """The user's newest test of this school within the last ten minutes, or None."""
+    return check_records.latest(current_app.redis, user.id, school.id)

@@ -15,7 +15,7 @@ from . import csv_method, service
 from .blackouts import list_blackouts
 from .changes import grouped_changes, skip_summary
 from .chart_data import chart_context
-from .forms import METHODS, settings_from_connection, vendor_choices
+from .forms import METHODS, settings_from_connection, sync_time_choices, vendor_choices
 from .sftp_view import sftp_view
 from .source_health import last_night
 
@@ -27,8 +27,10 @@ def local_today(school):
     return datetime.now(school.district.zone).date()
 
 
-def connection_context(school, conn, *, vendor=None, values=None, errors=None) -> dict:
-    """The connection form: chosen vendor, its fields, typed or saved values and per-field errors."""
+def connection_context(school, conn, *, vendor=None, values=None, errors=None, warning="", notice="",
+                       secret_typed=False, secret_kept=False) -> dict:
+    """The connection form: chosen vendor, its fields, typed or saved values, per-field errors, and a warning to
+    confirm (Save anyway) or a notice once saved. `secret_kept`: the browser keeps the typed secret (htmx)."""
     vendor = vendor or (conn.vendor if conn else "aeries")
     if values is None:
         values = saved_values(conn) if conn and conn.vendor == vendor else {}
@@ -36,17 +38,29 @@ def connection_context(school, conn, *, vendor=None, values=None, errors=None) -
         "school": school, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
         "fields": get_profile(vendor).fields, "vendor_help": get_profile(vendor).help_text, "values": values, "errors": errors or {},
         "secret_saved": bool(conn and conn.has_secret and conn.vendor == vendor),
+        "save_warning": warning, "connection_notice": notice, "secret_typed": secret_typed, "secret_kept": secret_kept,
     }
 
 
-def settings_context(school, conn, *, values=None, errors=None, notice="", pauses=None) -> dict:
-    """The sync settings form, shown once a connection is saved (`pauses`: the school's, if already loaded)."""
+def rule_rows(conn, rules: dict | None = None) -> list[dict]:
+    """One row per role for the settings form's per-role rules: saved, or as ticked in a rejected form."""
+    update_excluded = rules["update_excluded"] if rules else (conn.update_excluded_roles if conn else set())
+    archive_excluded = rules["archive_excluded"] if rules else (conn.archive_excluded_roles if conn else set())
+    return [{"role": role, "label": label, "auto_update": role not in update_excluded,
+             "archive": role not in archive_excluded} for role, label in service.RULE_ROLES.items()]
+
+
+def settings_context(school, conn, *, values=None, errors=None, notice="", pauses=None, rules=None) -> dict:
+    """The sync settings form, shown once a connection is saved (`pauses`: the school's, if already loaded;
+    `values`/`rules`: what a rejected form had ticked)."""
     pauses = list_blackouts(school) if pauses is None else pauses
     season = back_to_school_reason(local_today(school), [pause.ends_on for pause in pauses])
+    settings = values if values is not None else (settings_from_connection(conn) if conn else {})
     return {
+        "rule_rows": rule_rows(conn, rules), "sync_times": sync_time_choices(settings.get("sync_time", "")),
         "role_rules": service.role_rule_summary(conn), "season_reason": season, "suggested_percent": SUGGESTED_PERCENT,
         "school": school, "conn": conn, "who_toggles": WHO_TOGGLES, "change_toggles": CHANGE_TOGGLES,
-        "settings": values if values is not None else (settings_from_connection(conn) if conn else {}),
+        "settings": settings,
         "settings_errors": errors or {}, "settings_notice": notice, "zone": school.district.timezone,
         "can_opt_in": current_user.role == "owner", "report_opt_in": current_user.sync_report_opt_in,
     }

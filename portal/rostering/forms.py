@@ -1,6 +1,6 @@
 """Plain form parsing for the Rostering page: the connection fields differ per vendor."""
 from connectors.profiles import PROFILES, get_profile
-from store.vocabulary import SYNC_TOGGLES
+from store.vocabulary import ROLE_TOGGLES, SYNC_TOGGLES, clock_text
 
 MAX_VALUE = 4000  # longer than any real value; the profile reports "too long" with its own words
 METHODS = (("oneroster", "OneRoster API"), ("oneroster_csv", "OneRoster CSV (SFTP or upload)"))
@@ -28,6 +28,24 @@ def sync_settings_values(form) -> dict:
     values["sync_time"] = form.get("sync_time", "").strip()[:20]
     values["archive_threshold_percent"] = form.get("archive_threshold_percent", "").strip()[:100]  # over 20: refused
     return values
+
+
+def role_rule_values(form) -> dict[str, set[str]] | None:
+    """The per-role rules ticked on the sync settings form, as the roles each leaves alone; None when the form
+    carried none (a client that posts only the toggles leaves the saved rules as they are)."""
+    if form.get("role_rules") != "shown":
+        return None
+    roles = [toggle.role for toggle in ROLE_TOGGLES]
+    return {"update_excluded": {r for r in roles if form.get(f"rule_update_{r}") != "on"},
+            "archive_excluded": {r for r in roles if form.get(f"rule_archive_{r}") != "on"}}
+
+
+def sync_time_choices(current: str = "") -> list[tuple[str, str]]:
+    """Nightly times every quarter hour as (value "HH:MM", label "2:00 AM"); a saved off-grid time stays listed."""
+    values = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+    if current and current not in values:
+        values = sorted(values + [current])
+    return [(value, clock_text(value)) for value in values]
 
 
 def settings_from_connection(conn) -> dict:

@@ -2,6 +2,8 @@
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
+from store.vocabulary import date_text
+
 from ..access import school_required
 from . import bp
 from .blackouts import InvalidBlackout, add_blackout, remove_blackout
@@ -18,7 +20,7 @@ def add_pause(school):
     except InvalidBlackout as exc:
         return _page(school, 422, pause_errors=exc.errors,
                      pause_values={k: form.get(k, "")[:200] for k in ("starts_on", "ends_on", "note")})
-    flash(f"Nightly syncs are paused from {period.starts_on} to {period.ends_on}.", "success")
+    flash(f"Nightly syncs are paused from {date_text(period.starts_on)} to {date_text(period.ends_on)}.", "success")
     return redirect(url_for("rostering.index", slug=school.slug) + "#pause-heading")
 
 

@@ -17,11 +17,16 @@ from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, School
 from store.secrets import decrypt_secret, encrypt_secret
-from store.vocabulary import SYNC_TOGGLES, settings_in_words
+from store.vocabulary import ROLE_PLURALS, ROLE_TOGGLES, SYNC_TOGGLES, settings_in_words
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
-RULE_ROLES = {"student": "Students", "teacher": "Teachers", "staff": "Staff", "school_admin": "School admins"}
+RULE_ROLES = {toggle.role: ROLE_PLURALS[toggle.role] for toggle in ROLE_TOGGLES}
+_ROLE_NAMES = [toggle.label for toggle in ROLE_TOGGLES]
+NOBODY = (f"Tick at least one of {', '.join(_ROLE_NAMES[:-1])} or {_ROLE_NAMES[-1]}: with none ticked a sync "
+          "would sync nobody.")
+ADDITIONS_ONLY_CLASH = ("Additions only changes and archives nobody, so it cannot be on together with {names}. "
+                        "Turn Additions only off, or turn {names} off.")
 
 
 def validate_connection(school: School, vendor: str, values: dict, *, existing: RosterConnection | None = None,
@@ -107,9 +112,10 @@ def save_sync_settings(conn: RosterConnection, *, automatic: bool, sync_time: st
     else:
         if percent is None:
             errors["archive_threshold_percent"] = THRESHOLD_MESSAGE
+    new = {t.column: bool(toggles.get(t.column, False)) for t in SYNC_TOGGLES}
+    errors.update(contradictions(new))
     if errors:
         raise InvalidSettings(errors)
-    new = {t.column: bool(toggles.get(t.column, False)) for t in SYNC_TOGGLES}
     if any(getattr(conn, name) != value for name, value in new.items()):
         conn.settings_changed_at = datetime.now(timezone.utc)
     for name, value in new.items():
@@ -118,6 +124,19 @@ def save_sync_settings(conn: RosterConnection, *, automatic: bool, sync_time: st
     AuditEvent.record(conn.school, actor, "settings_changed", settings_in_words(conn))
     db.session.commit()
     return conn
+
+
+def contradictions(toggles: dict[str, bool]) -> dict[str, str]:
+    """Settings that cannot go together: no role to sync, or Additions only with Auto update or Archive."""
+    errors = {}
+    if not any(toggles.get(t.column) for t in ROLE_TOGGLES):
+        errors["roles"] = NOBODY
+    if toggles.get("additions_only"):
+        clash = [label for column, label in (("auto_update", "Auto update"), ("archive", "Archive"))
+                 if toggles.get(column)]
+        if clash:
+            errors["additions_only"] = ADDITIONS_ONLY_CLASH.format(names=" and ".join(clash))
+    return errors
 
 
 def role_rules(conn: RosterConnection | None, role: str) -> dict[str, bool]:
@@ -142,6 +161,22 @@ def save_role_rules(conn: RosterConnection, role: str, *, auto_update: bool, arc
                       f"Sync rules for {RULE_ROLES[role]}: "
                       f"Auto update {'changes' if auto_update else 'never changes'} them, "
                       f"Archive {'removes' if archive else 'never removes'} them.")
+    db.session.commit()
+    return conn
+
+
+def save_all_role_rules(conn: RosterConnection, *, update_excluded: set[str], archive_excluded: set[str],
+                        actor: Person | None = None) -> RosterConnection:
+    """The sync settings form's per-role rules at once: roles Auto update or Archive leave alone."""
+    new_update = ",".join(r for r in RULE_ROLES if r in update_excluded)
+    new_archive = ",".join(r for r in RULE_ROLES if r in archive_excluded)
+    if (new_update, new_archive) == (conn.no_update_roles or "", conn.no_archive_roles or ""):
+        return conn
+    conn.settings_changed_at = datetime.now(timezone.utc)
+    conn.no_update_roles, conn.no_archive_roles = new_update, new_archive
+    said = [sentence for _, sentence in role_rule_summary(conn)]
+    AuditEvent.record(conn.school, actor, "settings_changed",
+                      "Sync rules: " + ("; ".join(said) if said else "Auto update and Archive apply to every role") + ".")
     db.session.commit()
     return conn
 

@@ -12,7 +12,7 @@ from store.vocabulary import duration_text
 
 from ..htmx import is_htmx
 from . import bp
-from .overview import TIME_FORMAT
+from .overview import local_text
 
 OUTCOMES = {"queued": "Waiting for a worker", "reading": "Reading the SIS", "planning": "Schools syncing",
             "succeeded": "Every school synced", "problems": "Some schools need attention",
@@ -48,7 +48,7 @@ def source_nights(district: District) -> list[SourceNightRow]:
             took = ((night.finished_at or night.read_at or night.started_at) - night.started_at).total_seconds()
         rows.append(SourceNightRow(
             source, night, OUTCOMES.get(night.status, night.status),
-            night.started_at.astimezone(district.zone).strftime(TIME_FORMAT) if night.started_at else "",
+            local_text(night.started_at.astimezone(district.zone)) if night.started_at else "",
             duration_text(took), night_runs(night.id)))
     return rows
 

@@ -7,8 +7,12 @@ from sqlalchemy.orm import joinedload
 from jobs.schedule import next_run_at, parse_sync_time
 from store.db import db
 from store.models import Person, RosterConnection, School, SyncRun
+from store.vocabulary import clock_text, moment_text
 
-TIME_FORMAT = "%a %b %-d, %H:%M %Z"
+
+def local_text(moment: datetime) -> str:
+    """A zone-aware local moment as the pages show it, with the zone's abbreviation: "Dec 2, 2026, 2:00 AM PST"."""
+    return f"{moment_text(moment)} {moment:%Z}"
 
 
 @dataclass(frozen=True)
@@ -16,7 +20,7 @@ class SchoolSchedule:
     school: School
     connected: bool
     automatic: bool
-    sync_time: str  # "02:00"
+    sync_time: str  # "2:00 AM"
     zone: str
     next_run: str  # local wall time, "due now" or ""
     last_run: SyncRun | None
@@ -46,7 +50,7 @@ def _next_run_text(conn: RosterConnection, now: datetime) -> str:
         return ""
     if moment <= now:
         return "Due now: starts within a few minutes"
-    return moment.strftime(TIME_FORMAT)
+    return local_text(moment)
 
 
 def school_schedules(schools: list[School], now: datetime | None = None) -> list[SchoolSchedule]:
@@ -63,8 +67,8 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
         moment = run and (run.finished_at or run.started_at or run.created_at)
         rows.append(SchoolSchedule(
             school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
-            sync_time=parse_sync_time(conn.sync_time if conn else None).strftime("%H:%M"), zone=zone.key,
+            sync_time=clock_text(parse_sync_time(conn.sync_time if conn else None)), zone=zone.key,
             next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
-            last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else "",
+            last_run=run, last_run_at=local_text(moment.astimezone(zone)) if moment else "",
             people=people.get(school.id, 0)))
     return rows

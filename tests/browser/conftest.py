@@ -80,13 +80,25 @@ def browser():
         browser.close()
 
 
+# Every browser test runs at a desktop and a phone width (#17.3); BROWSER_WIDTHS=1280 runs one of them.
+VIEWPORTS = {1280: {"width": 1280, "height": 900}, 390: {"width": 390, "height": 844}}
+WIDTHS = [int(w) for w in os.environ.get("BROWSER_WIDTHS", "1280,390").split(",") if int(w) in VIEWPORTS]
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
+def viewport(request) -> dict:
+    return VIEWPORTS[request.param]
+
+
 @pytest.fixture
-def page(browser, live_server, app):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+def page(browser, live_server, app, viewport):
+    """A fresh browser tab; `page.console_errors` collects what the console reports as errors."""
+    context = browser.new_context(base_url=live_server, viewport=viewport)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.console_errors = errors
     yield page
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors

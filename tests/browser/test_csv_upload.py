@@ -66,7 +66,7 @@ def test_owner_uploads_a_bundle_previews_and_syncs_it(page, app, sync_worker, li
     screenshot(page, "csv-preview")
 
     page.locator("#sync-now").get_by_role("button", name="Sync now").click()
-    expect(page.locator("#run-progress .outcome")).to_contain_text("Sync finished")
+    expect(page.locator("#run-progress .outcome")).to_contain_text("Sync succeeded")
     assert rostered(school) == ["Ada", "Ben", "Tess"]
     page.reload()
     expect(page.locator("#bundles")).to_contain_text("Synced")

@@ -43,17 +43,24 @@ def test_owner_sets_every_rostering_control_and_syncs_with_a_one_run_threshold(p
     settings = page.locator("#sync-settings")
     settings.get_by_label("Staff", exact=True).uncheck()
     settings.get_by_label("Include primary parent contact info").check()
-    for toggle in ("Auto update", "Archive", "Additions only"):
+    for toggle in ("Auto update", "Archive"):
         settings.get_by_label(toggle, exact=True).check()
+    settings.get_by_label("Additions only", exact=True).check()  # it cannot be on with them: they untick (#17.9)
+    expect(settings.get_by_label("Auto update", exact=True)).not_to_be_checked()
+    expect(settings.get_by_label("Archive", exact=True)).not_to_be_checked()
+    for toggle in ("Auto update", "Archive"):
+        settings.get_by_label(toggle, exact=True).check()
+    expect(settings.get_by_label("Additions only", exact=True)).not_to_be_checked()
     settings.get_by_label("Archive threshold (%)").fill("20")
     settings.get_by_label("Enable Automatic Rostering (sync every night)").check()
-    settings.get_by_label("Nightly sync time").fill("03:15")
+    settings.get_by_label("Nightly sync time").select_option("03:15")
+    expect(settings.get_by_label("Nightly sync time")).to_contain_text("3:15 AM")
     expect(settings.locator("#role-rules-summary")).to_contain_text("Auto update and Archive apply to every role")
     settings.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Sync settings saved.")).to_be_visible()
     conn = connection(school)
     assert (conn.sync_staff, conn.sync_parents, conn.auto_update, conn.archive, conn.additions_only) == \
-        (False, True, True, True, True)
+        (False, True, True, True, False)
     assert (conn.archive_threshold_percent, conn.automatic, conn.sync_time) == (20, True, "03:15")
 
     # A seasonal pause that ended last week: the page suggests a higher threshold for the first sync back.
@@ -159,10 +166,8 @@ def test_people_manager_exposes_person_and_role_sync_controls(page, school):
     conn = connection(school)
     assert (conn.no_update_roles, conn.no_archive_roles) == ("", "teacher")
 
+    # The same rules sit on the Rostering page's sync settings (#17.10).
     page.get_by_role("link", name="Rostering", exact=True).click()
-    summary = page.locator("#role-rules-summary")
-    expect(summary).to_contain_text("Teachers are never archived by sync — change this in People")
-    summary.get_by_role("link", name="change this in People").click()
-    expect(page).to_have_url(re.compile(r"/people\?role=teacher#sync-rules$"))
-    expect(page.get_by_label("Archive removes them")).not_to_be_checked()
-    expect(page.get_by_label("Auto update changes them")).to_be_checked()
+    expect(page.locator("#role-rules-summary")).to_contain_text("Teachers are never archived by sync")
+    expect(page.get_by_label("Archive removes Teachers")).not_to_be_checked()
+    expect(page.get_by_label("Auto update changes Teachers")).to_be_checked()

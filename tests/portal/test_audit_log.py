@@ -31,7 +31,7 @@ def test_owner_sees_their_school_events_newest_first_with_actor(client, auth, ap
     assert owner.full_name in html
     assert "Previewed a sync" in html and "Approved a sync" in html
     assert html.index("Approved a sync") < html.index("Previewed a sync")  # newest first
-    assert "Mar 1, 2026 12:00" in html  # 18:00 UTC in Chicago
+    assert "Mar 1, 2026, 12:00 PM" in html  # 18:00 UTC in Chicago
     assert "Run 99 elsewhere" not in html
     assert 'href="/schools/lincoln/rostering/audit"' in client.get("/schools/lincoln/rostering").get_data(
         as_text=True)

@@ -224,7 +224,7 @@ def test_an_owner_sees_the_last_district_night_and_this_schools_run(client, auth
     auth.logout()
     auth.login(owner.email)
     page = client.get("/schools/obrien/rostering").get_data(as_text=True)
-    assert "Mar 2, 2026 02:05: 1 check failed." in page and "None yet" in page  # Los Angeles time
+    assert "Mar 2, 2026, 2:05 AM: 1 check failed." in page and "None yet" in page  # Los Angeles time
     night = SourceNight(source_id=source.id, trigger="nightly", status="problems",
                         started_at=datetime(2026, 3, 3, 10, 0, tzinfo=timezone.utc))
     run = make_run(world["obrien"], status="needs_review", trigger="nightly")
@@ -233,7 +233,7 @@ def test_an_owner_sees_the_last_district_night_and_this_schools_run(client, auth
     db.session.add(SourceNightRun(night_id=night.id, run_id=run.id, school_id=world["obrien"].id))
     db.session.commit()
     page = client.get("/schools/obrien/rostering").get_data(as_text=True)
-    assert "Mar 3, 2026 02:00: Some schools need attention" in page
+    assert "Mar 3, 2026, 2:00 AM: Some schools need attention" in page
     assert f'/schools/obrien/rostering/runs/{run.id}"' in page
 
 

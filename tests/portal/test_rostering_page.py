@@ -140,20 +140,43 @@ def test_without_javascript_saving_redirects(client, owner, aeries):
     assert "Connection saved." in client.get(page_url()).get_data(as_text=True)
 
 
-def test_vendor_swap_returns_that_vendors_fields_and_keeps_typed_values(client, owner):
-    response = client.get(page_url("/vendor-fields?vendor=infinite-campus&client_id=kept-id&client_secret=x1x2x3"),
-                          headers=HX)
+def test_switching_sis_clears_the_other_vendors_values(client, owner, world):
+    """#17.5: what was typed for one SIS (the Aeries URL, consumer id, School ID 994) does not follow to the next."""
+    response = client.get(page_url("/vendor-fields?vendor=infinite-campus&client_id=aeries-consumer&school_id=994"
+                                   "&url=https://district.aeries.net/aeries/&client_secret=x1x2x3"), headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert 'id="vendor-fields"' in html and "App Name" in html and "OneRoster Provisioning" in html
-    assert 'value="kept-id"' in html and "x1x2x3" not in html
+    for typed in ("aeries-consumer", "994", "district.aeries.net", "x1x2x3"):
+        assert f'value="{typed}' not in html
+    assert re.findall(r'<input type="text"[^>]*value="([^"]*)"', html) == ["", "", "", ""]
     html = client.get(page_url("/vendor-fields?vendor=oneroster"), headers=HX).get_data(as_text=True)
     assert "Token URL" in html and "OAuth 1.0a" in html
 
 
+def test_switching_back_to_the_saved_sis_shows_its_saved_values_only(client, owner, world):
+    make_connection(world["school"], vendor="aeries", url="https://demo.aeries.net/aeries/", client_id="saved-id",
+                    sis_school_id="994")
+    campus = client.get(page_url("/vendor-fields?vendor=infinite-campus"), headers=HX).get_data(as_text=True)
+    assert "saved-id" not in campus and "demo.aeries.net" not in campus and "Saved</span>" not in campus
+    aeries = client.get(page_url("/vendor-fields?vendor=aeries&client_id=typed"), headers=HX).get_data(as_text=True)
+    assert 'value="saved-id"' in aeries and 'value="994"' in aeries and 'value="typed"' not in aeries
+    assert "Saved</span>" in aeries
+
+
+def test_placeholders_are_examples_under_the_field_never_grey_values(client, owner):
+    """#17.6: no grey placeholder that could pass for a saved value; an example under the field instead."""
+    html = client.get(page_url()).get_data(as_text=True)
+    assert 'placeholder="5"' not in html and "placeholder=\"https" not in html
+    assert re.findall(r'<input type="text"[^>]*placeholder=', html) == []
+    assert "For example: <code>5</code>" in field_block(html, "school_id")
+    campus = client.get(page_url("/vendor-fields?vendor=infinite-campus"), headers=HX).get_data(as_text=True)
+    assert 'placeholder="minga"' not in campus and "For example: <code>minga</code>" in field_block(campus, "app_name")
+
+
 def test_campus_app_name_fills_in_from_a_pasted_url(client, owner):
     url = "https://campus.example.org/campus/api/oneroster/v1p1/mingaApp/ims/oneroster/v1p1/schools?limit=5"
-    html = client.get(page_url("/vendor-fields"), query_string={"vendor": "infinite-campus", "url": url},
+    html = client.get(page_url("/vendor-fields"), query_string={"vendor": "infinite-campus", "url": url, "prefill": "1"},
                       headers=HX).get_data(as_text=True)
     assert 'value="mingaApp"' in field_block(html, "app_name")
 
@@ -466,7 +489,7 @@ def test_parse_threshold_override_refuses_anything_else(value):
     assert "from 0 to 100" in caught.value.errors["threshold_override"]
 
 
-def test_settings_summarise_role_rules_with_a_link_to_people(client, owner, world):
+def test_settings_summarise_role_rules(client, owner, world):
     conn = make_connection(world["school"])
     html = client.get(page_url()).get_data(as_text=True)
     assert "Auto update and Archive apply to every role." in html
@@ -476,7 +499,43 @@ def test_settings_summarise_role_rules_with_a_link_to_people(client, owner, worl
     summary = re.search(r'id="role-rules-summary">(.*?)</p>', html, re.S).group(1)
     assert "Teachers are never auto-updated or archived by sync" in summary
     assert "Staff are never auto-updated by sync" in summary
-    assert 'href="/schools/lincoln/people?role=teacher#sync-rules">change this in People</a>' in summary
+    assert 'id="rule-update-teacher" name="rule_update_teacher"\n                     aria-label="Auto update changes Teachers">' in html
+    assert 'id="rule-archive-student" name="rule_archive_student"\n                     aria-label="Archive removes Students" checked>' in html
+
+
+SETTINGS_FORM = {"sync_students": "on", "sync_teachers": "on", "sync_time": "02:00", "archive_threshold_percent": "10"}
+
+
+def test_per_role_rules_are_set_on_the_sync_settings_form(client, owner, world):
+    """#17.10: the rules sit on the settings form; an unticked box leaves that role alone, and it is audited."""
+    conn = make_connection(world["school"], no_update_roles="staff")
+    rules = {"role_rules": "shown", "rule_update_student": "on", "rule_archive_student": "on",
+             "rule_update_teacher": "on", "rule_update_staff": "on", "rule_archive_staff": "on",
+             "rule_update_school_admin": "on"}
+    response = post(client, "/settings", {**SETTINGS_FORM, **rules})
+    assert response.status_code == 200 and "Sync settings saved." in response.get_data(as_text=True)
+    db.session.expire_all()
+    conn = get_connection(world["school"])
+    assert (conn.no_update_roles, conn.no_archive_roles) == ("", "teacher,school_admin")
+    assert "Teachers are never archived by sync" in response.get_data(as_text=True)
+    audit = db.session.scalars(db.select(AuditEvent.detail).order_by(AuditEvent.id.desc())).first()
+    assert audit == "Sync rules: Teachers are never archived by sync; School admins are never archived by sync."
+
+    # A form that carries no rules (an older client, the CLI's shape) leaves them as saved.
+    post(client, "/settings", SETTINGS_FORM)
+    db.session.expire_all()
+    assert get_connection(world["school"]).no_archive_roles == "teacher,school_admin"
+
+
+def test_rejected_settings_keep_the_rules_as_ticked_and_save_none(client, owner, world):
+    make_connection(world["school"])
+    response = post(client, "/settings", {**SETTINGS_FORM, "sync_time": "99:99", "role_rules": "shown",
+                                          "rule_update_student": "on"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'aria-label="Archive removes Students">' in html and 'aria-label="Auto update changes Students" checked>' in html
+    db.session.expire_all()
+    assert (get_connection(world["school"]).no_update_roles or "") == ""
 
 
 @pytest.mark.parametrize("today, pause_ends, hinted", [
@@ -495,7 +554,7 @@ def test_back_to_school_reason(today, pause_ends, hinted):
 
 
 def test_back_to_school_reason_names_the_pause():
-    assert back_to_school_reason(date(2027, 8, 20), [date(2027, 8, 10)]) == "Your seasonal pause ended on August 10"
+    assert back_to_school_reason(date(2027, 8, 20), [date(2027, 8, 10)]) == "Your seasonal pause ended on Aug 10, 2027"
 
 
 @pytest.mark.parametrize("today, shown", [(date(2027, 8, 15), True), (date(2027, 11, 15), False)])
@@ -515,4 +574,4 @@ def test_back_to_school_hint_after_a_pause_in_the_settings_partial(client, owner
     post(client, "/pauses", {"starts_on": "2026-12-20", "ends_on": "2027-01-08"}, htmx=False)
     data = {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"}
     html = post(client, "/settings", data).get_data(as_text=True)
-    assert "Sync settings saved." in html and "Your seasonal pause ended on January 8" in html
+    assert "Sync settings saved." in html and "Your seasonal pause ended on Jan 8, 2027" in html

@@ -48,7 +48,7 @@ def test_a_source_without_a_night_yet_says_when_it_runs(client, auth, app):
     make_source(place, name="New SIS", automatic=True, sync_time="03:00")
     auth.login(make_district_manager(place).email)
     section = text(client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]
-    assert "No night yet: the first runs at 03:00" in section
+    assert "No night yet: the first runs at 3:00 AM" in section
 
 
 def test_a_manager_chooses_the_digest_and_the_page_keeps_it(client, auth, district):

@@ -35,7 +35,7 @@ def test_the_district_manager_sees_every_school_with_schedule_and_last_result(cl
 
     tomorrow = today + timedelta(days=1)
     on = _row(page, nightly)
-    assert ">On</span> nightly at 02:15" in on and f"{tomorrow:%a %b} {tomorrow.day}, 02:15 E" in on
+    assert ">On</span> nightly at 2:15 AM" in on and f"{tomorrow:%b} {tomorrow.day}, {tomorrow.year}, 2:15 AM E" in on
     assert "Succeeded" in on and "nightly" in on
     off = _row(page, switched_off)
     assert ">Off</span>" in off and "No nightly run scheduled" in off and "Failed" in off
