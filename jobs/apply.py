@@ -10,6 +10,7 @@ from store.models import Person, RosterConnection, SyncChange, SyncRun
 
 from .bulk import bulk_insert_rows
 from .fields import FIELDS, PARENT_FIELDS, unpack
+from .history import record_role_counts
 from .plan import SyncPlan
 
 CHUNK = 5000
@@ -37,7 +38,8 @@ ACTION = CHANGE_COLUMNS.index("action")
 
 
 def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None):
-    """The field-level change log, generated lazily: one row per created/archived person, one per changed field.
+    """The field-level change log, generated lazily: one row per created/archived/skipped person, one per changed
+    field (a skip row's `field` is its reason, its `after` the name the SIS gave).
 
     Rows are tuples in CHANGE_COLUMNS order (a dict each cost more than its COPY line on a 700k-person preview)."""
     created_ids = created_ids or {}
@@ -59,6 +61,8 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
             yield row("link", pid, sid, name, before, after)
     for pid, sid in plan.archives:
         yield row("archive", pid, sid, "status", "active", "archived")
+    for pid, sid, reason, name in plan.skips:  # who was left as they were, and why (store.vocabulary.SKIP_REASONS)
+        yield row("skip", pid, sid, reason, "", name)
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
@@ -102,7 +106,10 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
 
 
 def _insert_changes(rows) -> None:
+    """Rows as CHANGE_COLUMNS tuples (change_rows), or dicts with those keys (jobs.undo's log)."""
     for chunk in _chunks(rows, CHUNK):
+        if isinstance(chunk[0], dict):
+            chunk = [[row[name] for name in CHANGE_COLUMNS] for row in chunk]
         bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, chunk)
 
 
@@ -120,6 +127,7 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         created = _insert_people(school_id, district_id, plan, now)
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
+        record_role_counts(run_id, school_id)
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:
             marks["last_full_sync_at"] = now

@@ -183,7 +183,8 @@ def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_scho
     set_report_choice(manager, "each")
     with mail.record_messages() as outbox:
         run_night_now(source)
-    assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync succeeded" for s in schools)
+    # each school's second run: the subject says the run's number within the school (issue 17 item 16)
+    assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync #2 succeeded" for s in schools)
 
 
 def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
