@@ -157,8 +157,9 @@ def postgres_ready() -> str | None:
     try:
         import psycopg
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_csv'").fetchone():
-                conn.execute("CREATE DATABASE bench_csv")
+            name = PG_URL.rsplit("/", 1)[-1].split("?")[0]  # the database BENCH_DATABASE_URL names
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:  # noqa: BLE001 - any failure means: skip the database figures with a message
         return f"{type(exc).__name__}: {exc}".strip()
     return None
