@@ -126,7 +126,9 @@ def map_school(source: Source, school: School, sis_school_id, actor: Person | No
     conn = get_connection(school)
     had_own = conn is not None and conn.source_id is None and bool(conn.secret_encrypted)
     if conn is None:
-        conn = RosterConnection(school_id=school.id, vendor=source.vendor)
+        # A school first connected by its mapping follows the source's nights (the source's own switch decides);
+        # a school that had a connection keeps its owner's Automatic Rostering choice.
+        conn = RosterConnection(school_id=school.id, vendor=source.vendor, automatic=True)
         db.session.add(conn)
     conn.source_id, conn.source, conn.sis_school_id = source.id, source, sis_id
     for column, value in CLEARED.items():  # the secret lives once, on the source

@@ -10,6 +10,7 @@ from rq import SimpleWorker
 from connectors.settings import ConnectionSettings
 from jobs import source_checks
 from jobs.connection import get_connection, settings_for
+from jobs.schedule import next_run_at
 from jobs.source_checks import listed_schools
 from portal.sources import service
 from portal.sources.matching import Candidate, suggest
@@ -166,6 +167,18 @@ def test_mapping_takes_over_a_school_that_had_its_own_credentials(world, aeries)
     assert (conn.sync_parents, conn.archive_threshold_percent) == (True, 4.0)  # its own settings stay
     detail = db.session.scalar(db.select(AuditEvent.detail).where(AuditEvent.action == "source_mapped"))
     assert "own saved credentials were removed" in detail
+
+
+def test_a_school_first_connected_by_its_mapping_follows_the_sources_nights(world, aeries):
+    """The manager switched the source's nights on: a school mapped (or added) without a connection of its own is
+    synced by them; a school whose owner had turned Automatic Rostering off stays out, and its page says so."""
+    make_connection(world["garcia"], automatic=False)
+    source = service.save_source(world["district"], "aeries", form(aeries), None, automatic=True)
+    added = service.add_school(source, "1", "Müller High School", None)
+    kept_off = service.map_school(source, world["garcia"], "5", None)
+    assert source.automatic and get_connection(added).automatic
+    assert next_run_at(get_connection(added)) is not None
+    assert not kept_off.automatic and next_run_at(kept_off) is None
 
 
 @pytest.mark.parametrize("data", [{"school_id": ""}, {"school_id": "abc"}, {"school_id": "999999"}])
