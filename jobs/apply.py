@@ -53,6 +53,8 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
             yield row("link", pid, sid, name, before, after)
     for pid, sid in plan.archives:
         yield row("archive", pid, sid, "status", "active", "archived")
+    for pid, old, new in plan.rekeys:
+        yield row("rekey", pid, new, "source_id", old, new)
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
@@ -86,6 +88,7 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
         row = {"id": pid, "source_id": sid, "source_updated_at": modified, "updated_at": now}
         row.update((name, after) for name, _, after in plan.diffs.get(pid, ()))
         rows.append(row)
+    rows += [{"id": pid, "source_id": new, "updated_at": now} for pid, _, new in plan.rekeys]
     for chunk in _chunks(rows, CHUNK):
         db.session.execute(db.update(Person), chunk)
     for chunk in _chunks([pid for pid, _ in plan.archives], ID_CHUNK):
@@ -104,7 +107,7 @@ def _reset_changes(run_id: int) -> None:
 
 
 def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
-               connection_id: int) -> None:
+               connection_id: int, version: str = "1.1") -> None:
     """All of the plan, the change log, the counts and the run's success commit together or not at all."""
     now = datetime.now(timezone.utc)
     try:
@@ -113,8 +116,8 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
-        if full:
-            marks["last_full_sync_at"] = now
+        if full:  # a full sync has seen everyone: the people now carry this version's sourcedIds
+            marks.update(last_full_sync_at=now, keyed_version=version)
         if marks:
             db.session.execute(db.update(RosterConnection).where(RosterConnection.id == connection_id)
                                .values(**marks))

@@ -51,12 +51,13 @@ def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetim
     return mark - DELTA_OVERLAP
 
 
-def options_for(conn: RosterConnection, full: bool) -> SyncOptions:
+def options_for(conn: RosterConnection, full: bool, version: str = "1.1") -> SyncOptions:
     only_add = conn.additions_only
     return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
                        full=full, no_update_roles=conn.update_excluded_roles,
-                       no_archive_roles=conn.archive_excluded_roles)
+                       no_archive_roles=conn.archive_excluded_roles,
+                       version_moved=(conn.keyed_version or "1.1") != version)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _prepare(run_id: int, redactor: Redactor) -> Prepared:
     settings = load_settings(conn, outbound_policy())
     redactor.add(settings.client_secret, settings.client_id)
     since = choose_since(conn, run, datetime.now(timezone.utc))
-    options = options_for(conn, full=since is None)
+    options = options_for(conn, full=since is None, version=settings.oneroster_version)
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
@@ -122,7 +123,7 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
     finally:
         progress.flush()
-    progress.write(phase="planning", percent=90)
+    progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
     return planner.finish(), progress
 
 
@@ -143,7 +144,7 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
-               connection_id=job.connection_id)
+               connection_id=job.connection_id, version=job.settings.oneroster_version)
 
 
 def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, client_factory) -> None:
@@ -173,9 +174,10 @@ def make_client(settings) -> OneRosterClient:
     return OneRosterClient(settings, policy=outbound_policy())
 
 
-def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
+def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version="1.1") -> None:
     """Indirection so tests can make the apply step fail between fetch and apply."""
-    applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id)
+    applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id,
+                        version=version)
 
 
 def _live_counts(planner: Planner) -> dict[str, int]:
