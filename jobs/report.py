@@ -13,6 +13,7 @@ from store.secrets import redactor_for
 from store.vocabulary import duration_text, trigger_label
 
 from .connection import get_connection
+from .credentials import credentials_warning
 from .email_message import EncodedMessage
 from .thresholds import archive_hold
 
@@ -89,6 +90,7 @@ def report_context(run: SyncRun) -> dict:
         "failure_checks": FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
+        "credentials_warning": credentials_warning(get_connection(school.id)),
     }
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import func
 from store.db import db
 from store.models import Person, SyncChange
 
-ACTIONS = ("create", "update", "link", "archive")  # skips are counted on the run, not logged
+ACTIONS = ("create", "update", "link", "archive", "rekey")  # skips are counted on the run, not logged
 LIST_LIMIT = 50
 
 
