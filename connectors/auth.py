@@ -87,7 +87,8 @@ class TokenSource:
             code = oauth_error(reply.body)
             if code in SCOPE_ERRORS:
                 raise ScopeRefused(
-                    f"The district granted this client less than it needs: {scope_request(scope or self.settings.core_scope)} "
+                    "The district granted this client less than it needs: "
+                    f"{scope_request(scope or self.settings.core_scope)} "
                     f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
                     status=reply.status, url=reply.shown_url)
             raise AuthenticationFailed(

@@ -99,7 +99,8 @@ class OneRosterClient:
         if status == 403 and mentions(reply.body, "insufficient_scope"):
             return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
                                     "insufficient_scope): ask the district's SIS administrator for the OneRoster "
-                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.", area=area, url=shown)
+                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
+                                    area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)

@@ -32,7 +32,8 @@ def connection_context(school, conn, *, vendor=None, values=None, errors=None) -
         values = saved_values(conn) if conn and conn.vendor == vendor else {}
     return {
         "school": school, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
-        "fields": get_profile(vendor).form_fields, "vendor_help": get_profile(vendor).help_text, "values": values, "errors": errors or {},
+        "fields": get_profile(vendor).form_fields, "vendor_help": get_profile(vendor).help_text, "values": values,
+        "errors": errors or {},
         "secret_saved": bool(conn and conn.has_secret and conn.vendor == vendor),
         "credentials_warning": credentials_warning(conn),
     }
