@@ -107,7 +107,7 @@ def _reset_changes(run_id: int) -> None:
 
 
 def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
-               connection_id: int, version: str = "1.1") -> None:
+               connection_id: int, version: str | None = None) -> None:
     """All of the plan, the change log, the counts and the run's success commit together or not at all."""
     now = datetime.now(timezone.utc)
     try:
@@ -116,8 +116,10 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
-        if full:  # a full sync has seen everyone: the people now carry this version's sourcedIds
-            marks.update(last_full_sync_at=now, keyed_version=version)
+        if full:
+            marks["last_full_sync_at"] = now
+            if version:  # a full sync has seen everyone: the people now carry this version's sourcedIds
+                marks["keyed_version"] = version
         if marks:
             db.session.execute(db.update(RosterConnection).where(RosterConnection.id == connection_id)
                                .values(**marks))

@@ -174,7 +174,7 @@ def make_client(settings) -> OneRosterClient:
     return OneRosterClient(settings, policy=outbound_policy())
 
 
-def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version="1.1") -> None:
+def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version=None) -> None:
     """Indirection so tests can make the apply step fail between fetch and apply."""
     applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id,
                         version=version)
