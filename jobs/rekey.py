@@ -14,22 +14,35 @@ from datetime import datetime
 
 from connectors.records import PersonRecord
 
-from .fields import EMAIL, SIS_ID
+from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, pack, unpack
 
 
 @dataclass(slots=True)
 class Pending:
-    """An incoming record waiting to re-key `entry` (shaped like the PersonRecord fields the planner reads)."""
+    """An incoming record waiting to re-key `entry` (shaped like the PersonRecord fields the planner reads).
+
+    A move re-keys everyone, so one is held per person until the last page: the values stay packed in one string.
+    """
 
     source_id: str
-    given_name: str
-    family_name: str
     is_leaving: bool
     date_last_modified: datetime | None
-    values: tuple[str, ...]
+    packed: str
     entry: object  # jobs.plan.Entry (not imported: plan imports this module)
     field: str     # what matched: "legacy sourcedId", "SIS id" or "email"
     value: str
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(unpack(self.packed))
+
+    @property
+    def given_name(self) -> str:
+        return unpack(self.packed)[GIVEN_NAME]
+
+    @property
+    def family_name(self) -> str:
+        return unpack(self.packed)[FAMILY_NAME]
 
 
 class RekeyBook:
@@ -75,8 +88,8 @@ class RekeyBook:
                 and self.directory.rostered.get(entry.source_id) is entry)
 
     def hold(self, record: PersonRecord, values: tuple[str, ...], entry, field: str, value: str) -> None:
-        self.pending[entry.id] = Pending(record.source_id, record.given_name, record.family_name, record.is_leaving,
-                                         record.date_last_modified, values, entry, field, value)
+        self.pending[entry.id] = Pending(record.source_id, record.is_leaving, record.date_last_modified, pack(values),
+                                         entry, field, value)
 
     def settle(self):
         """(re-keyed, refused): pending records whose person's old sourcedId never came, and those whose did."""
