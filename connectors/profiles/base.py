@@ -98,6 +98,14 @@ def cut_path(path: str, marker: str) -> str | None:
 VERSION_LABELS = {"1.1": "OneRoster 1.1", "1.2": "OneRoster 1.2"}
 
 
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - date.resolution).day
+    return date(year, month, min(day.day, last))
+
+
 def read_expiry(value, max_months: int | None, where: str) -> str:
     """An optional "Credentials expire on" date as YYYY-MM-DD ("" when blank); at most `max_months` ahead."""
     text = "" if value is None else str(value).strip()
@@ -108,12 +116,9 @@ def read_expiry(value, max_months: int | None, where: str) -> str:
     except ValueError:
         raise FieldError("Give the date the credentials expire as YYYY-MM-DD (for example 2027-06-30), "
                          "or leave it blank.") from None
-    if max_months is not None:
-        now = today()
-        months = (expires.year - now.year) * 12 + expires.month - now.month - (expires.day < now.day)
-        if months >= max_months and expires > now:
-            raise FieldError(f"{where} lets credentials last at most {max_months} months, so {expires.isoformat()} "
-                             "cannot be right; copy the Token Expiration Date again.")
+    if max_months is not None and expires > months_after(today(), max_months):
+        raise FieldError(f"{where} lets credentials last at most {max_months} months, so {expires.isoformat()} "
+                         "cannot be right; copy the Token Expiration Date again.")
     return expires.isoformat()
 
 

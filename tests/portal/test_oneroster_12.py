@@ -74,13 +74,21 @@ def test_the_cli_sets_the_version_and_refuses_one_the_vendor_does_not_offer(runn
                                               "--version", "1.2", "--credentials-expire-on", "2099-01-01"])
         assert result.exit_code == 2 and "--credentials-expire-on: Campus lets credentials last at most 13 months" \
             in result.output
-        result = runner.invoke(args=common + ["--vendor", "infinite-campus", "--app-name", info["app_name"],
-                                              "--version", "1.2"])
+        campus = common + ["--vendor", "infinite-campus", "--app-name", info["app_name"], "--students", "--teachers"]
+        assert runner.invoke(args=campus).exit_code == 0
+        assert runner.invoke(args=["roster", "sync", "--school", "lincoln"]).exit_code == 0
+        result = runner.invoke(args=campus + ["--version", "1.2"])
         assert result.exit_code == 0, result.output
         assert "(OneRoster 1.2; secret stored encrypted)" in result.output
         assert get_connection(world["school"]).oneroster_version == "1.2"
         result = runner.invoke(args=["roster", "test", "--school", "lincoln"])
         assert result.exit_code == 0 and "✓ Token obtained" in result.output, result.output
+        people = len(rostered(world["school"]))
+        result = runner.invoke(args=["roster", "sync", "--school", "lincoln", "--preview"])
+        assert result.exit_code == 0 and f"re-keyed {people} (same people under new SIS ids" in result.output, \
+            result.output
+        result = runner.invoke(args=["roster", "sync", "--school", "lincoln", "--json"])
+        assert '"rekeyed": %d' % people in result.output and '"created": 0' in result.output
 
 
 @pytest.mark.parametrize("vendor, legacy_ids", [("infinite-campus", True), ("oneroster", False)])
