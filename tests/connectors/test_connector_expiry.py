@@ -6,9 +6,10 @@ import pytest
 
 from connectors.client import OneRosterClient
 from connectors.checklist import run_connection_test
-from connectors.errors import AuthenticationFailed
+from connectors.errors import AuthenticationFailed, InvalidSettings
 from connectors.expiry import expiry_warning, today
 from connectors.profiles import get_profile
+from connectors.profiles.base import months_after
 from tests.support import sandbox_fixture
 
 CAMPUS = get_profile("infinite-campus")
@@ -65,8 +66,6 @@ def test_before_the_date_a_refusal_is_worded_as_usual(campus):
 
 
 def test_campus_takes_a_date_up_to_13_months_ahead_and_no_later():
-    from connectors.errors import InvalidSettings
-    from connectors.profiles.base import months_after
     values = {"url": "https://campus.example.org/campus/api/oneroster/v1p1/minga", "client_id": "id",
               "client_secret": "secret", "school_id": "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"}
     limit = months_after(today(), 13)

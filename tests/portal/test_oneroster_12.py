@@ -156,3 +156,26 @@ def test_each_vendor_offering_1_2_is_configured_tested_and_synced_at_1_2(client,
         again = sync(school)
         assert (again.created, again.updated, again.archived, again.rekeyed) == (0, 0, 0, 0)
         assert again.unchanged == first.created
+
+
+def test_a_person_renamed_in_the_move_is_re_keyed_and_updated_in_one_run(app, world):
+    school = world["school"]
+    with running_sandbox("oneroster", schools=1, students=12, seed=15, oneroster_12=True) as box:
+        values = {"url": box.info["base_url"], "token_url": box.info["token_url"], "auth_mode": "oauth2",
+                  "client_id": box.info["client_id"], "client_secret": box.info["client_secret"],
+                  "school_id": box.info["school_ids"][0]}
+        service.save_sync_settings(service.save_connection(school, "oneroster", values, actor=None), **SETTINGS)
+        assert sync(school).status == "succeeded"
+        student = next(sid for sid, p in expected_people(box).items() if p.role == "student")
+        person_id = next(pid for pid, sid in rostered(school).items() if sid == student)
+        box.rename(student, given_name="Renamed")
+        service.save_connection(school, "oneroster", {**values, "client_secret": "", "oneroster_version": "1.2"},
+                                actor=None)
+        run = sync(school)
+        assert (run.status, run.updated, run.created, run.archived) == ("succeeded", 1, 0, 0), run.error_message
+        assert run.rekeyed == len(rostered(school))
+        person = db.session.get(Person, person_id)
+        assert person.given_name == "Renamed" and person.source_id != student
+        assert {(c.action, c.field) for c in db.session.scalars(db.select(SyncChange).where(
+            SyncChange.run_id == run.id, SyncChange.person_id == person_id))} == {
+            ("rekey", "source_id"), ("update", "given_name")}
