@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/13
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test test-fast services chromium bench bench-csv load clean
+.PHONY: venv demo test test-fast services chromium bench bench-district bench-csv load clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,11 @@ demo: venv
 
 bench: venv services
 	$(BIN)/python benchmarks/sync_bench.py
+
+# A district night on PostgreSQL: 8 schools / ~36,000 people and 100 schools / ~1,000,000 (SIZE=small|large|both).
+SIZE ?= both
+bench-district: venv services
+	$(BIN)/python benchmarks/district_bench.py --size $(SIZE)
 
 # A OneRoster CSV bundle of 1,000,000 users: csv module alone vs validate (+ read) through connectors.csvbundle.
 bench-csv: venv

@@ -144,13 +144,8 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         listed = kept = 0
         dates = DateCheck(datetime.now(timezone.utc))
         for page in listing.pages():
-            out: list[PersonRecord | RecordProblem] = []
-            for raw in page:
-                listed += 1
-                item = _person_or_problem(raw, step.roles, school_id, listing.scoped, seen)
-                if item is not None:
-                    kept += 1
-                    out.append(dates.check(item, raw) if isinstance(item, PersonRecord) else item)
+            out = school_page(page, step.roles, school_id, scoped=listing.scoped, seen=seen, dates=dates)
+            listed, kept = listed + len(page), kept + len(out)
             yield out
         if dates.count:
             yield [dates.notice(listing.path)]
@@ -161,6 +156,21 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
             raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing are {who} of school "
                            f"{school_id}, so the sync stopped instead of treating all of this school's {who} as "
                            f"gone. Check the School ID, and that this client may read {who}.", url=listing.path)
+
+
+def school_page(page: list, roles: frozenset[str], school_id: str, *, scoped: bool, seen: set[str],
+                dates: "DateCheck") -> list[PersonRecord | RecordProblem]:
+    """The school's people (and broken records that may be theirs) of one page of raw records.
+
+    `seen` and `dates` span one read of the roster, so a broken record is reported once; a district night
+    feeds its spooled records through here too, and each school gets what its own read would have kept.
+    """
+    out: list[PersonRecord | RecordProblem] = []
+    for raw in page:
+        item = _person_or_problem(raw, roles, school_id, scoped, seen)
+        if item is not None:
+            out.append(dates.check(item, raw) if isinstance(item, PersonRecord) else item)
+    return out
 
 
 class DateCheck:

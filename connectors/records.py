@@ -241,6 +241,12 @@ def normalise_user(raw: dict) -> PersonRecord:
     )
 
 
+def routing_ids(raw: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(org ids, agent ids) of a raw user as normalise_user reads them, without building the record."""
+    orgs = _ids(raw.get("orgs"))
+    return orgs + tuple(s for s in _role_orgs(raw) if s not in orgs), _ids(raw.get("agents"))
+
+
 def normalise_school(raw: dict) -> SchoolRecord:
     """Build a SchoolRecord; raises BadResponse when sourcedId is missing."""
     if not isinstance(raw, dict) or not _text(raw.get("sourcedId")):

@@ -1,9 +1,16 @@
-"""A school's saved SIS connection: loading it, and turning it (with its decrypted secret) into settings."""
+"""A school's saved SIS connection: loading it, and turning it (with its decrypted secret) into settings.
+
+A school mapped to a district's source resolves to the source's SIS, URLs and secret with the school's own
+SIS school id (RosterConnection.credentials), so Sync now, Preview and Test connection work the same for it."""
+import dataclasses
+
 from cryptography.fernet import InvalidToken
+from sqlalchemy.orm import joinedload
 
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import ConnectionSettings, get_profile
+
 from store.db import db
 from store.models import RosterConnection, School
 from store.secrets import decrypt_secret
@@ -18,22 +25,29 @@ class NotConfigured(Exception):
 
 
 def get_connection(school: School | int) -> RosterConnection | None:
+    """The school's connection, its source (if mapped) loaded in the same query."""
     school_id = school if isinstance(school, int) else school.id
-    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school_id))
+    return db.session.scalar(db.select(RosterConnection).filter_by(school_id=school_id)
+                             .options(joinedload(RosterConnection.source)))
 
 
 def saved_values(conn: RosterConnection | None) -> dict[str, str]:
     """The profile's form values of a saved connection; the secret is never included."""
     if conn is None:
         return {}
-    return get_profile(conn.vendor).from_saved(conn, "")
+    row = conn.credentials
+    return get_profile(row.vendor).from_saved(row, "")
 
 
 def settings_for(conn: RosterConnection, policy: OutboundPolicy | None = None) -> ConnectionSettings:
     """The saved connection's settings with the secret decrypted (raises InvalidToken, InvalidSettings)."""
     policy = policy or outbound_policy()
-    values = get_profile(conn.vendor).from_saved(conn, decrypt_secret(conn.secret_encrypted))
-    return get_profile(conn.vendor).normalise(values, allow_loopback_http=policy.allow_loopback)
+    row = conn.credentials
+    profile = get_profile(row.vendor)
+    settings = profile.normalise(profile.from_saved(row, decrypt_secret(row.secret_encrypted)),
+                                 allow_loopback_http=policy.allow_loopback)
+    expires = getattr(row, "credentials_expire_on", None)
+    return dataclasses.replace(settings, credentials_expire_on=expires.isoformat()) if expires else settings
 
 
 def load_settings(conn: RosterConnection | None, policy: OutboundPolicy) -> ConnectionSettings:
@@ -43,7 +57,9 @@ def load_settings(conn: RosterConnection | None, policy: OutboundPolicy) -> Conn
     try:
         return settings_for(conn, policy)
     except InvalidToken:
+        where = ("on the district's Sources page (ask your District Manager)" if conn.source_id
+                 else "on the Rostering page")
         raise NotConfigured("The saved SIS secret can no longer be decrypted (the encryption keys changed); "
-                            "enter the secret again on the Rostering page.") from None
+                            f"enter the secret again {where}.") from None
     except InvalidSettings as exc:
         raise NotConfigured(f"The saved connection is no longer valid: {exc.message}") from None

@@ -5,7 +5,8 @@ from connectors.profiles import PROFILES
 
 def credentials_warning(conn) -> str:
     """From 30 days before the saved "Credentials expire on" date, what to renew and where ("" otherwise)."""
-    if conn is None or not conn.credentials_expire_on:
+    row = conn.credentials if conn is not None else None  # a mapped school: its district source's credentials
+    if row is None or not row.credentials_expire_on:
         return ""
-    profile = PROFILES.get(conn.vendor, PROFILES["oneroster"])
-    return expiry_warning(conn.credentials_expire_on, profile.renew_hint)
+    profile = PROFILES.get(row.vendor, PROFILES["oneroster"])
+    return expiry_warning(row.credentials_expire_on, profile.renew_hint)

@@ -8,7 +8,7 @@ from flask_mail import Connection
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import RUN_COUNTS, Person, RosterConnection, SyncIssue, SyncRun
+from store.models import RUN_COUNTS, DistrictReportChoice, Person, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
 from store.vocabulary import duration_text, trigger_label
 
@@ -64,10 +64,15 @@ def readable_mail_error(exc: Exception) -> str:
 
 
 def recipients_for(run: SyncRun) -> list[Person]:
-    """Active owners of the run's school who asked for the report and have an address."""
+    """Active owners of the run's school who asked for the report, and District Managers of its district who
+    chose each school's report (jobs.digest), with an address."""
+    owners = db.select(Person.id).where(Person.school_id == run.school_id, Person.role == "owner",
+                                        Person.sync_report_opt_in.is_(True))
+    managers = (db.select(Person.id).join(DistrictReportChoice, DistrictReportChoice.person_id == Person.id)
+                .where(Person.role == "district_manager", Person.district_id == run.school.district_id,
+                       DistrictReportChoice.mode == "each"))
     return list(db.session.scalars(db.select(Person).where(
-        Person.school_id == run.school_id, Person.role == "owner", Person.status == "active",
-        Person.sync_report_opt_in.is_(True), Person.email != "").order_by(Person.id)))
+        Person.id.in_(owners.union(managers)), Person.status == "active", Person.email != "").order_by(Person.id)))
 
 
 def report_context(run: SyncRun) -> dict:

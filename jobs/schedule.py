@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from store.db import db
-from store.models import BlackoutPeriod, District, RosterConnection, School, SyncRun
+from store.models import BlackoutPeriod, District, RosterConnection, School, Source, SourceNight, SyncRun
 
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
@@ -80,15 +80,17 @@ def next_run_at(conn: RosterConnection, now: datetime | None = None) -> datetime
 
     A moment at or before `now` means "due: it starts at the next tick".
     """
-    if not conn.automatic:
+    source = conn.source if conn.source_id is not None else None
+    if not conn.automatic or (source is not None and not source.automatic):
         return None
     now = _utc_now(now)
     zone = conn.school.district.zone
     today = _local_date(now, zone)
-    due = due_at(today, parse_sync_time(conn.sync_time), zone)
+    sync_time = parse_sync_time(source.sync_time if source is not None else conn.sync_time)  # mapped: its night's
+    due = due_at(today, sync_time, zone)
     if due > now or not has_nightly_run(conn.school_id, today):
         return due
-    return due_at(today + timedelta(days=1), parse_sync_time(conn.sync_time), zone)
+    return due_at(today + timedelta(days=1), sync_time, zone)
 
 
 def due_schools(now: datetime) -> list[tuple[School, date]]:
@@ -97,7 +99,7 @@ def due_schools(now: datetime) -> list[tuple[School, date]]:
         db.select(RosterConnection, School, District)
         .join(School, RosterConnection.school_id == School.id)
         .join(District, School.district_id == District.id)
-        .where(RosterConnection.automatic.is_(True))
+        .where(RosterConnection.automatic.is_(True), RosterConnection.source_id.is_(None))  # mapped: its night
         .order_by(School.id)).all()
     candidates = []
     for conn, school, district in rows:
@@ -161,10 +163,42 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
     return started
 
 
+def due_sources(now: datetime) -> list[tuple[Source, date]]:
+    """Sources with Automatic Rostering on whose nightly time has passed today (district's zone), no night yet."""
+    rows = db.session.execute(db.select(Source, District).join(District, Source.district_id == District.id)
+                              .where(Source.automatic.is_(True)).order_by(Source.id)).all()
+    candidates = [(source, _local_date(now, district.zone)) for source, district in rows
+                  if now >= due_at(_local_date(now, district.zone), parse_sync_time(source.sync_time), district.zone)]
+    if not candidates:
+        return []
+    done = set(db.session.execute(db.select(SourceNight.source_id, SourceNight.local_date).where(
+        SourceNight.source_id.in_([s.id for s, _ in candidates]),
+        SourceNight.local_date.in_({d.isoformat() for _, d in candidates}))).all())
+    return [(source, day) for source, day in candidates if (source.id, day.isoformat()) not in done]
+
+
+def dispatch_source_nights(now: datetime | None = None) -> list[int]:
+    """Start each due source's night (one read for all its schools); returns the runs it queued."""
+    from .district_night import night_runs, start_night
+    now = _utc_now(now)
+    started = []
+    for source, day in due_sources(now):
+        night = start_night(source, trigger="nightly", local_date=day)
+        if night is None:
+            log.info("night of source %s for %s not started: another dispatcher started it", source.id, day)
+            continue
+        started += [run.id for run in night_runs(night.id)]
+        log.info("night of source %s for %s queued (%s schools)", source.id, day, night.schools)
+    return started
+
+
 def run_tick(now: datetime | None = None) -> list[int]:
-    """One tick: fail runs whose worker died (so they stop blocking), then dispatch what is due."""
+    """One tick: fail runs whose worker died (so they stop blocking), end nights they leave open, then dispatch
+    what is due: schools connected alone, and each source's night for its mapped schools."""
+    from .district_night import settle_nights
     mark_stale_runs_failed()
-    return dispatch_nightly(now)
+    settle_nights()
+    return dispatch_nightly(now) + dispatch_source_nights(now)
 
 
 def tick() -> list[int]:

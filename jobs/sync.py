@@ -2,7 +2,7 @@
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -77,14 +77,14 @@ class Prepared:
     expected: int  # people the fetch will probably bring (for the progress bar)
 
 
-def _prepare(run_id: int, redactor: Redactor) -> Prepared:
+def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
     """Read the run, its school and connection; note the threshold the run is held to; clear older issues."""
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = get_connection(run.school_id)
     settings = load_settings(conn, outbound_policy())
     redactor.add(settings.client_secret, settings.client_id)
-    since = choose_since(conn, run, datetime.now(timezone.utc))
+    since = pages.since(conn, run, datetime.now(timezone.utc))
     options = options_for(conn, full=since is None, version=settings.oneroster_version)
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
@@ -101,9 +101,31 @@ def _prepare(run_id: int, redactor: Redactor) -> Prepared:
     return job
 
 
-def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory,
+class RosterPages:
+    """Where a run's roster pages come from: the school's own SIS, read page by page (the default).
+
+    A district night feeds the same planner from its spool instead (jobs.spool.SpooledPages).
+    """
+
+    def __init__(self, client_factory: Callable[[ConnectionSettings], OneRosterClient]):
+        self.client_factory = client_factory
+
+    def since(self, conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
+        return choose_since(conn, run, now)
+
+    @contextmanager
+    def open(self, job: "Prepared", redactor: Redactor) -> Iterator[Iterator[tuple[str, list]]]:
+        """(phase, page) for every page the run needs; raising means the fetch is incomplete."""
+        options = job.options
+        with self.client_factory(job.settings) as client:
+            redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
+            yield fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
+                               since=job.since)
+
+
+def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
                     redactor: Redactor) -> tuple[SyncPlan, ProgressWriter]:
-    """Load the directory, then fetch the roster page by page into the planner; returns the finished plan."""
+    """Load the directory, then feed the roster page by page into the planner; returns the finished plan."""
     options, fields = job.options, field_names(job.options.compare_parents)
     directory = load_directory(job.school_id, job.district_id, fields)
     progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
@@ -112,10 +134,8 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, client_factory
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
     try:
-        with client_factory(job.settings) as client, quiet_gc():
-            redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
-            for phase, page in fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
-                                            since=job.since):
+        with pages.open(job, redactor) as roster, quiet_gc():
+            for phase, page in roster:
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
                 lock.renew()
@@ -147,9 +167,9 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
                connection_id=job.connection_id, version=job.settings.oneroster_version)
 
 
-def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, client_factory) -> None:
-    job = _prepare(run_id, redactor)
-    plan, progress = _fetch_and_plan(job, lock, on_progress, client_factory, redactor)
+def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, pages: RosterPages) -> None:
+    job = _prepare(run_id, redactor, pages)
+    plan, progress = _fetch_and_plan(job, lock, on_progress, pages, redactor)
     _conclude(job, plan, lock, progress)
 
 
@@ -186,11 +206,13 @@ def _live_counts(planner: Planner) -> dict[str, int]:
 
 
 def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
-             client_factory: Callable[[ConnectionSettings], OneRosterClient] | None = None) -> None:
+             client_factory: Callable[[ConnectionSettings], OneRosterClient] | None = None,
+             pages: RosterPages | None = None) -> None:
     """RQ job: sync (or preview) the run's school; ends succeeded, failed, needs_review or skipped.
 
-    `client_factory` builds the run's SIS client from its settings (default `make_client`). Runs inside the
-    app context the worker entry (portal.worker) pushes for every job.
+    `client_factory` builds the run's SIS client from its settings (default `make_client`); `pages` replaces
+    the SIS read altogether (a district night's spool). Runs inside the app context the worker entry
+    (portal.worker) pushes for every job.
     """
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
@@ -208,7 +230,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
         try:
             if not claim_run(run_id):
                 return
-            _execute(run_id, lock, on_progress, redactor, client_factory or make_client)
+            _execute(run_id, lock, on_progress, redactor, pages or RosterPages(client_factory or make_client))
         except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
             db.session.rollback()
             log.warning("sync run %s failed: %s", run_id, exc)

@@ -14,6 +14,7 @@ from .extensions import csrf, login_manager, mail, migrate
 from .main import bp as main_bp
 from .people import bp as people_bp
 from .rostering import bp as rostering_bp
+from .sources import bp as sources_bp
 from .status import bp as status_bp
 
 
@@ -52,7 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     filters.init_app(app)
     queue.init_app(app)
     security.init_app(app)
-    for blueprint in (auth_bp, main_bp, people_bp, rostering_bp, status_bp):
+    for blueprint in (auth_bp, main_bp, people_bp, rostering_bp, sources_bp, status_bp):
         app.register_blueprint(blueprint)
     register_cli(app)
     return app

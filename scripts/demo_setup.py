@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from portal import create_app
+from jobs.connection import get_connection
 from portal.rostering import service
+from portal.sources import service as sources
 from store.db import db
 from store.models import Person, School
 from store.vocabulary import SYNC_TOGGLES
@@ -35,10 +37,24 @@ def read_sandbox(path: Path, timeout: float) -> dict:
 def configure(school: School, info: dict, index: int, sync_time: str) -> str:
     values = {"url": info["base_url"] + "/", "client_id": info["client_id"],
               "client_secret": info["client_secret"], "school_id": info["school_ids"][index]}
+    conn = get_connection(school)
+    if conn is not None and conn.source is not None:  # an upgraded demo: the migration moved it into a source
+        return configure_mapped(school, conn, info, values)
     conn = service.save_connection(school, info["vendor"], values, actor=None)
     current = {name: getattr(conn, name) for name in SETTING_NAMES}
     service.save_sync_settings(conn, **current, automatic=True, sync_time=sync_time, actor=None)
     return f"{school.name}: {info['vendor']} school {values['school_id']}, Automatic Rostering on at {sync_time}"
+
+
+def configure_mapped(school: School, conn, info: dict, values: dict) -> str:
+    """Keep the district source on today's sandbox credentials and the school in its nights."""
+    source = conn.source
+    sources.save_source(school.district, info["vendor"], values, None, source=source, name=source.name,
+                        automatic=True, sync_time=source.sync_time)
+    current = {name: getattr(conn, name) for name in SETTING_NAMES}
+    service.save_sync_settings(conn, **current, automatic=True, sync_time=conn.sync_time, actor=None)
+    return (f"{school.name}: syncs from the district source {source.name} as SIS school {conn.sis_school_id}, "
+            f"nightly at {source.sync_time}")
 
 
 def main(argv=None) -> int:

@@ -181,11 +181,67 @@ class SignInSession(db.Model):
     person: Mapped[Person] = relationship()
 
 
+class Source(db.Model):
+    """A district's SIS tenant (vendor, URLs, credentials, nightly time); its schools map to it by SIS school id."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # e.g. "Demo Unified — Aeries"
+    method: Mapped[str] = mapped_column(String(32), default="oneroster")
+    vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    token_url: Mapped[str] = mapped_column(String(2000), default="")
+    auth_mode: Mapped[str] = mapped_column(String(16), default="oauth2")
+    client_id: Mapped[str] = mapped_column(String(500), default="")
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    app_name: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    oneroster_version: Mapped[str] = mapped_column(String(8), default="1.1")
+    credentials_expire_on: Mapped[date | None] = mapped_column(Date)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
+    last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the health owners see, read-only
+    last_test_result: Mapped[str] = mapped_column(String(200), default="")  # the checklist's headline
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    district: Mapped[District] = relationship()
+    connections: Mapped[list[RosterConnection]] = relationship(back_populates="source")
+
+    __table_args__ = (UniqueConstraint("district_id", "name", name="uq_source_district_name"),)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<Source {self.id} district={self.district_id} vendor={self.vendor}>"
+
+
+class MappedCredentials:
+    """A mapped school's SIS as the vendor profiles read a saved row: the source's columns, the school's id."""
+
+    def __init__(self, source: Source, sis_school_id: str):
+        self.source, self.sis_school_id = source, sis_school_id
+
+    @property
+    def credentials(self) -> MappedCredentials:
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+
 class RosterConnection(db.Model):
-    """A school's SIS connection and its sync settings; the secret is stored encrypted."""
+    """A school's SIS connection and its sync settings; the secret is stored encrypted.
+
+    A school mapped to a district's Source (source_id) takes the SIS, URLs and secret from it; its own
+    credential columns are then unused and sis_school_id is the mapping. The sync settings stay the school's.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"), index=True)
     method: Mapped[str] = mapped_column(String(32), default="oneroster")
     vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key (aeries, powerschool, classlink, ...)
     url: Mapped[str] = mapped_column(String(2000), default="")
@@ -225,10 +281,19 @@ class RosterConnection(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     school: Mapped[School] = relationship()
+    source: Mapped[Source | None] = relationship(back_populates="connections")
+
+    @property
+    def credentials(self) -> RosterConnection | MappedCredentials:
+        """Where the school's SIS, URLs and secret live: its source when mapped, else its own columns."""
+        if self.source_id is not None and self.source is not None:
+            return MappedCredentials(self.source, self.sis_school_id)
+        return self
 
     @property
     def has_secret(self) -> bool:
-        return bool(self.secret_encrypted)
+        """True when the school has credentials to sync with (its own, or its source's)."""
+        return bool(self.credentials.secret_encrypted)
 
     @property
     def enabled_roles(self) -> set[str]:
@@ -364,3 +429,70 @@ class BlackoutPeriod(db.Model):
     ends_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SourceNight(db.Model):
+    """One district night of a source: one read of its SIS, then one plan-and-apply run per mapped school."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    local_date: Mapped[str | None] = mapped_column(String(10))  # nightly: the district's local date; else None
+    trigger: Mapped[str] = mapped_column(String(16))  # nightly | cli
+    # queued | reading | planning | succeeded | problems (some school did not succeed) | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a delta read's start; None: a full read
+    schools: Mapped[int] = mapped_column(Integer, default=0)
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    digest_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the SIS read ended (complete)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    source: Mapped[Source] = relationship()
+
+    __table_args__ = (
+        # Two dispatchers (or a double tick) cannot start a second night of one source for one local date.
+        Index("uq_source_night_local_date", "source_id", "local_date", unique=True),
+    )
+
+    @property
+    def is_final(self) -> bool:
+        return self.finished_at is not None
+
+
+class SourceNightRun(db.Model):
+    """A school's run that belongs to a source night."""
+
+    night_id: Mapped[int] = mapped_column(ForeignKey("source_night.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+    # What the read filed for this school (set when the read starts): its plan refuses to run on anything else.
+    roles: Mapped[str] = mapped_column(String(100), default="")
+    sis_school_id: Mapped[str] = mapped_column(String(255), default="")
+
+    run: Mapped[SyncRun] = relationship()
+
+
+class SpoolRecord(db.Model):
+    """A raw SIS record a night read, filed under the school it goes to (school_id None: a parent not yet
+    routed). Rows live only while their night runs (UNLOGGED on PostgreSQL: a spool needs no crash safety)."""
+
+    id: Mapped[int] = mapped_column(db.BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    night_id: Mapped[int] = mapped_column(Integer)  # no foreign key: COPY into the spool checks nothing per row
+    school_id: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)  # the fetch step the record belongs to (jobs.fetch.STEPS)
+    payload: Mapped[str] = mapped_column(Text)  # the record's JSON as the SIS sent it
+
+    __table_args__ = (Index("ix_spool_record_school", "night_id", "school_id", "step", "id"),)
+
+
+class DistrictReportChoice(db.Model):
+    """What a District Manager gets by email after a district night: one digest, or each school's report."""
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))  # digest | each
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -8,7 +8,7 @@ from flask import current_app
 from connectors.redact import Redactor
 
 from .db import db
-from .models import RosterConnection
+from .models import RosterConnection, Source
 
 DEV_KEY_FILE = "fernet.key"
 
@@ -47,8 +47,9 @@ def redactor_for(conn: RosterConnection | None) -> Redactor:
     """Masks the connection's saved secret (and every Authorization value) in texts shown or sent."""
     redactor = Redactor()
     if conn is not None and conn.has_secret:
+        row = conn.credentials  # a mapped school's secret is its source's
         try:
-            redactor.add(decrypt_secret(conn.secret_encrypted), conn.client_id or "")
+            redactor.add(decrypt_secret(row.secret_encrypted), row.client_id or "")
         except InvalidToken:
             pass  # unreadable with today's keys: the general patterns still apply
     return redactor
@@ -57,8 +58,9 @@ def redactor_for(conn: RosterConnection | None) -> Redactor:
 def rotate_secrets() -> int:
     """Re-encrypt every stored secret with the first key, so older keys can then be removed."""
     box, count = fernet(), 0
-    for conn in db.session.scalars(db.select(RosterConnection).where(RosterConnection.secret_encrypted.is_not(None))):
-        conn.secret_encrypted = box.rotate(bytes(conn.secret_encrypted))
-        count += 1
+    for model in (RosterConnection, Source):
+        for row in db.session.scalars(db.select(model).where(model.secret_encrypted.is_not(None))):
+            row.secret_encrypted = box.rotate(bytes(row.secret_encrypted))
+            count += 1
     db.session.commit()
     return count

@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from store.db import db
 from store.models import (
-    AuditEvent, BlackoutPeriod, District, Person, RosterConnection, School, SyncChange, SyncIssue, SyncRun,
+    AuditEvent, BlackoutPeriod, District, Person, RosterConnection, School, Source, SyncChange, SyncIssue, SyncRun,
 )
 from store.secrets import encrypt_secret
 
@@ -73,6 +73,25 @@ def make_connection(school, secret="not-used-until-a-worker-runs", commit=True, 
     values = dict(vendor="aeries", url="https://sis.example.org/aeries/", client_id="c", sis_school_id="5")
     values.update(fields)
     return _save(RosterConnection(school_id=school.id, secret_encrypted=encrypt_secret(secret), **values), commit)
+
+
+def make_source(district, secret="not-used-until-a-worker-runs", commit=True, **fields) -> Source:
+    """A district's SIS source, secret encrypted; no SIS is called until something tests or syncs it."""
+    values = dict(name=f"{district.name} — Aeries {next(_seq)}", vendor="aeries",
+                  url="https://sis.example.org/aeries/", client_id="c")
+    values.update(fields)
+    return _save(Source(district_id=district.id, secret_encrypted=encrypt_secret(secret), **values), commit)
+
+
+def map_school(school, source, sis_school_id, commit=True, **fields) -> RosterConnection:
+    """The school's connection mapped to the source (made if missing), its own credential columns unused."""
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+    if conn is None:
+        conn = RosterConnection(school_id=school.id)
+    conn.source_id, conn.sis_school_id = source.id, sis_school_id
+    for name, value in fields.items():
+        setattr(conn, name, value)
+    return _save(conn, commit)
 
 
 def make_run(school, commit=True, **fields) -> SyncRun:

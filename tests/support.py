@@ -26,7 +26,8 @@ from portal.extensions import mail
 from portal.rostering import service
 from jobs.runs import create_run
 from jobs.connection import get_connection
-from tests.factories import PASSWORD, make_connection, make_district, make_issue, make_owner, make_run, make_school
+from tests.factories import (PASSWORD, make_connection, make_district, make_issue, make_owner, make_run, make_school,
+                             make_source)
 
 
 
@@ -176,6 +177,13 @@ def sandbox_fixture(vendor="oneroster", *, scope="function", configs=None, **opt
         with running_sandbox(**{"vendor": vendor, **options, **extra}) as box:
             yield box
     return _sandbox
+
+
+def sandbox_source(district, sandbox, **fields):
+    """The district's SIS source on the sandbox (as a generic OneRoster provider); schools map to it."""
+    info = sandbox.info
+    return make_source(district, secret=info["client_secret"], vendor="oneroster", url=info["base_url"],
+                       token_url=info["token_url"], auth_mode="oauth2", client_id=info["client_id"], **fields)
 
 
 def sandbox_values(sandbox, school_index=0) -> dict:

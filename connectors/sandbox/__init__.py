@@ -2,6 +2,7 @@
 benchmarks."""
 import dataclasses
 import threading
+from collections import Counter
 
 from ..profiles import get_profile
 from ..settings import ConnectionSettings
@@ -41,6 +42,9 @@ class Sandbox:
         self.credentials = Credentials(client_id or f"sandbox-{vendor}-{seed}",
                                        client_secret or f"s3cret-{vendor}-{seed}-Xq9")
         self.stopping = threading.Event()
+        self._served_lock = threading.Lock()
+        self.requests: Counter = Counter()  # data requests answered with a page, per listing path
+        self.records: Counter = Counter()   # records those pages held, per listing path
         self.server = SandboxServer(self, port)
         self.port = self.server.server_address[1]
         root = f"http://127.0.0.1:{self.port}"
@@ -90,6 +94,21 @@ class Sandbox:
         settings = get_profile(self.vendor).normalise(values, allow_loopback_http=True)
         return dataclasses.replace(settings, oauth1_signature_type=self.signature_type)
 
+    def count_served(self, path: str, records: int) -> None:
+        with self._served_lock:
+            self.requests[path] += 1
+            self.records[path] += records
+
+    def served(self, reset: bool = False) -> dict:
+        """Pages and records served per listing path since the start (or the last reset)."""
+        with self._served_lock:
+            counts = {"requests": dict(self.requests), "records": dict(self.records),
+                      "total_records": sum(self.records.values())}
+            if reset:
+                self.requests.clear()
+                self.records.clear()
+            return counts
+
     def set_faults(self, **faults) -> dict:
         """Switch faults on (see faults.Faults); record faults pick students deterministically."""
         self.faults.set(**faults)
@@ -116,7 +135,7 @@ class Sandbox:
         if action == "people":
             return [dataclasses.asdict(p) for p in self.people(**kwargs)]
         actions = {"set_faults": self.set_faults, "clear_faults": self.clear_faults, "mutate": self.mutate,
-                   "rename": self.rename, "info": lambda: self.info}
+                   "rename": self.rename, "info": lambda: self.info, "served": self.served}
         if action not in actions:
             raise ValueError(f"Unknown action {action!r}; known: {sorted(actions) + ['people']}")
         return actions[action](**kwargs) or {"ok": True}

@@ -218,8 +218,10 @@ class Handler(BaseHTTPRequestHandler):
         # spellings (students, schools, terms) are served at both paths alike.
         envelope = ENVELOPES[box.vendor].get(kind, kind)
         if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
+            box.count_served(rel, len(items))
             return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields, version), {})
         page_items = items[offset:offset + limit]
+        box.count_served(rel, len(page_items))
         body = render(box.data, envelope, page_items, serialised, fields, version)
         headers = {}
         if box.total_header:

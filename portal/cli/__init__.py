@@ -1,10 +1,11 @@
 """The `flask --app wsgi …` operator commands, registered on the app in create_app()."""
 from flask import Flask
 
-from . import accounts, roster
+from . import accounts, roster, sources
 
 
 def register_cli(app: Flask) -> None:
     accounts.register(app.cli)
+    roster.roster_cli.add_command(sources.source_cli)
     app.cli.add_command(roster.roster_cli)
     app.cli.add_command(roster.rotate_secrets_command)

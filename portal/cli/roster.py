@@ -10,11 +10,12 @@ from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
 from jobs.connection import NotConfigured, get_connection, saved_values
 from jobs.runs import SyncAlreadyRunning, create_run
+from jobs.district_night import night_runs, run_night_now
 from jobs.schedule import run_tick
 from jobs.sync import run_sync
 from jobs.thresholds import parse_threshold_override
 from store.db import db
-from store.models import RUN_COUNTS, School, SyncRun
+from store.models import RUN_COUNTS, District, School, Source, SyncRun
 from store.secrets import redactor_for, rotate_secrets
 from store.vocabulary import SYNC_TOGGLES
 
@@ -118,7 +119,7 @@ def test_command(slug):
     if conn is None:
         raise click.UsageError(f"{school.name} has no saved connection; run `flask roster configure` first.")
     try:
-        rows = service.test_connection(school, conn.vendor, saved_values(conn), actor=None)
+        rows = service.test_connection(school, conn.credentials.vendor, saved_values(conn), actor=None)
     except InvalidSettings as exc:
         _refuse(exc)
     for row in rows:  # the checklist masked its rows with this connection's secret and tokens already
@@ -137,14 +138,23 @@ def _print_progress(values: dict) -> None:
 
 
 @roster_cli.command("sync")
-@click.option("--school", "slug", required=True)
+@click.option("--school", "slug", default=None, help="The school's slug.")
+@click.option("--district", "district_name", default=None,
+              help="Instead of one school: run the district's night now (one SIS read per source, every mapped "
+                   "school planned and applied from it).")
 @click.option("--preview", is_flag=True, help="Show what would change; write nothing to the directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--allow-archive", type=Percent(), default=None, metavar="PERCENT",
               help="For this run only, allow archiving up to this percent of rostered people "
                    "(e.g. 25 for the first sync of a school year).")
-def sync_command(slug, preview, as_json, allow_archive):
+def sync_command(slug, district_name, preview, as_json, allow_archive):
     """Run a sync now, inline (no worker needed); exit 1 on failure or when it needs review."""
+    if (slug is None) == (district_name is None):
+        raise click.UsageError("Give either --school SLUG or --district NAME.")
+    if district_name is not None:
+        if preview or allow_archive is not None:
+            raise click.UsageError("--preview and --allow-archive are for one school (--school).")
+        return _district_night(district_name, as_json)
     school = _school(slug)
     try:
         run = create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
@@ -154,19 +164,67 @@ def sync_command(slug, preview, as_json, allow_archive):
     run_sync(run_id, on_progress=None if as_json else _print_progress)
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
-    result = {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
-              "would_archive": run.would_archive, "rostered_total": run.rostered_total, "rekeyed": run.rekeyed,
-              "error": redactor_for(get_connection(school))(run.error_message)}
+    result = _run_result(run, preview)
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
-        click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
-        if run.rekeyed:
-            click.echo(f"  re-keyed {run.rekeyed} (same people under new SIS ids, e.g. after a move to OneRoster 1.2)")
-        if result["error"]:
-            click.echo(f"  {result['error']}")
+        _echo_run(run, result, preview)
     if run.status != "succeeded":
+        sys.exit(1)
+
+
+def _run_result(run: SyncRun, preview: bool = False) -> dict:
+    """A run's result as `roster sync --json` prints it (one school, or each school of a district night)."""
+    return {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
+            "would_archive": run.would_archive, "rostered_total": run.rostered_total, "rekeyed": run.rekeyed,
+            "error": redactor_for(get_connection(run.school_id))(run.error_message)}
+
+
+def _echo_run(run: SyncRun, result: dict, preview: bool = False) -> None:
+    click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
+    click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
+    if run.rekeyed:
+        click.echo(f"  re-keyed {run.rekeyed} (same people under new SIS ids, e.g. after a move to OneRoster 1.2)")
+    if result["error"]:
+        click.echo(f"  {result['error']}")
+
+
+def _district_night(name: str, as_json: bool) -> None:
+    district = db.session.scalar(db.select(District).filter_by(name=name))
+    if district is None:
+        raise click.BadParameter(f"No district named {name!r}.", param_hint="--district")
+    sources = list(db.session.scalars(db.select(Source).filter_by(district_id=district.id).order_by(Source.id)))
+    if not sources:
+        raise click.ClickException(f"{name} has no SIS source: set one up on the district's Sources page first.")
+    nights, schools = [], []
+    for source in sources:
+        if not as_json:
+            click.echo(f"Reading {source.name} for its mapped schools…", err=True)
+        night = run_night_now(source)
+        runs = night_runs(night.id)
+        took = (night.finished_at - night.started_at).total_seconds() if night.finished_at and night.started_at \
+            else None
+        nights.append({"source": source.name, "night_id": night.id, "status": night.status,
+                       "records_read": night.records_read, "requests": night.requests,
+                       "seconds": round(took, 1) if took is not None else None,
+                       "error": redactor_for(get_connection(runs[0].school_id))(night.error_message) if runs
+                       else night.error_message})
+        for run in runs:
+            schools.append({"school": run.school.slug, **_run_result(run)})
+    if as_json:
+        click.echo(json.dumps({"district": district.name, "nights": nights, "schools": schools}))
+    else:
+        for night in nights:
+            click.echo(f"{night['source']}: night {night['status']}, {night['records_read']:,} records read"
+                       + (f" in {night['seconds']} s" if night["seconds"] is not None else "") + ".")
+            if night["error"]:
+                click.echo(f"  {night['error']}")
+        for result in schools:
+            click.echo(f"{result['school']}: run {result['run_id']} {result['status']}; "
+                       + ", ".join(f"{name} {result[name]}" for name in RUN_COUNTS))
+            if result["error"]:
+                click.echo(f"  {result['error']}")
+    if any(n["status"] != "succeeded" for n in nights) or any(r["status"] != "succeeded" for r in schools):
         sys.exit(1)
 
 

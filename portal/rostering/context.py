@@ -16,6 +16,7 @@ from . import service
 from .blackouts import list_blackouts
 from .changes import grouped_changes
 from .forms import METHODS, settings_from_connection, vendor_choices
+from .source_health import last_night
 
 HISTORY_PAGE_SIZE = 10
 
@@ -66,7 +67,7 @@ def history_context(school, page: int = 1) -> dict:
 def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
     conn = get_connection(school)
-    context = {"conn": conn, "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
+    context = {"conn": conn, "source_night": last_night(conn), "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
     pauses = pause_context(school)
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))

@@ -41,7 +41,7 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
     if refusal:
         raise InvalidSettings({"client_secret": refusal})
     try:
-        return dataclasses.replace(typed, client_secret=decrypt_secret(existing.secret_encrypted))
+        return dataclasses.replace(typed, client_secret=decrypt_secret(existing.credentials.secret_encrypted))
     except InvalidToken:
         raise InvalidSettings({"client_secret": "The saved secret can no longer be read (the portal's encryption "
                                "keys changed). Enter the client secret again."}) from None
@@ -50,11 +50,12 @@ def validate_connection(school: School, vendor: str, values: dict, *, existing: 
 _PLACEHOLDER = "saved-secret-placeholder"  # stands in for the stored secret until the reuse rule allows it
 
 
-def _saved_settings(conn: RosterConnection) -> ConnectionSettings | None:
-    """The stored connection as settings (secret left out), or None when it no longer validates."""
+def _saved_settings(conn) -> ConnectionSettings | None:
+    """The stored connection (or source) as settings (secret left out), or None when it no longer validates."""
+    row = conn.credentials
     try:
-        profile = get_profile(conn.vendor)
-        return profile.normalise(profile.from_saved(conn, _PLACEHOLDER), allow_loopback_http=True)
+        profile = get_profile(row.vendor)
+        return profile.normalise(profile.from_saved(row, _PLACEHOLDER), allow_loopback_http=True)
     except (InvalidSettings, KeyError):
         return None
 
@@ -67,6 +68,10 @@ def credential_hosts(settings: ConnectionSettings) -> str:
 def save_connection(school: School, vendor: str, values: dict, actor: Person | None) -> RosterConnection:
     """Validate, encrypt the secret and save; marks the settings changed so the next sync is full."""
     conn = get_connection(school)
+    if conn is not None and conn.source is not None:
+        raise InvalidSettings({"vendor": f"{school.name} is connected through the district's source "
+                                         f"\"{conn.source.name}\". Ask your District Manager to change it there, "
+                                         "or to unmap the school first if it should connect on its own."})
     settings = validate_connection(school, vendor, values, existing=conn)
     if conn is None:
         conn = RosterConnection(school_id=school.id)

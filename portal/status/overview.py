@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy.orm import joinedload
+
 from jobs.schedule import next_run_at, parse_sync_time
 from store.db import db
 from store.models import RosterConnection, School, SyncRun
@@ -43,7 +45,8 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
     now = now or datetime.now(timezone.utc)
     ids = [s.id for s in schools]
     conns = {c.school_id: c for c in db.session.scalars(
-        db.select(RosterConnection).where(RosterConnection.school_id.in_(ids)))}
+        db.select(RosterConnection).where(RosterConnection.school_id.in_(ids))
+        .options(joinedload(RosterConnection.source)))}  # has_secret of a mapped school reads its source
     runs = _latest_runs(ids)
     rows = []
     for school in schools:

@@ -6,6 +6,7 @@ from store.models import District
 
 from ..access import managed_schools
 from . import bp
+from .nights import nights_context
 from .overview import school_schedules
 
 
@@ -30,4 +31,4 @@ def district(district_id):
     if place is None or current_user.district_id != district_id:
         abort(404)
     schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
-    return render_template("status/district.html", district=place, rows=school_schedules(schools))
+    return render_template("status/district.html", rows=school_schedules(schools), **nights_context(place))

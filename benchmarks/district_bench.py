@@ -1,0 +1,299 @@
+"""District night benchmark: one SIS source serving many schools (the sandbox as a generic OneRoster provider),
+PostgreSQL, every school mapped with every role and parent contact.
+
+Prints, per size: records the SIS served in one night ÷ the district's size, the night's wall time ÷ an
+independent one-pass read of the district (the floor, measured in the same run: paging `users` with the
+client, no database), and the peak RSS of every process (the night's, the floor reader's and the sandbox's).
+CPU is the measuring process's own (PostgreSQL's and the SIS's are not in it): steadier than wall time on a
+shared machine. Each measurement runs in a fresh process; the night runs inline (one process reads, then plans and applies
+every school in turn), i.e. one worker's share on one machine.
+Run: .venv/bin/python benchmarks/district_bench.py [--size small|large|both]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_district")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+# students per size; with guardians (~1.2 per student), teachers, staff and admins the district is ~2.25× that
+SIZES = {"small": (8, 16_000), "large": (100, 445_000)}
+TARGET_RECORDS, TARGET_WALL, RSS_LIMIT_MB = 1.05, 2.0, 500
+DISTRICT = "Bench Unified"
+
+
+def _app():
+    from portal import create_app
+    return create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "REDIS_URL": REDIS_URL, "PORTAL_ENV": "test",
+                       "PORTAL_FERNET_KEYS": "kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=",
+                       "MAIL_SUPPRESS_SEND": True})
+
+
+# ---- worker side (a fresh process per measurement) ------------------------------------------------------------
+def worker_setup(info: dict) -> dict:
+    from portal.schema import rebuild_schema
+    from store.db import db
+    from store.models import District, RosterConnection, School, Source
+    from store.secrets import encrypt_secret
+    app = _app()
+    with app.app_context():
+        rebuild_schema()
+        app.redis.flushdb()
+        district = District(name=DISTRICT, timezone="UTC")
+        source = Source(district=district, name="Bench SIS", vendor="oneroster", url=info["base_url"],
+                        token_url=info["token_url"], auth_mode="oauth2", client_id=info["client_id"],
+                        secret_encrypted=encrypt_secret(info["client_secret"]), automatic=True, sync_time="02:00")
+        db.session.add(source)
+        for n, sis_id in enumerate(info["school_ids"]):
+            school = School(district=district, name=f"Bench School {n + 1:03d}", slug=f"bench-{n + 1:03d}")
+            db.session.add(RosterConnection(
+                school=school, source=source, sis_school_id=sis_id, method="oneroster", vendor="oneroster",
+                sync_students=True, sync_teachers=True, sync_staff=True, sync_admins=True, sync_parents=True,
+                auto_update=True, archive=True, automatic=True, sync_time="02:00", archive_threshold_percent=10.0))
+        db.session.commit()
+    return {}
+
+
+def worker_floor(info: dict) -> dict:
+    """The independent one-pass read: every record of `users` (it holds everyone), decoded, nothing kept."""
+    from connectors.client import OneRosterClient
+    from connectors.profiles import get_profile
+    from connectors.records import normalise_user
+    from connectors.sandbox import oneroster_form_values
+    settings = get_profile("oneroster").normalise(oneroster_form_values(info), allow_loopback_http=True)
+    records, started, cpu = 0, time.perf_counter(), time.process_time()
+    with OneRosterClient(settings) as client:
+        for page in client.iter_pages("users"):
+            for raw in page:  # decoded into records, as the floor of `make bench` does (whose record is it?)
+                normalise_user(raw)
+            records += len(page)
+    return {"seconds": time.perf_counter() - started, "records": records, "cpu_s": time.process_time() - cpu}
+
+
+def worker_night(info: dict) -> dict:
+    from jobs.district_night import night_runs, run_night_now
+    from store.db import db
+    from store.models import Source
+    app = _app()
+    with app.app_context():
+        source = db.session.scalar(db.select(Source).filter_by(name="Bench SIS"))
+        started, cpu = time.perf_counter(), time.process_time()
+        night = run_night_now(source)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        runs = night_runs(night.id)
+        totals = {k: sum(getattr(r, k) for r in runs) for k in ("created", "updated", "unchanged", "archived",
+                                                                "skipped")}
+        read = (night.read_at - night.started_at).total_seconds() if night.read_at else None
+        return {"seconds": seconds, "cpu_s": cpu, "read_seconds": read, "status": night.status, "error": night.error_message,
+                "records_read": night.records_read, "schools": len(runs),
+                "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
+
+
+def worker_enqueue(info: dict) -> dict:
+    """Queue the night on RQ (its read, then a job per school) for the worker processes the driver starts."""
+    from jobs.district_night import start_night
+    from store.db import db
+    from store.models import Source
+    app = _app()
+    with app.app_context():
+        source = db.session.scalar(db.select(Source).filter_by(name="Bench SIS"))
+        return {"night_id": start_night(source, trigger="cli").id}
+
+
+def worker_outcome(info: dict) -> dict:
+    from jobs.district_night import night_runs
+    from store.db import db
+    from store.models import SourceNight
+    app = _app()
+    with app.app_context():
+        night = db.session.get(SourceNight, info["night_id"])
+        runs = night_runs(night.id)
+        totals = {k: sum(getattr(r, k) for r in runs) for k in ("created", "updated", "unchanged", "archived")}
+        return {"status": night.status, "error": night.error_message, "schools": len(runs),
+                "read_seconds": (night.read_at - night.started_at).total_seconds() if night.read_at else None,
+                "night_seconds": (night.finished_at - night.started_at).total_seconds() if night.finished_at else None,
+                "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
+
+
+WORKERS = {"setup": worker_setup, "floor": worker_floor, "night": worker_night, "enqueue": worker_enqueue,
+           "outcome": worker_outcome}
+
+
+def worker_main(mode: str, info_json: str) -> None:
+    result = WORKERS[mode](json.loads(info_json))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu"] = usage.ru_utime + usage.ru_stime
+    result["rss_mb"] = usage.ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+
+
+# ---- driver side ----------------------------------------------------------------------------------------------
+def measure(mode: str, info: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", mode, json.dumps(info)], cwd=ROOT,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} worker failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result.get("status") not in (None, "succeeded"):
+        raise RuntimeError(f"{mode} ended {result['status']}: {result.get('error')}")
+    return result
+
+
+def admin(info: dict, action: str, **kwargs) -> dict:
+    body = json.dumps({"action": action, **kwargs}).encode()
+    request = urllib.request.Request(info["admin_url"], data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as reply:
+        return json.loads(reply.read())
+
+
+def rss_of(pid: int) -> float:
+    """Peak RSS (VmHWM) of a running process, in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def night_on_workers(info: dict, workers: int) -> dict:
+    """The night queued on RQ and run by `workers` worker processes (as on one machine with that many)."""
+    import psycopg
+    queued = measure("enqueue", info)
+    env = dict(os.environ, DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, PORTAL_ENV="development",
+               PORTAL_FERNET_KEYS="kR3aAqf0Zp9dlk5P5b1jmxz7vKAn6UqS3dC0w3xPfl8=", MAIL_SUPPRESS_SEND="1")
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "portal.worker", "sync"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    peak, url = 0.0, PG_URL.replace("+psycopg", "")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while True:
+                peak = max([peak] + [rss_now(pid) for proc in procs for pid in family(proc.pid)])
+                done = conn.execute("SELECT finished_at IS NOT NULL FROM source_night WHERE id = %s",
+                                    (queued["night_id"],)).fetchone()[0]
+                if done:
+                    break
+                time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    outcome = measure("outcome", {**info, **queued})
+    return {**outcome, "seconds": seconds, "rss_mb": peak}
+
+
+def family(pid: int) -> list[int]:
+    """A process and its children (an RQ worker and the work horse it forks per job)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [pid] + [int(c) for c in children.read().split()]
+    except OSError:
+        return []
+
+
+def rss_now(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def postgres_ready() -> None:
+    import psycopg
+    name = PG_URL.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def bench_size(size: str) -> list[dict]:
+    schools, students = SIZES[size]
+    started = time.perf_counter()
+    sandbox = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--vendor", "oneroster", "--port", "0",
+                                "--schools", str(schools), "--students", str(students), "--seed", "3"],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    rows = []
+    try:
+        info = json.loads(sandbox.stdout.readline())
+        measure("setup", info)
+        measure("floor", info)  # warms the sandbox's JSON cache, as every later read finds it
+        floor = measure("floor", info)
+        people = floor["records"]
+        print(f"{size}: {schools} schools, {people:,} people (sandbox ready in {time.perf_counter() - started:.0f} s)",
+              flush=True)
+        rows.append({"size": size, "run": "one-pass read (floor)", "seconds": floor["seconds"], "ratio": 1.0,
+                     "served": people, "people": people, "rss_mb": floor["rss_mb"],
+                     "note": f"CPU {floor['cpu_s']:.1f} s"})
+        nights = ("first night", "no-change night") + (("1% changed + 1% removed",) if size == "small" else ())
+        for name in nights:
+            if name.startswith("1%"):
+                admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=4)
+            admin(info, "served", reset=True)
+            night = measure("night", info)
+            served = admin(info, "served")["total_records"]
+            note = (f"CPU {night['cpu_s']:.1f} s ({night['cpu_s'] / floor['cpu_s']:.2f}× floor's); "
+                    f"read {night['read_seconds']:.1f} s; {night['succeeded']}/{night['schools']} schools; "
+                    + ", ".join(f"{k} {night[k]:,}" for k in ("created", "updated", "unchanged", "archived")))
+            rows.append({"size": size, "run": name, "seconds": night["seconds"], "ratio": night["seconds"] /
+                         floor["seconds"], "served": served, "people": people, "rss_mb": night["rss_mb"],
+                         "note": note})
+        admin(info, "served", reset=True)
+        night = night_on_workers(info, 2)
+        served = admin(info, "served")["total_records"]
+        rows.append({"size": size, "run": "no-change night, 2 workers", "seconds": night["seconds"],
+                     "ratio": night["seconds"] / floor["seconds"], "served": served, "people": people,
+                     "rss_mb": night["rss_mb"], "note": f"{night['succeeded']}/{night['schools']} schools; "
+                     f"read {night['read_seconds']:.1f} s; RSS: largest worker or work horse, sampled"})
+        rows.append({"size": size, "run": "sandbox SIS process", "seconds": None, "ratio": None, "served": None,
+                     "people": people, "rss_mb": rss_of(sandbox.pid), "note": "the SIS itself, not the portal"})
+    finally:
+        sandbox.terminate()
+        sandbox.wait(30)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=("small", "large", "both"), default="both")
+    args = parser.parse_args()
+    postgres_ready()
+    rows = []
+    for size in (("small", "large") if args.size == "both" else (args.size,)):
+        rows += bench_size(size)
+    print(f"\n{'size':<6} {'run':<26} {'seconds':>8} {'× floor':>8} {'served ÷ size':>14} {'peak RSS':>9}  notes")
+    missed = []
+    for row in rows:
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "—"
+        served = f"{row['served'] / row['people']:.3f}" if row["served"] is not None else "—"
+        seconds = f"{row['seconds']:.1f}" if row["seconds"] is not None else "—"
+        print(f"{row['size']:<6} {row['run']:<26} {seconds:>8} {ratio:>8} {served:>14} {row['rss_mb']:>6.0f} MB"
+              f"  {row['note']}")
+        night = "night" in row["run"]
+        if night and (row["ratio"] > TARGET_WALL or row["served"] / row["people"] > TARGET_RECORDS):
+            missed.append(f"{row['size']} {row['run']}")
+        if row["run"] != "sandbox SIS process" and row["rss_mb"] >= RSS_LIMIT_MB:
+            missed.append(f"{row['size']} {row['run']} RSS")
+    print(f"\ntargets: served ≤ {TARGET_RECORDS}× the district, night wall ≤ {TARGET_WALL}× floor, portal processes' "
+          f"peak RSS < {RSS_LIMIT_MB} MB: " + ("all met" if not missed else "missed by " + "; ".join(missed)))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())

@@ -1,0 +1,388 @@
+"""A district night: one read of a source's SIS for all its mapped schools, then one plan-and-apply job per school.
+
+`start_night` records the night and a queued run per school and queues `read_night`. That job (one per source
+at a time: a Redis lock that expires if its worker dies) reads each listing the schools need once, streams the
+records into the spool by school (jobs.spool), then queues `plan_school` for every school on the sync queue,
+so workers on any machine share the rest. Each school's run is an ordinary run (jobs.sync.run_sync) whose pages
+come from the spool: its own lock, progress, guard, all-or-nothing apply, change log, issues and report. A read
+that fails or stops part-way fails every school's run with nothing changed.
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from connectors.errors import ConnectorError
+from connectors.people import Step, open_listing, since_filter
+from connectors.records import map_role, raw_role, routing_ids
+from connectors.redact import Redactor
+from store.db import db
+from store.models import (RUN_FINAL_STATUSES, RosterConnection, School, Source, SourceNight, SourceNightRun,
+                          SyncRun)
+
+from .connection import NotConfigured, load_settings
+from .fetch import fetch_steps
+from .locks import LockLost, SchoolLock
+from .outbound import outbound_policy
+from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run
+from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, spooled_rows, step_of
+from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
+
+log = logging.getLogger(__name__)
+READ_JOB = "jobs.district_night.read_night"
+PLAN_JOB = "jobs.district_night.plan_school"
+USERS_ONLY = frozenset({"staff", "school_admin", "parent"})  # roles only the global `users` listing holds
+PROGRESS_EVERY = 20  # pages between updates of the night's records_read
+FINAL = RUN_FINAL_STATUSES
+
+
+class SourceLock(SchoolLock):
+    """SchoolLock's lease (expires if the worker dies, renewed per page) on a source: one night at a time."""
+
+    def __init__(self, redis, source_id: int, night_id: int):
+        super().__init__(redis, 0, night_id)
+        self.key = f"portal:sync-lock:source:{source_id}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One school of the night, as the read routes records to it."""
+
+    school_id: int
+    run_id: int
+    sis_id: str  # lower-case SIS school id
+    roles: frozenset[str]  # roles it reads, "parent" included when it syncs parent contact
+    bit: int
+
+    @property
+    def steps(self) -> set[int]:
+        return {step_of(roles) for _, roles in fetch_steps(self.roles, parents=False)}
+
+
+# ---- starting a night ------------------------------------------------------------------------------------------
+def mapped_connections(source_id: int) -> list[RosterConnection]:
+    return list(db.session.scalars(db.select(RosterConnection).where(
+        RosterConnection.source_id == source_id, RosterConnection.sis_school_id != "").order_by(
+        RosterConnection.school_id)))
+
+
+def start_night(source: Source, *, trigger: str = "nightly", local_date: date | None = None,
+                enqueue: bool = True) -> SourceNight | None:
+    """Record the night and a queued run per mapped school, then queue its read; None when that local date's
+    night exists already (another dispatcher got there first)."""
+    day = local_date.isoformat() if local_date else None
+    night = SourceNight(source_id=source.id, local_date=day, trigger=trigger, status="queued", schools=0,
+                        records_read=0, requests=0, error_message="", digest_status="")
+    db.session.add(night)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    night.job_id = f"source-night-{source.id}-{night.id}"
+    skipped = []
+    for conn in mapped_connections(source.id):
+        if trigger == "nightly" and not conn.automatic:
+            continue  # the school's own Automatic Rostering switch is off
+        school = db.session.get(School, conn.school_id)
+        if trigger == "nightly" and _paused(school, local_date):
+            continue
+        try:
+            run = create_run(school, trigger=trigger, local_date=day)
+        except (SyncAlreadyRunning, NotConfigured) as exc:
+            skipped.append(f"{school.name}: {exc}")
+            continue
+        run.job_id = night.job_id  # until its plan job is queued, the run lives (and dies) with the read
+        db.session.add(SourceNightRun(night_id=night.id, run_id=run.id, school_id=school.id))
+        night.schools += 1
+    if skipped:
+        night.error_message = "Not in this night: " + " ".join(skipped)
+    db.session.commit()
+    if enqueue:
+        timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
+        current_app.sync_queue.enqueue(READ_JOB, night.id, job_id=night.job_id, job_timeout=timeout,
+                                       result_ttl=86400, failure_ttl=7 * 86400)
+    return night
+
+
+def _paused(school: School, day: date | None) -> bool:
+    from .schedule import _skip_for_blackout  # the dispatcher's own rule (records the skipped run once)
+    return day is not None and _skip_for_blackout(school, day, datetime.now(timezone.utc))
+
+
+# ---- the read --------------------------------------------------------------------------------------------------
+def night_runs(night_id: int) -> list[SyncRun]:
+    return list(db.session.scalars(db.select(SyncRun).join(SourceNightRun, SourceNightRun.run_id == SyncRun.id)
+                                   .where(SourceNightRun.night_id == night_id).order_by(SyncRun.school_id)))
+
+
+def _claim(night_id: int) -> bool:
+    with db.engine.begin() as conn:
+        result = conn.execute(db.update(SourceNight).where(SourceNight.id == night_id,
+                                                           SourceNight.status == "queued")
+                              .values(status="reading", started_at=datetime.now(timezone.utc)))
+    return result.rowcount == 1
+
+
+def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> None:
+    """RQ job: read the source's SIS once into the spool, then queue (or, inline, run) each school's plan."""
+    db.session.expire_all()
+    night = db.session.get(SourceNight, night_id)
+    if night is None or not _claim(night_id):
+        log.info("source night %s not started: %s", night_id, "missing" if night is None else night.status)
+        return
+    lock = SourceLock(current_app.redis, night.source_id, night_id)
+    if not lock.acquire():
+        _fail_night(night_id, "skipped", "Another night of this district's SIS was already running, so this one "
+                                         f"did not start. {NOTHING_CHANGED}")
+        return
+    try:
+        with Redactor().active() as redactor:
+            try:
+                members, since = _members(night_id, redactor)
+                if not members:
+                    _settle(night_id)
+                    return
+                _read(night_id, members, since, lock, client_factory or make_client, redactor)
+            except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
+                db.session.rollback()
+                log.warning("source night %s read failed: %s", night_id, exc)
+                _fail_night(night_id, "failed", f"Reading the district's SIS failed, so no school of this night "
+                                                f"was changed: {exc} {NOTHING_CHANGED}")
+                return
+            except Exception as exc:  # noqa: BLE001 - any bug must end the night readably
+                db.session.rollback()
+                log.exception("source night %s stopped unexpectedly", night_id)
+                _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({type(exc).__name__}) "
+                                                f"while reading the SIS. {NOTHING_CHANGED}")
+                return
+    finally:
+        lock.release()
+    _fan_out(night_id, inline)
+
+
+def _members(night_id: int, redactor: Redactor) -> tuple[list[Member], datetime | None]:
+    """The night's schools (runs still queued) and where the read starts: full if any school needs it."""
+    members, starts = [], []
+    now = datetime.now(timezone.utc)
+    for run in night_runs(night_id):
+        if run.status != "queued":
+            continue
+        conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=run.school_id))
+        settings = load_settings(conn, outbound_policy())
+        redactor.add(settings.client_secret, settings.client_id)
+        roles = frozenset(conn.enabled_roles) | ({"parent"} if conn.sync_parents else frozenset())
+        members.append(Member(run.school_id, run.id, conn.sis_school_id.strip().lower(), roles, 1 << len(members)))
+        starts.append(choose_since(conn, run, now))
+        db.session.execute(db.update(SourceNightRun).where(SourceNightRun.night_id == night_id,
+                                                           SourceNightRun.run_id == run.id)
+                           .values(roles=",".join(sorted(roles)), sis_school_id=settings.school_id))
+    db.session.commit()
+    since = None if not starts or any(s is None for s in starts) else min(starts)
+    return members, since
+
+
+def district_steps(members: list[Member]) -> list[Step]:
+    """The listings the night reads: `users` once when any school needs staff, admins or parents (it holds
+    everyone), else the global students and/or teachers listings (`users` only if one is refused)."""
+    wanted = frozenset().union(*(m.roles for m in members))
+    if wanted & USERS_ONLY:
+        return [Step(wanted, ("users",))]
+    return [Step(frozenset({role}), (collection, "users"))
+            for role, collection in (("student", "students"), ("teacher", "teachers")) if role in wanted]
+
+
+def _read(night_id, members, since, lock, client_factory, redactor) -> None:
+    first = db.session.scalar(db.select(RosterConnection).filter_by(school_id=members[0].school_id))
+    settings = load_settings(first, outbound_policy())
+    router = Router(members, SpoolWriter(night_id))
+    limit = current_app.config["SYNC_MAX_MINUTES"]
+    deadline = time.monotonic() + limit * 60
+    db.session.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(since=since))
+    db.session.commit()
+    pages = 0
+    delete_spool(night_id, everything=True)  # a redelivered job starts from an empty spool
+    with client_factory(settings) as client:
+        redactor.include(client.redactor)
+        client.authenticate()
+        for step in district_steps(members):
+            listing = open_listing(client, step, filter=since_filter(since))
+            for page in listing.pages():
+                router.route(page, step.roles)
+                pages += 1
+                lock.renew()
+                if pages % PROGRESS_EVERY == 0:
+                    _note(night_id, records_read=router.read, requests=client.request_count)
+                if time.monotonic() > deadline:
+                    raise SyncRefused(too_slow_message(limit, router.read))
+        requests = client.request_count
+    router.finish()
+    _note(night_id, records_read=router.read, requests=requests, status="planning",
+          read_at=datetime.now(timezone.utc))
+
+
+def _note(night_id: int, **values) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(**values))
+
+
+class Router:
+    """Files each raw record under the schools it belongs to (by `orgs`), parents under the schools whose
+    students they are agents of (from either side of `agents`), with memory bounded by two small int maps."""
+
+    def __init__(self, members: list[Member], writer: SpoolWriter):
+        self.writer, self.members = writer, members
+        self.by_sis: dict[str, list[Member]] = {}
+        for member in members:
+            self.by_sis.setdefault(member.sis_id, []).append(member)
+        self.first_step = {m.school_id: min(m.steps) for m in members}
+        self.want_parents = [m for m in members if "parent" in m.roles]
+        self.parent_bits: dict[int, int] = {}   # hash(parent sourcedId) → schools whose students name them
+        self.student_bits: dict[int, int] = {}  # hash(student sourcedId) → schools with parents that student
+        self.parents: list[tuple[int, tuple[int, ...]]] = []  # (hash(sourcedId), hash(agent)s) of spooled parents
+        self.read = 0
+
+    def route(self, page: list, step_roles: frozenset[str]) -> None:
+        writer = self.writer
+        for raw in page:
+            self.read += 1
+            if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
+                text = json.dumps(raw)
+                for member in self.members:
+                    writer.add(member.school_id, self.first_step[member.school_id], text)
+                continue
+            role = map_role(raw_role(raw))
+            if role is not None and role not in step_roles:
+                continue
+            if role == "parent":
+                if self.want_parents:
+                    writer.add(PARENTS, 0, json.dumps(raw, ensure_ascii=False, separators=(",", ":")))
+                    # In the spool's order, so finish() routes each row without parsing it again.
+                    self.parents.append((hash(str(raw.get("sourcedId", ""))),
+                                         tuple(hash(a) for a in routing_ids(raw)[1])))
+                continue
+            orgs, agents = routing_ids(raw)
+            targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role is None or role in m.roles]
+            if not targets:
+                continue
+            text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+            bits = 0
+            for member in dict.fromkeys(targets):  # a person listed twice under one school's org goes once
+                writer.add(member.school_id, step_of({role}) if role else self.first_step[member.school_id], text)
+                if role == "student" and "parent" in member.roles:
+                    bits |= member.bit
+            if bits:
+                sid = str(raw.get("sourcedId", ""))
+                self.student_bits[hash(sid)] = self.student_bits.get(hash(sid), 0) | bits
+                for agent in agents:
+                    self.parent_bits[hash(agent)] = self.parent_bits.get(hash(agent), 0) | bits
+
+    def finish(self) -> None:
+        """After a complete read: give each parent to the schools that need them, then drop the unrouted copies."""
+        writer = self.writer
+        writer.flush()
+        parents = iter(self.parents)
+        for rows in spooled_rows(writer.night_id, PARENTS, batch=5000):
+            for _, payload in rows:
+                sid, agents = next(parents)
+                bits = self.parent_bits.get(sid, 0)
+                for student in agents:
+                    bits |= self.student_bits.get(student, 0)
+                if bits:
+                    for member in self.want_parents:
+                        if bits & member.bit:
+                            writer.add(member.school_id, 0, payload)
+        writer.flush()
+        delete_spool(writer.night_id, PARENTS)
+        self.parents.clear()
+        self.parent_bits.clear()
+        self.student_bits.clear()
+
+
+# ---- fan-out and the schools' runs ------------------------------------------------------------------------------
+def _fan_out(night_id: int, inline: bool) -> None:
+    runs = [run for run in night_runs(night_id) if run.status == "queued"]
+    if inline:
+        for run in runs:
+            plan_school(run.id, night_id)
+        return
+    timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
+    for run in runs:
+        run.job_id = f"sync-school-{run.school_id}-run-{run.id}-night-{night_id}"
+    db.session.commit()  # job ids on the rows before a fast worker looks for them
+    for run in runs:
+        current_app.sync_queue.enqueue(PLAN_JOB, run.id, night_id, job_id=run.job_id, job_timeout=timeout,
+                                       result_ttl=86400, failure_ttl=7 * 86400)
+
+
+def plan_school(run_id: int, night_id: int) -> None:
+    """RQ job: one school's run of the night, planned from the spool and applied like any other run."""
+    db.session.expire_all()
+    night = db.session.get(SourceNight, night_id)
+    run = db.session.get(SyncRun, run_id)
+    try:
+        if night is not None and run is not None:
+            run_sync(run_id, pages=SpooledPages(night_id, night.since, night.started_at))
+    finally:
+        if run is not None:
+            delete_spool(night_id, run.school_id)
+        _settle(night_id)
+
+
+def _fail_night(night_id: int, status: str, message: str) -> None:
+    """Every school's run still waiting ends with the message (and its report); the spool is emptied."""
+    for run in night_runs(night_id):
+        if run.status == "queued":
+            finish_run(run.id, status, message)
+            from .sync import _send_report
+            _send_report(run.id)
+    _note(night_id, status=status, error_message=message, finished_at=datetime.now(timezone.utc))
+    delete_spool(night_id, everything=True)
+    _send_digest(night_id)
+
+
+def _settle(night_id: int) -> bool:
+    """When every run of the night is final: the night's outcome, an empty spool and (once) the digest."""
+    db.session.expire_all()
+    runs = night_runs(night_id)
+    if any(run.status not in FINAL for run in runs):
+        return False
+    night = db.session.get(SourceNight, night_id)
+    values = {"status": "succeeded" if all(run.status == "succeeded" for run in runs) else "problems"}
+    if not runs:
+        values["status"] = "skipped"
+    elif night.read_at is None:  # its runs ended (failed as stale) before the read did: the reader died
+        values.update(status="failed", error_message="The worker reading the district's SIS stopped before the "
+                                                     f"read was complete, so no school was changed. {NOTHING_CHANGED}")
+    with db.engine.begin() as conn:
+        done = conn.execute(db.update(SourceNight).where(SourceNight.id == night_id,
+                                                         SourceNight.finished_at.is_(None))
+                            .values(finished_at=datetime.now(timezone.utc), **values)).rowcount
+    if done:
+        delete_spool(night_id, everything=True)
+        _send_digest(night_id)
+    return bool(done)
+
+
+def settle_nights() -> list[int]:
+    """The dispatcher's tick: end nights whose runs all ended without the night noticing (a worker died)."""
+    open_nights = db.session.scalars(db.select(SourceNight.id).where(SourceNight.finished_at.is_(None))).all()
+    return [night_id for night_id in open_nights if night_runs(night_id) and _settle(night_id)]
+
+
+def _send_digest(night_id: int) -> None:
+    from .digest import send_night_digest  # the digest email; never fails the night
+    send_night_digest(night_id)
+
+
+# ---- running a night now (CLI) ------------------------------------------------------------------------------
+def run_night_now(source: Source, *, client_factory=None) -> SourceNight:
+    """The source's night, inline in this process (`roster sync --district`)."""
+    night = start_night(source, trigger="cli", enqueue=False)
+    read_night(night.id, client_factory=client_factory, inline=True)
+    db.session.expire_all()
+    return db.session.get(SourceNight, night.id)

@@ -1,0 +1,149 @@
+"""A district night's spool: the raw records one read of the SIS brought, filed by school, in the database.
+
+Why a table and not per-school files: a night fans out one plan-and-apply job per school on RQ so that workers
+on several machines share it, and a file written on the machine that read the SIS is not on the others (unless
+every worker mounts one shared directory); the database is the one store every worker already shares (SQLite
+for the demo, where everything runs on one machine). Files are faster, the table is fast enough: measured with
+36,000 records of ~620 bytes in 8 schools on this shared 2-core machine (load 10-17, so the spread is wide),
+per-school JSON-lines files took 0.2-0.6 s to write and 0.1-0.2 s to read back; the UNLOGGED table filled with
+COPY took 0.7-1.1 s to write, 1.2-2.7 s to read back in keyset pages of 1,000 (index scans) and 0.1-0.4 s to
+delete: a few percent of a night that plans and applies those schools. Memory stays bounded either way: rows
+are written in batches and read back a page at a time, with no cursor held open between pages.
+
+Each school's rows are read back in the order its own sync would have read them (jobs.fetch.STEPS: staff
+and parents, then students, then teachers, each in the SIS's sourcedId order) and pass through the same
+`connectors.people.school_page` filter, so the planner sees what the school's own read would have given it.
+"""
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from connectors.people import DateCheck, school_page
+from store.db import db
+from store.models import RosterConnection, SourceNightRun, SpoolRecord, SyncRun
+
+from .fetch import STEPS, fetch_steps
+from .sync import SyncRefused
+
+SPOOL = SpoolRecord.__table__
+WRITE_BATCH = 5000
+READ_BATCH = 1000  # records per page fed to the planner (the client's page size)
+CHANGED_SINCE_READ = ("This school's SIS School ID or the roles it syncs changed after tonight's read of the district's "
+                      "SIS, so it was not synced from that read. Run Sync now to sync it with its new settings.")
+PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
+
+
+def step_of(roles) -> int:
+    """The fetch step (index in jobs.fetch.STEPS) whose listing holds these roles."""
+    return next(i for i, (_, step_roles) in enumerate(STEPS) if set(roles) <= step_roles)
+
+
+class SpoolWriter:
+    """Buffers (school, step, payload) rows of one night and writes them in batches on their own connection."""
+
+    def __init__(self, night_id: int, batch: int = WRITE_BATCH):
+        self.night_id, self.batch = night_id, batch
+        self.rows: list[tuple] = []
+        self.written = 0
+
+    def add(self, school_id: int | None, step: int, payload: str) -> None:
+        self.rows.append((self.night_id, school_id, step, payload))
+        if len(self.rows) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                with conn.connection.driver_connection.cursor() as cursor:
+                    with cursor.copy("COPY spool_record (night_id, school_id, step, payload) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                conn.execute(SPOOL.insert(), [dict(zip(("night_id", "school_id", "step", "payload"), row))
+                                              for row in rows])
+        self.written += len(rows)
+
+
+def spooled_rows(night_id: int, school_id: int | None, batch: int = READ_BATCH) -> Iterator[list[tuple[int, str]]]:
+    """(step, payload) rows of one school (or the unrouted parents), in order, a batch at a time.
+
+    Keyset paging (no cursor held open between batches), so the night may write the spool while it reads it,
+    on SQLite too.
+    """
+    where = SPOOL.c.school_id.is_(None) if school_id is PARENTS else SPOOL.c.school_id == school_id
+    query = (db.select(SPOOL.c.step, SPOOL.c.id, SPOOL.c.payload).where(SPOOL.c.night_id == night_id, where)
+             .order_by(SPOOL.c.step, SPOOL.c.id).limit(batch))
+    after = None
+    while True:
+        page = query if after is None else query.where(db.tuple_(SPOOL.c.step, SPOOL.c.id) > db.tuple_(*after))
+        with db.engine.connect() as conn:
+            rows = conn.execute(page).all()
+        if not rows:
+            return
+        after = (rows[-1][0], rows[-1][1])
+        yield [(step, payload) for step, _, payload in rows]
+        if len(rows) < batch:
+            return
+
+
+def delete_spool(night_id: int, school_id: int | None = None, *, everything: bool = False) -> None:
+    """Drop one school's rows (or the unrouted parents' with PARENTS), or every row of the night."""
+    query = db.delete(SpoolRecord).where(SpoolRecord.night_id == night_id)
+    if not everything:
+        query = query.where(SpoolRecord.school_id.is_(None) if school_id is PARENTS
+                            else SpoolRecord.school_id == school_id)
+    with db.engine.begin() as conn:
+        conn.execute(query)
+
+
+class SpooledPages:
+    """A run's roster pages read from its night's spool instead of the SIS (see jobs.sync.RosterPages)."""
+
+    def __init__(self, night_id: int, since: datetime | None, read_started: datetime):
+        self.night_id, self._since, self.read_started = night_id, since, read_started
+
+    def since(self, conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
+        """The night's read decides: full when any of its schools needed a full read, else its delta start."""
+        return self._since
+
+    @contextmanager
+    def open(self, job, redactor) -> Iterator[Iterator[tuple[str, list]]]:
+        filed = db.session.scalar(db.select(SourceNightRun).filter_by(night_id=self.night_id, run_id=job.run_id))
+        wanted = set(job.options.roles) | ({"parent"} if job.options.parents else set())
+        if filed is None or filed.sis_school_id != job.settings.school_id or \
+                not wanted <= set(filed.roles.split(",")):
+            # The read filed other roles or another SIS school for it: planning from it could archive people
+            # the read never looked for.
+            raise SyncRefused(CHANGED_SINCE_READ)
+        yield self._pages(job)
+
+    def _pages(self, job) -> Iterator[tuple[str, list]]:
+        labels = {step_of(roles): (label, frozenset(roles))
+                  for label, roles in fetch_steps(job.options.roles, job.options.parents)}
+        seen: set[str] = set()
+        current, dates = None, None
+        for rows in spooled_rows(self.night_id, job.school_id):
+            for step, group in _by_step(rows):
+                if step not in labels:
+                    continue  # a record the night filed under a step this school does not read
+                if step != current:
+                    if dates is not None and dates.count:
+                        yield labels[current][0], [dates.notice("users")]
+                    current, dates = step, DateCheck(self.read_started)
+                label, roles = labels[step]
+                raws = [json.loads(payload) for payload in group]
+                yield label, school_page(raws, roles, job.settings.school_id, scoped=False, seen=seen, dates=dates)
+        if dates is not None and dates.count:
+            yield labels[current][0], [dates.notice("users")]
+
+
+def _by_step(rows: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i][0] != rows[start][0]:
+            yield rows[start][0], [payload for _, payload in rows[start:i]]
+            start = i

@@ -1,0 +1,130 @@
+"""`flask roster source add|test|map`: a district's SIS source set up from the command line, as on its page."""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from connectors.errors import InvalidSettings
+from connectors.profiles import PROFILES
+from jobs.source_checks import check_source
+from store.db import db
+from store.models import District, Source
+
+from ..sources import service
+from ..sources.context import saved_source_values
+from .roster import MARKS, OPTION_FOR, _refuse, _school
+
+source_cli = AppGroup("source", help="Set up a district's SIS source, test it and map its schools.")
+OPTIONS = {"name": "--name", "sis_school_id": "--sis-id", "school": "--school"}  # the rest: roster's OPTION_FOR
+
+
+def _refused(exc: InvalidSettings) -> None:
+    _refuse(InvalidSettings({OPTIONS.get(name, OPTION_FOR.get(name, name)): message
+                             for name, message in exc.errors.items()}))
+
+
+def _district(name: str) -> District:
+    district = db.session.scalar(db.select(District).filter_by(name=name))
+    if district is None:
+        raise click.BadParameter(f"No district named {name!r}.", param_hint="--district")
+    return district
+
+
+def _source(district: District, source_id: int | None) -> Source:
+    """The named source of the district, or its only one."""
+    sources = list(db.session.scalars(db.select(Source).where(Source.district_id == district.id).order_by(Source.id)))
+    if source_id is not None:
+        chosen = next((s for s in sources if s.id == source_id), None)
+        if chosen is None:
+            raise click.BadParameter(f"{district.name} has no source {source_id}.", param_hint="--source")
+        return chosen
+    if not sources:
+        raise click.UsageError(f"{district.name} has no SIS source; run `flask roster source add` first.")
+    if len(sources) > 1:
+        listed = ", ".join(f"{s.id} ({s.name})" for s in sources)
+        raise click.UsageError(f"{district.name} has {len(sources)} sources; choose one with --source: {listed}.")
+    return sources[0]
+
+
+@source_cli.command("add")
+@click.option("--district", "district_name", required=True, help="The district's name.")
+@click.option("--vendor", type=click.Choice(list(PROFILES)), required=True)
+@click.option("--url", required=True)
+@click.option("--client-id", required=True)
+@click.option("--client-secret", default="", help="Leave out to keep the saved secret (with --source).")
+@click.option("--app-name", default="")
+@click.option("--token-url", default="")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default=None,
+              help="Leave out for the vendor's default (OAuth 1.0a for ClassLink, else OAuth 2.0).")
+@click.option("--name", default="", help="Leave out for \"DISTRICT — VENDOR\".")
+@click.option("--sync-time", default=None, help="The source's nightly time, HH:MM in the district's zone.")
+@click.option("--automatic/--no-automatic", default=None, help="Sync the source's schools every night.")
+@click.option("--source", "source_id", type=int, default=None, help="Change this source instead of adding one.")
+def add_source_command(district_name, vendor, url, client_id, client_secret, app_name, token_url, auth_mode, name,
+                sync_time, automatic, source_id):
+    """Add (or with --source, change) a district's SIS source; the secret is stored encrypted."""
+    district = _district(district_name)
+    source = _source(district, source_id) if source_id is not None else None
+    values = {"url": url, "client_id": client_id, "client_secret": client_secret, "app_name": app_name,
+              "token_url": token_url, "auth_mode": auth_mode or ""}
+    try:
+        saved = service.save_source(district, vendor, values, None, source=source,
+                                    name=name or (source.name if source else ""), automatic=automatic,
+                                    sync_time=sync_time)
+    except InvalidSettings as exc:
+        _refused(exc)
+    click.echo(f"Saved source {saved.id} \"{saved.name}\" ({PROFILES[vendor].label}) for {district.name} "
+               "(secret stored encrypted).")
+    click.echo(f"Nightly at {saved.sync_time} {district.timezone}: {'on' if saved.automatic else 'off'}. "
+               f"Next: `flask roster source test --district \"{district.name}\"`.")
+
+
+@source_cli.command("test")
+@click.option("--district", "district_name", required=True)
+@click.option("--source", "source_id", type=int, default=None, help="Needed when the district has several.")
+def test_source_command(district_name, source_id):
+    """Test the saved source: the checklist and the SIS's schools; exit 1 if a check the sync needs fails."""
+    district = _district(district_name)
+    source = _source(district, source_id)
+    try:
+        settings = service.settings_to_test(source, source.vendor, saved_source_values(source))
+    except InvalidSettings as exc:
+        _refused(exc)
+    rows, schools = check_source(source.id, settings, None, current_app.redis)
+    for row in rows:  # masked by the checklist with the source's secret and tokens
+        click.echo(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}")
+        if row.fix:
+            click.echo(f"    Fix: {row.fix}")
+    mapped = {conn.sis_school_id.lower(): conn.school for conn in service.mapped_connections(source)}
+    click.echo(f"The SIS lists {len(schools)} school{'s' if len(schools) != 1 else ''}:")
+    for school in schools:
+        portal = mapped.get(school["source_id"].lower())
+        shown = f"mapped to {portal.slug}" if portal else "not mapped"
+        click.echo(f"  {school['source_id']}\t{school['name'] or '(no name)'}\t{shown}")
+    if any(row.fails for row in rows):
+        sys.exit(1)
+
+
+@source_cli.command("map")
+@click.option("--district", "district_name", required=True)
+@click.option("--school", "slug", required=True, help="The portal school's slug.")
+@click.option("--sis-id", default="", help="The SIS school's id (sourcedId), as `roster source test` lists it.")
+@click.option("--source", "source_id", type=int, default=None, help="Needed when the district has several.")
+@click.option("--unmap", is_flag=True, help="Take the school off its source (it keeps its sync settings).")
+def map_source_command(district_name, slug, sis_id, source_id, unmap):
+    """Map a portal school to one of the source's SIS schools, or --unmap it."""
+    district = _district(district_name)
+    school = _school(slug)
+    if school.district_id != district.id:
+        raise click.BadParameter(f"{school.name} is not a school of {district.name}.", param_hint="--school")
+    try:
+        if unmap:
+            service.unmap_school(school, None)
+            click.echo(f"Unmapped {school.name}; it keeps its sync settings and needs a connection of its own to sync.")
+            return
+        source = _source(district, source_id)
+        service.map_school(source, school, sis_id, None)
+    except InvalidSettings as exc:
+        _refused(exc)
+    click.echo(f"Mapped {school.name} to SIS school {sis_id.strip()} of \"{source.name}\".")

@@ -1,0 +1,18 @@
+"""A mapped school's view of its source's health: the source's newest district night and this school's run in it."""
+from store.db import db
+from store.models import RosterConnection, SourceNight, SourceNightRun, SyncRun
+
+from ..status.nights import OUTCOMES
+
+
+def last_night(conn: RosterConnection | None) -> dict | None:
+    """{"night", "outcome", "run"} for the source's newest night (run: this school's, if it took part)."""
+    if conn is None or conn.source_id is None:
+        return None
+    night = db.session.scalar(db.select(SourceNight).where(SourceNight.source_id == conn.source_id)
+                              .order_by(SourceNight.id.desc()).limit(1))
+    if night is None:
+        return None
+    run = db.session.scalar(db.select(SyncRun).join(SourceNightRun, SourceNightRun.run_id == SyncRun.id).where(
+        SourceNightRun.night_id == night.id, SourceNightRun.school_id == conn.school_id))
+    return {"night": night, "outcome": OUTCOMES.get(night.status, night.status), "run": run}

@@ -1,0 +1,188 @@
+"""What the district's Sources page and `roster source …` call: save a source with the vendor forms' rules,
+map schools to its SIS schools (or add one to the portal), unmap them. Every change is audited on the schools."""
+import dataclasses
+import re
+from datetime import datetime, timezone
+
+from connectors.errors import InvalidSettings
+from connectors.netguard import OutboundPolicy
+from connectors.profiles import PROFILES, ConnectionSettings, get_profile
+from jobs.connection import get_connection
+from store.db import db
+from store.models import AuditEvent, District, MappedCredentials, Person, RosterConnection, School, Source
+from store.secrets import encrypt_secret
+
+from ..rostering import service as rostering
+
+CLEARED = {"url": "", "token_url": "", "client_id": "", "secret_encrypted": None, "app_name": "", "scope": ""}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def source_fields(vendor: str) -> list:
+    """The vendor's form fields (OneRoster version and expiry date included) without School ID: each mapped
+    school brings its own."""
+    return [spec for spec in get_profile(vendor).form_fields if spec.name != "school_id"]
+
+
+def sample_school_id(vendor: str) -> str:
+    """A School ID the vendor's rules accept, so the source's own fields can be checked without one."""
+    spec = next((s for s in get_profile(vendor).fields if s.name == "school_id"), None)
+    return spec.placeholder if spec is not None and spec.placeholder else "district"
+
+
+def mapped_connections(source: Source) -> list[RosterConnection]:
+    return list(db.session.scalars(db.select(RosterConnection).where(RosterConnection.source_id == source.id)
+                                   .join(School).order_by(School.name)))
+
+
+def validate_source(vendor: str, values: dict, source: Source | None = None,
+                    policy: OutboundPolicy | None = None) -> ConnectionSettings:
+    """The school form's rules (a blank secret reuses the saved one under reuse_refusal); raises InvalidSettings."""
+    probe = sample_school_id(vendor) if vendor in PROFILES else ""
+    existing = MappedCredentials(source, probe) if source is not None and source.has_secret else None
+    return rostering.validate_connection(None, vendor, {**values, "school_id": probe}, existing=existing,
+                                         policy=policy)
+
+
+def settings_to_test(source: Source, vendor: str, values: dict, policy: OutboundPolicy | None = None
+                     ) -> ConnectionSettings:
+    """The settings a source test runs on: checked by the form's rules, pointed at the first mapped school."""
+    settings = validate_source(vendor, values, source, policy)
+    first = next((conn.sis_school_id for conn in mapped_connections(source) if conn.sis_school_id), "")
+    return dataclasses.replace(settings, school_id=first or settings.school_id)
+
+
+def _clean_name(district: District, name: str, vendor: str, source: Source | None) -> str:
+    name = " ".join((name or "").split()) or f"{district.name} — {PROFILES[vendor].label}"
+    if len(name) > 200 or _CONTROL.search(name):
+        raise InvalidSettings({"name": "Give the source a name of at most 200 characters, on one line."})
+    taken = db.session.scalar(db.select(Source.id).where(Source.district_id == district.id, Source.name == name,
+                                                         Source.id != (source.id if source else -1)))
+    if taken:
+        raise InvalidSettings({"name": f"{district.name} already has a source named \"{name}\"; choose another name."})
+    return name
+
+
+def save_source(district: District, vendor: str, values: dict, actor: Person | None, *, source: Source | None = None,
+                name: str = "", automatic: bool | None = None, sync_time: str | None = None) -> Source:
+    """Validate and save a source (new when `source` is None); its schools' next syncs are full."""
+    errors = {}
+    try:
+        settings = validate_source(vendor, values, source)
+    except InvalidSettings as exc:
+        errors.update(exc.errors)
+    if vendor in PROFILES:
+        try:
+            name = _clean_name(district, name, vendor, source)
+        except InvalidSettings as exc:
+            errors.update(exc.errors)
+    sync_time = (sync_time if sync_time is not None else (source.sync_time if source else "02:00")).strip()
+    if not rostering.SYNC_TIME_RE.match(sync_time):
+        errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
+    if errors:
+        raise InvalidSettings(errors)
+    if source is None:
+        source = Source(district_id=district.id)
+        db.session.add(source)
+    source.name, source.method, source.vendor = name, "oneroster", vendor
+    for column, value in PROFILES[vendor].saved_fields(settings).items():
+        if column != "sis_school_id" and hasattr(Source, column):  # what the school form saves, bar the school
+            setattr(source, column, value)
+    source.secret_encrypted = encrypt_secret(settings.client_secret)
+    source.sync_time = sync_time
+    if automatic is not None:
+        source.automatic = bool(automatic)
+    db.session.flush()
+    now = datetime.now(timezone.utc)
+    detail = (f"District source {name} saved: {PROFILES[vendor].label}, {settings.base_url}, client id "
+              f"{settings.client_id}; credentials go to {rostering.credential_hosts(settings)}.")
+    for conn in mapped_connections(source):
+        conn.settings_changed_at = now  # another SIS or credentials: the next sync reads everything
+        AuditEvent.record(conn.school, actor, "settings_changed", detail)
+    db.session.commit()
+    return source
+
+
+def _clean_sis_id(value) -> str:
+    value = str(value or "").strip()
+    if not value:
+        raise InvalidSettings({"sis_school_id": "Choose the SIS school, or type its School ID as the SIS lists it."})
+    if len(value) > 200 or _CONTROL.search(value):
+        raise InvalidSettings({"sis_school_id": "That School ID is too long or not on one line; paste only the id."})
+    return value
+
+
+def map_school(source: Source, school: School, sis_school_id, actor: Person | None, sis_name: str = ""
+               ) -> RosterConnection:
+    """Map the school to one of the source's SIS schools; its own credentials (if any) give way to the source's."""
+    if school.district_id != source.district_id:
+        raise InvalidSettings({"school": f"{school.name} is not a school of this source's district."})
+    sis_id = _clean_sis_id(sis_school_id)
+    other = db.session.scalar(db.select(School).join(RosterConnection, RosterConnection.school_id == School.id).where(
+        RosterConnection.source_id == source.id, db.func.lower(RosterConnection.sis_school_id) == sis_id.lower(),
+        School.id != school.id))
+    if other is not None:
+        raise InvalidSettings({"sis_school_id": f"SIS school {sis_id} is already mapped to {other.name}; "
+                                                "unmap it there first."})
+    conn = get_connection(school)
+    had_own = conn is not None and conn.source_id is None and bool(conn.secret_encrypted)
+    if conn is None:
+        conn = RosterConnection(school_id=school.id, vendor=source.vendor)
+        db.session.add(conn)
+    conn.source_id, conn.source, conn.sis_school_id = source.id, source, sis_id
+    for column, value in CLEARED.items():  # the secret lives once, on the source
+        setattr(conn, column, value)
+    conn.vendor, conn.settings_changed_at = source.vendor, datetime.now(timezone.utc)
+    shown = f"{sis_name} ({sis_id})" if sis_name else sis_id
+    AuditEvent.record(school, actor, "source_mapped",
+                      f"Mapped to the district source {source.name} as SIS school {shown}"
+                      + ("; the school's own saved credentials were removed." if had_own else "."))
+    db.session.commit()
+    return conn
+
+
+def unmap_school(school: School, actor: Person | None) -> RosterConnection:
+    """The school leaves its source and keeps its sync settings; it syncs again once it saves a connection."""
+    conn = get_connection(school)
+    if conn is None or conn.source is None:
+        raise InvalidSettings({"school": f"{school.name} is not mapped to a district source."})
+    name = conn.source.name
+    conn.source_id, conn.source, conn.settings_changed_at = None, None, datetime.now(timezone.utc)
+    AuditEvent.record(school, actor, "source_unmapped",
+                      f"Unmapped from the district source {name}; the school needs a connection of its own to sync.")
+    db.session.commit()
+    return conn
+
+
+def _slug_for(name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:70] or "school"
+    taken = set(db.session.scalars(db.select(School.slug).where(School.slug.like(f"{base}%"))))
+    return next(slug for slug in (base, *(f"{base}-{n}" for n in range(2, len(taken) + 3))) if slug not in taken)
+
+
+def add_school(source: Source, sis_school_id, name: str, actor: Person | None) -> School:
+    """Create the SIS school in the portal, in the source's district, mapped to the source."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200 or _CONTROL.search(name):
+        raise InvalidSettings({"name": "Give the school a name of at most 200 characters, on one line."})
+    sis_id = _clean_sis_id(sis_school_id)
+    school = School(district_id=source.district_id, name=name, slug=_slug_for(name))
+    db.session.add(school)
+    db.session.flush()
+    try:
+        map_school(source, school, sis_id, actor, sis_name=name)
+    except InvalidSettings:
+        db.session.rollback()
+        raise
+    return school
+
+
+def delete_source(source: Source) -> None:
+    """Remove a source no school syncs from (its nights go with it); one with schools is refused."""
+    mapped = mapped_connections(source)
+    if mapped:
+        names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
+        raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
+                                         f"{source.name} ({names}); unmap them first."})
+    db.session.delete(source)
+    db.session.commit()

@@ -1,0 +1,245 @@
+"""District nights over real HTTP (the sandbox SIS), PostgreSQL and Redis (RQ): one read of the source's SIS for
+all its mapped schools, then a plan-and-apply run per school, each as its own sync would have done it."""
+from datetime import datetime, timezone
+
+import pytest
+from rq import SimpleWorker
+
+from flask import current_app
+from jobs import district_night
+from jobs import sync as sync_job
+from jobs.district_night import SourceLock, night_runs, read_night, run_night_now, start_night
+from jobs.schedule import run_tick
+from portal.extensions import mail
+from store.db import db
+from store.models import Person, SourceNight, SpoolRecord, SyncRun
+from tests.factories import make_district, make_district_manager, make_school, map_school
+from tests.support import SETTINGS, connect, people, quick_client, sandbox_fixture, sandbox_source, sync
+
+sandbox = sandbox_fixture(schools=4, students=240, seed=23, scope="module")
+NIGHT = dict(SETTINGS, sync_parents=True, archive=True, automatic=True)
+MAPPED = 3  # the sandbox's fourth school stays unmapped: its people are read once and go nowhere
+
+
+@pytest.fixture
+def district(app, sandbox):
+    """Three schools of one district mapped to one source on the sandbox, Automatic Rostering on at 02:00."""
+    sandbox.clear_faults()
+    sandbox.page_cap = 1000
+    place = make_district(timezone="UTC")
+    source = sandbox_source(place, sandbox, automatic=True, sync_time="02:00")
+    schools = [make_school(place) for _ in range(MAPPED)]
+    for index, school in enumerate(schools):
+        map_school(school, source, sandbox.info["school_ids"][index], **NIGHT)
+    sandbox.served(reset=True)
+    return source, schools
+
+
+def directory(school) -> list[tuple]:
+    """Everything a sync writes about each person of the school."""
+    db.session.expire_all()
+    return sorted((p.source_id, p.role, p.given_name, p.family_name, p.email, p.grade, p.status, p.parent_name,
+                   p.parent_email, p.parent_phone) for p in
+                  db.session.scalars(db.select(Person).where(Person.school_id == school.id)))
+
+
+def work(app) -> None:
+    """A worker on the sync queue until it is empty (the night's read, then every school's job)."""
+    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+
+
+def quick(monkeypatch) -> None:
+    monkeypatch.setattr(district_night, "make_client", quick_client)  # retries without the real back-off
+
+
+def test_a_night_reads_each_listing_once_and_each_school_gets_what_its_own_sync_would(app, district, sandbox):
+    source, schools = district
+    night = start_night(source, trigger="cli")
+    work(app)
+    served = sandbox.served(reset=True)
+    night = db.session.get(SourceNight, night.id)
+    assert night.status == "succeeded", night.error_message
+    # One pass over `users` (it holds everyone in OneRoster 1.1), nothing school by school.
+    everyone = len(sandbox.data.users)
+    assert served["records"] == {"users": everyone} and night.records_read == everyone
+    assert set(served["requests"]) == {"users"}  # its pages only (the last one empty: this SIS sends no count)
+    assert db.session.scalar(db.select(db.func.count()).select_from(SpoolRecord)) == 0  # spool emptied
+    runs = night_runs(night.id)
+    assert [run.status for run in runs] == ["succeeded"] * MAPPED
+
+    # The same schools, each connected alone to its SIS school in another district, synced one by one.
+    alone = make_district(timezone="UTC")
+    for index, (school, run) in enumerate(zip(schools, runs)):
+        twin = make_school(alone)
+        connect(twin, sandbox, index, **NIGHT)
+        own = sync(twin)
+        assert own.status == "succeeded", own.error_message
+        assert directory(school) == directory(twin) and len(directory(school)) > 50
+        assert {k: v for k, v in run.counts().items()} == own.counts()
+    assert any(row[7] for row in directory(schools[0]))  # parent contact came through the spool too
+    own_reads = sandbox.served()["records"]
+    assert sum(own_reads.values()) > 2 * everyone  # what three separate syncs read instead
+
+
+def test_one_schools_held_guard_or_failed_apply_leaves_the_others_applied(app, district, sandbox, monkeypatch):
+    source, schools = district
+    assert run_night_now(source).status == "succeeded"
+    held, failing, fine = schools
+    for school, threshold in ((held, 10.0), (failing, 100.0), (fine, 100.0)):
+        map_school(school, source, school_sis(sandbox, school, schools), archive_threshold_percent=threshold)
+    before = {school.id: directory(school) for school in schools}
+    sandbox.mutate(change_fraction=0.1, remove_fraction=0.3, seed=5)
+    real_apply = sync_job.apply_plan
+
+    def apply_or_break(run_id, school_id, *args, **kwargs):
+        if school_id == failing.id:
+            raise RuntimeError("disk full")
+        return real_apply(run_id, school_id, *args, **kwargs)
+
+    monkeypatch.setattr(sync_job, "apply_plan", apply_or_break)
+    night = start_night(source, trigger="cli")
+    work(app)
+    runs = {run.school_id: run for run in night_runs(night.id)}
+    assert runs[held.id].status == "needs_review" and runs[held.id].would_archive > 0
+    assert runs[failing.id].status == "failed" and "Nothing was changed" in runs[failing.id].error_message
+    assert runs[fine.id].status == "succeeded" and runs[fine.id].archived > 0
+    assert directory(held) == before[held.id] and directory(failing) == before[failing.id]
+    assert directory(fine) != before[fine.id]
+    assert db.session.get(SourceNight, night.id).status == "problems"
+
+
+def school_sis(sandbox, school, schools) -> str:
+    return sandbox.info["school_ids"][schools.index(school)]
+
+
+def test_a_read_failing_mid_paging_changes_no_school(app, district, sandbox, monkeypatch):
+    source, schools = district
+    assert run_night_now(source).status == "succeeded"
+    sandbox.mutate(change_fraction=0.2, remove_fraction=0.2, seed=9)
+    before = {school.id: directory(school) for school in schools}
+    sandbox.page_cap = 100
+    sandbox.set_faults(error_500={"path": "users", "page": 3, "times": 99})
+    quick(monkeypatch)
+    night = start_night(source, trigger="cli")
+    work(app)
+    night = db.session.get(SourceNight, night.id)
+    assert night.status == "failed" and "no school of this night was changed" in night.error_message
+    for run in night_runs(night.id):
+        assert run.status == "failed" and run.archived == 0
+        assert "Reading the district's SIS failed" in run.error_message
+    assert {school.id: directory(school) for school in schools} == before
+    assert db.session.scalar(db.select(db.func.count()).select_from(SpoolRecord)) == 0
+    sandbox.clear_faults()
+
+
+def test_two_dispatchers_or_workers_never_run_one_sources_night_twice(app, district, sandbox):
+    source, schools = district
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)  # after 02:00 UTC
+    first, second = run_tick(now), run_tick(now)  # two schedulers ticking at once
+    assert len(first) == MAPPED and second == []
+    nights = db.session.scalars(db.select(SourceNight)).all()
+    assert len(nights) == 1 and nights[0].local_date == "2026-03-02"
+    assert len(app.sync_queue.job_ids) == 1  # one read job for the three schools
+    read_night(nights[0].id)  # a second delivery of the same job finds the night already taken...
+    work(app)
+    assert db.session.get(SourceNight, nights[0].id).status == "succeeded"
+    assert sandbox.served()["records"] == {"users": len(sandbox.data.users)}  # ...and reads nothing
+    runs = db.session.scalars(db.select(SyncRun).where(SyncRun.local_date == "2026-03-02")).all()
+    assert sorted(r.school_id for r in runs) == sorted(s.id for s in schools)
+    assert run_tick(datetime(2026, 3, 2, 4, 0, tzinfo=timezone.utc)) == []  # done for that night
+
+
+def test_a_night_while_another_of_the_source_holds_its_lock_is_skipped_and_reads_nothing(app, district, sandbox):
+    source, schools = district
+    other = SourceLock(current_app.redis, source.id, 999999)  # a worker still reading (or died < 10 min ago)
+    assert other.acquire()
+    night = run_night_now(source)
+    assert night.status == "skipped" and "already running" in night.error_message
+    assert all(run.status == "skipped" for run in night_runs(night.id))
+    assert sandbox.served()["total_records"] == 0 and all(people(s) == [] for s in schools)
+
+
+def test_sync_now_of_one_mapped_school_reads_only_that_school(app, district, sandbox):
+    _source, schools = district
+    assert sync(schools[0]).status == "succeeded"
+    read = sandbox.served()["requests"]
+    school_id = sandbox.info["school_ids"][0]
+    assert {f"schools/{school_id}/students", f"schools/{school_id}/teachers", "users"} == set(read)
+
+
+def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_school_report(app, district, sandbox):
+    from jobs.digest import set_report_choice
+    source, schools = district
+    manager = make_district_manager(source.district)
+    set_report_choice(manager, "digest")
+    with mail.record_messages() as outbox:
+        night = run_night_now(source)
+    assert night.status == "succeeded" and night.digest_status == "sent"
+    assert len(outbox) == 1 and outbox[0].recipients == [manager.email]
+    body = outbox[0].body
+    assert f"{MAPPED} of {MAPPED} schools synced" in outbox[0].subject
+    for school in schools:
+        assert school.name in body and f"/schools/{school.slug}/rostering/runs/" in body
+    set_report_choice(manager, "each")
+    with mail.record_messages() as outbox:
+        run_night_now(source)
+    assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync succeeded" for s in schools)
+
+
+def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
+    import json
+    source, schools = district
+    result = runner.invoke(args=["roster", "sync", "--district", source.district.name, "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert [s["school"] for s in printed["schools"]] == [s.slug for s in schools]
+    assert printed["nights"][0]["status"] == "succeeded"
+    assert printed["nights"][0]["records_read"] == len(sandbox.data.users)
+    one = runner.invoke(args=["roster", "sync", "--school", schools[0].slug, "--json"])
+    single = json.loads(one.output)
+    assert set(printed["schools"][0]) == set(single) | {"school"}
+    assert all(s["status"] == "succeeded" and s["created"] > 0 for s in printed["schools"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--district", "Nowhere Unified"], "No district named 'Nowhere Unified'"),
+    ([], "Give either --school SLUG or --district NAME"),
+    (["--district", "x", "--school", "y"], "Give either --school SLUG or --district NAME"),
+])
+def test_roster_sync_district_refuses_what_it_cannot_run(app, runner, args, message):
+    result = runner.invoke(args=["roster", "sync", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_school_whose_settings_changed_after_the_read_is_not_planned_from_it(app, district, sandbox, monkeypatch):
+    source, schools = district
+    assert run_night_now(source).status == "succeeded"
+    changed = schools[1]
+    before = directory(changed)
+    real_read = district_night._read
+
+    def read_then_change(night_id, *args):
+        real_read(night_id, *args)
+        # While the read was running, the owner pointed the school at another SIS school.
+        map_school(changed, source, sandbox.info["school_ids"][3])
+
+    monkeypatch.setattr(district_night, "_read", read_then_change)
+    night = run_night_now(source)
+    runs = {run.school_id: run for run in night_runs(night.id)}
+    assert runs[changed.id].status == "failed" and "Run Sync now" in runs[changed.id].error_message
+    assert directory(changed) == before  # nobody archived for being missing from a read of another school
+    assert all(runs[s.id].status == "succeeded" for s in schools if s is not changed)
+
+
+def test_a_night_whose_reader_died_ends_failed_at_the_next_tick_and_changes_nothing(app, district, sandbox):
+    from datetime import timedelta
+    source, schools = district
+    night = start_night(source, trigger="cli", enqueue=False)  # its read job never runs: the worker died
+    for run in night_runs(night.id):
+        run.created_at -= timedelta(minutes=5)
+    db.session.commit()
+    run_tick()
+    night = db.session.get(SourceNight, night.id)
+    assert night.status == "failed" and "stopped before the read was complete" in night.error_message
+    assert all(run.status == "failed" for run in night_runs(night.id))
+    assert all(people(s) == [] for s in schools)
