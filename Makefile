@@ -57,7 +57,7 @@ bench-district: venv services
 	$(BIN)/python benchmarks/district_bench.py --size $(SIZE)
 
 # A OneRoster CSV bundle of 1,000,000 users: csv module alone vs validate (+ read) through connectors.csvbundle.
-bench-csv: venv
+bench-csv: venv services
 	$(BIN)/python benchmarks/csv_bench.py
 
 # 50 signed-in owners on People Manager and the progress partial during a 100,000-person sync (database test_load).

@@ -1,6 +1,6 @@
 """Which endpoints hold a school's people, and which records there belong to the request."""
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from urllib.parse import quote
@@ -193,7 +193,7 @@ class DateCheck:
         if unreadable or modified > self.started + FUTURE_SLACK:
             self.count += 1
             self.example = self.example or f"'{excerpt(given, 40).strip(chr(34))}' on {person.source_id}"
-        return replace(person, date_last_modified=self.started)
+        return person._replace(date_last_modified=self.started)
 
     def notice(self, path: str) -> RosterNotice:
         many = self.count != 1

@@ -110,6 +110,9 @@ class SyncOptions:
     no_update_roles: frozenset[str] = frozenset()   # Auto update never changes (or restores) these roles
     no_archive_roles: frozenset[str] = frozenset()  # Archive never removes these roles
     version_moved: bool = False  # the connection's OneRoster version differs from the one its people were keyed by
+    # A OneRoster CSV delta file was read whole: its `tobedeleted` rows say who left, so they may be archived
+    # (an API delta may not; there only a full fetch archives).
+    delta_archives_leaving: bool = False
 
     def may_update(self, role: str) -> bool:
         return self.auto_update and role not in self.no_update_roles
@@ -324,7 +327,7 @@ class Planner:
         elif record.is_leaving:
             if entry.status != "active":
                 plan.counts["unchanged"] += 1
-            elif self._may_archive(entry):
+            elif self._may_archive(entry, leaving=True):
                 plan.archives.append((entry.id, record.source_id))
             else:
                 plan.counts["skipped"] += 1
@@ -357,9 +360,11 @@ class Planner:
             return None
         return self.directory.sign_in.get(email)
 
-    def _may_archive(self, entry: Entry) -> bool:
+    def _may_archive(self, entry: Entry, leaving: bool = False) -> bool:
+        """`leaving`: the record itself says the person left (not merely absent from the roster)."""
         options = self.options
-        return (options.archive and options.full and entry.sync_enabled and entry.status == "active"
+        complete = options.full or (leaving and options.delta_archives_leaving)
+        return (options.archive and complete and entry.sync_enabled and entry.status == "active"
                 and not entry.signs_in and entry.role not in options.no_archive_roles)  # owners, DMs always sign in
 
     def finish(self) -> SyncPlan:

@@ -8,10 +8,11 @@ from flask_mail import Connection
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import RUN_COUNTS, DistrictReportChoice, Person, RosterConnection, SyncIssue, SyncRun
+from store.models import RUN_COUNTS, DistrictReportChoice, Person, RosterBundle, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
 from store.vocabulary import duration_text, trigger_label
 
+from . import bundle_report  # the bundle's lines in a CSV run's report (that module uses this one's mail helpers)
 from .connection import get_connection
 from .credentials import credentials_warning
 from .email_message import EncodedMessage
@@ -83,7 +84,8 @@ def report_context(run: SyncRun) -> dict:
                                               .order_by(SyncIssue.id).limit(ISSUES_SHOWN))]
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
     started = run.started_at or run.created_at
-    return {
+    bundle = db.session.get(RosterBundle, run.bundle_id) if run.bundle_id is not None else None
+    return {**bundle_report.bundle_context(bundle),
         "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
         "error_message": clip(run.error_message or "", ERROR_CHARS),
         "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
@@ -92,7 +94,7 @@ def report_context(run: SyncRun) -> dict:
         "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
-        "failure_checks": FAILURE_CHECKS,
+        "failure_checks": bundle_report.CSV_FAILURE_CHECKS if bundle is not None else FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
         "credentials_warning": credentials_warning(get_connection(school.id)),

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import AuditEvent, Person, School, SyncRun
+from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
 from store.vocabulary import TRIGGERS
 
+from .bundle_files import CSV_METHOD, NO_BUNDLE, latest_usable_bundle, usable
 from .connection import NO_CONNECTION, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
@@ -111,17 +112,34 @@ def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
     return run
 
 
+def _run_bundle(conn, bundle_id: int | None) -> int | None:
+    """The bundle a CSV-method run reads (the one named, else the newest valid one); None for the API method."""
+    if conn.method != CSV_METHOD:
+        if bundle_id is not None:
+            raise NotConfigured("This school syncs from the OneRoster API; choose the CSV method on the Rostering "
+                                "page to sync a CSV bundle.")
+        return None
+    bundle = db.session.get(RosterBundle, bundle_id) if bundle_id is not None else latest_usable_bundle(conn.school_id)
+    if bundle is not None and bundle.school_id != conn.school_id:
+        bundle = None
+    if not usable(bundle):
+        raise NotConfigured(NO_BUNDLE)
+    return bundle.id
+
+
 def create_run(school: School, *, trigger: str, actor: Person | None = None, local_date: str | None = None,
-               threshold_override=None) -> SyncRun:
+               threshold_override=None, bundle_id: int | None = None) -> SyncRun:
     """A queued run, refused with SyncAlreadyRunning while another run of the school is active.
 
-    `threshold_override` (percent, or empty) replaces the saved archive threshold for this run only.
+    `threshold_override` (percent, or empty) replaces the saved archive threshold for this run only. A school on
+    the CSV method reads `bundle_id` (default: its newest valid bundle) instead of the API.
     """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}")
     conn = get_connection(school)
-    if conn is None or not conn.has_secret:
+    if conn is None or not conn.can_sync:
         raise NotConfigured(NO_CONNECTION)
+    bundle_id = _run_bundle(conn, bundle_id)
     override = parse_threshold_override(threshold_override)
     guard = f"portal:sync-start:school:{school.id}"
     if not current_app.redis.set(guard, "1", nx=True, ex=START_GUARD_SECONDS):
@@ -133,7 +151,7 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
             raise SyncAlreadyRunning(running)
         run = SyncRun(school_id=school.id, trigger=trigger, status="queued", phase="queued",
                       requested_by_id=actor.id if actor else None, local_date=local_date,
-                      archive_threshold_override=override)
+                      archive_threshold_override=override, bundle_id=bundle_id)
         db.session.add(run)
         try:
             db.session.commit()
@@ -154,10 +172,10 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
 
 
 def start_sync(school: School, *, trigger: str = "manual", actor: Person | None = None,
-               local_date: str | None = None, threshold_override=None) -> SyncRun:
+               local_date: str | None = None, threshold_override=None, bundle_id: int | None = None) -> SyncRun:
     """Create the run and queue `jobs.sync.run_sync(run_id)`; a bad threshold_override raises InvalidSettings."""
     return _enqueue(create_run(school, trigger=trigger, actor=actor, local_date=local_date,
-                               threshold_override=threshold_override))
+                               threshold_override=threshold_override, bundle_id=bundle_id))
 
 
 def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from store.db import db
 from store.models import BlackoutPeriod, District, RosterConnection, School, Source, SourceNight, SyncRun
 
+from .bundles import prune_bundles
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, mark_stale_runs_failed, start_sync
 
@@ -193,11 +194,13 @@ def dispatch_source_nights(now: datetime | None = None) -> list[int]:
 
 
 def run_tick(now: datetime | None = None) -> list[int]:
-    """One tick: fail runs whose worker died (so they stop blocking), end nights they leave open, then dispatch
-    what is due: schools connected alone, and each source's night for its mapped schools."""
+    """One tick: fail runs whose worker died (so they stop blocking), end nights they leave open, delete CSV
+    bundles past retention, then dispatch what is due: schools connected alone, and each source's night for its
+    mapped schools."""
     from .district_night import settle_nights
     mark_stale_runs_failed()
     settle_nights()
+    prune_bundles(now)
     return dispatch_nightly(now) + dispatch_source_nights(now)
 
 

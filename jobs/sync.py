@@ -14,9 +14,10 @@ from connectors.errors import ConnectorError
 from connectors.redact import Redactor
 from connectors.settings import ConnectionSettings
 from store.db import db
-from store.models import RosterConnection, School, SyncIssue, SyncRun
+from store.models import RosterBundle, RosterConnection, School, SyncIssue, SyncRun
 
 from . import apply as applying
+from .bundle_files import CSV_METHOD, bundle_pages, usable
 from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
 from .fetch import fetch_roster
@@ -51,12 +52,15 @@ def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetim
     return mark - DELTA_OVERLAP
 
 
-def options_for(conn: RosterConnection, full: bool, version: str = "1.1") -> SyncOptions:
+def options_for(conn: RosterConnection, full: bool, *, csv_bundle: bool = False,
+                version: str = "1.1") -> SyncOptions:
+    """`csv_bundle`: the run reads a whole CSV file, so a delta's `tobedeleted` rows may archive (bulk: absence).
+    `version`: the OneRoster version the run reads; another than the people's keys makes it a version move."""
     only_add = conn.additions_only
     return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
                        full=full, no_update_roles=conn.update_excluded_roles,
-                       no_archive_roles=conn.archive_excluded_roles,
+                       no_archive_roles=conn.archive_excluded_roles, delta_archives_leaving=csv_bundle,
                        version_moved=(conn.keyed_version or "1.1") != version)
 
 
@@ -68,13 +72,16 @@ class Prepared:
     school_id: int
     district_id: int
     connection_id: int
-    settings: ConnectionSettings
+    settings: ConnectionSettings | None  # None for a CSV bundle run
     since: datetime | None
     options: SyncOptions
     preview: bool
     override: bool
     threshold: float
     expected: int  # people the fetch will probably bring (for the progress bar)
+    bundle_id: int | None = None  # the CSV method: the bundle read instead of the API
+    bundle_path: str = ""
+    sis_school_id: str = ""
 
 
 def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
@@ -82,10 +89,19 @@ def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
     run = db.session.get(SyncRun, run_id)
     school = db.session.get(School, run.school_id)
     conn = get_connection(run.school_id)
-    settings = load_settings(conn, outbound_policy())
-    redactor.add(settings.client_secret, settings.client_id)
-    since = pages.since(conn, run, datetime.now(timezone.utc))
-    options = options_for(conn, full=since is None, version=settings.oneroster_version)
+    bundle = db.session.get(RosterBundle, run.bundle_id) if run.bundle_id is not None else None
+    if run.bundle_id is not None:
+        if conn is None or conn.method != CSV_METHOD or not usable(bundle):
+            raise SyncRefused("The CSV bundle this run was to read is no longer available (deleted after 30 days, "
+                              "or the school left the CSV method). Send the bundle again, then sync.")
+        settings, since = None, None
+        options = options_for(conn, full=bundle.users_mode == "bulk", csv_bundle=True,
+                              version=conn.keyed_version or "1.1")  # CSV ids are not an API version move
+    else:
+        settings = load_settings(conn, outbound_policy())
+        redactor.add(settings.client_secret, settings.client_id)
+        since = pages.since(conn, run, datetime.now(timezone.utc))
+        options = options_for(conn, full=since is None, version=settings.oneroster_version)
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
@@ -95,7 +111,10 @@ def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
         SyncRun.school_id == school.id, SyncRun.status == "succeeded").order_by(SyncRun.id.desc()).limit(1))
     job = Prepared(run_id, school.id, school.district_id, conn.id, settings, since, options,
                    preview=run.trigger == "preview", override=run.archive_override, threshold=threshold,
-                   expected=previous or 0)
+                   expected=previous or 0, bundle_id=run.bundle_id, bundle_path=bundle.stored_path if bundle else "",
+                   sis_school_id=conn.sis_school_id)
+    if bundle is not None:
+        bundle.run_id = run_id
     db.session.execute(db.delete(SyncIssue).where(SyncIssue.run_id == run_id))
     db.session.commit()
     return job
@@ -121,6 +140,22 @@ class RosterPages:
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
             yield fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
                                since=job.since)
+
+
+class BundlePages(RosterPages):
+    """A stored OneRoster CSV bundle (the CSV method), read once for every role, parents first."""
+
+    def __init__(self):
+        super().__init__(client_factory=None)
+
+    def since(self, conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
+        return None  # a bundle is read whole; bulk or delta is the manifest's to say
+
+    @contextmanager
+    def open(self, job: "Prepared", redactor: Redactor) -> Iterator[Iterator[tuple[str, list]]]:
+        options = job.options
+        with bundle_pages(job.bundle_path, job.sis_school_id, options.roles, parents=options.parents) as roster:
+            yield roster
 
 
 def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
@@ -164,7 +199,12 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
-               connection_id=job.connection_id, version=job.settings.oneroster_version)
+               connection_id=job.connection_id,
+               version=job.settings.oneroster_version if job.settings is not None else None)
+    if job.bundle_id is not None:
+        db.session.execute(db.update(RosterBundle).where(RosterBundle.id == job.bundle_id).values(
+            status="synced", run_id=job.run_id))
+        db.session.commit()
 
 
 def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, pages: RosterPages) -> None:
@@ -230,7 +270,9 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
         try:
             if not claim_run(run_id):
                 return
-            _execute(run_id, lock, on_progress, redactor, pages or RosterPages(client_factory or make_client))
+            if pages is None:  # the CSV method reads its bundle; otherwise the school's SIS
+                pages = BundlePages() if run.bundle_id is not None else RosterPages(client_factory or make_client)
+            _execute(run_id, lock, on_progress, redactor, pages)
         except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
             db.session.rollback()
             log.warning("sync run %s failed: %s", run_id, exc)

@@ -13,6 +13,7 @@ from .config import Config, INSTANCE_DIR, check_production_config
 from .extensions import csrf, login_manager, mail, migrate
 from .main import bp as main_bp
 from .people import bp as people_bp
+from .requests import PortalRequest
 from .rostering import bp as rostering_bp
 from .sources import bp as sources_bp
 from .status import bp as status_bp
@@ -28,6 +29,7 @@ class DatabaseId(IntegerConverter):
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.request_class = PortalRequest
     app.url_map.converters["int"] = DatabaseId
     app.config.from_object(Config)
     if config:

@@ -55,6 +55,20 @@ class Config:
     # The longest a sync may fetch before it stops (nothing changed) with a message; the RQ job's own
     # time limit is an hour more, so the readable stop comes first.
     SYNC_MAX_MINUTES = float(os.environ.get("SYNC_MAX_MINUTES", "120"))
+    # Received OneRoster CSV bundles (they hold student data: kept 30 days, the newest 10 per school).
+    BUNDLE_DIR = os.environ.get("BUNDLE_DIR", str(INSTANCE_DIR / "bundles"))
+    BUNDLE_MAX_UPLOAD_BYTES = 500 * 1024 * 1024  # the Rostering page's upload (the form around it adds a few bytes)
+
+    # The SFTP drop (python -m portal.sftp): where it listens, the host name SIS administrators are told to use,
+    # its host key (generated under instance/ on first start outside production) and the accounts' folders.
+    SFTP_HOST = os.environ.get("SFTP_HOST", "127.0.0.1")
+    SFTP_PORT = int(os.environ.get("SFTP_PORT", "2222"))
+    SFTP_PUBLIC_HOST = os.environ.get("SFTP_PUBLIC_HOST", "")  # "" = SFTP_HOST
+    SFTP_HOST_KEY = os.environ.get("SFTP_HOST_KEY", str(INSTANCE_DIR / "sftp_host_key"))
+    SFTP_ROOT = os.environ.get("SFTP_ROOT", str(INSTANCE_DIR / "sftp"))
+    SFTP_MAX_UPLOAD_MB = int(os.environ.get("SFTP_MAX_UPLOAD_MB", "500"))
+    # A set of CSV files is handed on once this many seconds pass with no new file (or when the session ends).
+    SFTP_SET_QUIET_SECONDS = float(os.environ.get("SFTP_SET_QUIET_SECONDS", "30"))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

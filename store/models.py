@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
+    BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
     literal_column, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -271,6 +271,9 @@ class RosterConnection(db.Model):
     no_update_roles: Mapped[str] = mapped_column(String(100), default="")
     no_archive_roles: Mapped[str] = mapped_column(String(100), default="")
 
+    # The CSV method: a bundle that arrives (SFTP, upload) is synced "now" or waits for the "nightly" run.
+    csv_sync_on_receipt: Mapped[str] = mapped_column(String(8), default="now")
+
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
 
@@ -294,6 +297,11 @@ class RosterConnection(db.Model):
     def has_secret(self) -> bool:
         """True when the school has credentials to sync with (its own, or its source's)."""
         return bool(self.credentials.secret_encrypted)
+
+    @property
+    def can_sync(self) -> bool:
+        """Saved well enough to sync: the API needs its secret; the CSV method reads received bundles instead."""
+        return self.method == "oneroster_csv" or self.has_secret
 
     @property
     def enabled_roles(self) -> set[str]:
@@ -327,6 +335,8 @@ class SyncRun(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     archive_override: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The CSV method: the bundle this run reads (None for an API run).
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("roster_bundle.id", ondelete="SET NULL"))
     # A threshold for this run only (Sync now with "allow up to N% this once"); None uses the connection's.
     archive_threshold_override: Mapped[float | None] = mapped_column(Float)
     # The threshold the guard applied to this run (override or saved), kept so the held run reads the same later.
@@ -375,6 +385,42 @@ class SyncRun(db.Model):
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
+
+
+BUNDLE_STATUSES = ("received", "valid", "invalid", "refused", "synced")
+
+
+class RosterBundle(db.Model):
+    """A OneRoster CSV bundle a school sent (SFTP, upload, CLI): where its file is kept and what validation found.
+
+    Retention (jobs/bundles.py) deletes the file after 30 days or once ten newer bundles arrived, and sets deleted_at.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+    via: Mapped[str] = mapped_column(String(16))  # upload | sftp | cli
+    filename: Mapped[str] = mapped_column(String(255), default="")  # as it was sent (shown, never a path)
+    stored_path: Mapped[str] = mapped_column(String(1000), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="received")  # one of BUNDLE_STATUSES
+    version: Mapped[str] = mapped_column(String(8), default="")  # OneRoster 1.1 | 1.2, from the manifest
+    users_mode: Mapped[str] = mapped_column(String(8), default="")  # bulk | delta, from the manifest
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")  # one sentence for the list, written for the owner
+    report_csv: Mapped[str] = mapped_column(Text, default="")  # the validation report (connectors.csvbundle.Report)
+    # The last run that read it (SyncRun.id; no foreign key, since SyncRun.bundle_id points this way already).
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    school: Mapped[School] = relationship()
+
+    __table_args__ = (Index("ix_roster_bundle_school_received", "school_id", "received_at"),)
+
+    @property
+    def downloadable(self) -> bool:
+        return self.deleted_at is None and bool(self.stored_path)
 
 
 class SyncIssue(db.Model):
@@ -496,3 +542,27 @@ class DistrictReportChoice(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
     mode: Mapped[str] = mapped_column(String(8))  # digest | each
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SftpAccount(db.Model):
+    """A school's account on the SFTP drop (python -m portal.sftp): a password hash and/or SSH public keys."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), unique=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    authorized_keys: Mapped[str] = mapped_column(Text, default="")  # OpenSSH authorized_keys lines
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    school: Mapped[School] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:  # never the hash
+        return f"<SftpAccount {self.username} school={self.school_id}>"

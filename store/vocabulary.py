@@ -36,9 +36,9 @@ CHANGE_TOGGLES = (
 SYNC_TOGGLES = WHO_TOGGLES + CHANGE_TOGGLES
 ROLE_TOGGLES = tuple(t for t in WHO_TOGGLES if t.role)
 
-TRIGGERS = ("manual", "preview", "nightly", "cli")
+TRIGGERS = ("manual", "preview", "nightly", "cli", "received")
 TRIGGER_LABELS = {"manual": "Sync now", "preview": "Preview", "nightly": "Nightly (Automatic Rostering)",
-                  "cli": "Command line"}
+                  "cli": "Command line", "received": "CSV bundle received"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed",
                  "needs_review": "Needs review", "skipped": "Skipped"}
 

@@ -130,3 +130,10 @@ def synced_school(app, sandbox):
     sandbox.mutate(change_fraction=0.2, seed=3)
     yield school
     sandbox.clear_faults()
+
+
+@pytest.fixture
+def bundle_store(app, tmp_path):
+    """Received CSV bundles are kept under the test's own folder."""
+    app.config["BUNDLE_DIR"] = str(tmp_path / "bundles")
+    return tmp_path / "bundles"

@@ -10,7 +10,8 @@ from werkzeug.security import generate_password_hash
 
 from store.db import db
 from store.models import (
-    AuditEvent, BlackoutPeriod, District, Person, RosterConnection, School, Source, SyncChange, SyncIssue, SyncRun,
+    AuditEvent, BlackoutPeriod, District, Person, RosterBundle, RosterConnection, School, Source, SyncChange,
+    SyncIssue, SyncRun,
 )
 from store.secrets import encrypt_secret
 
@@ -120,3 +121,19 @@ def make_audit_event(school, action, actor=None, detail="", commit=True, **field
 def make_pause(school, starts_on: date, ends_on: date, note="", commit=True) -> BlackoutPeriod:
     """A seasonal pause saved directly (the page's rules are tested through portal.roster.blackouts)."""
     return _save(BlackoutPeriod(school_id=school.id, starts_on=starts_on, ends_on=ends_on, note=note), commit)
+
+
+def make_csv_connection(school, commit=True, **fields) -> RosterConnection:
+    """A school on the OneRoster CSV method (no SIS secret); `sis_school_id` names its org in orgs.csv."""
+    values = dict(method="oneroster_csv", vendor="oneroster", url="", client_id="", sis_school_id="s1",
+                  csv_sync_on_receipt="now")
+    values.update(fields)
+    return _save(RosterConnection(school_id=school.id, secret_encrypted=None, **values), commit)
+
+
+def make_bundle(school, commit=True, **fields) -> RosterBundle:
+    """A bundle row as receipt records it (no file behind it unless `stored_path` names one)."""
+    values = dict(via="upload", filename="bundle.zip", stored_path="", size=0, status="valid", users_mode="bulk",
+                  version="1.1")
+    values.update(fields)
+    return _save(RosterBundle(school_id=school.id, **values), commit)

@@ -407,3 +407,11 @@ def finished_run(school, status="succeeded", issues=0, **fields):
 def reload_run(run_id) -> SyncRun:
     db.session.expire_all()
     return db.session.get(SyncRun, run_id)
+
+
+def sync_bundle(school, bundle, trigger="manual") -> SyncRun:
+    """Sync (or preview) one CSV bundle inline, as a worker would; returns the refreshed run."""
+    run = create_run(school, trigger=trigger, bundle_id=bundle.id)
+    run_sync(run.id)
+    db.session.expire_all()
+    return db.session.get(SyncRun, run.id)

@@ -133,7 +133,7 @@ class Sandbox:
     def admin(self, action: str, **kwargs):
         """The HTTP admin API: same controls as the methods, JSON in and out."""
         if action == "people":
-            return [dataclasses.asdict(p) for p in self.people(**kwargs)]
+            return [p._asdict() for p in self.people(**kwargs)]
         actions = {"set_faults": self.set_faults, "clear_faults": self.clear_faults, "mutate": self.mutate,
                    "rename": self.rename, "info": lambda: self.info, "served": self.served}
         if action not in actions:

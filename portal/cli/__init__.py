@@ -1,7 +1,7 @@
 """The `flask --app wsgi …` operator commands, registered on the app in create_app()."""
 from flask import Flask
 
-from . import accounts, roster, sources
+from . import accounts, bundle_import, roster, sources  # noqa: F401 - bundle_import adds `roster import`
 
 
 def register_cli(app: Flask) -> None:

@@ -4,6 +4,7 @@ import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from store.db import db
@@ -11,6 +12,7 @@ from store.models import District, Person, School
 
 from ..auth.emails import email_problem, normalise_email
 from ..auth.service import password_problem
+from .sftp_demo import seed_sftp_school
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 LOGIN_ROLES = ("owner", "district_manager", "teacher", "staff", "student", "school_admin")
@@ -128,7 +130,9 @@ def seed_demo() -> dict:
             person.set_password(password)
             db.session.commit()
         logins[email] = password
-    return {"district": district, "schools": schools, "logins": logins}
+    sftp = seed_sftp_school(district, create_school)
+    schools[sftp["school"].slug] = sftp["school"]
+    return {"district": district, "schools": schools, "logins": logins, "sftp": sftp}
 
 
 def register(cli: AppGroup) -> None:
@@ -170,3 +174,7 @@ def register(cli: AppGroup) -> None:
         click.echo(f"Demo district: {result['district'].name}")
         for email, password in result["logins"].items():
             click.echo(f"  sign in as {email} / {password}")
+        sftp, port = result["sftp"], current_app.config["SFTP_PORT"]
+        click.echo(f"  SFTP drop of {sftp['school'].name}: sftp -P {port} {sftp['username']}@127.0.0.1 / "
+                   f"{sftp['password']}")
+        click.echo(f"    then `put {sftp['bundle']}` (a small OneRoster CSV bundle; synced when it arrives)")

@@ -160,11 +160,16 @@ def sync_command(slug, district_name, preview, as_json, allow_archive):
         run = create_run(school, trigger="preview" if preview else "cli", threshold_override=allow_archive)
     except (NotConfigured, SyncAlreadyRunning) as exc:
         raise click.ClickException(str(exc))
-    run_id = run.id
+    run_and_report(school, run.id, preview, as_json)
+
+
+def run_and_report(school: School, run_id: int, preview: bool, as_json: bool, **extra) -> None:
+    """Run the created run inline, print its result (text or one JSON object with `extra`); exit 1 unless it
+    succeeded."""
     run_sync(run_id, on_progress=None if as_json else _print_progress)
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
-    result = _run_result(run, preview)
+    result = {**extra, **_run_result(run, preview)}
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -22,6 +22,11 @@ ACTIONS = {
     "person_restore": "Restored a person by hand",
     "blackout_added": "Added a no-sync period",
     "blackout_removed": "Removed a no-sync period",
+    "sftp_account_created": "Created the SFTP account",
+    "sftp_password_reset": "Set a new SFTP password",
+    "sftp_password_removed": "Removed the SFTP password",
+    "sftp_keys_changed": "Changed the SFTP keys",
+    "sftp_account_removed": "Removed the SFTP account",
 }
 
 

@@ -12,10 +12,11 @@ from store.db import db
 from store.models import SyncRun
 from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
 
-from . import service
+from . import csv_method, service
 from .blackouts import list_blackouts
 from .changes import grouped_changes
 from .forms import METHODS, settings_from_connection, vendor_choices
+from .sftp_view import sftp_view
 from .source_health import last_night
 
 HISTORY_PAGE_SIZE = 10
@@ -74,8 +75,41 @@ def page_context(school, **parts) -> dict:
     context.update(history_context(school))
     context.update(run_context(latest_run(school)))
     context.update(pauses)
+    context.update(csv_context(school, conn, parts.pop("csv_form", None), parts.pop("csv_errors", None)))
+    if "sftp" not in parts and context["method"] == "oneroster_csv":  # the drop is part of the CSV method
+        context["sftp"] = sftp_view(school)
     context.update(parts)
     return context
+
+
+BUNDLE_VIA = {"upload": "uploaded", "sftp": "SFTP", "cli": "command line"}
+BUNDLE_STATUS_LABELS = {"received": "Checking", "valid": "Valid", "invalid": "Has errors", "refused": "Refused",
+                        "synced": "Synced"}
+
+
+def csv_context(school, conn, csv_form=None, csv_errors=None) -> dict:
+    """The CSV method's form and bundles; `method` is the one the connection card shows."""
+    bundles = csv_method.bundles_of(school) if conn is not None and conn.method == "oneroster_csv" else []
+    latest = bundles[0] if bundles else None
+    report, total = csv_method.report_rows(latest) if latest else ([], 0)
+    return {"method": "oneroster_csv" if csv_form is not None or (conn and conn.method == "oneroster_csv")
+            else "oneroster", "csv_form": csv_form, "csv_errors": csv_errors or {}, "bundles": bundles,
+            "bundle": latest, "report": report, "report_total": total, "upload_error": "",
+            "receipt_choices": csv_method.RECEIPT_CHOICES, "receipt_sentence": csv_method.receipt_sentence(conn),
+            "max_upload_mb": csv_method.MAX_UPLOAD_MB}
+
+
+def file_size(size: int) -> str:
+    """A file's size as people read it: "850 KB", "12.4 MB"."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024)):,} KB"
+    return f"{size / (1024 * 1024):,.1f} MB"
+
+
+def bundle_labels() -> dict:
+    """Labels every bundle partial needs (registered as template globals)."""
+    return {"bundle_via": BUNDLE_VIA, "bundle_status_labels": BUNDLE_STATUS_LABELS,
+            "receipt_choices": csv_method.RECEIPT_CHOICES}
 
 
 def pause_context(school) -> dict:

@@ -3,7 +3,7 @@ from connectors.profiles import PROFILES, get_profile
 from store.vocabulary import SYNC_TOGGLES
 
 MAX_VALUE = 4000  # longer than any real value; the profile reports "too long" with its own words
-METHODS = (("oneroster", "OneRoster API"),)
+METHODS = (("oneroster", "OneRoster API"), ("oneroster_csv", "OneRoster CSV (SFTP or upload)"))
 
 
 def vendor_choices() -> list[tuple[str, str]]:

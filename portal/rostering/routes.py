@@ -26,6 +26,11 @@ def _page(school, status=200, **parts):
 @bp.get("")
 @school_required
 def index(school):
+    chosen = request.args.get("method")  # the Method menu without JavaScript
+    if chosen == "oneroster_csv":
+        return _page(school, csv_form={})
+    if chosen == "oneroster":
+        return _page(school, method="oneroster")
     return _page(school)
 
 

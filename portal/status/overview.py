@@ -53,8 +53,8 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
         conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
         moment = run and (run.finished_at or run.started_at or run.created_at)
         rows.append(SchoolSchedule(
-            school=school, connected=bool(conn and conn.has_secret), automatic=bool(conn and conn.automatic),
+            school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
             sync_time=parse_sync_time(conn.sync_time if conn else None).strftime("%H:%M"), zone=zone.key,
-            next_run=_next_run_text(conn, now) if conn and conn.has_secret else "",
+            next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
             last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""))
     return rows

@@ -6,8 +6,8 @@ import pytest
 from connectors.settings import ConnectionSettings
 from jobs import check_records
 from store.db import db
-from tests.factories import (PASSWORD, make_district, make_district_manager, make_owner, make_pause, make_person,
-                             make_run, make_school)
+from tests.factories import (PASSWORD, make_bundle, make_district, make_district_manager, make_owner, make_pause,
+                             make_person, make_run, make_school)
 from tests.support import assert_served_signed_in, csrf_token
 
 pytestmark = pytest.mark.smoke
@@ -95,7 +95,7 @@ def test_owner_and_district_manager_get_the_people_page(client, auth, world, who
 
 
 @pytest.mark.parametrize("who, slug", [("owner", "home-school"), ("dm", "home-school"), ("dm", "sibling-school")])
-def test_rightful_managers_are_served_on_every_school_route(app, client, auth, world, who, slug):
+def test_rightful_managers_are_served_on_every_school_route(app, client, auth, world, who, slug, tmp_path):
     """Never redirected to sign-in, never refused: each school route serves the school's owner and every
     district manager of its district, with ids of that school's own rows."""
     school = world["school"] if slug == "home-school" else world["sibling"]
@@ -106,7 +106,8 @@ def test_rightful_managers_are_served_on_every_school_route(app, client, auth, w
     check_records.save(app.redis, test)  # a connection test this manager started for this school
     ids = dict(person_id=make_person(school).id, run_id=make_run(school, status="succeeded").id,
                period_id=make_pause(school, date(2030, 1, 1), date(2030, 1, 2)).id, action="exclude",
-               check_id=test.check_id)
+               check_id=test.check_id, bundle_id=make_bundle(school, stored_path=str(tmp_path / "b.zip")).id)
+    (tmp_path / "b.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip, kept as received
     auth.login(manager.email)
     routes = list(school_routes(app))
     for rule in routes:

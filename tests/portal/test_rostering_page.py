@@ -15,7 +15,7 @@ from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, SyncRun
 from tests.support import finish_connection_test
 from tests.factories import (PASSWORD, make_change, make_connection, make_district, make_district_manager, make_issue,
-                             make_owner, make_person, make_run, make_school)
+                             make_bundle, make_owner, make_person, make_run, make_school)
 from tests.support import assert_served_signed_in, csrf_token, sandbox_fixture
 
 HX = {"HX-Request": "true"}
@@ -303,9 +303,9 @@ def rostering_rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint.startswith("rostering.")]
 
 
-def _build(rule, run_id, check_id="no-such-connection-test"):
-    return rule.build({"slug": "lincoln", "run_id": run_id, "period_id": run_id, "check_id": check_id},
-                      append_unknown=False)[1]
+def _build(rule, run_id, check_id="no-such-connection-test", bundle_id=None):
+    return rule.build({"slug": "lincoln", "run_id": run_id, "period_id": run_id, "check_id": check_id,
+                       "bundle_id": bundle_id or run_id}, append_unknown=False)[1]
 
 
 def _own_connection_test(app, person, school) -> str:
@@ -328,14 +328,16 @@ def test_every_post_endpoint_refuses_a_missing_csrf_token(app, client, owner, wo
 
 @pytest.mark.parametrize("who, status", [("teacher", 403), ("sibling_owner", 404), ("foreign_dm", 404),
                                          ("dm", 200)])
-def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, status):
+def test_every_endpoint_checks_role_and_school(app, client, auth, world, who, status, tmp_path):
     add_strangers(world)
     run = make_run(world["school"], status="succeeded")
+    (tmp_path / "b.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip, kept as received
+    bundle = make_bundle(world["school"], stored_path=str(tmp_path / "b.zip"))
     auth.login(world[who].email)
     token = csrf_token(client, "/login")
     check_id = _own_connection_test(app, world[who], world["school"])  # their own: only role and school decide
     for rule in rostering_rules(app):
-        url = _build(rule, run.id, check_id)
+        url = _build(rule, run.id, check_id, bundle.id)
         if "GET" in rule.methods:
             response = client.get(url)
         else:

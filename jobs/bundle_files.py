@@ -1,0 +1,90 @@
+"""Where received CSV bundles are kept, which one a run reads, and the bundle as a run's page source.
+
+Below jobs.runs and jobs.sync (both import it); jobs.bundles (receipt, validation, retention) sits above them.
+"""
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import current_app
+
+from connectors.csvbundle import Limits, open_bundle
+from store.db import db
+from store.models import RosterBundle
+
+CSV_METHOD = "oneroster_csv"
+API_METHOD = "oneroster"
+NO_BUNDLE = ("No valid OneRoster CSV bundle has been received for this school yet. Upload one on the Rostering page "
+             "or have the SIS push it to the SFTP drop; the page lists what was received and what to fix.")
+READING = "reading the CSV bundle"
+
+
+def bundle_limits() -> Limits:
+    return Limits()
+
+
+def bundle_dir(school_id: int) -> Path:
+    """instance/bundles/<school_id>/ (BUNDLE_DIR); made on first use, readable by the portal's user only."""
+    folder = Path(current_app.config["BUNDLE_DIR"]) / str(int(school_id))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def store_file(school_id: int, path, filename: str) -> tuple[str, int]:
+    """Move a received zip (or folder of CSV files) into the school's bundle folder; returns (stored path, size)."""
+    source = Path(path)
+    suffix = ".zip" if source.is_file() else ""
+    target = bundle_dir(school_id) / f"{secrets.token_hex(8)}{suffix}"
+    shutil.move(os.fspath(source), os.fspath(target))
+    return os.fspath(target), _size(target)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(entry.stat(follow_symlinks=False).st_size for entry in os.scandir(path)
+               if entry.is_file(follow_symlinks=False))
+
+
+def remove_file(stored_path: str) -> None:
+    """Delete a stored bundle (a zip, or a folder of CSV files); one already gone is fine."""
+    target = Path(stored_path)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        target.unlink(missing_ok=True)
+
+
+def latest_usable_bundle(school_id: int) -> RosterBundle | None:
+    """The newest bundle a run may read: validated without errors and still kept."""
+    return db.session.scalar(db.select(RosterBundle).where(
+        RosterBundle.school_id == school_id, RosterBundle.status.in_(("valid", "synced")),
+        RosterBundle.deleted_at.is_(None)).order_by(RosterBundle.received_at.desc(), RosterBundle.id.desc()).limit(1))
+
+
+def usable(bundle: RosterBundle | None) -> bool:
+    return bundle is not None and bundle.status in ("valid", "synced") and bundle.deleted_at is None
+
+
+def wanted_roles(roles, parents: bool) -> set[str]:
+    """The roles the bundle reader is asked for: the enabled ones, and parents when their contact is synced."""
+    return set(roles) | ({"parent"} if parents else set())
+
+
+@contextmanager
+def bundle_pages(stored_path: str, sis_school_id: str, roles, *, parents: bool) -> Iterator:
+    """(phase, page) pairs from a stored bundle, read once for every role (parents first); like fetch_roster."""
+    with open_bundle(stored_path, bundle_limits()) as bundle:
+        pages = bundle.iter_roster(school_for(bundle, sis_school_id), wanted_roles(roles, parents))
+        yield ((READING, page) for page in pages)
+
+
+def school_for(bundle, sis_school_id: str) -> str:
+    """The connection's school id; when it is blank and orgs.csv lists one school, that school."""
+    if sis_school_id:
+        return sis_school_id
+    schools = bundle.schools()
+    return schools[0].source_id if len(schools) == 1 else ""

@@ -1,0 +1,75 @@
+"""The CSV bundle in emails: its validation problems in a run's report, and a report of its own when a received
+bundle was refused or has errors (no run starts then, so nobody would hear of it otherwise)."""
+import csv
+import io
+import logging
+import smtplib
+
+from flask import current_app, render_template
+
+from store.db import db
+from store.models import Person, RosterBundle
+
+from . import report as reporting  # the run report includes bundle_context, so its helpers are read at call time
+from .email_message import EncodedMessage
+
+log = logging.getLogger(__name__)
+PROBLEMS_SHOWN = 10
+CSV_FAILURE_CHECKS = (
+    "Open the Rostering page: the CSV bundles list shows each bundle's validation report, by file, line and column.",
+    "Check that the School ID on the Rostering page is this school's sourcedId in orgs.csv.",
+    "Export the bundle from the SIS again and send it whole; a transfer cut off midway is refused.",
+)
+
+
+def bundle_context(bundle: RosterBundle | None) -> dict:
+    """What the emails show of a bundle: its name, result, first problems and the links to the full report."""
+    if bundle is None:
+        return {"bundle": None}
+    rows = list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
+    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    page = f"{base}/schools/{bundle.school.slug}/rostering"
+    problems = [(row["severity"], reporting.clip(_where(row), 120), reporting.clip(f"{row['problem']} {row['what_to_do']}", 400))
+                for row in rows[:PROBLEMS_SHOWN]]
+    return {"bundle": bundle, "bundle_problems": problems, "bundle_problem_total": len(rows),
+            "bundle_report_url": f"{page}/bundles/{bundle.id}/report.csv", "bundle_page_url": f"{page}#csv-heading"}
+
+
+def _where(row: dict) -> str:
+    parts = [row["file"] or "bundle"]
+    if row["line"]:
+        parts.append(f"line {row['line']}")
+    if row["column"]:
+        parts.append(f"column {row['column']}")
+    return ", ".join(parts)
+
+
+def _recipients(school_id: int) -> list[Person]:
+    return list(db.session.scalars(db.select(Person).where(
+        Person.school_id == school_id, Person.role == "owner", Person.status == "active",
+        Person.sync_report_opt_in.is_(True), Person.email != "").order_by(Person.id)))
+
+
+def send_bundle_report(bundle_id: int) -> str:
+    """Email opted-in owners that a received bundle was not applied; returns sent / not_sent / none_opted_in.
+
+    Never raises: a mail problem must not undo the receipt (the page shows the same report)."""
+    try:
+        bundle = db.session.get(RosterBundle, bundle_id)
+        people = _recipients(bundle.school_id)
+        if not people:
+            return "none_opted_in"
+        context = bundle_context(bundle)
+        subject = f"Rostering: {bundle.school.name} CSV bundle not applied ({bundle.filename[:60]})"
+        text = render_template("email/bundle_report.txt", school=bundle.school, **context)
+        html = render_template("email/bundle_report.html", school=bundle.school, **context)
+        with reporting._TimedConnection(current_app.extensions["mail"]) as connection:
+            for person in people:
+                connection.send(EncodedMessage(subject, recipients=[person.email], body=text, html=html))
+        return "sent"
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("bundle report for bundle %s not sent: %s", bundle_id, reporting.readable_mail_error(exc))
+        return "not_sent"
+    except Exception:  # noqa: BLE001 - the receipt is recorded already; a report bug must not undo it
+        log.exception("bundle report for bundle %s could not be built", bundle_id)
+        return "not_sent"

@@ -1,0 +1,223 @@
+"""The SFTP drop's protocol part on asyncssh: SFTP only (no shell, exec, scp or forwarding), each account confined
+to its own folder, and a file handed on once its upload completes.
+
+Facts about asyncssh 2.24 this rests on, read in its source (asyncssh/sftp.py, stream.py, connection.py) since no
+documentation page in reach states them; the tests in tests/portal/test_sftp_drop.py guard each:
+- SFTPServer(chroot=...) maps every client path under the root, but its docstring warns that links already inside
+  the root are followed, hence map_path's realpath check and no link creation at all.
+- With only `sftp_factory` given, SSHServerStreamSession refuses shell and exec; SSHServer refuses port forwarding.
+- A clean close arrives as an SFTP CLOSE request; on a dropped connection SFTPServerHandler._cleanup closes the
+  still-open files itself and calls exit() at once, in the same task. So a close is settled on the next turn of
+  the loop: if exit() came first, the file was cut off (a client that disconnects without waiting for the answer
+  to its CLOSE is treated so too: nothing partial is ever synced).
+"""
+import asyncio
+import logging
+import os
+import posixpath
+
+import asyncssh
+
+from . import accounts
+from .drop import Drop, Upload
+
+log = logging.getLogger(__name__)
+BUNDLE_SUFFIXES = (".zip", ".csv")
+FAILED_LOGIN_DELAY = 1.0  # seconds before a wrong password is answered
+MAX_FOLDER_ENTRIES = 50  # files waiting in one account's folder (completed bundles leave it at once)
+
+
+class DropSSHServer(asyncssh.SSHServer):
+    """Authentication: password and/or the account's public keys, throttled per (user name, address)."""
+
+    def __init__(self, drop: Drop):
+        self.drop = drop
+        self.login: accounts.Login | None = None
+        self._candidate: accounts.Login | None = None
+        self._address = "unknown"
+        self._connection: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._connection = conn
+        peer = conn.get_extra_info("peername")
+        self._address = str(peer[0]) if peer else "unknown"
+
+    async def begin_auth(self, username: str) -> bool:
+        login, keys = await self.drop.auth(accounts.find_login, username)
+        self._candidate = login
+        if keys is not None and self.drop.throttle.allowed(username, self._address):
+            self._connection.set_authorized_keys(keys)
+        return True  # always ask for credentials, known user name or not
+
+    def connection_lost(self, exc) -> None:
+        self._connection = None
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        throttle = self.drop.throttle
+        login = None
+        if throttle.allowed(username, self._address):
+            login = await self.drop.auth(accounts.password_login, username, password)
+        if login is None:
+            throttle.failed(username, self._address)
+            log.info("SFTP drop: refused a password for %r from %s", username, self._address)
+            await asyncio.sleep(FAILED_LOGIN_DELAY)
+            return False
+        throttle.succeeded(username, self._address)
+        self._candidate = login
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def auth_completed(self) -> None:
+        self.login = self._candidate
+        self.drop.throttle.succeeded(self.login.username, self._address)
+        await self.drop.auth(accounts.signed_in, self.login.account_id)
+
+
+class DropSFTPServer(asyncssh.SFTPServer):
+    """One SFTP session, confined to its account's folder: top-level files only, no links, no folders."""
+
+    def __init__(self, chan, drop: Drop):
+        login = chan.get_connection().get_owner().login
+        login.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        super().__init__(chan, chroot=os.fsencode(login.folder))
+        self.drop, self.login = drop, login
+        self._root = os.fsencode(os.path.realpath(login.folder))
+        self._open: dict[object, Upload] = {}
+        self._closed: list[Upload] = []
+        self._received: set[str] = set()  # names this session completed (and the drop took away)
+        self._written: set[bytes] = set()  # files this session wrote (temporary names never renamed are removed)
+        self._exited = False
+
+    # Paths ------------------------------------------------------------------------------------------------
+    def map_path(self, path: bytes) -> bytes:
+        """asyncssh's chroot mapping, then a check of where it really leads (no way out through a link)."""
+        local = super().map_path(path)
+        real = os.path.realpath(local)
+        if real != self._root and not real.startswith(self._root + b"/"):
+            raise asyncssh.SFTPPermissionDenied("That path is outside your folder.")
+        return local
+
+    def _top_level(self, path: bytes) -> str:
+        clean = posixpath.normpath(posixpath.join(b"/", path))
+        name = clean.lstrip(b"/")
+        if not name or b"/" in name:
+            raise asyncssh.SFTPPermissionDenied("Upload files straight into your folder (no sub-folders).")
+        try:
+            return name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise asyncssh.SFTPPermissionDenied("Name the file in UTF-8 (for example users.csv or roster.zip).")
+
+    def symlink(self, oldpath, newpath):
+        raise asyncssh.SFTPPermissionDenied("Links cannot be made on this drop.")
+
+    def link(self, oldpath, newpath):
+        raise asyncssh.SFTPPermissionDenied("Links cannot be made on this drop.")
+
+    def readlink(self, path):
+        raise asyncssh.SFTPPermissionDenied("There are no links on this drop.")
+
+    def mkdir(self, path, attrs):
+        raise asyncssh.SFTPPermissionDenied("Folders cannot be made here: upload the files straight into your folder.")
+
+    # Files ------------------------------------------------------------------------------------------------
+    def _track(self, file_obj, path: bytes, writing: bool):
+        if writing:
+            upload = Upload(self.login, self._top_level(path), self.map_path(path))
+            self._open[file_obj] = upload
+            self._written.add(upload.local)
+            self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
+        return file_obj
+
+    def _may_write(self, path: bytes) -> None:
+        self._top_level(path)
+        if len(os.listdir(self.login.folder)) >= MAX_FOLDER_ENTRIES:
+            raise asyncssh.SFTPFailure(f"Your folder already holds {MAX_FOLDER_ENTRIES} files that are not bundles "
+                                       "yet; send a .zip, or CSV files with manifest.csv.")
+
+    def open(self, path, pflags, attrs):
+        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
+        if writing:
+            self._may_write(path)
+        return self._track(super().open(path, pflags, attrs), path, writing)
+
+    def open56(self, path, desired_access, flags, attrs):
+        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
+        if writing:
+            self._may_write(path)
+        return self._track(super().open56(path, desired_access, flags, attrs), path, writing)
+
+    def write(self, file_obj, offset, data):
+        upload = self._open.get(file_obj)
+        if upload is not None:
+            end = offset + len(data)
+            if end > self.drop.max_bytes:
+                raise asyncssh.SFTPFailure(f"This file is larger than {self.drop.max_bytes // (1024 * 1024)} MB, "
+                                           "the most the drop takes. Split the export or ask for a larger limit.")
+            upload.size = max(upload.size, end)
+        return super().write(file_obj, offset, data)
+
+    def close(self, file_obj):
+        super().close(file_obj)
+        upload = self._open.pop(file_obj, None)
+        if upload is not None:
+            account = self.login.account_id
+            self.drop.writing[account] = max(0, self.drop.writing.get(account, 0) - 1)
+            self._closed.append(upload)
+            asyncio.get_running_loop().call_soon(self._settle)
+
+    def _settle(self) -> None:
+        while self._closed and not self._exited:
+            upload = self._closed.pop(0)
+            self._received.add(upload.name)
+            self.drop.completed(upload)
+
+    def setstat(self, path, attrs):
+        """Clients that keep the file's time (WinSCP's default) may set it after the upload; by then a
+        received bundle has left the folder, and that is no reason to report the upload as failed."""
+        local = self.map_path(path)
+        if not os.path.lexists(local) and self._top_level(path) in self._received:
+            return None
+        return super().setstat(path, attrs)
+
+    def rename(self, oldpath, newpath):
+        super().rename(oldpath, newpath)
+        self._renamed(newpath)
+
+    def posix_rename(self, oldpath, newpath):
+        super().posix_rename(oldpath, newpath)
+        self._renamed(newpath)
+
+    def _renamed(self, newpath: bytes) -> None:
+        """A client that uploads under a temporary name (WinSCP's .filepart) completes the file by renaming it."""
+        name = self._top_level(newpath)
+        local = self.map_path(newpath)
+        if name.lower().endswith(BUNDLE_SUFFIXES) and os.path.isfile(local):
+            self._received.add(name)
+            self.drop.completed(Upload(self.login, name, local, os.path.getsize(local)))
+
+    def exit(self):
+        self._exited = True
+        for upload in self._closed + list(self._open.values()):
+            self.drop.cut_off(upload)
+        self._closed, self._open = [], {}
+        for local in self._written:  # what is still here never became a bundle: nothing is left lying about
+            try:
+                os.unlink(local)
+            except OSError:
+                pass
+
+
+async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.SSHAcceptor:
+    return await asyncssh.create_server(
+        lambda: DropSSHServer(drop), host, port, server_host_keys=[host_key],
+        sftp_factory=lambda chan: DropSFTPServer(chan, drop), allow_scp=False,
+        agent_forwarding=False, x11_forwarding=False, login_timeout=60,
+        # A network that vanishes without closing the connection ends it within about two minutes, so a transfer
+        # it cut off is discarded and listed instead of staying open.
+        keepalive_interval=30, keepalive_count_max=4,
+        server_version="RosteringPortalSFTP")

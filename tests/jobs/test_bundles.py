@@ -1,0 +1,148 @@
+"""Receiving a CSV bundle: kept, validated, synced now or at night, and deleted after the retention period."""
+from datetime import datetime, timedelta, timezone
+
+from jobs.bundles import accept_bundle, prune_bundles
+from jobs.schedule import dispatch_nightly
+from jobs.sync import run_sync
+from store.db import db
+from store.models import Person, RosterBundle, SyncRun
+from tests.connectors.csv_helpers import MANIFEST_11, bundle_files, user_row, users, write_dir, write_zip
+from tests.factories import make_bundle, make_csv_connection, make_district, make_school
+from tests.support import people, sync_bundle
+
+
+def _queued_runs(school):
+    return db.session.scalars(db.select(SyncRun).where(SyncRun.school_id == school.id)).all()
+
+
+def _zip(tmp_path, name="export.zip", **files):
+    return write_zip(tmp_path / name, bundle_files(**files))
+
+
+def test_a_valid_bundle_is_moved_into_storage_and_synced_at_once(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    path = _zip(tmp_path, users_csv=users(user_row("u1", given="Ada"), user_row("t1", role="teacher")))
+    bundle = accept_bundle(school.id, path, via="sftp", filename="export.zip")
+    assert bundle.status == "valid" and bundle.error_count == 0
+    assert not (tmp_path / "export.zip").exists()
+    assert bundle.stored_path.startswith(str(bundle_store / str(school.id)))
+    assert bundle.users_mode == "bulk" and bundle.version == "1.1"
+    (run,) = _queued_runs(school)
+    assert run.trigger == "received" and run.status == "queued" and run.bundle_id == bundle.id
+    assert "Sync started" in bundle.summary
+    run_sync(run.id)
+    db.session.expire_all()
+    assert db.session.get(SyncRun, run.id).status == "succeeded"
+    assert {p[1] for p in people(school)} == {"Ada", "Zoe"}
+    assert db.session.get(RosterBundle, bundle.id).status == "synced"
+
+
+def test_nightly_setting_leaves_the_bundle_for_the_night(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, csv_sync_on_receipt="nightly")
+    bundle = accept_bundle(school.id, _zip(tmp_path), via="sftp", filename="export.zip")
+    assert bundle.status == "valid" and _queued_runs(school) == []
+
+
+def test_a_folder_of_csv_files_is_accepted_like_a_zip(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    folder = write_dir(tmp_path / "drop", bundle_files())
+    bundle = accept_bundle(school.id, folder, via="sftp", filename="drop", sync=False)
+    assert bundle.status == "valid" and bundle.size > 0 and _queued_runs(school) == []
+
+
+def test_structural_errors_change_nothing_and_say_what_to_fix(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    path = _zip(tmp_path, manifest_csv=None)
+    bundle = accept_bundle(school.id, path, via="upload", filename="export.zip")
+    assert bundle.status == "invalid" and bundle.error_count >= 1
+    assert "manifest.csv" in bundle.summary and "nothing was changed" in bundle.summary
+    assert "manifest.csv" in bundle.report_csv.splitlines()[1]
+    assert _queued_runs(school) == [] and db.session.scalar(db.select(db.func.count(Person.id))) == 0
+
+
+def test_a_cut_off_zip_is_refused(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    path = tmp_path / "cut.zip"
+    data = open(_zip(tmp_path), "rb").read()
+    path.write_bytes(data[: len(data) // 2])
+    bundle = accept_bundle(school.id, path, via="sftp", filename="cut.zip")
+    assert bundle.status == "refused" and "cut off" in bundle.summary
+    assert _queued_runs(school) == []
+
+
+def test_a_school_missing_from_orgs_is_an_error(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, sis_school_id="s9")
+    bundle = accept_bundle(school.id, _zip(tmp_path), via="upload", filename="x.zip")
+    assert bundle.status == "invalid"
+    assert "The School ID s9 is not among orgs.csv's schools: s1 (North High), s2 (South High)" in bundle.summary
+
+
+def test_a_delta_bundle_removes_only_tobedeleted_people(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, archive=True, archive_threshold_percent=50)
+    first = accept_bundle(school.id, _zip(tmp_path, users_csv=users(user_row("u1"), user_row("u2"), user_row("u3"))),
+                          via="upload", filename="a.zip", sync=False)
+    assert sync_bundle(school, first).status == "succeeded"
+    delta = MANIFEST_11.replace("file.users,bulk", "file.users,delta")
+    second = accept_bundle(school.id, _zip(tmp_path, manifest_csv=delta,
+                                           users_csv=users(user_row("u2", status="tobedeleted"))),
+                           via="upload", filename="b.zip", sync=False)
+    assert second.users_mode == "delta"
+    run = sync_bundle(school, second)
+    assert run.status == "succeeded" and run.archived == 1
+    assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "archived"), ("u3", "active")]
+
+
+def test_retention_keeps_the_newest_ten_for_thirty_days(app, bundle_store, tmp_path):
+    school = make_school()
+    now = datetime.now(timezone.utc)
+    files = []
+    for i in range(12):
+        f = tmp_path / f"b{i}.zip"
+        f.write_bytes(b"x")
+        files.append(f)
+        make_bundle(school, stored_path=str(f), received_at=now - timedelta(days=i))
+    old = tmp_path / "old.zip"
+    old.write_bytes(b"x")
+    other = make_school()
+    make_bundle(other, stored_path=str(old), received_at=now - timedelta(days=31))
+    assert prune_bundles(now) == 3
+    kept = [f.exists() for f in files]
+    assert kept == [True] * 10 + [False] * 2 and not old.exists()
+    deleted = db.session.scalars(db.select(RosterBundle).where(RosterBundle.deleted_at.is_not(None))).all()
+    assert len(deleted) == 3 and all("deleted after the retention period" in b.summary for b in deleted)
+    assert prune_bundles(now) == 0
+
+
+def test_a_bulk_bundle_archives_the_absent_under_the_guard(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, archive=True)  # guard: 10%
+    roster = [user_row(f"u{i}") for i in range(10)]
+    first = accept_bundle(school.id, _zip(tmp_path, users_csv=users(*roster)), via="upload", filename="a.zip",
+                          sync=False)
+    assert sync_bundle(school, first).status == "succeeded"
+    fewer = accept_bundle(school.id, _zip(tmp_path, users_csv=users(*roster[:8])), via="upload", filename="b.zip",
+                          sync=False)
+    held = sync_bundle(school, fewer)
+    assert held.status == "needs_review" and held.would_archive == 2
+    assert all(p[3] == "active" for p in people(school))
+    assert db.session.get(RosterBundle, fewer.id).status == "valid"
+
+
+def test_the_nightly_run_reads_the_newest_valid_bundle(app, bundle_store, tmp_path):
+    school = make_school(make_district(timezone="UTC"))
+    make_csv_connection(school, csv_sync_on_receipt="nightly", automatic=True, sync_time="02:00")
+    assert dispatch_nightly(datetime(2030, 1, 1, 3, 0, tzinfo=timezone.utc)) == []  # no bundle yet: nothing to read
+    older = accept_bundle(school.id, _zip(tmp_path, "a.zip"), via="sftp", filename="a.zip")
+    newer = accept_bundle(school.id, _zip(tmp_path, "b.zip"), via="sftp", filename="b.zip")
+    accept_bundle(school.id, _zip(tmp_path, "c.zip", orgs_csv=None), via="sftp", filename="c.zip")  # invalid
+    assert older.status == newer.status == "valid" and _queued_runs(school) == []
+    (run_id,) = dispatch_nightly(datetime(2030, 1, 2, 3, 0, tzinfo=timezone.utc))
+    run = db.session.get(SyncRun, run_id)
+    assert run.trigger == "nightly" and run.bundle_id == newer.id

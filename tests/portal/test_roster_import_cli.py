@@ -1,0 +1,85 @@
+"""`flask roster import`: a bundle validated and synced inline; exit codes like `roster sync`."""
+import json
+
+import pytest
+
+from store.db import db
+from store.models import RosterBundle, SyncRun
+from tests.connectors.csv_helpers import bundle_files, user_row, users, write_dir, write_zip
+from tests.factories import make_connection, make_csv_connection, make_school
+from tests.support import people
+
+
+@pytest.fixture
+def school(app, bundle_store):
+    school = make_school(slug="csv-cli")
+    make_csv_connection(school)
+    return school
+
+
+def _import(runner, path, *flags, slug="csv-cli"):
+    return runner.invoke(args=["roster", "import", "--school", slug, str(path), *flags])
+
+
+def test_import_syncs_a_zip_and_leaves_the_file_in_place(runner, school, tmp_path):
+    path = write_zip(tmp_path / "export.zip", bundle_files(users_csv=users(user_row("u1"), user_row("u2"))))
+    result = _import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert "Run 1 succeeded." in result.output and "created 2" in result.output
+    assert (tmp_path / "export.zip").exists()
+    assert [p[0] for p in people(school)] == ["u1", "u2"]
+    bundle = db.session.scalar(db.select(RosterBundle))
+    assert (bundle.via, bundle.status, bundle.run_id) == ("cli", "synced", 1)
+
+
+def test_preview_json_writes_nothing(runner, school, tmp_path):
+    folder = write_dir(tmp_path / "drop", bundle_files())
+    result = _import(runner, folder, "--preview", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["status"] == "succeeded" and data["preview"] is True and data["created"] == 1
+    assert data["bundle_status"] == "valid" and data["bundle_errors"] == 0
+    assert people(school) == []
+    assert db.session.get(SyncRun, data["run_id"]).trigger == "preview"
+
+
+def test_a_bundle_with_errors_exits_1_with_the_report_and_changes_nothing(runner, school, tmp_path):
+    path = write_zip(tmp_path / "bad.zip", bundle_files(orgs_csv=None))
+    result = _import(runner, path)
+    assert result.exit_code == 1
+    assert "Bundle 1 invalid" in result.output and "error: orgs.csv" in result.output
+    as_json = json.loads(_import(runner, path, "--json").output)
+    assert as_json["status"] == "invalid" and as_json["problems"][0]["file"] == "orgs.csv"
+    assert people(school) == [] and db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+def test_a_refused_bundle_exits_1(runner, school, tmp_path):
+    path = tmp_path / "fake.zip"
+    path.write_bytes(b"this is not a zip")
+    result = _import(runner, path)
+    assert result.exit_code == 1 and "not a zip archive" in result.output
+
+
+def test_a_school_on_the_api_method_is_told_to_switch(runner, app, bundle_store, tmp_path):
+    api = make_school(slug="api-high")
+    make_connection(api)
+    path = write_zip(tmp_path / "export.zip", bundle_files())
+    result = _import(runner, path, slug="api-high")
+    assert result.exit_code == 1 and "does not sync from OneRoster CSV" in result.output
+    unknown = _import(runner, path, slug="nope")
+    assert unknown.exit_code == 2 and "No school with the slug 'nope'" in unknown.output
+    missing = _import(runner, tmp_path / "missing.zip")
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_configure_csv_puts_a_school_on_the_csv_method(runner, app, bundle_store, tmp_path):
+    from jobs.connection import get_connection
+    school = make_school(slug="csv-new")
+    done = runner.invoke(args=["roster", "configure-csv", "--school", "csv-new", "--sis-school-id", "s1",
+                               "--on-receipt", "nightly"])
+    assert done.exit_code == 0 and "synced at the nightly time" in done.output
+    conn = get_connection(school)
+    assert (conn.method, conn.sis_school_id, conn.csv_sync_on_receipt) == ("oneroster_csv", "s1", "nightly")
+    assert _import(runner, write_zip(tmp_path / "e.zip", bundle_files()), slug="csv-new").exit_code == 0
+    bad = runner.invoke(args=["roster", "configure-csv", "--school", "csv-new", "--sis-school-id", "a\nb"])
+    assert bad.exit_code == 2 and "--sis-school-id: Give the school's sourcedId" in bad.output
