@@ -3,7 +3,6 @@
 Directory people and SIS records are built here as plain values; `DirectoryIndex.add` files them exactly as the
 loader does. The same rules are tested end to end over the sandbox SIS in tests/jobs/test_sync_*.py.
 """
-import dataclasses
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -420,7 +419,7 @@ def test_a_hand_typed_separator_in_the_directory_still_compares_and_diffs_exactl
 
 def moved(sid, old, legacy="", **changes):
     """A 1.2 record of the person `old` (a 1.1 record): same values, new sourcedId, Campus' legacy id optional."""
-    return dataclasses.replace(old, source_id=sid, legacy_id=legacy, **changes)
+    return old._replace(source_id=sid, legacy_id=legacy, **changes)
 
 
 def planned(directory, *pages, **options):
