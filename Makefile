@@ -42,6 +42,7 @@ test-fast: venv services
 
 # The whole loop on one machine: embedded Redis, sandbox SIS, mail sink, web, worker, scheduler (honcho).
 demo: export REDIS_URL = unix://$(CURDIR)/instance/redis.sock
+demo: export DEMO_SANDBOX_URL = http://127.0.0.1:8800/_sandbox/admin
 demo: venv
 	mkdir -p instance && rm -f instance/sandbox.json
 	$(BIN)/flask --app wsgi db upgrade heads

@@ -1,12 +1,14 @@
 """How fast People Manager answers with 100,000 people in one school (PostgreSQL or SQLite).
 
-Usage: python benchmarks/people_page.py [DATABASE_URL] [--explain]
+Usage: python benchmarks/people_page.py [DATABASE_URL] [--sqlite] [--explain]
   DATABASE_URL  default: PostgreSQL database `bench_people` (a PostgreSQL database is created when missing)
+  --sqlite      a fresh SQLite file (instance/bench_people.db), the embedded default, instead of PostgreSQL
   --explain     also print PostgreSQL's EXPLAIN ANALYZE for the search queries (count and page)
 """
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import event, insert, make_url, text
 
@@ -65,7 +67,11 @@ def _explain(school) -> None:
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    url = args[0] if args else "postgresql+psycopg://postgres@127.0.0.1:5432/bench_people"
+    default = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_people"
+    if "--sqlite" in sys.argv:
+        default = f"sqlite:///{Path('instance').resolve() / 'bench_people.db'}"
+        Path("instance").mkdir(exist_ok=True)
+    url = args[0] if args else default
     if url.startswith("postgresql"):
         _ensure_database(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "PORTAL_ENV": "test",

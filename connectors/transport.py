@@ -130,31 +130,31 @@ class Transport:
                 continue
             return reply
         shown = public_url(url)
-        tries = f"{self.max_retries + 1} tries"
+        tries = f"the portal tried {self.max_retries + 1} times"  # plain words, never "(2 tries)"
         if failure == "busy":
-            raise ProviderUnavailable(f"The SIS kept answering 'too busy' (HTTP 429 on {shown}) after {tries}. "
+            raise ProviderUnavailable(f"The SIS kept answering 'too busy' (HTTP 429 on {shown}); {tries}. "
                                       "Try again later; if it keeps happening ask the SIS vendor about "
                                       "rate limits.", status=429, url=shown)
         if failure == "error":
             said = describe_body(last.body, last.headers.get("Content-Type", ""))
-            raise ProviderUnavailable(f"The SIS had a server error (HTTP {last.status} on {shown}) after "
+            raise ProviderUnavailable(f"The SIS had a server error (HTTP {last.status} on {shown}); "
                                       f"{tries}. {said + ' ' if said else ''}Try again later; if it persists, "
                                       "send this message to the SIS vendor's support.",
                                       status=last.status, url=shown)
         if failure == "cut off":
-            raise BadResponse(f"The SIS's response from {shown} was cut off before the end ({tries}). "
+            raise BadResponse(f"The SIS's response from {shown} was cut off before the end; {tries}. "
                               "Try again later; if it persists, ask the SIS vendor to check their server.",
                               url=shown)
         if failure.startswith("did not answer"):
-            raise ProviderUnavailable(f"Timed out: the SIS {failure} ({shown}, {tries}); it may be overloaded. "
+            raise ProviderUnavailable(f"Timed out: the SIS {failure} ({shown}); {tries}, and it may be overloaded. "
                                       "Try again later; if it keeps happening, ask the SIS vendor why this "
                                       "request is so slow.", url=shown)
         if failure == "dropped":
             raise ProviderUnavailable(f"The SIS dropped the connection before answering ({shown}, connection "
-                                      f"reset, {tries}). Try again later; if it persists, ask the district's IT "
+                                      f"reset); {tries}. Try again later; if it persists, ask the district's IT "
                                       "or the SIS vendor to check the server and any firewall in front of it.",
                                       url=shown)
-        raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} {failure} ({tries}). Check the URL and "
+        raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} {failure}; {tries}. Check the URL and "
                                   "that the server is reachable from the internet.", url=shown)
 
     def _exchange(self, method, url, timeout, kwargs) -> Reply:

@@ -10,6 +10,7 @@ from store.models import Person, RosterConnection, SyncChange, SyncRun
 
 from .bulk import bulk_insert
 from .fields import FIELDS, PARENT_FIELDS, unpack
+from .history import record_role_counts
 from .plan import SyncPlan
 
 CHUNK = 5000
@@ -33,7 +34,8 @@ def _chunks(items, size: int):
 
 
 def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None):
-    """The field-level change log, generated lazily: one row per created/archived person, one per changed field."""
+    """The field-level change log, generated lazily: one row per created/archived/skipped person, one per changed
+    field (a skip row's `field` is its reason, its `after` the name the SIS gave)."""
     created_ids = created_ids or {}
 
     def row(action, person_id, sid, name="", before="", after=""):
@@ -55,6 +57,8 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
         yield row("archive", pid, sid, "status", "active", "archived")
     for pid, old, new in plan.rekeys:
         yield row("rekey", pid, new, "source_id", old, new)
+    for pid, sid, reason, name in plan.skips:  # who was left as they were, and why (store.vocabulary.SKIP_REASONS)
+        yield row("skip", pid, sid, reason, "", name)
 
 
 def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
@@ -115,6 +119,7 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         created = _insert_people(school_id, district_id, plan, now)
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
+        record_role_counts(run_id, school_id)
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:
             marks["last_full_sync_at"] = now

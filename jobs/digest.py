@@ -8,7 +8,7 @@ from flask import current_app, render_template
 from connectors.redact import redact_active
 from store.db import db
 from store.models import DistrictReportChoice, Person, School, Source, SourceNight
-from store.vocabulary import duration_text, status_label
+from store.vocabulary import duration_text, outcome_label
 
 from .email_message import EncodedMessage
 from .report import ERROR_CHARS, _TimedConnection, clip, readable_mail_error
@@ -59,8 +59,8 @@ def digest_context(night: SourceNight) -> dict:
             note = archive_hold(run, run.archive_threshold_applied).sentence() + "; approve or discard it"
         elif run.status in ("failed", "skipped"):
             note = clip(run.error_message, ERROR_CHARS // 4)
-        rows.append({"school": school.name, "status": status_label(run.status), "run": run, "note": note,
-                     "url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}"})
+        rows.append({"school": school.name, "status": outcome_label(run.status, run.issues), "run": run,
+                     "note": note, "url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}"})
     took = (night.finished_at - night.started_at).total_seconds() if night.finished_at and night.started_at else None
     return {"night": night, "source": source, "district": district, "rows": rows,
             "succeeded": sum(r["run"].status == "succeeded" for r in rows),

@@ -7,7 +7,6 @@ so workers on any machine share the rest. Each school's run is an ordinary run (
 come from the spool: its own lock, progress, guard, all-or-nothing apply, change log, issues and report. A read
 that fails or stops part-way fails every school's run with nothing changed.
 """
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from datetime import date, datetime, timezone
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from connectors.errors import ConnectorError
 from connectors.people import Step, open_listing, since_filter
-from connectors.records import map_role, raw_role, routing_ids
+from connectors.errors import BadResponse, ConnectorError
+from connectors.records import map_role, normalise_user, raw_role, routing_ids
 from connectors.redact import Redactor
 from store.db import db
 from store.models import (RUN_FINAL_STATUSES, RosterConnection, School, Source, SourceNight, SourceNightRun,
@@ -29,7 +28,7 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run
-from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, spooled_rows, step_of
+from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, spooled_rows, step_of
 from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
@@ -176,7 +175,7 @@ def _members(night_id: int, redactor: Redactor) -> tuple[list[Member], datetime 
         settings = load_settings(conn, outbound_policy())
         redactor.add(settings.client_secret, settings.client_id)
         roles = frozenset(conn.enabled_roles) | ({"parent"} if conn.sync_parents else frozenset())
-        members.append(Member(run.school_id, run.id, conn.sis_school_id.strip().lower(), roles, 1 << len(members)))
+        members.append(Member(run.school_id, run.id, settings.school_id.strip().lower(), roles, 1 << len(members)))
         starts.append(choose_since(conn, run, now))
         db.session.execute(db.update(SourceNightRun).where(SourceNightRun.night_id == night_id,
                                                            SourceNightRun.run_id == run.id)
@@ -250,26 +249,30 @@ class Router:
         writer = self.writer
         for raw in page:
             self.read += 1
-            if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
-                text = json.dumps(raw)
-                for member in self.members:
-                    writer.add(member.school_id, self.first_step[member.school_id], text)
-                continue
-            role = map_role(raw_role(raw))
+            try:
+                person = normalise_user(raw)
+                role, orgs, agents = person.role, person.school_ids, person.agent_ids
+            except BadResponse:  # each school whose read would report it gets the raw record
+                person = None
+                if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
+                    text = pack_record(raw, None)
+                    for member in self.members:
+                        writer.add(member.school_id, self.first_step[member.school_id], text)
+                    continue
+                role = map_role(raw_role(raw))
+                orgs, agents = routing_ids(raw)
             if role is not None and role not in step_roles:
                 continue
             if role == "parent":
                 if self.want_parents:
-                    writer.add(PARENTS, 0, json.dumps(raw, ensure_ascii=False, separators=(",", ":")))
+                    writer.add(PARENTS, 0, pack_record(raw, person))
                     # In the spool's order, so finish() routes each row without parsing it again.
-                    self.parents.append((hash(str(raw.get("sourcedId", ""))),
-                                         tuple(hash(a) for a in routing_ids(raw)[1])))
+                    self.parents.append((hash(str(raw.get("sourcedId", ""))), tuple(hash(a) for a in agents)))
                 continue
-            orgs, agents = routing_ids(raw)
             targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role is None or role in m.roles]
             if not targets:
                 continue
-            text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+            text = pack_record(raw, person)
             bits = 0
             for member in dict.fromkeys(targets):  # a person listed twice under one school's org goes once
                 writer.add(member.school_id, step_of({role}) if role else self.first_step[member.school_id], text)

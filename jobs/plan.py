@@ -15,7 +15,7 @@ from .parents import ParentBook
 from .plan_issues import duplicate_message, sign_in_message, taken_message, who
 from .rekey import RekeyBook, rekey_sign_in_message
 
-Issue = tuple[str, str, str]  # (source_id, kind, message)
+Issue = tuple  # (source_id, kind, message) or, for an unreadable record, (source_id, kind, message, raw excerpt)
 AMBIGUOUS = "ambiguous"
 
 
@@ -110,6 +110,7 @@ class SyncOptions:
     no_update_roles: frozenset[str] = frozenset()   # Auto update never changes (or restores) these roles
     no_archive_roles: frozenset[str] = frozenset()  # Archive never removes these roles
     version_moved: bool = False  # the connection's OneRoster version differs from the one its people were keyed by
+    additions_only: bool = False  # why Auto update and Archive are off for this run (skip reasons say so)
     # A OneRoster CSV delta file was read whole: its `tobedeleted` rows say who left, so they may be archived
     # (an API delta may not; there only a full fetch archives).
     delta_archives_leaving: bool = False
@@ -133,6 +134,7 @@ class SyncPlan:
     links: list[tuple] = field(default_factory=list)     # (person_id, source_id, values | None, updated_at)
     archives: list[tuple] = field(default_factory=list)  # (person_id, source_id)
     rekeys: list[tuple] = field(default_factory=list)    # (person_id, old source_id, new source_id)
+    skips: list[tuple] = field(default_factory=list)     # (person_id | None, source_id, reason, name): SKIP_REASONS
     counts: Counter = field(default_factory=Counter)     # fetched, skipped, unchanged, issues
     diffs: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)  # person_id → (field, before, after)
     rostered_total: int = 0
@@ -198,7 +200,8 @@ class Planner:
         if problem.source_id:
             self.seen.add(hash(problem.source_id))
             self.directory.rostered.pop(problem.source_id, None)
-        issues.append((problem.source_id, "bad_record", f"{problem.message} Record: {problem.raw_excerpt}"))
+        # The message stays plain words; the raw record is kept apart, for the run page's "details" disclosure only.
+        issues.append((problem.source_id, "bad_record", problem.message, problem.raw_excerpt))
 
     def _person(self, record: PersonRecord, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
@@ -236,7 +239,7 @@ class Planner:
             account = self.directory.sign_in.get(current_values(entry.values)[EMAIL].lower())
             issues.append((record.source_id, "sign_in_account",
                            rekey_sign_in_message(record, account.name if account else entry.name, entry.source_id)))
-            self.plan.counts["skipped"] += 1
+            self._skip(entry.id, record, "sign_in_account")
             return True
         return False  # already seen in this run: a new record like any other (a possible duplicate)
 
@@ -252,7 +255,7 @@ class Planner:
         for pending in refused:
             issues.append((pending.source_id, "possible_duplicate",
                            duplicate_message(pending, pending.field, pending.value, pending.entry)))
-            self.plan.counts["skipped"] += 1
+            self._skip(None, pending, "possible_duplicate")
         self.plan.counts["issues"] += len(issues)
         self.late_issues += issues
         return issues
@@ -260,7 +263,7 @@ class Planner:
     def _new_person(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
         if record.is_leaving:
-            plan.counts["skipped"] += 1
+            self._skip(None, record, "left_before_added")
             return
         email = values[EMAIL]
         email_hash = hash(email) if email else None
@@ -269,17 +272,17 @@ class Planner:
             issues.append((sid, "possible_duplicate", f"Possible duplicate: {who(record)} was not added because "
                            f"another SIS record in this sync ({earlier}) has the same email {email}. Give each person "
                            "their own email in the SIS, then sync again."))
-            plan.counts["skipped"] += 1
+            self._skip(None, record, "possible_duplicate")
             return
         account = self.directory.sign_in.get(email) if email else None
         if account is not None:  # never linked by email, nor added beside them: SIS data must not become them
             issues.append((sid, "sign_in_account", sign_in_message(record, email, account)))
-            plan.counts["skipped"] += 1
+            self._skip(None, record, "sign_in_account")
             return
         duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
         if duplicate is not None:
             issues.append((sid, "possible_duplicate", duplicate_message(record, *duplicate)))
-            plan.counts["skipped"] += 1
+            self._skip(None, record, "possible_duplicate")
             return
         match = self.directory.by_email.pop(email, None) if email else None
         if match is not None:
@@ -307,13 +310,13 @@ class Planner:
         if match == AMBIGUOUS:
             issues.append((sid, "ambiguous_link", f"Several people here have the email {email}, so {sid} was "
                            "not linked or created; give them distinct emails."))
-            plan.counts["skipped"] += 1
+            self._skip(None, record, "ambiguous_link")
         elif match.status != "active":
             issues.append((sid, "archived_here", f"{email} was archived here but is active in the SIS; "
                            "restore them by hand to sync them again."))
-            plan.counts["skipped"] += 1
+            self._skip(match.id, record, "archived_here")
         elif not match.sync_enabled:
-            plan.counts["skipped"] += 1
+            self._skip(match.id, record, "excluded")
         elif self.options.may_update(match.role):
             plan.links.append((match.id, sid, values, record.date_last_modified))
             plan.diffs[match.id] = _diff(self.plan.fields, match.values, values)
@@ -323,25 +326,25 @@ class Planner:
     def _known_person(self, record: PersonRecord, entry: Entry, values: tuple, issues: list[Issue]) -> None:
         plan, options = self.plan, self.options
         if not entry.sync_enabled:
-            plan.counts["skipped"] += 1
+            self._skip(entry.id, record, "excluded")
         elif record.is_leaving:
             if entry.status != "active":
                 plan.counts["unchanged"] += 1
             elif self._may_archive(entry, leaving=True):
                 plan.archives.append((entry.id, record.source_id))
             else:
-                plan.counts["skipped"] += 1
+                self._skip(entry.id, record, self._kept_reason(entry))
         elif entry.status != "active" and entry.archived_by != "sync":
             issues.append((record.source_id, "archived_here", f"{record.given_name} {record.family_name} was "
                            "archived here but is active in the SIS; restore them by hand to sync them again."))
-            plan.counts["skipped"] += 1
+            self._skip(entry.id, record, "archived_here")
         elif entry.status == "active" and entry.values == pack(values):
             plan.counts["unchanged"] += 1
         elif entry.signs_in or not options.may_update(entry.role):
-            plan.counts["skipped"] += 1
+            self._skip(entry.id, record, self._not_updated_reason(entry))
         elif (account := self._sign_in_email_taken(entry, values)) is not None:
             issues.append((record.source_id, "sign_in_account", taken_message(record, values[EMAIL], account)))
-            plan.counts["skipped"] += 1
+            self._skip(entry.id, record, "sign_in_account")
         else:
             restore = entry.status != "active"
             diff = _diff(plan.fields, entry.values, values) + ([("status", "archived", "active")] if restore else [])
@@ -352,6 +355,31 @@ class Planner:
             plan.diffs[entry.id] = diff
             if values[EMAIL]:  # a new record later in this run must not take the email this person gets
                 self.directory.emails.setdefault(hash(values[EMAIL]), entry)
+
+    def _skip(self, person_id: int | None, record: PersonRecord, reason: str) -> None:
+        self.plan.counts["skipped"] += 1
+        name = f"{record.given_name} {record.family_name}".strip()
+        self.plan.skips.append((person_id, record.source_id, reason, name))
+
+    def _not_updated_reason(self, entry: Entry) -> str:
+        """Why a changed person already here was left as they are."""
+        options = self.options
+        if entry.signs_in:
+            return "signs_in"
+        if options.additions_only:
+            return "additions_only"
+        return "auto_update_off" if not options.auto_update else "update_role"
+
+    def _kept_reason(self, entry: Entry) -> str:
+        """Why a person the SIS marks as leaving was kept."""
+        options = self.options
+        if entry.signs_in:
+            return "signs_in"
+        if options.additions_only:
+            return "additions_only"
+        if not options.archive:
+            return "archive_off"
+        return "archive_role" if entry.role in options.no_archive_roles else "delta"
 
     def _sign_in_email_taken(self, entry: Entry, values: tuple) -> SignInAccount | None:
         """The sign-in account whose address an update would give this person (None: the email stays or is free)."""

@@ -9,6 +9,9 @@ from store.db import db
 from store.models import SyncIssue, SyncRun
 
 ISSUE_MESSAGE_LIMIT = 2000
+# The bar: connecting 2%, fetching FETCH_FROM–FETCH_TO%, planning 90%, applying 92%, done 100% (jobs/sync.py).
+FETCH_FROM, FETCH_TO = 5, 88
+UNKNOWN_SIZE = 2000  # with no estimate, people read when the fetch's share of the bar is half done
 
 
 def now() -> datetime:
@@ -24,6 +27,7 @@ class ProgressWriter:
         self._pending: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._percent = FETCH_FROM
 
     def write(self, found: list[tuple[str, str, str]] = (), /, **values) -> None:
         """Write now (after any queued page writes)."""
@@ -37,13 +41,14 @@ class ProgressWriter:
             if found:
                 conn.execute(db.insert(SyncIssue), [
                     {"run_id": self.run_id, "source_id": sid[:255], "kind": kind,
-                     "message": redact_active(message)[:ISSUE_MESSAGE_LIMIT]}  # SIS text, masked before cut
-                    for sid, kind, message in found])
+                     "message": redact_active(message)[:ISSUE_MESSAGE_LIMIT],  # SIS text, masked before cut
+                     "record": redact_active(record[0])[:ISSUE_MESSAGE_LIMIT] if record else ""}
+                    for sid, kind, message, *record in found])
         if self.on_progress:
             self.on_progress(values)
 
     def page(self, phase: str, counts: dict, found: list) -> None:
-        """After each page: queue a write (percent 5–90, estimated from the directory's size).
+        """After each page: queue a write of the live counts and percent (see fetch_percent).
 
         A background thread commits it, so the fetch never waits on a commit (SQLite fsyncs each one).
         """
@@ -52,9 +57,20 @@ class ProgressWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, name=f"sync-progress-{self.run_id}", daemon=True)
             self._thread.start()
-        fetched = counts["fetched"]
-        expected = max(self.expected, fetched + 1)
-        self._pending.put((list(found), dict(counts, phase=phase, percent=5 + int(85 * fetched / expected))))
+        self._pending.put((list(found), dict(counts, phase=phase, percent=self.fetch_percent(counts["fetched"]))))
+
+    def fetch_percent(self, fetched: int) -> int:
+        """FETCH_FROM–FETCH_TO by people read against the people expected, never backwards and never a leap.
+
+        With an estimate (the directory or the last sync) the bar follows it and waits at 95% of the fetch's share
+        if the SIS sends more; without one (a first sync) it rises steadily towards the end without reaching it.
+        """
+        if self.expected:
+            share = fetched / max(self.expected, fetched / 0.95)
+        else:
+            share = fetched / (fetched + UNKNOWN_SIZE)
+        self._percent = max(self._percent, FETCH_FROM + int((FETCH_TO - FETCH_FROM) * share))
+        return self._percent
 
     def _drain(self) -> None:
         while (item := self._pending.get()) is not None:

@@ -2,28 +2,30 @@
 import logging
 import smtplib
 import socket
+from urllib.parse import urlencode
 
 from flask import current_app, render_template
 from flask_mail import Connection
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import RUN_COUNTS, DistrictReportChoice, Person, RosterBundle, RosterConnection, SyncIssue, SyncRun
+from store.models import DistrictReportChoice, Person, RosterBundle, RosterConnection, SyncIssue, SyncRun
 from store.secrets import redactor_for
-from store.vocabulary import duration_text, trigger_label
+from store.vocabulary import SHOWN_COUNTS, duration_text, issue_kind_label, outcome_label, run_kind, trigger_label
 
 from . import bundle_report  # the bundle's lines in a CSV run's report (that module uses this one's mail helpers)
 from .connection import get_connection
 from .credentials import credentials_warning
 from .email_message import EncodedMessage
+from .people_refs import people_by_source
 from .thresholds import archive_hold
 
 log = logging.getLogger(__name__)
 ISSUES_SHOWN = 10
 # A record the SIS sent malformed can be thousands of characters long; the run page has every detail in full.
 ISSUE_ID_CHARS, ISSUE_MESSAGE_CHARS, ERROR_CHARS = 80, 300, 2000
-SUBJECT_STATUS = {"succeeded": "succeeded", "failed": "FAILED", "needs_review": "needs your review",
-                  "skipped": "was skipped"}
+# The site's status words (store.vocabulary.outcome_label); only a failure is shouted and a hold asks for you.
+SUBJECT_STATUS = {"failed": "FAILED", "needs_review": "needs your review", "skipped": "was skipped"}
 FAILURE_CHECKS = (
     "Open the Rostering page and run Test connection: each failing row says what to fix.",
     "Check that the Client ID and Secret in the portal still match the SIS (they change when a key is rotated).",
@@ -79,18 +81,26 @@ def recipients_for(run: SyncRun) -> list[Person]:
 def report_context(run: SyncRun) -> dict:
     school = run.school
     zone = school.district.zone
-    issues = [(clip(issue.source_id or "(no id)", ISSUE_ID_CHARS), clip(issue.message, ISSUE_MESSAGE_CHARS))
-              for issue in db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
-                                              .order_by(SyncIssue.id).limit(ISSUES_SHOWN))]
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    rows = list(db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id)
+                                   .order_by(SyncIssue.id).limit(ISSUES_SHOWN)))
+    refs = people_by_source(school.id, (issue.source_id for issue in rows))  # names beside ids, one query
+    issues = []
+    for issue in rows:
+        ref = refs.get(issue.source_id)
+        issues.append({
+            "source_id": clip(issue.source_id or "(no id)", ISSUE_ID_CHARS), "kind": issue_kind_label(issue.kind),
+            "who": f"{ref.name} ({ref.role_label})" if ref else "",
+            "link": f"{base}/schools/{school.slug}/people?{urlencode({'q': ref.search})}" if ref else "",
+            "message": clip(issue.message, ISSUE_MESSAGE_CHARS)})
     started = run.started_at or run.created_at
     bundle = db.session.get(RosterBundle, run.bundle_id) if run.bundle_id is not None else None
     return {**bundle_report.bundle_context(bundle),
         "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
         "error_message": clip(run.error_message or "", ERROR_CHARS),
-        "counts": [(name, getattr(run, name)) for name in RUN_COUNTS],
-        "trigger": trigger_label(run.trigger),
-        "status": run.status.replace("_", " "),
+        "counts": [("Read from the SIS", run.fetched)] + [(label, getattr(run, name)) for name, label in SHOWN_COUNTS],
+        "trigger": trigger_label(run.trigger), "title": f"{run_kind(run.trigger)} #{run.shown_number}",
+        "status": outcome_label(run.status, run.issues),
         "started": started.astimezone(zone).strftime("%b %-d, %Y %H:%M %Z") if started else "—",
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
@@ -109,13 +119,18 @@ def clip(text: str, limit: int) -> str:
 
 def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
     context = report_context(run)
-    subject = f"Rostering: {run.school.name} sync {SUBJECT_STATUS.get(run.status, run.status)}"
+    said = SUBJECT_STATUS.get(run.status) or context["status"].lower()
+    subject = f"Rostering: {run.school.name} sync #{run.shown_number} {said}"
     # Run messages and issues carry SIS text: mask the saved secret, the run's tokens and any Authorization value.
     saved = redactor_for(get_connection(run.school_id))
-    text = redact_active(saved(render_template("email/run_report.txt", **context)))
-    html = redact_active(saved(render_template("email/run_report.html", **context)))
-    # One message per owner: owners never see each other's addresses.
-    return [EncodedMessage(subject, recipients=[p.email], body=text, html=html) for p in people]
+    bodies = {}
+    for manager in {p.role == "district_manager" for p in people}:  # the footer says why each one gets it
+        bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **context,
+                                                                    for_manager=manager)))
+                                for kind in ("txt", "html"))
+    # One message per recipient: nobody sees another's address.
+    return [EncodedMessage(subject, recipients=[p.email], body=bodies[p.role == "district_manager"][0],
+                           html=bodies[p.role == "district_manager"][1]) for p in people]
 
 
 def _record(run: SyncRun, status: str, error: str = "") -> None:

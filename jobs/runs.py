@@ -164,7 +164,7 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
             once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
                                                 f"people is allowed (saved threshold {saved:g}%).")
             AuditEvent.record(school, actor, "sync_previewed" if trigger == "preview" else "sync_started",
-                              f"Run {run.id}.{once}")
+                              f"Run #{run.shown_number}.{once}")
             db.session.commit()
         return run
     finally:
@@ -189,7 +189,7 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     run.archive_override, run.approved_by_id = True, actor.id if actor else None
     run.approved_at, run.finished_at = datetime.now(timezone.utc), None
     run.report_status, run.report_error = "", ""  # the approved outcome gets its own report
-    AuditEvent.record(run.school, actor, "sync_approved", f"Run {run.id}: approved archiving {run.would_archive} "
+    AuditEvent.record(run.school, actor, "sync_approved", f"Run #{run.shown_number}: approved archiving {run.would_archive} "
                                                           f"of {run.rostered_total} rostered people.")
     return _enqueue(run, "-approved")
 
@@ -201,6 +201,6 @@ def discard_run(run: SyncRun, actor: Person | None) -> SyncRun:
     name = actor.full_name if actor else "an operator"
     run.status, run.phase = "skipped", "skipped"
     run.error_message = f"Discarded by {name} after review. {NOTHING_CHANGED}"
-    AuditEvent.record(run.school, actor, "sync_discarded", f"Run {run.id} discarded.")
+    AuditEvent.record(run.school, actor, "sync_discarded", f"Run #{run.shown_number} discarded.")
     db.session.commit()
     return run

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from connectors.people import DateCheck, school_page
+from connectors.people import DateCheck, Normalised, school_page
+from connectors.records import PersonRecord
 from store.db import db
 from store.models import RosterConnection, SourceNightRun, SpoolRecord, SyncRun
 
@@ -32,6 +33,31 @@ READ_BATCH = 1000  # records per page fed to the planner (the client's page size
 CHANGED_SINCE_READ = ("This school's SIS School ID or the roles it syncs changed after tonight's read of the district's "
                       "SIS, so it was not synced from that read. Run Sync now to sync it with its new settings.")
 PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
+
+
+def pack_record(raw, person: PersonRecord | None) -> str:
+    """A spool payload: the record as normalise_user read it (parsed once for every school it goes to), or the
+    raw record when it could not be read, so each school reports it as its own read would have."""
+    if person is None:
+        return json.dumps([1, raw], ensure_ascii=False, separators=(",", ":"))
+    p, modified = person, person.date_last_modified
+    return json.dumps([0, p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email, p.username,
+                       p.identifier, p.grades, p.phone, p.status, p.enabled, p.school_ids, p.agent_ids,
+                       modified.isoformat() if modified else None, p.sis_role,
+                       raw.get("dateLastModified") if isinstance(raw, dict) else None],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def unpack_record(payload: str):
+    """A spool payload back as connectors.people.school_page takes it (Normalised, or the raw record)."""
+    item = json.loads(payload)
+    if item[0] == 1:
+        return item[1]
+    (_, sid, role, given, family, middle, email, username, identifier, grades, phone, status, enabled, orgs,
+     agents, modified, sis_role, date_given) = item
+    return Normalised(PersonRecord(sid, role, given, family, middle, email, username, identifier, tuple(grades),
+                                   phone, status, enabled, tuple(orgs), tuple(agents),
+                                   datetime.fromisoformat(modified) if modified else None, sis_role), date_given)
 
 
 def step_of(roles) -> int:
@@ -135,7 +161,7 @@ class SpooledPages:
                         yield labels[current][0], [dates.notice("users")]
                     current, dates = step, DateCheck(self.read_started)
                 label, roles = labels[step]
-                raws = [json.loads(payload) for payload in group]
+                raws = [unpack_record(payload) for payload in group]
                 yield label, school_page(raws, roles, job.settings.school_id, scoped=False, seen=seen, dates=dates)
         if dates is not None and dates.count:
             yield labels[current][0], [dates.notice("users")]

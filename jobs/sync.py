@@ -60,8 +60,8 @@ def options_for(conn: RosterConnection, full: bool, *, csv_bundle: bool = False,
     return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
                        full=full, no_update_roles=conn.update_excluded_roles,
-                       no_archive_roles=conn.archive_excluded_roles, delta_archives_leaving=csv_bundle,
-                       version_moved=(conn.keyed_version or "1.1") != version)
+                       no_archive_roles=conn.archive_excluded_roles, additions_only=only_add,
+                       delta_archives_leaving=csv_bundle, version_moved=(conn.keyed_version or "1.1") != version)
 
 
 @dataclass(frozen=True)

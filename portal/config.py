@@ -69,6 +69,8 @@ class Config:
     SFTP_MAX_UPLOAD_MB = int(os.environ.get("SFTP_MAX_UPLOAD_MB", "500"))
     # A set of CSV files is handed on once this many seconds pass with no new file (or when the session ends).
     SFTP_SET_QUIET_SECONDS = float(os.environ.get("SFTP_SET_QUIET_SECONDS", "30"))
+    # The demo sandbox SIS's admin API (`make demo` sets it): shows "Simulate SIS changes" on the Rostering page.
+    DEMO_SANDBOX_URL = os.environ.get("DEMO_SANDBOX_URL", "")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -112,6 +112,7 @@ class Person(UserMixin, db.Model):
         _trigram_index("family_name"),
         _trigram_index("email", lowered=False),  # stored lower-case
         _trigram_index("sis_id"),
+        _trigram_index("source_id"),  # migration d8e2f4a6b1c3; SQLite has person_search (FTS5) instead
     )
 
     # flask-login keeps get_id() in the session and the remember cookie: the token of this sign-in's
@@ -319,11 +320,20 @@ class RosterConnection(db.Model):
         return f"<RosterConnection school={self.school_id} vendor={self.vendor}>"
 
 
+def _next_run_number(context) -> int:
+    """The school's next run number (1, 2, 3…), read in the inserting transaction; shown instead of the global id."""
+    school_id = context.get_current_parameters()["school_id"]
+    latest = context.connection.scalar(
+        text("SELECT MAX(number) FROM sync_run WHERE school_id = :school"), {"school": school_id})
+    return (latest or 0) + 1
+
+
 class SyncRun(db.Model):
     """One sync (or preview) of a school; the page renders progress from this row."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    number: Mapped[int | None] = mapped_column(Integer, default=_next_run_number)  # per school (migration d8e2f4a6b1c3)
     trigger: Mapped[str] = mapped_column(String(16))  # manual | nightly | preview | cli
     status: Mapped[str] = mapped_column(String(16), default="queued")
     phase: Mapped[str] = mapped_column(String(32), default="queued")
@@ -345,6 +355,8 @@ class SyncRun(db.Model):
     archive_uncounted_roles: Mapped[str] = mapped_column(String(100), default="")
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
+    # An undo run (trigger "undo"): the run whose changes it reversed (jobs/undo.py).
+    undoes_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"), index=True)
 
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
@@ -369,6 +381,7 @@ class SyncRun(db.Model):
 
     __table_args__ = (
         Index("ix_sync_run_school_created", "school_id", "created_at"),
+        Index("ix_sync_run_school_number", "school_id", "number"),
         # A second scheduler or a double tick cannot create a second nightly run for one local night.
         Index("uq_sync_run_nightly", "school_id", "local_date", unique=True),
     )
@@ -378,6 +391,11 @@ class SyncRun(db.Model):
         return self.status in RUN_FINAL_STATUSES
 
     @property
+    def shown_number(self) -> int:
+        """The run's number within its school (URLs keep the global id)."""
+        return self.number or self.id
+
+    @property
     def duration_seconds(self) -> float | None:
         if not self.started_at:
             return None
@@ -385,6 +403,14 @@ class SyncRun(db.Model):
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
+
+
+class RunRoleCount(db.Model):
+    """The school's rostered, active people of one role right after a run changed the directory (history chart)."""
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    people: Mapped[int] = mapped_column(Integer, default=0)
 
 
 BUNDLE_STATUSES = ("received", "valid", "invalid", "refused", "synced")
@@ -431,6 +457,7 @@ class SyncIssue(db.Model):
     source_id: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text, default="", server_default="")  # raw SIS excerpt, run page only
 
 
 class SyncChange(db.Model):

@@ -1,4 +1,4 @@
-"""One vocabulary for the product's own values: the sync toggles, run triggers and run statuses.
+"""One vocabulary for the product's own values: the sync toggles, run triggers and statuses, person fields.
 
 The Rostering page, the CLI, the audit log, the sync options and the report email all read these, so a
 toggle or a label is added or renamed in one place.
@@ -38,14 +38,104 @@ ROLE_TOGGLES = tuple(t for t in WHO_TOGGLES if t.role)
 
 TRIGGERS = ("manual", "preview", "nightly", "cli", "received")
 TRIGGER_LABELS = {"manual": "Sync now", "preview": "Preview", "nightly": "Nightly (Automatic Rostering)",
-                  "cli": "Command line", "received": "CSV bundle received"}
+                  "cli": "Command line", "received": "CSV bundle received", "undo": "Undo of a sync"}
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Succeeded", "failed": "Failed",
                  "needs_review": "Needs review", "skipped": "Skipped"}
 
 
+# What each person field is called on every page, in the CSV and in the email (never the column name).
+FIELD_LABELS = {
+    "role": "Role", "given_name": "First name", "middle_name": "Middle name", "family_name": "Last name",
+    "email": "Email", "username": "Username", "sis_id": "SIS id", "grade": "Grade", "phone": "Phone",
+    "parent_name": "Parent name", "parent_email": "Parent email", "parent_phone": "Parent phone",
+    "status": "Status", "source_id": "SIS record id",
+}
+# The counts a run shows, in this order, on the progress bar, in the history and in the email.
+SHOWN_COUNTS = (("created", "Created"), ("updated", "Updated"), ("skipped", "Skipped"), ("archived", "Archived"),
+                ("issues", "Issues"))
+ACTION_LABELS = {"create": "Created", "update": "Updated", "link": "Linked to a person added by hand",
+                 "archive": "Archived", "skip": "Skipped", "rekey": "Re-keyed (same person, new SIS id)"}
+PLANNED_ACTION_LABELS = {"create": "Would create", "update": "Would update",
+                         "link": "Would link to a person added by hand", "archive": "Would archive",
+                         "skip": "Would skip", "rekey": "Would re-key (same person, new SIS id)"}
+
+# What each kind of record issue is called on the run page, in the CSV and in the email.
+ISSUE_KIND_LABELS = {
+    "bad_record": "Unreadable record", "duplicate_source_id": "Sent twice by the SIS",
+    "possible_duplicate": "Possible duplicate", "sign_in_account": "Matches a sign-in account",
+    "ambiguous_link": "Email shared by several people", "archived_here": "Archived here by hand",
+    "listing": "How the roster was read", "unreadable_date": "Unreadable date",
+    "left_alone": "Left alone by the undo",
+}
+
+# Why a sync left someone as they were (jobs/plan.py records one per skipped person).
+SKIP_REASONS = {
+    "auto_update_off": "Changed in the SIS, but Auto update is off",
+    "update_role": "Changed in the SIS, but the sync rules for their role say Auto update never changes them",
+    "additions_only": "Already here, and Additions only is on",
+    "signs_in": "Can sign in: SIS data never changes an account that signs in",
+    "excluded": "Excluded from sync in People",
+    "archived_here": "Archived here by hand (restore them in People to sync them again)",
+    "archive_off": "Left the SIS roster, but Archive is off",
+    "archive_role": "Left the SIS roster, but the sync rules for their role say Archive never removes them",
+    "delta": "Left the SIS roster; only a full sync archives",
+    "left_before_added": "Marked as leaving in the SIS and never added here",
+    "possible_duplicate": "Possible duplicate of someone here (see the record issues)",
+    "sign_in_account": "Email matches a sign-in account (see the record issues)",
+    "ambiguous_link": "Email shared by several people here (see the record issues)",
+}
+
+
+def skip_reason(reason: str) -> str:
+    return SKIP_REASONS.get(reason, reason.replace("_", " ").capitalize())
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def issue_kind_label(kind: str) -> str:
+    return ISSUE_KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def field_value(value: str, name: str) -> str:
+    """A stored value as people read it: role and status by their labels, others as they are."""
+    if name == "role":
+        from .models import ROLE_LABELS  # models import this module
+        return ROLE_LABELS.get(value, value)
+    if name == "status":
+        return value.capitalize()
+    return value
+
+
+def action_label(action: str, planned: bool = False) -> str:
+    labels = PLANNED_ACTION_LABELS if planned else ACTION_LABELS
+    return labels.get(action, action.capitalize())
+
+
+def issue_count_text(count: int) -> str:
+    return f"{count:,} issue{'s' if count != 1 else ''}"
+
+
+def outcome_label(status: str, issues: int = 0) -> str:
+    """A finished run's status as every page and the email say it: "Succeeded with 2 issues"."""
+    label = status_label(status)
+    return f"{label} with {issue_count_text(issues)}" if status == "succeeded" and issues else label
+
+
+def settings_in_words(conn) -> str:
+    """The audit log's record of saved sync settings: "Students on, Teachers on, … Automatic Rostering off"."""
+    def on(value) -> str:
+        return "on" if value else "off"
+    toggles = ", ".join(f"{'Parent contacts' if t.column == 'sync_parents' else t.label} {on(getattr(conn, t.column))}"
+                        for t in SYNC_TOGGLES)
+    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, nightly at {conn.sync_time}; "
+            f"archive guard {conn.archive_threshold_percent:g}%.")
+
+
 def run_kind(trigger: str) -> str:
-    """What a run is called on the page: a preview writes nothing, every other trigger is a sync."""
-    return "Preview" if trigger == "preview" else "Sync"
+    """What a run is called on the page: a preview writes nothing, an undo reverses a sync, the rest are syncs."""
+    return {"preview": "Preview", "undo": "Undo"}.get(trigger, "Sync")
 
 
 def status_label(status: str) -> str:

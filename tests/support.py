@@ -282,9 +282,9 @@ def snapshot(school) -> list[tuple]:
 
 
 def changes(run, action=None) -> list[SyncChange]:
+    """The run's change log as the run page shows it (skip rows, who was left alone and why, only when asked)."""
     query = db.select(SyncChange).where(SyncChange.run_id == run.id)
-    if action:
-        query = query.where(SyncChange.action == action)
+    query = query.where(SyncChange.action == action) if action else query.where(SyncChange.action != "skip")
     return db.session.scalars(query).all()
 
 

@@ -126,6 +126,11 @@ class Sandbox:
     def rename(self, source_id, given_name=None, family_name=None) -> dict:
         return mutations.rename(self.data, source_id, given_name, family_name)
 
+    def simulate(self, school_id: str, renames: int = 5, removals: int = 3, additions: int = 3,
+                 seed: int | None = None) -> dict:
+        """The demo's "Simulate SIS changes": rename, remove (tobedeleted) and add people of one school."""
+        return mutations.simulate(self.data, school_id, renames, removals, additions, seed)
+
     def people(self, school_index: int = 0, parents: str = "linked") -> list:
         """Expected PersonRecords for a school (parents linked to its students, or "all")."""
         return mutations.people(self.data, self.data.school_ids[school_index], parents)
@@ -135,7 +140,8 @@ class Sandbox:
         if action == "people":
             return [p._asdict() for p in self.people(**kwargs)]
         actions = {"set_faults": self.set_faults, "clear_faults": self.clear_faults, "mutate": self.mutate,
-                   "rename": self.rename, "info": lambda: self.info, "served": self.served}
+                   "rename": self.rename, "simulate": self.simulate, "info": lambda: self.info,
+                   "served": self.served}
         if action not in actions:
             raise ValueError(f"Unknown action {action!r}; known: {sorted(actions) + ['people']}")
         return actions[action](**kwargs) or {"ok": True}

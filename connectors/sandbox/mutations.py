@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from ..records import normalise_user
 from ..errors import BadResponse
 from .data import Dataset, iso
-from .names import GIVEN
+from .names import FAMILY, GIVEN, ascii_slug
 
 PARENT_ROLES_SET = {"guardian", "parent", "relative"}
 
@@ -25,10 +25,7 @@ def mutate(data: Dataset, change_fraction: float = 0.0, remove_fraction: float =
         n_remove = round(len(ids) * remove_fraction)
         changed, removed = ids[:n_change], ids[n_change:n_change + n_remove]
         stamp = _now()
-        for sid in changed:
-            user = data.users[sid]
-            user["givenName"] = rng.choice([g for g in GIVEN if g != user["givenName"]])
-            user["dateLastModified"] = stamp
+        _rename_all(data, changed, "givenName", GIVEN, rng, stamp)
         marked, dropped = [], []
         for n, sid in enumerate(removed):
             drop = remove_mode == "drop" or (remove_mode == "mixed" and n % 2)
@@ -43,6 +40,14 @@ def mutate(data: Dataset, change_fraction: float = 0.0, remove_fraction: float =
     return {"changed": sorted(changed), "tobedeleted": sorted(marked), "dropped": sorted(dropped)}
 
 
+def _rename_all(data: Dataset, sids: list[str], key: str, names: list[str], rng: random.Random, stamp: str) -> None:
+    """Give each of these people another name from `names` (givenName or familyName)."""
+    for sid in sids:
+        user = data.users[sid]
+        user[key] = rng.choice([name for name in names if name != user[key]])
+        user["dateLastModified"] = stamp
+
+
 def rename(data: Dataset, source_id: str, given_name: str | None = None, family_name: str | None = None) -> dict:
     """Change one person's names and bump dateLastModified."""
     with data.lock:
@@ -54,6 +59,50 @@ def rename(data: Dataset, source_id: str, given_name: str | None = None, family_
         user["dateLastModified"] = _now()
         data.changed([source_id])
         return dict(user)
+
+
+SIMULATE_LIMIT = 500  # per kind of change: a demo control, not a load generator
+
+
+def simulate(data: Dataset, school_id: str, renames: int = 5, removals: int = 3, additions: int = 3,
+             seed: int | None = None) -> dict:
+    """What a school's SIS does between two nights (the demo's "Simulate SIS changes"): rename some of the school's
+    people, mark some as leaving (tobedeleted) and enrol new students. Returns the chosen and new sourcedIds."""
+    counts = {"renames": renames, "removals": removals, "additions": additions}
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SIMULATE_LIMIT:
+            raise ValueError(f"{name} must be a whole number from 0 to {SIMULATE_LIMIT}")
+    if school_id not in data.school_ids:
+        raise ValueError(f"The sandbox has no school {school_id!r}; its schools are {', '.join(data.school_ids)}")
+    rng = random.Random(seed)
+    with data.lock:
+        ours = sorted(sid for sid, user in data.users.items() if user["status"] == "active"
+                      and user["role"] not in PARENT_ROLES_SET
+                      and any(org["sourcedId"] == school_id for org in user["orgs"]))
+        rng.shuffle(ours)
+        renamed, removed = ours[:renames], ours[renames:renames + removals]
+        stamp = _now()
+        _rename_all(data, renamed, "familyName", FAMILY, rng, stamp)
+        for sid in removed:
+            data.users[sid].update(status="tobedeleted", dateLastModified=stamp)
+        students = [sid for sid in ours if data.users[sid]["role"] == "student"]
+        added = [_enrol(data, data.users[rng.choice(students)], rng, stamp) for _ in range(additions)] \
+            if students else []
+        data.changed(renamed + removed + added)
+    return {"renamed": sorted(renamed), "removed": sorted(removed), "added": added}
+
+
+def _enrol(data: Dataset, like: dict, rng: random.Random, stamp: str) -> str:
+    """A new student in `like`'s school and grade, with a new sourcedId, SIS number, name and email."""
+    sid = data._id("student")  # noqa: SLF001 - the dataset's own id scheme (vendor-shaped)
+    number = f"{data._counter:06d}"  # noqa: SLF001
+    given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+    slug = f"{ascii_slug(given)}.{ascii_slug(family)}"
+    data.users[sid] = {**like, "sourcedId": sid, "status": "active", "dateLastModified": stamp, "givenName": given,
+                       "familyName": family, "identifier": number, "username": f"{slug}{number}",
+                       "userIds": [{"type": "SIS", "identifier": number}], "agents": [],
+                       "email": f"{slug}{number}@students.sandbox.example.org"}
+    return sid
 
 
 def apply_record_faults(data: Dataset, *, tobedeleted: int = 0, duplicates: int = 0, missing_names: int = 0,

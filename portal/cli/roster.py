@@ -17,7 +17,7 @@ from jobs.thresholds import parse_threshold_override
 from store.db import db
 from store.models import RUN_COUNTS, District, School, Source, SyncRun
 from store.secrets import redactor_for, rotate_secrets
-from store.vocabulary import SYNC_TOGGLES
+from store.vocabulary import SYNC_TOGGLES, outcome_label, run_kind
 
 from ..rostering import service
 
@@ -186,7 +186,9 @@ def _run_result(run: SyncRun, preview: bool = False) -> dict:
 
 
 def _echo_run(run: SyncRun, result: dict, preview: bool = False) -> None:
-    click.echo(f"Run {run.id} {run.status}" + (" (preview: nothing written)" if preview else "") + ".")
+    click.echo(f"{run_kind(run.trigger)} #{run.shown_number} of {run.school.name}: "
+               f"{outcome_label(run.status, run.issues).lower()}" + (" (preview: nothing written)" if preview else "")
+               + ".")
     click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
     if run.rekeyed:
         click.echo(f"  re-keyed {run.rekeyed} (same people under new SIS ids, e.g. after a move to OneRoster 1.2)")
@@ -260,4 +262,4 @@ def tick_command(at):
         click.echo("No nightly syncs are due.")
     for run_id in run_ids:
         run = db.session.get(SyncRun, run_id)
-        click.echo(f"Queued nightly sync of {run.school.name} for {run.local_date} (run {run.id}).")
+        click.echo(f"Queued nightly sync of {run.school.name} for {run.local_date} (sync #{run.shown_number}).")

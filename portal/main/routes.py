@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from ..access import managed_schools
+from ..status.overview import school_schedules
 from . import bp
 
 
@@ -15,7 +16,7 @@ def index():
     schools = managed_schools(current_user)
     if current_user.role == "owner" and len(schools) == 1:
         return redirect(url_for("people.index", slug=schools[0].slug))
-    return render_template("main/index.html", schools=schools)
+    return render_template("main/index.html", rows=school_schedules(schools))
 
 
 # Error pages: (status, title, message); each says what happened and what to do.

@@ -42,6 +42,16 @@ def _search_text(args) -> str:
     return "".join(ch for ch in args.get("q", "")[:200] if ch.isprintable())
 
 
+def _empty_school(school, result, q, args) -> str:
+    """"not_connected" or "connected" for a school with nobody in People yet but its owners (no filter), else ""."""
+    if q or args.get("role") or args.get("status") or result.total > len(result.items):
+        return ""
+    if any(not person.can_manage_rostering for person in result.items):
+        return ""
+    conn = get_connection(school)
+    return "connected" if conn is not None and conn.can_sync else "not_connected"
+
+
 def _people_context(school, args) -> dict:
     q = _search_text(args)
     result = search_people(
@@ -53,6 +63,7 @@ def _people_context(school, args) -> dict:
         per_page=current_app.config["PEOPLE_PAGE_SIZE"],
     )
     context = _rules_context(school, args.get("role", ""))
+    context.update(empty_school=_empty_school(school, result, q, args))
     context.update(result=result, q=q, role=args.get("role", ""),
                    status=args.get("status", ""), roles=ROLES, role_labels=ROLE_LABELS, statuses=STATUSES)
     return context
@@ -106,6 +117,8 @@ def person_action(school, person_id, action):
     person = person_of(school, person_id)
     if person is None:
         abort(404)
+    if action == "archive" and request.form.get("confirmed") != "yes" and not person.can_manage_rostering:
+        return _confirm_archive(school, person)
     try:
         message, status = apply_person_action(school, person, action, current_user), 200
     except NotAllowed as exc:
@@ -116,6 +129,14 @@ def person_action(school, person_id, action):
     flash(message, "success" if status == 200 else "error")
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
                     else url_for("people.index", slug=school.slug))
+
+
+def _confirm_archive(school, person):
+    """Archiving asks first: the row (htmx) or a page (no JavaScript) with the question and a confirming form."""
+    if is_htmx():
+        return render_template("people/_person_row.html", school=school, person=person, role_labels=ROLE_LABELS,
+                               confirm_archive=True)
+    return render_template("people/confirm_archive.html", school=school, person=person)
 
 
 @bp.post("/people/<int:person_id>/sis-link")

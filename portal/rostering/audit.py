@@ -16,6 +16,8 @@ ACTIONS = {
     "sync_started": "Started a sync",
     "sync_approved": "Approved a sync",
     "sync_discarded": "Discarded a sync",
+    "sync_undone": "Undid a sync",
+    "demo_sis_changed": "Simulated SIS changes (demo)",
     "person_exclude": "Excluded a person from sync",
     "person_include": "Included a person in sync again",
     "person_archive": "Archived a person by hand",

@@ -14,7 +14,8 @@ from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
 
 from . import csv_method, service
 from .blackouts import list_blackouts
-from .changes import grouped_changes
+from .changes import grouped_changes, skip_summary
+from .chart_data import chart_context
 from .forms import METHODS, settings_from_connection, vendor_choices
 from .sftp_view import sftp_view
 from .source_health import last_night
@@ -73,6 +74,7 @@ def page_context(school, **parts) -> dict:
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))
     context.update(history_context(school))
+    context.update(chart_context(school))
     context.update(run_context(latest_run(school)))
     context.update(pauses)
     context.update(csv_context(school, conn, parts.pop("csv_form", None), parts.pop("csv_errors", None)))
@@ -121,7 +123,7 @@ def pause_context(school) -> dict:
 
 def run_context(run) -> dict:
     """The progress/outcome partial of a run: archive list for review, planned changes for previews."""
-    context = {"run": run, "review": None, "preview": {}, "hold": None}
+    context = {"run": run, "review": None, "preview": {}, "hold": None, "skip_reasons": []}
     if run is None or not run.is_final:
         return context
     if run.status == "needs_review":
@@ -132,4 +134,5 @@ def run_context(run) -> dict:
         context["hold"] = archive_hold(run, conn.archive_threshold_percent if conn else None, uncounted)
     elif run.trigger == "preview" and run.status == "succeeded":
         context["preview"] = grouped_changes(run)
+        context["skip_reasons"] = skip_summary(run) if run.skipped else []
     return context

@@ -9,19 +9,24 @@ from connectors.errors import InvalidSettings
 from jobs.connection import NotConfigured, get_connection
 from jobs.runs import SyncAlreadyRunning, approve_run, discard_run, start_sync
 from jobs.thresholds import PERCENT_MAX_CHARS
+from jobs.undo import undo_context
 from store.db import db
 from store.models import SyncChange, SyncIssue, SyncRun
-from store.vocabulary import run_kind
+from jobs.people_refs import people_by_source
+from store.vocabulary import issue_kind_label, run_kind
 
 from ..access import school_required
 from ..htmx import is_htmx, retarget, trigger
 from ..paging import page_number
 from . import bp
+from .chart_data import chart_context
 from .context import history_context, latest_run, run_context
+from .changes import page_refs, skipped_people
 from .routes import _page
 
 STARTABLE = ("manual", "preview")  # the triggers the page offers: Sync now and Preview
 RUN_PAGE_SIZE = 100
+CSV_CHUNK = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -35,8 +40,9 @@ def _school_run(school, run_id: int) -> SyncRun:
 
 def _progress(school, run, status=200, notice=""):
     """The progress/outcome fragment; a final one tells the history table to refresh."""
+    on_run_page = request.values.get("on") == "run"  # polled from the run's own page: no link to itself
     response = make_response(render_template("rostering/_run_progress.html", school=school, run_notice=notice,
-                                             **run_context(run)), status)
+                                             on_run_page=on_run_page, **run_context(run)), status)
     if run is not None and (run.is_final or request.method == "POST"):
         trigger(response, "runs-changed")
     return response
@@ -134,6 +140,13 @@ def history(school):
     return render_template("rostering/_history.html", **history_context(school, page_number(request.args)))
 
 
+@bp.get("/runs/chart")
+@school_required
+def history_chart(school):
+    """The history chart alone, for the page's refresh after a run."""
+    return render_template("rostering/_history_glance.html", **chart_context(school))
+
+
 @bp.get("/runs/<int:run_id>")
 @school_required
 def run_page(school, run_id):
@@ -141,10 +154,13 @@ def run_page(school, run_id):
     run = _school_run(school, run_id)
     issues = db.paginate(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id),
                          page=page_number(request.args, "issues_page"), per_page=RUN_PAGE_SIZE, error_out=False)
-    changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id),
+    changes = db.paginate(db.select(SyncChange).where(SyncChange.run_id == run.id, SyncChange.action != "skip")
+                          .order_by(SyncChange.id),
                           page=page_number(request.args, "changes_page"), per_page=RUN_PAGE_SIZE, error_out=False)
     return render_template("rostering/run.html", school=school, issues=issues, changes=changes,
-                           **run_context(run))
+                           skips=skipped_people(run, page_number(request.args, "skips_page"), RUN_PAGE_SIZE),
+                           refs=page_refs(school, issues.items, changes.items), **run_context(run),
+                           **undo_context(run))
 
 
 def _safe_cell(value) -> str:
@@ -159,10 +175,16 @@ def issues_csv(school, run_id):
     run = _school_run(school, run_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["run", "source_id", "kind", "message"])
-    for issue in db.session.scalars(db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id)):
-        writer.writerow([run.id] + [_safe_cell(v) for v in (issue.source_id, issue.kind, issue.message)])
+    writer.writerow(["Run", "Name", "Role", "SIS record id", "Problem", "What happened"])
+    query = db.select(SyncIssue).where(SyncIssue.run_id == run.id).order_by(SyncIssue.id)
+    for chunk in db.session.scalars(query.execution_options(yield_per=CSV_CHUNK)).partitions():
+        refs = people_by_source(school.id, (issue.source_id for issue in chunk))  # one query per chunk
+        for issue in chunk:
+            ref = refs.get(issue.source_id)
+            cells = (ref.name if ref else "", ref.role_label if ref else "", issue.source_id,
+                     issue_kind_label(issue.kind), issue.message)
+            writer.writerow([f"#{run.shown_number}"] + [_safe_cell(v) for v in cells])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{school.slug}-run-{run.id}-issues.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{school.slug}-run-{run.shown_number}-issues.csv"'
     return response

@@ -17,7 +17,7 @@ from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, School
 from store.secrets import decrypt_secret, encrypt_secret
-from store.vocabulary import SYNC_TOGGLES
+from store.vocabulary import SYNC_TOGGLES, settings_in_words
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
@@ -115,9 +115,7 @@ def save_sync_settings(conn: RosterConnection, *, automatic: bool, sync_time: st
     for name, value in new.items():
         setattr(conn, name, value)
     conn.automatic, conn.sync_time, conn.archive_threshold_percent = bool(automatic), sync_time, percent
-    shown = ", ".join(f"{t.column}={'on' if getattr(conn, t.column) else 'off'}" for t in SYNC_TOGGLES)
-    AuditEvent.record(conn.school, actor, "settings_changed", f"Sync settings: {shown}, automatic="
-                      f"{'on' if automatic else 'off'} at {sync_time}, archive guard {percent:g}%.")
+    AuditEvent.record(conn.school, actor, "settings_changed", settings_in_words(conn))
     db.session.commit()
     return conn
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from jobs.schedule import next_run_at, parse_sync_time
 from store.db import db
-from store.models import RosterConnection, School, SyncRun
+from store.models import Person, RosterConnection, School, SyncRun
 
 TIME_FORMAT = "%a %b %-d, %H:%M %Z"
 
@@ -21,6 +21,7 @@ class SchoolSchedule:
     next_run: str  # local wall time, "due now" or ""
     last_run: SyncRun | None
     last_run_at: str
+    people: int = 0  # active people in the school's directory
 
 
 def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
@@ -30,6 +31,13 @@ def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
               .group_by(SyncRun.school_id).subquery())
     runs = db.session.scalars(db.select(SyncRun).join(newest, SyncRun.id == newest.c.id))
     return {run.school_id: run for run in runs}
+
+
+def _people_counts(school_ids: list[int]) -> dict[int, int]:
+    """Active people per school, one grouped query."""
+    rows = db.session.execute(db.select(Person.school_id, db.func.count()).where(
+        Person.school_id.in_(school_ids), Person.status == "active").group_by(Person.school_id))
+    return dict(rows.all())
 
 
 def _next_run_text(conn: RosterConnection, now: datetime) -> str:
@@ -48,6 +56,7 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
         db.select(RosterConnection).where(RosterConnection.school_id.in_(ids))
         .options(joinedload(RosterConnection.source)))}  # has_secret of a mapped school reads its source
     runs = _latest_runs(ids)
+    people = _people_counts(ids)
     rows = []
     for school in schools:
         conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
@@ -56,5 +65,6 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
             school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
             sync_time=parse_sync_time(conn.sync_time if conn else None).strftime("%H:%M"), zone=zone.key,
             next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
-            last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""))
+            last_run=run, last_run_at=moment.astimezone(zone).strftime(TIME_FORMAT) if moment else "",
+            people=people.get(school.id, 0)))
     return rows

@@ -5,6 +5,7 @@ from store.db import db
 from store.models import District
 
 from ..access import managed_schools
+from ..rostering.chart_data import school_charts
 from . import bp
 from .nights import nights_context
 from .overview import school_schedules
@@ -31,4 +32,5 @@ def district(district_id):
     if place is None or current_user.district_id != district_id:
         abort(404)
     schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
-    return render_template("status/district.html", rows=school_schedules(schools), **nights_context(place))
+    return render_template("status/district.html", rows=school_schedules(schools), charts=school_charts(schools),
+                           **nights_context(place))

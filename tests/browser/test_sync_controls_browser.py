@@ -139,6 +139,7 @@ def test_people_manager_exposes_person_and_role_sync_controls(page, school):
     row.get_by_role("button", name="Include in SIS sync: Sam Student").click()
     expect(row).to_contain_text("included in SIS sync again")
     row.get_by_role("button", name="Archive: Sam Student").click()
+    row.get_by_role("button", name="Yes, archive Sam Student").click()  # archiving asks first (issue 17 item 19)
     expect(row.locator(".badge")).to_have_text("Archived")
     row.get_by_role("button", name="Restore: Sam Student").click()
     expect(row.locator(".badge")).to_have_text("Active")

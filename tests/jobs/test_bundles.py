@@ -1,7 +1,9 @@
 """Receiving a CSV bundle: kept, validated, synced now or at night, and deleted after the retention period."""
+import os
 from datetime import datetime, timedelta, timezone
 
 from jobs.bundles import accept_bundle, prune_bundles
+from jobs.connection import get_connection
 from jobs.schedule import dispatch_nightly
 from jobs.sync import run_sync
 from store.db import db
@@ -146,3 +148,25 @@ def test_the_nightly_run_reads_the_newest_valid_bundle(app, bundle_store, tmp_pa
     (run_id,) = dispatch_nightly(datetime(2030, 1, 2, 3, 0, tzinfo=timezone.utc))
     run = db.session.get(SyncRun, run_id)
     assert run.trigger == "nightly" and run.bundle_id == newer.id
+
+
+def test_retention_waits_for_a_queued_run_and_a_run_without_its_bundle_fails_readably(app, bundle_store, tmp_path):
+    from jobs.runs import create_run
+    school = make_school()
+    make_csv_connection(school)
+    bundle = accept_bundle(school.id, _zip(tmp_path), via="upload", filename="a.zip", sync=False)
+    run = create_run(school, trigger="manual", bundle_id=bundle.id)
+    later = datetime.now(timezone.utc) + timedelta(days=31)
+    assert prune_bundles(later) == 0  # a queued run is about to read it
+    run_sync(run.id)
+    db.session.expire_all()
+    assert db.session.get(SyncRun, run.id).status == "succeeded"
+    again = create_run(school, trigger="manual", bundle_id=bundle.id)
+    get_connection(school).method = "oneroster"  # the school went back to the API before a worker took the run
+    db.session.commit()
+    run_sync(again.id)
+    db.session.expire_all()
+    failed = db.session.get(SyncRun, again.id)
+    assert failed.status == "failed"
+    assert failed.error_message.startswith("The CSV bundle this run was to read is no longer available")
+    assert prune_bundles(later) == 1 and not os.path.exists(bundle.stored_path)

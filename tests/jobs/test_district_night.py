@@ -183,7 +183,9 @@ def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_scho
     set_report_choice(manager, "each")
     with mail.record_messages() as outbox:
         run_night_now(source)
-    assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync succeeded" for s in schools)
+    # each school's second run: the subject says the run's number within the school (issue 17 item 16)
+    assert sorted(m.subject for m in outbox) == sorted(f"Rostering: {s.name} sync #2 succeeded" for s in schools)
+    assert all("you chose each school's report" in m.body for m in outbox)
 
 
 def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
@@ -243,3 +245,31 @@ def test_a_night_whose_reader_died_ends_failed_at_the_next_tick_and_changes_noth
     assert night.status == "failed" and "stopped before the read was complete" in night.error_message
     assert all(run.status == "failed" for run in night_runs(night.id))
     assert all(people(s) == [] for s in schools)
+
+
+def test_broken_duplicate_leaving_and_guardian_linked_records_end_as_in_each_schools_own_sync(app, district, sandbox):
+    from store.models import SyncIssue
+    source, schools = district
+    sandbox.set_faults(tobedeleted=6, duplicates=4, missing_names=4, unreadable_dates=3, vendor_formats=True,
+                       parent_links="guardian_side")
+    try:
+        night = run_night_now(source)
+        alone = make_district(timezone="UTC")
+        twins = []
+        for index in range(MAPPED):
+            twin = make_school(alone)
+            connect(twin, sandbox, index, **NIGHT)
+            twins.append(sync(twin))
+    finally:
+        sandbox.clear_faults()
+
+    def issues(run):
+        return sorted((i.source_id, i.kind) for i in db.session.scalars(
+            db.select(SyncIssue).where(SyncIssue.run_id == run.id, SyncIssue.source_id != "")))
+
+    for school, run, own in zip(schools, night_runs(night.id), twins):
+        assert run.status == own.status == "succeeded", (run.error_message, own.error_message)
+        assert directory(school) == directory(own.school)
+        assert run.counts() == own.counts() and run.issues > 0
+        assert issues(run) == issues(own)
+    assert any(row[7] for row in directory(schools[0]))  # guardians named only from their side still count

@@ -81,14 +81,14 @@ def test_a_report_with_a_5000_character_record_arrives_readable(app, sink):
     [raw] = sink.messages(1)
     _lines_within_the_smtp_limit(raw)
     message = email.message_from_bytes(raw, policy=default)
-    assert message["To"] == owner.email and message["Subject"] == f"Rostering: {school.name} sync FAILED"
+    assert message["To"] == owner.email and message["Subject"] == f"Rostering: {school.name} sync #1 FAILED"
     parts = _text_parts(raw)
     text, page = parts["text/plain"], html.unescape(re.sub(r"<[^>]+>", "", parts["text/html"]))
     for part in (text, page):
         assert "École Élémentaire Saint-Exupéry" in part and 'Malformed record: {"givenName": "Zoë"' in part
         assert "and 3 more, see the run page" in part  # 13 issues, 10 shown
         assert LONG_RECORD not in part and "x" * 3000 not in part  # details capped; the run page has them
-    assert "stu-000: Malformed record:" in text and "13 in all, first 10 shown" in text
+    assert "SIS record stu-000: Unreadable record. Malformed record:" in text and "13 in all, first 10 shown" in text
 
 
 def test_a_password_reset_email_goes_through_the_same_encoding(app, sink):

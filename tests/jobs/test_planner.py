@@ -69,7 +69,7 @@ def run(directory, *pages, **options):
 
 
 def kinds(found) -> list[str]:
-    return [kind for _, kind, _ in found]
+    return [issue[1] for issue in found]
 
 
 def totals(plan, **expected) -> dict:

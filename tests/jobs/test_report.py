@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 
 from jobs.report import send_run_report
 from portal.extensions import mail
-from tests.factories import make_owner, make_school
+from tests.factories import make_owner, make_person, make_school
 from tests.support import (closed_port, connect, finished_run, opted_in_owner, reload_run, sandbox_fixture, sync,
                            use_mail_server)
 
@@ -44,16 +44,33 @@ def test_an_opted_in_owner_gets_one_report_with_the_counts_and_a_link(app, smtp_
 
     assert [rcpt for rcpt, _ in smtp_sink.messages] == [[owner.email]]
     message = smtp_sink.messages[0][1]
-    assert message["Subject"] == f"Rostering: {school.name} sync succeeded"
+    # the site's words: the school's own run number and "succeeded with 12 issues", as the run page says it
+    assert message["Subject"] == f"Rostering: {school.name} sync #1 succeeded with 12 issues"
     parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
              if not part.is_multipart()}
     text, html = parts["text/plain"], parts["text/html"]
     link = f"http://127.0.0.1:5000/schools/{school.slug}/rostering/runs/{run.id}"
-    for expected in ("Nightly (Automatic Rostering)", "Fetched:   120", "Created:   7", "Archived:  2",
+    for expected in ("Nightly (Automatic Rostering)", "Read from the SIS: 120", "Created: 7", "Archived: 2",
                      "Duration:  1 min 15 s", "12 in all, first 10 shown", "stu-009", link):
         assert expected in text
     assert "stu-010" not in text and f'href="{link}"' in html
+    assert "Linked" not in text and "Unchanged" not in text  # counts the site never shows
     assert reload_run(run.id).report_status == "sent"
+
+
+def test_the_report_names_each_person_beside_their_record_id_and_links_to_them(app):
+    school = make_school()
+    opted_in_owner(school)
+    make_person(school, role="teacher", given_name="Ada", family_name="Lovelace", source_id="stu-001")
+    run = finished_run(school, issues=3)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    [message] = outbox
+    people = f"http://127.0.0.1:5000/schools/{school.slug}/people?q=stu-001"
+    assert "- Ada Lovelace (Teacher), SIS record stu-001: Unreadable record. Record 1 has no family name" in message.body
+    assert f"In People: {people}" in message.body and f'<a href="{people}">Ada Lovelace (Teacher)</a>' in message.html
+    assert "- SIS record stu-000: Unreadable record." in message.body  # nobody here has that id: the id alone
+    assert "bad_record" not in message.body
 
 
 def test_nobody_opted_in_means_no_mail(app):
@@ -115,5 +132,5 @@ def test_a_real_sync_sends_its_own_report_with_its_counts(app, sandbox, smtp_sin
     assert run.status == "succeeded" and run.created > 0 and run.report_status == "sent"
     [(rcpt, message)] = smtp_sink.messages
     text = next(p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain")
-    assert rcpt == [owner.email] and f"Created:   {run.created}" in text.splitlines()
+    assert rcpt == [owner.email] and f"Created: {run.created}" in text.splitlines()
     assert sandbox.info["client_secret"] not in message.as_string()

@@ -69,9 +69,9 @@ def test_search_results_page_in_name_order(client, school_with_people, monkeypat
 
 def test_role_filter_and_source_column(client, school_with_people):
     page = client.get("/schools/lincoln/people?role=staff").get_data(as_text=True)
-    assert "Showing 1–1 of 1 people" in page and "Manual" in page
+    assert "Showing 1–1 of 1 people" in page and "Added by hand" in page
     teachers = client.get("/schools/lincoln/people?role=teacher").get_data(as_text=True)
-    assert "of 30 people" in teachers and "Rostered" in teachers
+    assert "of 30 people" in teachers and "From the SIS" in teachers
 
 
 def test_htmx_search_returns_only_the_table(client, school_with_people):

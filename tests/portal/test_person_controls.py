@@ -20,10 +20,11 @@ def synced(app, client, auth, sandbox):
     return school, owner, directory(school)[student.source_id]
 
 
-def act(client, person, action, htmx=True):
+def act(client, person, action, htmx=True, confirmed=True):
     token = csrf_token(client, "/schools/controls/people")
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(f"/schools/controls/people/{person.id}/{action}", data={"csrf_token": token}, headers=headers)
+    data = {"csrf_token": token, **({"confirmed": "yes"} if confirmed else {})}
+    return client.post(f"/schools/controls/people/{person.id}/{action}", data=data, headers=headers)
 
 
 def test_excluded_person_keeps_hand_edits_and_is_never_archived(client, synced, sandbox):

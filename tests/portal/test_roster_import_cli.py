@@ -25,7 +25,7 @@ def test_import_syncs_a_zip_and_leaves_the_file_in_place(runner, school, tmp_pat
     path = write_zip(tmp_path / "export.zip", bundle_files(users_csv=users(user_row("u1"), user_row("u2"))))
     result = _import(runner, path)
     assert result.exit_code == 0, result.output
-    assert "Run 1 succeeded." in result.output and "created 2" in result.output
+    assert f"Sync #1 of {school.name}: succeeded." in result.output and "created 2" in result.output
     assert (tmp_path / "export.zip").exists()
     assert [p[0] for p in people(school)] == ["u1", "u2"]
     bundle = db.session.scalar(db.select(RosterBundle))

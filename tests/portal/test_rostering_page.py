@@ -238,7 +238,7 @@ def test_sync_now_runs_shows_progress_and_refuses_a_second_start(app, client, ow
     assert run.status == "succeeded", run.error_message
     assert "hx-trigger" not in html and 'value="100"' in html and "Sync finished" in html
     people = client.get(f"/schools/lincoln/people").get_data(as_text=True)
-    assert "Rostered" in people
+    assert "From the SIS" in people
 
 
 def test_progress_polls_while_running_and_stops_when_finished(client, owner, world):
@@ -428,7 +428,7 @@ def test_sync_now_without_an_override_uses_the_saved_threshold(client, owner, wo
     response = post(client, "/runs", {"trigger": "manual", "threshold_override": ""})
     assert response.status_code == 200 and "hx-swap-oob" not in response.get_data(as_text=True)
     assert db.session.scalar(db.select(SyncRun)).archive_threshold_override is None
-    assert db.session.scalar(db.select(AuditEvent).filter_by(action="sync_started")).detail == "Run 1."
+    assert db.session.scalar(db.select(AuditEvent).filter_by(action="sync_started")).detail == "Run #1."
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "100.5", "150", "nan", "inf", "1e999", "25%"])
