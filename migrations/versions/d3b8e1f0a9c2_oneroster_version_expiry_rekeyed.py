@@ -1,13 +1,13 @@
 """OneRoster version and credentials' expiry date per connection; people re-keyed per run (issue 15).
 
 Revision ID: d3b8e1f0a9c2
-Revises: d2e8b1f4c6a9
+Revises: d4b8e2f6a1c9
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "d3b8e1f0a9c2"
-down_revision = "d2e8b1f4c6a9"  # the head of main when merged (sftp)
+down_revision = "d4b8e2f6a1c9"  # the head of main when merged (history)
 branch_labels = None
 depends_on = None
 
