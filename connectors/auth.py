@@ -56,13 +56,13 @@ class TokenSource:
 
         A SIS that refuses the scopes we ask for gets one more request with the core scope alone.
         """
-        scope = self.settings.scope.strip()
+        scope, core = self.settings.scope.strip(), self.settings.core_scope
         try:
             self._fetch(scope)
         except ScopeRefused:
-            if not scope or scope == CORE_SCOPE:
+            if not scope or scope == core:
                 raise
-            self._fetch(CORE_SCOPE)
+            self._fetch(core)
 
     def _fetch(self, scope: str) -> None:
         client = BackendApplicationClient(client_id=self.settings.client_id)
@@ -87,7 +87,8 @@ class TokenSource:
             code = oauth_error(reply.body)
             if code in SCOPE_ERRORS:
                 raise ScopeRefused(
-                    f"The district granted this client less than it needs: {scope_request(scope)} "
+                    "The district granted this client less than it needs: "
+                    f"{scope_request(scope or self.settings.core_scope)} "
                     f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
                     status=reply.status, url=reply.shown_url)
             raise AuthenticationFailed(

@@ -17,10 +17,10 @@ from .profiles import PROFILES, Profile
 from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
 from .secret_reuse import credential_origins, stay_on_origins
-from .settings import ROSTER_SCOPE, ConnectionSettings
+from .settings import ConnectionSettings
 from .transport import MAX_PAGE_BYTES, Reply, Transport
 
-USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 client)"
+USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 and 1.2 client)"
 
 
 class OneRosterClient:
@@ -99,7 +99,8 @@ class OneRosterClient:
         if status == 403 and mentions(reply.body, "insufficient_scope"):
             return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
                                     "insufficient_scope): ask the district's SIS administrator for the OneRoster "
-                                    f"scope roster.readonly ({ROSTER_SCOPE}) for this client.", area=area, url=shown)
+                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
+                                    area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)

@@ -2,7 +2,9 @@
 
 Infinite Campus gives each OneRoster Provisioning record a Token Expiration Date that districts may change
 (help.otus.com/en/articles/4201366-infinite-campus-api-configuration: "Modify Token Expiration Date if need be").
-The issue's "at most 13 months" is not confirmed by any page the search tool returned, so no limit is enforced.
+"Do not exceed 13 months from the current date" is a vendor's instruction for that date
+(help.eduready360.com/en/integrations/infinite-campus-sis-integration-guide), not Campus' own page: the Campus profile
+refuses a date further ahead (connectors.profiles.base.read_expiry), nothing here depends on it.
 """
 from datetime import date, datetime, timezone
 

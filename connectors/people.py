@@ -9,7 +9,6 @@ from urllib.parse import quote
 from .errors import BadResponse, NotFound, PermissionDenied
 from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt, map_role, normalise_user,
                       raw_role)
-from .settings import ROSTER_SCOPE
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -83,7 +82,7 @@ def open_listing(client, step: Step, *, filter: str | None = None, params: dict 
     passed_over: list[tuple[str, str]] = []
     first_error = None
     for path in step.paths:
-        if path.startswith("schools/") and client.tokens and not client.tokens.grants(ROSTER_SCOPE):
+        if path.startswith("schools/") and client.tokens and not client.tokens.grants(client.settings.roster_scope):
             passed_over.append((path, "needs roster.readonly, which the token does not grant"))
             continue
         pages = client.iter_pages(path, filter=filter, params=params)

@@ -1,4 +1,10 @@
-"""Normalised people and schools built from raw OneRoster 1.1 (and 1.2 `roles[]`) records."""
+"""Normalised people and schools built from raw OneRoster 1.1 and 1.2 records.
+
+1.2 users (IMS OneRoster 1.2 Rostering information model) carry `roles[]` (roleType primary/secondary, role, org)
+instead of `role` and `orgs`, and a `primaryOrg`; both are read here. Their `userProfiles` are accounts in other
+applications (profileType, vendorId, credentials) that the portal does not keep: they are left unread, so a
+malformed one never breaks a record.
+"""
 import json
 import re
 from dataclasses import dataclass
@@ -50,6 +56,7 @@ class PersonRecord(NamedTuple):
     agent_ids: tuple[str, ...]
     date_last_modified: datetime | None
     sis_role: str
+    legacy_id: str = ""  # the person's sourcedId before a move to OneRoster 1.2 (Infinite Campus sends it)
 
     @property
     def is_leaving(self) -> bool:
@@ -186,6 +193,19 @@ def _role_orgs(raw: dict) -> tuple[str, ...]:
     return _ids([r.get("org") for r in roles if isinstance(r, dict) and r.get("org")])
 
 
+def legacy_source_id(raw: dict) -> str:
+    """Infinite Campus' `metadata.ic.legacysourceId`: the 1.1 sourcedId without its role prefix
+    (kb.infinitecampus.com/help/oneroster---whats-new-in-12, "User SourcedIds"). Read as a dotted key inside
+    metadata or as nested objects; "" when absent or not text."""
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, dict):
+        return ""
+    value = metadata.get("ic.legacysourceId")
+    if value is None and isinstance(metadata.get("ic"), dict):
+        value = metadata["ic"].get("legacysourceId")
+    return _text(value)
+
+
 def normalise_user(raw: dict) -> PersonRecord:
     """Build a PersonRecord; raises BadResponse naming the problem when the record is unusable."""
     if not isinstance(raw, dict):
@@ -204,7 +224,7 @@ def normalise_user(raw: dict) -> PersonRecord:
         raise BadResponse(f"User {source_id} ({sis_role}) has no givenName or familyName.")
     status = _text(raw.get("status")).lower()
     school_ids = _ids(raw.get("orgs"))
-    school_ids += tuple(s for s in _role_orgs(raw) if s not in school_ids)
+    school_ids = tuple(dict.fromkeys(school_ids + _role_orgs(raw) + _ids(raw.get("primaryOrg"))))
     return PersonRecord(
         source_id=source_id,
         role=role,
@@ -222,6 +242,7 @@ def normalise_user(raw: dict) -> PersonRecord:
         agent_ids=_ids(raw.get("agents")),
         date_last_modified=parse_datetime(raw.get("dateLastModified")),
         sis_role=sis_role,
+        legacy_id=legacy_source_id(raw),
     )
 
 

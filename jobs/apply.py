@@ -61,6 +61,8 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
             yield row("link", pid, sid, name, before, after)
     for pid, sid in plan.archives:
         yield row("archive", pid, sid, "status", "active", "archived")
+    for pid, old, new in plan.rekeys:
+        yield row("rekey", pid, new, "source_id", old, new)
     for pid, sid, reason, name in plan.skips:  # who was left as they were, and why (store.vocabulary.SKIP_REASONS)
         yield row("skip", pid, sid, reason, "", name)
 
@@ -98,6 +100,7 @@ def _update_people(plan: SyncPlan, now: datetime) -> None:
         row = {"id": pid, "source_id": sid, "source_updated_at": modified, "updated_at": now}
         row.update((name, after) for name, _, after in plan.diffs.get(pid, ()))
         rows.append(row)
+    rows += [{"id": pid, "source_id": new, "updated_at": now} for pid, _, new in plan.rekeys]
     for chunk in _chunks(rows, CHUNK):
         db.session.execute(db.update(Person), chunk)
     for chunk in _chunks([pid for pid, _ in plan.archives], ID_CHUNK):
@@ -119,7 +122,7 @@ def _reset_changes(run_id: int) -> None:
 
 
 def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
-               connection_id: int) -> None:
+               connection_id: int, version: str | None = None) -> None:
     """All of the plan, the change log, the counts and the run's success commit together or not at all."""
     now = datetime.now(timezone.utc)
     try:
@@ -131,6 +134,8 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:
             marks["last_full_sync_at"] = now
+            if version:  # a full sync has seen everyone: the people now carry this version's sourcedIds
+                marks["keyed_version"] = version
         if marks:
             db.session.execute(db.update(RosterConnection).where(RosterConnection.id == connection_id)
                                .values(**marks))

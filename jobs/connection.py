@@ -2,8 +2,6 @@
 
 A school mapped to a district's source resolves to the source's SIS, URLs and secret with the school's own
 SIS school id (RosterConnection.credentials), so Sync now, Preview and Test connection work the same for it."""
-import dataclasses
-
 from cryptography.fernet import InvalidToken
 from sqlalchemy.orm import joinedload
 
@@ -48,10 +46,9 @@ def settings_for(conn: RosterConnection, policy: OutboundPolicy | None = None) -
     policy = policy or outbound_policy()
     row = conn.credentials
     profile = get_profile(row.vendor)
-    settings = profile.normalise(profile.from_saved(row, decrypt_secret(row.secret_encrypted)),
-                                 allow_loopback_http=policy.allow_loopback)
-    expires = getattr(row, "credentials_expire_on", None)
-    return dataclasses.replace(settings, credentials_expire_on=expires.isoformat()) if expires else settings
+    # from_saved carries the row's OneRoster version and credentials' expiry date into the settings too.
+    return profile.normalise(profile.from_saved(row, decrypt_secret(row.secret_encrypted)),
+                             allow_loopback_http=policy.allow_loopback)
 
 
 def load_settings(conn: RosterConnection | None, policy: OutboundPolicy) -> ConnectionSettings:

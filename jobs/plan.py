@@ -12,6 +12,8 @@ from connectors.records import PersonRecord, RecordProblem, RosterNotice
 from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, current_values, pack, record_values
 from .hold import ArchiveHold
 from .parents import ParentBook
+from .plan_issues import duplicate_message, sign_in_message, taken_message, who
+from .rekey import RekeyBook, rekey_sign_in_message
 
 Issue = tuple  # (source_id, kind, message) or, for an unreadable record, (source_id, kind, message, raw excerpt)
 AMBIGUOUS = "ambiguous"
@@ -29,6 +31,7 @@ class Entry:
     role: str
     rostered: bool = True    # has a source_id (False: made by hand)
     signs_in: bool = False   # can sign in: the sync never links, changes, restores or archives them
+    source_id: str | None = None  # the SIS sourcedId (the key of DirectoryIndex.rostered; re-keying needs it)
 
     @property
     def name(self) -> str:
@@ -69,6 +72,7 @@ class DirectoryIndex:
         if entry.signs_in and email:
             self.sign_in.setdefault(email, SignInAccount(_named(entry.name, email), source_id))
         if source_id is not None:
+            entry.source_id = source_id
             self.rostered[source_id] = entry
             if entry.status == "active":
                 self.rostered_total += 1
@@ -105,6 +109,7 @@ class SyncOptions:
     full: bool = True
     no_update_roles: frozenset[str] = frozenset()   # Auto update never changes (or restores) these roles
     no_archive_roles: frozenset[str] = frozenset()  # Archive never removes these roles
+    version_moved: bool = False  # the connection's OneRoster version differs from the one its people were keyed by
     additions_only: bool = False  # why Auto update and Archive are off for this run (skip reasons say so)
     # A OneRoster CSV delta file was read whole: its `tobedeleted` rows say who left, so they may be archived
     # (an API delta may not; there only a full fetch archives).
@@ -128,6 +133,7 @@ class SyncPlan:
     updates: list[tuple] = field(default_factory=list)   # (person_id, source_id, values, updated_at, restore)
     links: list[tuple] = field(default_factory=list)     # (person_id, source_id, values | None, updated_at)
     archives: list[tuple] = field(default_factory=list)  # (person_id, source_id)
+    rekeys: list[tuple] = field(default_factory=list)    # (person_id, old source_id, new source_id)
     skips: list[tuple] = field(default_factory=list)     # (person_id | None, source_id, reason, name): SKIP_REASONS
     counts: Counter = field(default_factory=Counter)     # fetched, skipped, unchanged, issues
     diffs: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)  # person_id → (field, before, after)
@@ -138,7 +144,7 @@ class SyncPlan:
         return {"fetched": self.counts["fetched"], "created": len(self.creates), "updated": len(self.updates),
                 "linked": len(self.links), "skipped": self.counts["skipped"],
                 "unchanged": self.counts["unchanged"], "archived": len(self.archives),
-                "issues": self.counts["issues"]}
+                "issues": self.counts["issues"], "rekeyed": len(self.rekeys)}
 
 
 class ArchiveGuardTripped(Exception):
@@ -171,6 +177,8 @@ class Planner:
         # hashes, not strings: 100k of them cost a few MB (a 64-bit collision is not a practical risk)
         self.seen: set[int] = set()
         self.emails: dict[int, str] = {}  # new records' emails → the first such record's source_id
+        self.rekeys = RekeyBook(directory, by_match=options.full and options.version_moved)
+        self.late_issues: list[Issue] = []  # found when the re-keys are settled, after the last page
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
@@ -211,11 +219,46 @@ class Planner:
         values = record_values(record, contact)
         entry = self.directory.rostered.pop(sid, None)
         if entry is None:
-            self._new_person(record, values, issues)
+            if not self._rekey_later(record, values, issues):
+                self._new_person(record, values, issues)
             return
         if entry.role in self.directory.manager_roles:  # owners and district managers keep their role
             values = (entry.role,) + values[1:]
         self._known_person(record, entry, values, issues)
+
+    def _rekey_later(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> bool:
+        """Hold an unknown sourcedId that probably is a known person under a new id (see jobs.rekey)."""
+        found = self.rekeys.match(record, values)
+        if found is None:
+            return False
+        entry, field_name, value = found
+        if self.rekeys.available(entry):
+            self.rekeys.hold(record, values, entry, field_name, value)
+            return True
+        if entry.signs_in and field_name == "legacy sourcedId":
+            account = self.directory.sign_in.get(current_values(entry.values)[EMAIL].lower())
+            issues.append((record.source_id, "sign_in_account",
+                           rekey_sign_in_message(record, account.name if account else entry.name, entry.source_id)))
+            self._skip(entry.id, record, "sign_in_account")
+            return True
+        return False  # already seen in this run: a new record like any other (a possible duplicate)
+
+    def settle(self) -> list[Issue]:
+        """Re-key the held records whose person's old sourcedId never came; the others are possible duplicates.
+        Call after the last page (finish() does it too); returns the issues found."""
+        issues: list[Issue] = []
+        rekeyed, refused = self.rekeys.settle()
+        for pending in rekeyed:
+            entry = pending.entry
+            self.plan.rekeys.append((entry.id, entry.source_id, pending.source_id))
+            self._known_person(pending, entry, pending.values, issues)
+        for pending in refused:
+            issues.append((pending.source_id, "possible_duplicate",
+                           duplicate_message(pending, pending.field, pending.value, pending.entry)))
+            self._skip(None, pending, "possible_duplicate")
+        self.plan.counts["issues"] += len(issues)
+        self.late_issues += issues
+        return issues
 
     def _new_person(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
@@ -226,19 +269,19 @@ class Planner:
         email_hash = hash(email) if email else None
         earlier = self.emails.setdefault(email_hash, sid) if email else sid
         if earlier != sid:
-            issues.append((sid, "possible_duplicate", f"Possible duplicate: {_who(record)} was not added because "
+            issues.append((sid, "possible_duplicate", f"Possible duplicate: {who(record)} was not added because "
                            f"another SIS record in this sync ({earlier}) has the same email {email}. Give each person "
                            "their own email in the SIS, then sync again."))
             self._skip(None, record, "possible_duplicate")
             return
         account = self.directory.sign_in.get(email) if email else None
         if account is not None:  # never linked by email, nor added beside them: SIS data must not become them
-            issues.append((sid, "sign_in_account", _sign_in_message(record, email, account)))
+            issues.append((sid, "sign_in_account", sign_in_message(record, email, account)))
             self._skip(None, record, "sign_in_account")
             return
         duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
         if duplicate is not None:
-            issues.append((sid, "possible_duplicate", _duplicate_message(record, *duplicate)))
+            issues.append((sid, "possible_duplicate", duplicate_message(record, *duplicate)))
             self._skip(None, record, "possible_duplicate")
             return
         match = self.directory.by_email.pop(email, None) if email else None
@@ -300,7 +343,7 @@ class Planner:
         elif entry.signs_in or not options.may_update(entry.role):
             self._skip(entry.id, record, self._not_updated_reason(entry))
         elif (account := self._sign_in_email_taken(entry, values)) is not None:
-            issues.append((record.source_id, "sign_in_account", _taken_message(record, values[EMAIL], account)))
+            issues.append((record.source_id, "sign_in_account", taken_message(record, values[EMAIL], account)))
             self._skip(entry.id, record, "sign_in_account")
         else:
             restore = entry.status != "active"
@@ -354,6 +397,7 @@ class Planner:
 
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""
+        self.settle()
         for sid, entry in self.directory.rostered.items():
             if entry.role in self.options.roles and self._may_archive(entry):
                 self.plan.archives.append((entry.id, sid))
@@ -364,41 +408,3 @@ class Planner:
 def _diff(fields: tuple[str, ...], stored, values: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """(field, before, after) for each compared field the incoming values change."""
     return [(name, old, new) for name, old, new in zip(fields, current_values(stored), values) if old != new]
-
-
-def _who(record: PersonRecord) -> str:
-    """How an issue names an incoming person (built only for the rare record that gets one)."""
-    return f"{record.given_name} {record.family_name} ({record.source_id})"
-
-
-def _duplicate_message(record: PersonRecord, field_name: str, value: str, entry: Entry) -> str:
-    notes = [n for n, on in (("archived", entry.status != "active"), ("added by hand", not entry.rostered)) if on]
-    name = entry.name + (f" ({', '.join(notes)})" if notes else "")
-    return (f"Possible duplicate: {_who(record)} was not added because the {field_name} {value} already belongs to "
-            f"{name} in People. If they are one person, the SIS has them twice; if not, fix the {field_name} in "
-            "the SIS or in People, then sync again.")
-
-
-def _taken_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
-    at = f" at {account.elsewhere}" if account.elsewhere else ""
-    return (f"{_who(record)} was not updated: its new email {email} matches the sign-in account of {account.name}"
-            f"{at}, and SIS data never gives anyone an address that signs in. Give the SIS record its own email, "
-            "then sync again.")
-
-
-def _sign_in_message(record: PersonRecord, email: str, account: SignInAccount) -> str:
-    start = (f"{_who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
-             f"{account.name}")
-    if account.elsewhere:
-        return (f"{start} at {account.elsewhere}; SIS data never changes an account that can sign in, and People here "
-                "cannot link an account of another school or district. If it is not them, give the SIS record its own "
-                "email.")
-    if account.district:
-        return (f"{start}, a district manager. SIS data never changes an account that can sign in, and district "
-                "managers are not added to a school's People. If it is not them, give the SIS record its own email.")
-    if account.source_id is not None:
-        return (f"{start}, which is already linked to SIS record {account.source_id}. If the SIS has this person "
-                "twice, remove one of its records; if not, give this record its own email.")
-    return (f"{start}, and SIS data never changes an account that can sign in. If they are the same person, link "
-            f"it by hand in People (Link to SIS record, id {record.source_id}); if not, give the SIS record its own "
-            "email.")

@@ -16,6 +16,7 @@ from store.vocabulary import (SHOWN_COUNTS, duration_text, issue_kind_label, mom
 
 from . import bundle_report  # the bundle's lines in a CSV run's report (that module uses this one's mail helpers)
 from .connection import get_connection
+from .credentials import credentials_warning
 from .email_message import EncodedMessage
 from .people_refs import people_by_source
 from .thresholds import archive_hold
@@ -107,6 +108,7 @@ def report_context(run: SyncRun) -> dict:
         "failure_checks": bundle_report.CSV_FAILURE_CHECKS if bundle is not None else FAILURE_CHECKS,
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
+        "credentials_warning": credentials_warning(get_connection(school.id)),
     }
 
 

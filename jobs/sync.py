@@ -52,14 +52,16 @@ def choose_since(conn: RosterConnection, run: SyncRun, now: datetime) -> datetim
     return mark - DELTA_OVERLAP
 
 
-def options_for(conn: RosterConnection, full: bool, *, csv_bundle: bool = False) -> SyncOptions:
-    """`csv_bundle`: the run reads a whole CSV file, so a delta's `tobedeleted` rows may archive (bulk: absence)."""
+def options_for(conn: RosterConnection, full: bool, *, csv_bundle: bool = False,
+                version: str = "1.1") -> SyncOptions:
+    """`csv_bundle`: the run reads a whole CSV file, so a delta's `tobedeleted` rows may archive (bulk: absence).
+    `version`: the OneRoster version the run reads; another than the people's keys makes it a version move."""
     only_add = conn.additions_only
     return SyncOptions(roles=frozenset(conn.enabled_roles), parents=conn.sync_parents,
                        auto_update=conn.auto_update and not only_add, archive=conn.archive and not only_add,
                        full=full, no_update_roles=conn.update_excluded_roles,
                        no_archive_roles=conn.archive_excluded_roles, additions_only=only_add,
-                       delta_archives_leaving=csv_bundle)
+                       delta_archives_leaving=csv_bundle, version_moved=(conn.keyed_version or "1.1") != version)
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,13 @@ def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
             raise SyncRefused("The CSV bundle this run was to read is no longer available (deleted after 30 days, "
                               "or the school left the CSV method). Send the bundle again, then sync.")
         settings, since = None, None
-        options = options_for(conn, full=bundle.users_mode == "bulk", csv_bundle=True)
+        options = options_for(conn, full=bundle.users_mode == "bulk", csv_bundle=True,
+                              version=conn.keyed_version or "1.1")  # CSV ids are not an API version move
     else:
         settings = load_settings(conn, outbound_policy())
         redactor.add(settings.client_secret, settings.client_id)
         since = pages.since(conn, run, datetime.now(timezone.utc))
-        options = options_for(conn, full=since is None)
+        options = options_for(conn, full=since is None, version=settings.oneroster_version)
     # A one-run threshold lives on the run row, so the next run is held to the saved threshold again.
     threshold = conn.archive_threshold_percent if run.archive_threshold_override is None \
         else run.archive_threshold_override
@@ -175,7 +178,7 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
     finally:
         progress.flush()
-    progress.write(phase="planning", percent=90)
+    progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
     return planner.finish(), progress
 
 
@@ -196,7 +199,8 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
     progress.write(phase="applying", percent=92)
     lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
-               connection_id=job.connection_id)
+               connection_id=job.connection_id,
+               version=job.settings.oneroster_version if job.settings is not None else None)
     if job.bundle_id is not None:
         db.session.execute(db.update(RosterBundle).where(RosterBundle.id == job.bundle_id).values(
             status="synced", run_id=job.run_id))
@@ -230,9 +234,10 @@ def make_client(settings) -> OneRosterClient:
     return OneRosterClient(settings, policy=outbound_policy())
 
 
-def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id) -> None:
+def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version=None) -> None:
     """Indirection so tests can make the apply step fail between fetch and apply."""
-    applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id)
+    applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id,
+                        version=version)
 
 
 def _live_counts(planner: Planner) -> dict[str, int]:

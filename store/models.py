@@ -249,6 +249,11 @@ class RosterConnection(db.Model):
     sis_school_id: Mapped[str] = mapped_column(String(200), default="")
     app_name: Mapped[str] = mapped_column(String(200), default="")
     scope: Mapped[str] = mapped_column(String(1000), default="")  # "Other" provider's scopes override; "" = default
+    oneroster_version: Mapped[str] = mapped_column(String(8), default="1.1")  # "1.1" or "1.2"
+    credentials_expire_on: Mapped[date | None] = mapped_column(Date)  # the page and report warn 30 days before
+    # The version whose sourcedIds the school's people carry (set by each applied full sync): when it differs from
+    # oneroster_version, the next full sync re-keys people by SIS id and email (jobs.rekey).
+    keyed_version: Mapped[str] = mapped_column(String(8), default="1.1")
 
     sync_students: Mapped[bool] = mapped_column(Boolean, default=True)
     sync_teachers: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -357,6 +362,8 @@ class SyncRun(db.Model):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     archived: Mapped[int] = mapped_column(Integer, default=0)
     issues: Mapped[int] = mapped_column(Integer, default=0)
+    # People whose SIS sourcedId changed (a move to OneRoster 1.2): their record id was updated, nobody re-created.
+    rekeyed: Mapped[int] = mapped_column(Integer, default=0)
 
     error_message: Mapped[str] = mapped_column(Text, default="")
     report_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in

@@ -66,10 +66,10 @@ FIELD_LABELS = {
 SHOWN_COUNTS = (("created", "Created"), ("updated", "Updated"), ("skipped", "Skipped"), ("archived", "Archived"),
                 ("issues", "Issues"))
 ACTION_LABELS = {"create": "Created", "update": "Updated", "link": "Linked to a person added by hand",
-                 "archive": "Archived", "skip": "Skipped"}
+                 "archive": "Archived", "skip": "Skipped", "rekey": "Re-keyed (same person, new SIS id)"}
 PLANNED_ACTION_LABELS = {"create": "Would create", "update": "Would update",
                          "link": "Would link to a person added by hand", "archive": "Would archive",
-                         "skip": "Would skip"}
+                         "skip": "Would skip", "rekey": "Would re-key (same person, new SIS id)"}
 
 # What each kind of record issue is called on the run page, in the CSV and in the email.
 ISSUE_KIND_LABELS = {

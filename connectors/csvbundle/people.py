@@ -15,7 +15,7 @@ _LEAVING = {"tobedeleted", "inactive", "deleted"}
 _DISABLED = {"false", "0", "no"}
 _READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role", "username", "givenName",
          "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
-_new = tuple.__new__  # PersonRecord is a named tuple: built from the 16 values in field order, without __new__'s call
+_new = tuple.__new__  # PersonRecord is a named tuple: built from the 17 values in field order, without __new__'s call
 ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
 
 
@@ -166,7 +166,7 @@ class UserScan:
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
             split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
-            when, role))
+            when, role, ""))  # no legacy id: that is Infinite Campus' 1.2 API metadata
 
     def _unusable_id(self, sid: str, line: int) -> None:
         if not sid:

@@ -58,8 +58,11 @@ class AeriesProfile(Profile):
     credentials_hint = "Check the Consumer ID and Secret Key on Aeries' API Security page."
     school_id_hint = "Use the Aeries school code of this school (digits, e.g. 5 or 994)."
     global_areas = frozenset({"users", "schools", "courses", "classes", "terms"})
+    # OneRoster 1.1 only: "Aeries SIS supports the OneRoster® 1.1 specification"
+    # (support.aeries.com/support/solutions/folders/14000115099, OneRoster API Setup); no page mentions 1.2.
+    versions = ("1.1",)
 
-    def normalise(self, values, *, allow_loopback_http=False):
+    def read_fields(self, values, *, allow_loopback_http=False):
         errors, out = {}, {}
         steps = {
             "url": lambda v: normalise_url(v, allow_loopback_http=allow_loopback_http),

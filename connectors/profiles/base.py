@@ -1,10 +1,14 @@
 """Shared pieces of vendor profiles: form field specs, value cleaning and URL checks."""
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import SplitResult, urlsplit
 
-from ..settings import DEFAULT_SCOPE, ConnectionSettings
+from ..errors import InvalidSettings
+from ..expiry import today
+from ..settings import DEFAULT_SCOPE, DEFAULT_SCOPES, ConnectionSettings
 
 MAX_LENGTH = 2000
 # Shorter fields: the portal stores these in columns of this size (an id of 400 digits is a paste mistake).
@@ -91,6 +95,33 @@ def cut_path(path: str, marker: str) -> str | None:
     return None if index < 0 else path[:index]
 
 
+VERSION_LABELS = {"1.1": "OneRoster 1.1", "1.2": "OneRoster 1.2"}
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - date.resolution).day
+    return date(year, month, min(day.day, last))
+
+
+def read_expiry(value, max_months: int | None, where: str) -> str:
+    """An optional "Credentials expire on" date as YYYY-MM-DD ("" when blank); at most `max_months` ahead."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    try:
+        expires = date.fromisoformat(text)
+    except ValueError:
+        raise FieldError("Give the date the credentials expire as YYYY-MM-DD (for example 2027-06-30), "
+                         "or leave it blank.") from None
+    if max_months is not None and expires > months_after(today(), max_months):
+        raise FieldError(f"{where} lets credentials last at most {max_months} months, so {expires.isoformat()} "
+                         "cannot be right; copy the Token Expiration Date again.")
+    return expires.isoformat()
+
+
 class Profile:
     """A vendor's connection form and the rules that turn it into ConnectionSettings."""
 
@@ -103,9 +134,50 @@ class Profile:
     renew_hint = "Ask the district's SIS administrator for a new Client ID and Secret, then save them here."
     global_areas: frozenset[str] = frozenset({"users", "schools", "courses"})
     default_scope = DEFAULT_SCOPE  # OAuth 2.0 scopes asked for; see connectors.settings
+    versions: tuple[str, ...] = ("1.1",)  # OneRoster versions the vendor's pages confirm it serves, default first
+    versions_help = "Only OneRoster 1.1 is confirmed for this SIS."
+    credential_months: int | None = None  # the longest the vendor lets credentials last, when a page says so
+    credential_place = "the SIS"  # where the district sets the credentials' expiry date (in error messages)
+    expiry_help = "Optional: when the SIS credentials stop working; the page warns from 30 days before."
+
+    @property
+    def form_fields(self) -> list[FieldSpec]:
+        """The vendor's own fields, then the OneRoster version (when there is a choice) and the expiry date."""
+        extra = []
+        if len(self.versions) > 1:
+            extra.append(FieldSpec("oneroster_version", "OneRoster version", self.versions_help, kind="select",
+                                   choices=tuple((v, VERSION_LABELS[v]) for v in self.versions)))
+        extra.append(FieldSpec("credentials_expire_on", "Credentials expire on (optional)", self.expiry_help,
+                               placeholder="YYYY-MM-DD", kind="date"))
+        return self.fields + extra
 
     def normalise(self, values: dict[str, str], *, allow_loopback_http: bool = False) -> ConnectionSettings:
         """Validate form values into settings, or raise InvalidSettings with per-field messages."""
+        errors = {}
+        version = str(values.get("oneroster_version") or self.versions[0]).strip()
+        if version not in self.versions:
+            offered = " or ".join(VERSION_LABELS.get(v, v) for v in self.versions)
+            errors["oneroster_version"] = (f"{self.label} offers {offered} here; choose "
+                                           f"{'it' if len(self.versions) == 1 else 'one of them'}.")
+            version = self.versions[0]
+        try:
+            expires = read_expiry(values.get("credentials_expire_on"), self.credential_months, self.credential_place)
+        except FieldError as exc:
+            errors["credentials_expire_on"], expires = str(exc), ""
+        try:
+            settings = self.read_fields({**values, "oneroster_version": version},
+                                        allow_loopback_http=allow_loopback_http)
+        except InvalidSettings as exc:
+            raise InvalidSettings({**exc.errors, **errors}) from None
+        if errors:
+            raise InvalidSettings(errors)
+        scope = settings.scope
+        if version != "1.1" and scope == DEFAULT_SCOPE:  # the version's own read scopes unless others were typed
+            scope = DEFAULT_SCOPES[version]
+        return dataclasses.replace(settings, oneroster_version=version, scope=scope, credentials_expire_on=expires)
+
+    def read_fields(self, values: dict[str, str], *, allow_loopback_http: bool = False) -> ConnectionSettings:
+        """The vendor's own fields into settings (values["oneroster_version"] is already checked)."""
         raise NotImplementedError
 
     def prefill(self, values: dict[str, str]) -> dict[str, str]:
@@ -116,11 +188,17 @@ class Profile:
         """What a portal stores for these settings, by column name (the secret is stored apart, encrypted)."""
         return {"url": settings.base_url, "token_url": "", "auth_mode": settings.auth_mode,
                 "client_id": settings.client_id, "sis_school_id": settings.school_id, "app_name": settings.app_name,
-                "scope": settings.scope if settings.scope != self.default_scope else ""}  # "" keeps the default
+                "scope": settings.scope if settings.scope not in (self.default_scope, *DEFAULT_SCOPES.values()) else "",
+                "oneroster_version": settings.oneroster_version,
+                "credentials_expire_on": date.fromisoformat(settings.credentials_expire_on)
+                if settings.credentials_expire_on else None}  # scope "" keeps the default
 
     def from_saved(self, row, secret: str) -> dict[str, str]:
         """The form values of a stored connection (`row` has the attributes saved_fields names), secret given."""
-        return {"url": row.url, "client_id": row.client_id, "client_secret": secret, "school_id": row.sis_school_id}
+        expires = getattr(row, "credentials_expire_on", None)
+        return {"url": row.url, "client_id": row.client_id, "client_secret": secret, "school_id": row.sis_school_id,
+                "oneroster_version": getattr(row, "oneroster_version", None) or self.versions[0],
+                "credentials_expire_on": expires.isoformat() if expires else ""}
 
     def area_label(self, area: str) -> str:
         """What this vendor calls an area in its permission screens."""

@@ -16,6 +16,10 @@ class ClassLinkProfile(OneRosterProfile):
     key = "classlink"
     label = "ClassLink Roster Server"
     auth_modes = AUTH_MODES
+    # OneRoster 1.1: ClassLink's own pages found describe 1.1 (developer.classlink.com/reference/accessing-data).
+    # Only a third-party route list (mcp.waymark.network, unverified) mentions /ims/oneroster/rostering/v1p2
+    # for ClassLink, which is not enough to offer it; "Other" reads 1.2 if ClassLink confirms it.
+    versions = ("1.1",)
     url_label = "Roster Server URL"
     example = EXAMPLE
     fields = [

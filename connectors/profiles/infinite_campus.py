@@ -1,4 +1,4 @@
-"""Infinite Campus: OAuth 2.0, base URL ends with the app name after /api/oneroster/v1p1."""
+"""Infinite Campus: OAuth 2.0; 1.1 base URL ends with the app name after /api/oneroster/v1p1, 1.2 has none."""
 import re
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -8,6 +8,11 @@ from .base import FieldError, FieldSpec, Profile, clean, cut_path, origin, parse
 
 EXAMPLE = "https://campus.example.org/campus/api/oneroster/v1p1/minga"
 API_MARKER = "/api/oneroster/v1p1"
+# 1.2: https://<domain>/campus/api/ims/oneroster/rostering/v1p2, the App Name only in the Token URL's appName=
+# (help.schoolday.com/knowledge/establish-a-connection-with-infinite-campus-api-1.2-data-source; "If you are using
+# OneRoster v1.2, you'll also need to provide the appName, which is included in the Token URL",
+# help.eduready360.com/en/integrations/infinite-campus-sis-integration-guide).
+V12_MARKER = "/api/ims/oneroster"
 TOKEN_MARKER = "/oauth2/token"
 _GUID = re.compile(r"^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$")
 _APP = re.compile(r"^[A-Za-z0-9_.~-]+$")
@@ -38,12 +43,13 @@ def app_name_from_url(url: str) -> str:
 def _campus_path_and_app(value: str, app_field: str, allow_loopback_http: bool) -> tuple[str, str, str]:
     """(origin, campus path, app name from the URL) for a data URL or a token URL."""
     parts = parse_url(value, "URL", allow_loopback_http=allow_loopback_http, example=EXAMPLE)
-    for marker in (API_MARKER, TOKEN_MARKER):
+    for marker in (API_MARKER, V12_MARKER, TOKEN_MARKER):
         campus_path = cut_path(parts.path, marker)
         if campus_path is not None:
             return origin(parts), campus_path.rstrip("/"), app_name_from_url(value)
     raise FieldError(f"The URL should contain /api/oneroster/v1p1/ followed by the App Name, such as "
-                     f"{EXAMPLE}. Copy it from the OneRoster Provisioning page in Campus.")
+                     f"{EXAMPLE}, or for OneRoster 1.2 end with /api/ims/oneroster/rostering/v1p2. Copy it from "
+                     "the OneRoster Provisioning page in Campus.")
 
 
 def normalise_guid(value: str) -> str:
@@ -65,18 +71,31 @@ class InfiniteCampusProfile(Profile):
         FieldSpec("client_secret", "Client Secret", "The Client Secret from OneRoster Provisioning.",
                   secret=True),
         FieldSpec("app_name", "App Name", "The name after v1p1/ in the URL (or appName= in the "
-                  "Token URL); filled in from the URL.", placeholder="minga"),
+                  "Token URL); filled in from the URL. OneRoster 1.2 URLs have none: copy appName= from the Token "
+                  "URL.", placeholder="minga"),
         FieldSpec("school_id", "School ID", "The school's GUID in Campus.",
                   placeholder="CE8DF1FC-3242-4716-A5F5-5A957F86DC36"),
     ]
     credentials_hint = ("Check the Client ID and Client Secret in Campus "
                         "(System Administration > Learning Interoperability > OneRoster Provisioning).")
     school_id_hint = "Use the school's GUID from Campus, such as CE8DF1FC-3242-4716-A5F5-5A957F86DC36."
+    # "Campus currently supports the 1.1 and 1.2 versions" (kb.infinitecampus.com/help/oneroster-12-data-models);
+    # whether a district's vendor record uses 1.2 is chosen per vendor in Campus ("Generate New OneRoster 1.1
+    # Credentials or Generate New OneRoster 1.2 Credentials", help.eduready360.com page above).
+    versions = ("1.1", "1.2")
+    versions_help = ("The version of the credentials Campus generated for this portal (OneRoster 1.1 or 1.2 "
+                     "Credentials). Moving to 1.2 gives everyone new ids in Campus; the sync re-keys them.")
+    # "Modify the Token Expiration Date if desired. Do not exceed 13 months from the current date."
+    # (help.eduready360.com/en/integrations/infinite-campus-sis-integration-guide; a vendor's page, not Campus'.)
+    credential_months = 13
+    credential_place = "Campus"
+    expiry_help = ("Optional: the Token Expiration Date of this connection in OneRoster Provisioning (at most 13 "
+                   "months ahead); the page and the report warn from 30 days before.")
     renew_hint = ("In Campus, open OneRoster Provisioning (System Administration > Learning Interoperability > "
                   "OneRoster Provisioning), set a later Token Expiration Date on this connection or create new "
                   "credentials, then save them here.")
 
-    def normalise(self, values, *, allow_loopback_http=False):
+    def read_fields(self, values, *, allow_loopback_http=False):
         errors, out = {}, {}
         url_app = ""
         try:
@@ -109,6 +128,8 @@ class InfiniteCampusProfile(Profile):
             raise InvalidSettings(errors)
         app = out["app_name"]
         base = f"{out['origin']}{out['campus']}{API_MARKER}/{app}"
+        if values.get("oneroster_version") == "1.2":
+            base = f"{out['origin']}{out['campus']}/api"  # + /ims/oneroster/rostering/v1p2 (settings.data_url)
         token = f"{out['origin']}{out['campus']}{TOKEN_MARKER}?appName={quote(app, safe='')}"
         return ConnectionSettings(vendor=self.key, base_url=base, token_urls=(token,),
                                   client_id=out["client_id"], client_secret=out["client_secret"],
@@ -121,6 +142,11 @@ class InfiniteCampusProfile(Profile):
 
     def from_saved(self, row, secret):
         return super().from_saved(row, secret) | {"app_name": row.app_name}
+
+    def saved_fields(self, settings):
+        # A 1.2 base (.../campus/api) holds no marker the URL rule knows, so the URL Campus shows is stored.
+        url = settings.data_url if settings.oneroster_version == "1.2" else settings.base_url
+        return super().saved_fields(settings) | {"url": url}
 
     def fix_for(self, area, *, app_name=""):
         app = f"'{app_name}'" if app_name else "used for this connection"

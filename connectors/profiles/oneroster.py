@@ -1,4 +1,4 @@
-"""Any other OneRoster 1.1 provider: explicit base URL, token URL and OAuth 2.0 or 1.0a."""
+"""Any other OneRoster provider (1.1 or 1.2): explicit base URL, token URL and OAuth 2.0 or 1.0a."""
 from ..errors import InvalidSettings
 from ..settings import CORE_SCOPE, ConnectionSettings
 from .base import FieldError, FieldSpec, Profile, clean, cut_path, origin, parse_url
@@ -46,13 +46,15 @@ def credential_fields(client_id: tuple[str, str], client_secret: tuple[str, str]
 
 class OneRosterProfile(Profile):
     key = "oneroster"
-    label = "Other OneRoster 1.1 provider"
+    label = "Other OneRoster provider (1.1 or 1.2)"
+    versions = ("1.1", "1.2")
+    versions_help = "The OneRoster version the provider serves at this URL (1.2 reads /ims/oneroster/rostering/v1p2)."
     auth_modes = AUTH_MODES  # the first is the default
     url_label = "Base URL"
     example = EXAMPLE
     fields = [
         FieldSpec("url", "Base URL", "The provider's OneRoster base URL (the part before "
-                  "/ims/oneroster/v1p1).", placeholder=EXAMPLE),
+                  "/ims/oneroster/v1p1 or /ims/oneroster/rostering/v1p2).", placeholder=EXAMPLE),
         FieldSpec("token_url", "Token URL", "The OAuth 2.0 token endpoint (not needed for OAuth 1.0a).",
                   placeholder=f"{EXAMPLE}/token"),
         FieldSpec("auth_mode", "Authentication", "How the provider expects requests to be signed.",
@@ -60,12 +62,12 @@ class OneRosterProfile(Profile):
         FieldSpec("client_id", "Client ID", "The client (consumer) key the provider issued."),
         FieldSpec("client_secret", "Client Secret", "The client (consumer) secret.", secret=True),
         FieldSpec("school_id", "School ID", "The school's sourcedId in the provider."),
-        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank to ask for the OneRoster 1.1 read scopes "
+        FieldSpec("scope", "OAuth scopes (optional)", "Leave blank to ask for the chosen version's read scopes "
                   "(roster-core.readonly and roster.readonly). Fill in only if the provider names other scopes, "
                   "separated by spaces.", placeholder=CORE_SCOPE),
     ]
 
-    def normalise(self, values, *, allow_loopback_http=False):
+    def read_fields(self, values, *, allow_loopback_http=False):
         errors, out = {}, {}
         mode = str(values.get("auth_mode") or self.auth_modes[0][0]).strip().lower()
         if mode not in dict(self.auth_modes):

@@ -19,6 +19,10 @@ class PowerSchoolProfile(OneRosterProfile):
     key = "powerschool"
     label = "PowerSchool SIS"
     auth_modes = AUTH_MODES
+    # OneRoster 1.1: the SIS plugins found are 1.1 (Instructure's inst-ps_oneroster_plugin_v1.1.xml, Canvas page
+    # above). PowerSchool documents 1.2 endpoints only for eSchoolPlus 21.4, another product
+    # (esp.powerschool-docs.com/espsis-sys-admin/latest/api-profiles), so 1.2 is not offered for PowerSchool SIS.
+    versions = ("1.1",)
     url_label = "PowerSchool URL"
     example = EXAMPLE
     fields = [

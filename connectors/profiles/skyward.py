@@ -18,6 +18,8 @@ class SkywardProfile(OneRosterProfile):
     key = "skyward"
     label = "Skyward"
     auth_modes = AUTH_MODES
+    # OneRoster 1.1: no Skyward page found says whether its API serves 1.2 (use "Other" if Skyward says so).
+    versions = ("1.1",)
     url_label = "OneRoster API URL"
     example = EXAMPLE
     fields = [

@@ -15,6 +15,8 @@ class SynergyProfile(OneRosterProfile):
     key = "synergy"
     label = "Synergy (Edupoint)"
     auth_modes = AUTH_MODES
+    # OneRoster 1.1: the ed.link pages above do not name a version; no page found confirms 1.2 for Synergy.
+    versions = ("1.1",)
     url_label = "OneRoster API URL"
     example = EXAMPLE
     fields = [

@@ -1,4 +1,5 @@
-"""A OneRoster 1.1 sandbox SIS (Aeries, Infinite Campus or generic shape) for tests, demos and benchmarks."""
+"""A OneRoster 1.1 (and optionally 1.2) sandbox SIS (Aeries, Infinite Campus or generic shape) for tests, demos and
+benchmarks."""
 import dataclasses
 import threading
 from collections import Counter
@@ -9,7 +10,8 @@ from . import mutations
 from .auth import TOKEN_LIFETIME, Credentials
 from .data import Dataset
 from .faults import RECORD_FAULTS, FaultState
-from .server import ADMIN_PATH, SandboxServer
+from .server import ADMIN_PATH, DATA, SandboxServer
+from .v12 import DATA12
 
 VENDORS = ("aeries", "infinite-campus", "oneroster")
 DEFAULT_HEADERS = {"aeries": (True, True), "infinite-campus": (False, True), "oneroster": (True, False)}
@@ -21,13 +23,15 @@ class Sandbox:
     def __init__(self, vendor="oneroster", schools=3, students=300, seed=1, port=0, *, auth="oauth2",
                  page_cap=1000, app_name="minga", legacy_token=False, link_header=None, total_header=None,
                  signature_type="header", token_lifetime=TOKEN_LIFETIME, client_id=None, client_secret=None,
-                 faults=None, base_path="/oneroster"):
+                 faults=None, base_path="/oneroster", oneroster_12=False):
         if vendor not in VENDORS:
             raise ValueError(f"vendor must be one of {VENDORS}")
         if auth == "oauth1" and vendor != "oneroster":
             raise ValueError("OAuth 1.0a is only offered by the generic oneroster sandbox")
         if base_path != "/oneroster" and (vendor != "oneroster" or not base_path.startswith("/")):
             raise ValueError("base_path is a path such as /api, for the generic oneroster sandbox only")
+        if oneroster_12 and vendor == "aeries":
+            raise ValueError("Aeries serves OneRoster 1.1 only")
         self.vendor, self.auth, self.app_name = vendor, auth, app_name
         self.page_cap, self.token_lifetime, self.signature_type = page_cap, token_lifetime, signature_type
         default_link, default_total = DEFAULT_HEADERS[vendor]
@@ -50,11 +54,18 @@ class Sandbox:
         token_path = {"aeries": "/aeries/token" if legacy_token else "/aeries/v2/oauth/token",
                       "oneroster": f"{base_path.rstrip('/')}/token", "infinite-campus": "/campus/oauth2/token"}[vendor]
         self.token_paths = {token_path}
+        # 1.2 beside 1.1 (the switch): Campus serves it at /campus/api/ims/oneroster/rostering/v1p2, without the
+        # App Name; the generic shape under the same base path.
+        self.base_path_12 = "/campus/api" if vendor == "infinite-campus" else self.base_path
+        self.data_prefixes = [(self.base_path + DATA, "1.1")]
+        if oneroster_12:
+            self.data_prefixes.append((self.base_path_12 + DATA12, "1.2"))
         token_url = root + token_path + (f"?appName={app_name}" if vendor == "infinite-campus" else "")
         self.info = {"vendor": vendor, "base_url": root + self.base_path, "token_url": token_url,
                      "client_id": self.credentials.client_id, "client_secret": self.credentials.client_secret,
                      "school_ids": list(self.data.school_ids), "admin_url": root + ADMIN_PATH,
-                     "auth_mode": auth, "app_name": app_name if vendor == "infinite-campus" else ""}
+                     "auth_mode": auth, "app_name": app_name if vendor == "infinite-campus" else "",
+                     "versions": [v for _, v in self.data_prefixes]}
         if faults:
             self.set_faults(**faults)
         self._thread = None
@@ -70,12 +81,12 @@ class Sandbox:
         self.server.shutdown()
         self.server.server_close()
 
-    def settings(self, school_index: int = 0) -> ConnectionSettings:
+    def settings(self, school_index: int = 0, version: str = "1.1") -> ConnectionSettings:
         """Settings as a user would enter them, run through the vendor's profile (loopback http allowed)."""
         info = self.info
         values = {"url": info["base_url"] + ("/" if self.vendor == "aeries" else ""),
                   "client_id": info["client_id"], "client_secret": info["client_secret"],
-                  "school_id": self.data.school_ids[school_index]}
+                  "school_id": self.data.school_ids[school_index], "oneroster_version": version}
         if self.vendor == "infinite-campus":
             values["app_name"] = self.app_name
         if self.vendor == "oneroster":

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from .formats import UNREADABLE_DATE, restyle
+from .v12 import new_id, to_v12
 from .names import FAMILY, GIVEN, MIDDLE, ascii_slug
 
 BASE_DATE = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -30,8 +31,9 @@ class Dataset:
         self.styled = False  # the "vendor_formats" switch (see formats.restyle)
         self.unreadable: set[str] = set()  # people served with a dateLastModified no parser reads
         self.parent_links = "both"  # or "guardian_side": students' own agents left empty
-        self._bytes: dict[str, bytes] = {}
+        self._bytes: dict[tuple[str, str], bytes] = {}
         self._listings: dict[tuple, list[str]] = {}
+        self._v12_ids: dict[str, str] = {}  # 1.2 sourcedId -> the person's 1.1 id (filled as listings are built)
         self._counter = 0
         self.district_id = "0" if vendor == "aeries" else self._id("district")
         self.school_ids = self._school_ids(schools)
@@ -183,16 +185,36 @@ class Dataset:
                 {**record, "dateLastModified": UNREADABLE_DATE}
         return record
 
-    def record_bytes(self, sid: str) -> bytes:
+    def served_as(self, sid: str, version: str) -> dict:
+        """The record as served at a version's path (1.2: see v12.to_v12)."""
+        record = self.served(sid)
+        return to_v12(record, self.vendor, self.district_id) if version == "1.2" else record
+
+    def v12_source(self, v12_id: str) -> str | None:
+        """The 1.1 id of the person a 1.2 sourcedId names (None when nobody)."""
+        if not self._v12_ids:
+            self._v12_ids = {new_id(sid): sid for sid in self.users}
+        return self._v12_ids.get(v12_id)
+
+    def record_bytes(self, sid: str, version: str = "1.1") -> bytes:
         """Cached JSON for one served user (the cache keeps 100k-user paging fast)."""
-        cached = self._bytes.get(sid)
+        cached = self._bytes.get((sid, version))
         if cached is None:
-            cached = json.dumps(self.served(sid), ensure_ascii=False, separators=(",", ":")).encode()
-            self._bytes[sid] = cached
+            cached = json.dumps(self.served_as(sid, version), ensure_ascii=False, separators=(",", ":")).encode()
+            self._bytes[(sid, version)] = cached
         return cached
 
-    def user_ids(self, collection: str, school: str | None = None) -> list[str]:
-        """Sorted user ids of a listing (users, students, teachers; optionally one school)."""
+    def user_ids(self, collection: str, school: str | None = None, version: str = "1.1") -> list[str]:
+        """User ids of a listing (users, students, teachers; optionally one school), in the order of the sourcedIds
+        the version serves (1.1 ids either way: record_bytes turns them into 1.2 records)."""
+        if version == "1.2":
+            key = (collection, school, version)
+            with self.lock:
+                listing = self._listings.get(key)
+                if listing is None:
+                    listing = sorted(self.user_ids(collection, school), key=new_id)
+                    self._listings[key] = listing
+                return listing
         key = (collection, school)
         with self.lock:
             listing = self._listings.get(key)
@@ -212,5 +234,7 @@ class Dataset:
         """Forget caches after records changed."""
         with self.lock:
             for sid in sids:
-                self._bytes.pop(sid, None)
+                self._bytes.pop((sid, "1.1"), None)
+                self._bytes.pop((sid, "1.2"), None)
             self._listings.clear()
+            self._v12_ids = {}

@@ -42,7 +42,7 @@ def restyle(record: dict, unreadable: bool = False) -> dict:
         out.pop("status", None)  # status missing (the record is active)
     if variant == 2:
         out.update({k: None for k in ("sms", "password") if not record.get(k)})  # null where a string goes
-        out["metadata"] = {"vendor.extension": {"homeroom": "12B"}, "ic.legacysourceId": f"legacy-{sid}"}
+        out["metadata"] = {"vendor.extension": {"homeroom": "12B"}, "ic.stateID": f"state-{sid}"}  # legacysourceId: v12
     if variant == 4:
         del out["role"]  # 1.2-style roles[] at a 1.1 path
         org = record["orgs"][0] if record["orgs"] else None

@@ -50,14 +50,15 @@ def parse_filter(text: str):
     return keep
 
 
-def select(data: Dataset, kind: str, school: str | None, flt, fields: list[str]) -> tuple[list, bool]:
+def select(data: Dataset, kind: str, school: str | None, flt, fields: list[str], version: str = "1.1"
+           ) -> tuple[list, bool]:
     """(items, pre-serialised): user ids for people listings, dicts for everything else."""
     if kind in ("users", "students", "teachers"):
-        ids = data.user_ids(kind, school)
+        ids = data.user_ids(kind, school, version)
         if flt is None and not fields:
             return ids, True
         with data.lock:
-            served = [data.served(sid) for sid in ids if sid in data.users]
+            served = [data.served_as(sid, version) for sid in ids if sid in data.users]
         return [r for r in served if flt is None or flt(r)], False
     items = {"orgs": data.orgs, "schools": [o for o in data.orgs if o["type"] == "school"],
              "academicSessions": data.terms, "terms": [t for t in data.terms if t["type"] != "schoolYear"],
@@ -68,10 +69,11 @@ def select(data: Dataset, kind: str, school: str | None, flt, fields: list[str])
     return sorted((i for i in items if flt is None or flt(i)), key=lambda i: i["sourcedId"]), False
 
 
-def render(data: Dataset, envelope: str, items: list, serialised: bool, fields: list[str]) -> bytes:
+def render(data: Dataset, envelope: str, items: list, serialised: bool, fields: list[str], version: str = "1.1"
+           ) -> bytes:
     """The page body; people come from the per-record JSON cache."""
     if serialised:
-        parts = [data.record_bytes(sid) for sid in items]
+        parts = [data.record_bytes(sid, version) for sid in items]
     else:
         chosen = [{k: v for k, v in i.items() if k in fields} if fields else i for i in items]
         parts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in chosen]

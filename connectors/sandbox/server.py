@@ -6,8 +6,9 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
-from ..settings import CORE_SCOPE, ROSTER_SCOPE
+from ..settings import CORE_SCOPE, ROSTER_SCOPE, ROSTER_SCOPES
 from .listing import BadQuery, parse_filter, render, select
+from .v12 import DATA12
 
 DATA = "/ims/oneroster/v1p1/"
 ADMIN_PATH = "/_sandbox/admin"
@@ -86,10 +87,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         parts = urlsplit(self.path)
         self._hang()
-        prefix = self.box.base_path + DATA
-        if not parts.path.startswith(prefix):
+        found = [(prefix, version) for prefix, version in self.box.data_prefixes if parts.path.startswith(prefix)]
+        if not found:
             page = b"<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head></html>"
             return self.send(404, page, "text/html")
+        prefix, self.version = found[0]
         if self.box.faults.count_data_request():
             retry = self.box.faults.faults.retry_after
             return self.send(429, imsx("Too many requests", minor="server_busy"),
@@ -183,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.box.auth != "oauth2" or not rel.startswith("schools/") or rel.count("/") < 2:
             return False
         granted = self.box.credentials.scopes_of(self.headers.get("Authorization", ""))
-        return bool(granted) and ROSTER_SCOPE not in granted
+        return bool(granted) and ROSTER_SCOPES[self.version] not in granted
 
     def _data(self, rel: str, parts) -> None:
         box, segments = self.box, rel.split("/")
@@ -195,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
             if school not in box.data.school_ids:
                 return self.send(404, imsx(f"School {school} not found", minor="unknownobject"))
         elif len(segments) == 2 and segments[0] in ("users", "schools", "orgs"):
-            return self._one(segments[0], segments[1])
+            return self._one(segments[0], segments[1], self.version)
         elif len(segments) == 1 and segments[0] in ("orgs", "schools", "academicSessions", "terms", "users",
                                                    "students", "teachers", "courses", "classes", "enrollments"):
             kind = segments[0]
@@ -210,14 +212,17 @@ class Handler(BaseHTTPRequestHandler):
         if limit < 1 or offset < 0:
             raise BadQuery("limit must be at least 1 and offset not negative")
         fields = [f for f in query.get("fields", "").split(",") if f]
-        items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields)
+        version = self.version
+        items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
+        # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
+        # spellings (students, schools, terms) are served at both paths alike.
         envelope = ENVELOPES[box.vendor].get(kind, kind)
         if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
             box.count_served(rel, len(items))
-            return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields), {})
+            return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields, version), {})
         page_items = items[offset:offset + limit]
         box.count_served(rel, len(page_items))
-        body = render(box.data, envelope, page_items, serialised, fields)
+        body = render(box.data, envelope, page_items, serialised, fields, version)
         headers = {}
         if box.total_header:
             headers["X-Total-Count"] = str(len(items))
@@ -258,11 +263,12 @@ class Handler(BaseHTTPRequestHandler):
             records[0] = first
         return json.dumps(payload, ensure_ascii=False).encode()
 
-    def _one(self, collection: str, sid: str) -> None:
+    def _one(self, collection: str, sid: str, version: str = "1.1") -> None:
         data = self.box.data
         if collection == "users":
             with data.lock:
-                record = data.served(sid) if sid in data.users else None
+                sid = data.v12_source(sid) if version == "1.2" else sid
+                record = data.served_as(sid, version) if sid in data.users else None
             key = "user"
         else:
             record = next((o for o in data.orgs if o["sourcedId"] == sid), None)

@@ -26,7 +26,8 @@ OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--cl
               "school_id": "--sis-school-id", "app_name": "--app-name", "token_url": "--token-url",
               "auth_mode": "--auth", "vendor": "--vendor", "sync_time": "--sync-time",
               "archive_threshold_percent": "--archive-threshold", "roles": "--students/--teachers/--staff/--admins",
-              "additions_only": "--additions-only"}
+              "additions_only": "--additions-only", "oneroster_version": "--version",
+              "credentials_expire_on": "--credentials-expire-on"}
 TOGGLES = tuple((toggle.flag, toggle.column) for toggle in SYNC_TOGGLES)
 MARKS = {"ok": "✓", "denied": "✗", "failed": "✗", "skipped": "–"}
 
@@ -77,15 +78,20 @@ def _toggle_options(func):
 @click.option("--token-url", default="")
 @click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default=None,
               help="Leave out for the vendor's default (OAuth 1.0a for ClassLink, else OAuth 2.0).")
+@click.option("--version", "oneroster_version", type=click.Choice(["1.1", "1.2"]), default=None,
+              help="The OneRoster version (the vendor must offer it); leave out for the vendor's first, 1.1.")
+@click.option("--credentials-expire-on", default="", metavar="YYYY-MM-DD",
+              help="When the SIS credentials expire; the page and the report warn from 30 days before.")
 @click.option("--archive-threshold", type=Percent(), default=None, metavar="PERCENT",
               help="Percent of rostered people a sync may archive without review.")
 @_toggle_options
 def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id, app_name, token_url,
-                      auth_mode, archive_threshold, **toggles):
+                      auth_mode, oneroster_version, credentials_expire_on, archive_threshold, **toggles):
     """Save a school's SIS connection and, optionally, its sync toggles."""
     school = _school(slug)
     values = {"url": url, "client_id": client_id, "client_secret": client_secret, "school_id": sis_school_id,
-              "app_name": app_name, "token_url": token_url, "auth_mode": auth_mode or ""}
+              "app_name": app_name, "token_url": token_url, "auth_mode": auth_mode or "",
+              "oneroster_version": oneroster_version or "", "credentials_expire_on": credentials_expire_on}
     try:
         conn = service.save_connection(school, vendor, values, actor=None)
         given = {attr: toggles[flag.replace("-", "_")] for flag, attr in TOGGLES}
@@ -99,7 +105,8 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
     except InvalidSettings as exc:
         _refuse(exc)
     on = [flag for flag, attr in TOGGLES if getattr(conn, attr)]
-    click.echo(f"Saved the {PROFILES[vendor].label} connection for {school.name} (secret stored encrypted).")
+    click.echo(f"Saved the {PROFILES[vendor].label} connection for {school.name} (OneRoster {conn.oneroster_version}; "
+               "secret stored encrypted).")
     click.echo(f"Sync settings: {', '.join(on) or 'nothing enabled'}; archive guard "
                f"{conn.archive_threshold_percent:g}%.")
 
@@ -175,7 +182,7 @@ def run_and_report(school: School, run_id: int, preview: bool, as_json: bool, **
 def _run_result(run: SyncRun, preview: bool = False) -> dict:
     """A run's result as `roster sync --json` prints it (one school, or each school of a district night)."""
     return {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
-            "would_archive": run.would_archive, "rostered_total": run.rostered_total,
+            "would_archive": run.would_archive, "rostered_total": run.rostered_total, "rekeyed": run.rekeyed,
             "error": redactor_for(get_connection(run.school_id))(run.error_message)}
 
 
@@ -184,6 +191,8 @@ def _echo_run(run: SyncRun, result: dict, preview: bool = False) -> None:
                f"{outcome_label(run.status, run.issues).lower()}" + (" (preview: nothing written)" if preview else "")
                + ".")
     click.echo("  " + ", ".join(f"{name} {getattr(run, name)}" for name in RUN_COUNTS))
+    if run.rekeyed:
+        click.echo(f"  re-keyed {run.rekeyed} (same people under new SIS ids, e.g. after a move to OneRoster 1.2)")
     if result["error"]:
         click.echo(f"  {result['error']}")
 

@@ -6,7 +6,7 @@ from store.db import db
 from store.models import Person, SyncChange
 from store.vocabulary import skip_reason
 
-ACTIONS = ("create", "update", "link", "archive")  # skips are listed apart (skipped_people), with their reasons
+ACTIONS = ("create", "update", "link", "archive", "rekey")  # skips are listed apart (skipped_people), with reasons
 LIST_LIMIT = 50
 
 

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from connectors.profiles import get_profile
 from jobs.connection import get_connection, saved_values
+from jobs.credentials import credentials_warning
 from jobs.schedule import blackout_on
 from jobs.thresholds import SUGGESTED_PERCENT, archive_hold, back_to_school_reason
 from store.db import db
@@ -36,9 +37,11 @@ def connection_context(school, conn, *, vendor=None, values=None, errors=None, w
         values = saved_values(conn) if conn and conn.vendor == vendor else {}
     return {
         "school": school, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
-        "fields": get_profile(vendor).fields, "vendor_help": get_profile(vendor).help_text, "values": values, "errors": errors or {},
+        "fields": get_profile(vendor).form_fields, "vendor_help": get_profile(vendor).help_text, "values": values,
+        "errors": errors or {},
         "secret_saved": bool(conn and conn.has_secret and conn.vendor == vendor),
         "save_warning": warning, "connection_notice": notice, "secret_typed": secret_typed, "secret_kept": secret_kept,
+        "credentials_warning": credentials_warning(conn),
     }
 
 

@@ -18,7 +18,7 @@ def chosen_vendor(source, default: str = "aeries") -> str:
 
 def connection_values(source, vendor: str) -> dict[str, str]:
     """The vendor's fields as typed (the secret included; it is never rendered back)."""
-    return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).fields}
+    return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).form_fields}
 
 
 def sync_settings_values(form) -> dict:

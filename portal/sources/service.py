@@ -19,8 +19,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def source_fields(vendor: str) -> list:
-    """The vendor's form fields without School ID: each mapped school brings its own."""
-    return [spec for spec in get_profile(vendor).fields if spec.name != "school_id"]
+    """The vendor's form fields (OneRoster version and expiry date included) without School ID: each mapped
+    school brings its own."""
+    return [spec for spec in get_profile(vendor).form_fields if spec.name != "school_id"]
 
 
 def sample_school_id(vendor: str) -> str:

@@ -6,9 +6,10 @@ import pytest
 
 from connectors.client import OneRosterClient
 from connectors.checklist import run_connection_test
-from connectors.errors import AuthenticationFailed
+from connectors.errors import AuthenticationFailed, InvalidSettings
 from connectors.expiry import expiry_warning, today
 from connectors.profiles import get_profile
+from connectors.profiles.base import months_after
 from tests.support import sandbox_fixture
 
 CAMPUS = get_profile("infinite-campus")
@@ -62,3 +63,20 @@ def test_before_the_date_a_refusal_is_worded_as_usual(campus):
         client.authenticate()
     assert "refused the Client ID and Secret" in caught.value.message
     assert "probably expired" not in caught.value.message and CAMPUS.credentials_hint in caught.value.message
+
+
+def test_campus_takes_a_date_up_to_13_months_ahead_and_no_later():
+    values = {"url": "https://campus.example.org/campus/api/oneroster/v1p1/minga", "client_id": "id",
+              "client_secret": "secret", "school_id": "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"}
+    limit = months_after(today(), 13)
+    assert CAMPUS.normalise({**values, "credentials_expire_on": limit.isoformat()}).credentials_expire_on == \
+        limit.isoformat()
+    past = today() - timedelta(days=400)  # already expired: accepted, so the page can say so
+    assert CAMPUS.normalise({**values, "credentials_expire_on": past.isoformat()}).credentials_expire_on == \
+        past.isoformat()
+    with pytest.raises(InvalidSettings) as refused:
+        CAMPUS.normalise({**values, "credentials_expire_on": (limit + timedelta(days=1)).isoformat()})
+    assert refused.value.errors["credentials_expire_on"].startswith("Campus lets credentials last at most 13 months")
+    other = get_profile("oneroster").normalise({**values, "token_url": "https://sis.example.org/token",
+                                                "credentials_expire_on": "2099-12-31"})
+    assert other.credentials_expire_on == "2099-12-31"  # no vendor limit known for the others

@@ -413,3 +413,93 @@ def test_a_hand_typed_separator_in_the_directory_still_compares_and_diffs_exactl
     plan, _ = run(index(odd), [sis], auto_update=True)
     assert plan.diffs[odd[0].id] == [("given_name", "Ann\x1fMarie", "Ann Marie")]
     assert pack(record_values(sis, None)).count("\x1f") == len(FIELDS) - 1
+
+
+# ---- re-keying: the same people under new sourcedIds (a move to OneRoster 1.2) ---------------------------------
+
+def moved(sid, old, legacy="", **changes):
+    """A 1.2 record of the person `old` (a 1.1 record): same values, new sourcedId, Campus' legacy id optional."""
+    return old._replace(source_id=sid, legacy_id=legacy, **changes)
+
+
+def planned(directory, *pages, **options):
+    """Like run(), with the issues found when re-keys are settled after the last page."""
+    options = SyncOptions(**{"roles": ROLES, **options})
+    planner = Planner(directory, options, FIELDS)
+    found = [issue for page in pages for issue in planner.add_page(list(page))]
+    plan = planner.finish()
+    return plan, found + planner.late_issues
+
+
+def test_campus_legacy_ids_re_key_people_instead_of_archiving_and_creating_them():
+    ann, bo = record("s-1"), record("t-2", role="teacher", given="Bo")
+    directory = index(person("s-1", like=ann), person("t-2", like=bo))
+    ids = {sid: entry.id for sid, entry in directory.rostered.items()}
+    plan, found = planned(directory, [moved("u-9", ann, legacy="s-1"), moved("u-8", bo, legacy="t-2")], archive=True)
+    assert found == [] and plan.creates == [] and plan.archives == []
+    assert sorted(plan.rekeys) == sorted([(ids["s-1"], "s-1", "u-9"), (ids["t-2"], "t-2", "u-8")])
+    assert totals(plan, rekeyed=2, unchanged=2, created=0, archived=0) == {
+        "rekeyed": 2, "unchanged": 2, "created": 0, "archived": 0}
+
+
+def test_a_legacy_id_matches_the_old_id_without_its_role_prefix():
+    # Campus: "if a (student) user's sourcedId in 1.1 was s123456, their legacy sourcedId would be 123456"
+    old_student, old_aide = record("s123456"), record("a123456", role="staff", given="Ann")
+    directory = index(person("s123456", like=old_student), person("a123456", like=old_aide))
+    student_id = directory.rostered["s123456"].id
+    plan, found = planned(directory, [moved("9f1e", old_student, legacy="123456")])
+    assert found == [] and plan.rekeys == [(student_id, "s123456", "9f1e")]  # the person of the same role
+
+
+def test_sis_id_and_email_re_key_only_on_the_full_sync_of_a_version_move():
+    ann, cy = record("s-1"), record("s-2", given="Cy", email="cy@x.org")
+    directory = lambda: index(person("s-1", like=ann), person("s-2", like=cy))  # noqa: E731
+    by_id, by_email = moved("n-1", ann, email="new@x.org"), moved("n-2", cy, identifier="")
+    plan, found = planned(directory(), [by_id, by_email], version_moved=True, archive=True)
+    assert found == [] and [(old, new) for _, old, new in sorted(plan.rekeys, key=lambda r: r[2])] == [
+        ("s-1", "n-1"), ("s-2", "n-2")] and plan.archives == []
+    # Ann's email and Cy's SIS id change with the move; Auto update is off: re-keyed, their fields left as they were.
+    assert totals(plan, rekeyed=2, skipped=2, updated=0) == {"rekeyed": 2, "skipped": 2, "updated": 0}
+    for options in ({}, {"version_moved": True, "full": False}):  # no move, or a delta: possible duplicates, as before
+        plan, found = planned(directory(), [by_id, by_email], **options)
+        assert plan.rekeys == [] and kinds(found) == ["possible_duplicate", "possible_duplicate"]
+
+
+def test_a_person_whose_old_id_comes_too_is_not_re_keyed_and_the_new_record_is_a_possible_duplicate():
+    ann = record("s-1", email="ann@x.org")
+    directory = index(person("s-1", like=ann))
+    plan, found = planned(directory, [moved("u-9", ann, legacy="s-1")], [ann], version_moved=True, archive=True)
+    assert plan.rekeys == [] and plan.creates == [] and plan.archives == []
+    assert found == [("u-9", "possible_duplicate", "Possible duplicate: Ann Lee (u-9) was not added because the "
+                      "legacy sourcedId s-1 already belongs to Ann Lee in People. If they are one person, the SIS has "
+                      "them twice; if not, fix the legacy sourcedId in the SIS or in People, then sync again.")]
+    assert totals(plan, unchanged=1, skipped=1, issues=1) == {"unchanged": 1, "skipped": 1, "issues": 1}
+
+
+def test_two_new_records_never_re_key_one_person_twice():
+    ann = record("s-1")
+    plan, found = planned(index(person("s-1", like=ann)), [moved("u-1", ann), moved("u-2", ann)], version_moved=True)
+    assert [new for _, _, new in plan.rekeys] == ["u-1"] and plan.creates == []
+    assert kinds(found) == ["possible_duplicate"]
+
+
+def test_a_sign_in_account_is_never_re_keyed():
+    owner = record("s-1", given="Olive", email="olive@school.org")
+    directory = index(person("s-1", like=owner, signs_in=True))
+    plan, found = planned(directory, [moved("u-9", owner, legacy="s-1")], version_moved=True, auto_update=True)
+    assert plan.rekeys == [] and plan.creates == [] and plan.updates == []
+    [(sid, kind, message)] = found
+    assert (sid, kind) == ("u-9", "sign_in_account")
+    assert "under a new SIS id (was s-1)" in message and "Link to SIS record in People with id u-9" in message
+    plan, found = planned(directory, [moved("u-9", owner)], version_moved=True, auto_update=True)  # by email
+    assert plan.rekeys == [] and plan.creates == [] and kinds(found) == ["sign_in_account"]
+
+
+def test_a_re_keyed_person_is_updated_under_the_new_id_when_auto_update_may():
+    ann = record("s-1")
+    directory = index(person("s-1", like=ann))
+    pid = directory.rostered["s-1"].id
+    plan, found = planned(directory, [moved("u-9", ann, given_name="Anna", legacy="s-1")], auto_update=True)
+    assert found == [] and plan.rekeys == [(pid, "s-1", "u-9")]
+    [(update_pid, sid, _, _, restore)] = plan.updates
+    assert (update_pid, sid, restore) == (pid, "u-9", False) and plan.diffs[pid] == [("given_name", "Ann", "Anna")]

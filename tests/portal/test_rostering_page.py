@@ -80,7 +80,7 @@ def field_block(html, name):
 def test_page_shows_the_connection_form_with_labels(client, owner):
     html = client.get(page_url()).get_data(as_text=True)
     assert '<label for="field-vendor">SIS</label>' in html
-    assert "Other OneRoster 1.1 provider" in html and "Infinite Campus" in html
+    assert "Other OneRoster provider (1.1 or 1.2)" in html and "Infinite Campus" in html
     for name in ("url", "client_id", "client_secret", "school_id"):
         assert f'<label for="field-{name}">' in html
     assert "full IIS reset" in html

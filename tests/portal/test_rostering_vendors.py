@@ -39,7 +39,7 @@ def test_the_vendor_select_lists_the_new_vendors(client, owner):
     ("classlink", ["Roster Server URL", "Client ID (Key)", "OAuth 1.0a", "name no token URL"])])
 def test_each_vendors_fields_and_help_render(client, owner, vendor, shown):
     html = client.get(f"{PAGE}/vendor-fields?vendor={vendor}", headers=HX).get_data(as_text=True)
-    assert 'id="vendor-fields"' in html and "Your OneRoster 1.1 provider gives you" not in html
+    assert 'id="vendor-fields"' in html and "Your OneRoster provider gives you" not in html
     for text in shown:
         assert text in html, text
     assert 'name="client_secret"' in html and 'type="password"' in html
