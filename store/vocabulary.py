@@ -140,7 +140,7 @@ def settings_in_words(conn) -> str:
         return "on" if value else "off"
     toggles = ", ".join(f"{'Parent contacts' if t.column == 'sync_parents' else t.label} {on(getattr(conn, t.column))}"
                         for t in SYNC_TOGGLES)
-    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, nightly at {conn.sync_time}; "
+    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, nightly at {clock_text(conn.sync_time)}; "
             f"archive guard {conn.archive_threshold_percent:g}%.")
 
 

@@ -36,7 +36,8 @@ def _answer(district, source, status, **parts):
     return response
 
 
-@bp.post("/<int:source_id>/night")
+# Its own path: a POST and a GET on one <int:> path answer an id out of the database range with 405, not 404.
+@bp.post("/<int:source_id>/night/start")
 @district_manager_required
 def run_night(district, source):
     """Queue the source's night now (202); 409 while one is queued or running, 503 when the queue is down."""

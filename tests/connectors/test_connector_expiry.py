@@ -8,6 +8,10 @@ from connectors.client import OneRosterClient
 from connectors.checklist import run_connection_test
 from connectors.errors import AuthenticationFailed, InvalidSettings
 from connectors.expiry import expiry_warning, today
+
+
+def shown(day: date) -> str:
+    return day.strftime("%b ") + f"{day.day}, {day.year}"  # "Dec 1, 2026", as every page shows a date
 from connectors.profiles import get_profile
 from connectors.profiles.base import months_after
 from tests.support import sandbox_fixture
@@ -28,7 +32,7 @@ campus = sandbox_fixture("infinite-campus", schools=1, students=10, seed=8)
 def test_the_warning_starts_30_days_before_the_date(days, expected):
     on = date(2026, 12, 1)
     expires = on + timedelta(days=days)
-    text = expected.format(d=expires.isoformat()) + CAMPUS.renew_hint if expected else ""
+    text = expected.format(d=shown(expires)) + CAMPUS.renew_hint if expected else ""
     assert expiry_warning(expires, CAMPUS.renew_hint, on=on) == text
     assert expiry_warning(None, CAMPUS.renew_hint, on=on) == expiry_warning("", CAMPUS.renew_hint, on=on) == ""
     assert expiry_warning(expires.isoformat(), CAMPUS.renew_hint, on=on) == text
@@ -41,7 +45,7 @@ def test_a_refusal_after_the_expiry_date_says_the_credentials_probably_expired(c
         client.authenticate()
     message = caught.value.message
     assert "The credentials have probably expired: they were due to expire on " \
-           f"{(today() - timedelta(days=2)).isoformat()}." in message
+           f"{shown(today() - timedelta(days=2))}." in message
     assert "set a later Token Expiration Date" in message
     rows = run_connection_test(expired)
     assert rows[0].status == "failed" and rows[0].fix.startswith("The credentials have probably expired")

@@ -7,6 +7,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from connectors.expiry import today
+
+
+def shown(day) -> str:
+    return day.strftime("%b ") + f"{day.day}, {day.year}"  # "Dec 1, 2026", as every page shows a date
 from jobs.connection import get_connection
 from store.db import db
 from tests.factories import make_district, make_school
@@ -50,16 +54,17 @@ def test_the_date_is_saved_and_shown_again_and_warned_about_from_30_days_before(
     assert get_connection(world["school"]).credentials_expire_on == soon
     html = client.get(PAGE).get_data(as_text=True)
     assert f'value="{soon.isoformat()}"' in html
-    assert f"The SIS credentials expire on {soon.isoformat()} (in 12 days)." in html
+    assert f"The SIS credentials expire on {shown(soon)} (in 12 days)." in html
     assert "set a later Token Expiration Date" in html  # Campus' own words for renewing
 
     later = today() + timedelta(days=31)
     client.post(f"{PAGE}/connection", data=campus_form(client, campus, credentials_expire_on=later.isoformat(),
-                                                       client_secret=""), headers=HX)
+                                                       client_secret="", confirm="untested"), headers=HX)
     html = client.get(PAGE).get_data(as_text=True)
     assert get_connection(world["school"]).credentials_expire_on == later and "The SIS credentials expire" not in html
 
-    client.post(f"{PAGE}/connection", data=campus_form(client, campus, credentials_expire_on="", client_secret=""),
+    client.post(f"{PAGE}/connection", data=campus_form(client, campus, credentials_expire_on="", client_secret="",
+                                                       confirm="untested"),
                 headers=HX)
     assert get_connection(world["school"]).credentials_expire_on is None
 
@@ -119,7 +124,7 @@ def test_the_report_warns_too_and_a_refusal_after_the_date_says_probably_expired
         failed = sync(school)
         assert failed.status == "failed"
         assert f"The credentials have probably expired: they were due to expire on " \
-               f"{(today() - timedelta(days=1)).isoformat()}." in failed.error_message
+               f"{shown(today() - timedelta(days=1))}." in failed.error_message
         body = _text(inbox.messages[-1])
         assert "probably expired" in body and "The SIS credentials expired on" in body
     finally:

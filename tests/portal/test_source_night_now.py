@@ -35,12 +35,13 @@ def world(app, auth, sandbox):
     auth.login(dm.email)
     return {"district": district, "source": source, "schools": schools, "dm": dm,
             "url": f"/districts/{district.id}/sources/{source.id}/night",
+            "start": f"/districts/{district.id}/sources/{source.id}/night/start",
             "page": f"/districts/{district.id}/sources/{source.id}"}
 
 
 def press(client, world, htmx=True):
     token = csrf_token(client, world["page"])
-    return client.post(world["url"], data={"csrf_token": token}, headers=HX if htmx else {})
+    return client.post(world["start"], data={"csrf_token": token}, headers=HX if htmx else {})
 
 
 def nights():
@@ -113,7 +114,7 @@ def test_owners_get_403_and_another_districts_manager_404_and_nothing_is_queued(
 
 def test_without_a_csrf_token_nothing_is_queued(app, client, world):
     client.get(world["page"])
-    assert client.post(world["url"], data={}, headers=HX).status_code == 400
+    assert client.post(world["start"], data={}, headers=HX).status_code == 400
     assert nights() == [] and app.sync_queue.jobs == []
 
 
@@ -123,7 +124,7 @@ def test_a_queue_that_is_down_says_so_and_leaves_no_night_behind(app, client, wo
     def down():
         raise RedisError("connection refused")
     monkeypatch.setattr(app.redis, "ping", down)
-    answer = client.post(world["url"], data={"csrf_token": token}, headers=HX)
+    answer = client.post(world["start"], data={"csrf_token": token}, headers=HX)
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
     assert "job queue (Redis) is not answering. Nothing was started." in words(answer)
     assert nights() == [] and db.session.scalar(db.select(db.func.count()).select_from(SyncRun)) == 0
@@ -135,7 +136,7 @@ def test_a_queue_that_fails_at_the_enqueue_ends_the_night_so_it_blocks_nothing(a
     def down(*args, **kwargs):
         raise RedisError("connection reset")
     monkeypatch.setattr(app.sync_queue, "enqueue", down)
-    assert client.post(world["url"], data={"csrf_token": token}, headers=HX).status_code == 503
+    assert client.post(world["start"], data={"csrf_token": token}, headers=HX).status_code == 503
     db.session.expire_all()
     [night] = nights()
     assert night.status == "failed" and night.is_final and "could not be queued" in night.error_message
@@ -147,7 +148,7 @@ def test_a_queue_that_fails_at_the_enqueue_ends_the_night_so_it_blocks_nothing(a
 def test_a_source_with_no_mapped_school_says_to_map_schools_first(app, client, world, sandbox):
     empty = sandbox_source(world["district"], sandbox, name="Unused SIS")
     url = f"/districts/{world['district'].id}/sources/{empty.id}/night"
-    answer = client.post(url, data={"csrf_token": csrf_token(client, world["page"])}, headers=HX)
+    answer = client.post(f"{url}/start", data={"csrf_token": csrf_token(client, world["page"])}, headers=HX)
     assert answer.status_code == 202
     assert "No school is mapped to this source yet, so nothing will sync: map schools first." in words(answer)
     SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)

@@ -167,8 +167,9 @@ def test_saved_settings_are_audited_in_words(client, school, owner):
         "csrf_token": token, "sync_students": "on", "sync_teachers": "on", "sync_time": "02:00",
         "archive_threshold_percent": "10"})
     event_ = db.session.scalar(db.select(AuditEvent).filter_by(action="settings_changed"))
-    assert event_.detail.startswith("Students on, Teachers on, Staff off, Admins off, Parent contacts off, "
-                                    "Auto update off, Archive off, Additions only off; Automatic Rostering off")
+    assert event_.detail.startswith("Students on, Teachers on, Staff off, School admins off, Parent contacts off, "
+                                    "Auto update off, Archive off, Additions only off; Automatic Rostering off, "
+                                    "nightly at 2:00 AM")  # the role and time as every page names them (item 18)
     assert "=" not in event_.detail and "sync_" not in event_.detail
 
 
