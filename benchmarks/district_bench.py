@@ -16,10 +16,11 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench_driver import measure_in_worker, sandbox_admin  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_district")
@@ -137,21 +138,11 @@ def worker_main(mode: str, info_json: str) -> None:
 
 # ---- driver side ----------------------------------------------------------------------------------------------
 def measure(mode: str, info: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", mode, json.dumps(info)], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{mode} worker failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result.get("status") not in (None, "succeeded"):
-        raise RuntimeError(f"{mode} ended {result['status']}: {result.get('error')}")
-    return result
+    return measure_in_worker(__file__, ROOT, mode, json.dumps(info))
 
 
 def admin(info: dict, action: str, **kwargs) -> dict:
-    body = json.dumps({"action": action, **kwargs}).encode()
-    request = urllib.request.Request(info["admin_url"], data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as reply:
-        return json.loads(reply.read())
+    return sandbox_admin(info, action, timeout=600, **kwargs)
 
 
 def rss_of(pid: int) -> float:

@@ -152,6 +152,24 @@ def seal(redis: Redis, box: MultiFernet, test: ConnectionTest, settings: Connect
     redis.set(_key(test.check_id, "sealed"), box.encrypt(json.dumps(asdict(settings)).encode()), ex=SEALED_SECONDS)
 
 
+def queue_sealed(redis: Redis, queue, box: MultiFernet, test, settings: ConnectionSettings, *, save_test, job: str,
+                 job_id: str, then=None) -> None:
+    """Count the test against its user's limits, store it, seal its settings and queue `job` with only its id.
+
+    Whatever fails after the admission gives the user's slot back, so a Redis hiccup never uses up their tests.
+    """
+    admit(redis, test.user_id, test.check_id)
+    try:
+        save_test(redis, test)
+        seal(redis, box, test, settings)
+        queue.enqueue(job, test.check_id, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
+        if then is not None:
+            then(redis, test)
+    except Exception:
+        release(redis, test.user_id, test.check_id)
+        raise
+
+
 def take_sealed(redis: Redis, box: MultiFernet, check_id: str) -> ConnectionSettings | None:
     """The sealed settings, deleted as they are read (None once expired, taken or unreadable)."""
     pipe = redis.pipeline()  # MULTI/EXEC: GET and DEL at once (GETDEL needs Redis 6.2)

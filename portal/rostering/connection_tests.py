@@ -35,17 +35,9 @@ def start_test(school: School, vendor: str, values: dict, actor: Person) -> Conn
     settings = service.settings_to_test(school, vendor, values)
     test = check_records.new_test(actor.id, school.id, settings)
     test.fingerprint = fingerprint(settings)
-    redis = current_app.redis
-    check_records.admit(redis, actor.id, test.check_id)
-    try:
-        check_records.save(redis, test)
-        check_records.seal(redis, fernet(), test, settings)
-        current_app.check_queue.enqueue(check_records.JOB, test.check_id, job_id=f"connection-test-{test.check_id}",
-                                        job_timeout=check_records.JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
-        check_records.remember_latest(redis, test)
-    except Exception:
-        check_records.release(redis, actor.id, test.check_id)
-        raise
+    check_records.queue_sealed(current_app.redis, current_app.check_queue, fernet(), test, settings,
+                               save_test=check_records.save, job=check_records.JOB,
+                               job_id=f"connection-test-{test.check_id}", then=check_records.remember_latest)
     return test
 
 

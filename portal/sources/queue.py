@@ -14,16 +14,9 @@ def start_test(source: Source, vendor: str, values: dict, actor: Person) -> Sour
     The job gets only the test's id; the settings travel sealed. Raises RedisError when Redis is down."""
     settings = service.settings_to_test(source, vendor, values)
     test = source_checks.new_test(actor.id, source, settings)
-    redis = current_app.redis
-    check_records.admit(redis, actor.id, test.check_id)
-    try:
-        source_checks.save(redis, test)
-        check_records.seal(redis, fernet(), test, settings)
-        current_app.check_queue.enqueue(source_checks.JOB, test.check_id, job_id=f"source-test-{test.check_id}",
-                                        job_timeout=check_records.JOB_TIMEOUT, result_ttl=0, failure_ttl=3600)
-    except Exception:
-        check_records.release(redis, actor.id, test.check_id)
-        raise
+    check_records.queue_sealed(current_app.redis, current_app.check_queue, fernet(), test, settings,
+                               save_test=source_checks.save, job=source_checks.JOB,
+                               job_id=f"source-test-{test.check_id}")
     return test
 
 
