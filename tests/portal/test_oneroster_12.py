@@ -43,7 +43,8 @@ def form(client, box, vendor, **more):
 def save(client, data):
     """Save connection, pressing "Save anyway" (these tests run no Test connection before a re-save)."""
     response = client.post(f"{PAGE}/connection", data={**data, "confirm": "untested"}, headers=HX)
-    assert response.status_code == 204, response.get_data(as_text=True)[:2000]
+    assert response.status_code in (200, 204), response.get_data(as_text=True)[:2000]
+    assert response.status_code == 204 or "Connection saved without a test" in response.get_data(as_text=True)
 
 
 def rostered(school) -> dict[int, str]:
