@@ -76,7 +76,9 @@ def simulate(data: Dataset, school_id: str, renames: int = 5, removals: int = 3,
         raise ValueError(f"The sandbox has no school {school_id!r}; its schools are {', '.join(data.school_ids)}")
     rng = random.Random(seed)
     with data.lock:
+        # Only people still on the roster: a disabled account ("enabledUser" false) has left it already.
         ours = sorted(sid for sid, user in data.users.items() if user["status"] == "active"
+                      and str(user.get("enabledUser", True)).lower() not in ("false", "0")
                       and user["role"] not in PARENT_ROLES_SET
                       and any(org["sourcedId"] == school_id for org in user["orgs"]))
         rng.shuffle(ours)

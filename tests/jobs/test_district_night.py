@@ -267,9 +267,12 @@ def test_broken_duplicate_leaving_and_guardian_linked_records_end_as_in_each_sch
         return sorted((i.source_id, i.kind) for i in db.session.scalars(
             db.select(SyncIssue).where(SyncIssue.run_id == run.id, SyncIssue.source_id != "")))
 
-    for school, run, own in zip(schools, night_runs(night.id), twins):
+    runs = night_runs(night.id)
+    for school, run, own in zip(schools, runs, twins):
         assert run.status == own.status == "succeeded", (run.error_message, own.error_message)
         assert directory(school) == directory(own.school)
-        assert run.counts() == own.counts() and run.issues > 0
+        assert run.counts() == own.counts()
         assert issues(run) == issues(own)
+    # The sandbox scatters the broken records over the district at random, so one school may draw none of them.
+    assert sum(run.issues for run in runs) > 0
     assert any(row[7] for row in directory(schools[0]))  # guardians named only from their side still count

@@ -120,6 +120,8 @@ def test_behind_one_trusted_proxy_the_forwarded_address_is_limited(app):
 
 def test_reset_requests_count_towards_the_address_limit(client):
     token = csrf_token(client, "/reset")
+    if time.time() % 60 > 40:  # the limit counts per clock minute: start the 21 requests inside one
+        time.sleep(60.5 - time.time() % 60)
     codes = [client.post("/reset", data={"email": "x@example.org", "csrf_token": token}).status_code
              for _ in range(21)]
     assert codes[:20] == [302] * 20 and codes[20] == 429
