@@ -1,6 +1,7 @@
 """Issue 17 in a real browser, with screenshots (test-artifacts/screenshots/17-*.png): names beside ids and skipped
 people (2, 7, 8), the bar's colours (13), parent contacts, the empty People page and archiving (15, 19), the overview
 and Your schools (11), run numbers (16). Each at 1280 px and at 390 px."""
+import itertools
 import re
 
 import pytest
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.browser
 WIDTHS = {"wide": 1280, "phone": 390}
 
 sis = sandbox_fixture(schools=1, students=20, seed=41, scope="module")
+NEW_NAMES = itertools.count(1)
 
 
 @pytest.fixture(params=list(WIDTHS))
@@ -38,7 +40,8 @@ def school(app, sis):
 def test_preview_and_run_page_name_each_person_and_say_why_they_were_skipped(page, school, sis, width):
     sync(school)
     student = next(p for p in expected_people(sis).values() if p.role == "student")
-    sis.rename(student.source_id, given_name=f"Renamed {width}")  # the sandbox lives for the module: a new name
+    # The sandbox lives for the module and each width runs this test again: a name never used before.
+    sis.rename(student.source_id, given_name=f"Renamed {width} {next(NEW_NAMES)}")
     person = directory(school)[student.source_id]
 
     sign_in(page, school.owner.email, PASSWORD)
