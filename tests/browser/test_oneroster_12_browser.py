@@ -18,9 +18,10 @@ def test_an_owner_moves_campus_to_1_2_and_preview_says_re_keyed(page, app, campu
     owner = make_owner(school)
     sign_in(page, owner.email, PASSWORD)
     page.get_by_role("link", name="Rostering", exact=True).click()
+    page.wait_for_url("**/rostering")  # pick the SIS on the Rostering page, not on the page it is leaving
     info = campus.info
     page.get_by_label("SIS", exact=True).select_option("infinite-campus")
-    page.wait_for_load_state("networkidle")
+    expect(page.get_by_label("App Name")).to_be_visible()  # Campus' fields have swapped in
     page.get_by_label("URL", exact=True).fill(info["base_url"])
     page.get_by_label("Client ID").fill(info["client_id"])
     page.get_by_label("Client Secret").fill(info["client_secret"])
