@@ -81,7 +81,7 @@ def keep_school_records(csv_bundle, stored_path: str, sis_school_id: str, roles,
     try:
         with open(part, "wb") as out:
             pages = csv_bundle.iter_roster(school_for(csv_bundle, sis_school_id), wanted_roles(roles, parents),
-                                           page_size=PAGE_SIZE)
+                                           page_size=PAGE_SIZE, parents_first=False)  # kept parents-first
             keep_records(pages, out, _kept_for(sis_school_id, roles, parents))
         os.replace(part, path)
     finally:

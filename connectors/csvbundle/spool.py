@@ -12,10 +12,11 @@ from itertools import repeat
 
 from ..records import PersonRecord
 
-_LENGTH = struct.Struct("<Q")
+_HEAD = struct.Struct("<cQ")  # what the chunk holds (a tag byte), its length
 _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
             ("connectors.records", "RecordProblem")}
-KEPT_FORMAT = 1
+KEPT_FORMAT = 2
+ABOUT, PARENTS, OTHERS, ROWS = b"a", b"p", b"o", b"r"
 _new = tuple.__new__
 
 
@@ -26,36 +27,51 @@ class _Records(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def write_chunk(file, rows: list) -> None:
+def write_chunk(file, rows: list, tag: bytes = ROWS) -> None:
     """Append one chunk: a list of tuples of str, bool, None, datetimes and tuples of str (or RecordProblems)."""
     data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-    file.write(_LENGTH.pack(len(data)))
+    file.write(_HEAD.pack(tag, len(data)))
     file.write(data)
 
 
-def read_chunks(file) -> Iterator[list]:
-    """The chunks written by write_chunk, in order, from the file's current position to its end."""
+def read_chunks(file, tag: bytes = ROWS) -> Iterator[list]:
+    """The chunks with `tag`, in order, from the file's current position to its end (others are skipped)."""
     while True:
-        head = file.read(_LENGTH.size)
-        if len(head) < _LENGTH.size:
+        head = file.read(_HEAD.size)
+        if len(head) < _HEAD.size:
             return
-        (size,) = _LENGTH.unpack(head)
+        kind, size = _HEAD.unpack(head)
+        if kind != tag:
+            file.seek(size, io.SEEK_CUR)
+            continue
         yield _Records(io.BytesIO(file.read(size))).load()
 
 
 def keep_records(pages, file, about: dict) -> None:
-    """Write `about` (what the records were read for), then each page as (record tuples, problems)."""
-    write_chunk(file, [(KEPT_FORMAT, sorted(about.items()))])
+    """Write `about` (what the records were read for), then each page's parents and others apart, as plain tuples
+    (records) and problems, so that kept_pages can hand out every parent first whatever the file's order."""
+    write_chunk(file, [(KEPT_FORMAT, sorted(about.items()))], ABOUT)
     for page in pages:
-        records = [tuple(item) for item in page if type(item) is PersonRecord]
-        write_chunk(file, [records, [item for item in page if type(item) is not PersonRecord]])
+        records = [item for item in page if type(item) is PersonRecord]
+        problems = [item for item in page if type(item) is not PersonRecord] if len(records) < len(page) else []
+        parents = [item for item in records if item.role == "parent"]
+        if parents:
+            records = [item for item in records if item.role != "parent"]
+            write_chunk(file, [list(map(tuple, parents)), []], PARENTS)
+        write_chunk(file, [list(map(tuple, records)), problems], OTHERS)
 
 
 def kept_pages(file, about: dict) -> Iterator[list] | None:
-    """The pages keep_records wrote, if they were read for `about`; None when they were read for something else."""
-    chunks = read_chunks(file)
-    head = next(chunks, None)
+    """The pages keep_records wrote, parents first, if they were read for `about`; None when read for other
+    settings (or written by another version of this code)."""
+    head = next(read_chunks(file, ABOUT), None)
     if head != [(KEPT_FORMAT, sorted(about.items()))]:
         return None
-    return (list(map(_new, repeat(PersonRecord), records)) + problems for records, problems in chunks)
+    return _pages(file, file.tell())
 
+
+def _pages(file, start: int) -> Iterator[list]:
+    for tag in (PARENTS, OTHERS):
+        file.seek(start)
+        for records, problems in read_chunks(file, tag):
+            yield list(map(_new, repeat(PersonRecord), records)) + problems
