@@ -52,6 +52,7 @@ class UserScan:
         self.spool = None
         self.spooled_lines = array("q")
         self._dates: dict = {}
+        self._lists: dict[str, tuple[str, ...]] = {}
 
     def pages(self):
         """Pages of records (and problems) in file order, the spooled students last."""
@@ -109,12 +110,13 @@ class UserScan:
         sid = sid.strip()
         seen, report, wanted = self.seen, self.report, self.wanted
         deferred = False
-        if self.roles is None:
-            org_ids = split_ids(orgs)
-        else:
+        if self.roles is not None:
             role, org_ids = self.roles.get(sid, ("", ()))
+        elif (org_ids := self._lists.get(orgs)) is None:
+            org_ids = self._split(orgs)
         mapped = ROLE_MAP.get(role) or map_role(role)
-        agent_ids = split_ids(agents)
+        # one agent (the usual case) without a call; a list or stray spaces through split_ids
+        agent_ids = (agents,) if agents and "," not in agents and " " not in agents else split_ids(agents)
         key = hash(sid)
         if key in seen or not sid:
             self._unusable_id(sid, line)
@@ -162,7 +164,7 @@ class UserScan:
             return None
         values = (
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
-            split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
+            lists[grades] if grades in (lists := self._lists) else self._split(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
             when, role, "")  # no legacy id: that is Infinite Campus' 1.2 API metadata
         if deferred:
@@ -177,6 +179,14 @@ class UserScan:
         else:
             self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
                               "Give every user their own sourcedId; remove the repeated row.", kind="dup")
+
+    def _split(self, value: str) -> tuple[str, ...]:
+        """split_ids, remembered: orgSourcedIds and grades take few distinct values in a file."""
+        lists = self._lists
+        if len(lists) >= 4096:
+            lists.clear()
+        ids = lists[value] = split_ids(value)
+        return ids
 
     def _date(self, text: str):
         """parse_datetime, remembered: an export stamps many rows with the same dateLastModified."""

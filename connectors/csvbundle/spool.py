@@ -8,7 +8,8 @@ import io
 import pickle
 import struct
 from collections.abc import Iterator
-from itertools import repeat
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 from ..records import PersonRecord
 
@@ -18,6 +19,7 @@ _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "ti
 KEPT_FORMAT = 2
 ABOUT, PARENTS, OTHERS, ROWS = b"a", b"p", b"o", b"r"
 _new = tuple.__new__
+_ROLE = itemgetter(PersonRecord._fields.index("role"))
 
 
 class _Records(pickle.Unpickler):
@@ -52,12 +54,15 @@ def keep_records(pages, file, about: dict) -> None:
     (records) and problems, so that kept_pages can hand out every parent first whatever the file's order."""
     write_chunk(file, [(KEPT_FORMAT, sorted(about.items()))], ABOUT)
     for page in pages:
-        records = [item for item in page if type(item) is PersonRecord]
-        problems = [item for item in page if type(item) is not PersonRecord] if len(records) < len(page) else []
-        parents = [item for item in records if item.role == "parent"]
-        if parents:
-            records = [item for item in records if item.role != "parent"]
-            write_chunk(file, [list(map(tuple, parents)), []], PARENTS)
+        records, problems = page, []
+        if set(map(type, page)) != {PersonRecord}:
+            records = [item for item in page if type(item) is PersonRecord]
+            problems = [item for item in page if type(item) is not PersonRecord]
+        roles = list(map(_ROLE, records))
+        if "parent" in roles:
+            is_parent = list(map("parent".__eq__, roles))
+            write_chunk(file, [list(map(tuple, compress(records, is_parent))), []], PARENTS)
+            records = list(compress(records, map(not_, is_parent)))
         write_chunk(file, [list(map(tuple, records)), problems], OTHERS)
 
 
