@@ -132,7 +132,7 @@ class UserScan:
                 if self.defer and mapped == "student" and wanted(mapped, org_ids):
                     deferred = True
                     break
-                self.forward.append(agent_ids)
+                self.forward.append(agent_ids[0] if len(agent_ids) == 1 else agent_ids)  # a str costs less
                 self.forward_lines.append(line)
                 break
         if mapped is None:
@@ -164,7 +164,8 @@ class UserScan:
             return None
         values = (
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
-            lists[grades] if grades in (lists := self._lists) else self._split(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
+            lists[grades] if grades in (lists := self._lists) else self._split(grades), phone.strip() or sms.strip(),
+            "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
             when, role, "")  # no legacy id: that is Infinite Campus' 1.2 API metadata
         if deferred:
