@@ -370,6 +370,29 @@ def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
         assert client.get(f"{world['base']}/vendor-fields?source={bad}", headers=HX).status_code == 200
 
 
+def test_switching_the_sis_clears_what_was_typed_for_the_other_one(client, world):
+    """#17.5 on the Sources page too: the Aeries URL and Consumer ID typed do not follow to Infinite Campus."""
+    typed = "vendor=infinite-campus&url=https://district.aeries.net/aeries/&client_id=aeries-consumer&client_secret=x1"
+    html = client.get(f"{world['base']}/vendor-fields?{typed}", headers=HX).get_data(as_text=True)
+    assert 'name="app_name"' in html
+    for value in ("district.aeries.net", "aeries-consumer", "x1"):
+        assert f'value="{value}' not in html
+    assert set(re.findall(r'<input type="text"[^>]*value="([^"]*)"', html)) == {""}
+    url = "https://campus.example.org/campus/api/oneroster/v1p1/lakeside"  # the Campus URL field's own request
+    prefilled = client.get(f"{world['base']}/vendor-fields", headers=HX,
+                           query_string={"vendor": "infinite-campus", "url": url, "prefill": "1"}).get_data(as_text=True)
+    assert f'value="{url}"' in prefilled and 'value="lakeside"' in prefilled
+
+
+def test_switching_back_to_the_sources_saved_sis_shows_its_saved_values(client, world):
+    source = make_source(world["district"], vendor="aeries", url="https://demo.aeries.net/aeries/", client_id="saved-id")
+    url = f"{world['base']}/vendor-fields?source={source.id}"
+    campus = client.get(f"{url}&vendor=infinite-campus&client_id=saved-id", headers=HX).get_data(as_text=True)
+    assert "saved-id" not in campus and "demo.aeries.net" not in campus and "Saved</span>" not in campus
+    aeries = client.get(f"{url}&vendor=aeries&client_id=typed", headers=HX).get_data(as_text=True)
+    assert 'value="saved-id"' in aeries and 'value="typed"' not in aeries and "Saved</span>" in aeries
+
+
 def test_a_source_is_removed_only_once_no_school_syncs_from_it(client, world, aeries):
     source = service.save_source(world["district"], "aeries", form(aeries), None)
     service.map_school(source, world["obrien"], "994", None)
