@@ -35,7 +35,7 @@ def add_source(page, sandbox):
     page.get_by_label("Aeries URL").fill(info["base_url"] + "/")
     page.get_by_label("Consumer ID").fill(info["client_id"])
     page.get_by_label("Consumer Secret Key").fill(info["client_secret"])
-    page.get_by_label("Nightly time (America/Los_Angeles)").fill("01:30")
+    page.get_by_label("Nightly time (America/Los_Angeles)").select_option(label="1:30 AM")
     page.get_by_role("button", name="Save source").click()
     expect(page.get_by_text('Source "Demo Unified — Aeries" saved.')).to_be_visible()
     expect(page.locator("#field-client_secret-wrap .badge")).to_have_text("Saved")

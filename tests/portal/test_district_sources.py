@@ -370,6 +370,18 @@ def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
         assert client.get(f"{world['base']}/vendor-fields?source={bad}", headers=HX).status_code == 200
 
 
+def test_the_nightly_time_is_the_schools_quarter_hour_list_in_the_districts_words(client, world, aeries):
+    """Like the school's sync settings: "2:00 AM" every quarter hour, the saved time chosen."""
+    html = client.get(world["base"]).get_data(as_text=True)
+    select = re.search(r'<select id="field-sync_time".*?</select>', html, re.S).group(0)
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', select)
+    assert len(options) == 96 and options[0] == ("00:00", "", "12:00 AM") and options[-1] == ("23:45", "", "11:45 PM")
+    assert [(value, label) for value, chosen, label in options if chosen] == [("02:00", "2:00 AM")]
+    saved = post(client, world["base"], form(aeries, sync_time="19:15"), htmx=False)
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert '<option value="19:15" selected>7:15 PM</option>' in page
+
+
 def test_switching_the_sis_clears_what_was_typed_for_the_other_one(client, world):
     """#17.5 on the Sources page too: the Aeries URL and Consumer ID typed do not follow to Infinite Campus."""
     typed = "vendor=infinite-campus&url=https://district.aeries.net/aeries/&client_id=aeries-consumer&client_secret=x1"
