@@ -489,6 +489,27 @@ class AuditEvent(db.Model):
         return event
 
 
+class DistrictAuditEvent(db.Model):
+    """Who changed the district's own rostering set-up (its SIS sources), which no school's log would show: a
+    source no school syncs from yet, or one removed."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[Person | None] = relationship()
+
+    @classmethod
+    def record(cls, district: District, actor: Person | None, action: str, detail: str) -> DistrictAuditEvent:
+        """Add an event to the session (the caller commits it with the change it describes)."""
+        event = cls(district_id=district.id, actor_id=actor.id if actor else None, action=action, detail=detail)
+        db.session.add(event)
+        return event
+
+
 class BlackoutPeriod(db.Model):
     """A seasonal pause: nightly syncs of the school are skipped on these local dates (inclusive)."""
 

@@ -29,6 +29,11 @@ ACTIONS = {
     "sftp_password_removed": "Removed the SFTP password",
     "sftp_keys_changed": "Changed the SFTP keys",
     "sftp_account_removed": "Removed the SFTP account",
+    "source_mapped": "Mapped to a district source",
+    "source_unmapped": "Unmapped from a district source",
+    "source_added": "Added a source",  # the district's log (portal.sources.audit)
+    "source_saved": "Saved a source",
+    "source_removed": "Removed a source",
 }
 
 

@@ -208,7 +208,7 @@ def delete(district, source):
     """Remove a source that no school syncs from any more."""
     name = source.name
     try:
-        service.delete_source(source)
+        service.delete_source(source, current_user)
     except InvalidSettings as exc:
         flash(exc.errors["source"], "error")
         target = url_for("sources.show", district_id=district.id, source_id=source.id)

@@ -425,6 +425,26 @@ def test_a_source_is_removed_only_once_no_school_syncs_from_it(client, world, ae
     assert "was removed" in client.get(world["base"]).get_data(as_text=True)
 
 
+def test_the_district_audit_log_says_who_added_saved_and_removed_a_source_no_school_used(client, world, aeries):
+    """A source no school syncs from leaves no trace in any school's log: the district's own log says who did it."""
+    added = post(client, world["base"], form(aeries, name="Main SIS"), htmx=False)
+    source = db.session.scalar(db.select(Source))
+    post(client, added.headers["Location"], form(aeries, name="Main SIS", client_secret="", sync_time="03:15"),
+         htmx=False)
+    assert post(client, f"{world['base']}/{source.id}/delete", {}, htmx=False).status_code == 302
+    log = client.get(f"{world['base']}/audit")
+    rows = re.findall(r"<tr>\s*<td>[^<]+</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>",
+                      log.get_data(as_text=True))
+    who = world["dm"].full_name
+    assert log.status_code == 200 and [(w, action) for w, action, _ in rows] == [
+        (who, "Removed a source"), (who, "Saved a source"), (who, "Added a source")]
+    removed, saved, first = (detail for _, _, detail in rows)
+    assert "Main SIS removed: Aeries" in removed and "nightly at 3:15 AM" in saved and "nightly at 2:30 AM" in first
+    assert aeries.info["client_secret"] not in log.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == 0  # no school's log: none used it
+    assert "District audit log" in client.get(world["base"]).get_data(as_text=True)
+
+
 def test_every_source_post_refuses_a_missing_csrf_token(app, client, world):
     source = make_source(world["district"])
     for route in source_routes(app):
