@@ -18,6 +18,12 @@ class Manifest:
 def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
     """Parse manifest.csv; a missing or unusable one is reported as the cause and leaves `version` empty."""
     manifest = Manifest()
+    inner = [name for name in files.others if name.lower().endswith(".zip")]
+    if not files.members and inner:
+        report.error("manifest.csv", 0, "", f"The bundle holds another zip ({inner[0]}) instead of the CSV files; zips "
+                     "inside the zip are not opened.", "Send the inner zip itself, or zip the CSV files (manifest.csv, "
+                     "orgs.csv, users.csv) directly.")
+        return manifest
     if "manifest.csv" not in files.members:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
                      "version it is or whether its files are bulk or delta; nothing else was checked.", MANIFEST_HELP)
