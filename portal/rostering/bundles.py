@@ -26,7 +26,8 @@ from .context import bundle_labels, connection_context, file_size
 from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, receive_upload, report_rows,
                          save_csv_connection)
 from .routes import _page
-from .runs import STARTABLE, _progress, _refused, _safe_cell
+from .runs import STARTABLE, _progress, _refused
+from .spreadsheet import safe_cell
 
 TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page accepts. Send only the files a people "
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
@@ -129,7 +130,7 @@ def bundle_report(school, bundle_id):
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv.reader(io.StringIO(bundle.report_csv or "severity,file,line,column,problem,what_to_do\r\n")):
-        writer.writerow([_safe_cell(cell) for cell in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (f'attachment; filename="{school.slug}-bundle-{bundle.id}-'
