@@ -2,6 +2,7 @@
 the same kind"): each ends with a message that says what to do, nothing changed, never a 500."""
 import csv
 import io
+import os
 
 import pytest
 
@@ -184,3 +185,24 @@ def test_a_file_name_with_line_breaks_and_html_still_gets_its_report_email(app, 
     html = next(part.get_payload(decode=True).decode() for part in message.walk()
                 if part.get_content_type() == "text/html")
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_roster_import_of_a_device_or_a_fifo_is_bad_usage_said_plainly(app, runner, school, tmp_path):
+    os.mkfifo(tmp_path / "pipe.zip")
+    for path in ("/dev/zero", tmp_path / "pipe.zip"):
+        result = runner.invoke(args=["roster", "import", "--school", school.slug, str(path)])
+        assert result.exit_code == 2, result.output
+        assert "is neither a zip file nor a folder of CSV files" in result.output
+    assert _bundles() == 0
+
+
+def test_roster_import_of_an_unreadable_file_says_so_and_changes_nothing(app, runner, school, tmp_path, monkeypatch):
+    import shutil
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(shutil, "copyfile", unreadable)  # root reads every file: stand in for a mode-000 one
+    path = write_zip(tmp_path / "export.zip", bundle_files())
+    result = runner.invoke(args=["roster", "import", "--school", school.slug, path])
+    assert result.exit_code == 1 and "cannot be read (Permission denied); nothing was changed" in result.output
+    assert _bundles() == 0
