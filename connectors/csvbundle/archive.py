@@ -116,7 +116,12 @@ class BundleFiles:
     def open(self, key: str) -> io.BufferedReader:
         member = self.members[key]
         if self._zip is not None:
-            raw = self._zip.open(member.name)
+            try:
+                raw = self._zip.open(member.name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+                # the table of contents points at an entry header that is not there or names another file
+                raise BundleRefused(f"{os.path.basename(member.name)} in the zip is damaged ({exc}). "
+                                    + RESEND) from None
         else:
             raw = open(os.path.join(self.path, member.name), "rb")
         counted = _Counted(raw, os.path.basename(member.name), member.size, self.limits.max_file_bytes)

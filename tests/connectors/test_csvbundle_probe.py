@@ -137,3 +137,18 @@ def test_a_name_with_a_nul_byte_is_read_under_the_name_before_it(tmp_path):
     with open_bundle(_raw_zip(tmp_path / "b.zip", entries)) as bundle:
         assert bundle.validate().applicable and sorted(bundle.files.members) == ["manifest.csv", "orgs.csv",
                                                                                  "users.csv"]
+
+
+def test_a_table_of_contents_that_points_at_the_wrong_entry_is_refused_as_damaged(tmp_path):
+    whole = zip_bytes(bundle_files())
+    renamed = bytearray(whole)
+    at = renamed.find(b"users.csv")  # the first copy is the entry's own header; the table of contents keeps its name
+    renamed[at:at + 9] = b"usurp.csv"
+    misplaced = bytearray(whole)
+    entry = misplaced.rfind(b"PK\x01\x02", 0, misplaced.rfind(b"users.csv"))
+    struct.pack_into("<L", misplaced, entry + 42, 3)  # users.csv's header "starts" 3 bytes into the file
+    for name, data in (("renamed.zip", renamed), ("misplaced.zip", misplaced)):
+        (tmp_path / name).write_bytes(bytes(data))
+        message = refused(tmp_path / name)
+        assert message.startswith("users.csv in the zip is damaged (") and message.endswith(
+            "Send the whole file again; if it keeps failing, export the bundle from the SIS again."), message

@@ -3,8 +3,11 @@ the same kind"): each ends with a message that says what to do, nothing changed,
 import csv
 import io
 import os
+import shutil
+import struct
 
 import pytest
+from rq import SimpleWorker
 
 from jobs.bundles import accept_bundle
 from store.db import db
@@ -197,8 +200,6 @@ def test_roster_import_of_a_device_or_a_fifo_is_bad_usage_said_plainly(app, runn
 
 
 def test_roster_import_of_an_unreadable_file_says_so_and_changes_nothing(app, runner, school, tmp_path, monkeypatch):
-    import shutil
-
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(shutil, "copyfile", unreadable)  # root reads every file: stand in for a mode-000 one
@@ -206,3 +207,26 @@ def test_roster_import_of_an_unreadable_file_says_so_and_changes_nothing(app, ru
     result = runner.invoke(args=["roster", "import", "--school", school.slug, path])
     assert result.exit_code == 1 and "cannot be read (Permission denied); nothing was changed" in result.output
     assert _bundles() == 0
+
+
+def test_an_orgs_file_with_no_school_says_so_instead_of_several_schools(app, school, tmp_path):
+    orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\nd1,,,North District,district,,\n"
+    bundle = accept_bundle(school.id, write_zip(tmp_path / "x.zip", bundle_files(orgs_csv=orgs)), via="upload",
+                           filename="x.zip")
+    assert bundle.status == "invalid"
+    assert ("orgs.csv lists no org of type school, so this school cannot be found in it. Export the bundle with the "
+            "school's own row in orgs.csv (type school), then send it again.") in bundle.summary
+    assert "several schools" not in bundle.report_csv
+
+
+def test_a_zip_whose_table_of_contents_lies_is_refused_not_left_checking_for_ever(app, client, auth, school):
+    data = bytearray(zip_bytes(bundle_files()))
+    entry = data.rfind(b"PK\x01\x02", 0, data.rfind(b"users.csv"))
+    struct.pack_into("<L", data, entry + 42, 3)  # users.csv's entry "starts" where there is none
+    auth.login("owner@probe.example.org")
+    assert _post_upload(client, school, {"bundle": (io.BytesIO(bytes(data)), "export.zip")}).status_code == 302
+    SimpleWorker([app.check_queue], connection=app.redis).work(burst=True)
+    db.session.expire_all()
+    bundle = db.session.scalar(db.select(RosterBundle))
+    assert bundle.status == "refused", bundle.summary
+    assert bundle.summary.startswith("users.csv in the zip is damaged")
