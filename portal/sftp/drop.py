@@ -108,7 +108,9 @@ class Drop:
 
     def _stage(self, local: bytes, name: str) -> Path:
         """Move a completed file out of the account's reach at once, so it cannot change while it is taken in."""
-        target = self.staging / f"{uuid.uuid4().hex}-{name}"
+        # the client's name is kept by the receipt (hand_on gets it): a longest-allowed name plus a prefix would
+        # pass the file system's 255-byte limit and the bundle would vanish without a word
+        target = self.staging / f"{uuid.uuid4().hex}{posixpath.splitext(name.lower())[1]}"
         os.replace(local, target)
         return target
 

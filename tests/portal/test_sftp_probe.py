@@ -176,3 +176,18 @@ def test_a_file_refused_as_too_large_midway_is_discarded_not_taken_in(app, drop)
     assert received(drop, school, timeout=0.5) == []
     assert account.id not in drop.drop.sets  # the first 4,000 bytes never joined a set as if they were users.csv
     assert os.listdir(accounts.folder_of("too-large")) == []
+
+
+def test_a_zip_with_the_longest_name_the_folder_takes_is_still_taken_in(app, drop):
+    school, account, password = _account("long-name")
+    name = "r" * 251 + ".zip"  # 255 bytes: the most a file name may have on the drop's disk
+
+    async def upload():
+        async with drop.connect("long-name", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open(name, "wb") as remote:
+                    await remote.write(zip_bytes(bundle_files()))
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid" and bundle.filename == name
