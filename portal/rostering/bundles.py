@@ -6,7 +6,7 @@ import os
 import tempfile
 import zipfile
 
-from flask import (abort, flash, make_response, redirect, render_template, request, send_file, url_for)
+from flask import (abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for)
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -99,6 +99,12 @@ def upload_bundle(school):
 def too_large(error):
     """The body is refused while the CSRF check first reads the form, before any view runs: say what to do."""
     if request.endpoint in UPLOAD_ENDPOINTS:
+        length = request.content_length
+        if length is not None and length <= current_app.config["BUNDLE_MAX_UPLOAD_BYTES"]:
+            # within the size limit, so the form parser stopped at its count of parts (files and fields)
+            return error_page("Too many files", f"The upload holds more files than one upload takes (at most "
+                              f"{request.max_form_parts:,} parts). Zip the CSV files and upload the zip instead. "
+                              "Nothing was changed.", 413)
         return error_page("File too large", TOO_LARGE, 413)
     return error_page("Request too large", "The request was larger than this page accepts. Nothing was changed.",
                       413)

@@ -230,3 +230,13 @@ def test_a_zip_whose_table_of_contents_lies_is_refused_not_left_checking_for_eve
     bundle = db.session.scalar(db.select(RosterBundle))
     assert bundle.status == "refused", bundle.summary
     assert bundle.summary.startswith("users.csv in the zip is damaged")
+
+
+def test_more_files_than_the_form_takes_get_a_message_about_files_not_megabytes(app, client, auth, school):
+    auth.login("owner@probe.example.org")
+    many = [(io.BytesIO(b"a,b\n"), f"f{n}.csv") for n in range(1200)]
+    refused = _post_upload(client, school, {"bundle": many})
+    assert refused.status_code == 413
+    assert "larger than 500 MB" not in text(refused)
+    assert "The upload holds more files than one upload takes (at most 1,000 parts). Zip the CSV files" in text(refused)
+    assert _bundles() == 0
