@@ -156,13 +156,13 @@ class DropSFTPServer(asyncssh.SFTPServer):
         writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
         if writing:
             self._may_write(path)
-        return self._track(super().open(path, pflags, attrs), path, writing)
+        return self._track(super().open(path, pflags, _own_file(attrs)), path, writing)
 
     def open56(self, path, desired_access, flags, attrs):
         writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
         if writing:
             self._may_write(path)
-        return self._track(super().open56(path, desired_access, flags, attrs), path, writing)
+        return self._track(super().open56(path, desired_access, flags, _own_file(attrs)), path, writing)
 
     def write(self, file_obj, offset, data):
         upload = self._open.get(file_obj)
@@ -202,7 +202,13 @@ class DropSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(path)
         if not os.path.lexists(local) and self._top_level(path) in self._received:
             return None
-        return super().setstat(path, attrs)
+        return super().setstat(path, _times_only(attrs))
+
+    def lsetstat(self, path, attrs):
+        return self.setstat(path, attrs)
+
+    def fsetstat(self, file_obj, attrs):
+        return super().fsetstat(file_obj, _times_only(attrs))
 
     def rename(self, oldpath, newpath):
         self._may_rename(oldpath, newpath)
@@ -243,6 +249,19 @@ class DropSFTPServer(asyncssh.SFTPServer):
                 os.unlink(local)
             except OSError:
                 pass
+
+
+def _own_file(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
+    """A new file holds student data: readable and writable by the portal's user only, whatever mode the client
+    asks for (a client keeping a local mode of 000 would leave a file the portal cannot read)."""
+    attrs.permissions = 0o600
+    return attrs
+
+
+def _times_only(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
+    """Clients may keep a file's times (WinSCP does); its mode, owner and size stay the drop's to decide (a size
+    would truncate or extend the file past what was written and checked)."""
+    return asyncssh.SFTPAttrs(atime=attrs.atime, atime_ns=attrs.atime_ns, mtime=attrs.mtime, mtime_ns=attrs.mtime_ns)
 
 
 async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.SSHAcceptor:

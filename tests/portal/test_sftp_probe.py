@@ -191,3 +191,20 @@ def test_a_zip_with_the_longest_name_the_folder_takes_is_still_taken_in(app, dro
     run(upload())
     (bundle,) = received(drop, school)
     assert bundle.status == "valid" and bundle.filename == name
+
+
+def test_a_client_cannot_change_a_files_mode_or_size_only_its_times(app, drop):
+    school, account, password = _account("modes")
+
+    async def upload():
+        async with drop.connect("modes", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("roster.part", "wb", asyncssh.SFTPAttrs(permissions=0o000)) as remote:
+                    await remote.write(b"PK")
+                    await remote.setstat(asyncssh.SFTPAttrs(permissions=0o000, size=10 ** 9))
+                await sftp.setstat("roster.part", asyncssh.SFTPAttrs(permissions=0o4777, size=10 ** 9, mtime=1000,
+                                                                     atime=1000))
+                return await sftp.stat("roster.part")
+
+    attrs = run(upload())
+    assert (attrs.permissions & 0o7777, attrs.size, attrs.mtime) == (0o600, 2, 1000)
