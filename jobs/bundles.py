@@ -24,6 +24,8 @@ VIA = ("upload", "sftp", "cli")
 KEEP_BUNDLES = 10
 KEEP_FOR = timedelta(days=30)
 CHECK_JOB = "jobs.bundles.check_bundle"  # enqueued by name by the upload page
+NOT_CHECKED = ("The portal could not check this bundle (an internal error, logged for the administrator); nothing "
+               "was changed. Send it again; if it keeps happening, tell the portal's administrator.")
 
 
 def store_bundle(school_id: int, path, *, via: str, filename: str) -> RosterBundle:
@@ -124,7 +126,13 @@ def check_bundle(bundle_id: int, sync: bool | None = None) -> None:
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received":
         return
-    validate_stored(bundle)
+    try:
+        validate_stored(bundle)
+    except Exception:  # noqa: BLE001 - a bundle left "received" is polled as "Checking the files…" for ever
+        log.exception("CSV bundle %s could not be checked", bundle_id)
+        db.session.rollback()
+        bundle.status, bundle.summary = "refused", NOT_CHECKED
+        db.session.commit()
     log.info("CSV bundle %s of school %s: %s", bundle.id, bundle.school_id, bundle.status)
     if bundle.status in ("invalid", "refused"):
         send_bundle_report(bundle.id)

@@ -9,6 +9,7 @@ import struct
 import pytest
 from rq import SimpleWorker
 
+import jobs.bundles
 from jobs.bundles import accept_bundle
 from store.db import db
 from store.models import RosterBundle
@@ -240,3 +241,18 @@ def test_more_files_than_the_form_takes_get_a_message_about_files_not_megabytes(
     assert "larger than 500 MB" not in text(refused)
     assert "The upload holds more files than one upload takes (at most 1,000 parts). Zip the CSV files" in text(refused)
     assert _bundles() == 0
+
+
+def test_a_check_that_fails_unexpectedly_ends_refused_with_what_to_do(app, client, auth, school, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the reader")
+    monkeypatch.setattr(jobs.bundles, "open_bundle", broken)
+    auth.login("owner@probe.example.org")
+    assert _post_upload(client, school, {"bundle": (io.BytesIO(zip_bytes(bundle_files())), "export.zip")}
+                        ).status_code == 302
+    SimpleWorker([app.check_queue], connection=app.redis).work(burst=True)
+    db.session.expire_all()
+    bundle = db.session.scalar(db.select(RosterBundle))
+    assert bundle.status == "refused"
+    shown = text(client.get(f"/schools/{school.slug}/rostering/bundles/{bundle.id}"))
+    assert "Checking the files" not in shown and "The portal could not check this bundle" in shown
