@@ -152,3 +152,13 @@ def test_a_table_of_contents_that_points_at_the_wrong_entry_is_refused_as_damage
         message = refused(tmp_path / name)
         assert message.startswith("users.csv in the zip is damaged (") and message.endswith(
             "Send the whole file again; if it keeps failing, export the bundle from the SIS again."), message
+
+
+def test_an_excel_workbook_renamed_zip_is_named_as_such(tmp_path):
+    entries = [("[Content_Types].xml", "<Types/>"), ("xl/workbook.xml", "<workbook/>"),
+               ("xl/worksheets/sheet1.xml", "<worksheet/>")]
+    with open_bundle(_raw_zip(tmp_path / "roster.zip", entries)) as bundle:
+        errors = [p.text for p in bundle.validate().errors]
+    assert errors == ["manifest.csv: The file is an Excel workbook (.xlsx) renamed .zip, not a zip of CSV files. "
+                      "Export the OneRoster CSV files from the SIS (manifest.csv, orgs.csv, users.csv) and zip them, "
+                      "or upload the CSV files themselves."]
