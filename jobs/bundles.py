@@ -69,7 +69,7 @@ def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
     if school_id and school_id.lower() in known:
         return
     listed = ", ".join(f"{s.source_id} ({s.name})" for s in csv_bundle.schools()[:10]) or "none"
-    if not known:
+    if not csv_bundle.schools():
         report.error("orgs.csv", 0, "type", "orgs.csv lists no org of type school, so this school cannot be found "
                      "in it.", "Export the bundle with the school's own row in orgs.csv (type school), then send it "
                      "again.")
