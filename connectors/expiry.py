@@ -8,6 +8,8 @@ refuses a date further ahead (connectors.profiles.base.read_expiry), nothing her
 """
 from datetime import date, datetime, timezone
 
+from .datetext import date_text
+
 WARN_DAYS = 30
 
 
@@ -25,12 +27,6 @@ def as_date(value: date | str | None) -> date | None:
         return None
 
 
-def shown(day: date) -> str:
-    """A date as the portal's pages and emails show it ("Dec 1, 2026"; store.vocabulary.date_text, which this
-    layer cannot import)."""
-    return f"{day:%b} {day.day}, {day.year}"
-
-
 def expiry_warning(expires_on: date | str | None, renew_hint: str, on: date | None = None) -> str:
     """A sentence for the page and the report from WARN_DAYS before the date ("" otherwise)."""
     expires_on = as_date(expires_on)
@@ -40,10 +36,10 @@ def expiry_warning(expires_on: date | str | None, renew_hint: str, on: date | No
     if left > WARN_DAYS:
         return ""
     if left < 0:
-        return (f"The SIS credentials expired on {shown(expires_on)}; syncs will fail until they are "
+        return (f"The SIS credentials expired on {date_text(expires_on)}; syncs will fail until they are "
                 f"renewed. {renew_hint}")
     when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
-    return f"The SIS credentials expire on {shown(expires_on)} ({when}). {renew_hint}"
+    return f"The SIS credentials expire on {date_text(expires_on)} ({when}). {renew_hint}"
 
 
 def refused_hint(expires_on: date | str | None, credentials_hint: str, renew_hint: str,
@@ -51,6 +47,6 @@ def refused_hint(expires_on: date | str | None, credentials_hint: str, renew_hin
     """What to say after a 401: past the expiry date the credentials have probably expired."""
     expires_on = as_date(expires_on)
     if expires_on is not None and (on or today()) > expires_on:
-        return (f"The credentials have probably expired: they were due to expire on {shown(expires_on)}. "
+        return (f"The credentials have probably expired: they were due to expire on {date_text(expires_on)}. "
                 f"{renew_hint}")
     return credentials_hint

@@ -60,7 +60,8 @@ def send_bundle_report(bundle_id: int) -> str:
         if not people:
             return "none_opted_in"
         context = bundle_context(bundle)
-        subject = f"Rostering: {bundle.school.name} CSV bundle not applied ({bundle.filename[:60]})"
+        shown = " ".join(bundle.filename.split())[:60]  # an SFTP client names the file: no line breaks in a header
+        subject = f"Rostering: {bundle.school.name} CSV bundle not applied ({shown})"
         text = render_template("email/bundle_report.txt", school=bundle.school, **context)
         html = render_template("email/bundle_report.html", school=bundle.school, **context)
         with reporting._TimedConnection(current_app.extensions["mail"]) as connection:

@@ -24,6 +24,8 @@ VIA = ("upload", "sftp", "cli")
 KEEP_BUNDLES = 10
 KEEP_FOR = timedelta(days=30)
 CHECK_JOB = "jobs.bundles.check_bundle"  # enqueued by name by the upload page
+NOT_CHECKED = ("The portal could not check this bundle (an internal error, logged for the administrator); nothing "
+               "was changed. Send it again; if it keeps happening, tell the portal's administrator.")
 
 
 def store_bundle(school_id: int, path, *, via: str, filename: str) -> RosterBundle:
@@ -93,7 +95,11 @@ def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
         return
     school_id = school_for(csv_bundle, sis_school_id)
     listed = ", ".join(f"{s.source_id} ({s.name})" for s in csv_bundle.schools()[:10]) or "none"
-    if not school_id:
+    if not csv_bundle.schools():
+        report.error("orgs.csv", 0, "type", "orgs.csv lists no org of type school, so this school cannot be found "
+                     "in it.", "Export the bundle with the school's own row in orgs.csv (type school), then send it "
+                     "again.")
+    elif not school_id:
         report.error("orgs.csv", 0, "sourcedId", f"orgs.csv lists several schools ({listed}) and this school's "
                      "School ID is not set.", "Enter the school's sourcedId as School ID on the Rostering page, "
                      "then send the bundle again.")
@@ -146,7 +152,13 @@ def check_bundle(bundle_id: int, sync: bool | None = None) -> None:
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received":
         return
-    validate_stored(bundle)
+    try:
+        validate_stored(bundle)
+    except Exception:  # noqa: BLE001 - a bundle left "received" is polled as "Checking the files…" for ever
+        log.exception("CSV bundle %s could not be checked", bundle_id)
+        db.session.rollback()
+        bundle.status, bundle.summary = "refused", NOT_CHECKED
+        db.session.commit()
     log.info("CSV bundle %s of school %s: %s", bundle.id, bundle.school_id, bundle.status)
     if bundle.status in ("invalid", "refused"):
         send_bundle_report(bundle.id)

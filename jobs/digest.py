@@ -11,6 +11,7 @@ from store.models import DistrictReportChoice, Person, School, Source, SourceNig
 from store.vocabulary import duration_text, outcome_label
 
 from .email_message import EncodedMessage
+from .mail_guard import never_raise
 from .report import ERROR_CHARS, _TimedConnection, clip, readable_mail_error
 from .thresholds import archive_hold
 
@@ -81,12 +82,7 @@ def build_digest(night: SourceNight, people: list[Person]) -> list[EncodedMessag
 
 def send_night_digest(night_id: int) -> None:
     """Email the digest once to the managers who chose it; records sent / not_sent / none_opted_in."""
-    try:
-        _send(night_id)
-    except Exception:  # noqa: BLE001 - a digest problem must never fail or repeat the night
-        log.exception("digest for source night %s could not be built", night_id)
-        db.session.rollback()
-        _record(night_id, "not_sent")
+    never_raise(lambda: _send(night_id), f"digest for source night {night_id}", lambda: _record(night_id, "not_sent"))
 
 
 def _record(night_id: int, status: str) -> None:

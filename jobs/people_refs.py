@@ -29,29 +29,25 @@ class PersonRef:
 
 def people_by_source(school_id: int, source_ids) -> dict[str, PersonRef]:
     """The school's people with these sourcedIds, by sourcedId (ids nobody has are left out)."""
-    wanted = sorted({sid for sid in source_ids if sid})
-    found: dict[str, PersonRef] = {}
-    for start in range(0, len(wanted), CHUNK):
-        rows = db.session.execute(
-            db.select(Person.id, Person.source_id, Person.given_name, Person.family_name, Person.email, Person.role,
-                      Person.status)
-            .where(Person.school_id == school_id, Person.source_id.in_(wanted[start:start + CHUNK])))
-        for pid, sid, given, family, email, role, status in rows:
-            name = " ".join(p for p in (given, family) if p) or email or sid
-            found[sid] = PersonRef(pid, sid, name, role, status)
-    return found
+    refs = _refs(Person.source_id, {sid for sid in source_ids if sid}, Person.school_id == school_id)
+    return {ref.source_id: ref for ref in refs}
 
 
 def people_by_id(person_ids) -> dict[int, PersonRef]:
     """The same, by person id (a change row keeps the person's id when it has one)."""
-    wanted = sorted({pid for pid in person_ids if pid})
-    found: dict[int, PersonRef] = {}
-    for start in range(0, len(wanted), CHUNK):
+    return {ref.id: ref for ref in _refs(Person.id, {pid for pid in person_ids if pid})}
+
+
+def _refs(column, wanted: set, *where) -> list[PersonRef]:
+    """The people whose `column` is one of `wanted`, read CHUNK ids per query so no IN list grows unbounded."""
+    ordered = sorted(wanted)
+    found: list[PersonRef] = []
+    for start in range(0, len(ordered), CHUNK):
         rows = db.session.execute(
             db.select(Person.id, Person.source_id, Person.given_name, Person.family_name, Person.email, Person.role,
                       Person.status)
-            .where(Person.id.in_(wanted[start:start + CHUNK])))
+            .where(*where, column.in_(ordered[start:start + CHUNK])))
         for pid, sid, given, family, email, role, status in rows:
             name = " ".join(p for p in (given, family) if p) or email or sid or ""
-            found[pid] = PersonRef(pid, sid or "", name, role, status)
+            found.append(PersonRef(pid, sid or "", name, role, status))
     return found

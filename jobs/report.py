@@ -18,6 +18,7 @@ from . import bundle_report  # the bundle's lines in a CSV run's report (that mo
 from .connection import get_connection
 from .credentials import credentials_warning
 from .email_message import EncodedMessage
+from .mail_guard import never_raise
 from .people_refs import people_by_source
 from .thresholds import archive_hold
 
@@ -141,15 +142,14 @@ def _record(run: SyncRun, status: str, error: str = "") -> None:
 
 def send_run_report(run_id: int) -> None:
     """Email the run's result to opted-in owners once; records sent / not_sent / none_opted_in. Never raises."""
-    try:
-        _send(run_id)
-    except Exception:  # noqa: BLE001 - a report problem must never fail or repeat the sync
-        log.exception("report for sync run %s could not be built", run_id)
-        db.session.rollback()
-        run = db.session.get(SyncRun, run_id)
-        if run is not None and run.report_status != "sent":
-            _record(run, "not_sent", "The report could not be prepared because of an internal error; "
-                                     "the sync itself is unaffected.")
+    never_raise(lambda: _send(run_id), f"report for sync run {run_id}", lambda: _record_internal_error(run_id))
+
+
+def _record_internal_error(run_id: int) -> None:
+    run = db.session.get(SyncRun, run_id)
+    if run is not None and run.report_status != "sent":
+        _record(run, "not_sent", "The report could not be prepared because of an internal error; "
+                                 "the sync itself is unaffected.")
 
 
 def _send(run_id: int) -> None:

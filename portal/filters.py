@@ -2,7 +2,7 @@
 
 Times, dates and role names come from store.vocabulary, which the report email reads too: one format each.
 """
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from flask import Flask
 
@@ -12,14 +12,19 @@ from store.vocabulary import (
 )
 
 
-def school_time(moment: datetime | None, school) -> str:
-    """A UTC timestamp as the school's local date and wall-clock time: "Dec 1, 2026, 2:00 AM"."""
+def local_time(moment: datetime | None, zone: tzinfo) -> str:
+    """A UTC timestamp as the local date and wall-clock time in `zone`: "Dec 1, 2026, 2:00 AM"."""
     if moment is None:
         return "—"
-    return moment_text(moment.astimezone(school.district.zone))
+    return moment_text(moment.astimezone(zone))
 
 
-FILTERS = {"school_time": school_time, "duration": duration_text, "status_label": status_label,
+def school_time(moment: datetime | None, school) -> str:
+    """The same in the school's district's time zone."""
+    return local_time(moment, school.district.zone)
+
+
+FILTERS = {"school_time": school_time, "local_time": local_time, "duration": duration_text, "status_label": status_label,
            "trigger_label": trigger_label, "run_kind": run_kind, "field_label": field_label,
            "action_label": action_label, "outcome_label": outcome_label,
            "field_value": field_value, "issue_kind_label": issue_kind_label, "clock": clock_text, "day": date_text,

@@ -11,7 +11,7 @@ from sqlalchemy import (
     literal_column, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
@@ -469,24 +469,46 @@ class SyncChange(db.Model):
     after: Mapped[str] = mapped_column(Text, default="")
 
 
-class AuditEvent(db.Model):
-    """Who changed rostering settings or ran, approved or previewed a sync (never secrets)."""
+class AuditColumns:
+    """Who did what and when, as a school's log and the district's log both record it (never secrets)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    actor: Mapped[Person | None] = relationship()
+    @declared_attr
+    def actor(cls) -> Mapped[Person | None]:
+        return relationship(Person)
+
+    @classmethod
+    def _add(cls, actor: Person | None, **where):
+        """Add an event to the session (the caller commits it with the change it describes)."""
+        event = cls(actor_id=actor.id if actor else None, **where)
+        db.session.add(event)
+        return event
+
+
+class AuditEvent(AuditColumns, db.Model):
+    """Who changed rostering settings or ran, approved or previewed a sync."""
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
 
     @classmethod
     def record(cls, school: School, actor: Person | None, action: str, detail: str) -> AuditEvent:
-        """Add an event to the session (the caller commits it with the change it describes)."""
-        event = cls(school_id=school.id, actor_id=actor.id if actor else None, action=action, detail=detail)
-        db.session.add(event)
-        return event
+        return cls._add(actor, school_id=school.id, action=action, detail=detail)
+
+
+class DistrictAuditEvent(AuditColumns, db.Model):
+    """Who changed the district's own rostering set-up (its SIS sources), which no school's log would show: a
+    source no school syncs from yet, or one removed."""
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
+
+    @classmethod
+    def record(cls, district: District, actor: Person | None, action: str, detail: str) -> DistrictAuditEvent:
+        return cls._add(actor, district_id=district.id, action=action, detail=detail)
 
 
 class BlackoutPeriod(db.Model):

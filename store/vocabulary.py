@@ -5,7 +5,10 @@ The Rostering page, the CLI, the audit log, the sync options and the report emai
 toggle or a label is added or renamed in one place.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time
+
+# Dates and times are worded in connectors (whose messages carry dates too and cannot import store); they are part
+# of this vocabulary all the same, so every page, email and the CLI import them from here.
+from connectors.datetext import clock_text, date_text, moment_text  # noqa: F401 - re-exported
 
 # One name per role, everywhere (People, the sync settings, rules, the top bar, emails): singular and plural.
 ROLE_LABELS = {
@@ -169,34 +172,3 @@ def role_label(role: str, plural: bool = False) -> str:
     """A role as people read it: "School admin" (or "School admins")."""
     labels = ROLE_PLURALS if plural else ROLE_LABELS
     return labels.get(role, role.replace("_", " ").capitalize())
-
-
-def clock_text(moment: datetime | time | str | None) -> str:
-    """A wall-clock time as every page and email shows it: "2:00 AM" (a "HH:MM" string, time or datetime)."""
-    if moment is None or moment == "":
-        return "—"
-    if isinstance(moment, str):
-        try:
-            moment = time.fromisoformat(moment)
-        except ValueError:
-            return moment
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
-
-
-def date_text(day: date | datetime | str | None) -> str:
-    """A date as every page and email shows it: "Dec 1, 2026" (a date, datetime or ISO "YYYY-MM-DD")."""
-    if day is None or day == "":
-        return "—"
-    if isinstance(day, str):
-        try:
-            day = date.fromisoformat(day)
-        except ValueError:
-            return day
-    return f"{day:%b} {day.day}, {day.year}"
-
-
-def moment_text(moment: datetime | None) -> str:
-    """A local date and time: "Dec 1, 2026, 2:00 AM" (the caller converts to the school's zone first)."""
-    if moment is None:
-        return "—"
-    return f"{date_text(moment)}, {clock_text(moment)}"

@@ -10,8 +10,8 @@ from werkzeug.security import generate_password_hash
 
 from store.db import db
 from store.models import (
-    AuditEvent, BlackoutPeriod, District, Person, RosterBundle, RosterConnection, School, Source, SyncChange,
-    SyncIssue, SyncRun,
+    AuditEvent, BlackoutPeriod, District, DistrictAuditEvent, Person, RosterBundle, RosterConnection, School, Source,
+    SyncChange, SyncIssue, SyncRun,
 )
 from store.secrets import encrypt_secret
 
@@ -116,6 +116,11 @@ def make_issue(run, kind="bad_record", message="Record has no family name", comm
 def make_audit_event(school, action, actor=None, detail="", commit=True, **fields) -> AuditEvent:
     return _save(AuditEvent(school_id=school.id, actor_id=actor.id if actor else None, action=action, detail=detail,
                             **fields), commit)
+
+
+def make_district_audit_event(district, action, actor=None, detail="", commit=True) -> DistrictAuditEvent:
+    return _save(DistrictAuditEvent(district_id=district.id, actor_id=actor.id if actor else None, action=action,
+                                    detail=detail), commit)
 
 
 def make_pause(school, starts_on: date, ends_on: date, note="", commit=True) -> BlackoutPeriod:

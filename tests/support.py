@@ -190,6 +190,19 @@ def sandbox_values(sandbox, school_index=0) -> dict:
     return oneroster_form_values(sandbox.info, school_index)
 
 
+def page_form(client, sandbox, vendor, page, **more) -> dict:
+    """The Rostering form's fields for the sandbox as an owner types them for `vendor`, with `page`'s CSRF token."""
+    info = sandbox.info
+    data = {"vendor": vendor, "method": "oneroster", "url": info["base_url"], "client_id": info["client_id"],
+            "client_secret": info["client_secret"], "school_id": info["school_ids"][0],
+            "csrf_token": csrf_token(client, page)}
+    if vendor == "infinite-campus":
+        data["app_name"] = info["app_name"]
+    elif vendor != "classlink":  # ClassLink's Roster Server names no token URL and signs with OAuth 1.0a
+        data.update(token_url=info["token_url"], auth_mode="oauth2")
+    return {**data, **more}
+
+
 def expected_people(sandbox, school_index=0, roles=("student", "teacher", "staff", "school_admin")):
     """The sandbox's truth: active, non-parent people of the school."""
     return {p.source_id: p for p in sandbox.people(school_index)

@@ -13,6 +13,9 @@ from .errors import BundleRefused
 MB = 1024 * 1024
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record (APPNOTE.TXT 4.3.16)
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # APPNOTE.TXT 4.3.15
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # APPNOTE.TXT 4.3.14
+MAX_DIRECTORY_BYTES = 4 * MB  # a table of contents for max_entries names of any sensible length
 RESEND = "Send the whole file again; if it keeps failing, export the bundle from the SIS again."
 
 
@@ -29,6 +32,25 @@ class Limits:
 
 def _size(n: int) -> str:
     return f"{n / MB:,.0f} MB" if n >= MB else f"{n:,} bytes"
+
+
+def _too_many(entries: int, allowed: int) -> str:
+    return (f"The zip holds {entries:,} entries, more than the {allowed} allowed for a OneRoster bundle. Send only "
+            "the CSV files of the export.")
+
+
+def _zip64_figures(path: str, before_end: bytes, entries: int, cd_size: int) -> tuple[int, int]:
+    """(entries, directory size) from the zip64 end record; without one, the 16/32-bit maxima stand."""
+    if len(before_end) < _ZIP64_LOCATOR.size or before_end[-_ZIP64_LOCATOR.size:][:4] != b"PK\x06\x07":
+        return entries, cd_size
+    offset = _ZIP64_LOCATOR.unpack(before_end[-_ZIP64_LOCATOR.size:])[2]
+    with open(path, "rb") as fp:
+        fp.seek(offset)
+        record = fp.read(_ZIP64_END.size)
+    if len(record) < _ZIP64_END.size or record[:4] != b"PK\x06\x06":
+        return entries, cd_size
+    fields = _ZIP64_END.unpack(record)
+    return fields[7], fields[8]
 
 
 class _Counted(io.RawIOBase):
@@ -94,14 +116,19 @@ class BundleFiles:
     def open(self, key: str) -> io.BufferedReader:
         member = self.members[key]
         if self._zip is not None:
-            raw = self._zip.open(member.name)
+            try:
+                raw = self._zip.open(member.name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+                # the table of contents points at an entry header that is not there or names another file
+                raise BundleRefused(f"{os.path.basename(member.name)} in the zip is damaged ({exc}). "
+                                    + RESEND) from None
         else:
             raw = open(os.path.join(self.path, member.name), "rb")
         counted = _Counted(raw, os.path.basename(member.name), member.size, self.limits.max_file_bytes)
         return io.BufferedReader(counted, buffer_size=256 * 1024)
 
     def _add(self, name: str, size: int) -> None:
-        base = name.rsplit("/", 1)[-1]
+        base = re.split(r"[/\\]", name)[-1]  # old Windows zip tools store export\users.csv
         # macOS "Compress" adds __MACOSX/._name copies (resource forks, not CSV): never read them
         if not base.lower().endswith(".csv") or base.startswith(".") or name.startswith("__MACOSX/"):
             self.others.append(name)
@@ -139,8 +166,15 @@ class BundleFiles:
         self._check_directory_record()
         try:
             self._zip = zipfile.ZipFile(self.path)
+        except UnicodeDecodeError as exc:  # the zip flags its names as UTF-8, and one is not
+            raise BundleRefused(f"A file name in the zip is not valid UTF-8 although the zip says it is (byte "
+                                f"0x{exc.object[exc.start]:02X}), so the zip tool that made it is broken. Re-create "
+                                "the zip with another tool, naming the files as the export did (users.csv, orgs.csv, "
+                                "…).") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise BundleRefused(f"The zip file cannot be opened ({exc}). " + RESEND) from None
+        if len(self._zip.infolist()) > self.limits.max_entries:  # the end record's count can lie; the listing cannot
+            raise BundleRefused(_too_many(len(self._zip.infolist()), self.limits.max_entries))
         for info in self._zip.infolist():
             self._check_entry(info)
             if not info.is_dir():
@@ -163,10 +197,11 @@ class BundleFiles:
             raise BundleRefused("The file is not a zip archive. Upload the zip the SIS exported, or the CSV files "
                                 "themselves.")
         entries, cd_size = _EOCD.unpack(tail[at:at + _EOCD.size])[4:6]
-        if entries != 0xFFFF and entries > self.limits.max_entries:
-            raise BundleRefused(f"The zip holds {entries:,} entries, more than the {self.limits.max_entries} allowed "
-                                "for a OneRoster bundle. Send only the CSV files of the export.")
-        if cd_size != 0xFFFFFFFF and cd_size > 64 * MB:
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:  # zip64: the real figures are in the zip64 end record
+            entries, cd_size = _zip64_figures(self.path, tail[:at], entries, cd_size)
+        if entries > self.limits.max_entries:
+            raise BundleRefused(_too_many(entries, self.limits.max_entries))
+        if cd_size > MAX_DIRECTORY_BYTES:
             raise BundleRefused("The zip's table of contents is too large for a OneRoster bundle. Send only the CSV "
                                 "files of the export.")
 

@@ -48,6 +48,8 @@ class Lines:
                 chunk, pending = pending, b""
             else:
                 cut = data.rfind(b"\n")
+                if cut < 0:  # Excel for Mac's "CSV (Macintosh)" ends lines with \r alone
+                    cut = data.rfind(b"\r")
                 if cut < 0:
                     pending += data
                     if len(pending) > max_line:
@@ -57,10 +59,10 @@ class Lines:
             if not chunk:
                 return
             yield io.StringIO(self._decode(chunk, before), newline="")
-            before += chunk.count(b"\n")
+            before += _breaks(chunk)
 
     def _decode(self, chunk: bytes, before: int) -> str:
-        lengths = [len(line) for line in chunk.split(b"\n")] if len(chunk) > self.max_line else ()
+        lengths = [len(line) for line in chunk.split(_break(chunk))] if len(chunk) > self.max_line else ()
         if lengths and max(lengths) > self.max_line:
             raise self._too_long(before + 1 + lengths.index(max(lengths)))
         if b"\x00" in chunk:
@@ -81,12 +83,28 @@ class Lines:
                               "Check that the export wrote one record per line, then send the bundle again.")
 
 
+def _break(chunk: bytes) -> bytes:
+    return b"\n" if b"\n" in chunk else b"\r"
+
+
+def _breaks(chunk: bytes) -> int:
+    """Line breaks in a block: \n (and \r\n), or \r alone in a file written with \r line ends."""
+    return chunk.count(_break(chunk))
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    """A NUL beside every character of an ASCII header row, on the same side each time."""
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 8 and ((not odd.strip(b"\x00") and 0 not in even)
+                               or (not even.strip(b"\x00") and 0 not in odd))
+
+
 def _check_start(first: bytes) -> None:
     for magic, what in _MAGIC:
         if first.startswith(magic):
             raise FileUnreadable(1, f"The file is {what} renamed .csv, not CSV text.",
                                  "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
-    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64]):
         raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
 
 

@@ -18,6 +18,17 @@ class Manifest:
 def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
     """Parse manifest.csv; a missing or unusable one is reported as the cause and leaves `version` empty."""
     manifest = Manifest()
+    if not files.members and "xl/workbook.xml" in files.others:
+        report.error("manifest.csv", 0, "", "The file is an Excel workbook (.xlsx) renamed .zip, not a zip of CSV "
+                     "files.", "Export the OneRoster CSV files from the SIS (manifest.csv, orgs.csv, users.csv) and "
+                     "zip them, or upload the CSV files themselves.")
+        return manifest
+    inner = [name for name in files.others if name.lower().endswith(".zip")]
+    if not files.members and inner:
+        report.error("manifest.csv", 0, "", f"The bundle holds another zip ({inner[0]}) instead of the CSV files; zips "
+                     "inside the zip are not opened.", "Send the inner zip itself, or zip the CSV files (manifest.csv, "
+                     "orgs.csv, users.csv) directly.")
+        return manifest
     if "manifest.csv" not in files.members:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
                      "version it is or whether its files are bulk or delta; nothing else was checked.", MANIFEST_HELP)

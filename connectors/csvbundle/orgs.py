@@ -9,12 +9,13 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[
     """sourcedId -> (type, SchoolRecord) for every org row; duplicates are errors."""
     orgs: dict[str, tuple[str, SchoolRecord]] = {}
     key = "orgs.csv"
+    errors, header = report.error_count, None
     stream = files.open(key)
     try:
         for item in read_rows(stream, key, COLUMNS[(version, key)], REQUIRED[(version, key)], report,
                               max_line_bytes):
             if isinstance(item, Header):
-                at = [item.index.get(c, item.width) for c in ("sourcedId", "name", "type", "identifier")]
+                at, header = [item.index.get(c, item.width) for c in ("sourcedId", "name", "type", "identifier")], item
                 continue
             line, row = item
             row.append("")
@@ -29,6 +30,9 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[
                 orgs[sid] = (kind.lower(), SchoolRecord(source_id=sid, name=name, identifier=identifier))
     finally:
         stream.close()
+    if header is not None and header.usable and not orgs and report.error_count == errors:
+        report.error(key, 0, "", "orgs.csv has a header but no orgs, so no school can be found in it.",
+                     "Check the export's filters in the SIS, then send the bundle again.")
     return orgs
 
 

@@ -126,8 +126,9 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
 
 def _csv_problem(message: str, line: int) -> str:
     if "field larger than field limit" in message:
-        return ("A value is longer than any OneRoster field can be: a double quote is probably never closed, so the "
-                f"rest of the file (to line {line:,}) reads as one value.")
+        return (f"A value is longer than {csv.field_size_limit():,} characters, more than any OneRoster field holds: a "
+                "double quote is probably never closed (so the rest of the file, to line "
+                f"{line:,}, reads as one value), or a column holds something other than roster data.")
     if "unexpected end of data" in message:
         return "The file ends inside a quoted value: a double quote is never closed."
     return f"The file is not valid CSV here ({message})."

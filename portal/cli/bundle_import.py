@@ -58,7 +58,13 @@ def import_command(slug, file, preview, as_json):
     if conn is None or conn.method != CSV_METHOD:
         raise click.ClickException(f"{school.name} does not sync from OneRoster CSV; choose \"OneRoster CSV (SFTP or "
                                    "upload)\" as its Method on the Rostering page first.")
-    bundle = accept_bundle(school.id, _copy_in(file), via="cli", filename=file.name, sync=False)
+    if not (file.is_file() or file.is_dir()):  # a FIFO or a device (/dev/zero) would be read for ever
+        raise click.BadParameter(f"{file} is neither a zip file nor a folder of CSV files.", param_hint="FILE")
+    try:
+        copy = _copy_in(file)
+    except OSError as exc:
+        raise click.ClickException(f"{file} cannot be read ({exc.strerror or exc}); nothing was changed.")
+    bundle = accept_bundle(school.id, copy, via="cli", filename=file.name, sync=False)
     found = {"bundle_id": bundle.id, "bundle_status": bundle.status, "bundle_errors": bundle.error_count,
              "bundle_warnings": bundle.warning_count}
     if bundle.status not in ("valid", "synced"):

@@ -29,6 +29,11 @@ ACTIONS = {
     "sftp_password_removed": "Removed the SFTP password",
     "sftp_keys_changed": "Changed the SFTP keys",
     "sftp_account_removed": "Removed the SFTP account",
+    "source_mapped": "Mapped to a district source",
+    "source_unmapped": "Unmapped from a district source",
+    "source_added": "Added a source",  # the district's log (portal.sources.audit)
+    "source_saved": "Saved a source",
+    "source_removed": "Removed a source",
 }
 
 
@@ -36,10 +41,14 @@ def action_label(action: str) -> str:
     return ACTIONS.get(action, action.replace("_", " ").capitalize())
 
 
+def newest_first(model, *where):
+    """One page of an audit log (the request's ?page=), newest first."""
+    query = db.select(model).where(*where).order_by(model.created_at.desc(), model.id.desc())
+    return db.paginate(query, page=page_number(request.args), per_page=AUDIT_PAGE_SIZE, error_out=False)
+
+
 @bp.get("/audit")
 @school_required
 def audit(school):
-    query = (db.select(AuditEvent).where(AuditEvent.school_id == school.id)
-             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()))
-    events = db.paginate(query, page=page_number(request.args), per_page=AUDIT_PAGE_SIZE, error_out=False)
+    events = newest_first(AuditEvent, AuditEvent.school_id == school.id)
     return render_template("rostering/audit.html", school=school, events=events, action_label=action_label)

@@ -6,7 +6,7 @@ import os
 import tempfile
 import zipfile
 
-from flask import (abort, flash, make_response, redirect, render_template, request, send_file, url_for)
+from flask import (abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for)
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,7 +26,8 @@ from .context import bundle_labels, connection_context, file_size
 from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, receive_upload, report_rows,
                          save_csv_connection)
 from .routes import _page
-from .runs import STARTABLE, _progress, _refused, _safe_cell
+from .runs import STARTABLE, _progress, _refused
+from .spreadsheet import safe_cell
 
 TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page accepts. Send only the files a people "
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
@@ -98,6 +99,12 @@ def upload_bundle(school):
 def too_large(error):
     """The body is refused while the CSRF check first reads the form, before any view runs: say what to do."""
     if request.endpoint in UPLOAD_ENDPOINTS:
+        length = request.content_length
+        if length is not None and length <= current_app.config["BUNDLE_MAX_UPLOAD_BYTES"]:
+            # within the size limit, so the form parser stopped at its count of parts (files and fields)
+            return error_page("Too many files", f"The upload holds more files than one upload takes (at most "
+                              f"{request.max_form_parts:,} parts). Zip the CSV files and upload the zip instead. "
+                              "Nothing was changed.", 413)
         return error_page("File too large", TOO_LARGE, 413)
     return error_page("Request too large", "The request was larger than this page accepts. Nothing was changed.",
                       413)
@@ -129,7 +136,7 @@ def bundle_report(school, bundle_id):
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv.reader(io.StringIO(bundle.report_csv or "severity,file,line,column,problem,what_to_do\r\n")):
-        writer.writerow([_safe_cell(cell) for cell in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (f'attachment; filename="{school.slug}-bundle-{bundle.id}-'

@@ -23,6 +23,9 @@ MAX_UPLOAD_MB = 500
 BUNDLES_LISTED = 10
 REPORT_ROWS_SHOWN = 50
 MAX_SCHOOL_ID = 200
+EMPTY = ("is empty (0 bytes): the export or the download did not finish. Export the bundle from the SIS again and "
+         "upload what it wrote.")
+_CONTROL = dict.fromkeys([*range(32), 127], " ")  # a name is shown and stored: no NUL, line breaks or tabs
 
 
 class UploadRefused(Exception):
@@ -71,7 +74,8 @@ def receive_upload(school: School, files: list, actor: Person | None) -> RosterB
     files = [f for f in files if f and f.filename]
     if not files:
         raise UploadRefused("Choose the zip the SIS exported, or its CSV files (manifest.csv, orgs.csv, users.csv).")
-    names = [f.filename.replace("\\", "/").rsplit("/", 1)[-1] for f in files]
+    names = [f.filename.translate(_CONTROL).replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+             for f in files]
     zips = [n for n in names if n.lower().endswith(".zip")]
     if zips and len(files) > 1:
         raise UploadRefused("Send one zip, or the CSV files without a zip, not both.")
@@ -84,6 +88,9 @@ def receive_upload(school: School, files: list, actor: Person | None) -> RosterB
         target = _incoming() / f"{token}.zip"
         files[0].save(target)
         shown = names[0]
+        if target.stat().st_size == 0:
+            target.unlink()
+            raise UploadRefused(f"{names[0][:100]} {EMPTY}")
     else:
         target = _incoming() / token
         target.mkdir(mode=0o700)
@@ -92,6 +99,9 @@ def receive_upload(school: School, files: list, actor: Person | None) -> RosterB
         except UploadRefused:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        if not any(entry.stat().st_size for entry in target.iterdir()):
+            shutil.rmtree(target, ignore_errors=True)
+            raise UploadRefused(f"{', '.join(sorted(names))[:200]} {'are' if len(names) > 1 else 'is'} {EMPTY[3:]}")
         shown = f"{len(files)} CSV files ({', '.join(sorted(names))[:200]})"
     bundle = store_bundle(school.id, target, via="upload", filename=shown)
     AuditEvent.record(school, actor, "bundle_uploaded", f"CSV bundle {bundle.id} uploaded: {shown}, "

@@ -21,6 +21,20 @@ def connection_values(source, vendor: str) -> dict[str, str]:
     return {spec.name: str(source.get(spec.name, ""))[:MAX_VALUE] for spec in get_profile(vendor).form_fields}
 
 
+def switched_vendor_values(args, vendor: str, saved_vendor: str | None) -> dict[str, str] | None:
+    """The fields' values once the SIS select changes (#17.5): the saved ones (None) for the saved SIS, else the
+    SIS's empty defaults, so nothing typed for another SIS carries over; with `prefill` (the Campus URL as typed)
+    the typed values with App Name filled in. Never the secret."""
+    if args.get("prefill"):
+        values = get_profile(vendor).prefill(connection_values(args, vendor))
+    elif saved_vendor == vendor:
+        return None
+    else:  # empty, with the vendor's own defaults (ClassLink's OAuth 1.0a)
+        values = get_profile(vendor).prefill(connection_values({}, vendor))
+    values.pop("client_secret", None)
+    return values
+
+
 def sync_settings_values(form) -> dict:
     """Checkbox and text values of the sync settings form (unchecked boxes are absent)."""
     values = {toggle.column: form.get(toggle.column) == "on" for toggle in SYNC_TOGGLES}

@@ -4,7 +4,6 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from connectors.errors import InvalidSettings
-from connectors.profiles import get_profile
 from jobs.check_records import TooManyTests
 from jobs.connection import get_connection
 from store.db import db
@@ -13,7 +12,8 @@ from ..access import school_required
 from ..htmx import full_reload, is_htmx, retarget
 from . import bp, connection_tests, save_check, service
 from .context import connection_context, page_context, settings_context
-from .forms import chosen_vendor, connection_values, role_rule_values, sync_settings_values
+from .forms import (chosen_vendor, connection_values, role_rule_values, switched_vendor_values,
+                    sync_settings_values)
 
 QUEUE_DOWN = ("The portal cannot start a connection test right now: its job queue (Redis) is not answering. "
               "Try again in a minute; if it keeps happening, tell the portal's administrator.")
@@ -45,14 +45,7 @@ def vendor_fields(school):
     """The chosen SIS's empty fields (its saved values if it is the saved SIS): nothing typed for another SIS
     carries over. With `prefill` (the Campus URL as typed) the typed values come back with App Name filled in."""
     vendor, conn = chosen_vendor(request.args), get_connection(school)
-    if request.args.get("prefill"):
-        values = get_profile(vendor).prefill(connection_values(request.args, vendor))
-    elif conn is not None and conn.vendor == vendor:
-        values = None  # the saved values
-    else:  # empty, with the vendor's own defaults (ClassLink's OAuth 1.0a)
-        values = get_profile(vendor).prefill(connection_values({}, vendor))
-    if values is not None:
-        values.pop("client_secret", None)
+    values = switched_vendor_values(request.args, vendor, conn.vendor if conn else None)
     context = connection_context(school, conn, vendor=vendor, values=values)
     return render_template("rostering/_vendor_fields.html", **context)
 

@@ -23,11 +23,11 @@ from .chart_data import chart_context
 from .context import history_context, latest_run, run_context
 from .changes import page_refs, skipped_people
 from .routes import _page
+from .spreadsheet import safe_cell
 
 STARTABLE = ("manual", "preview")  # the triggers the page offers: Sync now and Preview
 RUN_PAGE_SIZE = 100
 CSV_CHUNK = 1000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _school_run(school, run_id: int) -> SyncRun:
@@ -163,12 +163,6 @@ def run_page(school, run_id):
                            **undo_context(run))
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheet apps run cells starting with = + - @ as formulas: make them plain text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 @bp.get("/runs/<int:run_id>/issues.csv")
 @school_required
 def issues_csv(school, run_id):
@@ -183,7 +177,7 @@ def issues_csv(school, run_id):
             ref = refs.get(issue.source_id)
             cells = (ref.name if ref else "", ref.role_label if ref else "", issue.source_id,
                      issue_kind_label(issue.kind), issue.message)
-            writer.writerow([f"#{run.shown_number}"] + [_safe_cell(v) for v in cells])
+            writer.writerow([f"#{run.shown_number}"] + [safe_cell(v) for v in cells])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{school.slug}-run-{run.shown_number}-issues.csv"'

@@ -1,5 +1,7 @@
 """The SFTP drop's account on the Rostering page (CSV method): create it, set or remove its password (shown once,
 stored hashed), paste SSH public keys, remove it; and the details to give the SIS administrator."""
+from functools import wraps
+
 from flask import make_response, render_template, request
 from flask_login import current_user
 
@@ -31,6 +33,17 @@ def _csv_method(school) -> bool:
     return conn is not None and conn.method == CSV_METHOD
 
 
+def account_required(view):
+    """Give the view the school's SFTP account; without one, answer 409 with what to do first."""
+    @wraps(view)
+    def wrapper(school):
+        account = accounts.account_of(school)
+        if account is None:
+            return _answer(school, 409, error=NO_ACCOUNT)
+        return view(school, account)
+    return wrapper
+
+
 @bp.post("/sftp/account")
 @school_required
 def create_sftp_account(school):
@@ -44,20 +57,16 @@ def create_sftp_account(school):
 
 @bp.post("/sftp/password")
 @school_required
-def reset_sftp_password(school):
-    account = accounts.account_of(school)
-    if account is None:
-        return _answer(school, 409, error=NO_ACCOUNT)
+@account_required
+def reset_sftp_password(school, account):
     password = accounts.reset_password(account, current_user)
     return _answer(school, password=password, notice="New password set; the old one no longer works.")
 
 
 @bp.post("/sftp/password/remove")
 @school_required
-def remove_sftp_password(school):
-    account = accounts.account_of(school)
-    if account is None:
-        return _answer(school, 409, error=NO_ACCOUNT)
+@account_required
+def remove_sftp_password(school, account):
     if not account.authorized_keys:
         return _answer(school, 409, error="Add an SSH public key first: without a password or a key the SIS could "
                                           "not sign in.")
@@ -67,10 +76,8 @@ def remove_sftp_password(school):
 
 @bp.post("/sftp/keys")
 @school_required
-def save_sftp_keys(school):
-    account = accounts.account_of(school)
-    if account is None:
-        return _answer(school, 409, error=NO_ACCOUNT)
+@account_required
+def save_sftp_keys(school, account):
     text = request.form.get("authorized_keys", "")
     try:
         keys = accounts.save_keys(account, text, current_user)
@@ -86,9 +93,7 @@ def save_sftp_keys(school):
 
 @bp.post("/sftp/remove")
 @school_required
-def remove_sftp_account(school):
-    account = accounts.account_of(school)
-    if account is None:
-        return _answer(school, 409, error=NO_ACCOUNT)
+@account_required
+def remove_sftp_account(school, account):
     accounts.remove_account(account, current_user)
     return _answer(school, notice="SFTP account removed; bundles already received are kept below.")

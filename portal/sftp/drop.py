@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connectors.csvbundle import Limits
 from store.db import db
 
 from . import accounts, receipt
@@ -18,6 +19,11 @@ from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 MANIFEST_MAX_BYTES = 64 * 1024
+# CSV files waiting for their manifest stay on the drop's disk: never more than a bundle may hold (the validator
+# refuses a bundle past Limits().max_total_bytes anyway), so an account cannot fill the disk with a set that never
+# completes.
+MAX_SET_FILES = 50
+MAX_SET_BYTES = Limits().max_total_bytes
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Upload:
     name: str     # as the client named it, at the top of its folder
     local: bytes  # where it is on disk
     size: int = 0
+    refused: bool = False  # a write was refused (too large): the file is incomplete and is discarded on close
 
 
 @dataclass
@@ -34,6 +41,7 @@ class PendingSet:
     login: accounts.Login
     folder: Path
     names: set = field(default_factory=set)
+    sizes: dict = field(default_factory=dict)  # name -> bytes, so the set's size is known without a disk scan
     timer: asyncio.TimerHandle | None = None
 
 
@@ -100,7 +108,9 @@ class Drop:
 
     def _stage(self, local: bytes, name: str) -> Path:
         """Move a completed file out of the account's reach at once, so it cannot change while it is taken in."""
-        target = self.staging / f"{uuid.uuid4().hex}-{name}"
+        # the client's name is kept by the receipt (hand_on gets it): a longest-allowed name plus a prefix would
+        # pass the file system's 255-byte limit and the bundle would vanish without a word
+        target = self.staging / f"{uuid.uuid4().hex}{posixpath.splitext(name.lower())[1]}"
         os.replace(local, target)
         return target
 
@@ -120,6 +130,7 @@ class Drop:
             pending = self.sets[upload.login.account_id] = PendingSet(upload.login, folder)
         os.replace(upload.local, pending.folder / upload.name)  # a file sent again replaces the first
         pending.names.add(upload.name)
+        pending.sizes[upload.name] = upload.size
         if set_complete(pending.folder, pending.names):
             self.finish_set(upload.login.account_id)
         else:
@@ -135,6 +146,17 @@ class Drop:
             self._arm(pending)  # another file of the set is still arriving
         else:
             self.finish_set(pending.login.account_id)
+
+    def set_room(self, account_id: int, name: str) -> int:
+        """Bytes a CSV file called `name` may still hold before the account's waiting set passes MAX_SET_BYTES;
+        0 once the set already has MAX_SET_FILES other files."""
+        pending = self.sets.get(account_id)
+        if pending is None:
+            return MAX_SET_BYTES
+        others = {n: size for n, size in pending.sizes.items() if n != name}  # a file sent again replaces the first
+        if len(others) >= MAX_SET_FILES:
+            return 0
+        return max(0, MAX_SET_BYTES - sum(others.values()))
 
     def finish_set(self, account_id: int) -> None:
         pending = self.sets.pop(account_id, None)

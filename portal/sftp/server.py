@@ -19,12 +19,16 @@ import posixpath
 import asyncssh
 
 from . import accounts
-from .drop import Drop, Upload
+from .drop import MAX_SET_BYTES, MAX_SET_FILES, Drop, Upload
 
 log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".zip", ".csv")
 FAILED_LOGIN_DELAY = 1.0  # seconds before a wrong password is answered
 MAX_FOLDER_ENTRIES = 50  # files waiting in one account's folder (completed bundles leave it at once)
+MAX_OPEN_UPLOADS = 10  # files one account sends at once, over all its connections (FileZilla allows 10)
+SET_FULL = (f"The CSV files sent so far are still waiting for manifest.csv and already hold as much as one bundle may "
+            f"({MAX_SET_FILES} files or {MAX_SET_BYTES // 1024 ** 3} GB). Send manifest.csv to complete the set, or "
+            "send the bundle as one .zip.")
 
 
 class DropSSHServer(asyncssh.SSHServer):
@@ -108,9 +112,13 @@ class DropSFTPServer(asyncssh.SFTPServer):
         if not name or b"/" in name:
             raise asyncssh.SFTPPermissionDenied("Upload files straight into your folder (no sub-folders).")
         try:
-            return name.decode("utf-8")
+            text = name.decode("utf-8")
         except UnicodeDecodeError:
             raise asyncssh.SFTPPermissionDenied("Name the file in UTF-8 (for example users.csv or roster.zip).")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):  # the name is shown on the page and in an email
+            raise asyncssh.SFTPPermissionDenied("Name the file without control characters such as line breaks (for "
+                                                "example users.csv or roster.zip).")
+        return text
 
     def symlink(self, oldpath, newpath):
         raise asyncssh.SFTPPermissionDenied("Links cannot be made on this drop.")
@@ -134,30 +142,39 @@ class DropSFTPServer(asyncssh.SFTPServer):
         return file_obj
 
     def _may_write(self, path: bytes) -> None:
-        self._top_level(path)
+        name = self._top_level(path)
         if len(os.listdir(self.login.folder)) >= MAX_FOLDER_ENTRIES:
             raise asyncssh.SFTPFailure(f"Your folder already holds {MAX_FOLDER_ENTRIES} files that are not bundles "
                                        "yet; send a .zip, or CSV files with manifest.csv.")
+        if self.drop.writing.get(self.login.account_id, 0) >= MAX_OPEN_UPLOADS:
+            raise asyncssh.SFTPFailure(f"{MAX_OPEN_UPLOADS} files are already being sent to this folder; wait for one "
+                                       "to finish, then send the next.")
+        if name.lower().endswith(".csv") and not self.drop.set_room(self.login.account_id, name):
+            raise asyncssh.SFTPFailure(SET_FULL)
 
     def open(self, path, pflags, attrs):
         writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
         if writing:
             self._may_write(path)
-        return self._track(super().open(path, pflags, attrs), path, writing)
+        return self._track(super().open(path, pflags, _own_file(attrs)), path, writing)
 
     def open56(self, path, desired_access, flags, attrs):
         writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
         if writing:
             self._may_write(path)
-        return self._track(super().open56(path, desired_access, flags, attrs), path, writing)
+        return self._track(super().open56(path, desired_access, flags, _own_file(attrs)), path, writing)
 
     def write(self, file_obj, offset, data):
         upload = self._open.get(file_obj)
         if upload is not None:
             end = offset + len(data)
             if end > self.drop.max_bytes:
+                upload.refused = True
                 raise asyncssh.SFTPFailure(f"This file is larger than {self.drop.max_bytes // (1024 * 1024)} MB, "
                                            "the most the drop takes. Split the export or ask for a larger limit.")
+            if upload.name.lower().endswith(".csv") and end > self.drop.set_room(self.login.account_id, upload.name):
+                upload.refused = True
+                raise asyncssh.SFTPFailure(SET_FULL)
             upload.size = max(upload.size, end)
         return super().write(file_obj, offset, data)
 
@@ -167,6 +184,9 @@ class DropSFTPServer(asyncssh.SFTPServer):
         if upload is not None:
             account = self.login.account_id
             self.drop.writing[account] = max(0, self.drop.writing.get(account, 0) - 1)
+            if upload.refused:  # the client was told why; what it wrote before is only part of the file
+                os.unlink(upload.local)
+                return
             self._closed.append(upload)
             asyncio.get_running_loop().call_soon(self._settle)
 
@@ -182,15 +202,34 @@ class DropSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(path)
         if not os.path.lexists(local) and self._top_level(path) in self._received:
             return None
-        return super().setstat(path, attrs)
+        return super().setstat(path, _times_only(attrs))
+
+    def lsetstat(self, path, attrs):
+        return self.setstat(path, attrs)
+
+    def fsetstat(self, file_obj, attrs):
+        return super().fsetstat(file_obj, _times_only(attrs))
 
     def rename(self, oldpath, newpath):
+        self._may_rename(oldpath, newpath)
         super().rename(oldpath, newpath)
         self._renamed(newpath)
 
     def posix_rename(self, oldpath, newpath):
+        self._may_rename(oldpath, newpath)
         super().posix_rename(oldpath, newpath)
         self._renamed(newpath)
+
+    def _may_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        """A rename completes an upload, so the file must be whole (closed) and fit in the CSV set waiting for it."""
+        local = self.map_path(oldpath)
+        if any(upload.local == local for upload in self._open.values()):
+            raise asyncssh.SFTPFailure("Close the file before renaming it: a file still being written is not a "
+                                       "complete upload.")
+        name = self._top_level(newpath)
+        if name.lower().endswith(".csv") and os.path.isfile(local) and \
+                os.path.getsize(local) > self.drop.set_room(self.login.account_id, name):
+            raise asyncssh.SFTPFailure(SET_FULL)
 
     def _renamed(self, newpath: bytes) -> None:
         """A client that uploads under a temporary name (WinSCP's .filepart) completes the file by renaming it."""
@@ -210,6 +249,19 @@ class DropSFTPServer(asyncssh.SFTPServer):
                 os.unlink(local)
             except OSError:
                 pass
+
+
+def _own_file(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
+    """A new file holds student data: readable and writable by the portal's user only, whatever mode the client
+    asks for (a client keeping a local mode of 000 would leave a file the portal cannot read)."""
+    attrs.permissions = 0o600
+    return attrs
+
+
+def _times_only(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
+    """Clients may keep a file's times (WinSCP does); its mode, owner and size stay the drop's to decide (a size
+    would truncate or extend the file past what was written and checked)."""
+    return asyncssh.SFTPAttrs(atime=attrs.atime, atime_ns=attrs.atime_ns, mtime=attrs.mtime, mtime_ns=attrs.mtime_ns)
 
 
 async def start_server(drop: Drop, host: str, port: int, host_key) -> asyncssh.SSHAcceptor:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("sources", __name__, url_prefix="/districts/<int:district_id>/sources")
 
-from . import night, routes  # noqa: E402,F401
+from . import audit, night, routes  # noqa: E402,F401

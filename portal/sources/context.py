@@ -7,7 +7,7 @@ from jobs.source_checks import listed_schools
 from store.db import db
 from store.models import MappedCredentials, RosterConnection, School, Source
 
-from ..rostering.forms import METHODS, vendor_choices
+from ..rostering.forms import METHODS, sync_time_choices, vendor_choices
 from . import service
 from .matching import Candidate, suggest
 
@@ -27,6 +27,7 @@ def form_context(district, source=None, *, vendor=None, values=None, errors=None
     if values is None:
         values = saved_source_values(source) if source and source.vendor == vendor else {}
     extra = extra or {}
+    sync_time = extra.get("sync_time", source.sync_time if source else "02:00")
     return {
         "district": district, "source": source, "methods": METHODS, "vendors": vendor_choices(), "vendor": vendor,
         "fields": service.source_fields(vendor), "vendor_help": get_profile(vendor).help_text, "values": values,
@@ -34,7 +35,7 @@ def form_context(district, source=None, *, vendor=None, values=None, errors=None
         "vendor_fields_url": url_for("sources.vendor_fields", district_id=district.id,
                                      source=source.id if source else None),
         "source_name": extra.get("name", source.name if source else ""),
-        "source_sync_time": extra.get("sync_time", source.sync_time if source else "02:00"),
+        "source_sync_time": sync_time, "sync_times": sync_time_choices(sync_time),  # the school's quarter hours
         "source_automatic": extra.get("automatic", source.automatic if source else False),
     }
 

@@ -4,14 +4,13 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from connectors.errors import InvalidSettings
-from connectors.profiles import get_profile
 from jobs.check_records import TooManyTests
 from jobs.connection import get_connection
 from store.db import db
 from store.models import RosterConnection, School, Source
 
 from ..htmx import full_reload, is_htmx, retarget
-from ..rostering.forms import chosen_vendor, connection_values
+from ..rostering.forms import chosen_vendor, connection_values, switched_vendor_values
 from ..rostering.routes import QUEUE_DOWN
 from . import bp, queue, service
 from .access import district_manager_required
@@ -52,15 +51,15 @@ def _index_page(district, status=200, **form):
 @bp.get("/vendor-fields")
 @district_manager_required
 def vendor_fields(district):
-    """The chosen SIS's fields for the source form, keeping what was typed (never the secret)."""
+    """The chosen SIS's fields for the source form: the saved values for the source's own SIS, else empty (as on
+    a school's Rostering page, nothing typed for another SIS carries over)."""
     source = None
     if request.args.get("source", "").isdigit() and len(request.args["source"]) < 10:  # past int range: none
         source = db.session.get(Source, int(request.args["source"]))
         if source is None or source.district_id != district.id:
             abort(404)
     vendor = chosen_vendor(request.args)
-    values = get_profile(vendor).prefill(connection_values(request.args, vendor))
-    values.pop("client_secret", None)
+    values = switched_vendor_values(request.args, vendor, source.vendor if source else None)
     return render_template("rostering/_vendor_fields.html", **form_context(district, source, vendor=vendor,
                                                                            values=values))
 
@@ -209,7 +208,7 @@ def delete(district, source):
     """Remove a source that no school syncs from any more."""
     name = source.name
     try:
-        service.delete_source(source)
+        service.delete_source(source, current_user)
     except InvalidSettings as exc:
         flash(exc.errors["source"], "error")
         target = url_for("sources.show", district_id=district.id, source_id=source.id)

@@ -9,8 +9,10 @@ from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
 from jobs.connection import get_connection
 from store.db import db
-from store.models import AuditEvent, District, MappedCredentials, Person, RosterConnection, School, Source
+from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterConnection, School,
+                          Source)
 from store.secrets import encrypt_secret
+from store.vocabulary import clock_text
 
 from ..rostering import service as rostering
 
@@ -81,6 +83,7 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
     if errors:
         raise InvalidSettings(errors)
+    added = source is None
     if source is None:
         source = Source(district_id=district.id)
         db.session.add(source)
@@ -99,6 +102,9 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
     for conn in mapped_connections(source):
         conn.settings_changed_at = now  # another SIS or credentials: the next sync reads everything
         AuditEvent.record(conn.school, actor, "settings_changed", detail)
+    nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
+    DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
+                              f"{detail[:-1]}; {nightly}.")
     db.session.commit()
     return source
 
@@ -179,12 +185,14 @@ def add_school(source: Source, sis_school_id, name: str, actor: Person | None) -
     return school
 
 
-def delete_source(source: Source) -> None:
+def delete_source(source: Source, actor: Person | None) -> None:
     """Remove a source no school syncs from (its nights go with it); one with schools is refused."""
     mapped = mapped_connections(source)
     if mapped:
         names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
         raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
                                          f"{source.name} ({names}); unmap them first."})
+    DistrictAuditEvent.record(source.district, actor, "source_removed",
+                              f"District source {source.name} removed: {PROFILES[source.vendor].label}, {source.url}.")
     db.session.delete(source)
     db.session.commit()

@@ -35,7 +35,7 @@ def add_source(page, sandbox):
     page.get_by_label("Aeries URL").fill(info["base_url"] + "/")
     page.get_by_label("Consumer ID").fill(info["client_id"])
     page.get_by_label("Consumer Secret Key").fill(info["client_secret"])
-    page.get_by_label("Nightly time (America/Los_Angeles)").fill("01:30")
+    page.get_by_label("Nightly time (America/Los_Angeles)").select_option(label="1:30 AM")
     page.get_by_role("button", name="Save source").click()
     expect(page.get_by_text('Source "Demo Unified — Aeries" saved.')).to_be_visible()
     expect(page.locator("#field-client_secret-wrap .badge")).to_have_text("Saved")
@@ -101,3 +101,22 @@ def test_a_district_manager_adds_a_source_tests_it_and_maps_three_schools(page, 
     expect(page.locator("#source-mapping")).to_contain_text("syncs from the district source Demo Unified — Aeries")
     expect(page.locator("#source-mapping")).to_contain_text("Connection works")
     expect(page.get_by_label("Consumer Secret Key")).to_have_count(0)
+
+
+def test_switching_the_sis_on_the_sources_page_clears_the_other_vendors_values(page, district):
+    """#17.5 on the Sources page: the Aeries values typed do not follow to Infinite Campus; its URL fills App Name."""
+    sign_in(page, make_district_manager(district).email, PASSWORD)
+    page.goto(f"/districts/{district.id}/sources")
+    expect(page.get_by_role("heading", name="Add a source")).to_be_visible()
+    page.get_by_label("Aeries URL").fill("https://district.aeries.net/aeries/")
+    page.get_by_label("Consumer ID").fill("aeries-consumer")
+    page.get_by_label("SIS", exact=True).select_option("infinite-campus")
+    expect(page.get_by_label("App Name")).to_be_visible()
+    for label in ("URL", "Client ID", "App Name"):
+        expect(page.get_by_label(label, exact=True)).to_have_value("")
+    page.get_by_label("URL", exact=True).fill("https://campus.example.org/campus/api/oneroster/v1p1/lakeside")
+    page.get_by_label("URL", exact=True).press("Tab")
+    expect(page.get_by_label("App Name")).to_have_value("lakeside")
+    screenshot(page, "sources-switched-to-campus")
+    page.get_by_label("SIS", exact=True).select_option("aeries")
+    expect(page.get_by_label("Aeries URL")).to_have_value("")

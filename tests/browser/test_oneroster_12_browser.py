@@ -23,9 +23,11 @@ def test_an_owner_moves_campus_to_1_2_and_preview_says_re_keyed(page, app, campu
     page.get_by_label("SIS", exact=True).select_option("infinite-campus")
     expect(page.get_by_label("App Name")).to_be_visible()  # Campus' fields have swapped in
     page.get_by_label("URL", exact=True).fill(info["base_url"])
-    page.get_by_label("Client ID").fill(info["client_id"])
+    page.get_by_label("Client ID").fill(info["client_id"])  # leaving the URL sends it: App Name fills itself in
+    # Typing into App Name while that answer is on its way would land in the swapped-in field (htmx keeps the
+    # focus and caret), so wait for it rather than type the name.
+    expect(page.get_by_label("App Name")).to_have_value(info["app_name"])
     page.get_by_label("Client Secret").fill(info["client_secret"])
-    page.get_by_label("App Name").fill(info["app_name"])
     page.get_by_label("School ID").fill(info["school_ids"][0])
     expect(page.get_by_label("OneRoster version")).to_have_value("1.1")
     soon = today() + timedelta(days=20)

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import (PASSWORD, make_audit_event, make_change, make_connection, make_district,
-                             make_district_manager, make_issue, make_owner, make_pause, make_person, make_run,
+                             make_district_audit_event, make_district_manager, make_issue, make_owner, make_pause, make_person, make_run,
                              make_school, make_source)
 from tests.support import screenshot, sign_in
 
@@ -76,12 +76,15 @@ def test_a_district_managers_pages_fit_too(page, school):
     make_school(school.district, name="A Second School With A Rather Long Name Indeed", slug="second")
     source = make_source(school.district, name="Tour Unified — Aeries production " + LONG)
     manager = make_district_manager(school.district)
+    make_district_audit_event(school.district, "source_added", manager, detail=f"District source {source.name} saved: "
+                              "Aeries, https://very-long-district-hostname.example.org/aeries-production-site/")
     sign_in(page, manager.email, PASSWORD)
     assert_fits(page, "09-manager-home")
     page.goto("/district/rostering")
     assert_fits(page, "10-manager-overview")
     for name, path in (("12-sources", f"/districts/{school.district_id}/sources"),
-                       ("13-source", f"/districts/{school.district_id}/sources/{source.id}")):
+                       ("13-source", f"/districts/{school.district_id}/sources/{source.id}"),
+                       ("14-district-audit", f"/districts/{school.district_id}/sources/audit")):
         response = page.goto(path)
         assert response.status == 200, (path, response.status)
         assert_fits(page, name)

@@ -1,6 +1,7 @@
 """The CSV bundle in emails: a bundle that was not applied is reported, and a bundle run's report names it."""
 from jobs.bundles import accept_bundle
 from store.db import db
+from store.vocabulary import moment_text
 from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
 from tests.factories import make_csv_connection, make_school
 from tests.jobs.test_report import smtp_sink  # noqa: F401 - the fixture: a real SMTP server on a loopback port
@@ -25,6 +26,8 @@ def test_a_bundle_with_errors_is_emailed_with_the_report(app, bundle_store, tmp_
     assert message["Subject"] == f"Rostering: {school.name} CSV bundle not applied (nightly-export.zip)"
     text, html = _parts(message)["text/plain"], _parts(message)["text/html"]
     assert "Nothing was changed in the directory." in text
+    local = bundle.received_at.astimezone(school.district.zone)  # as the run report and every page word a time
+    assert f"Received:  {moment_text(local)} {local:%Z}" in text and f"<td>{moment_text(local)} {local:%Z}</td>" in html
     assert "- error: users.csv, line 3, column sourcedId:" in text
     link = f"http://127.0.0.1:5000/schools/{school.slug}/rostering/bundles/{bundle.id}/report.csv"
     assert link in text and f'href="{link}"' in html

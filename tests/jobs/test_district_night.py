@@ -188,6 +188,21 @@ def test_a_manager_who_chose_the_digest_gets_one_email_for_the_night_and_no_scho
     assert all("you chose each school's report" in m.body for m in outbox)
 
 
+def test_a_digest_that_cannot_be_built_leaves_the_night_succeeded_and_says_not_sent(app, district, monkeypatch,
+                                                                                     caplog):
+    from jobs import digest
+    source, _schools = district
+    digest.set_report_choice(make_district_manager(source.district), "digest")
+
+    def broken(night, people):
+        raise KeyError("a template variable went missing")
+    monkeypatch.setattr(digest, "build_digest", broken)
+    with mail.record_messages() as outbox:
+        night = run_night_now(source)
+    assert outbox == [] and (night.status, night.digest_status) == ("succeeded", "not_sent")
+    assert f"digest for source night {night.id} could not be built" in caplog.text
+
+
 def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):
     import json
     source, schools = district

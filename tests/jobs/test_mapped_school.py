@@ -9,16 +9,10 @@ from jobs.outbound import outbound_policy
 from portal.rostering import service
 from store.db import db
 from store.secrets import decrypt_secret, redactor_for, rotate_secrets
-from tests.factories import make_district, make_school, make_source, map_school
-from tests.support import SETTINGS, expected_people, people, sandbox_fixture, sync
+from tests.factories import make_district, make_school, map_school
+from tests.support import SETTINGS, expected_people, people, sandbox_fixture, sandbox_source, sync
 
 sandbox = sandbox_fixture(schools=2, students=40, seed=11, scope="module")
-
-
-def sandbox_source(district, sandbox, **fields):
-    info = sandbox.info
-    return make_source(district, secret=info["client_secret"], vendor="oneroster", url=info["base_url"],
-                       token_url=info["token_url"], auth_mode="oauth2", client_id=info["client_id"], **fields)
 
 
 @pytest.fixture

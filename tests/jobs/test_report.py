@@ -95,6 +95,23 @@ def test_a_mail_server_that_is_down_leaves_the_run_succeeded_and_says_why(app):
     assert "connection refused" in run.report_error and "MAIL_PORT" in run.report_error
 
 
+def test_a_report_that_cannot_be_built_leaves_the_run_succeeded_and_records_why(app, monkeypatch, caplog):
+    import jobs.report
+
+    def broken(run):
+        raise KeyError("a template variable went missing")
+    monkeypatch.setattr(jobs.report, "report_context", broken)
+    school = make_school()
+    opted_in_owner(school)
+    run = finished_run(school)
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)  # must not raise: the job that sent it is the sync
+    run = reload_run(run.id)
+    assert outbox == [] and (run.status, run.report_status) == ("succeeded", "not_sent")
+    assert "internal error; the sync itself is unaffected" in run.report_error
+    assert f"report for sync run {run.id} could not be built" in caplog.text
+
+
 def test_a_failed_run_email_gives_the_reason_and_what_to_check(app):
     school = make_school()
     owner = opted_in_owner(school)

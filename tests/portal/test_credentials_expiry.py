@@ -28,12 +28,6 @@ def world(app):
 
 
 @pytest.fixture
-def owner(client, auth, world):
-    auth.login(world["owner"].email)
-    return world["owner"]
-
-
-@pytest.fixture
 def campus():
     with running_sandbox("infinite-campus", schools=1, students=8, seed=21) as box:
         yield box

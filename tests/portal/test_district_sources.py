@@ -370,6 +370,41 @@ def test_the_vendor_fields_partial_swaps_without_school_id(client, world):
         assert client.get(f"{world['base']}/vendor-fields?source={bad}", headers=HX).status_code == 200
 
 
+def test_the_nightly_time_is_the_schools_quarter_hour_list_in_the_districts_words(client, world, aeries):
+    """Like the school's sync settings: "2:00 AM" every quarter hour, the saved time chosen."""
+    html = client.get(world["base"]).get_data(as_text=True)
+    select = re.search(r'<select id="field-sync_time".*?</select>', html, re.S).group(0)
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', select)
+    assert len(options) == 96 and options[0] == ("00:00", "", "12:00 AM") and options[-1] == ("23:45", "", "11:45 PM")
+    assert [(value, label) for value, chosen, label in options if chosen] == [("02:00", "2:00 AM")]
+    saved = post(client, world["base"], form(aeries, sync_time="19:15"), htmx=False)
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert '<option value="19:15" selected>7:15 PM</option>' in page
+
+
+def test_switching_the_sis_clears_what_was_typed_for_the_other_one(client, world):
+    """#17.5 on the Sources page too: the Aeries URL and Consumer ID typed do not follow to Infinite Campus."""
+    typed = "vendor=infinite-campus&url=https://district.aeries.net/aeries/&client_id=aeries-consumer&client_secret=x1"
+    html = client.get(f"{world['base']}/vendor-fields?{typed}", headers=HX).get_data(as_text=True)
+    assert 'name="app_name"' in html
+    for value in ("district.aeries.net", "aeries-consumer", "x1"):
+        assert f'value="{value}' not in html
+    assert set(re.findall(r'<input type="text"[^>]*value="([^"]*)"', html)) == {""}
+    url = "https://campus.example.org/campus/api/oneroster/v1p1/lakeside"  # the Campus URL field's own request
+    prefilled = client.get(f"{world['base']}/vendor-fields", headers=HX,
+                           query_string={"vendor": "infinite-campus", "url": url, "prefill": "1"}).get_data(as_text=True)
+    assert f'value="{url}"' in prefilled and 'value="lakeside"' in prefilled
+
+
+def test_switching_back_to_the_sources_saved_sis_shows_its_saved_values(client, world):
+    source = make_source(world["district"], vendor="aeries", url="https://demo.aeries.net/aeries/", client_id="saved-id")
+    url = f"{world['base']}/vendor-fields?source={source.id}"
+    campus = client.get(f"{url}&vendor=infinite-campus&client_id=saved-id", headers=HX).get_data(as_text=True)
+    assert "saved-id" not in campus and "demo.aeries.net" not in campus and "Saved</span>" not in campus
+    aeries = client.get(f"{url}&vendor=aeries&client_id=typed", headers=HX).get_data(as_text=True)
+    assert 'value="saved-id"' in aeries and 'value="typed"' not in aeries and "Saved</span>" in aeries
+
+
 def test_a_source_is_removed_only_once_no_school_syncs_from_it(client, world, aeries):
     source = service.save_source(world["district"], "aeries", form(aeries), None)
     service.map_school(source, world["obrien"], "994", None)
@@ -388,6 +423,26 @@ def test_a_source_is_removed_only_once_no_school_syncs_from_it(client, world, ae
     assert db.session.get(Source, source.id) is None
     assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0  # its nights went with it
     assert "was removed" in client.get(world["base"]).get_data(as_text=True)
+
+
+def test_the_district_audit_log_says_who_added_saved_and_removed_a_source_no_school_used(client, world, aeries):
+    """A source no school syncs from leaves no trace in any school's log: the district's own log says who did it."""
+    added = post(client, world["base"], form(aeries, name="Main SIS"), htmx=False)
+    source = db.session.scalar(db.select(Source))
+    post(client, added.headers["Location"], form(aeries, name="Main SIS", client_secret="", sync_time="03:15"),
+         htmx=False)
+    assert post(client, f"{world['base']}/{source.id}/delete", {}, htmx=False).status_code == 302
+    log = client.get(f"{world['base']}/audit")
+    rows = re.findall(r"<tr>\s*<td>[^<]+</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>",
+                      log.get_data(as_text=True))
+    who = world["dm"].full_name
+    assert log.status_code == 200 and [(w, action) for w, action, _ in rows] == [
+        (who, "Removed a source"), (who, "Saved a source"), (who, "Added a source")]
+    removed, saved, first = (detail for _, _, detail in rows)
+    assert "Main SIS removed: Aeries" in removed and "nightly at 3:15 AM" in saved and "nightly at 2:30 AM" in first
+    assert aeries.info["client_secret"] not in log.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == 0  # no school's log: none used it
+    assert "District audit log" in client.get(world["base"]).get_data(as_text=True)
 
 
 def test_every_source_post_refuses_a_missing_csrf_token(app, client, world):

@@ -7,37 +7,15 @@ from connectors.checklist import headline, run_connection_test
 from jobs.connection import get_connection, settings_for
 from store.db import db
 from store.models import Person, SyncChange
-from tests.factories import make_district, make_owner, make_school
-from tests.support import SETTINGS, csrf_token, expected_people, running_sandbox, sync
+from tests.support import SETTINGS, expected_people, page_form, running_sandbox, sync
 from portal.rostering import service
 
 HX = {"HX-Request": "true"}
 PAGE = "/schools/lincoln/rostering"
 
 
-@pytest.fixture
-def world(app):
-    school = make_school(make_district(timezone="America/Chicago"), slug="lincoln")
-    return {"school": school, "owner": make_owner(school)}
-
-
-@pytest.fixture
-def owner(client, auth, world):
-    auth.login(world["owner"].email)
-    return world["owner"]
-
-
 def form(client, box, vendor, **more):
-    """The Rostering form's fields for the sandbox, as an owner types them."""
-    info = box.info
-    data = {"vendor": vendor, "method": "oneroster", "url": info["base_url"], "client_id": info["client_id"],
-            "client_secret": info["client_secret"], "school_id": info["school_ids"][0],
-            "csrf_token": csrf_token(client, PAGE)}
-    if vendor == "infinite-campus":
-        data["app_name"] = info["app_name"]
-    else:
-        data.update(token_url=info["token_url"], auth_mode="oauth2")
-    return {**data, **more}
+    return page_form(client, box, vendor, PAGE, **more)
 
 
 def save(client, data):

@@ -24,12 +24,6 @@ GUID = "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"
 aeries = sandbox_fixture("aeries", schools=3, students=30, seed=5, scope="module")
 
 
-@pytest.fixture
-def world(app):
-    school = make_school(make_district(timezone="America/Chicago"), slug="lincoln")
-    return {"school": school, "owner": make_owner(school)}
-
-
 def add_strangers(world):
     """Accounts that must not (or, for the district manager, may) open this school's page."""
     district = world["school"].district
@@ -37,12 +31,6 @@ def add_strangers(world):
                  teacher=make_person(world["school"], role="teacher", password=PASSWORD),
                  sibling_owner=make_owner(make_school(district, slug="sibling")),
                  foreign_dm=make_district_manager(make_district()))
-
-
-@pytest.fixture
-def owner(client, auth, world):
-    auth.login(world["owner"].email)
-    return world["owner"]
 
 
 def page_url(path=""):

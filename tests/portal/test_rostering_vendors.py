@@ -3,8 +3,7 @@ import pytest
 
 from jobs.connection import get_connection
 from store.models import Person
-from tests.factories import make_district, make_owner, make_school
-from tests.support import SETTINGS, csrf_token, expected_people, running_sandbox, sync
+from tests.support import SETTINGS, csrf_token, expected_people, page_form, running_sandbox, sync
 from portal.rostering import service
 
 HX = {"HX-Request": "true"}
@@ -12,18 +11,6 @@ NEW = {"powerschool": "PowerSchool SIS", "skyward": "Skyward", "synergy": "Syner
        "classlink": "ClassLink Roster Server"}
 SANDBOXES = {"powerschool": {}, "skyward": {"base_path": "/api"}, "synergy": {}, "classlink": {"auth": "oauth1"}}
 PAGE = "/schools/lincoln/rostering"
-
-
-@pytest.fixture
-def world(app):
-    school = make_school(make_district(timezone="America/Chicago"), slug="lincoln")
-    return {"school": school, "owner": make_owner(school)}
-
-
-@pytest.fixture
-def owner(client, auth, world):
-    auth.login(world["owner"].email)
-    return world["owner"]
 
 
 def test_the_vendor_select_lists_the_new_vendors(client, owner):
@@ -63,12 +50,7 @@ def test_a_bad_skyward_url_is_reported_beside_the_field(client, owner, world):
 def test_each_new_vendor_configured_on_the_page_syncs_and_a_resync_changes_nothing(client, owner, world, vendor):
     with running_sandbox("oneroster", students=30, seed=11, **SANDBOXES[vendor]) as box:
         info = box.info
-        data = {"vendor": vendor, "method": "oneroster", "url": info["base_url"], "client_id": info["client_id"],
-                "client_secret": info["client_secret"], "school_id": info["school_ids"][0],
-                "csrf_token": csrf_token(client, PAGE)}
-        if vendor != "classlink":
-            data["token_url"] = info["token_url"]
-        response = client.post(f"{PAGE}/connection", data=data, headers=HX)
+        response = client.post(f"{PAGE}/connection", data=page_form(client, box, vendor, PAGE), headers=HX)
         assert response.status_code == 204 and response.headers["HX-Redirect"] == PAGE
         conn = get_connection(world["school"])
         assert (conn.vendor, conn.auth_mode) == (vendor, info["auth_mode"])

@@ -50,7 +50,7 @@ def nights():
 
 def test_the_button_queues_the_night_on_the_worker_and_audits_each_school(app, client, world):
     page = words(client.get(world["page"]))
-    assert "Run tonight's sync now" in page and "No night yet: the first runs at 02:00" in page
+    assert "Run tonight's sync now" in page and "No night yet: the first runs at 2:00 AM" in page
 
     answer = press(client, world)
     assert answer.status_code == 202

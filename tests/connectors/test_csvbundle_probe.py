@@ -1,0 +1,164 @@
+"""Bundles as careless exports and attackers send them (issue 16's "more cases of the same kind"): each ends with a
+message that says what is wrong and what to do, and nothing is read from a refused bundle."""
+import struct
+import zipfile
+
+import pytest
+
+from connectors.csvbundle import BundleRefused, open_bundle
+
+from csv_helpers import MANIFEST_11, ORGS, ORGS_HEADER, bundle_files, texts, user_row, users, write_zip, zip_bytes
+
+
+def refused(path) -> str:
+    with pytest.raises(BundleRefused) as err:
+        with open_bundle(path) as bundle:
+            bundle.validate()
+    return str(err.value)
+
+
+def problems(path) -> list[str]:
+    with open_bundle(path) as bundle:
+        return texts(bundle.validate())
+
+
+def _raw_zip(path, entries) -> str:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in entries:
+            zf.writestr(name, content)
+    return str(path)
+
+
+def test_a_flood_of_entries_written_as_zip64_is_refused_too(tmp_path):
+    # Past 65,535 entries the end record says 0xFFFF and the real count sits in the zip64 record: that must not
+    # let 70,000 entries through (each would be listed, and reported, one by one).
+    entries = list(bundle_files().items()) + [(f"x{i}.txt", b"") for i in range(70_000)]
+    assert refused(_raw_zip(tmp_path / "b.zip", entries)) == (
+        "The zip holds 70,003 entries, more than the 200 allowed for a OneRoster bundle. Send only the CSV files of "
+        "the export.")
+
+
+def test_an_end_record_that_understates_the_entries_does_not_let_them_through(tmp_path):
+    path = tmp_path / "b.zip"
+    _raw_zip(path, list(bundle_files().items()) + [(f"x{i}.txt", b"") for i in range(5_000)])
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<2H", data, end + 8, 3, 3)  # "3 entries", while the directory lists 5,003
+    path.write_bytes(bytes(data))
+    assert refused(path) == ("The zip holds 5,003 entries, more than the 200 allowed for a OneRoster bundle. Send "
+                             "only the CSV files of the export.")
+
+
+def test_a_zip_made_with_windows_backslashes_reads_its_files(tmp_path):
+    # Old Windows zip tools store export\users.csv; read as a folder like export/users.csv, not "users.csv missing".
+    files = bundle_files()
+    path = _raw_zip(tmp_path / "b.zip", [(f"export\\{name}", content) for name, content in files.items()])
+    with open_bundle(path) as bundle:
+        report = bundle.validate()
+        assert report.applicable, texts(report)
+        people = [r for page in bundle.iter_roster("s1", {"student"}) for r in page]
+    assert [p.source_id for p in people] == ["u1"]
+
+
+def test_an_entry_name_that_is_not_utf8_although_the_zip_says_so_is_named(tmp_path):
+    path = tmp_path / "b.zip"
+    _raw_zip(path, list(bundle_files().items()) + [("zzzz.csv", "a\n")])
+    data = bytearray(path.read_bytes())
+    at = data.rfind(b"PK\x01\x02", 0, data.rfind(b"zzzz.csv"))  # zzzz.csv's central directory record
+    data[at + 46:at + 50] = b"\xff\xfe\xff\xfe"
+    struct.pack_into("<H", data, at + 8, struct.unpack_from("<H", data, at + 8)[0] | 0x800)  # "names are UTF-8"
+    path.write_bytes(bytes(data))
+    assert refused(path) == (
+        "A file name in the zip is not valid UTF-8 although the zip says it is (byte 0xFF), so the zip tool that "
+        "made it is broken. Re-create the zip with another tool, naming the files as the export did (users.csv, "
+        "orgs.csv, …).")
+
+
+def test_a_zip_inside_the_zip_is_named_instead_of_a_missing_manifest(tmp_path):
+    path = _raw_zip(tmp_path / "b.zip", [("oneroster-export.zip", zip_bytes(bundle_files()))])
+    with open_bundle(path) as bundle:
+        errors = [p.text for p in bundle.validate().errors]
+    assert errors == [(
+        "manifest.csv: The bundle holds another zip (oneroster-export.zip) instead of the CSV files; zips inside "
+        "the zip are not opened. Send the inner zip itself, or zip the CSV files (manifest.csv, orgs.csv, "
+        "users.csv) directly.")]
+
+
+def test_utf16_without_a_byte_order_mark_is_named_as_utf16(tmp_path):
+    for encoding in ("utf-16-le", "utf-16-be"):
+        files = bundle_files(users(user_row("u1")).encode(encoding))
+        found = problems(write_zip(tmp_path / f"{encoding}.zip", files))
+        assert found[0] == ('users.csv line 1: The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8. Export '
+                            'the file as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)"), then send the '
+                            'bundle again.'), encoding
+
+
+def test_a_file_with_carriage_returns_only_is_read_whatever_its_size(tmp_path):
+    # Excel for Mac's "CSV (Macintosh)" ends lines with \r alone; past 1 MB it was refused as "no line breaks".
+    rows = [user_row(f"u{i}") for i in range(25_000)]
+    rows[20_000] = user_row("u20000", org="nowhere")
+    path = write_zip(tmp_path / "b.zip", bundle_files(users(*rows).replace("\n", "\r")))
+    with open_bundle(path) as bundle:
+        report = bundle.validate()
+        assert report.applicable, texts(report)[:2]
+        assert texts(report) == ["users.csv line 20002, column orgSourcedIds: orgSourcedIds names nowhere, which is "
+                                 "not an org in orgs.csv. Add the org to orgs.csv or correct the reference."]
+        read = sum(len(page) for page in bundle.iter_roster("s1", {"student"}))
+    assert read == 24_999
+
+
+def test_mixed_line_endings_read_as_one_file(tmp_path):
+    body = (users().replace("\n", "\r\n") + user_row("u1") + "\n" + user_row("u2") + "\r" + user_row("u3") + "\r\n")
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(body))) as bundle:
+        assert bundle.validate().applicable
+        assert [r.source_id for page in bundle.iter_roster("s1", {"student"}) for r in page] == ["u1", "u2", "u3"]
+
+
+def test_nul_bytes_header_only_and_an_over_long_field_each_say_what_to_do(tmp_path):
+    nul = problems(write_zip(tmp_path / "nul.zip", bundle_files(users(user_row("u1", given="Z\x00e")))))
+    assert nul == ["users.csv line 2: The file holds binary data (NUL bytes), not CSV text. Export the OneRoster CSV "
+                   "file again; do not rename other files to .csv."]
+    empty = problems(write_zip(tmp_path / "empty.zip", bundle_files(users())))
+    assert empty == ["users.csv: users.csv has a header but no users; as a bulk file it would say that everyone has "
+                     "left the roster. Check the export's filters in the SIS, then send the bundle again."]
+    long_field = problems(write_zip(tmp_path / "long.zip", bundle_files(users(user_row("u1", given="A" * 200_000)))))
+    assert long_field[0].startswith("users.csv line 2: A value is longer than 131,072 characters")
+
+
+def test_an_orgs_file_without_orgs_is_an_error_of_its_own(tmp_path):
+    found = problems(write_zip(tmp_path / "b.zip", bundle_files(orgs_csv=ORGS_HEADER + "\n")))
+    assert found[0] == ("orgs.csv: orgs.csv has a header but no orgs, so no school can be found in it. Check the "
+                        "export's filters in the SIS, then send the bundle again.")
+
+
+def test_a_name_with_a_nul_byte_is_read_under_the_name_before_it(tmp_path):
+    # zipfile cuts a name at NUL, so "users.csv\0.exe" is users.csv for every reader here: nothing else is opened.
+    entries = [("manifest.csv", MANIFEST_11), ("orgs.csv", ORGS), ("users.csv\x00.exe", users(user_row("u1")))]
+    with open_bundle(_raw_zip(tmp_path / "b.zip", entries)) as bundle:
+        assert bundle.validate().applicable and sorted(bundle.files.members) == ["manifest.csv", "orgs.csv",
+                                                                                 "users.csv"]
+
+
+def test_a_table_of_contents_that_points_at_the_wrong_entry_is_refused_as_damaged(tmp_path):
+    whole = zip_bytes(bundle_files())
+    renamed = bytearray(whole)
+    at = renamed.find(b"users.csv")  # the first copy is the entry's own header; the table of contents keeps its name
+    renamed[at:at + 9] = b"usurp.csv"
+    misplaced = bytearray(whole)
+    entry = misplaced.rfind(b"PK\x01\x02", 0, misplaced.rfind(b"users.csv"))
+    struct.pack_into("<L", misplaced, entry + 42, 3)  # users.csv's header "starts" 3 bytes into the file
+    for name, data in (("renamed.zip", renamed), ("misplaced.zip", misplaced)):
+        (tmp_path / name).write_bytes(bytes(data))
+        message = refused(tmp_path / name)
+        assert message.startswith("users.csv in the zip is damaged (") and message.endswith(
+            "Send the whole file again; if it keeps failing, export the bundle from the SIS again."), message
+
+
+def test_an_excel_workbook_renamed_zip_is_named_as_such(tmp_path):
+    entries = [("[Content_Types].xml", "<Types/>"), ("xl/workbook.xml", "<workbook/>"),
+               ("xl/worksheets/sheet1.xml", "<worksheet/>")]
+    with open_bundle(_raw_zip(tmp_path / "roster.zip", entries)) as bundle:
+        errors = [p.text for p in bundle.validate().errors]
+    assert errors == ["manifest.csv: The file is an Excel workbook (.xlsx) renamed .zip, not a zip of CSV files. "
+                      "Export the OneRoster CSV files from the SIS (manifest.csv, orgs.csv, users.csv) and zip them, "
+                      "or upload the CSV files themselves."]

@@ -1,0 +1,210 @@
+"""The SFTP drop as a careless or hostile client uses it (issue 16's "more cases of the same kind"): each attempt gets
+an SFTP error that says what to do, nothing leaves the account's folder and nothing partial is synced."""
+import asyncio
+import os
+
+import asyncssh
+import pytest
+
+from portal.sftp import accounts, drop as drop_module, server
+from store.db import db
+from store.models import RosterBundle
+from tests.connectors.csv_helpers import bundle_files, zip_bytes
+from tests.factories import make_csv_connection, make_school
+from tests.sftp_support import received, run, running_drop
+
+
+@pytest.fixture
+def drop(app, bundle_store, tmp_path):
+    with running_drop(app, tmp_path) as running:
+        yield running
+
+
+def _account(slug):
+    school = make_school(slug=slug)
+    make_csv_connection(school)
+    account, password = accounts.create_account(school, None)
+    return school, account, password
+
+
+def _bundles(school):
+    db.session.rollback()
+    return list(db.session.scalars(db.select(RosterBundle).where(RosterBundle.school_id == school.id)))
+
+
+def test_renaming_a_file_still_being_written_is_refused_and_nothing_is_taken_in(app, drop):
+    school, account, password = _account("rename-open")
+    whole = zip_bytes(bundle_files())
+
+    async def upload():
+        async with drop.connect("rename-open", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("roster.filepart", "wb") as remote:
+                    await remote.write(whole[:len(whole) // 2])
+                    with pytest.raises(asyncssh.SFTPError, match="Close the file before renaming it"):
+                        await sftp.rename("roster.filepart", "roster.zip")
+                    await remote.write(whole[len(whole) // 2:], len(whole) // 2)
+                await sftp.rename("roster.filepart", "roster.zip")  # closed now: the whole file is taken in
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid", bundle.summary
+
+
+def test_renaming_out_of_the_folder_or_over_a_link_is_refused(app, drop):
+    north, _, _ = _account("north-probe")
+    school, account, password = _account("south-probe")
+    north_folder = accounts.folder_of("north-probe")
+
+    async def upload():
+        async with drop.connect("south-probe", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("x.part", "wb") as remote:
+                    await remote.write(b"PK")
+                for target in ("../north-probe/x.zip", "/../north-probe/x.zip", str(north_folder / "x.zip")):
+                    with pytest.raises(asyncssh.SFTPError):
+                        await sftp.rename("x.part", target)
+                with pytest.raises(asyncssh.SFTPError, match="Links cannot be made"):
+                    await sftp.symlink("/", "root-link")
+                with pytest.raises(asyncssh.SFTPError, match="Links cannot be made"):
+                    await sftp.link("x.part", "hard.zip")
+
+    run(upload())
+    assert os.listdir(north_folder) == []
+
+
+def test_a_name_with_a_line_break_is_refused_with_what_to_do(app, drop):
+    school, account, password = _account("odd-names")
+
+    async def upload():
+        async with drop.connect("odd-names", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                with pytest.raises(asyncssh.SFTPError, match="without control characters"):
+                    async with sftp.open("roster\nBcc: x.zip", "wb") as remote:
+                        await remote.write(zip_bytes(bundle_files()))
+
+    run(upload())
+    assert _bundles(school) == []
+
+
+def test_csv_files_that_never_get_a_manifest_cannot_fill_the_disk(app, drop, monkeypatch):
+    # Each completed CSV file leaves the account's folder for the set that waits for manifest.csv; without a cap a
+    # client could send file after file (each under the per-file limit) and the set would grow without end.
+    school, account, password = _account("endless-set")
+    drop.drop.quiet_seconds = 60
+    monkeypatch.setattr(drop_module, "MAX_SET_BYTES", 3000)
+    monkeypatch.setattr(drop_module, "MAX_SET_FILES", 3)
+
+    async def upload():
+        async with drop.connect("endless-set", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                for n in range(2):
+                    async with sftp.open(f"part{n}.csv", "wb") as remote:
+                        await remote.write(b"x" * 1000)
+                with pytest.raises(asyncssh.SFTPError, match="still waiting for manifest.csv"):
+                    async with sftp.open("part2.csv", "wb") as remote:
+                        await remote.write(b"x" * 1500)
+                async with sftp.open("part3.csv", "wb") as remote:
+                    await remote.write(b"x" * 10)
+                with pytest.raises(asyncssh.SFTPError, match="still waiting for manifest.csv"):
+                    await sftp.open("part4.csv", "wb")
+                async with sftp.open("big.filepart", "wb") as remote:
+                    await remote.write(b"x" * 2000)
+                with pytest.raises(asyncssh.SFTPError, match="still waiting for manifest.csv"):
+                    await sftp.rename("big.filepart", "part5.csv")
+
+    run(upload())
+    waiting = drop.drop.sets[account.id]
+    assert sorted(waiting.names) == ["part0.csv", "part1.csv", "part3.csv"]
+    assert sum(entry.stat().st_size for entry in os.scandir(waiting.folder)) == 2010
+
+
+def test_many_parallel_uploads_of_one_account_are_bounded(app, drop, monkeypatch):
+    school, account, password = _account("parallel")
+    monkeypatch.setattr(server, "MAX_OPEN_UPLOADS", 3)
+
+    async def upload():
+        async with drop.connect("parallel", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                opened = [await sftp.open(f"r{n}.zip.part", "wb") for n in range(3)]
+                with pytest.raises(asyncssh.SFTPError, match="3 files are already being sent"):
+                    await sftp.open("r3.zip.part", "wb")
+                await opened[0].close()
+                later = await sftp.open("r4.zip.part", "wb")  # one finished: the next may start
+                for remote in opened[1:] + [later]:
+                    await remote.close()
+
+    run(upload())
+
+
+def test_a_half_written_csv_then_a_dropped_connection_syncs_nothing(app, drop):
+    school, account, password = _account("half-csv")
+    files = {name: content.encode() for name, content in bundle_files().items()}
+
+    async def upload():
+        conn = await drop.connect("half-csv", password)
+        sftp = await conn.start_sftp_client()
+        for name in ("manifest.csv", "orgs.csv"):
+            async with sftp.open(name, "wb") as remote:
+                await remote.write(files[name])
+        remote = await sftp.open("users.csv", "wb")
+        await remote.write(files["users.csv"][:40])
+        conn.abort()  # the network goes; users.csv was never closed
+        await asyncio.sleep(0.2)
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "refused"
+    assert bundle.summary.startswith("The upload was cut off after 40 bytes") and "set aside too" in bundle.summary
+    assert accounts.folder_of("half-csv").exists() and os.listdir(accounts.folder_of("half-csv")) == []
+
+
+def test_a_file_refused_as_too_large_midway_is_discarded_not_taken_in(app, drop):
+    school, account, password = _account("too-large")
+    drop.drop.max_bytes = 4000
+    rows = "\n".join(f"u{n},,,true,s1,student,u{n},,Ann,Lee,,,u{n}@x.org,,,,,09" for n in range(200))
+
+    async def upload():
+        async with drop.connect("too-large", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                with pytest.raises(asyncssh.SFTPError, match="larger than"):
+                    async with sftp.open("users.csv", "wb") as remote:
+                        for at in range(0, len(rows), 1000):  # the first 4,000 bytes are written, then refused
+                            await remote.write(rows[at:at + 1000].encode(), at)
+
+    run(upload())
+    assert received(drop, school, timeout=0.5) == []
+    assert account.id not in drop.drop.sets  # the first 4,000 bytes never joined a set as if they were users.csv
+    assert os.listdir(accounts.folder_of("too-large")) == []
+
+
+def test_a_zip_with_the_longest_name_the_folder_takes_is_still_taken_in(app, drop):
+    school, account, password = _account("long-name")
+    name = "r" * 251 + ".zip"  # 255 bytes: the most a file name may have on the drop's disk
+
+    async def upload():
+        async with drop.connect("long-name", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open(name, "wb") as remote:
+                    await remote.write(zip_bytes(bundle_files()))
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid" and bundle.filename == name
+
+
+def test_a_client_cannot_change_a_files_mode_or_size_only_its_times(app, drop):
+    school, account, password = _account("modes")
+
+    async def upload():
+        async with drop.connect("modes", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("roster.part", "wb", asyncssh.SFTPAttrs(permissions=0o000)) as remote:
+                    await remote.write(b"PK")
+                    await remote.setstat(asyncssh.SFTPAttrs(permissions=0o000, size=10 ** 9))
+                await sftp.setstat("roster.part", asyncssh.SFTPAttrs(permissions=0o4777, size=10 ** 9, mtime=1000,
+                                                                     atime=1000))
+                return await sftp.stat("roster.part")
+
+    attrs = run(upload())
+    assert (attrs.permissions & 0o7777, attrs.size, attrs.mtime) == (0o600, 2, 1000)
