@@ -1,10 +1,12 @@
 """OneRoster CSV bundle benchmark: 1,000,000 users in a zip, read by Python's csv module alone (the floor),
-then validated, validated and read into PersonRecords (connectors.csvbundle), previewed and imported for real.
+then validated, validated and read into PersonRecords from the zip (connectors.csvbundle; what a run does when no
+records were kept for its settings), previewed and imported for real.
 
 Targets (issue 16): validated and previewed within 2x the floor, first import within 3x, peak RSS under 500 MB.
 "preview" and "first import" are what the portal does with a received bundle: jobs.bundles.accept_bundle
-(store + validate), then a preview run or a sync run of jobs.sync.run_sync (read, plan, and record the change
-log or apply it) into an empty school on PostgreSQL (BENCH_DATABASE_URL, database bench_csv, created if
+(store + validate, which reads the school's records once and keeps them beside the bundle), then a preview run
+or a sync run of jobs.sync.run_sync (load the kept records, plan, and record the change log or apply it) into an
+empty school on PostgreSQL (BENCH_DATABASE_URL, database bench_csv, created if
 missing; --skip-db leaves them out). Each measurement runs in a fresh process so its peak RSS is its own; the
 ratios are of this process's CPU seconds (the database server's own work shows only in the wall seconds).
 By default students come before the parents they name (the order that makes the reader defer them to a temporary
@@ -29,7 +31,7 @@ sys.path.insert(0, ROOT)
 RATIO_TARGET, IMPORT_TARGET, RSS_LIMIT_MB = 2.0, 3.0, 500
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_csv")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")  # its own db: others bench on 10
 USERS_11 = ("sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,"
             "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password").split(",")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from connectors.csvbundle import Limits, open_bundle
+from connectors.csvbundle import Limits, keep_records, kept_pages, open_bundle
 from store.db import db
 from store.models import RosterBundle
 
@@ -20,6 +20,7 @@ API_METHOD = "oneroster"
 NO_BUNDLE = ("No valid OneRoster CSV bundle has been received for this school yet. Upload one on the Rostering page "
              "or have the SIS push it to the SFTP drop; the page lists what was received and what to fix.")
 READING = "reading the CSV bundle"
+PAGE_SIZE = 5000  # records per page of a bundle run: the progress and the lock's lease are renewed per page
 
 
 def bundle_limits() -> Limits:
@@ -50,12 +51,41 @@ def _size(path: Path) -> int:
 
 
 def remove_file(stored_path: str) -> None:
-    """Delete a stored bundle (a zip, or a folder of CSV files); one already gone is fine."""
+    """Delete a stored bundle (a zip, or a folder of CSV files) and the records kept beside it; gone is fine."""
     target = Path(stored_path)
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target, ignore_errors=True)
     else:
         target.unlink(missing_ok=True)
+    Path(kept_path(stored_path)).unlink(missing_ok=True)
+
+
+def kept_path(stored_path: str) -> str:
+    """Where the school's validated records are kept beside a stored bundle (as long as the bundle is)."""
+    return os.fspath(stored_path) + ".records"
+
+
+def _kept_for(sis_school_id: str, roles, parents: bool) -> dict:
+    """What kept records were read for: a run with other settings reads the bundle itself instead."""
+    return {"sis_school_id": sis_school_id, "roles": sorted(wanted_roles(roles, parents))}
+
+
+def keep_school_records(csv_bundle, stored_path: str, sis_school_id: str, roles, *, parents: bool) -> None:
+    """Validate users.csv by reading the school's records once, and keep them beside the bundle for its runs.
+
+    One pass instead of two: receipt must read every row to validate it, and so builds the records a run needs as
+    it goes; the run then loads them without parsing or checking the CSV again. The report fills as validate()
+    fills it. Raises BundleInvalid when the bundle has errors (nothing is kept then)."""
+    path = kept_path(stored_path)
+    part = path + ".part"
+    try:
+        with open(part, "wb") as out:
+            pages = csv_bundle.iter_roster(school_for(csv_bundle, sis_school_id), wanted_roles(roles, parents),
+                                           page_size=PAGE_SIZE, parents_first=False)  # kept parents-first
+            keep_records(pages, out, _kept_for(sis_school_id, roles, parents))
+        os.replace(part, path)
+    finally:
+        Path(part).unlink(missing_ok=True)
 
 
 def latest_usable_bundle(school_id: int) -> RosterBundle | None:
@@ -76,9 +106,22 @@ def wanted_roles(roles, parents: bool) -> set[str]:
 
 @contextmanager
 def bundle_pages(stored_path: str, sis_school_id: str, roles, *, parents: bool) -> Iterator:
-    """(phase, page) pairs from a stored bundle, read once for every role (parents first); like fetch_roster."""
+    """(phase, page) pairs from a stored bundle, read once for every role (parents first); like fetch_roster.
+
+    The records kept at receipt when they were read for these settings; else the bundle's files themselves."""
+    try:
+        kept = open(kept_path(stored_path), "rb")
+    except FileNotFoundError:
+        kept = None
+    if kept is not None:
+        with kept:
+            pages = kept_pages(kept, _kept_for(sis_school_id, roles, parents))
+            if pages is not None:
+                yield ((READING, page) for page in pages)
+                return
     with open_bundle(stored_path, bundle_limits()) as bundle:
-        pages = bundle.iter_roster(school_for(bundle, sis_school_id), wanted_roles(roles, parents))
+        pages = bundle.iter_roster(school_for(bundle, sis_school_id), wanted_roles(roles, parents),
+                                   page_size=PAGE_SIZE)
         yield ((READING, page) for page in pages)
 
 

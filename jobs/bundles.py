@@ -10,11 +10,11 @@ last 10 bundles of a school for 30 days; `prune_bundles` (run by the dispatcher'
 import logging
 from datetime import datetime, timedelta, timezone
 
-from connectors.csvbundle import BundleRefused, Report, open_bundle
+from connectors.csvbundle import BundleInvalid, BundleRefused, Report, open_bundle
 from store.db import db
 from store.models import RosterBundle, School, SyncRun
 
-from .bundle_files import CSV_METHOD, bundle_limits, remove_file, school_for, store_file
+from .bundle_files import CSV_METHOD, bundle_limits, keep_school_records, remove_file, school_for, store_file
 from .bundle_report import send_bundle_report
 from .connection import NotConfigured, get_connection
 from .runs import ACTIVE, SyncAlreadyRunning, start_sync
@@ -39,15 +39,19 @@ def store_bundle(school_id: int, path, *, via: str, filename: str) -> RosterBund
 
 
 def validate_stored(bundle: RosterBundle) -> None:
-    """Validate the stored file and record the outcome on the row (committed); reading never changes people."""
+    """Validate the stored file and record the outcome on the row (committed); reading never changes people.
+
+    For a school on the CSV method whose school orgs.csv lists, validating reads the school's records and keeps
+    them beside the bundle (bundle_files.keep_school_records), so its runs do not read the CSV files again."""
     conn = get_connection(bundle.school_id)
+    sis_school_id = conn.sis_school_id if conn else ""
     report = Report()
     try:
-        with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
-            report = csv_bundle.validate()
-            if report.applicable:
-                _check_school(csv_bundle, conn.sis_school_id if conn else "", report)
-            bundle.version, bundle.users_mode = csv_bundle.version or "", csv_bundle.users_mode or ""
+        try:
+            report = _read_and_check(bundle, conn, sis_school_id, keep=conn is not None and conn.method == CSV_METHOD)
+        except OSError:  # the records could not be kept (disk full?): validate alone; runs read the bundle itself
+            log.warning("keeping the records of CSV bundle %s failed", bundle.id, exc_info=True)
+            report = _read_and_check(bundle, conn, sis_school_id, keep=False)
     except BundleRefused as exc:
         report.error("", 0, "", str(exc), "Nothing was changed.")
         bundle.status = "refused"
@@ -60,12 +64,34 @@ def validate_stored(bundle: RosterBundle) -> None:
     db.session.commit()
 
 
+def _read_and_check(bundle: RosterBundle, conn, sis_school_id: str, *, keep: bool) -> Report:
+    """The bundle's report; with `keep`, the school's records are kept beside it as validation reads them."""
+    with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
+        report = csv_bundle.report
+        if keep and report.applicable and _school_listed(csv_bundle, sis_school_id):
+            try:
+                keep_school_records(csv_bundle, bundle.stored_path, sis_school_id, conn.enabled_roles,
+                                    parents=conn.sync_parents)
+            except BundleInvalid:
+                pass  # the errors are in the report
+        else:
+            csv_bundle.validate()
+            if report.applicable:
+                _check_school(csv_bundle, sis_school_id, report)
+        bundle.version, bundle.users_mode = csv_bundle.version or "", csv_bundle.users_mode or ""
+    return report
+
+
+def _school_listed(csv_bundle, sis_school_id: str) -> bool:
+    school_id = school_for(csv_bundle, sis_school_id)
+    return bool(school_id) and school_id.lower() in {school.source_id.lower() for school in csv_bundle.schools()}
+
+
 def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
     """The school this connection syncs must be one of orgs.csv's schools."""
-    school_id = school_for(csv_bundle, sis_school_id)
-    known = {school.source_id.lower() for school in csv_bundle.schools()}
-    if school_id and school_id.lower() in known:
+    if _school_listed(csv_bundle, sis_school_id):
         return
+    school_id = school_for(csv_bundle, sis_school_id)
     listed = ", ".join(f"{s.source_id} ({s.name})" for s in csv_bundle.schools()[:10]) or "none"
     if not school_id:
         report.error("orgs.csv", 0, "sourcedId", f"orgs.csv lists several schools ({listed}) and this school's "

@@ -5,6 +5,7 @@ whatever the file holds (a 2 GB line is refused after one block). Lines are hand
 newline="" (what the csv module asks of files), so the per-line work stays in C.
 """
 import io
+from itertools import chain
 
 from .errors import FileUnreadable
 
@@ -29,6 +30,11 @@ class Lines:
         self.bom = False
 
     def __iter__(self):
+        # chain walks each block's lines in C; this generator only runs once per block
+        return chain.from_iterable(self._blocks())
+
+    def _blocks(self):
+        """Each block's lines as one StringIO (newline="": endings kept, as the csv module asks)."""
         read, block, max_line = self.stream.read, self.block, self.max_line
         pending, first, before = b"", True, 0  # `before`: lines in the blocks already handed out
         while True:
@@ -50,7 +56,7 @@ class Lines:
                 chunk, pending = pending + data[:cut + 1], data[cut + 1:]
             if not chunk:
                 return
-            yield from io.StringIO(self._decode(chunk, before), newline="")
+            yield io.StringIO(self._decode(chunk, before), newline="")
             before += chunk.count(b"\n")
 
     def _decode(self, chunk: bytes, before: int) -> str:

@@ -1,12 +1,12 @@
 """users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
-import csv
-import io
 import tempfile
-from operator import itemgetter
 from array import array
+from itertools import repeat
+from operator import itemgetter
 
 from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
 from .report import Report
+from .spool import read_chunks, write_chunk
 from .spec import COLUMNS, REQUIRED
 from .tables import Header, read_rows
 
@@ -15,6 +15,8 @@ _LEAVING = {"tobedeleted", "inactive", "deleted"}
 _DISABLED = {"false", "0", "no"}
 _READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role", "username", "givenName",
          "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
+AGENTS = PersonRecord._fields.index("agent_ids")
+SPOOL_CHUNK = 4096
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 17 values in field order, without __new__'s call
 ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
 
@@ -50,6 +52,7 @@ class UserScan:
         self.spool = None
         self.spooled_lines = array("q")
         self._dates: dict = {}
+        self._lists: dict[str, tuple[str, ...]] = {}
 
     def pages(self):
         """Pages of records (and problems) in file order, the spooled students last."""
@@ -65,11 +68,11 @@ class UserScan:
                 indexes = [header.index.get(c, header.width) for c in _READ]
                 at = itemgetter(*indexes)
                 self.pad = header.width in indexes
-                yield from self._paged(rows, at, spooled=False)
+                yield from self._paged(rows, at)
         finally:
             stream.close()
         if self.spool is not None:
-            yield from self._spooled(at)
+            yield from self._spooled()
         if self._page:
             yield self._page
         self._check_forward()
@@ -84,19 +87,19 @@ class UserScan:
                               "everyone has left the roster.", "Check the export's filters in the SIS, then send the "
                               "bundle again.")
 
-    def _paged(self, rows, at, *, spooled: bool):
-        pad = self.pad and not spooled
+    def _paged(self, rows, at):
+        pad = self.pad
         for line, row in rows:
             if pad:
                 row.append("")  # the index of every column the header lacks: reads as blank
-            out = self._row(line, row, at, spooled)
+            out = self._row(line, row, at)
             if out is not None:
                 self._page.append(out)
                 if len(self._page) >= self.page_size:
                     yield self._page
                     self._page = []
 
-    def _row(self, line, row, at, spooled=False):
+    def _row(self, line, row, at):
         """The record (or problem) for one row, None when it is skipped, spooled or not wanted.
 
         One function on purpose: this runs once per user (a million times for a large district), and each call
@@ -106,35 +109,32 @@ class UserScan:
          phone, agents, grades) = at(row)
         sid = sid.strip()
         seen, report, wanted = self.seen, self.report, self.wanted
-        if self.roles is None:
-            org_ids = split_ids(orgs)
-        else:
+        deferred = False
+        if self.roles is not None:
             role, org_ids = self.roles.get(sid, ("", ()))
+        elif (org_ids := self._lists.get(orgs)) is None:
+            org_ids = self._split(orgs)
         mapped = ROLE_MAP.get(role) or map_role(role)
-        agent_ids = split_ids(agents)
-        if not spooled:
-            key = hash(sid)
-            if key in seen or not sid:
-                self._unusable_id(sid, line)
-                return None
-            seen.add(key)
-            known = self.orgs
-            for org in org_ids:
-                if org not in known:
-                    report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
-                                   "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
-            for agent in agent_ids:
-                if hash(agent) not in seen:  # named before its own row: defer the student, or check at the end
-                    if self.defer and mapped == "student" and wanted(mapped, org_ids):
-                        self._spool(line, row)
-                        return None
-                    self.forward.append(agent_ids)
-                    self.forward_lines.append(line)
+        # one agent (the usual case) without a call; a list or stray spaces through split_ids
+        agent_ids = (agents,) if agents and "," not in agents and " " not in agents else split_ids(agents)
+        key = hash(sid)
+        if key in seen or not sid:
+            self._unusable_id(sid, line)
+            return None
+        seen.add(key)
+        known = self.orgs
+        for org in org_ids:
+            if org not in known:
+                report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
+                               "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
+        for agent in agent_ids:
+            if hash(agent) not in seen:  # named before its own row: defer the student, or check at the end
+                if self.defer and mapped == "student" and wanted(mapped, org_ids):
+                    deferred = True
                     break
-        else:
-            for agent in agent_ids:
-                if hash(agent) not in seen:
-                    self._dangling(agent, line)
+                self.forward.append(agent_ids)
+                self.forward_lines.append(line)
+                break
         if mapped is None:
             shown = f"'{role}'" if role else "no role"
             where = "" if self.roles is None else " in roles.csv"
@@ -162,11 +162,15 @@ class UserScan:
                                "date.", "Write dates like 2026-01-31T08:00:00Z.", kind="date")
         if not wanted(mapped, org_ids):
             return None
-        return _new(PersonRecord, (
+        values = (
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
-            split_ids(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
+            lists[grades] if grades in (lists := self._lists) else self._split(grades), phone.strip() or sms.strip(), "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
-            when, role, ""))  # no legacy id: that is Infinite Campus' 1.2 API metadata
+            when, role, "")  # no legacy id: that is Infinite Campus' 1.2 API metadata
+        if deferred:
+            self._spool(line, values)
+            return None
+        return _new(PersonRecord, values)
 
     def _unusable_id(self, sid: str, line: int) -> None:
         if not sid:
@@ -175,6 +179,14 @@ class UserScan:
         else:
             self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
                               "Give every user their own sourcedId; remove the repeated row.", kind="dup")
+
+    def _split(self, value: str) -> tuple[str, ...]:
+        """split_ids, remembered: orgSourcedIds and grades take few distinct values in a file."""
+        lists = self._lists
+        if len(lists) >= 4096:
+            lists.clear()
+        ids = lists[value] = split_ids(value)
+        return ids
 
     def _date(self, text: str):
         """parse_datetime, remembered: an export stamps many rows with the same dateLastModified."""
@@ -186,28 +198,39 @@ class UserScan:
         when = dates[text] = parse_datetime(text)
         return when
 
-    def _spool(self, line: int, row: list[str]) -> None:
-        """Write the row to a temporary file, through a small in-memory buffer (text-file writes are slow)."""
+    def _spool(self, line: int, values: tuple) -> None:
+        """Keep a deferred student's record for after the last row, in pickled chunks on a temporary file.
+
+        The record is built (and its row checked) now; only its agents are checked when it is read back. Spooling
+        records, not rows, spares the row a second parse and check (a student-first file defers most students)."""
         if self.spool is None:
-            self.spool, self.spool_buffer = tempfile.TemporaryFile(), io.StringIO()
-            self.spool_writer = csv.writer(self.spool_buffer)
-        self.spool_writer.writerow(row)
+            self.spool, self.spool_rows = tempfile.TemporaryFile(), []
+        self.spool_rows.append(values)
         self.spooled_lines.append(line)
-        if self.spool_buffer.tell() > 1024 * 1024:
+        if len(self.spool_rows) >= SPOOL_CHUNK:
             self._flush_spool()
 
     def _flush_spool(self) -> None:
-        self.spool.write(self.spool_buffer.getvalue().encode("utf-8"))
-        self.spool_buffer.seek(0)
-        self.spool_buffer.truncate()
+        if self.spool_rows:
+            write_chunk(self.spool, self.spool_rows)
+            self.spool_rows = []
 
-    def _spooled(self, at):
-        """The deferred students, built now that every parent has been seen."""
+    def _spooled(self):
+        """The deferred students, yielded now that every parent has been seen; a contact that never came is named."""
         self._flush_spool()
         self.spool.seek(0)
+        seen, lines, done = self.seen, self.spooled_lines, 0
         try:
-            text = io.TextIOWrapper(self.spool, "utf-8", newline="")
-            yield from self._paged(zip(self.spooled_lines, csv.reader(text, strict=True)), at, spooled=True)
+            for chunk in read_chunks(self.spool):
+                for line, values in zip(lines[done:done + len(chunk)], chunk):
+                    for agent in values[AGENTS]:
+                        if hash(agent) not in seen:
+                            self._dangling(agent, line)
+                self._page += map(_new, repeat(PersonRecord), chunk)
+                done += len(chunk)
+                while len(self._page) >= self.page_size:
+                    yield self._page[:self.page_size]
+                    del self._page[:self.page_size]
         finally:
             self.spool.close()
             self.spool = None

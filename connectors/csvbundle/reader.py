@@ -73,10 +73,11 @@ class CsvBundle:
             self._users_checked = True
         return self.report
 
-    def iter_roster(self, school_id: str, roles: set[str] | frozenset[str], *, page_size: int = 1000
-                    ) -> Iterator[list[PersonRecord | RecordProblem]]:
+    def iter_roster(self, school_id: str, roles: set[str] | frozenset[str], *, page_size: int = 1000,
+                    parents_first: bool = True) -> Iterator[list[PersonRecord | RecordProblem]]:
         """Pages of one school's people for `roles`, parents before the students naming them; read it once for
-        all roles. Raises BundleInvalid (after the last page if need be) when the bundle has errors."""
+        all roles. Raises BundleInvalid (after the last page if need be) when the bundle has errors.
+        `parents_first=False`: file order (for a caller that puts parents first itself, as keep_records does)."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
@@ -98,7 +99,8 @@ class CsvBundle:
 
         # A second read must not repeat the first one's findings in the report.
         report = Report() if self._users_checked else self.report
-        yield from UserScan(self, wanted, report, defer="parent" in wanted_roles, page_size=page_size).pages()
+        yield from UserScan(self, wanted, report, defer=parents_first and "parent" in wanted_roles,
+                            page_size=page_size).pages()
         self._users_checked = True
         if not self.report.applicable:
             raise BundleInvalid(self.report)

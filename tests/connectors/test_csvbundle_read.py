@@ -127,3 +127,40 @@ def test_a_deferred_student_from_a_file_lacking_optional_columns(tmp_path):
         ("p1", (), True, ""), ("u1", ("p1",), True, "")]
     assert texts(bundle.report)[0].startswith("users.csv line 1: Optional columns are missing and read as blank: "
                                               "status, dateLastModified, enabledUser, username,")
+
+
+def test_a_deferred_student_naming_a_contact_that_never_comes_is_read_and_named(tmp_path):
+    rows = [user_row("u1", agents="p1,p404"), user_row("p1", "parent")]
+    items, bundle = read(write_zip(tmp_path / "b.zip", bundle_files(users(*rows))))
+    assert [(i.source_id, i.agent_ids) for i in items] == [("p1", ()), ("u1", ("p1", "p404"))]
+    assert texts(bundle.report) == ["users.csv line 2, column agentSourcedIds: agentSourcedIds names p404, which is "
+                                    "not a user in users.csv; that contact is left out. Add the parent or guardian "
+                                    "to users.csv or correct the reference."]
+
+
+def test_kept_records_come_back_parents_first_and_only_for_the_settings_they_were_read_for(tmp_path):
+    from connectors.csvbundle import keep_records, kept_pages
+    rows = [user_row("u1", agents="p1"), user_row("x1", role="wizard"), user_row("p1", "parent")]
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users(*rows)))) as bundle:
+        with open(tmp_path / "kept", "wb") as out:
+            keep_records(bundle.iter_roster("s1", ALL, parents_first=False), out, {"roles": ["all"]})
+    with open(tmp_path / "kept", "rb") as kept:
+        assert kept_pages(kept, {"roles": ["student"]}) is None
+        kept.seek(0)
+        items = [item for page in kept_pages(kept, {"roles": ["all"]}) for item in page]
+    assert [(type(i).__name__, i.source_id) for i in items] == [
+        ("PersonRecord", "p1"), ("PersonRecord", "u1"), ("RecordProblem", "x1")]
+    read_directly = {i.source_id: i for i in read(tmp_path / "b.zip")[0]}
+    assert items == [read_directly["p1"], read_directly["u1"], read_directly["x1"]]  # as a read of the bundle builds
+
+
+def test_kept_records_holding_anything_but_records_are_refused(tmp_path):
+    import os
+    import pickle
+    from connectors.csvbundle import kept_pages
+    from connectors.csvbundle.spool import write_chunk
+    with open(tmp_path / "kept", "wb") as out:
+        write_chunk(out, [(2, [])], b"a")
+        write_chunk(out, [[(os.system, ("echo owned",))], []], b"o")
+    with open(tmp_path / "kept", "rb") as kept, pytest.raises(pickle.UnpicklingError, match="posix.system"):
+        list(kept_pages(kept, {}))

@@ -170,3 +170,53 @@ def test_retention_waits_for_a_queued_run_and_a_run_without_its_bundle_fails_rea
     assert failed.status == "failed"
     assert failed.error_message.startswith("The CSV bundle this run was to read is no longer available")
     assert prune_bundles(later) == 1 and not os.path.exists(bundle.stored_path)
+
+
+def _kept_files(bundle_store) -> list[str]:
+    return sorted(p.name for p in bundle_store.rglob("*") if ".records" in p.name)
+
+
+def test_a_run_syncs_from_the_records_validated_at_receipt_without_reading_the_files_again(app, bundle_store,
+                                                                                            tmp_path):
+    school = make_school()
+    make_csv_connection(school, sync_parents=True)
+    # the student comes before the guardian naming them: the guardian's contact still reaches the student
+    path = _zip(tmp_path, users_csv=users(user_row("u1", given="Ada", agents="g1"),
+                                          user_row("g1", role="guardian", given="Gus", family="Ward", phone="555")))
+    bundle = accept_bundle(school.id, path, via="upload", filename="a.zip", sync=False)
+    assert bundle.status == "valid" and len(_kept_files(bundle_store)) == 1
+    with open(bundle.stored_path, "wb") as damaged:  # were the run to read the zip, it would be refused
+        damaged.write(b"not a zip any more")
+    run = sync_bundle(school, bundle)
+    assert run.status == "succeeded" and run.created == 1
+    student = db.session.scalar(db.select(Person).where(Person.school_id == school.id))
+    assert (student.given_name, student.parent_name, student.parent_phone) == ("Ada", "Gus Ward", "555")
+
+
+def test_a_run_with_other_settings_than_at_receipt_reads_the_bundle_itself(app, bundle_store, tmp_path):
+    school = make_school()
+    conn = make_csv_connection(school)
+    path = _zip(tmp_path, users_csv=users(user_row("u1", given="Ada"), user_row("t1", role="teacher", given="Tom")))
+    bundle = accept_bundle(school.id, path, via="upload", filename="a.zip", sync=False)
+    conn.sync_teachers = False  # turned off after the bundle arrived: the kept records hold the teacher
+    db.session.commit()
+    run = sync_bundle(school, bundle)
+    assert run.status == "succeeded" and [p[:2] for p in people(school)] == [("u1", "Ada")]
+
+
+def test_a_bundle_with_errors_in_users_keeps_no_records(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    path = _zip(tmp_path, users_csv=users(user_row("u1"), user_row("u1", given="Twin")))
+    bundle = accept_bundle(school.id, path, via="upload", filename="a.zip")
+    assert bundle.status == "invalid" and "sourcedId u1 is used by an earlier row too" in bundle.summary
+    assert _kept_files(bundle_store) == [] and _queued_runs(school) == []
+
+
+def test_retention_deletes_the_records_kept_beside_a_bundle(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    accept_bundle(school.id, _zip(tmp_path), via="upload", filename="a.zip", sync=False)
+    assert len(_kept_files(bundle_store)) == 1
+    assert prune_bundles(datetime.now(timezone.utc) + timedelta(days=31)) == 1
+    assert _kept_files(bundle_store) == [] and list(bundle_store.rglob("*.zip")) == []
