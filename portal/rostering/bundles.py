@@ -125,15 +125,18 @@ def bundle_list(school):
 @bp.get("/bundles/<int:bundle_id>/report.csv")
 @school_required
 def bundle_report(school, bundle_id):
-    bundle = _school_bundle(school, bundle_id)
+    return report_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}-validation.csv")
+
+
+def report_download(bundle: RosterBundle, filename: str):
+    """The bundle's validation report as a CSV download, every cell safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv.reader(io.StringIO(bundle.report_csv or "severity,file,line,column,problem,what_to_do\r\n")):
         writer.writerow([_safe_cell(cell) for cell in row])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = (f'attachment; filename="{school.slug}-bundle-{bundle.id}-'
-                                               'validation.csv"')
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -141,10 +144,13 @@ def bundle_report(school, bundle_id):
 @school_required
 def download_bundle(school, bundle_id):
     """The bundle as received (a folder of CSV files is zipped), while retention keeps it."""
-    bundle = _school_bundle(school, bundle_id)
+    return bundle_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}.zip")
+
+
+def bundle_download(bundle: RosterBundle, name: str):
+    """The stored bundle as a zip download (404 once retention deleted it)."""
     if not bundle.downloadable or not os.path.exists(bundle.stored_path):
         abort(404)
-    name = f"{school.slug}-bundle-{bundle.id}.zip"
     if os.path.isfile(bundle.stored_path):
         return send_file(bundle.stored_path, mimetype="application/zip", as_attachment=True, download_name=name)
     buffer = tempfile.TemporaryFile()  # on disk, not in memory: a folder may hold hundreds of MB of CSV

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
+from jobs.bundle_files import API_METHOD, CSV_METHOD
 from jobs.connection import get_connection
+from jobs.source_bundles import CSV_SOURCE
 from store.db import db
 from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterConnection, School,
                           Source)
@@ -54,8 +56,9 @@ def settings_to_test(source: Source, vendor: str, values: dict, policy: Outbound
     return dataclasses.replace(settings, school_id=first or settings.school_id)
 
 
-def _clean_name(district: District, name: str, vendor: str, source: Source | None) -> str:
-    name = " ".join((name or "").split()) or f"{district.name} — {PROFILES[vendor].label}"
+def clean_name(district: District, name: str, default: str, source: Source | None) -> str:
+    """The source's name (`default` when blank): one line, at most 200 characters, unique in the district."""
+    name = " ".join((name or "").split()) or default
     if len(name) > 200 or _CONTROL.search(name):
         raise InvalidSettings({"name": "Give the source a name of at most 200 characters, on one line."})
     taken = db.session.scalar(db.select(Source.id).where(Source.district_id == district.id, Source.name == name,
@@ -75,7 +78,7 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         errors.update(exc.errors)
     if vendor in PROFILES:
         try:
-            name = _clean_name(district, name, vendor, source)
+            name = clean_name(district, name, f"{district.name} — {PROFILES[vendor].label}", source)
         except InvalidSettings as exc:
             errors.update(exc.errors)
     sync_time = (sync_time if sync_time is not None else (source.sync_time if source else "02:00")).strip()
@@ -101,6 +104,7 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
               f"{settings.client_id}; credentials go to {rostering.credential_hosts(settings)}.")
     for conn in mapped_connections(source):
         conn.settings_changed_at = now  # another SIS or credentials: the next sync reads everything
+        conn.method = API_METHOD  # a source that received CSV before now reads its SIS
         AuditEvent.record(conn.school, actor, "settings_changed", detail)
     nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
     DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
@@ -141,6 +145,7 @@ def map_school(source: Source, school: School, sis_school_id, actor: Person | No
     for column, value in CLEARED.items():  # the secret lives once, on the source
         setattr(conn, column, value)
     conn.vendor, conn.settings_changed_at = source.vendor, datetime.now(timezone.utc)
+    conn.method = CSV_METHOD if source.method == CSV_SOURCE else API_METHOD  # the school syncs as its source reads
     shown = f"{sis_name} ({sis_id})" if sis_name else sis_id
     AuditEvent.record(school, actor, "source_mapped",
                       f"Mapped to the district source {source.name} as SIS school {shown}"
@@ -192,7 +197,7 @@ def delete_source(source: Source, actor: Person | None) -> None:
         names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
         raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
                                          f"{source.name} ({names}); unmap them first."})
-    DistrictAuditEvent.record(source.district, actor, "source_removed",
-                              f"District source {source.name} removed: {PROFILES[source.vendor].label}, {source.url}.")
+    how = "OneRoster CSV" if source.method == CSV_SOURCE else f"{PROFILES[source.vendor].label}, {source.url}"
+    DistrictAuditEvent.record(source.district, actor, "source_removed", f"District source {source.name} removed: {how}.")
     db.session.delete(source)
     db.session.commit()
