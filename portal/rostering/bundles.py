@@ -28,6 +28,8 @@ from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, r
 from .routes import _page
 from .runs import STARTABLE, _progress, _refused, _safe_cell
 
+FOLLOWS_SOURCE = ("This school syncs from its district's source, which receives the bundles for every mapped school; "
+                  "send the bundle to the district source (its page on Sources), not to the school.")
 TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page accepts. Send only the files a people "
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
 
@@ -86,6 +88,9 @@ def save_csv(school):
 @school_required
 def upload_bundle(school):
     """A zip or CSV files, streamed to a temporary file by the form parser (PortalRequest caps it at 500 MB)."""
+    conn = get_connection(school)
+    if conn is not None and conn.source_id is not None:  # its runs read the district source's bundles
+        return error_page("This school receives no bundles of its own", FOLLOWS_SOURCE, 409)
     try:
         bundle = receive_upload(school, request.files.getlist("bundle"), current_user)
     except UploadRefused as exc:
