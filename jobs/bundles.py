@@ -174,7 +174,8 @@ def prune_bundles(now: datetime | None = None) -> int:
     now = now or datetime.now(timezone.utc)
     in_use = db.select(SyncRun.bundle_id).where(SyncRun.status.in_(ACTIVE), SyncRun.bundle_id.is_not(None))
     ranked = db.select(RosterBundle.id, RosterBundle.received_at, db.func.row_number().over(
-        partition_by=(RosterBundle.school_id, RosterBundle.source_id), order_by=(RosterBundle.received_at.desc(), RosterBundle.id.desc())
+        partition_by=(RosterBundle.school_id, RosterBundle.source_id),
+        order_by=(RosterBundle.received_at.desc(), RosterBundle.id.desc())
     ).label("rank")).where(RosterBundle.deleted_at.is_(None)).subquery()
     expired = db.session.scalars(db.select(RosterBundle).join(ranked, ranked.c.id == RosterBundle.id).where(
         db.or_(ranked.c.rank > KEEP_BUNDLES, ranked.c.received_at < now - KEEP_FOR),

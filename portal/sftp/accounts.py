@@ -1,5 +1,6 @@
 """SFTP drop accounts: one per school or district CSV source, made and changed by an owner or district manager
-(audited on the school, or on the source's district), checked by the server. Plain functions over the database; the page and the server process both call them."""
+(audited on the school, or on the source's district), checked by the server. Plain functions over the database;
+the page and the server process both call them."""
 import secrets
 import shutil
 from dataclasses import dataclass

@@ -55,7 +55,8 @@ def record_interrupted(username: str, filename: str, size: int) -> None:
 
 
 def _refused(school_id: int | None, filename: str, size: int, message: str, *, source_id: int | None = None) -> None:
-    db.session.add(RosterBundle(school_id=None if source_id is not None else school_id, source_id=source_id, via="sftp", filename=filename[:255], size=size,
+    db.session.add(RosterBundle(school_id=None if source_id is not None else school_id, source_id=source_id,
+                                via="sftp", filename=filename[:255], size=size,
                                 received_at=utcnow(), status="refused", summary=message))
     db.session.commit()
 

@@ -41,7 +41,8 @@ def form_context(district, source=None, *, vendor=None, values=None, errors=None
         "source_automatic": extra.get("automatic", source.automatic if source else False),
         "method_chosen": method or ("oneroster_csv" if source and source.method == CSV_SOURCE else "oneroster"),
         "source_receipt": extra.get("receipt", source.csv_sync_on_receipt if source else "now"),
-        "method_form_url": url_for("sources.method_form", district_id=district.id, source=source.id if source else None),
+        "method_form_url": url_for("sources.method_form", district_id=district.id,
+                                   source=source.id if source else None),
     }
 
 

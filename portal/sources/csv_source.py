@@ -67,7 +67,8 @@ def save_csv_source(district: District, actor: Person | None, *, source: Source 
             conn.method, conn.settings_changed_at = CSV_METHOD, now
         AuditEvent.record(conn.school, actor, "settings_changed", detail)
     nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
-    DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved", f"{detail[:-1]}; {nightly}.")
+    DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
+                              f"{detail[:-1]}; {nightly}.")
     db.session.commit()
     return source
 

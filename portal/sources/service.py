@@ -2,21 +2,23 @@
 map schools to its SIS schools (or add one to the portal), unmap them. Every change is audited on the schools."""
 import dataclasses
 import re
+import shutil
 from datetime import datetime, timezone
 
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
-from jobs.bundle_files import API_METHOD, CSV_METHOD
+from jobs.bundle_files import API_METHOD, CSV_METHOD, remove_file
 from jobs.connection import get_connection
 from jobs.source_bundles import CSV_SOURCE
 from store.db import db
-from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterConnection, School,
-                          Source)
+from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
+                          RosterConnection, School, Source)
 from store.secrets import encrypt_secret
 from store.vocabulary import clock_text
 
 from ..rostering import service as rostering
+from ..sftp import accounts as sftp_accounts
 
 CLEARED = {"url": "", "token_url": "", "client_id": "", "secret_encrypted": None, "app_name": "", "scope": ""}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -197,7 +199,18 @@ def delete_source(source: Source, actor: Person | None) -> None:
         names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
         raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
                                          f"{source.name} ({names}); unmap them first."})
+    stored = list(db.session.scalars(db.select(RosterBundle.stored_path).where(
+        RosterBundle.source_id == source.id, RosterBundle.deleted_at.is_(None), RosterBundle.stored_path != "")))
+    account = sftp_accounts.account_of(source)
+    folder = sftp_accounts.folder_of(account.username) if account is not None else None
     how = "OneRoster CSV" if source.method == CSV_SOURCE else f"{PROFILES[source.vendor].label}, {source.url}"
-    DistrictAuditEvent.record(source.district, actor, "source_removed", f"District source {source.name} removed: {how}.")
-    db.session.delete(source)
+    DistrictAuditEvent.record(source.district, actor, "source_removed",
+                              f"District source {source.name} removed: {how}.")
+    if account is not None:
+        db.session.delete(account)
+    db.session.delete(source)  # its bundles' rows go with it (ON DELETE CASCADE)
     db.session.commit()
+    for path in stored:  # they hold student data: not left on disk once nobody can see or prune them
+        remove_file(path)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

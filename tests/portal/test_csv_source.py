@@ -1,12 +1,15 @@
 """A district source that receives OneRoster CSV (#16): saved from the Sources page, one bundle (uploaded or pushed
 over SFTP) checked once and synced into each mapped school by that school's own run."""
 import io
+import os
+from datetime import datetime, timezone
 
 import asyncssh
 import pytest
 from rq import SimpleWorker
 
 from jobs.connection import get_connection
+from jobs.schedule import run_tick
 from portal.sftp import accounts
 from store.db import db
 from store.models import DistrictAuditEvent, RosterBundle, Source, SyncRun
@@ -132,6 +135,42 @@ def test_a_bulk_bundle_archives_who_left_each_school_only(app, client, world):
     assert rostered(south) == {"s-s1"}  # s-s2 and ns-t left South Middle's roster; North keeps ns-t
 
 
+def test_one_school_held_by_its_guard_leaves_the_other_schools_applied(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    north, south, east = world["schools"].values()
+    for school in (north, south, east):
+        conn = get_connection(school)
+        conn.archive, conn.archive_threshold_percent = True, 100.0 if school is not south else 10.0
+    db.session.commit()
+    _upload(client, world, source, district_bundle())
+    _work(app, "check", "sync")
+    rows = [user_row("n-s1", org="n1"), user_row("s-s1", org="s1"), user_row("e-s1", org="e1")]
+    _upload(client, world, source, district_bundle(**{"users.csv": users(*rows)}))
+    _work(app, "check", "sync")
+    latest = max(db.session.scalars(db.select(RosterBundle.id).where(RosterBundle.source_id == source.id)))
+    status = dict(db.session.execute(db.select(SyncRun.school_id, SyncRun.status)
+                                     .where(SyncRun.bundle_id == latest)).all())
+    assert status == {north.id: "succeeded", south.id: "needs_review", east.id: "succeeded"}
+    assert rostered(north) == {"n-s1"} and rostered(east) == {"e-s1"}
+    assert rostered(south) == {"s-s1", "s-s2", "ns-t"}  # held: nothing of South's changed
+
+
+def test_at_the_nightly_time_each_mapped_school_syncs_the_newest_bundle_once(app, client, world):
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly", automatic="on", sync_time="02:00")
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0  # it waits for the night
+    night = datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc)  # 2:30 AM in Los Angeles
+    first, second = run_tick(night), run_tick(night)
+    assert len(first) == 3 and second == []
+    _work(app, "sync")
+    north, south, east = world["schools"].values()
+    assert (len(rostered(north)), len(rostered(south)), len(rostered(east))) == (5, 3, 2)
+    assert {run.trigger for run in db.session.scalars(db.select(SyncRun))} == {"nightly"}
+
+
 def test_a_bundle_with_a_structural_error_changes_no_school(app, client, world):
     source = _save_csv_source(client, world)
     _map_all(client, world, source)
@@ -228,3 +267,17 @@ def test_a_bundle_pushed_over_sftp_syncs_the_sources_schools_and_accounts_stay_i
     _work(app, "sync")
     north, south, east = world["schools"].values()
     assert (len(rostered(north)), len(rostered(south)), len(rostered(east))) == (5, 3, 2)
+
+
+def test_removing_a_csv_source_deletes_its_bundles_and_sftp_folder(app, client, world):
+    source = _save_csv_source(client, world)
+    account, _ = accounts.create_source_account(source, None)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    stored, folder = bundle.stored_path, accounts.folder_of(account.username)
+    assert os.path.exists(stored) and folder.is_dir()
+    removed = client.post(f"{world['base']}/{source.id}/delete", data={"csrf_token": csrf_token(client, world["base"])})
+    assert removed.status_code == 302
+    assert db.session.get(Source, source.id) is None and not os.path.exists(stored) and not folder.exists()
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
