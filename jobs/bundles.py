@@ -45,13 +45,22 @@ def validate_stored(bundle: RosterBundle) -> None:
     them beside the bundle (bundle_files.keep_school_records), so its runs do not read the CSV files again."""
     conn = get_connection(bundle.school_id)
     sis_school_id = conn.sis_school_id if conn else ""
-    report = Report()
-    try:
+
+    def read() -> Report:
         try:
-            report = _read_and_check(bundle, conn, sis_school_id, keep=conn is not None and conn.method == CSV_METHOD)
+            return _read_and_check(bundle, conn, sis_school_id, keep=conn is not None and conn.method == CSV_METHOD)
         except OSError:  # the records could not be kept (disk full?): validate alone; runs read the bundle itself
             log.warning("keeping the records of CSV bundle %s failed", bundle.id, exc_info=True)
-            report = _read_and_check(bundle, conn, sis_school_id, keep=False)
+            return _read_and_check(bundle, conn, sis_school_id, keep=False)
+    record_check(bundle, read)
+
+
+def record_check(bundle: RosterBundle, read) -> None:
+    """Run `read()` (the bundle's Report) and record the outcome on the row, committed: refused (a hostile or
+    damaged file), invalid (errors to fix) or valid; a school's bundle and a district source's alike."""
+    report = Report()
+    try:
+        report = read()
     except BundleRefused as exc:
         report.error("", 0, "", str(exc), "Nothing was changed.")
         bundle.status = "refused"

@@ -22,7 +22,7 @@ from store.models import RosterBundle, RosterConnection, School, Source, SyncRun
 
 from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_path, latest_usable_bundle, \
     store_file, wanted_roles
-from .bundles import VIA, _summary
+from .bundles import VIA, record_check
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, start_sync
 
@@ -52,30 +52,31 @@ def store_source_bundle(source_id: int, path, *, via: str, filename: str) -> Ros
 
 def validate_source_bundle(bundle: RosterBundle) -> list[RosterConnection]:
     """Validate the stored file once, keep each listed mapped school's records beside it, record the outcome
-    (committed); returns the mapped schools whose records were kept (those a run may sync now)."""
-    report, kept = Report(), []
-    try:
-        report, kept = _read_and_keep(bundle, mapped_csv_connections(bundle.source_id))
-    except BundleRefused as exc:
-        report.error("", 0, "", str(exc), "Nothing was changed.")
-        bundle.status = "refused"
-    else:
-        bundle.status = "valid" if report.applicable else "invalid"
-    bundle.error_count, bundle.warning_count = report.error_count, sum(
-        n for kind, n in report.counts.items() if kind.startswith("warning:"))
-    bundle.report_csv = report.to_csv()
-    bundle.summary = _summary(bundle, report)
-    db.session.commit()
+    (committed); returns the mapped schools orgs.csv lists (those a run may sync now)."""
+    kept = []
+
+    def read() -> Report:
+        conns = mapped_csv_connections(bundle.source_id)
+        try:
+            report, schools = _read_and_keep(bundle, conns, keep=True)
+        except OSError:  # the records could not be kept (disk full?): validate alone; runs read the bundle itself
+            log.warning("keeping the records of source CSV bundle %s failed", bundle.id, exc_info=True)
+            report, schools = _read_and_keep(bundle, conns, keep=False)
+        kept.extend(schools)
+        return report
+    record_check(bundle, read)
     return kept if bundle.status == "valid" else []
 
 
-def _read_and_keep(bundle: RosterBundle, conns: list[RosterConnection]) -> tuple[Report, list[RosterConnection]]:
+def _read_and_keep(bundle: RosterBundle, conns: list[RosterConnection], *, keep: bool
+                   ) -> tuple[Report, list[RosterConnection]]:
+    """The bundle's report and the mapped schools orgs.csv lists (with `keep`, their records kept as it reads)."""
     with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
         report = csv_bundle.report
         listed = {school.source_id.lower() for school in csv_bundle.schools()} if report.applicable else set()
         kept = [conn for conn in conns if conn.sis_school_id and conn.sis_school_id.lower() in listed
                 and conn.enabled_roles]
-        if kept:
+        if kept and keep:
             _keep_school_records(csv_bundle, bundle.stored_path, kept)
         else:
             csv_bundle.validate()

@@ -9,12 +9,12 @@ from connectors.errors import InvalidSettings
 from jobs.bundle_files import CSV_METHOD
 from jobs.source_bundles import CHECK_JOB, CSV_SOURCE, check_source_bundle, store_source_bundle
 from store.db import db
-from store.models import AuditEvent, District, DistrictAuditEvent, Person, RosterBundle, Source
+from store.models import District, DistrictAuditEvent, Person, RosterBundle, Source
 from store.vocabulary import clock_text
 
 from ..rostering import service as rostering
 from ..rostering.csv_method import BUNDLES_LISTED, RECEIPT_CHOICES, save_upload
-from .service import CLEARED, clean_name, mapped_connections
+from .service import CLEARED, audit_saved, clean_name, mapped_connections
 
 FORM_METHOD = "oneroster_csv"  # the Method menu's value (the school form's), saved as Source.method "csv"
 
@@ -65,11 +65,7 @@ def save_csv_source(district: District, actor: Person | None, *, source: Source 
     for conn in mapped_connections(source):
         if not was_csv:
             conn.method, conn.settings_changed_at = CSV_METHOD, now
-        AuditEvent.record(conn.school, actor, "settings_changed", detail)
-    nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
-    DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
-                              f"{detail[:-1]}; {nightly}.")
-    db.session.commit()
+    audit_saved(district, source, actor, detail, added=added)
     return source
 
 

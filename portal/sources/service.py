@@ -107,12 +107,18 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
     for conn in mapped_connections(source):
         conn.settings_changed_at = now  # another SIS or credentials: the next sync reads everything
         conn.method = API_METHOD  # a source that received CSV before now reads its SIS
+    audit_saved(district, source, actor, detail, added=added)
+    return source
+
+
+def audit_saved(district: District, source: Source, actor: Person | None, detail: str, *, added: bool) -> None:
+    """Record a saved source on each mapped school's log and the district's (with its nightly time); commits."""
+    for conn in mapped_connections(source):
         AuditEvent.record(conn.school, actor, "settings_changed", detail)
-    nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
+    nightly = f"nightly at {clock_text(source.sync_time)}" if source.automatic else "no nightly sync"
     DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
                               f"{detail[:-1]}; {nightly}.")
     db.session.commit()
-    return source
 
 
 def _clean_sis_id(value) -> str:
