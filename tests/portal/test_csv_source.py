@@ -186,7 +186,7 @@ def test_a_bundle_with_a_structural_error_changes_no_school(app, client, world):
 
 
 def test_an_owner_of_a_mapped_school_cannot_reach_the_source_but_sees_it_read_only(app, client, auth, world):
-    source = _save_csv_source(client, world)
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly")
     _map_all(client, world, source)
     _upload(client, world, source, district_bundle())
     _work(app, "check")
@@ -201,13 +201,18 @@ def test_an_owner_of_a_mapped_school_cannot_reach_the_source_but_sees_it_read_on
     assert _upload(client, world, source, district_bundle()).status_code in (400, 403)
     page = text(client.get(f"/schools/{north.slug}/rostering"))
     assert "syncs from the district source <strong>District CSV</strong>" in page
-    assert "OneRoster CSV, sent by the SIS for the whole district" in page and "Sync started for 3 schools" in page
+    assert "OneRoster CSV, sent by the SIS for the whole district" in page and "Valid: OneRoster 1.1" in page
     assert "Upload a bundle" not in page and "Create SFTP account" not in page  # read-only: the source's
     token = csrf_token(client, f"/schools/{north.slug}/rostering")
     own = client.post(f"/schools/{north.slug}/rostering/bundles", content_type="multipart/form-data",
                       data={"csrf_token": token, "bundle": [(io.BytesIO(district_bundle()), "mine.zip")]})
     assert own.status_code == 409 and "send the bundle to the district source" in text(own)
     assert db.session.scalar(db.select(RosterBundle).where(RosterBundle.school_id == north.id)) is None
+    synced = client.post(f"/schools/{north.slug}/rostering/runs", data={"csrf_token": token, "trigger": "manual"})
+    assert synced.status_code in (200, 202, 302)  # Sync now reads the source's newest bundle for this school
+    _work(app, "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-t1", "ns-t"}
+    assert rostered(world["schools"]["South Middle"]) == set()  # no other school moved
 
 
 def test_the_school_csv_method_still_works_beside_a_csv_source(app, client, auth, world):
