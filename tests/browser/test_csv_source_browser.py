@@ -15,14 +15,6 @@ pytestmark = pytest.mark.browser
 ORGS = ORGS_HEADER + "\nd1,,,Bay,district,,\nn1,,,North High,school,1,d1\ns1,,,South Middle,school,2,d1\n"
 
 
-@pytest.fixture
-def live_bundles(live_app, tmp_path):
-    before = live_app.config["BUNDLE_DIR"]
-    live_app.config["BUNDLE_DIR"] = str(tmp_path / "bundles")
-    yield
-    live_app.config["BUNDLE_DIR"] = before
-
-
 def rostered(school):
     db.session.expire_all()
     return sorted(p.source_id for p in db.session.scalars(db.select(Person).where(
