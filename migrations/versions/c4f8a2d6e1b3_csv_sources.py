@@ -22,16 +22,18 @@ def upgrade():
             batch.create_foreign_key(f"fk_{table}_source_id", "source", ["source_id"], ["id"], ondelete="CASCADE")
             batch.alter_column("school_id", existing_type=sa.Integer(), nullable=True)
             batch.create_check_constraint(f"ck_{table}_one_owner", "(school_id IS NULL) <> (source_id IS NULL)")
-    op.create_unique_constraint("uq_sftp_account_source_id", "sftp_account", ["source_id"])
+            if table == "sftp_account":
+                batch.create_unique_constraint("uq_sftp_account_source_id", ["source_id"])
     op.create_index("ix_roster_bundle_source_received", "roster_bundle", ["source_id", "received_at"])
 
 
 def downgrade():
     op.drop_index("ix_roster_bundle_source_received", table_name="roster_bundle")
-    op.drop_constraint("uq_sftp_account_source_id", "sftp_account", type_="unique")
     for table in ("sftp_account", "roster_bundle"):
         op.execute(f"DELETE FROM {table} WHERE source_id IS NOT NULL")
         with op.batch_alter_table(table) as batch:
+            if table == "sftp_account":
+                batch.drop_constraint("uq_sftp_account_source_id", type_="unique")
             batch.drop_constraint(f"ck_{table}_one_owner", type_="check")
             batch.alter_column("school_id", existing_type=sa.Integer(), nullable=False)
             batch.drop_constraint(f"fk_{table}_source_id", type_="foreignkey")
