@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/13
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test test-fast services chromium bench bench-district bench-csv load clean
+.PHONY: venv demo test test-fast services chromium bench bench-district bench-csv bench-csv-source load clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,9 @@ bench-district: venv services
 # A OneRoster CSV bundle of 1,000,000 users: csv module alone vs validate (+ read) through connectors.csvbundle.
 bench-csv: venv services
 	$(BIN)/python benchmarks/csv_bench.py
+
+bench-csv-source: venv
+	$(BIN)/python benchmarks/csv_source_bench.py
 
 # 50 signed-in owners on People Manager and the progress partial during a 100,000-person sync (database test_load).
 load: venv services

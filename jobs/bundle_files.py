@@ -2,6 +2,7 @@
 
 Below jobs.runs and jobs.sync (both import it); jobs.bundles (receipt, validation, retention) sits above them.
 """
+import hashlib
 import os
 import secrets
 import shutil
@@ -34,11 +35,20 @@ def bundle_dir(school_id: int) -> Path:
     return folder
 
 
-def store_file(school_id: int, path, filename: str) -> tuple[str, int]:
-    """Move a received zip (or folder of CSV files) into the school's bundle folder; returns (stored path, size)."""
+def source_bundle_dir(source_id: int) -> Path:
+    """instance/bundles/sources/<source_id>/: a district CSV source's bundles (read for each mapped school)."""
+    folder = Path(current_app.config["BUNDLE_DIR"]) / "sources" / str(int(source_id))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def store_file(school_id: int | None, path, filename: str, *, source_id: int | None = None) -> tuple[str, int]:
+    """Move a received zip (or folder of CSV files) into the school's (or source's) bundle folder; returns (stored
+    path, size)."""
     source = Path(path)
     suffix = ".zip" if source.is_file() else ""
-    target = bundle_dir(school_id) / f"{secrets.token_hex(8)}{suffix}"
+    folder = source_bundle_dir(source_id) if source_id is not None else bundle_dir(school_id)
+    target = folder / f"{secrets.token_hex(8)}{suffix}"
     shutil.move(os.fspath(source), os.fspath(target))
     return os.fspath(target), _size(target)
 
@@ -58,11 +68,17 @@ def remove_file(stored_path: str) -> None:
     else:
         target.unlink(missing_ok=True)
     Path(kept_path(stored_path)).unlink(missing_ok=True)
+    for kept in target.parent.glob(f"{target.name}.*.records"):  # a source bundle's records, one file per school
+        kept.unlink(missing_ok=True)
 
 
-def kept_path(stored_path: str) -> str:
-    """Where the school's validated records are kept beside a stored bundle (as long as the bundle is)."""
-    return os.fspath(stored_path) + ".records"
+def kept_path(stored_path: str, sis_school_id: str | None = None) -> str:
+    """Where the school's validated records are kept beside a stored bundle (as long as the bundle is); a source's
+    bundle keeps one file per mapped school (`sis_school_id`, hashed: ids are the SIS's text, not file names)."""
+    if sis_school_id is None:
+        return os.fspath(stored_path) + ".records"
+    digest = hashlib.sha256(sis_school_id.lower().encode()).hexdigest()[:16]
+    return f"{os.fspath(stored_path)}.{digest}.records"
 
 
 def _kept_for(sis_school_id: str, roles, parents: bool) -> dict:
@@ -88,11 +104,17 @@ def keep_school_records(csv_bundle, stored_path: str, sis_school_id: str, roles,
         Path(part).unlink(missing_ok=True)
 
 
-def latest_usable_bundle(school_id: int) -> RosterBundle | None:
-    """The newest bundle a run may read: validated without errors and still kept."""
+def latest_usable_bundle(school_id: int, source_id: int | None = None) -> RosterBundle | None:
+    """The newest bundle a run may read: validated without errors and still kept (a mapped school's: its source's)."""
+    owner = RosterBundle.source_id == source_id if source_id is not None else RosterBundle.school_id == school_id
     return db.session.scalar(db.select(RosterBundle).where(
-        RosterBundle.school_id == school_id, RosterBundle.status.in_(("valid", "synced")),
+        owner, RosterBundle.status.in_(("valid", "synced")),
         RosterBundle.deleted_at.is_(None)).order_by(RosterBundle.received_at.desc(), RosterBundle.id.desc()).limit(1))
+
+
+def bundle_serves(bundle: RosterBundle, school_id: int, source_id: int | None) -> bool:
+    """A school's run reads its own bundles, or (mapped to a CSV source) its source's."""
+    return bundle.school_id == school_id if bundle.source_id is None else bundle.source_id == source_id
 
 
 def usable(bundle: RosterBundle | None) -> bool:
@@ -108,11 +130,15 @@ def wanted_roles(roles, parents: bool) -> set[str]:
 def bundle_pages(stored_path: str, sis_school_id: str, roles, *, parents: bool) -> Iterator:
     """(phase, page) pairs from a stored bundle, read once for every role (parents first); like fetch_roster.
 
-    The records kept at receipt when they were read for these settings; else the bundle's files themselves."""
-    try:
-        kept = open(kept_path(stored_path), "rb")
-    except FileNotFoundError:
-        kept = None
+    The records kept at receipt when they were read for these settings (a source's bundle: this school's file);
+    else the bundle's files themselves."""
+    kept = None
+    for path in (kept_path(stored_path, sis_school_id), kept_path(stored_path)):
+        try:
+            kept = open(path, "rb")
+            break
+        except FileNotFoundError:
+            continue
     if kept is not None:
         with kept:
             pages = kept_pages(kept, _kept_for(sis_school_id, roles, parents))

@@ -28,7 +28,8 @@ def bundle_context(bundle: RosterBundle | None) -> dict:
         return {"bundle": None}
     rows = list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    page = f"{base}/schools/{bundle.school.slug}/rostering"
+    page = f"{base}/schools/{bundle.school.slug}/rostering" if bundle.source_id is None else \
+        f"{base}/districts/{bundle.source.district_id}/sources/{bundle.source_id}"  # a district CSV source's bundle
     problems = [(row["severity"], reporting.clip(_where(row), 120), reporting.clip(f"{row['problem']} {row['what_to_do']}", 400))
                 for row in rows[:PROBLEMS_SHOWN]]
     return {"bundle": bundle, "bundle_problems": problems, "bundle_problem_total": len(rows),

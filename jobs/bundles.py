@@ -47,13 +47,22 @@ def validate_stored(bundle: RosterBundle) -> None:
     them beside the bundle (bundle_files.keep_school_records), so its runs do not read the CSV files again."""
     conn = get_connection(bundle.school_id)
     sis_school_id = conn.sis_school_id if conn else ""
-    report = Report()
-    try:
+
+    def read() -> Report:
         try:
-            report = _read_and_check(bundle, conn, sis_school_id, keep=conn is not None and conn.method == CSV_METHOD)
+            return _read_and_check(bundle, conn, sis_school_id, keep=conn is not None and conn.method == CSV_METHOD)
         except OSError:  # the records could not be kept (disk full?): validate alone; runs read the bundle itself
             log.warning("keeping the records of CSV bundle %s failed", bundle.id, exc_info=True)
-            report = _read_and_check(bundle, conn, sis_school_id, keep=False)
+            return _read_and_check(bundle, conn, sis_school_id, keep=False)
+    record_check(bundle, read)
+
+
+def record_check(bundle: RosterBundle, read) -> None:
+    """Run `read()` (the bundle's Report) and record the outcome on the row, committed: refused (a hostile or
+    damaged file), invalid (errors to fix) or valid; a school's bundle and a district source's alike."""
+    report = Report()
+    try:
+        report = read()
     except BundleRefused as exc:
         report.error("", 0, "", str(exc), "Nothing was changed.")
         bundle.status = "refused"
@@ -186,7 +195,8 @@ def prune_bundles(now: datetime | None = None) -> int:
     now = now or datetime.now(timezone.utc)
     in_use = db.select(SyncRun.bundle_id).where(SyncRun.status.in_(ACTIVE), SyncRun.bundle_id.is_not(None))
     ranked = db.select(RosterBundle.id, RosterBundle.received_at, db.func.row_number().over(
-        partition_by=RosterBundle.school_id, order_by=(RosterBundle.received_at.desc(), RosterBundle.id.desc())
+        partition_by=(RosterBundle.school_id, RosterBundle.source_id),
+        order_by=(RosterBundle.received_at.desc(), RosterBundle.id.desc())
     ).label("rank")).where(RosterBundle.deleted_at.is_(None)).subquery()
     expired = db.session.scalars(db.select(RosterBundle).join(ranked, ranked.c.id == RosterBundle.id).where(
         db.or_(ranked.c.rank > KEEP_BUNDLES, ranked.c.received_at < now - KEEP_FOR),

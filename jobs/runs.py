@@ -13,7 +13,7 @@ from store.db import db
 from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
 from store.vocabulary import TRIGGERS
 
-from .bundle_files import CSV_METHOD, NO_BUNDLE, latest_usable_bundle, usable
+from .bundle_files import CSV_METHOD, NO_BUNDLE, bundle_serves, latest_usable_bundle, usable
 from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
@@ -119,8 +119,9 @@ def _run_bundle(conn, bundle_id: int | None) -> int | None:
             raise NotConfigured("This school syncs from the OneRoster API; choose the CSV method on the Rostering "
                                 "page to sync a CSV bundle.")
         return None
-    bundle = db.session.get(RosterBundle, bundle_id) if bundle_id is not None else latest_usable_bundle(conn.school_id)
-    if bundle is not None and bundle.school_id != conn.school_id:
+    bundle = db.session.get(RosterBundle, bundle_id) if bundle_id is not None else \
+        latest_usable_bundle(conn.school_id, conn.source_id)
+    if bundle is not None and not bundle_serves(bundle, conn.school_id, conn.source_id):
         bundle = None
     if not usable(bundle):
         raise NotConfigured(NO_BUNDLE)

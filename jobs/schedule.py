@@ -189,9 +189,13 @@ def due_sources(now: datetime) -> list[tuple[Source, date]]:
 def dispatch_source_nights(now: datetime | None = None) -> list[int]:
     """Start each due source's night (one read for all its schools); returns the runs it queued."""
     from .district_night import night_runs, start_night
+    from .source_bundles import CSV_SOURCE, start_source_nightly
     now = _utc_now(now)
     started = []
     for source, day in due_sources(now):
+        if source.method == CSV_SOURCE:  # no SIS to read: each mapped school syncs the newest bundle received
+            started += start_source_nightly(source, day)
+            continue
         night = start_night(source, trigger="nightly", local_date=day)
         if night is None:
             log.info("night of source %s for %s not started: another dispatcher started it", source.id, day)

@@ -1,7 +1,7 @@
 """The portal's request class: the CSV bundle upload may be larger than any other request body."""
 from flask import Request, current_app
 
-UPLOAD_ENDPOINTS = ("rostering.upload_bundle",)
+UPLOAD_ENDPOINTS = ("rostering.upload_bundle", "sources.upload_bundle")
 
 
 class PortalRequest(Request):

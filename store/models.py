@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func,
-    literal_column, or_, text,
+    BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, func, literal_column, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -184,7 +184,7 @@ class Source(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))  # e.g. "Demo Unified — Aeries"
-    method: Mapped[str] = mapped_column(String(32), default="oneroster")
+    method: Mapped[str] = mapped_column(String(32), default="oneroster")  # oneroster (API) | csv
     vendor: Mapped[str] = mapped_column(String(32), default="aeries")  # a connectors.profiles key
     url: Mapped[str] = mapped_column(String(2000), default="")
     token_url: Mapped[str] = mapped_column(String(2000), default="")
@@ -197,6 +197,8 @@ class Source(db.Model):
     credentials_expire_on: Mapped[date | None] = mapped_column(Date)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     sync_time: Mapped[str] = mapped_column(String(5), default="02:00")  # local HH:MM in the district's zone
+    # A CSV source (method "csv"): a valid bundle that arrives is synced "now" or waits for the "nightly" run.
+    csv_sync_on_receipt: Mapped[str] = mapped_column(String(8), default="now", server_default="now")
     last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the health owners see, read-only
     last_test_result: Mapped[str] = mapped_column(String(200), default="")  # the checklist's headline
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -419,7 +421,9 @@ class RosterBundle(db.Model):
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+    # A school's bundle, or a district CSV source's (read once for each of its mapped schools): exactly one is set.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
     via: Mapped[str] = mapped_column(String(16))  # upload | sftp | cli
     filename: Mapped[str] = mapped_column(String(255), default="")  # as it was sent (shown, never a path)
     stored_path: Mapped[str] = mapped_column(String(1000), default="")
@@ -436,9 +440,12 @@ class RosterBundle(db.Model):
     run_id: Mapped[int | None] = mapped_column(Integer)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    school: Mapped[School] = relationship()
+    school: Mapped[School | None] = relationship()
+    source: Mapped[Source | None] = relationship()
 
-    __table_args__ = (Index("ix_roster_bundle_school_received", "school_id", "received_at"),)
+    __table_args__ = (Index("ix_roster_bundle_school_received", "school_id", "received_at"),
+                      Index("ix_roster_bundle_source_received", "source_id", "received_at"),
+                      CheckConstraint("(school_id IS NULL) <> (source_id IS NULL)", name="ck_roster_bundle_one_owner"))
 
     @property
     def downloadable(self) -> bool:
@@ -590,10 +597,12 @@ class DistrictReportChoice(db.Model):
 
 
 class SftpAccount(db.Model):
-    """A school's account on the SFTP drop (python -m portal.sftp): a password hash and/or SSH public keys."""
+    """A school's or a district CSV source's account on the SFTP drop (python -m portal.sftp): a password hash
+    and/or SSH public keys. Exactly one owner is set."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), unique=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"), unique=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     authorized_keys: Mapped[str] = mapped_column(Text, default="")  # OpenSSH authorized_keys lines
@@ -601,7 +610,10 @@ class SftpAccount(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    school: Mapped[School] = relationship()
+    school: Mapped[School | None] = relationship()
+    source: Mapped[Source | None] = relationship()
+
+    __table_args__ = (CheckConstraint("(school_id IS NULL) <> (source_id IS NULL)", name="ck_sftp_account_one_owner"),)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -610,4 +622,4 @@ class SftpAccount(db.Model):
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
     def __repr__(self) -> str:  # never the hash
-        return f"<SftpAccount {self.username} school={self.school_id}>"
+        return f"<SftpAccount {self.username} school={self.school_id} source={self.source_id}>"

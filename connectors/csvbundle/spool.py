@@ -52,18 +52,29 @@ def read_chunks(file, tag: bytes = ROWS) -> Iterator[list]:
 def keep_records(pages, file, about: dict) -> None:
     """Write `about` (what the records were read for), then each page's parents and others apart, as plain tuples
     (records) and problems, so that kept_pages can hand out every parent first whatever the file's order."""
-    write_chunk(file, [(KEPT_FORMAT, sorted(about.items()))], ABOUT)
+    start_kept(file, about)
     for page in pages:
-        records, problems = page, []
-        if set(map(type, page)) != {PersonRecord}:
-            records = [item for item in page if type(item) is PersonRecord]
-            problems = [item for item in page if type(item) is not PersonRecord]
-        roles = list(map(_ROLE, records))
-        if "parent" in roles:
-            is_parent = list(map("parent".__eq__, roles))
-            write_chunk(file, [list(map(tuple, compress(records, is_parent))), []], PARENTS)
-            records = list(compress(records, map(not_, is_parent)))
-        write_chunk(file, [list(map(tuple, records)), problems], OTHERS)
+        keep_page(file, page)
+
+
+def start_kept(file, about: dict) -> None:
+    """The head of a kept-records file: what its records were read for (kept_pages compares it)."""
+    write_chunk(file, [(KEPT_FORMAT, sorted(about.items()))], ABOUT)
+
+
+def keep_page(file, page: list) -> None:
+    """One page on a kept-records file: its parents and its others apart (several files can be written at once,
+    as a district CSV source does for its mapped schools)."""
+    records, problems = page, []
+    if set(map(type, page)) != {PersonRecord}:
+        records = [item for item in page if type(item) is PersonRecord]
+        problems = [item for item in page if type(item) is not PersonRecord]
+    roles = list(map(_ROLE, records))
+    if "parent" in roles:
+        is_parent = list(map("parent".__eq__, roles))
+        write_chunk(file, [list(map(tuple, compress(records, is_parent))), []], PARENTS)
+        records = list(compress(records, map(not_, is_parent)))
+    write_chunk(file, [list(map(tuple, records)), problems], OTHERS)
 
 
 def kept_pages(file, about: dict) -> Iterator[list] | None:

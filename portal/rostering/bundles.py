@@ -29,6 +29,8 @@ from .routes import _page
 from .runs import STARTABLE, _progress, _refused
 from .spreadsheet import safe_cell
 
+FOLLOWS_SOURCE = ("This school syncs from its district's source, which receives the bundles for every mapped school; "
+                  "send the bundle to the district source (its page on Sources), not to the school.")
 TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page accepts. Send only the files a people "
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
 
@@ -87,6 +89,9 @@ def save_csv(school):
 @school_required
 def upload_bundle(school):
     """A zip or CSV files, streamed to a temporary file by the form parser (PortalRequest caps it at 500 MB)."""
+    conn = get_connection(school)
+    if conn is not None and conn.source_id is not None:  # its runs read the district source's bundles
+        return error_page("This school receives no bundles of its own", FOLLOWS_SOURCE, 409)
     try:
         bundle = receive_upload(school, request.files.getlist("bundle"), current_user)
     except UploadRefused as exc:
@@ -132,15 +137,18 @@ def bundle_list(school):
 @bp.get("/bundles/<int:bundle_id>/report.csv")
 @school_required
 def bundle_report(school, bundle_id):
-    bundle = _school_bundle(school, bundle_id)
+    return report_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}-validation.csv")
+
+
+def report_download(bundle: RosterBundle, filename: str):
+    """The bundle's validation report as a CSV download, every cell safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv.reader(io.StringIO(bundle.report_csv or "severity,file,line,column,problem,what_to_do\r\n")):
         writer.writerow([safe_cell(cell) for cell in row])
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = (f'attachment; filename="{school.slug}-bundle-{bundle.id}-'
-                                               'validation.csv"')
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -148,10 +156,13 @@ def bundle_report(school, bundle_id):
 @school_required
 def download_bundle(school, bundle_id):
     """The bundle as received (a folder of CSV files is zipped), while retention keeps it."""
-    bundle = _school_bundle(school, bundle_id)
+    return bundle_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}.zip")
+
+
+def bundle_download(bundle: RosterBundle, name: str):
+    """The stored bundle as a zip download (404 once retention deleted it)."""
     if not bundle.downloadable or not os.path.exists(bundle.stored_path):
         abort(404)
-    name = f"{school.slug}-bundle-{bundle.id}.zip"
     if os.path.isfile(bundle.stored_path):
         return send_file(bundle.stored_path, mimetype="application/zip", as_attachment=True, download_name=name)
     buffer = tempfile.TemporaryFile()  # on disk, not in memory: a folder may hold hundreds of MB of CSV

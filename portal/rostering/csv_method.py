@@ -71,6 +71,22 @@ def _incoming() -> Path:
 
 def receive_upload(school: School, files: list, actor: Person | None) -> RosterBundle:
     """Save the uploaded zip (or CSV files) as a received bundle and queue its validation."""
+    target, shown = save_upload(files)
+    bundle = store_bundle(school.id, target, via="upload", filename=shown)
+    AuditEvent.record(school, actor, "bundle_uploaded", f"CSV bundle {bundle.id} uploaded: {shown}, "
+                                                        f"{bundle.size:,} bytes.")
+    db.session.commit()
+    try:
+        current_app.check_queue.enqueue(CHECK_JOB, bundle.id, False, job_id=f"bundle-check-{bundle.id}",
+                                        job_timeout=3600, result_ttl=0, failure_ttl=86400)
+    except RedisError:  # the queue is down: check it in this request (slower) rather than leave it unchecked
+        check_bundle(bundle.id, False)
+    return bundle
+
+
+def save_upload(files: list) -> tuple[Path, str]:
+    """The uploaded zip (or CSV files) saved under incoming/ (a school's or a district source's), and how the
+    list names it; UploadRefused says what to send instead."""
     files = [f for f in files if f and f.filename]
     if not files:
         raise UploadRefused("Choose the zip the SIS exported, or its CSV files (manifest.csv, orgs.csv, users.csv).")
@@ -103,16 +119,7 @@ def receive_upload(school: School, files: list, actor: Person | None) -> RosterB
             shutil.rmtree(target, ignore_errors=True)
             raise UploadRefused(f"{', '.join(sorted(names))[:200]} {'are' if len(names) > 1 else 'is'} {EMPTY[3:]}")
         shown = f"{len(files)} CSV files ({', '.join(sorted(names))[:200]})"
-    bundle = store_bundle(school.id, target, via="upload", filename=shown)
-    AuditEvent.record(school, actor, "bundle_uploaded", f"CSV bundle {bundle.id} uploaded: {shown}, "
-                                                        f"{bundle.size:,} bytes.")
-    db.session.commit()
-    try:
-        current_app.check_queue.enqueue(CHECK_JOB, bundle.id, False, job_id=f"bundle-check-{bundle.id}",
-                                        job_timeout=3600, result_ttl=0, failure_ttl=86400)
-    except RedisError:  # the queue is down: check it in this request (slower) rather than leave it unchecked
-        check_bundle(bundle.id, False)
-    return bundle
+    return target, shown
 
 
 def _save_csv_files(folder: Path, files: list, names: list[str]) -> None:

@@ -30,7 +30,7 @@ def _answer(school, status=200, **view):
 
 def _csv_method(school) -> bool:
     conn = get_connection(school)
-    return conn is not None and conn.method == CSV_METHOD
+    return conn is not None and conn.method == CSV_METHOD and conn.source_id is None  # mapped: the source's account
 
 
 def account_required(view):

@@ -1,6 +1,6 @@
 """A mapped school's view of its source's health: the source's newest district night and this school's run in it."""
 from store.db import db
-from store.models import RosterConnection, SourceNight, SourceNightRun, SyncRun
+from store.models import RosterBundle, RosterConnection, SourceNight, SourceNightRun, SyncRun
 
 from ..status.nights import OUTCOMES
 
@@ -16,3 +16,11 @@ def last_night(conn: RosterConnection | None) -> dict | None:
     run = db.session.scalar(db.select(SyncRun).join(SourceNightRun, SourceNightRun.run_id == SyncRun.id).where(
         SourceNightRun.night_id == night.id, SourceNightRun.school_id == conn.school_id))
     return {"night": night, "outcome": OUTCOMES.get(night.status, night.status), "run": run}
+
+
+def last_source_bundle(conn: RosterConnection | None) -> RosterBundle | None:
+    """A school mapped to a district CSV source: the newest bundle the source received (any result)."""
+    if conn is None or conn.source_id is None:
+        return None
+    return db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == conn.source_id)
+                             .order_by(RosterBundle.received_at.desc(), RosterBundle.id.desc()).limit(1))

@@ -1,5 +1,6 @@
-"""SFTP drop accounts: one per school, made and changed by an owner or district manager (audited), checked by the
-server. Plain functions over the database; the page and the server process both call them."""
+"""SFTP drop accounts: one per school or district CSV source, made and changed by an owner or district manager
+(audited on the school, or on the source's district), checked by the server. Plain functions over the database;
+the page and the server process both call them."""
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.db import db
-from store.models import AuditEvent, SftpAccount, utcnow
+from store.models import AuditEvent, DistrictAuditEvent, SftpAccount, Source, utcnow
 
 from .keys import authorized_keys_of, parse_keys
 
@@ -24,13 +25,28 @@ PASSWORD_LENGTH = 24
 class Login:
     """What the server keeps of an account for one connection (never the password hash)."""
     account_id: int
-    school_id: int
+    school_id: int | None
     username: str
     folder: Path
+    source_id: int | None = None  # a district CSV source's account: what it receives goes to the source
 
 
-def account_of(school) -> SftpAccount | None:
-    return db.session.scalar(db.select(SftpAccount).where(SftpAccount.school_id == school.id))
+def account_of(owner) -> SftpAccount | None:
+    """The account of a school, or of a district CSV source."""
+    column = SftpAccount.source_id if isinstance(owner, Source) else SftpAccount.school_id
+    return db.session.scalar(db.select(SftpAccount).where(column == owner.id))
+
+
+def source_username(source) -> str:
+    """A source's user name, "district_source_<id>": school slugs have no underscore, so no school's folder."""
+    return f"district_source_{int(source.id)}"
+
+
+def _audit(account: SftpAccount, actor, action: str, detail: str) -> None:
+    if account.source_id is not None:
+        DistrictAuditEvent.record(account.source.district, actor, action, f"{account.source.name}: {detail}")
+    else:
+        AuditEvent.record(account.school, actor, action, detail)
 
 
 def folder_of(username: str) -> Path:
@@ -54,11 +70,26 @@ def create_account(school, actor) -> tuple[SftpAccount, str]:
     return account, password
 
 
+def create_source_account(source, actor) -> tuple[SftpAccount, str]:
+    """A district CSV source's account with a new password (returned once, stored hashed); its folder is made.
+    """
+    username = source_username(source)
+    account = SftpAccount(source_id=source.id, username=username, authorized_keys="")
+    account.source = source
+    password = new_password()
+    account.set_password(password)
+    db.session.add(account)
+    _audit(account, actor, "sftp_account_created", f"SFTP account {account.username} created")
+    db.session.commit()
+    folder_of(account.username).mkdir(mode=0o700, parents=True, exist_ok=True)
+    return account, password
+
+
 def reset_password(account: SftpAccount, actor) -> str:
     """A new password (the old one stops working now); returned once, stored hashed."""
     password = new_password()
     account.set_password(password)
-    AuditEvent.record(account.school, actor, "sftp_password_reset", f"SFTP password of {account.username} reset")
+    _audit(account, actor, "sftp_password_reset", f"SFTP password of {account.username} reset")
     db.session.commit()
     return password
 
@@ -66,7 +97,7 @@ def reset_password(account: SftpAccount, actor) -> str:
 def remove_password(account: SftpAccount, actor) -> None:
     """Keys only from now on."""
     account.password_hash = None
-    AuditEvent.record(account.school, actor, "sftp_password_removed",
+    _audit(account, actor, "sftp_password_removed",
                       f"SFTP password of {account.username} removed (SSH keys only)")
     db.session.commit()
 
@@ -76,7 +107,7 @@ def save_keys(account: SftpAccount, text: str, actor) -> list:
     keys = parse_keys(text)
     account.authorized_keys = "\n".join(key.line for key in keys)
     detail = ", ".join(key.fingerprint for key in keys) or "none"
-    AuditEvent.record(account.school, actor, "sftp_keys_changed", f"SFTP keys of {account.username}: {detail}")
+    _audit(account, actor, "sftp_keys_changed", f"SFTP keys of {account.username}: {detail}")
     db.session.commit()
     return keys
 
@@ -84,14 +115,14 @@ def save_keys(account: SftpAccount, text: str, actor) -> list:
 def remove_account(account: SftpAccount, actor) -> None:
     """The account stops working at once; files already received stay in the school's bundles, anything left in
     its folder (a temporary name never completed) is deleted."""
-    AuditEvent.record(account.school, actor, "sftp_account_removed", f"SFTP account {account.username} removed")
+    _audit(account, actor, "sftp_account_removed", f"SFTP account {account.username} removed")
     db.session.delete(account)
     db.session.commit()
     shutil.rmtree(folder_of(account.username), ignore_errors=True)
 
 
 def _login(account: SftpAccount) -> Login:
-    return Login(account.id, account.school_id, account.username, folder_of(account.username))
+    return Login(account.id, account.school_id, account.username, folder_of(account.username), account.source_id)
 
 
 def find_login(username: str) -> tuple[Login | None, object]:

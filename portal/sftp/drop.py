@@ -9,6 +9,7 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from connectors.csvbundle import Limits
@@ -117,7 +118,8 @@ class Drop:
     def completed(self, upload: Upload) -> None:
         suffix = posixpath.splitext(upload.name.lower())[1]
         if suffix == ".zip":
-            self.take_in(receipt.hand_on, upload.login.school_id, self._stage(upload.local, upload.name), upload.name)
+            self.take_in(_owned(receipt.hand_on, upload.login), upload.login.school_id,
+                         self._stage(upload.local, upload.name), upload.name)
         elif suffix == ".csv":
             self._add_to_set(upload)
         # Any other name (a client's temporary name, say) waits for a rename to .zip or .csv.
@@ -166,7 +168,7 @@ class Drop:
             pending.timer.cancel()
         names = sorted(pending.names)
         filename = f"{len(names)} CSV file{'s' if len(names) != 1 else ''}: " + ", ".join(names)
-        self.take_in(receipt.hand_on, pending.login.school_id, pending.folder, filename[:255])
+        self.take_in(_owned(receipt.hand_on, pending.login), pending.login.school_id, pending.folder, filename[:255])
 
     def finish_sets(self) -> None:
         for account_id in list(self.sets):
@@ -187,11 +189,17 @@ class Drop:
             for name in pending.names:
                 (pending.folder / name).unlink(missing_ok=True)
             pending.folder.rmdir()
-        self.take_in(receipt.record_cut_off, upload.login.school_id, upload.name, upload.size, set_aside)
+        self.take_in(_owned(receipt.record_cut_off, upload.login), upload.login.school_id, upload.name, upload.size,
+                     set_aside)
 
     def close(self) -> None:
         self._auth_threads.shutdown(wait=True)
         self._receipt_thread.shutdown(wait=True)
+
+
+def _owned(function, login: accounts.Login):
+    """The receipt step for the account's owner: a school's, or a district CSV source's (source_id)."""
+    return partial(function, source_id=login.source_id) if login.source_id is not None else function
 
 
 def set_complete(folder: Path, names: set) -> bool:

@@ -3,6 +3,7 @@ from flask import current_app, url_for
 from redis.exceptions import RedisError
 
 from connectors.profiles import get_profile
+from jobs.source_bundles import CSV_SOURCE, bundle_schools
 from jobs.source_checks import listed_schools
 from store.db import db
 from store.models import MappedCredentials, RosterConnection, School, Source
@@ -21,8 +22,9 @@ def saved_source_values(source: Source | None) -> dict[str, str]:
     return values
 
 
-def form_context(district, source=None, *, vendor=None, values=None, errors=None, extra=None) -> dict:
-    """The source form: name, chosen vendor, its fields (no School ID), nightly time, per-field errors."""
+def form_context(district, source=None, *, vendor=None, values=None, errors=None, extra=None, method=None) -> dict:
+    """The source form: name, method, chosen vendor, its fields (no School ID), nightly time, per-field errors; a
+    CSV source (method "oneroster_csv") has no vendor fields but when a received bundle syncs."""
     vendor = vendor or (source.vendor if source else "aeries")
     if values is None:
         values = saved_source_values(source) if source and source.vendor == vendor else {}
@@ -37,10 +39,16 @@ def form_context(district, source=None, *, vendor=None, values=None, errors=None
         "source_name": extra.get("name", source.name if source else ""),
         "source_sync_time": sync_time, "sync_times": sync_time_choices(sync_time),  # the school's quarter hours
         "source_automatic": extra.get("automatic", source.automatic if source else False),
+        "method_chosen": method or ("oneroster_csv" if source and source.method == CSV_SOURCE else "oneroster"),
+        "source_receipt": extra.get("receipt", source.csv_sync_on_receipt if source else "now"),
+        "method_form_url": url_for("sources.method_form", district_id=district.id,
+                                   source=source.id if source else None),
     }
 
 
 def _sis_schools(source: Source) -> list[dict] | None:
+    if source.method == CSV_SOURCE:
+        return bundle_schools(source)  # a CSV source's "test": orgs.csv of its newest valid bundle
     try:
         return listed_schools(current_app.redis, source.id)
     except RedisError:

@@ -4,6 +4,7 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from jobs.district_night import NightAlreadyRunning, night_runs, start_night_now
+from jobs.source_bundles import CSV_SOURCE
 from store.db import db
 from store.models import SourceNight
 
@@ -41,6 +42,9 @@ def _answer(district, source, status, **parts):
 @district_manager_required
 def run_night(district, source):
     """Queue the source's night now (202); 409 while one is queued or running, 503 when the queue is down."""
+    if source.method == CSV_SOURCE:  # nothing to read: its page's Sync now runs the newest bundle instead
+        return _answer(district, source, 409, refusal="A CSV source has no SIS to read tonight; use Sync the newest "
+                                                      "bundle now in its CSV bundles section.")
     try:
         night = start_night_now(source, current_user)
     except NightAlreadyRunning as exc:

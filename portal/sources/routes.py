@@ -12,9 +12,10 @@ from store.models import RosterConnection, School, Source
 from ..htmx import full_reload, is_htmx, retarget
 from ..rostering.forms import chosen_vendor, connection_values, switched_vendor_values
 from ..rostering.routes import QUEUE_DOWN
-from . import bp, queue, service
+from . import bp, csv_views, queue, service
 from .access import district_manager_required
 from .context import form_context, mapping_context
+from .csv_source import FORM_METHOD, is_csv
 from .night import night_context
 
 MAX_TEXT = 400
@@ -78,13 +79,15 @@ def _page(district, source, status=200, parts=None):
     parts = {k: v for k, v in (parts or {}).items() if k not in ("district", "source")}
     if source is None:
         return _index_page(district, status, **parts)
+    method_part = csv_views.csv_context(district, source) if is_csv(source) else night_context(district, source)
     context = {**form_context(district, source), **mapping_context(district, source),
-               **night_context(district, source), "source_test": None,
-               "checks": None, "test_refusal": "", **parts}
+               **method_part, "source_test": None, "checks": None, "test_refusal": "", **parts}
     return render_template("sources/source.html", **context), status
 
 
 def _save(district, source):
+    if request.form.get("method") == FORM_METHOD:
+        return csv_views.save(district, source, _page)
     vendor = chosen_vendor(request.form)
     values = connection_values(request.form, vendor)
     extra = _form_extra()
@@ -111,6 +114,8 @@ def show(district, source):
 @district_manager_required
 def test(district, source):
     """Queue the checklist and the SIS's school list on the form's values (blank secret: the saved one)."""
+    if is_csv(source):  # no SIS to test: the mapping lists the schools of the newest valid bundle
+        return _test_outcome(district, source, 409, refusal=csv_views.NO_TEST)
     vendor = chosen_vendor(request.form)
     values = connection_values(request.form, vendor)
     try:

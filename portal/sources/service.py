@@ -2,19 +2,23 @@
 map schools to its SIS schools (or add one to the portal), unmap them. Every change is audited on the schools."""
 import dataclasses
 import re
+import shutil
 from datetime import datetime, timezone
 
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
+from jobs.bundle_files import API_METHOD, CSV_METHOD, remove_file
 from jobs.connection import get_connection
+from jobs.source_bundles import CSV_SOURCE
 from store.db import db
-from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterConnection, School,
-                          Source)
+from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
+                          RosterConnection, School, Source)
 from store.secrets import encrypt_secret
 from store.vocabulary import clock_text
 
 from ..rostering import service as rostering
+from ..sftp import accounts as sftp_accounts
 
 CLEARED = {"url": "", "token_url": "", "client_id": "", "secret_encrypted": None, "app_name": "", "scope": ""}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -54,8 +58,9 @@ def settings_to_test(source: Source, vendor: str, values: dict, policy: Outbound
     return dataclasses.replace(settings, school_id=first or settings.school_id)
 
 
-def _clean_name(district: District, name: str, vendor: str, source: Source | None) -> str:
-    name = " ".join((name or "").split()) or f"{district.name} — {PROFILES[vendor].label}"
+def clean_name(district: District, name: str, default: str, source: Source | None) -> str:
+    """The source's name (`default` when blank): one line, at most 200 characters, unique in the district."""
+    name = " ".join((name or "").split()) or default
     if len(name) > 200 or _CONTROL.search(name):
         raise InvalidSettings({"name": "Give the source a name of at most 200 characters, on one line."})
     taken = db.session.scalar(db.select(Source.id).where(Source.district_id == district.id, Source.name == name,
@@ -75,7 +80,7 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         errors.update(exc.errors)
     if vendor in PROFILES:
         try:
-            name = _clean_name(district, name, vendor, source)
+            name = clean_name(district, name, f"{district.name} — {PROFILES[vendor].label}", source)
         except InvalidSettings as exc:
             errors.update(exc.errors)
     sync_time = (sync_time if sync_time is not None else (source.sync_time if source else "02:00")).strip()
@@ -101,12 +106,19 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
               f"{settings.client_id}; credentials go to {rostering.credential_hosts(settings)}.")
     for conn in mapped_connections(source):
         conn.settings_changed_at = now  # another SIS or credentials: the next sync reads everything
+        conn.method = API_METHOD  # a source that received CSV before now reads its SIS
+    audit_saved(district, source, actor, detail, added=added)
+    return source
+
+
+def audit_saved(district: District, source: Source, actor: Person | None, detail: str, *, added: bool) -> None:
+    """Record a saved source on each mapped school's log and the district's (with its nightly time); commits."""
+    for conn in mapped_connections(source):
         AuditEvent.record(conn.school, actor, "settings_changed", detail)
-    nightly = f"nightly at {clock_text(sync_time)}" if source.automatic else "no nightly sync"
+    nightly = f"nightly at {clock_text(source.sync_time)}" if source.automatic else "no nightly sync"
     DistrictAuditEvent.record(district, actor, "source_added" if added else "source_saved",
                               f"{detail[:-1]}; {nightly}.")
     db.session.commit()
-    return source
 
 
 def _clean_sis_id(value) -> str:
@@ -141,6 +153,7 @@ def map_school(source: Source, school: School, sis_school_id, actor: Person | No
     for column, value in CLEARED.items():  # the secret lives once, on the source
         setattr(conn, column, value)
     conn.vendor, conn.settings_changed_at = source.vendor, datetime.now(timezone.utc)
+    conn.method = CSV_METHOD if source.method == CSV_SOURCE else API_METHOD  # the school syncs as its source reads
     shown = f"{sis_name} ({sis_id})" if sis_name else sis_id
     AuditEvent.record(school, actor, "source_mapped",
                       f"Mapped to the district source {source.name} as SIS school {shown}"
@@ -192,7 +205,18 @@ def delete_source(source: Source, actor: Person | None) -> None:
         names = ", ".join(conn.school.name for conn in mapped[:5]) + (" and others" if len(mapped) > 5 else "")
         raise InvalidSettings({"source": f"{len(mapped)} school{'s' if len(mapped) != 1 else ''} still sync from "
                                          f"{source.name} ({names}); unmap them first."})
+    stored = list(db.session.scalars(db.select(RosterBundle.stored_path).where(
+        RosterBundle.source_id == source.id, RosterBundle.deleted_at.is_(None), RosterBundle.stored_path != "")))
+    account = sftp_accounts.account_of(source)
+    folder = sftp_accounts.folder_of(account.username) if account is not None else None
+    how = "OneRoster CSV" if source.method == CSV_SOURCE else f"{PROFILES[source.vendor].label}, {source.url}"
     DistrictAuditEvent.record(source.district, actor, "source_removed",
-                              f"District source {source.name} removed: {PROFILES[source.vendor].label}, {source.url}.")
-    db.session.delete(source)
+                              f"District source {source.name} removed: {how}.")
+    if account is not None:
+        db.session.delete(account)
+    db.session.delete(source)  # its bundles' rows go with it (ON DELETE CASCADE)
     db.session.commit()
+    for path in stored:  # they hold student data: not left on disk once nobody can see or prune them
+        remove_file(path)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -68,6 +68,15 @@ def sync_worker(live_app):
     thread.join(10)
 
 
+@pytest.fixture
+def live_bundles(live_app, tmp_path):
+    """The live server and its worker keep received bundles under the test's folder."""
+    before = live_app.config["BUNDLE_DIR"]
+    live_app.config["BUNDLE_DIR"] = str(tmp_path / "bundles")
+    yield
+    live_app.config["BUNDLE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):

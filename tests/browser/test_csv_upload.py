@@ -12,15 +12,6 @@ from tests.support import screenshot, sign_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live_bundles(live_app, tmp_path):
-    """The live server and its worker keep received bundles under the test's folder."""
-    before = live_app.config["BUNDLE_DIR"]
-    live_app.config["BUNDLE_DIR"] = str(tmp_path / "bundles")
-    yield
-    live_app.config["BUNDLE_DIR"] = before
-
-
 def rostered(school):
     db.session.expire_all()
     return sorted(p.given_name for p in db.session.scalars(db.select(Person).where(

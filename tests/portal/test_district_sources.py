@@ -15,7 +15,7 @@ from jobs.source_checks import listed_schools
 from portal.sources import service
 from portal.sources.matching import Candidate, suggest
 from store.db import db
-from store.models import AuditEvent, School, Source, SourceNight, SourceNightRun
+from store.models import AuditEvent, RosterBundle, School, Source, SourceNight, SourceNightRun
 from store.secrets import decrypt_secret
 from tests.factories import (PASSWORD, make_connection, make_district, make_district_manager, make_owner, make_person,
                              make_run, make_school, make_source, map_school)
@@ -266,10 +266,10 @@ def source_routes(app):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
 
 
-def _call(client, route, district_id, source_id, check_id="x" * 24):
+def _call(client, route, district_id, source_id, check_id="x" * 24, bundle_id=1):
     rule, method = route
-    url = rule.build({"district_id": district_id, "source_id": source_id, "check_id": check_id},
-                     append_unknown=False)[1]
+    url = rule.build({"district_id": district_id, "source_id": source_id, "check_id": check_id,
+                      "bundle_id": bundle_id}, append_unknown=False)[1]
     if method == "GET":
         return client.get(url)
     return client.post(url, data={"csrf_token": csrf_token(client, "/login")})
@@ -455,8 +455,14 @@ def test_every_source_post_refuses_a_missing_csrf_token(app, client, world):
     assert db.session.get(Source, source.id) is not None
 
 
-def test_a_district_manager_is_served_on_every_source_route(app, client, world):
+def test_a_district_manager_is_served_on_every_source_route(app, client, world, tmp_path):
     source = make_source(world["district"])
+    stored = tmp_path / "bundle.zip"
+    stored.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: the download serves it as received
+    bundle = RosterBundle(source_id=source.id, via="upload", filename="export.zip", stored_path=str(stored),
+                          status="invalid")
+    db.session.add(bundle)
+    db.session.commit()
     test = source_checks.new_test(world["dm"].id, source, ConnectionSettings(
         vendor="aeries", base_url="https://sis.example.org/aeries", token_urls=("https://sis.example.org/t",),
         client_id="c", client_secret="s", school_id="5"))
@@ -466,8 +472,8 @@ def test_a_district_manager_is_served_on_every_source_route(app, client, world):
     for rule, method in source_routes(app):
         if rule.endpoint == "sources.delete":
             continue
-        url = rule.build({"district_id": world["district"].id, "source_id": source.id, "check_id": test.check_id},
-                         append_unknown=False)[1]
+        url = rule.build({"district_id": world["district"].id, "source_id": source.id, "check_id": test.check_id,
+                          "bundle_id": bundle.id}, append_unknown=False)[1]
         response = client.get(url) if method == "GET" else \
             client.post(url, data={"csrf_token": token, "school_id": world["obrien"].id}, headers=HX)
         assert_served_signed_in(response, (rule.endpoint, method))

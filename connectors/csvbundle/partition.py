@@ -1,0 +1,53 @@
+"""One pass over a bundle's users.csv for several schools (a district CSV source): each record goes to every school
+it belongs to, so receipt validates the file once and keeps each mapped school's records beside it.
+
+    with open_bundle(path) as bundle:
+        for pages in school_pages(bundle, {"994": {"student", "parent"}, "5": {"teacher"}}):
+            ...   # {"994": [records…], "5": [records…]}: this stretch of the file, per school
+"""
+from collections.abc import Iterator
+
+from ..records import ROLES, PersonRecord
+from .errors import BundleInvalid
+from .people import UserScan
+
+_ROLE = PersonRecord._fields.index("role")
+_SCHOOLS = PersonRecord._fields.index("school_ids")
+
+
+def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000) -> Iterator[dict[str, list]]:
+    """Per stretch of users.csv (file order), each school's records for its roles: a parent goes to every school
+    that syncs parents (the students naming them decide later), anyone else to the schools in their orgSourcedIds,
+    and a row that could not be read to every school (it names no school it can be trusted for). The schools must be
+    orgs.csv's (the caller checks); raises BundleInvalid, after the last page if need be, when the bundle has errors."""
+    unknown = set().union(*schools.values()) - set(ROLES) if schools else set()
+    if unknown:
+        raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
+    if not bundle.report.applicable:
+        raise BundleInvalid(bundle.report)
+    by_lower = {school.lower(): school for school in schools}
+    roles = {school: frozenset(wanted) for school, wanted in schools.items()}
+    any_role = frozenset().union(*roles.values()) if roles else frozenset()
+    parents_to = [school for school, wanted in roles.items() if "parent" in wanted]
+
+    def wanted(role, orgs) -> bool:
+        if role is not None and role not in any_role:
+            return False
+        return role == "parent" or any(org.lower() in by_lower for org in orgs)
+
+    for page in UserScan(bundle, wanted, bundle.report, defer=False, page_size=page_size).pages():
+        out = {school: [] for school in schools}
+        for item in page:
+            if type(item) is not PersonRecord:
+                for school in schools:
+                    out[school].append(item)
+            elif item[_ROLE] == "parent":
+                for school in parents_to:
+                    out[school].append(item)
+            else:
+                for school in {by_lower.get(org.lower()) for org in item[_SCHOOLS]} - {None}:
+                    if item[_ROLE] in roles[school]:
+                        out[school].append(item)
+        yield out
+    if not bundle.report.applicable:
+        raise BundleInvalid(bundle.report)

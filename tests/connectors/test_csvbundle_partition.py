@@ -1,0 +1,32 @@
+"""One pass over users.csv for several schools: each record reaches every school it belongs to, for that school's
+roles; a bundle with errors raises after the last page."""
+import pytest
+
+from connectors.csvbundle import BundleInvalid, open_bundle
+from connectors.csvbundle.partition import school_pages
+from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
+
+
+def _pages(tmp_path, rows, schools):
+    path = write_zip(tmp_path / "b.zip", bundle_files(users_csv=users(*rows)))
+    with open_bundle(path) as bundle:
+        out = {school: [] for school in schools}
+        for pages in school_pages(bundle, schools, page_size=2):
+            for school, page in pages.items():
+                out[school] += [(r.source_id, r.role) for r in page]
+    return out
+
+
+def test_each_record_goes_to_each_of_its_schools_for_that_schools_roles(tmp_path):
+    rows = [user_row("a", org="s1"), user_row("b", org="s2"), user_row("t", role="teacher", org="s1,S2"),
+            user_row("p", role="guardian", org="s1"), user_row("c", org="s1", agents="p")]
+    out = _pages(tmp_path, rows, {"s1": {"student", "teacher", "parent"}, "S2": {"student"}})
+    assert sorted(out["s1"]) == [("a", "student"), ("c", "student"), ("p", "parent"), ("t", "teacher")]
+    assert sorted(out["S2"]) == [("b", "student")]  # no teachers or parents synced there; ids match any case
+
+
+def test_a_bundle_with_errors_raises_after_the_pages(tmp_path):
+    path = write_zip(tmp_path / "b.zip", bundle_files(users_csv=users(user_row("a"), user_row("a"))))
+    with open_bundle(path) as bundle, pytest.raises(BundleInvalid):
+        for _ in school_pages(bundle, {"s1": {"student"}}):
+            pass

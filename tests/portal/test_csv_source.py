@@ -1,0 +1,288 @@
+"""A district source that receives OneRoster CSV (#16): saved from the Sources page, one bundle (uploaded or pushed
+over SFTP) checked once and synced into each mapped school by that school's own run."""
+import io
+import os
+from datetime import datetime, timezone
+
+import asyncssh
+import pytest
+from rq import SimpleWorker
+
+from jobs.connection import get_connection
+from jobs.schedule import run_tick
+from portal.sftp import accounts
+from store.db import db
+from store.models import DistrictAuditEvent, RosterBundle, Source, SyncRun
+from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, user_row, users, zip_bytes
+from tests.factories import make_csv_connection, make_district, make_district_manager, make_owner, make_school
+from tests.sftp_support import put_files, run, running_drop
+from tests.support import csrf_token, people, text
+
+ORGS = (ORGS_HEADER + "\nd1,,,Demo District,district,,\nn1,,,North High,school,1,d1\ns1,,,South Middle,school,2,d1\n"
+        "e1,,,East Elementary,school,3,d1\nw1,,,West High,school,4,d1\n")
+
+
+def district_bundle(**replace) -> bytes:
+    """North 3 students + 1 teacher, South 2 students, East 1 student + 1 aide, West (not mapped) 2 students; one
+    teacher teaches at North and South."""
+    rows = [user_row("n-s1", org="n1"), user_row("n-s2", org="n1"), user_row("n-s3", org="n1"),
+            user_row("n-t1", role="teacher", org="n1"), user_row("s-s1", org="s1"), user_row("s-s2", org="s1"),
+            user_row("ns-t", role="teacher", org="n1,s1"), user_row("e-s1", org="e1"),
+            user_row("e-a1", role="aide", org="e1"), user_row("w-s1", org="w1"), user_row("w-s2", org="w1")]
+    files = {"manifest.csv": MANIFEST_11, "orgs.csv": ORGS, "users.csv": users(*rows)}
+    files.update(replace)
+    return zip_bytes(files)
+
+
+@pytest.fixture
+def world(app, client, auth, bundle_store):
+    district = make_district(name="Demo District")
+    dm = make_district_manager(district)
+    schools = {name: make_school(district, name=name, slug=slug) for name, slug in
+               (("North High", "north"), ("South Middle", "south"), ("East Elementary", "east"))}
+    auth.login(dm.email)
+    return {"district": district, "dm": dm, "schools": schools, "base": f"/districts/{district.id}/sources"}
+
+
+def _work(app, *queues):
+    SimpleWorker([getattr(app, f"{q}_queue") for q in queues], connection=app.redis).work(burst=True)
+    db.session.expire_all()
+
+
+def _save_csv_source(client, world, **fields) -> Source:
+    data = {"csrf_token": csrf_token(client, world["base"]), "name": "District CSV", "method": "oneroster_csv",
+            "sync_time": "02:00", "csv_sync_on_receipt": "now", **fields}
+    assert client.post(world["base"], data=data).status_code == 302
+    return db.session.scalar(db.select(Source).where(Source.district_id == world["district"].id))
+
+
+def _map_all(client, world, source):
+    url = f"{world['base']}/{source.id}/mappings"
+    for school, sis_id in zip(world["schools"].values(), ("n1", "s1", "e1")):
+        data = {"csrf_token": csrf_token(client, world["base"]), "school_id": school.id, "sis_school_id": sis_id}
+        assert client.post(url, data=data).status_code == 302
+
+
+def _upload(client, world, source, content: bytes, name="district.zip"):
+    url = f"{world['base']}/{source.id}/bundles"
+    data = {"csrf_token": csrf_token(client, f"{world['base']}/{source.id}"), "bundle": [(io.BytesIO(content), name)]}
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def rostered(school) -> set[str]:
+    """The SIS ids of the school's active rostered people."""
+    return {p[0] for p in people(school) if p[0] and p[3] == "active"}
+
+
+def test_the_csv_method_saves_a_csv_source_without_api_fields_and_shows_its_bundles_and_sftp(client, world):
+    form = client.get(f"{world['base']}/method-form?method=oneroster_csv", headers={"HX-Request": "true"})
+    assert "When a valid bundle arrives" in text(form) and "Client" not in text(form)
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly")
+    assert (source.method, source.csv_sync_on_receipt, source.url, source.client_id, source.has_secret) == \
+        ("csv", "nightly", "", "", False)
+    page = text(client.get(f"{world['base']}/{source.id}"))
+    assert "Upload a bundle" in page and "Create SFTP account" in page and "No bundles received yet" in page
+    assert "Test connection" not in page
+    made = client.post(f"{world['base']}/{source.id}/sftp/account",
+                       data={"csrf_token": csrf_token(client, world["base"])}, headers={"HX-Request": "true"})
+    assert made.status_code == 201
+    assert "Copy this password now" in text(made) and f"district_source_{source.id}" in text(made)
+    account = accounts.account_of(source)
+    assert account.school_id is None and account.password_hash and account.password_hash not in text(made)
+    assert db.session.scalar(db.select(DistrictAuditEvent.action).where(
+        DistrictAuditEvent.action == "sftp_account_created")) == "sftp_account_created"
+
+
+def test_an_upload_syncs_each_mapped_school_with_its_own_run_and_counts(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    north, south, east = world["schools"].values()
+    assert all(get_connection(s).method == "oneroster_csv" for s in (north, south, east))
+    assert _upload(client, world, source, district_bundle()).status_code == 302
+    _work(app, "check")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    assert bundle.status == "valid" and "Sync started for 3 schools" in bundle.summary
+    _work(app, "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-t1", "ns-t"}
+    assert rostered(south) == {"s-s1", "s-s2", "ns-t"}
+    assert rostered(east) == {"e-s1", "e-a1"}
+    runs = {run.school_id: run for run in db.session.scalars(db.select(SyncRun).where(SyncRun.bundle_id == bundle.id))}
+    assert {school.id: (runs[school.id].status, runs[school.id].created) for school in (north, south, east)} == \
+        {north.id: ("succeeded", 5), south.id: ("succeeded", 3), east.id: ("succeeded", 2)}
+    page = text(client.get(f"{world['base']}/{source.id}"))
+    assert "district.zip" in page and "West High" in page  # orgs.csv's schools are listed for mapping
+    download = client.get(f"{world['base']}/{source.id}/bundles/{bundle.id}/download")
+    assert download.status_code == 200 and download.data[:2] == b"PK"
+
+
+def test_a_bulk_bundle_archives_who_left_each_school_only(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    north, south, _ = world["schools"].values()
+    for school in world["schools"].values():
+        conn = get_connection(school)
+        conn.archive, conn.archive_threshold_percent = True, 100.0
+    db.session.commit()
+    _upload(client, world, source, district_bundle())
+    _work(app, "check", "sync")
+    rows = [user_row(sid, org=org) for sid, org in (("n-s1", "n1"), ("n-s2", "n1"), ("n-s3", "n1"), ("s-s1", "s1"),
+                                                    ("e-s1", "e1"))]
+    rows += [user_row("n-t1", role="teacher", org="n1"), user_row("ns-t", role="teacher", org="n1"),
+             user_row("e-a1", role="aide", org="e1")]
+    _upload(client, world, source, district_bundle(**{"users.csv": users(*rows)}))
+    _work(app, "check", "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-t1", "ns-t"}
+    assert rostered(south) == {"s-s1"}  # s-s2 and ns-t left South Middle's roster; North keeps ns-t
+
+
+def test_one_school_held_by_its_guard_leaves_the_other_schools_applied(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    north, south, east = world["schools"].values()
+    for school in (north, south, east):
+        conn = get_connection(school)
+        conn.archive, conn.archive_threshold_percent = True, 100.0 if school is not south else 10.0
+    db.session.commit()
+    _upload(client, world, source, district_bundle())
+    _work(app, "check", "sync")
+    rows = [user_row("n-s1", org="n1"), user_row("s-s1", org="s1"), user_row("e-s1", org="e1")]
+    _upload(client, world, source, district_bundle(**{"users.csv": users(*rows)}))
+    _work(app, "check", "sync")
+    latest = max(db.session.scalars(db.select(RosterBundle.id).where(RosterBundle.source_id == source.id)))
+    status = dict(db.session.execute(db.select(SyncRun.school_id, SyncRun.status)
+                                     .where(SyncRun.bundle_id == latest)).all())
+    assert status == {north.id: "succeeded", south.id: "needs_review", east.id: "succeeded"}
+    assert rostered(north) == {"n-s1"} and rostered(east) == {"e-s1"}
+    assert rostered(south) == {"s-s1", "s-s2", "ns-t"}  # held: nothing of South's changed
+
+
+def test_at_the_nightly_time_each_mapped_school_syncs_the_newest_bundle_once(app, client, world):
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly", automatic="on", sync_time="02:00")
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0  # it waits for the night
+    night = datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc)  # 2:30 AM in Los Angeles
+    first, second = run_tick(night), run_tick(night)
+    assert len(first) == 3 and second == []
+    _work(app, "sync")
+    north, south, east = world["schools"].values()
+    assert (len(rostered(north)), len(rostered(south)), len(rostered(east))) == (5, 3, 2)
+    assert {run.trigger for run in db.session.scalars(db.select(SyncRun))} == {"nightly"}
+
+
+def test_a_bundle_with_a_structural_error_changes_no_school(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    broken = users(user_row("n-s1", org="n1"), user_row("n-s1", org="n1"), user_row("s-s1", org="nowhere"))
+    _upload(client, world, source, district_bundle(**{"users.csv": broken}))
+    _work(app, "check", "sync")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    assert bundle.status == "invalid" and "nothing was changed" in bundle.summary
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+    assert all(rostered(school) == set() for school in world["schools"].values())
+    report = client.get(f"{world['base']}/{source.id}/bundles/{bundle.id}/report.csv")
+    assert report.status_code == 200 and "users.csv" in report.get_data(as_text=True)
+
+
+def test_an_owner_of_a_mapped_school_cannot_reach_the_source_but_sees_it_read_only(app, client, auth, world):
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly")
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    north = world["schools"]["North High"]
+    owner = make_owner(north, email="owner@north.example.org")
+    auth.logout()
+    auth.login(owner.email)
+    base = f"{world['base']}/{source.id}"
+    assert client.get(base).status_code == 403
+    assert client.get(f"{base}/bundles/{bundle.id}/download").status_code == 403
+    assert _upload(client, world, source, district_bundle()).status_code in (400, 403)
+    page = text(client.get(f"/schools/{north.slug}/rostering"))
+    assert "syncs from the district source <strong>District CSV</strong>" in page
+    assert "OneRoster CSV, sent by the SIS for the whole district" in page and "Valid: OneRoster 1.1" in page
+    assert "Upload a bundle" not in page and "Create SFTP account" not in page  # read-only: the source's
+    token = csrf_token(client, f"/schools/{north.slug}/rostering")
+    own = client.post(f"/schools/{north.slug}/rostering/bundles", content_type="multipart/form-data",
+                      data={"csrf_token": token, "bundle": [(io.BytesIO(district_bundle()), "mine.zip")]})
+    assert own.status_code == 409 and "send the bundle to the district source" in text(own)
+    assert db.session.scalar(db.select(RosterBundle).where(RosterBundle.school_id == north.id)) is None
+    synced = client.post(f"/schools/{north.slug}/rostering/runs", data={"csrf_token": token, "trigger": "manual"})
+    assert synced.status_code in (200, 202, 302)  # Sync now reads the source's newest bundle for this school
+    _work(app, "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-t1", "ns-t"}
+    assert rostered(world["schools"]["South Middle"]) == set()  # no other school moved
+
+
+def test_the_school_csv_method_still_works_beside_a_csv_source(app, client, auth, world):
+    school = make_school(world["district"], name="Alone High", slug="alone")
+    make_csv_connection(school, sis_school_id="w1")
+    owner = make_owner(school, email="owner@alone.example.org")
+    auth.logout()
+    auth.login(owner.email)
+    token = csrf_token(client, f"/schools/{school.slug}/rostering")
+    data = {"csrf_token": token, "bundle": [(io.BytesIO(district_bundle()), "alone.zip")]}
+    assert client.post(f"/schools/{school.slug}/rostering/bundles", data=data,
+                       content_type="multipart/form-data").status_code == 302
+    _work(app, "check")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.school_id == school.id))
+    assert bundle.status == "valid"
+    client.post(f"/schools/{school.slug}/rostering/bundles/{bundle.id}/runs",
+                data={"csrf_token": token, "trigger": "manual"})
+    _work(app, "sync")
+    assert rostered(school) == {"w-s1", "w-s2"}
+
+
+@pytest.fixture
+def drop(app, bundle_store, tmp_path):
+    with running_drop(app, tmp_path) as running:
+        yield running
+
+
+def test_a_bundle_pushed_over_sftp_syncs_the_sources_schools_and_accounts_stay_in_their_folders(app, client, world,
+                                                                                                 drop):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    other = Source(district_id=world["district"].id, name="Second CSV", method="csv")
+    db.session.add(other)
+    db.session.commit()
+    account, password = accounts.create_source_account(source, None)
+    other_account, other_password = accounts.create_source_account(other, None)
+    (accounts.folder_of(account.username) / "left.part").write_bytes(b"first source's file")
+
+    async def probe():
+        async with drop.connect(other_account.username, other_password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                assert "left.part" not in await sftp.listdir("/")
+                for path in (f"../{account.username}/left.part", f"/../{account.username}/left.part"):
+                    with pytest.raises(asyncssh.SFTPError):
+                        await sftp.get(path, "/dev/null")
+                with pytest.raises(asyncssh.SFTPError):
+                    async with sftp.open(f"../{account.username}/evil.zip", "wb") as remote:
+                        await remote.write(b"PK")
+
+    run(probe())
+    run(put_files(drop, account.username, {"district.zip": district_bundle()}, password=password))
+    drop.drain()
+    db.session.expire_all()
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    assert (bundle.via, bundle.status) == ("sftp", "valid")
+    assert db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == other.id)) is None
+    _work(app, "sync")
+    north, south, east = world["schools"].values()
+    assert (len(rostered(north)), len(rostered(south)), len(rostered(east))) == (5, 3, 2)
+
+
+def test_removing_a_csv_source_deletes_its_bundles_and_sftp_folder(app, client, world):
+    source = _save_csv_source(client, world)
+    account, _ = accounts.create_source_account(source, None)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == source.id))
+    stored, folder = bundle.stored_path, accounts.folder_of(account.username)
+    assert os.path.exists(stored) and folder.is_dir()
+    removed = client.post(f"{world['base']}/{source.id}/delete", data={"csrf_token": csrf_token(client, world["base"])})
+    assert removed.status_code == 302
+    assert db.session.get(Source, source.id) is None and not os.path.exists(stored) and not folder.exists()
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
