@@ -9,6 +9,7 @@ that fails or stops part-way fails every school's run with nothing changed.
 """
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from connectors.people import Step, open_listing, since_filter
+from connectors.read_ahead import read_ahead
 from connectors.errors import BadResponse, ConnectorError
 from connectors.records import map_role, normalise_user, raw_role, routing_ids
 from connectors.redact import Redactor
@@ -29,7 +31,7 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run
-from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, spooled_rows, step_of
+from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, refile_parents, step_of
 from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
@@ -247,7 +249,7 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
         client.authenticate()
         for step in district_steps(members):
             listing = open_listing(client, step, filter=since_filter(since))
-            for page in listing.pages():
+            for page in read_ahead(listing.pages()):  # the SIS builds the next page while this one is filed
                 router.route(page, step.roles)
                 pages += 1
                 lock.renew()
@@ -325,22 +327,22 @@ class Router:
         """After a complete read: give each parent to the schools that need them, then drop the unrouted copies."""
         writer = self.writer
         writer.flush()
-        parents = iter(self.parents)
-        for rows in spooled_rows(writer.night_id, PARENTS, batch=5000):
-            for _, payload in rows:
-                sid, agents = next(parents)
-                bits = self.parent_bits.get(sid, 0)
-                for student in agents:
-                    bits |= self.student_bits.get(student, 0)
-                if bits:
-                    for member in self.want_parents:
-                        if bits & member.bit:
-                            writer.add(member.school_id, 0, payload)
-        writer.flush()
+        refile_parents(writer, self._parent_schools())
         delete_spool(writer.night_id, PARENTS)
         self.parents.clear()
         self.parent_bits.clear()
         self.student_bits.clear()
+
+    def _parent_schools(self) -> Iterator[tuple[int, int]]:
+        """(n, school_id) for the n-th spooled parent (from 0, in spool order) and each school that wants them."""
+        for n, (sid, agents) in enumerate(self.parents):
+            bits = self.parent_bits.get(sid, 0)
+            for student in agents:
+                bits |= self.student_bits.get(student, 0)
+            if bits:
+                for member in self.want_parents:
+                    if bits & member.bit:
+                        yield n, member.school_id
 
 
 # ---- fan-out and the schools' runs ------------------------------------------------------------------------------
