@@ -8,7 +8,10 @@ for the demo, where everything runs on one machine). Files are faster, the table
 per-school JSON-lines files took 0.2-0.6 s to write and 0.1-0.2 s to read back; the UNLOGGED table filled with
 COPY took 0.7-1.1 s to write, 1.2-2.7 s to read back in keyset pages of 1,000 (index scans) and 0.1-0.4 s to
 delete: a few percent of a night that plans and applies those schools. Memory stays bounded either way: rows
-are written in batches and read back a page at a time, with no cursor held open between pages.
+are written in batches and read back a page at a time, with no cursor held open between pages. Since then a
+row is a compact line of fields rather than JSON (pack_record), and parents, filed under their schools once the
+read has seen every student, are copied inside PostgreSQL instead of being read back and written again
+(refile_parents).
 
 Each school's rows are read back in the order its own sync would have read them (jobs.fetch.STEPS: staff
 and parents, then students, then teachers, each in the SIS's sourcedId order) and pass through the same
