@@ -9,7 +9,8 @@ every school in turn: one worker's share), their CPU that process's own (Postgre
 it), steadier than wall time on a shared machine. One no-change night also runs on two RQ worker processes
 (`python -m portal.worker sync`, started and idle before the night is queued): this 2-core machine's share, one
 worker reading the SIS while the other waits, then both planning and applying schools.
-The floor is read again after the nights: its ratio to the first says how much the machine's load drifted.
+The floor is read again after the nights, and wall ratios are to the faster of the two reads: the machine's
+load drifts, and noise only ever slows a read down.
 A night that fails is a row of the table, and the table and the targets line print whatever stopped the run.
 Run: .venv/bin/python benchmarks/district_bench.py [--size small|large|both]
 """
@@ -271,11 +272,14 @@ def bench_size(size: str) -> list[dict]:
                 admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=4)
             rows.append(night_row(info, floor, size, name, workers))
             print(f"  {rows[-1]['run']}: {rows[-1]['note']} ({rows[-1]['seconds'] or 0:.1f} s)", flush=True)
-        again = measure("floor", info)  # the machine's load drifts: a second floor shows by how much
-        rows.append({"size": size, "run": "one-pass read again (after)", "seconds": again["seconds"],
-                     "ratio": again["seconds"] / floor["seconds"], "served": None, "people": people,
-                     "rss_mb": again["rss_mb"], "note": f"CPU {again['cpu_s']:.1f} s; the floor re-measured after "
-                                                          "the nights (ratios above are to the first)"})
+        again = measure("floor", info)  # the machine's load drifts; noise only slows a read, so the faster is the floor
+        best = min(floor["seconds"], again["seconds"])
+        rows.append({"size": size, "run": "one-pass read again (after)", "seconds": again["seconds"], "ratio": None,
+                     "served": None, "people": people, "rss_mb": again["rss_mb"],
+                     "note": f"CPU {again['cpu_s']:.1f} s; × floor is to the faster of the two reads ({best:.1f} s)"})
+        for row in rows:
+            if row["seconds"] is not None:
+                row["ratio"] = row["seconds"] / best
         rows.append({"size": size, "run": "sandbox SIS process", "seconds": None, "ratio": None, "served": None,
                      "people": people, "rss_mb": rss_of(sandbox.pid), "note": "the SIS itself, not the portal"})
     finally:

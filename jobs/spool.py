@@ -48,9 +48,9 @@ def pack_record(raw, person: PersonRecord | None) -> str:
     """A spool payload: the record as normalise_user read it (parsed once for every school it goes to), or the
     raw record when it could not be read ("R" + JSON), so each school reports it as its own read would have.
 
-    A person is one line of separated fields ("P…"), about half the cost of JSON to write and a third less to read back: the
-    read of a 1,000,000-person district packs every record once and each school unpacks its own. A person with a
-    separator or a NUL in a value (which PostgreSQL text cannot hold) goes as JSON ("J…") instead.
+    A person is one line of separated fields ("P…"), about half the cost of JSON to write and a third less to read
+    back: the read of a 1,000,000-person district packs every record once and each school unpacks its own. A person
+    with a separator or a NUL in a value (which PostgreSQL text cannot hold) goes as JSON ("J…") instead.
     """
     if person is None:
         return "R" + json.dumps(raw, ensure_ascii=False, separators=(",", ":"))

@@ -8,7 +8,8 @@ from jobs.spool import pack_record, unpack_record
 
 USER = {"sourcedId": "s-1", "role": "student", "givenName": "Ana", "familyName": "Ruiz", "middleName": "",
         "email": "ana@example.org", "username": "aruiz", "identifier": "1001", "grades": ["09", "10"],
-        "phone": "", "status": "active", "enabledUser": "true", "orgs": [{"sourcedId": "sch-1"}, {"sourcedId": "sch-2"}],
+        "phone": "", "status": "active", "enabledUser": "true",
+        "orgs": [{"sourcedId": "sch-1"}, {"sourcedId": "sch-2"}],
         "agents": [{"sourcedId": "g-1"}], "dateLastModified": "2026-11-30T04:05:06.789Z",
         "metadata": {"ic.legacysourceId": "1234"}}
 
