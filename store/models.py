@@ -583,7 +583,7 @@ class SpoolRecord(db.Model):
     night_id: Mapped[int] = mapped_column(Integer)  # no foreign key: COPY into the spool checks nothing per row
     school_id: Mapped[int | None] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)  # the fetch step the record belongs to (jobs.fetch.STEPS)
-    payload: Mapped[str] = mapped_column(Text)  # the record's JSON as the SIS sent it
+    payload: Mapped[str] = mapped_column(Text)  # the record as jobs.spool.pack_record packed it
 
     __table_args__ = (Index("ix_spool_record_school", "night_id", "school_id", "step", "id"),)
 
