@@ -89,10 +89,9 @@ def next_run_at(conn: RosterConnection, now: datetime | None = None) -> datetime
     zone = conn.school.district.zone
     today = _local_date(now, zone)
     sync_time = parse_sync_time(source.sync_time if source is not None else conn.sync_time)  # mapped: its night's
-    due = due_at(today, sync_time, zone)
-    if due > now or not has_nightly_run(conn.school_id, today):
-        return due
-    return due_at(today + timedelta(days=1), sync_time, zone)
+    if has_nightly_run(conn.school_id, today):  # tonight's is done (or started early by hand): tomorrow's
+        return due_at(today + timedelta(days=1), sync_time, zone)
+    return due_at(today, sync_time, zone)
 
 
 def due_schools(now: datetime) -> list[tuple[School, date]]:

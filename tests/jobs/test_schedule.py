@@ -144,6 +144,16 @@ def test_next_run_at_is_local_and_moves_on_once_tonight_ran(app):
     assert next_run_at(conn, local(LA, 2026, 3, 8, 4, 5)) is None
 
 
+def test_next_run_is_tomorrow_once_tonight_ran_even_before_its_time(app):
+    """Just after midnight with tonight's run done already (started early by hand), the page must not promise
+    another run at 2:30 today: the dispatcher runs a school once per local date."""
+    school = scheduled_school(sync_time="02:30")
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+    make_run(school, trigger="nightly", status="succeeded", local_date="2026-03-10")
+    assert next_run_at(conn, local(LA, 2026, 3, 10, 0, 5)).isoformat() == "2026-03-11T02:30:00-07:00"
+    assert next_run_at(conn, local(LA, 2026, 3, 9, 23, 55)).isoformat() == "2026-03-09T02:30:00-07:00"  # due now
+
+
 def test_registering_the_tick_twice_keeps_one_cron_job(app):
     scheduler = Scheduler(queue_name="sync", connection=app.redis)
     register_schedule(scheduler)
