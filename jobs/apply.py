@@ -14,7 +14,6 @@ from .history import record_role_counts
 from .plan import SyncPlan
 
 CHUNK = 5000
-EARLY_BATCH = CHUNK  # new people waiting before a sync writes them during the fetch (NewPeople)
 ANALYZE_AFTER_CREATES = 5000
 log = logging.getLogger(__name__)
 ID_CHUNK = 1000
@@ -69,12 +68,9 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
 
 
 class NewPeople:
-    """Inserts a plan's new people inside the session's open transaction, in batches, as the planner finds them.
-
-    A PostgreSQL sync feeds it after every page, so the server maintains the person indexes (five trigram GINs
-    were most of a 100k first sync's apply) while the SIS is still being read. Nothing commits until apply_plan
-    commits the whole run; a failure before that rolls these rows back with the rest.
-    """
+    """Inserts a plan's new people inside the session's open transaction, in batches; nothing commits until
+    apply_plan commits the whole run, and a failure before that rolls them back with the rest.
+    (jobs.early_people writes them while the SIS is still being read.)"""
 
     def __init__(self, school_id: int, district_id: int, fields: tuple[str, ...]):
         self.school_id, self.now, self.written = school_id, datetime.now(timezone.utc), 0
@@ -86,19 +82,21 @@ class NewPeople:
         self.columns = [*fields, *blank, "source_id", "source_updated_at", "session_token", *fixed]
         self._tail, self._constants = ("",) * len(blank), tuple(fixed.values())
 
-    def write(self, creates: list[tuple], *, everything: bool = True) -> None:
-        """Insert the creates not written yet: all of them, or (during the fetch) only once a full batch waits."""
-        pending = len(creates) - self.written
-        if not pending or (not everything and pending < EARLY_BATCH):
-            return
-        tail, constants = self._tail, self._constants
-        with search_index_deferred(pending):
-            for chunk in _chunks(creates[self.written:], CHUNK):
-                tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
-                bulk_insert_rows(PEOPLE, self.columns, [
-                    (*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
-                    for i, (sid, packed, modified) in enumerate(chunk)])
+    def write(self, creates: list[tuple]) -> None:
+        """Insert the creates not written yet."""
+        pending = creates[self.written:]
+        with search_index_deferred(len(pending)):
+            connection = db.session.connection()
+            for chunk in _chunks(pending, CHUNK):
+                self.insert(chunk, connection)
         self.written = len(creates)
+
+    def insert(self, chunk: list[tuple], connection) -> None:
+        tail, constants = self._tail, self._constants
+        tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
+        bulk_insert_rows(PEOPLE, self.columns, [
+            (*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
+            for i, (sid, packed, modified) in enumerate(chunk)], connection)
 
     def ids(self) -> dict[str, int]:
         """source_id → id of the people written (one query; the change log links to them)."""

@@ -20,6 +20,7 @@ from . import apply as applying
 from .bundle_files import CSV_METHOD, bundle_pages, usable
 from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
+from .early_people import EarlyPeople
 from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
@@ -160,7 +161,7 @@ class BundlePages(RosterPages):
 
 
 def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
-                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter, applying.NewPeople | None]:
+                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter, EarlyPeople | None]:
     """Load the directory, then feed the roster page by page into the planner; returns the finished plan (and the
     new people already written, uncommitted, in the session's transaction)."""
     options, fields = job.options, field_names(job.options.compare_parents)
@@ -178,30 +179,36 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
                 if people is not None:
-                    people.write(planner.plan.creates, everything=False)
+                    people.feed(planner.plan.creates)
                 clock = time.monotonic()
                 if clock - renewed > RENEW_EVERY_SECONDS:  # a Redis round trip per page cost ~1 s of a 100k sync
                     lock.renew()
                     renewed = clock
                 if clock > deadline:
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
+        if people is not None:
+            people.settle()  # the session is free again (and a failed write fails the run here)
+    except BaseException:
+        if people is not None:
+            people.settle(cancel=True)  # before run_sync rolls the session back
+        raise
     finally:
         progress.flush()
     progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
     return planner.finish(), progress, people
 
 
-def _early_writer(job: Prepared, fields: tuple[str, ...]) -> applying.NewPeople | None:
-    """On PostgreSQL a run that may apply writes its new people during the fetch, uncommitted (see
-    jobs.apply.NewPeople); a preview never writes. SQLite would hold its one write lock for the whole fetch and
-    block the progress writes, so it inserts at apply time. Nothing may commit db.session during the fetch."""
+def _early_writer(job: Prepared, fields: tuple[str, ...]) -> EarlyPeople | None:
+    """On PostgreSQL a run that may apply writes its new people during the fetch, uncommitted (jobs.early_people);
+    a preview never writes. SQLite would hold its one write lock for the whole fetch and block the progress
+    writes, so it inserts at apply time. Nothing may use db.session during the fetch."""
     if job.preview or db.engine.dialect.name != "postgresql":
         return None
-    return applying.NewPeople(job.school_id, job.district_id, fields)
+    return EarlyPeople(job.school_id, job.district_id, fields)
 
 
 def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter,
-              people: applying.NewPeople | None = None) -> None:
+              people: EarlyPeople | None = None) -> None:
     """Record a preview, hold a run the archive guard stops, or apply the plan."""
     if job.preview:
         applying.record_without_applying(job.run_id, plan, status="succeeded")

@@ -1,10 +1,12 @@
-"""On PostgreSQL a sync writes its new people during the fetch, uncommitted (jobs.apply.NewPeople): a run that
-fails or is held afterwards must still change nothing, and one that succeeds must equal a sync that wrote them at
-the end. EARLY_BATCH = 1 makes every page's new people go in at once, so the small sandbox exercises it."""
+"""On PostgreSQL a sync writes its new people during the fetch, uncommitted (jobs.early_people): a run that fails
+or is held afterwards must still change nothing, and one that succeeds must equal a sync that wrote them at the
+end. EARLY_BATCH = 1 makes every page's new people go in at once, so the small sandbox exercises it."""
+import threading
+
 import pytest
 
-import jobs.apply
-from jobs.apply import NewPeople
+import jobs.early_people
+from jobs.early_people import EarlyPeople
 from store.db import db
 from store.models import SyncChange
 from tests.factories import make_school
@@ -17,19 +19,19 @@ sandbox = sandbox_fixture(seed=23, students=60, page_cap=20, scope="module")
 
 @pytest.fixture
 def early_writes(app, monkeypatch):
-    """Every page's new people are written at once; returns how many went in before the apply step."""
+    """Every page's new people are written at once; lists how many the fetch-time thread inserted per batch."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("only PostgreSQL writes new people during the fetch")
-    monkeypatch.setattr(jobs.apply, "EARLY_BATCH", 1)
+    monkeypatch.setattr(jobs.early_people, "EARLY_BATCH", 1)
     during_fetch = []
-    real_write = NewPeople.write
+    real_insert = EarlyPeople.insert
 
-    def counted(self, creates, *, everything=True):
-        real_write(self, creates, everything=everything)
-        if not everything:
-            during_fetch.append(self.written)
+    def counted(self, chunk, connection):
+        real_insert(self, chunk, connection)
+        if threading.current_thread().name == "sync-new-people":
+            during_fetch.append(len(chunk))
 
-    monkeypatch.setattr(NewPeople, "write", counted)
+    monkeypatch.setattr(EarlyPeople, "insert", counted)
     return during_fetch
 
 
@@ -41,7 +43,7 @@ def test_a_first_sync_that_fails_on_its_last_listing_adds_nobody(early_writes, s
         run = sync(school)
     finally:
         sandbox.clear_faults()
-    assert max(early_writes) > 0  # students were written before the teachers' listing failed
+    assert sum(early_writes) > 0  # students were written before the teachers' listing failed
     assert_failed_and_unchanged(school, run, [])
 
 
@@ -49,7 +51,7 @@ def test_a_first_sync_written_during_the_fetch_equals_the_sis(early_writes, sand
     school = make_school()
     connect(school, sandbox)
     run = sync(school)
-    assert max(early_writes) > 0
+    assert sum(early_writes) > 0
     created = changes(run, "create")
     assert len(created) == run.created > 0 and all(c.person_id for c in created)  # the log links each person
     assert_as_after_a_complete_sync(school, sandbox, run)
@@ -65,7 +67,24 @@ def test_a_run_held_by_the_archive_guard_adds_nobody_it_found_new(early_writes, 
     early_writes.clear()
     run = sync(school)
     assert run.status == "needs_review" and run.would_archive > 0
-    assert max(early_writes) > 0
+    assert sum(early_writes) > 0
     assert people(school) == before
     assert db.session.scalar(db.select(db.func.count(SyncChange.id)).where(
         SyncChange.run_id == run.id, SyncChange.action == "create")) == 0
+
+
+def test_a_write_failing_during_the_fetch_fails_the_run_with_nothing_changed(early_writes, sandbox, monkeypatch):
+    school = make_school()
+    connect(school, sandbox)
+    real_insert = EarlyPeople.insert
+
+    def disk_full(self, chunk, connection):
+        if threading.current_thread().name == "sync-new-people" and early_writes:
+            raise OSError("disk full")
+        real_insert(self, chunk, connection)
+
+    monkeypatch.setattr(EarlyPeople, "insert", disk_full)
+    run = sync(school)
+    assert sum(early_writes) > 0
+    assert run.error_message == "The sync stopped unexpectedly (OSError). Nothing was changed."
+    assert_failed_and_unchanged(school, run, [])
