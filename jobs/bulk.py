@@ -45,7 +45,7 @@ def _execute_many(connection, table: Table, columns, rows) -> None:
             connection.execute(table.insert(), batch)
         return
     processors = [(i, p) for i, p in enumerate(_bind_processor(table.c[name].type, dialect) for name in columns) if p]
-    rows = [_processed(row, processors) for row in rows] if processors else [tuple(row) for row in rows]
+    rows = _processed(rows, processors) if processors else [tuple(row) for row in rows]
     if rows:
         names = ", ".join(f'"{name}"' for name in columns)
         connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})',
@@ -57,11 +57,23 @@ def _bind_processor(column_type, dialect):
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
-def _processed(row, processors) -> tuple:
-    row = list(row)
-    for i, process in processors:
-        row[i] = process(row[i])
-    return tuple(row)
+def _processed(rows, processors) -> list[tuple]:
+    """Rows with `processors` applied; a value that is the very object of the row before (the run's timestamps,
+    the constant flags) reuses its result, as formatting a datetime per row was a third of the insert."""
+    unseen = object()
+    last = [(unseen, None)] * len(processors)
+    done = []
+    for row in rows:
+        row = list(row)
+        for k, (i, process) in enumerate(processors):
+            value = row[i]
+            before, result = last[k]
+            if value is not before:
+                result = process(value)
+                last[k] = (value, result)
+            row[i] = result
+        done.append(tuple(row))
+    return done
 
 
 SEARCH_TRIGGER = "person_search_insert"  # SQLite's People search (FTS5 trigram) is kept by triggers on person
