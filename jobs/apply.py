@@ -8,7 +8,7 @@ from sqlalchemy import text
 from store.db import db
 from store.models import Person, RosterConnection, SyncChange, SyncRun
 
-from .bulk import bulk_insert_rows
+from .bulk import bulk_insert_rows, search_index_deferred
 from .fields import FIELDS, PARENT_FIELDS, unpack
 from .history import record_role_counts
 from .plan import SyncPlan
@@ -67,25 +67,44 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
         yield row("skip", pid, sid, reason, "", name)
 
 
-def _insert_people(school_id: int, district_id: int, plan: SyncPlan, now: datetime) -> dict[str, int]:
-    """Insert in chunks, then read back the new ids with one query (for the change log's person links)."""
-    # COPY applies no Python-side defaults: every column is given. Rows are value lists in `columns` order
-    # (a dict per person cost more than its COPY line).
-    blank = tuple(name for name in BLANK_FIELDS if name not in plan.fields)
-    fixed = {"school_id": school_id, "district_id": district_id, "status": "active", "archived_by": "",
-             "sync_enabled": True, "sync_report_opt_in": False, "created_at": now, "updated_at": now}
-    columns = [*plan.fields, *blank, "source_id", "source_updated_at", "session_token", *fixed]
-    tail = ("",) * len(blank)
-    constants = tuple(fixed.values())
-    token = secrets.token_hex
-    for chunk in _chunks(plan.creates, CHUNK):
-        bulk_insert_rows(PEOPLE, columns, [(*unpack(packed), *tail, sid, modified, token(16), *constants)
-                                           for sid, packed, modified in chunk])
-    if not plan.creates:
-        return {}
-    created = db.select(Person.source_id, Person.id).where(
-        Person.school_id == school_id, Person.created_at == now, Person.source_id.is_not(None))
-    return {sid: pid for sid, pid in db.session.execute(created.execution_options(yield_per=CHUNK))}
+class NewPeople:
+    """Inserts a plan's new people inside the session's open transaction, in batches; nothing commits until
+    apply_plan commits the whole run, and a failure before that rolls them back with the rest.
+    (jobs.early_people writes them while the SIS is still being read.)"""
+
+    def __init__(self, school_id: int, district_id: int, fields: tuple[str, ...]):
+        self.school_id, self.now, self.written = school_id, datetime.now(timezone.utc), 0
+        # COPY applies no Python-side defaults: every column is given. Rows are value lists in `columns` order
+        # (a dict per person cost more than its COPY line).
+        blank = tuple(name for name in BLANK_FIELDS if name not in fields)
+        fixed = {"school_id": school_id, "district_id": district_id, "status": "active", "archived_by": "",
+                 "sync_enabled": True, "sync_report_opt_in": False, "created_at": self.now, "updated_at": self.now}
+        self.columns = [*fields, *blank, "source_id", "source_updated_at", "session_token", *fixed]
+        self._tail, self._constants = ("",) * len(blank), tuple(fixed.values())
+
+    def write(self, creates: list[tuple]) -> None:
+        """Insert the creates not written yet."""
+        pending = creates[self.written:]
+        with search_index_deferred(len(pending)):
+            connection = db.session.connection()
+            for chunk in _chunks(pending, CHUNK):
+                self.insert(chunk, connection)
+        self.written = len(creates)
+
+    def insert(self, chunk: list[tuple], connection) -> None:
+        tail, constants = self._tail, self._constants
+        tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
+        bulk_insert_rows(PEOPLE, self.columns, [
+            (*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
+            for i, (sid, packed, modified) in enumerate(chunk)], connection)
+
+    def ids(self) -> dict[str, int]:
+        """source_id → id of the people written (one query; the change log links to them)."""
+        if not self.written:
+            return {}
+        created = db.select(Person.source_id, Person.id).where(
+            Person.school_id == self.school_id, Person.created_at == self.now, Person.source_id.is_not(None))
+        return {sid: pid for sid, pid in db.session.execute(created.execution_options(yield_per=CHUNK))}
 
 
 def _update_people(plan: SyncPlan, now: datetime) -> None:
@@ -122,12 +141,16 @@ def _reset_changes(run_id: int) -> None:
 
 
 def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
-               connection_id: int, version: str | None = None) -> None:
-    """All of the plan, the change log, the counts and the run's success commit together or not at all."""
+               connection_id: int, version: str | None = None, people: NewPeople | None = None) -> None:
+    """All of the plan, the change log, the counts and the run's success commit together or not at all.
+
+    `people`: the NewPeople that already wrote some creates in this transaction during the fetch."""
     now = datetime.now(timezone.utc)
     try:
         _reset_changes(run_id)
-        created = _insert_people(school_id, district_id, plan, now)
+        people = people or NewPeople(school_id, district_id, plan.fields)
+        people.write(plan.creates)
+        created = people.ids()
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created))
         record_role_counts(run_id, school_id)

@@ -15,14 +15,15 @@ def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) ->
     every other account that can sign in (any school, any district's managers), whose emails no new record may take.
 
     NULLs become "" in SQL and rows unpack straight into locals: at 100k people this loop is most of a no-change
-    sync's cost beyond the fetch (1.02 s → 0.75 s on SQLite).
+    sync's cost beyond the fetch (1.02 s → 0.75 s on SQLite). The query runs on the session's connection (Core),
+    not through the ORM session, whose per-row loading layer cost a third more (1.4 → 0.9 CPU s at 100k).
     """
     blank = [db.func.coalesce(column, "") for column in [Person.archived_by] + [getattr(Person, n) for n in fields]]
     query = db.select(Person.id, Person.source_id, Person.status, Person.sync_enabled, Person.can_sign_in,
                       *blank).where(Person.school_id == school_id).execution_options(yield_per=5000)
     index = DirectoryIndex(manager_roles=frozenset(ROSTER_MANAGER_ROLES))
     add, shared = index.add, _SHARED
-    for pid, sid, status, enabled, signs_in, archived_by, *values in db.session.execute(query):
+    for pid, sid, status, enabled, signs_in, archived_by, *values in db.session.connection().execute(query):
         values = tuple(values)
         role = shared.get(values[0], values[0])
         entry = Entry(pid, pack_current(values), shared.get(status, status), shared.get(archived_by, archived_by),

@@ -20,6 +20,7 @@ from . import apply as applying
 from .bundle_files import CSV_METHOD, bundle_pages, usable
 from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
+from .early_people import EarlyPeople
 from .fetch import fetch_roster
 from .fields import field_names
 from .locks import LockLost, SchoolLock
@@ -32,6 +33,7 @@ from .runs import NOTHING_CHANGED, claim_run, finish_run
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
 FULL_SYNC_EVERY = timedelta(days=7)
+RENEW_EVERY_SECONDS = 5  # the lock lives LOCK_TTL_SECONDS (600); it is renewed again just before the apply
 
 
 class SyncRefused(Exception):
@@ -159,30 +161,54 @@ class BundlePages(RosterPages):
 
 
 def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
-                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter]:
-    """Load the directory, then feed the roster page by page into the planner; returns the finished plan."""
+                    redactor: Redactor) -> tuple[SyncPlan, ProgressWriter, EarlyPeople | None]:
+    """Load the directory, then feed the roster page by page into the planner; returns the finished plan (and the
+    new people already written, uncommitted, in the session's transaction)."""
     options, fields = job.options, field_names(job.options.compare_parents)
     directory = load_directory(job.school_id, job.district_id, fields)
     progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
     progress.write(phase="connecting", percent=2, full_fetch=options.full)
     planner = Planner(directory, options, fields)
+    people = _early_writer(job, fields)
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
+    renewed = time.monotonic()
     try:
         with pages.open(job, redactor) as roster, quiet_gc():
             for phase, page in roster:
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)
-                lock.renew()
-                if time.monotonic() > deadline:
+                if people is not None:
+                    people.feed(planner.plan.creates)
+                clock = time.monotonic()
+                if clock - renewed > RENEW_EVERY_SECONDS:  # a Redis round trip per page cost ~1 s of a 100k sync
+                    lock.renew()
+                    renewed = clock
+                if clock > deadline:
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
+        if people is not None:
+            people.settle()  # the session is free again (and a failed write fails the run here)
+    except BaseException:
+        if people is not None:
+            people.settle(cancel=True)  # before run_sync rolls the session back
+        raise
     finally:
         progress.flush()
     progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
-    return planner.finish(), progress
+    return planner.finish(), progress, people
 
 
-def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter) -> None:
+def _early_writer(job: Prepared, fields: tuple[str, ...]) -> EarlyPeople | None:
+    """On PostgreSQL a run that may apply writes its new people during the fetch, uncommitted (jobs.early_people);
+    a preview never writes. SQLite would hold its one write lock for the whole fetch and block the progress
+    writes, so it inserts at apply time. Nothing may use db.session during the fetch."""
+    if job.preview or db.engine.dialect.name != "postgresql":
+        return None
+    return EarlyPeople(job.school_id, job.district_id, fields)
+
+
+def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter,
+              people: EarlyPeople | None = None) -> None:
     """Record a preview, hold a run the archive guard stops, or apply the plan."""
     if job.preview:
         applying.record_without_applying(job.run_id, plan, status="succeeded")
@@ -190,6 +216,7 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
     try:
         check_archive_guard(plan, job.threshold, job.override)
     except ArchiveGuardTripped as tripped:
+        db.session.rollback()  # the new people written during the fetch are not added by a held run
         message = str(tripped)
         if job.options.no_archive_roles:
             message += " People of roles that Archive leaves alone are not counted."
@@ -200,7 +227,7 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
     lock.renew()  # a run that lost its lock to another during planning must not apply
     apply_plan(job.run_id, job.school_id, job.district_id, plan, full=job.options.full,
                connection_id=job.connection_id,
-               version=job.settings.oneroster_version if job.settings is not None else None)
+               version=job.settings.oneroster_version if job.settings is not None else None, people=people)
     if job.bundle_id is not None:
         db.session.execute(db.update(RosterBundle).where(RosterBundle.id == job.bundle_id).values(
             status="synced", run_id=job.run_id))
@@ -209,8 +236,8 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
 
 def _execute(run_id: int, lock: SchoolLock, on_progress, redactor: Redactor, pages: RosterPages) -> None:
     job = _prepare(run_id, redactor, pages)
-    plan, progress = _fetch_and_plan(job, lock, on_progress, pages, redactor)
-    _conclude(job, plan, lock, progress)
+    plan, progress, people = _fetch_and_plan(job, lock, on_progress, pages, redactor)
+    _conclude(job, plan, lock, progress, people)
 
 
 def too_slow_message(limit_minutes: float, fetched: int) -> str:
@@ -234,10 +261,10 @@ def make_client(settings) -> OneRosterClient:
     return OneRosterClient(settings, policy=outbound_policy())
 
 
-def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version=None) -> None:
+def apply_plan(run_id, school_id, district_id, plan, *, full, connection_id, version=None, people=None) -> None:
     """Indirection so tests can make the apply step fail between fetch and apply."""
     applying.apply_plan(run_id, school_id, district_id, plan, full=full, connection_id=connection_id,
-                        version=version)
+                        version=version, people=people)
 
 
 def _live_counts(planner: Planner) -> dict[str, int]:
