@@ -22,6 +22,7 @@ from store.models import RosterBundle, RosterConnection, School, Source, SyncRun
 
 from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_path, latest_usable_bundle, \
     store_file, wanted_roles
+from .bundle_report import send_bundle_report
 from .bundles import VIA, record_check
 from .connection import NotConfigured
 from .runs import SyncAlreadyRunning, start_sync
@@ -145,6 +146,7 @@ def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received" or bundle.source_id is None:
         return
+    kept = []
     try:
         kept = validate_source_bundle(bundle)
     except Exception:  # never left "received" for ever: refused, said so, nothing changed
@@ -152,9 +154,9 @@ def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
         db.session.rollback()
         bundle.status, bundle.summary = "refused", NOT_CHECKED
         db.session.commit()
-        return
     log.info("CSV bundle %s of source %s: %s (%s schools)", bundle.id, bundle.source_id, bundle.status, len(kept))
     if bundle.status != "valid":
+        send_bundle_report(bundle.id)  # no school's run will say it: the district's managers hear of it
         return
     _unlisted_sentence(bundle, kept)
     db.session.commit()
