@@ -22,10 +22,10 @@ from store.models import RosterBundle, RosterConnection, School, Source, SyncRun
 
 from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_path, latest_usable_bundle, \
     store_file, wanted_roles
+from .bundle_nights import start_bundle_night
 from .bundle_report import send_bundle_report
 from .bundles import VIA, record_check
-from .connection import NotConfigured
-from .runs import SyncAlreadyRunning, start_sync
+from .district_night import NightAlreadyRunning
 
 log = logging.getLogger(__name__)
 CSV_SOURCE = "csv"  # Source.method of a district source that receives OneRoster CSV
@@ -82,6 +82,7 @@ def _read_and_keep(bundle: RosterBundle, conns: list[RosterConnection], *, keep:
         else:
             csv_bundle.validate()
         bundle.version, bundle.users_mode = csv_bundle.version or "", csv_bundle.users_mode or ""
+        bundle.users = csv_bundle.users_read
     return report, kept if report.applicable else []
 
 
@@ -112,16 +113,20 @@ def _keep_school_records(csv_bundle, stored_path: str, conns: list[RosterConnect
 
 
 def sync_source_bundle(bundle: RosterBundle, conns: list[RosterConnection], *, trigger: str = "received",
-                       local_date: str | None = None) -> list[SyncRun]:
-    """Start each mapped school's own run of the bundle; a school already syncing waits (said in the summary)."""
-    runs, waiting, refused = [], [], []
-    for conn in conns:
-        try:
-            runs.append(start_sync(conn.school, trigger=trigger, local_date=local_date, bundle_id=bundle.id))
-        except SyncAlreadyRunning:
-            waiting.append(conn.school.name)
-        except NotConfigured as exc:
-            refused.append(f"{conn.school.name} ({exc})")
+                       local_date: str | None = None, actor=None, inline: bool = False) -> list[SyncRun]:
+    """Start each mapped school's own run of the bundle, as one night of the source (jobs.bundle_nights); a school
+    already syncing waits (said in the summary). Raises NightAlreadyRunning while a night of the source is open,
+    except for a received bundle, which then waits (said in the summary)."""
+    try:
+        _, runs, waiting, refused = start_bundle_night(bundle.source, bundle, conns, trigger=trigger,
+                                                       local_date=local_date, actor=actor, inline=inline)
+    except NightAlreadyRunning:
+        if trigger != "received":
+            raise
+        bundle.summary += (" A sync of this source's schools was still running, so this bundle waits for Sync now "
+                           "or the nightly sync.")
+        db.session.commit()
+        return []
     if trigger == "received":
         bundle.summary += f" Sync started for {len(runs)} school{'s' if len(runs) != 1 else ''}."
         if waiting:
@@ -175,8 +180,9 @@ def accept_source_bundle(source_id: int, path, *, via: str, filename: str, sync:
 
 
 def start_source_nightly(source: Source, day: date) -> list[int]:
-    """The nightly time of a CSV source: each mapped school syncs the newest valid bundle (one run per school and
-    local date, as for a school's own CSV method); returns the runs queued."""
+    """The nightly time of a CSV source: each mapped school syncs the newest valid bundle (one night per source and
+    local date, one run per school and local date, as for a school's own CSV method); returns the runs queued. While
+    another night of the source is still open, nothing starts and the next tick tries again."""
     bundle = latest_usable_bundle(0, source.id)
     if bundle is None:
         return []
@@ -184,7 +190,11 @@ def start_source_nightly(source: Source, day: date) -> list[int]:
                                                                       SyncRun.trigger == "nightly")))
     conns = [conn for conn in mapped_csv_connections(source.id)
              if conn.method == CSV_METHOD and conn.enabled_roles and conn.school_id not in done]
-    return [run.id for run in sync_source_bundle(bundle, conns, trigger="nightly", local_date=day.isoformat())]
+    try:
+        return [run.id for run in sync_source_bundle(bundle, conns, trigger="nightly", local_date=day.isoformat())]
+    except NightAlreadyRunning:
+        log.info("night of CSV source %s for %s not started: another night of it is still open", source.id, day)
+        return []
 
 
 def bundle_schools(source: Source) -> list[dict] | None:
