@@ -18,7 +18,7 @@ from connectors.csvbundle import BundleInvalid, BundleRefused, Report, open_bund
 from connectors.csvbundle.partition import school_pages
 from connectors.csvbundle.spool import keep_page, start_kept
 from store.db import db
-from store.models import RosterBundle, RosterConnection, School, Source, SyncRun
+from store.models import RosterBundle, RosterConnection, School, Source, SourceNight, SourceNightRun, SyncRun
 
 from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_path, latest_usable_bundle, \
     store_file, wanted_roles
@@ -209,3 +209,15 @@ def bundle_schools(source: Source) -> list[dict] | None:
     except (BundleRefused, OSError):
         return None
     return [asdict(school) for school in sorted(schools, key=lambda s: (s.name.lower(), s.source_id))]
+
+
+def delete_source_rows(source_id: int) -> None:
+    """What the foreign keys' ON DELETE does on PostgreSQL, done by hand before a source is deleted: SQLite (the
+    demo's database) enforces no foreign key unless each connection turns them on, and the portal does not. The
+    source's bundles and nights go; the school runs that read a bundle keep their history without the link."""
+    bundles = db.select(RosterBundle.id).where(RosterBundle.source_id == source_id)
+    nights = db.select(SourceNight.id).where(SourceNight.source_id == source_id)
+    db.session.execute(db.update(SyncRun).where(SyncRun.bundle_id.in_(bundles)).values(bundle_id=None))
+    db.session.execute(db.delete(SourceNightRun).where(SourceNightRun.night_id.in_(nights)))
+    db.session.execute(db.delete(SourceNight).where(SourceNight.source_id == source_id))
+    db.session.execute(db.delete(RosterBundle).where(RosterBundle.source_id == source_id))

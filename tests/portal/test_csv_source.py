@@ -330,3 +330,25 @@ def test_one_night_of_a_csv_source_at_a_time(app, client, world):
     assert client.post(f"{world['base']}/{source.id}/bundles/sync", data={"csrf_token": token}).status_code == 302
     nights = db.session.scalars(db.select(SourceNight).order_by(SourceNight.id)).all()
     assert [(n.trigger, n.schools) for n in nights] == [("received", 3), ("manual", 3)]
+
+
+@pytest.mark.smoke  # also on SQLite, which enforces no ON DELETE unless told to
+def test_removing_a_csv_source_removes_its_bundles_and_nights_and_keeps_the_schools_history(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check", "sync")
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 1
+    for school in world["schools"].values():
+        data = {"csrf_token": csrf_token(client, world["base"]), "school_id": school.id}
+        assert client.post(f"{world['base']}/{source.id}/unmap", data=data).status_code == 302
+    removed = client.post(f"{world['base']}/{source.id}/delete", data={"csrf_token": csrf_token(client, world["base"])})
+    assert removed.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0
+    overview = client.get(f"/districts/{world['district'].id}/rostering").get_data(as_text=True)
+    assert '<th scope="row">District CSV</th>' not in overview and "No SIS source is set up" in overview
+    runs = db.session.scalars(db.select(SyncRun)).all()  # each school's history stays, without the bundle
+    assert len(runs) == 3 and {run.status for run in runs} == {"succeeded"} and {r.bundle_id for r in runs} == {None}
+    assert all(client.get(f"/schools/{run.school.slug}/rostering/runs/{run.id}").status_code == 200 for run in runs)
