@@ -148,9 +148,14 @@ def _unlisted_sentence(bundle: RosterBundle, kept: list[RosterConnection]) -> No
 def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
     """RQ job (and the inline step of accept_source_bundle): validate a stored source bundle, then sync its mapped
     schools if wanted (`sync` None: the source's csv_sync_on_receipt)."""
+    check_and_list(bundle_id, sync)
+
+
+def check_and_list(bundle_id: int, sync: bool | None = None) -> list[RosterConnection]:
+    """check_source_bundle's work; returns the mapped schools a run may sync from the bundle (none unless valid)."""
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received" or bundle.source_id is None:
-        return
+        return []
     kept = []
     try:
         kept = validate_source_bundle(bundle)
@@ -162,12 +167,13 @@ def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
     log.info("CSV bundle %s of source %s: %s (%s schools)", bundle.id, bundle.source_id, bundle.status, len(kept))
     if bundle.status != "valid":
         send_bundle_report(bundle.id)  # no school's run will say it: the district's managers hear of it
-        return
+        return []
     _unlisted_sentence(bundle, kept)
     db.session.commit()
     wanted = sync if sync is not None else bundle.source.csv_sync_on_receipt == "now"
     if wanted and kept:
         sync_source_bundle(bundle, kept)
+    return kept
 
 
 def accept_source_bundle(source_id: int, path, *, via: str, filename: str, sync: bool | None = None
