@@ -29,8 +29,8 @@ def bundle_context(bundle: RosterBundle | None) -> dict:
     if bundle is None:
         return {"bundle": None}
     rows = list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
-    problems = [(row["severity"], reporting.clip(_where(row), 120), reporting.clip(f"{row['problem']} {row['what_to_do']}", 400))
-                for row in rows[:PROBLEMS_SHOWN]]
+    problems = [(row["severity"], reporting.clip(_where(row), 120),
+                 reporting.clip(f"{row['problem']} {row['what_to_do']}", 400)) for row in rows[:PROBLEMS_SHOWN]]
     return {"bundle": bundle, "bundle_problems": problems, "bundle_problem_total": len(rows),
             **bundle_links(bundle)}
 
