@@ -1,5 +1,6 @@
 """The CSV bundle in emails: its validation problems in a run's report, and a report of its own when a received
-bundle was refused or has errors (no run starts then, so nobody would hear of it otherwise)."""
+bundle was refused or has errors (no run starts then, so nobody would hear of it otherwise). A school's bundle goes
+to its opted-in owners; a district CSV source's to the district's managers who chose email after district nights."""
 import csv
 import io
 import logging
@@ -8,7 +9,7 @@ import smtplib
 from flask import current_app, render_template
 
 from store.db import db
-from store.models import Person, RosterBundle
+from store.models import DistrictReportChoice, Person, RosterBundle
 
 from . import report as reporting  # the run report includes bundle_context, so its helpers are read at call time
 from .email_message import EncodedMessage
@@ -23,17 +24,29 @@ CSV_FAILURE_CHECKS = (
 
 
 def bundle_context(bundle: RosterBundle | None) -> dict:
-    """What the emails show of a bundle: its name, result, first problems and the links to the full report."""
+    """What the emails show of a bundle: its name, result, first problems and the links to the full report (as a
+    District Manager or the school's owner opens them; a run report swaps in an owner's, see bundle_links)."""
     if bundle is None:
         return {"bundle": None}
     rows = list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    page = f"{base}/schools/{bundle.school.slug}/rostering" if bundle.source_id is None else \
-        f"{base}/districts/{bundle.source.district_id}/sources/{bundle.source_id}"  # a district CSV source's bundle
-    problems = [(row["severity"], reporting.clip(_where(row), 120), reporting.clip(f"{row['problem']} {row['what_to_do']}", 400))
-                for row in rows[:PROBLEMS_SHOWN]]
+    problems = [(row["severity"], reporting.clip(_where(row), 120),
+                 reporting.clip(f"{row['problem']} {row['what_to_do']}", 400)) for row in rows[:PROBLEMS_SHOWN]]
     return {"bundle": bundle, "bundle_problems": problems, "bundle_problem_total": len(rows),
-            "bundle_report_url": f"{page}/bundles/{bundle.id}/report.csv", "bundle_page_url": f"{page}#csv-heading"}
+            **bundle_links(bundle)}
+
+
+def bundle_links(bundle: RosterBundle, school=None, *, for_manager: bool = True) -> dict:
+    """The bundle's page and report.csv addresses for this reader: a district source's pages open to District
+    Managers only, so an owner of a mapped school (`for_manager` False, `school` theirs) is sent to the school's
+    Rostering page and gets no report.csv link."""
+    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    if bundle.source_id is None:
+        page = f"{base}/schools/{bundle.school.slug}/rostering"
+    elif for_manager:
+        page = f"{base}/districts/{bundle.source.district_id}/sources/{bundle.source_id}"
+    else:  # an owner of a mapped school: 403 on the source's pages
+        return {"bundle_report_url": "", "bundle_page_url": f"{base}/schools/{school.slug}/rostering"}
+    return {"bundle_report_url": f"{page}/bundles/{bundle.id}/report.csv", "bundle_page_url": f"{page}#csv-heading"}
 
 
 def _where(row: dict) -> str:
@@ -45,26 +58,45 @@ def _where(row: dict) -> str:
     return ", ".join(parts)
 
 
-def _recipients(school_id: int) -> list[Person]:
-    return list(db.session.scalars(db.select(Person).where(
-        Person.school_id == school_id, Person.role == "owner", Person.status == "active",
-        Person.sync_report_opt_in.is_(True), Person.email != "").order_by(Person.id)))
+def _recipients(bundle: RosterBundle) -> list[Person]:
+    """A school's opted-in owners; for a district source's bundle, its district's managers who chose an email after
+    district nights (a digest or each school's report: jobs.digest), since no school's run will report it."""
+    if bundle.source_id is None:
+        return list(db.session.scalars(db.select(Person).where(
+            Person.school_id == bundle.school_id, Person.role == "owner", Person.status == "active",
+            Person.sync_report_opt_in.is_(True), Person.email != "").order_by(Person.id)))
+    return list(db.session.scalars(db.select(Person).join(DistrictReportChoice,
+                                                          DistrictReportChoice.person_id == Person.id).where(
+        Person.district_id == bundle.source.district_id, Person.role == "district_manager",
+        Person.status == "active", Person.email != "", DistrictReportChoice.mode.in_(("digest", "each")))
+        .order_by(Person.id)))
+
+
+def _about(bundle: RosterBundle) -> dict:
+    """Who the bundle was sent for, in the email's words: the school, or the district source."""
+    if bundle.source_id is None:
+        school = bundle.school
+        return {"owner_name": school.name, "zone": school.district.zone, "page_name": "the Rostering page",
+                "why": f"you turned on sync reports for {school.name} on its Rostering page"}
+    source = bundle.source
+    return {"owner_name": source.name, "zone": source.district.zone, "page_name": "the district source's page",
+            "why": "you chose email after district nights on the Rostering overview"}
 
 
 def send_bundle_report(bundle_id: int) -> str:
-    """Email opted-in owners that a received bundle was not applied; returns sent / not_sent / none_opted_in.
+    """Email those _recipients names that a received bundle was not applied; returns sent / not_sent / none_opted_in.
 
     Never raises: a mail problem must not undo the receipt (the page shows the same report)."""
     try:
         bundle = db.session.get(RosterBundle, bundle_id)
-        people = _recipients(bundle.school_id)
+        people = _recipients(bundle)
         if not people:
             return "none_opted_in"
-        context = bundle_context(bundle)
+        context = {**bundle_context(bundle), **_about(bundle)}
         shown = " ".join(bundle.filename.split())[:60]  # an SFTP client names the file: no line breaks in a header
-        subject = f"Rostering: {bundle.school.name} CSV bundle not applied ({shown})"
-        text = render_template("email/bundle_report.txt", school=bundle.school, **context)
-        html = render_template("email/bundle_report.html", school=bundle.school, **context)
+        subject = f"Rostering: {context['owner_name']} CSV bundle not applied ({shown})"
+        text = render_template("email/bundle_report.txt", **context)
+        html = render_template("email/bundle_report.html", **context)
         with reporting._TimedConnection(current_app.extensions["mail"]) as connection:
             for person in people:
                 connection.send(EncodedMessage(subject, recipients=[person.email], body=text, html=html))

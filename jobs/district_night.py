@@ -437,3 +437,8 @@ def run_night_now(source: Source, *, client_factory=None) -> SourceNight:
     read_night(night.id, client_factory=client_factory, inline=True)
     db.session.expire_all()
     return db.session.get(SourceNight, night.id)
+
+
+def settle_night(night_id: int) -> bool:
+    """The night's outcome once its last run ended (a district CSV source's night: jobs.bundle_nights)."""
+    return _settle(night_id)

@@ -127,9 +127,11 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
     saved = redactor_for(get_connection(run.school_id))
     bodies = {}
     for manager in {p.role == "district_manager" for p in people}:  # the footer says why each one gets it
-        bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **context,
-                                                                    for_manager=manager)))
-                                for kind in ("txt", "html"))
+        # and the links: a district source's bundle page is the managers', an owner is sent to the school's own
+        links = bundle_report.bundle_links(context["bundle"], run.school, for_manager=manager) \
+            if context["bundle"] is not None else {}
+        bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **{
+            **context, **links}, for_manager=manager))) for kind in ("txt", "html"))
     # One message per recipient: nobody sees another's address.
     return [EncodedMessage(subject, recipients=[p.email], body=bodies[p.role == "district_manager"][0],
                            html=bodies[p.role == "district_manager"][1]) for p in people]

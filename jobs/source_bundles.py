@@ -18,13 +18,14 @@ from connectors.csvbundle import BundleInvalid, BundleRefused, Report, open_bund
 from connectors.csvbundle.partition import school_pages
 from connectors.csvbundle.spool import keep_page, start_kept
 from store.db import db
-from store.models import RosterBundle, RosterConnection, School, Source, SyncRun
+from store.models import RosterBundle, RosterConnection, School, Source, SourceNight, SourceNightRun, SyncRun
 
 from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_path, latest_usable_bundle, \
     store_file, wanted_roles
+from .bundle_nights import start_bundle_night
+from .bundle_report import send_bundle_report
 from .bundles import VIA, record_check
-from .connection import NotConfigured
-from .runs import SyncAlreadyRunning, start_sync
+from .district_night import NightAlreadyRunning
 
 log = logging.getLogger(__name__)
 CSV_SOURCE = "csv"  # Source.method of a district source that receives OneRoster CSV
@@ -81,6 +82,7 @@ def _read_and_keep(bundle: RosterBundle, conns: list[RosterConnection], *, keep:
         else:
             csv_bundle.validate()
         bundle.version, bundle.users_mode = csv_bundle.version or "", csv_bundle.users_mode or ""
+        bundle.users = csv_bundle.users_read
     return report, kept if report.applicable else []
 
 
@@ -111,16 +113,20 @@ def _keep_school_records(csv_bundle, stored_path: str, conns: list[RosterConnect
 
 
 def sync_source_bundle(bundle: RosterBundle, conns: list[RosterConnection], *, trigger: str = "received",
-                       local_date: str | None = None) -> list[SyncRun]:
-    """Start each mapped school's own run of the bundle; a school already syncing waits (said in the summary)."""
-    runs, waiting, refused = [], [], []
-    for conn in conns:
-        try:
-            runs.append(start_sync(conn.school, trigger=trigger, local_date=local_date, bundle_id=bundle.id))
-        except SyncAlreadyRunning:
-            waiting.append(conn.school.name)
-        except NotConfigured as exc:
-            refused.append(f"{conn.school.name} ({exc})")
+                       local_date: str | None = None, actor=None, inline: bool = False) -> list[SyncRun]:
+    """Start each mapped school's own run of the bundle, as one night of the source (jobs.bundle_nights); a school
+    already syncing waits (said in the summary). Raises NightAlreadyRunning while a night of the source is open,
+    except for a received bundle, which then waits (said in the summary)."""
+    try:
+        _, runs, waiting, refused = start_bundle_night(bundle.source, bundle, conns, trigger=trigger,
+                                                       local_date=local_date, actor=actor, inline=inline)
+    except NightAlreadyRunning:
+        if trigger != "received":
+            raise
+        bundle.summary += (" A sync of this source's schools was still running, so this bundle waits for Sync now "
+                           "or the nightly sync.")
+        db.session.commit()
+        return []
     if trigger == "received":
         bundle.summary += f" Sync started for {len(runs)} school{'s' if len(runs) != 1 else ''}."
         if waiting:
@@ -142,9 +148,15 @@ def _unlisted_sentence(bundle: RosterBundle, kept: list[RosterConnection]) -> No
 def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
     """RQ job (and the inline step of accept_source_bundle): validate a stored source bundle, then sync its mapped
     schools if wanted (`sync` None: the source's csv_sync_on_receipt)."""
+    check_and_list(bundle_id, sync)
+
+
+def check_and_list(bundle_id: int, sync: bool | None = None) -> list[RosterConnection]:
+    """check_source_bundle's work; returns the mapped schools a run may sync from the bundle (none unless valid)."""
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received" or bundle.source_id is None:
-        return
+        return []
+    kept = []
     try:
         kept = validate_source_bundle(bundle)
     except Exception:  # never left "received" for ever: refused, said so, nothing changed
@@ -152,15 +164,16 @@ def check_source_bundle(bundle_id: int, sync: bool | None = None) -> None:
         db.session.rollback()
         bundle.status, bundle.summary = "refused", NOT_CHECKED
         db.session.commit()
-        return
     log.info("CSV bundle %s of source %s: %s (%s schools)", bundle.id, bundle.source_id, bundle.status, len(kept))
     if bundle.status != "valid":
-        return
+        send_bundle_report(bundle.id)  # no school's run will say it: the district's managers hear of it
+        return []
     _unlisted_sentence(bundle, kept)
     db.session.commit()
     wanted = sync if sync is not None else bundle.source.csv_sync_on_receipt == "now"
     if wanted and kept:
         sync_source_bundle(bundle, kept)
+    return kept
 
 
 def accept_source_bundle(source_id: int, path, *, via: str, filename: str, sync: bool | None = None
@@ -173,8 +186,9 @@ def accept_source_bundle(source_id: int, path, *, via: str, filename: str, sync:
 
 
 def start_source_nightly(source: Source, day: date) -> list[int]:
-    """The nightly time of a CSV source: each mapped school syncs the newest valid bundle (one run per school and
-    local date, as for a school's own CSV method); returns the runs queued."""
+    """The nightly time of a CSV source: each mapped school syncs the newest valid bundle (one night per source and
+    local date, one run per school and local date, as for a school's own CSV method); returns the runs queued. While
+    another night of the source is still open, nothing starts and the next tick tries again."""
     bundle = latest_usable_bundle(0, source.id)
     if bundle is None:
         return []
@@ -182,7 +196,11 @@ def start_source_nightly(source: Source, day: date) -> list[int]:
                                                                       SyncRun.trigger == "nightly")))
     conns = [conn for conn in mapped_csv_connections(source.id)
              if conn.method == CSV_METHOD and conn.enabled_roles and conn.school_id not in done]
-    return [run.id for run in sync_source_bundle(bundle, conns, trigger="nightly", local_date=day.isoformat())]
+    try:
+        return [run.id for run in sync_source_bundle(bundle, conns, trigger="nightly", local_date=day.isoformat())]
+    except NightAlreadyRunning:
+        log.info("night of CSV source %s for %s not started: another night of it is still open", source.id, day)
+        return []
 
 
 def bundle_schools(source: Source) -> list[dict] | None:
@@ -197,3 +215,15 @@ def bundle_schools(source: Source) -> list[dict] | None:
     except (BundleRefused, OSError):
         return None
     return [asdict(school) for school in sorted(schools, key=lambda s: (s.name.lower(), s.source_id))]
+
+
+def delete_source_rows(source_id: int) -> None:
+    """What the foreign keys' ON DELETE does on PostgreSQL, done by hand before a source is deleted: SQLite (the
+    demo's database) enforces no foreign key unless each connection turns them on, and the portal does not. The
+    source's bundles and nights go; the school runs that read a bundle keep their history without the link."""
+    bundles = db.select(RosterBundle.id).where(RosterBundle.source_id == source_id)
+    nights = db.select(SourceNight.id).where(SourceNight.source_id == source_id)
+    db.session.execute(db.update(SyncRun).where(SyncRun.bundle_id.in_(bundles)).values(bundle_id=None))
+    db.session.execute(db.delete(SourceNightRun).where(SourceNightRun.night_id.in_(nights)))
+    db.session.execute(db.delete(SourceNight).where(SourceNight.source_id == source_id))
+    db.session.execute(db.delete(RosterBundle).where(RosterBundle.source_id == source_id))

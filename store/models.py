@@ -434,6 +434,7 @@ class RosterBundle(db.Model):
     users_mode: Mapped[str] = mapped_column(String(8), default="")  # bulk | delta, from the manifest
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    users: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # distinct sourcedIds in users.csv
     summary: Mapped[str] = mapped_column(Text, default="")  # one sentence for the list, written for the owner
     report_csv: Mapped[str] = mapped_column(Text, default="")  # the validation report (connectors.csvbundle.Report)
     # The last run that read it (SyncRun.id; no foreign key, since SyncRun.bundle_id points this way already).

@@ -75,6 +75,7 @@ class UserScan:
             yield from self._spooled()
         if self._page:
             yield self._page
+        self.bundle.users_read = len(self.seen)
         self._check_forward()
         if self.roles:
             for user in self.roles:

@@ -24,6 +24,7 @@ class CsvBundle:
         self.orgs: dict[str, tuple[str, SchoolRecord]] = {}
         self.roles: dict | None = None
         self._users_checked = False
+        self.users_read = 0  # distinct users (sourcedIds) of users.csv, once a read of it ended
         try:
             self._read_header_files()
         except BaseException:

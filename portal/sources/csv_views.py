@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from connectors.errors import InvalidSettings
 from jobs.bundle_files import latest_usable_bundle
+from jobs.district_night import NightAlreadyRunning
 from jobs.source_bundles import mapped_csv_connections, sync_source_bundle
 from store.db import db
 from store.models import RosterBundle, Source
@@ -150,7 +151,10 @@ def sync_latest(district, source):
         return _page(district, source, 409, csv_notice="No valid bundle has been received yet: upload one or have "
                                                        "the SIS push one over SFTP.")
     conns = [conn for conn in mapped_csv_connections(source.id) if conn.enabled_roles]
-    runs = sync_source_bundle(bundle, conns, trigger="manual")
+    try:
+        runs = sync_source_bundle(bundle, conns, trigger="manual", actor=current_user)
+    except NightAlreadyRunning as exc:
+        return _page(district, source, 409, csv_notice=str(exc))
     flash(f"Sync of {bundle.filename} started for {len(runs)} school{'s' if len(runs) != 1 else ''}; each school's "
           "run is in its Sync history.", "success")
     return redirect(url_for("sources.show", district_id=district.id, source_id=source.id, _anchor="csv-heading"))

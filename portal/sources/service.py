@@ -10,7 +10,7 @@ from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
 from jobs.bundle_files import API_METHOD, CSV_METHOD, remove_file
 from jobs.connection import get_connection
-from jobs.source_bundles import CSV_SOURCE
+from jobs.source_bundles import CSV_SOURCE, delete_source_rows
 from store.db import db
 from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
                           RosterConnection, School, Source)
@@ -214,7 +214,8 @@ def delete_source(source: Source, actor: Person | None) -> None:
                               f"District source {source.name} removed: {how}.")
     if account is not None:
         db.session.delete(account)
-    db.session.delete(source)  # its bundles' rows go with it (ON DELETE CASCADE)
+    delete_source_rows(source.id)  # its bundles and nights: by hand, since SQLite enforces no ON DELETE
+    db.session.delete(source)
     db.session.commit()
     for path in stored:  # they hold student data: not left on disk once nobody can see or prune them
         remove_file(path)

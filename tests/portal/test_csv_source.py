@@ -9,12 +9,14 @@ import pytest
 from rq import SimpleWorker
 
 from jobs.connection import get_connection
+from jobs.digest import set_report_choice
 from jobs.schedule import run_tick
 from portal.sftp import accounts
 from store.db import db
-from store.models import DistrictAuditEvent, RosterBundle, Source, SyncRun
+from store.models import DistrictAuditEvent, RosterBundle, Source, SourceNight, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, user_row, users, zip_bytes
 from tests.factories import make_csv_connection, make_district, make_district_manager, make_owner, make_school
+from tests.jobs.test_report import smtp_sink  # noqa: F401 - the fixture: a real SMTP server on a loopback port
 from tests.sftp_support import put_files, run, running_drop
 from tests.support import csrf_token, people, text
 
@@ -286,3 +288,67 @@ def test_removing_a_csv_source_deletes_its_bundles_and_sftp_folder(app, client, 
     assert removed.status_code == 302
     assert db.session.get(Source, source.id) is None and not os.path.exists(stored) and not folder.exists()
     assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
+
+
+def test_a_synced_bundle_is_a_source_night_on_the_overview_and_in_the_digest(app, client, world,
+                                                                             smtp_sink):  # noqa: F811
+    set_report_choice(world["dm"], "digest")
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    night = db.session.scalar(db.select(SourceNight).where(SourceNight.source_id == source.id))
+    assert (night.trigger, night.status, night.schools, night.records_read) == ("received", "planning", 3, 11)
+    _work(app, "sync")
+    db.session.refresh(night)
+    assert night.status == "succeeded" and night.digest_status == "sent"
+    overview = text(client.get(f"/districts/{world['district'].id}/rostering"))
+    assert "Every school synced" in overview and "CSV bundle received" in overview
+    for name in ("North High", "South Middle", "East Elementary"):
+        assert name in overview
+    (recipients, message), = smtp_sink.messages
+    assert recipients == [world["dm"].email] and "3 of 3 schools synced" in message["Subject"]
+    body = next(part.get_payload(decode=True).decode() for part in message.walk()
+                if part.get_content_type() == "text/plain")
+    assert all(name in body for name in ("North High", "South Middle", "East Elementary"))
+
+
+def test_one_night_of_a_csv_source_at_a_time(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")  # its night is open until the schools' runs end
+    _upload(client, world, source, district_bundle(), name="second.zip")
+    _work(app, "check")
+    second = db.session.scalar(db.select(RosterBundle).where(RosterBundle.filename == "second.zip"))
+    assert second.status == "valid" and "this bundle waits for Sync now or the nightly sync" in second.summary
+    token = csrf_token(client, f"{world['base']}/{source.id}")
+    refused = client.post(f"{world['base']}/{source.id}/bundles/sync", data={"csrf_token": token})
+    assert refused.status_code == 409 and "A night of this source is already" in text(refused)
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 1
+    _work(app, "sync")
+    assert client.post(f"{world['base']}/{source.id}/bundles/sync", data={"csrf_token": token}).status_code == 302
+    nights = db.session.scalars(db.select(SourceNight).order_by(SourceNight.id)).all()
+    assert [(n.trigger, n.schools) for n in nights] == [("received", 3), ("manual", 3)]
+
+
+@pytest.mark.smoke  # also on SQLite, which enforces no ON DELETE unless told to
+def test_removing_a_csv_source_removes_its_bundles_and_nights_and_keeps_the_schools_history(app, client, world):
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check", "sync")
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 1
+    for school in world["schools"].values():
+        data = {"csrf_token": csrf_token(client, world["base"]), "school_id": school.id}
+        assert client.post(f"{world['base']}/{source.id}/unmap", data=data).status_code == 302
+    removed = client.post(f"{world['base']}/{source.id}/delete", data={"csrf_token": csrf_token(client, world["base"])})
+    assert removed.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0
+    overview = client.get(f"/districts/{world['district'].id}/rostering").get_data(as_text=True)
+    assert '<th scope="row">District CSV</th>' not in overview and "No SIS source is set up" in overview
+    runs = db.session.scalars(db.select(SyncRun)).all()  # each school's history stays, without the bundle
+    assert len(runs) == 3 and {run.status for run in runs} == {"succeeded"} and {r.bundle_id for r in runs} == {None}
+    assert all(client.get(f"/schools/{run.school.slug}/rostering/runs/{run.id}").status_code == 200 for run in runs)

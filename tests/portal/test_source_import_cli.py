@@ -1,0 +1,90 @@
+"""`flask roster import --source ID|NAME FILE`: a district CSV source's bundle from a script (#16), checked once,
+every mapped school it lists synced (one night of the source) or previewed; exit codes like `roster import`."""
+import json
+
+import pytest
+
+from store.db import db
+from store.models import SourceNight, SyncRun
+from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
+from tests.factories import make_district, make_school, make_source, map_school
+from tests.support import people
+
+
+@pytest.fixture
+def source(app, bundle_store):
+    district = make_district(name="Demo District")
+    source = make_source(district, name="District CSV", method="csv", vendor="oneroster", url="", client_id="",
+                         commit=False)
+    source.secret_encrypted = None
+    for name, slug, sis_id in (("North High", "north", "s1"), ("South High", "south", "s2")):
+        map_school(make_school(district, name=name, slug=slug), source, sis_id, method="oneroster_csv", commit=False)
+    db.session.commit()
+    return source
+
+
+def _bundle(tmp_path, *rows):
+    rows = rows or (user_row("n1", org="s1"), user_row("n2", org="s1"), user_row("s1-a", org="s2"))
+    return write_zip(tmp_path / "district.zip", bundle_files(users_csv=users(*rows)))
+
+
+def _import(runner, ref, path, *flags):
+    return runner.invoke(args=["roster", "import", "--source", str(ref), str(path), *flags])
+
+
+def test_import_by_name_syncs_every_mapped_school_as_one_night(runner, source, tmp_path):
+    result = _import(runner, "District CSV", _bundle(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["source"], data["bundle_status"], data["night_status"], data["records_read"]) == \
+        ("District CSV", "valid", "succeeded", 3)
+    assert [(s["school"], s["status"], s["created"], s["preview"]) for s in data["schools"]] == \
+        [("north", "succeeded", 2, False), ("south", "succeeded", 1, False)]
+    north, south = (db.session.get(SyncRun, s["run_id"]).school for s in data["schools"])
+    assert [p[0] for p in people(north)] == ["n1", "n2"] and [p[0] for p in people(south)] == ["s1-a"]
+    night = db.session.scalar(db.select(SourceNight))
+    assert (night.trigger, night.schools, night.id) == ("cli", 2, data["night_id"])
+
+
+def test_preview_by_id_writes_nothing_and_prints_each_school(runner, source, tmp_path):
+    result = _import(runner, source.id, _bundle(tmp_path), "--preview")
+    assert result.exit_code == 0, result.output
+    assert "north: run" in result.output and "preview: nothing written" in result.output
+    assert "created 2" in result.output and "created 1" in result.output
+    runs = db.session.scalars(db.select(SyncRun)).all()
+    assert {run.trigger for run in runs} == {"preview"} and all(people(run.school) == [] for run in runs)
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0
+
+
+def test_a_bundle_with_errors_exits_1_with_its_problems_and_changes_nothing(runner, source, tmp_path):
+    result = _import(runner, "District CSV", _bundle(tmp_path, user_row("n1"), user_row("n1")), "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["status"] == "invalid" and data["problems"][0]["file"] == "users.csv"
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
+def test_a_held_school_exits_1(runner, source, tmp_path):
+    assert _import(runner, "District CSV", _bundle(tmp_path)).exit_code == 0
+    for conn in source.connections:
+        conn.archive, conn.archive_threshold_percent = True, 10.0
+    db.session.commit()
+    result = _import(runner, "District CSV", _bundle(tmp_path, user_row("s1-a", org="s2")), "--json")
+    assert result.exit_code == 1
+    assert {s["school"]: s["status"] for s in json.loads(result.output)["schools"]}["north"] == "needs_review"
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["--school", "north", "--source", "1"], 2, "either --school SLUG or --source"),
+    ([], 2, "either --school SLUG or --source"),
+    (["--source", "Nowhere"], 2, "No district source 'Nowhere'"),
+])
+def test_usage_errors_exit_2(runner, source, tmp_path, args, code, words):
+    result = runner.invoke(args=["roster", "import", *args, str(_bundle(tmp_path))])
+    assert result.exit_code == code and words in result.output
+
+
+def test_an_api_source_is_refused(runner, source, tmp_path):
+    make_source(source.district, name="Aeries")
+    result = _import(runner, "Aeries", _bundle(tmp_path))
+    assert result.exit_code == 1 and "reads its SIS over the OneRoster API" in result.output
