@@ -94,7 +94,7 @@ def start_night(source: Source, *, trigger: str = "nightly", local_date: date | 
         if trigger == "nightly" and not conn.automatic:
             continue  # the school's own Automatic Rostering switch is off
         school = db.session.get(School, conn.school_id)
-        if trigger == "nightly" and _paused(school, local_date):
+        if trigger == "nightly" and paused(school, local_date):
             continue
         try:
             run = create_run(school, trigger=trigger, local_date=day, actor=actor)
@@ -149,7 +149,8 @@ def start_night_now(source: Source, actor: Person) -> SourceNight:
     return start_night(source, trigger="manual", actor=actor)
 
 
-def _paused(school: School, day: date | None) -> bool:
+def paused(school: School, day: date | None) -> bool:
+    """A seasonal pause covers `day` for this school (the dispatcher's rule; the skipped run is recorded once)."""
     from .schedule import _skip_for_blackout  # the dispatcher's own rule (records the skipped run once)
     return day is not None and _skip_for_blackout(school, day, datetime.now(timezone.utc))
 

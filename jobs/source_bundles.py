@@ -25,7 +25,7 @@ from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_
 from .bundle_nights import start_bundle_night
 from .bundle_report import send_bundle_report
 from .bundles import VIA, record_check
-from .district_night import NightAlreadyRunning
+from .district_night import NightAlreadyRunning, paused
 
 log = logging.getLogger(__name__)
 CSV_SOURCE = "csv"  # Source.method of a district source that receives OneRoster CSV
@@ -195,7 +195,9 @@ def start_source_nightly(source: Source, day: date) -> list[int]:
     done = set(db.session.scalars(db.select(SyncRun.school_id).where(SyncRun.local_date == day.isoformat(),
                                                                       SyncRun.trigger == "nightly")))
     conns = [conn for conn in mapped_csv_connections(source.id)
-             if conn.method == CSV_METHOD and conn.enabled_roles and conn.school_id not in done]
+             if conn.method == CSV_METHOD and conn.enabled_roles and conn.school_id not in done
+             and conn.automatic  # the school's own Automatic Rostering switch, as in an API source's night
+             and not paused(db.session.get(School, conn.school_id), day)]  # a seasonal pause: skipped, recorded
     try:
         return [run.id for run in sync_source_bundle(bundle, conns, trigger="nightly", local_date=day.isoformat())]
     except NightAlreadyRunning:

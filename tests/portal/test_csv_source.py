@@ -2,7 +2,7 @@
 over SFTP) checked once and synced into each mapped school by that school's own run."""
 import io
 import os
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import asyncssh
 import pytest
@@ -15,7 +15,7 @@ from portal.sftp import accounts
 from store.db import db
 from store.models import DistrictAuditEvent, RosterBundle, Source, SourceNight, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, user_row, users, zip_bytes
-from tests.factories import make_csv_connection, make_district, make_district_manager, make_owner, make_school
+from tests.factories import make_csv_connection, make_pause, make_district, make_district_manager, make_owner, make_school
 from tests.jobs.test_report import smtp_sink  # noqa: F401 - the fixture: a real SMTP server on a loopback port
 from tests.sftp_support import put_files, run, running_drop
 from tests.support import csrf_token, people, text
@@ -171,6 +171,23 @@ def test_at_the_nightly_time_each_mapped_school_syncs_the_newest_bundle_once(app
     north, south, east = world["schools"].values()
     assert (len(rostered(north)), len(rostered(south)), len(rostered(east))) == (5, 3, 2)
     assert {run.trigger for run in db.session.scalars(db.select(SyncRun))} == {"nightly"}
+
+
+def test_the_nightly_time_leaves_out_a_school_switched_off_or_paused(app, client, world):
+    """A mapped school keeps its own Automatic Rostering switch and seasonal pauses, as in an API source's night."""
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly", automatic="on", sync_time="02:00")
+    _map_all(client, world, source)
+    _upload(client, world, source, district_bundle())
+    _work(app, "check")
+    north, south, east = world["schools"].values()
+    get_connection(north.id).automatic = False
+    make_pause(south, date(2026, 3, 1), date(2026, 3, 8))
+    db.session.commit()
+    run_tick(datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc))  # 2:30 AM in Los Angeles
+    _work(app, "sync")
+    assert (rostered(north), rostered(south), len(rostered(east))) == (set(), set(), 2)
+    runs = dict(db.session.execute(db.select(SyncRun.school_id, SyncRun.status)).all())
+    assert north.id not in runs and runs[south.id] == "skipped" and runs[east.id] == "succeeded"
 
 
 def test_a_bundle_with_a_structural_error_changes_no_school(app, client, world):
