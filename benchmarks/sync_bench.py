@@ -162,6 +162,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="samples of each measurement, floor included; the table shows their medians")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -173,7 +174,8 @@ def main() -> int:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rows += bench_database("SQLite", f"sqlite:///{tmp}/bench.db", info, seed=1, repeat=max(1, args.repeat))
+            if not args.skip_sqlite:
+                rows += bench_database("SQLite", f"sqlite:///{tmp}/bench.db", info, seed=1, repeat=max(1, args.repeat))
         why_not = "skipped (--skip-pg)" if args.skip_pg else postgres_ready()
         if why_not:
             print(f"PostgreSQL skipped: {why_not}")
