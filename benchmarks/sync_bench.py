@@ -142,7 +142,8 @@ def bench_database(label: str, database_url: str, info: dict, seed: int, repeat:
         return measure("sync", database_url, info)
 
     def changed_sync(i: int) -> dict:
-        admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=seed + 1000 * i)  # seed alone for the first
+        # the first sample mutates with `seed` alone, as a single-sample bench did
+        admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=seed + 1000 * i)
         return measure("sync", database_url, info)
 
     steps = {"first sync": first_sync, "no-change re-sync": lambda _: measure("sync", database_url, info),
@@ -171,16 +172,16 @@ def main() -> int:
                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
     info = json.loads(sandbox.stdout.readline())
     print(f"sandbox (separate process): {args.students:,} students ready in {time.perf_counter() - started:.1f}s")
-    rows = []
+    rows, repeat = [], max(1, args.repeat)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if not args.skip_sqlite:
-                rows += bench_database("SQLite", f"sqlite:///{tmp}/bench.db", info, seed=1, repeat=max(1, args.repeat))
+                rows += bench_database("SQLite", f"sqlite:///{tmp}/bench.db", info, seed=1, repeat=repeat)
         why_not = "skipped (--skip-pg)" if args.skip_pg else postgres_ready()
         if why_not:
             print(f"PostgreSQL skipped: {why_not}")
         else:
-            rows += bench_database("PostgreSQL", PG_URL, info, seed=2, repeat=max(1, args.repeat))
+            rows += bench_database("PostgreSQL", PG_URL, info, seed=2, repeat=repeat)
     finally:
         sandbox.terminate()
         sandbox.wait(10)

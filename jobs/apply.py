@@ -2,6 +2,7 @@
 import logging
 import secrets
 from datetime import datetime, timezone
+from itertools import islice
 
 from sqlalchemy import text
 
@@ -37,9 +38,15 @@ CHANGE_COLUMNS = ("run_id", "person_id", "source_id", "action", "field", "before
 ACTION = CHANGE_COLUMNS.index("action")
 
 
-def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None):
+def create_row(run_id: int, person_id: int | None, sid: str, given: str, family: str) -> tuple:
+    """The change-log row of one created person (its `after` is the name)."""
+    return run_id, person_id, sid, "create", "", "", f"{given} {family}".strip()
+
+
+def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None, *, logged: int = 0):
     """The field-level change log, generated lazily: one row per created/archived/skipped person, one per changed
-    field (a skip row's `field` is its reason, its `after` the name the SIS gave).
+    field (a skip row's `field` is its reason, its `after` the name the SIS gave). `logged`: the first creates
+    whose rows NewPeople already wrote with the people.
 
     Rows are tuples in CHANGE_COLUMNS order (a dict each cost more than its COPY line on a 700k-person preview)."""
     created_ids = created_ids or {}
@@ -49,9 +56,9 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
 
     given, family = plan.fields.index("given_name"), plan.fields.index("family_name")
     person_id = created_ids.get
-    for sid, packed, _ in plan.creates:
+    for sid, packed, _ in islice(plan.creates, logged, None):
         values = unpack(packed)
-        yield run_id, person_id(sid), sid, "create", "", "", f"{values[given]} {values[family]}".strip()
+        yield create_row(run_id, person_id(sid), sid, values[given], values[family])
     for pid, sid, _, _, _ in plan.updates:
         for name, before, after in plan.diffs.get(pid, ()):
             yield row("update", pid, sid, name, before, after)
@@ -70,10 +77,18 @@ def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None 
 class NewPeople:
     """Inserts a plan's new people inside the session's open transaction, in batches; nothing commits until
     apply_plan commits the whole run, and a failure before that rolls them back with the rest.
-    (jobs.early_people writes them while the SIS is still being read.)"""
+    (jobs.early_people writes them while the SIS is still being read.)
 
-    def __init__(self, school_id: int, district_id: int, fields: tuple[str, ...]):
-        self.school_id, self.now, self.written = school_id, datetime.now(timezone.utc), 0
+    On PostgreSQL each batch takes its ids from the person sequence and writes its "create" change-log rows
+    with the people, so apply_plan neither reads the ids back nor logs the creates afterwards (both were serial
+    work after the fetch of a first sync). SQLite reads the ids back once and apply_plan logs them."""
+
+    def __init__(self, run_id: int, school_id: int, district_id: int, fields: tuple[str, ...]):
+        self.run_id, self.school_id, self.now, self.written = run_id, school_id, datetime.now(timezone.utc), 0
+        self.logged = 0  # creates whose change-log row is written
+        self._ids: dict[str, int] = {}  # PostgreSQL: source_id → the id taken from the sequence
+        self._log_reset = False
+        self._names = fields.index("given_name"), fields.index("family_name")  # at the front of each row
         # COPY applies no Python-side defaults: every column is given. Rows are value lists in `columns` order
         # (a dict per person cost more than its COPY line).
         blank = tuple(name for name in BLANK_FIELDS if name not in fields)
@@ -91,17 +106,36 @@ class NewPeople:
                 self.insert(chunk, connection)
         self.written = len(creates)
 
+    def reset_log(self, connection) -> None:
+        """Before this run's first change-log row: clear what a re-queued run recorded the first time."""
+        if not self._log_reset:
+            _reset_changes(self.run_id, connection)
+            self._log_reset = True
+
     def insert(self, chunk: list[tuple], connection) -> None:
+        self.reset_log(connection)
         tail, constants = self._tail, self._constants
         tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
-        bulk_insert_rows(PEOPLE, self.columns, [
-            (*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
-            for i, (sid, packed, modified) in enumerate(chunk)], connection)
+        rows = [(*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
+                for i, (sid, packed, modified) in enumerate(chunk)]
+        if connection.dialect.name != "postgresql":
+            bulk_insert_rows(PEOPLE, self.columns, rows, connection)  # ids() reads the ids back
+            return
+        ids = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, %(n)s)",
+            {"n": len(chunk)}).scalars().all()
+        bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)), connection)
+        given, family = self._names
+        bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
+            create_row(self.run_id, pid, sid, row[given], row[family])
+            for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
+        self._ids.update(zip((sid for sid, _, _ in chunk), ids))
+        self.logged += len(chunk)
 
     def ids(self) -> dict[str, int]:
-        """source_id → id of the people written (one query; the change log links to them)."""
-        if not self.written:
-            return {}
+        """source_id → id of the people written (the change log links to them): on SQLite one query."""
+        if self._ids or not self.written:
+            return self._ids
         created = db.select(Person.source_id, Person.id).where(
             Person.school_id == self.school_id, Person.created_at == self.now, Person.source_id.is_not(None))
         return {sid: pid for sid, pid in db.session.execute(created.execution_options(yield_per=CHUNK))}
@@ -135,9 +169,10 @@ def _insert_changes(rows) -> None:
         bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, chunk)
 
 
-def _reset_changes(run_id: int) -> None:
+def _reset_changes(run_id: int, connection=None) -> None:
     """A re-queued run (approved after review) replaces what it recorded the first time."""
-    db.session.execute(db.delete(SyncChange).where(SyncChange.run_id == run_id))
+    (connection if connection is not None else db.session).execute(
+        db.delete(SyncChange).where(SyncChange.run_id == run_id))
 
 
 def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *, full: bool,
@@ -147,12 +182,12 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
     `people`: the NewPeople that already wrote some creates in this transaction during the fetch."""
     now = datetime.now(timezone.utc)
     try:
-        _reset_changes(run_id)
-        people = people or NewPeople(school_id, district_id, plan.fields)
-        people.write(plan.creates)
+        people = people or NewPeople(run_id, school_id, district_id, plan.fields)
+        people.write(plan.creates)  # (its first batch cleared the run's old change log)
+        people.reset_log(db.session.connection())  # a run without creates
         created = people.ids()
         _update_people(plan, now)
-        _insert_changes(change_rows(run_id, plan, created))
+        _insert_changes(change_rows(run_id, plan, created, logged=people.logged))
         record_role_counts(run_id, school_id)
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:

@@ -2,7 +2,8 @@
 
 A 100k first sync's apply was mostly the server maintaining the person indexes (five trigram GINs) while the
 client waited for each COPY to finish. Here a thread COPYs each batch on the session's connection, in the
-session's open transaction, while the main thread reads and plans on (psycopg waits without the GIL). Nothing
+session's open transaction, while the main thread reads and plans on (psycopg waits without the GIL); with them
+go their ids (from the sequence) and their "create" change-log rows, the run's old log cleared first. Nothing
 commits before apply_plan commits the whole run; a failed, held or refused run rolls the rows back with the rest.
 """
 import queue
@@ -18,8 +19,8 @@ EARLY_BATCH = CHUNK  # new people waiting before a batch is handed to the thread
 class EarlyPeople(NewPeople):
     """feed() after every page; settle() before the session is used again (nothing else touches it meanwhile)."""
 
-    def __init__(self, school_id: int, district_id: int, fields: tuple[str, ...]):
-        super().__init__(school_id, district_id, fields)
+    def __init__(self, run_id: int, school_id: int, district_id: int, fields: tuple[str, ...]):
+        super().__init__(run_id, school_id, district_id, fields)
         self.queued = 0
         self._pending: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None

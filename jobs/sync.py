@@ -204,7 +204,7 @@ def _early_writer(job: Prepared, fields: tuple[str, ...]) -> EarlyPeople | None:
     writes, so it inserts at apply time. Nothing may use db.session during the fetch."""
     if job.preview or db.engine.dialect.name != "postgresql":
         return None
-    return EarlyPeople(job.school_id, job.district_id, fields)
+    return EarlyPeople(job.run_id, job.school_id, job.district_id, fields)
 
 
 def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter,
