@@ -209,13 +209,20 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
         refresh_statistics()
 
 
+# The columns People pages filter, sort and look people up by. ANALYZE of only these took 0.5 s against 2.1 s
+# for the whole table (100k people, mostly the trigram indexes' lower(...) expressions); a partial ANALYZE does
+# not reset the table's count of changes since its last analyze, so autovacuum still analyzes it all soon after.
+ANALYZED_COLUMNS = ("id", "school_id", "district_id", "role", "status", "family_name", "given_name", "email",
+                    "sis_id", "source_id")
+
+
 def refresh_statistics() -> None:
     """After a big first sync, PostgreSQL's planner still thinks the school is tiny until autoanalyze runs,
     and People pages sort the whole school on disk meanwhile (seen: p95 1.4-2.3 s under load). Best effort."""
     if db.engine.dialect.name != "postgresql":
         return
     try:
-        db.session.execute(text("ANALYZE person"))
+        db.session.execute(text(f"ANALYZE person ({', '.join(ANALYZED_COLUMNS)})"))
         db.session.commit()
     except Exception:  # noqa: BLE001 - the sync already succeeded; stale statistics only cost speed
         db.session.rollback()
