@@ -7,9 +7,11 @@ import pytest
 
 import jobs.early_people
 from jobs.early_people import EarlyPeople
+from jobs.runs import approve_run
+from jobs.sync import run_sync
 from store.db import db
-from store.models import SyncChange
-from tests.factories import make_school
+from store.models import Person, SyncChange, SyncRun
+from tests.factories import make_owner, make_school
 from tests.support import (assert_as_after_a_complete_sync, assert_failed_and_unchanged, changes, connect,
                            people, sandbox_fixture, sync)
 
@@ -71,6 +73,28 @@ def test_a_run_held_by_the_archive_guard_adds_nobody_it_found_new(early_writes, 
     assert people(school) == before
     assert db.session.scalar(db.select(db.func.count(SyncChange.id)).where(
         SyncChange.run_id == run.id, SyncChange.action == "create")) == 0
+
+
+def test_an_approved_held_run_logs_each_change_once_with_its_new_people_linked(early_writes, sandbox):
+    """The re-queued run clears what it recorded when held before its early writer logs the first new people."""
+    school = make_school()
+    connect(school, sandbox, archive=True)
+    assert sync(school).status == "succeeded"
+    sandbox.mutate(remove_fraction=0.5, seed=5, remove_mode="dropped")
+    sandbox.simulate(sandbox.info["school_ids"][0], renames=0, removals=0, additions=25, seed=5)
+    run = sync(school)
+    assert run.status == "needs_review" and len(changes(run, "archive")) == run.would_archive > 0
+    approve_run(run, make_owner(school))
+    early_writes.clear()
+    run_sync(run.id)
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run.id)
+    assert run.status == "succeeded" and sum(early_writes) > 0
+    archived, created = changes(run, "archive"), changes(run, "create")
+    assert len(archived) == len({c.source_id for c in archived}) == run.archived == run.would_archive
+    assert len(created) == len({c.source_id for c in created}) == run.created >= 25
+    ids = dict(db.session.execute(db.select(Person.source_id, Person.id).where(Person.school_id == school.id)).all())
+    assert all(ids[c.source_id] == c.person_id for c in created)  # each row links to the person it created
 
 
 def test_a_write_failing_during_the_fetch_fails_the_run_with_nothing_changed(early_writes, sandbox, monkeypatch):
