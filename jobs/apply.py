@@ -100,6 +100,8 @@ class NewPeople:
     def write(self, creates: list[tuple]) -> None:
         """Insert the creates not written yet."""
         pending = creates[self.written:]
+        # first: on SQLite this DELETE opens the transaction, so search_index_deferred's DROP TRIGGER is inside it
+        self.reset_log(db.session.connection())
         with search_index_deferred(len(pending)):
             connection = db.session.connection()
             for chunk in _chunks(pending, CHUNK):
@@ -183,8 +185,7 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
     now = datetime.now(timezone.utc)
     try:
         people = people or NewPeople(run_id, school_id, district_id, plan.fields)
-        people.write(plan.creates)  # (its first batch cleared the run's old change log)
-        people.reset_log(db.session.connection())  # a run without creates
+        people.write(plan.creates)  # first clears the run's old change log (unless its early batches did)
         created = people.ids()
         _update_people(plan, now)
         _insert_changes(change_rows(run_id, plan, created, logged=people.logged))
