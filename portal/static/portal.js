@@ -8,6 +8,30 @@
   var EXCLUSIVE = {additions_only: ["auto_update", "archive"], auto_update: ["additions_only"],
                    archive: ["additions_only"]};
 
+  // A control changed while the page was still loading (before htmx was listening) would never send its
+  // request: the SIS menu would show Campus over Aeries' fields. Once htmx has processed the page (its
+  // DOMContentLoaded listener was added first, this file is deferred after it), replay such a change.
+  function changedSinceServed(el) {
+    if (el.tagName === "SELECT") {
+      var served = el.options.length ? el.options[0].value : "";
+      for (var i = 0; i < el.options.length; i += 1) {
+        if (el.options[i].defaultSelected) {
+          served = el.options[i].value;
+        }
+      }
+      return el.value !== served;
+    }
+    return "defaultValue" in el && el.value !== el.defaultValue;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[hx-trigger*=change]").forEach(function (el) {
+      if (changedSinceServed(el)) {
+        el.dispatchEvent(new Event("change", {bubbles: true}));
+      }
+    });
+  });
+
   document.addEventListener("change", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches(".sync-settings input[type=checkbox]") || !box.checked) {

@@ -81,6 +81,21 @@ def test_campus_url_fills_in_the_app_name(page, school):
     screenshot(page, "05-campus-app-name")
 
 
+def test_a_sis_picked_before_the_page_scripts_ran_still_gets_its_fields(page, school):
+    """A quick pick while the page still loads (htmx not listening yet) must not leave Campus over Aeries' fields."""
+    owner = make_owner(school)
+    sign_in(page, owner.email, PASSWORD)
+    held = []
+    page.route("**/static/htmx-*.min.js", lambda route: held.append(route))  # hold htmx back until the SIS is picked
+    page.goto(f"/schools/{school.slug}/rostering", wait_until="commit")
+    page.get_by_label("SIS", exact=True).select_option("infinite-campus")
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(page.get_by_label("App Name")).to_be_visible()
+    expect(page.locator("#vendor-fields")).to_contain_text("OneRoster Provisioning")
+
+
 def test_denied_area_shows_the_red_row_with_its_fix(page, school, aeries, sync_worker):
     owner = make_owner(school)
     open_rostering(page, school, owner.email)
