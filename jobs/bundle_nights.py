@@ -11,15 +11,14 @@ API: while a night of the source is open, NightAlreadyRunning.
 import logging
 from datetime import datetime, timezone
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from store.db import db
 from store.models import Person, RosterBundle, RosterConnection, Source, SourceNight, SourceNightRun, SyncRun
 
 from .connection import NotConfigured
-from .district_night import NightAlreadyRunning, open_night, settle_night
-from .runs import JOB_TIMEOUT_MARGIN, SyncAlreadyRunning, create_run
+from .district_night import NightAlreadyRunning, enqueue_school_runs, open_night, settle_night
+from .runs import SyncAlreadyRunning, create_run
 from .sync import run_sync
 
 log = logging.getLogger(__name__)
@@ -72,18 +71,8 @@ def start_bundle_night(source: Source, bundle: RosterBundle, conns: list[RosterC
         for run in runs:
             run_bundle_school(run.id, night.id)
     else:
-        _enqueue(runs, night.id)
+        enqueue_school_runs(runs, night.id, SCHOOL_JOB)
     return night, runs, waiting, refused
-
-
-def _enqueue(runs: list[SyncRun], night_id: int) -> None:
-    timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
-    for run in runs:
-        run.job_id = f"sync-school-{run.school_id}-run-{run.id}-night-{night_id}"
-    db.session.commit()  # job ids on the rows before a fast worker looks for them
-    for run in runs:
-        current_app.sync_queue.enqueue(SCHOOL_JOB, run.id, night_id, job_id=run.job_id, job_timeout=timeout,
-                                       result_ttl=86400, failure_ttl=7 * 86400)
 
 
 def run_bundle_school(run_id: int, night_id: int) -> None:

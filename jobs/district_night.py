@@ -360,12 +360,18 @@ def _fan_out(night_id: int, inline: bool) -> None:
         for run in runs:
             plan_school(run.id, night_id)
         return
+    enqueue_school_runs(runs, night_id, PLAN_JOB)
+
+
+def enqueue_school_runs(runs: list[SyncRun], night_id: int, job: str) -> None:
+    """Queue one `job(run_id, night_id)` per school run of a night (an API night's plan_school, a CSV source's
+    bundle run), with the job ids on the rows first."""
     timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
     for run in runs:
         run.job_id = f"sync-school-{run.school_id}-run-{run.id}-night-{night_id}"
     db.session.commit()  # job ids on the rows before a fast worker looks for them
     for run in runs:
-        current_app.sync_queue.enqueue(PLAN_JOB, run.id, night_id, job_id=run.job_id, job_timeout=timeout,
+        current_app.sync_queue.enqueue(job, run.id, night_id, job_id=run.job_id, job_timeout=timeout,
                                        result_ttl=86400, failure_ttl=7 * 86400)
 
 
