@@ -35,9 +35,10 @@ TOO_LARGE = (f"The upload is larger than {MAX_UPLOAD_MB} MB, the most the page a
              "sync needs (manifest.csv, orgs.csv, users.csv), zipped; a larger export can be pushed over SFTP.")
 
 
-def _school_bundle(school, bundle_id: int) -> RosterBundle:
-    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.id == bundle_id,
-                                                             RosterBundle.school_id == school.id))
+def owned_bundle(bundle_id: int, *, school=None, source=None) -> RosterBundle:
+    """The bundle only when it belongs to this school (or district source): another owner's id is a 404."""
+    owner = RosterBundle.school_id == school.id if school is not None else RosterBundle.source_id == source.id
+    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.id == bundle_id, owner))
     if bundle is None:
         abort(404)
     return bundle
@@ -119,7 +120,7 @@ def too_large(error):
 @school_required
 def bundle_status(school, bundle_id):
     """One bundle and its validation report; polled while it is being checked."""
-    bundle = _school_bundle(school, bundle_id)
+    bundle = owned_bundle(bundle_id, school=school)
     rows, total = report_rows(bundle)
     response = make_response(render_template("rostering/_bundle.html", school=school, bundle=bundle, report=rows,
                                              report_total=total, conn=get_connection(school)))
@@ -137,7 +138,7 @@ def bundle_list(school):
 @bp.get("/bundles/<int:bundle_id>/report.csv")
 @school_required
 def bundle_report(school, bundle_id):
-    return report_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}-validation.csv")
+    return report_download(owned_bundle(bundle_id, school=school), f"{school.slug}-bundle-{bundle_id}-validation.csv")
 
 
 def report_download(bundle: RosterBundle, filename: str):
@@ -156,7 +157,7 @@ def report_download(bundle: RosterBundle, filename: str):
 @school_required
 def download_bundle(school, bundle_id):
     """The bundle as received (a folder of CSV files is zipped), while retention keeps it."""
-    return bundle_download(_school_bundle(school, bundle_id), f"{school.slug}-bundle-{bundle_id}.zip")
+    return bundle_download(owned_bundle(bundle_id, school=school), f"{school.slug}-bundle-{bundle_id}.zip")
 
 
 def bundle_download(bundle: RosterBundle, name: str):
@@ -178,7 +179,7 @@ def bundle_download(bundle: RosterBundle, name: str):
 @school_required
 def start_bundle_run(school, bundle_id):
     """Preview or sync this bundle (the Sync card's buttons read the newest valid one)."""
-    bundle = _school_bundle(school, bundle_id)
+    bundle = owned_bundle(bundle_id, school=school)
     trigger = request.form.get("trigger", "preview")
     if trigger not in STARTABLE:
         abort(400)

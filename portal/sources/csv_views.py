@@ -10,10 +10,10 @@ from jobs.bundle_files import latest_usable_bundle
 from jobs.district_night import NightAlreadyRunning
 from jobs.source_bundles import mapped_csv_connections, sync_source_bundle
 from store.db import db
-from store.models import RosterBundle, Source
+from store.models import Source
 
 from ..htmx import full_reload, is_htmx, retarget
-from ..rostering.bundles import bundle_download, report_download
+from ..rostering.bundles import bundle_download, owned_bundle, report_download
 from ..rostering.csv_method import MAX_UPLOAD_MB, UploadRefused
 from ..rostering.sftp import NO_ACCOUNT
 from ..rostering.sftp_view import sftp_view
@@ -93,14 +93,6 @@ def _csv_source_required(view):
     return wrapper
 
 
-def _source_bundle(source, bundle_id: int) -> RosterBundle:
-    bundle = db.session.scalar(db.select(RosterBundle).where(RosterBundle.id == bundle_id,
-                                                             RosterBundle.source_id == source.id))
-    if bundle is None:
-        abort(404)
-    return bundle
-
-
 def _page(district, source, status=200, **parts):
     from .routes import _page as whole_page
     return whole_page(district, source, status, csv_context(district, source, **parts))
@@ -132,13 +124,13 @@ def bundle_list(district, source):
 @bp.get("/<int:source_id>/bundles/<int:bundle_id>/report.csv")
 @district_manager_required
 def bundle_report(district, source, bundle_id):
-    return report_download(_source_bundle(source, bundle_id), f"source-{source.id}-bundle-{bundle_id}-validation.csv")
+    return report_download(owned_bundle(bundle_id, source=source), f"source-{source.id}-bundle-{bundle_id}-validation.csv")
 
 
 @bp.get("/<int:source_id>/bundles/<int:bundle_id>/download")
 @district_manager_required
 def download_bundle(district, source, bundle_id):
-    return bundle_download(_source_bundle(source, bundle_id), f"source-{source.id}-bundle-{bundle_id}.zip")
+    return bundle_download(owned_bundle(bundle_id, source=source), f"source-{source.id}-bundle-{bundle_id}.zip")
 
 
 @bp.post("/<int:source_id>/bundles/sync")
