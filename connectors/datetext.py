@@ -8,26 +8,30 @@ from datetime import date, datetime, time
 
 def clock_text(moment: datetime | time | str | None) -> str:
     """A wall-clock time as every page and email shows it: "2:00 AM" (a "HH:MM" string, time or datetime)."""
-    if moment is None or moment == "":
-        return "—"
+    moment = _parsed(moment, time.fromisoformat)
     if isinstance(moment, str):
-        try:
-            moment = time.fromisoformat(moment)
-        except ValueError:
-            return moment
+        return moment
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
 def date_text(day: date | datetime | str | None) -> str:
     """A date as every page and email shows it: "Dec 1, 2026" (a date, datetime or ISO "YYYY-MM-DD")."""
-    if day is None or day == "":
-        return "—"
+    day = _parsed(day, date.fromisoformat)
     if isinstance(day, str):
-        try:
-            day = date.fromisoformat(day)
-        except ValueError:
-            return day
+        return day
     return f"{day:%b} {day.day}, {day.year}"
+
+
+def _parsed(value, parse):
+    """An ISO string parsed; a string that does not parse comes back as it is, and nothing as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+    return value
 
 
 def moment_text(moment: datetime | None) -> str:
