@@ -74,6 +74,26 @@ def app_config(**overrides) -> dict:
     return config
 
 
+@contextmanager
+def sqlite_school(path: Path, name: str, slug: str):
+    """A school in a fresh SQLite database of its own (the embedded default), its app context pushed meanwhile."""
+    from portal import create_app
+    from portal.schema import rebuild_schema
+    from store.models import District, School
+    app = create_app(app_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"))
+    with app.app_context():
+        rebuild_schema()
+        district = District(name=name, timezone="UTC")
+        school = School(district=district, name=f"{name} High", slug=slug)
+        db.session.add_all([district, school])
+        db.session.commit()
+        try:
+            yield school
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def ensure_database(database_url: str) -> None:
     """Create the PostgreSQL test database if it is missing (an xdist worker's, on a fresh machine)."""
     url = make_url(database_url)

@@ -12,12 +12,10 @@ from jobs.apply import apply_plan
 from jobs.bulk import DEFER_SEARCH_FROM
 from jobs.fields import FIELDS, pack
 from jobs.plan import SyncPlan
-from portal import create_app
 from portal.people.directory import search_people
-from portal.schema import rebuild_schema
 from store.db import db
-from store.models import District, Person, School, SyncRun
-from tests.support import app_config
+from store.models import Person, SyncRun
+from tests.support import sqlite_school as fresh_sqlite_school
 
 pytestmark = pytest.mark.smoke
 PEOPLE = DEFER_SEARCH_FROM + 200
@@ -25,19 +23,11 @@ PEOPLE = DEFER_SEARCH_FROM + 200
 
 @pytest.fixture
 def sqlite_school(tmp_path):
-    app = create_app(app_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'deferred.db'}"))
-    with app.app_context():
-        rebuild_schema()
-        district = District(name="Deferred", timezone="UTC")
-        school = School(district=district, name="Deferred High", slug="deferred")
-        db.session.add_all([district, school])
-        db.session.commit()
-        db.session.add(Person(school_id=school.id, district_id=district.id, role="teacher", given_name="Hand",
+    with fresh_sqlite_school(tmp_path / "deferred.db", "Deferred", "deferred") as school:
+        db.session.add(Person(school_id=school.id, district_id=school.district_id, role="teacher", given_name="Hand",
                               family_name="Made", email="hand@deferred.org", status="active", session_token="x"))
         db.session.commit()
         yield school
-        db.session.remove()
-        db.engine.dispose()
 
 
 def first_sync_plan() -> SyncPlan:

@@ -5,34 +5,24 @@ Runs on its own SQLite file whatever TEST_DATABASE_URL says, because the table e
 import pytest
 from sqlalchemy import event, insert, text
 
-from portal import create_app
 from portal.people.directory import search_people
-from portal.schema import rebuild_schema
 from store.db import db
-from store.models import District, Person, School
-from tests.support import app_config
+from store.models import Person
+from tests.support import sqlite_school as fresh_sqlite_school
 
 pytestmark = pytest.mark.smoke
 
 
 @pytest.fixture
 def sqlite_school(tmp_path):
-    app = create_app(app_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'search.db'}"))
-    with app.app_context():
-        rebuild_schema()
-        district = District(name="Search", timezone="UTC")
-        school = School(district=district, name="Search High", slug="search")
-        db.session.add_all([district, school])
-        db.session.commit()
+    with fresh_sqlite_school(tmp_path / "search.db", "Search", "search") as school:
         db.session.execute(insert(Person), [
-            dict(school_id=school.id, district_id=district.id, role="student", given_name=f"Given{i}",
+            dict(school_id=school.id, district_id=school.district_id, role="student", given_name=f"Given{i}",
                  family_name="Smith" if i % 10 == 3 else f"Family{i}", email=f"p{i}@search.org", sis_id=f"{9000 + i}",
                  source_id=f"stu-0810{i:03d}-1", status="active", session_token="x")
             for i in range(200)])
         db.session.commit()
         yield school
-        db.session.remove()
-        db.engine.dispose()
 
 
 def names(school, q):
