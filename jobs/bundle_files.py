@@ -113,8 +113,11 @@ def latest_usable_bundle(school_id: int, source_id: int | None = None) -> Roster
 
 
 def bundle_serves(bundle: RosterBundle, school_id: int, source_id: int | None) -> bool:
-    """A school's run reads its own bundles, or (mapped to a CSV source) its source's."""
-    return bundle.school_id == school_id if bundle.source_id is None else bundle.source_id == source_id
+    """A school's run reads its own bundles, or (mapped to a CSV source) its source's only: a bundle the school
+    received before it was mapped is an older roster than the district's."""
+    if source_id is not None:
+        return bundle.source_id == source_id
+    return bundle.source_id is None and bundle.school_id == school_id
 
 
 def usable(bundle: RosterBundle | None) -> bool:

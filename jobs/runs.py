@@ -112,6 +112,11 @@ def _enqueue(run: SyncRun, suffix: str = "") -> SyncRun:
     return run
 
 
+FOLLOWS_SOURCE = ("This bundle was received before the school followed its district's source, so it is not synced: the "
+                  "school's runs read the district source's bundles. Press Sync now to sync the newest of those, or "
+                  "ask a District Manager to send the district source a new bundle.")
+
+
 def _run_bundle(conn, bundle_id: int | None) -> int | None:
     """The bundle a CSV-method run reads (the one named, else the newest valid one); None for the API method."""
     if conn.method != CSV_METHOD:
@@ -122,6 +127,8 @@ def _run_bundle(conn, bundle_id: int | None) -> int | None:
     bundle = db.session.get(RosterBundle, bundle_id) if bundle_id is not None else \
         latest_usable_bundle(conn.school_id, conn.source_id)
     if bundle is not None and not bundle_serves(bundle, conn.school_id, conn.source_id):
+        if bundle.school_id == conn.school_id:  # the school's own, from before it followed a district source
+            raise NotConfigured(FOLLOWS_SOURCE)
         bundle = None
     if not usable(bundle):
         raise NotConfigured(NO_BUNDLE)

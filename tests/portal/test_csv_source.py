@@ -8,6 +8,7 @@ import asyncssh
 import pytest
 from rq import SimpleWorker
 
+from jobs.bundles import accept_bundle
 from jobs.connection import get_connection
 from jobs.digest import set_report_choice
 from jobs.schedule import run_tick
@@ -369,3 +370,26 @@ def test_removing_a_csv_source_removes_its_bundles_and_nights_and_keeps_the_scho
     runs = db.session.scalars(db.select(SyncRun)).all()  # each school's history stays, without the bundle
     assert len(runs) == 3 and {run.status for run in runs} == {"succeeded"} and {r.bundle_id for r in runs} == {None}
     assert all(client.get(f"/schools/{run.school.slug}/rostering/runs/{run.id}").status_code == 200 for run in runs)
+
+
+def test_a_mapped_school_cannot_sync_a_bundle_it_received_before_it_was_mapped(app, client, auth, world, tmp_path):
+    """Its runs read the source's bundles only: an old bundle of its own would put a stale roster over the
+    district's (and, with Archive on, archive whoever joined since)."""
+    north = world["schools"]["North High"]
+    make_csv_connection(north, sis_school_id="n1", csv_sync_on_receipt="nightly")
+    stale = tmp_path / "before-mapping.zip"
+    stale.write_bytes(district_bundle())
+    own = accept_bundle(north.id, str(stale), via="upload", filename="before-mapping.zip")
+    assert own.status == "valid"
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly")
+    _map_all(client, world, source)
+    owner = make_owner(north, email="owner@north.example.org")
+    auth.logout()
+    auth.login(owner.email)
+    token = csrf_token(client, f"/schools/{north.slug}/rostering")
+    answer = client.post(f"/schools/{north.slug}/rostering/bundles/{own.id}/runs",
+                         data={"csrf_token": token, "trigger": "manual"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 409
+    assert "received before the school followed its district" in text(answer) and "Sync now" in text(answer)
+    _work(app, "sync")
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0 and rostered(north) == set()
