@@ -10,12 +10,15 @@ from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
 from jobs.connection import NotConfigured, get_connection, saved_values
 from jobs.runs import SyncAlreadyRunning, create_run
-from jobs.district_night import night_runs, run_night_now
+from jobs.bundle_files import latest_usable_bundle
+from jobs.bundle_nights import start_bundle_night
+from jobs.district_night import NightAlreadyRunning, night_runs, run_night_now
 from jobs.schedule import run_tick
+from jobs.source_bundles import CSV_SOURCE, mapped_csv_connections
 from jobs.sync import run_sync
 from jobs.thresholds import parse_threshold_override
 from store.db import db
-from store.models import RUN_COUNTS, District, School, Source, SyncRun
+from store.models import RUN_COUNTS, District, School, Source, SourceNight, SyncRun
 from store.secrets import redactor_for, rotate_secrets
 from store.vocabulary import SYNC_TOGGLES, outcome_label, run_kind
 
@@ -208,7 +211,14 @@ def _district_night(name: str, as_json: bool) -> None:
     for source in sources:
         if not as_json:
             click.echo(f"Reading {source.name} for its mapped schools…", err=True)
-        night = run_night_now(source)
+        if source.method == CSV_SOURCE:
+            night, refusal = _bundle_night(source)
+            if night is None:
+                nights.append({"source": source.name, "night_id": None, "status": "not_started", "records_read": 0,
+                               "requests": 0, "seconds": None, "error": refusal})
+                continue
+        else:
+            night = run_night_now(source)
         runs = night_runs(night.id)
         took = (night.finished_at - night.started_at).total_seconds() if night.finished_at and night.started_at \
             else None
@@ -223,6 +233,9 @@ def _district_night(name: str, as_json: bool) -> None:
         click.echo(json.dumps({"district": district.name, "nights": nights, "schools": schools}))
     else:
         for night in nights:
+            if night["night_id"] is None:
+                click.echo(f"{night['source']}: {night['error']}")
+                continue
             click.echo(f"{night['source']}: night {night['status']}, {night['records_read']:,} records read"
                        + (f" in {night['seconds']} s" if night["seconds"] is not None else "") + ".")
             if night["error"]:
@@ -234,6 +247,24 @@ def _district_night(name: str, as_json: bool) -> None:
                 click.echo(f"  {result['error']}")
     if any(n["status"] != "succeeded" for n in nights) or any(r["status"] != "succeeded" for r in schools):
         sys.exit(1)
+
+
+def _bundle_night(source: Source):
+    """A CSV source has no SIS to read: its night syncs the newest valid bundle into each mapped school, inline, as
+    the source page's Sync now does; (night, "") or (None, why nothing started)."""
+    bundle = latest_usable_bundle(0, source.id)
+    if bundle is None:
+        return None, ("no valid bundle has been received yet, so nothing was synced. Send one with `flask roster "
+                      f"import --source {source.id} FILE`, on the source's page or over its SFTP account.")
+    conns = [conn for conn in mapped_csv_connections(source.id) if conn.enabled_roles]
+    try:
+        night, _, _, _ = start_bundle_night(source, bundle, conns, trigger="cli", inline=True)
+    except NightAlreadyRunning as exc:
+        return None, str(exc)
+    if night is None:
+        return None, "another sync of this source started at the same moment; nothing was started."
+    db.session.expire_all()
+    return db.session.get(SourceNight, night.id), ""
 
 
 @click.command("rotate-secrets")

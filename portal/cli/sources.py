@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
+from jobs.source_bundles import CSV_SOURCE, bundle_schools
 from jobs.source_checks import check_source
 from store.db import db
 from store.models import District, Source
@@ -87,6 +88,8 @@ def test_source_command(district_name, source_id):
     """Test the saved source: the checklist and the SIS's schools; exit 1 if a check the sync needs fails."""
     district = _district(district_name)
     source = _source(district, source_id)
+    if source.method == CSV_SOURCE:
+        return _list_bundle_schools(source)
     try:
         settings = service.settings_to_test(source, source.vendor, saved_source_values(source))
     except InvalidSettings as exc:
@@ -96,14 +99,31 @@ def test_source_command(district_name, source_id):
         click.echo(f"{MARKS.get(row.status, '✗')} {row.label}: {row.detail}")
         if row.fix:
             click.echo(f"    Fix: {row.fix}")
+    _echo_schools(source, schools)
+    if any(row.fails for row in rows):
+        sys.exit(1)
+
+
+def _list_bundle_schools(source: Source) -> None:
+    """A CSV source has no SIS to test: the schools of its newest valid bundle, as its page lists them."""
+    schools = bundle_schools(source)
+    if schools is None:
+        click.echo(f"{source.name} receives OneRoster CSV and no valid bundle has been received yet, so there are no "
+                   f"SIS schools to map. Send one with `flask roster import --source {source.id} FILE`, on the "
+                   "source's page or over its SFTP account.")
+        sys.exit(1)
+    click.echo(f"{source.name} receives OneRoster CSV, so it has no SIS connection to test; map the schools of its "
+               "newest valid bundle with `flask roster source map`.")
+    _echo_schools(source, schools, "The newest valid bundle lists")
+
+
+def _echo_schools(source: Source, schools: list[dict], lists: str = "The SIS lists") -> None:
     mapped = {conn.sis_school_id.lower(): conn.school for conn in service.mapped_connections(source)}
-    click.echo(f"The SIS lists {len(schools)} school{'s' if len(schools) != 1 else ''}:")
+    click.echo(f"{lists} {len(schools)} school{'s' if len(schools) != 1 else ''}:")
     for school in schools:
         portal = mapped.get(school["source_id"].lower())
         shown = f"mapped to {portal.slug}" if portal else "not mapped"
         click.echo(f"  {school['source_id']}\t{school['name'] or '(no name)'}\t{shown}")
-    if any(row.fails for row in rows):
-        sys.exit(1)
 
 
 @source_cli.command("map")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from jobs.source_bundles import accept_source_bundle
 from store.db import db
 from store.models import SourceNight, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
@@ -88,3 +89,42 @@ def test_an_api_source_is_refused(runner, source, tmp_path):
     make_source(source.district, name="Aeries")
     result = _import(runner, "Aeries", _bundle(tmp_path))
     assert result.exit_code == 1 and "reads its SIS over the OneRoster API" in result.output
+
+
+def test_roster_sync_district_syncs_a_csv_sources_newest_bundle_as_its_night(runner, source, tmp_path):
+    """A CSV source has no SIS to read: `roster sync --district` syncs its newest valid bundle into each mapped
+    school, as the source page's Sync now does, instead of failing every school with "no saved SIS connection"."""
+    accept_source_bundle(source.id, _bundle(tmp_path), via="upload", filename="district.zip", sync=False)
+    result = runner.invoke(args=["roster", "sync", "--district", "Demo District", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    (night,) = data["nights"]
+    assert (night["source"], night["status"], night["records_read"], night["error"]) == \
+        ("District CSV", "succeeded", 3, "")
+    assert [(s["school"], s["status"], s["created"]) for s in data["schools"]] == \
+        [("north", "succeeded", 2), ("south", "succeeded", 1)]
+    north, south = (db.session.get(SyncRun, s["run_id"]).school for s in data["schools"])
+    assert [p[0] for p in people(north)] == ["n1", "n2"] and [p[0] for p in people(south)] == ["s1-a"]
+
+
+def test_roster_sync_district_without_a_valid_bundle_says_so_and_starts_no_run(runner, source):
+    result = runner.invoke(args=["roster", "sync", "--district", "Demo District"])
+    assert result.exit_code == 1
+    assert "District CSV: no valid bundle has been received yet" in result.output
+    assert "roster import --source" in result.output
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 0
+
+
+def test_roster_source_test_of_a_csv_source_lists_its_newest_bundles_schools(runner, source, tmp_path):
+    """No SIS to test: the schools of the newest valid bundle, as the source's page lists them for mapping, instead
+    of a usage error asking for a URL and a secret a CSV source never has."""
+    args = ["roster", "source", "test", "--district", "Demo District"]
+    before = runner.invoke(args=args)
+    assert before.exit_code == 1 and "no valid bundle has been received yet" in before.output
+    assert "--url" not in before.output
+    accept_source_bundle(source.id, _bundle(tmp_path), via="upload", filename="district.zip", sync=False)
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "has no SIS connection to test" in result.output
+    assert "s1\tNorth High\tmapped to north" in result.output and "s2\tSouth High\tmapped to south" in result.output
