@@ -42,7 +42,11 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
                 at = (item.index.get("propertyName", 0), item.index.get("value", 1))
                 continue
             line, row = item
-            values[row[at[0]].strip().lower()] = (row[at[1]].strip(), line)
+            name, value = row[at[0]].strip().lower(), row[at[1]].strip()
+            if name in values:
+                _repeated(report, name, values[name], value, line)
+            elif name:
+                values[name] = (value, line)
     finally:
         stream.close()
     if report.error_count:
@@ -74,6 +78,19 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
             manifest.modes[name[5:].lower() + ".csv"] = mode
     _check_files(files, manifest, report)
     return manifest
+
+
+def _repeated(report: Report, name: str, first: tuple[str, int], value: str, line: int) -> None:
+    """A property given twice: the same value is read past; two values are an error rather than the last one
+    winning (a delta export read as bulk would archive everyone it leaves out)."""
+    if first[0].lower() == value.lower():
+        report.warning("manifest.csv", line, "value", f"manifest.csv gives {name} twice (lines {first[1]} and {line}) "
+                       "with the same value.", "Accepted; remove the repeated row.")
+        return
+    report.error("manifest.csv", line, "value", f"manifest.csv gives {name} twice: {first[0]!r} on line {first[1]} "
+                 f"and {value!r} on line {line}, so it is not clear which is meant.",
+                 "Keep one row for each property (file.users: bulk for a full export, delta for changes only), then "
+                 "send the bundle again.")
 
 
 def _check_files(files, manifest: Manifest, report: Report) -> None:

@@ -162,3 +162,27 @@ def test_an_excel_workbook_renamed_zip_is_named_as_such(tmp_path):
     assert errors == ["manifest.csv: The file is an Excel workbook (.xlsx) renamed .zip, not a zip of CSV files. "
                       "Export the OneRoster CSV files from the SIS (manifest.csv, orgs.csv, users.csv) and zip them, "
                       "or upload the CSV files themselves."]
+
+
+@pytest.mark.parametrize("rows, named", [
+    ("file.users,delta\nfile.users,bulk\n", "file.users"),  # read as bulk, the later row: everyone absent leaves
+    ("file.users,bulk\nFILE.USERS,delta\n", "file.users"),
+    ("oneroster.version,1.2\nfile.users,bulk\n", "oneroster.version"),
+])
+def test_a_manifest_that_says_two_things_about_one_property_is_an_error(tmp_path, rows, named):
+    """The last row used to win silently, so a delta export could be read as bulk (and archive who it left out)."""
+    manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\n" + rows
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=manifest))) as bundle:
+        report = bundle.validate()
+        assert not report.applicable
+        (error,) = report.errors
+    assert (error.file, error.column) == ("manifest.csv", "value") and error.line in (5, 6)
+    assert f"{named} twice" in error.problem and "Keep one row" in error.what_to_do
+
+
+def test_a_manifest_row_repeated_with_the_same_value_is_only_a_warning(tmp_path):
+    manifest = MANIFEST_11 + "file.users,bulk\n"
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=manifest))) as bundle:
+        report = bundle.validate()
+        assert report.applicable and bundle.full
+    assert any("file.users twice" in p.problem and p.line == 6 for p in report.warnings)
