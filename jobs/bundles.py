@@ -94,8 +94,7 @@ def _read_and_check(bundle: RosterBundle, conn, sis_school_id: str, *, keep: boo
 
 
 def _school_listed(csv_bundle, sis_school_id: str) -> bool:
-    school_id = school_for(csv_bundle, sis_school_id)
-    return bool(school_id) and school_id.lower() in {school.source_id.lower() for school in csv_bundle.schools()}
+    return csv_bundle.lists_school(school_for(csv_bundle, sis_school_id))
 
 
 def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
@@ -104,7 +103,11 @@ def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
         return
     school_id = school_for(csv_bundle, sis_school_id)
     listed = ", ".join(f"{s.source_id} ({s.name})" for s in csv_bundle.schools()[:10]) or "none"
-    if not csv_bundle.schools():
+    if csv_bundle.orgs_delta:  # then only a blank School ID is not listed
+        report.error("orgs.csv", 0, "sourcedId", "orgs.csv is a delta file that does not settle which school this is "
+                     f"(its changed schools: {listed}), and this school's School ID is not set.", "Enter the school's "
+                     "sourcedId as School ID on the Rostering page, then send the bundle again.")
+    elif not csv_bundle.schools():
         report.error("orgs.csv", 0, "type", "orgs.csv lists no org of type school, so this school cannot be found "
                      "in it.", "Export the bundle with the school's own row in orgs.csv (type school), then send it "
                      "again.")

@@ -74,8 +74,7 @@ def _read_and_keep(bundle: RosterBundle, conns: list[RosterConnection], *, keep:
     """The bundle's report and the mapped schools orgs.csv lists (with `keep`, their records kept as it reads)."""
     with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
         report = csv_bundle.report
-        listed = {school.source_id.lower() for school in csv_bundle.schools()} if report.applicable else set()
-        kept = [conn for conn in conns if conn.sis_school_id and conn.sis_school_id.lower() in listed
+        kept = [conn for conn in conns if report.applicable and csv_bundle.lists_school(conn.sis_school_id)
                 and conn.enabled_roles]
         if kept and keep:
             _keep_school_records(csv_bundle, bundle.stored_path, kept)

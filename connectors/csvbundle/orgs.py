@@ -5,8 +5,9 @@ from .spec import COLUMNS, REQUIRED
 from .tables import Header, read_rows
 
 
-def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[str, tuple[str, SchoolRecord]]:
-    """sourcedId -> (type, SchoolRecord) for every org row; duplicates are errors."""
+def read_orgs(files, version: str, report: Report, max_line_bytes: int, *, delta: bool = False
+              ) -> dict[str, tuple[str, SchoolRecord]]:
+    """sourcedId -> (type, SchoolRecord) for every org row; duplicates are errors. A delta orgs.csv may list none."""
     orgs: dict[str, tuple[str, SchoolRecord]] = {}
     key = "orgs.csv"
     errors, header = report.error_count, None
@@ -30,7 +31,7 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int) -> dict[
                 orgs[sid] = (kind.lower(), SchoolRecord(source_id=sid, name=name, identifier=identifier))
     finally:
         stream.close()
-    if header is not None and header.usable and not orgs and report.error_count == errors:
+    if header is not None and header.usable and not orgs and report.error_count == errors and not delta:
         report.error(key, 0, "", "orgs.csv has a header but no orgs, so no school can be found in it.",
                      "Check the export's filters in the SIS, then send the bundle again.")
     return orgs

@@ -38,7 +38,8 @@ class CsvBundle:
         self.manifest = read_manifest(self.files, self.report, self.limits.max_line_bytes)
         if not self.report.applicable:
             return
-        self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes)
+        self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes,
+                              delta=self.orgs_delta)
         if self.version == "1.2":
             self.roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
 
@@ -57,6 +58,17 @@ class CsvBundle:
     def full(self) -> bool:
         """True for a bulk users.csv: everyone on the roster is in it, so people absent from it have left."""
         return self.users_mode == "bulk"
+
+    @property
+    def orgs_delta(self) -> bool:
+        """orgs.csv is a delta file: it holds the orgs changed since the last export (often none), so a school
+        missing from it still exists."""
+        return self.manifest.modes.get("orgs.csv") == "delta"
+
+    def lists_school(self, school_id: str) -> bool:
+        """orgs.csv names this school, or (a delta orgs.csv) the caller's School ID is taken as it is."""
+        lowered = school_id.lower()
+        return bool(school_id) and (self.orgs_delta or any(s.source_id.lower() == lowered for s in self.schools()))
 
     def schools(self) -> list[SchoolRecord]:
         """The orgs of type school, in file order."""
@@ -85,7 +97,7 @@ class CsvBundle:
         if not self.report.applicable:
             raise BundleInvalid(self.report)
         school_id = next((sid for sid in self.orgs if sid.lower() == school_id.lower()), school_id)
-        if school_id not in self.orgs:
+        if school_id not in self.orgs and not (self.orgs_delta and school_id):
             schools = ", ".join(f"{s.source_id} ({s.name})" for s in self.schools()[:10]) or "none"
             self.report.error("orgs.csv", 0, "sourcedId", f"The school {school_id} is not in orgs.csv; its schools "
                               f"are: {schools}.", "Check the school's SIS id in the settings, or export the bundle "

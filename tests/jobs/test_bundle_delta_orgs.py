@@ -1,0 +1,69 @@
+"""A delta bundle whose orgs.csv is a delta file too (#16's bulk versus delta): it holds only the orgs changed since
+the last export, often none, so the school's own row may be missing. The School ID saved for the school (or its
+mapping) says which school it is; the bundle is applied like any delta."""
+from jobs.bundles import accept_bundle
+from jobs.source_bundles import check_and_list, store_source_bundle
+from store.db import db
+from store.models import SyncRun
+from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, bundle_files, user_row, users, write_zip
+from tests.factories import make_csv_connection, make_district, make_school, make_source, map_school
+from tests.support import people, sync_bundle
+
+DELTA = MANIFEST_11.replace("file.orgs,bulk", "file.orgs,delta").replace("file.users,bulk", "file.users,delta")
+NO_ORGS_CHANGED = ORGS_HEADER + "\n"
+
+
+def _zip(tmp_path, name, **files):
+    return write_zip(tmp_path / name, bundle_files(**files))
+
+
+def test_a_delta_with_no_changed_orgs_applies_to_the_school_its_school_id_names(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, archive=True, archive_threshold_percent=50)
+    first = accept_bundle(school.id, _zip(tmp_path, "a.zip", users_csv=users(user_row("u1"), user_row("u2"))),
+                          via="upload", filename="a.zip", sync=False)
+    assert sync_bundle(school, first).status == "succeeded"
+    delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA, orgs_csv=NO_ORGS_CHANGED,
+                                          users_csv=users(user_row("u2", status="tobedeleted"), user_row("u3"))),
+                          via="upload", filename="b.zip", sync=False)
+    assert (delta.status, delta.error_count, delta.users_mode) == ("valid", 0, "delta"), delta.report_csv
+    run = sync_bundle(school, delta)
+    assert (run.status, run.created, run.archived) == ("succeeded", 1, 1)
+    assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "archived"), ("u3", "active")]
+
+
+def test_a_delta_without_the_schools_org_and_no_school_id_says_to_enter_it(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school, sis_school_id="")
+    delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA, orgs_csv=NO_ORGS_CHANGED),
+                          via="upload", filename="b.zip", sync=False)
+    assert delta.status == "invalid" and "delta" in delta.summary and "School ID" in delta.summary
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0 and people(school) == []
+
+
+def test_a_bulk_orgs_file_without_orgs_is_still_an_error(app, bundle_store, tmp_path):
+    school = make_school()
+    make_csv_connection(school)
+    bulk_users_delta_orgs = DELTA.replace("file.users,delta", "file.users,bulk").replace("file.orgs,delta",
+                                                                                          "file.orgs,bulk")
+    bundle = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=bulk_users_delta_orgs,
+                                           orgs_csv=NO_ORGS_CHANGED), via="upload", filename="b.zip", sync=False)
+    assert bundle.status == "invalid" and "orgs.csv has a header but no orgs" in bundle.summary
+
+
+def test_a_district_sources_delta_with_no_changed_orgs_syncs_each_mapped_school(app, bundle_store, tmp_path):
+    district = make_district()
+    source = make_source(district, name="District CSV", method="csv", vendor="oneroster", url="", client_id="",
+                         commit=False)
+    source.secret_encrypted = None
+    north, south = (make_school(district, name=name, slug=slug) for name, slug in (("North", "n"), ("South", "s")))
+    map_school(north, source, "s1", method="oneroster_csv", commit=False)
+    map_school(south, source, "s2", method="oneroster_csv", commit=False)
+    db.session.commit()
+    bundle = store_source_bundle(source.id, _zip(tmp_path, "d.zip", manifest_csv=DELTA, orgs_csv=NO_ORGS_CHANGED,
+                                                 users_csv=users(user_row("n1", org="s1"), user_row("s1", org="s2"))),
+                                 via="upload", filename="d.zip")
+    synced = check_and_list(bundle.id, sync=False)  # the mapped schools a night of this bundle syncs
+    db.session.refresh(bundle)
+    assert bundle.status == "valid", bundle.report_csv
+    assert sorted(conn.school_id for conn in synced) == [north.id, south.id]
