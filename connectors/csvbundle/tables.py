@@ -57,6 +57,13 @@ class Header:
             report.warning(file, 1, "", f"Column names differ from the spec in case: {', '.join(cased[:5])}.",
                            "Accepted; use the spec's spelling to avoid this warning.")
         missing = [c for c in required if c not in self.index]
+        separator = _separator(unknown) if missing else None
+        if separator:  # one error that says why, not every required column named as missing
+            report.error(file, 1, "", f"The file is separated by {separator}, not commas (a spreadsheet saved it with "
+                         "another list separator).", f'Export {file} with commas between the values (in Excel: Save '
+                         'As "CSV UTF-8 (Comma delimited)"), then send the bundle again.')
+            self.usable = False
+            return
         if missing:
             hint = ""
             if prefixed or any("." in u for u in unknown):
@@ -80,6 +87,15 @@ class Header:
                            "Accepted; nothing to do.")
 
 
+def _separator(unknown: list[str]) -> str | None:
+    """What separates the values when the header reads as one unknown column joined by ; or a tab or |."""
+    if len(unknown) == 1:
+        for char, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if unknown[0].count(char) >= 2:
+                return name
+    return None
+
+
 def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, ...], report: Report,
               max_line_bytes: int) -> Iterator:
     """Yields the Header once, then (line, row) per row of the right width; `line` is where the row starts."""
@@ -94,9 +110,9 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
             report.warning(file, 1, "", "The file starts with a UTF-8 byte-order mark; it is read without it.",
                            "Nothing to do.")
         header = Header(file, raw, columns, required, report)
-        yield header
-        if not header.usable:
+        if not header.usable:  # its errors say why; the rows would only add misleading ones ("no users")
             return
+        yield header
         width, done = header.width, reader.line_num
         for row in reader:
             line, done = done + 1, reader.line_num

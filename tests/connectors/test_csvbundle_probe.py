@@ -186,3 +186,18 @@ def test_a_manifest_row_repeated_with_the_same_value_is_only_a_warning(tmp_path)
         report = bundle.validate()
         assert report.applicable and bundle.full
     assert any("file.users twice" in p.problem and p.line == 6 for p in report.warnings)
+
+
+@pytest.mark.parametrize("separator, named", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_users_file_separated_by_semicolons_or_tabs_gets_one_error_that_names_the_separator(tmp_path, separator,
+                                                                                           named):
+    """Excel in many European locales saves "CSV" with semicolons. One error saying so, not a list of missing
+    columns followed by "users.csv has a header but no users ... everyone has left the roster"."""
+    text = users(user_row("u1"), user_row("u2")).replace(",", separator)
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=text))) as bundle:
+        report = bundle.validate()
+    (error,) = report.errors
+    assert (error.file, error.line) == ("users.csv", 1)
+    assert f"separated by {named}" in error.problem and "comma" in error.what_to_do
+    assert not any("no users" in p.problem for p in report.all())
+
