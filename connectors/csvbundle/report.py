@@ -57,11 +57,13 @@ class Report:
         self.add(WARNING, file, line, column, problem, what_to_do, kind)
 
     def all(self) -> list[Problem]:
-        """Every kept problem, then one line per kind whose further repeats were left out."""
+        """Every kept problem, then one line per kind whose further repeats were left out; errors first, so that
+        the page's and the email's first rows show what stops the bundle, however many warnings came before."""
         tail = [Problem(sev, file, 0, col, f"{n:,} more rows have the same problem as above.",
                         "Fix the rows listed above the same way.")
                 for sev, file, col, n in self._omitted.values()]
-        return self.problems + tail
+        kept = self.problems + tail
+        return [p for p in kept if p.severity == ERROR] + [p for p in kept if p.severity != ERROR]
 
     @property
     def errors(self) -> list[Problem]:

@@ -256,3 +256,30 @@ def test_a_check_that_fails_unexpectedly_ends_refused_with_what_to_do(app, clien
     assert bundle.status == "refused"
     shown = text(client.get(f"/schools/{school.slug}/rostering/bundles/{bundle.id}"))
     assert "Checking the files" not in shown and "The portal could not check this bundle" in shown
+
+
+def test_the_errors_to_fix_come_before_the_warnings_on_the_page_in_the_email_and_the_csv(app, client, auth, school,
+                                                                                         tmp_path, smtp_sink):  # noqa: F811
+    """Sixty rows of warnings (a dangling org, a dangling contact, an unknown role, twenty of each shown) came first,
+    so the page's first fifty rows and the email's first ten never showed the duplicate that stops the bundle."""
+    owner = opted_in_owner(school)
+    rows = [user_row(f"o{i}", org="gone") for i in range(25)] + \
+        [user_row(f"a{i}", agents="nobody") for i in range(25)] + \
+        [user_row(f"r{i}", role="coach") for i in range(25)] + [user_row("twin"), user_row("twin", given="Other")]
+    bundle = accept_bundle(school.id, write_zip(tmp_path / "x.zip", bundle_files(users_csv=users(*rows))),
+                           via="sftp", filename="x.zip")
+    assert bundle.status == "invalid" and bundle.warning_count == 75
+    duplicate = "sourcedId twin is used by an earlier row too"
+    auth.login(owner.email)
+    page = client.get(f"/schools/{school.slug}/rostering/bundles/{bundle.id}").get_data(as_text=True)
+    table = page.split("<tbody>", 1)[1]
+    assert 'class="problem-error"' in table and duplicate in table
+    assert table.index('class="problem-error"') < table.index('class="problem-warning"')
+    (recipients, message), = smtp_sink.messages
+    body = next(part.get_payload(decode=True).decode() for part in message.walk()
+                if part.get_content_type() == "text/plain")
+    listed = body.split("VALIDATION REPORT", 1)[1]
+    assert listed.index(duplicate) < listed.index("not an org in orgs.csv")
+    report = list(csv.DictReader(io.StringIO(
+        client.get(f"/schools/{school.slug}/rostering/bundles/{bundle.id}/report.csv").get_data(as_text=True))))
+    assert [row["severity"] for row in report[:1]] == ["error"] and duplicate in report[0]["problem"]
