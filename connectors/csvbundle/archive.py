@@ -34,6 +34,13 @@ def _size(n: int) -> str:
     return f"{n / MB:,.0f} MB" if n >= MB else f"{n:,} bytes"
 
 
+def _over(size: int, limit: int) -> str:
+    """"N, more than the LIMIT": in bytes when megabytes would show the two as equal (2,048 MB over 2,048 MB)."""
+    if _size(size) != _size(limit):
+        return f"{_size(size)}, more than the {_size(limit)}"
+    return f"{size:,} bytes, more than the {limit:,} bytes ({_size(limit)})"
+
+
 def _too_many(entries: int, allowed: int) -> str:
     return (f"The zip holds {entries:,} entries, more than the {allowed} allowed for a OneRoster bundle. Send only "
             "the CSV files of the export.")
@@ -142,13 +149,13 @@ class BundleFiles:
     def _check_sizes(self) -> None:
         total = sum(m.size for m in self.members.values())
         if total > self.limits.max_total_bytes:
-            raise BundleRefused(f"The bundle would expand to {_size(total)}, more than the "
-                                f"{_size(self.limits.max_total_bytes)} allowed; it is refused as a possible zip "
+            raise BundleRefused(f"The bundle would expand to {_over(total, self.limits.max_total_bytes)} allowed; "
+                                "it is refused as a possible zip "
                                 "bomb. Send only the CSV files a people sync needs (manifest, orgs, users).")
         for m in self.members.values():
             if m.size > self.limits.max_file_bytes:
-                raise BundleRefused(f"{m.name} is {_size(m.size)}, more than the {_size(self.limits.max_file_bytes)} "
-                                    "allowed for one file. Check that the export is a OneRoster CSV file.")
+                raise BundleRefused(f"{m.name} is {_over(m.size, self.limits.max_file_bytes)} allowed for one file. "
+                                    "Check that the export is a OneRoster CSV file.")
 
     def _scan_directory(self) -> None:
         with os.scandir(self.path) as entries:

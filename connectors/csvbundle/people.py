@@ -83,7 +83,8 @@ class UserScan:
                     self.report.warning("roles.csv", 0, "userSourcedId", f"roles.csv gives {user} a role, but {user} "
                                         "is not a user in users.csv.", "Add the user to users.csv or remove the role.",
                                         kind="role-user")
-        if at is not None and not self.seen and self.bundle.full:
+        unread = any(kind.startswith(f"error:{FILE}:") for kind in self.report.counts)  # reading stopped early
+        if at is not None and not self.seen and self.bundle.full and not unread:
             self.report.error(FILE, 0, "", "users.csv has a header but no users; as a bulk file it would say that "
                               "everyone has left the roster.", "Check the export's filters in the SIS, then send the "
                               "bundle again.")

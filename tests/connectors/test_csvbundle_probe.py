@@ -5,9 +5,10 @@ import zipfile
 
 import pytest
 
-from connectors.csvbundle import BundleRefused, open_bundle
+from connectors.csvbundle import BundleRefused, Limits, open_bundle
 
-from csv_helpers import MANIFEST_11, ORGS, ORGS_HEADER, bundle_files, texts, user_row, users, write_zip, zip_bytes
+from csv_helpers import (MANIFEST_11, ORGS, ORGS_HEADER, bundle_files, texts, user_row, users, write_dir, write_zip,
+                         zip_bytes)
 
 
 def refused(path) -> str:
@@ -201,3 +202,22 @@ def test_a_users_file_separated_by_semicolons_or_tabs_gets_one_error_that_names_
     assert f"separated by {named}" in error.problem and "comma" in error.what_to_do
     assert not any("no users" in p.problem for p in report.all())
 
+
+
+
+def test_a_users_file_whose_first_user_line_is_endless_gets_one_error_not_also_no_users(tmp_path):
+    """Reading stopped at line 2 (a 2 GB line, here just over the 1 MB limit), so the file was never found empty:
+    "users.csv has a header but no users ... everyone has left the roster" only misled."""
+    content = users().encode() + b"u1," + b"x" * (1024 * 1024 + 10) + b"\n" + user_row("u2").encode() + b"\n"
+    with open_bundle(write_dir(tmp_path / "drop", bundle_files(users_csv=content))) as bundle:
+        (error,) = bundle.validate().errors
+    assert (error.file, error.line) == ("users.csv", 2) and "longer than 1,048,576 bytes" in error.problem
+
+
+def test_a_file_just_over_the_size_limit_says_by_how_much_not_2048_mb_over_2048_mb(tmp_path):
+    files = bundle_files(users_csv=users(user_row("u1")).encode() + b"x" * (2 * 1024 * 1024))
+    with pytest.raises(BundleRefused) as err:
+        open_bundle(write_dir(tmp_path / "drop", files), Limits(max_file_bytes=2 * 1024 * 1024))
+    message = str(err.value)
+    assert "2 MB, more than the 2 MB" not in message
+    assert f"{len(files['users.csv']):,} bytes, more than the 2,097,152 bytes (2 MB) allowed" in message
