@@ -150,8 +150,8 @@ class BundleFiles:
         total = sum(m.size for m in self.members.values())
         if total > self.limits.max_total_bytes:
             raise BundleRefused(f"The bundle would expand to {_over(total, self.limits.max_total_bytes)} allowed; "
-                                "it is refused as a possible zip "
-                                "bomb. Send only the CSV files a people sync needs (manifest, orgs, users).")
+                                "it is refused as a possible zip bomb. Send only the CSV files a people sync needs "
+                                "(manifest, orgs, users).")
         for m in self.members.values():
             if m.size > self.limits.max_file_bytes:
                 raise BundleRefused(f"{m.name} is {_over(m.size, self.limits.max_file_bytes)} allowed for one file. "
