@@ -146,7 +146,7 @@ class UserScan:
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
                                  f"{FILE} line {line}") if wanted(None, org_ids) else None
         given, family = given.strip(), family.strip()
-        if not given and not family:
+        if not given and not family and status.strip().lower() not in _LEAVING:  # a deletion row needs no names
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
                            "Fill in the user's names in the SIS.", kind="names")
             return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",

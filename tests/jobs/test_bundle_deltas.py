@@ -1,6 +1,6 @@
-"""A delta bundle whose orgs.csv is a delta file too (#16's bulk versus delta): it holds only the orgs changed since
-the last export, often none, so the school's own row may be missing. The School ID saved for the school (or its
-mapping) says which school it is; the bundle is applied like any delta."""
+"""Delta bundles as exports write them (#16's bulk versus delta): an orgs.csv that is a delta file too holds only the
+orgs changed since the last export, often none, so the school's own row may be missing (the School ID saved for the
+school, or its mapping, says which school it is); a deletion row may leave the person's names blank."""
 from jobs.bundles import accept_bundle
 from jobs.source_bundles import check_and_list, store_source_bundle
 from store.db import db
@@ -10,6 +10,7 @@ from tests.factories import make_csv_connection, make_district, make_school, mak
 from tests.support import people, sync_bundle
 
 DELTA = MANIFEST_11.replace("file.orgs,bulk", "file.orgs,delta").replace("file.users,bulk", "file.users,delta")
+DELTA_USERS = MANIFEST_11.replace("file.users,bulk", "file.users,delta")
 NO_ORGS_CHANGED = ORGS_HEADER + "\n"
 
 
@@ -67,3 +68,19 @@ def test_a_district_sources_delta_with_no_changed_orgs_syncs_each_mapped_school(
     db.session.refresh(bundle)
     assert bundle.status == "valid", bundle.report_csv
     assert sorted(conn.school_id for conn in synced) == [north.id, south.id]
+
+
+def test_a_delta_deletion_row_without_names_still_archives_the_person(app, bundle_store, tmp_path):
+    """It said "User u2 has no givenName or familyName" and kept u2 active, although the SIS deleted them."""
+    school = make_school()
+    make_csv_connection(school, archive=True, archive_threshold_percent=50)
+    first = accept_bundle(school.id, _zip(tmp_path, "a.zip", users_csv=users(user_row("u1"), user_row("u2"))),
+                          via="upload", filename="a.zip", sync=False)
+    assert sync_bundle(school, first).status == "succeeded"
+    deleted = user_row("u2", status="tobedeleted", given="", family="", email="", username="")
+    delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA_USERS, users_csv=users(deleted)),
+                          via="upload", filename="b.zip", sync=False)
+    assert (delta.status, delta.warning_count) == ("valid", 0), delta.report_csv
+    run = sync_bundle(school, delta)
+    assert (run.status, run.archived, run.issues) == ("succeeded", 1, 0)
+    assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "archived")]
