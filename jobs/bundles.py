@@ -159,13 +159,26 @@ def sync_received(bundle: RosterBundle) -> SyncRun | None:
     return None
 
 
+def _sent_to_mapped_school(conn) -> Report:
+    """A school that follows a district CSV source reads the source's bundles: one sent to the school itself (its
+    SFTP account from before the mapping, the command line) would put another roster over the district's."""
+    raise BundleRefused(f"This school follows the district source {conn.source.name}, so a bundle sent to the school "
+                        "itself is not read. Have the SIS send it to the district source's SFTP account "
+                        f"(district_source_{conn.source_id}) or ask a District Manager to upload it on the source's "
+                        "page.")
+
+
 def check_bundle(bundle_id: int, sync: bool | None = None) -> None:
     """RQ job (and the inline step of accept_bundle): validate a stored bundle, then sync it if wanted."""
     bundle = db.session.get(RosterBundle, bundle_id)
     if bundle is None or bundle.status != "received":
         return
     try:
-        validate_stored(bundle)
+        conn = get_connection(bundle.school_id)
+        if conn is not None and conn.source_id is not None:
+            record_check(bundle, lambda: _sent_to_mapped_school(conn))
+        else:
+            validate_stored(bundle)
     except Exception:  # noqa: BLE001 - a bundle left "received" is polled as "Checking the files…" for ever
         log.exception("CSV bundle %s could not be checked", bundle_id)
         db.session.rollback()

@@ -393,3 +393,20 @@ def test_a_mapped_school_cannot_sync_a_bundle_it_received_before_it_was_mapped(a
     assert "received before the school followed its district" in text(answer) and "Sync now" in text(answer)
     _work(app, "sync")
     assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0 and rostered(north) == set()
+
+
+def test_a_bundle_sent_to_a_mapped_schools_own_account_is_refused_naming_the_district_source(app, client, world,
+                                                                                           tmp_path):
+    """The school's SFTP account (made before the mapping) still takes files; such a bundle was synced over the
+    district's roster. Now it is refused and the report says where to send it."""
+    north = world["schools"]["North High"]
+    make_csv_connection(north, sis_school_id="n1", csv_sync_on_receipt="now")
+    source = _save_csv_source(client, world, csv_sync_on_receipt="nightly")
+    _map_all(client, world, source)
+    sent = tmp_path / "pushed.zip"
+    sent.write_bytes(district_bundle())
+    bundle = accept_bundle(north.id, str(sent), via="sftp", filename="pushed.zip")
+    assert bundle.status == "refused"
+    assert "follows the district source District CSV" in bundle.summary and "district_source_" in bundle.summary
+    assert "District CSV" in bundle.report_csv
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0 and rostered(north) == set()
