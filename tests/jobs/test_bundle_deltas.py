@@ -97,3 +97,14 @@ def test_the_schools_to_map_come_from_the_newest_bundle_that_lists_any(app, bund
                                 via="upload", filename="b.zip")
     check_and_list(delta.id, sync=False)
     assert [school["source_id"] for school in bundle_schools(source)] == ["s1", "s2"]
+
+
+def test_a_bulk_users_file_with_a_delta_orgs_file_still_needs_the_school_in_it(app, bundle_store, tmp_path):
+    """A bulk users.csv says who is on the roster: read for a School ID orgs.csv does not confirm (a typo), it would
+    say that everyone has left."""
+    school = make_school()
+    make_csv_connection(school, sis_school_id="s9")
+    manifest = DELTA.replace("file.users,delta", "file.users,bulk")
+    bundle = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=manifest, orgs_csv=NO_ORGS_CHANGED),
+                           via="upload", filename="b.zip", sync=False)
+    assert bundle.status == "invalid" and "orgs.csv lists no org of type school" in bundle.summary
