@@ -103,7 +103,7 @@ def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
         return
     school_id = school_for(csv_bundle, sis_school_id)
     listed = ", ".join(f"{s.source_id} ({s.name})" for s in csv_bundle.schools()[:10]) or "none"
-    if csv_bundle.orgs_delta:  # then only a blank School ID is not listed
+    if csv_bundle.orgs_delta and not school_id:
         report.error("orgs.csv", 0, "sourcedId", "orgs.csv is a delta file that does not settle which school this is "
                      f"(its changed schools: {listed}), and this school's School ID is not set.", "Enter the school's "
                      "sourcedId as School ID on the Rostering page, then send the bundle again.")

@@ -24,7 +24,7 @@ from .bundle_files import CSV_METHOD, PAGE_SIZE, _kept_for, bundle_limits, kept_
     store_file, wanted_roles
 from .bundle_nights import start_bundle_night
 from .bundle_report import send_bundle_report
-from .bundles import VIA, record_check
+from .bundles import KEEP_BUNDLES, VIA, record_check
 from .district_night import NightAlreadyRunning, paused
 
 log = logging.getLogger(__name__)
@@ -205,17 +205,22 @@ def start_source_nightly(source: Source, day: date) -> list[int]:
 
 
 def bundle_schools(source: Source) -> list[dict] | None:
-    """orgs.csv's schools (type school) in the source's newest valid bundle, as a source test lists an SIS's
-    schools; None before a valid bundle arrived."""
-    bundle = latest_usable_bundle(0, source.id)
-    if bundle is None:
-        return None
-    try:
-        with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
-            schools = csv_bundle.schools()
-    except (BundleRefused, OSError):
-        return None
-    return [asdict(school) for school in sorted(schools, key=lambda s: (s.name.lower(), s.source_id))]
+    """orgs.csv's schools (type school) in the source's newest valid bundle that lists any (a delta orgs.csv often
+    lists none), as a source test lists an SIS's schools; None before a valid bundle arrived."""
+    found = None
+    for bundle in db.session.scalars(db.select(RosterBundle).where(
+            RosterBundle.source_id == source.id, RosterBundle.status.in_(("valid", "synced")),
+            RosterBundle.deleted_at.is_(None)).order_by(RosterBundle.received_at.desc(), RosterBundle.id.desc())
+            .limit(KEEP_BUNDLES)):
+        try:
+            with open_bundle(bundle.stored_path, bundle_limits()) as csv_bundle:
+                schools = csv_bundle.schools()
+        except (BundleRefused, OSError):
+            continue
+        if schools:
+            return [asdict(school) for school in sorted(schools, key=lambda s: (s.name.lower(), s.source_id))]
+        found = []
+    return found
 
 
 def delete_source_rows(source_id: int) -> None:

@@ -20,6 +20,8 @@ class BundleInvalid(ConnectorError):
 class FileUnreadable(Exception):
     """One file cannot be read past this point; carries where and why, for the report."""
 
-    def __init__(self, line: int, problem: str, what_to_do: str, column: str = ""):
+    def __init__(self, line: int, problem: str, what_to_do: str, column: str = "", field: int | None = None):
         super().__init__(problem)
         self.line, self.problem, self.what_to_do, self.column = line, problem, what_to_do, column
+        self.field = field  # the 0-based field of the line where reading stopped, when known
+        self.readable = ""  # the text before that line, still to be read

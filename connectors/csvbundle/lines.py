@@ -4,6 +4,7 @@ Blocks end at a line break, so a UTF-8 character is never split and memory stays
 whatever the file holds (a 2 GB line is refused after one block). Lines are handed out by io.StringIO with
 newline="" (what the csv module asks of files), so the per-line work stays in C.
 """
+import csv
 import io
 from itertools import chain
 
@@ -58,7 +59,13 @@ class Lines:
                 chunk, pending = pending + data[:cut + 1], data[cut + 1:]
             if not chunk:
                 return
-            yield io.StringIO(self._decode(chunk, before), newline="")
+            try:
+                text = self._decode(chunk, before)
+            except FileUnreadable as exc:
+                if exc.readable:  # the lines before the bad one first: the header is read, so the column is named
+                    yield io.StringIO(exc.readable, newline="")
+                raise
+            yield io.StringIO(text, newline="")
             before += _breaks(chunk)
 
     def _decode(self, chunk: bytes, before: int) -> str:
@@ -74,8 +81,10 @@ class Lines:
             start = chunk.rfind(b"\n", 0, exc.start) + 1
             end = chunk.find(b"\n", exc.start)
             line = before + 1 + chunk.count(b"\n", 0, exc.start)
-            raise FileUnreadable(line, *_encoding_problem(chunk[start:end if end >= 0 else None],
-                                                          exc.start - start)) from None
+            unreadable = FileUnreadable(line, *_encoding_problem(chunk[start:end if end >= 0 else None],
+                                                                 exc.start - start), field=_field_at(chunk[start:exc.start]))
+            unreadable.readable = chunk[:start].decode("utf-8")
+            raise unreadable from None
 
     def _too_long(self, line: int) -> FileUnreadable:
         return FileUnreadable(line, f"Line {line:,} is longer than {self.max_line:,} bytes, so this is not a "
@@ -106,6 +115,11 @@ def _check_start(first: bytes) -> None:
                                  "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
     if first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64]):
         raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
+
+
+def _field_at(before: bytes) -> int:
+    """Which field of its line the byte after `before` is in (the line's start, read as CSV)."""
+    return len(next(csv.reader([before.decode("latin-1")]), [""])) - 1 if before else 0
 
 
 def _encoding_problem(line: bytes, at: int) -> tuple[str, str]:

@@ -66,9 +66,12 @@ class CsvBundle:
         return self.manifest.modes.get("orgs.csv") == "delta"
 
     def lists_school(self, school_id: str) -> bool:
-        """orgs.csv names this school, or (a delta orgs.csv) the caller's School ID is taken as it is."""
+        """orgs.csv names this school, or (orgs.csv and users.csv both delta) the caller's School ID is taken as it
+        is: a delta's rows change only whom they name, while a bulk users.csv read for a mistyped School ID would
+        say that everyone has left."""
         lowered = school_id.lower()
-        return bool(school_id) and (self.orgs_delta or any(s.source_id.lower() == lowered for s in self.schools()))
+        trusted = self.orgs_delta and not self.full
+        return bool(school_id) and (trusted or any(s.source_id.lower() == lowered for s in self.schools()))
 
     def schools(self) -> list[SchoolRecord]:
         """The orgs of type school, in file order."""
@@ -97,7 +100,7 @@ class CsvBundle:
         if not self.report.applicable:
             raise BundleInvalid(self.report)
         school_id = next((sid for sid in self.orgs if sid.lower() == school_id.lower()), school_id)
-        if school_id not in self.orgs and not (self.orgs_delta and school_id):
+        if school_id not in self.orgs and not self.lists_school(school_id):
             schools = ", ".join(f"{s.source_id} ({s.name})" for s in self.schools()[:10]) or "none"
             self.report.error("orgs.csv", 0, "sourcedId", f"The school {school_id} is not in orgs.csv; its schools "
                               f"are: {schools}.", "Check the school's SIS id in the settings, or export the bundle "

@@ -101,6 +101,7 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
     """Yields the Header once, then (line, row) per row of the right width; `line` is where the row starts."""
     lines = Lines(stream, max_line_bytes)
     reader = csv.reader(lines, strict=True)
+    header = None
     try:
         raw = next(reader, None)
         if raw is None:
@@ -135,9 +136,16 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
                                kind="multiline")
             yield line, row
     except FileUnreadable as exc:
-        report.error(file, exc.line, exc.column, exc.problem, exc.what_to_do)
+        report.error(file, exc.line, exc.column or _column_of(header, exc.field), exc.problem, exc.what_to_do)
     except csv.Error as exc:
         report.error(file, reader.line_num, "", _csv_problem(str(exc), reader.line_num), REEXPORT)
+
+
+def _column_of(header: Header | None, field: int | None) -> str:
+    """The spec's name of a row's field, once the header has been read."""
+    if header is None or field is None:
+        return ""
+    return next((name for name, position in header.index.items() if position == field), "")
 
 
 def _csv_problem(message: str, line: int) -> str:

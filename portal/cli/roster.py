@@ -12,7 +12,7 @@ from jobs.connection import NotConfigured, get_connection, saved_values
 from jobs.runs import SyncAlreadyRunning, create_run
 from jobs.bundle_files import latest_usable_bundle
 from jobs.bundle_nights import start_bundle_night
-from jobs.district_night import NightAlreadyRunning, night_runs, run_night_now
+from jobs.district_night import NightAlreadyRunning, night_runs, open_night, run_night_now
 from jobs.schedule import run_tick
 from jobs.source_bundles import CSV_SOURCE, mapped_csv_connections
 from jobs.sync import run_sync
@@ -214,9 +214,11 @@ def _district_night(name: str, as_json: bool) -> None:
         if source.method == CSV_SOURCE:
             night, refusal = _bundle_night(source)
             if night is None:
-                nights.append({"source": source.name, "night_id": None, "status": "not_started", "records_read": 0,
-                               "requests": 0, "seconds": None, "error": refusal})
+                nights.append(_not_started(source, refusal))
                 continue
+        elif (running := open_night(source.id)) is not None:  # as the source page's Run tonight's sync now: 409
+            nights.append(_not_started(source, str(NightAlreadyRunning(running))))
+            continue
         else:
             night = run_night_now(source)
         runs = night_runs(night.id)
@@ -247,6 +249,12 @@ def _district_night(name: str, as_json: bool) -> None:
                 click.echo(f"  {result['error']}")
     if any(n["status"] != "succeeded" for n in nights) or any(r["status"] != "succeeded" for r in schools):
         sys.exit(1)
+
+
+def _not_started(source: Source, why: str) -> dict:
+    """A source's entry in `nights` when nothing was started for it (the JSON keeps the same fields)."""
+    return {"source": source.name, "night_id": None, "status": "not_started", "records_read": 0, "requests": 0,
+            "seconds": None, "error": why}
 
 
 def _bundle_night(source: Source):

@@ -13,11 +13,14 @@ from store.db import db
 from store.models import District, Source
 
 from ..sources import service
+from ..rostering.csv_method import RECEIPT_CHOICES
 from ..sources.context import saved_source_values
+from ..sources.csv_source import save_csv_source
 from .roster import MARKS, OPTION_FOR, _refuse, _school
 
 source_cli = AppGroup("source", help="Set up a district's SIS source, test it and map its schools.")
 OPTIONS = {"name": "--name", "sis_school_id": "--sis-id", "school": "--school"}  # the rest: roster's OPTION_FOR
+CSV_OPTIONS = {"name": "--name", "sync_time": "--sync-time", "csv_sync_on_receipt": "--on-receipt"}
 
 
 def _refused(exc: InvalidSettings) -> None:
@@ -79,6 +82,29 @@ def add_source_command(district_name, vendor, url, client_id, client_secret, app
                "(secret stored encrypted).")
     click.echo(f"Nightly at {saved.sync_time} {district.timezone}: {'on' if saved.automatic else 'off'}. "
                f"Next: `flask roster source test --district \"{district.name}\"`.")
+
+
+@source_cli.command("add-csv")
+@click.option("--district", "district_name", required=True, help="The district's name.")
+@click.option("--name", default="", help="Leave out for \"DISTRICT — OneRoster CSV\".")
+@click.option("--sync-time", default="02:00", help="The nightly time, HH:MM in the district's zone.")
+@click.option("--automatic/--no-automatic", default=False, help="Sync the newest bundle every night.")
+@click.option("--on-receipt", type=click.Choice([key for key, _ in RECEIPT_CHOICES]), default="now",
+              help="A valid bundle that arrives: sync it now, or wait for the nightly time.")
+@click.option("--source", "source_id", type=int, default=None, help="Change this source instead of adding one.")
+def add_csv_source_command(district_name, name, sync_time, automatic, on_receipt, source_id):
+    """Add (or with --source, change) a district source that receives OneRoster CSV bundles instead of reading an
+    SIS; its bundles come from `roster import --source`, its page's upload or its SFTP account."""
+    district = _district(district_name)
+    source = _source(district, source_id) if source_id is not None else None
+    try:
+        saved = save_csv_source(district, None, source=source, name=name or (source.name if source else ""),
+                                automatic=automatic, sync_time=sync_time, receipt=on_receipt)
+    except InvalidSettings as exc:
+        _refuse(InvalidSettings({CSV_OPTIONS.get(key, key): message for key, message in exc.errors.items()}))
+    click.echo(f"Saved source {saved.id} \"{saved.name}\" (OneRoster CSV) for {district.name}. Next: map its schools "
+               f"with `flask roster source map`, then send a bundle with `flask roster import --source {saved.id} "
+               "FILE`.")
 
 
 @source_cli.command("test")

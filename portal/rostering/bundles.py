@@ -23,8 +23,8 @@ from ..main.routes import error_page
 from ..requests import UPLOAD_ENDPOINTS
 from . import bp
 from .context import bundle_labels, connection_context, file_size
-from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, receive_upload, report_rows,
-                         save_csv_connection)
+from .csv_method import (MAX_UPLOAD_MB, UploadRefused, bundles_of, csv_values, mapped_school_refusal, receive_upload,
+                         report_rows, save_csv_connection)
 from .routes import _page
 from .runs import STARTABLE, _progress, _refused
 from .spreadsheet import safe_cell
@@ -67,6 +67,9 @@ def method_form(school):
 @bp.post("/csv-connection")
 @school_required
 def save_csv(school):
+    conn = get_connection(school)
+    if conn is not None and conn.source is not None:  # its page shows the mapping, not this form: say it whole
+        return error_page("This school follows its district's source", mapped_school_refusal(school, conn.source), 409)
     values = csv_values(request.form)
     try:
         save_csv_connection(school, values, current_user)

@@ -38,7 +38,11 @@ def csv_values(form) -> dict[str, str]:
 
 
 def save_csv_connection(school: School, values: dict, actor: Person | None) -> RosterConnection:
-    """Switch the school to the CSV method (an API secret saved before is kept for a switch back)."""
+    """Switch the school to the CSV method (an API secret saved before is kept for a switch back); a school mapped to
+    a district source keeps its source's method (its District Manager unmaps it first), as save_connection says."""
+    mapped = get_connection(school)
+    if mapped is not None and mapped.source is not None:
+        raise InvalidSettings({"method": mapped_school_refusal(school, mapped.source)})
     errors = {}
     school_id = values.get("sis_school_id", "")
     if len(school_id) > MAX_SCHOOL_ID or any(ch in school_id for ch in "\x00\r\n"):
@@ -61,6 +65,11 @@ def save_csv_connection(school: School, values: dict, actor: Person | None) -> R
                       f"bundle is {'synced at once' if receipt == 'now' else 'synced at the nightly time'}.")
     db.session.commit()
     return conn
+
+
+def mapped_school_refusal(school: School, source) -> str:
+    return (f"{school.name} syncs through the district's source \"{source.name}\", so its method is the source's. Ask "
+            "your District Manager to unmap the school first if it should connect on its own.")
 
 
 def _incoming() -> Path:

@@ -7,8 +7,8 @@ import pytest
 
 from connectors.csvbundle import BundleRefused, Limits, open_bundle
 
-from csv_helpers import (MANIFEST_11, ORGS, ORGS_HEADER, bundle_files, texts, user_row, users, write_dir, write_zip,
-                         zip_bytes)
+from csv_helpers import (MANIFEST_11, ORGS, ORGS_HEADER, USERS_HEADER, bundle_files, texts, user_row, users, write_dir,
+                         write_zip, zip_bytes)
 
 
 def refused(path) -> str:
@@ -221,3 +221,13 @@ def test_a_file_just_over_the_size_limit_says_by_how_much_not_2048_mb_over_2048_
     message = str(err.value)
     assert "2 MB, more than the 2 MB" not in message
     assert f"{len(files['users.csv']):,} bytes, more than the 2,097,152 bytes (2 MB) allowed" in message
+
+
+def test_a_windows_1252_value_is_named_by_its_column_too(tmp_path):
+    """Each problem names file, line and column: the encoding error said only the line and the byte's position."""
+    rows = [user_row("u1"), user_row("u2", org="s1,s2", given="Ren\xe9e"), user_row("u3")]
+    content = users(*rows, header=USERS_HEADER.replace("givenName", "users.givenName")).encode("cp1252")
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=content))) as bundle:
+        (error,) = bundle.validate().errors
+    assert (error.file, error.line, error.column) == ("users.csv", 3, "givenName")
+    assert "Windows-1252" in error.problem

@@ -86,8 +86,8 @@ def test_a_utf8_bom_is_read_past_with_a_warning(tmp_path):
 def test_windows_1252_is_named_as_such(tmp_path):
     data = users(user_row("u1"), user_row("u2", given="Zoë")).encode("cp1252")
     report = report_for(tmp_path, bundle_files(data))
-    assert texts(report) == ['users.csv line 3: The file is not UTF-8: byte 0xEB at position 28 ("udent,u2,,Zoë")'
-                             ' reads as Windows-1252, the encoding Excel uses for "CSV (Comma delimited)". '
+    assert texts(report) == ['users.csv line 3, column givenName: The file is not UTF-8: byte 0xEB at position 28 '
+                             '("udent,u2,,Zoë") reads as Windows-1252, the encoding Excel uses for "CSV (Comma delimited)". '
                              'Export the file as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)"), then send the '
                              'bundle again.']
     assert not report.applicable

@@ -2,7 +2,7 @@
 orgs changed since the last export, often none, so the school's own row may be missing (the School ID saved for the
 school, or its mapping, says which school it is); a deletion row may leave the person's names blank."""
 from jobs.bundles import accept_bundle
-from jobs.source_bundles import check_and_list, store_source_bundle
+from jobs.source_bundles import bundle_schools, check_and_list, store_source_bundle
 from store.db import db
 from store.models import SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, bundle_files, user_row, users, write_zip
@@ -84,3 +84,27 @@ def test_a_delta_deletion_row_without_names_still_archives_the_person(app, bundl
     run = sync_bundle(school, delta)
     assert (run.status, run.archived, run.issues) == ("succeeded", 1, 0)
     assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "archived")]
+
+
+def test_the_schools_to_map_come_from_the_newest_bundle_that_lists_any(app, bundle_store, tmp_path):
+    """A delta with no changed orgs lists no school: the source's mapping table (and `roster source test`) would
+    have gone empty after every delta."""
+    district = make_district()
+    source = make_source(district, name="District CSV", method="csv", vendor="oneroster", url="", client_id="")
+    bulk = store_source_bundle(source.id, _zip(tmp_path, "a.zip"), via="upload", filename="a.zip")
+    check_and_list(bulk.id, sync=False)
+    delta = store_source_bundle(source.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA, orgs_csv=NO_ORGS_CHANGED),
+                                via="upload", filename="b.zip")
+    check_and_list(delta.id, sync=False)
+    assert [school["source_id"] for school in bundle_schools(source)] == ["s1", "s2"]
+
+
+def test_a_bulk_users_file_with_a_delta_orgs_file_still_needs_the_school_in_it(app, bundle_store, tmp_path):
+    """A bulk users.csv says who is on the roster: read for a School ID orgs.csv does not confirm (a typo), it would
+    say that everyone has left."""
+    school = make_school()
+    make_csv_connection(school, sis_school_id="s9")
+    manifest = DELTA.replace("file.users,delta", "file.users,bulk")
+    bundle = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=manifest, orgs_csv=NO_ORGS_CHANGED),
+                           via="upload", filename="b.zip", sync=False)
+    assert bundle.status == "invalid" and "orgs.csv lists no org of type school" in bundle.summary

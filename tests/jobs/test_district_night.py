@@ -218,6 +218,20 @@ def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_
     assert all(s["status"] == "succeeded" and s["created"] > 0 for s in printed["schools"])
 
 
+def test_roster_sync_district_while_a_night_of_the_source_is_queued_starts_no_second_one(app, district, sandbox,
+                                                                                         runner):
+    """As the source page's Run tonight's sync now answers 409: a second night would read the SIS again for schools
+    whose runs are all taken by the first, and print a night that synced nobody."""
+    source, schools = district
+    queued = start_night(source, trigger="manual", enqueue=False)
+    result = runner.invoke(args=["roster", "sync", "--district", source.district.name])
+    assert result.exit_code == 1
+    assert "A night of this source is already queued" in result.output
+    assert db.session.scalar(db.select(db.func.count(SourceNight.id))) == 1
+    assert sandbox.served(reset=True)["records"] == {}
+    assert [run.status for run in night_runs(queued.id)] == ["queued"] * MAPPED
+
+
 @pytest.mark.parametrize("args, message", [
     (["--district", "Nowhere Unified"], "No district named 'Nowhere Unified'"),
     ([], "Give either --school SLUG or --district NAME"),

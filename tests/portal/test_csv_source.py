@@ -16,7 +16,8 @@ from portal.sftp import accounts
 from store.db import db
 from store.models import DistrictAuditEvent, RosterBundle, Source, SourceNight, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, user_row, users, zip_bytes
-from tests.factories import make_csv_connection, make_pause, make_district, make_district_manager, make_owner, make_school
+from tests.factories import (make_csv_connection, make_pause, make_district, make_district_manager, make_owner,
+                             make_school, make_source, map_school)
 from tests.jobs.test_report import smtp_sink  # noqa: F401 - the fixture: a real SMTP server on a loopback port
 from tests.sftp_support import put_files, run, running_drop
 from tests.support import csrf_token, people, text
@@ -410,3 +411,24 @@ def test_a_bundle_sent_to_a_mapped_schools_own_account_is_refused_naming_the_dis
     assert "follows the district source District CSV" in bundle.summary and "district_source_" in bundle.summary
     assert "District CSV" in bundle.report_csv
     assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0 and rostered(north) == set()
+
+
+def test_a_mapped_school_cannot_be_switched_to_its_own_csv_method_by_a_form_post_or_the_cli(app, client, auth, world,
+                                                                                          runner):
+    """The API form refused it already; the CSV method's save did not, so a stray POST or `roster configure-csv`
+    took a school mapped to an API source out of its source's nights (its runs then found no bundle)."""
+    source = make_source(world["district"], name="District SIS")
+    north = world["schools"]["North High"]
+    map_school(north, source, "994")
+    owner = make_owner(north, email="owner@north.example.org")
+    auth.logout()
+    auth.login(owner.email)
+    token = csrf_token(client, f"/schools/{north.slug}/rostering")
+    answer = client.post(f"/schools/{north.slug}/rostering/csv-connection",
+                         data={"csrf_token": token, "sis_school_id": "s1", "csv_sync_on_receipt": "now"})
+    assert answer.status_code == 409 and "District SIS" in text(answer) and "unmap" in text(answer)
+    result = runner.invoke(args=["roster", "configure-csv", "--school", north.slug])
+    assert result.exit_code == 2 and "District SIS" in result.output
+    db.session.expire_all()
+    conn = get_connection(north)
+    assert (conn.method, conn.source_id, conn.sis_school_id) == ("oneroster", source.id, "994")

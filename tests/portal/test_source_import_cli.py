@@ -6,7 +6,7 @@ import pytest
 
 from jobs.source_bundles import accept_source_bundle
 from store.db import db
-from store.models import SourceNight, SyncRun
+from store.models import Source, SourceNight, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
 from tests.factories import make_district, make_school, make_source, map_school
 from tests.support import people
@@ -128,3 +128,26 @@ def test_roster_source_test_of_a_csv_source_lists_its_newest_bundles_schools(run
     assert result.exit_code == 0, result.output
     assert "has no SIS connection to test" in result.output
     assert "s1\tNorth High\tmapped to north" in result.output and "s2\tSouth High\tmapped to south" in result.output
+
+
+def test_roster_source_add_csv_sets_up_a_csv_source_from_a_script(runner, app, bundle_store, tmp_path):
+    """`roster import --source` needs a CSV source, and only the Sources page could make one: a script setting up a
+    CSV district had no way to start."""
+    district = make_district(name="Script District")
+    school = make_school(district, name="Script High", slug="script-high")
+    add = ["roster", "source", "add-csv", "--district", "Script District", "--sync-time", "03:15", "--automatic",
+           "--on-receipt", "nightly"]
+    result = runner.invoke(args=add)
+    assert result.exit_code == 0, result.output
+    source = db.session.scalar(db.select(Source).where(Source.district_id == district.id))
+    assert (source.method, source.name, source.sync_time, source.automatic, source.csv_sync_on_receipt) == \
+        ("csv", "Script District — OneRoster CSV", "03:15", True, "nightly")
+    assert f"Saved source {source.id}" in result.output and "roster import --source" in result.output
+    mapped = runner.invoke(args=["roster", "source", "map", "--district", "Script District", "--school",
+                                 "script-high", "--sis-id", "s1"])
+    assert mapped.exit_code == 0, mapped.output
+    imported = runner.invoke(args=["roster", "import", "--source", str(source.id), _bundle(tmp_path), "--json"])
+    assert imported.exit_code == 0, imported.output
+    assert [p[0] for p in people(school)] == ["n1", "n2"]
+    bad = runner.invoke(args=[*add[:5], "--sync-time", "7pm"])
+    assert bad.exit_code == 2 and "--sync-time: Give the time as HH:MM" in bad.output
