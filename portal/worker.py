@@ -5,10 +5,12 @@ dotted name and never build an app themselves: this entry builds it once, from t
 job runs in a work horse forked from here with a fresh app context of its own.
 """
 import argparse
+import gc
 import sys
 
 from flask import Flask
 from rq import Worker
+from sqlalchemy.orm import configure_mappers
 
 from store.db import db
 
@@ -32,6 +34,19 @@ class AppWorker(Worker):
                 db.session.remove()
 
 
+def warm_up(app: Flask) -> None:
+    """Once, before any fork, what every work horse would otherwise do again and throw away: configure the ORM's
+    mappers (70-170 ms of each job here, a tenth of a district school's run) and initialise the database dialect
+    on a first connection (~15 ms); then freeze the start-up objects out of the garbage collector, so a horse's
+    collections neither scan nor copy-on-write the parent's heap (the gc.freeze() documentation's advice)."""
+    configure_mappers()
+    with app.app_context():
+        with db.engine.connect():
+            pass
+        db.engine.dispose()  # no connection of the parent's for a horse to inherit
+    gc.freeze()
+
+
 def main(argv=None, app: Flask | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal.worker", description=__doc__)
     parser.add_argument("queues", nargs="*", help="Queues in priority order (default: $MAIL_QUEUE, $CHECK_QUEUE, "
@@ -43,6 +58,7 @@ def main(argv=None, app: Flask | None = None) -> int:
     known = {queue.name: queue for queue in (app.mail_queue, app.check_queue, app.sync_queue)}
     names = args.queues or list(known)
     queues = [known.get(name, name) for name in names]
+    warm_up(app)
     worker = AppWorker(queues, connection=app.redis, name=args.name, app=app)
     worker.work(burst=args.burst, logging_level="INFO")
     return 0

@@ -6,7 +6,7 @@ import pytest
 from rq import SimpleWorker
 
 from flask import current_app
-from jobs import district_night
+from jobs import district_night, spool
 from jobs import sync as sync_job
 from jobs.district_night import SourceLock, night_runs, read_night, run_night_now, start_night
 from jobs.schedule import run_tick
@@ -52,7 +52,11 @@ def quick(monkeypatch) -> None:
     monkeypatch.setattr(district_night, "make_client", quick_client)  # retries without the real back-off
 
 
-def test_a_night_reads_each_listing_once_and_each_school_gets_what_its_own_sync_would(app, district, sandbox):
+@pytest.mark.parametrize("write_batch", [None, 7])  # 7: the spool's writer thread COPYs many batches during the read
+def test_a_night_reads_each_listing_once_and_each_school_gets_what_its_own_sync_would(app, district, sandbox,
+                                                                                      monkeypatch, write_batch):
+    if write_batch:
+        monkeypatch.setattr(spool, "WRITE_BATCH", write_batch)
     source, schools = district
     night = start_night(source, trigger="cli")
     work(app)
@@ -112,8 +116,11 @@ def school_sis(sandbox, school, schools) -> str:
     return sandbox.info["school_ids"][schools.index(school)]
 
 
-def test_a_read_failing_mid_paging_changes_no_school(app, district, sandbox, monkeypatch):
+@pytest.mark.parametrize("write_batch", [None, 7])  # 7: batches are being COPYed on the writer thread as it fails
+def test_a_read_failing_mid_paging_changes_no_school(app, district, sandbox, monkeypatch, write_batch):
     source, schools = district
+    if write_batch:
+        monkeypatch.setattr(spool, "WRITE_BATCH", write_batch)
     assert run_night_now(source).status == "succeeded"
     sandbox.mutate(change_fraction=0.2, remove_fraction=0.2, seed=9)
     before = {school.id: directory(school) for school in schools}
