@@ -158,9 +158,9 @@ def test_kept_records_holding_anything_but_records_are_refused(tmp_path):
     import os
     import pickle
     from connectors.csvbundle import kept_pages
-    from connectors.csvbundle.spool import write_chunk
+    from connectors.csvbundle.spool import start_kept, write_chunk
     with open(tmp_path / "kept", "wb") as out:
-        write_chunk(out, [(2, [])], b"a")
-        write_chunk(out, [[(os.system, ("echo owned",))], []], b"o")
+        start_kept(out, {})
+        write_chunk(out, [], [(os.system, ("echo owned",))], b"o")  # problems are pickled: only RecordProblem loads
     with open(tmp_path / "kept", "rb") as kept, pytest.raises(pickle.UnpicklingError, match="posix.system"):
         list(kept_pages(kept, {}))
