@@ -36,7 +36,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     keys = list(map(hash, sids))
     batch = set(keys)
     seen = scan.seen
-    if len(batch) != n or not seen.isdisjoint(batch):
+    if len(batch) != n or not seen.keys().isdisjoint(batch):
         return None
     if scan.roles is not None:  # 1.2: role and orgs from roles.csv
         found = list(map(scan.roles.get, sids, repeat(_NO_ROLE)))
@@ -66,7 +66,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     building = any(wanted_of.values())
     agent_ids = _agent_ids(agents_col, single, n) if building or not single else None
     late = _late(seen, keys, batch, agents_col if single else None, agent_ids) if agent_text else []
-    seen |= batch
+    seen.update(dict.fromkeys(batch))
     deferred = []
     if late:
         if scan.defer and building:
@@ -165,7 +165,7 @@ def _entry(agent_ids: tuple):
     return agent_ids[0] if len(agent_ids) == 1 else agent_ids
 
 
-def _late(seen: set, keys: list, batch: set, single_col, agent_ids) -> list[int]:
+def _late(seen: dict, keys: list, batch: set, single_col, agent_ids) -> list[int]:
     """The rows (indexes, ascending) naming an agent that no earlier row of the file and no earlier row of this
     batch is (a row may name itself: _row counts a row as read before it checks the row's agents)."""
     n = len(keys)
