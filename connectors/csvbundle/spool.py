@@ -1,13 +1,15 @@
 """Records on a file in chunks, column by column: the bundle reader's deferred students, and the validated records
 that receipt keeps beside a bundle so that its runs need not read the CSV files again.
 
-A chunk holds its records' fields as columns (marshal, format 2: plain str, bool, None and tuples, no object
-references); the few-valued columns (role, grades, status, enabled, orgs, dates, SIS role) as each distinct value
-once and an array of codes, so that reading it back shares one object per value instead of one per record. That is
-about a third of the CPU of pickling the records one by one (measured with benchmarks/csv_bench.py), and it holds
-no classes: marshal builds nothing but plain values. Problems (rare) are pickled beside them, and unpickling allows
-no class but the few they hold. Only files this portal wrote itself are read here (a temporary file, or
-BUNDLE_DIR, readable by the portal's user only).
+A chunk holds its records' fields as columns (marshal): each text column as one string with NUL between the values
+(NUL never comes out of a CSV file: lines.py refuses it), the few-valued columns (role, grades, status, enabled,
+orgs, dates, SIS role) as each distinct value once and an array of codes, so that reading it back shares one object
+per value, as pickle's memo did. Measured against pickled tuples at 200,000 users (benchmarks/csv_bench.py's
+bundle, same minutes): writing a quarter less CPU, reading back about the same, the file a quarter smaller; deferred
+students are spooled straight from the columns the batch reader built, without a tuple per record. marshal builds
+nothing but plain values; problems (rare) are pickled beside them, and unpickling allows no class but
+RecordProblem. Only files this portal wrote itself are read here (a temporary file, or BUNDLE_DIR, readable by the
+portal's user only).
 """
 import io
 import marshal
