@@ -1,33 +1,29 @@
 """users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
 import tempfile
 from array import array
-from itertools import repeat
-from operator import itemgetter
+from itertools import chain, compress, repeat
+from operator import itemgetter, not_
 
 from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
+from .batch import DISABLED as _DISABLED, LEAVING as _LEAVING, read_clean, split_ids
 from .report import Report
-from .spool import read_chunks, write_chunk
+from .spool import read_chunks, write_columns
 from .spec import COLUMNS, REQUIRED
-from .tables import Header, read_rows
+from .tables import Header, checked_rows, read_batches
 
 FILE = "users.csv"
-_LEAVING = {"tobedeleted", "inactive", "deleted"}
-_DISABLED = {"false", "0", "no"}
 _READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role", "username", "givenName",
          "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
 AGENTS = PersonRecord._fields.index("agent_ids")
+_AGENTS = itemgetter(AGENTS)
 SPOOL_CHUNK = 4096
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 17 values in field order, without __new__'s call
+BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
 ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
 
 
-def split_ids(value: str) -> tuple[str, ...]:
-    """A CSV list field ("a,b" inside quotes) as a tuple; the one-value case stays cheap."""
-    if not value:
-        return ()
-    if "," not in value:
-        return (value,) if " " not in value else (value.strip(),)
-    return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
+def _nothing(role, orgs) -> bool:
+    return False
 
 
 class UserScan:
@@ -38,16 +34,21 @@ class UserScan:
     """
 
     def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000):
+        # wanted None: nothing is built, the rows are only checked (validation)
         self.bundle, self.wanted, self.defer, self.page_size = bundle, wanted, defer, page_size
+        self._wants = wanted or _nothing
         self.pad = False
         self.report = report
         self.orgs, self.roles = bundle.orgs, bundle.roles
         self.delta = bundle.users_mode == "delta"
         # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
-        # practical risk)
-        self.seen: set[int] = set()
-        # agentSourcedIds naming a row not read yet (one id, or a tuple of them), and the naming row's line
+        # practical risk). A dict of ints, not a set: the garbage collector does not track it, where it walked a
+        # set's million entries at each full collection (about a quarter of a million-user read with records).
+        self.seen: dict[int, None] = {}
+        # agentSourcedIds naming a row not read yet (one id, or a tuple of them), and the naming row's line; a
+        # batch's are moved to `forward_kept` as one tuple (untracked by the collector like `seen`, once it saw it)
         self.forward: list[str | tuple[str, ...]] = []
+        self.forward_kept: list[tuple] = []
         self.forward_lines = array("q")
         self.spool = None
         self.spooled_lines = array("q")
@@ -61,14 +62,14 @@ class UserScan:
         at = None
         self._page: list = []
         try:
-            rows = read_rows(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
-                             self.bundle.limits.max_line_bytes)
-            header = next(rows, None)
+            batches = read_batches(stream, FILE, COLUMNS[(version, FILE)], REQUIRED[(version, FILE)], self.report,
+                                   self.bundle.limits.max_line_bytes, BATCH)
+            header = next(batches, None)
             if isinstance(header, Header):
                 indexes = [header.index.get(c, header.width) for c in _READ]
                 at = itemgetter(*indexes)
                 self.pad = header.width in indexes
-                yield from self._paged(rows, at)
+                yield from self._paged(batches, header.width, indexes, at)
         finally:
             stream.close()
         if self.spool is not None:
@@ -89,17 +90,25 @@ class UserScan:
                               "everyone has left the roster.", "Check the export's filters in the SIS, then send the "
                               "bundle again.")
 
-    def _paged(self, rows, at):
-        pad = self.pad
-        for line, row in rows:
-            if pad:
-                row.append("")  # the index of every column the header lacks: reads as blank
-            out = self._row(line, row, at)
-            if out is not None:
-                self._page.append(out)
-                if len(self._page) >= self.page_size:
-                    yield self._page
-                    self._page = []
+    def _paged(self, batches, width: int, indexes: list[int], at):
+        pad, page, size, report = self.pad, self._page, self.page_size, self.report
+        for before, after, rows in batches:
+            clean = read_clean(self, before + 1, rows, width, indexes) if after - before == len(rows) else None
+            if clean is not None:
+                page += map(_new, repeat(PersonRecord), clean)  # zip's tuples, reused: one copy per record
+            else:
+                for line, row in checked_rows(FILE, width, before, after, rows, report):
+                    if pad:
+                        row.append("")  # the index of every column the header lacks: reads as blank
+                    out = self._row(line, row, at)
+                    if out is not None:
+                        page.append(out)
+            if self.forward:
+                self.forward_kept.append(tuple(self.forward))
+                self.forward.clear()
+            while len(page) >= size:
+                yield page[:size]
+                del page[:size]
 
     def _row(self, line, row, at):
         """The record (or problem) for one row, None when it is skipped, spooled or not wanted.
@@ -110,7 +119,7 @@ class UserScan:
         (sid, status, modified, enabled, orgs, role, username, given, family, middle, identifier, email, sms,
          phone, agents, grades) = at(row)
         sid = sid.strip()
-        seen, report, wanted = self.seen, self.report, self.wanted
+        seen, report, wanted = self.seen, self.report, self._wants
         deferred = False
         if self.roles is not None:
             role, org_ids = self.roles.get(sid, ("", ()))
@@ -123,7 +132,7 @@ class UserScan:
         if key in seen or not sid:
             self._unusable_id(sid, line)
             return None
-        seen.add(key)
+        seen[key] = None
         known = self.orgs
         for org in org_ids:
             if org not in known:
@@ -191,6 +200,13 @@ class UserScan:
         ids = lists[value] = split_ids(value)
         return ids
 
+    def list_of(self, value: str) -> tuple[str, ...]:
+        """A list field (orgSourcedIds, grades) as _row reads it."""
+        ids = self._lists.get(value)
+        return ids if ids is not None else self._split(value)
+
+    org_ids = list_of
+
     def _date(self, text: str):
         """parse_datetime, remembered: an export stamps many rows with the same dateLastModified."""
         dates = self._dates
@@ -201,46 +217,63 @@ class UserScan:
         when = dates[text] = parse_datetime(text)
         return when
 
+    date = _date
+
     def _spool(self, line: int, values: tuple) -> None:
-        """Keep a deferred student's record for after the last row, in pickled chunks on a temporary file.
+        """Keep a deferred student's record for after the last row, in chunks on a temporary file (spool.py).
 
         The record is built (and its row checked) now; only its agents are checked when it is read back. Spooling
         records, not rows, spares the row a second parse and check (a student-first file defers most students)."""
+        self.defer_columns([[value] for value in values], [line])
+
+    def defer_columns(self, columns: list[list], lines: list[int]) -> None:
+        """_spool for several records given as their fields' columns (PersonRecord field order), and their lines."""
         if self.spool is None:
-            self.spool, self.spool_rows = tempfile.TemporaryFile(), []
-        self.spool_rows.append(values)
-        self.spooled_lines.append(line)
-        if len(self.spool_rows) >= SPOOL_CHUNK:
+            self.spool, self.spool_columns = tempfile.TemporaryFile(), [[] for _ in PersonRecord._fields]
+        for kept, column in zip(self.spool_columns, columns):
+            kept += column
+        self.spooled_lines.extend(lines)
+        if len(self.spool_columns[0]) >= SPOOL_CHUNK:
             self._flush_spool()
 
     def _flush_spool(self) -> None:
-        if self.spool_rows:
-            write_chunk(self.spool, self.spool_rows)
-            self.spool_rows = []
+        if self.spool_columns[0]:
+            write_columns(self.spool, self.spool_columns, len(self.spool_columns[0]))
+            self.spool_columns = [[] for _ in PersonRecord._fields]
 
     def _spooled(self):
         """The deferred students, yielded now that every parent has been seen; a contact that never came is named."""
         self._flush_spool()
         self.spool.seek(0)
-        seen, lines, done = self.seen, self.spooled_lines, 0
+        seen, lines, done, page, size = self.seen, self.spooled_lines, 0, self._page, self.page_size
         try:
-            for chunk in read_chunks(self.spool):
-                for line, values in zip(lines[done:done + len(chunk)], chunk):
-                    for agent in values[AGENTS]:
-                        if hash(agent) not in seen:
-                            self._dangling(agent, line)
-                self._page += map(_new, repeat(PersonRecord), chunk)
-                done += len(chunk)
-                while len(self._page) >= self.page_size:
-                    yield self._page[:self.page_size]
-                    del self._page[:self.page_size]
+            for records, _ in read_chunks(self.spool):
+                agents = list(map(hash, chain.from_iterable(map(_AGENTS, records))))
+                if not all(map(seen.__contains__, agents)):  # a contact that never came: name it
+                    for line, record in zip(lines[done:done + len(records)], records):
+                        for agent in record[AGENTS]:
+                            if hash(agent) not in seen:
+                                self._dangling(agent, line)
+                page += records
+                done += len(records)
+                while len(page) >= size:
+                    yield page[:size]
+                    del page[:size]
         finally:
             self.spool.close()
             self.spool = None
 
     def _check_forward(self) -> None:
-        seen = self.seen
-        for agents, line in zip(self.forward, self.forward_lines):
+        """Name each agent a row gave that never came, in file order (in C when every row named one agent)."""
+        seen, lines = self.seen, self.forward_lines
+        forward = list(chain.from_iterable(self.forward_kept)) + self.forward
+        self.forward, self.forward_kept, self.forward_lines = [], [], array("q")
+        if all(map(str.__instancecheck__, forward)):
+            missing = map(not_, map(seen.__contains__, map(hash, forward)))
+            for line, agent in compress(zip(lines, forward), missing):
+                self._dangling(agent, line)
+            return
+        for agents, line in zip(forward, lines):
             if type(agents) is str:
                 if hash(agents) not in seen:
                     self._dangling(agents, line)
@@ -248,7 +281,6 @@ class UserScan:
             for agent in agents:
                 if hash(agent) not in seen:
                     self._dangling(agent, line)
-        self.forward, self.forward_lines = [], array("q")
 
     def _dangling(self, agent: str, line: int) -> None:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "

@@ -84,7 +84,7 @@ class CsvBundle:
         users.csv is not read when the manifest or orgs.csv has errors: its findings would only mislead.
         Raises BundleRefused if a file turns out damaged or larger than declared while it is read."""
         if self.report.applicable and not self._users_checked:
-            for _ in UserScan(self, lambda role, orgs: False, self.report, defer=False).pages():
+            for _ in UserScan(self, None, self.report, defer=False).pages():
                 pass
             self._users_checked = True
         return self.report

@@ -1,6 +1,7 @@
 """One CSV file of a bundle read as rows: its header mapped to the spec's names, each row's width checked."""
 import csv
 from collections.abc import Iterator
+from itertools import islice
 
 from .errors import FileUnreadable
 from .lines import Lines
@@ -99,6 +100,20 @@ def _separator(unknown: list[str]) -> str | None:
 def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, ...], report: Report,
               max_line_bytes: int) -> Iterator:
     """Yields the Header once, then (line, row) per row of the right width; `line` is where the row starts."""
+    batches = read_batches(stream, file, columns, required, report, max_line_bytes)
+    header = next(batches, None)
+    if header is None:
+        return
+    yield header
+    for before, after, rows in batches:
+        yield from checked_rows(file, header.width, before, after, rows, report)
+
+
+def read_batches(stream, file: str, columns: tuple[str, ...], required: tuple[str, ...], report: Report,
+                 max_line_bytes: int, size: int = 1000) -> Iterator:
+    """Yields the Header once, then (before, after, rows): up to `size` rows as the csv module read them, not yet
+    checked (checked_rows checks them), and the line count before and after them. A file that cannot be read on
+    yields the rows before the damage first, then its problem goes to the report."""
     lines = Lines(stream, max_line_bytes)
     reader = csv.reader(lines, strict=True)
     header = None
@@ -114,31 +129,66 @@ def read_rows(stream, file: str, columns: tuple[str, ...], required: tuple[str, 
         if not header.usable:  # its errors say why; the rows would only add misleading ones ("no users")
             return
         yield header
-        width, done = header.width, reader.line_num
-        for row in reader:
-            line, done = done + 1, reader.line_num
-            if len(row) != width:
-                if not row:
-                    continue
-                if len(row) > width and not any(row[width:]):
-                    report.warning(file, line, "", f"The row ends with {len(row) - width} empty extra field(s).",
-                                   "Accepted; remove the trailing commas in the export.", kind="trailing")
-                    del row[width:]
-                else:
-                    report.error(file, line, "", f"The row has {len(row)} fields but the header has {width}.",
-                                 "Put values that contain commas in double quotes, and give every row the header's "
-                                 "columns.", kind="width")
-                    continue
-            if done > line:
-                report.warning(file, line, "", f"A quoted value runs over lines {line:,}-{done:,} (a line break "
-                               "inside a field); it is read as one value.",
-                               "Nothing to do if intended; otherwise remove the line break in the SIS.",
-                               kind="multiline")
-            yield line, row
     except FileUnreadable as exc:
         report.error(file, exc.line, exc.column or _column_of(header, exc.field), exc.problem, exc.what_to_do)
+        return
     except csv.Error as exc:
         report.error(file, reader.line_num, "", _csv_problem(str(exc), reader.line_num), REEXPORT)
+        return
+    while True:
+        before, rows, failed = reader.line_num, [], None
+        try:
+            rows.extend(islice(reader, size))  # on a failure, the rows read before it stay in `rows`
+        except (FileUnreadable, csv.Error) as exc:
+            failed = exc
+        if rows:
+            after = reader.line_num if failed is None else before + sum(map(_span, rows))
+            yield before, after, rows
+        if failed is not None:
+            if isinstance(failed, FileUnreadable):
+                report.error(file, failed.line, failed.column or _column_of(header, failed.field), failed.problem,
+                             failed.what_to_do)
+            else:
+                report.error(file, reader.line_num, "", _csv_problem(str(failed), reader.line_num), REEXPORT)
+            return
+        if len(rows) < size:
+            return
+
+
+def _span(row: list[str]) -> int:
+    """The physical lines one row took: one, plus each line break inside a quoted value (CR LF counts once)."""
+    text = "".join(row)
+    if "\n" not in text and "\r" not in text:
+        return 1
+    return 1 + sum(v.count("\n") + v.count("\r") - v.count("\r\n") for v in row)
+
+
+def checked_rows(file: str, width: int, before: int, after: int, rows: list, report: Report) -> Iterator:
+    """(line, row) for each row of a batch of the header's width, in order; `line` is where the row starts. The
+    other rows are reported (or trimmed, with a warning, when only empty fields are extra) or, blank, skipped."""
+    single = after - before == len(rows)  # every row on one line: no row needs its lines counted
+    done = before
+    for row in rows:
+        line = done + 1
+        done = line if single else done + _span(row)
+        if len(row) != width:
+            if not row:
+                continue
+            if len(row) > width and not any(row[width:]):
+                report.warning(file, line, "", f"The row ends with {len(row) - width} empty extra field(s).",
+                               "Accepted; remove the trailing commas in the export.", kind="trailing")
+                del row[width:]
+            else:
+                report.error(file, line, "", f"The row has {len(row)} fields but the header has {width}.",
+                             "Put values that contain commas in double quotes, and give every row the header's "
+                             "columns.", kind="width")
+                continue
+        if done > line:
+            report.warning(file, line, "", f"A quoted value runs over lines {line:,}-{done:,} (a line break "
+                           "inside a field); it is read as one value.",
+                           "Nothing to do if intended; otherwise remove the line break in the SIS.",
+                           kind="multiline")
+        yield line, row
 
 
 def _column_of(header: Header | None, field: int | None) -> str:

@@ -158,9 +158,40 @@ def test_kept_records_holding_anything_but_records_are_refused(tmp_path):
     import os
     import pickle
     from connectors.csvbundle import kept_pages
-    from connectors.csvbundle.spool import write_chunk
+    from connectors.csvbundle.spool import start_kept, write_chunk
     with open(tmp_path / "kept", "wb") as out:
-        write_chunk(out, [(2, [])], b"a")
-        write_chunk(out, [[(os.system, ("echo owned",))], []], b"o")
+        start_kept(out, {})
+        write_chunk(out, [], [(os.system, ("echo owned",))], b"o")  # problems are pickled: only RecordProblem loads
     with open(tmp_path / "kept", "rb") as kept, pytest.raises(pickle.UnpicklingError, match="posix.system"):
         list(kept_pages(kept, {}))
+
+
+def test_records_kept_by_the_previous_format_are_not_read_so_the_run_reads_the_bundle(tmp_path):
+    import pickle
+    import struct
+    from connectors.csvbundle import kept_pages
+    head = pickle.dumps([(2, [("roles", ["all"])])], protocol=pickle.HIGHEST_PROTOCOL)  # format 2: pickled chunks
+    (tmp_path / "kept").write_bytes(struct.pack("<cQ", b"a", len(head)) + head)
+    with open(tmp_path / "kept", "rb") as kept:
+        assert kept_pages(kept, {"roles": ["all"]}) is None
+
+
+def test_kept_records_come_back_as_they_were_written_whatever_their_values(tmp_path):
+    from datetime import timedelta
+    from connectors.csvbundle import keep_records, kept_pages
+    from connectors.records import RecordProblem
+    utc = datetime(2026, 1, 5, 8, tzinfo=timezone.utc)
+    same_instant = utc.astimezone(timezone(timedelta(hours=-5)))
+    base = PersonRecord("u1", "student", "Zoë", "Smith", "", "u1@example.org", "u1", "1", ("09",), "", "active", True,
+                        ("s1",), ("p1",), utc, "student")
+    records = [base, base._replace(source_id="u2", agent_ids=(), date_last_modified=same_instant),
+               base._replace(source_id="u3", agent_ids=("p1", "p2"), grades=(), date_last_modified=None,
+                             enabled=False, given_name="Nul\x00l"),  # not from a CSV file: kept another way
+               base._replace(source_id="p1", role="parent", sis_role="guardian", agent_ids=("u1",))]
+    problem = RecordProblem("x1", "User x1 has 'wizard'.", "users.csv line 9")
+    with open(tmp_path / "kept", "wb") as out:
+        keep_records([records[:2], [], records[2:] + [problem]], out, {"roles": ["all"]})
+    with open(tmp_path / "kept", "rb") as kept:
+        items = [item for page in kept_pages(kept, {"roles": ["all"]}) for item in page]
+    assert items == [records[3], records[0], records[1], records[2], problem]  # parents first
+    assert items[2].date_last_modified.utcoffset() == timedelta(hours=-5)

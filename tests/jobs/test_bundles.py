@@ -212,6 +212,9 @@ def test_a_bundle_with_errors_in_users_keeps_no_records(app, bundle_store, tmp_p
     assert bundle.status == "invalid" and "sourcedId u1 is used by an earlier row too" in bundle.summary
     assert _kept_files(bundle_store) == [] and _queued_runs(school) == []
 
+    import gc
+    assert gc.isenabled()  # receipt pauses the collector for its pass only, an invalid bundle's too
+
 
 def test_retention_deletes_the_records_kept_beside_a_bundle(app, bundle_store, tmp_path):
     school = make_school()

@@ -1,0 +1,188 @@
+"""users.csv a batch of rows at a time, column by column, for the common batch that needs no word in the report.
+
+people.UserScan._row is the rule: one row at a time, every check, every problem named. A batch in which no row
+would be reported (every width right, one line each, ids new and distinct, roles, orgs and dates known, names and
+statuses present) reads to the same records here with passes over its columns that run in C, a few distinct values
+checked once instead of a Python call per row; any other batch is left untouched for _row to read row by row. A
+test reads dirty and clean files both ways and compares the records, the report and the pages.
+"""
+from collections.abc import Iterator
+from itertools import chain, compress, repeat
+from operator import itemgetter, not_
+
+from ..records import ROLE_MAP, map_role
+
+LEAVING = {"tobedeleted", "inactive", "deleted"}  # status values of a user who left
+DISABLED = {"false", "0", "no"}  # enabledUser values of a disabled user
+_NO_ROLE = ("", ())
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> Iterator[tuple] | None:
+    """The records (plain tuples in PersonRecord field order) of the wanted rows that are not deferred, after
+    `scan` took in the batch (ids seen, forward references, deferred students); None, with `scan` unchanged, when
+    a row of the batch needs _row. `first` is the line of the first row; every row is on one line."""
+    n = len(rows)
+    if set(map(len, rows)) != {width}:
+        return None
+    columns = list(zip(*rows))
+    columns.append(("",) * n)  # the column of every name the header lacks: read as blank
+    (sid_col, status_col, modified_col, enabled_col, orgs_col, role_col, username_col, given_col, family_col,
+     middle_col, identifier_col, email_col, sms_col, phone_col, agents_col, grades_col) = map(columns.__getitem__,
+                                                                                            indexes)
+    sids = list(map(str.strip, sid_col))
+    if not all(sids):
+        return None
+    keys = list(map(hash, sids))
+    batch = set(keys)
+    seen = scan.seen
+    if len(batch) != n or not seen.keys().isdisjoint(batch):
+        return None
+    if scan.roles is not None:  # 1.2: role and orgs from roles.csv
+        found = list(map(scan.roles.get, sids, repeat(_NO_ROLE)))
+        role_col, orgs_col = list(map(_first, found)), list(map(_second, found))
+        ids_of = {ids: ids for ids in set(orgs_col)}
+    else:
+        ids_of = {value: scan.org_ids(value) for value in set(orgs_col)}
+    known = scan.orgs
+    if not all(org in known for ids in ids_of.values() for org in ids):
+        return None
+    mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in set(role_col)}
+    if None in mapped_of.values():
+        return None
+    if not all(map(str.strip, given_col)) and not all(map(str.strip, family_col)) and \
+            any(not g.strip() and not f.strip() for g, f in zip(given_col, family_col)):
+        return None
+    if scan.delta and "" in status_col:
+        return None
+    when_of = {text: scan.date(text) if text else None for text in set(modified_col)}
+    if None in map(when_of.get, filter(None, when_of)):
+        return None
+
+    # Every row reads without a word: take the batch in.
+    agent_text = "".join(agents_col)
+    single = "," not in agent_text and " " not in agent_text  # one agent or none per row: the id is the value
+    wanted_of, flags = _wanted(scan.wanted, mapped_of, ids_of, role_col, orgs_col)
+    building = any(wanted_of.values())
+    agent_ids = _agent_ids(agents_col, single, n) if building or not single else None
+    late = _late(seen, keys, batch, agents_col if single else None, agent_ids) if agent_text else []
+    seen.update(dict.fromkeys(batch))
+    deferred = []
+    if late:
+        if scan.defer and building:
+            deferred = _deferred(late, mapped_of, wanted_of, flags, role_col)
+            if deferred:
+                kept = set(deferred)
+                late = [i for i in late if i not in kept]
+        scan.forward.extend(map(agents_col.__getitem__, late) if single else map(_entry, map(agent_ids.__getitem__,
+                                                                                            late)))
+        scan.forward_lines.extend(map(first.__add__, late))
+    if not building:
+        return iter(())
+    givens, families = list(map(str.strip, given_col)), list(map(str.strip, family_col))
+    status_of = {value: "tobedeleted" if value.strip().lower() in LEAVING else "active" for value in set(status_col)}
+    enabled_of = {value: not value or value == "true" or value.strip().lower() not in DISABLED
+                  for value in set(enabled_col)}
+    grades_of = {value: scan.list_of(value) for value in set(grades_col)}
+    phones = list(map(str.strip, phone_col))
+    if "" in phones and any(sms_col):
+        phones = [p or s.strip() for p, s in zip(phones, sms_col)]
+    sis_of = {role: role for role in mapped_of}  # one string per distinct role, shared by the records
+    fields = [sids, map(mapped_of.__getitem__, role_col), givens, families, map(str.strip, middle_col),
+              map(str.strip, email_col), map(str.strip, username_col), map(str.strip, identifier_col),
+              map(grades_of.__getitem__, grades_col), phones, map(status_of.__getitem__, status_col),
+              map(enabled_of.__getitem__, enabled_col), map(ids_of.__getitem__, orgs_col), agent_ids,
+              map(when_of.__getitem__, modified_col), map(sis_of.__getitem__, role_col), repeat("", n)]
+    if flags is not None:
+        fields = [compress(field, flags) for field in fields]
+    if deferred:
+        fields = [list(field) for field in fields]
+        wanted_rows = range(n) if flags is None else compress(range(n), flags)
+        if len(deferred) == len(fields[0]):  # every wanted row waits for its agents
+            scan.defer_columns(fields, list(map(first.__add__, deferred)))
+            return iter(())
+        kept = set(deferred)
+        stays = [i not in kept for i in wanted_rows]
+        scan.defer_columns([list(compress(field, map(not_, stays))) for field in fields],
+                           list(map(first.__add__, deferred)))
+        fields = [compress(field, stays) for field in fields]
+    return zip(*fields)
+
+
+def _wanted(wanted, mapped_of: dict, ids_of: dict, role_col, orgs_col) -> tuple[dict, list | None]:
+    """wanted(role, orgs) for each distinct (role, orgs) of the batch, and the rows' flags (None: all wanted)."""
+    if wanted is None:
+        return {None: False}, None
+    if len(ids_of) == 1:  # one school list for the batch (the usual case): the role decides
+        ids = next(iter(ids_of.values()))
+        wanted_of = {role: wanted(mapped, ids) for role, mapped in mapped_of.items()}
+        column = role_col
+    elif len(mapped_of) == 1:
+        mapped = next(iter(mapped_of.values()))
+        wanted_of = {value: wanted(mapped, ids) for value, ids in ids_of.items()}
+        column = orgs_col
+    else:
+        column = list(zip(role_col, orgs_col))
+        wanted_of = {pair: wanted(mapped_of[pair[0]], ids_of[pair[1]]) for pair in set(column)}
+    if all(wanted_of.values()):
+        return wanted_of, None
+    return wanted_of, list(map(wanted_of.__getitem__, column))
+
+
+def _deferred(late: list[int], mapped_of: dict, wanted_of: dict, flags, role_col) -> list[int]:
+    """The late rows that are wanted students: _row spools them until every row has been read."""
+    students = [role for role, mapped in mapped_of.items() if mapped == "student"]
+    if not students:
+        return []
+    wanted = (flags.__getitem__ if flags is not None else None)
+    if len(mapped_of) == 1:
+        return late if wanted is None else list(compress(late, map(wanted, late)))
+    is_student = map(set(students).__contains__, map(role_col.__getitem__, late))
+    if wanted is None:
+        return list(compress(late, is_student))
+    return [i for i, student in zip(late, is_student) if student and wanted(i)]
+
+
+def _agent_ids(agents_col, single: bool, n: int) -> list[tuple[str, ...]]:
+    if single:
+        if "" not in agents_col:
+            return list(zip(agents_col))
+        return [(a,) if a else () for a in agents_col]
+    return list(map(split_ids, agents_col))
+
+
+def split_ids(value: str) -> tuple[str, ...]:
+    """A CSV list field ("a,b" inside quotes) as a tuple; the one-value case stays cheap."""
+    if not value:
+        return ()
+    if "," not in value:
+        return (value,) if " " not in value else (value.strip(),)
+    return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
+
+
+def _entry(agent_ids: tuple):
+    """What _row keeps for a forward reference: the one id as a str (cheaper), or the tuple."""
+    return agent_ids[0] if len(agent_ids) == 1 else agent_ids
+
+
+def _late(seen: dict, keys: list, batch: set, single_col, agent_ids) -> list[int]:
+    """The rows (indexes, ascending) naming an agent that no earlier row of the file and no earlier row of this
+    batch is (a row may name itself: _row counts a row as read before it checks the row's agents)."""
+    n = len(keys)
+    if single_col is not None:
+        owners = compress(range(n), single_col)
+        agents = compress(single_col, single_col)
+    else:
+        owners = chain.from_iterable(map(repeat, range(n), map(len, agent_ids)))
+        agents = chain.from_iterable(agent_ids)
+    agent_keys = list(map(hash, agents))
+    unknown = list(map(not_, map(seen.__contains__, agent_keys)))
+    if not any(unknown):
+        return []
+    owners = list(owners)
+    if batch.isdisjoint(compress(agent_keys, unknown)):  # none of them is in this batch either
+        late = list(compress(owners, unknown))
+    else:
+        position = dict(zip(keys, range(n)))
+        late = [i for i, key in compress(zip(owners, agent_keys), unknown) if position.get(key, n) > i]
+    return list(dict.fromkeys(late)) if single_col is None else late
