@@ -18,12 +18,18 @@ def _zip(tmp_path, name, **files):
     return write_zip(tmp_path / name, bundle_files(**files))
 
 
-def test_a_delta_with_no_changed_orgs_applies_to_the_school_its_school_id_names(app, bundle_store, tmp_path):
+def _school_rostered_with_u1_u2(tmp_path):
+    """A school on the CSV method with Archive on whose first bulk bundle rostered u1 and u2."""
     school = make_school()
     make_csv_connection(school, archive=True, archive_threshold_percent=50)
     first = accept_bundle(school.id, _zip(tmp_path, "a.zip", users_csv=users(user_row("u1"), user_row("u2"))),
                           via="upload", filename="a.zip", sync=False)
     assert sync_bundle(school, first).status == "succeeded"
+    return school
+
+
+def test_a_delta_with_no_changed_orgs_applies_to_the_school_its_school_id_names(app, bundle_store, tmp_path):
+    school = _school_rostered_with_u1_u2(tmp_path)
     delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA, orgs_csv=NO_ORGS_CHANGED,
                                           users_csv=users(user_row("u2", status="tobedeleted"), user_row("u3"))),
                           via="upload", filename="b.zip", sync=False)
@@ -72,11 +78,7 @@ def test_a_district_sources_delta_with_no_changed_orgs_syncs_each_mapped_school(
 
 def test_a_delta_deletion_row_without_names_still_archives_the_person(app, bundle_store, tmp_path):
     """It said "User u2 has no givenName or familyName" and kept u2 active, although the SIS deleted them."""
-    school = make_school()
-    make_csv_connection(school, archive=True, archive_threshold_percent=50)
-    first = accept_bundle(school.id, _zip(tmp_path, "a.zip", users_csv=users(user_row("u1"), user_row("u2"))),
-                          via="upload", filename="a.zip", sync=False)
-    assert sync_bundle(school, first).status == "succeeded"
+    school = _school_rostered_with_u1_u2(tmp_path)
     deleted = user_row("u2", status="tobedeleted", given="", family="", email="", username="")
     delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA_USERS, users_csv=users(deleted)),
                           via="upload", filename="b.zip", sync=False)
