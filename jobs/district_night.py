@@ -33,7 +33,7 @@ from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run
 from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, refile_parents, step_of
-from .sync import RENEW_EVERY_SECONDS, SyncRefused, choose_since, make_client, run_sync, too_slow_message
+from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
 READ_JOB = "jobs.district_night.read_night"
@@ -252,19 +252,15 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
         with client_factory(settings) as client:
             redactor.include(client.redactor)
             client.authenticate()
-            renewed = time.monotonic()
             for step in district_steps(members):
                 listing = open_listing(client, step, filter=since_filter(since))
                 for page in read_ahead(listing.pages()):  # the SIS builds the next page while this one is filed
                     router.route(page, step.roles)
                     pages += 1
-                    clock = time.monotonic()
-                    if clock - renewed > RENEW_EVERY_SECONDS:  # per page, Redis round trips took 7% of the read
-                        lock.renew()
-                        renewed = clock
+                    lock.renew_if_due()  # per page, Redis round trips took 7% of the read
                     if pages % PROGRESS_EVERY == 0:
                         _note(night_id, records_read=router.read, requests=client.request_count)
-                    if clock > deadline:
+                    if time.monotonic() > deadline:
                         raise SyncRefused(too_slow_message(limit, router.read))
             requests = client.request_count
         lock.renew()  # a read that lost its lock meanwhile must not hand its spool to the schools

@@ -5,11 +5,13 @@ next renewal; an unreachable Redis does not stop the run (no other run can start
 a lock that another run holds now does stop it, before anything is applied.
 """
 import logging
+import time
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 LOCK_TTL_SECONDS = 600
+RENEW_EVERY_SECONDS = 5  # far inside the lease; a Redis round trip per page cost ~1 s of a 100,000-person sync
 _RENEW = """
 local holder = redis.call('get', KEYS[1])
 if holder == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
@@ -33,15 +35,23 @@ class SchoolLock:
 
     def __init__(self, redis: Redis, school_id: int, run_id: int, ttl: int = LOCK_TTL_SECONDS):
         self.redis, self.key, self.token, self.ttl = redis, lock_key(school_id), str(run_id), ttl
+        self.renewed_at = time.monotonic()
 
     def acquire(self) -> bool:
         return bool(self.redis.set(self.key, self.token, nx=True, ex=self.ttl))
+
+    def renew_if_due(self, every: float = RENEW_EVERY_SECONDS) -> None:
+        """Renew when the last renewal (or the lock's making) is over `every` seconds old: called per page of a
+        read, far inside the lease."""
+        if time.monotonic() - self.renewed_at > every:
+            self.renew()
 
     def renew(self) -> bool:
         """Extend the lease (taking it again if Redis lost it); False if Redis is unreachable right now.
 
         Raises LockLost when another run holds the lock.
         """
+        self.renewed_at = time.monotonic()
         try:
             renewed = self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl)
         except RedisError as exc:

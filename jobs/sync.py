@@ -33,7 +33,6 @@ from .runs import NOTHING_CHANGED, claim_run, finish_run
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
 FULL_SYNC_EVERY = timedelta(days=7)
-RENEW_EVERY_SECONDS = 5  # the lock lives LOCK_TTL_SECONDS (600); it is renewed again just before the apply
 
 
 class SyncRefused(Exception):
@@ -172,7 +171,6 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
     people = _early_writer(job, fields)
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
-    renewed = time.monotonic()
     try:
         with pages.open(job, redactor) as roster, quiet_gc():
             for phase, page in roster:
@@ -180,11 +178,8 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
                 progress.page(phase, _live_counts(planner), issues)
                 if people is not None:
                     people.feed(planner.plan.creates)
-                clock = time.monotonic()
-                if clock - renewed > RENEW_EVERY_SECONDS:  # a Redis round trip per page cost ~1 s of a 100k sync
-                    lock.renew()
-                    renewed = clock
-                if clock > deadline:
+                lock.renew_if_due()
+                if time.monotonic() > deadline:
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
         if people is not None:
             people.settle()  # the session is free again (and a failed write fails the run here)
