@@ -257,13 +257,18 @@ def _not_started(source: Source, why: str) -> dict:
             "seconds": None, "error": why}
 
 
+def send_a_bundle(source: Source) -> str:
+    """What to do when a CSV source has no valid bundle yet: the three ways one reaches it."""
+    return (f"Send one with `flask roster import --source {source.id} FILE`, on the source's page or over its SFTP "
+            "account.")
+
+
 def _bundle_night(source: Source):
     """A CSV source has no SIS to read: its night syncs the newest valid bundle into each mapped school, inline, as
     the source page's Sync now does; (night, "") or (None, why nothing started)."""
     bundle = latest_usable_bundle(0, source.id)
     if bundle is None:
-        return None, ("no valid bundle has been received yet, so nothing was synced. Send one with `flask roster "
-                      f"import --source {source.id} FILE`, on the source's page or over its SFTP account.")
+        return None, f"no valid bundle has been received yet, so nothing was synced. {send_a_bundle(source)}"
     conns = [conn for conn in mapped_csv_connections(source.id) if conn.enabled_roles]
     try:
         night, _, _, _ = start_bundle_night(source, bundle, conns, trigger="cli", inline=True)

@@ -16,7 +16,7 @@ from ..sources import service
 from ..rostering.csv_method import RECEIPT_CHOICES
 from ..sources.context import saved_source_values
 from ..sources.csv_source import save_csv_source
-from .roster import MARKS, OPTION_FOR, _refuse, _school
+from .roster import MARKS, OPTION_FOR, _refuse, _school, send_a_bundle
 
 source_cli = AppGroup("source", help="Set up a district's SIS source, test it and map its schools.")
 OPTIONS = {"name": "--name", "sis_school_id": "--sis-id", "school": "--school"}  # the rest: roster's OPTION_FOR
@@ -135,8 +135,7 @@ def _list_bundle_schools(source: Source) -> None:
     schools = bundle_schools(source)
     if schools is None:
         click.echo(f"{source.name} receives OneRoster CSV and no valid bundle has been received yet, so there are no "
-                   f"SIS schools to map. Send one with `flask roster import --source {source.id} FILE`, on the "
-                   "source's page or over its SFTP account.")
+                   f"SIS schools to map. {send_a_bundle(source)}")
         sys.exit(1)
     click.echo(f"{source.name} receives OneRoster CSV, so it has no SIS connection to test; map the schools of its "
                "newest valid bundle with `flask roster source map`.")
