@@ -9,7 +9,7 @@ from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem, RosterNotice
 
-from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, current_values, pack, record_values
+from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, pack, record_values
 from .hold import ArchiveHold
 from .parents import ParentBook
 from .plan_issues import duplicate_message, sign_in_message, taken_message, who
@@ -210,6 +210,13 @@ class Planner:
             return
         self.seen.add(hash(sid))
         plan.counts["fetched"] += 1
+        if len(sid) > SOURCE_ID_LIMIT:  # nobody here can have it: storing it would fail the whole apply
+            name = f"{record.given_name} {record.family_name}".strip()
+            issues.append((sid, "bad_record", f"{name} ({sid[:40]}…) was not added: their sourcedId is {len(sid):,} "
+                           f"characters long and the portal keeps at most {SOURCE_ID_LIMIT}. Ask the SIS vendor "
+                           "to send a shorter sourcedId (a GUID has 36), then sync again."))
+            plan.counts["skipped"] += 1
+            return
         modified = record.date_last_modified
         if modified and (plan.high_water is None or modified > plan.high_water):
             plan.high_water = modified

@@ -503,3 +503,13 @@ def test_a_re_keyed_person_is_updated_under_the_new_id_when_auto_update_may():
     assert found == [] and plan.rekeys == [(pid, "s-1", "u-9")]
     [(update_pid, sid, _, _, restore)] = plan.updates
     assert (update_pid, sid, restore) == (pid, "u-9", False) and plan.diffs[pid] == [("given_name", "Ann", "Anna")]
+
+
+def test_a_sourced_id_too_long_to_store_is_an_issue_not_a_failed_sync():
+    """A 300-character sourcedId would have failed the whole apply on PostgreSQL (varchar(255))."""
+    long_id = "x" * 300
+    plan, found = run(index(), [record("s-1"), record(long_id)], archive=True)
+    assert [c[0] for c in plan.creates] == ["s-1"]
+    assert kinds(found) == ["bad_record"]
+    assert "300 characters long" in found[0][2] and "at most 255" in found[0][2]
+    assert totals(plan, fetched=2, created=1, skipped=1) == {"fetched": 2, "created": 1, "skipped": 1}
