@@ -205,6 +205,10 @@ class Planner:
 
     def _person(self, record: PersonRecord, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
+        if not record.school_ids and record.is_leaving:  # a deletion naming only the person (a CSV delta's bare row)
+            entry = self.directory.rostered.get(sid)
+            if entry is None or entry.role not in self.options.roles:
+                return  # not rostered here in a role this school syncs: nothing to do, and nothing to report
         if hash(sid) in self.seen:
             issues.append((sid, "duplicate_source_id", f"The SIS sent {sid} twice; only the first copy was used."))
             return
