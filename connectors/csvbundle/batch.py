@@ -44,8 +44,9 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         ids_of = {ids: ids for ids in set(orgs_col)}
     else:
         ids_of = {value: scan.org_ids(value) for value in set(orgs_col)}
-    known = scan.orgs
-    if not all(org in known for ids in ids_of.values() for org in ids):
+    known, lowered = scan.orgs, scan.orgs_lower
+    if not scan.orgs_unchecked and not all(org in known or org.lower() in lowered
+                                           for ids in ids_of.values() for org in ids):
         return None
     mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in set(role_col)}
     if None in mapped_of.values():

@@ -40,6 +40,10 @@ class UserScan:
         self.pad = False
         self.report = report
         self.orgs, self.roles = bundle.orgs, bundle.roles
+        # orgSourcedIds match orgs.csv in any case (as the reader matches schools); a delta orgs.csv holds only the
+        # orgs that changed, so a user naming an org it lacks is no broken reference
+        self.orgs_lower = frozenset(org.lower() for org in bundle.orgs)
+        self.orgs_unchecked = bundle.orgs_delta
         self.delta = bundle.users_mode == "delta"
         # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
         # practical risk). A dict of ints, not a set: the garbage collector does not track it, where it walked a
@@ -135,7 +139,7 @@ class UserScan:
         seen[key] = None
         known = self.orgs
         for org in org_ids:
-            if org not in known:
+            if org not in known and not self.orgs_unchecked and org.lower() not in self.orgs_lower:
                 report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
                                "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
         for agent in agent_ids:

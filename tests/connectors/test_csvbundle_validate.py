@@ -153,6 +153,24 @@ def test_references_that_point_nowhere(tmp_path):
     assert report.applicable
 
 
+def test_an_org_named_in_another_case_is_matched_not_reported(tmp_path):
+    """Each such user was warned "names S1, which is not an org in orgs.csv", though the school's sync read them."""
+    path = write_zip(tmp_path / "b.zip", bundle_files(users(user_row("u1", org="S1"), user_row("u2", org="s1,D1"))))
+    with open_bundle(path) as bundle:
+        assert texts(bundle.validate()) == []
+        assert [r.source_id for page in bundle.iter_roster("s1", {"student"}) for r in page] == ["u1", "u2"]
+
+
+def test_users_of_a_delta_orgs_file_may_name_orgs_it_does_not_list(tmp_path):
+    """A delta orgs.csv holds the orgs that changed (often none): every user was warned "not an org in orgs.csv"."""
+    manifest = bundle_files()["manifest.csv"].replace("file.orgs,bulk", "file.orgs,delta").replace(
+        "file.users,bulk", "file.users,delta")
+    files = bundle_files(users(user_row("u1", status="active"), user_row("u2", status="active", org="s1,s9")),
+                         manifest_csv=manifest, orgs_csv="sourcedId,status,dateLastModified,name,type,identifier,"
+                                                         "parentSourcedId\n")
+    assert texts(report_for(tmp_path, files)) == []
+
+
 def test_duplicate_sourced_ids_are_errors(tmp_path):
     report = report_for(tmp_path, bundle_files(users(user_row("u1"), user_row("u2"), user_row("u1", given="Zed"))))
     assert texts(report) == ["users.csv line 4, column sourcedId: sourcedId u1 is used by an earlier row too. Give "
