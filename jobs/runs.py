@@ -13,7 +13,7 @@ from store.db import db
 from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
 from store.vocabulary import TRIGGERS
 
-from .bundle_files import CSV_METHOD, NO_BUNDLE, bundle_serves, latest_usable_bundle, usable
+from .bundle_files import CSV_METHOD, NO_BUNDLE, OLDER_THAN_SOURCE, bundle_serves, latest_usable_bundle, usable
 from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
@@ -128,7 +128,7 @@ def _run_bundle(conn, bundle_id: int | None) -> int | None:
         latest_usable_bundle(conn.school_id, conn.source_id)
     if bundle is not None and not bundle_serves(bundle, conn.school_id, conn.source_id):
         if bundle.school_id == conn.school_id:  # the school's own, from before it followed a district source
-            raise NotConfigured(FOLLOWS_SOURCE)
+            raise NotConfigured(FOLLOWS_SOURCE if conn.source_id is not None else OLDER_THAN_SOURCE)
         bundle = None
     if not usable(bundle):
         raise NotConfigured(NO_BUNDLE)
