@@ -150,19 +150,26 @@ class SyncPlan:
 class ArchiveGuardTripped(Exception):
     """The run would archive more of the rostered people than the connection allows."""
 
-    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
+    def __init__(self, would_archive: int, rostered_total: int, threshold: float, approved: int | None = None):
         self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
         hold = ArchiveHold(would_archive, rostered_total, threshold)
-        super().__init__(f"{hold.sentence()}. Review the list, then approve or discard this run.")
+        again = "" if approved is None else (f" That is more than the {approved:,} approved, so nothing was archived "
+                                             "and the run waits for review again.")
+        super().__init__(f"{hold.sentence()}.{again} Review the list, then approve or discard this run.")
 
 
-def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
-    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
+def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool, approved: int | None = None
+                        ) -> None:
+    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit.
+
+    An approval covers the number the owner was shown (`approved`): the approved run reads the roster again, and
+    one that would now archive more (the SIS broke further since) is held again instead of archiving them all."""
     would, total = len(plan.archives), plan.rostered_total
-    if override or not would:
+    if not would or would <= total * threshold_percent / 100:
         return
-    if would > total * threshold_percent / 100:
-        raise ArchiveGuardTripped(would, total, threshold_percent)
+    if override and (approved is None or would <= approved):
+        return
+    raise ArchiveGuardTripped(would, total, threshold_percent, approved=approved if override else None)
 
 
 class Planner:

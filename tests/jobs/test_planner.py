@@ -363,6 +363,20 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
         check_archive_guard(plan, threshold, override)
 
 
+@pytest.mark.parametrize("approved, missing, trips", [(3, 3, False), (3, 2, False), (3, 5, True), (None, 5, False)])
+def test_an_approval_covers_only_as_many_archives_as_the_owner_was_shown(approved, missing, trips):
+    """An approved run reads the roster again; it archived everyone missing, however many more than approved."""
+    students = [record(f"s-{n}") for n in range(10)]
+    plan, _ = run(index(*[person(r.source_id, like=r) for r in students]), students[missing:], archive=True)
+    if not trips:
+        check_archive_guard(plan, 10, True, approved)
+        return
+    with pytest.raises(ArchiveGuardTripped) as tripped:
+        check_archive_guard(plan, 10, True, approved)
+    assert "That is more than the 3 approved, so nothing was archived and the run waits for review again" in \
+        str(tripped.value)
+
+
 # ---- primary parent contact ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("guardians, agents, contact", [
