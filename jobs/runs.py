@@ -192,6 +192,10 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     """An owner accepts a run stopped by the archive guard: it is re-queued and archives as planned."""
     if run.status != "needs_review":
         raise ValueError("Only a sync waiting for review can be approved.")
+    if run.bundle_id is not None and (later := _applied_since(run)) is not None:
+        raise ValueError(f"Sync #{later.shown_number} has run since this one was held, so this run's CSV bundle is "
+                         "an older roster than the one the school has now; approving it would archive people by that "
+                         "older roster. Discard this run.")
     mark_stale_runs_failed(run.school_id)
     if active_run(run.school_id) is not None:
         raise SyncAlreadyRunning(active_run(run.school_id))
@@ -202,6 +206,14 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     AuditEvent.record(run.school, actor, "sync_approved", f"Run #{run.shown_number}: approved archiving {run.would_archive} "
                                                           f"of {run.rostered_total} rostered people.")
     return _enqueue(run, "-approved")
+
+
+def _applied_since(run: SyncRun) -> SyncRun | None:
+    """A run of the school that changed its directory after `run` was held (a bundle run re-reads its own bundle
+    when approved, unlike an API run, which reads the SIS as it is then)."""
+    return db.session.scalar(db.select(SyncRun).where(
+        SyncRun.school_id == run.school_id, SyncRun.id > run.id, SyncRun.status == "succeeded",
+        SyncRun.trigger != "preview").order_by(SyncRun.id).limit(1))
 
 
 def discard_run(run: SyncRun, actor: Person | None) -> SyncRun:
