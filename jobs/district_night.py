@@ -201,7 +201,8 @@ def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> N
                 _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({type(exc).__name__}) "
                                                 "while reading the SIS. Run the night again; if it stops the same "
                                                 "way, give the portal's administrator the source's name and the "
-                                                f"night's date (the worker's log says what went wrong). {NOTHING_CHANGED}")
+                                                "night's date (the worker's log says what went wrong). "
+                                                + NOTHING_CHANGED)
                 return
     finally:
         lock.release()

@@ -146,7 +146,8 @@ def settings_in_words(conn) -> str:
     source = conn.source if conn.source_id is not None else None
     nightly = (f"nightly at {clock_text(source.sync_time)} with the district source" if source is not None
                else f"nightly at {clock_text(conn.sync_time)}")
-    return f"{toggles}; Automatic Rostering {on(conn.automatic)}, {nightly}; archive guard {conn.archive_threshold_percent:g}%."
+    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, {nightly}; "
+            f"archive guard {conn.archive_threshold_percent:g}%.")
 
 
 def run_kind(trigger: str) -> str:

@@ -86,8 +86,9 @@ def secret_option(ctx, param, value: str) -> str:
 @click.option("--url", required=True)
 @click.option("--client-id", required=True)
 @click.option("--client-secret", default="", callback=secret_option,
-              help="Leave out to keep the saved secret; - reads it from standard input (a secret on the command line is in "
-                   "the shell's history and in the process list other users of the machine can read).")
+              help="Leave out to keep the saved secret; - reads it "
+                   "from standard input (a secret on the command line is in the shell's history and in the "
+                   "process list other users of the machine can read).")
 @click.option("--sis-school-id", required=True)
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")

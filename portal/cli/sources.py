@@ -57,8 +57,9 @@ def _source(district: District, source_id: int | None) -> Source:
 @click.option("--url", required=True)
 @click.option("--client-id", required=True)
 @click.option("--client-secret", default="", callback=secret_option,
-              help="Leave out to keep the saved secret (with --source); - reads it from standard input (a secret on the command line is in "
-                   "the shell's history and in the process list other users of the machine can read).")
+              help="Leave out to keep the saved secret (with --source); - reads it "
+                   "from standard input (a secret on the command line is in the shell's history and in the "
+                   "process list other users of the machine can read).")
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")
 @click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default=None,
