@@ -126,11 +126,14 @@ class OneRosterClient:
             query["fields"] = fields if isinstance(fields, str) else ",".join(fields)
         offset, limit = int(query["offset"]), int(query["limit"])
         collection = collection_of(path)
-        url, url_params, followed, previous = base, dict(query), set(), None
+        url, url_params, followed, previous, announced = base, dict(query), set(), None, None
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
+            announced = total_count(reply) if total_count(reply) is not None else announced
             if not records:
+                if announced is not None and offset < announced and not filter and url_params is not None:
+                    raise self._ended_early(collection, offset, announced, reply)
                 return
             ids = [_sourced_id(r) for r in records]
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
@@ -152,6 +155,15 @@ class OneRosterClient:
             if total is not None and offset >= total:
                 return
             url, url_params = base, {**query, "offset": offset}
+
+    @staticmethod
+    def _ended_early(collection: str, offset: int, announced: int, reply) -> BadResponse:
+        """An empty page before the count the SIS announced: read as the end, the people after it would count as
+        having left (and, with Archive on, be archived within the guard's share)."""
+        return BadResponse(f"The SIS's {collection} listing ended after {offset:,} of the {announced:,} records its "
+                           f"X-Total-Count header announced (an empty page at {reply.shown_url}), so the roster read "
+                           "is incomplete and nothing was changed. Try again later; if it repeats, send this message "
+                           "to the SIS vendor's support.", url=reply.shown_url)
 
     def first_page(self, path: str, *, limit: int = 1) -> list[dict]:
         """Just the first page (used by the connection test to prove read access)."""

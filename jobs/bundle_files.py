@@ -15,12 +15,15 @@ from flask import current_app
 
 from connectors.csvbundle import Limits, keep_records, kept_pages, open_bundle
 from store.db import db
-from store.models import RosterBundle
+from store.models import AuditEvent, RosterBundle
 
 CSV_METHOD = "oneroster_csv"
 API_METHOD = "oneroster"
 NO_BUNDLE = ("No valid OneRoster CSV bundle has been received for this school yet. Upload one on the Rostering page "
              "or have the SIS push it to the SFTP drop; the page lists what was received and what to fix.")
+OLDER_THAN_SOURCE = ("This school's newest bundle was received before the school followed a district source, so it is "
+                     "an older roster than the one the district's syncs gave it, and it is not synced. Upload a new "
+                     "bundle here (or have the SIS send one to the school's SFTP drop), then sync.")
 READING = "reading the CSV bundle"
 PAGE_SIZE = 5000  # records per page of a bundle run: the progress and the lock's lease are renewed per page
 
@@ -132,7 +135,15 @@ def bundle_serves(bundle: RosterBundle, school_id: int, source_id: int | None) -
     received before it was mapped is an older roster than the district's."""
     if source_id is not None:
         return bundle.source_id == source_id
-    return bundle.source_id is None and bundle.school_id == school_id
+    return bundle.source_id is None and bundle.school_id == school_id and not followed_source_since(bundle)
+
+
+def followed_source_since(bundle: RosterBundle) -> bool:
+    """The school was mapped to a district source after its own bundle arrived: once unmapped, that bundle is an
+    older roster than the district's syncs gave it (with Archive on it would archive whoever they added)."""
+    return db.session.scalar(db.select(db.exists().where(
+        AuditEvent.school_id == bundle.school_id, AuditEvent.action == "source_mapped",  # portal.sources.service
+        AuditEvent.created_at > bundle.received_at)))
 
 
 def usable(bundle: RosterBundle | None) -> bool:

@@ -4,6 +4,7 @@ from store.models import ROSTER_MANAGER_ROLES, District, Person, School
 
 from .fields import EMAIL, SIS_ID, pack_current
 from .plan import DirectoryIndex, Entry
+from .plan_issues import OTHER_DISTRICT
 
 # Repeated strings from the database are mapped to one shared object to keep 100k entries small.
 _SHARED = {s: s for s in ("active", "archived", "", "sync", "manual", "student", "teacher", "staff",
@@ -29,7 +30,11 @@ def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) ->
         entry = Entry(pid, pack_current(values), shared.get(status, status), shared.get(archived_by, archived_by),
                       bool(enabled), role, sid is not None, bool(signs_in))
         add(entry, sid, values[EMAIL].lower(), values[SIS_ID])
-    for given, family, email, school, district, manager_here in db.session.execute(_elsewhere(school_id, district_id)):
+    for given, family, email, school, district, manager_here, in_district in db.session.execute(
+            _elsewhere(school_id, district_id)):
+        if not in_district:  # named, a run's issues (a preview's too) would tell any school's owner who signs in
+            index.add_account_elsewhere("", (email or "").strip().lower(), OTHER_DISTRICT)  # where, from guessed emails
+            continue
         index.add_account_elsewhere(f"{given or ''} {family or ''}".strip(), (email or "").strip().lower(),
                                     "" if manager_here else (school or district or ""))
     db.session.commit()  # end the read transaction: progress writes go through other connections
@@ -41,7 +46,8 @@ def _elsewhere(school_id: int, district_id: int):
     district's name, is a manager of this school's district). Sign-in accounts are the few staff with passwords, so
     this is small next to the school's own people; the partial index ix_person_sign_in serves it."""
     return (db.select(Person.given_name, Person.family_name, Person.email, School.name, District.name,
-                      db.and_(Person.school_id.is_(None), Person.district_id == district_id))
+                      db.and_(Person.school_id.is_(None), Person.district_id == district_id),
+                      db.or_(School.district_id == district_id, Person.district_id == district_id))
             .outerjoin(School, School.id == Person.school_id).outerjoin(District, District.id == Person.district_id)
             .where(Person.can_sign_in, Person.email.is_not(None), Person.email != "",
                    db.or_(Person.school_id.is_(None), Person.school_id != school_id)))

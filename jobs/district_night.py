@@ -199,7 +199,10 @@ def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> N
                 db.session.rollback()
                 log.exception("source night %s stopped unexpectedly", night_id)
                 _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({type(exc).__name__}) "
-                                                f"while reading the SIS. {NOTHING_CHANGED}")
+                                                "while reading the SIS. Run the night again; if it stops the same "
+                                                "way, give the portal's administrator the source's name and the "
+                                                "night's date (the worker's log says what went wrong). "
+                                                + NOTHING_CHANGED)
                 return
     finally:
         lock.release()

@@ -12,6 +12,7 @@ SIS_ID = FIELDS.index("sis_id")
 # The person table's column lengths (String(n)); a test holds them equal to the model.
 LIMITS = {"role": 32, "given_name": 200, "middle_name": 200, "family_name": 200, "email": 320, "username": 200,
           "sis_id": 200, "grade": 50, "phone": 100, "parent_name": 400, "parent_email": 320, "parent_phone": 100}
+SOURCE_ID_LIMIT = 255  # Person.source_id's length (and the change log's): a longer sourcedId cannot be stored
 SEPARATOR = "\x1f"  # unit separator: never in names or emails; one string per planned person saves memory
 
 

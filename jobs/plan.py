@@ -9,7 +9,7 @@ from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem, RosterNotice
 
-from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, current_values, pack, record_values
+from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, pack, record_values
 from .hold import ArchiveHold
 from .parents import ParentBook
 from .plan_issues import duplicate_message, sign_in_message, taken_message, who
@@ -150,19 +150,26 @@ class SyncPlan:
 class ArchiveGuardTripped(Exception):
     """The run would archive more of the rostered people than the connection allows."""
 
-    def __init__(self, would_archive: int, rostered_total: int, threshold: float):
+    def __init__(self, would_archive: int, rostered_total: int, threshold: float, approved: int | None = None):
         self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
         hold = ArchiveHold(would_archive, rostered_total, threshold)
-        super().__init__(f"{hold.sentence()}. Review the list, then approve or discard this run.")
+        again = "" if approved is None else (f" That is more than the {approved:,} approved, so nothing was archived "
+                                             "and the run waits for review again.")
+        super().__init__(f"{hold.sentence()}.{again} Review the list, then approve or discard this run.")
 
 
-def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool) -> None:
-    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit."""
+def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool, approved: int | None = None
+                        ) -> None:
+    """Raise ArchiveGuardTripped unless an owner approved this run or the share is within the limit.
+
+    An approval covers the number the owner was shown (`approved`): the approved run reads the roster again, and
+    one that would now archive more (the SIS broke further since) is held again instead of archiving them all."""
     would, total = len(plan.archives), plan.rostered_total
-    if override or not would:
+    if not would or would <= total * threshold_percent / 100:
         return
-    if would > total * threshold_percent / 100:
-        raise ArchiveGuardTripped(would, total, threshold_percent)
+    if override and (approved is None or would <= approved):
+        return
+    raise ArchiveGuardTripped(would, total, threshold_percent, approved=approved if override else None)
 
 
 class Planner:
@@ -205,11 +212,22 @@ class Planner:
 
     def _person(self, record: PersonRecord, issues: list[Issue]) -> None:
         plan, sid = self.plan, record.source_id
+        if not record.school_ids and record.is_leaving:  # a deletion naming only the person (a CSV delta's bare row)
+            entry = self.directory.rostered.get(sid)
+            if entry is None or entry.role not in self.options.roles:
+                return  # not rostered here in a role this school syncs: nothing to do, and nothing to report
         if hash(sid) in self.seen:
             issues.append((sid, "duplicate_source_id", f"The SIS sent {sid} twice; only the first copy was used."))
             return
         self.seen.add(hash(sid))
         plan.counts["fetched"] += 1
+        if len(sid) > SOURCE_ID_LIMIT:  # nobody here can have it: storing it would fail the whole apply
+            name = f"{record.given_name} {record.family_name}".strip()
+            issues.append((sid, "bad_record", f"{name} ({sid[:40]}…) was not added: their sourcedId is {len(sid):,} "
+                           f"characters long and the portal keeps at most {SOURCE_ID_LIMIT}. Ask the SIS vendor "
+                           "to send a shorter sourcedId (a GUID has 36), then sync again."))
+            plan.counts["skipped"] += 1
+            return
         modified = record.date_last_modified
         if modified and (plan.high_water is None or modified > plan.high_water):
             plan.high_water = modified

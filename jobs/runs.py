@@ -13,7 +13,7 @@ from store.db import db
 from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
 from store.vocabulary import TRIGGERS
 
-from .bundle_files import CSV_METHOD, NO_BUNDLE, bundle_serves, latest_usable_bundle, usable
+from .bundle_files import CSV_METHOD, NO_BUNDLE, OLDER_THAN_SOURCE, bundle_serves, latest_usable_bundle, usable
 from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
 from .locks import lock_holder
 from .thresholds import parse_threshold_override
@@ -22,6 +22,9 @@ STALE_AFTER = timedelta(minutes=5)
 QUEUE_GRACE = timedelta(seconds=60)  # a queued run's job is written just after the row
 ACTIVE = ("queued", "running")
 NOTHING_CHANGED = "Nothing was changed."
+# After a failure nobody foresaw: what the reader can do (the worker's log holds the traceback, the page must not).
+UNFORESEEN = ("Sync again; if it stops the same way, give the portal's administrator this run's number (the "
+              "worker's log says what went wrong).")
 DEAD_JOB_STATES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED}
 SYNC_JOB = "jobs.sync.run_sync"  # enqueued by name: the worker imports it, nothing here needs to
 JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it
@@ -128,7 +131,7 @@ def _run_bundle(conn, bundle_id: int | None) -> int | None:
         latest_usable_bundle(conn.school_id, conn.source_id)
     if bundle is not None and not bundle_serves(bundle, conn.school_id, conn.source_id):
         if bundle.school_id == conn.school_id:  # the school's own, from before it followed a district source
-            raise NotConfigured(FOLLOWS_SOURCE)
+            raise NotConfigured(FOLLOWS_SOURCE if conn.source_id is not None else OLDER_THAN_SOURCE)
         bundle = None
     if not usable(bundle):
         raise NotConfigured(NO_BUNDLE)
@@ -192,6 +195,10 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     """An owner accepts a run stopped by the archive guard: it is re-queued and archives as planned."""
     if run.status != "needs_review":
         raise ValueError("Only a sync waiting for review can be approved.")
+    if run.bundle_id is not None and (later := _applied_since(run)) is not None:
+        raise ValueError(f"Sync #{later.shown_number} has run since this one was held, so this run's CSV bundle is "
+                         "an older roster than the one the school has now; approving it would archive people by that "
+                         "older roster. Discard this run.")
     mark_stale_runs_failed(run.school_id)
     if active_run(run.school_id) is not None:
         raise SyncAlreadyRunning(active_run(run.school_id))
@@ -202,6 +209,14 @@ def approve_run(run: SyncRun, actor: Person | None) -> SyncRun:
     AuditEvent.record(run.school, actor, "sync_approved", f"Run #{run.shown_number}: approved archiving {run.would_archive} "
                                                           f"of {run.rostered_total} rostered people.")
     return _enqueue(run, "-approved")
+
+
+def _applied_since(run: SyncRun) -> SyncRun | None:
+    """A run of the school that changed its directory after `run` was held (a bundle run re-reads its own bundle
+    when approved, unlike an API run, which reads the SIS as it is then)."""
+    return db.session.scalar(db.select(SyncRun).where(
+        SyncRun.school_id == run.school_id, SyncRun.id > run.id, SyncRun.status == "succeeded",
+        SyncRun.trigger != "preview").order_by(SyncRun.id).limit(1))
 
 
 def discard_run(run: SyncRun, actor: Person | None) -> SyncRun:

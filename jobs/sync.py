@@ -28,7 +28,7 @@ from .outbound import outbound_policy
 from .plan import ArchiveGuardTripped, Planner, SyncOptions, SyncPlan, check_archive_guard
 from .progress import ProgressWriter
 from .report import send_run_report
-from .runs import NOTHING_CHANGED, claim_run, finish_run
+from .runs import NOTHING_CHANGED, UNFORESEEN, claim_run, finish_run
 
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
@@ -81,6 +81,7 @@ class Prepared:
     threshold: float
     expected: int  # people the fetch will probably bring (for the progress bar)
     bundle_id: int | None = None  # the CSV method: the bundle read instead of the API
+    approved: int | None = None  # an approved held run: how many people the owner approved archiving
     bundle_path: str = ""
     sis_school_id: str = ""
 
@@ -113,7 +114,8 @@ def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
     job = Prepared(run_id, school.id, school.district_id, conn.id, settings, since, options,
                    preview=run.trigger == "preview", override=run.archive_override, threshold=threshold,
                    expected=previous or 0, bundle_id=run.bundle_id, bundle_path=bundle.stored_path if bundle else "",
-                   sis_school_id=conn.sis_school_id)
+                   sis_school_id=conn.sis_school_id,
+                   approved=run.would_archive if run.archive_override and run.approved_at is not None else None)
     if bundle is not None:
         bundle.run_id = run_id
     db.session.execute(db.delete(SyncIssue).where(SyncIssue.run_id == run_id))
@@ -209,7 +211,7 @@ def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: Progres
         applying.record_without_applying(job.run_id, plan, status="succeeded")
         return
     try:
-        check_archive_guard(plan, job.threshold, job.override)
+        check_archive_guard(plan, job.threshold, job.override, job.approved)
     except ArchiveGuardTripped as tripped:
         db.session.rollback()  # the new people written during the fetch are not added by a held run
         message = str(tripped)
@@ -302,7 +304,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
         except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
             db.session.rollback()
             log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). "
+            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {UNFORESEEN} "
                                          f"{NOTHING_CHANGED}")
         finally:
             lock.release()

@@ -143,7 +143,10 @@ def settings_in_words(conn) -> str:
         return "on" if value else "off"
     toggles = ", ".join(f"{'Parent contacts' if t.column == 'sync_parents' else t.label} {on(getattr(conn, t.column))}"
                         for t in SYNC_TOGGLES)
-    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, nightly at {clock_text(conn.sync_time)}; "
+    source = conn.source if conn.source_id is not None else None
+    nightly = (f"nightly at {clock_text(source.sync_time)} with the district source" if source is not None
+               else f"nightly at {clock_text(conn.sync_time)}")
+    return (f"{toggles}; Automatic Rostering {on(conn.automatic)}, {nightly}; "
             f"archive guard {conn.archive_threshold_percent:g}%.")
 
 

@@ -44,12 +44,15 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         ids_of = {ids: ids for ids in set(orgs_col)}
     else:
         ids_of = {value: scan.org_ids(value) for value in set(orgs_col)}
-    known = scan.orgs
-    if not all(org in known for ids in ids_of.values() for org in ids):
+    known, lowered = scan.orgs, scan.orgs_lower
+    if not scan.orgs_unchecked and not all(org in known or org.lower() in lowered
+                                           for ids in ids_of.values() for org in ids):
         return None
     mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in set(role_col)}
     if None in mapped_of.values():
         return None
+    if () in ids_of.values() and any(value.strip().lower() in LEAVING for value in set(status_col)):
+        return None  # a deletion row may name no school: _row sends it to every school
     if not all(map(str.strip, given_col)) and not all(map(str.strip, family_col)) and \
             any(not g.strip() and not f.strip() for g, f in zip(given_col, family_col)):
         return None

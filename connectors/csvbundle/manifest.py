@@ -2,8 +2,10 @@
 from dataclasses import dataclass, field
 
 from .report import Report
-from .spec import MANIFEST, MODES, NEEDED, VERSIONS
+from .spec import COLUMNS, MANIFEST, MODES, NEEDED, VERSIONS
 from .tables import Header, read_rows
+
+SPEC_FILES = frozenset(name for _, name in COLUMNS) | {"manifest.csv"}
 
 MANIFEST_HELP = ("Add manifest.csv with the header propertyName,value and rows such as oneroster.version,1.1 and "
                  "file.users,bulk (most SIS exports write it; check the export's settings).")
@@ -31,7 +33,8 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
         return manifest
     if "manifest.csv" not in files.members:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
-                     "version it is or whether its files are bulk or delta; nothing else was checked.", MANIFEST_HELP)
+                     "version it is or whether its files are bulk or delta; nothing else was checked."
+                     + _lookalike("manifest.csv", files), MANIFEST_HELP)
         return manifest
     values: dict[str, tuple[str, int]] = {}
     stream = files.open("manifest.csv")
@@ -102,7 +105,7 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
                          f"Include {key} in the export and set file.{key[:-4]} to bulk or delta.")
         elif not present:
             said = f" although the manifest says file.{key[:-4]} is {mode}" if mode else ""
-            report.error(key, 0, "", f"{key} is missing from the bundle{said}.",
+            report.error(key, 0, "", f"{key} is missing from the bundle{said}." + _lookalike(key, files),
                          f"Include {key} in the export; a people sync needs {', '.join(NEEDED[manifest.version])}.")
         elif mode is None:
             report.warning("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row; {key} is read as bulk.",
@@ -112,3 +115,15 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
         if manifest.modes.get(key) == "absent":
             report.warning(key, 0, "", f"The manifest says {key} is absent, so the file sent is ignored.",
                            f"Set file.{key[:-4]} to bulk or delta if the file should be read.")
+
+
+def _lookalike(key: str, files) -> str:
+    """A sentence naming a file that is probably `key` under another name ("users (1).csv" from a second download,
+    "Users_2026-02-01.csv"): each OneRoster file is read by its exact name, and the bundle seemed to hold it."""
+    stem = key[:-4]
+    names = [m.name.replace("\\", "/").rsplit("/", 1)[-1] for k, m in files.members.items()
+             if stem in k and k != key and k not in SPEC_FILES]
+    if not names:
+        return ""
+    return (f" The bundle has {names[0]}; if that is the {stem} file, rename it {key} (each OneRoster file is read by "
+            "its exact name).")

@@ -41,6 +41,9 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
             if type(item) is not PersonRecord:
                 for school in schools:
                     out[school].append(item)
+            elif not item[_SCHOOLS]:  # a deletion row naming no school: wherever the person is rostered
+                for school in schools:
+                    out[school].append(item)
             elif item[_ROLE] == "parent":
                 for school in parents_to:
                     out[school].append(item)

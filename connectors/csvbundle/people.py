@@ -40,6 +40,10 @@ class UserScan:
         self.pad = False
         self.report = report
         self.orgs, self.roles = bundle.orgs, bundle.roles
+        # orgSourcedIds match orgs.csv in any case (as the reader matches schools); a delta orgs.csv holds only the
+        # orgs that changed, so a user naming an org it lacks is no broken reference
+        self.orgs_lower = frozenset(org.lower() for org in bundle.orgs)
+        self.orgs_unchecked = bundle.orgs_delta
         self.delta = bundle.users_mode == "delta"
         # hashes, not strings, as in jobs.plan: a million ids cost tens of MB (a 64-bit collision is not a
         # practical risk). A dict of ints, not a set: the garbage collector does not track it, where it walked a
@@ -135,7 +139,7 @@ class UserScan:
         seen[key] = None
         known = self.orgs
         for org in org_ids:
-            if org not in known:
+            if org not in known and not self.orgs_unchecked and org.lower() not in self.orgs_lower:
                 report.warning(FILE, line, "orgSourcedIds", f"orgSourcedIds names {org}, which is not an org in "
                                "orgs.csv.", "Add the org to orgs.csv or correct the reference.", kind="org-ref")
         for agent in agent_ids:
@@ -146,6 +150,9 @@ class UserScan:
                 self.forward.append(agent_ids[0] if len(agent_ids) == 1 else agent_ids)  # a str costs less
                 self.forward_lines.append(line)
                 break
+        leaving = status.strip().lower() in _LEAVING
+        if leaving and mapped != "parent" and (mapped is None or not org_ids):
+            return self._deletion(sid, mapped, modified)
         if mapped is None:
             shown = f"'{role}'" if role else "no role"
             where = "" if self.roles is None else " in roles.csv"
@@ -155,7 +162,7 @@ class UserScan:
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
                                  f"{FILE} line {line}") if wanted(None, org_ids) else None
         given, family = given.strip(), family.strip()
-        if not given and not family and status.strip().lower() not in _LEAVING:  # a deletion row needs no names
+        if not given and not family and not leaving:  # a deletion row needs no names
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
                            "Fill in the user's names in the SIS.", kind="names")
             return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",
@@ -183,6 +190,16 @@ class UserScan:
             self._spool(line, values)
             return None
         return _new(PersonRecord, values)
+
+    def _deletion(self, sid: str, mapped: str | None, modified: str):
+        """A `tobedeleted` row that names no role or no school (deletion rows written with only their required
+        ids, as some SIS delta exports do): whoever has this sourcedId left. It goes to every school (no
+        school_ids); the planner acts only where the person is already rostered in a role the school syncs."""
+        if self.wanted is None:  # validation only
+            return None
+        when = self._date(modified) if modified else None
+        return _new(PersonRecord, (sid, mapped or "", "", "", "", "", "", "", (), "", "tobedeleted", True, (), (),
+                                   when, mapped or "", ""))
 
     def _unusable_id(self, sid: str, line: int) -> None:
         if not sid:

@@ -31,6 +31,7 @@ from .roster import _refuse, _run_result, _school, roster_cli, run_and_report
 
 def _copy_in(path: Path) -> Path:
     """A copy in bundle storage's incoming folder: the operator's own file is left where it is."""
+    path = _export_folder(path) if path.is_dir() else path
     incoming = Path(current_app.config["BUNDLE_DIR"]) / "incoming"
     incoming.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = incoming / (secrets.token_hex(8) + (".zip" if path.is_file() else ""))
@@ -44,6 +45,25 @@ def _copy_in(path: Path) -> Path:
             elif entry.is_file():
                 shutil.copyfile(entry.path, target / entry.name)
     return target
+
+
+def _export_folder(path: Path) -> Path:
+    """The folder holding the CSV files: a folder with no CSV file of its own but one sub-folder (the export
+    unpacked into a folder of its own, or a dated folder) is read from that sub-folder, as a zip's files are; only
+    the named folder's files were copied, and the run said "manifest.csv is missing"."""
+    for _ in range(5):
+        entries = list(os.scandir(path))
+        if any(e.name.lower().endswith(".csv") for e in entries):
+            return path
+        folders = sorted(e.name for e in entries
+                         if e.is_dir(follow_symlinks=False) and not e.name.startswith((".", "__MACOSX")))
+        if len(folders) != 1:
+            if folders:
+                raise click.UsageError(f"{path} holds no CSV files, only the folders {', '.join(folders[:5])}; "
+                                       "give the folder that holds manifest.csv, orgs.csv and users.csv.")
+            return path
+        path = path / folders[0]
+    return path
 
 
 def _problems(bundle) -> list[dict]:

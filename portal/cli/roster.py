@@ -70,12 +70,25 @@ def _toggle_options(func):
     return func
 
 
+def secret_option(ctx, param, value: str) -> str:
+    """--client-secret -: the secret from standard input (hidden when typed at a terminal), so that it is in
+    neither the shell's history nor the process list."""
+    if value != "-":
+        return value
+    if not sys.stdin.isatty():  # piped: `printenv SIS_SECRET | flask roster configure ... --client-secret -`
+        return sys.stdin.readline().strip()
+    return click.prompt("Client secret", hide_input=True, default="", show_default=False, err=True).strip()
+
+
 @roster_cli.command("configure")
 @click.option("--school", "slug", required=True, help="The school's slug.")
 @click.option("--vendor", type=click.Choice(list(PROFILES)), required=True)
 @click.option("--url", required=True)
 @click.option("--client-id", required=True)
-@click.option("--client-secret", default="", help="Leave out to keep the saved secret.")
+@click.option("--client-secret", default="", callback=secret_option,
+              help="Leave out to keep the saved secret; - reads it "
+                   "from standard input (a secret on the command line is in the shell's history and in the "
+                   "process list other users of the machine can read).")
 @click.option("--sis-school-id", required=True)
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")

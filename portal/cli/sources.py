@@ -16,7 +16,7 @@ from ..sources import service
 from ..rostering.csv_method import RECEIPT_CHOICES
 from ..sources.context import saved_source_values
 from ..sources.csv_source import save_csv_source
-from .roster import MARKS, OPTION_FOR, _refuse, _school, send_a_bundle
+from .roster import MARKS, OPTION_FOR, _refuse, _school, secret_option, send_a_bundle
 
 source_cli = AppGroup("source", help="Set up a district's SIS source, test it and map its schools.")
 OPTIONS = {"name": "--name", "sis_school_id": "--sis-id", "school": "--school"}  # the rest: roster's OPTION_FOR
@@ -56,7 +56,10 @@ def _source(district: District, source_id: int | None) -> Source:
 @click.option("--vendor", type=click.Choice(list(PROFILES)), required=True)
 @click.option("--url", required=True)
 @click.option("--client-id", required=True)
-@click.option("--client-secret", default="", help="Leave out to keep the saved secret (with --source).")
+@click.option("--client-secret", default="", callback=secret_option,
+              help="Leave out to keep the saved secret (with --source); - reads it "
+                   "from standard input (a secret on the command line is in the shell's history and in the "
+                   "process list other users of the machine can read).")
 @click.option("--app-name", default="")
 @click.option("--token-url", default="")
 @click.option("--auth", "auth_mode", type=click.Choice(["oauth2", "oauth1"]), default=None,

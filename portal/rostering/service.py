@@ -102,7 +102,8 @@ def save_sync_settings(conn: RosterConnection, *, automatic: bool, sync_time: st
     if unknown:
         raise TypeError(f"save_sync_settings() got unknown toggles {sorted(unknown)}")
     errors = {}
-    sync_time = (sync_time or "").strip()
+    # a mapped school syncs at its source's nightly time: a time typed for the school would be saved and ignored
+    sync_time = conn.sync_time if conn.source_id is not None else (sync_time or "").strip()
     if not SYNC_TIME_RE.match(sync_time):
         errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
     try:

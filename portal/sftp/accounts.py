@@ -10,8 +10,9 @@ from pathlib import Path
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from jobs.source_bundles import CSV_SOURCE
 from store.db import db
-from store.models import AuditEvent, DistrictAuditEvent, SftpAccount, Source, utcnow
+from store.models import AuditEvent, DistrictAuditEvent, RosterConnection, SftpAccount, Source, utcnow
 
 from .keys import authorized_keys_of, parse_keys
 
@@ -29,6 +30,7 @@ class Login:
     username: str
     folder: Path
     source_id: int | None = None  # a district CSV source's account: what it receives goes to the source
+    refusal: str = ""  # why nothing sent to this account is read (its school follows a district source)
 
 
 def account_of(owner) -> SftpAccount | None:
@@ -122,7 +124,25 @@ def remove_account(account: SftpAccount, actor) -> None:
 
 
 def _login(account: SftpAccount) -> Login:
-    return Login(account.id, account.school_id, account.username, folder_of(account.username), account.source_id)
+    return Login(account.id, account.school_id, account.username, folder_of(account.username), account.source_id,
+                 _refusal(account))
+
+
+def _refusal(account: SftpAccount) -> str:
+    """What the SIS is told when it sends files to the account of a school that now follows a district source: the
+    upload used to succeed, and the bundle was then refused where nobody looked (the page hides this account)."""
+    if account.school_id is None:
+        return ""
+    conn = db.session.scalar(db.select(RosterConnection).where(RosterConnection.school_id == account.school_id))
+    if conn is None or conn.source is None:
+        return ""
+    school, source = conn.school.name, conn.source
+    if source.method == CSV_SOURCE:
+        return (f"{school} now receives its roster through the district source {source.name}, so files sent to "
+                f"{account.username} are not read. Send them as the SFTP user {source_username(source)} (a District "
+                "Manager has its password or key).")
+    return (f"{school} now syncs from the district source {source.name}, which reads the SIS's API, so files sent "
+            f"to {account.username} are not read. Stop sending them, or ask a District Manager.")
 
 
 def find_login(username: str) -> tuple[Login | None, object]:

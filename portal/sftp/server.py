@@ -143,6 +143,8 @@ class DropSFTPServer(asyncssh.SFTPServer):
 
     def _may_write(self, path: bytes) -> None:
         name = self._top_level(path)
+        if self.login.refusal:
+            raise asyncssh.SFTPPermissionDenied(self.login.refusal)
         if len(os.listdir(self.login.folder)) >= MAX_FOLDER_ENTRIES:
             raise asyncssh.SFTPFailure(f"Your folder already holds {MAX_FOLDER_ENTRIES} files that are not bundles "
                                        "yet; send a .zip, or CSV files with manifest.csv.")

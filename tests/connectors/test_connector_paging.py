@@ -151,3 +151,36 @@ def test_a_repeated_full_page_is_still_an_error():
         with OneRosterClient(settings, page_size=5) as client, pytest.raises(BadResponse) as caught:
             list(client.iter_pages(f"schools/{settings.school_id}/students"))
         assert "The SIS sent the same page twice at offset 15" in caught.value.message
+
+
+@pytest.mark.parametrize("empty_at", [0, 10, 20])
+def test_an_empty_page_before_the_announced_total_is_an_incomplete_read(empty_at):
+    """It was read as the end of the listing: everyone after it counted as having left the roster (with Archive
+    on, archived whenever their share stayed under the guard's)."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        page = [] if offset >= empty_at else RECORDS[offset:offset + 10]
+        return 200, {"X-Total-Count": str(len(RECORDS))}, json.dumps({"users": page})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            with pytest.raises(BadResponse) as err:
+                ids(client)
+    assert f"ended after {empty_at} of the 25 records its X-Total-Count header announced" in err.value.message
+    assert "nothing was changed" in err.value.message
+
+
+def test_an_empty_page_reached_by_the_servers_own_next_link_still_ends_the_listing():
+    """Paging by Link is the server's own word on what comes next, whatever its count says."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        link = f'<{DATA}/users?limit=10&offset={offset + 10}&sort=sourcedId>; rel="next"'
+        return 200, {"X-Total-Count": "40", "Link": link}, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert len(ids(client)) == 25

@@ -153,6 +153,41 @@ def test_references_that_point_nowhere(tmp_path):
     assert report.applicable
 
 
+def test_an_org_named_in_another_case_is_matched_not_reported(tmp_path):
+    """Each such user was warned "names S1, which is not an org in orgs.csv", though the school's sync read them."""
+    path = write_zip(tmp_path / "b.zip", bundle_files(users(user_row("u1", org="S1"), user_row("u2", org="s1,D1"))))
+    with open_bundle(path) as bundle:
+        assert texts(bundle.validate()) == []
+        assert [r.source_id for page in bundle.iter_roster("s1", {"student"}) for r in page] == ["u1", "u2"]
+
+
+def test_users_of_a_delta_orgs_file_may_name_orgs_it_does_not_list(tmp_path):
+    """A delta orgs.csv holds the orgs that changed (often none): every user was warned "not an org in orgs.csv"."""
+    manifest = bundle_files()["manifest.csv"].replace("file.orgs,bulk", "file.orgs,delta").replace(
+        "file.users,bulk", "file.users,delta")
+    files = bundle_files(users(user_row("u1", status="active"), user_row("u2", status="active", org="s1,s9")),
+                         manifest_csv=manifest, orgs_csv="sourcedId,status,dateLastModified,name,type,identifier,"
+                                                         "parentSourcedId\n")
+    assert texts(report_for(tmp_path, files)) == []
+
+
+@pytest.mark.parametrize("sent_as", ["users (1).csv", "Users_2026-02-01.csv", "export/users-1.csv"])
+def test_a_needed_file_under_another_name_is_named_in_the_error(tmp_path, sent_as):
+    """It said only "users.csv is missing from the bundle" beside the users file the district had sent."""
+    files = bundle_files()
+    files[sent_as] = files.pop("users.csv")
+    (error,) = texts(report_for(tmp_path, files))
+    shown = sent_as.rsplit("/", 1)[-1]
+    assert f"The bundle has {shown}; if that is the users file, rename it users.csv" in error
+
+
+def test_a_manifest_under_another_name_is_named_too(tmp_path):
+    files = bundle_files()
+    files["manifest (1).csv"] = files.pop("manifest.csv")
+    (error,) = texts(report_for(tmp_path, files))
+    assert "manifest.csv is missing" in error and "The bundle has manifest (1).csv" in error
+
+
 def test_duplicate_sourced_ids_are_errors(tmp_path):
     report = report_for(tmp_path, bundle_files(users(user_row("u1"), user_row("u2"), user_row("u1", given="Zed"))))
     assert texts(report) == ["users.csv line 4, column sourcedId: sourcedId u1 is used by an earlier row too. Give "

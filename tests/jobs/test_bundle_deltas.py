@@ -1,6 +1,8 @@
 """Delta bundles as exports write them (#16's bulk versus delta): an orgs.csv that is a delta file too holds only the
 orgs changed since the last export, often none, so the school's own row may be missing (the School ID saved for the
 school, or its mapping, says which school it is); a deletion row may leave the person's names blank."""
+import pytest
+
 from jobs.bundles import accept_bundle
 from jobs.source_bundles import bundle_schools, check_and_list, store_source_bundle
 from store.db import db
@@ -110,3 +112,44 @@ def test_a_bulk_users_file_with_a_delta_orgs_file_still_needs_the_school_in_it(a
     bundle = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=manifest, orgs_csv=NO_ORGS_CHANGED),
                            via="upload", filename="b.zip", sync=False)
     assert bundle.status == "invalid" and "orgs.csv lists no org of type school" in bundle.summary
+
+
+BARE_DELETIONS = {  # how SIS delta exports write a deletion: the required ids, or the row with role or orgs left out
+    "ids only": "u2,tobedeleted,2026-02-01T00:00:00Z" + "," * 15,
+    "blank role": user_row("u2", role="", status="tobedeleted"),
+    "blank orgs": user_row("u2", org="", status="tobedeleted"),
+}
+
+
+@pytest.mark.parametrize("row", BARE_DELETIONS.values(), ids=BARE_DELETIONS.keys())
+def test_a_delta_deletion_row_without_role_or_school_still_archives_the_person(app, bundle_store, tmp_path, row):
+    """Such a row was dropped ("User u2 has no role ... leave them out of the export", or not a word) and u2 stayed
+    active, although the SIS deleted them."""
+    school = _school_rostered_with_u1_u2(tmp_path)
+    delta = accept_bundle(school.id, _zip(tmp_path, "b.zip", manifest_csv=DELTA_USERS, users_csv=users(row)),
+                          via="upload", filename="b.zip", sync=False)
+    assert (delta.status, delta.warning_count) == ("valid", 0), delta.report_csv
+    run = sync_bundle(school, delta)
+    assert (run.status, run.archived, run.issues, run.skipped) == ("succeeded", 1, 0, 0)
+    assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "archived")]
+
+
+def test_a_bare_deletion_row_changes_only_the_school_and_roles_that_have_the_person(app, bundle_store, tmp_path):
+    """Sent to every school (it names none), it archives nobody who is not rostered there in a synced role, and
+    says nothing at a school that never had them."""
+    school = _school_rostered_with_u1_u2(tmp_path)
+    other = make_school(school.district, name="Other", slug="other")
+    conn = make_csv_connection(other, archive=True, archive_threshold_percent=100)
+    first = accept_bundle(other.id, _zip(tmp_path, "o.zip", users_csv=users(user_row("u9"))),
+                          via="upload", filename="o.zip", sync=False)
+    assert sync_bundle(other, first).status == "succeeded"
+    conn.sync_students = False  # students are no longer synced here: the sync leaves them as they are
+    db.session.commit()
+    bare = "u9,tobedeleted,2026-02-01T00:00:00Z" + "," * 15
+    for target in (school, other):
+        delta = accept_bundle(target.id, _zip(tmp_path, f"{target.slug}.zip", manifest_csv=DELTA_USERS,
+                                              users_csv=users(bare)), via="upload", filename="d.zip", sync=False)
+        run = sync_bundle(target, delta)
+        assert (run.status, run.archived, run.issues, run.skipped) == ("succeeded", 0, 0, 0)
+    assert [(p[0], p[3]) for p in people(school)] == [("u1", "active"), ("u2", "active")]
+    assert [(p[0], p[3]) for p in people(other)] == [("u9", "active")]

@@ -2,14 +2,17 @@
 import os
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from jobs.bundles import accept_bundle, prune_bundles
 from jobs.connection import get_connection
 from jobs.schedule import dispatch_nightly
+from jobs.runs import approve_run
 from jobs.sync import run_sync
 from store.db import db
 from store.models import Person, RosterBundle, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, bundle_files, user_row, users, write_dir, write_zip
-from tests.factories import make_bundle, make_csv_connection, make_district, make_school
+from tests.factories import make_bundle, make_csv_connection, make_district, make_owner, make_school
 from tests.support import people, sync_bundle
 
 
@@ -135,6 +138,28 @@ def test_a_bulk_bundle_archives_the_absent_under_the_guard(app, bundle_store, tm
     assert held.status == "needs_review" and held.would_archive == 2
     assert all(p[3] == "active" for p in people(school))
     assert db.session.get(RosterBundle, fewer.id).status == "valid"
+
+
+def test_a_held_bundle_run_cannot_be_approved_once_a_newer_sync_has_run(app, bundle_store, tmp_path):
+    """Approval re-reads the held run's own bundle: after a newer, complete bundle synced, it archived the people
+    that the older export had left out (within the number approved) although the SIS still has them."""
+    school = make_school()
+    make_csv_connection(school, archive=True)  # guard: 10%
+    roster = [user_row(f"u{i}") for i in range(10)]
+    first = accept_bundle(school.id, _zip(tmp_path, "a.zip", users_csv=users(*roster)), via="upload",
+                          filename="a.zip", sync=False)
+    assert sync_bundle(school, first).status == "succeeded"
+    fewer = accept_bundle(school.id, _zip(tmp_path, "b.zip", users_csv=users(*roster[:8])), via="upload",
+                          filename="b.zip", sync=False)
+    held = sync_bundle(school, fewer)
+    assert held.status == "needs_review"
+    whole = accept_bundle(school.id, _zip(tmp_path, "c.zip", users_csv=users(*roster)), via="upload",
+                          filename="c.zip", sync=False)
+    later = sync_bundle(school, whole)
+    assert later.status == "succeeded"
+    with pytest.raises(ValueError, match=f"Sync #{later.shown_number} has run since this one was held"):
+        approve_run(held, make_owner(school))
+    assert all(p[3] == "active" for p in people(school)) and db.session.get(SyncRun, held.id).status == "needs_review"
 
 
 def test_the_nightly_run_reads_the_newest_valid_bundle(app, bundle_store, tmp_path):

@@ -363,6 +363,20 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
         check_archive_guard(plan, threshold, override)
 
 
+@pytest.mark.parametrize("approved, missing, trips", [(3, 3, False), (3, 2, False), (3, 5, True), (None, 5, False)])
+def test_an_approval_covers_only_as_many_archives_as_the_owner_was_shown(approved, missing, trips):
+    """An approved run reads the roster again; it archived everyone missing, however many more than approved."""
+    students = [record(f"s-{n}") for n in range(10)]
+    plan, _ = run(index(*[person(r.source_id, like=r) for r in students]), students[missing:], archive=True)
+    if not trips:
+        check_archive_guard(plan, 10, True, approved)
+        return
+    with pytest.raises(ArchiveGuardTripped) as tripped:
+        check_archive_guard(plan, 10, True, approved)
+    assert "That is more than the 3 approved, so nothing was archived and the run waits for review again" in \
+        str(tripped.value)
+
+
 # ---- primary parent contact ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("guardians, agents, contact", [
@@ -503,3 +517,13 @@ def test_a_re_keyed_person_is_updated_under_the_new_id_when_auto_update_may():
     assert found == [] and plan.rekeys == [(pid, "s-1", "u-9")]
     [(update_pid, sid, _, _, restore)] = plan.updates
     assert (update_pid, sid, restore) == (pid, "u-9", False) and plan.diffs[pid] == [("given_name", "Ann", "Anna")]
+
+
+def test_a_sourced_id_too_long_to_store_is_an_issue_not_a_failed_sync():
+    """A 300-character sourcedId would have failed the whole apply on PostgreSQL (varchar(255))."""
+    long_id = "x" * 300
+    plan, found = run(index(), [record("s-1"), record(long_id)], archive=True)
+    assert [c[0] for c in plan.creates] == ["s-1"]
+    assert kinds(found) == ["bad_record"]
+    assert "300 characters long" in found[0][2] and "at most 255" in found[0][2]
+    assert totals(plan, fetched=2, created=1, skipped=1) == {"fetched": 2, "created": 1, "skipped": 1}

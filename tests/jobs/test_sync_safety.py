@@ -58,6 +58,31 @@ def test_archive_guard_stops_the_run_and_approval_applies_it(app, school):
         assert run.approved_by_id == owner.id
 
 
+def test_an_approved_run_that_would_now_archive_more_than_approved_is_held_again(app, school):
+    """Approval re-reads the SIS; it archived everyone missing by then (here twice the number approved), unguarded."""
+    with running_sandbox(seed=23) as box:
+        connect(school, box, archive=True, archive_threshold_percent=10)
+        sync(school)
+        box.mutate(remove_fraction=0.2, seed=3, remove_mode="drop")
+        run = sync(school)
+        assert run.status == "needs_review"
+        shown = run.would_archive
+        box.mutate(remove_fraction=0.3, seed=4, remove_mode="drop")  # the SIS loses more before the owner looks
+        owner = make_owner(school)
+        before = snapshot(school)
+        approve_run(run, owner)
+        run_sync(run.id)
+        db.session.expire_all()
+        run = db.session.get(SyncRun, run.id)
+        assert run.status == "needs_review" and run.would_archive > shown
+        assert f"more than the {shown:,} approved" in run.error_message
+        assert snapshot(school) == before  # nobody archived
+        approve_run(run, owner)  # approving the number now shown applies it
+        run_sync(run.id)
+        db.session.expire_all()
+        assert db.session.get(SyncRun, run.id).status == "succeeded"
+
+
 def test_a_small_departure_under_the_threshold_is_archived_without_review(app, school):
     with running_sandbox(seed=22) as box:
         connect(school, box, archive=True, archive_threshold_percent=10)
@@ -120,7 +145,8 @@ def test_an_exception_between_fetch_and_apply_changes_nothing(synced, sandbox, m
     monkeypatch.setattr(jobs.sync.applying, "_insert_changes", explode)
     run = sync(synced)
     assert run.status == "failed"
-    assert run.error_message == "The sync stopped unexpectedly (RuntimeError). Nothing was changed."
+    assert run.error_message.startswith(
+        "The sync stopped unexpectedly (RuntimeError). Sync again; if it stops the same way")
     assert snapshot(synced) == before
 
 

@@ -432,3 +432,30 @@ def test_a_mapped_school_cannot_be_switched_to_its_own_csv_method_by_a_form_post
     db.session.expire_all()
     conn = get_connection(north)
     assert (conn.method, conn.source_id, conn.sis_school_id) == ("oneroster", source.id, "994")
+
+
+def test_a_school_unmapped_from_a_csv_source_does_not_sync_the_bundle_it_had_before_the_mapping(app, client, auth,
+                                                                                              world, tmp_path):
+    """Sync now read the school's own bundle from before the mapping again: a roster older than the district's,
+    which archived whoever the district's bundles had added since."""
+    north = world["schools"]["North High"]
+    make_csv_connection(north, sis_school_id="n1", csv_sync_on_receipt="nightly", archive=True,
+                        archive_threshold_percent=100)
+    stale = tmp_path / "before-mapping.zip"
+    stale.write_bytes(district_bundle())
+    assert accept_bundle(north.id, str(stale), via="upload", filename="before-mapping.zip").status == "valid"
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    newer = district_bundle(**{"users.csv": users(*[user_row(s, org="n1") for s in ("n-s1", "n-s2", "n-s3", "n-s4")])})
+    _upload(client, world, source, newer)
+    _work(app, "check", "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-s4"}
+    data = {"csrf_token": csrf_token(client, world["base"]), "school_id": north.id}
+    assert client.post(f"{world['base']}/{source.id}/unmap", data=data).status_code == 302
+    token = csrf_token(client, f"/schools/{north.slug}/rostering")
+    answer = client.post(f"/schools/{north.slug}/rostering/runs", data={"csrf_token": token, "trigger": "manual"},
+                         headers={"HX-Request": "true"})
+    assert answer.status_code == 409, text(answer)
+    assert "received before the school followed" in text(answer) and "new bundle" in text(answer)
+    _work(app, "sync")
+    assert rostered(north) == {"n-s1", "n-s2", "n-s3", "n-s4"}

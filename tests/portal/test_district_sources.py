@@ -229,6 +229,27 @@ def test_an_owner_sees_the_mapping_read_only_and_keeps_their_sync_settings(clien
     assert tested.status_code == 422 and "Sources page" in tested.get_data(as_text=True)  # not with its secret
 
 
+def test_a_mapped_schools_owner_is_not_offered_a_nightly_time_that_the_source_overrides(client, auth, world, aeries):
+    """The page took 06:00 for the school and said "Sync settings saved"; it still synced at the source's 2:30."""
+    source = service.save_source(world["district"], "aeries", form(aeries), None, automatic=True, sync_time="02:30")
+    conn = service.map_school(source, world["obrien"], "994", None)
+    owner = make_owner(world["obrien"])
+    auth.logout()
+    auth.login(owner.email)
+    page = client.get("/schools/obrien/rostering").get_data(as_text=True)
+    assert 'name="sync_time"' not in page
+    assert "Nightly at 2:30 AM" in page and "the district source's time" in page and source.name in page
+    saved = client.post("/schools/obrien/rostering/settings", headers=HX, data={
+        "csrf_token": csrf_token(client, "/login"), "sync_students": "on", "automatic": "on", "sync_time": "06:00",
+        "archive_threshold_percent": "10"})
+    assert saved.status_code == 200 and "Sync settings saved" in saved.get_data(as_text=True)
+    db.session.refresh(conn)
+    assert conn.sync_time != "06:00" and conn.automatic
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "settings_changed")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert "nightly at 2:30 AM with the district source" in event.detail
+
+
 def test_an_owner_sees_the_last_district_night_and_this_schools_run(client, auth, world):
     source = make_source(world["district"], name="Main SIS", last_test_result="1 check failed.",
                          last_tested_at=datetime(2026, 3, 2, 10, 5, tzinfo=timezone.utc))

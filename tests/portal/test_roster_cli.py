@@ -6,6 +6,7 @@ import pytest
 from store.db import db
 from store.models import Person
 from jobs.connection import get_connection
+from store.secrets import decrypt_secret
 from tests.factories import make_school
 from tests.support import sandbox_fixture
 
@@ -37,6 +38,17 @@ def test_configure_saves_the_connection_and_toggles(runner, school, sandbox):
     conn = get_connection(school)
     assert (conn.sync_staff, conn.archive, conn.archive_threshold_percent) == (False, True, 25.0)
     assert sandbox.info["client_secret"] not in result.output
+
+
+def test_configure_reads_the_secret_from_standard_input_so_it_stays_off_the_command_line(runner, school, sandbox):
+    """The secret could only be typed as an argument: kept in the shell's history, readable in the process list."""
+    info = sandbox.info
+    result = runner.invoke(args=["roster", "configure", "--school", "cli-high", "--vendor", "aeries", "--url",
+                                 info["base_url"] + "/", "--client-id", info["client_id"], "--client-secret", "-",
+                                 "--sis-school-id", info["school_ids"][0]], input=info["client_secret"] + "\n")
+    assert result.exit_code == 0, result.output
+    assert decrypt_secret(get_connection(school).secret_encrypted) == info["client_secret"]
+    assert info["client_secret"] not in result.output
 
 
 def test_configure_refuses_bad_values_with_option_names_not_a_traceback(runner, school):

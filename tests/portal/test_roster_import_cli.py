@@ -83,3 +83,22 @@ def test_configure_csv_puts_a_school_on_the_csv_method(runner, app, bundle_store
     assert _import(runner, write_zip(tmp_path / "e.zip", bundle_files()), slug="csv-new").exit_code == 0
     bad = runner.invoke(args=["roster", "configure-csv", "--school", "csv-new", "--sis-school-id", "a\nb"])
     assert bad.exit_code == 2 and "--sis-school-id: Give the school's sourcedId" in bad.output
+
+
+def test_a_folder_holding_the_export_in_a_sub_folder_is_read_from_it(runner, school, tmp_path):
+    """It said "manifest.csv is missing": only the named folder's own files were copied in."""
+    (tmp_path / "exports" / "oneroster").mkdir(parents=True)
+    write_dir(tmp_path / "exports" / "oneroster" / "2026-02-01", bundle_files())
+    result = _import(runner, tmp_path / "exports")
+    assert result.exit_code == 0, result.output
+    assert [p[0] for p in people(school)] == ["u1"]
+
+
+def test_a_folder_of_several_folders_says_which_to_give(runner, school, tmp_path):
+    (tmp_path / "exports").mkdir()
+    for day in ("2026-02-01", "2026-02-02"):
+        write_dir(tmp_path / "exports" / day, bundle_files())
+    result = _import(runner, tmp_path / "exports")
+    assert result.exit_code == 2
+    assert "holds no CSV files, only the folders 2026-02-01, 2026-02-02" in result.output
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0 and people(school) == []

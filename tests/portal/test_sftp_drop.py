@@ -13,7 +13,7 @@ from portal.sftp import accounts, server
 from store.db import db
 from store.models import AuditEvent, SftpAccount, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, zip_bytes
-from tests.factories import make_csv_connection, make_school
+from tests.factories import make_csv_connection, make_school, make_source, map_school
 from tests.sftp_support import put_files, received, run, running_drop
 from tests.support import people
 
@@ -398,3 +398,29 @@ def test_a_keys_only_account_refuses_its_old_password_and_takes_its_key(app, dro
     run(put_files(drop, "keys-only", {"roster.zip": _bundle()}, client_keys=[key]))
     (bundle,) = received(drop, school)
     assert bundle.status == "valid"
+
+
+@pytest.mark.parametrize("method,says", [
+    ("csv", "Send them as the SFTP user district_source_"),
+    ("oneroster", "which reads the SIS's API, so files sent to mapped-school are not read"),
+])
+def test_the_old_account_of_a_school_now_on_a_district_source_refuses_uploads_saying_where_to_send(app, drop, method,
+                                                                                                  says):
+    """The upload succeeded, and the bundle was then refused on a page that no longer shows this account."""
+    school = make_school(slug="mapped-school")
+    make_csv_connection(school)
+    _, password = _account(school)
+    source = make_source(school.district, name="District feed", method=method)
+    map_school(school, source, "s1")
+
+    async def upload():
+        async with drop.connect("mapped-school", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                with pytest.raises(asyncssh.SFTPError, match="now .* the district source District feed") as err:
+                    async with sftp.open("roster.zip", "wb") as remote:
+                        await remote.write(_bundle())
+                assert says in str(err.value)
+
+    run(upload())
+    drop.drain()
+    assert received(drop, school) == [] and _runs(school) == []

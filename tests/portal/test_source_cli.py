@@ -42,6 +42,14 @@ def test_add_saves_the_source_without_echoing_the_secret(runner, district, aerie
     assert decrypt_secret(source.secret_encrypted) == aeries.info["client_secret"]
 
 
+def test_add_reads_the_secret_from_standard_input(runner, district, aeries):
+    result = runner.invoke(args=["roster", "source", "add", "--district", "Demo Unified", "--vendor", "aeries",
+                                 "--url", aeries.info["base_url"] + "/", "--client-id", aeries.info["client_id"],
+                                 "--client-secret", "-"], input=aeries.info["client_secret"] + "\n")
+    assert result.exit_code == 0, result.output
+    assert decrypt_secret(db.session.scalar(db.select(Source)).secret_encrypted) == aeries.info["client_secret"]
+
+
 @pytest.mark.parametrize("extra, words", [
     (("--url", "ftp://nope"), "--url:"),
     (("--sync-time", "7pm"), "--sync-time: Give the time as HH:MM"),

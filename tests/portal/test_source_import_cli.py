@@ -6,7 +6,7 @@ import pytest
 
 from jobs.source_bundles import accept_source_bundle
 from store.db import db
-from store.models import Source, SourceNight, SyncRun
+from store.models import RosterConnection, Source, SourceNight, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, write_zip
 from tests.factories import make_district, make_school, make_source, map_school
 from tests.support import people
@@ -151,3 +151,22 @@ def test_roster_source_add_csv_sets_up_a_csv_source_from_a_script(runner, app, b
     assert [p[0] for p in people(school)] == ["n1", "n2"]
     bad = runner.invoke(args=[*add[:5], "--sync-time", "7pm"])
     assert bad.exit_code == 2 and "--sync-time: Give the time as HH:MM" in bad.output
+
+
+def test_a_delta_deletion_row_naming_no_school_archives_the_person_at_the_school_that_has_them(runner, source,
+                                                                                                tmp_path):
+    """A district delta's bare deletion row (ids only) was dropped by the district read: s1-a stayed active."""
+    assert _import(runner, "District CSV", _bundle(tmp_path)).exit_code == 0
+    for conn in db.session.scalars(db.select(RosterConnection).where(RosterConnection.source_id == source.id)):
+        conn.archive, conn.archive_threshold_percent = True, 100
+    db.session.commit()
+    delta = bundle_files(manifest_csv=bundle_files()["manifest.csv"].replace("file.users,bulk", "file.users,delta"),
+                         users_csv=users("s1-a,tobedeleted,2026-02-01T00:00:00Z" + "," * 15))
+    result = _import(runner, "District CSV", write_zip(tmp_path / "delta.zip", delta), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(s["school"], s["archived"], s["issues"], s["skipped"]) for s in data["schools"]] == \
+        [("north", 0, 0, 0), ("south", 1, 0, 0)]
+    north, south = (db.session.get(SyncRun, s["run_id"]).school for s in data["schools"])
+    assert [(p[0], p[3]) for p in people(south)] == [("s1-a", "archived")]
+    assert [(p[0], p[3]) for p in people(north)] == [("n1", "active"), ("n2", "active")]
