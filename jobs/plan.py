@@ -126,10 +126,14 @@ class SyncOptions:
 
 @dataclass
 class SyncPlan:
-    """What a run would do; rows are compact tuples until apply turns them into dicts in chunks."""
+    """What a run would do; rows are compact tuples until apply turns them into dicts in chunks.
+
+    `creates` holds only the new people no writer has taken yet (take_creates): on PostgreSQL they leave during the
+    fetch, so a 1,000,000-user first import does not keep 700,000 rows until apply; `created` counts them all."""
 
     fields: tuple[str, ...]
     creates: list[tuple] = field(default_factory=list)   # (source_id, packed values, source_updated_at)
+    created: int = 0                                     # every create planned, taken or not
     updates: list[tuple] = field(default_factory=list)   # (person_id, source_id, values, updated_at, restore)
     links: list[tuple] = field(default_factory=list)     # (person_id, source_id, values | None, updated_at)
     archives: list[tuple] = field(default_factory=list)  # (person_id, source_id)
@@ -141,10 +145,15 @@ class SyncPlan:
     high_water: datetime | None = None
 
     def totals(self) -> dict[str, int]:
-        return {"fetched": self.counts["fetched"], "created": len(self.creates), "updated": len(self.updates),
+        return {"fetched": self.counts["fetched"], "created": self.created, "updated": len(self.updates),
                 "linked": len(self.links), "skipped": self.counts["skipped"],
                 "unchanged": self.counts["unchanged"], "archived": len(self.archives),
                 "issues": self.counts["issues"], "rekeyed": len(self.rekeys)}
+
+    def take_creates(self) -> list[tuple]:
+        """The creates planned since the last take; the plan keeps only their count."""
+        taken, self.creates = self.creates, []
+        return taken
 
 
 class ArchiveGuardTripped(Exception):
@@ -289,6 +298,7 @@ class Planner:
             self._link(record, match, values, issues)
             return
         plan.creates.append((sid, pack(values), record.date_last_modified))
+        plan.created += 1
 
     def _duplicate_of(self, email: str, email_hash: int | None, sis_id: str) -> tuple[str, str, Entry] | None:
         """(field, value, person) when a record with a new sourcedId looks like someone already here."""
