@@ -2,15 +2,15 @@
 import logging
 import secrets
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import islice, repeat
 
 from sqlalchemy import text
 
 from store.db import db
 from store.models import Person, RosterConnection, SyncChange, SyncRun
 
-from .bulk import bulk_insert_rows, search_index_deferred
-from .fields import FIELDS, PARENT_FIELDS, unpack
+from .bulk import bulk_insert_rows, copy_lines, copy_safe, copy_value, search_index_deferred
+from .fields import FIELDS, PARENT_FIELDS, SEPARATOR, unpack
 from .history import record_role_counts
 from .plan import SyncPlan
 
@@ -41,6 +41,21 @@ ACTION = CHANGE_COLUMNS.index("action")
 def create_row(run_id: int, person_id: int | None, sid: str, given: str, family: str) -> tuple:
     """The change-log row of one created person (its `after` is the name)."""
     return run_id, person_id, sid, "create", "", "", f"{given} {family}".strip()
+
+
+def create_lines(run_id: int, chunk: list[tuple], ids, names: tuple[int, int]) -> list[str]:
+    """The "create" change-log rows of plain creates (plain_creates) as COPY text lines; `ids` None: no person."""
+    given, family, run, split = names[0], names[1], f"{run_id}\t", SEPARATOR
+    lines = []
+    for (sid, packed, _), pid in zip(chunk, ids if ids is not None else repeat("\\N")):
+        values = packed.split(split)
+        lines.append(f"{run}{pid}\t{sid}\tcreate\t\t\t{(values[given] + ' ' + values[family]).strip()}\n")
+    return lines
+
+
+def plain_creates(chunk: list[tuple]) -> bool:
+    """Creates whose values and sourcedIds hold nothing COPY's text format would escape (nearly always)."""
+    return copy_safe("".join(packed for _, packed, _ in chunk)) and copy_safe("".join(sid for sid, _, _ in chunk))
 
 
 def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None, *, logged: int = 0):
@@ -96,6 +111,7 @@ class NewPeople:
                  "sync_enabled": True, "sync_report_opt_in": False, "created_at": self.now, "updated_at": self.now}
         self.columns = [*fields, *blank, "source_id", "source_updated_at", "session_token", *fixed]
         self._tail, self._constants = ("",) * len(blank), tuple(fixed.values())
+        self._fixed_text = "\t".join(map(copy_value, self._constants))  # the same in every COPY line
 
     def write(self, creates: list[tuple]) -> int:
         """Insert these creates (none written before); returns how many of them got their change-log row too."""
@@ -117,22 +133,44 @@ class NewPeople:
 
     def insert(self, chunk: list[tuple], connection) -> None:
         self.reset_log(connection)
-        tail, constants = self._tail, self._constants
         tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
-        rows = [(*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
-                for i, (sid, packed, modified) in enumerate(chunk)]
         if connection.dialect.name != "postgresql":
-            bulk_insert_rows(PEOPLE, self.columns, rows, connection)  # ids() reads the ids back
+            bulk_insert_rows(PEOPLE, self.columns, self._rows(chunk, tokens), connection)  # ids() reads ids back
             return
         ids = connection.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, %(n)s)",
             {"n": len(chunk)}).scalars().all()
-        bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)), connection)
-        given, family = self._names
-        bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
-            create_row(self.run_id, pid, sid, row[given], row[family])
-            for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
+        if plain_creates(chunk):
+            copy_lines(PEOPLE, [*self.columns, "id"], self._lines(chunk, tokens, ids), connection)
+            copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, ids, self._names),
+                       connection)
+        else:  # a tab, newline or backslash somewhere: psycopg escapes them
+            rows = self._rows(chunk, tokens)
+            bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)),
+                             connection)
+            given, family = self._names
+            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
+                create_row(self.run_id, pid, sid, row[given], row[family])
+                for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
         self.logged += len(chunk)
+
+    def _rows(self, chunk: list[tuple], tokens: str) -> list[tuple]:
+        tail, constants = self._tail, self._constants
+        return [(*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
+                for i, (sid, packed, modified) in enumerate(chunk)]
+
+    def _lines(self, chunk: list[tuple], tokens: str, ids) -> list[str]:
+        """COPY text lines of plain creates (plain_creates), in `columns` order and then the id: the packed
+        values are already the first columns once their separators become tabs."""
+        blank, fixed, split, tab = "\t" * len(self._tail), self._fixed_text, SEPARATOR, "\t"
+        last, when = object(), ""
+        lines = []
+        for i, ((sid, packed, modified), pid) in enumerate(zip(chunk, ids)):
+            if modified is not last:  # a bundle's records share a few timestamp objects: format each once
+                last, when = modified, copy_value(modified)
+            lines.append(f"{packed.replace(split, tab)}{blank}\t{sid}\t{when}\t{tokens[32 * i:32 * i + 32]}"
+                         f"\t{fixed}\t{pid}\n")
+        return lines
 
     def ids(self) -> dict[str, int]:
         """SQLite: source_id → id of the people written, for their change-log rows (one query). PostgreSQL logged

@@ -15,8 +15,8 @@ import threading
 from store.db import db
 from store.models import SyncChange
 
-from .apply import CHANGE_COLUMNS, CHUNK, NewPeople, _chunks, create_row
-from .bulk import bulk_insert_rows
+from .apply import CHANGE_COLUMNS, CHUNK, NewPeople, _chunks, create_lines, create_row, plain_creates
+from .bulk import bulk_insert_rows, copy_lines
 from .fields import unpack
 from .plan import SyncPlan
 
@@ -66,12 +66,16 @@ class EarlyPeople(NewPeople):
             super().insert(chunk, connection)
             return
         self.reset_log(connection)
-        given, family = self._names
-        rows = []
-        for sid, packed, _ in chunk:
-            values = unpack(packed)
-            rows.append(create_row(self.run_id, None, sid, values[given], values[family]))
-        bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, rows, connection)
+        if plain_creates(chunk):
+            copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, None, self._names),
+                       connection)
+        else:  # a tab, newline or backslash somewhere: psycopg escapes them
+            given, family = self._names
+            rows = []
+            for sid, packed, _ in chunk:
+                values = unpack(packed)
+                rows.append(create_row(self.run_id, None, sid, values[given], values[family]))
+            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, rows, connection)
         self.logged += len(chunk)
 
     def settle(self, *, cancel: bool = False) -> None:

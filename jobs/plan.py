@@ -144,6 +144,9 @@ class SyncPlan:
     rostered_total: int = 0
     high_water: datetime | None = None
 
+    def __post_init__(self):
+        self.created = self.created or len(self.creates)  # a plan built with its creates (tests, undo)
+
     def totals(self) -> dict[str, int]:
         return {"fetched": self.counts["fetched"], "created": self.created, "updated": len(self.updates),
                 "linked": len(self.links), "skipped": self.counts["skipped"],
