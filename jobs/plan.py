@@ -191,6 +191,7 @@ class Planner:
         self.emails: dict[int, str] = {}  # new records' emails → the first such record's source_id
         self.rekeys = RekeyBook(directory, by_match=options.full and options.version_moved)
         self.late_issues: list[Issue] = []  # found when the re-keys are settled, after the last page
+        self._contacts = options.compare_parents  # read once: a property call per record added up
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
@@ -233,7 +234,7 @@ class Planner:
         if modified and (plan.high_water is None or modified > plan.high_water):
             plan.high_water = modified
         contact = None
-        if self.options.compare_parents:
+        if self._contacts:
             contact = self.parents.contact_for(record.agent_ids, sid) if record.role == "student" else NO_CONTACT
         values, packed = incoming(record, contact)
         entry = self.directory.rostered.pop(sid, None)
