@@ -25,12 +25,13 @@ class ParentBook:
         return len(self._parents)
 
     def add(self, record: PersonRecord) -> None:
-        if record.is_leaving:
+        if record.status == "tobedeleted" or not record.enabled:  # record.is_leaving, without the property call
             return
-        name = " ".join(p for p in (record.given_name, record.family_name) if p)
+        given, family = record.given_name, record.family_name
+        name = f"{given} {family}" if given and family else given or family
         sid, wards = record.source_id, self._wards
         contact = (name, record.email.lower(), record.phone)
-        packed = pack(contact)
+        packed = SEPARATOR.join(contact)
         if packed.count(SEPARATOR) != 2:  # a value holding the separator itself would split into too many
             packed = pack(tuple(value.replace(SEPARATOR, " ") for value in contact))
         self._parents[sid] = _RANK.get(record.sis_role.lower(), "1") + packed

@@ -384,6 +384,8 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
      ("Gia Lee", "g-2@family.example.org", "+1-555-0100")),
     # both sides name the same guardian
     ([parent("g-1", given="Gia", agents=["s-1"])], ["g-1"], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
+    ([parent("g-1", given="")], ["g-1"], ("Lee", "g-1@family.example.org", "+1-555-0100")),  # one name only
+    ([parent("g-1", given=" Gia ")], ["g-1"], (" Gia  Lee", "g-1@family.example.org", "+1-555-0100")),  # as sent
     # a separator typed into a guardian's name becomes a space (it once split the contact into four values)
     ([parent("g-1", given="Gia\x1fMae")], ["g-1"], ("Gia Mae Lee", "g-1@family.example.org", "+1-555-0100")),
 ])
