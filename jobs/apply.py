@@ -2,15 +2,15 @@
 import logging
 import secrets
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import islice, repeat
 
 from sqlalchemy import text
 
 from store.db import db
 from store.models import Person, RosterConnection, SyncChange, SyncRun
 
-from .bulk import bulk_insert_rows, search_index_deferred
-from .fields import FIELDS, PARENT_FIELDS, unpack
+from .bulk import bulk_insert_rows, copy_lines, copy_safe, copy_value, search_index_deferred
+from .fields import FIELDS, PARENT_FIELDS, SEPARATOR, unpack
 from .history import record_role_counts
 from .plan import SyncPlan
 
@@ -43,10 +43,25 @@ def create_row(run_id: int, person_id: int | None, sid: str, given: str, family:
     return run_id, person_id, sid, "create", "", "", f"{given} {family}".strip()
 
 
+def create_lines(run_id: int, chunk: list[tuple], ids, names: tuple[int, int]) -> list[str]:
+    """The "create" change-log rows of plain creates (plain_creates) as COPY text lines; `ids` None: no person."""
+    given, family, run, split = names[0], names[1], f"{run_id}\t", SEPARATOR
+    lines = []
+    for (sid, packed, _), pid in zip(chunk, ids if ids is not None else repeat("\\N")):
+        values = packed.split(split)
+        lines.append(f"{run}{pid}\t{sid}\tcreate\t\t\t{(values[given] + ' ' + values[family]).strip()}\n")
+    return lines
+
+
+def plain_creates(chunk: list[tuple]) -> bool:
+    """Creates whose values and sourcedIds hold nothing COPY's text format would escape (nearly always)."""
+    return copy_safe("".join(packed for _, packed, _ in chunk)) and copy_safe("".join(sid for sid, _, _ in chunk))
+
+
 def change_rows(run_id: int, plan: SyncPlan, created_ids: dict[str, int] | None = None, *, logged: int = 0):
     """The field-level change log, generated lazily: one row per created/archived/skipped person, one per changed
-    field (a skip row's `field` is its reason, its `after` the name the SIS gave). `logged`: the first creates
-    whose rows NewPeople already wrote with the people.
+    field (a skip row's `field` is its reason, its `after` the name the SIS gave). `logged`: the first of
+    plan.creates whose rows NewPeople already wrote with the people (creates taken during the fetch are gone).
 
     Rows are tuples in CHANGE_COLUMNS order (a dict each cost more than its COPY line on a 700k-person preview)."""
     created_ids = created_ids or {}
@@ -81,12 +96,12 @@ class NewPeople:
 
     On PostgreSQL each batch takes its ids from the person sequence and writes its "create" change-log rows
     with the people, so apply_plan neither reads the ids back nor logs the creates afterwards (both were serial
-    work after the fetch of a first sync). SQLite reads the ids back once and apply_plan logs them."""
+    work after the fetch of a first sync), and no source_id → id map is kept (700,000 of them held ~100 MB).
+    SQLite reads the ids back once and apply_plan logs them."""
 
     def __init__(self, run_id: int, school_id: int, district_id: int, fields: tuple[str, ...]):
         self.run_id, self.school_id, self.now, self.written = run_id, school_id, datetime.now(timezone.utc), 0
         self.logged = 0  # creates whose change-log row is written
-        self._ids: dict[str, int] = {}  # PostgreSQL: source_id → the id taken from the sequence
         self._log_reset = False
         self._names = fields.index("given_name"), fields.index("family_name")  # at the front of each row
         # COPY applies no Python-side defaults: every column is given. Rows are value lists in `columns` order
@@ -96,17 +111,19 @@ class NewPeople:
                  "sync_enabled": True, "sync_report_opt_in": False, "created_at": self.now, "updated_at": self.now}
         self.columns = [*fields, *blank, "source_id", "source_updated_at", "session_token", *fixed]
         self._tail, self._constants = ("",) * len(blank), tuple(fixed.values())
+        self._fixed_text = "\t".join(map(copy_value, self._constants))  # the same in every COPY line
 
-    def write(self, creates: list[tuple]) -> None:
-        """Insert the creates not written yet."""
-        pending = creates[self.written:]
+    def write(self, creates: list[tuple]) -> int:
+        """Insert these creates (none written before); returns how many of them got their change-log row too."""
+        logged = self.logged
         # first: on SQLite this DELETE opens the transaction, so search_index_deferred's DROP TRIGGER is inside it
         self.reset_log(db.session.connection())
-        with search_index_deferred(len(pending)):
+        with search_index_deferred(len(creates)):
             connection = db.session.connection()
-            for chunk in _chunks(pending, CHUNK):
+            for chunk in _chunks(creates, CHUNK):
                 self.insert(chunk, connection)
-        self.written = len(creates)
+        self.written += len(creates)
+        return self.logged - logged
 
     def reset_log(self, connection) -> None:
         """Before this run's first change-log row: clear what a re-queued run recorded the first time."""
@@ -116,28 +133,50 @@ class NewPeople:
 
     def insert(self, chunk: list[tuple], connection) -> None:
         self.reset_log(connection)
-        tail, constants = self._tail, self._constants
         tokens = secrets.token_bytes(16 * len(chunk)).hex()  # one call, 32 hex digits per person
-        rows = [(*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
-                for i, (sid, packed, modified) in enumerate(chunk)]
         if connection.dialect.name != "postgresql":
-            bulk_insert_rows(PEOPLE, self.columns, rows, connection)  # ids() reads the ids back
+            bulk_insert_rows(PEOPLE, self.columns, self._rows(chunk, tokens), connection)  # ids() reads ids back
             return
         ids = connection.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, %(n)s)",
             {"n": len(chunk)}).scalars().all()
-        bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)), connection)
-        given, family = self._names
-        bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
-            create_row(self.run_id, pid, sid, row[given], row[family])
-            for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
-        self._ids.update(zip((sid for sid, _, _ in chunk), ids))
+        if plain_creates(chunk):
+            copy_lines(PEOPLE, [*self.columns, "id"], self._lines(chunk, tokens, ids), connection)
+            copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, ids, self._names),
+                       connection)
+        else:  # a tab, newline or backslash somewhere: psycopg escapes them
+            rows = self._rows(chunk, tokens)
+            bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)),
+                             connection)
+            given, family = self._names
+            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
+                create_row(self.run_id, pid, sid, row[given], row[family])
+                for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
         self.logged += len(chunk)
 
+    def _rows(self, chunk: list[tuple], tokens: str) -> list[tuple]:
+        tail, constants = self._tail, self._constants
+        return [(*unpack(packed), *tail, sid, modified, tokens[32 * i:32 * i + 32], *constants)
+                for i, (sid, packed, modified) in enumerate(chunk)]
+
+    def _lines(self, chunk: list[tuple], tokens: str, ids) -> list[str]:
+        """COPY text lines of plain creates (plain_creates), in `columns` order and then the id: the packed
+        values are already the first columns once their separators become tabs."""
+        blank, fixed, split, tab = "\t" * len(self._tail), self._fixed_text, SEPARATOR, "\t"
+        last, when = object(), ""
+        lines = []
+        for i, ((sid, packed, modified), pid) in enumerate(zip(chunk, ids)):
+            if modified is not last:  # a bundle's records share a few timestamp objects: format each once
+                last, when = modified, copy_value(modified)
+            lines.append(f"{packed.replace(split, tab)}{blank}\t{sid}\t{when}\t{tokens[32 * i:32 * i + 32]}"
+                         f"\t{fixed}\t{pid}\n")
+        return lines
+
     def ids(self) -> dict[str, int]:
-        """source_id → id of the people written (the change log links to them): on SQLite one query."""
-        if self._ids or not self.written:
-            return self._ids
+        """SQLite: source_id → id of the people written, for their change-log rows (one query). PostgreSQL logged
+        them with their ids already, so it needs none."""
+        if self.logged or not self.written:
+            return {}
         created = db.select(Person.source_id, Person.id).where(
             Person.school_id == self.school_id, Person.created_at == self.now, Person.source_id.is_not(None))
         return {sid: pid for sid, pid in db.session.execute(created.execution_options(yield_per=CHUNK))}
@@ -185,10 +224,10 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
     now = datetime.now(timezone.utc)
     try:
         people = people or NewPeople(run_id, school_id, district_id, plan.fields)
-        people.write(plan.creates)  # first clears the run's old change log (unless its early batches did)
+        logged = people.write(plan.creates)  # first clears the run's old change log (unless its early batches did)
         created = people.ids()
         _update_people(plan, now)
-        _insert_changes(change_rows(run_id, plan, created, logged=people.logged))
+        _insert_changes(change_rows(run_id, plan, created, logged=logged))
         record_role_counts(run_id, school_id)
         marks = {"high_water_mark": plan.high_water} if plan.high_water else {}
         if full:
@@ -206,7 +245,7 @@ def apply_plan(run_id: int, school_id: int, district_id: int, plan: SyncPlan, *,
     except BaseException:
         db.session.rollback()
         raise
-    if len(plan.creates) >= ANALYZE_AFTER_CREATES:
+    if plan.created >= ANALYZE_AFTER_CREATES:
         refresh_statistics()
 
 
@@ -231,11 +270,16 @@ def refresh_statistics() -> None:
 
 
 def record_without_applying(run_id: int, plan: SyncPlan, *, status: str, message: str = "",
-                            archives_only: bool = False) -> None:
-    """Preview (every planned change) or needs_review (who would be archived): Person is not touched."""
+                            archives_only: bool = False, logger: NewPeople | None = None) -> None:
+    """Preview (every planned change) or needs_review (who would be archived): Person is not touched.
+
+    `logger`: what logged the creates already taken from the plan, in this transaction (it cleared the old log)."""
     now = datetime.now(timezone.utc)
     try:
-        _reset_changes(run_id)
+        if logger is None:
+            _reset_changes(run_id)
+        else:
+            logger.reset_log(db.session.connection())
         rows = change_rows(run_id, plan)
         _insert_changes((r for r in rows if r[ACTION] == "archive") if archives_only else rows)
         counts = {"fetched": plan.counts["fetched"], "issues": plan.counts["issues"]} if archives_only \

@@ -1,6 +1,7 @@
 """Bulk inserts inside the session's transaction: COPY on PostgreSQL, executemany elsewhere."""
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from sqlalchemy import Table
 
@@ -20,7 +21,8 @@ def bulk_insert_rows(table: Table, columns, rows, connection=None) -> None:
 
     On PostgreSQL, COPY: multi-row INSERTs make psycopg re-parse a huge statement per batch, which
     cost more than the whole fetch for 100k people. psycopg's write_row (C) formats a row faster than
-    Python string work can (measured: 140k person rows 1.6 s against 3.1 s with str.translate).
+    escaping each value in Python (measured: 140k person rows 1.6 s against 3.1 s with str.translate); a batch
+    with nothing to escape is cheaper still as joined text lines (copy_lines).
     """
     connection = connection if connection is not None else db.session.connection()
     if connection.dialect.name != "postgresql":
@@ -32,6 +34,38 @@ def bulk_insert_rows(table: Table, columns, rows, connection=None) -> None:
             write = copy.write_row
             for row in rows:
                 write(row)
+
+
+COPY_UNSAFE = ("\\", "\t", "\n", "\r")  # what COPY's text format would need escaped
+
+
+def copy_safe(values: str) -> bool:
+    """True when text (a batch's values joined) holds nothing COPY's text format escapes: then lines may be
+    built by plain joining. Checked once per batch, in C."""
+    return not any(char in values for char in COPY_UNSAFE)
+
+
+def copy_value(value) -> str:
+    """One value as COPY's text format spells it (for constants; plain strings only, see copy_safe)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        utc = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return utc.isoformat()  # naive: taken as UTC, as store.types.UTCDateTime binds it
+    return str(value)
+
+
+def copy_lines(table: Table, columns, lines: list[str], connection) -> None:
+    """PostgreSQL: COPY text lines (tab-separated, newline-ended, nothing to escape: copy_safe) in one write.
+
+    For a batch of plain values this is far cheaper than write_row's per-value adaptation: 140,000 new people's
+    rows cost 0.25 s of client CPU against 1.52 s (measured, 24 columns)."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            copy.write("".join(lines))
 
 
 def _execute_many(connection, table: Table, columns, rows) -> None:

@@ -5,40 +5,50 @@ client waited for each COPY to finish. Here a thread COPYs each batch on the ses
 session's open transaction, while the main thread reads and plans on (psycopg waits without the GIL); with them
 go their ids (from the sequence) and their "create" change-log rows, the run's old log cleared first. Nothing
 commits before apply_plan commits the whole run; a failed, held or refused run rolls the rows back with the rest.
+
+The batches are taken out of the plan and the queue is bounded, so memory does not grow with the roster (the
+planner waits while the server is behind). A preview logs its "create" rows the same way, and writes no people.
 """
 import queue
 import threading
 
 from store.db import db
+from store.models import SyncChange
 
-from .apply import CHUNK, NewPeople, _chunks
+from .apply import CHANGE_COLUMNS, CHUNK, NewPeople, _chunks, create_lines, create_row, plain_creates
+from .bulk import bulk_insert_rows, copy_lines
+from .fields import unpack
+from .plan import SyncPlan
 
 EARLY_BATCH = CHUNK  # new people waiting before a batch is handed to the thread (tests make it 1)
+QUEUED_BATCHES = 2   # batches handed over and not written yet, at most
 
 
 class EarlyPeople(NewPeople):
-    """feed() after every page; settle() before the session is used again (nothing else touches it meanwhile)."""
+    """feed() after every page; settle() before the session is used again (nothing else touches it meanwhile).
 
-    def __init__(self, run_id: int, school_id: int, district_id: int, fields: tuple[str, ...]):
+    `log_only` (a preview): each batch becomes its "create" change-log rows only, without a person id."""
+
+    def __init__(self, run_id: int, school_id: int, district_id: int, fields: tuple[str, ...], *,
+                 log_only: bool = False):
         super().__init__(run_id, school_id, district_id, fields)
-        self.queued = 0
-        self._pending: queue.Queue = queue.Queue()
+        self.log_only = log_only
+        self._pending: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._cancelled = False
 
-    def feed(self, creates: list[tuple]) -> None:
-        """Hand the creates not queued yet to the thread once a batch waits; re-raises the thread's failure."""
+    def feed(self, plan: SyncPlan, *, last: bool = False) -> None:
+        """Take the plan's creates once a batch waits (`last`: whatever waits); re-raises the thread's failure."""
         if self._error is not None:
             raise self._error
-        if len(creates) - self.queued < EARLY_BATCH:
+        if len(plan.creates) < EARLY_BATCH and not (last and plan.creates):
             return
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, args=(db.session.connection(),),
                                             name="sync-new-people", daemon=True)
             self._thread.start()
-        self._pending.put(creates[self.queued:])
-        self.queued = len(creates)
+        self._pending.put(plan.take_creates())  # waits while QUEUED_BATCHES are not written yet
 
     def _drain(self, connection) -> None:
         while (batch := self._pending.get()) is not None:
@@ -51,6 +61,23 @@ class EarlyPeople(NewPeople):
             except BaseException as exc:  # noqa: BLE001 - re-raised in the sync's own thread
                 self._error = exc
 
+    def insert(self, chunk: list[tuple], connection) -> None:
+        if not self.log_only:
+            super().insert(chunk, connection)
+            return
+        self.reset_log(connection)
+        if plain_creates(chunk):
+            copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, None, self._names),
+                       connection)
+        else:  # a tab, newline or backslash somewhere: psycopg escapes them
+            given, family = self._names
+            rows = []
+            for sid, packed, _ in chunk:
+                values = unpack(packed)
+                rows.append(create_row(self.run_id, None, sid, values[given], values[family]))
+            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, rows, connection)
+        self.logged += len(chunk)
+
     def settle(self, *, cancel: bool = False) -> None:
         """Wait until the thread is done (`cancel`: skip what it has not started; the run is failing anyway)."""
         if self._thread is not None:
@@ -61,6 +88,6 @@ class EarlyPeople(NewPeople):
         if self._error is not None and not cancel:
             raise self._error
 
-    def write(self, creates: list[tuple]) -> None:
+    def write(self, creates: list[tuple]) -> int:
         self.settle()
-        super().write(creates)
+        return super().write(creates)

@@ -48,15 +48,23 @@ _SHORT = min(LIMITS[name] for name in _COMPARED + PARENT_FIELDS)  # values no lo
 
 def record_values(record: PersonRecord, contact: tuple[str, str, str] | None) -> tuple[str, ...]:
     """Comparable values of an incoming person; `contact` is None when parent fields are not synced."""
-    values = (record.given_name, record.middle_name, record.family_name, record.email.lower(), record.username,
-              record.identifier, ",".join(record.grades), record.phone)
+    return incoming(record, contact)[0]
+
+
+def incoming(record: PersonRecord, contact: tuple[str, str, str] | None) -> tuple[tuple[str, ...], str]:
+    """An incoming person's comparable values and the same packed, built once (the planner needs both for
+    nearly every record: packed to store or compare, the tuple for emails, SIS ids and diffs)."""
+    values = (record.role, record.given_name, record.middle_name, record.family_name, record.email.lower(),
+              record.username, record.identifier, ",".join(record.grades), record.phone)
     if contact is not None:
-        values += tuple(contact)
+        values += contact
+    packed = SEPARATOR.join(values)
     # Nearly every SIS value is short and plain: then `fit` would change nothing, and checking them all at once
-    # (in C) saves a call per field on every record of a large roster.
-    if max(map(len, values)) > _SHORT or SEPARATOR in "".join(values):
-        values = tuple(fit(v, n) for v, n in zip(values, _COMPARED + PARENT_FIELDS))
-    return (record.role,) + values
+    # (in C) saves a call per field on every record of a large roster. (The role is one of a few short names.)
+    if max(map(len, values)) > _SHORT or packed.count(SEPARATOR) != len(values) - 1:
+        values = (record.role,) + tuple(fit(v, n) for v, n in zip(values[1:], _COMPARED + PARENT_FIELDS))
+        packed = SEPARATOR.join(values)
+    return values, packed
 
 
 def field_names(compare_parents: bool) -> tuple[str, ...]:

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from connectors.records import PersonRecord, RecordProblem, RosterNotice
 
-from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, pack, record_values
+from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, incoming, pack
 from .hold import ArchiveHold
-from .parents import ParentBook
+from .parents import NO_CONTACT, ParentBook
 from .plan_issues import duplicate_message, sign_in_message, taken_message, who
 from .rekey import RekeyBook, rekey_sign_in_message
 
@@ -126,10 +126,14 @@ class SyncOptions:
 
 @dataclass
 class SyncPlan:
-    """What a run would do; rows are compact tuples until apply turns them into dicts in chunks."""
+    """What a run would do; rows are compact tuples until apply turns them into dicts in chunks.
+
+    `creates` holds only the new people no writer has taken yet (take_creates): on PostgreSQL they leave during the
+    fetch, so a 1,000,000-user first import does not keep 700,000 rows until apply; `created` counts them all."""
 
     fields: tuple[str, ...]
     creates: list[tuple] = field(default_factory=list)   # (source_id, packed values, source_updated_at)
+    created: int = 0                                     # every create planned, taken or not
     updates: list[tuple] = field(default_factory=list)   # (person_id, source_id, values, updated_at, restore)
     links: list[tuple] = field(default_factory=list)     # (person_id, source_id, values | None, updated_at)
     archives: list[tuple] = field(default_factory=list)  # (person_id, source_id)
@@ -140,11 +144,19 @@ class SyncPlan:
     rostered_total: int = 0
     high_water: datetime | None = None
 
+    def __post_init__(self):
+        self.created = self.created or len(self.creates)  # a plan built with its creates (tests, undo)
+
     def totals(self) -> dict[str, int]:
-        return {"fetched": self.counts["fetched"], "created": len(self.creates), "updated": len(self.updates),
+        return {"fetched": self.counts["fetched"], "created": self.created, "updated": len(self.updates),
                 "linked": len(self.links), "skipped": self.counts["skipped"],
                 "unchanged": self.counts["unchanged"], "archived": len(self.archives),
                 "issues": self.counts["issues"], "rekeyed": len(self.rekeys)}
+
+    def take_creates(self) -> list[tuple]:
+        """The creates planned since the last take; the plan keeps only their count."""
+        taken, self.creates = self.creates, []
+        return taken
 
 
 class ArchiveGuardTripped(Exception):
@@ -186,19 +198,26 @@ class Planner:
         self.emails: dict[int, str] = {}  # new records' emails → the first such record's source_id
         self.rekeys = RekeyBook(directory, by_match=options.full and options.version_moved)
         self.late_issues: list[Issue] = []  # found when the re-keys are settled, after the last page
+        self._contacts = options.compare_parents  # read once: a property call per record added up
 
     def add_page(self, page: list) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress."""
         issues: list[Issue] = []
+        person, add_parent = self._person, self.parents.add
         for item in page:
-            if isinstance(item, RosterNotice):  # how the roster was read (a fallback listing, unreadable dates)
+            if type(item) is PersonRecord:  # nearly every item: one type check, not two isinstance calls
+                if item.role == "parent":
+                    add_parent(item)
+                else:
+                    person(item, issues)
+            elif isinstance(item, RosterNotice):  # how the roster was read (a fallback listing, unreadable dates)
                 issues.append(("", item.kind, item.message))
             elif isinstance(item, RecordProblem):
                 self._problem(item, issues)
             elif item.role == "parent":
-                self.parents.add(item)
+                add_parent(item)
             else:
-                self._person(item, issues)
+                person(item, issues)
         self.plan.counts["issues"] += len(issues)
         return issues
 
@@ -211,15 +230,16 @@ class Planner:
         issues.append((problem.source_id, "bad_record", problem.message, problem.raw_excerpt))
 
     def _person(self, record: PersonRecord, issues: list[Issue]) -> None:
-        plan, sid = self.plan, record.source_id
+        plan, sid, seen = self.plan, record.source_id, self.seen
         if not record.school_ids and record.is_leaving:  # a deletion naming only the person (a CSV delta's bare row)
             entry = self.directory.rostered.get(sid)
             if entry is None or entry.role not in self.options.roles:
                 return  # not rostered here in a role this school syncs: nothing to do, and nothing to report
-        if hash(sid) in self.seen:
+        key = hash(sid)
+        if key in seen:
             issues.append((sid, "duplicate_source_id", f"The SIS sent {sid} twice; only the first copy was used."))
             return
-        self.seen.add(hash(sid))
+        seen.add(key)
         plan.counts["fetched"] += 1
         if len(sid) > SOURCE_ID_LIMIT:  # nobody here can have it: storing it would fail the whole apply
             name = f"{record.given_name} {record.family_name}".strip()
@@ -232,17 +252,19 @@ class Planner:
         if modified and (plan.high_water is None or modified > plan.high_water):
             plan.high_water = modified
         contact = None
-        if self.options.compare_parents:
-            contact = self.parents.contact_for(record.agent_ids, sid) if record.role == "student" else ("", "", "")
-        values = record_values(record, contact)
+        if self._contacts:
+            contact = self.parents.contact_for(record.agent_ids, sid) if record.role == "student" else NO_CONTACT
+        values, packed = incoming(record, contact)
         entry = self.directory.rostered.pop(sid, None)
         if entry is None:
-            if not self._rekey_later(record, values, issues):
-                self._new_person(record, values, issues)
+            # rekeys.match finds nothing without a legacy id outside a version move: skip the call
+            if not ((record.legacy_id or self.rekeys.by_match) and self._rekey_later(record, values, issues)):
+                self._new_person(record, values, packed, issues)
             return
         if entry.role in self.directory.manager_roles:  # owners and district managers keep their role
             values = (entry.role,) + values[1:]
-        self._known_person(record, entry, values, issues)
+            packed = pack(values)
+        self._known_person(record, entry, values, issues, packed)
 
     def _rekey_later(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> bool:
         """Hold an unknown sourcedId that probably is a known person under a new id (see jobs.rekey)."""
@@ -278,12 +300,12 @@ class Planner:
         self.late_issues += issues
         return issues
 
-    def _new_person(self, record: PersonRecord, values: tuple, issues: list[Issue]) -> None:
-        plan, sid = self.plan, record.source_id
-        if record.is_leaving:
+    def _new_person(self, record: PersonRecord, values: tuple, packed: str, issues: list[Issue]) -> None:
+        plan, sid, directory = self.plan, record.source_id, self.directory
+        if record.status == "tobedeleted" or not record.enabled:  # record.is_leaving, without the property call
             self._skip(None, record, "left_before_added")
             return
-        email = values[EMAIL]
+        email, sis_id = values[EMAIL], values[SIS_ID]
         email_hash = hash(email) if email else None
         earlier = self.emails.setdefault(email_hash, sid) if email else sid
         if earlier != sid:
@@ -292,21 +314,26 @@ class Planner:
                            "their own email in the SIS, then sync again."))
             self._skip(None, record, "possible_duplicate")
             return
-        account = self.directory.sign_in.get(email) if email else None
+        account = directory.sign_in.get(email) if email else None
         if account is not None:  # never linked by email, nor added beside them: SIS data must not become them
             issues.append((sid, "sign_in_account", sign_in_message(record, email, account)))
             self._skip(None, record, "sign_in_account")
             return
-        duplicate = self._duplicate_of(email, email_hash, values[SIS_ID])
-        if duplicate is not None:
-            issues.append((sid, "possible_duplicate", duplicate_message(record, *duplicate)))
-            self._skip(None, record, "possible_duplicate")
-            return
-        match = self.directory.by_email.pop(email, None) if email else None
+        # Most new records match nobody: look the hashes up here, and call _duplicate_of only for a hit.
+        sis_hash = hash(sis_id) if sis_id else None
+        if (email and email_hash in directory.emails) or \
+                (sis_id and (sis_hash in directory.sis_ids or sis_hash in directory.hand_sis_ids)):
+            duplicate = self._duplicate_of(email, email_hash, sis_id)
+            if duplicate is not None:
+                issues.append((sid, "possible_duplicate", duplicate_message(record, *duplicate)))
+                self._skip(None, record, "possible_duplicate")
+                return
+        match = directory.by_email.pop(email, None) if email else None
         if match is not None:
             self._link(record, match, values, issues)
             return
-        plan.creates.append((sid, pack(values), record.date_last_modified))
+        plan.creates.append((sid, packed, record.date_last_modified))
+        plan.created += 1
 
     def _duplicate_of(self, email: str, email_hash: int | None, sis_id: str) -> tuple[str, str, Entry] | None:
         """(field, value, person) when a record with a new sourcedId looks like someone already here."""
@@ -341,7 +368,8 @@ class Planner:
         else:
             plan.links.append((match.id, sid, None, record.date_last_modified))
 
-    def _known_person(self, record: PersonRecord, entry: Entry, values: tuple, issues: list[Issue]) -> None:
+    def _known_person(self, record: PersonRecord, entry: Entry, values: tuple, issues: list[Issue],
+                      packed: str | None = None) -> None:
         plan, options = self.plan, self.options
         if not entry.sync_enabled:
             self._skip(entry.id, record, "excluded")
@@ -356,7 +384,7 @@ class Planner:
             issues.append((record.source_id, "archived_here", f"{record.given_name} {record.family_name} was "
                            "archived here but is active in the SIS; restore them by hand to sync them again."))
             self._skip(entry.id, record, "archived_here")
-        elif entry.status == "active" and entry.values == pack(values):
+        elif entry.status == "active" and entry.values == (packed if packed is not None else pack(values)):
             plan.counts["unchanged"] += 1
         elif entry.signs_in or not options.may_update(entry.role):
             self._skip(entry.id, record, self._not_updated_reason(entry))

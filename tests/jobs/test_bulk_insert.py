@@ -50,3 +50,38 @@ def test_a_first_import_stores_names_with_tabs_and_backslashes_exactly(app):
     assert {c.after for c in created} == {f"{g} {f}" for g, f in names.values()}
     assert {c.person_id for c in created} == {p.id for p in people.values()}
 
+
+
+def test_a_first_import_of_plain_values_stores_them_exactly(app):
+    """Plain values go to COPY as text lines built by joining (jobs.apply.plain_creates), not row by row."""
+    from jobs.apply import plain_creates
+    school = make_school()
+    run = make_run(school)
+    aware = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+    naive = datetime(2026, 2, 7, 9, 30)  # taken as UTC
+    names = {"a": ("Zoë", "Ñúñez 李"), "b": ("quote \"", "and , comma"), "c": ("N", "NULL"), "d": ("", "Solo")}
+    when = {"a": aware, "b": naive, "c": None, "d": aware}
+    creates = []
+    for sid, (given, family) in names.items():
+        values = dict.fromkeys(FIELDS, "")
+        values.update(role="student", given_name=given, family_name=family, email=f"{sid}@example.org", grade="05")
+        creates.append((sid, pack(tuple(values[f] for f in FIELDS)), when[sid]))
+    assert plain_creates(creates)
+    plan = SyncPlan(fields=FIELDS, creates=creates)
+    apply_plan(run.id, school.id, school.district_id, plan, full=True, connection_id=0)
+    people = {p.source_id: p for p in db.session.scalars(db.select(Person).where(Person.school_id == school.id))}
+    assert {sid: (p.given_name, p.family_name) for sid, p in people.items()} == names
+    assert (people["a"].source_updated_at, people["b"].source_updated_at, people["c"].source_updated_at) == \
+        (aware, naive.replace(tzinfo=timezone.utc), None)
+    person = people["a"]
+    assert (person.status, person.archived_by, person.sync_enabled, person.sync_report_opt_in, person.grade,
+            person.middle_name, person.email, person.district_id) == \
+        ("active", "", True, False, "05", "", "a@example.org", school.district_id)
+    assert person.created_at is not None and person.created_at == person.updated_at
+    assert len({p.session_token for p in people.values()}) == 4 and all(len(p.session_token) == 32
+                                                                       for p in people.values())
+    created = db.session.scalars(db.select(SyncChange).where(SyncChange.run_id == run.id,
+                                                             SyncChange.action == "create")).all()
+    assert {c.source_id: (c.person_id, c.after, c.field, c.before) for c in created} == \
+        {sid: (p.id, f"{names[sid][0]} {names[sid][1]}".strip(), "", "") for sid, p in people.items()}
+    assert db.session.get(type(run), run.id).created == 4

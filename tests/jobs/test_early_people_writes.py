@@ -113,3 +113,19 @@ def test_a_write_failing_during_the_fetch_fails_the_run_with_nothing_changed(ear
     assert run.error_message.startswith(
         "The sync stopped unexpectedly (OSError). Sync again; if it stops the same way")
     assert_failed_and_unchanged(school, run, [])
+
+
+def test_a_preview_logs_every_create_during_the_fetch_and_writes_nobody(early_writes, sandbox):
+    """A preview hands its new people to the thread too, which logs their "create" rows only (no person id)."""
+    school = make_school()
+    connect(school, sandbox)
+    run = sync(school, trigger="preview")
+    assert run.status == "succeeded" and run.created > 0
+    assert sum(early_writes) == run.created  # every create went through the thread, batch by batch
+    assert db.session.scalar(db.select(db.func.count(Person.id)).where(
+        Person.school_id == school.id, Person.source_id.is_not(None))) == 0
+    created = changes(run, "create")
+    assert len(created) == len({c.source_id for c in created}) == run.created
+    assert all(c.person_id is None and c.after for c in created)
+    again = sync(school, trigger="preview")  # a second preview logs its own, and the first keeps its log
+    assert len(changes(again, "create")) == again.created == run.created == len(changes(run, "create"))

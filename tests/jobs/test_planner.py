@@ -388,8 +388,21 @@ def test_an_approval_covers_only_as_many_archives_as_the_owner_was_shown(approve
     ([parent("r-1", "relative", given="Rae")], ["r-1"], ("Rae Lee", "r-1@family.example.org", "+1-555-0100")),
     ([parent("g-1", status="tobedeleted")], ["g-1"], ("", "", "")),        # a guardian who left is nobody's
     ([], ["unknown"], ("", "", "")),
+    # linked only from the guardian's side
     ([parent("g-1", given="Gia", agents=["s-1"])], [], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
-])  # the last: linked only from the guardian's side
+    # linked only from the guardians' side, by several: a relative first, then a parent (the parent wins)
+    ([parent("r-1", "relative", given="Rae", agents=["s-1"]), parent("g-1", given="Gus", agents=["s-1"])], [],
+     ("Gus Lee", "g-1@family.example.org", "+1-555-0100")),
+    # the student's own agents come before guardians linked only from their side, on ties
+    ([parent("g-1", given="Gus", agents=["s-1"]), parent("g-2", given="Gia")], ["g-2"],
+     ("Gia Lee", "g-2@family.example.org", "+1-555-0100")),
+    # both sides name the same guardian
+    ([parent("g-1", given="Gia", agents=["s-1"])], ["g-1"], ("Gia Lee", "g-1@family.example.org", "+1-555-0100")),
+    ([parent("g-1", given="")], ["g-1"], ("Lee", "g-1@family.example.org", "+1-555-0100")),  # one name only
+    ([parent("g-1", given=" Gia ")], ["g-1"], (" Gia  Lee", "g-1@family.example.org", "+1-555-0100")),  # as sent
+    # a separator typed into a guardian's name becomes a space (it once split the contact into four values)
+    ([parent("g-1", given="Gia\x1fMae")], ["g-1"], ("Gia Mae Lee", "g-1@family.example.org", "+1-555-0100")),
+])
 def test_the_primary_parent_contact_is_chosen_by_rank_then_order(guardians, agents, contact):
     plan, _ = run(index(), guardians, [record("s-1", agents=agents)], parents=True)
     [(sid, packed, _)] = plan.creates
