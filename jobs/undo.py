@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import case, column, table, text
 
 from store.db import db
-from store.models import AuditEvent, Person, RosterConnection, SyncChange, SyncIssue, SyncRun
+from store.models import AuditEvent, Person, RosterConnection, School, SyncChange, SyncIssue, SyncRun
 from store.vocabulary import field_label
 
 from .apply import CHUNK, ID_CHUNK, _chunks, _insert_changes
@@ -207,10 +207,16 @@ def _decide(plan: UndoPlan, row, finished: datetime, decided: set, emails: dict)
 def _keep_sign_in_emails(plan: UndoPlan, emails: dict[int, tuple]) -> None:
     """An old email that now belongs to a sign-in account (anywhere) is not given back (one query per 1,000)."""
     taken: dict[str, str] = {}
+    district_id = db.session.scalar(db.select(School.district_id).where(School.id == plan.school_id))
+    here = db.or_(School.district_id == district_id, Person.district_id == district_id)
     for chunk in _chunks(sorted({email for email, _, _ in emails.values()}), ID_CHUNK):
-        for email, given, family in db.session.execute(db.select(Person.email, Person.given_name, Person.family_name)
-                                                       .where(Person.email.in_(chunk), Person.can_sign_in)):
-            taken[email] = " ".join(n for n in (given, family) if n) or email
+        for email, given, family, in_district in db.session.execute(
+                db.select(Person.email, Person.given_name, Person.family_name, here)
+                .outerjoin(School, School.id == Person.school_id)
+                .where(Person.email.in_(chunk), Person.can_sign_in)):
+            # another district's account is not named: the SIS's emails would tell the school who signs in there
+            name = " ".join(n for n in (given, family) if n) or email
+            taken[email] = f"the sign-in account of {name}" if in_district else "a sign-in account in another district"
     for pid, (email, sid, name) in emails.items():
         if email not in taken:
             continue
@@ -218,7 +224,7 @@ def _keep_sign_in_emails(plan: UndoPlan, emails: dict[int, tuple]) -> None:
         if not plan.reverts[pid]:
             del plan.reverts[pid]
         plan.log = [r for r in plan.log if not (r["person_id"] == pid and r["field"] == "email")]
-        plan.left.append((pid, sid, name, f"Email “{email}” now belongs to the sign-in account of {taken[email]}: "
+        plan.left.append((pid, sid, name, f"Email “{email}” now belongs to {taken[email]}: "
                                           "not given back.", "email_taken"))
 
 

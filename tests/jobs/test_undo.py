@@ -201,13 +201,27 @@ def test_an_old_email_now_used_by_a_sign_in_account_is_not_given_back(school, bo
     change_sis_person(box, sid, email="changed@students.sandbox.example.org", givenName="Renamed")
     run = sync(school)
     assert directory(school)[sid].email == "changed@students.sandbox.example.org"
-    make_person(make_school(), role="teacher", password="a-long-password-1", email=old)  # took the old address
-    undo = _undo(run)
+    teacher = make_person(make_school(school.district), role="teacher", password="a-long-password-1", email=old)
+    undo = _undo(run)  # the teacher took the old address
     assert directory(school)[sid].email == "changed@students.sandbox.example.org"
     assert directory(school)[sid].given_name != "Renamed"  # the rest of the undo went ahead
     message = db.session.scalar(db.select(SyncIssue.message).where(SyncIssue.run_id == undo.id))
-    assert f"Email “{old}” now belongs to the sign-in account of" in message
+    assert f"Email “{old}” now belongs to the sign-in account of {teacher.full_name}" in message
     assert db.session.scalar(db.select(db.func.count(Person.id)).where(Person.email == old)) == 1
+
+
+def test_an_old_email_now_used_by_a_sign_in_account_of_another_district_is_kept_without_naming_it(school, box):
+    """The issue named that account (anyone's, in any district): the school's SIS emails told it who signs in where."""
+    sid = sorted(s for s, p in directory(school).items() if p.source_id and p.role == "student")[0]
+    old = directory(school)[sid].email
+    change_sis_person(box, sid, email="changed@students.sandbox.example.org", givenName="Renamed")
+    run = sync(school)
+    elsewhere = make_person(make_school(), role="owner", password="a-long-password-1", email=old)
+    undo = _undo(run)
+    assert directory(school)[sid].email == "changed@students.sandbox.example.org"
+    message = db.session.scalar(db.select(SyncIssue.message).where(SyncIssue.run_id == undo.id))
+    assert f"Email “{old}” now belongs to a sign-in account in another district" in message
+    assert elsewhere.family_name not in message
 
 
 def test_people_the_sync_skipped_are_not_part_of_its_undo(school, box):
