@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from connectors.csvbundle import Limits, keep_records, kept_pages, open_bundle
+from connectors.csvbundle import Limits, keep_columns, kept_pages, open_bundle
 from store.db import db
 from store.models import RosterBundle
 
@@ -112,8 +112,8 @@ def keep_school_records(csv_bundle, stored_path: str, sis_school_id: str, roles,
     try:
         with open(part, "wb") as out, paused_gc():
             pages = csv_bundle.iter_roster(school_for(csv_bundle, sis_school_id), wanted_roles(roles, parents),
-                                           page_size=PAGE_SIZE, parents_first=False)  # kept parents-first
-            keep_records(pages, out, _kept_for(sis_school_id, roles, parents))
+                                           page_size=PAGE_SIZE, parents_first=False, columns=True)  # kept parents-first
+            keep_columns(pages, out, _kept_for(sis_school_id, roles, parents))
         os.replace(part, path)
     finally:
         Path(part).unlink(missing_ok=True)

@@ -143,9 +143,9 @@ def write_chunk(file, records: list, problems: list = (), tag: bytes = ROWS) -> 
     file.write(data)
 
 
-def write_columns(file, columns: list, count: int, tag: bytes = ROWS) -> None:
-    """Append one chunk of `count` records given as their fields' columns."""
-    data = pack_columns(columns, count)
+def write_columns(file, columns: list, count: int, tag: bytes = ROWS, problems: list = ()) -> None:
+    """Append one chunk of `count` records given as their fields' columns (and problems)."""
+    data = pack_columns(columns, count, problems)
     file.write(_HEAD.pack(tag, len(data)))
     file.write(data)
 
@@ -200,6 +200,26 @@ def keep_page(file, page: list) -> None:
         write_chunk(file, list(compress(records, is_parent)), (), PARENTS)
         records = list(compress(records, map(not_, is_parent)))
     write_chunk(file, records, problems, OTHERS)
+
+
+def keep_columns(pages, file, about: dict) -> None:
+    """keep_records for pages of columns (CsvBundle.iter_roster(columns=True)): the same file, written without a
+    PersonRecord per user."""
+    start_kept(file, about)
+    for columns, problems in pages:
+        keep_column_page(file, columns, problems)
+
+
+def keep_column_page(file, columns: list, problems: list = ()) -> None:
+    """keep_page for one page given as its records' columns (lists, PersonRecord field order) and its problems."""
+    roles = columns[_FIELDS.index("role")]
+    if "parent" in roles:
+        is_parent = list(map("parent".__eq__, roles))
+        parents = [list(compress(column, is_parent)) for column in columns]
+        write_columns(file, parents, len(parents[0]), PARENTS)
+        others = list(map(not_, is_parent))
+        columns = [list(compress(column, others)) for column in columns]
+    write_columns(file, columns, len(columns[0]), OTHERS, problems)
 
 
 def kept_pages(file, about: dict) -> Iterator[list] | None:
