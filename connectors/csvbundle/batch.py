@@ -23,9 +23,11 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     batch (ids seen, forward references, deferred students); None, with `scan` unchanged, when a row of the batch
     needs _row. `first` is the line of the first row; every row is on one line."""
     n = len(rows)
-    if set(map(len, rows)) != {width}:
+    if sum(map(len, rows)) != n * width:  # with the shortest row as wide as the header (below): every row is
         return None
     columns = list(zip(*rows))
+    if len(columns) != width:
+        return None
     columns.append(("",) * n)  # the column of every name the header lacks: read as blank
     (sid_col, status_col, modified_col, enabled_col, orgs_col, role_col, username_col, given_col, family_col,
      middle_col, identifier_col, email_col, sms_col, phone_col, agents_col, grades_col) = map(columns.__getitem__,
@@ -72,7 +74,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     elif agent_text:  # nothing is deferred: every reference is checked once, after the last row (_check_forward)
         named = agents_col if single else agent_ids
         scan.forward.extend(compress(agents_col, agents_col) if single else map(_entry, compress(agent_ids, named)))
-        scan.forward_lines.extend(compress(range(first, first + n), named))
+        scan.forward_lines.fromlist(list(compress(range(first, first + n), named)))  # extend() takes one at a time
     seen.update(dict.fromkeys(batch))
     deferred = []
     if late:
@@ -83,7 +85,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
                 late = [i for i in late if i not in kept]
         scan.forward.extend(map(agents_col.__getitem__, late) if single else map(_entry, map(agent_ids.__getitem__,
                                                                                             late)))
-        scan.forward_lines.extend(map(first.__add__, late))
+        scan.forward_lines.fromlist(list(map(first.__add__, late)))
     if not building:
         return []
     givens, families = list(map(str.strip, given_col)), list(map(str.strip, family_col))

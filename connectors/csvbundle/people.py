@@ -266,7 +266,7 @@ class UserScan:
             self.spool, self.spool_columns = tempfile.TemporaryFile(), [[] for _ in PersonRecord._fields]
         for kept, column in zip(self.spool_columns, columns):
             kept += column
-        self.spooled_lines.extend(lines)
+        self.spooled_lines.fromlist(list(lines))  # array.extend takes an iterable one item at a time
         if len(self.spool_columns[0]) >= SPOOL_CHUNK:
             self._flush_spool()
 

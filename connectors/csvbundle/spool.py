@@ -222,20 +222,28 @@ def keep_column_page(file, columns: list, problems: list = ()) -> None:
     write_columns(file, columns, len(columns[0]), OTHERS, problems)
 
 
-def kept_pages(file, about: dict) -> Iterator[list] | None:
+def kept_pages(file, about: dict, page_size: int = 0) -> Iterator[list] | None:
     """The pages keep_records wrote, parents first, if they were read for `about`; None when read for other
-    settings (or written by another version of this code)."""
+    settings (or written by another version of this code). `page_size`: consecutive chunks handed out together
+    until a page holds at least that many items (0: a page per chunk as written)."""
     head = next(_chunks(file, ABOUT), None)
     try:
         if head is None or marshal.loads(head) != marshal.loads(_about(about)):
             return None
     except (ValueError, EOFError, TypeError):  # an older format's head (pickled)
         return None
-    return _pages(file, file.tell())
+    return _pages(file, file.tell(), page_size)
 
 
-def _pages(file, start: int) -> Iterator[list]:
+def _pages(file, start: int, page_size: int) -> Iterator[list]:
+    page = []
     for tag in (PARENTS, OTHERS):
         file.seek(start)
         for records, problems in read_chunks(file, tag):
-            yield records + problems
+            page += records
+            page += problems
+            if len(page) >= page_size:
+                yield page
+                page = []
+    if page:
+        yield page
