@@ -115,8 +115,8 @@ def keep_school_records(csv_bundle, stored_path: str, sis_school_id: str, roles,
     try:
         with open(part, "wb") as out, paused_gc():
             pages = csv_bundle.iter_roster(school_for(csv_bundle, sis_school_id), wanted_roles(roles, parents),
-                                           page_size=KEPT_CHUNK, parents_first=False, columns=True)  # kept parents-first
-            keep_columns(pages, out, _kept_for(sis_school_id, roles, parents))
+                                           page_size=KEPT_CHUNK, parents_first=False, columns=True)
+            keep_columns(pages, out, _kept_for(sis_school_id, roles, parents))  # kept parents-first
         os.replace(part, path)
     finally:
         Path(part).unlink(missing_ok=True)

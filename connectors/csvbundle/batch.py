@@ -23,7 +23,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     batch (ids seen, forward references, deferred students); None, with `scan` unchanged, when a row of the batch
     needs _row. `first` is the line of the first row; every row is on one line."""
     n = len(rows)
-    if sum(map(len, rows)) != n * width:  # with the shortest row as wide as the header (below): every row is
+    if sum(map(len, rows)) != n * width:  # this, and the shortest row as wide as the header: every row is that wide
         return None
     columns = list(zip(*rows))
     if len(columns) != width:
