@@ -16,7 +16,9 @@ _READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedId
          "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
 AGENTS = PersonRecord._fields.index("agent_ids")
 _AGENTS = itemgetter(AGENTS)
-SPOOL_CHUNK = 4096
+# deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
+# first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
+SPOOL_CHUNK = 1000
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 17 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
 ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
