@@ -7,12 +7,13 @@ same PersonRecord/RecordProblem pages as the API reader. No Flask, database, job
         for page in bundle.iter_roster(school_sis_id, roles):   # parents first; read once for all roles
             planner.add_page(page)                 # BundleInvalid after the last page if errors were found
     keep_records(pages, file, about) / kept_pages(file, about)   # validated records kept for a later run
+    keep_columns(bundle.iter_roster(school_sis_id, roles, parents_first=False, columns=True), file, about)  # same
 """
 from .archive import Limits
 from .errors import BundleInvalid, BundleRefused
 from .reader import CsvBundle, open_bundle
 from .report import ERROR, WARNING, Problem, Report
-from .spool import keep_records, kept_pages
+from .spool import keep_columns, keep_records, kept_pages
 
 __all__ = ["CsvBundle", "open_bundle", "Limits", "BundleInvalid", "BundleRefused", "Problem", "Report", "ERROR",
-           "WARNING", "keep_records", "kept_pages"]
+           "WARNING", "keep_columns", "keep_records", "kept_pages"]

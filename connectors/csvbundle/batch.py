@@ -6,7 +6,6 @@ statuses present) reads to the same records here with passes over its columns th
 checked once instead of a Python call per row; any other batch is left untouched for _row to read row by row. A
 test reads dirty and clean files both ways and compares the records, the report and the pages.
 """
-from collections.abc import Iterator
 from itertools import chain, compress, repeat
 from operator import itemgetter, not_
 
@@ -18,14 +17,17 @@ _NO_ROLE = ("", ())
 _first, _second = itemgetter(0), itemgetter(1)
 
 
-def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> Iterator[tuple] | None:
-    """The records (plain tuples in PersonRecord field order) of the wanted rows that are not deferred, after
-    `scan` took in the batch (ids seen, forward references, deferred students); None, with `scan` unchanged, when
-    a row of the batch needs _row. `first` is the line of the first row; every row is on one line."""
+def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> list | None:
+    """The records of the wanted rows that are not deferred, as their fields' columns (PersonRecord field order,
+    each an iterable: zip(*columns) gives the records; none at all when nothing is built), after `scan` took in the
+    batch (ids seen, forward references, deferred students); None, with `scan` unchanged, when a row of the batch
+    needs _row. `first` is the line of the first row; every row is on one line."""
     n = len(rows)
-    if set(map(len, rows)) != {width}:
+    if sum(map(len, rows)) != n * width:  # this, and the shortest row as wide as the header: every row is that wide
         return None
     columns = list(zip(*rows))
+    if len(columns) != width:
+        return None
     columns.append(("",) * n)  # the column of every name the header lacks: read as blank
     (sid_col, status_col, modified_col, enabled_col, orgs_col, role_col, username_col, given_col, family_col,
      middle_col, identifier_col, email_col, sms_col, phone_col, agents_col, grades_col) = map(columns.__getitem__,
@@ -68,20 +70,27 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     wanted_of, flags = _wanted(scan.wanted, mapped_of, ids_of, role_col, orgs_col)
     building = any(wanted_of.values())
     agent_ids = _agent_ids(agents_col, single, n) if building or not single else None
-    late = _late(seen, keys, batch, agents_col if single else None, agent_ids) if agent_text else []
+    deferring = scan.defer and building
+    late = []
+    if agent_text and deferring:
+        late = _late(seen, keys, batch, agents_col if single else None, agent_ids)
+    elif agent_text:  # nothing is deferred: every reference is checked once, after the last row (_check_forward)
+        named = agents_col if single else agent_ids
+        scan.forward.extend(compress(agents_col, agents_col) if single else map(_entry, compress(agent_ids, named)))
+        scan.forward_lines.fromlist(list(compress(range(first, first + n), named)))  # extend() takes one at a time
     seen.update(dict.fromkeys(batch))
     deferred = []
     if late:
-        if scan.defer and building:
+        if deferring:
             deferred = _deferred(late, mapped_of, wanted_of, flags, role_col)
             if deferred:
                 kept = set(deferred)
                 late = [i for i in late if i not in kept]
         scan.forward.extend(map(agents_col.__getitem__, late) if single else map(_entry, map(agent_ids.__getitem__,
                                                                                             late)))
-        scan.forward_lines.extend(map(first.__add__, late))
+        scan.forward_lines.fromlist(list(map(first.__add__, late)))
     if not building:
-        return iter(())
+        return []
     givens, families = list(map(str.strip, given_col)), list(map(str.strip, family_col))
     status_of = {value: "tobedeleted" if value.strip().lower() in LEAVING else "active" for value in set(status_col)}
     enabled_of = {value: not value or value == "true" or value.strip().lower() not in DISABLED
@@ -103,13 +112,13 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         wanted_rows = range(n) if flags is None else compress(range(n), flags)
         if len(deferred) == len(fields[0]):  # every wanted row waits for its agents
             scan.defer_columns(fields, list(map(first.__add__, deferred)))
-            return iter(())
+            return []
         kept = set(deferred)
         stays = [i not in kept for i in wanted_rows]
         scan.defer_columns([list(compress(field, map(not_, stays))) for field in fields],
                            list(map(first.__add__, deferred)))
         fields = [compress(field, stays) for field in fields]
-    return zip(*fields)
+    return fields
 
 
 def _wanted(wanted, mapped_of: dict, ids_of: dict, role_col, orgs_col) -> tuple[dict, list | None]:

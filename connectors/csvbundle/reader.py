@@ -90,10 +90,13 @@ class CsvBundle:
         return self.report
 
     def iter_roster(self, school_id: str, roles: set[str] | frozenset[str], *, page_size: int = 1000,
-                    parents_first: bool = True) -> Iterator[list[PersonRecord | RecordProblem]]:
+                    parents_first: bool = True, columns: bool = False) -> Iterator[list[PersonRecord | RecordProblem]]:
         """Pages of one school's people for `roles`, parents before the students naming them; read it once for
         all roles. Raises BundleInvalid (after the last page if need be) when the bundle has errors.
-        `parents_first=False`: file order (for a caller that puts parents first itself, as keep_records does)."""
+        `parents_first=False`: file order (for a caller that puts parents first itself, as keep_records does);
+        `columns=True` (file order only): each page as (its records' columns, its problems), for keep_columns."""
+        if columns and parents_first:
+            raise ValueError("pages of columns come in file order: pass parents_first=False")
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"Unknown roles {sorted(unknown)}; expected some of {ROLES}")
@@ -116,7 +119,7 @@ class CsvBundle:
         # A second read must not repeat the first one's findings in the report.
         report = Report() if self._users_checked else self.report
         yield from UserScan(self, wanted, report, defer=parents_first and "parent" in wanted_roles,
-                            page_size=page_size).pages()
+                            page_size=page_size, columns=columns).pages()
         self._users_checked = True
         if not self.report.applicable:
             raise BundleInvalid(self.report)

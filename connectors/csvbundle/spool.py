@@ -143,9 +143,9 @@ def write_chunk(file, records: list, problems: list = (), tag: bytes = ROWS) -> 
     file.write(data)
 
 
-def write_columns(file, columns: list, count: int, tag: bytes = ROWS) -> None:
-    """Append one chunk of `count` records given as their fields' columns."""
-    data = pack_columns(columns, count)
+def write_columns(file, columns: list, count: int, tag: bytes = ROWS, problems: list = ()) -> None:
+    """Append one chunk of `count` records given as their fields' columns (and problems)."""
+    data = pack_columns(columns, count, problems)
     file.write(_HEAD.pack(tag, len(data)))
     file.write(data)
 
@@ -202,20 +202,48 @@ def keep_page(file, page: list) -> None:
     write_chunk(file, records, problems, OTHERS)
 
 
-def kept_pages(file, about: dict) -> Iterator[list] | None:
+def keep_columns(pages, file, about: dict) -> None:
+    """keep_records for pages of columns (CsvBundle.iter_roster(columns=True)): the same file, written without a
+    PersonRecord per user."""
+    start_kept(file, about)
+    for columns, problems in pages:
+        keep_column_page(file, columns, problems)
+
+
+def keep_column_page(file, columns: list, problems: list = ()) -> None:
+    """keep_page for one page given as its records' columns (lists, PersonRecord field order) and its problems."""
+    roles = columns[_FIELDS.index("role")]
+    if "parent" in roles:
+        is_parent = list(map("parent".__eq__, roles))
+        parents = [list(compress(column, is_parent)) for column in columns]
+        write_columns(file, parents, len(parents[0]), PARENTS)
+        others = list(map(not_, is_parent))
+        columns = [list(compress(column, others)) for column in columns]
+    write_columns(file, columns, len(columns[0]), OTHERS, problems)
+
+
+def kept_pages(file, about: dict, page_size: int = 0) -> Iterator[list] | None:
     """The pages keep_records wrote, parents first, if they were read for `about`; None when read for other
-    settings (or written by another version of this code)."""
+    settings (or written by another version of this code). `page_size`: consecutive chunks handed out together
+    until a page holds at least that many items (0: a page per chunk as written)."""
     head = next(_chunks(file, ABOUT), None)
     try:
         if head is None or marshal.loads(head) != marshal.loads(_about(about)):
             return None
     except (ValueError, EOFError, TypeError):  # an older format's head (pickled)
         return None
-    return _pages(file, file.tell())
+    return _pages(file, file.tell(), page_size)
 
 
-def _pages(file, start: int) -> Iterator[list]:
+def _pages(file, start: int, page_size: int) -> Iterator[list]:
+    page = []
     for tag in (PARENTS, OTHERS):
         file.seek(start)
         for records, problems in read_chunks(file, tag):
-            yield records + problems
+            page += records
+            page += problems
+            if len(page) >= page_size:
+                yield page
+                page = []
+    if page:
+        yield page

@@ -1,13 +1,14 @@
 """users.csv read a batch at a time (connectors/csvbundle/batch.py) gives what the row-by-row reading gives: the
 same pages of records and problems, the same report (every problem, its line, its order), the same count of users.
 """
+import io
 import random
 
 import pytest
 
-from connectors.csvbundle import BundleInvalid, open_bundle, people
+from connectors.csvbundle import BundleInvalid, keep_columns, keep_records, kept_pages, open_bundle, people
 from connectors.csvbundle.partition import school_pages
-from connectors.records import ROLES
+from connectors.records import ROLES, PersonRecord
 
 from csv_helpers import bundle_files, user_row, users, write_zip
 
@@ -122,3 +123,33 @@ def test_a_file_cut_off_inside_a_quote_reports_the_same_rows_first(monkeypatch, 
     (batched, by_rows), _ = _read_both_ways(monkeypatch, path, _pages(set(ROLES)))
     assert batched == by_rows
     assert [p[2] for p in batched[1]][:2] == [22, 11]  # the unclosed quote (errors come first), then line 11's warning
+
+
+def _kept(columns: bool, roles=frozenset(ROLES)):
+    """What a run would load from the records receipt keeps: read as pages of columns (keep_columns) or of records
+    (keep_records); the records in the order the run gets them, and the problems apart (a page's problems go with
+    its last chunk, and pages of columns count records only, so pages end elsewhere)."""
+    def how(bundle):
+        out = io.BytesIO()
+        pages = bundle.iter_roster("s1", roles, page_size=50, parents_first=False, columns=columns)
+        try:
+            (keep_columns if columns else keep_records)(pages, out, {"roles": sorted(roles)})
+        except BundleInvalid as exc:
+            return str(exc)
+        out.seek(0)
+        items = [item for page in kept_pages(out, {"roles": sorted(roles)}) for item in page]
+        return ([i for i in items if type(i) is PersonRecord], [i for i in items if type(i) is not PersonRecord])
+    return how
+
+
+@pytest.mark.parametrize("seed,dirt", [(1, 0.0), (3, 0.02), (4, 0.1), (5, 0.4)])
+@pytest.mark.parametrize("roles", [frozenset(ROLES), frozenset({"student", "parent"})], ids=["all", "students"])
+def test_kept_columns_are_the_kept_records(monkeypatch, tmp_path, seed, dirt, roles):
+    rows = _rows(seed, dirt, delta=seed == 3)
+    files = bundle_files(users(*rows), manifest_csv=DELTA) if seed == 3 else bundle_files(users(*rows))
+    path = write_zip(tmp_path / "b.zip", files)
+    (batched, by_rows), clean = _read_both_ways(monkeypatch, path, _kept(True, roles))
+    (records, _), _ = _read_both_ways(monkeypatch, path, _kept(False, roles))
+    assert batched == by_rows == records
+    if dirt < 0.2:
+        assert clean > 0 and batched[0][0]  # records were kept, some of them from batches read in columns

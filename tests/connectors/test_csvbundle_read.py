@@ -195,3 +195,16 @@ def test_kept_records_come_back_as_they_were_written_whatever_their_values(tmp_p
         items = [item for page in kept_pages(kept, {"roles": ["all"]}) for item in page]
     assert items == [records[3], records[0], records[1], records[2], problem]  # parents first
     assert items[2].date_last_modified.utcoffset() == timedelta(hours=-5)
+
+
+def test_kept_chunks_are_handed_out_as_pages_of_the_size_asked(tmp_path):
+    from connectors.csvbundle import keep_records, kept_pages
+    records = [PersonRecord(f"u{i}", "parent" if i % 4 == 0 else "student", "Zoe", "Smith", "", "", "", "", (), "",
+                            "active", True, ("s1",), (), None, "student") for i in range(10)]
+    with open(tmp_path / "kept", "wb") as out:
+        keep_records([records[i:i + 2] for i in range(0, 10, 2)], out, {})  # chunks of at most 2 records
+    with open(tmp_path / "kept", "rb") as kept:
+        pages = list(kept_pages(kept, {}, page_size=4))
+    parents, others = [r for r in records if r.role == "parent"], [r for r in records if r.role != "parent"]
+    assert [item for page in pages for item in page] == parents + others
+    assert [len(page) for page in pages] == [4, 5, 1]  # whole chunks until a page holds 4: 3 parents + 1, 2 + 1 + 2, 1
