@@ -100,6 +100,8 @@ def excerpt(raw, limit: int = 300) -> str:
 
 
 def _text(value) -> str:
+    if value.__class__ is str:  # nearly every value: the checks below cost more than the strip
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -113,6 +115,9 @@ def _ids(value) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list):
         return ()
+    if len(value) == 1 and value[0].__class__ is dict:  # most people: one org, one agent
+        sid = _text(value[0].get("sourcedId"))
+        return (sid,) if sid else ()
     ids = []
     for item in value:
         sid = _text(item.get("sourcedId")) if isinstance(item, dict) else _text(item)
@@ -126,7 +131,7 @@ def _grades(value) -> tuple[str, ...]:
         value = value.split(",")
     if not isinstance(value, list):
         return ()
-    return tuple(g for g in (_text(v) for v in value) if g)
+    return tuple(g for v in value if (g := _text(v)))
 
 
 def _enabled(value) -> bool:
@@ -224,7 +229,9 @@ def normalise_user(raw: dict) -> PersonRecord:
         raise BadResponse(f"User {source_id} ({sis_role}) has no givenName or familyName.")
     status = _text(raw.get("status")).lower()
     school_ids = _ids(raw.get("orgs"))
-    school_ids = tuple(dict.fromkeys(school_ids + _role_orgs(raw) + _ids(raw.get("primaryOrg"))))
+    more = _role_orgs(raw) + _ids(raw.get("primaryOrg"))  # 1.2's; _ids has made `orgs` unique already
+    if more:
+        school_ids = tuple(dict.fromkeys(school_ids + more))
     return PersonRecord(
         source_id=source_id,
         role=role,
