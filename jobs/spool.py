@@ -255,6 +255,9 @@ def refile_parents(writer: SpoolWriter, targets: Iterator[tuple[int, int]]) -> N
                 with cursor.copy("COPY spool_parent_target (n, school_id) FROM STDIN") as copy:
                     for pair in targets:
                         copy.write_row(pair)
+                # The numbering and the join sort every unrouted parent: at the default 4 MB they spilled to disk
+                # (107,000 parents of a 200,000-person night: 1.1-2 s; with 256 MB, ~25% less). This transaction only.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
                 cursor.execute(
                     "INSERT INTO spool_record (night_id, school_id, step, payload) "
                     "SELECT p.night_id, t.school_id, 0, p.payload FROM "
