@@ -130,7 +130,9 @@ class OneRosterClient:
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
-            announced = total_count(reply) if total_count(reply) is not None else announced
+            count = total_count(reply)
+            if count is not None:
+                announced = count
             if not records:
                 if announced is not None and offset < announced and not filter and url_params is not None:
                     raise self._ended_early(collection, offset, announced, reply)
@@ -151,8 +153,7 @@ class OneRosterClient:
                 followed.add(nxt)
                 url, url_params = nxt, None
                 continue
-            total = total_count(reply)
-            if total is not None and offset >= total:
+            if count is not None and offset >= count:
                 return
             url, url_params = base, {**query, "offset": offset}
 
