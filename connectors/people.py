@@ -196,8 +196,11 @@ class DateCheck:
         self.count, self.example = 0, ""
 
     def check(self, person: PersonRecord, raw: dict) -> PersonRecord:
+        return self.check_given(person, raw.get("dateLastModified") if isinstance(raw, dict) else None)
+
+    def check_given(self, person: PersonRecord, given) -> PersonRecord:
+        """check() with the record's raw dateLastModified already taken out (the district spool keeps it)."""
         modified = person.date_last_modified
-        given = raw.get("dateLastModified") if isinstance(raw, dict) else None
         unreadable = modified is None and given not in (None, "")
         if not unreadable and (modified is None or modified <= self.started):
             return person

@@ -86,18 +86,22 @@ def unpack_record(payload: str):
     kind = payload[0]
     if kind == "R":
         return json.loads(payload[1:])
-    if kind == "J":
-        parts = json.loads(payload[1:])
-        for i in _TUPLES:
-            parts[i] = tuple(parts[i])
-    else:
+    if kind != "J":
         parts = payload.split(FS)
-        parts[12] = parts[12] == "1"
-        for i in _TUPLES:
-            parts[i] = tuple(parts[i].split(RS)) if parts[i] else ()
-        parts[18] = parts[18] or None
+        return Normalised(_packed_person(parts), parts[18] or None)
+    parts = json.loads(payload[1:])
+    for i in _TUPLES:
+        parts[i] = tuple(parts[i])
     parts[15] = datetime.fromisoformat(parts[15]) if parts[15] else None
     return Normalised(_person(parts[1:18]), parts[18])
+
+
+def _packed_person(parts: list[str]) -> PersonRecord:
+    """The person of a "P…" payload split at FS (pack_record's fields 1-17)."""
+    return _person((parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7], parts[8],
+                    tuple(parts[9].split(RS)) if parts[9] else (), parts[10], parts[11], parts[12] == "1",
+                    tuple(parts[13].split(RS)) if parts[13] else (), tuple(parts[14].split(RS)) if parts[14] else (),
+                    datetime.fromisoformat(parts[15]) if parts[15] else None, parts[16], parts[17]))
 
 
 def school_records(payloads: list[str], roles: frozenset[str], school_id: str, seen: set[str],
@@ -105,7 +109,7 @@ def school_records(payloads: list[str], roles: frozenset[str], school_id: str, s
     """What `school_page([unpack_record(p) for p in payloads], roles, school_id, scoped=False, ...)` returns, with
     a packed person filtered before its record is built and without a call per record through school_page: this
     read-back is each school's share of the night, repeated for every person (and parent) of the district."""
-    wanted, started = school_id.lower(), dates.started
+    wanted = school_id.lower()
     out: list = []
     for payload in payloads:
         if payload[0] != "P":
@@ -118,17 +122,8 @@ def school_records(payloads: list[str], roles: frozenset[str], school_id: str, s
         orgs = parts[13]
         if role != "parent" and not (orgs and wanted in orgs.lower().split(RS)):
             continue  # connectors.people.in_school, on the packed list
-        modified = datetime.fromisoformat(parts[15]) if parts[15] else None
-        given = parts[18] or None
-        person = _person((parts[1], role, parts[3], parts[4], parts[5], parts[6], parts[7], parts[8],
-                          tuple(parts[9].split(RS)) if parts[9] else (), parts[10], parts[11], parts[12] == "1",
-                          tuple(orgs.split(RS)) if orgs else (), tuple(parts[14].split(RS)) if parts[14] else (),
-                          modified, parts[16], parts[17]))
         seen.add(parts[1])
-        if (modified is None and given is None) or (modified is not None and modified <= started):
-            out.append(person)  # DateCheck.check would return it as it is
-        else:
-            out.append(dates.check(person, {"dateLastModified": given}))
+        out.append(dates.check_given(_packed_person(parts), parts[18] or None))
     return out
 
 
