@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter, not_
+from operator import not_
 
 from ..records import PersonRecord
 
@@ -29,7 +29,6 @@ KEPT_FORMAT = 3
 ABOUT, PARENTS, OTHERS, ROWS = b"a", b"p", b"o", b"r"
 _new = tuple.__new__
 _FIELDS = PersonRecord._fields
-_ROLE = itemgetter(_FIELDS.index("role"))
 _DATE = _FIELDS.index("date_last_modified")
 _AGENTS = _FIELDS.index("agent_ids")
 SEP = "\x00"  # between the values of a text column: never in a value read from CSV (lines.py refuses NUL bytes)
@@ -194,12 +193,7 @@ def keep_page(file, page: list) -> None:
     if set(map(type, page)) != {PersonRecord}:
         records = [item for item in page if type(item) is PersonRecord]
         problems = [item for item in page if type(item) is not PersonRecord]
-    roles = list(map(_ROLE, records))
-    if "parent" in roles:
-        is_parent = list(map("parent".__eq__, roles))
-        write_chunk(file, list(compress(records, is_parent)), (), PARENTS)
-        records = list(compress(records, map(not_, is_parent)))
-    write_chunk(file, records, problems, OTHERS)
+    keep_column_page(file, [list(column) for column in zip(*records)] or [[] for _ in _FIELDS], problems)
 
 
 def keep_columns(pages, file, about: dict) -> None:
