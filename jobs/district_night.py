@@ -31,7 +31,7 @@ from .connection import NotConfigured, load_settings
 from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
-from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run
+from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run, unforeseen
 from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, refile_parents, step_of
 from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
 
@@ -198,11 +198,9 @@ def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> N
             except Exception as exc:  # noqa: BLE001 - any bug must end the night readably
                 db.session.rollback()
                 log.exception("source night %s stopped unexpectedly", night_id)
+                again = unforeseen("Run the night again", "the source's name and the night's date")
                 _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({type(exc).__name__}) "
-                                                "while reading the SIS. Run the night again; if it stops the same "
-                                                "way, give the portal's administrator the source's name and the "
-                                                "night's date (the worker's log says what went wrong). "
-                                                + NOTHING_CHANGED)
+                                                f"while reading the SIS. {again} {NOTHING_CHANGED}")
                 return
     finally:
         lock.release()

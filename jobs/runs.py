@@ -22,9 +22,13 @@ STALE_AFTER = timedelta(minutes=5)
 QUEUE_GRACE = timedelta(seconds=60)  # a queued run's job is written just after the row
 ACTIVE = ("queued", "running")
 NOTHING_CHANGED = "Nothing was changed."
-# After a failure nobody foresaw: what the reader can do (the worker's log holds the traceback, the page must not).
-UNFORESEEN = ("Sync again; if it stops the same way, give the portal's administrator this run's number (the "
-              "worker's log says what went wrong).")
+
+
+def unforeseen(retry: str = "Sync again", tell: str = "this run's number") -> str:
+    """After a failure nobody foresaw, what the reader can do (the worker's log holds the traceback, the page must
+    not): a run, an undo and a district night each say it with their own retry and their own way to be found."""
+    return (f"{retry}; if it stops the same way, give the portal's administrator {tell} (the worker's log says what "
+            "went wrong).")
 DEAD_JOB_STATES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED}
 SYNC_JOB = "jobs.sync.run_sync"  # enqueued by name: the worker imports it, nothing here needs to
 JOB_TIMEOUT_MARGIN = 3600  # beyond SYNC_MAX_MINUTES: the sync stops itself, readably, well before RQ kills it

@@ -28,7 +28,7 @@ from .outbound import outbound_policy
 from .plan import ArchiveGuardTripped, Planner, SyncOptions, SyncPlan, check_archive_guard
 from .progress import ProgressWriter
 from .report import send_run_report
-from .runs import NOTHING_CHANGED, UNFORESEEN, claim_run, finish_run
+from .runs import NOTHING_CHANGED, claim_run, finish_run, unforeseen
 
 log = logging.getLogger(__name__)
 DELTA_OVERLAP = timedelta(hours=1)
@@ -313,7 +313,7 @@ def run_sync(run_id: int, *, on_progress: Callable[[dict], None] | None = None,
         except Exception as exc:  # noqa: BLE001 - any bug must end the run readably, not leave it running
             db.session.rollback()
             log.exception("sync run %s stopped unexpectedly (%s)", run_id, type(exc).__name__)
-            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {UNFORESEEN} "
+            finish_run(run_id, "failed", f"The sync stopped unexpectedly ({type(exc).__name__}). {unforeseen()} "
                                          f"{NOTHING_CHANGED}")
         finally:
             lock.release()

@@ -27,7 +27,7 @@ from .fields import FIELDS, PARENT_FIELDS
 from .history import record_role_counts
 from .hold import percent_text
 from .locks import SchoolLock
-from .runs import NOTHING_CHANGED, UNFORESEEN, SyncAlreadyRunning, active_run, finish_run, mark_stale_runs_failed
+from .runs import NOTHING_CHANGED, SyncAlreadyRunning, active_run, finish_run, mark_stale_runs_failed, unforeseen
 from .thresholds import DEFAULT_THRESHOLD
 
 VALUE_FIELDS = FIELDS + PARENT_FIELDS
@@ -302,7 +302,7 @@ def undo_sync(run_id: int, actor_id: int | None, *, confirmed: bool = False) -> 
     except BaseException as exc:
         db.session.rollback()
         finish_run(undo_id, "failed", f"The undo stopped unexpectedly ({type(exc).__name__}). "
-                                      f"{UNFORESEEN.replace('Sync again', 'Try the undo again')} {NOTHING_CHANGED}")
+                                      f"{unforeseen('Try the undo again')} {NOTHING_CHANGED}")
         raise
     finally:
         lock.release()
