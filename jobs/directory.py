@@ -47,7 +47,13 @@ def _elsewhere(school_id: int, district_id: int):
     this is small next to the school's own people; the partial index ix_person_sign_in serves it."""
     return (db.select(Person.given_name, Person.family_name, Person.email, School.name, District.name,
                       db.and_(Person.school_id.is_(None), Person.district_id == district_id),
-                      db.or_(School.district_id == district_id, Person.district_id == district_id))
+                      in_district(district_id))
             .outerjoin(School, School.id == Person.school_id).outerjoin(District, District.id == Person.district_id)
             .where(Person.can_sign_in, Person.email.is_not(None), Person.email != "",
                    db.or_(Person.school_id.is_(None), Person.school_id != school_id)))
+
+
+def in_district(district_id: int):
+    """SQL: a person (outer-joined to their School) is of this district: at one of its schools, or a district
+    account. Sign-in accounts outside it are never named to the school (run issues, undo issues)."""
+    return db.or_(School.district_id == district_id, Person.district_id == district_id)

@@ -23,6 +23,7 @@ from store.vocabulary import field_label
 
 from .apply import CHUNK, ID_CHUNK, _chunks, _insert_changes
 from .bulk import bulk_insert
+from .directory import in_district
 from .fields import FIELDS, PARENT_FIELDS
 from .history import record_role_counts
 from .hold import percent_text
@@ -208,15 +209,15 @@ def _keep_sign_in_emails(plan: UndoPlan, emails: dict[int, tuple]) -> None:
     """An old email that now belongs to a sign-in account (anywhere) is not given back (one query per 1,000)."""
     taken: dict[str, str] = {}
     district_id = db.session.scalar(db.select(School.district_id).where(School.id == plan.school_id))
-    here = db.or_(School.district_id == district_id, Person.district_id == district_id)
+    here = in_district(district_id)
     for chunk in _chunks(sorted({email for email, _, _ in emails.values()}), ID_CHUNK):
-        for email, given, family, in_district in db.session.execute(
+        for email, given, family, ours in db.session.execute(
                 db.select(Person.email, Person.given_name, Person.family_name, here)
                 .outerjoin(School, School.id == Person.school_id)
                 .where(Person.email.in_(chunk), Person.can_sign_in)):
             # another district's account is not named: the SIS's emails would tell the school who signs in there
             name = " ".join(n for n in (given, family) if n) or email
-            taken[email] = f"the sign-in account of {name}" if in_district else "a sign-in account in another district"
+            taken[email] = f"the sign-in account of {name}" if ours else "a sign-in account in another district"
     for pid, (email, sid, name) in emails.items():
         if email not in taken:
             continue
