@@ -140,18 +140,27 @@ class NewPeople:
         ids = connection.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('person', 'id')) FROM generate_series(1, %(n)s)",
             {"n": len(chunk)}).scalars().all()
-        if plain_creates(chunk):
+        plain = plain_creates(chunk)
+        if plain:
             copy_lines(PEOPLE, [*self.columns, "id"], self._lines(chunk, tokens, ids), connection)
+        else:  # a tab, newline or backslash somewhere: psycopg escapes them
+            bulk_insert_rows(PEOPLE, [*self.columns, "id"],
+                             (row + (pid,) for row, pid in zip(self._rows(chunk, tokens), ids)), connection)
+        self.log_creates(chunk, ids, connection, plain=plain)
+
+    def log_creates(self, chunk: list[tuple], ids, connection, *, plain: bool) -> None:
+        """The "create" change-log rows of `chunk` (`ids` None: a preview's, linked to no person); `plain`: what
+        plain_creates(chunk) said."""
+        if plain:
             copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, ids, self._names),
                        connection)
         else:  # a tab, newline or backslash somewhere: psycopg escapes them
-            rows = self._rows(chunk, tokens)
-            bulk_insert_rows(PEOPLE, [*self.columns, "id"], (row + (pid,) for row, pid in zip(rows, ids)),
-                             connection)
             given, family = self._names
-            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, (
-                create_row(self.run_id, pid, sid, row[given], row[family])
-                for (sid, _, _), row, pid in zip(chunk, rows, ids)), connection)
+            rows = []
+            for (sid, packed, _), pid in zip(chunk, ids if ids is not None else repeat(None)):
+                values = unpack(packed)
+                rows.append(create_row(self.run_id, pid, sid, values[given], values[family]))
+            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, rows, connection)
         self.logged += len(chunk)
 
     def _rows(self, chunk: list[tuple], tokens: str) -> list[tuple]:

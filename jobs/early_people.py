@@ -13,11 +13,8 @@ import queue
 import threading
 
 from store.db import db
-from store.models import SyncChange
 
-from .apply import CHANGE_COLUMNS, CHUNK, NewPeople, _chunks, create_lines, create_row, plain_creates
-from .bulk import bulk_insert_rows, copy_lines
-from .fields import unpack
+from .apply import CHUNK, NewPeople, _chunks, plain_creates
 from .plan import SyncPlan
 
 EARLY_BATCH = CHUNK  # new people waiting before a batch is handed to the thread (tests make it 1)
@@ -66,17 +63,7 @@ class EarlyPeople(NewPeople):
             super().insert(chunk, connection)
             return
         self.reset_log(connection)
-        if plain_creates(chunk):
-            copy_lines(SyncChange.__table__, CHANGE_COLUMNS, create_lines(self.run_id, chunk, None, self._names),
-                       connection)
-        else:  # a tab, newline or backslash somewhere: psycopg escapes them
-            given, family = self._names
-            rows = []
-            for sid, packed, _ in chunk:
-                values = unpack(packed)
-                rows.append(create_row(self.run_id, None, sid, values[given], values[family]))
-            bulk_insert_rows(SyncChange.__table__, CHANGE_COLUMNS, rows, connection)
-        self.logged += len(chunk)
+        self.log_creates(chunk, None, connection, plain=plain_creates(chunk))
 
     def settle(self, *, cancel: bool = False) -> None:
         """Wait until the thread is done (`cancel`: skip what it has not started; the run is failing anyway)."""
