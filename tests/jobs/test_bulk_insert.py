@@ -52,6 +52,26 @@ def test_a_first_import_stores_names_with_tabs_and_backslashes_exactly(app):
 
 
 
+def test_a_previews_create_log_keeps_names_with_tabs_and_backslashes_exactly(app):
+    """A preview's early writer logs its creates without writing anyone; awkward names take the escaped path."""
+    from jobs.early_people import EarlyPeople
+    school = make_school()
+    run = make_run(school)
+    names = {"a": ("Tab\tby", "O\\Brien"), "b": ("Multi\nline", "\\N"), "c": ("Plain", "Person")}
+    creates = []
+    for sid, (given, family) in names.items():
+        values = dict.fromkeys(FIELDS, "")
+        values.update(role="student", given_name=given, family_name=family, email=f"{sid}@example.org")
+        creates.append((sid, pack(tuple(values[f] for f in FIELDS)), None))
+    EarlyPeople(run.id, school.id, school.district_id, FIELDS, log_only=True).insert(creates, db.session.connection())
+    db.session.commit()
+    created = db.session.scalars(db.select(SyncChange).where(SyncChange.run_id == run.id,
+                                                             SyncChange.action == "create")).all()
+    assert {c.source_id: c.after for c in created} == {sid: f"{g} {f}" for sid, (g, f) in names.items()}
+    assert all(c.person_id is None for c in created)
+    assert db.session.scalar(db.select(db.func.count(Person.id)).where(Person.school_id == school.id)) == 0
+
+
 def test_a_first_import_of_plain_values_stores_them_exactly(app):
     """Plain values go to COPY as text lines built by joining (jobs.apply.plain_creates), not row by row."""
     from jobs.apply import plain_creates
