@@ -145,6 +145,13 @@ def _record_skipped(school: School, day: date, now: datetime, reason: str) -> No
         db.session.rollback()
 
 
+def skipped_reason(exc: NotConfigured) -> str:
+    """Why tonight's run was skipped, in the owner's words: what is missing and what to do."""
+    if str(exc) == NO_ROLES:
+        return NO_ROLES.replace("Nothing started", "The nightly sync was skipped")
+    return f"The nightly sync was skipped, and nothing was changed: {exc}"
+
+
 def dispatch_nightly(now: datetime | None = None) -> list[int]:
     """Start a nightly run for each due school; returns the run ids it queued.
 
@@ -161,9 +168,8 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
         except SyncAlreadyRunning:
             log.info("nightly sync of %s for %s not started: another run is active or done", school.slug, day)
             continue
-        except NotConfigured as exc:
-            if str(exc) == NO_ROLES:  # the history says why no sync ran tonight, once per night
-                _record_skipped(school, day, now, NO_ROLES.replace("Nothing started", "The nightly sync was skipped"))
+        except NotConfigured as exc:  # the history says why no sync ran tonight, once per night
+            _record_skipped(school, day, now, skipped_reason(exc))
             log.warning("nightly sync of %s skipped: %s", school.slug, exc)
             continue
         started.append(run.id)

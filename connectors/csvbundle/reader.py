@@ -1,4 +1,5 @@
 """A OneRoster CSV bundle as one more roster source: validated while streamed, read as the API reader's records."""
+import re
 from collections.abc import Iterator
 
 from ..records import ROLES, PersonRecord, RecordProblem, SchoolRecord
@@ -33,8 +34,7 @@ class CsvBundle:
 
     def _read_header_files(self) -> None:
         for name in self.files.others:
-            self.report.warning(name, 0, "", f"{name} is not a CSV file and is ignored.", "Nothing to do.",
-                                kind="other-file")
+            self.report.warning(name, 0, "", ignored_file_reason(name), "Nothing to do.", kind="other-file")
         self.manifest = read_manifest(self.files, self.report, self.limits.max_line_bytes)
         if not self.report.applicable:
             return
@@ -138,3 +138,14 @@ class CsvBundle:
 def open_bundle(path, limits: Limits | None = None) -> CsvBundle:
     """Open a zip or a directory of OneRoster CSV files; raises BundleRefused when the archive is hostile."""
     return CsvBundle(path, limits)
+
+
+def ignored_file_reason(name: str) -> str:
+    """Why a file of the bundle is not read, in words that do not send the admin looking for a broken export."""
+    base = re.split(r"[/\\]", name)[-1]
+    if name.startswith("__MACOSX/") or base.startswith("._") or base == ".DS_Store":
+        return (f"{name} is a hidden file macOS adds when it zips a folder; it is not part of the OneRoster export "
+                "and is ignored.")
+    if base.startswith("."):
+        return f"{name} is a hidden file, not part of the OneRoster export, and is ignored."
+    return f"{name} is not a CSV file and is ignored."

@@ -243,9 +243,14 @@ def test_a_trailing_comma_after_the_header_is_not_a_column(tmp_path):
 
 
 def test_macos_resource_fork_copies_are_ignored(tmp_path):
-    files = bundle_files(**{"__MACOSX/._users.csv": b"\x00\x05\x16\x07binary", "._orgs.csv": b"\x00\x05"})
+    files = bundle_files(**{"__MACOSX/._users.csv": b"\x00\x05\x16\x07binary", "._orgs.csv": b"\x00\x05",
+                            ".hidden.csv": b"x", "readme.txt": b"notes"})
     report = report_for(tmp_path, files)
     assert report.applicable
     assert texts(report) == [
-        "__MACOSX/._users.csv: __MACOSX/._users.csv is not a CSV file and is ignored. Nothing to do.",
-        "._orgs.csv: ._orgs.csv is not a CSV file and is ignored. Nothing to do."]
+        "__MACOSX/._users.csv: __MACOSX/._users.csv is a hidden file macOS adds when it zips a folder; it is not part "
+        "of the OneRoster export and is ignored. Nothing to do.",
+        "._orgs.csv: ._orgs.csv is a hidden file macOS adds when it zips a folder; it is not part of the OneRoster "
+        "export and is ignored. Nothing to do.",
+        ".hidden.csv: .hidden.csv is a hidden file, not part of the OneRoster export, and is ignored. Nothing to do.",
+        "readme.txt: readme.txt is not a CSV file and is ignored. Nothing to do."]

@@ -5,7 +5,8 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from jobs.connection import NO_ROLES, get_connection, settings_for
+from jobs.bundle_files import NO_BUNDLE
+from jobs.connection import NO_CONNECTION, NO_ROLES, get_connection, settings_for
 from store.db import db
 from store.models import AuditEvent, RosterConnection, SyncRun
 from store.vocabulary import WHO_TOGGLES, clock_text, date_text, moment_text, role_label
@@ -87,6 +88,23 @@ def test_the_nightly_dispatcher_records_why_a_school_that_syncs_nobody_was_skipp
     assert [(run.trigger, run.status) for run in runs] == [("nightly", "skipped")]
     assert runs[0].error_message.startswith("The nightly sync was skipped: Students, Teachers, Staff and School admins "
                                             "are all unticked")
+
+
+@pytest.mark.parametrize("fields, cause", [
+    ({"secret_encrypted": None}, NO_CONNECTION),  # e.g. unmapped from its district's source: no credentials of its own
+    ({"method": "oneroster_csv"}, NO_BUNDLE),  # the CSV method, and no bundle received yet
+])
+def test_the_nightly_dispatcher_records_why_a_school_it_cannot_sync_was_skipped(app, school, fields, cause):
+    from jobs.schedule import dispatch_nightly
+    conn = make_connection(school, automatic=True, sync_time="00:00", commit=False)
+    for name, value in fields.items():
+        setattr(conn, name, value)
+    db.session.commit()
+    for minute in (0, 1):  # two scheduler ticks: one skipped run in the history, saying why and what to do
+        assert dispatch_nightly(now=datetime(2026, 3, 2, 12, minute, tzinfo=timezone.utc)) == []
+    runs = db.session.scalars(db.select(SyncRun)).all()
+    assert [(run.trigger, run.status, run.local_date) for run in runs] == [("nightly", "skipped", "2026-03-02")]
+    assert runs[0].error_message == f"The nightly sync was skipped, and nothing was changed: {cause}"
 
 
 # -- 9. Additions only cannot be on with Archive (or Auto update) ------------------------------------------------
