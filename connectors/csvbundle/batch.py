@@ -35,11 +35,6 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     sids = list(map(str.strip, sid_col))
     if not all(sids):
         return None
-    keys = list(map(hash, sids))
-    batch = set(keys)
-    seen = scan.seen
-    if len(batch) != n or not seen.keys().isdisjoint(batch):
-        return None
     if scan.roles is not None:  # 1.2: role and orgs from roles.csv
         found = list(map(scan.roles.get, sids, repeat(_NO_ROLE)))
         role_col, orgs_col = list(map(_first, found)), list(map(_second, found))
@@ -63,6 +58,18 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     when_of = {text: scan.date(text) if text else None for text in set(modified_col)}
     if None in map(when_of.get, filter(None, when_of)):
         return None
+    # Ids last: taken in at once and counted, one look-up each in the million-entry `seen` instead of a test and
+    # then an insert; the ids that were new are the last ones in, so a batch repeating an id takes them out again.
+    keys = list(map(hash, sids))
+    batch = dict.fromkeys(keys)
+    seen = scan.seen
+    before = len(seen)
+    seen.update(batch)
+    added = len(seen) - before
+    if added != n:  # an id twice in the batch, or one read before: _row names it
+        for _ in range(added):
+            seen.popitem()
+        return None
 
     # Every row reads without a word: take the batch in.
     agent_text = "".join(agents_col)
@@ -76,9 +83,11 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         late = _late(seen, keys, batch, agents_col if single else None, agent_ids)
     elif agent_text:  # nothing is deferred: every reference is checked once, after the last row (_check_forward)
         named = agents_col if single else agent_ids
-        scan.forward.extend(compress(agents_col, agents_col) if single else map(_entry, compress(agent_ids, named)))
-        scan.forward_lines.fromlist(list(compress(range(first, first + n), named)))  # extend() takes one at a time
-    seen.update(dict.fromkeys(batch))
+        lines = compress(range(first, first + n), named)
+        if single:
+            scan.refer(list(compress(agents_col, agents_col)), list(lines))
+        else:
+            scan.refer_entries(list(compress(agent_ids, named)), lines)
     deferred = []
     if late:
         if deferring:
@@ -86,9 +95,11 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
             if deferred:
                 kept = set(deferred)
                 late = [i for i in late if i not in kept]
-        scan.forward.extend(map(agents_col.__getitem__, late) if single else map(_entry, map(agent_ids.__getitem__,
-                                                                                            late)))
-        scan.forward_lines.fromlist(list(map(first.__add__, late)))
+        lines = list(map(first.__add__, late))
+        if single:
+            scan.refer(list(map(agents_col.__getitem__, late)), lines)
+        else:
+            scan.refer_entries(list(map(agent_ids.__getitem__, late)), lines)
     if not building:
         return []
     givens, families = list(map(str.strip, given_col)), list(map(str.strip, family_col))
@@ -172,14 +183,10 @@ def split_ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
 
 
-def _entry(agent_ids: tuple):
-    """What _row keeps for a forward reference: the one id as a str (cheaper), or the tuple."""
-    return agent_ids[0] if len(agent_ids) == 1 else agent_ids
-
-
-def _late(seen: dict, keys: list, batch: set, single_col, agent_ids) -> list[int]:
+def _late(seen: dict, keys: list, batch: dict, single_col, agent_ids) -> list[int]:
     """The rows (indexes, ascending) naming an agent that no earlier row of the file and no earlier row of this
-    batch is (a row may name itself: _row counts a row as read before it checks the row's agents)."""
+    batch is (a row may name itself: _row counts a row as read before it checks the row's agents); `seen` holds
+    this batch's ids already."""
     n = len(keys)
     if single_col is not None:
         owners = compress(range(n), single_col)
@@ -189,12 +196,11 @@ def _late(seen: dict, keys: list, batch: set, single_col, agent_ids) -> list[int
         agents = chain.from_iterable(agent_ids)
     agent_keys = list(map(hash, agents))
     unknown = list(map(not_, map(seen.__contains__, agent_keys)))
-    if not any(unknown):
-        return []
-    owners = list(owners)
-    if batch.isdisjoint(compress(agent_keys, unknown)):  # none of them is in this batch either
+    if batch.keys().isdisjoint(agent_keys):  # no row names a row of this batch
+        if not any(unknown):
+            return []
         late = list(compress(owners, unknown))
     else:
         position = dict(zip(keys, range(n)))
-        late = [i for i, key in compress(zip(owners, agent_keys), unknown) if position.get(key, n) > i]
+        late = [i for i, key, absent in zip(owners, agent_keys, unknown) if absent or position.get(key, -1) > i]
     return list(dict.fromkeys(late)) if single_col is None else late

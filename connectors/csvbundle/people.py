@@ -1,6 +1,7 @@
 """users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
 import tempfile
 from array import array
+from bisect import bisect_right
 from itertools import chain, compress, repeat
 from operator import itemgetter, not_
 
@@ -54,11 +55,15 @@ class UserScan:
         # practical risk). A dict of ints, not a set: the garbage collector does not track it, where it walked a
         # set's million entries at each full collection (about a quarter of a million-user read with records).
         self.seen: dict[int, None] = {}
-        # agentSourcedIds naming a row not read yet (one id, or a tuple of them), and the naming row's line; a
-        # batch's are moved to `forward_kept` as one tuple (untracked by the collector like `seen`, once it saw it)
+        # agentSourcedIds naming a row not read yet, checked after the last row: `forward` (one id, or a tuple of
+        # them) and `forward_at` (the naming row's line) are _row's for the batch being read; refer() keeps each id
+        # as its hash and line in arrays and the batch's ids as one comma-joined str (an id holds no comma), read
+        # again only for an id that never came. A million-user file names 900,000 agents ahead of their rows: kept
+        # as strs they held 60 MB that every later row's memory landed beyond (validation 2.15 -> s CPU).
         self.forward: list[str | tuple[str, ...]] = []
-        self.forward_kept: list[tuple] = []
-        self.forward_lines = array("q")
+        self.forward_at: list[int] = []
+        self.forward_hashes, self.forward_lines, self.forward_ends = array("q"), array("q"), array("q")
+        self.forward_text: list[str] = []
         self.spool = None
         self.spooled_lines = array("q")
         self._dates: dict = {}
@@ -114,8 +119,7 @@ class UserScan:
                     if out is not None:
                         page.append(out)
             if self.forward:
-                self.forward_kept.append(tuple(self.forward))
-                self.forward.clear()
+                self._refer_rows()
             while len(page) >= size:
                 yield page[:size]
                 del page[:size]
@@ -141,8 +145,7 @@ class UserScan:
             for column, values in zip(columns, clean):
                 column += values
             if self.forward:
-                self.forward_kept.append(tuple(self.forward))
-                self.forward.clear()
+                self._refer_rows()
             while len(columns[0]) >= size:
                 yield [column[:size] for column in columns], problems
                 for column in columns:
@@ -185,7 +188,7 @@ class UserScan:
                     deferred = True
                     break
                 self.forward.append(agent_ids[0] if len(agent_ids) == 1 else agent_ids)  # a str costs less
-                self.forward_lines.append(line)
+                self.forward_at.append(line)
                 break
         leaving = status.strip().lower() in _LEAVING
         if leaving and mapped != "parent" and (mapped is None or not org_ids):
@@ -317,24 +320,41 @@ class UserScan:
             self.spool.close()
             self.spool = None
 
-    def _check_forward(self) -> None:
-        """Name each agent a row gave that never came, in file order (in C when every row named one agent)."""
-        seen, lines = self.seen, self.forward_lines
-        forward = list(chain.from_iterable(self.forward_kept)) + self.forward
-        self.forward, self.forward_kept, self.forward_lines = [], [], array("q")
-        if all(map(str.__instancecheck__, forward)):
-            missing = map(not_, map(seen.__contains__, map(hash, forward)))
-            for line, agent in compress(zip(lines, forward), missing):
-                self._dangling(agent, line)
+    def refer(self, agents: list[str], lines: list[int]) -> None:
+        """Keep agentSourcedIds (one id each, none empty) and the lines naming them, to be checked after the last
+        row (_check_forward)."""
+        if agents:
+            self.forward_hashes.fromlist(list(map(hash, agents)))  # lists: array.extend takes one item at a time
+            self.forward_lines.fromlist(lines)
+            self.forward_text.append(",".join(agents))
+            self.forward_ends.append(len(self.forward_hashes))
+
+    def refer_entries(self, entries: list, lines) -> None:
+        """refer() for one id or a tuple of them per naming row (`lines`: one per entry)."""
+        if all(map(str.__instancecheck__, entries)):
+            self.refer(entries, list(lines))
             return
-        for agents, line in zip(forward, lines):
-            if type(agents) is str:
-                if hash(agents) not in seen:
-                    self._dangling(agents, line)
-                continue
-            for agent in agents:
-                if hash(agent) not in seen:
-                    self._dangling(agent, line)
+        ids = [(entry,) if type(entry) is str else entry for entry in entries]
+        self.refer(list(chain.from_iterable(ids)), list(chain.from_iterable(map(repeat, lines, map(len, ids)))))
+
+    def _refer_rows(self) -> None:
+        self.refer_entries(self.forward, self.forward_at)
+        self.forward, self.forward_at = [], []
+
+    def _check_forward(self) -> None:
+        """Name each agent a row gave that never came, in file order."""
+        if self.forward:
+            self._refer_rows()
+        hashes, lines, ends, texts = self.forward_hashes, self.forward_lines, self.forward_ends, self.forward_text
+        self.forward_hashes, self.forward_lines, self.forward_ends = array("q"), array("q"), array("q")
+        self.forward_text = []
+        missing = list(compress(range(len(hashes)), map(not_, map(self.seen.__contains__, hashes))))
+        split = {}
+        for at in missing:
+            chunk = bisect_right(ends, at)
+            if chunk not in split:
+                split[chunk] = texts[chunk].split(",")
+            self._dangling(split[chunk][at - (ends[chunk - 1] if chunk else 0)], lines[at])
 
     def _dangling(self, agent: str, line: int) -> None:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
