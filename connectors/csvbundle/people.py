@@ -2,7 +2,7 @@
 import tempfile
 from array import array
 from bisect import bisect_right
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress, count, repeat
 from operator import itemgetter, not_
 
 from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
@@ -17,6 +17,7 @@ _READ = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedId
          "familyName", "middleName", "identifier", "email", "sms", "phone", "agentSourcedIds", "grades")
 AGENTS = PersonRecord._fields.index("agent_ids")
 _AGENTS = itemgetter(AGENTS)
+_first = itemgetter(0)
 # deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
 # first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
 SPOOL_CHUNK = 1000
@@ -56,14 +57,14 @@ class UserScan:
         # set's million entries at each full collection (about a quarter of a million-user read with records).
         self.seen: dict[int, None] = {}
         # agentSourcedIds naming a row not read yet, checked after the last row: `forward` (one id, or a tuple of
-        # them) and `forward_at` (the naming row's line) are _row's for the batch being read; refer() keeps each id
-        # as its hash and line in arrays and the batch's ids as one comma-joined str (an id holds no comma), read
-        # again only for an id that never came. A million-user file names 900,000 agents ahead of their rows: kept
-        # as strs they held 60 MB that every later row's memory landed beyond (validation 2.15 -> s CPU).
+        # them) and `forward_at` (the naming row's line) are _row's for the batch being read; refer() keeps a
+        # batch's ids as an array of their hashes, one of their lines and one comma-joined str (an id holds no
+        # comma) split again only for an id that never came. csv_bench.py's million users name 900,000 agents
+        # ahead of their rows: kept as strs they held 60 MB that every later row's memory landed beyond, and one
+        # growing array was copied at each of its resizes.
         self.forward: list[str | tuple[str, ...]] = []
         self.forward_at: list[int] = []
-        self.forward_hashes, self.forward_lines, self.forward_ends = array("q"), array("q"), array("q")
-        self.forward_text: list[str] = []
+        self.forward_kept: list[tuple[array, array, str]] = []
         self.spool = None
         self.spooled_lines = array("q")
         self._dates: dict = {}
@@ -323,11 +324,8 @@ class UserScan:
     def refer(self, agents: list[str], lines: list[int]) -> None:
         """Keep agentSourcedIds (one id each, none empty) and the lines naming them, to be checked after the last
         row (_check_forward)."""
-        if agents:
-            self.forward_hashes.fromlist(list(map(hash, agents)))  # lists: array.extend takes one item at a time
-            self.forward_lines.fromlist(lines)
-            self.forward_text.append(",".join(agents))
-            self.forward_ends.append(len(self.forward_hashes))
+        if agents:  # arrays made from lists: from an iterator they take one item at a time
+            self.forward_kept.append((array("q", list(map(hash, agents))), array("q", lines), ",".join(agents)))
 
     def refer_entries(self, entries: list, lines) -> None:
         """refer() for one id or a tuple of them per naming row (`lines`: one per entry)."""
@@ -345,16 +343,19 @@ class UserScan:
         """Name each agent a row gave that never came, in file order."""
         if self.forward:
             self._refer_rows()
-        hashes, lines, ends, texts = self.forward_hashes, self.forward_lines, self.forward_ends, self.forward_text
-        self.forward_hashes, self.forward_lines, self.forward_ends = array("q"), array("q"), array("q")
-        self.forward_text = []
-        missing = list(compress(range(len(hashes)), map(not_, map(self.seen.__contains__, hashes))))
+        kept, self.forward_kept = self.forward_kept, []
+        hashes = chain.from_iterable(map(_first, kept))
+        missing = list(compress(count(), map(not_, map(self.seen.__contains__, hashes))))
+        if not missing:
+            return
+        ends = list(accumulate(map(len, map(_first, kept))))
         split = {}
         for at in missing:
-            chunk = bisect_right(ends, at)
-            if chunk not in split:
-                split[chunk] = texts[chunk].split(",")
-            self._dangling(split[chunk][at - (ends[chunk - 1] if chunk else 0)], lines[at])
+            batch = bisect_right(ends, at)
+            if batch not in split:
+                split[batch] = kept[batch][2].split(",")
+            offset = at - (ends[batch - 1] if batch else 0)
+            self._dangling(split[batch][offset], kept[batch][1][offset])
 
     def _dangling(self, agent: str, line: int) -> None:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
