@@ -40,22 +40,22 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         role_col, orgs_col = list(map(_first, found)), list(map(_second, found))
         ids_of = {ids: ids for ids in set(orgs_col)}
     else:
-        ids_of = {value: scan.org_ids(value) for value in set(orgs_col)}
+        ids_of = {value: scan.org_ids(value) for value in _distinct(orgs_col)}
     known, lowered = scan.orgs, scan.orgs_lower
     if not scan.orgs_unchecked and not all(org in known or org.lower() in lowered
                                            for ids in ids_of.values() for org in ids):
         return None
-    mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in set(role_col)}
+    mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in _distinct(role_col)}
     if None in mapped_of.values():
         return None
-    if () in ids_of.values() and any(value.strip().lower() in LEAVING for value in set(status_col)):
+    if () in ids_of.values() and any(value.strip().lower() in LEAVING for value in _distinct(status_col)):
         return None  # a deletion row may name no school: _row sends it to every school
     if not all(map(str.strip, given_col)) and not all(map(str.strip, family_col)) and \
             any(not g.strip() and not f.strip() for g, f in zip(given_col, family_col)):
         return None
     if scan.delta and "" in status_col:
         return None
-    when_of = {text: scan.date(text) if text else None for text in set(modified_col)}
+    when_of = {text: scan.date(text) if text else None for text in _distinct(modified_col)}
     if None in map(when_of.get, filter(None, when_of)):
         return None
     # Ids last: taken in at once and counted, one look-up each in the million-entry `seen` instead of a test and
@@ -130,6 +130,13 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
                            list(map(first.__add__, deferred)))
         fields = [compress(field, stays) for field in fields]
     return fields
+
+
+def _distinct(column) -> tuple | set:
+    """A column's distinct values; the one value of a column that holds one (most columns of a batch) found by
+    comparing the batch's new strs with it, cheaper than hashing each."""
+    first = column[0]
+    return (first,) if column.count(first) == len(column) else set(column)
 
 
 def _wanted(wanted, mapped_of: dict, ids_of: dict, role_col, orgs_col) -> tuple[dict, list | None]:
