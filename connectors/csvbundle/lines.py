@@ -6,7 +6,8 @@ newline="" (what the csv module asks of files), so the per-line work stays in C.
 """
 import csv
 import io
-from itertools import chain
+from collections.abc import Iterator
+from itertools import chain, repeat
 
 from .errors import FileUnreadable
 
@@ -32,10 +33,10 @@ class Lines:
 
     def __iter__(self):
         # chain walks each block's lines in C; this generator only runs once per block
-        return chain.from_iterable(self._blocks())
+        return string_lines(self.texts())
 
-    def _blocks(self):
-        """Each block's lines as one StringIO (newline="": endings kept, as the csv module asks)."""
+    def texts(self):
+        """Each block's text: whole lines, endings kept."""
         read, block, max_line = self.stream.read, self.block, self.max_line
         pending, first, before = b"", True, 0  # `before`: lines in the blocks already handed out
         while True:
@@ -63,9 +64,9 @@ class Lines:
                 text = self._decode(chunk, before)
             except FileUnreadable as exc:
                 if exc.readable:  # the lines before the bad one first: the header is read, so the column is named
-                    yield io.StringIO(exc.readable, newline="")
+                    yield exc.readable
                 raise
-            yield io.StringIO(text, newline="")
+            yield text
             before += _breaks(chunk)
 
     def _decode(self, chunk: bytes, before: int) -> str:
@@ -91,6 +92,11 @@ class Lines:
         return FileUnreadable(line, f"Line {line:,} is longer than {self.max_line:,} bytes, so this is not a "
                               "OneRoster CSV file (or it has no line breaks).",
                               "Check that the export wrote one record per line, then send the bundle again.")
+
+
+def string_lines(texts) -> Iterator[str]:
+    """The lines of texts as the csv module asks for them: each text as one StringIO (newline="": endings kept)."""
+    return chain.from_iterable(map(io.StringIO, texts, repeat("")))
 
 
 def _may_hold_longer(chunk: bytes, limit: int) -> bool:
