@@ -64,8 +64,9 @@ def pack_columns(columns: list, count: int, problems: list = ()) -> bytes:
                 codes = dict(zip(distinct, range(len(distinct))))
                 values = [when.isoformat() if when is not None else "" for when in distinct.values()]
                 column = map(id, column)
-            else:
-                values = list(set(column))
+            else:  # most chunks hold one value (by identity: the reader shares them) and skip hashing each
+                first = column[0] if column else None
+                values = [first] if column and column.count(first) == len(column) else list(set(column))
                 codes = dict(zip(values, range(len(values))))
             if len(values) == 1:  # the same for every record (a school's orgs, status, ...): no codes
                 packed.append(("1", values[0]))
