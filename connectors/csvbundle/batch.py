@@ -103,19 +103,20 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     if not building:
         return []
     givens, families = list(map(str.strip, given_col)), list(map(str.strip, family_col))
-    status_of = {value: "tobedeleted" if value.strip().lower() in LEAVING else "active" for value in set(status_col)}
+    status_of = {value: "tobedeleted" if value.strip().lower() in LEAVING else "active"
+                 for value in _distinct(status_col)}
     enabled_of = {value: not value or value == "true" or value.strip().lower() not in DISABLED
-                  for value in set(enabled_col)}
-    grades_of = {value: scan.list_of(value) for value in set(grades_col)}
+                  for value in _distinct(enabled_col)}
+    grades_of = {value: scan.list_of(value) for value in _distinct(grades_col)}
     phones = list(map(str.strip, phone_col))
     if "" in phones and any(sms_col):
         phones = [p or s.strip() for p, s in zip(phones, sms_col)]
     sis_of = {role: role for role in mapped_of}  # one string per distinct role, shared by the records
-    fields = [sids, map(mapped_of.__getitem__, role_col), givens, families, map(str.strip, middle_col),
+    fields = [sids, _through(mapped_of, role_col, n), givens, families, map(str.strip, middle_col),
               map(str.strip, email_col), map(str.strip, username_col), map(str.strip, identifier_col),
-              map(grades_of.__getitem__, grades_col), phones, map(status_of.__getitem__, status_col),
-              map(enabled_of.__getitem__, enabled_col), map(ids_of.__getitem__, orgs_col), agent_ids,
-              map(when_of.__getitem__, modified_col), map(sis_of.__getitem__, role_col), repeat("", n)]
+              _through(grades_of, grades_col, n), phones, _through(status_of, status_col, n),
+              _through(enabled_of, enabled_col, n), _through(ids_of, orgs_col, n), agent_ids,
+              _through(when_of, modified_col, n), _through(sis_of, role_col, n), repeat("", n)]
     if flags is not None:
         fields = [compress(field, flags) for field in fields]
     if deferred:
@@ -137,6 +138,14 @@ def _distinct(column) -> tuple | set:
     comparing the batch's new strs with it, cheaper than hashing each."""
     first = column[0]
     return (first,) if column.count(first) == len(column) else set(column)
+
+
+def _through(values: dict, column, n: int):
+    """The column's cells through `values` (what each of its distinct cells reads as): the one value repeated when
+    the column holds one, without a look-up (and so a hash) of each cell."""
+    if len(values) == 1:
+        return repeat(next(iter(values.values())), n)
+    return map(values.__getitem__, column)
 
 
 def _wanted(wanted, mapped_of: dict, ids_of: dict, role_col, orgs_col) -> tuple[dict, list | None]:
