@@ -20,17 +20,32 @@ HEADER = USERS_HEADER.encode()
 KEY = ("1.1", "users.csv")
 
 
-def _row(i: int, role: str = "student", **values) -> str:
+def _values(i: int, role: str = "student", **values) -> list[str]:
     fields = dict(zip(USERS_HEADER.split(","), [f"u{i}", "", "", "true", "s1", role, f"u{i}", "", f"Zoe{i}",
                                                  "Smith", "", "", f"u{i}@example.org", "", "", "", "", ""]))
     fields.update(values)
-    return ",".join(fields.values())
+    return list(fields.values())
+
+
+def _row(i: int, role: str = "student", **values) -> str:
+    return ",".join(_values(i, role, **values))
 
 
 def _plain(n: int, start: int = 0, end: str = "\n") -> bytes:
     return "".join(_row(i) + end for i in range(start, start + n)).encode()
 
 
+def _quoted(rows: list[list[str]], end: str = "\n", quoting=csv.QUOTE_ALL) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, quoting=quoting, lineterminator=end).writerows(rows)
+    return out.getvalue().encode()
+
+
+def _fields(n: int, start: int = 0, **values) -> list[list[str]]:
+    return [_values(i, **values) for i in range(start, start + n)]
+
+
+QUOTED_HEADER = _quoted([USERS_HEADER.split(",")])
 LONG = 300  # characters: a field limit below this makes a line of _long() too long for the csv module
 FILES = {
     "lf": HEADER + b"\n" + _plain(120),
@@ -61,6 +76,34 @@ FILES = {
     "nul-later": HEADER + b"\n" + _plain(80) + b"u80,\x00\n" + _plain(10, 81),
     "too-long-later": HEADER + b"\n" + _plain(80) + b"u80," + b"x" * 5000 + b"\n" + _plain(10, 81),
     "binary": b"PK\x03\x04" + b"\x00" * 50,
+    "quoted-all": QUOTED_HEADER + _quoted(_fields(120, familyName="Smith, Jr.")),
+    "quoted-crlf": QUOTED_HEADER.replace(b"\n", b"\r\n") + _quoted(_fields(120), end="\r\n"),
+    "quoted-rows": HEADER + b"\n" + _quoted(_fields(120)),
+    "quoted-empty-and-commas": QUOTED_HEADER + _quoted(_fields(60) + [["u60", ",", "", ",a", "b,", ",,"] + [""] * 12]
+                                                       + _fields(60, 61)),
+    "quoted-comma-first": QUOTED_HEADER + _quoted(_fields(60) + [[",u60"] + [""] * 17] + _fields(60, 61)),
+    "quoted-inner-quote": QUOTED_HEADER + _quoted(_fields(80) + _fields(1, 80, givenName='Zo"e') + _fields(40, 81)),
+    "quoted-line-break": QUOTED_HEADER + _quoted(_fields(80) + _fields(1, 80, givenName="Zo\r\ne") + _fields(40, 81)),
+    "quoted-break-across-blocks": QUOTED_HEADER + _quoted(_fields(80) + _fields(1, 80, givenName="Z" + "\n" * 300)
+                                                          + _fields(40, 81)),
+    "quoted-some": QUOTED_HEADER + _quoted(_fields(80)) + _plain(40, 80) + _quoted(_fields(40, 120)),
+    "quoted-minimal": HEADER + b"\n" + _quoted(_fields(80, familyName="Smith, Jr."), quoting=csv.QUOTE_MINIMAL),
+    "quoted-minimal-crlf": HEADER + b"\r\n" + _quoted(_fields(80, familyName="Smith, Jr."), "\r\n",
+                                                  csv.QUOTE_MINIMAL),
+    "quoted-lone-quote": QUOTED_HEADER + _quoted(_fields(80)) + b'"\n"a"b"\n' + _quoted(_fields(40, 82)),
+    "quoted-overlap-end": QUOTED_HEADER + _quoted(_fields(80)) + b'"a","\n"x"y"\n' + _quoted(_fields(40, 82)),
+    "quoted-overlap-start": QUOTED_HEADER + _quoted(_fields(80)) + b'","a"\n"x"y"\n' + _quoted(_fields(40, 82)),
+    # the same at a block's first or last line (the first row after the header, the file's last line)
+    "quoted-overlap-first": QUOTED_HEADER + b'","a"\n"x"y"\n' + _quoted(_fields(40, 2)),
+    "quoted-overlap-last": QUOTED_HEADER + _quoted(_fields(40)) + b'"x"y"\n"a","',  # no line end
+    "quoted-lone-quote-first": QUOTED_HEADER + b'"\n"a"b"\n' + _quoted(_fields(40, 2)),
+    "quoted-unquoted-first": QUOTED_HEADER + b'x","y"\n"p"q"\n' + _quoted(_fields(40, 2)),
+    "quoted-unquoted-last": QUOTED_HEADER + _quoted(_fields(40)) + b'"p"q"\n"y","x\n',
+    "quoted-blank-line": QUOTED_HEADER + _quoted(_fields(80)) + b"\n" + _quoted(_fields(40, 80)),
+    "quoted-space-after": QUOTED_HEADER + _quoted(_fields(80)) + b'"u80" ,"x"\n' + _quoted(_fields(40, 81)),
+    "quoted-open-header": b'"sourcedId,' + HEADER + b"\n" + _plain(20),
+    "quoted-long-field": QUOTED_HEADER + _quoted(_fields(80) + _fields(1, 80, givenName="Z" * LONG)
+                                                 + _fields(10, 81)),
 }
 
 
