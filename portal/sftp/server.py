@@ -12,6 +12,7 @@ documentation page in reach states them; the tests in tests/portal/test_sftp_dro
   to its CLOSE is treated so too: nothing partial is ever synced).
 """
 import asyncio
+import fcntl
 import logging
 import os
 import posixpath
@@ -169,7 +170,10 @@ class DropSFTPServer(asyncssh.SFTPServer):
     def write(self, file_obj, offset, data):
         upload = self._open.get(file_obj)
         if upload is not None:
-            end = offset + len(data)
+            # in append mode the data lands at the end of the file whatever offset the client sends
+            size = os.fstat(file_obj.fileno()).st_size
+            appending = fcntl.fcntl(file_obj.fileno(), fcntl.F_GETFL) & os.O_APPEND
+            end = max(size, (size if appending else offset) + len(data))
             if end > self.drop.max_bytes:
                 upload.refused = True
                 raise asyncssh.SFTPFailure(f"This file is larger than {self.drop.max_bytes // (1024 * 1024)} MB, "

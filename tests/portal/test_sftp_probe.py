@@ -208,3 +208,33 @@ def test_a_client_cannot_change_a_files_mode_or_size_only_its_times(app, drop):
 
     attrs = run(upload())
     assert (attrs.permissions & 0o7777, attrs.size, attrs.mtime) == (0o600, 2, 1000)
+
+
+@pytest.mark.parametrize("version", [3, 6])  # open() below version 5, open56() from it
+def test_appending_at_offset_zero_cannot_write_past_the_size_limit(app, drop, version):
+    # An append-mode handle writes at the end of the file whatever offset the client sends: the limit must follow
+    # where the data lands, or one account could fill the drop's disk through a single open file. A bundle sent in
+    # append mode (OpenSSH's reput) is still taken in.
+    school, account, password = _account("append-flood")
+    whole = zip_bytes(bundle_files())
+    drop.drop.max_bytes = len(whole) + 100
+    folder = accounts.folder_of("append-flood")
+    append = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_APPEND
+
+    async def upload():
+        async with drop.connect("append-flood", password) as conn:
+            async with conn.start_sftp_client(sftp_version=version) as sftp:
+                remote = await sftp.open("huge.zip", append, encoding=None)
+                with pytest.raises(asyncssh.SFTPError, match="larger than"):
+                    for _ in range(20):
+                        await remote.write(whole, 0)
+                assert os.path.getsize(folder / "huge.zip") <= drop.drop.max_bytes
+                await remote.close()
+                async with sftp.open("roster.zip", append, encoding=None) as remote:
+                    for at in range(0, len(whole), 300):
+                        await remote.write(whole[at:at + 300], 0)
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert (bundle.filename, bundle.status, bundle.size) == ("roster.zip", "valid", len(whole))
+    assert os.listdir(folder) == []
