@@ -156,13 +156,17 @@ class DropSFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPFailure(SET_FULL)
 
     def open(self, path, pflags, attrs):
-        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
+        # FXF_CREAT or FXF_TRUNC alone make or change a file as surely as FXF_WRITE: the same checks, and the same
+        # clean-up at the session's end
+        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC))
         if writing:
             self._may_write(path)
         return self._track(super().open(path, pflags, _own_file(attrs)), path, writing)
 
     def open56(self, path, desired_access, flags, attrs):
-        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
+        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA)
+                       or flags & asyncssh.FXF_APPEND_DATA
+                       or (flags & asyncssh.FXF_ACCESS_DISPOSITION) != asyncssh.FXF_OPEN_EXISTING)
         if writing:
             self._may_write(path)
         return self._track(super().open56(path, desired_access, flags, _own_file(attrs)), path, writing)

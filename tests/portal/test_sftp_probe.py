@@ -238,3 +238,30 @@ def test_appending_at_offset_zero_cannot_write_past_the_size_limit(app, drop, ve
     (bundle,) = received(drop, school)
     assert (bundle.filename, bundle.status, bundle.size) == ("roster.zip", "valid", len(whole))
     assert os.listdir(folder) == []
+
+
+@pytest.mark.parametrize("version", [3, 6])
+def test_a_file_created_by_a_read_only_open_gets_the_same_checks_as_an_upload(app, drop, monkeypatch, version):
+    # FXF_CREAT without FXF_WRITE makes a file too: it used to skip the name rules and the folder's cap, and stayed
+    # on disk after the session (the next server start then listed each one as an interrupted upload).
+    school, account, password = _account("read-create")
+    monkeypatch.setattr(server, "MAX_FOLDER_ENTRIES", 3)
+    folder = accounts.folder_of("read-create")
+    read_create = asyncssh.FXF_READ | asyncssh.FXF_CREAT
+
+    async def upload():
+        async with drop.connect("read-create", password) as conn:
+            async with conn.start_sftp_client(sftp_version=version) as sftp:
+                with pytest.raises(asyncssh.SFTPError, match="without control characters"):
+                    await sftp.open("line\nbreak.zip", read_create)
+                with pytest.raises(asyncssh.SFTPError, match="in UTF-8"):
+                    await sftp.open(b"caf\xe9.zip", read_create)
+                opened = [await sftp.open(f"empty{n}", read_create) for n in range(3)]
+                with pytest.raises(asyncssh.SFTPError, match="already holds 3 files"):
+                    await sftp.open("empty3", read_create)
+                for remote in opened:
+                    await remote.close()
+                assert sorted(await sftp.listdir("/")) == [".", "..", "empty0", "empty1", "empty2"]
+
+    run(upload())
+    assert os.listdir(folder) == [] and received(drop, school, timeout=0.3) == []
