@@ -133,6 +133,11 @@ class DropSFTPServer(asyncssh.SFTPServer):
     def mkdir(self, path, attrs):
         raise asyncssh.SFTPPermissionDenied("Folders cannot be made here: upload the files straight into your folder.")
 
+    def rmdir(self, path):
+        # the only folder an account sees is its own root: removing it left every later upload of the session
+        # failing with "No such file"
+        raise asyncssh.SFTPPermissionDenied("There are no folders to remove here: your folder is where files go.")
+
     # Files ------------------------------------------------------------------------------------------------
     def _track(self, file_obj, path: bytes, writing: bool):
         if writing:

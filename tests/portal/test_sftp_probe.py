@@ -265,3 +265,20 @@ def test_a_file_created_by_a_read_only_open_gets_the_same_checks_as_an_upload(ap
 
     run(upload())
     assert os.listdir(folder) == [] and received(drop, school, timeout=0.3) == []
+
+
+def test_the_account_cannot_remove_its_own_folder(app, drop):
+    school, account, password = _account("no-rmdir")
+
+    async def upload():
+        async with drop.connect("no-rmdir", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                for path in ("/", ".", "/.."):
+                    with pytest.raises(asyncssh.SFTPError, match="no folders to remove"):
+                        await sftp.rmdir(path)
+                async with sftp.open("roster.zip", "wb") as remote:  # the folder is still there to upload into
+                    await remote.write(zip_bytes(bundle_files()))
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert bundle.status == "valid"
