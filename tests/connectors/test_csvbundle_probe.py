@@ -231,3 +231,20 @@ def test_a_windows_1252_value_is_named_by_its_column_too(tmp_path):
         (error,) = bundle.validate().errors
     assert (error.file, error.line, error.column) == ("users.csv", 3, "givenName")
     assert "Windows-1252" in error.problem
+
+
+def test_a_users_csv_that_is_a_folder_is_named_as_a_folder_not_just_missing(tmp_path):
+    # the admin sees users.csv in the listing; "users.csv is missing" alone sends them looking for the wrong thing
+    folder = write_dir(tmp_path / "export", bundle_files(users_csv=None))
+    (tmp_path / "export" / "users.csv").mkdir()
+    zipped = _raw_zip(tmp_path / "export.zip", [*bundle_files(users_csv=None).items(), ("users.csv/", "")])
+    for path in (folder, zipped):
+        (error,) = [text for text in problems(path) if "users.csv is missing" in text]
+        assert "The bundle has a folder named users.csv, not a file" in error
+
+
+def test_a_folder_of_more_files_than_a_bundle_may_hold_is_refused_like_a_zip(tmp_path):
+    folder = write_dir(tmp_path / "downloads", bundle_files())
+    for n in range(Limits().max_entries):
+        (tmp_path / "downloads" / f"photo{n}.jpg").write_bytes(b"x")
+    assert "The folder holds more than the 200 files allowed" in refused(folder)
