@@ -128,6 +128,11 @@ def _summary(bundle: RosterBundle, report: Report) -> str:
         first = report.errors[0].text if report.errors else ""
         return (f"{bundle.error_count:,} error{'s' if bundle.error_count != 1 else ''} to fix before this bundle can "
                 f"be synced; nothing was changed. First: {first}")
+    return valid_summary(bundle)
+
+
+def valid_summary(bundle: RosterBundle) -> str:
+    """The first sentence of a valid bundle's summary (what a later step appends may name other schools)."""
     kind = "full roster (bulk)" if bundle.users_mode == "bulk" else "changes only (delta)"
     warned = f", {bundle.warning_count:,} warning{'s' if bundle.warning_count != 1 else ''}" \
         if bundle.warning_count else ""
