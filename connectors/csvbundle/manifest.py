@@ -46,6 +46,10 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
                 continue
             line, row = item
             name, value = row[at[0]].strip().lower(), row[at[1]].strip()
+            if name.startswith("file.") and name.endswith(".csv"):  # file.users.csv,delta must not read as bulk
+                report.warning("manifest.csv", line, "propertyName", f"{name} names the file with its .csv; it is "
+                               f"read as {name[:-4]}.", f"Write the property as {name[:-4]}, the spec's form.")
+                name = name[:-4]
             if name in values:
                 _repeated(report, name, values[name], value, line)
             elif name:

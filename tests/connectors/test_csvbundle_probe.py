@@ -248,3 +248,25 @@ def test_a_folder_of_more_files_than_a_bundle_may_hold_is_refused_like_a_zip(tmp
     for n in range(Limits().max_entries):
         (tmp_path / "downloads" / f"photo{n}.jpg").write_bytes(b"x")
     assert "The folder holds more than the 200 files allowed" in refused(folder)
+
+
+def test_a_manifest_saved_with_semicolons_gets_one_error_that_names_the_separator(tmp_path):
+    """Its header of two columns holds one semicolon; users.csv's rule wanted two, so the error named the required
+    columns as missing instead."""
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=MANIFEST_11.replace(",", ";")))) as bundle:
+        (error,) = bundle.validate().errors
+    assert (error.file, error.line) == ("manifest.csv", 1) and "separated by semicolons" in error.problem
+
+
+def test_a_manifest_naming_file_users_csv_as_delta_is_read_as_delta_not_bulk(tmp_path):
+    """file.users.csv,delta fell through as no file.users row at all, read as bulk: everyone the delta leaves out
+    would have been archived."""
+    manifest = MANIFEST_11.replace("file.users,bulk", "file.users.csv,delta")
+    rows = users(user_row("u1", status="active", dateLastModified="2026-02-01T00:00:00Z"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=manifest, users_csv=rows))) as bundle:
+        report = bundle.validate()
+        assert (bundle.users_mode, bundle.full) == ("delta", False)
+    assert any("file.users.csv names the file with its .csv; it is read as file.users" in text for text in texts(report))
+    clash = MANIFEST_11 + "file.users.csv,delta\n"
+    assert any("gives file.users twice" in text for text in problems(write_zip(tmp_path / "c.zip",
+                                                                             bundle_files(manifest_csv=clash))))
