@@ -65,6 +65,9 @@ class Drop:
         self._receipt_thread = ThreadPoolExecutor(1, thread_name_prefix="sftp-receipt")  # one bundle at a time
         self.sets: dict[int, PendingSet] = {}
         self.writing: dict[int, int] = {}  # account id -> files open for writing, over all its connections
+        # path -> the session that last opened it for writing: a connection that lingers after the SIS gave up on it
+        # ends later, and must not delete the file its retry (a new connection, the same name) is writing
+        self.writers: dict[bytes, object] = {}
         self._pending: set[asyncio.Future] = set()
 
     def sweep(self) -> int:
@@ -174,12 +177,14 @@ class Drop:
         for account_id in list(self.sets):
             self.finish_set(account_id)
 
-    def cut_off(self, upload: Upload) -> None:
-        """The connection ended with this file open: discard it, and the account's unfinished set with it."""
-        try:
-            os.unlink(upload.local)
-        except FileNotFoundError:
-            pass
+    def cut_off(self, upload: Upload, discard: bool = True) -> None:
+        """The connection ended with this file open: discard it (unless another connection now writes that name),
+        and the account's unfinished set with it."""
+        if discard:
+            try:
+                os.unlink(upload.local)
+            except FileNotFoundError:
+                pass
         set_aside = 0
         pending = self.sets.pop(upload.login.account_id, None)
         if pending is not None:

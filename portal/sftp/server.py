@@ -144,6 +144,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
             upload = Upload(self.login, self._top_level(path), self.map_path(path))
             self._open[file_obj] = upload
             self._written.add(upload.local)
+            self.drop.writers[upload.local] = self
             self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
         return file_obj
 
@@ -256,10 +257,14 @@ class DropSFTPServer(asyncssh.SFTPServer):
 
     def exit(self):
         self._exited = True
+        writers = self.drop.writers
         for upload in self._closed + list(self._open.values()):
-            self.drop.cut_off(upload)
+            self.drop.cut_off(upload, discard=writers.get(upload.local) is self)
         self._closed, self._open = [], {}
         for local in self._written:  # what is still here never became a bundle: nothing is left lying about
+            if writers.get(local) is not self:
+                continue  # a later connection (the SIS's retry) writes this name now: its file, not this one's
+            del writers[local]
             try:
                 os.unlink(local)
             except OSError:

@@ -282,3 +282,29 @@ def test_the_account_cannot_remove_its_own_folder(app, drop):
     run(upload())
     (bundle,) = received(drop, school)
     assert bundle.status == "valid"
+
+
+def test_a_retry_on_a_new_connection_survives_the_old_connection_ending_later(app, drop):
+    # The network drops mid-upload; the SIS reconnects and sends the file again while the server still holds the old
+    # connection (until its keepalives run out). The old one's end deleted the retry's file by name: the SIS was
+    # told the retry succeeded, and nothing was received.
+    school, account, password = _account("retry")
+    whole = zip_bytes(bundle_files())
+
+    async def upload():
+        old = await drop.connect("retry", password)
+        old_sftp = await old.start_sftp_client()
+        stale = await old_sftp.open("roster.zip", "wb")
+        await stale.write(whole[:100])
+        async with drop.connect("retry", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                async with sftp.open("roster.zip", "wb") as remote:
+                    await remote.write(whole[:200])
+                    old.abort()
+                    await asyncio.sleep(0.3)  # the server ends the old connection now
+                    await remote.write(whole[200:], 200)
+
+    run(upload())
+    cut_off, retry = received(drop, school, count=2)
+    assert cut_off.status == "refused" and "cut off after 100 bytes" in cut_off.summary
+    assert (retry.filename, retry.status, retry.size) == ("roster.zip", "valid", len(whole))
