@@ -34,6 +34,7 @@ class Upload:
     local: bytes  # where it is on disk
     size: int = 0
     refused: bool = False  # a write was refused (too large): the file is incomplete and is discarded on close
+    session: object = None  # the connection's SFTP session that sent it
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PendingSet:
     folder: Path
     names: set = field(default_factory=set)
     sizes: dict = field(default_factory=dict)  # name -> bytes, so the set's size is known without a disk scan
+    senders: dict = field(default_factory=dict)  # name -> the session that sent it (a retry may resend a name)
     timer: asyncio.TimerHandle | None = None
 
 
@@ -136,6 +138,7 @@ class Drop:
         os.replace(upload.local, pending.folder / upload.name)  # a file sent again replaces the first
         pending.names.add(upload.name)
         pending.sizes[upload.name] = upload.size
+        pending.senders[upload.name] = upload.session
         if set_complete(pending.folder, pending.names):
             self.finish_set(upload.login.account_id)
         else:
@@ -186,14 +189,21 @@ class Drop:
             except FileNotFoundError:
                 pass
         set_aside = 0
-        pending = self.sets.pop(upload.login.account_id, None)
+        pending = self.sets.get(upload.login.account_id)
         if pending is not None:
-            if pending.timer:
-                pending.timer.cancel()
-            set_aside = len(pending.names)
-            for name in pending.names:
+            # the files this connection sent; those a newer connection (the SIS's retry) sent stay in the set
+            mine = {name for name in pending.names if pending.senders.get(name) in (upload.session, None)}
+            set_aside = len(mine)
+            for name in mine:
                 (pending.folder / name).unlink(missing_ok=True)
-            pending.folder.rmdir()
+                pending.names.discard(name)
+                pending.sizes.pop(name, None)
+                pending.senders.pop(name, None)
+            if not pending.names:
+                del self.sets[upload.login.account_id]
+                if pending.timer:
+                    pending.timer.cancel()
+                pending.folder.rmdir()
         self.take_in(_owned(receipt.record_cut_off, upload.login), upload.login.school_id, upload.name, upload.size,
                      set_aside)
 

@@ -141,7 +141,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
     # Files ------------------------------------------------------------------------------------------------
     def _track(self, file_obj, path: bytes, writing: bool):
         if writing:
-            upload = Upload(self.login, self._top_level(path), self.map_path(path))
+            upload = Upload(self.login, self._top_level(path), self.map_path(path), session=self)
             self._open[file_obj] = upload
             self._written.add(upload.local)
             self.drop.writers[upload.local] = self
@@ -253,7 +253,7 @@ class DropSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(newpath)
         if name.lower().endswith(BUNDLE_SUFFIXES) and os.path.isfile(local):
             self._received.add(name)
-            self.drop.completed(Upload(self.login, name, local, os.path.getsize(local)))
+            self.drop.completed(Upload(self.login, name, local, os.path.getsize(local), session=self))
 
     def exit(self):
         self._exited = True

@@ -308,3 +308,36 @@ def test_a_retry_on_a_new_connection_survives_the_old_connection_ending_later(ap
     cut_off, retry = received(drop, school, count=2)
     assert cut_off.status == "refused" and "cut off after 100 bytes" in cut_off.summary
     assert (retry.filename, retry.status, retry.size) == ("roster.zip", "valid", len(whole))
+
+
+def test_a_csv_set_resent_on_a_new_connection_is_not_set_aside_when_the_old_one_ends(app, drop):
+    # The cut-off of the old connection set aside the account's whole waiting set, by then the retry's manifest.csv
+    # and orgs.csv: the retry's users.csv then waited alone and was refused as a bundle without a manifest.
+    school, account, password = _account("retry-set")
+    drop.drop.quiet_seconds = 5  # only a complete set (or the cut-off) ends a set here
+    files = {name: content.encode() for name, content in bundle_files().items()}
+
+    async def send(sftp, name, data):
+        async with sftp.open(name, "wb") as remote:
+            await remote.write(data)
+
+    async def upload():
+        old = await drop.connect("retry-set", password)
+        old_sftp = await old.start_sftp_client()
+        for name in ("manifest.csv", "orgs.csv"):
+            await send(old_sftp, name, files[name])
+        stale = await old_sftp.open("users.csv", "wb")
+        await stale.write(files["users.csv"][:40])
+        async with drop.connect("retry-set", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                for name in ("manifest.csv", "orgs.csv"):
+                    await send(sftp, name, files[name])
+                old.abort()
+                await asyncio.sleep(0.3)  # the server ends the old connection now
+                await send(sftp, "users.csv", files["users.csv"])
+
+    run(upload())
+    cut_off, retry = received(drop, school, count=2)
+    assert cut_off.status == "refused" and "cut off after 40 bytes" in cut_off.summary
+    assert retry.status == "valid", retry.summary
+    assert retry.filename == "3 CSV files: manifest.csv, orgs.csv, users.csv"
