@@ -11,7 +11,9 @@ REEXPORT = "Fix the export settings in the SIS, then send the bundle again."
 
 
 def _clean(name: str) -> str:
-    return name.strip().strip('"').strip()
+    # a second byte-order mark (a file converted to UTF-8 twice) stays on the first name once the first is read off,
+    # and "sourcedId is missing" was all the admin was told while the header plainly had it
+    return name.strip().strip('"').strip().lstrip("\ufeff")
 
 
 class Header:

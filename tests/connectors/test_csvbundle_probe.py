@@ -270,3 +270,10 @@ def test_a_manifest_naming_file_users_csv_as_delta_is_read_as_delta_not_bulk(tmp
     clash = MANIFEST_11 + "file.users.csv,delta\n"
     assert any("gives file.users twice" in text for text in problems(write_zip(tmp_path / "c.zip",
                                                                              bundle_files(manifest_csv=clash))))
+
+
+def test_a_file_with_two_byte_order_marks_is_read_by_its_header(tmp_path):
+    text = "\ufeff\ufeff" + users(user_row("u1"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=text))) as bundle:
+        report = bundle.validate()
+        assert report.errors == [] and bundle.users_read == 1
