@@ -8,9 +8,9 @@ import pytest
 
 from portal.sftp import accounts, drop as drop_module, server
 from store.db import db
-from store.models import RosterBundle
+from store.models import RosterBundle, RosterConnection
 from tests.connectors.csv_helpers import bundle_files, zip_bytes
-from tests.factories import make_csv_connection, make_school
+from tests.factories import make_csv_connection, make_school, make_source, map_school
 from tests.sftp_support import received, run, running_drop
 
 
@@ -341,3 +341,43 @@ def test_a_csv_set_resent_on_a_new_connection_is_not_set_aside_when_the_old_one_
     assert cut_off.status == "refused" and "cut off after 40 bytes" in cut_off.summary
     assert retry.status == "valid", retry.summary
     assert retry.filename == "3 CSV files: manifest.csv, orgs.csv, users.csv"
+
+
+def _switched_to_api(kind):
+    """An account whose files are no longer read: its school, or its district CSV source, now reads the SIS's API."""
+    if kind == "school":
+        school, account, password = _account("now-api")
+        conn = db.session.scalar(db.select(RosterConnection).where(RosterConnection.school_id == school.id))
+        conn.method = "oneroster"
+        db.session.commit()
+        return school, account.username, password
+    school = make_school(slug="source-school")
+    source = make_source(school.district, name="District feed", method="csv")
+    map_school(school, source, "s1", method="oneroster_csv")
+    account, password = accounts.create_source_account(source, None)
+    source.method = "oneroster"  # saved again on the Sources page as an API source; the account stays
+    db.session.commit()
+    return school, account.username, password
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("school", "now syncs from the OneRoster API (the Method on its Rostering page)"),
+    ("source", "The district source District feed now reads the SIS's API"),
+])
+def test_an_account_whose_school_or_source_now_reads_the_api_refuses_uploads_saying_why(app, drop, kind, says):
+    # The upload succeeded and the bundle was kept unread (a school's) or synced into no school (a source's), while
+    # the page, on the API method, no longer shows the account: the SIS went on sending student data each night.
+    school, username, password = _switched_to_api(kind)
+
+    async def upload():
+        async with drop.connect(username, password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                with pytest.raises(asyncssh.SFTPError) as err:
+                    async with sftp.open("roster.zip", "wb") as remote:
+                        await remote.write(zip_bytes(bundle_files()))
+                assert says in str(err.value) and "not read" in str(err.value)
+
+    run(upload())
+    drop.drain()
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
