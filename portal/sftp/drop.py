@@ -182,7 +182,7 @@ class Drop:
 
     def cut_off(self, upload: Upload, discard: bool = True) -> None:
         """The connection ended with this file open: discard it (unless another connection now writes that name),
-        and the account's unfinished set with it."""
+        and the CSV files it sent to the account's unfinished set."""
         if discard:
             try:
                 os.unlink(upload.local)

@@ -65,7 +65,7 @@ def nights_context(district: District, saved: bool = False, error: str = "") -> 
     school_ids = None if current_user.role == "district_manager" else {s.id for s in managed_schools(current_user)}
     return {"district": district, "nights": source_nights(district, school_ids), "choices": CHOICES,
             "choice": report_choice(current_user) if current_user.role == "district_manager" else None,
-            "saved": saved, "choice_error": error}
+            "saved": saved, "choice_error": error, "own_schools_only": school_ids is not None}
 
 
 @bp.post("/districts/<int:district_id>/rostering/night-emails")
