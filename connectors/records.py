@@ -7,7 +7,7 @@ malformed one never breaks a record.
 """
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from datetime import datetime, timezone
 
@@ -80,6 +80,8 @@ class RecordProblem:
     source_id: str
     message: str
     raw_excerpt: str
+    # the orgs a CSV row names, when they could be read: a district bundle's problem goes to those schools only
+    school_ids: tuple = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
