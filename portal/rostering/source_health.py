@@ -1,7 +1,7 @@
 """A mapped school's view of its source's health: the source's newest district night and this school's run in it."""
 from flask_login import current_user
 
-from jobs.bundles import valid_summary
+from jobs.bundle_report import summary_for
 from store.db import db
 from store.models import RosterBundle, RosterConnection, SourceNight, SourceNightRun, SyncRun
 
@@ -30,16 +30,7 @@ def last_source_bundle(conn: RosterConnection | None) -> RosterBundle | None:
 
 
 def source_bundle_summary(bundle: RosterBundle | None) -> str:
-    """The district bundle's summary as a mapped school's page shows it. A District Manager reads it whole; an owner
-    reads the check's outcome only: the rest names the source's other schools (not synced, still syncing) and its
-    first error may quote another school's record, while an owner of another school gets 404 for those."""
+    """The district bundle's summary as a mapped school's page shows it to the signed-in reader."""
     if bundle is None:
         return ""
-    if current_user.role == "district_manager":
-        return bundle.summary
-    if bundle.status in ("valid", "synced"):
-        return valid_summary(bundle)
-    if bundle.status in ("invalid", "refused"):
-        return ("Nothing was changed; your District Manager has the report of what to fix in the district's bundle "
-                "on the district's Sources page.")
-    return bundle.summary  # received: "Received; checking the files."
+    return summary_for(bundle, manager=current_user.role == "district_manager")
