@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import posixpath
+from pathlib import Path
 
 import asyncssh
 
@@ -201,7 +202,8 @@ class DropSFTPServer(asyncssh.SFTPServer):
             account = self.login.account_id
             self.drop.writing[account] = max(0, self.drop.writing.get(account, 0) - 1)
             if upload.refused:  # the client was told why; what it wrote before is only part of the file
-                os.unlink(upload.local)
+                if self.drop.writers.get(upload.local) is self:  # else a later connection sends that name again
+                    Path(os.fsdecode(upload.local)).unlink(missing_ok=True)
                 return
             self._closed.append(upload)
             asyncio.get_running_loop().call_soon(self._settle)

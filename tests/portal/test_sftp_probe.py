@@ -381,3 +381,28 @@ def test_an_account_whose_school_or_source_now_reads_the_api_refuses_uploads_say
     drop.drain()
     db.session.rollback()
     assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0
+
+
+def test_a_file_refused_as_too_large_does_not_take_the_resent_file_with_it(app, drop):
+    # The SIS is told the file is too large and sends a smaller export under the same name on a new connection
+    # before the first one closes its handle: that close deleted the new file by name, and its upload vanished.
+    school, account, password = _account("resend-smaller")
+    whole = zip_bytes(bundle_files())
+    drop.drop.max_bytes = len(whole) + 100
+
+    async def upload():
+        async with drop.connect("resend-smaller", password) as first:
+            first_sftp = await first.start_sftp_client()
+            big = await first_sftp.open("roster.zip", "wb")
+            with pytest.raises(asyncssh.SFTPError, match="larger than"):
+                await big.write(b"x" * (len(whole) + 200))
+            async with drop.connect("resend-smaller", password) as second:
+                async with second.start_sftp_client() as sftp:
+                    async with sftp.open("roster.zip", "wb") as remote:
+                        await remote.write(whole[:100])
+                        await big.close()  # the first connection lets go of its refused file now
+                        await remote.write(whole[100:], 100)
+
+    run(upload())
+    (bundle,) = received(drop, school)
+    assert (bundle.status, bundle.size) == ("valid", len(whole))
