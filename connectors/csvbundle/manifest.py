@@ -112,6 +112,14 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
             report.error(key, 0, "", f"{key} is missing from the bundle{said}." + _folder(key, files)
                          + _lookalike(key, files),
                          f"Include {key} in the export; a people sync needs {', '.join(NEEDED[manifest.version])}.")
+        elif mode is None and key == "users.csv" and (
+                deltas := sorted(f"file.{k[:-4]}" for k, m in manifest.modes.items() if m == "delta")):
+            # read as bulk, a delta export would archive everyone it leaves out, the guard alone standing between
+            report.error("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row but says {deltas[0]} is "
+                         f"delta, so it is not clear whether {key} is a full export (bulk: people it leaves out have "
+                         "left) or changes only (delta).",
+                         f"Add the row file.{key[:-4]},delta (or file.{key[:-4]},bulk if {key} holds everyone), then "
+                         "send the bundle again.")
         elif mode is None:
             report.warning("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row; {key} is read as bulk.",
                            f"Add the row file.{key[:-4]},bulk (or delta).")

@@ -277,3 +277,20 @@ def test_a_file_with_two_byte_order_marks_is_read_by_its_header(tmp_path):
     with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=text))) as bundle:
         report = bundle.validate()
         assert report.errors == [] and bundle.users_read == 1
+
+
+def test_a_manifest_without_file_users_beside_a_delta_row_is_an_error_not_a_bulk_read(tmp_path):
+    """Read as bulk, a delta export with its file.users row left out would archive everyone it leaves out (the
+    archive guard alone would stand in the way); with every other row bulk, bulk stays the reading, with a warning."""
+    delta = MANIFEST_11.replace("file.orgs,bulk", "file.orgs,delta").replace("file.users,bulk\n", "")
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=delta))) as bundle:
+        report = bundle.validate()
+    assert not report.applicable
+    assert [(e.file, e.problem) for e in report.errors] == [(
+        "manifest.csv", "The manifest has no file.users row but says file.orgs is delta, so it is not clear whether "
+        "users.csv is a full export (bulk: people it leaves out have left) or changes only (delta).")]
+    bulk = MANIFEST_11.replace("file.users,bulk\n", "")
+    with open_bundle(write_zip(tmp_path / "c.zip", bundle_files(manifest_csv=bulk))) as bundle:
+        report = bundle.validate()
+        assert report.applicable and (bundle.users_mode, bundle.full) == ("bulk", True)
+    assert "The manifest has no file.users row; users.csv is read as bulk." in " ".join(texts(report))
