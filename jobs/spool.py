@@ -64,13 +64,26 @@ def pack_record(raw, person: PersonRecord | None) -> str:
         return _packed_json(p, given)
     text = FS.join(("P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email, p.username,
                     p.identifier, RS.join(p.grades), p.phone, p.status, "1" if p.enabled else "", RS.join(p.school_ids),
-                    RS.join(p.agent_ids), modified.isoformat() if modified else "", p.sis_role, p.legacy_id,
+                    RS.join(p.agent_ids), _date_text(modified, given) if modified else "", p.sis_role, p.legacy_id,
                     given or ""))
     lists = len(p.grades) + len(p.school_ids) + len(p.agent_ids)
     lists -= bool(p.grades) + bool(p.school_ids) + bool(p.agent_ids)
     if text.count(FS) != 18 or text.count(RS) != lists or "\x00" in text:
         return _packed_json(p, given)
     return text
+
+
+def _date_text(modified: datetime, given: str | None) -> str:
+    """Text that datetime.fromisoformat reads back as `modified` exactly: the SIS's own dateLastModified when it
+    does (the usual "…Z"; formatting with isoformat was a quarter of pack_record), else modified.isoformat()."""
+    if given:
+        try:
+            back = datetime.fromisoformat(given)
+        except ValueError:
+            back = None
+        if back is not None and back.tzinfo is modified.tzinfo and back == modified:  # same zone, same instant
+            return given
+    return modified.isoformat()
 
 
 def _packed_json(p: PersonRecord, given) -> str:
