@@ -336,7 +336,8 @@ class Router:
         return found
 
     def _note_student(self, raw: dict, bits: int, agents: tuple[str, ...]) -> None:
-        sid = hash(str(raw.get("sourcedId", "")))
+        sid = raw.get("sourcedId", "")
+        sid = hash(sid if sid.__class__ is str else str(sid))
         self.student_bits[sid] = self.student_bits.get(sid, 0) | bits
         parent_bits = self.parent_bits
         for agent in agents:
@@ -345,9 +346,10 @@ class Router:
     def _spool_parent(self, raw, person: PersonRecord | None, agents) -> None:
         self.writer.add(PARENTS, 0, pack_record(raw, person))
         # In the spool's order, so finish() routes each row without parsing it again.
-        self.parents.append(hash(str(raw.get("sourcedId", ""))))
+        sid = raw.get("sourcedId", "")
+        self.parents.append(hash(sid if sid.__class__ is str else str(sid)))
         self.agent_start.append(len(self.agents))
-        self.agents.extend(hash(a) for a in agents)
+        self.agents.extend(map(hash, agents))
 
     def _route_unreadable(self, raw, step_roles: frozenset[str]) -> None:
         """A record normalise_user refuses: each school whose own read would report it gets the raw record."""
@@ -388,16 +390,21 @@ class Router:
         self.student_bits.clear()
 
     def _parent_schools(self) -> Iterator[tuple[int, int]]:
-        """(n, school_id) for the n-th spooled parent (from 0, in spool order) and each school that wants them."""
-        starts, agents = self.agent_start, self.agents
-        for n, sid in enumerate(self.parents):
-            bits = self.parent_bits.get(sid, 0)
-            for student in agents[starts[n]:starts[n + 1] if n + 1 < len(starts) else len(agents)]:
-                bits |= self.student_bits.get(student, 0)
-            if bits:
-                for member in self.want_parents:
-                    if bits & member.bit:
-                        yield n, member.school_id
+        """(n, school_id) for the n-th spooled parent (from 0, in spool order) and each school that wants them, in
+        the schools' order (a school's bit is 1 << its place in the night, and only schools that want parents
+        set bits, so the set bits are read lowest first instead of testing every school per parent)."""
+        parent_bits, student_bits, agents = self.parent_bits, self.student_bits, self.agents
+        school_of = {member.bit: member.school_id for member in self.want_parents}
+        ends = self.agent_start[1:]
+        ends.append(len(agents))
+        for n, (sid, start, end) in enumerate(zip(self.parents, self.agent_start, ends)):
+            bits = parent_bits.get(sid, 0)
+            for i in range(start, end):  # the parent's students, usually one
+                bits |= student_bits.get(agents[i], 0)
+            while bits:
+                low = bits & -bits
+                yield n, school_of[low]
+                bits ^= low
 
 
 # ---- fan-out and the schools' runs ------------------------------------------------------------------------------
