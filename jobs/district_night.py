@@ -261,7 +261,9 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
                     pages += 1
                     lock.renew_if_due()  # per page, Redis round trips took 7% of the read
                     if pages % PROGRESS_EVERY == 0:
-                        _note(night_id, records_read=router.read, requests=client.request_count)
+                        progress = {"records_read": router.read, "requests": client.request_count}
+                        if not writer.also(_noted(night_id, **progress)):
+                            _note(night_id, **progress)
                     if time.monotonic() > deadline:
                         raise SyncRefused(too_slow_message(limit, router.read))
             requests = client.request_count
@@ -275,7 +277,11 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
 
 def _note(night_id: int, **values) -> None:
     with db.engine.begin() as conn:
-        conn.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(**values))
+        conn.execute(_noted(night_id, **values))
+
+
+def _noted(night_id: int, **values):
+    return db.update(SourceNight).where(SourceNight.id == night_id).values(**values)
 
 
 class Router:
