@@ -261,9 +261,10 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
                     pages += 1
                     lock.renew_if_due()  # per page, Redis round trips took 7% of the read
                     if pages % PROGRESS_EVERY == 0:
-                        progress = {"records_read": router.read, "requests": client.request_count}
-                        if not writer.also(_noted(night_id, **progress)):
-                            _note(night_id, **progress)
+                        progress = _progress(night_id, router.read, client.request_count)
+                        if not writer.also(progress):
+                            with db.engine.begin() as conn:
+                                conn.execute(progress)
                     if time.monotonic() > deadline:
                         raise SyncRefused(too_slow_message(limit, router.read))
             requests = client.request_count
@@ -277,11 +278,14 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
 
 def _note(night_id: int, **values) -> None:
     with db.engine.begin() as conn:
-        conn.execute(_noted(night_id, **values))
+        conn.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(**values))
 
 
-def _noted(night_id: int, **values):
-    return db.update(SourceNight).where(SourceNight.id == night_id).values(**values)
+def _progress(night_id: int, read: int, requests: int):
+    """The read's progress note; never back to a smaller count (a note that went with a slow batch may commit
+    after a later one the read wrote itself)."""
+    return (db.update(SourceNight).where(SourceNight.id == night_id, SourceNight.records_read <= read)
+            .values(records_read=read, requests=requests))
 
 
 class Router:
