@@ -377,15 +377,16 @@ class Router:
             if self.want_parents:
                 self._spool_parent(raw, None, agents)
             return
-        targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role is None or role in m.roles]
+        if role is not None:
+            targets, bits = self._targets_for(orgs, role)
+        else:  # no role to file it under: each school of its orgs reports it in the first listing it reads
+            members = dict.fromkeys(m for org in orgs for m in self.by_sis.get(org.lower(), ()))
+            targets, bits = tuple((m.school_id, self.first_step[m.school_id]) for m in members), 0
         if not targets:
             return
         text = pack_record(raw, None)
-        bits = 0
-        for member in dict.fromkeys(targets):
-            writer.add(member.school_id, ROLE_STEP[role] if role else self.first_step[member.school_id], text)
-            if role == "student" and "parent" in member.roles:
-                bits |= member.bit
+        for school_id, step in targets:
+            writer.add(school_id, step, text)
         if bits:
             self._note_student(raw, bits, agents)
 
