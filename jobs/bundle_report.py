@@ -31,8 +31,15 @@ def bundle_context(bundle: RosterBundle | None) -> dict:
     rows = list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
     problems = [(row["severity"], reporting.clip(_where(row), 120),
                  reporting.clip(f"{row['problem']} {row['what_to_do']}", 400)) for row in rows[:PROBLEMS_SHOWN]]
-    return {"bundle": bundle, "bundle_problems": problems, "bundle_problem_total": len(rows),
-            **bundle_links(bundle)}
+    return {"bundle": bundle, "bundle_summary": bundle.summary, "bundle_problems": problems,
+            "bundle_problem_total": len(rows), **bundle_links(bundle)}
+
+
+def owner_view(bundle: RosterBundle) -> dict:
+    """What an owner of a mapped school reads of the district source's bundle in a run report: the check's outcome
+    and how many problems it has, not the problems themselves (they quote any school's records, and an owner of
+    another school gets 404 for those)."""
+    return {"bundle_summary": summary_for(bundle, manager=False), "bundle_problems": []}
 
 
 def bundle_links(bundle: RosterBundle, school=None, *, for_manager: bool = True) -> dict:
@@ -47,6 +54,28 @@ def bundle_links(bundle: RosterBundle, school=None, *, for_manager: bool = True)
     else:  # an owner of a mapped school: 403 on the source's pages
         return {"bundle_report_url": "", "bundle_page_url": f"{base}/schools/{school.slug}/rostering"}
     return {"bundle_report_url": f"{page}/bundles/{bundle.id}/report.csv", "bundle_page_url": f"{page}#csv-heading"}
+
+
+def valid_summary(bundle: RosterBundle) -> str:
+    """The first sentence of a valid bundle's summary (what a later step appends may name other schools)."""
+    kind = "full roster (bulk)" if bundle.users_mode == "bulk" else "changes only (delta)"
+    warned = f", {bundle.warning_count:,} warning{'s' if bundle.warning_count != 1 else ''}" \
+        if bundle.warning_count else ""
+    return f"Valid: OneRoster {bundle.version}, {kind}{warned}."
+
+
+def summary_for(bundle: RosterBundle, *, manager: bool) -> str:
+    """The bundle's summary for this reader. A district source's bundle, read by an owner of a mapped school: the
+    check's outcome only, since the rest names the source's other schools (not synced, still syncing) and the first
+    error may quote another school's record (an owner of another school gets 404 for those)."""
+    if manager or bundle.source_id is None:
+        return bundle.summary
+    if bundle.status in ("valid", "synced"):
+        return valid_summary(bundle)
+    if bundle.status in ("invalid", "refused"):
+        return ("Nothing was changed; your District Manager has the report of what to fix in the district's bundle "
+                "on the district's Sources page.")
+    return bundle.summary  # received: "Received; checking the files."
 
 
 def _where(row: dict) -> str:

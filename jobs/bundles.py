@@ -15,7 +15,7 @@ from store.db import db
 from store.models import RosterBundle, School, SyncRun
 
 from .bundle_files import CSV_METHOD, bundle_limits, keep_school_records, remove_file, school_for, store_file
-from .bundle_report import send_bundle_report
+from .bundle_report import send_bundle_report, valid_summary
 from .connection import NotConfigured, get_connection
 from .runs import ACTIVE, SyncAlreadyRunning, start_sync
 
@@ -128,10 +128,7 @@ def _summary(bundle: RosterBundle, report: Report) -> str:
         first = report.errors[0].text if report.errors else ""
         return (f"{bundle.error_count:,} error{'s' if bundle.error_count != 1 else ''} to fix before this bundle can "
                 f"be synced; nothing was changed. First: {first}")
-    kind = "full roster (bulk)" if bundle.users_mode == "bulk" else "changes only (delta)"
-    warned = f", {bundle.warning_count:,} warning{'s' if bundle.warning_count != 1 else ''}" \
-        if bundle.warning_count else ""
-    return f"Valid: OneRoster {bundle.version}, {kind}{warned}."
+    return valid_summary(bundle)
 
 
 def sync_wanted(school_id: int, sync: bool | None) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.people import Step, open_listing, since_filter
 from connectors.read_ahead import read_ahead
 from connectors.errors import BadResponse, ConnectorError
-from connectors.records import ROLES, map_role, normalise_user, raw_role, routing_ids
+from connectors.records import ROLES, PersonRecord, map_role, normalise_user, raw_role, routing_ids
 from connectors.redact import Redactor
 from store.db import db
 from store.models import (RUN_FINAL_STATUSES, Person, RosterConnection, School, Source, SourceNight, SourceNightRun,
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 READ_JOB = "jobs.district_night.read_night"
 PLAN_JOB = "jobs.district_night.plan_school"
 USERS_ONLY = frozenset({"staff", "school_admin", "parent"})  # roles only the global `users` listing holds
+TARGETS_CACHED = 10_000  # (org id, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
 PROGRESS_EVERY = 20  # pages between updates of the night's records_read
 FINAL = RUN_FINAL_STATUSES
 ROLE_STEP = {role: step_of({role}) for role in ROLES}  # the fetch step each role's records are filed under
@@ -260,7 +261,10 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
                     pages += 1
                     lock.renew_if_due()  # per page, Redis round trips took 7% of the read
                     if pages % PROGRESS_EVERY == 0:
-                        _note(night_id, records_read=router.read, requests=client.request_count)
+                        progress = _progress(night_id, router.read, client.request_count)
+                        if not writer.also(progress):
+                            with db.engine.begin() as conn:
+                                conn.execute(progress)
                     if time.monotonic() > deadline:
                         raise SyncRefused(too_slow_message(limit, router.read))
             requests = client.request_count
@@ -275,6 +279,13 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
 def _note(night_id: int, **values) -> None:
     with db.engine.begin() as conn:
         conn.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(**values))
+
+
+def _progress(night_id: int, read: int, requests: int):
+    """The read's progress note; never back to a smaller count (a note that went with a slow batch may commit
+    after a later one the read wrote itself)."""
+    return (db.update(SourceNight).where(SourceNight.id == night_id, SourceNight.records_read <= read)
+            .values(records_read=read, requests=requests))
 
 
 class Router:
@@ -294,47 +305,90 @@ class Router:
         # int arrays: no object per parent, ~24 bytes each where a tuple of tuples took ~200 at 1,000,000 people).
         self.parents, self.agent_start, self.agents = array("q"), array("q"), array("q")
         self.read = 0
+        self._targets: dict[tuple[str, str], tuple] = {}  # (the one org id, role) → _targets_for's answer
 
     def route(self, page: list, step_roles: frozenset[str]) -> None:
-        writer = self.writer
+        add, cached = self.writer.add, self._targets
+        self.read += len(page)
         for raw in page:
-            self.read += 1
             try:
                 person = normalise_user(raw)
-                role, orgs, agents = person.role, person.school_ids, person.agent_ids
-            except BadResponse:  # each school whose read would report it gets the raw record
-                person = None
-                if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
-                    text = pack_record(raw, None)
-                    for member in self.members:
-                        writer.add(member.school_id, self.first_step[member.school_id], text)
-                    continue
-                role = map_role(raw_role(raw))
-                orgs, agents = routing_ids(raw)
-            if role is not None and role not in step_roles:
+            except BadResponse:
+                self._route_unreadable(raw, step_roles)
+                continue
+            role = person.role
+            if role not in step_roles:
                 continue
             if role == "parent":
                 if self.want_parents:
-                    writer.add(PARENTS, 0, pack_record(raw, person))
-                    # In the spool's order, so finish() routes each row without parsing it again.
-                    self.parents.append(hash(str(raw.get("sourcedId", ""))))
-                    self.agent_start.append(len(self.agents))
-                    self.agents.extend(hash(a) for a in agents)
+                    self._spool_parent(raw, person, person.agent_ids)
                 continue
-            targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role is None or role in m.roles]
-            if not targets:
+            orgs = person.school_ids
+            found = cached.get((orgs[0], role)) if len(orgs) == 1 else None
+            if found is None:
+                found = self._targets_for(orgs, role)
+            if not found[0]:
                 continue
             text = pack_record(raw, person)
-            bits = 0
-            for member in dict.fromkeys(targets):  # a person listed twice under one school's org goes once
-                writer.add(member.school_id, ROLE_STEP[role] if role else self.first_step[member.school_id], text)
-                if role == "student" and "parent" in member.roles:
-                    bits |= member.bit
-            if bits:
-                sid = str(raw.get("sourcedId", ""))
-                self.student_bits[hash(sid)] = self.student_bits.get(hash(sid), 0) | bits
-                for agent in agents:
-                    self.parent_bits[hash(agent)] = self.parent_bits.get(hash(agent), 0) | bits
+            for school_id, step in found[0]:
+                add(school_id, step, text)
+            if found[1]:
+                self._note_student(raw, found[1], person.agent_ids)
+
+    def _targets_for(self, orgs: tuple[str, ...], role: str) -> tuple[tuple[tuple[int, int], ...], int]:
+        """((school_id, step) to file a person of `role` in `orgs` under, the schools that want their parents)."""
+        targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role in m.roles]
+        members = dict.fromkeys(targets)  # a person listed twice under one school's org goes once
+        found = (tuple((m.school_id, ROLE_STEP[role]) for m in members),
+                 sum(m.bit for m in members if role == "student" and "parent" in m.roles))
+        if len(orgs) == 1 and len(self._targets) < TARGETS_CACHED:  # one org: nearly everyone, a few keys
+            self._targets[(orgs[0], role)] = found
+        return found
+
+    def _note_student(self, raw: dict, bits: int, agents: tuple[str, ...]) -> None:
+        sid = raw.get("sourcedId", "")
+        sid = hash(sid if sid.__class__ is str else str(sid))
+        self.student_bits[sid] = self.student_bits.get(sid, 0) | bits
+        parent_bits = self.parent_bits
+        for agent in agents:
+            parent_bits[hash(agent)] = parent_bits.get(hash(agent), 0) | bits
+
+    def _spool_parent(self, raw, person: PersonRecord | None, agents) -> None:
+        self.writer.add(PARENTS, 0, pack_record(raw, person))
+        # In the spool's order, so finish() routes each row without parsing it again.
+        sid = raw.get("sourcedId", "")
+        self.parents.append(hash(sid if sid.__class__ is str else str(sid)))
+        self.agent_start.append(len(self.agents))
+        self.agents.extend(map(hash, agents))
+
+    def _route_unreadable(self, raw, step_roles: frozenset[str]) -> None:
+        """A record normalise_user refuses: each school whose own read would report it gets the raw record."""
+        writer = self.writer
+        if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
+            text = pack_record(raw, None)
+            for member in self.members:
+                writer.add(member.school_id, self.first_step[member.school_id], text)
+            return
+        role = map_role(raw_role(raw))
+        orgs, agents = routing_ids(raw)
+        if role is not None and role not in step_roles:
+            return
+        if role == "parent":
+            if self.want_parents:
+                self._spool_parent(raw, None, agents)
+            return
+        if role is not None:
+            targets, bits = self._targets_for(orgs, role)
+        else:  # no role to file it under: each school of its orgs reports it in the first listing it reads
+            members = dict.fromkeys(m for org in orgs for m in self.by_sis.get(org.lower(), ()))
+            targets, bits = tuple((m.school_id, self.first_step[m.school_id]) for m in members), 0
+        if not targets:
+            return
+        text = pack_record(raw, None)
+        for school_id, step in targets:
+            writer.add(school_id, step, text)
+        if bits:
+            self._note_student(raw, bits, agents)
 
     def finish(self) -> None:
         """After a complete read: give each parent to the schools that need them (read_night drops the unrouted
@@ -347,16 +401,21 @@ class Router:
         self.student_bits.clear()
 
     def _parent_schools(self) -> Iterator[tuple[int, int]]:
-        """(n, school_id) for the n-th spooled parent (from 0, in spool order) and each school that wants them."""
-        starts, agents = self.agent_start, self.agents
-        for n, sid in enumerate(self.parents):
-            bits = self.parent_bits.get(sid, 0)
-            for student in agents[starts[n]:starts[n + 1] if n + 1 < len(starts) else len(agents)]:
-                bits |= self.student_bits.get(student, 0)
-            if bits:
-                for member in self.want_parents:
-                    if bits & member.bit:
-                        yield n, member.school_id
+        """(n, school_id) for the n-th spooled parent (from 0, in spool order) and each school that wants them, in
+        the schools' order (a school's bit is 1 << its place in the night, and only schools that want parents
+        set bits, so the set bits are read lowest first instead of testing every school per parent)."""
+        parent_bits, student_bits, agents = self.parent_bits, self.student_bits, self.agents
+        school_of = {member.bit: member.school_id for member in self.want_parents}
+        ends = self.agent_start[1:]
+        ends.append(len(agents))
+        for n, (sid, start, end) in enumerate(zip(self.parents, self.agent_start, ends)):
+            bits = parent_bits.get(sid, 0)
+            for i in range(start, end):  # the parent's students, usually one
+                bits |= student_bits.get(agents[i], 0)
+            while bits:
+                low = bits & -bits
+                yield n, school_of[low]
+                bits ^= low
 
 
 # ---- fan-out and the schools' runs ------------------------------------------------------------------------------

@@ -130,6 +130,8 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
         # and the links: a district source's bundle page is the managers', an owner is sent to the school's own
         links = bundle_report.bundle_links(context["bundle"], run.school, for_manager=manager) \
             if context["bundle"] is not None else {}
+        if context["bundle"] is not None and context["bundle"].source_id is not None and not manager:
+            links.update(bundle_report.owner_view(context["bundle"]))
         bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **{
             **context, **links}, for_manager=manager))) for kind in ("txt", "html"))
     # One message per recipient: nobody sees another's address.

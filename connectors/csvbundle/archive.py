@@ -1,5 +1,6 @@
 """The files of a bundle (a zip or a directory), refused when hostile, each opened as a bounded stream."""
 import io
+import itertools
 import os
 import re
 import stat
@@ -107,6 +108,7 @@ class BundleFiles:
         self.path, self.limits = os.fspath(path), limits
         self.members: dict[str, Member] = {}
         self.others: list[str] = []
+        self.folders: list[str] = []  # sub-folders (a zip's folder entries too), by base name: none is read
         self._zip: zipfile.ZipFile | None = None
         if os.path.isdir(self.path):
             self._scan_directory()
@@ -158,15 +160,21 @@ class BundleFiles:
                                     "Check that the export is a OneRoster CSV file.")
 
     def _scan_directory(self) -> None:
-        with os.scandir(self.path) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_symlink():
-                    raise BundleRefused(f"{entry.name} is a symbolic link; links are refused so that a bundle cannot "
-                                        "point at other files. Send the files themselves.")
-                if entry.is_file(follow_symlinks=False):
-                    self._add(entry.name, entry.stat(follow_symlinks=False).st_size)
-                else:
-                    self.others.append(entry.name + "/")
+        with os.scandir(self.path) as scan:
+            entries = list(itertools.islice(scan, self.limits.max_entries + 1))
+        if len(entries) > self.limits.max_entries:  # a zip's rule: the operator named a folder that is not the export
+            raise BundleRefused(f"The folder holds more than the {self.limits.max_entries} files allowed for a "
+                                "OneRoster bundle. Give the folder that holds only the export's CSV files "
+                                "(manifest.csv, orgs.csv, users.csv).")
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_symlink():
+                raise BundleRefused(f"{entry.name} is a symbolic link; links are refused so that a bundle cannot "
+                                    "point at other files. Send the files themselves.")
+            if entry.is_file(follow_symlinks=False):
+                self._add(entry.name, entry.stat(follow_symlinks=False).st_size)
+            else:
+                self.others.append(entry.name + "/")
+                self.folders.append(entry.name)
         self._check_sizes()
 
     def _open_zip(self) -> None:
@@ -184,7 +192,9 @@ class BundleFiles:
             raise BundleRefused(_too_many(len(self._zip.infolist()), self.limits.max_entries))
         for info in self._zip.infolist():
             self._check_entry(info)
-            if not info.is_dir():
+            if info.is_dir():
+                self.folders.append(re.split(r"[/\\]", info.filename.rstrip("/\\"))[-1])
+            else:
                 self._add(info.filename, info.file_size)
         self._check_sizes()
 

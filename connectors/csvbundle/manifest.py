@@ -34,7 +34,7 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
     if "manifest.csv" not in files.members:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
                      "version it is or whether its files are bulk or delta; nothing else was checked."
-                     + _lookalike("manifest.csv", files), MANIFEST_HELP)
+                     + _folder("manifest.csv", files) + _lookalike("manifest.csv", files), MANIFEST_HELP)
         return manifest
     values: dict[str, tuple[str, int]] = {}
     stream = files.open("manifest.csv")
@@ -46,6 +46,10 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
                 continue
             line, row = item
             name, value = row[at[0]].strip().lower(), row[at[1]].strip()
+            if name.startswith("file.") and name.endswith(".csv"):  # file.users.csv,delta must not read as bulk
+                report.warning("manifest.csv", line, "propertyName", f"{name} names the file with its .csv; it is "
+                               f"read as {name[:-4]}.", f"Write the property as {name[:-4]}, the spec's form.")
+                name = name[:-4]
             if name in values:
                 _repeated(report, name, values[name], value, line)
             elif name:
@@ -105,8 +109,17 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
                          f"Include {key} in the export and set file.{key[:-4]} to bulk or delta.")
         elif not present:
             said = f" although the manifest says file.{key[:-4]} is {mode}" if mode else ""
-            report.error(key, 0, "", f"{key} is missing from the bundle{said}." + _lookalike(key, files),
+            report.error(key, 0, "", f"{key} is missing from the bundle{said}." + _folder(key, files)
+                         + _lookalike(key, files),
                          f"Include {key} in the export; a people sync needs {', '.join(NEEDED[manifest.version])}.")
+        elif mode is None and key == "users.csv" and (
+                deltas := sorted(f"file.{k[:-4]}" for k, m in manifest.modes.items() if m == "delta")):
+            # read as bulk, a delta export would archive everyone it leaves out, the guard alone standing between
+            report.error("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row but says {deltas[0]} is "
+                         f"delta, so it is not clear whether {key} is a full export (bulk: people it leaves out have "
+                         "left) or changes only (delta).",
+                         f"Add the row file.{key[:-4]},delta (or file.{key[:-4]},bulk if {key} holds everyone), then "
+                         "send the bundle again.")
         elif mode is None:
             report.warning("manifest.csv", 0, "", f"The manifest has no file.{key[:-4]} row; {key} is read as bulk.",
                            f"Add the row file.{key[:-4]},bulk (or delta).")
@@ -115,6 +128,14 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
         if manifest.modes.get(key) == "absent":
             report.warning(key, 0, "", f"The manifest says {key} is absent, so the file sent is ignored.",
                            f"Set file.{key[:-4]} to bulk or delta if the file should be read.")
+
+
+def _folder(key: str, files) -> str:
+    """A sentence for a folder that carries the file's name (a zip tool or an unpacked export made users.csv a
+    folder): without it the admin is told the file is missing while seeing it in the listing."""
+    if not any(name.lower() == key for name in files.folders):
+        return ""
+    return f" The bundle has a folder named {key}, not a file; put the file itself there."
 
 
 def _lookalike(key: str, files) -> str:

@@ -18,7 +18,8 @@ _SCHOOLS = PersonRecord._fields.index("school_ids")
 def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000) -> Iterator[dict[str, list]]:
     """Per stretch of users.csv (file order), each school's records for its roles: a parent goes to every school
     that syncs parents (the students naming them decide later), anyone else to the schools in their orgSourcedIds,
-    and a row that could not be read to every school (it names no school it can be trusted for). The schools must be
+    and a row that could not be read to the schools it names (to every school when it names none it can be read
+    for). The schools must be
     orgs.csv's (the caller checks); raises BundleInvalid, after the last page if need be, when the bundle has errors."""
     unknown = set().union(*schools.values()) - set(ROLES) if schools else set()
     if unknown:
@@ -39,7 +40,10 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
         out = {school: [] for school in schools}
         for item in page:
             if type(item) is not PersonRecord:
-                for school in schools:
+                # a problem row goes to the schools it names, else (nothing it names could be read) to every school:
+                # its sourcedId and message are another school's business, shown on each run page and report
+                named = {by_lower.get(org.lower()) for org in getattr(item, "school_ids", ())} - {None}
+                for school in named or schools:
                     out[school].append(item)
             elif not item[_SCHOOLS]:  # a deletion row naming no school: wherever the person is rostered
                 for school in schools:

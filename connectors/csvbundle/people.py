@@ -201,13 +201,13 @@ class UserScan:
                            "Give the user one of these roles in the SIS, or leave them out of the export.",
                            kind="role")
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
-                                 f"{FILE} line {line}") if wanted(None, org_ids) else None
+                                 f"{FILE} line {line}", tuple(org_ids)) if wanted(None, org_ids) else None
         given, family = given.strip(), family.strip()
         if not given and not family and not leaving:  # a deletion row needs no names
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
                            "Fill in the user's names in the SIS.", kind="names")
             return RecordProblem(sid, f"User {sid} ({role}) has no givenName or familyName.",
-                                 f"{FILE} line {line}") if wanted(mapped, org_ids) else None
+                                 f"{FILE} line {line}", tuple(org_ids)) if wanted(mapped, org_ids) else None
         if status:
             status = status.strip().lower()
         elif self.delta:

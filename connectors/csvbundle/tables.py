@@ -14,7 +14,9 @@ _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u20
 
 
 def _clean(name: str) -> str:
-    return name.strip().strip('"').strip()
+    # a second byte-order mark (a file converted to UTF-8 twice) stays on the first name once the first is read off,
+    # and "sourcedId is missing" was all the admin was told while the header plainly had it
+    return name.strip().strip('"').strip().lstrip("\ufeff")
 
 
 class Header:
@@ -61,7 +63,7 @@ class Header:
             report.warning(file, 1, "", f"Column names differ from the spec in case: {', '.join(cased[:5])}.",
                            "Accepted; use the spec's spelling to avoid this warning.")
         missing = [c for c in required if c not in self.index]
-        separator = _separator(unknown) if missing else None
+        separator = _separator(unknown, len(columns)) if missing else None
         if separator:  # one error that says why, not every required column named as missing
             report.error(file, 1, "", f"The file is separated by {separator}, not commas (a spreadsheet saved it with "
                          "another list separator).", f'Export {file} with commas between the values (in Excel: Save '
@@ -91,11 +93,12 @@ class Header:
                            "Accepted; nothing to do.")
 
 
-def _separator(unknown: list[str]) -> str | None:
-    """What separates the values when the header reads as one unknown column joined by ; or a tab or |."""
+def _separator(unknown: list[str], width: int) -> str | None:
+    """What separates the values when the header reads as one unknown column joined by ; or a tab or |
+    (manifest.csv's header of two columns holds one separator, users.csv's many)."""
     if len(unknown) == 1:
         for char, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
-            if unknown[0].count(char) >= 2:
+            if unknown[0].count(char) >= min(2, width - 1):
                 return name
     return None
 

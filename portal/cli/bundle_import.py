@@ -3,6 +3,7 @@ and sync it inline (for one school, or for every school a district CSV source ma
 `flask roster configure-csv --school SLUG`: put a school on the CSV method."""
 import csv
 import io
+import itertools
 import json
 import os
 import secrets
@@ -14,7 +15,7 @@ import click
 from flask import current_app
 
 from connectors.errors import InvalidSettings
-from jobs.bundle_files import CSV_METHOD
+from jobs.bundle_files import CSV_METHOD, bundle_limits
 from jobs.bundle_nights import start_bundle_night
 from jobs.bundles import accept_bundle
 from jobs.connection import NotConfigured, get_connection
@@ -39,12 +40,30 @@ def _copy_in(path: Path) -> Path:
         shutil.copyfile(path, target)
     else:
         target.mkdir(mode=0o700)
-        for entry in os.scandir(path):  # the bundle's own files; links and folders are the reader's to refuse
+        _copy_folder(path, target)
+    return target
+
+
+def _copy_folder(path: Path, target: Path) -> None:
+    """The folder's CSV files, for the reader to check; what it would refuse or ignore unread (a link, a sub-folder,
+    a file that is not CSV, a file past the limits, entries past the limit's count) gets an empty stand-in of the
+    same name and size instead of a copy: FILE may be a Downloads folder of many gigabytes or thousands of files,
+    and bundle storage keeps what it is given for 30 days."""
+    limits, room = bundle_limits(), bundle_limits().max_total_bytes
+    with os.scandir(path) as scan:
+        for entry in itertools.islice(scan, limits.max_entries + 1):  # one past the limit: the reader refuses it
             if entry.is_symlink():
                 os.symlink(os.readlink(entry.path), target / entry.name)
+            elif entry.is_dir():
+                (target / entry.name).mkdir(mode=0o700)
             elif entry.is_file():
-                shutil.copyfile(entry.path, target / entry.name)
-    return target
+                size = entry.stat().st_size
+                if entry.name.lower().endswith(".csv") and size <= min(room, limits.max_file_bytes):
+                    shutil.copyfile(entry.path, target / entry.name)
+                    room -= size
+                else:
+                    with open(target / entry.name, "wb") as stand_in:
+                        stand_in.truncate(size if entry.name.lower().endswith(".csv") else 0)  # sparse: no disk
 
 
 def _export_folder(path: Path) -> Path:

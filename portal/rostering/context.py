@@ -18,7 +18,7 @@ from .changes import grouped_changes, skip_summary
 from .chart_data import chart_context
 from .forms import METHODS, settings_from_connection, sync_time_choices, vendor_choices
 from .sftp_view import sftp_view
-from .source_health import last_night, last_source_bundle
+from .source_health import last_night, last_source_bundle, source_bundle_summary
 
 HISTORY_PAGE_SIZE = 10
 
@@ -83,7 +83,8 @@ def history_context(school, page: int = 1) -> dict:
 def page_context(school, **parts) -> dict:
     """Everything index.html needs; `parts` override one section (typed values, errors, results)."""
     conn = get_connection(school)
-    context = {"conn": conn, "source_night": last_night(conn), "source_bundle": last_source_bundle(conn), "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
+    context = {"conn": conn, "source_night": last_night(conn), "source_bundle": (bundle := last_source_bundle(conn)),
+               "source_bundle_summary": source_bundle_summary(bundle), "checks": None, "connection_test": None, "test_refusal": "", "run_notice": "", "override_value": "", "override_error": ""}
     pauses = pause_context(school)
     context.update(connection_context(school, conn, **parts.pop("connection", {})))
     context.update(settings_context(school, conn, pauses=pauses["pauses"], **parts.pop("settings", {})))

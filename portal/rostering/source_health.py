@@ -1,4 +1,7 @@
 """A mapped school's view of its source's health: the source's newest district night and this school's run in it."""
+from flask_login import current_user
+
+from jobs.bundle_report import summary_for
 from store.db import db
 from store.models import RosterBundle, RosterConnection, SourceNight, SourceNightRun, SyncRun
 
@@ -24,3 +27,10 @@ def last_source_bundle(conn: RosterConnection | None) -> RosterBundle | None:
         return None
     return db.session.scalar(db.select(RosterBundle).where(RosterBundle.source_id == conn.source_id)
                              .order_by(RosterBundle.received_at.desc(), RosterBundle.id.desc()).limit(1))
+
+
+def source_bundle_summary(bundle: RosterBundle | None) -> str:
+    """The district bundle's summary as a mapped school's page shows it to the signed-in reader."""
+    if bundle is None:
+        return ""
+    return summary_for(bundle, manager=current_user.role == "district_manager")

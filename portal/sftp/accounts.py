@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from jobs.bundle_files import CSV_METHOD
 from jobs.source_bundles import CSV_SOURCE
 from store.db import db
 from store.models import AuditEvent, DistrictAuditEvent, RosterConnection, SftpAccount, Source, utcnow
@@ -129,13 +130,24 @@ def _login(account: SftpAccount) -> Login:
 
 
 def _refusal(account: SftpAccount) -> str:
-    """What the SIS is told when it sends files to the account of a school that now follows a district source: the
-    upload used to succeed, and the bundle was then refused where nobody looked (the page hides this account)."""
+    """What the SIS is told when it sends files to an account whose files are no longer read: a school that now
+    follows a district source or reads its SIS's API, or a district source switched to the API. The upload used to
+    succeed, and the bundle was then refused or left unread where nobody looked (the page hides the account)."""
     if account.school_id is None:
-        return ""
+        source = account.source
+        if source is None or source.method == CSV_SOURCE:
+            return ""
+        return (f"The district source {source.name} now reads the SIS's API, so files sent to {account.username} are "
+                "not read. Stop sending them, or ask a District Manager to choose the OneRoster CSV method again.")
     conn = db.session.scalar(db.select(RosterConnection).where(RosterConnection.school_id == account.school_id))
-    if conn is None or conn.source is None:
+    if conn is None:
         return ""
+    if conn.source is None:
+        if conn.method == CSV_METHOD:
+            return ""
+        return (f"{conn.school.name} now syncs from the OneRoster API (the Method on its Rostering page), so files "
+                f"sent to {account.username} are not read. Stop sending them, or ask an owner to choose OneRoster CSV "
+                "as the Method again.")
     school, source = conn.school.name, conn.source
     if source.method == CSV_SOURCE:
         return (f"{school} now receives its roster through the district source {source.name}, so files sent to "

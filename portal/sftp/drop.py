@@ -34,6 +34,7 @@ class Upload:
     local: bytes  # where it is on disk
     size: int = 0
     refused: bool = False  # a write was refused (too large): the file is incomplete and is discarded on close
+    session: object = None  # the connection's SFTP session that sent it
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PendingSet:
     folder: Path
     names: set = field(default_factory=set)
     sizes: dict = field(default_factory=dict)  # name -> bytes, so the set's size is known without a disk scan
+    senders: dict = field(default_factory=dict)  # name -> the session that sent it (a retry may resend a name)
     timer: asyncio.TimerHandle | None = None
 
 
@@ -65,6 +67,9 @@ class Drop:
         self._receipt_thread = ThreadPoolExecutor(1, thread_name_prefix="sftp-receipt")  # one bundle at a time
         self.sets: dict[int, PendingSet] = {}
         self.writing: dict[int, int] = {}  # account id -> files open for writing, over all its connections
+        # path -> the session that last opened it for writing: a connection that lingers after the SIS gave up on it
+        # ends later, and must not delete the file its retry (a new connection, the same name) is writing
+        self.writers: dict[bytes, object] = {}
         self._pending: set[asyncio.Future] = set()
 
     def sweep(self) -> int:
@@ -133,6 +138,7 @@ class Drop:
         os.replace(upload.local, pending.folder / upload.name)  # a file sent again replaces the first
         pending.names.add(upload.name)
         pending.sizes[upload.name] = upload.size
+        pending.senders[upload.name] = upload.session
         if set_complete(pending.folder, pending.names):
             self.finish_set(upload.login.account_id)
         else:
@@ -174,21 +180,30 @@ class Drop:
         for account_id in list(self.sets):
             self.finish_set(account_id)
 
-    def cut_off(self, upload: Upload) -> None:
-        """The connection ended with this file open: discard it, and the account's unfinished set with it."""
-        try:
-            os.unlink(upload.local)
-        except FileNotFoundError:
-            pass
+    def cut_off(self, upload: Upload, discard: bool = True) -> None:
+        """The connection ended with this file open: discard it (unless another connection now writes that name),
+        and the CSV files it sent to the account's unfinished set."""
+        if discard:
+            try:
+                os.unlink(upload.local)
+            except FileNotFoundError:
+                pass
         set_aside = 0
-        pending = self.sets.pop(upload.login.account_id, None)
+        pending = self.sets.get(upload.login.account_id)
         if pending is not None:
-            if pending.timer:
-                pending.timer.cancel()
-            set_aside = len(pending.names)
-            for name in pending.names:
+            # the files this connection sent; those a newer connection (the SIS's retry) sent stay in the set
+            mine = {name for name in pending.names if pending.senders.get(name) in (upload.session, None)}
+            set_aside = len(mine)
+            for name in mine:
                 (pending.folder / name).unlink(missing_ok=True)
-            pending.folder.rmdir()
+                pending.names.discard(name)
+                pending.sizes.pop(name, None)
+                pending.senders.pop(name, None)
+            if not pending.names:
+                del self.sets[upload.login.account_id]
+                if pending.timer:
+                    pending.timer.cancel()
+                pending.folder.rmdir()
         self.take_in(_owned(receipt.record_cut_off, upload.login), upload.login.school_id, upload.name, upload.size,
                      set_aside)
 

@@ -12,9 +12,11 @@ documentation page in reach states them; the tests in tests/portal/test_sftp_dro
   to its CLOSE is treated so too: nothing partial is ever synced).
 """
 import asyncio
+import fcntl
 import logging
 import os
 import posixpath
+from pathlib import Path
 
 import asyncssh
 
@@ -132,12 +134,18 @@ class DropSFTPServer(asyncssh.SFTPServer):
     def mkdir(self, path, attrs):
         raise asyncssh.SFTPPermissionDenied("Folders cannot be made here: upload the files straight into your folder.")
 
+    def rmdir(self, path):
+        # the only folder an account sees is its own root: removing it left every later upload of the session
+        # failing with "No such file"
+        raise asyncssh.SFTPPermissionDenied("There are no folders to remove here: your folder is where files go.")
+
     # Files ------------------------------------------------------------------------------------------------
     def _track(self, file_obj, path: bytes, writing: bool):
         if writing:
-            upload = Upload(self.login, self._top_level(path), self.map_path(path))
+            upload = Upload(self.login, self._top_level(path), self.map_path(path), session=self)
             self._open[file_obj] = upload
             self._written.add(upload.local)
+            self.drop.writers[upload.local] = self
             self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
         return file_obj
 
@@ -155,13 +163,17 @@ class DropSFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPFailure(SET_FULL)
 
     def open(self, path, pflags, attrs):
-        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
+        # FXF_CREAT or FXF_TRUNC alone make or change a file as surely as FXF_WRITE: the same checks, and the same
+        # clean-up at the session's end
+        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC))
         if writing:
             self._may_write(path)
         return self._track(super().open(path, pflags, _own_file(attrs)), path, writing)
 
     def open56(self, path, desired_access, flags, attrs):
-        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
+        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA)
+                       or flags & asyncssh.FXF_APPEND_DATA
+                       or (flags & asyncssh.FXF_ACCESS_DISPOSITION) != asyncssh.FXF_OPEN_EXISTING)
         if writing:
             self._may_write(path)
         return self._track(super().open56(path, desired_access, flags, _own_file(attrs)), path, writing)
@@ -169,7 +181,10 @@ class DropSFTPServer(asyncssh.SFTPServer):
     def write(self, file_obj, offset, data):
         upload = self._open.get(file_obj)
         if upload is not None:
-            end = offset + len(data)
+            # in append mode the data lands at the end of the file whatever offset the client sends
+            size = os.fstat(file_obj.fileno()).st_size
+            appending = fcntl.fcntl(file_obj.fileno(), fcntl.F_GETFL) & os.O_APPEND
+            end = max(size, (size if appending else offset) + len(data))
             if end > self.drop.max_bytes:
                 upload.refused = True
                 raise asyncssh.SFTPFailure(f"This file is larger than {self.drop.max_bytes // (1024 * 1024)} MB, "
@@ -187,7 +202,8 @@ class DropSFTPServer(asyncssh.SFTPServer):
             account = self.login.account_id
             self.drop.writing[account] = max(0, self.drop.writing.get(account, 0) - 1)
             if upload.refused:  # the client was told why; what it wrote before is only part of the file
-                os.unlink(upload.local)
+                if self.drop.writers.get(upload.local) is self:  # else a later connection sends that name again
+                    Path(os.fsdecode(upload.local)).unlink(missing_ok=True)
                 return
             self._closed.append(upload)
             asyncio.get_running_loop().call_soon(self._settle)
@@ -239,14 +255,18 @@ class DropSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(newpath)
         if name.lower().endswith(BUNDLE_SUFFIXES) and os.path.isfile(local):
             self._received.add(name)
-            self.drop.completed(Upload(self.login, name, local, os.path.getsize(local)))
+            self.drop.completed(Upload(self.login, name, local, os.path.getsize(local), session=self))
 
     def exit(self):
         self._exited = True
+        writers = self.drop.writers
         for upload in self._closed + list(self._open.values()):
-            self.drop.cut_off(upload)
+            self.drop.cut_off(upload, discard=writers.get(upload.local) is self)
         self._closed, self._open = [], {}
         for local in self._written:  # what is still here never became a bundle: nothing is left lying about
+            if writers.get(local) is not self:
+                continue  # a later connection (the SIS's retry) writes this name now: its file, not this one's
+            del writers[local]
             try:
                 os.unlink(local)
             except OSError:

@@ -7,9 +7,10 @@ from flask_login import current_user, login_required
 from jobs.digest import report_choice, set_report_choice
 from jobs.district_night import night_runs
 from store.db import db
-from store.models import District, Source, SourceNight, SyncRun
+from store.models import District, RosterConnection, Source, SourceNight, SyncRun
 from store.vocabulary import duration_text
 
+from ..access import managed_schools
 from ..htmx import is_htmx
 from . import bp
 from .overview import local_text
@@ -31,9 +32,14 @@ class SourceNightRow:
     runs: list[SyncRun]
 
 
-def source_nights(district: District) -> list[SourceNightRow]:
-    """Each source of the district with its newest night (a fixed number of queries per source)."""
-    sources = db.session.scalars(db.select(Source).filter_by(district_id=district.id).order_by(Source.name)).all()
+def source_nights(district: District, school_ids: set[int] | None = None) -> list[SourceNightRow]:
+    """Each source of the district with its newest night (a fixed number of queries per source); with `school_ids`
+    (an owner's), only the sources those schools follow and only their runs."""
+    query = db.select(Source).filter_by(district_id=district.id).order_by(Source.name)
+    if school_ids is not None:
+        query = query.where(Source.id.in_(db.select(RosterConnection.source_id)
+                                          .where(RosterConnection.school_id.in_(school_ids))))
+    sources = db.session.scalars(query).all()
     newest = dict(db.session.execute(db.select(SourceNight.source_id, db.func.max(SourceNight.id))
                                      .where(SourceNight.source_id.in_([s.id for s in sources]))
                                      .group_by(SourceNight.source_id)).all())
@@ -49,14 +55,17 @@ def source_nights(district: District) -> list[SourceNightRow]:
         rows.append(SourceNightRow(
             source, night, OUTCOMES.get(night.status, night.status),
             local_text(night.started_at.astimezone(district.zone)) if night.started_at else "",
-            duration_text(took), night_runs(night.id)))
+            duration_text(took), [run for run in night_runs(night.id)
+                                  if school_ids is None or run.school_id in school_ids]))
     return rows
 
 
 def nights_context(district: District, saved: bool = False, error: str = "") -> dict:
-    return {"district": district, "nights": source_nights(district), "choices": CHOICES,
+    # an owner sees the district overview of their own school only: not the other schools of a night
+    school_ids = None if current_user.role == "district_manager" else {s.id for s in managed_schools(current_user)}
+    return {"district": district, "nights": source_nights(district, school_ids), "choices": CHOICES,
             "choice": report_choice(current_user) if current_user.role == "district_manager" else None,
-            "saved": saved, "choice_error": error}
+            "saved": saved, "choice_error": error, "own_schools_only": school_ids is not None}
 
 
 @bp.post("/districts/<int:district_id>/rostering/night-emails")

@@ -13,7 +13,7 @@ def _pages(tmp_path, rows, schools):
         out = {school: [] for school in schools}
         for pages in school_pages(bundle, schools, page_size=2):
             for school, page in pages.items():
-                out[school] += [(r.source_id, r.role) for r in page]
+                out[school] += [(r.source_id, getattr(r, "role", "problem")) for r in page]
     return out
 
 
@@ -30,3 +30,13 @@ def test_a_bundle_with_errors_raises_after_the_pages(tmp_path):
     with open_bundle(path) as bundle, pytest.raises(BundleInvalid):
         for _ in school_pages(bundle, {"s1": {"student"}}):
             pass
+
+
+def test_a_row_that_cannot_be_read_goes_to_the_schools_it_names_only(tmp_path):
+    """It went to every school of the district bundle: each other school's run page, issues and report then named
+    this user's sourcedId and problem."""
+    rows = [user_row("a", org="s1"), user_row("odd", role="janitor", org="s2"), user_row("nameless", org="s2",
+                                                                                     given="", family="")]
+    out = _pages(tmp_path, rows, {"s1": {"student"}, "s2": {"student"}})
+    assert sorted(out["s1"]) == [("a", "student")]
+    assert sorted(out["s2"]) == [("nameless", "problem"), ("odd", "problem")]

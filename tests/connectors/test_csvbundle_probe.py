@@ -231,3 +231,66 @@ def test_a_windows_1252_value_is_named_by_its_column_too(tmp_path):
         (error,) = bundle.validate().errors
     assert (error.file, error.line, error.column) == ("users.csv", 3, "givenName")
     assert "Windows-1252" in error.problem
+
+
+def test_a_users_csv_that_is_a_folder_is_named_as_a_folder_not_just_missing(tmp_path):
+    # the admin sees users.csv in the listing; "users.csv is missing" alone sends them looking for the wrong thing
+    folder = write_dir(tmp_path / "export", bundle_files(users_csv=None))
+    (tmp_path / "export" / "users.csv").mkdir()
+    zipped = _raw_zip(tmp_path / "export.zip", [*bundle_files(users_csv=None).items(), ("users.csv/", "")])
+    for path in (folder, zipped):
+        (error,) = [text for text in problems(path) if "users.csv is missing" in text]
+        assert "The bundle has a folder named users.csv, not a file" in error
+
+
+def test_a_folder_of_more_files_than_a_bundle_may_hold_is_refused_like_a_zip(tmp_path):
+    folder = write_dir(tmp_path / "downloads", bundle_files())
+    for n in range(Limits().max_entries):
+        (tmp_path / "downloads" / f"photo{n}.jpg").write_bytes(b"x")
+    assert "The folder holds more than the 200 files allowed" in refused(folder)
+
+
+def test_a_manifest_saved_with_semicolons_gets_one_error_that_names_the_separator(tmp_path):
+    """Its header of two columns holds one semicolon; users.csv's rule wanted two, so the error named the required
+    columns as missing instead."""
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=MANIFEST_11.replace(",", ";")))) as bundle:
+        (error,) = bundle.validate().errors
+    assert (error.file, error.line) == ("manifest.csv", 1) and "separated by semicolons" in error.problem
+
+
+def test_a_manifest_naming_file_users_csv_as_delta_is_read_as_delta_not_bulk(tmp_path):
+    """file.users.csv,delta fell through as no file.users row at all, read as bulk: everyone the delta leaves out
+    would have been archived."""
+    manifest = MANIFEST_11.replace("file.users,bulk", "file.users.csv,delta")
+    rows = users(user_row("u1", status="active", dateLastModified="2026-02-01T00:00:00Z"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=manifest, users_csv=rows))) as bundle:
+        report = bundle.validate()
+        assert (bundle.users_mode, bundle.full) == ("delta", False)
+    assert any("file.users.csv names the file with its .csv; it is read as file.users" in text for text in texts(report))
+    clash = MANIFEST_11 + "file.users.csv,delta\n"
+    assert any("gives file.users twice" in text for text in problems(write_zip(tmp_path / "c.zip",
+                                                                             bundle_files(manifest_csv=clash))))
+
+
+def test_a_file_with_two_byte_order_marks_is_read_by_its_header(tmp_path):
+    text = "\ufeff\ufeff" + users(user_row("u1"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=text))) as bundle:
+        report = bundle.validate()
+        assert report.errors == [] and bundle.users_read == 1
+
+
+def test_a_manifest_without_file_users_beside_a_delta_row_is_an_error_not_a_bulk_read(tmp_path):
+    """Read as bulk, a delta export with its file.users row left out would archive everyone it leaves out (the
+    archive guard alone would stand in the way); with every other row bulk, bulk stays the reading, with a warning."""
+    delta = MANIFEST_11.replace("file.orgs,bulk", "file.orgs,delta").replace("file.users,bulk\n", "")
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=delta))) as bundle:
+        report = bundle.validate()
+    assert not report.applicable
+    assert [(e.file, e.problem) for e in report.errors] == [(
+        "manifest.csv", "The manifest has no file.users row but says file.orgs is delta, so it is not clear whether "
+        "users.csv is a full export (bulk: people it leaves out have left) or changes only (delta).")]
+    bulk = MANIFEST_11.replace("file.users,bulk\n", "")
+    with open_bundle(write_zip(tmp_path / "c.zip", bundle_files(manifest_csv=bulk))) as bundle:
+        report = bundle.validate()
+        assert report.applicable and (bundle.users_mode, bundle.full) == ("bulk", True)
+    assert "The manifest has no file.users row; users.csv is read as bulk." in " ".join(texts(report))

@@ -312,3 +312,29 @@ def test_broken_duplicate_leaving_and_guardian_linked_records_end_as_in_each_sch
     # The sandbox scatters the broken records over the district at random, so one school may draw none of them.
     assert sum(run.issues for run in runs) > 0
     assert any(row[7] for row in directory(schools[0]))  # guardians named only from their side still count
+
+
+@pytest.mark.parametrize("write_batch", [7, 10**9])  # 10**9: no batch is written during the read
+def test_the_nights_records_read_climb_while_it_reads(app, district, sandbox, monkeypatch, write_batch):
+    """The overview's "records read" follows the read page by page, whether the progress goes with the spool's
+    batches or (no batch for a while) is written by the read itself."""
+    source, schools = district
+    monkeypatch.setattr(spool, "WRITE_BATCH", write_batch)
+    monkeypatch.setattr(district_night, "PROGRESS_EVERY", 1)
+    sandbox.page_cap = 20
+    seen = []
+    route = district_night.Router.route
+
+    def watching(router, page, step_roles):
+        with db.engine.connect() as conn:
+            seen.append((router.read, conn.scalar(db.select(SourceNight.records_read)
+                                                  .order_by(SourceNight.id.desc()).limit(1))))
+        route(router, page, step_roles)
+
+    monkeypatch.setattr(district_night.Router, "route", watching)
+    night = run_night_now(source)
+    assert night.status == "succeeded"
+    assert len(seen) > 10
+    for read, shown in seen[4:]:
+        assert read - 4 * 20 <= shown <= read
+    assert night.records_read == sandbox.served()["total_records"]

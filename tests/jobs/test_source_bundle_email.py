@@ -82,3 +82,32 @@ def test_a_mapped_schools_run_report_links_owners_to_their_school_and_managers_t
     assert "whole report on the district source's page" in owner_text
     assert f"http://127.0.0.1:5000/schools/{school.slug}/rostering/runs/{run.id}" in owner_text
     assert f"{source_page}/bundles/{bundle.id}/report.csv" in texts[manager.email]["text/plain"]
+
+
+def test_an_owners_run_report_does_not_quote_the_district_bundle_about_other_schools(
+        app, bundle_store, tmp_path, smtp_sink):  # noqa: F811
+    """The first problems of the district's validation report and its summary went into a mapped school's owner
+    report: a warning naming another school's user and the other schools not synced, while an
+    owner of another school gets 404 for those."""
+    district = make_district()
+    source, school = _csv_source(district)
+    south = make_school(district, name="South High", slug="south-high")
+    map_school(south, source, "s2", method="oneroster_csv")
+    east = make_school(district, name="East Elementary", slug="east")  # not in orgs.csv: the summary names it
+    map_school(east, source, "s9", method="oneroster_csv")
+    owner = opted_in_owner(school)
+    manager = make_district_manager(district)
+    set_report_choice(manager, "each")
+    rows = users(user_row("u1"), user_row("south-kid", role="janitor", org="s2"))
+    bundle = _bundle(tmp_path, source, rows)
+    assert bundle.status == "valid" and "East Elementary" in bundle.summary
+    assert sync_bundle(school, bundle).report_status == "sent"
+    texts = {rcpt[0]: _parts(message) for rcpt, message in smtp_sink.messages}
+    owner_text, owner_html = texts[owner.email]["text/plain"], texts[owner.email]["text/html"]
+    for body in (owner_text, owner_html):
+        assert "south-kid" not in body and "South High" not in body and "East Elementary" not in body
+    assert "Valid: OneRoster 1.1, full roster (bulk), 1 warning." in owner_text
+    assert "1 problem" in owner_text and "whole report on the district source's page" in owner_text
+    manager_text = next(parts["text/plain"] for rcpt, parts in texts.items() if rcpt == manager.email and
+                        "North High" in parts["text/plain"])
+    assert "User south-kid has 'janitor'" in manager_text  # the District Manager's own copy keeps the report

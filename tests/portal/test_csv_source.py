@@ -236,6 +236,33 @@ def test_an_owner_of_a_mapped_school_cannot_reach_the_source_but_sees_it_read_on
     assert rostered(world["schools"]["South Middle"]) == set()  # no other school moved
 
 
+def test_an_owner_of_a_mapped_school_is_not_told_the_sources_other_schools_or_their_records(app, client, auth, world):
+    """The district bundle's summary goes on to name the schools it did not sync, and an invalid one's first error
+    quotes a record, maybe another school's: an owner of another school gets 404 for those."""
+    source = _save_csv_source(client, world)
+    _map_all(client, world, source)
+    orgs = ORGS_HEADER + "\nd1,,,Demo District,district,,\nn1,,,North High,school,1,d1\n"
+    _upload(client, world, source, district_bundle(**{"orgs.csv": orgs, "users.csv": users(user_row("n-s1", org="n1"))}))
+    _work(app, "check", "sync")
+    north = world["schools"]["North High"]
+    assert "South Middle" in text(client.get(f"/schools/{north.slug}/rostering"))  # the District Manager's view
+    auth.logout()
+    auth.login(make_owner(north, email="owner@north.example.org").email)
+    page = text(client.get(f"/schools/{north.slug}/rostering"))
+    assert "Valid: OneRoster 1.1, full roster (bulk)." in page
+    assert "South Middle" not in page and "East Elementary" not in page
+
+    auth.logout()
+    auth.login(world["dm"].email)
+    _upload(client, world, source, district_bundle(**{"users.csv": users(user_row("s-secret", org="s1", given="Zed"),
+                                                                         user_row("s-secret", org="s1"))}))
+    _work(app, "check", "sync")
+    auth.logout()
+    auth.login("owner@north.example.org")
+    page = text(client.get(f"/schools/{north.slug}/rostering"))
+    assert "your District Manager has the report" in page and "s-secret" not in page
+
+
 def test_the_school_csv_method_still_works_beside_a_csv_source(app, client, auth, world):
     school = make_school(world["district"], name="Alone High", slug="alone")
     make_csv_connection(school, sis_school_id="w1")

@@ -1,5 +1,6 @@
 """`flask roster import`: a bundle validated and synced inline; exit codes like `roster sync`."""
 import json
+import os
 
 import pytest
 
@@ -102,3 +103,37 @@ def test_a_folder_of_several_folders_says_which_to_give(runner, school, tmp_path
     assert result.exit_code == 2
     assert "holds no CSV files, only the folders 2026-02-01, 2026-02-02" in result.output
     assert db.session.scalar(db.select(db.func.count(RosterBundle.id))) == 0 and people(school) == []
+
+
+def _disk_used(folder) -> int:
+    return sum(os.lstat(os.path.join(top, name)).st_blocks * 512 for top, _, names in os.walk(folder) for name in names)
+
+
+def test_a_folder_is_copied_in_without_what_the_reader_ignores_or_refuses(runner, school, bundle_store, tmp_path):
+    """FILE may be a Downloads folder: a 200 MB video beside the export used to be copied into bundle storage (and
+    kept there 30 days), and so were thousands of files the bundle is then refused for."""
+    write_dir(tmp_path / "export", bundle_files())
+    with open(tmp_path / "export" / "lesson.mp4", "wb") as video:
+        video.write(os.urandom(1024) * (200 * 1024))
+    result = _import(runner, tmp_path / "export")
+    assert result.exit_code == 0, result.output
+    assert [p[0] for p in people(school)] == ["u1"]
+    assert _disk_used(bundle_store) < 10 * 1024 * 1024
+    (bundle,) = db.session.scalars(db.select(RosterBundle))
+    assert "lesson.mp4 is not a CSV file and is ignored" in bundle.report_csv
+
+    write_dir(tmp_path / "downloads", bundle_files())
+    for n in range(3000):
+        (tmp_path / "downloads" / f"note{n}.csv").write_text("a\n")
+    result = _import(runner, tmp_path / "downloads")
+    assert result.exit_code == 1 and "The folder holds more than the 200 files allowed" in result.output
+    assert sum(len(names) for _, _, names in os.walk(bundle_store)) < 250
+    assert [p[0] for p in people(school)] == ["u1"]
+
+
+def test_a_users_csv_that_is_a_folder_is_named_so(runner, school, tmp_path):
+    write_dir(tmp_path / "export", bundle_files(users_csv=None))
+    (tmp_path / "export" / "users.csv").mkdir()
+    result = _import(runner, tmp_path / "export")
+    assert result.exit_code == 1 and "The bundle has a folder named users.csv, not a file" in result.output
+    assert people(school) == []

@@ -84,3 +84,16 @@ def test_only_a_manager_of_the_district_may_choose(client, auth, district):
                        data={"night_emails": "digest", "csrf_token": token}).status_code == 404
     anonymous = client.application.test_client().post(url, data={"night_emails": "digest"})
     assert anonymous.status_code in (302, 400)
+
+
+def test_an_owner_sees_only_their_own_schools_run_and_source_in_the_district_nights(client, auth, district):
+    """The overview shows an owner only their school; its District nights listed every school of the night with a
+    link and a result, and every source of the district (an owner of another school gets 404 for those)."""
+    place, source, (mine, sibling) = district
+    make_source(place, name="Unused SIS")
+    auth.login(make_owner(mine).email)
+    page = text(client.get(f"/districts/{place.id}/rostering"))
+    section = page[page.index('id="source-nights"'):]
+    assert "Demo Unified — Aeries" in section and f"/schools/{mine.slug}/rostering/runs/" in section
+    assert sibling.name not in section and f"/schools/{sibling.slug}/" not in section
+    assert "Unused SIS" not in section
