@@ -171,6 +171,11 @@ class UserScan:
         elif (org_ids := self._lists.get(orgs)) is None:
             org_ids = self._split(orgs)
         mapped = ROLE_MAP.get(role) or map_role(role)
+        if mapped is None and _names_column(sid, "sourcedid") and _names_column(role, "role"):
+            report.warning(FILE, line, "", "This line repeats the header row, so it is not a user; it is "
+                           "skipped.", "If two exports were joined into one users.csv, export it again as one file: "
+                           "rows repeated after this line are reported as used by an earlier row.", kind="header-again")
+            return None
         # one agent (the usual case) without a call; a list or stray spaces through split_ids
         agent_ids = (agents,) if agents and "," not in agents and " " not in agents else split_ids(agents)
         key = hash(sid)
@@ -361,3 +366,8 @@ class UserScan:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
                             "users.csv; that contact is left out.", "Add the parent or guardian to users.csv or "
                             "correct the reference.", kind="agent-ref")
+
+
+def _names_column(value: str, column: str) -> bool:
+    """The cell holds the column's own name, as a header does (any case, PowerSchool's `TABLE.` prefix allowed)."""
+    return value.strip().lower().rpartition(".")[2] == column

@@ -294,3 +294,17 @@ def test_a_manifest_without_file_users_beside_a_delta_row_is_an_error_not_a_bulk
         report = bundle.validate()
         assert report.applicable and (bundle.users_mode, bundle.full) == ("bulk", True)
     assert "The manifest has no file.users row; users.csv is read as bulk." in " ".join(texts(report))
+
+
+@pytest.mark.parametrize("header", [USERS_HEADER, USERS_HEADER.upper(), ",".join(f"U.{c}" for c in USERS_HEADER.split(","))])
+def test_a_header_row_repeated_inside_users_csv_is_named_as_such_not_as_a_user_with_role_role(tmp_path, header):
+    """Two exports joined into one file: the second header read as user 'sourcedId' with the role 'role'."""
+    before = "".join(user_row(f"a{n}") + "\n" for n in range(1, 250))  # batches of 100 rows: the fast path too
+    text = users(user_row("u1")) + before + header + "\n" + user_row("u2") + "\n"
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users_csv=text))) as bundle:
+        report = bundle.validate()
+        assert report.applicable and bundle.users_read == 251
+    assert texts(report) == [
+        "users.csv line 252: This line repeats the header row, so it is not a user; it is skipped. If two exports were "
+        "joined into one users.csv, export it again as one file: rows repeated after this line are reported as used "
+        "by an earlier row."]
