@@ -324,6 +324,24 @@ def test_other_roles_owners_included_get_403(app, client, auth, world, who):
         assert _call(client, route, world["district"].id, source.id).status_code == 403, route
 
 
+def test_an_owner_on_a_sources_page_is_told_who_sets_sources_up(client, auth, world):
+    """The 403 page told an Owner that "Rostering is for school Owners and District Managers"."""
+    source = make_source(world["district"])
+    auth.logout()
+    auth.login(make_owner(world["obrien"]).email)
+    for url in (world["base"], f"{world['base']}/{source.id}"):
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 403
+        assert "SIS sources are set up by your district&#39;s District Managers" in body
+        assert "Rostering is for school Owners and District Managers" not in body
+    auth.logout()
+    auth.login(make_person(world["obrien"], role="teacher", password=PASSWORD).email)
+    other = client.get(f"/schools/{world['obrien'].slug}/rostering")  # any other 403 keeps the general sentence
+    assert other.status_code == 403 and "Rostering is for school Owners and District Managers" in other.get_data(
+        as_text=True)
+
+
 def test_another_district_or_source_is_404(app, client, auth, world):
     mine = make_source(world["district"])
     theirs = make_source(world["other"])
