@@ -473,6 +473,9 @@ def _fail_night(night_id: int, status: str, message: str) -> None:
     _send_digest(night_id)
 
 
+NO_SCHOOL = "No school took part: none is mapped to this source (or each was left out), so nothing synced. Map schools first."
+
+
 def _settle(night_id: int) -> bool:
     """When every run of the night is final: the night's outcome, an empty spool and (once) the digest."""
     db.session.expire_all()
@@ -484,7 +487,8 @@ def _settle(night_id: int) -> bool:
     night = db.session.get(SourceNight, night_id)
     values = {"status": "succeeded" if all(status == "succeeded" for status in statuses) else "problems"}
     if not statuses:
-        values["status"] = "skipped"
+        # The page polled to a bare "Skipped" once the notice had gone: say why, where the night is shown
+        values.update(status="skipped", error_message=night.error_message or NO_SCHOOL)
     elif night.read_at is None:  # its runs ended (failed as stale) before the read did: the reader died
         values.update(status="failed", error_message="The worker reading the district's SIS stopped before the "
                                                      f"read was complete, so no school was changed. {NOTHING_CHANGED}")

@@ -33,7 +33,13 @@ def error_page(title: str, message: str, status: int):
 
 
 def _register_error_page(status: int, title: str, message: str) -> None:
-    bp.app_errorhandler(status)(lambda error: error_page(title, message, status))
+    def handler(error):
+        # abort(403, description=...) says what this page is for instead of the general sentence (an owner on a
+        # District Manager's page read "Rostering is for school Owners and District Managers")
+        told = getattr(error, "description", None)
+        default = getattr(type(error), "description", None)
+        return error_page(title, told if told and told != default else message, status)
+    bp.app_errorhandler(status)(handler)
 
 
 for _status, _title, _message in ERROR_PAGES:

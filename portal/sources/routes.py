@@ -176,6 +176,11 @@ def _mapping_done(district, source, notice, errors=None, status=200):
 @district_manager_required
 def map_school(district, source):
     """Confirm a mapping: this portal school is that SIS school."""
+    if not str(request.form.get("school_id", "")).strip():  # "Choose a school…" left as it was: say so, not a 404
+        sis = _text("sis_name") or _text("sis_school_id")
+        return _mapping_done(district, source, "", status=422, errors={
+            "school": f"Choose the portal school for SIS school {sis} in its menu, then press Confirm mapping "
+                      "(or Add this school to the portal if the portal does not have it yet)."})
     school = _school_of(district)
     try:
         service.map_school(source, school, _text("sis_school_id"), current_user, sis_name=_text("sis_name"))

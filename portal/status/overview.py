@@ -26,6 +26,7 @@ class SchoolSchedule:
     last_run: SyncRun | None
     last_run_at: str
     people: int = 0  # active people in the school's directory
+    source_off: str = ""  # a mapped school whose own switch is on while its source's nights are off: the source's name
 
 
 def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:
@@ -65,9 +66,14 @@ def school_schedules(schools: list[School], now: datetime | None = None) -> list
     for school in schools:
         conn, run, zone = conns.get(school.id), runs.get(school.id), school.district.zone
         moment = run and (run.finished_at or run.started_at or run.created_at)
+        # A mapped school syncs in its source's night: the source's time, and only while the source's nights are on
+        # (the school's own time and switch alone said "On nightly at 2:00 AM" beside "No nightly run scheduled").
+        source = conn.source if conn is not None and conn.source_id is not None else None
+        own_on = bool(conn and conn.automatic)
         rows.append(SchoolSchedule(
-            school=school, connected=bool(conn and conn.can_sync), automatic=bool(conn and conn.automatic),
-            sync_time=clock_text(parse_sync_time(conn.sync_time if conn else None)), zone=zone.key,
+            school=school, connected=bool(conn and conn.can_sync), automatic=own_on and (source is None or source.automatic),
+            sync_time=clock_text(parse_sync_time(source.sync_time if source else conn.sync_time if conn else None)),
+            zone=zone.key, source_off=source.name if source is not None and own_on and not source.automatic else "",
             next_run=_next_run_text(conn, now) if conn and conn.can_sync else "",
             last_run=run, last_run_at=local_text(moment.astimezone(zone)) if moment else "",
             people=people.get(school.id, 0)))

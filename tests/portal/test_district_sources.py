@@ -181,10 +181,24 @@ def test_a_school_first_connected_by_its_mapping_follows_the_sources_nights(worl
     assert not kept_off.automatic and next_run_at(kept_off) is None
 
 
-@pytest.mark.parametrize("data", [{"school_id": ""}, {"school_id": "abc"}, {"school_id": "999999"}])
+@pytest.mark.parametrize("data", [{"school_id": "abc"}, {"school_id": "999999"}])
 def test_mapping_an_unknown_school_is_404(client, world, aeries, data):
     source = service.save_source(world["district"], "aeries", form(aeries), None)
     assert post(client, f"{world['base']}/{source.id}/mappings", {**data, "sis_school_id": "5"}).status_code == 404
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_confirm_mapping_with_no_school_chosen_says_to_choose_one(app, client, world, aeries, htmx):
+    """'Choose a school…' left as it was: the page says what to do (it was a 404 the page swallowed silently)."""
+    source = service.save_source(world["district"], "aeries", form(aeries), None)
+    _run_test(app, client, world, source)
+    response = post(client, f"{world['base']}/{source.id}/mappings",
+                    {"school_id": "", "sis_school_id": "5", "sis_name": "García Middle School"}, htmx=htmx)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Choose the portal school for SIS school García Middle School" in body
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "source_mapped")) == 0
 
 
 def test_a_school_of_another_district_cannot_be_mapped_or_unmapped(client, world, aeries):
@@ -308,6 +322,24 @@ def test_other_roles_owners_included_get_403(app, client, auth, world, who):
     auth.login(person.email)
     for route in source_routes(app):
         assert _call(client, route, world["district"].id, source.id).status_code == 403, route
+
+
+def test_an_owner_on_a_sources_page_is_told_who_sets_sources_up(client, auth, world):
+    """The 403 page told an Owner that "Rostering is for school Owners and District Managers"."""
+    source = make_source(world["district"])
+    auth.logout()
+    auth.login(make_owner(world["obrien"]).email)
+    for url in (world["base"], f"{world['base']}/{source.id}"):
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 403
+        assert "SIS sources are set up by your district&#39;s District Managers" in body
+        assert "Rostering is for school Owners and District Managers" not in body
+    auth.logout()
+    auth.login(make_person(world["obrien"], role="teacher", password=PASSWORD).email)
+    other = client.get(f"/schools/{world['obrien'].slug}/rostering")  # any other 403 keeps the general sentence
+    assert other.status_code == 403 and "Rostering is for school Owners and District Managers" in other.get_data(
+        as_text=True)
 
 
 def test_another_district_or_source_is_404(app, client, auth, world):

@@ -273,6 +273,17 @@ def test_review_run_lists_who_would_be_archived_with_approve_and_discard(client,
     assert "Approve and archive" in html and "Discard this run" in html
 
 
+def test_a_held_run_says_its_creates_and_updates_are_not_made_yet(client, owner, world):
+    """The held panel showed "2 Created, 5 Updated" beside "stopped without changing anything": it says they wait."""
+    run = make_run(world["school"], status="needs_review", would_archive=20, rostered_total=73, created=2, updated=5)
+    html = client.get(page_url(f"/runs/{run.id}/progress"), headers=HX).get_data(as_text=True)
+    assert "Its other changes wait too: 2 to create and 5 to update" in html
+    assert "approving runs the sync again and makes them with the archiving" in html
+    only_archives = make_run(world["school"], status="needs_review", would_archive=20, rostered_total=73)
+    html = client.get(page_url(f"/runs/{only_archives.id}/progress"), headers=HX).get_data(as_text=True)
+    assert "Its other changes wait too" not in html
+
+
 def test_preview_lists_planned_changes_with_field_diffs(client, owner, world):
     run = make_run(world["school"], trigger="preview", status="succeeded")
     make_change(run, "update", source_id="s-2", field="family_name", before="Smith", after="Smyth")

@@ -155,3 +155,5 @@ def test_a_source_with_no_mapped_school_says_to_map_schools_first(app, client, w
     db.session.expire_all()
     assert [night.status for night in nights()] == ["skipped"]  # it ends, so it never blocks the next press
     assert "Run tonight's sync now" in words(client.get(url))
+    # once the press's notice has gone, the night itself still says why it was skipped (it was a bare "Skipped")
+    assert "none is mapped to this source" in words(client.get(f"/districts/{world['district'].id}/sources/{empty.id}"))

@@ -43,6 +43,24 @@ def test_the_overview_shows_each_sources_last_night_and_each_schools_result(clie
         assert f"/schools/{school.slug}/rostering/runs/" in section and school.name in section and label in section
 
 
+def test_a_digest_that_could_not_be_sent_is_said_on_the_overview(client, auth, district):
+    """The mail server was down: the manager who chose the digest got nothing and the page said nothing either."""
+    place, source, (mine, _sibling) = district
+    db.session.execute(db.update(SourceNight).values(digest_status="not_sent"))
+    db.session.commit()
+    auth.login(make_district_manager(place).email)
+    section = text(client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]
+    assert "The digest email of this night was not sent: the portal could not reach its mail server" in section
+    db.session.execute(db.update(SourceNight).values(digest_status="sent"))
+    db.session.commit()
+    assert "was not sent" not in text(client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]
+    auth.logout()
+    db.session.execute(db.update(SourceNight).values(digest_status="not_sent"))
+    db.session.commit()
+    auth.login(make_owner(mine).email)  # an owner does not get the digest: not theirs to hear about
+    assert "was not sent" not in text(client.get(f"/districts/{place.id}/rostering"))
+
+
 def test_a_source_without_a_night_yet_says_when_it_runs(client, auth, app):
     place = make_district()
     make_source(place, name="New SIS", automatic=True, sync_time="03:00")

@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import make_district, make_district_manager, make_owner, make_person, make_run, make_school
+from tests.factories import (make_district, make_district_manager, make_owner, make_person, make_run, make_school,
+                             make_source, map_school)
 from tests.support import scheduled_school
 
 NY = ZoneInfo("America/New_York")
@@ -48,6 +49,27 @@ def test_a_school_due_now_says_so(client, auth, district):
     auth.login(make_district_manager(district).email)
     page = client.get(f"/districts/{district.id}/rostering").get_data(as_text=True)
     assert "Due now" in _row(page, school)
+
+
+def test_a_mapped_school_shows_its_sources_time_and_says_when_the_sources_nights_are_off(client, auth, district):
+    """A mapped school syncs in its source's night: the overview named the school's own old time and said "On"
+    beside "No nightly run scheduled" while the source's nightly sync was off."""
+    nightly_source = make_source(district, sync_time="01:30", automatic=True)
+    off_source = make_source(district, name="Hudson SIS (paused)", sync_time="03:45", automatic=False)
+    on = map_school(make_school(district, name="Birch High"), nightly_source, "5", automatic=True, sync_time="02:00")
+    off = map_school(make_school(district, name="Cedar Middle"), off_source, "6", automatic=True, sync_time="02:00")
+    auth.login(make_district_manager(district).email)
+    page = client.get(f"/districts/{district.id}/rostering").get_data(as_text=True)
+    birch = _row(page, on.school)
+    assert ">On</span> nightly at 1:30 AM" in birch and "2:00 AM" not in birch and "No nightly run" not in birch
+    cedar = _row(page, off.school)
+    assert ">On</span>" not in cedar and "No nightly run scheduled" in cedar
+    assert "the district source Hudson SIS (paused)" in cedar and "does not sync every night" in cedar
+    assert f'href="/districts/{district.id}/sources"' in cedar
+    auth.logout()
+    auth.login(make_owner(off.school).email)
+    owned = _row(client.get(f"/districts/{district.id}/rostering").get_data(as_text=True), off.school)
+    assert "your District Manager turns it on" in owned and "/sources" not in owned
 
 
 def test_an_owner_sees_only_their_school(client, auth, district):
