@@ -44,13 +44,18 @@ def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) ->
 def _elsewhere(school_id: int, district_id: int):
     """One query for every sign-in account outside the school: (given, family, email, its school's name, its
     district's name, is a manager of this school's district). Sign-in accounts are the few staff with passwords, so
-    this is small next to the school's own people; the partial index ix_person_sign_in serves it."""
+    this is small next to the school's own people; the partial index ix_person_sign_in serves it.
+
+    "Another school" is spelled `school_id < id OR school_id > id`, not `!=`: ranges are conditions on the index's
+    leading column, so PostgreSQL scans the partial index even without statistics (a table never analysed, as after
+    a first night's bulk create with autovacuum behind or off). With `!=` it read the whole person table instead,
+    once per school: 18 ms a school at 92,000 people (0.08 ms now), growing with the district."""
     return (db.select(Person.given_name, Person.family_name, Person.email, School.name, District.name,
                       db.and_(Person.school_id.is_(None), Person.district_id == district_id),
                       in_district(district_id))
             .outerjoin(School, School.id == Person.school_id).outerjoin(District, District.id == Person.district_id)
             .where(Person.can_sign_in, Person.email.is_not(None), Person.email != "",
-                   db.or_(Person.school_id.is_(None), Person.school_id != school_id)))
+                   db.or_(Person.school_id.is_(None), Person.school_id < school_id, Person.school_id > school_id)))
 
 
 def in_district(district_id: int):
