@@ -574,3 +574,18 @@ def test_back_to_school_hint_after_a_pause_in_the_settings_partial(client, owner
     data = {"sync_students": "on", "sync_time": "02:00", "archive_threshold_percent": "10"}
     html = post(client, "/settings", data).get_data(as_text=True)
     assert "Sync settings saved." in html and "Your seasonal pause ended on Jan 8, 2027" in html
+
+
+def test_the_history_marks_a_held_runs_and_a_previews_counts_as_planned(client, owner, world):
+    """Sync history listed a held run's (and a preview's) creates and updates under Created and Updated as if made."""
+    held = make_run(world["school"], status="needs_review", would_archive=20, rostered_total=73, created=2, updated=5)
+    preview = make_run(world["school"], trigger="preview", status="succeeded", created=4, archived=3)
+    synced = make_run(world["school"], status="succeeded", created=6, updated=1)
+    html = client.get(page_url("/runs"), headers=HX).get_data(as_text=True)
+    def row(run):
+        start = html.index(f"/runs/{run.id}\"")
+        return html[start:html.index("</tr>", start)]
+    assert "<td>2 <span class=\"muted\">planned</span></td><td>5 <span class=\"muted\">planned</span></td>" in row(held)
+    assert "<td>4 <span class=\"muted\">planned</span></td><td>0</td>" in row(preview)
+    assert "3 <span class=\"muted\">planned</span>" in row(preview)
+    assert "planned" not in row(synced) and "<td>6</td><td>1</td>" in row(synced)
