@@ -60,7 +60,9 @@ def test_applying_the_undo_puts_names_back_and_shows_the_undo_run(client, world)
     assert f"This run undid <a href=\"{base}/runs/{run.id}\">sync #{run.shown_number}</a>" in page
     assert f"<h2 id=\"run-heading\">Undo #{undo.shown_number}</h2>" in page
     assert "Undo succeeded." in page
+    assert "Read from the SIS" not in page  # it said "Read from the SIS 0 people": an undo reads no SIS
     original = text(client.get(f"{base}/runs/{run.id}"))
+    assert "<dt>Read from the SIS</dt>" in original
     assert f"Undone by <a href=\"{base}/runs/{undo.id}\">run #{undo.shown_number}</a>" in original
     assert "Undo this sync…" not in original
     assert "Undid a sync" in text(client.get(f"{base}/audit"))
