@@ -31,6 +31,11 @@ class Limits:
     max_line_bytes: int = MB  # one physical line of a CSV file
 
 
+def base_name(name: str) -> str:
+    r"""A bundle entry's file name without its folders (old Windows zip tools store export\users.csv)."""
+    return re.split(r"[/\\]", name)[-1]
+
+
 def _size(n: int) -> str:
     return f"{n / MB:,.0f} MB" if n >= MB else f"{n:,} bytes"
 
@@ -137,7 +142,7 @@ class BundleFiles:
         return io.BufferedReader(counted, buffer_size=256 * 1024)
 
     def _add(self, name: str, size: int) -> None:
-        base = re.split(r"[/\\]", name)[-1]  # old Windows zip tools store export\users.csv
+        base = base_name(name)
         # macOS "Compress" adds __MACOSX/._name copies (resource forks, not CSV): never read them
         if not base.lower().endswith(".csv") or base.startswith(".") or name.startswith("__MACOSX/"):
             self.others.append(name)
@@ -193,7 +198,7 @@ class BundleFiles:
         for info in self._zip.infolist():
             self._check_entry(info)
             if info.is_dir():
-                self.folders.append(re.split(r"[/\\]", info.filename.rstrip("/\\"))[-1])
+                self.folders.append(base_name(info.filename.rstrip("/\\")))
             else:
                 self._add(info.filename, info.file_size)
         self._check_sizes()

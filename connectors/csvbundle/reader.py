@@ -1,9 +1,8 @@
 """A OneRoster CSV bundle as one more roster source: validated while streamed, read as the API reader's records."""
-import re
 from collections.abc import Iterator
 
 from ..records import ROLES, PersonRecord, RecordProblem, SchoolRecord
-from .archive import BundleFiles, Limits
+from .archive import BundleFiles, Limits, base_name
 from .errors import BundleInvalid
 from .manifest import read_manifest
 from .orgs import read_orgs, read_roles
@@ -142,7 +141,7 @@ def open_bundle(path, limits: Limits | None = None) -> CsvBundle:
 
 def ignored_file_reason(name: str) -> str:
     """Why a file of the bundle is not read, in words that do not send the admin looking for a broken export."""
-    base = re.split(r"[/\\]", name)[-1]
+    base = base_name(name)
     if name.startswith("__MACOSX/") or base.startswith("._") or base == ".DS_Store":
         return (f"{name} is a hidden file macOS adds when it zips a folder; it is not part of the OneRoster export "
                 "and is ignored.")
