@@ -122,6 +122,18 @@ def _utf16_without_bom(head: bytes) -> bool:
                                or (not even.strip(b"\x00") and 0 not in odd))
 
 
+def binary_start(first: bytes) -> str | None:
+    """What a file's first bytes show it to be when that is not CSV text (a workbook, an archive, binary data)."""
+    for magic, what in _MAGIC:
+        if first.startswith(magic):
+            return f"The file is {what} renamed .csv, not CSV text."
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64]):
+        return None  # UTF-16 text: named as such when the file is read
+    if b"\x00" in first or any(b in _CONTROL for b in first):
+        return "The file holds binary data, not CSV text."
+    return None
+
+
 def _check_start(first: bytes) -> None:
     for magic, what in _MAGIC:
         if first.startswith(magic):

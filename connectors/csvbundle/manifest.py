@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 from .report import Report
 from .spec import COLUMNS, MANIFEST, MODES, NEEDED, VERSIONS
+from .lines import NOT_RENAMED, binary_start
 from .tables import Header, read_rows
 
 SPEC_FILES = frozenset(name for _, name in COLUMNS) | {"manifest.csv"}
@@ -35,6 +36,7 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
                      "version it is or whether its files are bulk or delta; nothing else was checked."
                      + _folder("manifest.csv", files) + _lookalike("manifest.csv", files), MANIFEST_HELP)
+        _name_binary_files(files, report)
         return manifest
     values: dict[str, tuple[str, int]] = {}
     stream = files.open("manifest.csv")
@@ -128,6 +130,19 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
         if manifest.modes.get(key) == "absent":
             report.warning(key, 0, "", f"The manifest says {key} is absent, so the file sent is ignored.",
                            f"Set file.{key[:-4]} to bulk or delta if the file should be read.")
+
+
+def _name_binary_files(files, report: Report) -> None:
+    """With no manifest nothing else is read, so a bundle of renamed workbooks or binary files would be told only
+    to add a manifest; each such file is named from its first bytes, so the admin learns the export itself is wrong."""
+    for key in sorted(files.members):
+        stream = files.open(key)
+        try:
+            what = binary_start(stream.read(4096))
+        finally:
+            stream.close()
+        if what:
+            report.error(key, 1, "", what, NOT_RENAMED)
 
 
 def _folder(key: str, files) -> str:

@@ -254,3 +254,18 @@ def test_macos_resource_fork_copies_are_ignored(tmp_path):
         "export and is ignored. Nothing to do.",
         ".hidden.csv: .hidden.csv is a hidden file, not part of the OneRoster export, and is ignored. Nothing to do.",
         "readme.txt: readme.txt is not a CSV file and is ignored. Nothing to do."]
+
+
+def test_with_no_manifest_files_that_are_not_csv_text_are_named_too(tmp_path):
+    """An upload of binary files as .csv (a workbook or a photo renamed) must not be told only to add a manifest:
+    adding one would just lead to the next error, and the admin would never learn the export itself was wrong."""
+    files = bundle_files(bytes(range(256)) * 8, manifest_csv=None)
+    files["orgs.csv"] = b"%PDF-1.7\n" + bytes(range(256))
+    report = report_for(tmp_path, files)
+    assert texts(report)[1:] == [
+        "orgs.csv line 1: The file is a PDF document renamed .csv, not CSV text. Export the OneRoster CSV file "
+        "again; do not rename other files to .csv.",
+        "users.csv line 1: The file holds binary data, not CSV text. Export the OneRoster CSV file again; do not "
+        "rename other files to .csv."]
+    assert texts(report)[0].startswith("manifest.csv: manifest.csv is missing")
+    assert not report.applicable
