@@ -80,13 +80,17 @@ def build_digest(night: SourceNight, people: list[Person]) -> list[EncodedMessag
     return [EncodedMessage(subject, recipients=[p.email], body=text, html=html) for p in people]
 
 
+INTERNAL_ERROR = "The digest could not be prepared because of an internal error; the night itself is unaffected."
+
+
 def send_night_digest(night_id: int) -> None:
     """Email the digest once to the managers who chose it; records sent / not_sent / none_opted_in."""
-    never_raise(lambda: _send(night_id), f"digest for source night {night_id}", lambda: _record(night_id, "not_sent"))
+    never_raise(lambda: _send(night_id), f"digest for source night {night_id}", lambda: _record(night_id, "not_sent", INTERNAL_ERROR))
 
 
-def _record(night_id: int, status: str) -> None:
-    db.session.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(digest_status=status))
+def _record(night_id: int, status: str, error: str = "") -> None:
+    db.session.execute(db.update(SourceNight).where(SourceNight.id == night_id)
+                       .values(digest_status=status, digest_error=clip(error, ERROR_CHARS)))
     db.session.commit()
 
 
@@ -105,8 +109,9 @@ def _send(night_id: int) -> None:
             for message in build_digest(night, people):
                 connection.send(message)
     except (smtplib.SMTPException, OSError) as exc:
-        log.warning("digest for source night %s not sent: %s", night_id, readable_mail_error(exc))
-        _record(night_id, "not_sent")
+        error = readable_mail_error(exc)
+        log.warning("digest for source night %s not sent: %s", night_id, error)
+        _record(night_id, "not_sent", error)
         return
     _record(night_id, "sent")
 

@@ -175,8 +175,9 @@ def _send(run_id: int) -> None:
                     missed.append(person.email)
                     error = readable_mail_error(exc)
     except (smtplib.SMTPException, OSError) as exc:
-        log.warning("report for sync run %s not sent: %s", run_id, exc)
-        _record(run, "not_sent", readable_mail_error(exc))
+        error = readable_mail_error(exc)
+        log.warning("report for sync run %s not sent: %s", run_id, error)
+        _record(run, "not_sent", error)
         return
     if missed:
         _record(run, "not_sent", f"Sent to {len(people) - len(missed)} of {len(people)} owners. {error}")

@@ -546,6 +546,7 @@ class SourceNight(db.Model):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str] = mapped_column(Text, default="")
     digest_status: Mapped[str] = mapped_column(String(16), default="")  # "" | sent | not_sent | none_opted_in
+    digest_error: Mapped[str] = mapped_column(Text, default="")  # why a not_sent digest was not sent (no secret)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the SIS read ended (complete)

@@ -14,7 +14,8 @@ from portal.extensions import mail
 from store.db import db
 from store.models import Person, SourceNight, SpoolRecord, SyncRun
 from tests.factories import make_district, make_district_manager, make_school, map_school
-from tests.support import SETTINGS, connect, people, quick_client, sandbox_fixture, sandbox_source, sync
+from tests.support import (SETTINGS, closed_port, connect, people, quick_client, sandbox_fixture, sandbox_source, sync,
+                           use_mail_server)
 
 sandbox = sandbox_fixture(schools=4, students=240, seed=23, scope="module")
 NIGHT = dict(SETTINGS, sync_parents=True, archive=True, automatic=True)
@@ -208,6 +209,18 @@ def test_a_digest_that_cannot_be_built_leaves_the_night_succeeded_and_says_not_s
         night = run_night_now(source)
     assert outbox == [] and (night.status, night.digest_status) == ("succeeded", "not_sent")
     assert f"digest for source night {night.id} could not be built" in caplog.text
+    assert "internal error; the night itself is unaffected" in night.digest_error
+
+
+def test_a_digest_the_mail_server_refuses_records_why_for_the_overview(app, district):
+    """The manager saw only that the digest was not sent, never whether the server was down or refused the login."""
+    from jobs import digest
+    source, _schools = district
+    digest.set_report_choice(make_district_manager(source.district), "digest")
+    use_mail_server(app, closed_port())
+    night = run_night_now(source)
+    assert (night.status, night.digest_status) == ("succeeded", "not_sent")
+    assert "connection refused" in night.digest_error and "MAIL_PORT" in night.digest_error
 
 
 def test_roster_sync_district_json_prints_each_school_as_the_single_school_json_does(app, district, sandbox, runner):

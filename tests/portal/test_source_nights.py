@@ -50,7 +50,12 @@ def test_a_digest_that_could_not_be_sent_is_said_on_the_overview(client, auth, d
     db.session.commit()
     auth.login(make_district_manager(place).email)
     section = text(client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]
-    assert "The digest email of this night was not sent: the portal could not reach its mail server" in section
+    assert "The digest email of this night was not sent. The portal could not reach its mail server" in section
+    reason = "Could not connect to the mail server smtp.example.org:25 (connection refused); check MAIL_SERVER."
+    db.session.execute(db.update(SourceNight).values(digest_error=reason))
+    db.session.commit()
+    assert f"The digest email of this night was not sent. {reason}" in text(
+        client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]
     db.session.execute(db.update(SourceNight).values(digest_status="sent"))
     db.session.commit()
     assert "was not sent" not in text(client.get(f"/districts/{place.id}/rostering")).split('id="source-nights"')[1]

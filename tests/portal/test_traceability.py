@@ -4,6 +4,7 @@ import csv
 from html import unescape
 import importlib.util
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -275,3 +276,19 @@ def test_overview_and_your_schools_show_outcome_with_issues_links_and_people(cli
     assert f'href="/schools/trace/rostering/runs/{run.id}"' in home
     assert "Not connected: set up Rostering" in home  # the sibling has no connection yet
     assert sibling.name in home
+
+
+def test_the_run_page_says_whether_its_report_email_went_out_and_why_not(client, school, owner):
+    """An owner who chose the report and got none had no way to learn that the mail server refused it."""
+    reason = "The mail server smtp.example.org:587 refused the login; check MAIL_USERNAME and MAIL_PASSWORD."
+    failed = make_run(school, status="succeeded", report_status="not_sent", report_error=reason)
+    sent = make_run(school, status="succeeded", report_status="sent")
+    nobody = make_run(school, status="succeeded", report_status="none_opted_in")
+    pending = make_run(school, status="running")
+
+    def page_words(run):
+        return " ".join(re.sub(r"<[^>]+>", " ", page(client, f"/rostering/runs/{run.id}")).split())
+    assert f"Report email Not sent. {reason}" in page_words(failed)
+    assert "Report email Sent" in page_words(sent)
+    assert "Not sent: nobody chose to get this school's report" in page_words(nobody)
+    assert "Report email" not in page_words(pending)
