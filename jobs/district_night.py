@@ -32,7 +32,8 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run, unforeseen
-from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, refile_parents, step_of
+from .spool import (PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, reclaim_spool, refile_parents,
+                    step_of)
 from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
@@ -470,6 +471,7 @@ def _fail_night(night_id: int, status: str, message: str) -> None:
             _send_report(run.id)
     _note(night_id, status=status, error_message=message, finished_at=datetime.now(timezone.utc))
     delete_spool(night_id, everything=True)
+    reclaim_spool()
     _send_digest(night_id)
 
 
@@ -498,6 +500,7 @@ def _settle(night_id: int) -> bool:
                             .values(finished_at=datetime.now(timezone.utc), **values)).rowcount
     if done:
         delete_spool(night_id, everything=True)
+        reclaim_spool()
         _send_digest(night_id)
     return bool(done)
 

@@ -18,6 +18,7 @@ and parents, then students, then teachers, each in the SIS's sourcedId order) an
 `connectors.people.school_page` filter, so the planner sees what the school's own read would have given it.
 """
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from .fetch import STEPS, fetch_steps
 from .sync import SyncRefused
 
 SPOOL = SpoolRecord.__table__
+log = logging.getLogger(__name__)
 WRITE_BATCH = 5000
 # Records per page fed to the planner. Not the client's 1,000: each page costs a progress commit (on a thread that
 # takes the GIL), a lock check and the planner's per-page work, ~14% of a no-change school's samples at 1,000.
@@ -309,6 +311,21 @@ def delete_spool(night_id: int, school_id: int | None = None, *, everything: boo
                             else SpoolRecord.school_id == school_id)
     with db.engine.begin() as conn:
         conn.execute(query)
+
+
+def reclaim_spool() -> None:
+    """Once a night's rows are gone, let PostgreSQL reuse their space. A district night writes and deletes a row per
+    person, and where autovacuum is off or behind (this machine's PostgreSQL runs with it off) every night's dead
+    rows stayed on disk: the table grew by the district's size each night. VACUUM blocks no other night's COPY or
+    read; a failure is only logged, the night's outcome does not hang on it."""
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite reuses a deleted row's pages by itself
+    db.session.commit()  # this worker's own open transaction holds a snapshot older than the delete: VACUUM would keep it all
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM {SPOOL.name}")
+    except Exception as exc:  # noqa: BLE001 - a maintenance step; the night has ended whatever it does
+        log.warning("could not vacuum the spool table: %s", exc)
 
 
 class SpooledPages:

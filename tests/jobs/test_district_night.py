@@ -11,6 +11,8 @@ from jobs import sync as sync_job
 from jobs.district_night import SourceLock, night_runs, read_night, run_night_now, start_night
 from jobs.schedule import run_tick
 from portal.extensions import mail
+from sqlalchemy import text as sql
+
 from store.db import db
 from store.models import Person, SourceNight, SpoolRecord, SyncRun
 from tests.factories import make_district, make_district_manager, make_school, map_school
@@ -351,3 +353,22 @@ def test_the_nights_records_read_climb_while_it_reads(app, district, sandbox, mo
     for read, shown in seen[4:]:
         assert read - 4 * 20 <= shown <= read
     assert night.records_read == sandbox.served()["total_records"]
+
+
+def test_the_spool_does_not_grow_night_after_night_where_autovacuum_is_off(app, district):
+    """Each night wrote and deleted a row per person; with autovacuum off (this machine's PostgreSQL) the dead rows
+    stayed, and the spool table grew by the district's size every night until the disk filled."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reuses deleted rows' pages by itself")
+    source, _schools = district
+    size = "select pg_relation_size('spool_record'), pg_indexes_size('spool_record')"
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("alter table spool_record set (autovacuum_enabled = false)")
+    sizes = []
+    for _ in range(5):
+        assert run_night_now(source).status == "succeeded"
+        sizes.append(tuple(db.session.execute(sql(size)).one()))
+        db.session.commit()
+    heap, indexes = zip(*sizes)
+    assert max(heap) <= heap[0] + 4 * 8192, sizes  # the rows' pages are given back (the table ends each night empty)
+    assert indexes[-1] <= 3 * indexes[0], sizes  # index pages are reused; without the vacuum they grow every night
