@@ -34,6 +34,12 @@ FAILURE_CHECKS = (
     "Check that the SIS's API permissions still allow reading every area the sync uses.",
     "Check that the SIS is up and reachable; a sync retries busy servers but gives up after several tries.",
 )
+# A school mapped to a district source: its Rostering page refuses Test connection and shows no credentials, so the
+# owner is sent to the District Managers, and they to the source's page.
+OWNER_SOURCE_CHECK = ("{school} syncs from the district's SIS source \"{source}\": its District Managers test it and "
+                      "change its credentials on the district's Sources page, so forward this email to one of them.")
+MANAGER_SOURCE_CHECK = ("Open the source \"{source}\" on the district's Sources page ({url}) and run Test connection: "
+                        "each failing row says what to fix, and the SIS's schools are listed beside their mappings.")
 
 
 class _TimedConnection(Connection):
@@ -107,10 +113,20 @@ def report_context(run: SyncRun) -> dict:
         "duration": duration_text(run.duration_seconds),
         "run_url": f"{base}/schools/{school.slug}/rostering/runs/{run.id}",
         "failure_checks": bundle_report.CSV_FAILURE_CHECKS if bundle is not None else FAILURE_CHECKS,
+        "source": None if bundle is not None else getattr(get_connection(school.id), "source", None),
         "hold": archive_hold(run, db.session.scalar(db.select(RosterConnection.archive_threshold_percent).where(
             RosterConnection.school_id == school.id))),  # a held run: the page's own sentence
         "credentials_warning": credentials_warning(get_connection(school.id)),
     }
+
+
+def source_checks(context: dict, manager: bool) -> tuple[str, ...]:
+    """What to check after a failed sync of a school on a district source, for whoever can act on it."""
+    source, school = context["source"], context["school"]
+    if not manager:
+        return OWNER_SOURCE_CHECK.format(school=school.name, source=source.name), FAILURE_CHECKS[-1]
+    url = f"{current_app.config['PORTAL_BASE_URL'].rstrip('/')}/districts/{source.district_id}/sources/{source.id}"
+    return MANAGER_SOURCE_CHECK.format(source=source.name, url=url), *FAILURE_CHECKS[1:]
 
 
 def clip(text: str, limit: int) -> str:
@@ -132,8 +148,9 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
             if context["bundle"] is not None else {}
         if context["bundle"] is not None and context["bundle"].source_id is not None and not manager:
             links.update(bundle_report.owner_view(context["bundle"]))
+        checks = {"failure_checks": source_checks(context, manager)} if context["source"] is not None else {}
         bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **{
-            **context, **links}, for_manager=manager))) for kind in ("txt", "html"))
+            **context, **links, **checks}, for_manager=manager))) for kind in ("txt", "html"))
     # One message per recipient: nobody sees another's address.
     return [EncodedMessage(subject, recipients=[p.email], body=bodies[p.role == "district_manager"][0],
                            html=bodies[p.role == "district_manager"][1]) for p in people]

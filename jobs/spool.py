@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from connectors.people import DateCheck, Normalised, school_page
+from connectors.people import WHO, DateCheck, Normalised, school_page
 from connectors.records import PersonRecord
 from store.db import db
-from store.models import RosterConnection, SourceNightRun, SpoolRecord, SyncRun
+from store.models import RosterConnection, SourceNight, SourceNightRun, SpoolRecord, SyncRun
 
 from .fetch import STEPS, fetch_steps
 from .sync import SyncRefused
@@ -42,6 +42,10 @@ READ_BATCH = 5000
 FETCH_BATCH = 20000  # rows per query of the read-back: a 10,000-person school in one query (25% less time than 5,000)
 CHANGED_SINCE_READ = ("This school's SIS School ID or the roles it syncs changed after tonight's read of the district's "
                       "SIS, so it was not synced from that read. Run Sync now to sync it with its new settings.")
+NOBODY_OF_SCHOOL = ("None of the {read:,} records tonight's read of the district's SIS brought are {who} of SIS school "
+                    "{school}, so this school's sync stopped instead of treating all of its {who} as gone. Check the "
+                    "school's SIS School ID in its mapping on the source's page (testing the source lists the SIS's "
+                    "schools), and that the source's client may read {who}.")
 PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
 
 
@@ -347,11 +351,17 @@ class SpooledPages:
             # The read filed other roles or another SIS school for it: planning from it could archive people
             # the read never looked for.
             raise SyncRefused(CHANGED_SINCE_READ)
-        yield self._pages(job)
+        read = db.session.scalar(db.select(SourceNight.records_read).where(SourceNight.id == self.night_id)) or 0
+        yield self._pages(job, read)
 
-    def _pages(self, job) -> Iterator[tuple[str, list]]:
+    def _pages(self, job, read: int) -> Iterator[tuple[str, list]]:
         labels = {step_of(roles): (label, frozenset(roles))
                   for label, roles in fetch_steps(job.options.roles, job.options.parents)}
+        # A full read of the SIS's global listings that filed nobody at all for this school found none of its
+        # people: as in its own sync (connectors.people.iter_roster), that is a wrong School ID, not an empty school,
+        # and planning from it would archive everyone (staff-only schools read `users`, as their own sync does).
+        guarded = [role for role in WHO if role in job.options.roles] if self._since is None else []
+        found = False
         seen: set[str] = set()
         current, dates = None, None
         for rows in spooled_rows(self.night_id, job.school_id):
@@ -363,9 +373,14 @@ class SpooledPages:
                         yield labels[current][0], [dates.notice("users")]
                     current, dates = step, DateCheck(self.read_started)
                 label, roles = labels[step]
-                yield label, school_records(group, roles, job.settings.school_id, seen, dates)
+                records = school_records(group, roles, job.settings.school_id, seen, dates)
+                found = found or bool(records)
+                yield label, records
         if dates is not None and dates.count:
             yield labels[current][0], [dates.notice("users")]
+        if guarded and read and not found:
+            who = " or ".join(WHO[role].lower() for role in guarded)
+            raise SyncRefused(NOBODY_OF_SCHOOL.format(read=read, who=who, school=job.settings.school_id))
 
 
 def _by_step(rows: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:

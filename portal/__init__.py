@@ -6,7 +6,7 @@ from werkzeug.routing import IntegerConverter
 from connectors.redact import install_log_redaction
 from store.db import db
 
-from . import filters, queue, security
+from . import filters, htmx, queue, security
 from .auth import bp as auth_bp
 from .cli import register_cli
 from .config import Config, INSTANCE_DIR, check_production_config
@@ -50,6 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
+    login_manager.unauthorized_handler(lambda: htmx.sign_in_first(
+        login_manager.login_view, login_manager.login_message, login_manager.login_message_category))
     login_manager.session_protection = "strong"
 
     filters.init_app(app)

@@ -1,8 +1,9 @@
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from ..access import managed_schools
+from ..htmx import is_htmx
 from ..status.overview import school_schedules
 from . import bp
 
@@ -52,7 +53,16 @@ def bad_request(error):
                       400)
 
 
+PAGE_EXPIRED = ("This page was older than your sign-in (you signed in again, perhaps in another tab), so nothing was "
+                "done. It has been reloaded: try again.")
+
+
 @bp.app_errorhandler(CSRFError)
 def csrf_failed(error):
+    if is_htmx():  # htmx swaps no 400, so the button would seem to do nothing: reload the page with a fresh token
+        flash(PAGE_EXPIRED, "error")
+        response = make_response("", 400)
+        response.headers["HX-Refresh"] = "true"
+        return response
     return error_page("Please try again", "This form has expired or did not come from this portal. "
                                           "Reload the page and try again.", 400)

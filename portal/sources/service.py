@@ -73,7 +73,7 @@ def clean_name(district: District, name: str, default: str, source: Source | Non
 def save_source(district: District, vendor: str, values: dict, actor: Person | None, *, source: Source | None = None,
                 name: str = "", automatic: bool | None = None, sync_time: str | None = None) -> Source:
     """Validate and save a source (new when `source` is None); its schools' next syncs are full."""
-    errors = {}
+    errors, settings = {}, None
     try:
         settings = validate_source(vendor, values, source)
     except InvalidSettings as exc:
@@ -83,6 +83,11 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
             name = clean_name(district, name, f"{district.name} — {PROFILES[vendor].label}", source)
         except InvalidSettings as exc:
             errors.update(exc.errors)
+        if settings is not None:
+            twin = same_sis_source(district, vendor, settings.base_url, settings.client_id, source)
+            if twin is not None:
+                errors["url"] = (f"The source \"{twin.name}\" already reads this SIS with this Client ID: map its "
+                                 "schools there, so the SIS is read once a night for all of them.")
     sync_time = (sync_time if sync_time is not None else (source.sync_time if source else "02:00")).strip()
     if not rostering.SYNC_TIME_RE.match(sync_time):
         errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
@@ -109,6 +114,17 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         conn.method = API_METHOD  # a source that received CSV before now reads its SIS
     audit_saved(district, source, actor, detail, added=added)
     return source
+
+
+def same_sis_source(district: District, vendor: str, url: str, client_id: str, source: Source | None) -> Source | None:
+    """Another API source of the district on the same SIS address and Client ID (the same tenant: a second source
+    would read the whole SIS again each night and could map one SIS school to two portal schools), or None."""
+    def tenant(vendor, url, client_id):
+        return vendor, (url or "").strip().rstrip("/").lower(), (client_id or "").strip()
+    others = db.session.scalars(db.select(Source).where(Source.district_id == district.id, Source.method != CSV_SOURCE,
+                                                        Source.id != (source.id if source else -1)))
+    return next((other for other in others
+                 if tenant(other.vendor, other.url, other.client_id) == tenant(vendor, url, client_id)), None)
 
 
 def audit_saved(district: District, source: Source, actor: Person | None, detail: str, *, added: bool) -> None:

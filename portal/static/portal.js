@@ -32,6 +32,37 @@
     });
   });
 
+  // htmx swaps no 403, 404 or 500 answer, nor one that never came: the button would seem to do nothing. Say what
+  // the portal's error page says (its message paragraph, as text), or that the portal could not be reached.
+  function showRequestError(text) {
+    var box = document.getElementById("request-error");
+    if (box) {
+      box.textContent = text;
+      box.hidden = false;
+    }
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var message = new DOMParser().parseFromString(xhr.responseText || "", "text/html").querySelector("main p");
+    var said = message ? message.textContent.trim() : "";
+    showRequestError((said || "That did not work (the portal answered " + xhr.status + ").") +
+                     " Reload the page to see where things stand.");
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var box = document.getElementById("request-error");
+    var cause = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    if (box && cause && /^(click|submit|change)$/.test(cause.type)) {
+      box.hidden = true;  // the next press gets its own answer (a progress poll leaves the message up)
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showRequestError("The portal could not be reached, so nothing was done. Check your connection, then reload " +
+                     "the page and try again.");
+  });
+
   document.addEventListener("change", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches(".sync-settings input[type=checkbox]") || !box.checked) {

@@ -372,3 +372,27 @@ def test_the_spool_does_not_grow_night_after_night_where_autovacuum_is_off(app, 
     heap, indexes = zip(*sizes)
     assert max(heap) <= heap[0] + 4 * 8192, sizes  # the rows' pages are given back (the table ends each night empty)
     assert indexes[-1] <= 3 * indexes[0], sizes  # index pages are reused; without the vacuum they grow every night
+
+
+@pytest.mark.parametrize("threshold", [100.0, 10.0])  # 100: nothing else would stop it archiving the school
+def test_a_school_mapped_to_a_school_id_the_sis_does_not_list_fails_and_nobody_is_archived(app, district, sandbox,
+                                                                                            threshold):
+    """A typo in the mapping (or a school the SIS renumbered) reads nobody for that school: its own sync stops
+    there ("None of the people … are students of school 7"), and so must its share of a night."""
+    from portal.sources import service
+    source, schools = district
+    assert run_night_now(source).status == "succeeded"
+    wrong, fine = schools[0], schools[1]
+    service.map_school(source, wrong, "no-such-school", None)  # as the manager's mapping form saves it
+    map_school(wrong, source, "no-such-school", archive_threshold_percent=threshold)
+    before = directory(wrong)
+    assert sum(row[6] == "active" for row in before) > 10
+    night = run_night_now(source)
+    runs = {run.school_id: run for run in night_runs(night.id)}
+    said = runs[wrong.id].error_message
+    assert runs[wrong.id].status == "failed", said
+    assert runs[wrong.id].archived == 0 and runs[wrong.id].would_archive in (0, None)
+    assert "no-such-school" in said and "mapping" in said and "Nothing was changed" in said
+    assert directory(wrong) == before  # nobody archived for being missing from a read that never looked for them
+    assert runs[fine.id].status == "succeeded"
+    assert db.session.get(SourceNight, night.id).status == "problems"

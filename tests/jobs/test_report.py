@@ -125,6 +125,31 @@ def test_a_failed_run_email_gives_the_reason_and_what_to_check(app):
     assert reason in message.html
 
 
+def test_a_failed_run_of_a_school_on_a_district_source_says_who_can_check_it_and_where(app):
+    """The owner of a mapped school cannot run Test connection or see the source's credentials (the Rostering page
+    refuses both): their email sends them to the District Managers, whose own email links the source's page."""
+    from jobs.digest import set_report_choice
+    from tests.factories import make_district, make_district_manager, make_source, map_school
+    district = make_district()
+    school = make_school(district)
+    source = make_source(district, name="Unified Aeries")
+    map_school(school, source, "5")
+    owner = opted_in_owner(school)
+    manager = make_district_manager(district)
+    set_report_choice(manager, "each")
+    run = finished_run(school, status="failed", error_message="The SIS refused the token (401). Nothing was changed.")
+    with mail.record_messages() as outbox:
+        send_run_report(run.id)
+    sent = {message.recipients[0]: message for message in outbox}
+    to_owner, to_manager = sent[owner.email], sent[manager.email]
+    assert "run Test connection" not in to_owner.body and "Client ID and Secret in the portal" not in to_owner.body
+    assert "Unified Aeries" in to_owner.body and "District Manager" in to_owner.body
+    page = f"/districts/{district.id}/sources/{source.id}"
+    assert "Unified Aeries" in to_manager.body and "run Test connection" in to_manager.body and page in to_manager.body
+    assert page not in to_owner.body  # a page the owner would get 403 on
+    assert "District Manager" in to_owner.html and page in to_manager.html
+
+
 def test_a_run_held_for_review_says_it_waits_for_approval(app):
     school = make_school()
     opted_in_owner(school)

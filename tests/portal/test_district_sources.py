@@ -94,6 +94,21 @@ def test_a_blank_secret_keeps_the_saved_one_only_for_the_same_sis_and_client(cli
     assert decrypt_secret(db.session.get(Source, source.id).secret_encrypted) == aeries.info["client_secret"]
 
 
+def test_a_second_source_for_the_same_sis_and_client_is_refused_so_the_sis_is_read_once_a_night(client, world,
+                                                                                                 aeries):
+    """Two sources of one SIS tenant would each read the whole SIS every night, and let one SIS school be mapped to
+    two portal schools (one per source): the second is refused with where to map instead."""
+    first = service.save_source(world["district"], "aeries", form(aeries), None, name="Main SIS")
+    for url in (aeries.info["base_url"] + "/", aeries.info["base_url"].upper().replace("HTTP://", "http://") + "//"):
+        again = post(client, world["base"], form(aeries, name="Main SIS again", url=url))
+        said = again.get_data(as_text=True)
+        assert again.status_code == 422 and "Main SIS" in said and "map its schools there" in said, said
+        assert db.session.scalar(db.select(db.func.count(Source.id))) == 1
+    assert post(client, f"{world['base']}/{first.id}", form(aeries, client_secret="", name="Main SIS")).status_code == 204
+    service.save_source(world["district"], "aeries", form(aeries, client_id="another-client"), None, name="Other")
+    service.save_source(world["other"], "aeries", form(aeries), None, name="Main SIS")  # another district's own
+
+
 def test_two_sources_of_a_district_cannot_share_a_name(world, aeries):
     service.save_source(world["district"], "aeries", form(aeries), None, name="Main SIS")
     with pytest.raises(service.InvalidSettings) as caught:

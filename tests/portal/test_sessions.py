@@ -179,3 +179,50 @@ def test_sign_out_everywhere_needs_sign_in_and_csrf(client, auth):
     auth.login(owner.email)
     assert client.post("/account/sign-out-everywhere").status_code == 400  # no CSRF token: nothing ends
     assert client.get("/account/password").status_code == 200
+
+
+def test_a_page_whose_session_ended_elsewhere_goes_to_sign_in_instead_of_swapping_it_into_a_panel(portal_url):
+    """htmx follows a redirect inside its request: the whole sign-in page (top bar and all) was swapped into the
+    Sync panel when Preview was pressed after "Sign out everywhere" on another device. Now the browser goes to the
+    sign-in page, and back to the page it was on after signing in."""
+    school = make_school()
+    owner = make_owner(school)
+    laptop, phone = sign_in(portal_url, owner.email), sign_in(portal_url, owner.email)
+    page = f"{portal_url}/schools/{school.slug}/rostering"
+    token = page_token(laptop, page)
+    sign_out_everywhere(portal_url, phone)
+    htmx = {"HX-Request": "true", "HX-Current-URL": page, "X-CSRFToken": token}
+    for response in (laptop.get(f"{page}/runs", headers=htmx, allow_redirects=False),
+                     laptop.post(f"{page}/runs", data={"trigger": "preview"}, headers=htmx, allow_redirects=False)):
+        assert response.status_code == 401 and "Sign in" not in response.text
+        target = response.headers["HX-Redirect"]
+        assert target.startswith("/login?next=")
+        signed_in = laptop.post(portal_url + target, allow_redirects=False, data={
+            "email": owner.email, "password": PASSWORD, "csrf_token": page_token(laptop, portal_url + target)})
+        assert signed_in.headers["Location"] == f"/schools/{school.slug}/rostering"  # the page, not the fragment
+        sign_out_everywhere(portal_url, sign_in(portal_url, owner.email))
+    plain = laptop.get(page, allow_redirects=False)  # without htmx: the redirect as before
+    assert plain.status_code == 302 and "/login?next=" in plain.headers["Location"]
+
+
+def test_a_button_on_a_page_from_before_signing_in_again_reloads_the_page_and_says_to_try_again(portal_url):
+    """Signing out and in again in another tab gives the session a new CSRF token: Preview, Sync now or Save on the
+    older tab answered 400, which htmx does not swap, so the button did nothing at all. Now the page reloads (with
+    the new token) and says what happened; nothing was started."""
+    school = make_school()
+    owner = make_owner(school)
+    browser = sign_in(portal_url, owner.email)
+    page = f"{portal_url}/schools/{school.slug}/rostering"
+    stale = page_token(browser, page)
+    sign_out(portal_url, browser)  # then in again in the same browser (another tab): a new session
+    data = {"email": owner.email, "password": PASSWORD, "csrf_token": page_token(browser, portal_url + "/login")}
+    assert browser.post(portal_url + "/login", data=data, allow_redirects=False).status_code == 302
+    pressed = browser.post(f"{page}/runs", data={"trigger": "preview"}, allow_redirects=False,
+                           headers={"HX-Request": "true", "HX-Current-URL": page, "X-CSRFToken": stale})
+    assert pressed.status_code == 400 and pressed.headers.get("HX-Refresh") == "true"
+    reloaded = browser.get(page).text
+    assert "nothing was done" in reloaded and "try again" in reloaded
+    from store.models import SyncRun
+    assert db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+    plain = browser.post(f"{page}/runs", data={"trigger": "preview", "csrf_token": stale}, allow_redirects=False)
+    assert plain.status_code == 400 and "Reload the page" in plain.text  # without htmx: the error page as before
