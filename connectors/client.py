@@ -2,8 +2,6 @@
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from urllib.parse import urljoin
-
 import requests
 
 from . import people
@@ -12,7 +10,7 @@ from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenie
 from .expiry import refused_hint
 from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
-from .paging import area_of, collection_of, decode_page, same_origin, total_count
+from .paging import area_of, collection_of, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
 from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
@@ -147,9 +145,8 @@ class OneRosterClient:
             previous = ids
             yield records
             offset += len(records)
-            nxt = reply.links().get("next")
-            nxt = urljoin(reply.url, nxt) if nxt else None
-            if nxt and same_origin(nxt, base) and nxt not in followed:
+            nxt = next_link(reply, base)
+            if nxt and nxt not in followed:
                 followed.add(nxt)
                 url, url_params = nxt, None
                 continue

@@ -1,6 +1,6 @@
 """Envelope keys and stop rules for OneRoster collection paging."""
 import json
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .errors import BadResponse, NotFound
 from .imsx import describe_body, html_title, looks_like_html, mentions, status_info
@@ -73,6 +73,18 @@ def total_count(reply: Reply) -> int | None:
     value = reply.headers.get("X-Total-Count", "").strip()
     # isdigit() alone accepts "²"; the length cap keeps int() within Python's digit limit.
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def next_link(reply: Reply, base: str) -> str | None:
+    """The absolute rel="next" URL when it stays on the SIS's origin; None when absent, elsewhere or unreadable."""
+    target = reply.links().get("next")
+    if not target:
+        return None
+    try:
+        target = urljoin(reply.url, target)
+        return target if same_origin(target, base) else None
+    except ValueError:  # e.g. "<http://[::1>": urllib refuses it; paging goes on by offset as without a Link
+        return None
 
 
 def same_origin(url: str, other: str) -> bool:

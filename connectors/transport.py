@@ -115,9 +115,23 @@ class Transport:
             except requests.exceptions.ChunkedEncodingError:
                 failure = "cut off"
                 continue
+            except requests.exceptions.ContentDecodingError:
+                failure = "undecodable"  # a compressed body cut short or garbled on the way: worth another try
+                continue
             except requests.exceptions.ConnectionError as exc:
                 failure = "dropped" if _dropped(exc) else f"could not be reached ({_reason(exc)})"
                 continue
+            except requests.exceptions.TooManyRedirects:
+                raise BadResponse(f"The SIS at {urlsplit(url).netloc} kept redirecting the request for "
+                                  f"{public_url(url)} without ever answering it; this usually means the URL leads "
+                                  "to a sign-in page or to an address that has moved. Check the URL with the SIS "
+                                  "vendor.", url=public_url(url)) from None
+            except requests.exceptions.RequestException as exc:
+                # Anything else requests refuses (an unreadable redirect target, a malformed header) is the SIS's
+                # answer being unusable: a named error, not a sync that "stopped unexpectedly".
+                raise BadResponse(f"The SIS's answer from {public_url(url)} could not be read "
+                                  f"({type(exc).__name__}); ask the SIS vendor to check this endpoint.",
+                                  url=public_url(url)) from None
             if reply.status == 429:
                 wait = retry_after_seconds(reply.headers.get("Retry-After"))
                 delay = min(RETRY_AFTER_CAP, wait) if wait is not None else delay
@@ -141,6 +155,10 @@ class Transport:
                                       f"{tries}. {said + ' ' if said else ''}Try again later; if it persists, "
                                       "send this message to the SIS vendor's support.",
                                       status=last.status, url=shown)
+        if failure == "undecodable":
+            raise BadResponse(f"The SIS's response from {shown} was compressed, but it could not be decompressed; "
+                              f"{tries}. Try again later; if it persists, ask the SIS vendor to check the "
+                              "server's compression (Content-Encoding).", url=shown)
         if failure == "cut off":
             raise BadResponse(f"The SIS's response from {shown} was cut off before the end; {tries}. "
                               "Try again later; if it persists, ask the SIS vendor to check their server.",

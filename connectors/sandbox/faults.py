@@ -2,7 +2,8 @@
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
-PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
+PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated", "bad_compression",
+               "redirect_loop", "bad_redirect", "bad_link")
 RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
 
@@ -19,6 +20,10 @@ class Faults:
     malformed_json: dict | None = None
     html_page: dict | None = None  # + "status" (default 200)
     truncated: dict | None = None
+    bad_compression: dict | None = None  # Content-Encoding: deflate over bytes that are not; + "times"
+    redirect_loop: dict | None = None    # 302 to the same listing on the same host, for ever
+    bad_redirect: dict | None = None     # 302 with a Location no URL parser reads ("http://[::1")
+    bad_link: dict | None = None         # the page is served with a Link rel="next" no URL parser reads
     token_expiry_after: int = 0    # a token stops working after N data requests
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
@@ -87,7 +92,7 @@ class FaultState:
             spec = getattr(self.faults, name)
             if not spec or spec.get("path", "") not in path or int(spec.get("page", 0)) != page:
                 return None
-            if name in ("error_500", "reset"):
+            if name in ("error_500", "reset", "bad_compression"):
                 key = f"{path}#{page}"
                 self.page_hits[key] = self.page_hits.get(key, 0) + 1
                 if self.page_hits[key] > int(spec.get("times", 1)):

@@ -247,6 +247,14 @@ class Handler(BaseHTTPRequestHandler):
         if html:
             page_html = b"<html><head><title>Service Unavailable</title></head><body>Try later</body></html>"
             return self.send(int(html.get("status", 200)), page_html, "text/html")
+        if faults.page_fault("bad_compression", rel, page):
+            return self.send(200, b"this is not deflate data", headers={**headers, "Content-Encoding": "deflate"})
+        if faults.page_fault("redirect_loop", rel, page):
+            return self.send(302, b"", headers={"Location": self.path})  # requests gives up after 30 hops
+        if faults.page_fault("bad_redirect", rel, page):
+            return self.send(302, b"", headers={"Location": "http://[::1"})
+        if faults.page_fault("bad_link", rel, page):
+            headers = {**headers, "Link": '<http://[::1>; rel="next"'}
         if faults.faults.echo_credentials == "records" and page == 0 and rel.split("/")[-1] in PEOPLE:
             body = self._echo_into_first_record(body)
         cut = bool(faults.page_fault("truncated", rel, page))

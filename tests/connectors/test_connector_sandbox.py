@@ -92,6 +92,21 @@ def test_one_connection_reset_is_retried_and_every_user_arrives_once(aeries, sle
     assert sleeps == [0.5]  # one back-off, for the one reset
 
 
+def test_one_garbled_compressed_page_is_retried_and_every_user_arrives_once(aeries, sleeps):
+    """A deflate body that does not inflate escaped as requests' ContentDecodingError: a sync "stopped unexpectedly"."""
+    aeries.set_faults(bad_compression={"path": "users", "page": 1})
+    ids = all_user_ids(aeries, sleeps)
+    assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
+    assert sleeps == [0.5]
+
+
+def test_a_next_link_no_url_parser_reads_is_passed_over_and_paging_goes_on_by_offset(aeries):
+    """urljoin raised ValueError ("Invalid IPv6 URL") out of the paging loop."""
+    aeries.set_faults(bad_link={"path": "users", "page": 0})
+    ids = all_user_ids(aeries)
+    assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
+
+
 def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):
     info = aeries.info
     session = requests.Session()

@@ -39,12 +39,19 @@ SIS_FAULTS = {
     "TCP reset on every try (page 1)": dict(reset={"path": "students", "page": 1, "times": 99}),
     "500 on every try (page 1)": dict(error_500={"path": "teachers", "page": 0, "times": 99}),
     "endless 429 storm": dict(rate_limit_storm=10_000, retry_after=0.01),
+    # These three ended as "The sync stopped unexpectedly (ContentDecodingError / TooManyRedirects / ValueError)".
+    "garbled compression on every try (page 1)": dict(bad_compression={"path": "users", "page": 1, "times": 99}),
+    "same-host redirect loop (page 1)": dict(redirect_loop={"path": "students", "page": 1}),
+    "redirect to an unreadable address (page 0)": dict(bad_redirect={"path": "teachers", "page": 0}),
 }
 READABLE = {
     "malformed JSON mid-paging": "malformed JSON",
     "TCP reset on every try (page 1)": "dropped the connection",
     "500 on every try (page 1)": "server error (HTTP 500",
     "endless 429 storm": "too busy",
+    "garbled compression on every try (page 1)": "could not be decompressed",
+    "same-host redirect loop (page 1)": "kept redirecting the request",
+    "redirect to an unreadable address (page 0)": "sent the request on to an address that cannot be read",
 }
 
 
