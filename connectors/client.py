@@ -124,7 +124,7 @@ class OneRosterClient:
             query["fields"] = fields if isinstance(fields, str) else ",".join(fields)
         offset, limit = int(query["offset"]), int(query["limit"])
         collection = collection_of(path)
-        url, url_params, followed, previous, announced = base, dict(query), set(), None, None
+        url, url_params, followed, previous, announced, promised = base, dict(query), set(), None, None, False
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
@@ -137,12 +137,9 @@ class OneRosterClient:
                 return
             ids = [_sourced_id(r) for r in records]
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
-                if ids == previous and len(records) < limit:
-                    return  # a server that ignores offset sent its whole (short) collection again
-                raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({reply.shown_url}); "
-                                  "it seems to ignore the offset parameter, so paging cannot finish.",
-                                  url=reply.shown_url)
-            previous = ids
+                _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply)
+                return  # a server that ignores offset sent its whole (short) collection again
+            previous, promised = ids, "next" in reply.links()
             yield records
             offset += len(records)
             nxt = next_link(reply, base)
@@ -186,3 +183,23 @@ class OneRosterClient:
 
 def _sourced_id(record) -> str | None:
     return str(record.get("sourcedId")) if isinstance(record, dict) and record.get("sourcedId") else None
+
+
+def _repeat_is_the_whole(ids: list, previous: list, offset: int, limit: int, announced: int | None, promised: bool,
+                         collection: str, reply) -> None:
+    """A page that starts as the last one did is the whole collection again only when it is that page exactly,
+    shorter than the limit, and the SIS promised nothing more (no larger X-Total-Count, no Link next); otherwise
+    raises: stopping would count everyone past the first page as having left, and reading on would loop."""
+    shown = reply.shown_url
+    if ids != previous or (len(ids) >= limit and announced is None and not promised):
+        raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({shown}); it seems to ignore the "
+                          "offset parameter, so paging cannot finish.", url=shown)
+    if announced is not None and len(ids) < announced:
+        more = f"its X-Total-Count header announced {announced:,}"
+    elif promised:
+        more = "its Link header said another page follows"
+    else:
+        return
+    raise BadResponse(f"The SIS sent the same {len(ids):,} {collection} records again for the next page although "
+                      f"{more} ({shown}): it seems to ignore the offset parameter, so the rest cannot be read and "
+                      "nothing was changed. Ask the SIS vendor to honour offset on this listing.", url=shown)

@@ -34,6 +34,7 @@ class Faults:
     echo_credentials: str = ""
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
+    offset_ignored: list[str] = field(default_factory=list)  # rel paths that cap limit but always serve offset 0
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
     credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
@@ -107,6 +108,10 @@ class FaultState:
     def unpaged(self, path: str) -> bool:
         with self.lock:
             return matches(self.faults.unpaged, path)
+
+    def offset_ignored(self, path: str) -> bool:
+        with self.lock:
+            return matches(self.faults.offset_ignored, path)
 
     def denied(self, path: str) -> bool:
         with self.lock:

@@ -220,6 +220,8 @@ class Handler(BaseHTTPRequestHandler):
         if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
             box.count_served(rel, len(items))
             return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields, version), {})
+        if box.faults.offset_ignored(rel):  # limit (and the cap) honoured, offset not: the first page again
+            offset = 0
         page_items = items[offset:offset + limit]
         box.count_served(rel, len(page_items))
         body = render(box.data, envelope, page_items, serialised, fields, version)

@@ -144,6 +144,22 @@ def test_a_school_listing_that_ignores_paging_is_read_once_when_shorter_than_the
         assert sorted(r["sourcedId"] for r in pages[0]) == expected
 
 
+@pytest.mark.parametrize("vendor,said", [("aeries", "X-Total-Count header announced 15"),
+                                         ("infinite-campus", "X-Total-Count header announced 15"),
+                                         ("oneroster", "Link header said another page follows")])
+def test_a_capped_listing_that_ignores_offset_is_an_incomplete_read_not_the_whole(vendor, said):
+    """The server caps the page at 5 and always serves offset 0: the same 5 came again and were read as the whole
+    listing, so the school's other students counted as having left the roster."""
+    with running_sandbox(vendor, schools=2, students=30, seed=9, page_cap=5) as box:
+        box.set_faults(offset_ignored=["schools/*/students"])
+        settings = box.settings()
+        with OneRosterClient(settings, page_size=100) as client, pytest.raises(BadResponse) as caught:
+            list(client.iter_pages(f"schools/{settings.school_id}/students"))
+    assert "The SIS sent the same 5 students records again for the next page although" in caught.value.message
+    assert said in caught.value.message
+    assert "so the rest cannot be read and nothing was changed" in caught.value.message
+
+
 def test_a_repeated_full_page_is_still_an_error():
     with running_sandbox("oneroster", schools=2, students=30, seed=9) as box:
         box.set_faults(unpaged=["schools/*/students"])
