@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
 from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt, map_role, normalise_user,
-                      raw_role)
+                      org_ids, raw_role)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -110,12 +110,6 @@ def in_school(org_ids, school_id: str) -> bool:
     return any(o.lower() == wanted for o in org_ids)
 
 
-def _raw_orgs(raw: dict) -> list[str]:
-    orgs = raw.get("orgs")
-    orgs = orgs if isinstance(orgs, list) else []
-    return [str(o.get("sourcedId", "")) if isinstance(o, dict) else str(o) for o in orgs]
-
-
 def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) -> bool:
     """Report a broken record only if it plausibly belongs to this school and these roles."""
     if scoped or not isinstance(raw, dict):
@@ -123,7 +117,7 @@ def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) 
     role = map_role(raw_role(raw))
     if role == "parent":
         return role in wanted
-    return (role is None or role in wanted) and in_school(_raw_orgs(raw), school_id)
+    return (role is None or role in wanted) and in_school(org_ids(raw), school_id)
 
 
 def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | None = None
