@@ -15,6 +15,13 @@ from .transport import Transport
 REFRESH_MARGIN = 60.0
 # RFC 6749 5.2 error codes that mean "not these scopes / not this client for this", not "wrong secret".
 SCOPE_ERRORS = {"invalid_scope", "unauthorized_client", "insufficient_scope"}
+# RFC 6749 5.2 (https://www.rfc-editor.org/rfc/rfc6749#section-5.2) codes that say the token URL or the request is
+# wrong, not the secret: unsupported_grant_type "is not supported by the authorization server", invalid_request
+# "is missing a required parameter ... or is otherwise malformed". What each means for the person setting up.
+URL_ERRORS = {
+    "unsupported_grant_type": "does not issue tokens for the client-credentials grant that OneRoster uses",
+    "invalid_request": "refused the token request as malformed",
+}
 
 
 def oauth1_signer(settings: ConnectionSettings) -> OAuth1:
@@ -91,6 +98,12 @@ class TokenSource:
                     f"{scope_request(scope or self.settings.core_scope)} "
                     f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
                     status=reply.status, url=reply.shown_url)
+            if code in URL_ERRORS:
+                raise BadResponse(
+                    f"The token URL {reply.shown_url} {URL_ERRORS[code]} (HTTP {reply.status} {code}). "
+                    f"{said + ' ' if said else ''}Check that it is the SIS's OneRoster token URL and that the client "
+                    "was set up for server-to-server (client credentials) access; the Client ID and Secret were "
+                    "not what it refused.", status=reply.status, url=reply.shown_url)
             raise AuthenticationFailed(
                 f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
                 f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)

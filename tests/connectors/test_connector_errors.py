@@ -1,4 +1,5 @@
 """Retries, token handling and typed errors of the OneRoster client (canned HTTP)."""
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 from connectors.client import OneRosterClient
 from connectors.errors import (AuthenticationFailed, BadResponse, NotFound, PermissionDenied,
                                ProviderUnavailable)
+
+from tests.support import running_sandbox
 
 from connector_helpers import DATA, TOKEN, make_settings, user
 
@@ -154,6 +157,34 @@ def test_refused_credentials_name_the_vendor_screen():
         "The SIS refused the Client ID and Secret (HTTP 401 from https://demo.aeries.net/aeries/v2/oauth/token).")
     assert "Check the Consumer ID and Secret Key on Aeries' API Security page." in err.value.message
     assert "top-secret-value" not in err.value.message
+
+
+@pytest.mark.parametrize("code, said", [
+    ("unsupported_grant_type", "does not issue tokens for the client-credentials grant that OneRoster uses"),
+    ("invalid_request", "refused the token request as malformed"),
+])
+def test_a_token_url_that_refuses_the_request_itself_is_not_worded_as_a_wrong_secret(code, said):
+    """RFC 6749's codes for a wrong token URL or request were answered "The SIS refused the Client ID and Secret",
+    sending the user to re-check credentials that were never the problem."""
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, status=400, json={"error": code})
+        with OneRosterClient(make_settings()) as client, pytest.raises(BadResponse) as err:
+            client.authenticate()
+    assert err.value.message.startswith(f"The token URL {TOKEN} {said} (HTTP 400 {code}).")
+    assert "OneRoster token URL" in err.value.message and "refused the Client ID" not in err.value.message
+    assert not isinstance(err.value, AuthenticationFailed)
+
+
+def test_a_wrong_campus_app_name_is_not_worded_as_a_wrong_secret():
+    """The sandbox answers an unknown appName as Campus-like servers do (400 invalid_request), over real HTTP."""
+    with running_sandbox("infinite-campus", schools=1, students=5, seed=4) as box:
+        good = box.settings()
+        wrong = dataclasses.replace(good, token_urls=tuple(u.replace(good.app_name, "nosuchapp") for u in
+                                                            good.token_urls))
+        with OneRosterClient(wrong) as client, pytest.raises(BadResponse) as err:
+            client.authenticate()
+    assert "refused the token request as malformed (HTTP 400 invalid_request)" in err.value.message
+    assert 'The SIS said: "invalid_request: unknown appName".' in err.value.message
 
 
 def test_403_names_the_aeries_permission_to_enable():
