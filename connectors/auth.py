@@ -1,5 +1,4 @@
 """OAuth 2.0 client-credentials tokens (cached, refreshed early) and OAuth 1.0a request signing."""
-import json
 import time
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
@@ -8,7 +7,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
 from .errors import AuthenticationFailed, BadResponse, NotFound, ScopeRefused
-from .imsx import describe_body, looks_like_html
+from .imsx import describe_body, load_json, looks_like_html
 from .settings import CORE_SCOPE, ConnectionSettings
 from .transport import Transport
 
@@ -115,7 +114,7 @@ class TokenSource:
             raise BadResponse(f"The token URL {reply.shown_url} returned a web page instead of a token; "
                               "check that the URL points at the SIS's OneRoster API.", url=reply.shown_url)
         try:
-            payload = json.loads(reply.body.decode("utf-8-sig"))
+            payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
         except (UnicodeDecodeError, ValueError):
             payload = None
         token = payload.get("access_token") if isinstance(payload, dict) else None
@@ -142,7 +141,7 @@ class TokenSource:
 def oauth_error(body: bytes) -> str:
     """The OAuth 2.0 `error` code of a token error reply ("" when there is none)."""
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = load_json(body)
     except (UnicodeDecodeError, ValueError):
         return ""
     code = payload.get("error") if isinstance(payload, dict) else None

@@ -3,7 +3,7 @@ import json
 from urllib.parse import urljoin, urlsplit
 
 from .errors import BadResponse, NotFound
-from .imsx import describe_body, html_title, looks_like_html, mentions, status_info
+from .imsx import describe_body, html_title, load_json, looks_like_html, mentions, status_info
 from .transport import Reply
 
 ENVELOPES = {
@@ -38,8 +38,13 @@ def decode_page(reply: Reply, collection: str) -> list:
                           f"data (HTTP {reply.status} from {shown}). Check that the URL points at the "
                           "OneRoster API.", status=reply.status, url=shown)
     try:
-        payload = json.loads(reply.body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
+    except UnicodeDecodeError as exc:
+        raise BadResponse(f"The SIS sent text that is not UTF-8 (HTTP {reply.status} from {shown}: byte "
+                          f"0x{exc.object[exc.start]:02X} at position {exc.start:,}) and its Content-Type names no "
+                          "other character set, so names in it cannot be read. Ask the SIS vendor to send UTF-8, "
+                          "as JSON requires.", status=reply.status, url=shown) from None
+    except ValueError as exc:
         cut = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip()) - 1
         kind = "incomplete" if cut else "malformed"
         raise BadResponse(f"The SIS sent {kind} JSON (HTTP {reply.status} from {shown}, {len(reply.body)} "

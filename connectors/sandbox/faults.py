@@ -25,6 +25,8 @@ class Faults:
     bad_redirect: dict | None = None     # 302 with a Location no URL parser reads ("http://[::1")
     bad_link: dict | None = None         # the page is served with a Link rel="next" no URL parser reads
     token_expiry_after: int = 0    # a token stops working after N data requests
+    body_charset: str = ""         # data pages encoded in this charset (iso-8859-1, utf-16) instead of UTF-8 ...
+    charset_declared: bool = True  # ... and named in their Content-Type (False: sent as plain application/json)
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
     # An SIS that repeats the credentials: "token" refuses every token request with an error body repeating the

@@ -107,6 +107,25 @@ def test_a_next_link_no_url_parser_reads_is_passed_over_and_paging_goes_on_by_of
     assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
 
 
+@pytest.mark.parametrize("charset", ["iso-8859-1", "windows-1252", "utf-16"])
+def test_pages_in_the_charset_their_content_type_declares_are_read_with_every_name_intact(aeries, charset):
+    """JSON that is not UTF-8 was "malformed JSON ... Try again" on every page, however often one tried."""
+    aeries.set_faults(body_charset=charset)
+    with OneRosterClient(aeries.settings(), page_size=40) as client:
+        names = {r["sourcedId"]: r["familyName"] for page in client.iter_pages("users") for r in page}
+    assert names == {sid: raw["familyName"] for sid, raw in aeries.data.users.items()}
+    assert any(not name.isascii() for name in names.values())  # García, Müller...: the bytes that differ
+
+
+def test_latin_1_without_a_declared_charset_says_to_send_utf_8_not_to_try_again(aeries):
+    aeries.set_faults(body_charset="iso-8859-1", charset_declared=False)
+    with pytest.raises(BadResponse) as err:
+        all_user_ids(aeries)
+    assert "The SIS sent text that is not UTF-8 (HTTP 200 from " in err.value.message
+    assert "Ask the SIS vendor to send UTF-8, as JSON requires." in err.value.message
+    assert "Try again" not in err.value.message
+
+
 def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):
     info = aeries.info
     session = requests.Session()
