@@ -36,6 +36,7 @@ class Faults:
     echo_credentials: str = ""
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
+    filter_refused: bool = False   # any request with a filter answers 400 invalid_filter_field (no filter support)
     offset_ignored: list[str] = field(default_factory=list)  # rel paths that cap limit but always serve offset 0
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
     credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date

@@ -212,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
         if limit < 1 or offset < 0:
             raise BadQuery("limit must be at least 1 and offset not negative")
         fields = [f for f in query.get("fields", "").split(",") if f]
+        if query.get("filter") and box.faults.faults.filter_refused:
+            raise BadQuery("The filter parameter is not supported", "invalid_filter_field")
         version = self.version
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
         # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
