@@ -125,7 +125,9 @@ class TokenSource:
         self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
         # RFC 6749 5.1: `scope` is in the reply when it differs from the request; absent means "as asked".
         granted = payload.get("scope")
-        self.granted = " ".join(str(granted).split()) if isinstance(granted, str) and granted.strip() else scope
+        # Space-delimited in RFC 6749 3.3; some servers join scopes with commas instead (GitHub's OAuth does).
+        self.granted = " ".join(granted.replace(",", " ").split()) if isinstance(granted, str) and granted.strip() \
+            else scope
         try:
             lifetime = float(payload.get("expires_in"))
         except (TypeError, ValueError):
@@ -134,8 +136,17 @@ class TokenSource:
         self._refresh_at = self.clock() + max(0.0, lifetime - margin)
 
     def grants(self, scope: str) -> bool:
-        """False only when the token reply named its scopes and `scope` is not among them."""
-        return not self.granted or scope in self.granted.split()
+        """False only when the token reply named its scopes and `scope` is not among them. A scope granted by its
+        short name ("roster.readonly") counts as the URI asked for (".../scope/roster.readonly"): read strictly, a
+        server that echoes short names would have every school listing skipped as if refused."""
+        if not self.granted:
+            return True
+        granted = self.granted.split()
+        return scope in granted or _short(scope) in {_short(g) for g in granted}
+
+
+def _short(scope: str) -> str:
+    return scope.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 def oauth_error(body: bytes) -> str:

@@ -43,6 +43,7 @@ class Faults:
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
     scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)
+    scope_reply: str = ""          # how the token reply names the granted scopes: "short" names, "commas" between
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0

@@ -153,8 +153,10 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"Cache-Control": "no-store"}
         if box.vendor == "aeries":
             headers["Set-Cookie"] = f"AeriesAffinity={cookie}; Path={box.base_path}; HttpOnly"
+        style = box.faults.faults.scope_reply
+        named = [g.rsplit("/", 1)[-1] for g in granted] if style == "short" else granted
         payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime,
-                   "scope": " ".join(granted)}
+                   "scope": ("," if style == "commas" else " ").join(named)}
         return self.send(200, json.dumps(payload).encode(), headers=headers)
 
     def _refuse(self, how: str, rel: str) -> None:
