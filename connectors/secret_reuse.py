@@ -71,7 +71,7 @@ def stay_on_origins(origins: frozenset[str]):
         if origin_of(target) in origins:
             return response
         response.close()
-        where = _host_of(target) or "an address that cannot be read"
+        where = _where(target, response.url)
         raise BadResponse(f"The SIS at {urlsplit(response.url).netloc} sent the request on to {where} "
                           f"(HTTP {response.status_code}), which is "
                           "not an address saved for this connection, so the portal did not follow it. If the SIS "
@@ -88,8 +88,15 @@ def _redirect_target(url: str, location: str) -> str:
         return ""
 
 
-def _host_of(url: str) -> str:
+def _where(target: str, origin: str) -> str:
+    """The redirect's host, with its scheme when only that changed (https to http behind a misconfigured proxy would
+    otherwise read "sent on to sis.example.org" from sis.example.org)."""
     try:
-        return urlsplit(url).netloc
+        parts = urlsplit(target)
     except ValueError:
-        return ""
+        parts = None
+    if parts is None or not parts.netloc:
+        return "an address that cannot be read"
+    if parts.scheme.lower() != urlsplit(origin).scheme.lower():
+        return f"{parts.scheme}://{parts.netloc}"
+    return parts.netloc

@@ -187,6 +187,16 @@ def test_a_wrong_campus_app_name_is_not_worded_as_a_wrong_secret():
     assert 'The SIS said: "invalid_request: unknown appName".' in err.value.message
 
 
+def test_a_redirect_from_https_to_http_on_the_same_host_names_the_scheme_that_changed():
+    """It read "sent the request on to sis.example.org" while coming from sis.example.org: no clue what changed."""
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=301, headers={"Location": USERS.replace("https://", "http://")})
+        with OneRosterClient(make_settings()) as client, pytest.raises(BadResponse) as err:
+            read(client)
+    assert "The SIS at sis.example.org sent the request on to http://sis.example.org (HTTP 301)" in err.value.message
+
+
 def test_403_names_the_aeries_permission_to_enable():
     base = "https://demo.aeries.net/aeries"
     settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
