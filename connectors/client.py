@@ -76,7 +76,7 @@ class OneRosterClient:
         for attempt in range(2):
             headers = {"Authorization": self.tokens.header()} if self.tokens else {}
             reply = self.transport.send("GET", url, params=params, headers=headers, auth=self._signer)
-            if reply.status == 401 and attempt == 0:
+            if reply.status == 401 and attempt == 0 and not _scope_too_narrow(reply):
                 if self.tokens:
                     self.tokens.invalidate()
                 continue
@@ -90,15 +90,15 @@ class OneRosterClient:
         said = f"{said} " if said else ""
         shown, status = reply.shown_url, reply.status
         area = area_of(reply.url.split("?")[0])
+        if status in (401, 403) and _scope_too_narrow(reply):
+            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP {status} "
+                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
+                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
+                                    area=area, status=status, url=shown)
         if status == 401:
             what = "signed requests" if self._signer else "access token, even a fresh one,"
             return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
                                         f"{self.credentials_hint}", status=status, url=shown)
-        if status == 403 and mentions(reply.body, "insufficient_scope"):
-            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
-                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
-                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
-                                    area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)
@@ -179,6 +179,14 @@ class OneRosterClient:
                     ) -> Iterator[list[PersonRecord | RecordProblem]]:
         """Pages of the school's people for `roles` (repeats included); see connectors.people."""
         return people.iter_roster(self, school_id, roles, since=since)
+
+
+def _scope_too_narrow(reply: Reply) -> bool:
+    """insufficient_scope in an imsx or OAuth body, or in the WWW-Authenticate header where RFC 6750 3.1 puts it
+    (some servers send it with 401 rather than 403): the token is fine, the listing needs a scope it lacks, so the
+    sync may fall back to a global listing instead of failing as if the credentials were wrong."""
+    challenge = reply.headers.get("WWW-Authenticate", "").lower()
+    return mentions(reply.body, "insufficient_scope") or "insufficient_scope" in challenge
 
 
 def _sourced_id(record) -> str | None:

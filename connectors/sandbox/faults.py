@@ -39,6 +39,7 @@ class Faults:
     filter_refused: bool = False   # any request with a filter answers 400 invalid_filter_field (no filter support)
     offset_ignored: list[str] = field(default_factory=list)  # rel paths that cap limit but always serve offset 0
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
+    #                                | challenge (401, WWW-Authenticate: Bearer error="insufficient_scope", no body)
     credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused

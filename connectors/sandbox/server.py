@@ -166,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, page, "text/html")
         if how == "missing":
             return self.send(404, imsx(f"Unknown endpoint {rel}", minor="unknownobject"))
+        if how == "challenge":
+            return self.send(401, b"", headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
         if how == "unsupported":
             return self.send(400, imsx(f"{rel} is not supported", major="unsupported", minor="unsupported"))
         return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
