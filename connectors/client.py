@@ -18,6 +18,10 @@ from .secret_reuse import credential_origins, stay_on_origins
 from .settings import ConnectionSettings
 from .transport import MAX_PAGE_BYTES, Reply, Transport
 
+# OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
+# Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
+# without a type is kept.
+NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 and 1.2 client)"
 
 
@@ -165,10 +169,14 @@ class OneRosterClient:
         return next(self.iter_pages(path, params={"limit": limit}), [])
 
     def get_schools(self) -> list[SchoolRecord]:
-        """Every school the SIS exposes; records without a sourcedId are skipped."""
+        """Every school the SIS exposes; records without a sourcedId, and orgs its `schools` listing sends that
+        say they are something else (a district, department, local, state or national org), are skipped: shown,
+        they were offered as schools to map, and a district's id passed the connection test's "School found"."""
         schools = []
         for page in self.iter_pages("schools"):
             for raw in page:
+                if isinstance(raw, dict) and str(raw.get("type") or "").strip().lower() in NOT_SCHOOLS:
+                    continue
                 try:
                     schools.append(normalise_school(raw))
                 except BadResponse:

@@ -287,3 +287,19 @@ def test_oauth1_query_signature_type_puts_signature_in_url():
 
 def test_settings_repr_hides_the_secret():
     assert "top-secret-value" not in repr(make_settings())
+
+
+def test_orgs_a_schools_listing_sends_that_are_not_schools_are_not_offered_as_schools():
+    """A `schools` listing that also sends the district and its departments offered them as schools to map, and
+    the district's id passed Test connection's "School found" (its people sync then finds no students)."""
+    orgs = [{"sourcedId": "0", "name": "Unified District", "type": "district"},
+            {"sourcedId": "994", "name": "North High", "type": "school"},
+            {"sourcedId": "d-art", "name": "Art Department", "type": "Department"},
+            {"sourcedId": "5", "name": "South Middle"},  # no type: kept, as before
+            {"sourcedId": "st", "name": "State", "type": "state"}]
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
+        with OneRosterClient(make_settings()) as client:
+            assert [s.source_id for s in client.get_schools()] == ["994", "5"]
