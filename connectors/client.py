@@ -16,7 +16,7 @@ from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
 from .secret_reuse import credential_origins, stay_on_origins
 from .settings import ConnectionSettings
-from .transport import MAX_PAGE_BYTES, Reply, Transport
+from .transport import MAX_BODY_SECONDS, MAX_PAGE_BYTES, Reply, Transport
 
 # OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
 # Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
@@ -34,7 +34,8 @@ class OneRosterClient:
 
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
-                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None):
+                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None,
+                 max_body_seconds: float = MAX_BODY_SECONDS):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
@@ -45,7 +46,8 @@ class OneRosterClient:
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         self.session.hooks["response"].append(stay_on_origins(credential_origins(settings)))
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
-                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor)
+                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor,
+                                   max_body_seconds=max_body_seconds)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
         # After the credentials' expiry date a refusal is worded as "probably expired".
         self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,

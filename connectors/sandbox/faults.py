@@ -2,7 +2,7 @@
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
-PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated", "bad_compression",
+PAGE_FAULTS = ("error_500", "reset", "slow", "trickle", "malformed_json", "html_page", "truncated", "bad_compression",
                "redirect_loop", "bad_redirect", "bad_link")
 RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
@@ -17,6 +17,7 @@ class Faults:
     error_500: dict | None = None  # + "times": how often that page fails before it works
     reset: dict | None = None      # TCP RST instead of an answer; + "times" as for error_500
     slow: dict | None = None       # + "seconds"
+    trickle: dict | None = None    # the body a few bytes at a time, spread over + "seconds"
     malformed_json: dict | None = None
     html_page: dict | None = None  # + "status" (default 200)
     truncated: dict | None = None

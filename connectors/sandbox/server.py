@@ -265,12 +265,33 @@ class Handler(BaseHTTPRequestHandler):
             headers = {**headers, "Link": '<http://[::1>; rel="next"'}
         if faults.faults.echo_credentials == "records" and page == 0 and rel.split("/")[-1] in PEOPLE:
             body = self._echo_into_first_record(body)
+        trickle = faults.page_fault("trickle", rel, page)
+        if trickle:
+            return self._trickle(body, headers, float(trickle.get("seconds", 5.0)))
         cut = bool(faults.page_fault("truncated", rel, page))
         charset, ctype = faults.faults.body_charset, "application/json"
         if charset:  # an older server's own encoding, declared or not
             body = body.decode("utf-8").encode(charset, "backslashreplace")  # "ễ" as \u1ec5, as JSON escapes it
             ctype += f"; charset={charset}" if faults.faults.charset_declared else ""
         return self.send(200, body, ctype, headers=headers, cut=cut)
+
+    def _trickle(self, body: bytes, headers: dict, seconds: float) -> None:
+        """Headers at once, then the body in 20 pieces spread over `seconds` (each gap well inside a read time-out)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        step = max(1, len(body) // 20)
+        try:
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start:start + step])
+                self.wfile.flush()
+                if self.box.stopping.wait(seconds / 20):
+                    break
+        except OSError:  # the client stopped reading and hung up
+            self.close_connection = True
 
     def _echo_into_first_record(self, body: bytes) -> bytes:
         """The first person loses its names and gains a note repeating the request's credentials."""

@@ -76,6 +76,18 @@ def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(sync
     assert_failed_and_unchanged(synced_school, run, before, "Timed out: the SIS did not answer within 0.3 seconds")
 
 
+def test_a_page_trickled_slower_than_one_answer_may_take_fails_readably_and_changes_nothing(synced_school, sandbox):
+    """Each piece came well inside the read time-out, so nothing ever timed out: the sync (and its lock) waited on
+    one page until RQ killed the worker hours later, and the run ended as "the worker died"."""
+    before = people(synced_school)
+    sandbox.set_faults(trickle={"path": "students", "page": 1, "seconds": 6})
+    started = time.monotonic()
+    run = sync(synced_school, client_factory=lambda settings: quick_client(settings, max_body_seconds=1))  # 300 s
+    assert time.monotonic() - started < 5
+    assert_failed_and_unchanged(synced_school, run, before, "Timed out: the SIS took more than 1 second to send one "
+                                                            "answer")
+
+
 def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced_school, sandbox, monkeypatch):
     """Each page arrives in time, but the whole roster takes longer than SYNC_MAX_MINUTES allows."""
     before = people(synced_school)
