@@ -135,6 +135,8 @@ class OneRosterClient:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
             count = total_count(reply)
+            if count is not None and count < offset + len(records):
+                count = None  # fewer than already sent (a server sending 0): wrong, so page on to an empty page
             if count is not None:
                 announced = count
             if not records:

@@ -160,6 +160,21 @@ def test_a_capped_listing_that_ignores_offset_is_an_incomplete_read_not_the_whol
     assert "so the rest cannot be read and nothing was changed" in caught.value.message
 
 
+@pytest.mark.parametrize("said", ["0", "10"])
+def test_a_total_count_smaller_than_what_arrived_is_not_the_end(said):
+    """An X-Total-Count of 0 (or less than one page) beside a full page stopped the read after that page: everyone
+    after it counted as having left the roster."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        return 200, {"X-Total-Count": said}, json.dumps({"users": RECORDS[offset:offset + 20]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=20) as client:
+            assert ids(client) == [r["sourcedId"] for r in RECORDS]
+
+
 def test_a_repeated_full_page_is_still_an_error():
     with running_sandbox("oneroster", schools=2, students=30, seed=9) as box:
         box.set_faults(unpaged=["schools/*/students"])
