@@ -131,6 +131,7 @@ class OneRosterClient:
         offset, limit = int(query["offset"]), int(query["limit"])
         collection = collection_of(path)
         url, url_params, followed, previous, announced, promised = base, dict(query), set(), None, None, False
+        starts: dict[str, int] = {}  # the sourcedId each page began with -> that page's offset
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
@@ -147,6 +148,10 @@ class OneRosterClient:
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
                 _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply)
                 return  # a server that ignores offset sent its whole (short) collection again
+            if ids[0] is not None and ids[0] in starts:
+                raise self._started_over(collection, offset, starts[ids[0]], reply)
+            if ids[0] is not None:
+                starts[ids[0]] = offset
             previous, promised = ids, "next" in reply.links()
             yield records
             offset += len(records)
@@ -158,6 +163,15 @@ class OneRosterClient:
             if count is not None and offset >= count:
                 return
             url, url_params = base, {**query, "offset": offset}
+
+    @staticmethod
+    def _started_over(collection: str, offset: int, earlier: int, reply) -> BadResponse:
+        """A later page beginning where an earlier one did: a server that wraps around past the end of a listing
+        instead of sending an empty page. Read on, the same records came back for ever."""
+        return BadResponse(f"The SIS's {collection} listing started over: the page at offset {offset:,} begins with "
+                           f"the same record as the page at offset {earlier:,} ({reply.shown_url}), so paging cannot "
+                           "finish and nothing was changed. Ask the SIS vendor to send an empty page after the last "
+                           "record.", url=reply.shown_url)
 
     @staticmethod
     def _ended_early(collection: str, offset: int, announced: int, reply) -> BadResponse:

@@ -175,6 +175,24 @@ def test_a_total_count_smaller_than_what_arrived_is_not_the_end(said):
             assert ids(client) == [r["sourcedId"] for r in RECORDS]
 
 
+@pytest.mark.parametrize("wrap", [lambda offset: offset % 25, lambda offset: 0 if offset >= 25 else offset])
+def test_a_listing_that_wraps_around_past_its_end_is_an_error_not_an_endless_read(wrap):
+    """Served past its end from the start again (offset modulo the size), the read never ended: the same 25 people
+    came back page after page until the sync's two-hour limit, and the SIS was asked for them all along."""
+    def callback(request):
+        offset = wrap(int(parse_qs(urlsplit(request.url).query)["offset"][0]))
+        return 200, {}, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client, pytest.raises(BadResponse) as err:
+            ids(client)
+        assert len(rsps.calls) == 5  # the token, three pages, and the one that started over
+    assert err.value.message.startswith("The SIS's users listing started over: the page at offset 25 begins with the "
+                                        "same record as the page at offset 0")
+
+
 def test_a_repeated_full_page_is_still_an_error():
     with running_sandbox("oneroster", schools=2, students=30, seed=9) as box:
         box.set_faults(unpaged=["schools/*/students"])
