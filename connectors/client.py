@@ -1,4 +1,5 @@
 """OneRoster 1.1 REST client: one Session, authenticated, paged, with typed errors."""
+import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,7 +36,7 @@ class OneRosterClient:
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
                  clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None,
-                 max_body_seconds: float = MAX_BODY_SECONDS):
+                 max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
@@ -47,7 +48,7 @@ class OneRosterClient:
         self.session.hooks["response"].append(stay_on_origins(credential_origins(settings)))
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
                                    max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor,
-                                   max_body_seconds=max_body_seconds)
+                                   max_body_seconds=max_body_seconds, jitter=jitter)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
         # After the credentials' expiry date a refusal is worded as "probably expired".
         self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,

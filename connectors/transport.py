@@ -1,4 +1,5 @@
 """HTTP with time-outs, bounded retries (429/5xx/network), a size cap and a request count."""
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ MAX_PAGE_BYTES = 50 * 1024 * 1024
 RETRY_AFTER_CAP = 60.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# Each back-off is drawn between half and all of its step ("equal jitter"): ClassLink "strongly recommends
+# implementing exponential backoff with jitter" for 5xx and 429 (developer.classlink.com/reference/
+# oneroster-api-request-limits); without it the schools that sync from one SIS at 2:00 retried in the same instants.
 # One answer's whole body must arrive within this: the read time-out bounds each wait for bytes, not their sum, so a
 # SIS trickling a byte every few seconds held a sync (and its lock) until the worker was killed hours later.
 MAX_BODY_SECONDS = 300.0
@@ -71,8 +75,9 @@ class Transport:
 
     def __init__(self, session: requests.Session, *, timeout=(5, 30), max_retries=4, sleep=time.sleep,
                  max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic,
-                 redactor: Redactor | None = None, max_body_seconds: float = MAX_BODY_SECONDS):
+                 redactor: Redactor | None = None, max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random):
         self.session = session
+        self.jitter = jitter
         self.max_body_seconds = max_body_seconds
         self.redactor = redactor or Redactor()  # masks credentials an SIS echoes, before any text is cut short
         self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -107,7 +112,7 @@ class Transport:
                 self._wait(delay, url)
             remaining = self._remaining(url)
             timeout = self.timeout if remaining is None else tuple(min(t, remaining) for t in self.timeout)
-            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * (0.5 + 0.5 * self.jitter())
             try:
                 reply = self._exchange(method, url, timeout, kwargs, remaining)
             except _TooSlow as slow:

@@ -55,9 +55,23 @@ def test_5xx_and_connection_errors_are_retried_with_growing_backoff(sleeps):
         rsps.add(responses.GET, USERS, body=requests.exceptions.ConnectionError("Connection refused"))
         rsps.add(responses.GET, USERS, body=requests.exceptions.ReadTimeout("read timed out"))
         rsps.add(responses.GET, USERS, json={"users": []})
-        with OneRosterClient(make_settings(), sleep=sleeps) as client:
+        with OneRosterClient(make_settings(), sleep=sleeps, jitter=lambda: 1.0) as client:
             assert read(client) == []
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("drawn, waits", [(0.0, [0.25, 0.5, 1.0]), (0.5, [0.375, 0.75, 1.5])])
+def test_back_offs_are_jittered_between_half_and_all_of_each_step(sleeps, drawn, waits):
+    """Every client waited exactly 0.5, 1, 2 s: schools syncing from one SIS at 2:00 retried in the same instants
+    (ClassLink asks for exponential back-off with jitter)."""
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        for _ in range(3):
+            rsps.add(responses.GET, USERS, status=503)
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), sleep=sleeps, jitter=lambda: drawn) as client:
+            read(client)
+    assert sleeps == waits
 
 
 def test_gives_up_after_bounded_retries_with_actionable_message(sleeps):
