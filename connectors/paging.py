@@ -1,6 +1,6 @@
 """Envelope keys and stop rules for OneRoster collection paging."""
 import json
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from .errors import BadResponse, NotFound
 from .imsx import describe_body, html_title, load_json, looks_like_html, mentions, status_info
@@ -87,9 +87,20 @@ def next_link(reply: Reply, base: str) -> str | None:
         return None
     try:
         target = urljoin(reply.url, target)
-        return target if same_origin(target, base) else None
+        return _without_oauth1(target) if same_origin(target, base) else None
     except ValueError:  # e.g. "<http://[::1>": urllib refuses it; paging goes on by offset as without a Link
         return None
+
+
+def _without_oauth1(url: str) -> str:
+    """The URL without oauth_* parameters: a server that builds its next link from the request's own query echoes a
+    query-signed request's nonce and signature, and sent on beside fresh ones they made every later page a 401
+    ("The SIS refused our signed requests"). The signer adds each request's own."""
+    parts = urlsplit(url)
+    if "oauth_" not in parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("oauth_")]
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
 
 
 def same_origin(url: str, other: str) -> bool:

@@ -1,11 +1,12 @@
 """Retries, token handling and typed errors of the OneRoster client (canned HTTP)."""
 import dataclasses
+import json
 from types import SimpleNamespace
 
 import pytest
 import requests
 import responses
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from connectors.client import OneRosterClient
 from connectors.errors import (AuthenticationFailed, BadResponse, NotFound, PermissionDenied,
@@ -287,6 +288,28 @@ def test_oauth1_signs_every_query_parameter():
     client = SimpleNamespace(client_secret="top-secret-value", resource_owner_secret="")
     assert signature.sign_hmac_sha256_with_client(base, client) == sent
     assert {"limit", "offset", "sort", "filter"} <= {k for k, _ in params}
+
+
+def test_a_next_link_that_echoes_a_query_signature_is_signed_afresh():
+    """The server builds its Link next from the request's query, oauth_nonce and oauth_signature included: sent on
+    beside the new ones, every page after the first was refused as 'The SIS refused our signed requests'."""
+    records = [user(f"u{i:02d}") for i in range(25)]
+
+    def callback(request):
+        query = parse_qs(urlsplit(request.url).query)
+        if any(len(values) > 1 for values in query.values()):
+            return 401, {}, '{"error": "invalid_signature"}'
+        offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        echoed = {k: v[0] for k, v in query.items()} | {"offset": str(offset + limit)}
+        headers = {"Link": f'<{USERS}?{urlencode(echoed)}>; rel="next"'} if offset + limit < len(records) else {}
+        return 200, headers, json.dumps({"users": records[offset:offset + limit]})
+
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.GET, USERS, callback=callback)
+        settings = make_settings(auth_mode="oauth1", oauth1_signature_type="query")
+        with OneRosterClient(settings, page_size=10) as client:
+            assert len(read(client)) == 25
+        assert all(parse_qs(urlsplit(c.request.url).query)["oauth_signature"] for c in rsps.calls)
 
 
 def test_oauth1_query_signature_type_puts_signature_in_url():
