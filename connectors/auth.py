@@ -1,5 +1,4 @@
 """OAuth 2.0 client-credentials tokens (cached, refreshed early) and OAuth 1.0a request signing."""
-import json
 import time
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
@@ -8,13 +7,20 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
 from .errors import AuthenticationFailed, BadResponse, NotFound, ScopeRefused
-from .imsx import describe_body, looks_like_html
+from .imsx import describe_body, load_json, looks_like_html
 from .settings import CORE_SCOPE, ConnectionSettings
 from .transport import Transport
 
 REFRESH_MARGIN = 60.0
 # RFC 6749 5.2 error codes that mean "not these scopes / not this client for this", not "wrong secret".
 SCOPE_ERRORS = {"invalid_scope", "unauthorized_client", "insufficient_scope"}
+# RFC 6749 5.2 (https://www.rfc-editor.org/rfc/rfc6749#section-5.2) codes that say the token URL or the request is
+# wrong, not the secret: unsupported_grant_type "is not supported by the authorization server", invalid_request
+# "is missing a required parameter ... or is otherwise malformed". What each means for the person setting up.
+URL_ERRORS = {
+    "unsupported_grant_type": "does not issue tokens for the client-credentials grant that OneRoster uses",
+    "invalid_request": "refused the token request as malformed",
+}
 
 
 def oauth1_signer(settings: ConnectionSettings) -> OAuth1:
@@ -91,6 +97,12 @@ class TokenSource:
                     f"{scope_request(scope or self.settings.core_scope)} "
                     f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
                     status=reply.status, url=reply.shown_url)
+            if code in URL_ERRORS:
+                raise BadResponse(
+                    f"The token URL {reply.shown_url} {URL_ERRORS[code]} (HTTP {reply.status} {code}). "
+                    f"{said + ' ' if said else ''}Check that it is the SIS's OneRoster token URL and that the client "
+                    "was set up for server-to-server (client credentials) access; the Client ID and Secret were "
+                    "not what it refused.", status=reply.status, url=reply.shown_url)
             raise AuthenticationFailed(
                 f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
                 f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)
@@ -102,7 +114,7 @@ class TokenSource:
             raise BadResponse(f"The token URL {reply.shown_url} returned a web page instead of a token; "
                               "check that the URL points at the SIS's OneRoster API.", url=reply.shown_url)
         try:
-            payload = json.loads(reply.body.decode("utf-8-sig"))
+            payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
         except (UnicodeDecodeError, ValueError):
             payload = None
         token = payload.get("access_token") if isinstance(payload, dict) else None
@@ -113,7 +125,9 @@ class TokenSource:
         self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
         # RFC 6749 5.1: `scope` is in the reply when it differs from the request; absent means "as asked".
         granted = payload.get("scope")
-        self.granted = " ".join(str(granted).split()) if isinstance(granted, str) and granted.strip() else scope
+        # Space-delimited in RFC 6749 3.3; some servers join scopes with commas instead (GitHub's OAuth does).
+        self.granted = " ".join(granted.replace(",", " ").split()) if isinstance(granted, str) and granted.strip() \
+            else scope
         try:
             lifetime = float(payload.get("expires_in"))
         except (TypeError, ValueError):
@@ -122,14 +136,23 @@ class TokenSource:
         self._refresh_at = self.clock() + max(0.0, lifetime - margin)
 
     def grants(self, scope: str) -> bool:
-        """False only when the token reply named its scopes and `scope` is not among them."""
-        return not self.granted or scope in self.granted.split()
+        """False only when the token reply named its scopes and `scope` is not among them. A scope granted by its
+        short name ("roster.readonly") counts as the URI asked for (".../scope/roster.readonly"): read strictly, a
+        server that echoes short names would have every school listing skipped as if refused."""
+        if not self.granted:
+            return True
+        granted = self.granted.split()
+        return scope in granted or _short(scope) in {_short(g) for g in granted}
+
+
+def _short(scope: str) -> str:
+    return scope.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 def oauth_error(body: bytes) -> str:
     """The OAuth 2.0 `error` code of a token error reply ("" when there is none)."""
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = load_json(body)
     except (UnicodeDecodeError, ValueError):
         return ""
     code = payload.get("error") if isinstance(payload, dict) else None

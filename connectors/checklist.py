@@ -57,6 +57,20 @@ def _school_sort_key(school_id: str):
     return (0, int(school_id), "") if school_id.isdigit() else (1, 0, school_id.lower())
 
 
+def _named_otherwise(schools, wanted: str) -> str | None:
+    """What to say when the School ID typed is one school's identifier (a school number) or name instead of its
+    sourcedId, which people's records name and the sync matches by; None when it is neither."""
+    typed = wanted.strip().casefold()
+    for what in ("identifier", "name"):
+        found = [s for s in schools if typed and getattr(s, what).strip().casefold() == typed]
+        if len(found) == 1:
+            school = found[0]
+            whose = f"the identifier of {school.name}" if what == "identifier" and school.name else f"a school's {what}"
+            return (f"The School ID {wanted} is {whose} in this SIS, not its sourcedId, which people's records name: "
+                    f"enter {school.source_id} as the School ID.")
+    return None
+
+
 class _Checklist:
     """Runs the checks in order, appending rows; a deadline may cut it short."""
 
@@ -141,6 +155,10 @@ class _Checklist:
             if school.source_id.lower() == wanted.lower():
                 self.add("school", "ok", f"Found {school.name or 'the school'} ({school.source_id}).")
                 return True
+        mistaken = _named_otherwise(schools, wanted)
+        if mistaken is not None:
+            self.add("school", "failed", mistaken, self.profile.school_id_hint)
+            return False
         ids = sorted({s.source_id for s in schools}, key=_school_sort_key)
         shown = ", ".join(ids[:SCHOOL_LIST_LIMIT]) + (f" and {len(ids) - SCHOOL_LIST_LIMIT} more"
                                                       if len(ids) > SCHOOL_LIST_LIMIT else "")

@@ -1,9 +1,8 @@
 """OneRoster 1.1 REST client: one Session, authenticated, paged, with typed errors."""
+import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from urllib.parse import urljoin
-
 import requests
 
 from . import people
@@ -12,14 +11,18 @@ from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenie
 from .expiry import refused_hint
 from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
-from .paging import area_of, collection_of, decode_page, same_origin, total_count
+from .paging import area_of, collection_of, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
 from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
 from .secret_reuse import credential_origins, stay_on_origins
 from .settings import ConnectionSettings
-from .transport import MAX_PAGE_BYTES, Reply, Transport
+from .transport import MAX_BODY_SECONDS, MAX_PAGE_BYTES, Reply, Transport
 
+# OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
+# Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
+# without a type is kept.
+NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 and 1.2 client)"
 
 
@@ -32,7 +35,8 @@ class OneRosterClient:
 
     def __init__(self, settings: ConnectionSettings, *, timeout=(5, 30), max_retries=4, page_size=1000,
                  sleep=time.sleep, max_page_bytes=MAX_PAGE_BYTES, deadline: float | None = None,
-                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None):
+                 clock=time.monotonic, policy: OutboundPolicy | None = None, redactor: Redactor | None = None,
+                 max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random):
         self.settings = settings
         self.profile: Profile = PROFILES.get(settings.vendor, PROFILES["oneroster"])
         self.page_size = page_size
@@ -43,7 +47,8 @@ class OneRosterClient:
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         self.session.hooks["response"].append(stay_on_origins(credential_origins(settings)))
         self.transport = Transport(self.session, timeout=timeout, max_retries=max_retries, sleep=sleep,
-                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor)
+                                   max_bytes=max_page_bytes, deadline=deadline, clock=clock, redactor=self.redactor,
+                                   max_body_seconds=max_body_seconds, jitter=jitter)
         self._signer = oauth1_signer(settings) if settings.auth_mode == "oauth1" else None
         # After the credentials' expiry date a refusal is worded as "probably expired".
         self.credentials_hint = refused_hint(settings.credentials_expire_on, self.profile.credentials_hint,
@@ -78,7 +83,7 @@ class OneRosterClient:
         for attempt in range(2):
             headers = {"Authorization": self.tokens.header()} if self.tokens else {}
             reply = self.transport.send("GET", url, params=params, headers=headers, auth=self._signer)
-            if reply.status == 401 and attempt == 0:
+            if reply.status == 401 and attempt == 0 and not _scope_too_narrow(reply):
                 if self.tokens:
                     self.tokens.invalidate()
                 continue
@@ -92,15 +97,15 @@ class OneRosterClient:
         said = f"{said} " if said else ""
         shown, status = reply.shown_url, reply.status
         area = area_of(reply.url.split("?")[0])
+        if status in (401, 403) and _scope_too_narrow(reply):
+            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP {status} "
+                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
+                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
+                                    area=area, status=status, url=shown)
         if status == 401:
             what = "signed requests" if self._signer else "access token, even a fresh one,"
             return AuthenticationFailed(f"The SIS refused our {what} (HTTP 401 on {shown}). {said}"
                                         f"{self.credentials_hint}", status=status, url=shown)
-        if status == 403 and mentions(reply.body, "insufficient_scope"):
-            return PermissionDenied(f"The district granted this client less than it needs for {shown} (HTTP 403 "
-                                    "insufficient_scope): ask the district's SIS administrator for the OneRoster "
-                                    f"scope roster.readonly ({self.settings.roster_scope}) for this client.",
-                                    area=area, url=shown)
         if status == 403:
             label = self.profile.area_label(area)
             fix = self.profile.fix_for(area, app_name=self.settings.app_name)
@@ -126,11 +131,14 @@ class OneRosterClient:
             query["fields"] = fields if isinstance(fields, str) else ",".join(fields)
         offset, limit = int(query["offset"]), int(query["limit"])
         collection = collection_of(path)
-        url, url_params, followed, previous, announced = base, dict(query), set(), None, None
+        url, url_params, followed, previous, announced, promised = base, dict(query), set(), None, None, False
+        starts: dict[str, int] = {}  # the sourcedId each page began with -> that page's offset
         while True:
             reply = self.get(url, url_params)
             records = decode_page(reply, collection)
             count = total_count(reply)
+            if count is not None and count < offset + len(records):
+                count = None  # fewer than already sent (a server sending 0): wrong, so page on to an empty page
             if count is not None:
                 announced = count
             if not records:
@@ -139,23 +147,32 @@ class OneRosterClient:
                 return
             ids = [_sourced_id(r) for r in records]
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
-                if ids == previous and len(records) < limit:
-                    return  # a server that ignores offset sent its whole (short) collection again
-                raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({reply.shown_url}); "
-                                  "it seems to ignore the offset parameter, so paging cannot finish.",
-                                  url=reply.shown_url)
-            previous = ids
+                _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply)
+                return  # a server that ignores offset sent its whole (short) collection again
+            if ids[0] is not None and ids[0] in starts:
+                raise self._started_over(collection, offset, starts[ids[0]], reply)
+            if ids[0] is not None:
+                starts[ids[0]] = offset
+            previous, promised = ids, "next" in reply.links()
             yield records
             offset += len(records)
-            nxt = reply.links().get("next")
-            nxt = urljoin(reply.url, nxt) if nxt else None
-            if nxt and same_origin(nxt, base) and nxt not in followed:
+            nxt = next_link(reply, base)
+            if nxt and nxt not in followed:
                 followed.add(nxt)
                 url, url_params = nxt, None
                 continue
             if count is not None and offset >= count:
                 return
             url, url_params = base, {**query, "offset": offset}
+
+    @staticmethod
+    def _started_over(collection: str, offset: int, earlier: int, reply) -> BadResponse:
+        """A later page beginning where an earlier one did: a server that wraps around past the end of a listing
+        instead of sending an empty page. Read on, the same records came back for ever."""
+        return BadResponse(f"The SIS's {collection} listing started over: the page at offset {offset:,} begins with "
+                           f"the same record as the page at offset {earlier:,} ({reply.shown_url}), so paging cannot "
+                           "finish and nothing was changed. Ask the SIS vendor to send an empty page after the last "
+                           "record.", url=reply.shown_url)
 
     @staticmethod
     def _ended_early(collection: str, offset: int, announced: int, reply) -> BadResponse:
@@ -171,10 +188,14 @@ class OneRosterClient:
         return next(self.iter_pages(path, params={"limit": limit}), [])
 
     def get_schools(self) -> list[SchoolRecord]:
-        """Every school the SIS exposes; records without a sourcedId are skipped."""
+        """Every school the SIS exposes; records without a sourcedId, and orgs its `schools` listing sends that
+        say they are something else (a district, department, local, state or national org), are skipped: shown,
+        they were offered as schools to map, and a district's id passed the connection test's "School found"."""
         schools = []
         for page in self.iter_pages("schools"):
             for raw in page:
+                if isinstance(raw, dict) and str(raw.get("type") or "").strip().lower() in NOT_SCHOOLS:
+                    continue
                 try:
                     schools.append(normalise_school(raw))
                 except BadResponse:
@@ -187,5 +208,33 @@ class OneRosterClient:
         return people.iter_roster(self, school_id, roles, since=since)
 
 
+def _scope_too_narrow(reply: Reply) -> bool:
+    """insufficient_scope in an imsx or OAuth body, or in the WWW-Authenticate header where RFC 6750 3.1 puts it
+    (some servers send it with 401 rather than 403): the token is fine, the listing needs a scope it lacks, so the
+    sync may fall back to a global listing instead of failing as if the credentials were wrong."""
+    challenge = reply.headers.get("WWW-Authenticate", "").lower()
+    return mentions(reply.body, "insufficient_scope") or "insufficient_scope" in challenge
+
+
 def _sourced_id(record) -> str | None:
     return str(record.get("sourcedId")) if isinstance(record, dict) and record.get("sourcedId") else None
+
+
+def _repeat_is_the_whole(ids: list, previous: list, offset: int, limit: int, announced: int | None, promised: bool,
+                         collection: str, reply) -> None:
+    """A page that starts as the last one did is the whole collection again only when it is that page exactly,
+    shorter than the limit, and the SIS promised nothing more (no larger X-Total-Count, no Link next); otherwise
+    raises: stopping would count everyone past the first page as having left, and reading on would loop."""
+    shown = reply.shown_url
+    if ids != previous or (len(ids) >= limit and announced is None and not promised):
+        raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({shown}); it seems to ignore the "
+                          "offset parameter, so paging cannot finish.", url=shown)
+    if announced is not None and len(ids) < announced:
+        more = f"its X-Total-Count header announced {announced:,}"
+    elif promised:
+        more = "its Link header said another page follows"
+    else:
+        return
+    raise BadResponse(f"The SIS sent the same {len(ids):,} {collection} records again for the next page although "
+                      f"{more} ({shown}): it seems to ignore the offset parameter, so the rest cannot be read and "
+                      "nothing was changed. Ask the SIS vendor to honour offset on this listing.", url=shown)

@@ -11,6 +11,27 @@ _FIELDS = {"imsx_codemajor": "codeMajor", "imsx_severity": "severity",
            "imsx_description": "description", "imsx_codeminor": "codeMinor"}
 
 
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+
+
+def load_json(body: bytes, content_type: str = ""):
+    """A body's JSON value. UTF-8 (with or without a byte-order mark) and UTF-16/32 are told apart as RFC 8259
+    readers do (json.loads on bytes); a body that is none of them is read in the charset its Content-Type declares,
+    as an older server's iso-8859-1 or windows-1252 (RFC 8259 8.1 requires UTF-8; no vendor page found names a SIS
+    that sends otherwise, so this is leniency, not a vendor fact). Raises UnicodeDecodeError or ValueError."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        declared = _CHARSET.search(content_type or "")
+        try:
+            text = body.decode(declared.group(1)) if declared else None
+        except (LookupError, UnicodeDecodeError):
+            text = None
+        if text is None:
+            raise
+    return json.loads(text)
+
+
 def looks_like_html(body: bytes) -> bool:
     """True for an HTML page (IIS/nginx error pages, login pages)."""
     head = body[:512].lstrip().lower()
@@ -82,7 +103,7 @@ def describe_body(body: bytes, content_type: str = "") -> str:
         title = html_title(body)
         return f'The SIS sent a web page titled "{title}".' if title else "The SIS sent a web page."
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = load_json(body, content_type)
     except (UnicodeDecodeError, ValueError):
         text = redact(" ".join(body[:4000].decode("utf-8", "replace").split()))[:200]
         return f'The SIS said: "{text}".'
@@ -100,7 +121,7 @@ def describe_body(body: bytes, content_type: str = "") -> str:
 def mentions(body: bytes, code: str) -> bool:
     """True when an imsx or OAuth error body carries `code` (e.g. unsupported, insufficient_scope)."""
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = load_json(body)
     except (UnicodeDecodeError, ValueError):
         return False
     info = status_info(payload)

@@ -1,9 +1,9 @@
 """Envelope keys and stop rules for OneRoster collection paging."""
 import json
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from .errors import BadResponse, NotFound
-from .imsx import describe_body, html_title, looks_like_html, mentions, status_info
+from .imsx import describe_body, html_title, load_json, looks_like_html, mentions, status_info
 from .transport import Reply
 
 ENVELOPES = {
@@ -38,8 +38,13 @@ def decode_page(reply: Reply, collection: str) -> list:
                           f"data (HTTP {reply.status} from {shown}). Check that the URL points at the "
                           "OneRoster API.", status=reply.status, url=shown)
     try:
-        payload = json.loads(reply.body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
+    except UnicodeDecodeError as exc:
+        raise BadResponse(f"The SIS sent text that is not UTF-8 (HTTP {reply.status} from {shown}: byte "
+                          f"0x{exc.object[exc.start]:02X} at position {exc.start:,}) and its Content-Type names no "
+                          "other character set, so names in it cannot be read. Ask the SIS vendor to send UTF-8, "
+                          "as JSON requires.", status=reply.status, url=shown) from None
+    except ValueError as exc:
         cut = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip()) - 1
         kind = "incomplete" if cut else "malformed"
         raise BadResponse(f"The SIS sent {kind} JSON (HTTP {reply.status} from {shown}, {len(reply.body)} "
@@ -73,6 +78,29 @@ def total_count(reply: Reply) -> int | None:
     value = reply.headers.get("X-Total-Count", "").strip()
     # isdigit() alone accepts "²"; the length cap keeps int() within Python's digit limit.
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def next_link(reply: Reply, base: str) -> str | None:
+    """The absolute rel="next" URL when it stays on the SIS's origin; None when absent, elsewhere or unreadable."""
+    target = reply.links().get("next")
+    if not target:
+        return None
+    try:
+        target = urljoin(reply.url, target)
+        return _without_oauth1(target) if same_origin(target, base) else None
+    except ValueError:  # e.g. "<http://[::1>": urllib refuses it; paging goes on by offset as without a Link
+        return None
+
+
+def _without_oauth1(url: str) -> str:
+    """The URL without oauth_* parameters: a server that builds its next link from the request's own query echoes a
+    query-signed request's nonce and signature, and sent on beside fresh ones they made every later page a 401
+    ("The SIS refused our signed requests"). The signer adds each request's own."""
+    parts = urlsplit(url)
+    if "oauth_" not in parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("oauth_")]
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
 
 
 def same_origin(url: str, other: str) -> bool:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
 from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt, map_role, normalise_user,
-                      raw_role)
+                      org_ids, raw_role)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -30,6 +30,7 @@ class Listing:
     first: list | None
     rest: Iterator[list]
     passed_over: list[tuple[str, str]]
+    unfiltered: str = ""  # why the delta filter was dropped (the SIS refused it), "" when it was sent
 
     @property
     def scoped(self) -> bool:
@@ -85,17 +86,40 @@ def open_listing(client, step: Step, *, filter: str | None = None, params: dict 
         if path.startswith("schools/") and client.tokens and not client.tokens.grants(client.settings.roster_scope):
             passed_over.append((path, "needs roster.readonly, which the token does not grant"))
             continue
-        pages = client.iter_pages(path, filter=filter, params=params)
         try:
-            first = next(pages, None)
+            first, pages, unfiltered = _first_page(client, path, filter, params)
         except (PermissionDenied, NotFound) as exc:
             first_error = first_error or exc
             passed_over.append((path, refusal(exc)))
             continue
-        return Listing(path, first, pages, passed_over)
+        return Listing(path, first, pages, passed_over, unfiltered)
     if first_error is None:  # every school listing was skipped and no global one is planned
         raise PermissionDenied("The SIS's token does not grant roster.readonly, which this listing needs.")
     raise first_error
+
+
+def _first_page(client, path: str, filter: str | None, params: dict | None):
+    """(first page, the pages after it, why the filter was dropped or ""). A SIS that refuses the delta filter
+    itself (HTTP 400 or 422 on a filtered first page; not every server implements OneRoster's filter) is read
+    without it: more records, the same outcome, since a delta archives nobody for being absent. Without this
+    every nightly delta failed until the weekly full sync."""
+    pages = client.iter_pages(path, filter=filter, params=params)
+    try:
+        return next(pages, None), pages, ""
+    except (BadResponse, NotFound) as exc:
+        if not filter or exc.status not in (400, 422):
+            raise
+        refused = exc
+    pages = client.iter_pages(path, params=params)
+    return next(pages, None), pages, f"HTTP {refused.status} on {path} with filter={filter}"
+
+
+def unfiltered_notice(step: Step, listing: Listing) -> RosterNotice:
+    who = WHO.get(next(iter(step.roles)), "People")
+    return RosterNotice("listing", f"{who} were all read from the SIS's {listing.path} listing, not only those "
+                                   f"changed since the last sync, because the SIS refused the delta filter "
+                                   f"({listing.unfiltered}). Nobody was left out; as in any delta sync, nobody was "
+                                   "archived for being absent.")
 
 
 def fallback_notice(step: Step, listing: Listing) -> RosterNotice:
@@ -110,12 +134,6 @@ def in_school(org_ids, school_id: str) -> bool:
     return any(o.lower() == wanted for o in org_ids)
 
 
-def _raw_orgs(raw: dict) -> list[str]:
-    orgs = raw.get("orgs")
-    orgs = orgs if isinstance(orgs, list) else []
-    return [str(o.get("sourcedId", "")) if isinstance(o, dict) else str(o) for o in orgs]
-
-
 def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) -> bool:
     """Report a broken record only if it plausibly belongs to this school and these roles."""
     if scoped or not isinstance(raw, dict):
@@ -123,7 +141,7 @@ def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) 
     role = map_role(raw_role(raw))
     if role == "parent":
         return role in wanted
-    return (role is None or role in wanted) and in_school(_raw_orgs(raw), school_id)
+    return (role is None or role in wanted) and in_school(org_ids(raw), school_id)
 
 
 def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | None = None
@@ -142,6 +160,8 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         listing = open_listing(client, step, filter=flt)
         if listing.passed_over:
             yield [fallback_notice(step, listing)]
+        if listing.unfiltered:
+            yield [unfiltered_notice(step, listing)]
         listed = kept = 0
         dates = DateCheck(datetime.now(timezone.utc))
         for page in listing.pages():

@@ -248,9 +248,7 @@ def normalise_user(raw: dict) -> PersonRecord:
     status = (v.strip() if v.__class__ is str else _text(v)).lower()
     school_ids = _one_id(get("orgs"))
     if get("roles") is not None or get("primaryOrg") is not None:
-        more = _role_orgs(raw) + _ids(raw.get("primaryOrg"))  # 1.2's; _ids has made `orgs` unique already
-        if more:
-            school_ids = tuple(dict.fromkeys(school_ids + more))
+        school_ids = _with_12_orgs(raw, school_ids)
     v = get("middleName")
     middle = v.strip() if v.__class__ is str else _text(v)
     v = get("email")
@@ -293,10 +291,22 @@ def _one_id(value) -> tuple[str, ...]:
     return _ids(value)
 
 
+def _with_12_orgs(raw: dict, orgs: tuple[str, ...]) -> tuple[str, ...]:
+    """`orgs` followed by the orgs of 1.2's roles[] and primaryOrg, each once (_ids has made `orgs` unique)."""
+    more = _role_orgs(raw) + _ids(raw.get("primaryOrg"))
+    return tuple(dict.fromkeys(orgs + more)) if more else orgs
+
+
+def org_ids(raw: dict) -> tuple[str, ...]:
+    """Every org a raw user names, as normalise_user reads them: 1.1 `orgs`, then 1.2 `roles[].org` and
+    `primaryOrg`. Also for a record normalise_user refuses: a 1.2 user names its school only in the latter two."""
+    orgs = _one_id(raw.get("orgs"))
+    return _with_12_orgs(raw, orgs) if raw.get("roles") is not None or raw.get("primaryOrg") is not None else orgs
+
+
 def routing_ids(raw: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(org ids, agent ids) of a raw user as normalise_user reads them, without building the record."""
-    orgs = _ids(raw.get("orgs"))
-    return orgs + tuple(s for s in _role_orgs(raw) if s not in orgs), _ids(raw.get("agents"))
+    return org_ids(raw), _ids(raw.get("agents"))
 
 
 def normalise_school(raw: dict) -> SchoolRecord:

@@ -67,13 +67,36 @@ def stay_on_origins(origins: frozenset[str]):
     def hook(response, **_kwargs):
         if not response.is_redirect:
             return response
-        target = urljoin(response.url, response.headers.get("Location", ""))
+        target = _redirect_target(response.url, response.headers.get("Location", ""))
         if origin_of(target) in origins:
             return response
         response.close()
-        raise BadResponse(f"The SIS at {urlsplit(response.url).netloc} sent the request on to "
-                          f"{urlsplit(target).netloc or 'another address'} (HTTP {response.status_code}), which is "
+        where = _where(target, response.url)
+        raise BadResponse(f"The SIS at {urlsplit(response.url).netloc} sent the request on to {where} "
+                          f"(HTTP {response.status_code}), which is "
                           "not an address saved for this connection, so the portal did not follow it. If the SIS "
                           "has moved, enter its new address (and the secret again).",
                           status=response.status_code, url=public_url(response.url))
     return hook
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """The absolute redirect target, or "" when the SIS's Location cannot be read as a URL."""
+    try:
+        return urljoin(url, location)
+    except ValueError:  # e.g. "http://[::1": urllib refuses an unclosed IPv6 host
+        return ""
+
+
+def _where(target: str, origin: str) -> str:
+    """The redirect's host, with its scheme when only that changed (https to http behind a misconfigured proxy would
+    otherwise read "sent on to sis.example.org" from sis.example.org)."""
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.netloc:
+        return "an address that cannot be read"
+    if parts.scheme.lower() != urlsplit(origin).scheme.lower():
+        return f"{parts.scheme}://{parts.netloc}"
+    return parts.netloc

@@ -1,4 +1,6 @@
 """HTTP with time-outs, bounded retries (429/5xx/network), a size cap and a request count."""
+import random
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -16,6 +18,12 @@ MAX_PAGE_BYTES = 50 * 1024 * 1024
 RETRY_AFTER_CAP = 60.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# Each back-off is drawn between half and all of its step ("equal jitter"): ClassLink "strongly recommends
+# implementing exponential backoff with jitter" for 5xx and 429 (developer.classlink.com/reference/
+# oneroster-api-request-limits); without it the schools that sync from one SIS at 2:00 retried in the same instants.
+# One answer's whole body must arrive within this: the read time-out bounds each wait for bytes, not their sum, so a
+# SIS trickling a byte every few seconds held a sync (and its lock) until the worker was killed hours later.
+MAX_BODY_SECONDS = 300.0
 
 
 def public_url(url: str) -> str:
@@ -67,8 +75,10 @@ class Transport:
 
     def __init__(self, session: requests.Session, *, timeout=(5, 30), max_retries=4, sleep=time.sleep,
                  max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic,
-                 redactor: Redactor | None = None):
+                 redactor: Redactor | None = None, max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random):
         self.session = session
+        self.jitter = jitter
+        self.max_body_seconds = max_body_seconds
         self.redactor = redactor or Redactor()  # masks credentials an SIS echoes, before any text is cut short
         self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self.max_retries = max_retries
@@ -102,9 +112,14 @@ class Transport:
                 self._wait(delay, url)
             remaining = self._remaining(url)
             timeout = self.timeout if remaining is None else tuple(min(t, remaining) for t in self.timeout)
-            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * (0.5 + 0.5 * self.jitter())
             try:
-                reply = self._exchange(method, url, timeout, kwargs)
+                reply = self._exchange(method, url, timeout, kwargs, remaining)
+            except _TooSlow as slow:
+                raise ProviderUnavailable(f"Timed out: the SIS took more than {slow.seconds:g} "
+                                          f"second{'' if slow.seconds == 1 else 's'} to send one answer ({public_url(url)}), so the portal stopped reading it. Try again "
+                                          "later; if it keeps happening, ask the SIS vendor why this request is so "
+                                          "slow, or for smaller pages.", url=public_url(url)) from None
             except requests.exceptions.Timeout:
                 failure = f"did not answer within {timeout[1]:g} seconds"
                 continue
@@ -115,9 +130,23 @@ class Transport:
             except requests.exceptions.ChunkedEncodingError:
                 failure = "cut off"
                 continue
+            except requests.exceptions.ContentDecodingError:
+                failure = "undecodable"  # a compressed body cut short or garbled on the way: worth another try
+                continue
             except requests.exceptions.ConnectionError as exc:
                 failure = "dropped" if _dropped(exc) else f"could not be reached ({_reason(exc)})"
                 continue
+            except requests.exceptions.TooManyRedirects:
+                raise BadResponse(f"The SIS at {urlsplit(url).netloc} kept redirecting the request for "
+                                  f"{public_url(url)} without ever answering it; this usually means the URL leads "
+                                  "to a sign-in page or to an address that has moved. Check the URL with the SIS "
+                                  "vendor.", url=public_url(url)) from None
+            except requests.exceptions.RequestException as exc:
+                # Anything else requests refuses (an unreadable redirect target, a malformed header) is the SIS's
+                # answer being unusable: a named error, not a sync that "stopped unexpectedly".
+                raise BadResponse(f"The SIS's answer from {public_url(url)} could not be read "
+                                  f"({type(exc).__name__}); ask the SIS vendor to check this endpoint.",
+                                  url=public_url(url)) from None
             if reply.status == 429:
                 wait = retry_after_seconds(reply.headers.get("Retry-After"))
                 delay = min(RETRY_AFTER_CAP, wait) if wait is not None else delay
@@ -141,6 +170,10 @@ class Transport:
                                       f"{tries}. {said + ' ' if said else ''}Try again later; if it persists, "
                                       "send this message to the SIS vendor's support.",
                                       status=last.status, url=shown)
+        if failure == "undecodable":
+            raise BadResponse(f"The SIS's response from {shown} was compressed, but it could not be decompressed; "
+                              f"{tries}. Try again later; if it persists, ask the SIS vendor to check the "
+                              "server's compression (Content-Encoding).", url=shown)
         if failure == "cut off":
             raise BadResponse(f"The SIS's response from {shown} was cut off before the end; {tries}. "
                               "Try again later; if it persists, ask the SIS vendor to check their server.",
@@ -157,23 +190,69 @@ class Transport:
         raise ProviderUnavailable(f"The SIS at {urlsplit(url).netloc} {failure}; {tries}. Check the URL and "
                                   "that the server is reachable from the internet.", url=shown)
 
-    def _exchange(self, method, url, timeout, kwargs) -> Reply:
+    def _exchange(self, method, url, timeout, kwargs, remaining: float | None = None) -> Reply:
         self.request_count += 1
         with self.session.request(method, url, timeout=timeout, stream=True, **kwargs) as resp:
             length = resp.headers.get("Content-Length", "").strip()
             if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > self.max_bytes):
                 raise self._too_big(url)
+            seconds = self.max_body_seconds if remaining is None else min(self.max_body_seconds, remaining)
+            watchdog = _Watchdog(resp, seconds)
             body = bytearray()
-            for chunk in resp.iter_content(chunk_size=1 << 16):
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise self._too_big(url)
+            try:
+                for chunk in resp.iter_content(chunk_size=1 << 16):
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise self._too_big(url)
+            except requests.exceptions.RequestException:
+                if watchdog.stop():  # the read was cut by the watchdog, not by the SIS
+                    raise _TooSlow(seconds) from None
+                raise
+            finally:
+                fired = watchdog.stop()
+            if fired:  # cut while reading: what arrived may be a short body that parses
+                raise _TooSlow(seconds)
             return Reply(resp.status_code, resp.headers, self.redactor.scrub_bytes(bytes(body)), resp.url)
 
     def _too_big(self, url: str) -> BadResponse:
         size = self.max_bytes // (1024 * 1024)
         return BadResponse(f"The SIS sent more than {size} MB in one page ({public_url(url)}); ask for "
                            "smaller pages or ask the SIS vendor why the page is so large.", url=public_url(url))
+
+
+class _TooSlow(Exception):
+    """The body did not arrive within the time allowed for one answer."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class _Watchdog:
+    """Stops reading one response after `seconds`, waking a read blocked on a trickling SIS with urllib3's
+    HTTPResponse.shutdown (meant to be called from another thread); stop() says whether it did."""
+
+    def __init__(self, resp, seconds: float):
+        self.resp, self.lock, self.done, self.fired = resp, threading.Lock(), False, False
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _fire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+        try:
+            self.resp.raw.shutdown()
+        except (AttributeError, RuntimeError, ValueError, OSError):
+            pass
+
+    def stop(self) -> bool:
+        with self.lock:
+            self.done = True
+        self.timer.cancel()
+        return self.fired
 
 
 def _dropped(exc: Exception) -> bool:

@@ -2,7 +2,8 @@
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
-PAGE_FAULTS = ("error_500", "reset", "slow", "malformed_json", "html_page", "truncated")
+PAGE_FAULTS = ("error_500", "reset", "slow", "trickle", "malformed_json", "html_page", "truncated", "bad_compression",
+               "redirect_loop", "bad_redirect", "bad_link")
 RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
 
@@ -16,10 +17,17 @@ class Faults:
     error_500: dict | None = None  # + "times": how often that page fails before it works
     reset: dict | None = None      # TCP RST instead of an answer; + "times" as for error_500
     slow: dict | None = None       # + "seconds"
+    trickle: dict | None = None    # the body a few bytes at a time, spread over + "seconds"
     malformed_json: dict | None = None
     html_page: dict | None = None  # + "status" (default 200)
     truncated: dict | None = None
+    bad_compression: dict | None = None  # Content-Encoding: deflate over bytes that are not; + "times"
+    redirect_loop: dict | None = None    # 302 to the same listing on the same host, for ever
+    bad_redirect: dict | None = None     # 302 with a Location no URL parser reads ("http://[::1")
+    bad_link: dict | None = None         # the page is served with a Link rel="next" no URL parser reads
     token_expiry_after: int = 0    # a token stops working after N data requests
+    body_charset: str = ""         # data pages encoded in this charset (iso-8859-1, utf-16) instead of UTF-8 ...
+    charset_declared: bool = True  # ... and named in their Content-Type (False: sent as plain application/json)
     deny: list[str] = field(default_factory=list)  # path substrings answered 403
     hang: float = 0.0              # every request waits this long before answering
     # An SIS that repeats the credentials: "token" refuses every token request with an error body repeating the
@@ -29,11 +37,15 @@ class Faults:
     echo_credentials: str = ""
     refuse_listings: list[str] = field(default_factory=list)  # rel paths; "schools/*/students" for every school
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
+    filter_refused: bool = False   # any request with a filter answers 400 invalid_filter_field (no filter support)
+    offset_ignored: list[str] = field(default_factory=list)  # rel paths that cap limit but always serve offset 0
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
+    #                                | challenge (401, WWW-Authenticate: Bearer error="insufficient_scope", no body)
     credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
     scope_required: bool = False   # a token request without `scope` is refused (Aeries: "Scopes MUST be included")
     scopes_granted: list[str] | None = None  # scopes this client may have; asking for others is refused
     scope_error: str = "invalid_scope"        # the OAuth error code of such a refusal (or unauthorized_client)
+    scope_reply: str = ""          # how the token reply names the granted scopes: "short" names, "commas" between
     tobedeleted: int = 0
     duplicates: int = 0
     missing_names: int = 0
@@ -87,7 +99,7 @@ class FaultState:
             spec = getattr(self.faults, name)
             if not spec or spec.get("path", "") not in path or int(spec.get("page", 0)) != page:
                 return None
-            if name in ("error_500", "reset"):
+            if name in ("error_500", "reset", "bad_compression"):
                 key = f"{path}#{page}"
                 self.page_hits[key] = self.page_hits.get(key, 0) + 1
                 if self.page_hits[key] > int(spec.get("times", 1)):
@@ -102,6 +114,10 @@ class FaultState:
     def unpaged(self, path: str) -> bool:
         with self.lock:
             return matches(self.faults.unpaged, path)
+
+    def offset_ignored(self, path: str) -> bool:
+        with self.lock:
+            return matches(self.faults.offset_ignored, path)
 
     def denied(self, path: str) -> bool:
         with self.lock:

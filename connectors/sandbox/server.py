@@ -153,8 +153,10 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"Cache-Control": "no-store"}
         if box.vendor == "aeries":
             headers["Set-Cookie"] = f"AeriesAffinity={cookie}; Path={box.base_path}; HttpOnly"
+        style = box.faults.faults.scope_reply
+        named = [g.rsplit("/", 1)[-1] for g in granted] if style == "short" else granted
         payload = {"access_token": token, "token_type": "Bearer", "expires_in": box.token_lifetime,
-                   "scope": " ".join(granted)}
+                   "scope": ("," if style == "commas" else " ").join(named)}
         return self.send(200, json.dumps(payload).encode(), headers=headers)
 
     def _refuse(self, how: str, rel: str) -> None:
@@ -164,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, page, "text/html")
         if how == "missing":
             return self.send(404, imsx(f"Unknown endpoint {rel}", minor="unknownobject"))
+        if how == "challenge":
+            return self.send(401, b"", headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
         if how == "unsupported":
             return self.send(400, imsx(f"{rel} is not supported", major="unsupported", minor="unsupported"))
         return self.send(403, imsx(f"The access token's scopes do not cover {rel}", minor="insufficient_scope"))
@@ -212,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
         if limit < 1 or offset < 0:
             raise BadQuery("limit must be at least 1 and offset not negative")
         fields = [f for f in query.get("fields", "").split(",") if f]
+        if query.get("filter") and box.faults.faults.filter_refused:
+            raise BadQuery("The filter parameter is not supported", "invalid_filter_field")
         version = self.version
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
         # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
@@ -220,6 +226,8 @@ class Handler(BaseHTTPRequestHandler):
         if box.faults.unpaged(rel):  # limit and offset ignored: the whole collection, every time
             box.count_served(rel, len(items))
             return self._send_page(rel, 0, render(box.data, envelope, items, serialised, fields, version), {})
+        if box.faults.offset_ignored(rel):  # limit (and the cap) honoured, offset not: the first page again
+            offset = 0
         page_items = items[offset:offset + limit]
         box.count_served(rel, len(page_items))
         body = render(box.data, envelope, page_items, serialised, fields, version)
@@ -247,10 +255,43 @@ class Handler(BaseHTTPRequestHandler):
         if html:
             page_html = b"<html><head><title>Service Unavailable</title></head><body>Try later</body></html>"
             return self.send(int(html.get("status", 200)), page_html, "text/html")
+        if faults.page_fault("bad_compression", rel, page):
+            return self.send(200, b"this is not deflate data", headers={**headers, "Content-Encoding": "deflate"})
+        if faults.page_fault("redirect_loop", rel, page):
+            return self.send(302, b"", headers={"Location": self.path})  # requests gives up after 30 hops
+        if faults.page_fault("bad_redirect", rel, page):
+            return self.send(302, b"", headers={"Location": "http://[::1"})
+        if faults.page_fault("bad_link", rel, page):
+            headers = {**headers, "Link": '<http://[::1>; rel="next"'}
         if faults.faults.echo_credentials == "records" and page == 0 and rel.split("/")[-1] in PEOPLE:
             body = self._echo_into_first_record(body)
+        trickle = faults.page_fault("trickle", rel, page)
+        if trickle:
+            return self._trickle(body, headers, float(trickle.get("seconds", 5.0)))
         cut = bool(faults.page_fault("truncated", rel, page))
-        return self.send(200, body, headers=headers, cut=cut)
+        charset, ctype = faults.faults.body_charset, "application/json"
+        if charset:  # an older server's own encoding, declared or not
+            body = body.decode("utf-8").encode(charset, "backslashreplace")  # "ễ" as \u1ec5, as JSON escapes it
+            ctype += f"; charset={charset}" if faults.faults.charset_declared else ""
+        return self.send(200, body, ctype, headers=headers, cut=cut)
+
+    def _trickle(self, body: bytes, headers: dict, seconds: float) -> None:
+        """Headers at once, then the body in 20 pieces spread over `seconds` (each gap well inside a read time-out)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        step = max(1, len(body) // 20)
+        try:
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start:start + step])
+                self.wfile.flush()
+                if self.box.stopping.wait(seconds / 20):
+                    break
+        except OSError:  # the client stopped reading and hung up
+            self.close_connection = True
 
     def _echo_into_first_record(self, body: bytes) -> bytes:
         """The first person loses its names and gains a note repeating the request's credentials."""

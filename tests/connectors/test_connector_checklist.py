@@ -1,8 +1,10 @@
 """The Test connection checklist against the sandbox SIS."""
 import time
 
+import pytest
+
 from connectors.checklist import SCOPE_FIX, headline, run_connection_test
-from tests.support import sandbox_fixture
+from tests.support import running_sandbox, sandbox_fixture
 
 from connector_helpers import CONFIGS
 
@@ -43,6 +45,22 @@ def test_wrong_school_id_lists_the_real_ones(aeries):
     assert rows["school"].status == "failed"
     assert rows["school"].detail == "The School ID 7 is not among this SIS's schools: 1, 5, 994."
     assert rows["read:students"].status == "skipped" and rows["read:users"].status == "ok"
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("sch2", "The School ID sch2 is the identifier of García Middle School in this SIS, not its sourcedId, which "
+             "people's records name: enter school-002 as the School ID."),
+    ("Müller High School", "The School ID Müller High School is a school's name in this SIS, not its sourcedId, "
+                           "which people's records name: enter school-003 as the School ID."),
+])
+def test_a_school_number_or_name_typed_as_the_school_id_names_the_sourcedid_to_enter(typed, said):
+    """A school number (the org's identifier) or its name was answered with the bare list of sourcedIds, which
+    do not say which one is the school the user meant."""
+    with running_sandbox("oneroster", schools=3, students=20, seed=2) as box:
+        good = box.settings()
+        rows = by_key(run_connection_test(good.__class__(**{**good.__dict__, "school_id": typed})))
+    assert (rows["school"].status, rows["school"].detail) == ("failed", said)
+    assert rows["school"].fix == "Use this school's sourcedId exactly as the SIS reports it."
 
 
 def test_refused_secret_skips_the_rest_without_showing_the_secret(aeries):

@@ -1,14 +1,18 @@
 """Retries, token handling and typed errors of the OneRoster client (canned HTTP)."""
+import dataclasses
+import json
 from types import SimpleNamespace
 
 import pytest
 import requests
 import responses
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from connectors.client import OneRosterClient
 from connectors.errors import (AuthenticationFailed, BadResponse, NotFound, PermissionDenied,
                                ProviderUnavailable)
+
+from tests.support import running_sandbox
 
 from connector_helpers import DATA, TOKEN, make_settings, user
 
@@ -52,9 +56,23 @@ def test_5xx_and_connection_errors_are_retried_with_growing_backoff(sleeps):
         rsps.add(responses.GET, USERS, body=requests.exceptions.ConnectionError("Connection refused"))
         rsps.add(responses.GET, USERS, body=requests.exceptions.ReadTimeout("read timed out"))
         rsps.add(responses.GET, USERS, json={"users": []})
-        with OneRosterClient(make_settings(), sleep=sleeps) as client:
+        with OneRosterClient(make_settings(), sleep=sleeps, jitter=lambda: 1.0) as client:
             assert read(client) == []
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("drawn, waits", [(0.0, [0.25, 0.5, 1.0]), (0.5, [0.375, 0.75, 1.5])])
+def test_back_offs_are_jittered_between_half_and_all_of_each_step(sleeps, drawn, waits):
+    """Every client waited exactly 0.5, 1, 2 s: schools syncing from one SIS at 2:00 retried in the same instants
+    (ClassLink asks for exponential back-off with jitter)."""
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        for _ in range(3):
+            rsps.add(responses.GET, USERS, status=503)
+        rsps.add(responses.GET, USERS, json={"users": []})
+        with OneRosterClient(make_settings(), sleep=sleeps, jitter=lambda: drawn) as client:
+            read(client)
+    assert sleeps == waits
 
 
 def test_gives_up_after_bounded_retries_with_actionable_message(sleeps):
@@ -156,6 +174,44 @@ def test_refused_credentials_name_the_vendor_screen():
     assert "top-secret-value" not in err.value.message
 
 
+@pytest.mark.parametrize("code, said", [
+    ("unsupported_grant_type", "does not issue tokens for the client-credentials grant that OneRoster uses"),
+    ("invalid_request", "refused the token request as malformed"),
+])
+def test_a_token_url_that_refuses_the_request_itself_is_not_worded_as_a_wrong_secret(code, said):
+    """RFC 6749's codes for a wrong token URL or request were answered "The SIS refused the Client ID and Secret",
+    sending the user to re-check credentials that were never the problem."""
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, status=400, json={"error": code})
+        with OneRosterClient(make_settings()) as client, pytest.raises(BadResponse) as err:
+            client.authenticate()
+    assert err.value.message.startswith(f"The token URL {TOKEN} {said} (HTTP 400 {code}).")
+    assert "OneRoster token URL" in err.value.message and "refused the Client ID" not in err.value.message
+    assert not isinstance(err.value, AuthenticationFailed)
+
+
+def test_a_wrong_campus_app_name_is_not_worded_as_a_wrong_secret():
+    """The sandbox answers an unknown appName as Campus-like servers do (400 invalid_request), over real HTTP."""
+    with running_sandbox("infinite-campus", schools=1, students=5, seed=4) as box:
+        good = box.settings()
+        wrong = dataclasses.replace(good, token_urls=tuple(u.replace(good.app_name, "nosuchapp") for u in
+                                                            good.token_urls))
+        with OneRosterClient(wrong) as client, pytest.raises(BadResponse) as err:
+            client.authenticate()
+    assert "refused the token request as malformed (HTTP 400 invalid_request)" in err.value.message
+    assert 'The SIS said: "invalid_request: unknown appName".' in err.value.message
+
+
+def test_a_redirect_from_https_to_http_on_the_same_host_names_the_scheme_that_changed():
+    """It read "sent the request on to sis.example.org" while coming from sis.example.org: no clue what changed."""
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, USERS, status=301, headers={"Location": USERS.replace("https://", "http://")})
+        with OneRosterClient(make_settings()) as client, pytest.raises(BadResponse) as err:
+            read(client)
+    assert "The SIS at sis.example.org sent the request on to http://sis.example.org (HTTP 301)" in err.value.message
+
+
 def test_403_names_the_aeries_permission_to_enable():
     base = "https://demo.aeries.net/aeries"
     settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
@@ -234,6 +290,28 @@ def test_oauth1_signs_every_query_parameter():
     assert {"limit", "offset", "sort", "filter"} <= {k for k, _ in params}
 
 
+def test_a_next_link_that_echoes_a_query_signature_is_signed_afresh():
+    """The server builds its Link next from the request's query, oauth_nonce and oauth_signature included: sent on
+    beside the new ones, every page after the first was refused as 'The SIS refused our signed requests'."""
+    records = [user(f"u{i:02d}") for i in range(25)]
+
+    def callback(request):
+        query = parse_qs(urlsplit(request.url).query)
+        if any(len(values) > 1 for values in query.values()):
+            return 401, {}, '{"error": "invalid_signature"}'
+        offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        echoed = {k: v[0] for k, v in query.items()} | {"offset": str(offset + limit)}
+        headers = {"Link": f'<{USERS}?{urlencode(echoed)}>; rel="next"'} if offset + limit < len(records) else {}
+        return 200, headers, json.dumps({"users": records[offset:offset + limit]})
+
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.GET, USERS, callback=callback)
+        settings = make_settings(auth_mode="oauth1", oauth1_signature_type="query")
+        with OneRosterClient(settings, page_size=10) as client:
+            assert len(read(client)) == 25
+        assert all(parse_qs(urlsplit(c.request.url).query)["oauth_signature"] for c in rsps.calls)
+
+
 def test_oauth1_query_signature_type_puts_signature_in_url():
     settings = make_settings(auth_mode="oauth1", token_urls=(), oauth1_signature_type="query")
     with responses.RequestsMock() as rsps:
@@ -246,3 +324,19 @@ def test_oauth1_query_signature_type_puts_signature_in_url():
 
 def test_settings_repr_hides_the_secret():
     assert "top-secret-value" not in repr(make_settings())
+
+
+def test_orgs_a_schools_listing_sends_that_are_not_schools_are_not_offered_as_schools():
+    """A `schools` listing that also sends the district and its departments offered them as schools to map, and
+    the district's id passed Test connection's "School found" (its people sync then finds no students)."""
+    orgs = [{"sourcedId": "0", "name": "Unified District", "type": "district"},
+            {"sourcedId": "994", "name": "North High", "type": "school"},
+            {"sourcedId": "d-art", "name": "Art Department", "type": "Department"},
+            {"sourcedId": "5", "name": "South Middle"},  # no type: kept, as before
+            {"sourcedId": "st", "name": "State", "type": "state"}]
+    with responses.RequestsMock() as rsps:
+        token(rsps)
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
+        with OneRosterClient(make_settings()) as client:
+            assert [s.source_id for s in client.get_schools()] == ["994", "5"]

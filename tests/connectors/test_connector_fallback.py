@@ -35,6 +35,8 @@ def truth(box, school_index=1, roles=ROLES):
     ("missing", "is not offered by this SIS (HTTP 404)"),
     ("iis", "is not offered by this SIS (HTTP 404)"),
     ("unsupported", "is not offered by this SIS (HTTP 400)"),
+    # RFC 6750's challenge on a 401: it failed the whole sync as "refused our access token, even a fresh one".
+    ("challenge", "was refused (HTTP 401)"),
 ])
 def test_refused_school_listings_fall_back_to_the_global_ones(box, how, reason):
     box.set_faults(refuse_listings=["schools/*/students", "schools/*/teachers"], refuse_how=how)

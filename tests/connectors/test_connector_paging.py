@@ -144,6 +144,55 @@ def test_a_school_listing_that_ignores_paging_is_read_once_when_shorter_than_the
         assert sorted(r["sourcedId"] for r in pages[0]) == expected
 
 
+@pytest.mark.parametrize("vendor,said", [("aeries", "X-Total-Count header announced 15"),
+                                         ("infinite-campus", "X-Total-Count header announced 15"),
+                                         ("oneroster", "Link header said another page follows")])
+def test_a_capped_listing_that_ignores_offset_is_an_incomplete_read_not_the_whole(vendor, said):
+    """The server caps the page at 5 and always serves offset 0: the same 5 came again and were read as the whole
+    listing, so the school's other students counted as having left the roster."""
+    with running_sandbox(vendor, schools=2, students=30, seed=9, page_cap=5) as box:
+        box.set_faults(offset_ignored=["schools/*/students"])
+        settings = box.settings()
+        with OneRosterClient(settings, page_size=100) as client, pytest.raises(BadResponse) as caught:
+            list(client.iter_pages(f"schools/{settings.school_id}/students"))
+    assert "The SIS sent the same 5 students records again for the next page although" in caught.value.message
+    assert said in caught.value.message
+    assert "so the rest cannot be read and nothing was changed" in caught.value.message
+
+
+@pytest.mark.parametrize("said", ["0", "10"])
+def test_a_total_count_smaller_than_what_arrived_is_not_the_end(said):
+    """An X-Total-Count of 0 (or less than one page) beside a full page stopped the read after that page: everyone
+    after it counted as having left the roster."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        return 200, {"X-Total-Count": said}, json.dumps({"users": RECORDS[offset:offset + 20]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=20) as client:
+            assert ids(client) == [r["sourcedId"] for r in RECORDS]
+
+
+@pytest.mark.parametrize("wrap", [lambda offset: offset % 25, lambda offset: 0 if offset >= 25 else offset])
+def test_a_listing_that_wraps_around_past_its_end_is_an_error_not_an_endless_read(wrap):
+    """Served past its end from the start again (offset modulo the size), the read never ended: the same 25 people
+    came back page after page until the sync's two-hour limit, and the SIS was asked for them all along."""
+    def callback(request):
+        offset = wrap(int(parse_qs(urlsplit(request.url).query)["offset"][0]))
+        return 200, {}, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client, pytest.raises(BadResponse) as err:
+            ids(client)
+        assert len(rsps.calls) == 5  # the token, three pages, and the one that started over
+    assert err.value.message.startswith("The SIS's users listing started over: the page at offset 25 begins with the "
+                                        "same record as the page at offset 0")
+
+
 def test_a_repeated_full_page_is_still_an_error():
     with running_sandbox("oneroster", schools=2, students=30, seed=9) as box:
         box.set_faults(unpaged=["schools/*/students"])

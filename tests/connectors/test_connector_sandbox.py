@@ -89,7 +89,41 @@ def test_one_connection_reset_is_retried_and_every_user_arrives_once(aeries, sle
     aeries.set_faults(reset={"path": "users", "page": 2})
     ids = all_user_ids(aeries, sleeps)
     assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
-    assert sleeps == [0.5]  # one back-off, for the one reset
+    assert len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5  # one back-off (jittered), for the one reset
+
+
+def test_one_garbled_compressed_page_is_retried_and_every_user_arrives_once(aeries, sleeps):
+    """A deflate body that does not inflate escaped as requests' ContentDecodingError: a sync "stopped unexpectedly"."""
+    aeries.set_faults(bad_compression={"path": "users", "page": 1})
+    ids = all_user_ids(aeries, sleeps)
+    assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
+    assert len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5
+
+
+def test_a_next_link_no_url_parser_reads_is_passed_over_and_paging_goes_on_by_offset(aeries):
+    """urljoin raised ValueError ("Invalid IPv6 URL") out of the paging loop."""
+    aeries.set_faults(bad_link={"path": "users", "page": 0})
+    ids = all_user_ids(aeries)
+    assert len(ids) == len(set(ids)) and set(ids) == set(aeries.data.users)
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "windows-1252", "utf-16"])
+def test_pages_in_the_charset_their_content_type_declares_are_read_with_every_name_intact(aeries, charset):
+    """JSON that is not UTF-8 was "malformed JSON ... Try again" on every page, however often one tried."""
+    aeries.set_faults(body_charset=charset)
+    with OneRosterClient(aeries.settings(), page_size=40) as client:
+        names = {r["sourcedId"]: r["familyName"] for page in client.iter_pages("users") for r in page}
+    assert names == {sid: raw["familyName"] for sid, raw in aeries.data.users.items()}
+    assert any(not name.isascii() for name in names.values())  # García, Müller...: the bytes that differ
+
+
+def test_latin_1_without_a_declared_charset_says_to_send_utf_8_not_to_try_again(aeries):
+    aeries.set_faults(body_charset="iso-8859-1", charset_declared=False)
+    with pytest.raises(BadResponse) as err:
+        all_user_ids(aeries)
+    assert "The SIS sent text that is not UTF-8 (HTTP 200 from " in err.value.message
+    assert "Ask the SIS vendor to send UTF-8, as JSON requires." in err.value.message
+    assert "Try again" not in err.value.message
 
 
 def test_aeries_data_calls_need_the_cookie_from_the_token_response(aeries):

@@ -6,6 +6,7 @@ import pytest
 from connectors.client import OneRosterClient
 from connectors.errors import ScopeRefused
 from connectors.profiles import get_profile
+from connectors.records import RosterNotice
 from connectors.sandbox import oneroster_form_values
 from connectors.settings import CORE_SCOPE, DEFAULT_SCOPE, ROSTER_SCOPE
 from tests.support import running_sandbox, sandbox_fixture
@@ -47,6 +48,19 @@ def test_no_scope_granted_says_what_to_ask_the_district_for(box, code):
     assert f"(HTTP 400 {code} from " in message
     assert "refused the Client ID and Secret" not in message
     assert box.credentials.client_secret not in message
+
+
+@pytest.mark.parametrize("style", ["short", "commas"])
+def test_granted_scopes_named_short_or_joined_by_commas_still_open_the_schools_own_listing(box, style):
+    """Read strictly, such a reply granted nothing the portal recognised: every school listing was skipped as
+    "needs roster.readonly, which the token does not grant" and the whole district's students were read instead."""
+    box.set_faults(scope_reply=style)
+    settings = box.settings()
+    with OneRosterClient(settings) as client:
+        items = [item for page in client.iter_roster(settings.school_id, {"student"}) for item in page]
+        assert client.tokens.grants(ROSTER_SCOPE) and client.tokens.grants(CORE_SCOPE)
+    assert items and not [i for i in items if isinstance(i, RosterNotice)]  # no fallback was needed
+    assert len(items) == len([p for p in box.people() if p.role == "student"])
 
 
 def test_wrong_secret_is_still_worded_as_a_refused_secret(box):

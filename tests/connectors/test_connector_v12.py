@@ -1,10 +1,13 @@
 """OneRoster 1.2: records with roles[] and primaryOrg, Campus' legacy id, the v1p2 path and scopes, the Campus 1.2 URL
 rule, and the sandbox's 1.2 view over real HTTP (same people, new sourcedIds)."""
+from datetime import datetime, timezone
+
 import pytest
 
 from connectors.client import OneRosterClient
 from connectors.errors import InvalidSettings
 from connectors.profiles import get_profile
+from connectors.people import DateCheck, school_page
 from connectors.records import RosterNotice, normalise_user
 from connectors.sandbox import Sandbox
 from connectors.settings import CORE_SCOPE_V12, ROSTER_SCOPE_V12
@@ -13,6 +16,7 @@ from tests.support import sandbox_fixture
 CAMPUS = get_profile("infinite-campus")
 GUID = "CE8DF1FC-3242-4716-A5F5-5A957F86DC36"
 ROLES = {"student", "teacher", "staff", "school_admin"}
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 campus = sandbox_fixture("infinite-campus", schools=2, students=24, seed=31, oneroster_12=True)
 generic = sandbox_fixture("oneroster", schools=2, students=24, seed=32, oneroster_12=True)
@@ -40,6 +44,19 @@ def test_a_1_2_user_takes_the_primary_role_and_every_org_it_names():
 ])
 def test_campus_legacy_ids_are_read_from_metadata_in_either_spelling(metadata, legacy):
     assert normalise_user(user_12(metadata=metadata)).legacy_id == legacy
+
+
+@pytest.mark.parametrize("broken", [dict(givenName="", familyName=""), dict(roles=[
+    {"roleType": "primary", "role": "ext:intern", "org": {"sourcedId": "sch-1"}}]),
+    dict(roles=None, role="nurse", primaryOrg={"sourcedId": "sch-1"})])
+def test_a_broken_1_2_user_of_a_global_listing_is_reported_to_the_school_its_roles_name(broken):
+    """It names its school only in roles[].org or primaryOrg: judged by `orgs` alone it was nobody's and dropped, so a
+    full read counted the person as having left the roster (archived with Archive on)."""
+    raw = {**user_12(roles=[{"roleType": "primary", "role": "aide", "org": {"sourcedId": "sch-1"}}]), **broken}
+    page = school_page([raw], frozenset({"staff"}), "sch-1", scoped=False, seen=set(), dates=DateCheck(NOW))
+    assert [(type(item).__name__, item.source_id) for item in page] == [("RecordProblem", "9f2c")]
+    elsewhere = school_page([raw], frozenset({"staff"}), "sch-9", scoped=False, seen=set(), dates=DateCheck(NOW))
+    assert elsewhere == []  # another school's broken record is still not this school's issue
 
 
 def test_user_profiles_of_any_shape_never_break_a_record():

@@ -39,12 +39,22 @@ SIS_FAULTS = {
     "TCP reset on every try (page 1)": dict(reset={"path": "students", "page": 1, "times": 99}),
     "500 on every try (page 1)": dict(error_500={"path": "teachers", "page": 0, "times": 99}),
     "endless 429 storm": dict(rate_limit_storm=10_000, retry_after=0.01),
+    # These three ended as "The sync stopped unexpectedly (ContentDecodingError / TooManyRedirects / ValueError)".
+    "garbled compression on every try (page 1)": dict(bad_compression={"path": "users", "page": 1, "times": 99}),
+    "same-host redirect loop (page 1)": dict(redirect_loop={"path": "students", "page": 1}),
+    "redirect to an unreadable address (page 0)": dict(bad_redirect={"path": "teachers", "page": 0}),
+    # Its first capped page came again and was taken for the whole listing: the rest "left the roster".
+    "capped pages that always start at offset 0": dict(offset_ignored=["users"]),
 }
 READABLE = {
     "malformed JSON mid-paging": "malformed JSON",
     "TCP reset on every try (page 1)": "dropped the connection",
     "500 on every try (page 1)": "server error (HTTP 500",
     "endless 429 storm": "too busy",
+    "garbled compression on every try (page 1)": "could not be decompressed",
+    "same-host redirect loop (page 1)": "kept redirecting the request",
+    "redirect to an unreadable address (page 0)": "sent the request on to an address that cannot be read",
+    "capped pages that always start at offset 0": "it seems to ignore the offset parameter, so the rest cannot be read",
 }
 
 
@@ -64,6 +74,18 @@ def test_a_page_slower_than_the_time_out_fails_readably_and_changes_nothing(sync
     sandbox.set_faults(slow={"path": "students", "page": 1, "seconds": 1})
     run = sync(synced_school, client_factory=lambda settings: quick_client(settings, timeout=(2, 0.3)))  # 30 s, shortened
     assert_failed_and_unchanged(synced_school, run, before, "Timed out: the SIS did not answer within 0.3 seconds")
+
+
+def test_a_page_trickled_slower_than_one_answer_may_take_fails_readably_and_changes_nothing(synced_school, sandbox):
+    """Each piece came well inside the read time-out, so nothing ever timed out: the sync (and its lock) waited on
+    one page until RQ killed the worker hours later, and the run ended as "the worker died"."""
+    before = people(synced_school)
+    sandbox.set_faults(trickle={"path": "students", "page": 1, "seconds": 6})
+    started = time.monotonic()
+    run = sync(synced_school, client_factory=lambda settings: quick_client(settings, max_body_seconds=1))  # 300 s
+    assert time.monotonic() - started < 5
+    assert_failed_and_unchanged(synced_school, run, before, "Timed out: the SIS took more than 1 second to send one "
+                                                            "answer")
 
 
 def test_a_sync_slower_than_the_total_limit_stops_readably_and_changes_nothing(app, synced_school, sandbox, monkeypatch):

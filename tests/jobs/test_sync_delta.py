@@ -9,7 +9,7 @@ from store.models import SyncRun
 from jobs.connection import get_connection
 from jobs.runs import create_run
 from tests.factories import make_school
-from tests.support import changes, connect, directory, expected_people, sandbox_fixture, set_flags, sync
+from tests.support import changes, connect, directory, expected_people, issues, sandbox_fixture, set_flags, sync
 
 _night = iter(range(1, 1000))
 sandbox = sandbox_fixture(schools=1, students=80, seed=31)
@@ -72,3 +72,25 @@ def test_a_full_nightly_run_archives_who_left(school, sandbox):
     db.session.commit()
     run = nightly(school)
     assert run.archived == len(ours) and {c.source_id for c in changes(run, "archive")} == ours
+
+
+def test_a_sis_that_refuses_the_delta_filter_is_read_in_full_and_the_night_succeeds(school, sandbox):
+    """A server without OneRoster filter support answered every delta 400 invalid_filter_field: six nights in
+    seven failed ("The SIS refused the request ... send this message to the SIS vendor") until the weekly full
+    sync. The listing is read without the filter instead; it stays a delta, so nobody is archived for being absent."""
+    student = next(p for p in expected_people(sandbox).values() if p.role == "student")
+    sandbox.rename(student.source_id, given_name="Unfiltered")
+    gone = sandbox.mutate(remove_fraction=0.05, seed=5, remove_mode="drop")["dropped"]
+    sandbox.set_faults(filter_refused=True)
+    try:
+        run = nightly(school)
+    finally:
+        sandbox.clear_faults()
+    assert run.status == "succeeded", run.error_message
+    assert not run.full_fetch and run.archived == 0
+    assert run.fetched >= len(expected_people(sandbox))  # everyone, not only the changed
+    assert directory(school)[student.source_id].given_name == "Unfiltered"
+    assert all(directory(school)[sid].status == "active" for sid in gone if sid in directory(school))
+    notes = [i.message for i in issues(run) if i.kind == "listing"]
+    assert notes and all("because the SIS refused the delta filter (HTTP 400 on " in n for n in notes)
+    assert "Students were all read from the SIS's schools/" in " ".join(notes)

@@ -218,3 +218,28 @@ def test_production_refuses_a_plain_http_loopback_sis(app, school, sandbox, monk
         app.config["PORTAL_ENV"] = "test"
     assert run.status == "failed" and directory(school) == {}
     assert "https" in run.error_message  # the saved http://127.0.0.1 URL is refused before any request
+
+
+def test_a_broken_1_2_record_read_from_a_global_listing_is_an_issue_not_a_leaver(app, school):
+    """OneRoster 1.2 users name their school in roles[].org and primaryOrg, not `orgs`. A nameless one read from the
+    global students listing (the school's own listing refused) was judged not this school's and dropped without a
+    word, so the sync counted the student as having left the roster and, with Archive on, archived them."""
+    from connectors.sandbox.v12 import new_id
+    from portal.rostering import service
+    from tests.support import SETTINGS, sandbox_values
+
+    with running_sandbox(seed=24, students=60, oneroster_12=True) as box:
+        conn = service.save_connection(school, "oneroster", {**sandbox_values(box), "oneroster_version": "1.2"},
+                                       actor=None)
+        service.save_sync_settings(conn, **{**SETTINGS, "archive": True, "archive_threshold_percent": 50.0})
+        assert sync(school).status == "succeeded"
+        before = snapshot(school)
+        chosen = box.set_faults(refuse_listings=["schools/*/students"], missing_names=2)["records"]
+        ours = set(box.data.user_ids("students", box.info["school_ids"][0]))
+        nameless = {new_id(sid) for sid in set(chosen["missing_names"]) & ours}  # as 1.2 serves their ids
+        assert nameless
+        run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert snapshot(school) == before  # nobody archived
+    assert {i.source_id for i in issues(run) if i.kind == "bad_record"} == nameless
+    assert all("has no givenName or familyName" in i.message for i in issues(run) if i.kind == "bad_record")
