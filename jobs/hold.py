@@ -21,6 +21,10 @@ class ArchiveHold:
         return 100 * self.would_archive / self.rostered_total if self.rostered_total else None
 
     def sentence(self) -> str:
+        if self.rostered_total and self.would_archive >= self.rostered_total and self.threshold >= 100:
+            return (f"This sync tried to archive all {self.rostered_total:,} rostered people, which is held whatever "
+                    "the threshold: the SIS listed none of them for this school, which is nearly always a wrong SIS "
+                    "School ID or a client that may no longer read them")
         share = f" ({percent_text(self.share)}%)" if self.share is not None else ""
         return (f"This sync tried to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
                 f"{share}, more than the {percent_text(self.threshold)}% threshold")

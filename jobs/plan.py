@@ -177,7 +177,11 @@ def check_archive_guard(plan: SyncPlan, threshold_percent: float, override: bool
     An approval covers the number the owner was shown (`approved`): the approved run reads the roster again, and
     one that would now archive more (the SIS broke further since) is held again instead of archiving them all."""
     would, total = len(plan.archives), plan.rostered_total
-    if not would or would <= total * threshold_percent / 100:
+    # Archiving every rostered person for being absent is held whatever the threshold (even 100%): a roster that
+    # holds none of a school's people is a wrong SIS School ID or a client that may no longer read them, not a
+    # school that emptied. (Rows that each say the person left, as a CSV delta's tobedeleted, are not absence.)
+    everyone_absent = 0 < total <= plan.counts["absent"]
+    if not would or (would <= total * threshold_percent / 100 and not everyone_absent):
         return
     if override and (approved is None or would <= approved):
         return
@@ -444,9 +448,11 @@ class Planner:
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""
         self.settle()
+        before = len(self.plan.archives)
         for sid, entry in self.directory.rostered.items():
             if entry.role in self.options.roles and self._may_archive(entry):
                 self.plan.archives.append((entry.id, sid))
+        self.plan.counts["absent"] = len(self.plan.archives) - before  # archived for not being in the roster
         self.directory.rostered.clear()
         return self.plan
 

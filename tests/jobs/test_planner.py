@@ -342,7 +342,9 @@ def test_a_leaver_excluded_from_sync_or_already_archived_is_left_alone():
     (2, 10, False, True),
     (2, 20, False, False),
     (2, 10, True, False),    # an owner approved this run
-    (10, 100, False, False),
+    (9, 100, False, False),
+    (10, 100, False, True),  # every archivable person absent: held whatever the threshold (a wrong School ID)
+    (10, 100, True, False),
     (0, 0, False, False),    # nothing to archive never trips
 ])
 def test_archive_guard_arithmetic(missing, threshold, override, trips):
@@ -357,8 +359,10 @@ def test_archive_guard_arithmetic(missing, threshold, override, trips):
     if trips:
         with pytest.raises(ArchiveGuardTripped) as tripped:
             check_archive_guard(plan, threshold, override)
-        assert str(tripped.value).startswith(f"This sync tried to archive {missing} of 10 rostered people "
-                                             f"({missing * 10}%), more than the {threshold:g}% threshold.")
+        assert str(tripped.value).startswith(
+            "This sync tried to archive all 10 rostered people, which is held whatever the threshold" if threshold == 100
+            else f"This sync tried to archive {missing} of 10 rostered people ({missing * 10}%), more than the "
+                 f"{threshold:g}% threshold.")
     else:
         check_archive_guard(plan, threshold, override)
 

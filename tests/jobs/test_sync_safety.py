@@ -243,3 +243,23 @@ def test_a_broken_1_2_record_read_from_a_global_listing_is_an_issue_not_a_leaver
     assert snapshot(school) == before  # nobody archived
     assert {i.source_id for i in issues(run) if i.kind == "bad_record"} == nameless
     assert all("has no givenName or familyName" in i.message for i in issues(run) if i.kind == "bad_record")
+
+
+def test_a_wrong_school_id_is_held_even_at_a_100_percent_threshold_when_it_would_archive_everyone(app, school,
+                                                                                                   sandbox):
+    """A staff-only school (staff come from the global `users` listing, which any School ID passes) given a School
+    ID of no school read nobody: with the threshold at 100% nothing held it, and every staff member was archived."""
+    from store.models import RosterConnection
+    connect(school, sandbox, sync_students=False, sync_teachers=False, archive=True, archive_threshold_percent=100)
+    assert sync(school).status == "succeeded"
+    staff = {sid for sid, p in directory(school).items() if p.status == "active" and p.source_id}
+    assert staff
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+    conn.sis_school_id = "no-such-school"
+    db.session.commit()
+    before = snapshot(school)
+    run = sync(school)
+    assert (run.status, run.would_archive) == ("needs_review", len(staff))
+    assert f"tried to archive all {len(staff):,} rostered people, which is held whatever the threshold" in \
+        run.error_message and "wrong SIS School ID" in run.error_message
+    assert snapshot(school) == before  # nobody archived
