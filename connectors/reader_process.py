@@ -27,6 +27,7 @@ from .district_read import read_page
 from .errors import ConnectorError
 from .people import open_listing
 from .read_ahead import read_ahead
+from .redact import Redactor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDLE_SECONDS = 5.0  # how often the parent checks on its lock and deadline while the child is quiet
@@ -128,23 +129,23 @@ def main(argv: list[str]) -> int:
     inbox, outbox = Connection(int(argv[1]), writable=False), Connection(int(argv[2]), readable=False)
     spec = pickle.loads(inbox.recv_bytes())
     threading.Thread(target=_exit_with_parent, args=(inbox,), name="parent-watch", daemon=True).start()
-    send = outbox.send_bytes
-    client = OneRosterClient(spec["settings"], policy=spec["policy"], **spec.get("client", {}))
+    send, redactor = outbox.send_bytes, Redactor()
     try:
-        with client:
+        with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor,
+                             **spec.get("client", {})) as client:
             client.authenticate()
             for step in spec["steps"]:
                 listing = open_listing(client, step, filter=spec["filter"])
                 for page in read_ahead(listing.pages()):
                     heads, payloads = read_page(page, step.roles, spec["parents"])
                     send(pickle.dumps(("page", len(page), client.request_count, heads, payloads), protocol=5))
-        send(pickle.dumps(("done", client.request_count)))
+            send(pickle.dumps(("done", client.request_count)))
     except BrokenPipeError:
         return 0  # the parent stopped listening (it ended or died): nobody wants the rest
     except ConnectorError as exc:
-        send(pickle.dumps(("failed", client.redactor(str(exc)))))
+        send(pickle.dumps(("failed", redactor(str(exc)))))
     except Exception as exc:  # noqa: BLE001 - the parent fails the night with its name
-        sys.stderr.write(client.redactor(traceback.format_exc()))
+        sys.stderr.write(redactor(traceback.format_exc()))
         send(pickle.dumps(("crashed", type(exc).__name__)))
     return 0
 
