@@ -115,8 +115,8 @@ def test_a_quiet_reader_is_abandoned_at_the_time_limit(app, changed_since, sandb
     assert_nothing_changed(night, schools, before, says="the longest a sync may take")
 
 
-def test_the_secret_goes_through_the_pipe_never_argv_or_the_environment(app, changed_since, sandbox, monkeypatch):
-    source, _schools, _before = changed_since
+def test_the_secret_goes_through_the_pipe_never_argv_or_the_environment(app, district, sandbox, monkeypatch):
+    source, _schools = district
     secret = sandbox.info["client_secret"]
     monkeypatch.setenv("PORTAL_FERNET_KEYS", "a-portal-key-the-reader-does-not-need")
     seen = []
