@@ -74,7 +74,7 @@ class ReaderProcess:
         return self
 
     def messages(self, idle: Callable[[], None]) -> Iterator[tuple]:
-        """("page", records, heads, payloads) per page, in order, until the read is complete. `idle` runs every
+        """("page", records, payloads, heads) per page (connectors.district_read.read_page's), in order, until the read is complete. `idle` runs every
         IDLE_SECONDS while the child is quiet (it may raise to give up). Raises ReadFailed or ReaderStopped."""
         conn = self._from_child
         while True:
@@ -137,8 +137,8 @@ def main(argv: list[str]) -> int:
             for step in spec["steps"]:
                 listing = open_listing(client, step, filter=spec["filter"])
                 for page in read_ahead(listing.pages()):
-                    heads, payloads = read_page(page, step.roles, spec["parents"])
-                    send(pickle.dumps(("page", len(page), client.request_count, heads, payloads), protocol=5))
+                    payloads, heads = read_page(page, step.roles, spec["parents"])
+                    send(pickle.dumps(("page", len(page), client.request_count, payloads, heads), protocol=5))
             send(pickle.dumps(("done", client.request_count)))
     except BrokenPipeError:
         return 0  # the parent stopped listening (it ended or died): nobody wants the rest

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.district_read import NOT_A_RECORD
 from connectors.errors import ConnectorError
-from connectors.packed import GS
+from connectors.packed import FS, GS, RS
 from connectors.people import Step, since_filter
 from connectors.reader_process import ReaderProcess, ReaderStopped
 from connectors.records import ROLES
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 READ_JOB = "jobs.district_night.read_night"
 PLAN_JOB = "jobs.district_night.plan_school"
 USERS_ONLY = frozenset({"staff", "school_admin", "parent"})  # roles only the global `users` listing holds
-TARGETS_CACHED = 10_000  # (org id, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
+TARGETS_CACHED = 10_000  # (org ids, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
 PROGRESS_EVERY = 20  # pages between updates of the night's records_read
 FINAL = RUN_FINAL_STATUSES
 ROLE_STEP = {role: step_of({role}) for role in ROLES}  # the fetch step each role's records are filed under
@@ -266,8 +266,8 @@ def _read(night_id, members, since, lock) -> None:
             "filter": since_filter(since), "parents": bool(router.want_parents), "client": READER_CLIENT}
     try:
         with ReaderProcess(spec) as reader:
-            for _, records, heads, payloads in reader.messages(idle=on_time):
-                router.file(heads, payloads, records)
+            for _, records, payloads, heads in reader.messages(idle=on_time):
+                router.file(payloads, heads, records)
                 pages += 1
                 on_time()
                 if pages % PROGRESS_EVERY == 0:
@@ -315,22 +315,31 @@ class Router:
         self.read = 0
         self._targets: dict[tuple[str, str], tuple] = {}  # (the one org id, role) → _targets_for's answer
 
-    def file(self, heads: list[tuple], payloads: str, records: int) -> None:
-        """File one page as connectors.district_read.read_page handed it over (`records`: the page's size)."""
+    def file(self, payloads: str, heads: dict[int, tuple], records: int) -> None:
+        """File one page as connectors.district_read.read_page handed it over (`records`: the page's size). A "P"
+        payload says the role, orgs, agents and sourcedId itself; the others come with a head."""
         self.read += records
-        if not heads:
+        if not payloads:
             return
         add, cached = self.writer.add, self._targets
-        for (kind, role, orgs, agents, sid), text in zip(heads, payloads.split(GS)):
-            if kind:  # not PERSON
-                self._file_unreadable(kind, role, orgs, agents, sid, text)
-                continue
+        for i, text in enumerate(payloads.split(GS)):
+            if heads and i in heads:
+                kind, role, orgs, agents, sid = heads[i]
+                if kind:  # not PERSON
+                    self._file_unreadable(kind, role, orgs, agents, sid, text)
+                    continue
+                key = None  # rare (JSON payloads): not cached, so no org id holding an RS meets a "P" key
+            else:
+                parts = text.split(FS, 15)  # connectors.packed.pack_record's fields
+                sid, role, orgs, agents = parts[1], parts[2], parts[13], parts[14]
+                key, orgs = (orgs, role), tuple(orgs.split(RS)) if orgs else ()
+                agents = tuple(agents.split(RS)) if agents else ()
             if role == "parent":
                 self._spool_parent(text, sid, agents)
                 continue
-            found = cached.get((orgs[0], role)) if len(orgs) == 1 else None
+            found = cached.get(key) if key is not None else None
             if found is None:
-                found = self._targets_for(orgs, role)
+                found = self._targets_for(orgs, role, key)
             if not found[0]:
                 continue
             for school_id, step in found[0]:
@@ -338,14 +347,16 @@ class Router:
             if found[1]:
                 self._note_student(sid, found[1], agents)
 
-    def _targets_for(self, orgs: tuple[str, ...], role: str) -> tuple[tuple[tuple[int, int], ...], int]:
-        """((school_id, step) to file a person of `role` in `orgs` under, the schools that want their parents)."""
+    def _targets_for(self, orgs: tuple[str, ...], role: str, key: tuple | None = None
+                     ) -> tuple[tuple[tuple[int, int], ...], int]:
+        """((school_id, step) to file a person of `role` in `orgs` under, the schools that want their parents);
+        kept under `key` (the orgs as one text, and the role) while the cache has room."""
         targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role in m.roles]
         members = dict.fromkeys(targets)  # a person listed twice under one school's org goes once
         found = (tuple((m.school_id, ROLE_STEP[role]) for m in members),
                  sum(m.bit for m in members if role == "student" and "parent" in m.roles))
-        if len(orgs) == 1 and len(self._targets) < TARGETS_CACHED:  # one org: nearly everyone, a few keys
-            self._targets[(orgs[0], role)] = found
+        if key is not None and len(self._targets) < TARGETS_CACHED:  # nearly everyone: a few keys
+            self._targets[key] = found
         return found
 
     def _note_student(self, sid: str, bits: int, agents: tuple[str, ...]) -> None:

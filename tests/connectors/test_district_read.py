@@ -20,20 +20,30 @@ PAGE = [
 
 
 def test_each_kept_record_comes_with_its_own_payload_in_page_order():
-    heads, payloads = read_page(PAGE, frozenset({"student", "parent"}), parents=True)
+    payloads, heads = read_page(PAGE, frozenset({"student", "parent"}), parents=True)
     texts = payloads.split(GS)
-    assert len(texts) == len(heads) == 6  # everything but the teacher
-    assert [h[0] for h in heads] == [PERSON, PERSON, PERSON, UNREADABLE, UNREADABLE, NOT_A_RECORD]
-    assert [h[1] for h in heads] == ["student", "student", "parent", "student", None, None]
-    assert heads[0][2:] == (("sch-1",), ("g-1",), "s-1") and heads[2][3:] == (("s-1",), "g-1")
-    assert heads[3][4] == "7"  # the sourcedId as the night's parent links hash it
-    assert unpack_record(texts[1]).person == normalise_user(PAGE[1])  # the GS in the name did not split the page
+    assert len(texts) == 6  # everything but the teacher
+    assert [unpack_record(t).person for t in texts[:3]] == [normalise_user(r) for r in (PAGE[0], PAGE[1], PAGE[3])]
+    # A "P" payload says its role, orgs, agents and sourcedId itself: a head only where it cannot.
+    assert set(heads) == {1, 3, 4, 5}
+    assert heads[1] == (PERSON, "student", ("sch-1",), ("g-1",), "s-2") and texts[1][0] == "J"  # GS: JSON
+    assert heads[3] == (UNREADABLE, "student", ("sch-1",), ("g-1",), "7")  # sourcedId as the night hashes it
+    assert heads[4][:2] == (UNREADABLE, None) and heads[5][0] == NOT_A_RECORD
     assert texts[3:5] == [pack_record(PAGE[4], None), pack_record(PAGE[5], None)]
     assert unpack_record(texts[5]) == PAGE[6]
 
 
+def test_a_person_whose_payload_cannot_say_it_comes_with_a_head():
+    spaced = dict(STUDENT, sourcedId=" s-9 ")  # the night hashes the sourcedId as sent, not as normalised
+    named = dict(STUDENT, sourcedId="s-8", familyName="Ruiz\x1fSoto")  # packed as JSON
+    payloads, heads = read_page([spaced, STUDENT, named], frozenset({"student"}), parents=True)
+    assert heads == {0: (PERSON, "student", ("sch-1",), ("g-1",), " s-9 "),
+                     2: (PERSON, "student", ("sch-1",), ("g-1",), "s-8")}
+    assert payloads.split(GS)[2][0] == "J"
+
+
 def test_parents_are_left_out_when_no_school_syncs_parent_contact():
-    heads, payloads = read_page(PAGE, frozenset({"student", "parent"}), parents=False)
-    assert [h[1] for h in heads] == ["student", "student", "student", None, None]
-    assert len(payloads.split(GS)) == 5
-    assert read_page([], frozenset({"student"}), parents=True) == ([], "")
+    payloads, heads = read_page(PAGE, frozenset({"student", "parent"}), parents=False)
+    assert len(payloads.split(GS)) == 5 and set(heads) == {1, 2, 3, 4}
+    assert "g-1" not in [unpack_record(t).person.source_id for t in payloads.split(GS)[:2]]
+    assert read_page([], frozenset({"student"}), parents=True) == ("", {})

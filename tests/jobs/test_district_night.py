@@ -325,11 +325,11 @@ def test_the_nights_records_read_climb_while_it_reads(app, district, sandbox, mo
     seen = []
     route = district_night.Router.file
 
-    def watching(router, heads, payloads, records):
+    def watching(router, payloads, heads, records):
         with db.engine.connect() as conn:
             seen.append((router.read, conn.scalar(db.select(SourceNight.records_read)
                                                   .order_by(SourceNight.id.desc()).limit(1))))
-        route(router, heads, payloads, records)
+        route(router, payloads, heads, records)
 
     monkeypatch.setattr(district_night.Router, "file", watching)
     night = run_night_now(source)

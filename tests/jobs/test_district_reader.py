@@ -42,11 +42,11 @@ def after_pages(monkeypatch, pages: int, action) -> None:
     real_file = district_night.Router.file
     seen = []
 
-    def filing(router, heads, payloads, records):
+    def filing(router, payloads, heads, records):
         seen.append(records)
         if len(seen) == pages:
             action()
-        real_file(router, heads, payloads, records)
+        real_file(router, payloads, heads, records)
 
     monkeypatch.setattr(district_night.Router, "file", filing)
 
