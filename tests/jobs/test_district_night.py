@@ -14,7 +14,7 @@ from portal.extensions import mail
 from store.db import db
 from store.models import Person, SourceNight, SpoolRecord, SyncRun
 from tests.factories import make_district, make_district_manager, make_school, map_school
-from tests.support import SETTINGS, connect, people, quick_client, sandbox_fixture, sandbox_source, sync
+from tests.support import SETTINGS, connect, people, sandbox_fixture, sandbox_source, sync
 
 sandbox = sandbox_fixture(schools=4, students=240, seed=23, scope="module")
 NIGHT = dict(SETTINGS, sync_parents=True, archive=True, automatic=True)
