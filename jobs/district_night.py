@@ -34,7 +34,7 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run, unforeseen
-from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, refile_parents, step_of
+from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, refile_parents, step_of
 from .sync import SyncRefused, choose_since, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ class Router:
         # int arrays: no object per parent, ~24 bytes each where a tuple of tuples took ~200 at 1,000,000 people).
         self.parents, self.agent_start, self.agents = array("q"), array("q"), array("q")
         self.read = 0
-        self._targets: dict[tuple[str, str], tuple] = {}  # (the one org id, role) → _targets_for's answer
+        self._targets: dict[tuple[str, str], tuple] = {}  # (org ids as packed, role) → _targets_for's answer
 
     def file(self, payloads: str, heads: dict[int, tuple], records: int) -> None:
         """File one page as connectors.district_read.read_page handed it over (`records`: the page's size). A "P"

@@ -1,7 +1,6 @@
 """The district night's SIS reader process (connectors.reader_process) over real HTTP, PostgreSQL and Redis: every way
 it can fail mid-read fails every school of the night with nothing changed and nobody archived, the night never
 waits on a dead reader, a reader never outlives the process that started it, and the secret never shows."""
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from connectors import reader_process
 from jobs import district_night
 from store.db import db
 from store.models import SourceNight, SpoolRecord
-from tests.jobs.test_district_night import MAPPED, directory, district, sandbox  # noqa: F401 - fixtures
+from tests.jobs.test_district_night import directory, district, sandbox  # noqa: F401 - fixtures
 from jobs.district_night import night_runs, run_night_now
 
 READER = "connectors.reader_process"
