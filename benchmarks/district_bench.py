@@ -12,7 +12,7 @@ worker reading the SIS while the other waits, then both planning and applying sc
 The floor is read again after the nights, and wall ratios are to the faster of the two reads: the machine's
 load drifts, and noise only ever slows a read down.
 A night that fails is a row of the table, and the table and the targets line print whatever stopped the run.
-Run: .venv/bin/python benchmarks/district_bench.py [--size small|large|both]
+Run: .venv/bin/python benchmarks/district_bench.py [--size small|medium|large|both] [--read-only N]
 """
 import argparse
 import json
@@ -102,9 +102,10 @@ def worker_night(info: dict) -> dict:
             import cProfile
             profiler = cProfile.Profile()
             profiler.enable()
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, reader = time.perf_counter(), time.process_time(), children_cpu()
         night = run_night_now(source)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        reader = children_cpu() - reader  # the SIS reader process's (connectors.reader_process), once it has ended
         if profile:
             profiler.disable()
             profiler.dump_stats(f"{profile}.{int(time.time())}")
@@ -112,9 +113,14 @@ def worker_night(info: dict) -> dict:
         totals = {k: sum(getattr(r, k) for r in runs) for k in ("created", "updated", "unchanged", "archived",
                                                                 "skipped")}
         read = (night.read_at - night.started_at).total_seconds() if night.read_at else None
-        return {"seconds": seconds, "cpu_s": cpu, "read_seconds": read, **school_times(runs), "status": night.status, "error": night.error_message,
+        return {"seconds": seconds, "cpu_s": cpu, "reader_cpu_s": reader, "read_seconds": read, **school_times(runs), "status": night.status, "error": night.error_message,
                 "records_read": night.records_read, "schools": len(runs),
                 "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def school_times(runs) -> dict:
@@ -122,6 +128,26 @@ def school_times(runs) -> dict:
     the rest of the night."""
     spans = [(r.finished_at - r.started_at).total_seconds() for r in runs if r.started_at and r.finished_at]
     return {"schools_seconds": sum(spans), "school_max_seconds": max(spans, default=0.0)}
+
+
+def worker_read(info: dict) -> dict:
+    """The night's read alone (into the spool, schools queued on RQ but not run): what --read-only times."""
+    from jobs.district_night import read_night, start_night
+    from store.db import db
+    from store.models import Source, SourceNight
+    worker_setup(info)
+    app = _app()
+    with app.app_context():
+        source = db.session.scalar(db.select(Source).filter_by(name="Bench SIS"))
+        night = start_night(source, trigger="cli", enqueue=False)
+        started, cpu, reader = time.perf_counter(), time.process_time(), children_cpu()
+        read_night(night.id)
+        seconds, cpu, reader = time.perf_counter() - started, time.process_time() - cpu, children_cpu() - reader
+        db.session.expire_all()
+        night = db.session.get(SourceNight, night.id)
+        if night.status != "planning":  # a complete read hands the night to its schools' jobs
+            raise RuntimeError(f"the read ended {night.status}: {night.error_message}")
+        return {"seconds": seconds, "cpu_s": cpu, "reader_cpu_s": reader, "records_read": night.records_read}
 
 
 def worker_enqueue(info: dict) -> dict:
@@ -150,7 +176,8 @@ def worker_outcome(info: dict) -> dict:
                 "succeeded": sum(r.status == "succeeded" for r in runs), **totals}
 
 
-WORKERS = {"setup": worker_setup, "floor": worker_floor, "night": worker_night, "enqueue": worker_enqueue,
+WORKERS = {"setup": worker_setup, "floor": worker_floor, "night": worker_night, "read": worker_read,
+           "enqueue": worker_enqueue,
            "outcome": worker_outcome}
 
 
@@ -257,7 +284,8 @@ def night_row(info: dict, floor: dict, size: str, name: str, workers: int) -> di
         return {**row, "seconds": None, "ratio": None, "served": None, "rss_mb": 0.0, "failed": True,
                 "note": f"FAILED: {str(exc).strip().splitlines()[-1][:200]}"}
     served = admin(info, "served")["total_records"]
-    cpu = (f"CPU {night['cpu_s']:.1f} s ({night['cpu_s'] / floor['cpu_s']:.2f}× floor's); " if not workers else
+    cpu = (f"CPU {night['cpu_s']:.1f} s + reader {night['reader_cpu_s']:.1f} s "
+           f"({(night['cpu_s'] + night['reader_cpu_s']) / floor['cpu_s']:.2f}× floor's); " if not workers else
            "RSS: largest worker or work horse, sampled; ")
     note = (cpu + f"read {night['read_seconds']:.1f} s; schools' runs {night['schools_seconds']:.1f} s (longest "
             f"{night['school_max_seconds']:.2f} s); {night['succeeded']}/{night['schools']} schools; "
@@ -266,7 +294,19 @@ def night_row(info: dict, floor: dict, size: str, name: str, workers: int) -> di
             "rss_mb": night["rss_mb"], "note": note}
 
 
-def bench_size(size: str) -> list[dict]:
+def bench_reads(info: dict, size: str, reads: int) -> list[dict]:
+    """--read-only: the night's read alone, `reads` times (to compare code versions in the same minutes)."""
+    rows = []
+    for n in range(reads):
+        read = measure("read", info)
+        rows.append({"size": size, "run": f"read alone #{n + 1}", "seconds": read["seconds"], "ratio": None,
+                     "served": read["records_read"], "people": read["records_read"], "rss_mb": read["rss_mb"],
+                     "note": f"CPU {read['cpu_s']:.1f} s + reader {read['reader_cpu_s']:.1f} s"})
+        print(f"  {rows[-1]['run']}: {rows[-1]['note']} ({read['seconds']:.1f} s)", flush=True)
+    return rows
+
+
+def bench_size(size: str, reads: int = 0) -> list[dict]:
     schools, students = SIZES[size]
     started = time.perf_counter()
     sandbox = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--vendor", "oneroster", "--port", "0",
@@ -284,11 +324,12 @@ def bench_size(size: str) -> list[dict]:
         rows.append({"size": size, "run": "one-pass read (floor)", "seconds": floor["seconds"], "ratio": 1.0,
                      "served": people, "people": people, "rss_mb": floor["rss_mb"],
                      "note": f"CPU {floor['cpu_s']:.1f} s"})
-        for name, workers in NIGHTS[size]:
+        for name, workers in () if reads else NIGHTS[size]:
             if name.startswith("1%"):
                 admin(info, "mutate", change_fraction=0.01, remove_fraction=0.01, seed=4)
             rows.append(night_row(info, floor, size, name, workers))
             print(f"  {rows[-1]['run']}: {rows[-1]['note']} ({rows[-1]['seconds'] or 0:.1f} s)", flush=True)
+        rows += bench_reads(info, size, reads)
         again = measure("floor", info)  # the machine's load drifts; noise only slows a read, so the faster is the floor
         best = min(floor["seconds"], again["seconds"])
         rows.append({"size": size, "run": "one-pass read again (after)", "seconds": again["seconds"], "ratio": None,
@@ -312,13 +353,15 @@ def bench_size(size: str) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=("small", "medium", "large", "both"), default="both")
+    parser.add_argument("--read-only", type=int, default=0, metavar="N",
+                        help="instead of the nights, time the night's read alone N times (no planning)")
     args = parser.parse_args()
     postgres_ready()
     rows, crashed = [], None
     started = time.perf_counter()
     try:
         for size in (("small", "large") if args.size == "both" else (args.size,)):
-            rows += bench_size(size)
+            rows += bench_size(size, args.read_only)
     except Exception as exc:  # noqa: BLE001 - print what was measured, then say what stopped the rest
         crashed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
     print_table(rows)

@@ -18,10 +18,12 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from connectors.people import Step, open_listing, since_filter
-from connectors.read_ahead import read_ahead
-from connectors.errors import BadResponse, ConnectorError
-from connectors.records import ROLES, PersonRecord, map_role, normalise_user, raw_role, routing_ids
+from connectors.district_read import NOT_A_RECORD
+from connectors.errors import ConnectorError
+from connectors.packed import FS, GS, RS
+from connectors.people import Step, since_filter
+from connectors.reader_process import ReaderProcess, ReaderStopped
+from connectors.records import ROLES
 from connectors.redact import Redactor
 from store.db import db
 from store.models import (RUN_FINAL_STATUSES, Person, RosterConnection, School, Source, SourceNight, SourceNightRun,
@@ -32,18 +34,18 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run, unforeseen
-from .spool import (PARENTS, SpooledPages, SpoolWriter, delete_spool, pack_record, reclaim_spool, refile_parents,
-                    step_of)
-from .sync import SyncRefused, choose_since, make_client, run_sync, too_slow_message
+from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, reclaim_spool, refile_parents, step_of
+from .sync import SyncRefused, choose_since, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
 READ_JOB = "jobs.district_night.read_night"
 PLAN_JOB = "jobs.district_night.plan_school"
 USERS_ONLY = frozenset({"staff", "school_admin", "parent"})  # roles only the global `users` listing holds
-TARGETS_CACHED = 10_000  # (org id, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
+TARGETS_CACHED = 10_000  # (org ids, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
 PROGRESS_EVERY = 20  # pages between updates of the night's records_read
 FINAL = RUN_FINAL_STATUSES
 ROLE_STEP = {role: step_of({role}) for role in ROLES}  # the fetch step each role's records are filed under
+READER_CLIENT: dict = {}  # OneRosterClient options for the reader process (the tests shorten its retries)
 
 
 class SourceLock(SchoolLock):
@@ -171,7 +173,7 @@ def _claim(night_id: int) -> bool:
     return result.rowcount == 1
 
 
-def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> None:
+def read_night(night_id: int, *, inline: bool = False) -> None:
     """RQ job: read the source's SIS once into the spool, then queue (or, inline, run) each school's plan."""
     db.session.expire_all()
     night = db.session.get(SourceNight, night_id)
@@ -190,7 +192,7 @@ def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> N
                 if not members:
                     _settle(night_id)
                     return
-                _read(night_id, members, since, lock, client_factory or make_client, redactor)
+                _read(night_id, members, since, lock)
             except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
                 db.session.rollback()
                 log.warning("source night %s read failed: %s", night_id, exc)
@@ -201,7 +203,8 @@ def read_night(night_id: int, *, client_factory=None, inline: bool = False) -> N
                 db.session.rollback()
                 log.exception("source night %s stopped unexpectedly", night_id)
                 again = unforeseen("Run the night again", "the source's name and the night's date")
-                _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({type(exc).__name__}) "
+                kind = exc.kind if isinstance(exc, ReaderStopped) else type(exc).__name__
+                _fail_night(night_id, "failed", f"The district night stopped unexpectedly ({kind}) "
                                                 f"while reading the SIS. {again} {NOTHING_CHANGED}")
                 return
     finally:
@@ -240,7 +243,9 @@ def district_steps(members: list[Member]) -> list[Step]:
             for role, collection in (("student", "students"), ("teacher", "teachers")) if role in wanted]
 
 
-def _read(night_id, members, since, lock, client_factory, redactor) -> None:
+def _read(night_id, members, since, lock) -> None:
+    """Read the SIS in a child process (connectors.reader_process: it decodes and packs on one core while this one
+    routes and spools) and file every record it hands over; complete, or it raises."""
     first = db.session.scalar(db.select(RosterConnection).filter_by(school_id=members[0].school_id))
     settings = load_settings(first, outbound_policy())
     writer = SpoolWriter(night_id)
@@ -250,25 +255,27 @@ def _read(night_id, members, since, lock, client_factory, redactor) -> None:
     db.session.execute(db.update(SourceNight).where(SourceNight.id == night_id).values(since=since))
     db.session.commit()
     pages = 0
+
+    def on_time() -> None:  # per page, and while the child is quiet (a slow SIS)
+        lock.renew_if_due()  # per page, Redis round trips took 7% of the read
+        if time.monotonic() > deadline:
+            raise SyncRefused(too_slow_message(limit, router.read))
+
     delete_spool(night_id, everything=True)  # a redelivered job starts from an empty spool
+    spec = {"settings": settings, "policy": outbound_policy(), "steps": district_steps(members),
+            "filter": since_filter(since), "parents": bool(router.want_parents), "client": READER_CLIENT}
     try:
-        with client_factory(settings) as client:
-            redactor.include(client.redactor)
-            client.authenticate()
-            for step in district_steps(members):
-                listing = open_listing(client, step, filter=since_filter(since))
-                for page in read_ahead(listing.pages()):  # the SIS builds the next page while this one is filed
-                    router.route(page, step.roles)
-                    pages += 1
-                    lock.renew_if_due()  # per page, Redis round trips took 7% of the read
-                    if pages % PROGRESS_EVERY == 0:
-                        progress = _progress(night_id, router.read, client.request_count)
-                        if not writer.also(progress):
-                            with db.engine.begin() as conn:
-                                conn.execute(progress)
-                    if time.monotonic() > deadline:
-                        raise SyncRefused(too_slow_message(limit, router.read))
-            requests = client.request_count
+        with ReaderProcess(spec) as reader:
+            for _, records, payloads, heads in reader.messages(idle=on_time):
+                router.file(payloads, heads, records)
+                pages += 1
+                on_time()
+                if pages % PROGRESS_EVERY == 0:
+                    progress = _progress(night_id, router.read, reader.requests)
+                    if not writer.also(progress):
+                        with db.engine.begin() as conn:
+                            conn.execute(progress)
+            requests = reader.requests
         lock.renew()  # a read that lost its lock meanwhile must not hand its spool to the schools
         router.finish()
     finally:
@@ -306,90 +313,85 @@ class Router:
         # int arrays: no object per parent, ~24 bytes each where a tuple of tuples took ~200 at 1,000,000 people).
         self.parents, self.agent_start, self.agents = array("q"), array("q"), array("q")
         self.read = 0
-        self._targets: dict[tuple[str, str], tuple] = {}  # (the one org id, role) → _targets_for's answer
+        self._targets: dict[tuple[str, str], tuple] = {}  # (org ids as packed, role) → _targets_for's answer
 
-    def route(self, page: list, step_roles: frozenset[str]) -> None:
+    def file(self, payloads: str, heads: dict[int, tuple], records: int) -> None:
+        """File one page as connectors.district_read.read_page handed it over (`records`: the page's size). A "P"
+        payload says the role, orgs, agents and sourcedId itself; the others come with a head."""
+        self.read += records
+        if not payloads:
+            return
         add, cached = self.writer.add, self._targets
-        self.read += len(page)
-        for raw in page:
-            try:
-                person = normalise_user(raw)
-            except BadResponse:
-                self._route_unreadable(raw, step_roles)
-                continue
-            role = person.role
-            if role not in step_roles:
-                continue
+        for i, text in enumerate(payloads.split(GS)):
+            if heads and i in heads:
+                kind, role, orgs, agents, sid = heads[i]
+                if kind:  # not PERSON
+                    self._file_unreadable(kind, role, orgs, agents, sid, text)
+                    continue
+                key = None  # rare (JSON payloads): not cached, so no org id holding an RS meets a "P" key
+            else:
+                parts = text.split(FS, 15)  # connectors.packed.pack_record's fields
+                sid, role, orgs, agents = parts[1], parts[2], parts[13], parts[14]
+                key, orgs = (orgs, role), tuple(orgs.split(RS)) if orgs else ()
+                agents = tuple(agents.split(RS)) if agents else ()
             if role == "parent":
-                if self.want_parents:
-                    self._spool_parent(raw, person, person.agent_ids)
+                self._spool_parent(text, sid, agents)
                 continue
-            orgs = person.school_ids
-            found = cached.get((orgs[0], role)) if len(orgs) == 1 else None
+            found = cached.get(key) if key is not None else None
             if found is None:
-                found = self._targets_for(orgs, role)
+                found = self._targets_for(orgs, role, key)
             if not found[0]:
                 continue
-            text = pack_record(raw, person)
             for school_id, step in found[0]:
                 add(school_id, step, text)
             if found[1]:
-                self._note_student(raw, found[1], person.agent_ids)
+                self._note_student(sid, found[1], agents)
 
-    def _targets_for(self, orgs: tuple[str, ...], role: str) -> tuple[tuple[tuple[int, int], ...], int]:
-        """((school_id, step) to file a person of `role` in `orgs` under, the schools that want their parents)."""
+    def _targets_for(self, orgs: tuple[str, ...], role: str, key: tuple | None = None
+                     ) -> tuple[tuple[tuple[int, int], ...], int]:
+        """((school_id, step) to file a person of `role` in `orgs` under, the schools that want their parents);
+        kept under `key` (the orgs as one text, and the role) while the cache has room."""
         targets = [m for org in orgs for m in self.by_sis.get(org.lower(), ()) if role in m.roles]
         members = dict.fromkeys(targets)  # a person listed twice under one school's org goes once
         found = (tuple((m.school_id, ROLE_STEP[role]) for m in members),
                  sum(m.bit for m in members if role == "student" and "parent" in m.roles))
-        if len(orgs) == 1 and len(self._targets) < TARGETS_CACHED:  # one org: nearly everyone, a few keys
-            self._targets[(orgs[0], role)] = found
+        if key is not None and len(self._targets) < TARGETS_CACHED:  # nearly everyone: a few keys
+            self._targets[key] = found
         return found
 
-    def _note_student(self, raw: dict, bits: int, agents: tuple[str, ...]) -> None:
-        sid = raw.get("sourcedId", "")
-        sid = hash(sid if sid.__class__ is str else str(sid))
+    def _note_student(self, sid: str, bits: int, agents: tuple[str, ...]) -> None:
+        sid = hash(sid)
         self.student_bits[sid] = self.student_bits.get(sid, 0) | bits
         parent_bits = self.parent_bits
         for agent in agents:
             parent_bits[hash(agent)] = parent_bits.get(hash(agent), 0) | bits
 
-    def _spool_parent(self, raw, person: PersonRecord | None, agents) -> None:
-        self.writer.add(PARENTS, 0, pack_record(raw, person))
+    def _spool_parent(self, text: str, sid: str, agents) -> None:
+        self.writer.add(PARENTS, 0, text)
         # In the spool's order, so finish() routes each row without parsing it again.
-        sid = raw.get("sourcedId", "")
-        self.parents.append(hash(sid if sid.__class__ is str else str(sid)))
+        self.parents.append(hash(sid))
         self.agent_start.append(len(self.agents))
         self.agents.extend(map(hash, agents))
 
-    def _route_unreadable(self, raw, step_roles: frozenset[str]) -> None:
+    def _file_unreadable(self, kind: str, role, orgs, agents, sid: str, text: str) -> None:
         """A record normalise_user refuses: each school whose own read would report it gets the raw record."""
         writer = self.writer
-        if not isinstance(raw, dict):  # a school's own read reports such a record: so does each school's
-            text = pack_record(raw, None)
+        if kind == NOT_A_RECORD:  # a school's own read reports such a record: so does each school's
             for member in self.members:
                 writer.add(member.school_id, self.first_step[member.school_id], text)
             return
-        role = map_role(raw_role(raw))
-        orgs, agents = routing_ids(raw)
-        if role is not None and role not in step_roles:
-            return
         if role == "parent":
-            if self.want_parents:
-                self._spool_parent(raw, None, agents)
+            self._spool_parent(text, sid, agents)
             return
         if role is not None:
             targets, bits = self._targets_for(orgs, role)
         else:  # no role to file it under: each school of its orgs reports it in the first listing it reads
             members = dict.fromkeys(m for org in orgs for m in self.by_sis.get(org.lower(), ()))
             targets, bits = tuple((m.school_id, self.first_step[m.school_id]) for m in members), 0
-        if not targets:
-            return
-        text = pack_record(raw, None)
         for school_id, step in targets:
             writer.add(school_id, step, text)
         if bits:
-            self._note_student(raw, bits, agents)
+            self._note_student(sid, bits, agents)
 
     def finish(self) -> None:
         """After a complete read: give each parent to the schools that need them (read_night drops the unrouted
@@ -517,10 +519,10 @@ def _send_digest(night_id: int) -> None:
 
 
 # ---- running a night now (CLI) ------------------------------------------------------------------------------
-def run_night_now(source: Source, *, client_factory=None) -> SourceNight:
+def run_night_now(source: Source) -> SourceNight:
     """The source's night, inline in this process (`roster sync --district`)."""
     night = start_night(source, trigger="cli", enqueue=False)
-    read_night(night.id, client_factory=client_factory, inline=True)
+    read_night(night.id, inline=True)
     db.session.expire_all()
     return db.session.get(SourceNight, night.id)
 

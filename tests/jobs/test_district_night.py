@@ -16,7 +16,7 @@ from sqlalchemy import text as sql
 from store.db import db
 from store.models import Person, SourceNight, SpoolRecord, SyncRun
 from tests.factories import make_district, make_district_manager, make_school, map_school
-from tests.support import (SETTINGS, closed_port, connect, people, quick_client, sandbox_fixture, sandbox_source, sync,
+from tests.support import (SETTINGS, closed_port, connect, people, sandbox_fixture, sandbox_source, sync,
                            use_mail_server)
 
 sandbox = sandbox_fixture(schools=4, students=240, seed=23, scope="module")
@@ -52,7 +52,7 @@ def work(app) -> None:
 
 
 def quick(monkeypatch) -> None:
-    monkeypatch.setattr(district_night, "make_client", quick_client)  # retries without the real back-off
+    monkeypatch.setattr(district_night, "READER_CLIENT", {"max_retries": 1})  # one retry (0.5 s), not four
 
 
 @pytest.mark.parametrize("write_batch", [None, 7])  # 7: the spool's writer thread COPYs many batches during the read
@@ -338,15 +338,15 @@ def test_the_nights_records_read_climb_while_it_reads(app, district, sandbox, mo
     monkeypatch.setattr(district_night, "PROGRESS_EVERY", 1)
     sandbox.page_cap = 20
     seen = []
-    route = district_night.Router.route
+    route = district_night.Router.file
 
-    def watching(router, page, step_roles):
+    def watching(router, payloads, heads, records):
         with db.engine.connect() as conn:
             seen.append((router.read, conn.scalar(db.select(SourceNight.records_read)
                                                   .order_by(SourceNight.id.desc()).limit(1))))
-        route(router, page, step_roles)
+        route(router, payloads, heads, records)
 
-    monkeypatch.setattr(district_night.Router, "route", watching)
+    monkeypatch.setattr(district_night.Router, "file", watching)
     night = run_night_now(source)
     assert night.status == "succeeded"
     assert len(seen) > 10
