@@ -134,6 +134,7 @@ def test_the_secret_goes_through_the_pipe_never_argv_or_the_environment(app, dis
 def test_a_reader_whose_parent_is_killed_exits_at_once(app, district, sandbox):
     """A worker killed mid-read (SIGKILL: a cancelled job, RQ's hard time-out, the OOM killer) leaves no reader
     reading the SIS behind it."""
+    sandbox.page_cap = 20  # many pages, so the slow one is surely reached
     sandbox.set_faults(slow={"path": "users", "page": 1, "seconds": 60})  # the reader is mid-request
     script = (
         "import sys, time\n"
