@@ -3,7 +3,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -11,7 +11,6 @@ from flask import current_app
 
 from connectors.client import OneRosterClient
 from connectors.errors import ConnectorError
-from connectors.read_ahead import read_ahead
 from connectors.redact import Redactor
 from connectors.settings import ConnectionSettings
 from store.db import db
@@ -124,17 +123,10 @@ def _prepare(run_id: int, redactor: Redactor, pages: "RosterPages") -> Prepared:
     return job
 
 
-# Pages the SIS's read may run ahead of the planner: enough to cover the directory's load at the start (~1 s, some
-# 20-40 pages of 1,000 people) without holding much (a page of normalised people is ~1 MB).
-READ_AHEAD_PAGES = 24
-
-
 class RosterPages:
     """Where a run's roster pages come from: the school's own SIS, read page by page (the default).
 
-    The pages are read on a thread ahead of the planner (connectors.read_ahead): the SIS builds and sends the next
-    pages while this one is planned, and the first ones arrive while the directory loads. The thread touches no
-    database. A district night feeds the same planner from its spool instead (jobs.spool.SpooledPages).
+    A district night feeds the same planner from its spool instead (jobs.spool.SpooledPages).
     """
 
     def __init__(self, client_factory: Callable[[ConnectionSettings], OneRosterClient]):
@@ -149,10 +141,8 @@ class RosterPages:
         options = job.options
         with self.client_factory(job.settings) as client:
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
-            roster = fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
-                                  since=job.since)
-            with closing(read_ahead(roster, depth=READ_AHEAD_PAGES)) as pages:  # closing: a failed run stops it
-                yield pages
+            yield fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
+                               since=job.since)
 
 
 class BundlePages(RosterPages):
@@ -173,37 +163,35 @@ class BundlePages(RosterPages):
 
 def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
                     redactor: Redactor) -> tuple[SyncPlan, ProgressWriter, EarlyPeople | None]:
-    """Open the roster, load the directory, then feed the roster page by page into the planner; returns the
-    finished plan (and the new people already written, uncommitted, in the session's transaction)."""
+    """Load the directory, then feed the roster page by page into the planner; returns the finished plan (and the
+    new people already written, uncommitted, in the session's transaction)."""
     options, fields = job.options, field_names(job.options.compare_parents)
-    with pages.open(job, redactor) as roster:
-        # The SIS's first pages are read meanwhile (RosterPages reads ahead on its thread).
-        directory = load_directory(job.school_id, job.district_id, fields)
-        progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
-        progress.write(phase="connecting", percent=2, full_fetch=options.full)
-        planner = Planner(directory, options, fields)
-        people = _early_writer(job, fields)
-        limit = current_app.config["SYNC_MAX_MINUTES"]
-        deadline = time.monotonic() + limit * 60
-        try:
-            with quiet_gc():
-                for phase, page in roster:
-                    issues = planner.add_page(page)
-                    progress.page(phase, _live_counts(planner), issues)
-                    if people is not None:
-                        people.feed(planner.plan)
-                    lock.renew_if_due()
-                    if time.monotonic() > deadline:
-                        raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
-            if people is not None:
-                people.feed(planner.plan, last=True)  # re-keys settled later make no new people
-                people.settle()  # the session is free again (and a failed write fails the run here)
-        except BaseException:
-            if people is not None:
-                people.settle(cancel=True)  # before run_sync rolls the session back
-            raise
-        finally:
-            progress.flush()
+    directory = load_directory(job.school_id, job.district_id, fields)
+    progress = ProgressWriter(job.run_id, max(directory.rostered_total, job.expected), on_progress)
+    progress.write(phase="connecting", percent=2, full_fetch=options.full)
+    planner = Planner(directory, options, fields)
+    people = _early_writer(job, fields)
+    limit = current_app.config["SYNC_MAX_MINUTES"]
+    deadline = time.monotonic() + limit * 60
+    try:
+        with pages.open(job, redactor) as roster, quiet_gc():
+            for phase, page in roster:
+                issues = planner.add_page(page)
+                progress.page(phase, _live_counts(planner), issues)
+                if people is not None:
+                    people.feed(planner.plan)
+                lock.renew_if_due()
+                if time.monotonic() > deadline:
+                    raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
+        if people is not None:
+            people.feed(planner.plan, last=True)  # re-keys settled later make no new people
+            people.settle()  # the session is free again (and a failed write fails the run here)
+    except BaseException:
+        if people is not None:
+            people.settle(cancel=True)  # before run_sync rolls the session back
+        raise
+    finally:
+        progress.flush()
     progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
     return planner.finish(), progress, people
 

@@ -32,16 +32,3 @@ def test_a_reader_that_stops_early_leaves_no_thread_fetching():
     next(pages)
     pages.close()
     assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())
-
-
-def test_the_first_pages_are_read_before_the_reader_asks_and_a_reader_that_never_reads_stops_the_thread():
-    asked = threading.Event()
-
-    def pages():
-        asked.set()
-        yield from listing(1000)
-
-    ahead = read_ahead(pages(), depth=3)
-    assert asked.wait(5)  # started with no next() yet: the caller may prepare meanwhile
-    ahead.close()
-    assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())
