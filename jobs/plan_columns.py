@@ -40,8 +40,8 @@ def plan_columns(planner, columns: list, count: int) -> bool:
     if max(map(len, sids)) > SOURCE_ID_LIMIT:
         return False
     directory, seen = planner.directory, planner.seen
-    keys = list(map(hash, sids))
-    if len(set(keys)) != count or not seen.isdisjoint(keys) or not directory.rostered.keys().isdisjoint(sids):
+    keys = set(map(hash, sids))
+    if len(keys) != count or not seen.isdisjoint(keys) or not directory.rostered.keys().isdisjoint(sids):
         return False  # a duplicate, or someone already here
     texts = [columns[i] for i in _TEXT]
     texts[_EMAIL] = list(map(str.lower, texts[_EMAIL]))
@@ -63,7 +63,7 @@ def plan_columns(planner, columns: list, count: int) -> bool:
     # Everyone on the page is new: from here on nothing can send the page back.
     if planner._contacts:
         packed = list(map(SEPARATOR.join, zip(packed, _contacts(planner.parents, roles, columns[AGENTS], sids))))
-    seen.update(keys)
+    seen |= keys
     planner.emails.update(zip(email_keys, compress(sids, texts[_EMAIL])))
     plan, modified = planner.plan, columns[MODIFIED]
     latest = max(filter(None, modified), default=None)
