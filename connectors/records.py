@@ -8,6 +8,7 @@ malformed one never breaks a record.
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import NamedTuple
 from datetime import datetime, timezone
 
@@ -62,6 +63,28 @@ class PersonRecord(NamedTuple):
     def is_leaving(self) -> bool:
         """True when the SIS says this person has left the roster."""
         return self.status == "tobedeleted" or not self.enabled
+
+
+class PersonColumns:
+    """A page of people given as columns (one list per PersonRecord field, in field order), its problems after them.
+
+    A CSV bundle's runs read the records kept at receipt this way, so that the planner can take a page of plain new
+    people column by column (jobs.plan_columns) instead of building and checking a PersonRecord each; anything
+    that iterates the page still gets the records, then the problems, as from a list page."""
+
+    __slots__ = ("columns", "count", "problems")
+
+    def __init__(self, columns: list, count: int, problems: list | None = None):
+        self.columns, self.count, self.problems = columns, count, problems if problems is not None else []
+
+    def records(self) -> list[PersonRecord]:
+        return list(map(tuple.__new__, repeat(PersonRecord), zip(*self.columns))) if self.count else []
+
+    def __len__(self) -> int:
+        return self.count + len(self.problems)
+
+    def __iter__(self):
+        return chain(self.records(), self.problems)
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,8 @@ def bundle_pages(stored_path: str, sis_school_id: str, roles, *, parents: bool) 
             continue
     if kept is not None:
         with kept:
-            pages = kept_pages(kept, _kept_for(sis_school_id, roles, parents), page_size=PAGE_SIZE)
+            pages = kept_pages(kept, _kept_for(sis_school_id, roles, parents), page_size=PAGE_SIZE,
+                               columns=True)  # planned column by column (jobs.plan_columns)
             if pages is not None:
                 yield ((READING, page) for page in pages)
                 return

@@ -7,11 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.records import PersonRecord, RecordProblem, RosterNotice
+from connectors.records import PersonColumns, PersonRecord, RecordProblem, RosterNotice
 
 from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, incoming, pack
 from .hold import ArchiveHold
 from .parents import NO_CONTACT, ParentBook
+from .plan_columns import plan_columns
 from .plan_issues import duplicate_message, sign_in_message, taken_message, who
 from .rekey import RekeyBook, rekey_sign_in_message
 
@@ -204,9 +205,20 @@ class Planner:
         self.late_issues: list[Issue] = []  # found when the re-keys are settled, after the last page
         self._contacts = options.compare_parents  # read once: a property call per record added up
 
-    def add_page(self, page: list) -> list[Issue]:
-        """Plan one page; returns the page's issues so they can be stored with the progress."""
+    def add_page(self, page: list | PersonColumns) -> list[Issue]:
+        """Plan one page; returns the page's issues so they can be stored with the progress. A page of columns
+        (a CSV bundle's kept records) is planned column by column when plan_columns can, else record by record."""
         issues: list[Issue] = []
+        if type(page) is PersonColumns:
+            if not plan_columns(self, page.columns, page.count):
+                self._add_items(page.records(), issues)
+            self._add_items(page.problems, issues)
+        else:
+            self._add_items(page, issues)
+        self.plan.counts["issues"] += len(issues)
+        return issues
+
+    def _add_items(self, page, issues: list[Issue]) -> None:
         person, add_parent = self._person, self.parents.add
         for item in page:
             if type(item) is PersonRecord:  # nearly every item: one type check, not two isinstance calls
@@ -222,8 +234,6 @@ class Planner:
                 add_parent(item)
             else:
                 person(item, issues)
-        self.plan.counts["issues"] += len(issues)
-        return issues
 
     def _problem(self, problem: RecordProblem, issues: list[Issue]) -> None:
         # A broken record is still "seen": its person must not be archived for being missing.

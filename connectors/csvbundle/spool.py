@@ -18,16 +18,15 @@ import struct
 from array import array
 from collections.abc import Iterator
 from datetime import datetime
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, islice
 from operator import not_
 
-from ..records import PersonRecord
+from ..records import PersonColumns, PersonRecord
 
 _HEAD = struct.Struct("<cQ")  # what the chunk holds (a tag byte), its length
 _ALLOWED = {("connectors.records", "RecordProblem")}
 KEPT_FORMAT = 3
 ABOUT, PARENTS, OTHERS, ROWS = b"a", b"p", b"o", b"r"
-_new = tuple.__new__
 _FIELDS = PersonRecord._fields
 _DATE = _FIELDS.index("date_last_modified")
 _AGENTS = _FIELDS.index("agent_ids")
@@ -122,18 +121,23 @@ def _column(i: int, count: int, packed) -> list:
     raise ValueError("not a records chunk")
 
 
-def unpack(data: bytes) -> tuple[list[PersonRecord], list]:
-    """A chunk's (records, problems), as pack got them."""
+def unpack_columns(data: bytes) -> PersonColumns:
+    """A chunk's records as columns (each a list of its own), with its problems."""
     (size,) = struct.unpack_from("<Q", data)
     count, packed = marshal.loads(memoryview(data)[8:8 + size])
     if type(count) is not int or type(packed) is not list or len(packed) not in (0, len(_FIELDS)):
         raise ValueError("not a records chunk")
-    columns = [_column(i, count, column) for i, column in enumerate(packed)]
+    columns = [_column(i, count, column) for i, column in enumerate(packed)] or [[] for _ in _FIELDS]
     if any(len(column) != count for column in columns):
         raise ValueError("not a records chunk")
-    records = list(map(_new, repeat(PersonRecord), zip(*columns)))
     problems = _Records(io.BytesIO(data[8 + size:])).load() if len(data) > 8 + size else []
-    return records, problems
+    return PersonColumns(columns, count, problems)
+
+
+def unpack(data: bytes) -> tuple[list[PersonRecord], list]:
+    """A chunk's (records, problems), as pack got them."""
+    page = unpack_columns(data)
+    return page.records(), page.problems
 
 
 def write_chunk(file, records: list, problems: list = (), tag: bytes = ROWS) -> None:
@@ -217,17 +221,20 @@ def keep_column_page(file, columns: list, problems: list = ()) -> None:
     write_columns(file, columns, len(columns[0]), OTHERS, problems)
 
 
-def kept_pages(file, about: dict, page_size: int = 0) -> Iterator[list] | None:
+def kept_pages(file, about: dict, page_size: int = 0, *, columns: bool = False
+               ) -> Iterator[list] | Iterator[PersonColumns] | None:
     """The pages keep_records wrote, parents first, if they were read for `about`; None when read for other
     settings (or written by another version of this code). `page_size`: consecutive chunks handed out together
-    until a page holds at least that many items (0: a page per chunk as written)."""
+    until a page holds at least that many items (0: a page per chunk as written). `columns`: each page as
+    PersonColumns (the same items in the same order; a page holds parents only or no parents, and ends after a
+    chunk with problems, so that its problems stay after the records before them)."""
     head = next(_chunks(file, ABOUT), None)
     try:
         if head is None or marshal.loads(head) != marshal.loads(_about(about)):
             return None
     except (ValueError, EOFError, TypeError):  # an older format's head (pickled)
         return None
-    return _pages(file, file.tell(), page_size)
+    return (_column_pages if columns else _pages)(file, file.tell(), page_size)
 
 
 def _pages(file, start: int, page_size: int) -> Iterator[list]:
@@ -242,3 +249,22 @@ def _pages(file, start: int, page_size: int) -> Iterator[list]:
                 page = []
     if page:
         yield page
+
+
+def _column_pages(file, start: int, page_size: int) -> Iterator[PersonColumns]:
+    for tag in (PARENTS, OTHERS):
+        file.seek(start)
+        page = None
+        for chunk in map(unpack_columns, _chunks(file, tag)):
+            if page is None:
+                page = chunk
+            else:
+                for column, more in zip(page.columns, chunk.columns):
+                    column += more
+                page.count += chunk.count
+                page.problems += chunk.problems
+            if len(page) >= page_size or page.problems:
+                yield page
+                page = None
+        if page is not None and len(page):
+            yield page

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.csvbundle import BundleInvalid, keep_columns, keep_records, kept_pages, open_bundle, people
 from connectors.csvbundle.partition import school_pages
-from connectors.records import ROLES, PersonRecord
+from connectors.records import ROLES, PersonColumns, PersonRecord, RecordProblem
 
 from csv_helpers import bundle_files, user_row, users, write_zip
 
@@ -153,3 +153,28 @@ def test_kept_columns_are_the_kept_records(monkeypatch, tmp_path, seed, dirt, ro
     assert batched == by_rows == records
     if dirt < 0.2:
         assert clean > 0 and batched[0][0]  # records were kept, some of them from batches read in columns
+
+
+@pytest.mark.parametrize("seed,problems", [(1, 0.0), (3, 0.0), (4, 0.05), (6, 0.3)])
+@pytest.mark.parametrize("page_size", [0, 1, 60, 5000])
+def test_kept_pages_of_columns_hand_out_the_kept_items_in_their_order(tmp_path, seed, problems, page_size):
+    """A bundle run reads its kept records as pages of columns (for jobs.plan_columns): the same items in the same
+    order as pages of records, each page parents only or no parents, its problems after its records."""
+    path = write_zip(tmp_path / "b.zip", bundle_files(users(*_rows(seed, 0.0))))
+    about, rng = {"roles": sorted(ROLES)}, random.Random(seed)
+    out = io.BytesIO()
+    with open_bundle(path) as bundle:
+        pages = [[item for record in page for item in [record] + [RecordProblem(record.source_id, "odd", "{}")] * (
+            rng.random() < problems)] for page in bundle.iter_roster("s1", set(ROLES), page_size=50)]
+    keep_records(pages, out, about)
+    out.seek(0)
+    records = [item for page in kept_pages(out, about, page_size) for item in page]
+    out.seek(0)
+    got = list(kept_pages(out, about, page_size, columns=True))
+    assert [item for page in got for item in page] == records and records
+    role = PersonRecord._fields.index("role")
+    for page in got:
+        assert type(page) is PersonColumns and len(page) == page.count + len(page.problems)
+        assert len({value == "parent" for value in page.columns[role]}) <= 1
+        assert page.records() == [item for item in page if type(item) is PersonRecord]
+    assert any(page.problems for page in got) == bool(problems)

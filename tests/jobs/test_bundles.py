@@ -10,9 +10,10 @@ from jobs.schedule import dispatch_nightly
 from jobs.runs import approve_run
 from jobs.sync import run_sync
 from store.db import db
-from store.models import Person, RosterBundle, SyncRun
+from store.models import Person, RosterBundle, SyncIssue, SyncRun
 from tests.connectors.csv_helpers import MANIFEST_11, bundle_files, user_row, users, write_dir, write_zip
-from tests.factories import make_bundle, make_csv_connection, make_district, make_owner, make_school
+from tests.factories import (make_bundle, make_csv_connection, make_district, make_owner, make_person,
+                             make_school)
 from tests.support import people, sync_bundle
 
 
@@ -252,3 +253,38 @@ def test_retention_deletes_the_records_kept_beside_a_bundle(app, bundle_store, t
     assert len(_kept_files(bundle_store)) == 1
     assert prune_bundles(datetime.now(timezone.utc) + timedelta(days=31)) == 1
     assert _kept_files(bundle_store) == [] and list(bundle_store.rglob("*.zip")) == []
+
+
+def test_a_bundle_run_plans_its_kept_pages_in_columns_and_still_links_and_refuses_as_before(app, bundle_store,
+                                                                                            tmp_path, monkeypatch):
+    """A page of plain new people goes through jobs.plan_columns; a page with someone to link, or with the email of
+    an account that signs in, is planned record by record: the run creates, links and refuses as it always did."""
+    from jobs import plan as plan_module
+    school = make_school()
+    make_csv_connection(school, sync_parents=True)
+    hand_made = make_person(school, role="teacher", given_name="Hana", email="hana@example.org")
+    owner = make_owner(school, email="olive@example.org", given_name="Olive")
+    monkeypatch.setattr("jobs.bundle_files.PAGE_SIZE", 2)  # two people a page: clean pages beside awkward ones
+    monkeypatch.setattr("jobs.bundle_files.KEPT_CHUNK", 2)
+    taken = []
+    real = plan_module.plan_columns
+    monkeypatch.setattr(plan_module, "plan_columns", lambda *args: taken.append(real(*args)) or taken[-1])
+    rows = [user_row("g1", role="guardian", given="Gus", family="Ward", phone="555", agents="u1,u2"),
+            user_row("u1", given="Ada", agents="g1"), user_row("u2", given="Bo"),
+            user_row("t1", role="teacher", given="Hana", email="HANA@example.org"),
+            user_row("t2", role="teacher", given="Olive", email="olive@example.org"),
+            user_row("t3", role="teacher", given="Tom"), user_row("t4", role="teacher", given="Tia")]
+    bundle = accept_bundle(school.id, _zip(tmp_path, users_csv=users(*rows)), via="upload", filename="a.zip",
+                           sync=False)
+    run = sync_bundle(school, bundle)
+    assert run.status == "succeeded" and (run.created, run.linked) == (4, 1)
+    assert True in taken and False in taken  # some pages in columns, the awkward ones record by record
+    got = {p.source_id: (p.given_name, p.parent_name, p.parent_phone) for p in db.session.scalars(
+        db.select(Person).where(Person.school_id == school.id, Person.source_id.is_not(None)))}
+    assert got == {"u1": ("Ada", "Gus Ward", "555"), "u2": ("Bo", "Gus Ward", "555"), "t1": ("Hana", "", ""),
+                   "t3": ("Tom", "", ""), "t4": ("Tia", "", "")}
+    db.session.refresh(hand_made)
+    db.session.refresh(owner)
+    assert hand_made.source_id == "t1" and owner.source_id is None and owner.given_name == "Olive"
+    assert run.issues == 1 and db.session.scalars(db.select(SyncIssue.kind).where(SyncIssue.run_id == run.id)).all() \
+        == ["sign_in_account"]
