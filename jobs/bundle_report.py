@@ -21,6 +21,26 @@ CSV_FAILURE_CHECKS = (
     "Check that the School ID on the Rostering page is this school's sourcedId in orgs.csv.",
     "Export the bundle from the SIS again and send it whole; a transfer cut off midway is refused.",
 )
+# A school mapped to a district CSV source: its School ID is the mapping, set by the District Managers on the source's
+# page, and the bundles are the source's (an owner gets 403 there), so the owner is sent to them and they to the page.
+OWNER_CSV_SOURCE_CHECK = ("{school} takes its roster from the district's OneRoster CSV source \"{source}\": its "
+                          "District Managers see each bundle's validation report and this school's mapping on the "
+                          "district's Sources page, so forward this email to one of them.")
+MANAGER_CSV_SOURCE_CHECKS = (
+    "Open the source \"{source}\" on the district's Sources page ({url}): its CSV bundles list shows each bundle's "
+    "validation report, by file, line and column.",
+    "Check that this school's mapping on that page names its sourcedId in orgs.csv.",
+    CSV_FAILURE_CHECKS[-1],
+)
+
+
+def csv_source_checks(bundle: RosterBundle, school, manager: bool) -> tuple[str, ...]:
+    """What to check after a failed run of a school that reads a district CSV source's bundle, for who can act."""
+    source = bundle.source
+    if not manager:
+        return (OWNER_CSV_SOURCE_CHECK.format(school=school.name, source=source.name),)
+    url = f"{current_app.config['PORTAL_BASE_URL'].rstrip('/')}/districts/{source.district_id}/sources/{source.id}"
+    return (MANAGER_CSV_SOURCE_CHECKS[0].format(source=source.name, url=url), *MANAGER_CSV_SOURCE_CHECKS[1:])
 
 
 def bundle_context(bundle: RosterBundle | None) -> dict:

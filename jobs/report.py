@@ -146,9 +146,11 @@ def build_messages(run: SyncRun, people: list[Person]) -> list[EncodedMessage]:
         # and the links: a district source's bundle page is the managers', an owner is sent to the school's own
         links = bundle_report.bundle_links(context["bundle"], run.school, for_manager=manager) \
             if context["bundle"] is not None else {}
-        if context["bundle"] is not None and context["bundle"].source_id is not None and not manager:
-            links.update(bundle_report.owner_view(context["bundle"]))
         checks = {"failure_checks": source_checks(context, manager)} if context["source"] is not None else {}
+        if context["bundle"] is not None and context["bundle"].source_id is not None:
+            checks = {"failure_checks": bundle_report.csv_source_checks(context["bundle"], run.school, manager)}
+            if not manager:
+                links.update(bundle_report.owner_view(context["bundle"]))
         bodies[manager] = tuple(redact_active(saved(render_template(f"email/run_report.{kind}", **{
             **context, **links, **checks}, for_manager=manager))) for kind in ("txt", "html"))
     # One message per recipient: nobody sees another's address.

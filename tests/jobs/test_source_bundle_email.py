@@ -111,3 +111,27 @@ def test_an_owners_run_report_does_not_quote_the_district_bundle_about_other_sch
     manager_text = next(parts["text/plain"] for rcpt, parts in texts.items() if rcpt == manager.email and
                         "North High" in parts["text/plain"])
     assert "User south-kid has 'janitor'" in manager_text  # the District Manager's own copy keeps the report
+
+
+def test_a_failed_run_of_a_school_on_a_csv_source_sends_each_reader_to_who_can_fix_it(
+        app, bundle_store, tmp_path, smtp_sink):  # noqa: F811
+    """The owner was told to check the School ID on the Rostering page, which a mapped school's page neither shows nor
+    lets them change (the mapping is the District Managers', on the source's page)."""
+    district = make_district()
+    source, _north = _csv_source(district)
+    east = make_school(district, name="East Elementary", slug="east")  # mapped to an org orgs.csv does not list
+    map_school(east, source, "s9", method="oneroster_csv")
+    owner = opted_in_owner(east)
+    manager = make_district_manager(district)
+    set_report_choice(manager, "each")
+    bundle = _bundle(tmp_path, source, users(user_row("u1")))
+    run = sync_bundle(east, bundle)
+    assert (run.status, run.report_status) == ("failed", "sent")
+    texts = {rcpt[0]: _parts(message)["text/plain"] for rcpt, message in smtp_sink.messages}
+    owner_text, manager_text = " ".join(texts[owner.email].split()), " ".join(texts[manager.email].split())
+    assert ('East Elementary takes its roster from the district\'s OneRoster CSV source "District CSV": its District '
+            "Managers see each bundle's validation report and this school's mapping") in owner_text
+    assert "on the Rostering page" not in owner_text
+    source_page = f"http://127.0.0.1:5000/districts/{district.id}/sources/{source.id}"
+    assert f'Open the source "District CSV" on the district\'s Sources page ({source_page})' in manager_text
+    assert "Check that this school's mapping on that page names its sourcedId in orgs.csv." in manager_text
