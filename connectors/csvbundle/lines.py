@@ -122,24 +122,34 @@ def _utf16_without_bom(head: bytes) -> bool:
                                or (not even.strip(b"\x00") and 0 not in odd))
 
 
-def binary_start(first: bytes) -> str | None:
-    """What a file's first bytes show it to be when that is not CSV text (a workbook, an archive, binary data)."""
+def _renamed(first: bytes) -> str | None:
+    """The problem when a file's first bytes are another format's signature (a workbook, a PDF, an archive)."""
     for magic, what in _MAGIC:
         if first.startswith(magic):
             return f"The file is {what} renamed .csv, not CSV text."
-    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64]):
-        return None  # UTF-16 text: named as such when the file is read
+    return None
+
+
+def _utf16(first: bytes) -> bool:
+    return first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64])
+
+
+def binary_start(first: bytes) -> str | None:
+    """What a file's first bytes show it to be when that is not CSV text (a workbook, an archive, binary data)."""
+    renamed = _renamed(first)
+    if renamed or _utf16(first):  # UTF-16 text is named as such when the file is read
+        return renamed
     if b"\x00" in first or any(b in _CONTROL for b in first):
         return "The file holds binary data, not CSV text."
     return None
 
 
 def _check_start(first: bytes) -> None:
-    for magic, what in _MAGIC:
-        if first.startswith(magic):
-            raise FileUnreadable(1, f"The file is {what} renamed .csv, not CSV text.",
-                                 "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
-    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(first[:64]):
+    renamed = _renamed(first)
+    if renamed:
+        raise FileUnreadable(1, renamed,
+                             "Export the OneRoster CSV file itself (not a workbook or archive), then send it again.")
+    if _utf16(first):
         raise FileUnreadable(1, 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8)
 
 
