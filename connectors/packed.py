@@ -27,14 +27,21 @@ def pack_record(raw, person: PersonRecord | None) -> str:
     given = raw.get("dateLastModified") if isinstance(raw, dict) else None
     if given is not None and not isinstance(given, str):
         return _packed_json(p, given)
+    org_roles = p.org_roles
+    at_orgs = ""
+    if org_roles:  # rare: only 1.2 people whose role differs by org
+        at_orgs = RS.join([org + PS + role for org, role in org_roles])
+        if at_orgs.count(PS) != len(org_roles) or at_orgs.count(RS) != len(org_roles) - 1:
+            return _packed_json(p, given)
     text = FS.join(("P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email, p.username,
                     p.identifier, RS.join(p.grades), p.phone, p.status, "1" if p.enabled else "", RS.join(p.school_ids),
                     RS.join(p.agent_ids), _date_text(modified, given) if modified else "", p.sis_role, p.legacy_id,
-                    given or "", RS.join([org + PS + role for org, role in p.org_roles]) if p.org_roles else ""))
-    lists = len(p.grades) + len(p.school_ids) + len(p.agent_ids) + len(p.org_roles)
-    lists -= bool(p.grades) + bool(p.school_ids) + bool(p.agent_ids) + bool(p.org_roles)
-    if text.count(FS) != 19 or text.count(RS) != lists or text.count(PS) != len(p.org_roles) or "\x00" in text \
-            or GS in text:
+                    given or "", at_orgs))
+    lists = len(p.grades) + len(p.school_ids) + len(p.agent_ids)
+    lists -= bool(p.grades) + bool(p.school_ids) + bool(p.agent_ids)
+    if org_roles:
+        lists += len(org_roles) - 1
+    if text.count(FS) != 19 or text.count(RS) != lists or "\x00" in text or GS in text:
         return _packed_json(p, given)
     return text
 

@@ -87,3 +87,19 @@ def test_a_district_night_gives_each_school_the_role_held_there(app, box):
     assert role_of(a, sid) == ("teacher", "active")
     assert role_of(b, sid) == ("school_admin", "active")
 
+
+
+@pytest.mark.parametrize("org", ["school-2", "odd\x1cid"])  # \x1c separates a pair in the packed line: JSON then
+def test_a_spooled_person_keeps_their_roles_by_org(org):
+    from connectors.packed import pack_record
+    from connectors.records import normalise_user
+    from jobs.spool import unpack_record
+
+    raw = {"sourcedId": "t1", "givenName": "Tara", "familyName": "Ng", "dateLastModified": "2026-01-01T00:00:00Z",
+           "roles": [{"roleType": "primary", "role": "teacher", "org": {"sourcedId": "school-1"}},
+                     {"roleType": "secondary", "role": "principal", "org": {"sourcedId": org}}]}
+    person = normalise_user(raw)
+    assert person.org_roles == ((org, "principal"),)
+    payload = pack_record(raw, person)
+    assert payload[0] == ("P" if org == "school-2" else "J")
+    assert unpack_record(payload).person == person
