@@ -31,8 +31,8 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
     any_role = frozenset().union(*roles.values()) if roles else frozenset()
     parents_to = [school for school, wanted in roles.items() if "parent" in wanted]
     by_org = bundle.org_roles  # 1.2 users whose role differs by org: filed by the role held at each school
-    if by_org:
-        any_role = frozenset(ROLES)  # their role in users.csv's order is not the one every school sees
+    if by_org:  # the scan judges them by their own role, which a school may not sync while their role there it does
+        any_role = any_role | ({ROLE_MAP.get(bundle.roles[user][0].lower()) for user in by_org} - {None})
 
     def wanted(role, orgs) -> bool:
         if role is not None and role not in any_role:

@@ -45,6 +45,9 @@ def test_a_district_bundle_files_the_user_under_each_school_with_the_role_held_t
                 got[school] += [(p.source_id, p.role, p.sis_role) for p in items]
     assert got == {"s1": [("t1", "teacher", "teacher"), ("u1", "student", "student")],
                    "s2": [("t1", "school_admin", "principal")]}
+    with open_bundle(path) as csv:  # no school syncs teachers, t1's own role: s2 still gets its principal
+        admins = [(p.source_id, p.role) for pages in school_pages(csv, {"s2": {"school_admin"}}) for p in pages["s2"]]
+    assert admins == [("t1", "school_admin")]
 
 
 def test_an_ended_or_not_yet_begun_role_does_not_make_the_user_that_schools(tmp_path):
