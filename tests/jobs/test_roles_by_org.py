@@ -103,3 +103,33 @@ def test_a_spooled_person_keeps_their_roles_by_org(org):
     payload = pack_record(raw, person)
     assert payload[0] == ("P" if org == "school-2" else "J")
     assert unpack_record(payload).person == person
+
+
+def test_a_1_2_csv_bundle_gives_each_school_the_role_roles_csv_gives_there(app, bundle_store, tmp_path):
+    from jobs.bundles import accept_bundle
+    from jobs.sync import run_sync
+    from store.models import SyncRun
+    from tests.connectors.csv_helpers import bundle_files, users, write_zip
+    from tests.factories import make_csv_connection
+
+    header = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,"
+              "identifier,email,sms,phone,agentSourcedIds,grades,password")
+    roles = ("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,"
+             "userProfileSourcedId\nr1,,,t1,primary,teacher,,,s1,\nr2,,,t1,secondary,principal,,,s2,\n"
+             "r3,,,u1,primary,student,,,s1,\nr4,,,u2,primary,student,,,s2,\n")
+    manifest = ("propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.orgs,bulk\nfile.users,bulk\n"
+                "file.roles,bulk\n")
+    files = bundle_files(users("t1,,,true,tara,,Tara,Ng,,,tara@example.org,,,,,",
+                               "u1,,,true,zoe,,Zoe,Smith,,,zoe@example.org,,,,09,",
+                               "u2,,,true,ann,,Ann,Lee,,,ann@example.org,,,,09,", header=header),
+                         manifest_csv=manifest, roles_csv=roles)
+    a, b = make_school(), make_school()
+    for n, (school, org) in enumerate(((a, "s1"), (b, "s2"))):
+        make_csv_connection(school, sis_school_id=org)
+        accept_bundle(school.id, write_zip(tmp_path / f"export{n}.zip", files), via="upload", filename="export.zip")
+        (run,) = db.session.scalars(db.select(SyncRun).where(SyncRun.school_id == school.id)).all()
+        run_sync(run.id)
+        db.session.expire_all()
+        assert db.session.get(SyncRun, run.id).status == "succeeded"
+    assert role_of(a, "t1") == ("teacher", "active")
+    assert role_of(b, "t1") == ("school_admin", "active")  # was ("teacher", "active")
