@@ -9,7 +9,9 @@ from .errors import BadResponse
 from .packed import GS, pack_record
 from .records import map_role, normalise_user, raw_role, routing_ids
 
-PERSON, UNREADABLE, NOT_A_RECORD = "", "u", "x"  # a head's kind
+PERSON, UNREADABLE, NOT_A_RECORD, AT_ORGS = "", "u", "x", "o"  # a head's kind
+# AT_ORGS: a 1.2 person whose role differs by org; the head's sixth value maps each such org (lower case) to the role
+# held there (None: none the portal syncs, or none in effect), so the night files them by the role at each school.
 
 
 def read_page(page: list, step_roles: frozenset[str], parents: bool) -> tuple[str, dict[int, tuple]]:
@@ -30,6 +32,12 @@ def read_page(page: list, step_roles: frozenset[str], parents: bool) -> tuple[st
                 texts.append(pack_record(raw, None))
             continue
         role = person.role
+        if person.org_roles:
+            head = _at_orgs(raw, person, step_roles, parents)
+            if head is not None:
+                heads[len(texts)] = head
+                texts.append(pack_record(raw, person))
+            continue
         if role not in step_roles or (role == "parent" and not parents):
             continue
         text = pack_record(raw, person)
@@ -50,3 +58,13 @@ def _unreadable(raw, step_roles: frozenset[str], parents: bool) -> tuple | None:
     orgs, agents = routing_ids(raw)
     sid = raw.get("sourcedId", "")
     return UNREADABLE, role, orgs, agents, sid if sid.__class__ is str else str(sid)
+
+
+def _at_orgs(raw: dict, person, step_roles: frozenset[str], parents: bool) -> tuple | None:
+    """The head of a person whose roles differ by org, or None when no role of theirs is one this listing files."""
+    at = {org.lower(): map_role(role) if role else None for org, role in person.org_roles}
+    held = {person.role, *at.values()} - {None}
+    if not any(r in step_roles and (r != "parent" or parents) for r in held):
+        return None
+    sid = raw["sourcedId"]
+    return (AT_ORGS, person.role, person.school_ids, person.agent_ids, sid if sid.__class__ is str else str(sid), at)

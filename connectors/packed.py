@@ -9,6 +9,7 @@ from datetime import datetime
 from .records import PersonRecord
 
 FS, RS = "\x1f", "\x1e"  # field and list separators of a compact payload (control characters no SIS sends)
+PS = "\x1c"  # between the org and the role of one of a person's org_roles pairs
 GS = "\x1d"  # between packed records handed over in one piece (a "P" payload never holds it; JSON escapes it)
 
 
@@ -26,13 +27,21 @@ def pack_record(raw, person: PersonRecord | None) -> str:
     given = raw.get("dateLastModified") if isinstance(raw, dict) else None
     if given is not None and not isinstance(given, str):
         return _packed_json(p, given)
+    org_roles = p.org_roles
+    at_orgs = ""
+    if org_roles:  # rare: only 1.2 people whose role differs by org
+        at_orgs = RS.join([org + PS + role for org, role in org_roles])
+        if at_orgs.count(PS) != len(org_roles) or at_orgs.count(RS) != len(org_roles) - 1:
+            return _packed_json(p, given)
     text = FS.join(("P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email, p.username,
                     p.identifier, RS.join(p.grades), p.phone, p.status, "1" if p.enabled else "", RS.join(p.school_ids),
                     RS.join(p.agent_ids), _date_text(modified, given) if modified else "", p.sis_role, p.legacy_id,
-                    given or ""))
+                    given or "", at_orgs))
     lists = len(p.grades) + len(p.school_ids) + len(p.agent_ids)
     lists -= bool(p.grades) + bool(p.school_ids) + bool(p.agent_ids)
-    if text.count(FS) != 18 or text.count(RS) != lists or "\x00" in text or GS in text:
+    if org_roles:
+        lists += len(org_roles) - 1
+    if text.count(FS) != 19 or text.count(RS) != lists or "\x00" in text or GS in text:
         return _packed_json(p, given)
     return text
 
@@ -54,5 +63,6 @@ def _packed_json(p: PersonRecord, given) -> str:
     modified = p.date_last_modified
     return "J" + json.dumps(["P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email,
                              p.username, p.identifier, p.grades, p.phone, p.status, p.enabled, p.school_ids,
-                             p.agent_ids, modified.isoformat() if modified else "", p.sis_role, p.legacy_id, given],
+                             p.agent_ids, modified.isoformat() if modified else "", p.sis_role, p.legacy_id, given,
+                             p.org_roles],
                             ensure_ascii=False, separators=(",", ":"))

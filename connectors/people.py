@@ -7,8 +7,8 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
-from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, excerpt, map_role, normalise_user,
-                      org_ids, raw_role)
+from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt, map_role,
+                      normalise_user, org_ids, raw_role)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -253,6 +253,10 @@ def _person_or_problem(raw, wanted: frozenset[str], school_id: str, scoped: bool
 
 
 def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: bool, seen: set[str]):
+    if person.org_roles:  # 1.2 roles that differ by org: this school gets the role held at this org
+        person = at_school(person, school_id)
+        if person is None:
+            return None
     if person.role not in wanted:
         return None
     if not scoped and person.role != "parent" and not in_school(person.school_ids, school_id):

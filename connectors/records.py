@@ -30,6 +30,8 @@ ROLE_MAP = {
     "relative": "parent",
 }
 ROLES = ("student", "teacher", "staff", "school_admin", "parent")
+# Which of a person's roles at one org counts when none there is primary: the most privileged in the portal.
+RANK = {"school_admin": 5, "teacher": 4, "staff": 3, "student": 2, "parent": 1}
 _LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
 
 
@@ -58,6 +60,9 @@ class PersonRecord(NamedTuple):
     date_last_modified: datetime | None
     sis_role: str
     legacy_id: str = ""  # the person's sourcedId before a move to OneRoster 1.2 (Infinite Campus sends it)
+    # 1.2 only, and only where it differs from `sis_role`: (org sourcedId, the SIS role held at that org) pairs, a ""
+    # role meaning none in effect there (every role at that org ended or not begun). Most people have none: ().
+    org_roles: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_leaving(self) -> bool:
@@ -254,8 +259,9 @@ def normalise_user(raw: dict) -> PersonRecord:
         raise BadResponse("A user record has no sourcedId, so it cannot be matched.")
     v = get("role")
     sis_role = v.strip() if v.__class__ is str else _text(v)
-    if not sis_role:
-        sis_role = raw_role(raw)
+    org_roles = ()
+    if not sis_role:  # 1.2: roles[] (a 1.1 user's single `role` is read as before)
+        sis_role, org_roles = _roles_12(get("roles"))
     role = ROLE_MAP.get(sis_role.lower())  # map_role; sis_role is stripped already
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
@@ -272,6 +278,8 @@ def normalise_user(raw: dict) -> PersonRecord:
     school_ids = _one_id(get("orgs"))
     if get("roles") is not None or get("primaryOrg") is not None:
         school_ids = _with_12_orgs(raw, school_ids)
+        if org_roles:
+            school_ids = _without_ended(school_ids, org_roles)
     v = get("middleName")
     middle = v.strip() if v.__class__ is str else _text(v)
     v = get("email")
@@ -296,7 +304,7 @@ def normalise_user(raw: dict) -> PersonRecord:
     return _tuple_new(PersonRecord, (
         source_id, role, given, family, middle, email, username, identifier, grades, phone,
         "tobedeleted" if status in _LEAVING_STATUSES else "active", enabled, school_ids, _one_id(get("agents")),
-        parse_datetime(get("dateLastModified")), sis_role, legacy))
+        parse_datetime(get("dateLastModified")), sis_role, legacy, org_roles))
 
 
 _tuple_new = tuple.__new__  # PersonRecord(...) by keyword cost ~1 µs a record; the fields are in declared order
@@ -318,6 +326,74 @@ def _with_12_orgs(raw: dict, orgs: tuple[str, ...]) -> tuple[str, ...]:
     """`orgs` followed by the orgs of 1.2's roles[] and primaryOrg, each once (_ids has made `orgs` unique)."""
     more = _role_orgs(raw) + _ids(raw.get("primaryOrg"))
     return tuple(dict.fromkeys(orgs + more)) if more else orgs
+
+
+def _roles_12(roles) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(the person's role, the roles that differ from it by org) from 1.2 `roles[]`.
+
+    The person's role is raw_role's (the primary entry, else the first) among the roles in effect today; at each org
+    the role held there counts: the primary one, else the most privileged (RANK). A role whose endDate has passed or
+    whose beginDate is still ahead is not in effect: the IMS OneRoster 1.2 Rostering information model gives each
+    role optional beginDate and endDate (https://standards.1edtech.org/oneroster/specifications/standards/v1p2/
+    services/rostering/im; the stored excerpt of that page stops before the Role class, and a vendor's rendering
+    of it, docs.platform.timeback.com/api-reference/model/OneRosterUserRoleOutput, lists roleType, role, org,
+    beginDate, endDate, userProfile). A date that cannot be read leaves the role in effect (nobody is dropped on it).
+    """
+    if roles.__class__ is not list or not roles:
+        return "", ()
+    if len(roles) == 1:  # nearly every 1.2 user: one role, no dates, nothing differs by org
+        entry = roles[0]
+        if entry.__class__ is dict and entry.get("endDate") is None and entry.get("beginDate") is None:
+            return _text(entry.get("role")), ()
+    today = datetime.now(timezone.utc).date()
+    entries = []  # (in effect, primary, SIS role, org)
+    for entry in roles:
+        if not isinstance(entry, dict) or not (role := _text(entry.get("role"))):
+            continue
+        org = _ids(entry.get("org"))
+        entries.append((in_effect(entry.get("beginDate"), entry.get("endDate"), today),
+                        _text(entry.get("roleType")).lower() == "primary", role, org[0] if org else ""))
+    live = [e for e in entries if e[0]] or entries
+    person = next((e[2] for e in live if e[1]), live[0][2] if live else "")
+    at: dict[str, list] = {}
+    for entry in entries:
+        if entry[3]:
+            at.setdefault(entry[3], []).append(entry)
+    differ = []
+    for org, held in at.items():
+        here = [e for e in held if e[0]]
+        role = max(here, key=_precedence)[2] if here else ""
+        if role != person:
+            differ.append((org, role))
+    return person, tuple(differ)
+
+
+def _precedence(entry) -> tuple[bool, int]:
+    return entry[1], RANK.get(ROLE_MAP.get(entry[2].lower()), 0)
+
+
+def in_effect(begin, end, today) -> bool:
+    """False when a role's endDate is before today or its beginDate after it (both dates inclusive)."""
+    if end not in (None, "") and (ended := parse_datetime(end)) is not None and ended.date() < today:
+        return False
+    return not (begin not in (None, "") and (begins := parse_datetime(begin)) is not None and begins.date() > today)
+
+
+def _without_ended(orgs: tuple[str, ...], org_roles) -> tuple[str, ...]:
+    """The orgs, less those where no role of the person is in effect (they are not that org's any more)."""
+    gone = {org.lower() for org, role in org_roles if not role}
+    return tuple(o for o in orgs if o.lower() not in gone) if gone else orgs
+
+
+def at_school(person: PersonRecord, school_id: str) -> PersonRecord | None:
+    """The person as one school sees them: with the role they hold at that org (1.2), None when they hold none
+    there in effect or one the portal does not sync. Someone whose role is the same everywhere is returned as is."""
+    wanted = school_id.lower()
+    for org, sis_role in person.org_roles:
+        if org.lower() == wanted:
+            role = ROLE_MAP.get(sis_role.lower()) if sis_role else None
+            return person._replace(role=role, sis_role=sis_role) if role else None
+    return person
 
 
 def org_ids(raw: dict) -> tuple[str, ...]:

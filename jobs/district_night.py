@@ -18,7 +18,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from connectors.district_read import NOT_A_RECORD
+from connectors.district_read import AT_ORGS, NOT_A_RECORD
 from connectors.errors import ConnectorError
 from connectors.packed import FS, GS, RS
 from connectors.people import Step, since_filter
@@ -324,7 +324,10 @@ class Router:
         add, cached = self.writer.add, self._targets
         for i, text in enumerate(payloads.split(GS)):
             if heads and i in heads:
-                kind, role, orgs, agents, sid = heads[i]
+                kind, role, orgs, agents, sid = heads[i][:5]
+                if kind == AT_ORGS:
+                    self._file_at_orgs(heads[i], text)
+                    continue
                 if kind:  # not PERSON
                     self._file_unreadable(kind, role, orgs, agents, sid, text)
                     continue
@@ -358,6 +361,27 @@ class Router:
         if key is not None and len(self._targets) < TARGETS_CACHED:  # nearly everyone: a few keys
             self._targets[key] = found
         return found
+
+    def _file_at_orgs(self, head: tuple, text: str) -> None:
+        """A 1.2 person whose role differs by org: each school of their orgs files them by the role held there."""
+        _, role, orgs, agents, sid, at = head
+        if role == "parent" and not any(r and r != "parent" for r in at.values()):
+            self._spool_parent(text, sid, agents)
+            return
+        targets, bits = {}, 0
+        for org in orgs:
+            here = at.get(org.lower(), role)
+            if here is None or here == "parent":
+                continue
+            for member in self.by_sis.get(org.lower(), ()):
+                if here in member.roles and member.school_id not in targets:
+                    targets[member.school_id] = ROLE_STEP[here]
+                    if here == "student" and "parent" in member.roles:
+                        bits |= member.bit
+        for school_id, step in targets.items():
+            self.writer.add(school_id, step, text)
+        if bits:
+            self._note_student(sid, bits, agents)
 
     def _note_student(self, sid: str, bits: int, agents: tuple[str, ...]) -> None:
         sid = hash(sid)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from connectors.packed import FS, RS, pack_record  # noqa: F401 - pack_record: the spool's format, here too
+from connectors.packed import FS, PS, RS, pack_record  # noqa: F401 - pack_record: the spool's format, here too
 from connectors.people import WHO, DateCheck, Normalised, school_page
 from connectors.records import PersonRecord
 from store.db import db
@@ -66,15 +66,18 @@ def unpack_record(payload: str):
     for i in _TUPLES:
         parts[i] = tuple(parts[i])
     parts[15] = datetime.fromisoformat(parts[15]) if parts[15] else None
-    return Normalised(_person(parts[1:18]), parts[18])
+    org_roles = tuple(map(tuple, parts[19])) if len(parts) > 19 else ()  # a payload packed before org_roles: none
+    return Normalised(_person(parts[1:18] + [org_roles]), parts[18])
 
 
 def _packed_person(parts: list[str]) -> PersonRecord:
-    """The person of a "P…" payload split at FS (pack_record's fields 1-17)."""
+    """The person of a "P…" payload split at FS (pack_record's fields 1-17, and 19: org_roles)."""
+    org_roles = parts[19] if len(parts) > 19 else ""
     return _person((parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7], parts[8],
                     tuple(parts[9].split(RS)) if parts[9] else (), parts[10], parts[11], parts[12] == "1",
                     tuple(parts[13].split(RS)) if parts[13] else (), tuple(parts[14].split(RS)) if parts[14] else (),
-                    datetime.fromisoformat(parts[15]) if parts[15] else None, parts[16], parts[17]))
+                    datetime.fromisoformat(parts[15]) if parts[15] else None, parts[16], parts[17],
+                    tuple(tuple(pair.split(PS)) for pair in org_roles.split(RS)) if org_roles else ()))
 
 
 def school_records(payloads: list[str], roles: frozenset[str], school_id: str, seen: set[str],
@@ -89,6 +92,10 @@ def school_records(payloads: list[str], roles: frozenset[str], school_id: str, s
             out += school_page([unpack_record(payload)], roles, school_id, scoped=False, seen=seen, dates=dates)
             continue
         parts = payload.split(FS)
+        if len(parts) > 19 and parts[19]:  # roles that differ by org (1.2): the role held at this school decides
+            out += school_page([Normalised(_packed_person(parts), parts[18] or None)], roles, school_id,
+                               scoped=False, seen=seen, dates=dates)
+            continue
         role = parts[2]
         if role not in roles:
             continue

@@ -116,7 +116,7 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
               map(str.strip, email_col), map(str.strip, username_col), map(str.strip, identifier_col),
               _through(grades_of, grades_col, n), phones, _through(status_of, status_col, n),
               _through(enabled_of, enabled_col, n), _through(ids_of, orgs_col, n), agent_ids,
-              _through(when_of, modified_col, n), _through(sis_of, role_col, n), repeat("", n)]
+              _through(when_of, modified_col, n), _through(sis_of, role_col, n), repeat("", n), repeat((), n)]
     if flags is not None:
         fields = [compress(field, flags) for field in fields]
     if deferred:

@@ -1,5 +1,7 @@
 """orgs.csv (read first: every user's orgSourcedIds must point at one of its rows) and 1.2's roles.csv."""
-from ..records import SchoolRecord
+from datetime import datetime, timezone
+
+from ..records import RANK, ROLE_MAP, SchoolRecord, in_effect
 from .report import Report
 from .spec import COLUMNS, REQUIRED
 from .tables import Header, read_rows
@@ -37,22 +39,29 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int, *, delta
     return orgs
 
 
-def read_roles(files, report: Report, orgs: dict, max_line_bytes: int) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """1.2 roles.csv: userSourcedId -> (role, orgSourcedIds); the primary role wins, orgs are merged."""
+def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
+               ) -> tuple[dict[str, tuple[str, tuple[str, ...]]], dict[str, tuple[tuple[str, str], ...]]]:
+    """1.2 roles.csv: (userSourcedId -> (role, orgSourcedIds), userSourcedId -> the (org, role) pairs where the role
+    held at an org differs from that role). The primary role wins, orgs are merged; at one org the primary role
+    counts, else the most privileged (records.RANK). A row whose endDate has passed or whose beginDate is ahead does
+    not count: without a role in effect at an org the user is not that org's (every role ended: nobody's)."""
     key = "roles.csv"
     roles: dict[str, tuple[str, tuple[str, ...]]] = {}
     primary: set[str] = set()
+    several: dict[str, list[tuple[str, bool, str]]] = {}  # every row in effect of a user with more than one
+    ended: dict[str, str] = {}  # a role of each user with a row not in effect (the role of one with none in effect)
     canonical: dict[str, str] = {}  # one string object per distinct role/org value, shared by every user
+    today = datetime.now(timezone.utc).date()
     stream = files.open(key)
     try:
         for item in read_rows(stream, key, COLUMNS[("1.2", key)], REQUIRED[("1.2", key)], report, max_line_bytes):
             if isinstance(item, Header):
                 at = [item.index.get(c, item.width) for c in ("userSourcedId", "role", "roleType", "orgSourcedId",
-                                                               "status")]
+                                                               "status", "beginDate", "endDate")]
                 continue
             line, row = item
             row.append("")
-            user, role, role_type, org, status = (row[i].strip() for i in at)
+            user, role, role_type, org, status, begin, end = (row[i].strip() for i in at)
             if status.lower() == "tobedeleted" or not user:
                 continue
             if org and org not in orgs:
@@ -60,15 +69,42 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int) -> dict[s
                                "Add the org to orgs.csv or correct the reference.", kind="role-org")
             role = canonical.setdefault(role, role)
             org = canonical.setdefault(org, org)
+            if (begin or end) and not in_effect(begin, end, today):
+                ended.setdefault(user, role)
+                continue
+            is_primary = role_type.lower() == "primary"
             known = roles.get(user)
             if known is None:
                 roles[user] = (role, (org,) if org else ())
             else:
+                if user not in several:  # its one row before this: primary if `primary` holds the user
+                    several[user] = [(known[0], user in primary, known[1][0] if known[1] else "")]
+                several[user].append((role, is_primary, org))
                 merged = known[1] + ((org,) if org and org not in known[1] else ())
-                takes = role_type.lower() == "primary" and user not in primary
+                takes = is_primary and user not in primary
                 roles[user] = (role if takes else known[0], merged)
-            if role_type.lower() == "primary":
+            if is_primary:
                 primary.add(user)
     finally:
         stream.close()
-    return roles
+    for user, role in ended.items():
+        roles.setdefault(user, (role, ()))  # a role, so the user is no "no role" problem, and no school's
+    return roles, _differing(roles, several)
+
+
+def _precedence(held: tuple) -> tuple:
+    return held[0], held[1]  # primary, then rank: the first of equals wins, as in records._roles_12
+
+
+def _differing(roles: dict, several: dict) -> dict[str, tuple[tuple[str, str], ...]]:
+    out = {}
+    for user, rows in several.items():
+        person = roles[user][0]
+        at: dict[str, list] = {}
+        for role, is_primary, org in rows:
+            if org:
+                at.setdefault(org, []).append((is_primary, RANK.get(ROLE_MAP.get(role.lower()), 0), role))
+        differ = tuple((org, here) for org, held in at.items() if (here := max(held, key=_precedence)[2]) != person)
+        if differ:
+            out[user] = differ
+    return out

@@ -7,7 +7,7 @@ it belongs to, so receipt validates the file once and keeps each mapped school's
 """
 from collections.abc import Iterator
 
-from ..records import ROLES, PersonRecord
+from ..records import ROLE_MAP, ROLES, PersonRecord
 from .errors import BundleInvalid
 from .people import UserScan
 
@@ -30,6 +30,9 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
     roles = {school: frozenset(wanted) for school, wanted in schools.items()}
     any_role = frozenset().union(*roles.values()) if roles else frozenset()
     parents_to = [school for school, wanted in roles.items() if "parent" in wanted]
+    by_org = bundle.org_roles  # 1.2 users whose role differs by org: filed by the role held at each school
+    if by_org:  # the scan judges them by their own role, which a school may not sync while their role there it does
+        any_role = any_role | ({ROLE_MAP.get(bundle.roles[user][0].lower()) for user in by_org} - {None})
 
     def wanted(role, orgs) -> bool:
         if role is not None and role not in any_role:
@@ -51,6 +54,10 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
             elif item[_ROLE] == "parent":
                 for school in parents_to:
                     out[school].append(item)
+            elif by_org and item.source_id in by_org:
+                for school, person in _at_schools(item, by_org[item.source_id], by_lower):
+                    if person.role in roles[school]:
+                        out[school].append(person)
             else:
                 for school in {by_lower.get(org.lower()) for org in item[_SCHOOLS]} - {None}:
                     if item[_ROLE] in roles[school]:
@@ -58,3 +65,14 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
         yield out
     if not bundle.report.applicable:
         raise BundleInvalid(bundle.report)
+
+
+def _at_schools(person: PersonRecord, pairs: tuple, by_lower: dict) -> Iterator[tuple[str, PersonRecord]]:
+    """(school, the person as that school sees them) for each mapped school of the person's orgs."""
+    held = {org.lower(): role for org, role in pairs}
+    for school in {by_lower.get(org.lower()) for org in person.school_ids} - {None}:
+        sis_role = held.get(school.lower())
+        if sis_role is None:
+            yield school, person
+        elif (role := ROLE_MAP.get(sis_role.lower())) is not None:
+            yield school, person._replace(role=role, sis_role=sis_role)

@@ -21,7 +21,7 @@ _first = itemgetter(0)
 # deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
 # first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
 SPOOL_CHUNK = 1000
-_new = tuple.__new__  # PersonRecord is a named tuple: built from the 17 values in field order, without __new__'s call
+_new = tuple.__new__  # PersonRecord is a named tuple: built from the 18 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
 ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
 
@@ -37,7 +37,9 @@ class UserScan:
     built after the last row, so that every parent reaches the engine before the students that name them.
     """
 
-    def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000, columns: bool = False):
+    def __init__(self, bundle, wanted, report: Report, *, defer: bool, page_size: int = 1000, columns: bool = False,
+                 roles: dict | None = None):
+        # roles: roles.csv's map as one school sees it (CsvBundle.roles_at); the bundle's own when None
         # wanted None: nothing is built, the rows are only checked (validation); columns: see _column_pages
         if columns and defer:
             raise ValueError("pages of columns are read in file order: nothing is deferred")
@@ -46,7 +48,7 @@ class UserScan:
         self._wants = wanted or _nothing
         self.pad = False
         self.report = report
-        self.orgs, self.roles = bundle.orgs, bundle.roles
+        self.orgs, self.roles = bundle.orgs, roles if roles is not None else bundle.roles
         # orgSourcedIds match orgs.csv in any case (as the reader matches schools); a delta orgs.csv holds only the
         # orgs that changed, so a user naming an org it lacks is no broken reference
         self.orgs_lower = frozenset(org.lower() for org in bundle.orgs)
@@ -231,7 +233,7 @@ class UserScan:
             lists[grades] if grades in (lists := self._lists) else self._split(grades), phone.strip() or sms.strip(),
             "tobedeleted" if status in _LEAVING else "active",
             not enabled or enabled == "true" or enabled.strip().lower() not in _DISABLED, org_ids, agent_ids,
-            when, role, "")  # no legacy id: that is Infinite Campus' 1.2 API metadata
+            when, role, "", ())  # no legacy id (Infinite Campus' 1.2 API metadata); roles by org: see roles_at
         if deferred:
             self._spool(line, values)
             return None
@@ -245,7 +247,7 @@ class UserScan:
             return None
         when = self._date(modified) if modified else None
         return _new(PersonRecord, (sid, mapped or "", "", "", "", "", "", "", (), "", "tobedeleted", True, (), (),
-                                   when, mapped or "", ""))
+                                   when, mapped or "", "", ()))
 
     def _unusable_id(self, sid: str, line: int) -> None:
         if not sid:

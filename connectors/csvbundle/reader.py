@@ -23,6 +23,7 @@ class CsvBundle:
         self.report = Report()
         self.orgs: dict[str, tuple[str, SchoolRecord]] = {}
         self.roles: dict | None = None
+        self.org_roles: dict = {}  # 1.2: users whose role differs by org (see read_roles)
         self._users_checked = False
         self.users_read = 0  # distinct users (sourcedIds) of users.csv, once a read of it ended
         try:
@@ -40,7 +41,7 @@ class CsvBundle:
         self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes,
                               delta=self.orgs_delta)
         if self.version == "1.2":
-            self.roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
+            self.roles, self.org_roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
 
     # -- what the caller needs to know -------------------------------------------------------------
     @property
@@ -118,10 +119,25 @@ class CsvBundle:
         # A second read must not repeat the first one's findings in the report.
         report = Report() if self._users_checked else self.report
         yield from UserScan(self, wanted, report, defer=parents_first and "parent" in wanted_roles,
-                            page_size=page_size, columns=columns).pages()
+                            page_size=page_size, columns=columns, roles=self.roles_at(school)).pages()
         self._users_checked = True
         if not self.report.applicable:
             raise BundleInvalid(self.report)
+
+    def roles_at(self, school_id: str) -> dict | None:
+        """roles.csv's (role, orgs) per user as one school sees them: a user whose role differs by org has the role
+        held at this school, and one with no role in effect here does not name it. The bundle's own map when no
+        user's role differs by org (the usual bundle: nothing is copied)."""
+        if not self.org_roles:
+            return self.roles
+        lowered, here = school_id.lower(), {}
+        for user, pairs in self.org_roles.items():
+            role = next((role for org, role in pairs if org.lower() == lowered), None)
+            if role is not None:
+                orgs = self.roles[user][1]
+                here[user] = (role, orgs) if role else (self.roles[user][0],
+                                                         tuple(o for o in orgs if o.lower() != lowered))
+        return {**self.roles, **here} if here else self.roles
 
     # -- lifetime ----------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -25,7 +25,7 @@ from ..records import PersonColumns, PersonRecord
 
 _HEAD = struct.Struct("<cQ")  # what the chunk holds (a tag byte), its length
 _ALLOWED = {("connectors.records", "RecordProblem")}
-KEPT_FORMAT = 3
+KEPT_FORMAT = 4  # 4: records gained org_roles
 ABOUT, PARENTS, OTHERS, ROWS = b"a", b"p", b"o", b"r"
 _FIELDS = PersonRecord._fields
 _DATE = _FIELDS.index("date_last_modified")
@@ -33,7 +33,7 @@ _AGENTS = _FIELDS.index("agent_ids")
 SEP = "\x00"  # between the values of a text column: never in a value read from CSV (lines.py refuses NUL bytes)
 # columns with few distinct values: kept as those values and an array of codes
 _CODED = frozenset(_FIELDS.index(f) for f in ("role", "grades", "status", "enabled", "school_ids",
-                                              "date_last_modified", "sis_role", "legacy_id"))
+                                              "date_last_modified", "sis_role", "legacy_id", "org_roles"))
 _MARSHAL = 4
 
 

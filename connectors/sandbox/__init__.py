@@ -126,6 +126,9 @@ class Sandbox:
     def rename(self, source_id, given_name=None, family_name=None) -> dict:
         return mutations.rename(self.data, source_id, given_name, family_name)
 
+    def give_roles(self, source_id: str, roles: list[dict]) -> dict:
+        return mutations.give_roles(self.data, source_id, roles)
+
     def simulate(self, school_id: str, renames: int = 5, removals: int = 3, additions: int = 3,
                  seed: int | None = None) -> dict:
         """The demo's "Simulate SIS changes": rename, remove (tobedeleted) and add people of one school."""
@@ -140,7 +143,7 @@ class Sandbox:
         if action == "people":
             return [p._asdict() for p in self.people(**kwargs)]
         actions = {"set_faults": self.set_faults, "clear_faults": self.clear_faults, "mutate": self.mutate,
-                   "rename": self.rename, "simulate": self.simulate, "info": lambda: self.info,
+                   "rename": self.rename, "give_roles": self.give_roles, "simulate": self.simulate, "info": lambda: self.info,
                    "served": self.served}
         if action not in actions:
             raise ValueError(f"Unknown action {action!r}; known: {sorted(actions) + ['people']}")

@@ -188,7 +188,9 @@ class Dataset:
     def served_as(self, sid: str, version: str) -> dict:
         """The record as served at a version's path (1.2: see v12.to_v12)."""
         record = self.served(sid)
-        return to_v12(record, self.vendor, self.district_id) if version == "1.2" else record
+        if version == "1.2":
+            return to_v12(record, self.vendor, self.district_id)
+        return {k: v for k, v in record.items() if k != "roles12"} if "roles12" in record else record
 
     def v12_source(self, v12_id: str) -> str | None:
         """The 1.1 id of the person a 1.2 sourcedId names (None when nobody)."""

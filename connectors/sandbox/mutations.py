@@ -61,6 +61,20 @@ def rename(data: Dataset, source_id: str, given_name: str | None = None, family_
         return dict(user)
 
 
+def give_roles(data: Dataset, source_id: str, roles: list[dict]) -> dict:
+    """Give one person OneRoster 1.2 roles by org: `roles` is [{roleType, role, org (a sourcedId), beginDate?,
+    endDate?}]. The 1.2 view serves them as they are; the 1.1 view keeps the primary role and every org."""
+    with data.lock:
+        user = data.users[source_id]
+        user["roles12"] = [dict(r) for r in roles]
+        primary = next((r for r in roles if r.get("roleType") == "primary"), roles[0])
+        user["role"] = primary["role"]
+        user["orgs"] = [data.ref("org", org) for org in dict.fromkeys(r["org"] for r in roles)]
+        user["dateLastModified"] = _now()
+        data.changed([source_id])
+        return dict(user)
+
+
 SIMULATE_LIMIT = 500  # per kind of change: a demo control, not a load generator
 
 

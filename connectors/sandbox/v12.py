@@ -30,10 +30,12 @@ def to_v12(record: dict, vendor: str, district_id: str) -> dict:
     orgs += [r["org"]["sourcedId"] for r in record.get("roles") or []
              if isinstance(r, dict) and isinstance(r.get("org"), dict) and r["org"]["sourcedId"] not in orgs]
     orgs = orgs or [district_id]  # a 1.2 role names an org; guardians are placed at the district
-    out = {k: v for k, v in record.items() if k not in ("role", "orgs", "roles")}
+    out = {k: v for k, v in record.items() if k not in ("role", "orgs", "roles", "roles12")}
     out["sourcedId"] = new_id(old)
     out["roles"] = [{"roleType": "primary" if n == 0 else "secondary", "role": role, "org": ref("org", org)}
                     for n, org in enumerate(orgs)]
+    if record.get("roles12"):  # roles that differ by org, given by mutations.give_roles
+        out["roles"] = [{**r, "org": ref("org", r["org"])} for r in record["roles12"]]
     out["primaryOrg"] = ref("org", orgs[0])
     out["agents"] = [ref("user", new_id(a["sourcedId"])) for a in record.get("agents") or [] if isinstance(a, dict)]
     if record.get("username"):

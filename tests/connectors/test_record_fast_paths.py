@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from connectors.errors import BadResponse
 from connectors.records import (_LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids, _role_orgs,
-                                _text, excerpt, legacy_source_id, map_role, normalise_user, parse_datetime, raw_role)
+                                _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role, normalise_user,
+                                parse_datetime, raw_role)
 
 
 def field_by_field(raw) -> PersonRecord:
@@ -32,6 +33,9 @@ def field_by_field(raw) -> PersonRecord:
     more = _role_orgs(raw) + _ids(raw.get("primaryOrg"))
     if more:
         school_ids = tuple(dict.fromkeys(school_ids + more))
+    org_roles = () if _text(raw.get("role")) else _roles_12(raw.get("roles"))[1]  # a 1.1 `role` wins, as before
+    if org_roles:
+        school_ids = _without_ended(school_ids, org_roles)
     return PersonRecord(
         source_id=source_id, role=role, given_name=given_name, family_name=family,
         middle_name=_text(raw.get("middleName")), email=_text(raw.get("email")), username=_text(raw.get("username")),
@@ -39,7 +43,8 @@ def field_by_field(raw) -> PersonRecord:
         phone=_text(raw.get("phone")) or _text(raw.get("sms")),
         status="tobedeleted" if status in _LEAVING_STATUSES else "active", enabled=_enabled(raw.get("enabledUser")),
         school_ids=school_ids, agent_ids=_ids(raw.get("agents")),
-        date_last_modified=_old_parse(raw.get("dateLastModified")), sis_role=sis_role, legacy_id=legacy_source_id(raw))
+        date_last_modified=_old_parse(raw.get("dateLastModified")), sis_role=sis_role, legacy_id=legacy_source_id(raw),
+        org_roles=org_roles)
 
 
 def _old_parse(value):
