@@ -56,12 +56,11 @@ class School(db.Model):
 _SIGNS_IN_SQL = "password_hash IS NOT NULL OR role IN ('owner', 'district_manager')"  # Person.can_sign_in
 
 
-# People search's text on PostgreSQL: names, the email's part before the @, SIS id and sourcedId, one space
-# between (a searched word holds no space, so it never matches across two of them). portal/people/directory.py
-# matches this expression exactly, so the trigram index below serves LIKE '%word%' (migration c9e4a1f7b3d2 says why
-# one index over this text, and why the email's domain is left out of it).
-SEARCH_TEXT_SQL = ("lower(given_name || ' ' || family_name || ' ' || split_part(email, '@', 1) || ' ' || sis_id"
-                   " || ' ' || coalesce(source_id, ''))")
+# People search's text on PostgreSQL: names, the email's part before the @ and SIS id, one space between (a searched
+# word holds no space, so it never matches across two of them). portal/people/directory.py matches this expression
+# exactly, so the trigram index below serves LIKE '%word%' (migration c9e4a1f7b3d2 says why one index over this text
+# and why the email's domain is left out of it; f3a7c1e9b5d2 why the sourcedId is matched whole, beside it).
+SEARCH_TEXT_SQL = "lower(given_name || ' ' || family_name || ' ' || split_part(email, '@', 1) || ' ' || sis_id)"
 
 
 def _search_index() -> Index:
