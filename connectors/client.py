@@ -3,6 +3,8 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import quote
+
 import requests
 
 from . import people
@@ -11,7 +13,7 @@ from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenie
 from .expiry import refused_hint
 from .imsx import describe_body, mentions
 from .netguard import OutboundPolicy, guard_session
-from .paging import area_of, collection_of, decode_page, next_link, total_count
+from .paging import area_of, collection_of, decode_one, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
 from .redact import Redactor
 from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
@@ -201,6 +203,22 @@ class OneRosterClient:
                 except BadResponse:
                     continue
         return schools
+
+    def get_user(self, source_id: str) -> dict | None:
+        """One user as the SIS holds it now, or None when it has no such user (HTTP 404 or 410).
+
+        GET users/{sourcedId} is OneRoster's getUser (IMS OneRoster Rostering Service REST/JSON Binding 1.2,
+        www.imsglobal.org/sites/default/files/spec/oneroster/v1p2/rostering-restbinding/
+        OneRosterv1p2RosteringService_RESTBindv1p0.html; 1.1 has the same path). The {"user": {...}} envelope and
+        404 for an unknown id are what the sandbox serves; no page seen here confirms them word for word. A 404
+        saying the endpoint is unsupported raises NotFound: it says nothing about the person."""
+        try:
+            reply = self.get(self.url_for(f"users/{quote(source_id, safe='')}"))
+        except NotFound as exc:
+            if exc.status in (404, 410) and "does not offer" not in exc.message:
+                return None
+            raise
+        return decode_one(reply, "user")
 
     def iter_roster(self, school_id: str, roles: set[str], *, since: datetime | None = None
                     ) -> Iterator[list[PersonRecord | RecordProblem]]:

@@ -32,6 +32,11 @@ def area_of(path: str) -> str:
 
 def decode_page(reply: Reply, collection: str) -> list:
     """The record list of one page; BadResponse for HTML, bad JSON or a wrong envelope."""
+    return _records(reply, _payload(reply), collection)
+
+
+def _payload(reply: Reply):
+    """The reply's JSON; BadResponse for a web page, text that is not UTF-8, or malformed JSON."""
     shown = reply.shown_url
     if looks_like_html(reply.body):
         raise BadResponse(f'The SIS returned a web page ("{html_title(reply.body)}") instead of OneRoster '
@@ -50,6 +55,21 @@ def decode_page(reply: Reply, collection: str) -> list:
         raise BadResponse(f"The SIS sent {kind} JSON (HTTP {reply.status} from {shown}, {len(reply.body)} "
                           "bytes). Try again; if it persists, ask the SIS vendor to check this endpoint.",
                           status=reply.status, url=shown) from None
+    return payload
+
+
+def decode_one(reply: Reply, key: str) -> dict:
+    """The one record of a single-record reply ({"user": {...}}); BadResponse as decode_page's."""
+    payload = _payload(reply)
+    record = payload.get(key) if isinstance(payload, dict) else None
+    if isinstance(record, dict):
+        return record
+    raise BadResponse(f"The SIS answered {reply.shown_url} without a '{key}' record; this does not look like "
+                      "OneRoster. Check the URL.", url=reply.shown_url)
+
+
+def _records(reply: Reply, payload, collection: str) -> list:
+    shown = reply.shown_url
     keys = ENVELOPES.get(collection, (collection,))
     if isinstance(payload, dict):
         for key in keys:

@@ -263,3 +263,13 @@ def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: 
         return None
     seen.add(person.source_id)
     return person
+
+
+def look_up(client, source_id: str, school_id: str, roles: frozenset[str]) -> list[PersonRecord | RecordProblem]:
+    """The person as the SIS's own record of them says now, if they are still of this school in these roles; []
+    when the SIS no longer has them (HTTP 404 or 410), or has them elsewhere or in another role. Other failures
+    raise (ConnectorError): the caller must not read them as a leave."""
+    raw = client.get_user(source_id)
+    if raw is None:
+        return []
+    return school_page([raw], roles, school_id, scoped=False, seen=set(), dates=DateCheck(datetime.now(timezone.utc)))

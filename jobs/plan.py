@@ -455,6 +455,16 @@ class Planner:
         return (options.archive and complete and entry.sync_enabled and entry.status == "active"
                 and not entry.signs_in and entry.role not in options.no_archive_roles)  # owners, DMs always sign in
 
+    def absent(self) -> list[str]:
+        """The sourcedIds finish() would archive for being absent from the roster, in sourcedId order."""
+        rostered, roles = self.directory.rostered, self.options.roles
+        return sorted(sid for sid, entry in rostered.items() if entry.role in roles and self._may_archive(entry))
+
+    def keep(self, source_id: str) -> None:
+        """Count an absent person as seen without planning anything for them (the SIS could not say they left)."""
+        self.seen.add(hash(source_id))
+        self.directory.rostered.pop(source_id, None)
+
     def finish(self) -> SyncPlan:
         """Call only after every page of every enabled role arrived: the unseen become archive candidates."""
         self.settle()

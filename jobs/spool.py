@@ -32,6 +32,8 @@ from store.db import db
 from store.models import RosterConnection, SourceNight, SourceNightRun, SpoolRecord, SyncRun
 
 from .fetch import STEPS, fetch_steps
+from . import sync as sync_job
+from .confirm import confirm_leavers
 from .sync import SyncRefused
 
 SPOOL = SpoolRecord.__table__
@@ -314,6 +316,17 @@ class SpooledPages:
             raise SyncRefused(CHANGED_SINCE_READ)
         read = db.session.scalar(db.select(SourceNight.records_read).where(SourceNight.id == self.night_id)) or 0
         yield self._pages(job, read)
+
+    def confirm(self, job, planner, redactor, tick) -> list:
+        """Look up the people the night's read would have this school archive for being absent (jobs.confirm). The
+        read ran in another job, so this takes a client of its own, made only when someone is absent: a night where
+        nobody left sends nothing more to the SIS."""
+        @contextmanager
+        def client():
+            with sync_job.make_client(job.settings) as made:
+                redactor.include(made.redactor)
+                yield made
+        return confirm_leavers(planner, client, job.settings.school_id, tick=tick)
 
     def _pages(self, job, read: int) -> Iterator[tuple[str, list]]:
         labels = {step_of(roles): (label, frozenset(roles))

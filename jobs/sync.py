@@ -3,7 +3,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,6 +18,7 @@ from store.models import RosterBundle, RosterConnection, School, SyncIssue, Sync
 
 from . import apply as applying
 from .bundle_files import CSV_METHOD, bundle_pages, usable
+from .confirm import confirm_leavers
 from .connection import NotConfigured, get_connection, load_settings
 from .directory import load_directory
 from .early_people import EarlyPeople
@@ -131,6 +132,7 @@ class RosterPages:
 
     def __init__(self, client_factory: Callable[[ConnectionSettings], OneRosterClient]):
         self.client_factory = client_factory
+        self._client: OneRosterClient | None = None  # the run's client while open() reads
 
     def since(self, conn: RosterConnection, run: SyncRun, now: datetime) -> datetime | None:
         return choose_since(conn, run, now)
@@ -141,8 +143,16 @@ class RosterPages:
         options = job.options
         with self.client_factory(job.settings) as client:
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
-            yield fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
-                               since=job.since)
+            self._client = client
+            try:
+                yield fetch_roster(client, job.settings.school_id, options.roles, parents=options.parents,
+                                   since=job.since)
+            finally:
+                self._client = None
+
+    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None]) -> list:
+        """After a full read, inside open(): look up the people it would archive for being absent (jobs.confirm)."""
+        return confirm_leavers(planner, lambda: nullcontext(self._client), job.settings.school_id, tick=tick)
 
 
 class BundlePages(RosterPages):
@@ -159,6 +169,9 @@ class BundlePages(RosterPages):
         options = job.options
         with bundle_pages(job.bundle_path, job.sis_school_id, options.roles, parents=options.parents) as roster:
             yield roster
+
+    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None]) -> list:
+        return []  # a bundle's file is read whole, not paged: absent from it is absent
 
 
 def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterPages,
@@ -183,6 +196,9 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
                 lock.renew_if_due()
                 if time.monotonic() > deadline:
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
+            late = planner.settle()  # re-keyed people are not absent
+            if options.full:
+                late += pages.confirm(job, planner, redactor, lock.renew_if_due)
         if people is not None:
             people.feed(planner.plan, last=True)  # re-keys settled later make no new people
             people.settle()  # the session is free again (and a failed write fails the run here)
@@ -192,7 +208,7 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
         raise
     finally:
         progress.flush()
-    progress.write(planner.settle(), phase="planning", percent=90)  # re-keys are settled after the last page
+    progress.write(late, phase="planning", percent=90)
     return planner.finish(), progress, people
 
 

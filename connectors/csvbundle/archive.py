@@ -144,7 +144,8 @@ class BundleFiles:
     def _add(self, name: str, size: int) -> None:
         base = base_name(name)
         # macOS "Compress" adds __MACOSX/._name copies (resource forks, not CSV): never read them
-        if not base.lower().endswith(".csv") or base.startswith(".") or name.startswith("__MACOSX/"):
+        # "~$users.csv" is the lock file Excel leaves beside a file it has open: not CSV either
+        if not base.lower().endswith(".csv") or base.startswith((".", "~$")) or name.startswith("__MACOSX/"):
             self.others.append(name)
             return
         key = base.lower()

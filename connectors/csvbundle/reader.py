@@ -33,8 +33,16 @@ class CsvBundle:
             raise
 
     def _read_header_files(self) -> None:
+        locks = [name for name in self.files.others if is_lock_file(name)]
         for name in self.files.others:
-            self.report.warning(name, 0, "", ignored_file_reason(name), "Nothing to do.", kind="other-file")
+            if not is_lock_file(name):
+                self.report.warning(name, 0, "", ignored_file_reason(name), "Nothing to do.", kind="other-file")
+        if locks:  # one line for them all: Office leaves one per open file
+            what = "is a lock file" if len(locks) == 1 else "are lock files"
+            self.report.warning("", 0, "", f"{', '.join(locks)} {what} Excel or another Office program leaves while a "
+                                "file is open; not part of the OneRoster export, so ignored.",
+                                "Nothing to do; close the files in Excel before zipping to leave them out.",
+                                kind="lock-file")
         self.manifest = read_manifest(self.files, self.report, self.limits.max_line_bytes)
         if not self.report.applicable:
             return
@@ -153,6 +161,10 @@ class CsvBundle:
 def open_bundle(path, limits: Limits | None = None) -> CsvBundle:
     """Open a zip or a directory of OneRoster CSV files; raises BundleRefused when the archive is hostile."""
     return CsvBundle(path, limits)
+
+
+def is_lock_file(name: str) -> bool:
+    return base_name(name).startswith("~$")
 
 
 def ignored_file_reason(name: str) -> str:

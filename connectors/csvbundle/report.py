@@ -4,6 +4,7 @@ import io
 from dataclasses import dataclass, field
 
 ERROR, WARNING = "error", "warning"
+EMPTY_LINES_SHOWN = 5  # line numbers named in the one warning about rows of only commas
 CSV_HEADER = ("severity", "file", "line", "column", "problem", "what_to_do")
 
 
@@ -39,6 +40,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # kind -> how many times it happened
     _omitted: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
+    _empty: dict[str, list[int]] = field(default_factory=dict)  # file -> [rows of only commas, first lines...]
 
     def add(self, severity: str, file: str, line: int, column: str, problem: str, what_to_do: str,
             kind: str = "") -> None:
@@ -56,13 +58,33 @@ class Report:
     def warning(self, file: str, line: int, column: str, problem: str, what_to_do: str, kind: str = "") -> None:
         self.add(WARNING, file, line, column, problem, what_to_do, kind)
 
+    def empty_row(self, file: str, line: int) -> None:
+        """A row of nothing but commas (what Excel leaves below the data): skipped, and told once per file."""
+        seen = self._empty.setdefault(file, [0])
+        if seen[0] == 0:
+            self.counts[f"{WARNING}:{file}:empty-row"] = 1  # one warning, however many rows
+        seen[0] += 1
+        if len(seen) <= EMPTY_LINES_SHOWN:
+            seen.append(line)
+
+    def _empty_rows(self) -> list[Problem]:
+        out = []
+        for file, (count, *lines) in self._empty.items():
+            shown = ", ".join(f"{n:,}" for n in lines) + (" and more" if count > len(lines) else "")
+            rows = "1 row holds" if count == 1 else f"{count:,} rows hold"
+            out.append(Problem(WARNING, file, 0, "", f"{rows} nothing but commas (line{'s' if count > 1 else ''} "
+                               f"{shown}), as Excel leaves below the data; skipped.",
+                               "Nothing to do; to stop this warning, delete those rows in the SIS export or the "
+                               "spreadsheet."))
+        return out
+
     def all(self) -> list[Problem]:
         """Every kept problem, then one line per kind whose further repeats were left out; errors first, so that
         the page's and the email's first rows show what stops the bundle, however many warnings came before."""
         tail = [Problem(sev, file, 0, col, f"{n:,} more rows have the same problem as above.",
                         "Fix the rows listed above the same way.")
                 for sev, file, col, n in self._omitted.values()]
-        kept = self.problems + tail
+        kept = self.problems + self._empty_rows() + tail
         return [p for p in kept if p.severity == ERROR] + [p for p in kept if p.severity != ERROR]
 
     @property

@@ -290,15 +290,18 @@ def _span(row: list[str]) -> int:
 
 def checked_rows(file: str, width: int, before: int, after: int, rows: list, report: Report) -> Iterator:
     """(line, row) for each row of a batch of the header's width, in order; `line` is where the row starts. The
-    other rows are reported (or trimmed, with a warning, when only empty fields are extra) or, blank, skipped."""
+    other rows are reported (or trimmed, with a warning, when only empty fields are extra) or, blank or only commas,
+    skipped (rows of only commas told once per file)."""
     single = after - before == len(rows)  # every row on one line: no row needs its lines counted
     done = before
     for row in rows:
         line = done + 1
         done = line if single else done + _span(row)
+        if not any(map(str.strip, row)):  # a blank line ([]) or only commas, of any width (Excel's leftovers)
+            if row:
+                report.empty_row(file, line)
+            continue
         if len(row) != width:
-            if not row:
-                continue
             if len(row) > width and not any(row[width:]):
                 report.warning(file, line, "", f"The row ends with {len(row) - width} empty extra field(s).",
                                "Accepted; remove the trailing commas in the export.", kind="trailing")

@@ -45,6 +45,8 @@ class Sandbox:
         self._served_lock = threading.Lock()
         self.requests: Counter = Counter()  # data requests answered with a page, per listing path
         self.records: Counter = Counter()   # records those pages held, per listing path
+        self.lookups: Counter = Counter()   # single-record requests (users/{id}, schools/{id}), per collection
+        self.hard_deleted: list[str] = []   # sourcedIds the delete_mid_paging fault removed
         self.server = SandboxServer(self, port)
         self.port = self.server.server_address[1]
         root = f"http://127.0.0.1:{self.port}"
@@ -99,15 +101,28 @@ class Sandbox:
             self.requests[path] += 1
             self.records[path] += records
 
+    def count_lookup(self, collection: str) -> None:
+        with self._served_lock:
+            self.lookups[collection] += 1
+
     def served(self, reset: bool = False) -> dict:
-        """Pages and records served per listing path since the start (or the last reset)."""
+        """Pages and records served per listing path, and single-record look-ups per collection, since the start
+        (or the last reset)."""
         with self._served_lock:
             counts = {"requests": dict(self.requests), "records": dict(self.records),
-                      "total_records": sum(self.records.values())}
+                      "total_records": sum(self.records.values()), "lookups": dict(self.lookups)}
             if reset:
                 self.requests.clear()
                 self.records.clear()
+                self.lookups.clear()
             return counts
+
+    def hard_delete(self, source_id: str) -> None:
+        """The SIS removes a user outright (no tobedeleted): later listings and look-ups no longer have them."""
+        with self.data.lock:
+            if self.data.users.pop(source_id, None) is not None:
+                self.hard_deleted.append(source_id)
+        self.data.changed([source_id])
 
     def set_faults(self, **faults) -> dict:
         """Switch faults on (see faults.Faults); record faults pick students deterministically."""

@@ -3,7 +3,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 
 PAGE_FAULTS = ("error_500", "reset", "slow", "trickle", "malformed_json", "html_page", "truncated", "bad_compression",
-               "redirect_loop", "bad_redirect", "bad_link")
+               "redirect_loop", "bad_redirect", "bad_link", "delete_mid_paging")
 RECORD_FAULTS = ("tobedeleted", "duplicates", "missing_names", "unreadable_dates", "vendor_formats", "parent_links")
 
 
@@ -25,6 +25,9 @@ class Faults:
     redirect_loop: dict | None = None    # 302 to the same listing on the same host, for ever
     bad_redirect: dict | None = None     # 302 with a Location no URL parser reads ("http://[::1")
     bad_link: dict | None = None         # the page is served with a Link rel="next" no URL parser reads
+    # Before serving the page, the SIS hard-deletes the listing's first record (read on page 0), so every later
+    # record moves one place back and one is never served; + "times" (default 1), as for error_500
+    delete_mid_paging: dict | None = None
     token_expiry_after: int = 0    # a token stops working after N data requests
     body_charset: str = ""         # data pages encoded in this charset (iso-8859-1, utf-16) instead of UTF-8 ...
     charset_declared: bool = True  # ... and named in their Content-Type (False: sent as plain application/json)
@@ -99,7 +102,7 @@ class FaultState:
             spec = getattr(self.faults, name)
             if not spec or spec.get("path", "") not in path or int(spec.get("page", 0)) != page:
                 return None
-            if name in ("error_500", "reset", "bad_compression"):
+            if name in ("error_500", "reset", "bad_compression", "delete_mid_paging"):
                 key = f"{path}#{page}"
                 self.page_hits[key] = self.page_hits.get(key, 0) + 1
                 if self.page_hits[key] > int(spec.get("times", 1)):

@@ -219,6 +219,8 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("filter") and box.faults.faults.filter_refused:
             raise BadQuery("The filter parameter is not supported", "invalid_filter_field")
         version = self.version
+        if offset and box.faults.page_fault("delete_mid_paging", rel, offset // limit):
+            box.hard_delete(data_ids[0] if (data_ids := box.data.user_ids(kind, school, version)) else "")
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
         # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
         # spellings (students, schools, terms) are served at both paths alike.
@@ -314,6 +316,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             record = next((o for o in data.orgs if o["sourcedId"] == sid), None)
             key = "org"
+        self.box.count_lookup(collection)
         if record is None:
             return self.send(404, imsx(f"{collection} {sid} not found", minor="unknownobject"))
         return self.send(200, json.dumps({key: record}, ensure_ascii=False).encode())

@@ -269,3 +269,32 @@ def test_with_no_manifest_files_that_are_not_csv_text_are_named_too(tmp_path):
         "rename other files to .csv."]
     assert texts(report)[0].startswith("manifest.csv: manifest.csv is missing")
     assert not report.applicable
+
+
+@pytest.mark.parametrize("empty", ["," * 17, ",,,,,", " , ,"], ids=["header's width", "narrower", "spaces"])
+def test_rows_of_only_commas_are_skipped_with_one_warning_per_file_naming_the_first_lines(tmp_path, empty):
+    rows = [user_row("u1")] + [empty] * 7 + [user_row("u2"), empty]
+    orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\ns1,,,School One,school,,\n,,,,,,\n"
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(users(*rows), orgs_csv=orgs))) as bundle:
+        report = bundle.validate()
+        people = [i.source_id for page in bundle.iter_roster("s1", {"student"}) for i in page]
+    assert people == ["u1", "u2"] and report.applicable
+    assert texts(report) == [
+        "orgs.csv: 1 row holds nothing but commas (line 3), as Excel leaves below the data; skipped. Nothing to do; "
+        "to stop this warning, delete those rows in the SIS export or the spreadsheet.",
+        "users.csv: 8 rows hold nothing but commas (lines 3, 4, 5, 6, 7 and more), as Excel leaves below the data; "
+        "skipped. Nothing to do; to stop this warning, delete those rows in the SIS export or the spreadsheet."]
+    assert report.warnings and sum(1 for kind in report.counts if kind.startswith("warning:")) == 2
+
+
+def test_office_lock_files_in_the_zip_are_named_once_as_ignored(tmp_path):
+    files = {**bundle_files(), "~$users.csv": b"\x05Olive", "export/~$orgs.csv": b"\x05Olive", "notes.txt": "hi"}
+    with open_bundle(write_zip(tmp_path / "b.zip", files)) as bundle:
+        report = bundle.validate()
+        assert [i.source_id for page in bundle.iter_roster("s1", {"student"}) for i in page] == ["u1"]
+    assert report.applicable
+    assert texts(report) == [
+        "notes.txt: notes.txt is not a CSV file and is ignored. Nothing to do.",
+        "bundle: ~$users.csv, export/~$orgs.csv are lock files Excel or another Office program leaves while a file is "
+        "open; not part of the OneRoster export, so ignored. Nothing to do; close the files in Excel before zipping "
+        "to leave them out."]

@@ -1,0 +1,89 @@
+"""Ask the SIS about each person a full read did not bring before archiving them for being absent.
+
+Why: OneRoster pages by offset. A record the SIS hard-deletes while a listing is read moves every later record one
+place back, so one record is never seen, and its person would count as having left (the archive guard only bounds
+how many). Looking each would-be leaver up (GET users/{sourcedId}) tells a leave from a shifted page. A normal
+night, where nobody left, makes no look-up at all.
+"""
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from connectors.errors import ConnectorError, NotFound
+from connectors.people import look_up
+
+from .plan import Issue, Planner
+
+LOOK_UP_AT_MOST = 200  # per run: past this the rest count as having left, within the archive guard, as before
+GIVE_UP_AFTER = 3  # failed look-ups: the SIS is in trouble; the rest of the batch is kept without asking
+EXAMPLES = 5
+
+
+def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextManager], school_id: str, *,
+                    at_most: int = LOOK_UP_AT_MOST, tick: Callable[[], None] = lambda: None) -> list[Issue]:
+    """Look up (at most `at_most` of) the people the plan would archive for being absent. Those the SIS still has at
+    this school are planned as if the listing had brought them; a 404 or a record elsewhere or leaving confirms the
+    leave; a failed look-up keeps the person. Returns the issues that say what happened (none when nobody was
+    absent)."""
+    absent = planner.absent()
+    if not absent:
+        return []
+    asked, unasked = absent[:at_most], absent[at_most:]
+    planned: list[Issue] = []  # issues of the records looked up, counted by add_page
+    found, failed, error, offered = [], [], None, True
+    with open_client() as client:
+        for n, sid in enumerate(asked):
+            if len(failed) >= GIVE_UP_AFTER:
+                failed += asked[n:]
+                break
+            try:
+                records = [r for r in look_up(client, sid, school_id, planner.options.roles) if r.source_id == sid]
+            except NotFound as exc:  # the SIS offers no single-user look-up: asking again teaches nothing
+                unasked, error, offered = asked[n:] + unasked, exc, False
+                break
+            except ConnectorError as exc:
+                failed.append(sid)
+                error = error or exc
+                continue
+            finally:
+                tick()
+            if records:
+                planned += planner.add_page(records)
+                found += [r.source_id for r in records if not getattr(r, "is_leaving", False)]
+    for sid in failed:
+        planner.keep(sid)
+    mine = [(sids[0], "listing", message) for sids, message in (
+        (found, found and kept_message(found)), (failed, failed and failed_message(failed, error)),
+        (unasked, unasked and (unasked_message(len(unasked), at_most) if offered
+                               else not_offered_message(len(unasked), error)))) if sids]
+    planner.plan.counts["issues"] += len(mine)
+    return planned + mine
+
+
+def _names(sids: list[str]) -> str:
+    shown = ", ".join(sids[:EXAMPLES])
+    return shown + (f" and {len(sids) - EXAMPLES:,} more" if len(sids) > EXAMPLES else "")
+
+
+def kept_message(sids: list[str]) -> str:
+    many = len(sids) != 1
+    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {'were' if many else 'was'}"
+            f" still active at this school when looked up one by one ({_names(sids)}), so "
+            f"{'they were' if many else 'it was'} kept and synced as usual, not archived. The SIS's listing probably "
+            "shifted while it was read (a record deleted part-way); nothing needs doing unless it happens every night.")
+
+
+def failed_message(sids: list[str], error: ConnectorError) -> str:
+    many = len(sids) != 1
+    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings could not be looked up "
+            f"one by one ({_names(sids)}), so {'they were' if many else 'it was'} kept, not archived; the next sync "
+            f"asks again. The SIS said: {error.message}")
+
+
+def unasked_message(count: int, at_most: int) -> str:
+    return (f"{count:,} more people missing from the SIS's listings were not looked up one by one (a sync looks up at "
+            f"most {at_most:,}), so they count as having left, within the archive guard's limit.")
+
+
+def not_offered_message(count: int, error: ConnectorError) -> str:
+    return (f"The SIS does not offer single-user look-ups, so {count:,} people missing from its listings count as "
+            f"having left without being checked, within the archive guard's limit. The SIS said: {error.message}")

@@ -1,0 +1,116 @@
+"""People absent from a full read are looked up one by one before they are archived (jobs.confirm): canned HTTP
+for the SIS's answers (404, 5xx, time-outs, another school, unsupported), the planner on its own, no database."""
+from contextlib import nullcontext
+
+import pytest
+import requests
+import responses
+
+from connectors.client import OneRosterClient
+from connectors.settings import ConnectionSettings
+from jobs.confirm import confirm_leavers
+from jobs.fields import FIELDS
+from jobs.plan import Planner, SyncOptions
+
+from tests.jobs.test_planner import ROLES, index, person, record
+
+BASE = "https://sis.example.org/oneroster"
+USERS = f"{BASE}/ims/oneroster/v1p1/users"
+TOKEN = f"{BASE}/token"
+
+
+def settings() -> ConnectionSettings:
+    return ConnectionSettings(vendor="oneroster", base_url=BASE, token_urls=(TOKEN,), client_id="cid",
+                              client_secret="top-secret-value", school_id="sch1", auth_mode="oauth2")
+
+
+def sis_user(sid, school="sch1", **extra) -> dict:
+    return {"sourcedId": sid, "status": "active", "role": "student", "givenName": "Ann", "familyName": "Lee",
+            "orgs": [{"sourcedId": school, "type": "org"}], "enabledUser": "true", **extra}
+
+
+def planner_missing(*absent, present=()) -> Planner:
+    """A planner after a full read (archive on) that brought `present` but not `absent`, all of them students here."""
+    people = [person(sid, email=f"{sid}@sis.example.org") for sid in absent + present]
+    planner = Planner(index(*people), SyncOptions(roles=ROLES, archive=True, full=True), FIELDS)
+    planner.add_page([record(sid) for sid in present])
+    return planner
+
+
+def confirm(planner, **options):
+    with OneRosterClient(settings(), sleep=lambda s: None, max_retries=1) as client:
+        issues = confirm_leavers(planner, lambda: nullcontext(client), "sch1", **options)
+    return issues, {sid for _, sid in planner.finish().archives}
+
+
+def test_only_a_404_another_school_or_a_leaving_record_confirms_a_leave_and_a_failed_look_up_keeps_the_person():
+    planner = planner_missing("gone", "shifted", "moved", "marked", "erring", "slow", present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/gone", status=404, json={"imsx_codeMajor": "failure",
+                                                                    "imsx_CodeMinor": "unknownobject"})
+        rsps.add(responses.GET, f"{USERS}/shifted", json={"user": sis_user("shifted")})
+        rsps.add(responses.GET, f"{USERS}/moved", json={"user": sis_user("moved", school="sch9")})
+        rsps.add(responses.GET, f"{USERS}/marked", json={"user": sis_user("marked", status="tobedeleted")})
+        rsps.add(responses.GET, f"{USERS}/erring", status=503)
+        rsps.add(responses.GET, f"{USERS}/slow", body=requests.exceptions.ReadTimeout("read timed out"))
+        issues, archived = confirm(planner)
+    assert archived == {"gone", "moved", "marked"}
+    said = {sid: message for sid, _, message, *_ in issues}
+    assert "1 person missing from the SIS's listings was still active at this school when looked up one by one " \
+           "(shifted), so it was kept and synced as usual, not archived" in said["shifted"]
+    assert "2 people missing from the SIS's listings could not be looked up one by one (erring, slow), so they " \
+           "were kept, not archived; the next sync asks again" in said["erring"]
+    assert planner.plan.counts["issues"] == 2
+
+
+def test_past_the_bound_the_rest_count_as_having_left_within_the_guard_and_the_run_says_how_many():
+    planner = planner_missing("a", "b", "c", "d")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        for sid in "ab":
+            rsps.add(responses.GET, f"{USERS}/{sid}", json={"user": sis_user(sid)})
+        issues, archived = confirm(planner, at_most=2)
+        assert len(rsps.calls) == 3  # the token and two look-ups
+    assert archived == {"c", "d"}
+    assert any(message.startswith("2 more people missing from the SIS's listings were not looked up one by one (a "
+                                  "sync looks up at most 2), so they count as having left, within the archive "
+                                  "guard's limit") for _, _, message in issues)
+
+
+def test_after_three_failed_look_ups_the_rest_are_kept_without_asking():
+    planner = planner_missing("a", "b", "c", "d", "e")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=500)
+        rsps.add(responses.GET, f"{USERS}/b", status=500)
+        rsps.add(responses.GET, f"{USERS}/c", status=500)
+        issues, archived = confirm(planner)
+        asked = {call.request.url.rsplit("/", 1)[1] for call in rsps.calls[1:]}
+    assert archived == set() and asked == {"a", "b", "c"}
+    assert issues[-1][2].startswith("5 people missing from the SIS's listings could not be looked up one by one")
+
+
+def test_a_sis_without_single_user_look_ups_archives_as_before_and_says_so():
+    planner = planner_missing("a", "b")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=404, json={
+            "imsx_codeMajor": "failure", "imsx_CodeMinor": "unsupported", "imsx_description": "Not supported"})
+        issues, archived = confirm(planner)
+        assert len(rsps.calls) == 2  # asked once
+    assert archived == {"a", "b"}
+    assert issues[-1][2].startswith("The SIS does not offer single-user look-ups, so 2 people missing from its "
+                                    "listings count as having left without being checked")
+
+
+@pytest.mark.parametrize("options", [dict(archive=True, full=True), dict(archive=False, full=True),
+                                     dict(archive=True, full=False)], ids=["nobody absent", "archive off", "delta"])
+def test_no_look_up_when_nobody_would_be_archived_for_being_absent(options):
+    people = [person("a", email="a@sis.example.org"), person("b", email="b@sis.example.org")]
+    planner = Planner(index(*people), SyncOptions(roles=ROLES, **options), FIELDS)
+    planner.add_page([record("a")] + ([record("b")] if options == dict(archive=True, full=True) else []))
+
+    def no_client():
+        raise AssertionError("a client was opened though nobody is to be archived for being absent")
+    assert confirm_leavers(planner, no_client, "sch1") == []
