@@ -219,6 +219,8 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("filter") and box.faults.faults.filter_refused:
             raise BadQuery("The filter parameter is not supported", "invalid_filter_field")
         version = self.version
+        if school is not None and box.faults.scope_ignored(rel, offset // limit):
+            school = None  # a SIS that ignores the school in the path: the district's people of that kind
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
         # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
         # spellings (students, schools, terms) are served at both paths alike.
