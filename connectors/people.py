@@ -134,6 +134,57 @@ def in_school(org_ids, school_id: str) -> bool:
     return any(o.lower() == wanted for o in org_ids)
 
 
+def split_strays(page: list, school_id: str) -> tuple[list, int]:
+    """A school-scoped page without its strays (records whose orgs name only other schools: a SIS that ignores
+    the scope sends the district's people), and how many there were. A record naming no org is left in: the
+    listing's scope is all that says where it belongs. Parents are the students' contacts, not the school's."""
+    kept, strays = [], 0
+    for raw in page:
+        if isinstance(raw, dict) and map_role(raw_role(raw)) != "parent":
+            orgs = org_ids(raw)
+            if orgs and not in_school(orgs, school_id):
+                strays += 1
+                continue
+        kept.append(raw)
+    return kept, strays
+
+
+def open_for_school(client, step: Step, school_id: str, *, filter: str | None = None) -> Listing:
+    """open_listing, passing over a school-scoped listing whose first page is half strays or more: that SIS ignores
+    the scope, so the next listing (global, filtered by org: always right, only longer) is read instead."""
+    listing = open_listing(client, step, filter=filter)
+    if not listing.scoped or not listing.first:
+        return listing
+    _, strays = split_strays(listing.first, school_id)
+    if strays * 2 < len(listing.first):
+        return listing
+    rest = step.paths[step.paths.index(listing.path) + 1:]
+    why = (f"returned people of other schools for this school's listing ({strays} of the first "
+           f"{len(listing.first)} records)")
+    fallback = open_listing(client, Step(step.roles, rest), filter=filter)
+    fallback.passed_over[:0] = listing.passed_over + [(listing.path, why)]
+    return fallback
+
+
+def strays_notice(step: Step, listing: Listing, strays: int) -> RosterNotice:
+    who = WHO.get(next(iter(step.roles)), "People").lower()
+    many = strays != 1
+    return RosterNotice("strays", f"{strays} {'people' if many else 'person'} in the SIS's {listing.path} listing "
+                                  f"{'were' if many else 'was'} not of this school (their orgs name only other "
+                                  f"schools), so {'they were' if many else 'it was'} left out: the SIS returned "
+                                  f"people of other schools for this school's {who}. Ask the SIS vendor why that "
+                                  "listing includes them.")
+
+
+def _scope_ignored_later(step: Step, listing: Listing, page_number: int, strays: int, size: int) -> BadResponse:
+    return BadResponse(
+        f"Page {page_number} of the SIS's {listing.path} listing was mostly people of other schools ({strays} of "
+        f"{size} records), though its first page was this school's: the SIS does not keep to the school in that "
+        "listing, so the roster it sends cannot be trusted whole and the sync stopped. Ask the SIS "
+        "vendor to fix the school's listing, or give a client that may read only the global listings.",
+        url=listing.path)
+
+
 def _problem_is_ours(raw, wanted: frozenset[str], school_id: str, scoped: bool) -> bool:
     """Report a broken record only if it plausibly belongs to this school and these roles."""
     if scoped or not isinstance(raw, dict):
@@ -157,17 +208,25 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     steps = listings_for(school_id, roles)
     client.authenticate()  # the token says which scopes were granted before any listing is chosen
     for step in steps:
-        listing = open_listing(client, step, filter=flt)
+        listing = open_for_school(client, step, school_id, filter=flt)
         if listing.passed_over:
             yield [fallback_notice(step, listing)]
         if listing.unfiltered:
             yield [unfiltered_notice(step, listing)]
-        listed = kept = 0
+        listed = kept = strays = 0
         dates = DateCheck(datetime.now(timezone.utc))
-        for page in listing.pages():
+        for number, page in enumerate(listing.pages(), start=1):
+            if listing.scoped:
+                size = len(page)
+                page, left_out = split_strays(page, school_id)
+                if left_out * 2 > size:  # a later page mostly others': its paging cannot be trusted either
+                    raise _scope_ignored_later(step, listing, number, left_out, size)
+                strays += left_out
             out = school_page(page, step.roles, school_id, scoped=listing.scoped, seen=seen, dates=dates)
             listed, kept = listed + len(page), kept + len(out)
             yield out
+        if strays:
+            yield [strays_notice(step, listing, strays)]
         if dates.count:
             yield [dates.notice(listing.path)]
         if listing.passed_over and flt is None and listed and not kept:

@@ -4,7 +4,6 @@ from store.models import ROSTER_MANAGER_ROLES, District, Person, School
 
 from .fields import SEPARATOR, pack_current
 from .plan import DirectoryIndex, Entry
-from .plan_issues import OTHER_DISTRICT
 
 # Repeated strings from the database are mapped to one shared object to keep 100k entries small.
 _SHARED = {s: s for s in ("active", "archived", "", "sync", "manual", "student", "teacher", "staff",
@@ -12,8 +11,10 @@ _SHARED = {s: s for s in ("active", "archived", "", "sync", "manual", "student",
 
 
 def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) -> DirectoryIndex:
-    """Stream the school's people once, keeping ids, flags and the current values of `fields`; plus the district's
-    every other account that can sign in (any school, any district's managers), whose emails no new record may take.
+    """Stream the school's people once, keeping ids, flags and the current values of `fields`; plus every other
+    account of the school's district that can sign in (its other schools', its managers), whose emails no new record
+    may take. Another district's accounts are not loaded at all: any issue, refusal or skip an address of theirs
+    caused would tell this school who signs in there (from guessed emails), so such an address is like any other.
 
     The database packs each person's values into the planner's one string (NULLs as "", joined by the separator),
     so a row is a few columns that unpack straight into locals: at 100k people this loop is most of a no-change
@@ -38,11 +39,8 @@ def load_directory(school_id: int, district_id: int, fields: tuple[str, ...]) ->
             typed.append(entry)
     if typed:
         _unpack_typed(typed, fields)
-    for given, family, email, school, district, manager_here, in_district in db.session.execute(
+    for given, family, email, school, district, manager_here in db.session.execute(
             _elsewhere(school_id, district_id)):
-        if not in_district:  # named, a run's issues (a preview's too) would tell any school's owner who signs in
-            index.add_account_elsewhere("", (email or "").strip().lower(), OTHER_DISTRICT)  # where, from guessed emails
-            continue
         index.add_account_elsewhere(f"{given or ''} {family or ''}".strip(), (email or "").strip().lower(),
                                     "" if manager_here else (school or district or ""))
     db.session.commit()  # end the read transaction: progress writes go through other connections
@@ -66,8 +64,8 @@ def _unpack_typed(entries: list[Entry], fields: tuple[str, ...]) -> None:
 
 
 def _elsewhere(school_id: int, district_id: int):
-    """One query for every sign-in account outside the school: (given, family, email, its school's name, its
-    district's name, is a manager of this school's district). Sign-in accounts are the few staff with passwords, so
+    """One query for every sign-in account of the district outside the school: (given, family, email, its school's
+    name, its district's name, is a manager of this school's district). Sign-in accounts are the few staff with passwords, so
     this is small next to the school's own people; the partial index ix_person_sign_in serves it.
 
     "Another school" is spelled `school_id < id OR school_id > id`, not `!=`: ranges are conditions on the index's
@@ -75,14 +73,14 @@ def _elsewhere(school_id: int, district_id: int):
     a first night's bulk create with autovacuum behind or off). With `!=` it read the whole person table instead,
     once per school: 18 ms a school at 92,000 people (0.08 ms now), growing with the district."""
     return (db.select(Person.given_name, Person.family_name, Person.email, School.name, District.name,
-                      db.and_(Person.school_id.is_(None), Person.district_id == district_id),
-                      in_district(district_id))
+                      db.and_(Person.school_id.is_(None), Person.district_id == district_id))
             .outerjoin(School, School.id == Person.school_id).outerjoin(District, District.id == Person.district_id)
             .where(Person.can_sign_in, Person.email.is_not(None), Person.email != "",
-                   db.or_(Person.school_id.is_(None), Person.school_id < school_id, Person.school_id > school_id)))
+                   db.or_(Person.school_id.is_(None), Person.school_id < school_id, Person.school_id > school_id),
+                   in_district(district_id)))
 
 
 def in_district(district_id: int):
     """SQL: a person (outer-joined to their School) is of this district: at one of its schools, or a district
-    account. Sign-in accounts outside it are never named to the school (run issues, undo issues)."""
+    account. Sign-in accounts outside it never show in a school's runs (issues, skips, undo), named or not."""
     return db.or_(School.district_id == district_id, Person.district_id == district_id)

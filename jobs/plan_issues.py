@@ -14,22 +14,14 @@ def duplicate_message(record, field_name: str, value: str, entry) -> str:
             "the SIS or in People, then sync again.")
 
 
-OTHER_DISTRICT = "another district"  # an account outside the school's district: neither named nor placed
-
-
 def taken_message(record, email: str, account) -> str:
-    at = (" in another district" if account.elsewhere == OTHER_DISTRICT else f" at {account.elsewhere}") \
-        if account.elsewhere else ""
+    at = f" at {account.elsewhere}" if account.elsewhere else ""
     return (f"{who(record)} was not updated: its new email {email} matches the sign-in account of {account.name}"
             f"{at}, and SIS data never gives anyone an address that signs in. Give the SIS record its own email, "
             "then sync again.")
 
 
 def sign_in_message(record, email: str, account) -> str:
-    if account.elsewhere == OTHER_DISTRICT:
-        return (f"{who(record)} was neither added nor linked: its email {email} is the sign-in address of an "
-                "account in another district; SIS data never changes an account that can sign in. If it is not "
-                "them, give the SIS record its own email.")
     start = (f"{who(record)} was neither added nor linked: its email {email} matches the sign-in account of "
              f"{account.name}")
     if account.elsewhere:

@@ -206,18 +206,18 @@ def _decide(plan: UndoPlan, row, finished: datetime, decided: set, emails: dict)
 
 
 def _keep_sign_in_emails(plan: UndoPlan, emails: dict[int, tuple]) -> None:
-    """An old email that now belongs to a sign-in account (anywhere) is not given back (one query per 1,000)."""
+    """An old email that now belongs to a sign-in account of the district is not given back (one query per 1,000);
+    another district's accounts do not count, as in a sync: naming or even minding them would tell the school who
+    signs in there."""
     taken: dict[str, str] = {}
     district_id = db.session.scalar(db.select(School.district_id).where(School.id == plan.school_id))
-    here = in_district(district_id)
     for chunk in _chunks(sorted({email for email, _, _ in emails.values()}), ID_CHUNK):
-        for email, given, family, ours in db.session.execute(
-                db.select(Person.email, Person.given_name, Person.family_name, here)
+        for email, given, family in db.session.execute(
+                db.select(Person.email, Person.given_name, Person.family_name)
                 .outerjoin(School, School.id == Person.school_id)
-                .where(Person.email.in_(chunk), Person.can_sign_in)):
-            # another district's account is not named: the SIS's emails would tell the school who signs in there
+                .where(Person.email.in_(chunk), Person.can_sign_in, in_district(district_id))):
             name = " ".join(n for n in (given, family) if n) or email
-            taken[email] = f"the sign-in account of {name}" if ours else "a sign-in account in another district"
+            taken[email] = f"the sign-in account of {name}"
     for pid, (email, sid, name) in emails.items():
         if email not in taken:
             continue

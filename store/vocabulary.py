@@ -79,7 +79,8 @@ ISSUE_KIND_LABELS = {
     "bad_record": "Unreadable record", "duplicate_source_id": "Sent twice by the SIS",
     "possible_duplicate": "Possible duplicate", "sign_in_account": "Matches a sign-in account",
     "ambiguous_link": "Email shared by several people", "archived_here": "Archived here by hand",
-    "listing": "How the roster was read", "unreadable_date": "Unreadable date",
+    "listing": "How the roster was read", "strays": "People of other schools left out",
+    "unreadable_date": "Unreadable date",
     "left_alone": "Left alone by the undo",
 }
 

@@ -42,6 +42,10 @@ class Faults:
     unpaged: list[str] = field(default_factory=list)  # rel paths that ignore limit/offset and send no count or Link
     filter_refused: bool = False   # any request with a filter answers 400 invalid_filter_field (no filter support)
     offset_ignored: list[str] = field(default_factory=list)  # rel paths that cap limit but always serve offset 0
+    # school-scoped rel paths ("schools/*/students") that ignore their school and send the district's people, from
+    # page scope_ignored_from on (0: every page; 1: the first page is the school's, later ones are not)
+    scope_ignored: list[str] = field(default_factory=list)
+    scope_ignored_from: int = 0
     refuse_how: str = "forbidden"  # forbidden (403 insufficient_scope) | missing (404) | iis (HTML 404) | unsupported
     #                                | challenge (401, WWW-Authenticate: Bearer error="insufficient_scope", no body)
     credentials_expired: bool = False  # token requests and existing tokens answer 401, as after an expiry date
@@ -121,6 +125,10 @@ class FaultState:
     def offset_ignored(self, path: str) -> bool:
         with self.lock:
             return matches(self.faults.offset_ignored, path)
+
+    def scope_ignored(self, path: str, page: int) -> bool:
+        with self.lock:
+            return matches(self.faults.scope_ignored, path) and page >= self.faults.scope_ignored_from
 
     def denied(self, path: str) -> bool:
         with self.lock:

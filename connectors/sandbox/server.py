@@ -221,6 +221,8 @@ class Handler(BaseHTTPRequestHandler):
         version = self.version
         if offset and box.faults.page_fault("delete_mid_paging", rel, offset // limit):
             box.hard_delete(data_ids[0] if (data_ids := box.data.user_ids(kind, school, version)) else "")
+        if school is not None and box.faults.scope_ignored(rel, offset // limit):
+            school = None  # a SIS that ignores the school in the path: the district's people of that kind
         items, serialised = select(box.data, kind, school, parse_filter(query.get("filter", "")), fields, version)
         # 1.2's REST binding keeps the 1.1 envelope names (users, orgs, academicSessions); the vendors' own
         # spellings (students, schools, terms) are served at both paths alike.

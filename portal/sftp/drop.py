@@ -31,8 +31,10 @@ MAX_SET_BYTES = Limits().max_total_bytes
 class Upload:
     login: accounts.Login
     name: str     # as the client named it, at the top of its folder
-    local: bytes  # where it is on disk
+    local: bytes  # where it lands on disk once complete (the name the client gave, in its folder)
     size: int = 0
+    part: bytes | None = None  # where this handle writes until it closes: its own file, so two connections sending
+    # one name (the SIS retrying while the old connection lingers) never share, truncate or delete each other's bytes
     refused: bool = False  # a write was refused (too large): the file is incomplete and is discarded on close
     session: object = None  # the connection's SFTP session that sent it
 
@@ -58,6 +60,10 @@ class Drop:
         self.root = Path(config["SFTP_ROOT"])
         self.staging = self.root / ".staging"  # outside every account's folder (user names are school slugs)
         self.staging.mkdir(mode=0o700, parents=True, exist_ok=True)  # student data: the portal's user only
+        # uploads still arriving, one file per open handle, outside every account's folder: no client lists, opens,
+        # renames or removes another handle's part, and no folder scan takes one for a bundle
+        self.parts = self.root / ".parts"
+        self.parts.mkdir(mode=0o700, exist_ok=True)
         self.root.chmod(0o700)
         self.max_bytes = int(config["SFTP_MAX_UPLOAD_MB"]) * 1024 * 1024
         self.quiet_seconds = float(config["SFTP_SET_QUIET_SECONDS"] if quiet_seconds is None else quiet_seconds)
@@ -67,8 +73,8 @@ class Drop:
         self._receipt_thread = ThreadPoolExecutor(1, thread_name_prefix="sftp-receipt")  # one bundle at a time
         self.sets: dict[int, PendingSet] = {}
         self.writing: dict[int, int] = {}  # account id -> files open for writing, over all its connections
-        # path -> the session that last opened it for writing: a connection that lingers after the SIS gave up on it
-        # ends later, and must not delete the file its retry (a new connection, the same name) is writing
+        # path -> the session whose upload last completed onto it: a connection that lingers after the SIS gave up on
+        # it ends later, and must not delete the file its retry (a new connection, the same name) completed
         self.writers: dict[bytes, object] = {}
         self._pending: set[asyncio.Future] = set()
 
@@ -78,6 +84,9 @@ class Drop:
         count = 0
         for folder in sorted(self.root.iterdir()):
             if not folder.is_dir() or folder.is_symlink():
+                continue
+            if folder == self.parts:
+                count += self._sweep_parts()
                 continue
             for item in sorted(folder.iterdir()):
                 count += 1
@@ -90,6 +99,28 @@ class Drop:
                 if folder != self.staging:
                     self.take_in(receipt.record_interrupted, folder.name, item.name, size)
         return count
+
+    def _sweep_parts(self) -> int:
+        """Uploads that were still arriving: each account is told under the name its client gave."""
+        count = 0
+        for folder in sorted(self.parts.iterdir()):
+            items = sorted(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+            for item in items:
+                count += 1
+                size = item.lstat().st_size
+                item.unlink()
+                log.warning("SFTP drop: removed an upload to %s cut off by an earlier run", folder.name)
+                self.take_in(receipt.record_interrupted, folder.name, item.name.partition("-")[2], size)
+        return count
+
+    def new_part(self, login: accounts.Login, name: str) -> bytes:
+        """A fresh file (mode 600) for one open handle: `<random>-<client's name>`, cut to the disk's 255 bytes."""
+        folder = self.parts / login.username
+        folder.mkdir(mode=0o700, exist_ok=True)
+        stem = f"{uuid.uuid4().hex}-".encode() + name.encode("utf-8")
+        part = os.fsencode(folder) + b"/" + stem[:255].decode("utf-8", "ignore").encode("utf-8")
+        os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return part
 
     def _in_app(self, function, *args):
         with self.app.app_context():
@@ -180,14 +211,10 @@ class Drop:
         for account_id in list(self.sets):
             self.finish_set(account_id)
 
-    def cut_off(self, upload: Upload, discard: bool = True) -> None:
-        """The connection ended with this file open: discard it (unless another connection now writes that name),
-        and the CSV files it sent to the account's unfinished set."""
-        if discard:
-            try:
-                os.unlink(upload.local)
-            except FileNotFoundError:
-                pass
+    def cut_off(self, upload: Upload) -> None:
+        """The connection ended with this file open: discard its own part (never another connection's file of that
+        name), and the CSV files it sent to the account's unfinished set."""
+        discard_part(upload)
         set_aside = 0
         pending = self.sets.get(upload.login.account_id)
         if pending is not None:
@@ -210,6 +237,14 @@ class Drop:
     def close(self) -> None:
         self._auth_threads.shutdown(wait=True)
         self._receipt_thread.shutdown(wait=True)
+
+
+def discard_part(upload: Upload) -> None:
+    if upload.part is not None:
+        try:
+            os.unlink(upload.part)
+        except FileNotFoundError:
+            pass
 
 
 def _owned(function, login: accounts.Login):

@@ -10,18 +10,25 @@ documentation page in reach states them; the tests in tests/portal/test_sftp_dro
   still-open files itself and calls exit() at once, in the same task. So a close is settled on the next turn of
   the loop: if exit() came first, the file was cut off (a client that disconnects without waiting for the answer
   to its CLOSE is treated so too: nothing partial is ever synced).
+- SFTPServerHandler.recv_packets handles one request to its end before reading the next, and a buffered next
+  request is read without a turn of the loop: a RENAME sent right after CLOSE may come before that settling, so
+  any request naming a path settles first (map_path).
+- Each upload handle writes its own part file under Drop.parts (outside the chroot), renamed onto the client's name
+  when it settles; os.replace is atomic on one file system (Python docs, os.replace), and .parts sits beside the
+  account folders under SFTP_ROOT.
 """
 import asyncio
 import fcntl
 import logging
 import os
 import posixpath
+import shutil
 from pathlib import Path
 
 import asyncssh
 
 from . import accounts
-from .drop import MAX_SET_BYTES, MAX_SET_FILES, Drop, Upload
+from .drop import MAX_SET_BYTES, MAX_SET_FILES, Drop, Upload, discard_part
 
 log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".zip", ".csv")
@@ -101,7 +108,10 @@ class DropSFTPServer(asyncssh.SFTPServer):
 
     # Paths ------------------------------------------------------------------------------------------------
     def map_path(self, path: bytes) -> bytes:
-        """asyncssh's chroot mapping, then a check of where it really leads (no way out through a link)."""
+        """asyncssh's chroot mapping, then a check of where it really leads (no way out through a link). Every request
+        naming a path proves the connection outlived the closes before it, so those uploads are settled first (a
+        client may send CLOSE and then RENAME or LIST without waiting for the answer)."""
+        self._settle()
         local = super().map_path(path)
         real = os.path.realpath(local)
         if real != self._root and not real.startswith(self._root + b"/"):
@@ -140,20 +150,12 @@ class DropSFTPServer(asyncssh.SFTPServer):
         raise asyncssh.SFTPPermissionDenied("There are no folders to remove here: your folder is where files go.")
 
     # Files ------------------------------------------------------------------------------------------------
-    def _track(self, file_obj, path: bytes, writing: bool):
-        if writing:
-            upload = Upload(self.login, self._top_level(path), self.map_path(path), session=self)
-            self._open[file_obj] = upload
-            self._written.add(upload.local)
-            self.drop.writers[upload.local] = self
-            self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
-        return file_obj
-
     def _may_write(self, path: bytes) -> None:
         name = self._top_level(path)
         if self.login.refusal:
             raise asyncssh.SFTPPermissionDenied(self.login.refusal)
-        if len(os.listdir(self.login.folder)) >= MAX_FOLDER_ENTRIES:
+        # files still arriving count too: they land in the folder when they close
+        if len(os.listdir(self.login.folder)) + self.drop.writing.get(self.login.account_id, 0) >= MAX_FOLDER_ENTRIES:
             raise asyncssh.SFTPFailure(f"Your folder already holds {MAX_FOLDER_ENTRIES} files that are not bundles "
                                        "yet; send a .zip, or CSV files with manifest.csv.")
         if self.drop.writing.get(self.login.account_id, 0) >= MAX_OPEN_UPLOADS:
@@ -162,21 +164,50 @@ class DropSFTPServer(asyncssh.SFTPServer):
         if name.lower().endswith(".csv") and not self.drop.set_room(self.login.account_id, name):
             raise asyncssh.SFTPFailure(SET_FULL)
 
+    def _open_upload(self, path: bytes, *, read: bool, write: bool, append: bool, create: bool, truncate: bool,
+                     exclusive: bool):
+        """Open a part file of this handle's own in place of the name; close() renames it onto the name. Without
+        truncation it starts as a copy of the file already there, so a resume or an overwrite in place still works."""
+        self._may_write(path)
+        name, local = self._top_level(path), self.map_path(path)
+        exists = os.path.lexists(local)
+        if exists and exclusive:
+            raise asyncssh.SFTPFileAlreadyExists(f"{name} is already in your folder.")
+        if not exists and not create:
+            raise asyncssh.SFTPNoSuchFile(f"{name} is not in your folder.")
+        part = self.drop.new_part(self.login, name)
+        if exists and not truncate:
+            shutil.copyfile(local, part)
+        flags = (os.O_RDWR if read and write else os.O_WRONLY if write else os.O_RDONLY) | (os.O_APPEND if append else 0)
+        mode = ("a" if append else "r" if read else "w") + ("+" if read and write else "") + "b" if write else "rb"
+        file_obj = open(part, mode, buffering=0, opener=lambda path, _: os.open(path, flags))
+        upload = Upload(self.login, name, local, session=self, part=part)
+        self._open[file_obj] = upload
+        self.drop.writing[self.login.account_id] = self.drop.writing.get(self.login.account_id, 0) + 1
+        return file_obj
+
     def open(self, path, pflags, attrs):
         # FXF_CREAT or FXF_TRUNC alone make or change a file as surely as FXF_WRITE: the same checks, and the same
         # clean-up at the session's end
-        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC))
-        if writing:
-            self._may_write(path)
-        return self._track(super().open(path, pflags, _own_file(attrs)), path, writing)
+        if pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC):
+            return self._open_upload(path, read=bool(pflags & asyncssh.FXF_READ), write=bool(pflags & (
+                asyncssh.FXF_WRITE | asyncssh.FXF_APPEND)), append=bool(pflags & asyncssh.FXF_APPEND),
+                create=bool(pflags & asyncssh.FXF_CREAT), truncate=bool(pflags & asyncssh.FXF_TRUNC),
+                exclusive=bool(pflags & asyncssh.FXF_EXCL))
+        return super().open(path, pflags, attrs)
 
     def open56(self, path, desired_access, flags, attrs):
-        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA)
-                       or flags & asyncssh.FXF_APPEND_DATA
-                       or (flags & asyncssh.FXF_ACCESS_DISPOSITION) != asyncssh.FXF_OPEN_EXISTING)
-        if writing:
-            self._may_write(path)
-        return self._track(super().open56(path, desired_access, flags, _own_file(attrs)), path, writing)
+        disposition = flags & asyncssh.FXF_ACCESS_DISPOSITION
+        append = bool(desired_access & asyncssh.ACE4_APPEND_DATA or flags & asyncssh.FXF_APPEND_DATA)
+        write = bool(desired_access & asyncssh.ACE4_WRITE_DATA) or append
+        if write or disposition != asyncssh.FXF_OPEN_EXISTING:
+            return self._open_upload(
+                path, read=bool(desired_access & asyncssh.ACE4_READ_DATA), write=write, append=append,
+                create=disposition in (asyncssh.FXF_CREATE_NEW, asyncssh.FXF_CREATE_TRUNCATE,
+                                       asyncssh.FXF_OPEN_OR_CREATE),
+                truncate=disposition in (asyncssh.FXF_CREATE_TRUNCATE, asyncssh.FXF_TRUNCATE_EXISTING),
+                exclusive=disposition == asyncssh.FXF_CREATE_NEW)
+        return super().open56(path, desired_access, flags, attrs)
 
     def write(self, file_obj, offset, data):
         upload = self._open.get(file_obj)
@@ -201,16 +232,24 @@ class DropSFTPServer(asyncssh.SFTPServer):
         if upload is not None:
             account = self.login.account_id
             self.drop.writing[account] = max(0, self.drop.writing.get(account, 0) - 1)
-            if upload.refused:  # the client was told why; what it wrote before is only part of the file
-                if self.drop.writers.get(upload.local) is self:  # else a later connection sends that name again
-                    Path(os.fsdecode(upload.local)).unlink(missing_ok=True)
+            if upload.refused:  # the client was told why; what it wrote is only part of the file: its own part goes
+                discard_part(upload)
                 return
             self._closed.append(upload)
             asyncio.get_running_loop().call_soon(self._settle)
 
     def _settle(self) -> None:
+        """Closes that were real (the connection outlived them): each part becomes the file it was sent as, in one
+        rename, replacing any earlier file of that name whole."""
         while self._closed and not self._exited:
             upload = self._closed.pop(0)
+            try:
+                os.replace(upload.part, upload.local)
+            except OSError:  # the account (and its folder) was removed meanwhile
+                discard_part(upload)
+                continue
+            self._written.add(upload.local)
+            self.drop.writers[upload.local] = self
             self._received.add(upload.name)
             self.drop.completed(upload)
 
@@ -261,23 +300,16 @@ class DropSFTPServer(asyncssh.SFTPServer):
         self._exited = True
         writers = self.drop.writers
         for upload in self._closed + list(self._open.values()):
-            self.drop.cut_off(upload, discard=writers.get(upload.local) is self)
+            self.drop.cut_off(upload)
         self._closed, self._open = [], {}
         for local in self._written:  # what is still here never became a bundle: nothing is left lying about
             if writers.get(local) is not self:
-                continue  # a later connection (the SIS's retry) writes this name now: its file, not this one's
+                continue  # a later connection (the SIS's retry) completed this name since: its file, not this one's
             del writers[local]
             try:
                 os.unlink(local)
             except OSError:
                 pass
-
-
-def _own_file(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
-    """A new file holds student data: readable and writable by the portal's user only, whatever mode the client
-    asks for (a client keeping a local mode of 000 would leave a file the portal cannot read)."""
-    attrs.permissions = 0o600
-    return attrs
 
 
 def _times_only(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:

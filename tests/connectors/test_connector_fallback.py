@@ -2,14 +2,15 @@
 import dataclasses
 
 import pytest
+import responses
 
 from connectors.client import OneRosterClient
-from connectors.errors import NotFound, PermissionDenied
+from connectors.errors import BadResponse, NotFound, PermissionDenied
 from connectors.records import PersonRecord, RosterNotice
 from connectors.settings import CORE_SCOPE
 from tests.support import running_sandbox, sandbox_fixture
 
-from connector_helpers import EACH_VENDOR
+from connector_helpers import DATA, EACH_VENDOR, TOKEN, make_settings, user
 
 ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
 
@@ -103,3 +104,42 @@ def test_a_listing_failing_after_its_first_page_is_an_error_not_a_fallback(box):
     with OneRosterClient(box.settings(1), page_size=10, max_retries=0) as client, pytest.raises(Exception) as caught:
         list(client.iter_roster(box.settings(1).school_id, {"student"}))
     assert "server error" in str(caught.value)
+
+
+def test_a_school_listing_that_ignores_its_school_falls_back_to_the_global_one_filtered(box):
+    # The district's people came in as this school's: every one of them was put into the school.
+    box.set_faults(scope_ignored=["schools/*/students", "schools/*/teachers"])
+    people, notices = read(box)
+    assert people == truth(box)
+    sid = box.data.school_ids[1]
+    assert [n.split(" because ")[0] for n in notices] == [
+        "Students were read from the SIS's students listing, filtered to this school's people,",
+        "Teachers were read from the SIS's teachers listing, filtered to this school's people,"]
+    assert all(f"schools/{sid}/" in n and "returned people of other schools for this school's listing" in n
+               for n in notices)
+
+
+def test_a_school_listing_that_ignores_its_school_only_past_page_one_stops_the_read(box):
+    box.set_faults(scope_ignored=["schools/*/students"], scope_ignored_from=1)
+    with pytest.raises(BadResponse) as caught:
+        read(box, roles={"student"})
+    sid = box.data.school_ids[1]
+    assert caught.value.message.startswith(f"Page 2 of the SIS's schools/{sid}/students listing was mostly people "
+                                           "of other schools")
+    assert "cannot be trusted whole and the sync stopped" in caught.value.message
+
+
+def test_a_few_strays_in_a_school_listing_are_left_out_with_one_notice_saying_how_many():
+    # A school listing that is mostly right but carries people whose orgs name only other schools.
+    ours = [user(f"s{n}") for n in range(5)]
+    strays = [user(f"x{n}", orgs=[{"sourcedId": "sch9", "type": "org"}]) for n in range(2)]
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{DATA}/schools/sch1/students", json={"users": ours[:3] + strays + ours[3:]})
+        with OneRosterClient(make_settings(), page_size=100) as client:
+            items = [i for page in client.iter_roster("sch1", {"student"}) for i in page]
+    assert sorted(i.source_id for i in items if isinstance(i, PersonRecord)) == [f"s{n}" for n in range(5)]
+    assert [i.message for i in items if isinstance(i, RosterNotice)] == [
+        "2 people in the SIS's schools/sch1/students listing were not of this school (their orgs name only other "
+        "schools), so they were left out: the SIS returned people of other schools for this school's students. "
+        "Ask the SIS vendor why that listing includes them."]

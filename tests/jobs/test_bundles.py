@@ -288,3 +288,25 @@ def test_a_bundle_run_plans_its_kept_pages_in_columns_and_still_links_and_refuse
     assert hand_made.source_id == "t1" and owner.source_id is None and owner.given_name == "Olive"
     assert run.issues == 1 and db.session.scalars(db.select(SyncIssue.kind).where(SyncIssue.run_id == run.id)).all() \
         == ["sign_in_account"]
+
+
+def test_a_bundle_with_the_sign_in_email_of_another_district_syncs_that_person_like_anyone(app, bundle_store,
+                                                                                         tmp_path):
+    # The CSV path plans against the same directory as the API: another district's account must not show in it.
+    school = make_school()
+    make_csv_connection(school)
+    elsewhere = make_owner(make_school(make_district(name="Birch District")), email="olive@birch.example.org")
+    here = make_owner(make_school(school.district), email="hana@alder.example.org")
+    rows = [user_row("t1", role="teacher", given="Olive", email="OLIVE@birch.example.org"),
+            user_row("t2", role="teacher", given="Hana", email="hana@alder.example.org")]
+    bundle = accept_bundle(school.id, _zip(tmp_path, users_csv=users(*rows)), via="upload", filename="a.zip",
+                           sync=False)
+    run = sync_bundle(school, bundle)
+    assert run.status == "succeeded" and (run.created, run.linked) == (1, 0)
+    synced = {p.source_id: p.email for p in db.session.scalars(db.select(Person).where(Person.school_id == school.id))}
+    assert synced == {"t1": "olive@birch.example.org"}  # the district's own account keeps its address, unlinked
+    messages = db.session.scalars(db.select(SyncIssue.message).where(SyncIssue.run_id == run.id)).all()
+    assert len(messages) == 1 and "hana@alder.example.org" in messages[0] and "birch" not in " ".join(messages)
+    for account in (elsewhere, here):
+        db.session.refresh(account)
+        assert account.source_id is None and account.can_sign_in

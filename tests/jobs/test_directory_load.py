@@ -14,7 +14,8 @@ PEOPLE = 20_000
 def test_the_accounts_elsewhere_are_found_by_index_not_by_reading_every_person(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's planner")
-    school, other = make_school(), make_school()
+    school = make_school()
+    other = make_school(school.district)  # another school of the district: its accounts are the ones minded
     owner = make_person(other, role="owner", password="x" * 12)
     model = make_person(other)
     columns = [c.name for c in Person.__table__.columns if c.name not in ("id", "source_id", "email")]

@@ -1,4 +1,5 @@
 """Whole syncs against sandbox shapes of real servers: fallback listings, vendor formats, parent links."""
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -86,3 +87,44 @@ def test_a_guardian_linked_only_from_its_own_side_gives_the_students_parent_cont
         assert (person.parent_name, person.parent_email, person.parent_phone) in allowed, sid
         checked += bool(best)
     assert checked > 10
+
+
+def test_a_sis_ignoring_the_school_in_its_school_listings_syncs_only_the_schools_people(app, sandbox):
+    # schools/{id}/students and /teachers sent the district's people: all of them were put into this school.
+    sandbox.set_faults(scope_ignored=["schools/*/students", "schools/*/teachers"])
+    school = make_school()
+    connect(school, sandbox)
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert set(directory(school)) == set(expected_people(sandbox))
+    sid = sandbox.data.school_ids[0]
+    said = {i.kind: i.message for i in issues(run) if i.kind in ("listing", "strays")}
+    # students: half the first page were the other school's, so the global listing was read, filtered; teachers
+    # (some teach at both schools) came mostly right, and the few others were left out
+    assert said["listing"].startswith("Students were read from the SIS's students listing, filtered to this "
+                                      f"school's people, because schools/{sid}/students returned people of other "
+                                      "schools for this school's listing (")
+    assert re.fullmatch(rf"\d+ people in the SIS's schools/{sid}/teachers listing were not of this school \(their "
+                        r"orgs name only other schools\), so they were left out: the SIS returned people of other "
+                        r"schools for this school's teachers\. Ask the SIS vendor why that listing includes them\.",
+                        said["strays"]), said["strays"]
+    again = sync(school)
+    assert (again.status, again.created, again.updated, again.archived) == ("succeeded", 0, 0, 0)
+
+
+def test_a_school_listing_that_turns_to_other_schools_past_page_one_fails_the_run_and_changes_nothing(app):
+    with running_sandbox(schools=2, students=60, seed=41, page_cap=10) as box:
+        school = make_school()
+        connect(school, box, auto_update=True, archive=True)
+        first = sync(school)
+        assert first.status == "succeeded", first.error_message
+        before = {sid: (p.status, p.family_name) for sid, p in directory(school).items()}
+        box.set_faults(scope_ignored=["schools/*/students"], scope_ignored_from=1)
+        run = sync(school)
+        assert run.status == "failed"
+        assert re.search(r"Page \d+ of the SIS's schools/\S+/students listing was mostly people of other schools",
+                         run.error_message), run.error_message
+        assert run.error_message.endswith("the sync stopped. Ask the SIS vendor to fix the school's listing, or give "
+                                          "a client that may read only the global listings. Nothing was changed.")
+        assert run.archived == 0 and run.created == 0
+        assert {sid: (p.status, p.family_name) for sid, p in directory(school).items()} == before
