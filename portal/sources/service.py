@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
-from jobs.bundle_files import API_METHOD, CSV_METHOD, remove_file
+from jobs.bundle_files import API_METHOD, remove_file
 from jobs.connection import get_connection
 from jobs.source_bundles import CSV_SOURCE, delete_source_rows
-from jobs.tenants import CLEARED, attach, mapped_elsewhere, tenant_source
+from jobs.tenants import attach, mapped_elsewhere, tenant_source
 from store.db import db
 from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
                           RosterConnection, School, Source)
