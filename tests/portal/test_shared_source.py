@@ -26,10 +26,12 @@ def world(app, aeries):
     """Lincoln's owner in a district whose manager connected the sandbox as "Demo Unified SIS", Garcia mapped."""
     district = make_district(name="Demo Unified")
     lincoln, garcia = make_school(district, name="Lincoln High", slug="lincoln"), make_school(district, name="Garcia Middle")
-    source = sources.save_source(district, "aeries", values(aeries), make_district_manager(district),
-                                 name="Demo Unified SIS", automatic=True, sync_time="03:15")
+    dm = make_district_manager(district)
+    source = sources.save_source(district, "aeries", values(aeries), dm, name="Demo Unified SIS", automatic=True,
+                                 sync_time="03:15")
     sources.map_school(source, garcia, aeries.info["school_ids"][1], None)
-    return {"district": district, "school": lincoln, "garcia": garcia, "source": source, "owner": make_owner(lincoln)}
+    return {"district": district, "school": lincoln, "garcia": garcia, "source": source, "owner": make_owner(lincoln),
+            "dm": dm}
 
 
 def save(client, data, htmx=True, slug="lincoln"):
@@ -69,6 +71,10 @@ def test_saving_the_districts_sis_and_credentials_shares_its_source_and_keeps_th
     assert "own saved credentials were removed" in joined
     assert db.session.scalar(db.select(AuditEvent.detail).where(
         AuditEvent.school_id == world["school"].id, AuditEvent.action == "source_mapped"))
+    auth.logout()
+    auth.login(world["dm"].email)  # the District Manager reads it on the district's log
+    log = client.get(f"/districts/{world['district'].id}/sources/audit").get_data(as_text=True)
+    assert "A school joined a source" in log and "Lincoln High saved a connection" in log
 
 
 def test_a_first_save_shares_the_source_without_an_untested_warning(client, auth, world, aeries):
