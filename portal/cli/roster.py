@@ -22,7 +22,7 @@ from store.models import RUN_COUNTS, District, School, Source, SourceNight, Sync
 from store.secrets import redactor_for, rotate_secrets
 from store.vocabulary import SYNC_TOGGLES, outcome_label, run_kind
 
-from ..rostering import service
+from ..rostering import service, share
 
 roster_cli = AppGroup("roster", help="Configure, test and run roster syncs from the command line.")
 OPTION_FOR = {"url": "--url", "client_id": "--client-id", "client_secret": "--client-secret",
@@ -121,8 +121,11 @@ def configure_command(slug, vendor, url, client_id, client_secret, sis_school_id
     except InvalidSettings as exc:
         _refuse(exc)
     on = [flag for flag, attr in TOGGLES if getattr(conn, attr)]
-    click.echo(f"Saved the {PROFILES[vendor].label} connection for {school.name} (OneRoster {conn.oneroster_version}; "
-               "secret stored encrypted).")
+    if conn.source is not None:  # the district's own SIS and credentials: the school shares its source
+        click.echo(share.joined_notice(conn))
+    else:
+        click.echo(f"Saved the {PROFILES[vendor].label} connection for {school.name} "
+                   f"(OneRoster {conn.oneroster_version}; secret stored encrypted).")
     click.echo(f"Sync settings: {', '.join(on) or 'nothing enabled'}; archive guard "
                f"{conn.archive_threshold_percent:g}%.")
 

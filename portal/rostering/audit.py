@@ -34,6 +34,8 @@ ACTIONS = {
     "source_added": "Added a source",  # the district's log (portal.sources.audit)
     "source_saved": "Saved a source",
     "source_removed": "Removed a source",
+    "source_joined": "A school joined a source",  # an owner saved the source's SIS and credentials
+    "source_join_refused": "A school was not joined to a source",
 }
 
 

@@ -10,7 +10,7 @@ from store.db import db
 
 from ..access import school_required
 from ..htmx import full_reload, is_htmx, retarget
-from . import bp, connection_tests, save_check, service
+from . import bp, connection_tests, save_check, service, share
 from .context import connection_context, page_context, settings_context
 from .forms import (chosen_vendor, connection_values, role_rule_values, switched_vendor_values,
                     sync_settings_values)
@@ -82,10 +82,14 @@ def save_connection(school):
         check = save_check.check_save(school, conn, settings, current_user)
         if check.warning and request.form.get("confirm") != save_check.CONFIRM:
             return _connection_form(school, 409, vendor, values, warning=check.warning)
-        service.save_connection(school, vendor, values, current_user)
+        saved = service.save_connection(school, vendor, values, current_user)
     except InvalidSettings as exc:
         return _invalid_connection(school, vendor, values, exc.errors)
     test_id = check.tested.check_id if check.tested else None
+    if saved.source is not None:  # it shares the district's source: the page shows the mapping, not the form
+        flash(share.joined_notice(saved), "success")
+        target = url_for("rostering.index", slug=school.slug)
+        return full_reload(make_response("", 204), target) if is_htmx() else redirect(target)
     if is_htmx() and conn is not None:
         # Only the form is swapped: an unsaved edit in Sync settings survives, and the test result stays.
         context = connection_context(school, get_connection(school), notice=check.notice)

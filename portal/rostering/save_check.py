@@ -12,6 +12,7 @@ from connectors.profiles import PROFILES
 from connectors.settings import ConnectionSettings
 from jobs.check_records import ConnectionTest
 from jobs.connection import settings_for
+from jobs.tenants import tenant_source
 from store.models import Person, RosterConnection, School
 
 from . import service
@@ -46,6 +47,10 @@ def _replaces(conn: RosterConnection) -> str:
 def check_save(school: School, conn: RosterConnection | None, settings: ConnectionSettings,
                user: Person) -> SaveCheck:
     """Whether saving `settings` needs the user's confirmation, and what to say once saved."""
+    if (conn is not None and conn.source is not None) or tenant_source(school.district_id, settings) is not None:
+        # Mapped already, or the district's own tenant: saving is refused with what to do, or shares the source
+        # (tested by its District Manager; the notice then comes from rostering.share), never "Save anyway".
+        return SaveCheck(None, "", "")
     printed = fingerprint(settings)
     test = latest_test(school, user)
     tested = test if test is not None and test.done and test.fingerprint == printed else None

@@ -13,11 +13,14 @@ from connectors.secret_reuse import credential_origins, reuse_refusal
 from jobs.check_records import audit_detail
 from jobs.connection import get_connection
 from jobs.outbound import outbound_policy
+from jobs.tenants import tenant_source
 from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, School
 from store.secrets import decrypt_secret, encrypt_secret
 from store.vocabulary import ROLE_PLURALS, ROLE_TOGGLES, SYNC_TOGGLES, settings_in_words
+
+from .share import join_source
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
@@ -71,13 +74,17 @@ def credential_hosts(settings: ConnectionSettings) -> str:
 
 
 def save_connection(school: School, vendor: str, values: dict, actor: Person | None) -> RosterConnection:
-    """Validate, encrypt the secret and save; marks the settings changed so the next sync is full."""
+    """Validate, encrypt the secret and save; marks the settings changed so the next sync is full. Settings on the
+    SIS and credentials of one of the district's sources map the school to it instead (conn.source is then set)."""
     conn = get_connection(school)
     if conn is not None and conn.source is not None:
         raise InvalidSettings({"vendor": f"{school.name} is connected through the district's source "
                                          f"\"{conn.source.name}\". Ask your District Manager to change it there, "
                                          "or to unmap the school first if it should connect on its own."})
     settings = validate_connection(school, vendor, values, existing=conn)
+    match = tenant_source(school.district_id, settings)
+    if match is not None:  # one source per tenant: the SIS is read once a night for all its schools
+        return join_source(school, match, settings, actor)
     if conn is None:
         conn = RosterConnection(school_id=school.id)
         db.session.add(conn)

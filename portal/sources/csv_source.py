@@ -8,13 +8,14 @@ from redis.exceptions import RedisError
 from connectors.errors import InvalidSettings
 from jobs.bundle_files import CSV_METHOD
 from jobs.source_bundles import CHECK_JOB, CSV_SOURCE, check_source_bundle, store_source_bundle
+from jobs.tenants import CLEARED
 from store.db import db
 from store.models import District, DistrictAuditEvent, Person, RosterBundle, Source
 from store.vocabulary import clock_text
 
 from ..rostering import service as rostering
 from ..rostering.csv_method import BUNDLES_LISTED, RECEIPT_CHOICES, save_upload
-from .service import CLEARED, audit_saved, clean_name, mapped_connections
+from .service import audit_saved, clean_name, mapped_connections
 
 FORM_METHOD = "oneroster_csv"  # the Method menu's value (the school form's), saved as Source.method "csv"
 

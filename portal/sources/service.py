@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
 from connectors.profiles import PROFILES, ConnectionSettings, get_profile
-from jobs.bundle_files import API_METHOD, CSV_METHOD, remove_file
+from jobs.bundle_files import API_METHOD, remove_file
 from jobs.connection import get_connection
 from jobs.source_bundles import CSV_SOURCE, delete_source_rows
+from jobs.tenants import attach, mapped_elsewhere, tenant_source
 from store.db import db
 from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
                           RosterConnection, School, Source)
@@ -20,7 +21,6 @@ from store.vocabulary import clock_text
 from ..rostering import service as rostering
 from ..sftp import accounts as sftp_accounts
 
-CLEARED = {"url": "", "token_url": "", "client_id": "", "secret_encrypted": None, "app_name": "", "scope": ""}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -84,10 +84,12 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
         except InvalidSettings as exc:
             errors.update(exc.errors)
         if settings is not None:
-            twin = same_sis_source(district, vendor, settings.base_url, settings.client_id, source)
+            # Any source on the tenant, whatever its secret: two would read the SIS twice a night and could map one
+            # SIS school to two portal schools; a new secret belongs on the source that has the Client ID.
+            twin = tenant_source(district.id, settings, exclude=source)
             if twin is not None:
-                errors["url"] = (f"The source \"{twin.name}\" already reads this SIS with this Client ID: map its "
-                                 "schools there, so the SIS is read once a night for all of them.")
+                errors["url"] = (f"The source \"{twin.source.name}\" already reads this SIS with this Client ID: "
+                                 "map its schools there, so the SIS is read once a night for all of them.")
     sync_time = (sync_time if sync_time is not None else (source.sync_time if source else "02:00")).strip()
     if not rostering.SYNC_TIME_RE.match(sync_time):
         errors["sync_time"] = "Give the time as HH:MM on a 24-hour clock, e.g. 02:00."
@@ -116,17 +118,6 @@ def save_source(district: District, vendor: str, values: dict, actor: Person | N
     return source
 
 
-def same_sis_source(district: District, vendor: str, url: str, client_id: str, source: Source | None) -> Source | None:
-    """Another API source of the district on the same SIS address and Client ID (the same tenant: a second source
-    would read the whole SIS again each night and could map one SIS school to two portal schools), or None."""
-    def tenant(vendor, url, client_id):
-        return vendor, (url or "").strip().rstrip("/").lower(), (client_id or "").strip()
-    others = db.session.scalars(db.select(Source).where(Source.district_id == district.id, Source.method != CSV_SOURCE,
-                                                        Source.id != (source.id if source else -1)))
-    return next((other for other in others
-                 if tenant(other.vendor, other.url, other.client_id) == tenant(vendor, url, client_id)), None)
-
-
 def audit_saved(district: District, source: Source, actor: Person | None, detail: str, *, added: bool) -> None:
     """Record a saved source on each mapped school's log and the district's (with its nightly time); commits."""
     for conn in mapped_connections(source):
@@ -152,24 +143,13 @@ def map_school(source: Source, school: School, sis_school_id, actor: Person | No
     if school.district_id != source.district_id:
         raise InvalidSettings({"school": f"{school.name} is not a school of this source's district."})
     sis_id = _clean_sis_id(sis_school_id)
-    other = db.session.scalar(db.select(School).join(RosterConnection, RosterConnection.school_id == School.id).where(
-        RosterConnection.source_id == source.id, db.func.lower(RosterConnection.sis_school_id) == sis_id.lower(),
-        School.id != school.id))
+    other = mapped_elsewhere(source, school, sis_id)
     if other is not None:
         raise InvalidSettings({"sis_school_id": f"SIS school {sis_id} is already mapped to {other.name}; "
                                                 "unmap it there first."})
-    conn = get_connection(school)
-    had_own = conn is not None and conn.source_id is None and bool(conn.secret_encrypted)
-    if conn is None:
-        # A school first connected by its mapping follows the source's nights (the source's own switch decides);
-        # a school that had a connection keeps its owner's Automatic Rostering choice.
-        conn = RosterConnection(school_id=school.id, vendor=source.vendor, automatic=True)
-        db.session.add(conn)
-    conn.source_id, conn.source, conn.sis_school_id = source.id, source, sis_id
-    for column, value in CLEARED.items():  # the secret lives once, on the source
-        setattr(conn, column, value)
-    conn.vendor, conn.settings_changed_at = source.vendor, datetime.now(timezone.utc)
-    conn.method = CSV_METHOD if source.method == CSV_SOURCE else API_METHOD  # the school syncs as its source reads
+    # A school first connected by its mapping follows the source's nights (the source's own switch decides);
+    # a school that had a connection keeps its owner's Automatic Rostering choice.
+    conn, had_own = attach(school, source, sis_id, automatic=True)
     shown = f"{sis_name} ({sis_id})" if sis_name else sis_id
     AuditEvent.record(school, actor, "source_mapped",
                       f"Mapped to the district source {source.name} as SIS school {shown}"
