@@ -67,7 +67,12 @@ def tenant_source(district_id: int, settings: ConnectionSettings, *, exclude: So
 
 
 def mapped_elsewhere(source: Source, school: School, sis_school_id: str) -> School | None:
-    """The other portal school the source already syncs as this SIS school (ids compared without case), or None."""
+    """The other portal school the source already syncs as this SIS school (ids compared without case), or None.
+
+    Locks the source's row until the caller commits (PostgreSQL; SQLite has one writer at a time anyway): two
+    saves mapping one SIS school at once would each find it free and both map it, so the second waits and then
+    sees the first's mapping."""
+    db.session.execute(db.select(Source.id).where(Source.id == source.id).with_for_update())
     return db.session.scalar(db.select(School).join(RosterConnection, RosterConnection.school_id == School.id).where(
         RosterConnection.source_id == source.id,
         db.func.lower(RosterConnection.sis_school_id) == sis_school_id.strip().lower(), School.id != school.id))

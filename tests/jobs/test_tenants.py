@@ -7,7 +7,7 @@ from jobs.connection import get_connection, settings_for
 from jobs.tenants import settings_tenant, tenant_of, tenant_source
 from portal.rostering import service
 from store.db import db
-from store.models import Source
+from store.models import RosterConnection, Source
 from tests.factories import make_district, make_school, make_source
 from tests.support import SETTINGS, expected_people, people, sandbox_fixture, sandbox_source, sandbox_values, sync
 
@@ -68,3 +68,52 @@ def test_a_school_that_joined_by_saving_syncs_its_own_people_from_the_source(joi
     assert run.status == "succeeded", run.error_message
     assert {p[0] for p in people(school)} == set(expected_people(sandbox, 0, roles=("student", "staff",
                                                                                     "school_admin")))
+
+
+def test_two_saves_mapping_one_sis_school_at_once_map_it_once(app):
+    """The second save waits for the first's commit and is then refused, instead of both finding the SIS school free."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the row lock is PostgreSQL's")
+    import threading
+
+    from connectors.errors import InvalidSettings
+    from jobs.tenants import attach, mapped_elsewhere
+    from portal.sources.service import map_school
+    from store.models import School
+    district = make_district()
+    source_id = make_source(district).id
+    first_id, second_id = make_school(district, name="Lincoln High").id, make_school(district, name="Adams Middle").id
+    first_holds, first_may_commit, outcome = threading.Event(), threading.Event(), {}
+
+    def first_save():
+        with app.app_context():
+            source, school = db.session.get(Source, source_id), db.session.get(School, first_id)
+            assert mapped_elsewhere(source, school, "994") is None
+            attach(school, source, "994", automatic=True)
+            first_holds.set()
+            first_may_commit.wait(10)
+            db.session.commit()
+
+    def second_save():
+        with app.app_context():
+            try:
+                map_school(db.session.get(Source, source_id), db.session.get(School, second_id), "994", None)
+                outcome["error"] = None
+            except InvalidSettings as exc:
+                outcome["error"] = exc.errors["sis_school_id"]
+
+    first = threading.Thread(target=first_save)
+    first.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(target=second_save)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second save did not wait for the first"
+    first_may_commit.set()
+    first.join(10)
+    second.join(10)
+    assert outcome["error"] == "SIS school 994 is already mapped to Lincoln High; unmap it there first."
+    db.session.expire_all()
+    mapped = db.session.scalars(db.select(School.name).join(RosterConnection, RosterConnection.school_id == School.id)
+                                .where(RosterConnection.source_id == source_id)).all()
+    assert mapped == ["Lincoln High"]
