@@ -59,3 +59,26 @@ def test_role_dates_as_exports_write_iso_dates_are_read_without_a_word(tmp_path)
     assert not [t for t in said if "roles.csv" in t]
     records, said = _read(_bundle_12(tmp_path, "2025-08-15", "2026-06-30T00:00:00Z", "ended.zip"))
     assert "t1" not in records and not [t for t in said if "roles.csv" in t]  # ended: read as such
+
+
+UTF16 = ('line 1: The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8. Export the file as UTF-8 (in Excel: '
+         'Save As "CSV UTF-8 (Comma delimited)"), then send the bundle again.')
+
+
+def _problems(path) -> list[str]:
+    with open_bundle(path) as bundle:
+        return texts(bundle.validate())
+
+
+def test_every_file_saved_as_unicode_text_is_named_in_one_report_not_one_per_upload(tmp_path):
+    files = {name: text.replace("\n", "\r\n").encode("utf-16") for name, text in bundle_files().items()}
+    files["enrollments.csv"] = "sourcedId,classSourcedId\r\n".encode("utf-16")  # not read, so not named
+    assert _problems(write_zip(tmp_path / "b.zip", files)) == [
+        f"manifest.csv {UTF16}", f"orgs.csv {UTF16}", f"users.csv {UTF16}"]
+
+
+def test_a_users_file_that_is_not_text_is_named_beside_an_orgs_error(tmp_path):
+    files = bundle_files(users(user_row("u1")).encode("utf-16"), orgs_csv="sourcedId,name\ns1,North High\n")
+    found = _problems(write_zip(tmp_path / "b.zip", files))
+    assert found[0].startswith("orgs.csv line 1, column type: Required column type is missing")
+    assert found[1:] == [f"users.csv {UTF16}"]
