@@ -21,7 +21,7 @@ def _read(path) -> tuple[dict, list[str]]:
 
 
 def test_an_enableduser_that_is_neither_true_nor_false_is_named_and_read_as_enabled(tmp_path):
-    values = ["TRUE", "True", "1", "yes", "FALSE", "0", "No", "", "N", "disabled"]
+    values = ["TRUE", "True", "1", "Y", "FALSE", "0", "No", "", "N", "disabled"]
     rows = [user_row(f"u{n}", enabledUser=value) for n, value in enumerate(values)]
     records, said = _read(write_zip(tmp_path / "b.zip", bundle_files(users(*rows))))
     assert [records[f"u{n}"].enabled for n in range(len(values))] == [True] * 4 + [False] * 3 + [True] * 3
