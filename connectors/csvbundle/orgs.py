@@ -52,6 +52,9 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
     ended: dict[str, str] = {}  # a role of each user with a row not in effect (the role of one with none in effect)
     canonical: dict[str, str] = {}  # one string object per distinct role/org value, shared by every user
     dates: dict[str, bool] = {}  # beginDate/endDate text -> readable, each distinct value parsed once
+    # orgSourcedId matches orgs.csv in any case, as users.csv's orgSourcedIds and the reader's schools do: "S1" is
+    # read as s1's, so it must not be reported as an org to add
+    orgs_lower = frozenset(sid.lower() for sid in orgs)
     today = datetime.now(timezone.utc).date()
     stream = files.open(key)
     try:
@@ -65,7 +68,7 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
             user, role, role_type, org, status, begin, end = (row[i].strip() for i in at)
             if status.lower() == "tobedeleted" or not user:
                 continue
-            if org and org not in orgs:
+            if org and org not in orgs and org.lower() not in orgs_lower:
                 report.warning(key, line, "orgSourcedId", f"orgSourcedId {org} is not an org in orgs.csv.",
                                "Add the org to orgs.csv or correct the reference.", kind="role-org")
             role = canonical.setdefault(role, role)

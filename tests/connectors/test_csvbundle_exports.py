@@ -82,3 +82,14 @@ def test_a_users_file_that_is_not_text_is_named_beside_an_orgs_error(tmp_path):
     found = _problems(write_zip(tmp_path / "b.zip", files))
     assert found[0].startswith("orgs.csv line 1, column type: Required column type is missing")
     assert found[1:] == [f"users.csv {UTF16}"]
+
+
+def test_a_roles_org_named_in_another_case_is_read_as_that_org_without_a_warning_to_add_it(tmp_path):
+    people = users("t1,,,true,tara,,Tara,Ng,,,tara@example.org,,,,,", header=USERS_12)
+    roles = f"{ROLES_12}\nr1,,,t1,primary,teacher,,,S1,\nr2,,,t1,secondary,teacher,,,s9,\n"
+    records, said = _read(write_zip(tmp_path / "b.zip", bundle_files(people, manifest_csv=MANIFEST_12,
+                                                                     roles_csv=roles)))
+    assert records["t1"].role == "teacher"
+    assert [t for t in said if "roles.csv" in t] == [
+        "roles.csv line 3, column orgSourcedId: orgSourcedId s9 is not an org in orgs.csv. Add the org to orgs.csv "
+        "or correct the reference."]
