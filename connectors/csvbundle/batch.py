@@ -13,6 +13,13 @@ from ..records import ROLE_MAP, map_role
 
 LEAVING = {"tobedeleted", "inactive", "deleted"}  # status values of a user who left
 DISABLED = {"false", "0", "no"}  # enabledUser values of a disabled user
+# enabledUser values read without a word: the spec's true/false (any case, as Microsoft SDS matches OneRoster 1.2
+# booleans: https://learn.microsoft.com/en-us/schooldatasync/data-ingestion-wiith-oneroster-1.2-csv, "Boolean: Case
+# Insensitive Match to 'true' or 'false'"), blank, the 1/0 and yes/no that exports write, and y/t/on (read as enabled,
+# as they mean). Any other value ("N", "off", "disabled") is read as enabled too, so nobody is archived on a guess,
+# but reported (people.UserScan._row): the SIS probably meant a turned-off account. No vendor page found through the
+# search tool lists the non-spec spellings; they are what spreadsheets and report writers produce.
+KNOWN_ENABLED = DISABLED | {"", "true", "1", "yes", "y", "t", "on"}
 _NO_ROLE = ("", ())
 _first, _second = itemgetter(0), itemgetter(1)
 
@@ -55,6 +62,8 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
         return None
     if scan.delta and "" in status_col:
         return None
+    if not all(value.strip().lower() in KNOWN_ENABLED for value in _distinct(enabled_col)):
+        return None  # _row reports the value it reads as enabled
     when_of = {text: scan.date(text) if text else None for text in _distinct(modified_col)}
     if None in map(when_of.get, filter(None, when_of)):
         return None

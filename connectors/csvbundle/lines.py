@@ -144,6 +144,15 @@ def binary_start(first: bytes) -> str | None:
     return None
 
 
+def start_problem(first: bytes) -> tuple[str, str] | None:
+    """(problem, what to do) when a file's first bytes show it cannot be read as UTF-8 CSV text at all (another
+    format renamed, UTF-16, binary data), as reading it would report on line 1; None otherwise."""
+    if _utf16(first) and not _renamed(first):
+        return 'The file is UTF-16 text (Excel\'s "Unicode Text"), not UTF-8.', EXPORT_UTF8
+    what = binary_start(first)
+    return (what, NOT_RENAMED) if what else None
+
+
 def _check_start(first: bytes) -> None:
     renamed = _renamed(first)
     if renamed:

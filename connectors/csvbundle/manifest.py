@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 from .report import Report
 from .spec import COLUMNS, MANIFEST, MODES, NEEDED, VERSIONS
-from .lines import NOT_RENAMED, binary_start
+from .lines import start_problem
 from .tables import Header, read_rows
 
 SPEC_FILES = frozenset(name for _, name in COLUMNS) | {"manifest.csv"}
@@ -36,7 +36,7 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
         report.error("manifest.csv", 0, "", "manifest.csv is missing, so the bundle does not say which OneRoster "
                      "version it is or whether its files are bulk or delta; nothing else was checked."
                      + _folder("manifest.csv", files) + _lookalike("manifest.csv", files), MANIFEST_HELP)
-        _name_binary_files(files, report)
+        name_unreadable_files(files, report)
         return manifest
     values: dict[str, tuple[str, int]] = {}
     stream = files.open("manifest.csv")
@@ -59,6 +59,7 @@ def read_manifest(files, report: Report, max_line_bytes: int) -> Manifest:
     finally:
         stream.close()
     if report.error_count:
+        name_unreadable_files(files, report, SPEC_FILES)
         return manifest
     version, line = values.get("oneroster.version", ("", 0))
     if not version:
@@ -132,17 +133,22 @@ def _check_files(files, manifest: Manifest, report: Report) -> None:
                            f"Set file.{key[:-4]} to bulk or delta if the file should be read.")
 
 
-def _name_binary_files(files, report: Report) -> None:
-    """With no manifest nothing else is read, so a bundle of renamed workbooks or binary files would be told only
-    to add a manifest; each such file is named from its first bytes, so the admin learns the export itself is wrong."""
+def name_unreadable_files(files, report: Report, only: frozenset | None = None) -> None:
+    """Name each file of the bundle whose first bytes show it is not UTF-8 CSV text (a workbook or binary data
+    renamed .csv, UTF-16): once the manifest (or orgs.csv) has an error the other files are not read, and an admin
+    who saved every file as Excel's "Unicode Text" would otherwise learn of one file per upload. A file the report
+    already has an error for is left out, and so is any file not in `only` (when given)."""
+    named = {p.file for p in report.problems if p.severity == "error"}
     for key in sorted(files.members):
+        if key in named or (only is not None and key not in only):
+            continue
         stream = files.open(key)
         try:
-            what = binary_start(stream.read(4096))
+            found = start_problem(stream.read(4096))
         finally:
             stream.close()
-        if what:
-            report.error(key, 1, "", what, NOT_RENAMED)
+        if found:
+            report.error(key, 1, "", *found)
 
 
 def _folder(key: str, files) -> str:

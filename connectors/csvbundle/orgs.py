@@ -1,7 +1,7 @@
 """orgs.csv (read first: every user's orgSourcedIds must point at one of its rows) and 1.2's roles.csv."""
 from datetime import datetime, timezone
 
-from ..records import RANK, ROLE_MAP, SchoolRecord, in_effect
+from ..records import RANK, ROLE_MAP, SchoolRecord, in_effect, parse_datetime
 from .report import Report
 from .spec import COLUMNS, REQUIRED
 from .tables import Header, read_rows
@@ -51,6 +51,10 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
     several: dict[str, list[tuple[str, bool, str]]] = {}  # every row in effect of a user with more than one
     ended: dict[str, str] = {}  # a role of each user with a row not in effect (the role of one with none in effect)
     canonical: dict[str, str] = {}  # one string object per distinct role/org value, shared by every user
+    dates: dict[str, bool] = {}  # beginDate/endDate text -> readable, each distinct value parsed once
+    # orgSourcedId matches orgs.csv in any case, as users.csv's orgSourcedIds and the reader's schools do: "S1" is
+    # read as s1's, so it must not be reported as an org to add
+    orgs_lower = frozenset(sid.lower() for sid in orgs)
     today = datetime.now(timezone.utc).date()
     stream = files.open(key)
     try:
@@ -64,11 +68,13 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
             user, role, role_type, org, status, begin, end = (row[i].strip() for i in at)
             if status.lower() == "tobedeleted" or not user:
                 continue
-            if org and org not in orgs:
+            if org and org not in orgs and org.lower() not in orgs_lower:
                 report.warning(key, line, "orgSourcedId", f"orgSourcedId {org} is not an org in orgs.csv.",
                                "Add the org to orgs.csv or correct the reference.", kind="role-org")
             role = canonical.setdefault(role, role)
             org = canonical.setdefault(org, org)
+            if begin or end:
+                _check_dates(report, line, user, begin, end, dates)
             if (begin or end) and not in_effect(begin, end, today):
                 ended.setdefault(user, role)
                 continue
@@ -90,6 +96,28 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
     for user, role in ended.items():
         roles.setdefault(user, (role, ()))  # a role, so the user is no "no role" problem, and no school's
     return roles, _differing(roles, several)
+
+
+def _check_dates(report: Report, line: int, user: str, begin: str, end: str, dates: dict) -> None:
+    """Name a beginDate or endDate that is not a date: in_effect reads past it, so a role whose end was written
+    06/30/2026 would stay in effect (the user kept at that school) without a word. The spec's dates are ISO 8601
+    (YYYY-MM-DD: OneRoster 1.2 CSV binding, https://www.imsglobal.org/spec/oneroster/v1p2/bind/csv/, and Microsoft
+    SDS, "Date or DateTime: ISO8601",
+    https://learn.microsoft.com/en-us/schooldatasync/data-ingestion-wiith-oneroster-1.2-csv); 12/01/2026 is not
+    guessed as December or January."""
+    if len(dates) >= 4096:  # per-user dates: remembered up to a bound, as people.UserScan does
+        dates.clear()
+    for column, text in (("beginDate", begin), ("endDate", end)):
+        if not text:
+            continue
+        readable = dates.get(text)
+        if readable is None:
+            readable = dates[text] = parse_datetime(text) is not None
+        if not readable:
+            report.warning("roles.csv", line, column, f"The role of {user} has {column} {text!r}, which is not a date "
+                           "in the form the spec asks (YYYY-MM-DD); the role is read as if it had no "
+                           f"{column}, so it counts as in effect.", f"Write {column} like 2026-06-30 in the SIS "
+                           "export, then send the bundle again.", kind="role-date")
 
 
 def _precedence(held: tuple) -> tuple:

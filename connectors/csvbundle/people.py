@@ -6,7 +6,7 @@ from itertools import accumulate, chain, compress, count, repeat
 from operator import itemgetter, not_
 
 from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
-from .batch import DISABLED as _DISABLED, LEAVING as _LEAVING, read_clean, split_ids
+from .batch import DISABLED as _DISABLED, KNOWN_ENABLED as _KNOWN_ENABLED, LEAVING as _LEAVING, read_clean, split_ids
 from .report import Report
 from .spool import read_chunks, write_columns
 from .spec import COLUMNS, REQUIRED
@@ -226,6 +226,8 @@ class UserScan:
             if when is None:
                 report.warning(FILE, line, "dateLastModified", f"dateLastModified {modified!r} is not an ISO 8601 "
                                "date.", "Write dates like 2026-01-31T08:00:00Z.", kind="date")
+        if enabled and enabled != "true" and enabled.strip().lower() not in _KNOWN_ENABLED:
+            _unknown_enabled(report, line, sid, enabled)
         if not wanted(mapped, org_ids):
             return None
         values = (
@@ -368,6 +370,14 @@ class UserScan:
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
                             "users.csv; that contact is left out.", "Add the parent or guardian to users.csv or "
                             "correct the reference.", kind="agent-ref")
+
+
+def _unknown_enabled(report: Report, line: int, sid: str, value: str) -> None:
+    """An enabledUser that is not true or false: read as enabled (kept, never archived on a guess), and said so,
+    since the SIS may have meant a turned-off account that then stays on the roster."""
+    report.warning(FILE, line, "enabledUser", f"User {sid} has enabledUser {value.strip()!r}, which is neither true nor "
+                   "false; the user is read as enabled and stays on the roster.", "Write true or false in enabledUser "
+                   "(false for an account that is turned off), then send the bundle again.", kind="enabled")
 
 
 def _names_column(value: str, column: str) -> bool:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from ..records import ROLES, PersonRecord, RecordProblem, SchoolRecord
 from .archive import BundleFiles, Limits, base_name
 from .errors import BundleInvalid
-from .manifest import read_manifest
+from .manifest import SPEC_FILES, name_unreadable_files, read_manifest
 from .orgs import read_orgs, read_roles
 from .people import UserScan
 from .report import Report
@@ -50,6 +50,8 @@ class CsvBundle:
                               delta=self.orgs_delta)
         if self.version == "1.2":
             self.roles, self.org_roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
+        if not self.report.applicable:  # users.csv is not read: still name a file that is not UTF-8 text at all
+            name_unreadable_files(self.files, self.report, SPEC_FILES)
 
     # -- what the caller needs to know -------------------------------------------------------------
     @property

@@ -21,7 +21,7 @@ def _rows(seed: int, dirt: float, delta: bool = False) -> list[str]:
     out = []
     for i in range(400):
         dirty = rng.choice(["dup", "role", "org", "no-id", "names", "date", "extra", "trailing", "break", "crlf",
-                            "blank", "status"]) if rng.random() < dirt else ""
+                            "blank", "status", "enabled"]) if rng.random() < dirt else ""
         kind = rng.random()
         sid = {"dup": f"s{rng.randint(0, max(i - 1, 0))}", "no-id": " "}.get(dirty)
         org = "s404" if dirty == "org" else None
@@ -35,7 +35,7 @@ def _rows(seed: int, dirt: float, delta: bool = False) -> list[str]:
                            grades=rng.choice(["09", "10", "09,10", ""]), dateLastModified=when or rng.choice(
                                ["", "2026-01-05T08:00:00Z", "2026-01-05 08:00:00", "2026-01-05T03:00:00-05:00"]),
                            sms=rng.choice(["", "+1 555 0100"]), phone=rng.choice(["", " +1 555 0199 "]),
-                           enabledUser=rng.choice(["true", "TRUE", "0", "", "no "]),
+                           enabledUser="N" if dirty == "enabled" else rng.choice(["true", "TRUE", "0", "", "no "]),
                            status="" if dirty == "status" else rng.choice(
                                ["active", "tobedeleted", " Inactive"] + ([] if delta else [""])), **names)
         elif kind < 0.8:
