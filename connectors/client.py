@@ -70,6 +70,13 @@ class OneRosterClient:
     def close(self) -> None:
         self.session.close()
 
+    def bound_waits(self, deadline: float, keepalive=None) -> None:
+        """Hold every wait and request to the run's `deadline` (on the client's clock); `keepalive` runs between
+        slices of a long wait (a Retry-After of minutes) so the run's lock and heartbeat stay fresh."""
+        current = self.transport.deadline
+        self.transport.deadline = deadline if current is None else min(current, deadline)
+        self.transport.keepalive = keepalive
+
     def authenticate(self) -> None:
         """Get a token now (OAuth 2.0); a no-op for OAuth 1.0a, which signs each request."""
         if self.tokens:

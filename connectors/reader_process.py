@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -131,8 +132,10 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=_exit_with_parent, args=(inbox,), name="parent-watch", daemon=True).start()
     send, redactor = outbox.send_bytes, Redactor()
     try:
-        with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor,
-                             **spec.get("client", {})) as client:
+        options = dict(spec.get("client", {}))
+        if spec.get("seconds_left") is not None:  # the night's deadline, as time left: clocks differ by process
+            options["deadline"] = time.monotonic() + spec["seconds_left"]
+        with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor, **options) as client:
             client.authenticate()
             for step in spec["steps"]:
                 listing = open_listing(client, step, filter=spec["filter"])

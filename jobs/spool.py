@@ -304,7 +304,7 @@ class SpooledPages:
         return self._since
 
     @contextmanager
-    def open(self, job, redactor) -> Iterator[Iterator[tuple[str, list]]]:
+    def open(self, job, redactor, **_waits) -> Iterator[Iterator[tuple[str, list]]]:
         filed = db.session.scalar(db.select(SourceNightRun).filter_by(night_id=self.night_id, run_id=job.run_id))
         wanted = set(job.options.roles) | ({"parent"} if job.options.parents else set())
         if filed is None or filed.sis_school_id != job.settings.school_id or \

@@ -39,14 +39,14 @@ def test_429_retry_after_is_honoured_then_succeeds(sleeps):
     assert sleeps == [7.0]
 
 
-def test_retry_after_is_capped(sleeps):
+def test_a_retry_after_of_a_day_fails_at_once_instead_of_waiting(sleeps):
     with responses.RequestsMock() as rsps:
         token(rsps)
         rsps.add(responses.GET, USERS, status=429, headers={"Retry-After": "86400"})
-        rsps.add(responses.GET, USERS, json={"users": []})
         with OneRosterClient(make_settings(), sleep=sleeps) as client:
-            read(client)
-    assert sleeps == [60.0]
+            with pytest.raises(ProviderUnavailable, match="wait 24 hours"):
+                read(client)
+    assert sleeps == []
 
 
 def test_5xx_and_connection_errors_are_retried_with_growing_backoff(sleeps):
