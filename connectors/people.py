@@ -156,6 +156,10 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     flt = since_filter(since)
     steps = listings_for(school_id, roles)
     client.authenticate()  # the token says which scopes were granted before any listing is chosen
+    # Dates after the read's start (an offset-less local time east of UTC read as UTC, a fast SIS clock) count as
+    # this instant, so the next delta mark (the latest date, less the overlap) never passes our own clock: dated
+    # at each listing's start, a read of more than an hour could skip changes made during its first listings.
+    started = datetime.now(timezone.utc)
     for step in steps:
         listing = open_listing(client, step, filter=flt)
         if listing.passed_over:
@@ -163,7 +167,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         if listing.unfiltered:
             yield [unfiltered_notice(step, listing)]
         listed = kept = 0
-        dates = DateCheck(datetime.now(timezone.utc))
+        dates = DateCheck(started)
         for page in listing.pages():
             out = school_page(page, step.roles, school_id, scoped=listing.scoped, seen=seen, dates=dates)
             listed, kept = listed + len(page), kept + len(out)
