@@ -7,8 +7,8 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
-from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt, map_role,
-                      normalise_user, org_ids, raw_role)
+from .records import (KNOWN_ROLES, ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt,
+                      map_role, normalise_user, org_ids, raw_role, role_unknown_at)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -183,6 +183,20 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
                            f"gone. Check the School ID, and that this client may read {who}.", url=listing.path)
 
 
+def unknown_role_problem(person: PersonRecord, school_id: str, seen: set[str]) -> RecordProblem | None:
+    """This school's issue for a person whose role here is one the portal does not map (once per read), None when
+    they simply hold no role in effect here. Their other schools sync them with the role they hold there."""
+    sis_role = role_unknown_at(person, school_id)
+    if not sis_role or person.source_id in seen:
+        return None
+    seen.add(person.source_id)
+    name = f"{person.given_name} {person.family_name}".strip()
+    return RecordProblem(person.source_id, (
+        f"{name} ({person.source_id}) was not synced at this school: the SIS gives them the role '{sis_role}' here, "
+        f"which the portal does not know. Their other schools are not affected. In the SIS, give them one of the "
+        f"roles {KNOWN_ROLES} at this school, then sync again."), "")
+
+
 def school_page(page: list, roles: frozenset[str], school_id: str, *, scoped: bool, seen: set[str],
                 dates: "DateCheck") -> list[PersonRecord | RecordProblem]:
     """The school's people (and broken records that may be theirs) of one page of raw records.
@@ -258,9 +272,10 @@ def _person_or_problem(raw, wanted: frozenset[str], school_id: str, scoped: bool
 
 def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: bool, seen: set[str]):
     if person.org_roles:  # 1.2 roles that differ by org: this school gets the role held at this org
-        person = at_school(person, school_id)
-        if person is None:
-            return None
+        here = at_school(person, school_id)
+        if here is None:
+            return unknown_role_problem(person, school_id, seen)
+        person = here
     if person.role not in wanted:
         return None
     if not scoped and person.role != "parent" and not in_school(person.school_ids, school_id):

@@ -18,7 +18,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from connectors.district_read import AT_ORGS, NOT_A_RECORD
+from connectors.district_read import AT_ORGS, NOT_A_RECORD, UNKNOWN_ROLE
 from connectors.errors import ConnectorError
 from connectors.packed import FS, GS, RS
 from connectors.people import Step, since_filter
@@ -375,6 +375,10 @@ class Router:
         targets, bits = {}, 0
         for org in orgs:
             here = at.get(org.lower(), role)
+            if here == UNKNOWN_ROLE:  # filed so that the school's run reports it (connectors.people._keep)
+                for member in self.by_sis.get(org.lower(), ()):
+                    targets.setdefault(member.school_id, self.first_step[member.school_id])
+                continue
             if here is None or here == "parent":
                 continue
             for member in self.by_sis.get(org.lower(), ()):

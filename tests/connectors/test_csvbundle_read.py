@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 
 from connectors.csvbundle import BundleInvalid, open_bundle
-from connectors.records import ROLES, PersonRecord, RecordProblem
+from connectors.records import KNOWN_ROLES, ROLES, PersonRecord, RecordProblem
 
 from csv_helpers import bundle_files, texts, user_row, users, write_dir, write_zip
 
@@ -63,7 +63,8 @@ def test_oneroster_1_2_takes_role_and_orgs_from_roles_csv(tmp_path):
     assert [(i.source_id, i.role, i.sis_role, i.school_ids) for i in items if isinstance(i, PersonRecord)] == [
         ("u1", "staff", "counselor", ("s2", "s1"))]
     assert "users.csv line 3, column role: User x1 has no role in roles.csv; expected one of student, teacher, " \
-           "aide, proctor, administrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
+           "aide, proctor, counselor, administrator, principal, siteAdministrator, districtAdministrator, " \
+           "systemAdministrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
            "or leave them out of the export." in texts(bundle.report)
     assert "roles.csv, column userSourcedId: roles.csv gives ghost a role, but ghost is not a user in users.csv. " \
            "Add the user to users.csv or remove the role." in texts(bundle.report)
@@ -85,8 +86,7 @@ def test_unusable_rows_become_record_problems_for_the_engine(tmp_path):
     rows = users(user_row("u9", "janitor"), user_row("u8", given="", family=""), user_row("u7", "janitor", org="s2"))
     items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(rows)))
     assert items == [
-        RecordProblem("u9", "User u9 has 'janitor'; expected one of student, teacher, aide, proctor, administrator, "
-                            "parent, guardian, relative.", "users.csv line 2"),
+        RecordProblem("u9", f"User u9 has 'janitor'; expected one of {KNOWN_ROLES}.", "users.csv line 2"),
         RecordProblem("u8", "User u8 (student) has no givenName or familyName.", "users.csv line 3")]
 
 
