@@ -115,10 +115,15 @@ def _first_page(client, path: str, filter: str | None, params: dict | None):
 
 
 def unfiltered_notice(step: Step, listing: Listing) -> RosterNotice:
-    who = WHO.get(next(iter(step.roles)), "People")
-    return RosterNotice("listing", f"{who} were all read from the SIS's {listing.path} listing, not only those "
+    return read_in_full(step.roles, listing.path, listing.unfiltered)
+
+
+def read_in_full(roles, path: str, why: str) -> RosterNotice:
+    """The run's notice that `path` was read without the delta filter (`why`: the SIS's refusal)."""
+    who = WHO.get(next(iter(roles)), "People") if len(roles) == 1 else "People"
+    return RosterNotice("listing", f"{who} were all read from the SIS's {path} listing, not only those "
                                    f"changed since the last sync, because the SIS refused the delta filter "
-                                   f"({listing.unfiltered}). Nobody was left out; as in any delta sync, nobody was "
+                                   f"({why}). Nobody was left out; as in any delta sync, nobody was "
                                    "archived for being absent.")
 
 
