@@ -36,6 +36,10 @@ KNOWN_ROLES = ("student, teacher, aide, proctor, counselor, administrator, princ
 # Which of a person's roles at one org counts when none there is primary: the most privileged in the portal.
 RANK = {"school_admin": 5, "teacher": 4, "staff": 3, "student": 2, "parent": 1}
 _LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
+# OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
+# Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
+# without a type is kept. Taken as a school, such an org has every user of the district (or more) as its people.
+NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 
 
 class PersonRecord(NamedTuple):

@@ -47,6 +47,16 @@ def test_wrong_school_id_lists_the_real_ones(aeries):
     assert rows["read:students"].status == "skipped" and rows["read:users"].status == "ok"
 
 
+def test_the_districts_own_org_as_the_school_id_is_named_as_the_district(aeries):
+    """Aeries' district is org "0": typed as the School ID it was only "not among this SIS's schools"."""
+    settings = aeries.settings().__class__(**{**aeries.settings().__dict__, "school_id": "0"})
+    rows = by_key(run_connection_test(settings))
+    assert rows["school"].status == "failed"
+    assert rows["school"].detail == ("The School ID 0 is Sandbox Unified School District in this SIS, an org of type "
+                                     "district, not a school. Enter the ID of the school itself; this SIS's schools "
+                                     "are: 1, 5, 994.")
+
+
 @pytest.mark.parametrize("typed, said", [
     ("sch2", "The School ID sch2 is the identifier of García Middle School in this SIS, not its sourcedId, which "
              "people's records name: enter school-002 as the School ID."),

@@ -336,7 +336,12 @@ def test_orgs_a_schools_listing_sends_that_are_not_schools_are_not_offered_as_sc
             {"sourcedId": "st", "name": "State", "type": "state"}]
     with responses.RequestsMock() as rsps:
         token(rsps)
-        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
-        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
+        for _ in range(2):
+            rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
+            rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
         with OneRosterClient(make_settings()) as client:
             assert [s.source_id for s in client.get_schools()] == ["994", "5"]
+            schools, others = client.get_orgs()  # the others by type, for Test connection to name them
+        assert [s.source_id for s in schools] == ["994", "5"]
+        assert {sid: (kind, org.name) for sid, (kind, org) in others.items()} == {
+            "0": ("district", "Unified District"), "d-art": ("department", "Art Department"), "st": ("state", "State")}

@@ -6,7 +6,7 @@ import pytest
 from connectors.csvbundle import BundleInvalid, open_bundle
 from connectors.records import KNOWN_ROLES, ROLES, PersonRecord, RecordProblem
 
-from csv_helpers import bundle_files, texts, user_row, users, write_dir, write_zip
+from csv_helpers import ORGS, bundle_files, texts, user_row, users, write_dir, write_zip
 
 ALL = set(ROLES)
 
@@ -97,6 +97,22 @@ def test_a_school_missing_from_orgs_is_named_with_the_schools_there(tmp_path):
     assert str(err.value) == ("The CSV bundle was not applied: orgs.csv, column sourcedId: The school 777 is not in "
                               "orgs.csv; its schools are: s1 (North High), s2 (South High). Check the school's SIS id "
                               "in the settings, or export the bundle that includes this school.")
+
+
+@pytest.mark.parametrize("kind", ["district", "state", "Department"])
+def test_a_school_id_naming_the_district_org_is_refused_saying_which_schools_exist(tmp_path, kind):
+    """Accepted, the "school" was every user naming the district in orgSourcedIds: the whole district's people."""
+    orgs = ORGS.replace(",district,", f",{kind},")
+    rows = users(user_row("u1", org="s1,d1"), user_row("u2", org="s2,d1"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(rows, **{"orgs.csv": orgs}))) as bundle:
+        assert not bundle.lists_school("D1")
+        with pytest.raises(BundleInvalid) as err:
+            list(bundle.iter_roster("D1", ALL))
+    assert str(err.value) == (
+        "The CSV bundle was not applied: orgs.csv, column type: The School ID d1 is North District in orgs.csv, an "
+        f"org of type {kind.lower()}, not a school: synced as one, it would get every user of the {kind.lower()}. "
+        "The schools in orgs.csv are: s1 (North High), s2 (South High). Enter the sourcedId of the school itself (an "
+        "orgs.csv row of type school) as the School ID on the Rostering page, then send the bundle again.")
 
 
 def test_schools_lists_orgs_of_type_school(tmp_path):
