@@ -72,8 +72,8 @@ def test_a_principal_role_that_ended_is_archived_at_that_school_only(app, box):
     assert runs[1].counts()["archived"] == 1
 
 
-def test_a_district_night_gives_each_school_the_role_held_there(app, box):
-    _, sid = two_school_teacher(box)
+def district_night(app, box):
+    """The sandbox's first two schools mapped to one 1.2 source, and its night run on a worker: (a, b, their runs)."""
     place = make_district(timezone="UTC")
     source = sandbox_source(place, box, automatic=True, sync_time="02:00", **V12)
     a, b = make_school(place), make_school(place)
@@ -83,7 +83,14 @@ def test_a_district_night_gives_each_school_the_role_held_there(app, box):
     SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
     night = db.session.get(SourceNight, night.id)
     assert night.status == "succeeded", night.error_message
-    assert [run.status for run in night_runs(night.id)] == ["succeeded", "succeeded"]
+    runs = sorted(night_runs(night.id), key=lambda r: r.school_id)
+    assert [run.status for run in runs] == ["succeeded", "succeeded"]
+    return a, b, runs
+
+
+def test_a_district_night_gives_each_school_the_role_held_there(app, box):
+    _, sid = two_school_teacher(box)
+    a, b, _ = district_night(app, box)
     assert role_of(a, sid) == ("teacher", "active")
     assert role_of(b, sid) == ("school_admin", "active")
 
@@ -128,16 +135,7 @@ def test_a_role_the_portal_does_not_know_at_one_school_is_that_schools_issue_and
 
 def test_a_district_night_reports_the_unknown_role_at_its_school_only(app, box):
     sid, _ = teacher_and(box, unknown_first=True)
-    place = make_district(timezone="UTC")
-    source = sandbox_source(place, box, automatic=True, sync_time="02:00", **V12)
-    a, b = make_school(place), make_school(place)
-    for index, school in enumerate((a, b)):
-        map_school(school, source, box.info["school_ids"][index], **SETTINGS)
-    night = start_night(source, trigger="cli")
-    SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
-    night = db.session.get(SourceNight, night.id)
-    assert night.status == "succeeded", night.error_message
-    run_a, run_b = sorted(night_runs(night.id), key=lambda r: r.school_id)
+    a, b, (run_a, run_b) = district_night(app, box)
     assert role_of(a, sid) == ("teacher", "active") and role_issues(run_a) == []
     assert role_of(b, sid) is None
     assert_janitor_reported(run_b, sid)
