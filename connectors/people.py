@@ -7,8 +7,8 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
-from .records import (KNOWN_ROLES, ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt,
-                      map_role, normalise_user, org_ids, raw_role, role_unknown_at)
+from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt, map_role,
+                      normalise_user, org_ids, raw_role, role_unknown_at, unknown_role_here)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -195,11 +195,7 @@ def unknown_role_problem(person: PersonRecord, school_id: str, seen: set[str]) -
     if not sis_role or person.source_id in seen:
         return None
     seen.add(person.source_id)
-    name = f"{person.given_name} {person.family_name}".strip()
-    return RecordProblem(person.source_id, (
-        f"{name} ({person.source_id}) was not synced at this school: the SIS gives them the role '{sis_role}' here, "
-        f"which the portal does not know. Their other schools are not affected. In the SIS, give them one of the "
-        f"roles {KNOWN_ROLES} at this school, then sync again."), "")
+    return RecordProblem(person.source_id, unknown_role_here(person, sis_role), "")
 
 
 def school_page(page: list, roles: frozenset[str], school_id: str, *, scoped: bool, seen: set[str],

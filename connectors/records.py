@@ -415,6 +415,14 @@ def role_unknown_at(person: PersonRecord, school_id: str) -> str:
     return ""
 
 
+def unknown_role_here(person: PersonRecord, sis_role: str) -> str:
+    """A school's issue for a person whose role at that school is `sis_role`, which the portal does not map."""
+    name = f"{person.given_name} {person.family_name}".strip()
+    return (f"{name} ({person.source_id}) was not synced at this school: the SIS gives them the role '{sis_role}' "
+            f"here, which the portal does not know. Their other schools are not affected. In the SIS, give them one "
+            f"of the roles {KNOWN_ROLES} at this school, then sync again.")
+
+
 def org_ids(raw: dict) -> tuple[str, ...]:
     """Every org a raw user names, as normalise_user reads them: 1.1 `orgs`, then 1.2 `roles[].org` and
     `primaryOrg`. Also for a record normalise_user refuses: a 1.2 user names its school only in the latter two."""
