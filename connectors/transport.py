@@ -110,8 +110,8 @@ class Transport:
         remaining = self._remaining(url)
         if remaining is not None and delay >= remaining:
             if asked is not None:
-                raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this sync must finish within "
-                                          f"{_duration(remaining)} from now, so it stopped. {_RATE_LIMIT_HINT}",
+                raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this must finish within "
+                                          f"{_duration(remaining)} from now, so the portal stopped. {_RATE_LIMIT_HINT}",
                                           status=asked.status, url=asked.shown_url)
             raise ProviderUnavailable(f"Timed out: the SIS asked us to wait longer than the time left ({public_url(url)}). "
                                       "Try again later.", url=public_url(url))
@@ -123,11 +123,11 @@ class Transport:
                 self.keepalive()
 
     def _asked_delay(self, reply: Reply) -> float | None:
-        """The reply's Retry-After in seconds (None without one); raises when it is longer than a sync waits."""
+        """The reply's Retry-After in seconds (None without one); raises when it is longer than the portal waits."""
         wait = retry_after_seconds(reply.headers.get("Retry-After"))
         if wait is not None and wait > RETRY_AFTER_MAX:
             raise ProviderUnavailable(f"{_asked_to_wait(reply, wait)}, longer than the {_duration(RETRY_AFTER_MAX)} "
-                                      f"a sync waits, so it stopped. {_RATE_LIMIT_HINT}",
+                                      f"the portal waits, so it stopped. {_RATE_LIMIT_HINT}",
                                       status=reply.status, url=reply.shown_url)
         return wait
 

@@ -147,3 +147,14 @@ def test_a_school_listing_denied_for_scope_names_the_missing_scope(aeries):
     by = by_key(run_connection_test(aeries.settings()))
     assert by["read:teachers"].status == "denied" and by["read:teachers"].fix == SCOPE_FIX
     assert headline(list(by.values())) == "2 checks failed."  # teachers and users; students still pass
+
+
+def test_a_sis_asking_to_wait_longer_than_the_test_may_take_says_so_at_once(aeries):
+    """A Retry-After of a minute against a 20-second test: said at once, not waited out nor 'timed out'."""
+    aeries.set_faults(rate_limit_storm=1, retry_after=60)
+    started = time.monotonic()
+    rows = by_key(run_connection_test(aeries.settings()))
+    assert time.monotonic() - started < 10
+    failed = [row for row in rows.values() if row.status == "failed"]
+    assert failed and "asked the portal to wait 60 seconds before trying again, but this must finish within" in \
+        failed[0].detail and "ask the SIS vendor about the rate limits" in failed[0].detail

@@ -71,7 +71,7 @@ def test_a_wait_longer_than_four_minutes_fails_at_once_saying_what_the_sis_asked
                 list(client.iter_pages("users"))
     message = err.value.message
     assert clock.slept == [] and "asked the portal to wait 10 minutes" in message
-    assert "HTTP 429" in message and "longer than the 4 minutes a sync waits" in message
+    assert "HTTP 429" in message and "longer than the 4 minutes the portal waits" in message
     assert "Try again later" in message and "ask the SIS vendor about the rate limits" in message
 
 

@@ -69,7 +69,7 @@ def test_a_429_storm_mid_paging_fails_every_school_and_changes_nothing(app, chan
 
 
 @pytest.mark.parametrize("retry_after, says", [(600, "asked the portal to wait 10 minutes before trying again, "
-                                                    "longer than the 4 minutes a sync waits"),
+                                                    "longer than the 4 minutes the portal waits"),
                                               (180, "must finish within")])
 def test_a_sis_asking_for_a_wait_past_the_limits_fails_the_night_at_once(app, changed_since, sandbox, monkeypatch,
                                                                          retry_after, says):
