@@ -68,10 +68,10 @@ class OneRosterClient:
         self.session.close()
 
     def bound_waits(self, deadline: float, keepalive=None) -> None:
-        """Hold every wait and request to the run's `deadline` (on the client's clock); `keepalive` runs between
-        slices of a long wait (a Retry-After of minutes) so the run's lock and heartbeat stay fresh."""
-        current = self.transport.deadline
-        self.transport.deadline = deadline if current is None else min(current, deadline)
+        """No wait the SIS asks for may end after the run's `deadline` (on the client's clock): such a wait fails at
+        once. `keepalive` runs between slices of a long wait (a Retry-After of minutes) so the run's lock and
+        heartbeat stay fresh. Requests are not cut short by it: the run stops a slow read itself, saying so."""
+        self.transport.wait_deadline = deadline
         self.transport.keepalive = keepalive
 
     def authenticate(self) -> None:

@@ -136,10 +136,10 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=_exit_with_parent, args=(inbox,), name="parent-watch", daemon=True).start()
     send, redactor = outbox.send_bytes, Redactor()
     try:
-        options = dict(spec.get("client", {}))
-        if spec.get("seconds_left") is not None:  # the night's deadline, as time left: clocks differ by process
-            options["deadline"] = time.monotonic() + spec["seconds_left"]
-        with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor, **options) as client:
+        with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor,
+                             **spec.get("client", {})) as client:
+            if spec.get("seconds_left") is not None:  # the night's time limit, as time left: clocks differ by process
+                client.bound_waits(time.monotonic() + spec["seconds_left"])
             client.authenticate()
             for step in spec["steps"]:
                 listing = open_listing(client, step, filter=spec["filter"])

@@ -84,6 +84,7 @@ class Transport:
                  keepalive=None):
         self.session = session
         self.keepalive = keepalive  # called between slices of a long wait; may raise to give up
+        self.wait_deadline: float | None = None  # no wait may end after this (a run's time limit); requests may
         self.jitter = jitter
         self.max_body_seconds = max_body_seconds
         self.redactor = redactor or Redactor()  # masks credentials an SIS echoes, before any text is cut short
@@ -108,10 +109,13 @@ class Transport:
         """Sleep `delay` (in slices, keeping the job alive), unless it would end past the deadline. `asked`: the
         reply whose Retry-After set the delay, named in the message."""
         remaining = self._remaining(url)
+        if self.wait_deadline is not None:
+            left = self.wait_deadline - self.clock()
+            remaining = left if remaining is None else min(remaining, left)
         if remaining is not None and delay >= remaining:
             if asked is not None:
                 raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this must finish within "
-                                          f"{_duration(remaining)} from now, so the portal stopped. {_RATE_LIMIT_HINT}",
+                                          f"{_duration(max(0.0, remaining))} from now, so the portal stopped. {_RATE_LIMIT_HINT}",
                                           status=asked.status, url=asked.shown_url)
             raise ProviderUnavailable(f"Timed out: the SIS asked us to wait longer than the time left ({public_url(url)}). "
                                       "Try again later.", url=public_url(url))

@@ -22,7 +22,6 @@ from connectors.district_read import AT_ORGS, NOT_A_RECORD, UNKNOWN_ROLE
 from connectors.errors import ConnectorError
 from connectors.packed import FS, GS, RS
 from connectors.people import Step, read_in_full, since_filter
-from connectors import reader_process
 from connectors.reader_process import ReaderProcess, ReaderStopped
 from connectors.records import ROLES
 from connectors.redact import Redactor
@@ -266,9 +265,7 @@ def _read(night_id, members, since, lock) -> None:
     delete_spool(night_id, everything=True)  # a redelivered job starts from an empty spool
     spec = {"settings": settings, "policy": outbound_policy(), "steps": district_steps(members),
             "filter": since_filter(since), "parents": bool(router.want_parents), "client": READER_CLIENT,
-            # A wait the SIS asks for must end before the deadline; the child's is a little later, so that a slow
-            # request is stopped by on_time (every IDLE_SECONDS), which says "the longest a sync may take".
-            "seconds_left": deadline - time.monotonic() + 3 * reader_process.IDLE_SECONDS}
+            "seconds_left": deadline - time.monotonic()}  # a wait the SIS asks for must end before the deadline
     try:
         with ReaderProcess(spec) as reader:
             for message in reader.messages(idle=on_time):
