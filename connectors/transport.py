@@ -114,8 +114,9 @@ class Transport:
             remaining = left if remaining is None else min(remaining, left)
         if remaining is not None and delay >= remaining:
             if asked is not None:
-                raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this must finish within "
-                                          f"{_duration(max(0.0, remaining))} from now, so the portal stopped. {_RATE_LIMIT_HINT}",
+                left = _duration(max(0.0, remaining))
+                raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this must finish within {left} from "
+                                          f"now, so the portal stopped. {_RATE_LIMIT_HINT}",
                                           status=asked.status, url=asked.shown_url)
             raise ProviderUnavailable(f"Timed out: the SIS asked us to wait longer than the time left ({public_url(url)}). "
                                       "Try again later.", url=public_url(url))

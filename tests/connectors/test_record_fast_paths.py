@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import BadResponse
-from connectors.records import (KNOWN_ROLES, _LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids, _role_orgs,
-                                _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role, normalise_user,
-                                parse_datetime, raw_role)
+from connectors.records import (KNOWN_ROLES, _LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids,
+                                _role_orgs, _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role,
+                                normalise_user, parse_datetime, raw_role)
 
 
 def field_by_field(raw) -> PersonRecord:
