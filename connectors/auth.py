@@ -1,4 +1,5 @@
 """OAuth 2.0 client-credentials tokens (cached, refreshed early) and OAuth 1.0a request signing."""
+import math
 import time
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER, SIGNATURE_TYPE_QUERY
@@ -12,6 +13,8 @@ from .settings import CORE_SCOPE, ConnectionSettings
 from .transport import Transport
 
 REFRESH_MARGIN = 60.0
+# A positive expires_in below this is kept this long anyway: a SIS saying "1" had a token fetched before every page.
+MIN_LIFETIME = 30.0
 # RFC 6749 5.2 error codes that mean "not these scopes / not this client for this", not "wrong secret".
 SCOPE_ERRORS = {"invalid_scope", "unauthorized_client", "insufficient_scope"}
 # RFC 6749 5.2 (https://www.rfc-editor.org/rfc/rfc6749#section-5.2) codes that say the token URL or the request is
@@ -128,12 +131,12 @@ class TokenSource:
         # Space-delimited in RFC 6749 3.3; some servers join scopes with commas instead (GitHub's OAuth does).
         self.granted = " ".join(granted.replace(",", " ").split()) if isinstance(granted, str) and granted.strip() \
             else scope
-        try:
-            lifetime = float(payload.get("expires_in"))
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        lifetime = token_lifetime(payload.get("expires_in"))
+        if lifetime is None:  # unknown: keep it until the SIS refuses it (a 401 fetches a fresh one, see client.get)
+            self._refresh_at = math.inf
+            return
         margin = min(REFRESH_MARGIN, lifetime / 10)
-        self._refresh_at = self.clock() + max(0.0, lifetime - margin)
+        self._refresh_at = self.clock() + lifetime - margin
 
     def grants(self, scope: str) -> bool:
         """False only when the token reply named its scopes and `scope` is not among them. A scope granted by its
@@ -147,6 +150,20 @@ class TokenSource:
 
 def _short(scope: str) -> str:
     return scope.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def token_lifetime(value) -> float | None:
+    """expires_in in seconds (at least MIN_LIFETIME), or None when missing, zero, negative or unreadable: RFC 6749
+    5.1 makes it optional, and read as 0 such values had a token fetched before every page."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return max(MIN_LIFETIME, seconds)
 
 
 def oauth_error(body: bytes) -> str:

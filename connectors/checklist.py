@@ -9,6 +9,7 @@ from .client import OneRosterClient
 from .errors import AuthenticationFailed, ConnectorError, PermissionDenied, ScopeRefused
 from .netguard import OutboundPolicy
 from .profiles import PROFILES
+from .records import NOT_SCHOOLS
 from .redact import Redactor
 from .settings import ConnectionSettings
 
@@ -55,6 +56,29 @@ def headline(rows: list[CheckRow]) -> str:
 
 def _school_sort_key(school_id: str):
     return (0, int(school_id), "") if school_id.isdigit() else (1, 0, school_id.lower())
+
+
+def _not_a_school(other, schools) -> str | None:
+    """What to say when the School ID is an org of the SIS that is not a school (the district's own org, say): as the
+    school, it would bring every user of the district."""
+    if other is None:
+        return None
+    kind, org = other
+    return (f"The School ID {org.source_id} is {org.name or 'an org'} in this SIS, an org of type {kind}, not a "
+            f"school. Enter the ID of the school itself; this SIS's schools are: {_listed(schools) or 'none'}.")
+
+
+def _other_org(client, wanted: str):
+    """(type, org) when the SIS has an org `wanted` that is not a school; None otherwise or when it will not say."""
+    found = client.get_org(wanted) if wanted.strip() else None
+    return found if found is not None and found[0] in NOT_SCHOOLS else None
+
+
+def _listed(schools) -> str:
+    """The schools' ids in order, the first SCHOOL_LIST_LIMIT of them."""
+    ids = sorted({s.source_id for s in schools}, key=_school_sort_key)
+    return ", ".join(ids[:SCHOOL_LIST_LIMIT]) + (f" and {len(ids) - SCHOOL_LIST_LIMIT} more"
+                                                 if len(ids) > SCHOOL_LIST_LIMIT else "")
 
 
 def _named_otherwise(schools, wanted: str) -> str | None:
@@ -144,7 +168,7 @@ class _Checklist:
     def _school(self, client) -> bool:
         wanted = self.settings.school_id
         try:
-            schools = client.get_schools()
+            schools, others = client.get_orgs()
         except PermissionDenied as exc:
             self.add("school", "denied", exc.problem, self.profile.fix_for("schools", app_name=self.settings.app_name))
             return False
@@ -155,14 +179,14 @@ class _Checklist:
             if school.source_id.lower() == wanted.lower():
                 self.add("school", "ok", f"Found {school.name or 'the school'} ({school.source_id}).")
                 return True
-        mistaken = _named_otherwise(schools, wanted)
+        mistaken = _not_a_school(others.get(wanted.lower()), schools) or _named_otherwise(schools, wanted)
+        if mistaken is None:  # the `schools` listing may leave the district out: ask for the org itself
+            mistaken = _not_a_school(_other_org(client, wanted), schools)
         if mistaken is not None:
             self.add("school", "failed", mistaken, self.profile.school_id_hint)
             return False
-        ids = sorted({s.source_id for s in schools}, key=_school_sort_key)
-        shown = ", ".join(ids[:SCHOOL_LIST_LIMIT]) + (f" and {len(ids) - SCHOOL_LIST_LIMIT} more"
-                                                      if len(ids) > SCHOOL_LIST_LIMIT else "")
-        detail = (f"The School ID {wanted} is not among this SIS's schools: {shown}." if ids
+        shown = _listed(schools)
+        detail = (f"The School ID {wanted} is not among this SIS's schools: {shown}." if shown
                   else f"The School ID {wanted} was not found: the SIS lists no schools.")
         self.add("school", "failed", detail, self.profile.school_id_hint)
         return False

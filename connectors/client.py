@@ -9,22 +9,18 @@ import requests
 
 from . import people
 from .auth import TokenSource, oauth1_signer
-from .errors import AuthenticationFailed, BadResponse, NotFound, PermissionDenied
+from .errors import AuthenticationFailed, BadResponse, ConnectorError, NotFound, PermissionDenied
 from .expiry import refused_hint
-from .imsx import describe_body, mentions
+from .imsx import describe_body, load_json, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_one, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
 from .redact import Redactor
-from .records import PersonRecord, RecordProblem, SchoolRecord, normalise_school
+from .records import NOT_SCHOOLS, PersonRecord, RecordProblem, SchoolRecord, normalise_school
 from .secret_reuse import credential_origins, stay_on_origins
 from .settings import ConnectionSettings
 from .transport import MAX_BODY_SECONDS, MAX_PAGE_BYTES, Reply, Transport
 
-# OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
-# Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
-# without a type is kept.
-NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 USER_AGENT = "RosteringPortal/0.1 (OneRoster 1.1 and 1.2 client)"
 
 
@@ -71,6 +67,13 @@ class OneRosterClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def bound_waits(self, deadline: float, keepalive=None) -> None:
+        """No wait the SIS asks for may end after the run's `deadline` (on the client's clock): such a wait fails at
+        once. `keepalive` runs between slices of a long wait (a Retry-After of minutes) so the run's lock and
+        heartbeat stay fresh. Requests are not cut short by it: the run stops a slow read itself, saying so."""
+        self.transport.wait_deadline = deadline
+        self.transport.keepalive = keepalive
 
     def authenticate(self) -> None:
         """Get a token now (OAuth 2.0); a no-op for OAuth 1.0a, which signs each request."""
@@ -193,16 +196,38 @@ class OneRosterClient:
         """Every school the SIS exposes; records without a sourcedId, and orgs its `schools` listing sends that
         say they are something else (a district, department, local, state or national org), are skipped: shown,
         they were offered as schools to map, and a district's id passed the connection test's "School found"."""
-        schools = []
+        return self.get_orgs()[0]
+
+    def get_orgs(self) -> tuple[list[SchoolRecord], dict[str, tuple[str, SchoolRecord]]]:
+        """(get_schools' schools, the other orgs the `schools` listing sent: lower-cased sourcedId -> (their type,
+        the org)), so that a School ID naming the district can be told apart from a mistyped one."""
+        schools, others = [], {}
         for page in self.iter_pages("schools"):
             for raw in page:
-                if isinstance(raw, dict) and str(raw.get("type") or "").strip().lower() in NOT_SCHOOLS:
-                    continue
+                kind = str(raw.get("type") or "").strip().lower() if isinstance(raw, dict) else ""
                 try:
-                    schools.append(normalise_school(raw))
+                    org = normalise_school(raw)
                 except BadResponse:
                     continue
-        return schools
+                if kind in NOT_SCHOOLS:
+                    others[org.source_id.lower()] = (kind, org)
+                else:
+                    schools.append(org)
+        return schools, others
+
+    def get_org(self, source_id: str) -> tuple[str, SchoolRecord] | None:
+        """(its lower-cased type, the org) from `orgs/{id}`, or None when the SIS has no such org or will not say:
+        a School ID that is the district's org is not in the `schools` listing, so only this tells it apart."""
+        try:
+            reply = self.get(self.url_for(f"orgs/{quote(source_id, safe='')}"))
+            payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
+        except (ConnectorError, UnicodeDecodeError, ValueError):
+            return None
+        raw = payload.get("org") if isinstance(payload, dict) else None
+        try:
+            return str(raw.get("type") or "").strip().lower(), normalise_school(raw)
+        except (AttributeError, BadResponse):
+            return None
 
     def get_user(self, source_id: str) -> dict | None:
         """One user as the SIS holds it now, or None when it has no such user (HTTP 404 or 410).

@@ -10,6 +10,7 @@ from .packed import GS, pack_record
 from .records import map_role, normalise_user, raw_role, routing_ids
 
 PERSON, UNREADABLE, NOT_A_RECORD, AT_ORGS = "", "u", "x", "o"  # a head's kind
+UNKNOWN_ROLE = "?"  # an AT_ORGS head's role at an org where the SIS gives one the portal does not map
 # AT_ORGS: a 1.2 person whose role differs by org; the head's sixth value maps each such org (lower case) to the role
 # held there (None: none the portal syncs, or none in effect), so the night files them by the role at each school.
 
@@ -62,9 +63,9 @@ def _unreadable(raw, step_roles: frozenset[str], parents: bool) -> tuple | None:
 
 def _at_orgs(raw: dict, person, step_roles: frozenset[str], parents: bool) -> tuple | None:
     """The head of a person whose roles differ by org, or None when no role of theirs is one this listing files."""
-    at = {org.lower(): map_role(role) if role else None for org, role in person.org_roles}
+    at = {org.lower(): (map_role(role) or UNKNOWN_ROLE) if role else None for org, role in person.org_roles}
     held = {person.role, *at.values()} - {None}
-    if not any(r in step_roles and (r != "parent" or parents) for r in held):
+    if not any(r in step_roles and (r != "parent" or parents) for r in held) and UNKNOWN_ROLE not in held:
         return None
     sid = raw["sourcedId"]
     return (AT_ORGS, person.role, person.school_ids, person.agent_ids, sid if sid.__class__ is str else str(sid), at)

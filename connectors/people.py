@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from .errors import BadResponse, NotFound, PermissionDenied
 from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt, map_role,
-                      normalise_user, org_ids, raw_role)
+                      normalise_user, org_ids, raw_role, role_unknown_at, unknown_role_here)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
@@ -115,10 +115,15 @@ def _first_page(client, path: str, filter: str | None, params: dict | None):
 
 
 def unfiltered_notice(step: Step, listing: Listing) -> RosterNotice:
-    who = WHO.get(next(iter(step.roles)), "People")
-    return RosterNotice("listing", f"{who} were all read from the SIS's {listing.path} listing, not only those "
+    return read_in_full(step.roles, listing.path, listing.unfiltered)
+
+
+def read_in_full(roles, path: str, why: str) -> RosterNotice:
+    """The run's notice that `path` was read without the delta filter (`why`: the SIS's refusal)."""
+    who = WHO.get(next(iter(roles)), "People") if len(roles) == 1 else "People"
+    return RosterNotice("listing", f"{who} were all read from the SIS's {path} listing, not only those "
                                    f"changed since the last sync, because the SIS refused the delta filter "
-                                   f"({listing.unfiltered}). Nobody was left out; as in any delta sync, nobody was "
+                                   f"({why}). Nobody was left out; as in any delta sync, nobody was "
                                    "archived for being absent.")
 
 
@@ -207,6 +212,10 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     flt = since_filter(since)
     steps = listings_for(school_id, roles)
     client.authenticate()  # the token says which scopes were granted before any listing is chosen
+    # Dates after the read's start (an offset-less local time east of UTC read as UTC, a fast SIS clock) count as
+    # this instant, so the next delta mark (the latest date, less the overlap) never passes our own clock: dated
+    # at each listing's start, a read of more than an hour could skip changes made during its first listings.
+    started = datetime.now(timezone.utc)
     for step in steps:
         listing = open_for_school(client, step, school_id, filter=flt)
         if listing.passed_over:
@@ -214,7 +223,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         if listing.unfiltered:
             yield [unfiltered_notice(step, listing)]
         listed = kept = strays = 0
-        dates = DateCheck(datetime.now(timezone.utc))
+        dates = DateCheck(started)
         for number, page in enumerate(listing.pages(), start=1):
             if listing.scoped:
                 size = len(page)
@@ -236,6 +245,16 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
             raise NotFound(f"None of the {listed} people in the SIS's {listing.path} listing are {who} of school "
                            f"{school_id}, so the sync stopped instead of treating all of this school's {who} as "
                            f"gone. Check the School ID, and that this client may read {who}.", url=listing.path)
+
+
+def unknown_role_problem(person: PersonRecord, school_id: str, seen: set[str]) -> RecordProblem | None:
+    """This school's issue for a person whose role here is one the portal does not map (once per read), None when
+    they simply hold no role in effect here. Their other schools sync them with the role they hold there."""
+    sis_role = role_unknown_at(person, school_id)
+    if not sis_role or person.source_id in seen:
+        return None
+    seen.add(person.source_id)
+    return RecordProblem(person.source_id, unknown_role_here(person, sis_role), "")
 
 
 def school_page(page: list, roles: frozenset[str], school_id: str, *, scoped: bool, seen: set[str],
@@ -313,9 +332,10 @@ def _person_or_problem(raw, wanted: frozenset[str], school_id: str, scoped: bool
 
 def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: bool, seen: set[str]):
     if person.org_roles:  # 1.2 roles that differ by org: this school gets the role held at this org
-        person = at_school(person, school_id)
-        if person is None:
-            return None
+        here = at_school(person, school_id)
+        if here is None:
+            return unknown_role_problem(person, school_id, seen)
+        person = here
     if person.role not in wanted:
         return None
     if not scoped and person.role != "parent" and not in_school(person.school_ids, school_id):

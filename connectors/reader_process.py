@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -74,8 +75,10 @@ class ReaderProcess:
         return self
 
     def messages(self, idle: Callable[[], None]) -> Iterator[tuple]:
-        """("page", records, payloads, heads) per page (connectors.district_read.read_page's), in order, until the read is complete. `idle` runs every
-        IDLE_SECONDS while the child is quiet (it may raise to give up). Raises ReadFailed or ReaderStopped."""
+        """("page", records, payloads, heads) per page (connectors.district_read.read_page's), in order, and
+        ("unfiltered", roles, path, why) before the pages of a listing read without the delta filter, until the read
+        is complete. `idle` runs every IDLE_SECONDS while the child is quiet (it may raise to give up). Raises
+        ReadFailed or ReaderStopped."""
         conn = self._from_child
         while True:
             while not conn.poll(IDLE_SECONDS):
@@ -88,6 +91,8 @@ class ReaderProcess:
             if kind == "page":
                 self.requests = message[2]
                 yield message[0], message[1], message[3], message[4]
+            elif kind == "unfiltered":  # (kind, the step's roles, the listing's path, why it was read in full)
+                yield message
             elif kind == "done":
                 self.requests = message[1]
                 return
@@ -133,9 +138,13 @@ def main(argv: list[str]) -> int:
     try:
         with OneRosterClient(spec["settings"], policy=spec["policy"], redactor=redactor,
                              **spec.get("client", {})) as client:
+            if spec.get("seconds_left") is not None:  # the night's time limit, as time left: clocks differ by process
+                client.bound_waits(time.monotonic() + spec["seconds_left"])
             client.authenticate()
             for step in spec["steps"]:
                 listing = open_listing(client, step, filter=spec["filter"])
+                if listing.unfiltered:  # read in full: each school of the night says so, as its own sync does
+                    send(pickle.dumps(("unfiltered", step.roles, listing.path, listing.unfiltered)))
                 for page in read_ahead(listing.pages()):
                     payloads, heads = read_page(page, step.roles, spec["parents"])
                     send(pickle.dumps(("page", len(page), client.request_count, payloads, heads), protocol=5))

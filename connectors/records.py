@@ -30,9 +30,16 @@ ROLE_MAP = {
     "relative": "parent",
 }
 ROLES = ("student", "teacher", "staff", "school_admin", "parent")
+# ROLE_MAP's roles as OneRoster spells them, for messages that say which roles the portal knows.
+KNOWN_ROLES = ("student, teacher, aide, proctor, counselor, administrator, principal, siteAdministrator, "
+               "districtAdministrator, systemAdministrator, parent, guardian, relative")
 # Which of a person's roles at one org counts when none there is primary: the most privileged in the portal.
 RANK = {"school_admin": 5, "teacher": 4, "staff": 3, "student": 2, "parent": 1}
 _LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
+# OneRoster org types other than school (the orgType vocabulary of 1.1 and 1.2, as listed on Microsoft's School
+# Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
+# without a type is kept. Taken as a school, such an org has every user of the district (or more) as its people.
+NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 
 
 class PersonRecord(NamedTuple):
@@ -204,17 +211,18 @@ def parse_datetime(value) -> datetime | None:
 
 
 def raw_role(raw: dict) -> str:
-    """The SIS's role string: 1.1 `role`, else the primary (or first) entry of 1.2 `roles[]`."""
+    """The SIS's role string: 1.1 `role`, else of 1.2 `roles[]` the primary (or first) entry whose role the portal
+    maps, else the primary (or first) entry (as _roles_12 picks the person's role)."""
     role = _text(raw.get("role"))
     if role:
         return role
     roles = raw.get("roles")
     if isinstance(roles, list):
-        entries = [r for r in roles if isinstance(r, dict)]
+        entries = [r for r in roles if isinstance(r, dict) and _text(r.get("role"))]
         primary = [r for r in entries if _text(r.get("roleType")).lower() == "primary"]
-        for entry in primary + entries:
-            if _text(entry.get("role")):
-                return _text(entry.get("role"))
+        ordered = primary + entries
+        for entry in [r for r in ordered if _text(r.get("role")).lower() in ROLE_MAP] + ordered:
+            return _text(entry.get("role"))
     return ""
 
 
@@ -265,8 +273,7 @@ def normalise_user(raw: dict) -> PersonRecord:
     role = ROLE_MAP.get(sis_role.lower())  # map_role; sis_role is stripped already
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
-        raise BadResponse(f"User {source_id} has {shown}; expected one of "
-                          "student, teacher, aide, proctor, administrator, parent, guardian, relative.")
+        raise BadResponse(f"User {source_id} has {shown}; expected one of {KNOWN_ROLES}.")
     v = get("givenName")
     given = v.strip() if v.__class__ is str else _text(v)
     v = get("familyName")
@@ -354,7 +361,10 @@ def _roles_12(roles) -> tuple[str, tuple[tuple[str, str], ...]]:
         entries.append((in_effect(entry.get("beginDate"), entry.get("endDate"), today),
                         _text(entry.get("roleType")).lower() == "primary", role, org[0] if org else ""))
     live = [e for e in entries if e[0]] or entries
-    person = next((e[2] for e in live if e[1]), live[0][2] if live else "")
+    # A role the portal does not map (say "janitor") as the person's own role would refuse them everywhere: their
+    # known role is theirs, and the org of the other is reported there (connectors.people.unknown_role_problem).
+    pick = [e for e in live if e[2].lower() in ROLE_MAP] or live
+    person = next((e[2] for e in pick if e[1]), pick[0][2] if pick else "")
     at: dict[str, list] = {}
     for entry in entries:
         if entry[3]:
@@ -394,6 +404,23 @@ def at_school(person: PersonRecord, school_id: str) -> PersonRecord | None:
             role = ROLE_MAP.get(sis_role.lower()) if sis_role else None
             return person._replace(role=role, sis_role=sis_role) if role else None
     return person
+
+
+def role_unknown_at(person: PersonRecord, school_id: str) -> str:
+    """The SIS role the person holds at this org when the portal does not map it ("" when it does, or none)."""
+    wanted = school_id.lower()
+    for org, sis_role in person.org_roles:
+        if org.lower() == wanted:
+            return sis_role if sis_role and sis_role.lower() not in ROLE_MAP else ""
+    return ""
+
+
+def unknown_role_here(person: PersonRecord, sis_role: str) -> str:
+    """A school's issue for a person whose role at that school is `sis_role`, which the portal does not map."""
+    name = f"{person.given_name} {person.family_name}".strip()
+    return (f"{name} ({person.source_id}) was not synced at this school: the SIS gives them the role '{sis_role}' "
+            f"here, which the portal does not know. Their other schools are not affected. In the SIS, give them one "
+            f"of the roles {KNOWN_ROLES} at this school, then sync again.")
 
 
 def org_ids(raw: dict) -> tuple[str, ...]:

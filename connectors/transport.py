@@ -15,7 +15,12 @@ from .imsx import describe_body
 from .redact import Redactor
 
 MAX_PAGE_BYTES = 50 * 1024 * 1024
-RETRY_AFTER_CAP = 60.0
+# Retry-After (delay-seconds or an HTTP-date; developer.mozilla.org/docs/Web/HTTP/Headers/Retry-After, RFC 9110
+# "field.retry-after") is honoured on 429 and 5xx up to this; cut to 60 s, a SIS asking for 3 minutes was hit
+# again too early, refused again, and the night failed. A longer ask fails the run at once, readably.
+RETRY_AFTER_MAX = 240.0
+# A long wait is slept in slices with `keepalive` between them (the job renews its lock and heartbeat there).
+WAIT_SLICE = 20.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 # Each back-off is drawn between half and all of its step ("equal jitter"): ClassLink "strongly recommends
@@ -75,8 +80,11 @@ class Transport:
 
     def __init__(self, session: requests.Session, *, timeout=(5, 30), max_retries=4, sleep=time.sleep,
                  max_bytes=MAX_PAGE_BYTES, deadline: float | None = None, clock=time.monotonic,
-                 redactor: Redactor | None = None, max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random):
+                 redactor: Redactor | None = None, max_body_seconds: float = MAX_BODY_SECONDS, jitter=random.random,
+                 keepalive=None):
         self.session = session
+        self.keepalive = keepalive  # called between slices of a long wait; may raise to give up
+        self.wait_deadline: float | None = None  # no wait may end after this (a run's time limit); requests may
         self.jitter = jitter
         self.max_body_seconds = max_body_seconds
         self.redactor = redactor or Redactor()  # masks credentials an SIS echoes, before any text is cut short
@@ -97,19 +105,43 @@ class Transport:
                                       "it may be overloaded. Try again later.", url=public_url(url))
         return remaining
 
-    def _wait(self, delay: float, url: str) -> None:
+    def _wait(self, delay: float, url: str, asked: Reply | None = None) -> None:
+        """Sleep `delay` (in slices, keeping the job alive), unless it would end past the deadline. `asked`: the
+        reply whose Retry-After set the delay, named in the message."""
         remaining = self._remaining(url)
+        if self.wait_deadline is not None:
+            left = self.wait_deadline - self.clock()
+            remaining = left if remaining is None else min(remaining, left)
         if remaining is not None and delay >= remaining:
+            if asked is not None:
+                left = _duration(max(0.0, remaining))
+                raise ProviderUnavailable(f"{_asked_to_wait(asked, delay)}, but this must finish within {left} from "
+                                          f"now, so the portal stopped. {_RATE_LIMIT_HINT}",
+                                          status=asked.status, url=asked.shown_url)
             raise ProviderUnavailable(f"Timed out: the SIS asked us to wait longer than the time left ({public_url(url)}). "
                                       "Try again later.", url=public_url(url))
-        self.sleep(delay)
+        while delay > 0:
+            step = min(delay, WAIT_SLICE) if self.keepalive else delay
+            self.sleep(step)
+            delay -= step
+            if self.keepalive:
+                self.keepalive()
+
+    def _asked_delay(self, reply: Reply) -> float | None:
+        """The reply's Retry-After in seconds (None without one); raises when it is longer than the portal waits."""
+        wait = retry_after_seconds(reply.headers.get("Retry-After"))
+        if wait is not None and wait > RETRY_AFTER_MAX:
+            raise ProviderUnavailable(f"{_asked_to_wait(reply, wait)}, longer than the {_duration(RETRY_AFTER_MAX)} "
+                                      f"the portal waits, so it stopped. {_RATE_LIMIT_HINT}",
+                                      status=reply.status, url=reply.shown_url)
+        return wait
 
     def send(self, method: str, url: str, **kwargs) -> Reply:
         """One logical request; returns any non-retryable reply, raises after the retries run out."""
-        failure = ""
+        failure, asked = "", None
         for attempt in range(self.max_retries + 1):
             if attempt:
-                self._wait(delay, url)
+                self._wait(delay, url, asked)
             remaining = self._remaining(url)
             timeout = self.timeout if remaining is None else tuple(min(t, remaining) for t in self.timeout)
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * (0.5 + 0.5 * self.jitter())
@@ -147,14 +179,10 @@ class Transport:
                 raise BadResponse(f"The SIS's answer from {public_url(url)} could not be read "
                                   f"({type(exc).__name__}); ask the SIS vendor to check this endpoint.",
                                   url=public_url(url)) from None
-            if reply.status == 429:
-                wait = retry_after_seconds(reply.headers.get("Retry-After"))
-                delay = min(RETRY_AFTER_CAP, wait) if wait is not None else delay
-                failure = "busy"
-                last = reply
-                continue
-            if reply.status >= 500 and reply.status != 501:
-                failure = "error"
+            if reply.status == 429 or (reply.status >= 500 and reply.status != 501):
+                wait = self._asked_delay(reply)
+                delay, asked = (wait, reply) if wait is not None else (delay, None)
+                failure = "busy" if reply.status == 429 else "error"
                 last = reply
                 continue
             return reply
@@ -253,6 +281,27 @@ class _Watchdog:
             self.done = True
         self.timer.cancel()
         return self.fired
+
+
+_RATE_LIMIT_HINT = ("Try again later; if it keeps happening, ask the SIS vendor about the rate limits for this "
+                    "client.")
+
+
+def _asked_to_wait(reply: Reply, seconds: float) -> str:
+    said = "'too busy' (HTTP 429" if reply.status == 429 else f"unavailable (HTTP {reply.status}"
+    return f"The SIS answered {said} on {reply.shown_url}) and asked the portal to wait {_duration(seconds)} " \
+           "before trying again"
+
+
+def _duration(seconds: float) -> str:
+    """Plain words for a wait: "45 seconds", "3 minutes", "2 hours"."""
+    whole = max(1, round(seconds))
+    if whole < 120:
+        return f"{whole} second{'' if whole == 1 else 's'}"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{round(minutes / 60):,} hours"
 
 
 def _dropped(exc: Exception) -> bool:

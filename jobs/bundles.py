@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from connectors.csvbundle import BundleInvalid, BundleRefused, Report, open_bundle
+from connectors.csvbundle.reader import NOT_A_SCHOOL_FIX
 from store.db import db
 from store.models import RosterBundle, School, SyncRun
 
@@ -99,6 +100,9 @@ def _school_listed(csv_bundle, sis_school_id: str) -> bool:
 
 def _check_school(csv_bundle, sis_school_id: str, report: Report) -> None:
     """The school this connection syncs must be one of orgs.csv's schools."""
+    if wrong := csv_bundle.not_a_school(sis_school_id):
+        report.error("orgs.csv", 0, "type", wrong, NOT_A_SCHOOL_FIX)
+        return
     if _school_listed(csv_bundle, sis_school_id):
         return
     school_id = school_for(csv_bundle, sis_school_id)

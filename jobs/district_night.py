@@ -18,10 +18,10 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from connectors.district_read import AT_ORGS, NOT_A_RECORD
+from connectors.district_read import AT_ORGS, NOT_A_RECORD, UNKNOWN_ROLE
 from connectors.errors import ConnectorError
 from connectors.packed import FS, GS, RS
-from connectors.people import Step, since_filter
+from connectors.people import Step, read_in_full, since_filter
 from connectors.reader_process import ReaderProcess, ReaderStopped
 from connectors.records import ROLES
 from connectors.redact import Redactor
@@ -34,7 +34,8 @@ from .fetch import fetch_steps
 from .locks import LockLost, SchoolLock
 from .outbound import outbound_policy
 from .runs import JOB_TIMEOUT_MARGIN, NOTHING_CHANGED, SyncAlreadyRunning, create_run, finish_run, unforeseen
-from .spool import PARENTS, SpooledPages, SpoolWriter, delete_spool, reclaim_spool, refile_parents, step_of
+from .spool import (NOTICE, PARENTS, SpooledPages, SpoolWriter, delete_spool, reclaim_spool, refile_parents,
+                    step_of)
 from .sync import SyncRefused, choose_since, run_sync, too_slow_message
 
 log = logging.getLogger(__name__)
@@ -263,10 +264,15 @@ def _read(night_id, members, since, lock) -> None:
 
     delete_spool(night_id, everything=True)  # a redelivered job starts from an empty spool
     spec = {"settings": settings, "policy": outbound_policy(), "steps": district_steps(members),
-            "filter": since_filter(since), "parents": bool(router.want_parents), "client": READER_CLIENT}
+            "filter": since_filter(since), "parents": bool(router.want_parents), "client": READER_CLIENT,
+            "seconds_left": deadline - time.monotonic()}  # a wait the SIS asks for must end before the deadline
     try:
         with ReaderProcess(spec) as reader:
-            for _, records, payloads, heads in reader.messages(idle=on_time):
+            for message in reader.messages(idle=on_time):
+                if message[0] == "unfiltered":
+                    router.read_in_full(*message[1:])
+                    continue
+                _, records, payloads, heads = message
                 router.file(payloads, heads, records)
                 pages += 1
                 on_time()
@@ -362,6 +368,17 @@ class Router:
             self._targets[key] = found
         return found
 
+    def read_in_full(self, roles: frozenset[str], path: str, why: str) -> None:
+        """The SIS refused the delta filter on `path`, so it was read whole: each school that reads any of `roles`
+        from it gets the notice its own sync would give (connectors.people.read_in_full), once per listing."""
+        for member in self.members:
+            concerned = member.roles & roles
+            if not concerned:
+                continue
+            notice = read_in_full(concerned, path, why)
+            first = min(concerned - {"parent"} or concerned, key=ROLES.index)
+            self.writer.add(member.school_id, ROLE_STEP[first], NOTICE + notice.message)
+
     def _file_at_orgs(self, head: tuple, text: str) -> None:
         """A 1.2 person whose role differs by org: each school of their orgs files them by the role held there."""
         _, role, orgs, agents, sid, at = head
@@ -371,6 +388,10 @@ class Router:
         targets, bits = {}, 0
         for org in orgs:
             here = at.get(org.lower(), role)
+            if here == UNKNOWN_ROLE:  # filed so that the school's run reports it (connectors.people._keep)
+                for member in self.by_sis.get(org.lower(), ()):
+                    targets.setdefault(member.school_id, self.first_step[member.school_id])
+                continue
             if here is None or here == "parent":
                 continue
             for member in self.by_sis.get(org.lower(), ()):

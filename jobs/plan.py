@@ -204,6 +204,8 @@ class Planner:
         self.rekeys = RekeyBook(directory, by_match=options.full and options.version_moved)
         self.late_issues: list[Issue] = []  # found when the re-keys are settled, after the last page
         self._contacts = options.compare_parents  # read once: a property call per record added up
+        # A broken record in two listings of one run (fetch_roster reads each step's listings on its own) is one issue
+        self._problems: set[int] = set()
 
     def add_page(self, page: list | PersonColumns) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress. A page of columns
@@ -240,6 +242,10 @@ class Planner:
         if problem.source_id:
             self.seen.add(hash(problem.source_id))
             self.directory.rostered.pop(problem.source_id, None)
+        key = hash((problem.source_id, problem.message))
+        if key in self._problems:
+            return
+        self._problems.add(key)
         # The message stays plain words; the raw record is kept apart, for the run page's "details" disclosure only.
         issues.append((problem.source_id, "bad_record", problem.message, problem.raw_excerpt))
 

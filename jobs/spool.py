@@ -27,7 +27,7 @@ from datetime import datetime
 
 from connectors.packed import FS, PS, RS, pack_record  # noqa: F401 - pack_record: the spool's format, here too
 from connectors.people import WHO, DateCheck, Normalised, school_page
-from connectors.records import PersonRecord
+from connectors.records import PersonRecord, RosterNotice
 from store.db import db
 from store.models import RosterConnection, SourceNight, SourceNightRun, SpoolRecord, SyncRun
 
@@ -50,6 +50,7 @@ NOBODY_OF_SCHOOL = ("None of the {read:,} records tonight's read of the district
                     "school's SIS School ID in its mapping on the source's page (testing the source lists the SIS's "
                     "schools), and that the source's client may read {who}.")
 PARENTS = None  # school_id of parents not yet routed to the schools whose students they are agents of
+NOTICE = "N"  # a payload that is a notice for the school's run (a listing read in full), not a record
 
 
 _TUPLES = (9, 13, 14)  # grades, orgs, agents: the payload fields that hold lists
@@ -90,6 +91,9 @@ def school_records(payloads: list[str], roles: frozenset[str], school_id: str, s
     wanted = school_id.lower()
     out: list = []
     for payload in payloads:
+        if payload[0] == NOTICE:
+            out.append(RosterNotice("listing", payload[1:]))
+            continue
         if payload[0] != "P":
             out += school_page([unpack_record(payload)], roles, school_id, scoped=False, seen=seen, dates=dates)
             continue
@@ -306,7 +310,7 @@ class SpooledPages:
         return self._since
 
     @contextmanager
-    def open(self, job, redactor) -> Iterator[Iterator[tuple[str, list]]]:
+    def open(self, job, redactor, **_waits) -> Iterator[Iterator[tuple[str, list]]]:
         filed = db.session.scalar(db.select(SourceNightRun).filter_by(night_id=self.night_id, run_id=job.run_id))
         wanted = set(job.options.roles) | ({"parent"} if job.options.parents else set())
         if filed is None or filed.sis_school_id != job.settings.school_id or \

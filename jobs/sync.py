@@ -138,10 +138,14 @@ class RosterPages:
         return choose_since(conn, run, now)
 
     @contextmanager
-    def open(self, job: "Prepared", redactor: Redactor) -> Iterator[Iterator[tuple[str, list]]]:
-        """(phase, page) for every page the run needs; raising means the fetch is incomplete."""
+    def open(self, job: "Prepared", redactor: Redactor, *, deadline: float | None = None,
+             keepalive: Callable[[], None] | None = None) -> Iterator[Iterator[tuple[str, list]]]:
+        """(phase, page) for every page the run needs; raising means the fetch is incomplete. A wait the SIS asks
+        for ends before `deadline` (time.monotonic) or fails the run, and calls `keepalive` meanwhile."""
         options = job.options
         with self.client_factory(job.settings) as client:
+            if deadline is not None:
+                client.bound_waits(deadline, keepalive)
             redactor.include(client.redactor)  # the tokens it obtains are masked in what the run stores
             self._client = client
             try:
@@ -165,7 +169,7 @@ class BundlePages(RosterPages):
         return None  # a bundle is read whole; bulk or delta is the manifest's to say
 
     @contextmanager
-    def open(self, job: "Prepared", redactor: Redactor) -> Iterator[Iterator[tuple[str, list]]]:
+    def open(self, job: "Prepared", redactor: Redactor, **_waits) -> Iterator[Iterator[tuple[str, list]]]:
         options = job.options
         with bundle_pages(job.bundle_path, job.sis_school_id, options.roles, parents=options.parents) as roster:
             yield roster
@@ -186,8 +190,13 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
     people = _early_writer(job, fields)
     limit = current_app.config["SYNC_MAX_MINUTES"]
     deadline = time.monotonic() + limit * 60
+
+    def keepalive() -> None:  # every slice of a long wait the SIS asked for (20 s): no page renews them meanwhile
+        lock.renew()
+        progress.write()
+
     try:
-        with pages.open(job, redactor) as roster, quiet_gc():
+        with pages.open(job, redactor, deadline=deadline, keepalive=keepalive) as roster, quiet_gc():
             for phase, page in roster:
                 issues = planner.add_page(page)
                 progress.page(phase, _live_counts(planner), issues)

@@ -95,6 +95,9 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
         stream.close()
     for user, role in ended.items():
         roles.setdefault(user, (role, ()))  # a role, so the user is no "no role" problem, and no school's
+    for user, rows in several.items():
+        if roles[user][0].lower() not in ROLE_MAP:
+            roles[user] = (_known_role(rows, roles[user][0]), roles[user][1])
     return roles, _differing(roles, several)
 
 
@@ -118,6 +121,14 @@ def _check_dates(report: Report, line: int, user: str, begin: str, end: str, dat
                            "in the form the spec asks (YYYY-MM-DD); the role is read as if it had no "
                            f"{column}, so it counts as in effect.", f"Write {column} like 2026-06-30 in the SIS "
                            "export, then send the bundle again.", kind="role-date")
+
+
+def _known_role(rows: list[tuple[str, bool, str]], role: str) -> str:
+    """A role the portal maps in place of `role`, which it does not ("janitor"): as the user's own role it refused
+    them at every school, the one where they teach too. The primary such row, else the first (as records._roles_12
+    picks); `role` when none is known. Its org then differs and reports the unknown role there."""
+    known = [row for row in rows if row[0].lower() in ROLE_MAP]
+    return next((r for r, is_primary, _ in known if is_primary), known[0][0] if known else role)
 
 
 def _precedence(held: tuple) -> tuple:

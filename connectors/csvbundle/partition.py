@@ -7,7 +7,7 @@ it belongs to, so receipt validates the file once and keeps each mapped school's
 """
 from collections.abc import Iterator
 
-from ..records import ROLE_MAP, ROLES, PersonRecord
+from ..records import ROLE_MAP, ROLES, PersonRecord, RecordProblem, unknown_role_here
 from .errors import BundleInvalid
 from .people import UserScan
 
@@ -56,7 +56,7 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
                     out[school].append(item)
             elif by_org and item.source_id in by_org:
                 for school, person in _at_schools(item, by_org[item.source_id], by_lower):
-                    if person.role in roles[school]:
+                    if type(person) is RecordProblem or person.role in roles[school]:
                         out[school].append(person)
             else:
                 for school in {by_lower.get(org.lower()) for org in item[_SCHOOLS]} - {None}:
@@ -67,8 +67,9 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
         raise BundleInvalid(bundle.report)
 
 
-def _at_schools(person: PersonRecord, pairs: tuple, by_lower: dict) -> Iterator[tuple[str, PersonRecord]]:
-    """(school, the person as that school sees them) for each mapped school of the person's orgs."""
+def _at_schools(person: PersonRecord, pairs: tuple, by_lower: dict
+                ) -> Iterator[tuple[str, PersonRecord | RecordProblem]]:
+    """(school, the person as that school sees them, or its issue) for each mapped school of the person's orgs."""
     held = {org.lower(): role for org, role in pairs}
     for school in {by_lower.get(org.lower()) for org in person.school_ids} - {None}:
         sis_role = held.get(school.lower())
@@ -76,3 +77,6 @@ def _at_schools(person: PersonRecord, pairs: tuple, by_lower: dict) -> Iterator[
             yield school, person
         elif (role := ROLE_MAP.get(sis_role.lower())) is not None:
             yield school, person._replace(role=role, sis_role=sis_role)
+        elif sis_role:  # a role the portal does not map, at this school only: its issue, as an API read says
+            yield school, RecordProblem(person.source_id, unknown_role_here(person, sis_role), "roles.csv",
+                                        school_ids=(school,))

@@ -5,7 +5,7 @@ from bisect import bisect_right
 from itertools import accumulate, chain, compress, count, repeat
 from operator import itemgetter, not_
 
-from ..records import ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
+from ..records import KNOWN_ROLES, ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
 from .batch import DISABLED as _DISABLED, KNOWN_ENABLED as _KNOWN_ENABLED, LEAVING as _LEAVING, read_clean, split_ids
 from .report import Report
 from .spool import read_chunks, write_columns
@@ -23,7 +23,7 @@ _first = itemgetter(0)
 SPOOL_CHUNK = 1000
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 18 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
-ROLES_HINT = "student, teacher, aide, proctor, administrator, parent, guardian, relative"
+ROLES_HINT = KNOWN_ROLES  # every role ROLE_MAP reads, 1.2's included
 
 
 def _nothing(role, orgs) -> bool:

@@ -1,13 +1,17 @@
 """A OneRoster CSV bundle as one more roster source: validated while streamed, read as the API reader's records."""
 from collections.abc import Iterator
 
-from ..records import ROLES, PersonRecord, RecordProblem, SchoolRecord
+from ..records import NOT_SCHOOLS, ROLES, PersonRecord, RecordProblem, SchoolRecord
 from .archive import BundleFiles, Limits, base_name
 from .errors import BundleInvalid
 from .manifest import SPEC_FILES, name_unreadable_files, read_manifest
 from .orgs import read_orgs, read_roles
 from .people import UserScan
 from .report import Report
+
+SCHOOLS_SHOWN = 5  # the schools a message names (a district has hundreds)
+NOT_A_SCHOOL_FIX = ("Enter the sourcedId of the school itself (an orgs.csv row of type school) as the School ID on the "
+                    "Rostering page, then send the bundle again.")
 
 
 class CsvBundle:
@@ -80,8 +84,22 @@ class CsvBundle:
         is: a delta's rows change only whom they name, while a bulk users.csv read for a mistyped School ID would
         say that everyone has left."""
         lowered = school_id.lower()
-        trusted = self.orgs_delta and not self.full
+        trusted = self.orgs_delta and not self.full and not self.not_a_school(school_id)
         return bool(school_id) and (trusted or any(s.source_id.lower() == lowered for s in self.schools()))
+
+    def not_a_school(self, school_id: str) -> str:
+        """What is wrong with `school_id` when orgs.csv gives it a type other than school ("" when it does not): a
+        district's org taken as the school gave that school every user of the district."""
+        lowered = school_id.lower()
+        kind, org = next((org for sid, org in self.orgs.items() if sid.lower() == lowered), ("", None))
+        if kind not in NOT_SCHOOLS:
+            return ""
+        schools = self.schools()
+        shown = ", ".join(f"{s.source_id} ({s.name})" for s in schools[:SCHOOLS_SHOWN]) or "none"
+        more = f" and {len(schools) - SCHOOLS_SHOWN} more" if len(schools) > SCHOOLS_SHOWN else ""
+        return (f"The School ID {org.source_id} is {org.name or 'an org'} in orgs.csv, an org of type {kind}, not a "
+                f"school: synced as one, it would get every user of the {kind}. The schools in orgs.csv are: "
+                f"{shown}{more}.")
 
     def schools(self) -> list[SchoolRecord]:
         """The orgs of type school, in file order."""
@@ -113,6 +131,9 @@ class CsvBundle:
         if not self.report.applicable:
             raise BundleInvalid(self.report)
         school_id = next((sid for sid in self.orgs if sid.lower() == school_id.lower()), school_id)
+        if wrong := self.not_a_school(school_id):
+            self.report.error("orgs.csv", 0, "type", wrong, NOT_A_SCHOOL_FIX)
+            raise BundleInvalid(self.report)
         if school_id not in self.orgs and not self.lists_school(school_id):
             schools = ", ".join(f"{s.source_id} ({s.name})" for s in self.schools()[:10]) or "none"
             self.report.error("orgs.csv", 0, "sourcedId", f"The school {school_id} is not in orgs.csv; its schools "

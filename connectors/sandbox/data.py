@@ -224,7 +224,7 @@ class Dataset:
                 role = {"students": "student", "teachers": "teacher"}.get(collection)
                 listing = sorted(
                     sid for sid, u in self.users.items()
-                    if (role is None or u["role"] == role)
+                    if (role is None or u["role"] == role or _holds(u, role, school))
                     and (school is None or any(o["sourcedId"] == school for o in u["orgs"])))
                 dupes = [sid for sid in listing if sid in self.duplicates]
                 if dupes:
@@ -240,3 +240,9 @@ class Dataset:
                 self._bytes.pop((sid, "1.2"), None)
             self._listings.clear()
             self._v12_ids = {}
+
+
+def _holds(user: dict, role: str, school: str | None) -> bool:
+    """A 1.2 role by org (mutations.give_roles) puts the person in that role's listings of that org too, as a SIS
+    lists a teacher of one school whose primary role is another school's."""
+    return any(r["role"] == role and (school is None or r["org"] == school) for r in user.get("roles12", ()))

@@ -47,6 +47,16 @@ def test_wrong_school_id_lists_the_real_ones(aeries):
     assert rows["read:students"].status == "skipped" and rows["read:users"].status == "ok"
 
 
+def test_the_districts_own_org_as_the_school_id_is_named_as_the_district(aeries):
+    """Aeries' district is org "0": typed as the School ID it was only "not among this SIS's schools"."""
+    settings = aeries.settings().__class__(**{**aeries.settings().__dict__, "school_id": "0"})
+    rows = by_key(run_connection_test(settings))
+    assert rows["school"].status == "failed"
+    assert rows["school"].detail == ("The School ID 0 is Sandbox Unified School District in this SIS, an org of type "
+                                     "district, not a school. Enter the ID of the school itself; this SIS's schools "
+                                     "are: 1, 5, 994.")
+
+
 @pytest.mark.parametrize("typed, said", [
     ("sch2", "The School ID sch2 is the identifier of García Middle School in this SIS, not its sourcedId, which "
              "people's records name: enter school-002 as the School ID."),
@@ -137,3 +147,14 @@ def test_a_school_listing_denied_for_scope_names_the_missing_scope(aeries):
     by = by_key(run_connection_test(aeries.settings()))
     assert by["read:teachers"].status == "denied" and by["read:teachers"].fix == SCOPE_FIX
     assert headline(list(by.values())) == "2 checks failed."  # teachers and users; students still pass
+
+
+def test_a_sis_asking_to_wait_longer_than_the_test_may_take_says_so_at_once(aeries):
+    """A Retry-After of a minute against a 20-second test: said at once, not waited out nor 'timed out'."""
+    aeries.set_faults(rate_limit_storm=1, retry_after=60)
+    started = time.monotonic()
+    rows = by_key(run_connection_test(aeries.settings()))
+    assert time.monotonic() - started < 10
+    failed = [row for row in rows.values() if row.status == "failed"]
+    assert failed and "asked the portal to wait 60 seconds before trying again, but this must finish within" in \
+        failed[0].detail and "ask the SIS vendor about the rate limits" in failed[0].detail

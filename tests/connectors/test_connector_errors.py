@@ -39,14 +39,14 @@ def test_429_retry_after_is_honoured_then_succeeds(sleeps):
     assert sleeps == [7.0]
 
 
-def test_retry_after_is_capped(sleeps):
+def test_a_retry_after_of_a_day_fails_at_once_instead_of_waiting(sleeps):
     with responses.RequestsMock() as rsps:
         token(rsps)
         rsps.add(responses.GET, USERS, status=429, headers={"Retry-After": "86400"})
-        rsps.add(responses.GET, USERS, json={"users": []})
         with OneRosterClient(make_settings(), sleep=sleeps) as client:
-            read(client)
-    assert sleeps == [60.0]
+            with pytest.raises(ProviderUnavailable, match="wait 24 hours"):
+                read(client)
+    assert sleeps == []
 
 
 def test_5xx_and_connection_errors_are_retried_with_growing_backoff(sleeps):
@@ -336,7 +336,12 @@ def test_orgs_a_schools_listing_sends_that_are_not_schools_are_not_offered_as_sc
             {"sourcedId": "st", "name": "State", "type": "state"}]
     with responses.RequestsMock() as rsps:
         token(rsps)
-        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
-        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
+        for _ in range(2):
+            rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": orgs})
+            rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": []})
         with OneRosterClient(make_settings()) as client:
             assert [s.source_id for s in client.get_schools()] == ["994", "5"]
+            schools, others = client.get_orgs()  # the others by type, for Test connection to name them
+        assert [s.source_id for s in schools] == ["994", "5"]
+        assert {sid: (kind, org.name) for sid, (kind, org) in others.items()} == {
+            "0": ("district", "Unified District"), "d-art": ("department", "Art Department"), "st": ("state", "State")}

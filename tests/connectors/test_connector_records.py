@@ -102,3 +102,28 @@ def test_iter_roster_only_fetches_what_the_roles_need():
             assert [p.source_id for page in client.iter_roster("sch1", {"student"}) for p in page] == ["s1"]
     with pytest.raises(ValueError, match="Unknown roles"):
         list(OneRosterClient(make_settings()).iter_roster("sch1", {"janitor"}))
+
+
+def test_dates_after_the_read_started_count_as_its_start_in_every_listing(monkeypatch):
+    """The delta mark is the latest date read: a date ahead of our clock (an offset-less local time east of UTC)
+    counts as the read's start, for the last listing too, which may start long after the first."""
+    import connectors.people as people
+
+    starts = iter([datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc), datetime(2026, 12, 4, 4, 0, tzinfo=timezone.utc)])
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return next(starts)
+
+    monkeypatch.setattr(people, "datetime", Clock)
+    ahead = "2026-12-04T12:00:00"  # 12:00 at UTC+10 is 02:00 UTC; read as UTC, ten hours ahead
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "t"})
+        serve(rsps, "schools/sch1/students", [user("s1", dateLastModified=ahead)])
+        serve(rsps, "schools/sch1/teachers", [user("t1", "teacher", dateLastModified=ahead)])
+        with OneRosterClient(make_settings()) as client:
+            dates = {p.source_id: p.date_last_modified for page in client.iter_roster("sch1", {"student", "teacher"})
+                     for p in page}
+    assert dates == {"s1": datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc),
+                     "t1": datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)}

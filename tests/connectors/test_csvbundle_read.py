@@ -4,9 +4,9 @@ from datetime import datetime, timezone
 import pytest
 
 from connectors.csvbundle import BundleInvalid, open_bundle
-from connectors.records import ROLES, PersonRecord, RecordProblem
+from connectors.records import KNOWN_ROLES, ROLES, PersonRecord, RecordProblem
 
-from csv_helpers import bundle_files, texts, user_row, users, write_dir, write_zip
+from csv_helpers import ORGS, bundle_files, texts, user_row, users, write_dir, write_zip
 
 ALL = set(ROLES)
 
@@ -63,7 +63,8 @@ def test_oneroster_1_2_takes_role_and_orgs_from_roles_csv(tmp_path):
     assert [(i.source_id, i.role, i.sis_role, i.school_ids) for i in items if isinstance(i, PersonRecord)] == [
         ("u1", "staff", "counselor", ("s2", "s1"))]
     assert "users.csv line 3, column role: User x1 has no role in roles.csv; expected one of student, teacher, " \
-           "aide, proctor, administrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
+           "aide, proctor, counselor, administrator, principal, siteAdministrator, districtAdministrator, " \
+           "systemAdministrator, parent, guardian, relative. Give the user one of these roles in the SIS, " \
            "or leave them out of the export." in texts(bundle.report)
     assert "roles.csv, column userSourcedId: roles.csv gives ghost a role, but ghost is not a user in users.csv. " \
            "Add the user to users.csv or remove the role." in texts(bundle.report)
@@ -85,8 +86,7 @@ def test_unusable_rows_become_record_problems_for_the_engine(tmp_path):
     rows = users(user_row("u9", "janitor"), user_row("u8", given="", family=""), user_row("u7", "janitor", org="s2"))
     items, _ = read(write_zip(tmp_path / "b.zip", bundle_files(rows)))
     assert items == [
-        RecordProblem("u9", "User u9 has 'janitor'; expected one of student, teacher, aide, proctor, administrator, "
-                            "parent, guardian, relative.", "users.csv line 2"),
+        RecordProblem("u9", f"User u9 has 'janitor'; expected one of {KNOWN_ROLES}.", "users.csv line 2"),
         RecordProblem("u8", "User u8 (student) has no givenName or familyName.", "users.csv line 3")]
 
 
@@ -97,6 +97,22 @@ def test_a_school_missing_from_orgs_is_named_with_the_schools_there(tmp_path):
     assert str(err.value) == ("The CSV bundle was not applied: orgs.csv, column sourcedId: The school 777 is not in "
                               "orgs.csv; its schools are: s1 (North High), s2 (South High). Check the school's SIS id "
                               "in the settings, or export the bundle that includes this school.")
+
+
+@pytest.mark.parametrize("kind", ["district", "state", "Department"])
+def test_a_school_id_naming_the_district_org_is_refused_saying_which_schools_exist(tmp_path, kind):
+    """Accepted, the "school" was every user naming the district in orgSourcedIds: the whole district's people."""
+    orgs = ORGS.replace(",district,", f",{kind},")
+    rows = users(user_row("u1", org="s1,d1"), user_row("u2", org="s2,d1"))
+    with open_bundle(write_zip(tmp_path / "b.zip", bundle_files(rows, **{"orgs.csv": orgs}))) as bundle:
+        assert not bundle.lists_school("D1")
+        with pytest.raises(BundleInvalid) as err:
+            list(bundle.iter_roster("D1", ALL))
+    assert str(err.value) == (
+        "The CSV bundle was not applied: orgs.csv, column type: The School ID d1 is North District in orgs.csv, an "
+        f"org of type {kind.lower()}, not a school: synced as one, it would get every user of the {kind.lower()}. "
+        "The schools in orgs.csv are: s1 (North High), s2 (South High). Enter the sourcedId of the school itself (an "
+        "orgs.csv row of type school) as the School ID on the Rostering page, then send the bundle again.")
 
 
 def test_schools_lists_orgs_of_type_school(tmp_path):

@@ -1,9 +1,11 @@
 """OneRoster 1.2 CSV: a user with roles at two schools (roles.csv) is each school's with the role held there."""
 from datetime import date, timedelta
 
+import pytest
+
 from connectors.csvbundle import open_bundle
 from connectors.csvbundle.partition import school_pages
-from connectors.records import PersonRecord
+from connectors.records import PersonRecord, RecordProblem
 
 from csv_helpers import bundle_files, users, write_zip
 
@@ -58,3 +60,22 @@ def test_an_ended_or_not_yet_begun_role_does_not_make_the_user_that_schools(tmp_
     path = bundle(tmp_path, f",,t1,primary,teacher,{ahead},,s1", ",,t1,secondary,aide,,,s2")
     assert roster(path, "s1") == [("u1", "student", "student")]  # starts next month
     assert roster(path, "s2") == [("t1", "staff", "aide")]
+
+
+@pytest.mark.parametrize("teacher, janitor", [("primary", "secondary"), ("secondary", "primary")])
+def test_a_role_the_portal_does_not_know_at_one_school_is_that_schools_issue_in_a_district_bundle(tmp_path, teacher,
+                                                                                                    janitor):
+    """Dropped without a word at s2 (a secondary 'janitor'), or refused at s1 too (a primary one)."""
+    path = bundle(tmp_path, f",,t1,{teacher},teacher,,,s1", f",,t1,{janitor},janitor,,,s2")
+    with open_bundle(path) as csv:
+        got = {"s1": [], "s2": []}
+        for pages in school_pages(csv, {"s1": EVERYONE, "s2": EVERYONE}):
+            for school, items in pages.items():
+                got[school] += items
+    assert [(p.source_id, p.role) for p in got["s1"]] == [("t1", "teacher"), ("u1", "student")]
+    (problem,) = got["s2"]
+    assert isinstance(problem, RecordProblem) and problem.source_id == "t1"
+    assert problem.message.startswith("Tara Ng (t1) was not synced at this school: the SIS gives them the role "
+                                      "'janitor' here, which the portal does not know. Their other schools are not "
+                                      "affected. In the SIS, give them one of the roles student, teacher")
+    assert roster(path, "s1") == [("t1", "teacher", "teacher"), ("u1", "student", "student")]  # its own read too

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import BadResponse
-from connectors.records import (_LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids, _role_orgs,
-                                _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role, normalise_user,
-                                parse_datetime, raw_role)
+from connectors.records import (KNOWN_ROLES, _LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids,
+                                _role_orgs, _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role,
+                                normalise_user, parse_datetime, raw_role)
 
 
 def field_by_field(raw) -> PersonRecord:
@@ -23,8 +23,7 @@ def field_by_field(raw) -> PersonRecord:
     role = map_role(sis_role)
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
-        raise BadResponse(f"User {source_id} has {shown}; expected one of "
-                          "student, teacher, aide, proctor, administrator, parent, guardian, relative.")
+        raise BadResponse(f"User {source_id} has {shown}; expected one of {KNOWN_ROLES}.")
     given_name, family = _text(raw.get("givenName")), _text(raw.get("familyName"))
     if not given_name and not family:
         raise BadResponse(f"User {source_id} ({sis_role}) has no givenName or familyName.")

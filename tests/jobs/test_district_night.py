@@ -16,7 +16,7 @@ from sqlalchemy import text as sql
 from store.db import db
 from store.models import Person, SourceNight, SpoolRecord, SyncRun
 from tests.factories import make_district, make_district_manager, make_school, map_school
-from tests.support import (SETTINGS, closed_port, connect, people, sandbox_fixture, sandbox_source, sync,
+from tests.support import (SETTINGS, closed_port, connect, issues, people, sandbox_fixture, sandbox_source, sync,
                            use_mail_server)
 
 sandbox = sandbox_fixture(schools=4, students=240, seed=23, scope="module")
@@ -396,3 +396,30 @@ def test_a_school_mapped_to_a_school_id_the_sis_does_not_list_fails_and_nobody_i
     assert directory(wrong) == before  # nobody archived for being missing from a read that never looked for them
     assert runs[fine.id].status == "succeeded"
     assert db.session.get(SourceNight, night.id).status == "problems"
+
+
+def test_a_night_whose_sis_refuses_the_delta_filter_tells_every_school_it_read_in_full(app, district, sandbox):
+    """The reader fell back to a full read, but only a school's own sync said so: each school of the night read
+    every record of the listing without a word on its run page or report."""
+    source, schools = district
+    first = start_night(source, trigger="cli")
+    work(app)
+    assert db.session.get(SourceNight, first.id).status == "succeeded"
+    sandbox.set_faults(filter_refused=True)
+    try:
+        night = start_night(source)  # nightly: a delta read after the full one
+        work(app)
+    finally:
+        sandbox.clear_faults()
+    night = db.session.get(SourceNight, night.id)
+    assert night.status == "succeeded", night.error_message
+    assert night.since is not None and night.records_read == len(sandbox.data.users)  # asked a delta, read all
+    runs = night_runs(night.id)
+    assert [run.status for run in runs] == ["succeeded"] * MAPPED and not any(run.archived for run in runs)
+    for run in runs:
+        notes = [i.message for i in issues(run) if i.kind == "listing"]
+        assert len(notes) == 1, notes
+        assert notes[0].startswith("People were all read from the SIS's users listing, not only those changed "
+                                   "since the last sync, because the SIS refused the delta filter (HTTP 400 on "
+                                   "users with filter=dateLastModified>")
+        assert "nobody was archived for being absent" in notes[0]

@@ -68,6 +68,22 @@ def test_a_429_storm_mid_paging_fails_every_school_and_changes_nothing(app, chan
     assert "Reading the district's SIS failed, so no school of this night was changed" in night.error_message
 
 
+@pytest.mark.parametrize("retry_after, says", [(600, "asked the portal to wait 10 minutes before trying again, "
+                                                    "longer than the 4 minutes the portal waits"),
+                                              (180, "must finish within")])
+def test_a_sis_asking_for_a_wait_past_the_limits_fails_the_night_at_once(app, changed_since, sandbox, monkeypatch,
+                                                                         retry_after, says):
+    """Longer than 4 minutes, or past the night's time limit (here 1 minute): the reader does not wait at all."""
+    source, schools, before = changed_since
+    monkeypatch.setitem(app.config, "SYNC_MAX_MINUTES", 1)
+    after_pages(monkeypatch, 2, lambda: sandbox.set_faults(rate_limit_storm=1, retry_after=retry_after))
+    started = time.monotonic()
+    night = run_night_now(source)
+    assert time.monotonic() - started < 30
+    assert_nothing_changed(night, schools, before, says=says)
+    assert "ask the SIS vendor about the rate limits" in night.error_message
+
+
 def test_a_time_out_mid_paging_fails_every_school_and_changes_nothing(app, changed_since, sandbox, monkeypatch):
     source, schools, before = changed_since
     monkeypatch.setattr(district_night, "READER_CLIENT", {"max_retries": 1, "timeout": (2, 0.3)})

@@ -12,7 +12,7 @@ from portal.rostering import service
 from store.db import db
 from store.models import Person, SourceNight
 from tests.factories import make_district, make_school, map_school
-from tests.support import SETTINGS, running_sandbox, sandbox_source, sandbox_values, sync
+from tests.support import SETTINGS, issues, running_sandbox, sandbox_source, sandbox_values, sync
 
 V12 = {"oneroster_version": "1.2"}
 
@@ -72,8 +72,8 @@ def test_a_principal_role_that_ended_is_archived_at_that_school_only(app, box):
     assert runs[1].counts()["archived"] == 1
 
 
-def test_a_district_night_gives_each_school_the_role_held_there(app, box):
-    _, sid = two_school_teacher(box)
+def district_night(app, box):
+    """The sandbox's first two schools mapped to one 1.2 source, and its night run on a worker: (a, b, their runs)."""
     place = make_district(timezone="UTC")
     source = sandbox_source(place, box, automatic=True, sync_time="02:00", **V12)
     a, b = make_school(place), make_school(place)
@@ -83,10 +83,62 @@ def test_a_district_night_gives_each_school_the_role_held_there(app, box):
     SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
     night = db.session.get(SourceNight, night.id)
     assert night.status == "succeeded", night.error_message
-    assert [run.status for run in night_runs(night.id)] == ["succeeded", "succeeded"]
+    runs = sorted(night_runs(night.id), key=lambda r: r.school_id)
+    assert [run.status for run in runs] == ["succeeded", "succeeded"]
+    return a, b, runs
+
+
+def test_a_district_night_gives_each_school_the_role_held_there(app, box):
+    _, sid = two_school_teacher(box)
+    a, b, _ = district_night(app, box)
     assert role_of(a, sid) == ("teacher", "active")
     assert role_of(b, sid) == ("school_admin", "active")
 
+
+
+def teacher_and(box, unknown_first: bool) -> tuple[str, str]:
+    """A teacher of the first school who holds the role 'janitor' (not a OneRoster role) at the second; with
+    `unknown_first` the janitor role is the primary one. (their 1.2 id, the SIS school id of the janitor role)"""
+    first, second = box.info["school_ids"][:2]
+    sid = next(s for s, u in sorted(box.data.users.items())
+               if u["role"] == "teacher" and [o["sourcedId"] for o in u["orgs"]] == [first])
+    box.give_roles(sid, [{"roleType": "secondary" if unknown_first else "primary", "role": "teacher", "org": first},
+                         {"roleType": "primary" if unknown_first else "secondary", "role": "janitor", "org": second}])
+    return new_id(sid), second
+
+
+def role_issues(run) -> list[str]:
+    return [i.message for i in issues(run) if i.kind == "bad_record"]
+
+
+def assert_janitor_reported(run, sid: str) -> None:
+    (message,) = role_issues(run)
+    assert f"({sid}) was not synced at this school: the SIS gives them the role 'janitor' here, which the portal " \
+           "does not know. Their other schools are not affected. In the SIS, give them one of the roles student, " \
+           "teacher, aide" in message and "at this school, then sync again." in message
+
+
+@pytest.mark.parametrize("unknown_first", [False, True], ids=["secondary", "primary"])
+def test_a_role_the_portal_does_not_know_at_one_school_is_that_schools_issue_and_the_others_sync(app, box,
+                                                                                                   unknown_first):
+    """Dropped silently at that school (secondary), or refused at every school (primary: "has 'janitor'")."""
+    sid, _ = teacher_and(box, unknown_first)
+    a, b = make_school(), make_school()
+    connect_12(a, box, 0)
+    connect_12(b, box, 1)
+    runs = [sync(a), sync(b)]
+    assert [r.status for r in runs] == ["succeeded", "succeeded"], [r.error_message for r in runs]
+    assert role_of(a, sid) == ("teacher", "active") and role_issues(runs[0]) == []
+    assert role_of(b, sid) is None
+    assert_janitor_reported(runs[1], sid)
+
+
+def test_a_district_night_reports_the_unknown_role_at_its_school_only(app, box):
+    sid, _ = teacher_and(box, unknown_first=True)
+    a, b, (run_a, run_b) = district_night(app, box)
+    assert role_of(a, sid) == ("teacher", "active") and role_issues(run_a) == []
+    assert role_of(b, sid) is None
+    assert_janitor_reported(run_b, sid)
 
 
 @pytest.mark.parametrize("org", ["school-2", "odd\x1cid"])  # \x1c separates a pair in the packed line: JSON then

@@ -94,3 +94,29 @@ def test_a_sis_that_refuses_the_delta_filter_is_read_in_full_and_the_night_succe
     notes = [i.message for i in issues(run) if i.kind == "listing"]
     assert notes and all("because the SIS refused the delta filter (HTTP 400 on " in n for n in notes)
     assert "Students were all read from the SIS's schools/" in " ".join(notes)
+
+
+def _edit(sandbox, sid: str, modified: str, **fields) -> None:
+    """The SIS edits a record and stamps it with `modified`, exactly as written."""
+    data = sandbox.data
+    with data.lock:
+        data.users[sid].update(fields, dateLastModified=modified)
+        data.changed([sid])
+
+
+def test_local_times_east_of_utc_without_an_offset_never_push_the_delta_mark_past_the_run(school, sandbox):
+    """A SIS at UTC+10 writing local times without an offset ("2026-12-04T12:10:00" at 02:10 UTC): read as UTC the
+    record is ten hours ahead. Taken as the mark, the next delta would ask only for changes after 11:10 UTC and
+    miss everything the SIS changed in between."""
+    first, second = [p for p in expected_people(sandbox).values() if p.role == "student"][:2]
+    local = (datetime.now(timezone.utc) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    _edit(sandbox, first.source_id, local, givenName="Eastern")
+    run = nightly(school)
+    assert run.status == "succeeded" and not run.full_fetch and run.updated == 1
+    mark = get_connection(school).high_water_mark
+    mark = mark if mark.tzinfo else mark.replace(tzinfo=timezone.utc)
+    assert mark <= run.started_at.replace(tzinfo=timezone.utc) + timedelta(seconds=1)  # our clock, not the SIS's
+    sandbox.rename(second.source_id, given_name="Afterwards")  # a change after that run, dated in UTC
+    later = nightly(school)
+    assert later.status == "succeeded" and not later.full_fetch
+    assert directory(school)[second.source_id].given_name == "Afterwards"

@@ -142,6 +142,21 @@ def test_a_bundle_with_errors_shows_where_and_what_to_do_and_changes_nothing(app
     assert rostered(school) == [] and db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
 
 
+def test_a_school_id_naming_the_district_org_is_refused_on_the_page_and_nobody_is_added(app, client, auth, school):
+    """The district's row of orgs.csv as School ID: accepted, this school got every user of the district."""
+    make_csv_connection(school, sis_school_id="d1")
+    auth.login("owner@csv.example.org")
+    district_wide = users(user_row("u1", org="s1,d1"), user_row("u2", org="s2,d1"))
+    _upload(client, school, ("export.zip", zip_bytes(bundle_files(users_csv=district_wide))))
+    _work(app)
+    assert _latest_bundle(school).status == "invalid"
+    page = text(_page(client, school))
+    assert "The School ID d1 is North District in orgs.csv, an org of type district, not a school" in page
+    assert "The schools in orgs.csv are: s1 (North High), s2 (South High)." in page
+    assert "Enter the sourcedId of the school itself (an orgs.csv row of type school) as the School ID" in page
+    assert rostered(school) == [] and db.session.scalar(db.select(db.func.count(SyncRun.id))) == 0
+
+
 @pytest.mark.parametrize("name, content, says", [
     ("bomb.zip", None, "possible zip bomb"),
     ("evil.zip", None, "points outside the bundle"),
