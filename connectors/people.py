@@ -331,4 +331,19 @@ def look_up(client, source_id: str, school_id: str, roles: frozenset[str]) -> li
     raw = client.get_user(source_id)
     if raw is None:
         return []
+    _check_answer(raw, source_id, client.url_for(f"users/{quote(source_id, safe='')}"))
     return school_page([raw], roles, school_id, scoped=False, seen=set(), dates=DateCheck(datetime.now(timezone.utc)))
+
+
+def _check_answer(raw: dict, source_id: str, shown: str) -> None:
+    """Refuse (BadResponse) a look-up answer that cannot say whether the person left: the record of someone else (a
+    SIS that ignores the id and sends, say, its first user), or a record naming no org at all (a slim record: no
+    org is not another school's). Either would otherwise count as a confirmed leave and archive the person."""
+    given = str(raw.get("sourcedId") or "").strip()
+    if given != source_id:
+        raise BadResponse(f"The SIS answered the look-up of {source_id} ({shown}) with the record of "
+                          f"{excerpt(given, 40) if given else 'no sourcedId'} instead. Ask the SIS vendor why "
+                          "users/{sourcedId} does not return the person asked for.", url=shown)
+    if map_role(raw_role(raw)) != "parent" and not org_ids(raw):
+        raise BadResponse(f"The SIS's record of {source_id} ({shown}) names no school (no orgs), so it cannot say "
+                          "whether they left. Ask the SIS vendor to include orgs in users/{sourcedId}.", url=shown)

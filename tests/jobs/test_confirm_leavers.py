@@ -114,3 +114,66 @@ def test_no_look_up_when_nobody_would_be_archived_for_being_absent(options):
     def no_client():
         raise AssertionError("a client was opened though nobody is to be archived for being absent")
     assert confirm_leavers(planner, no_client, "sch1") == []
+
+
+def test_an_answer_that_cannot_say_the_person_left_keeps_them_and_says_what_the_sis_sent():
+    """Someone else's record (a SIS ignoring the id), a case-changed id, or a record naming no org at all is not a
+    leave: archiving on it removed people who never left."""
+    planner = planner_missing("other", "upper", "bare", present=("here",))
+    slim = {k: v for k, v in sis_user("slim").items() if k != "orgs"}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/other", json={"user": sis_user("first-user")})
+        rsps.add(responses.GET, f"{USERS}/upper", json={"user": sis_user("UPPER")})
+        rsps.add(responses.GET, f"{USERS}/bare", json={"user": sis_user("bare", orgs=[])})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    message = issues[-1][2]
+    assert message.startswith("3 people missing from the SIS's listings could not be looked up one by one (bare, "
+                              "other, upper), so they were kept, not archived")
+    assert "The SIS's record of bare" in message and "names no school (no orgs), so it cannot say whether they " \
+                                                     "left. Ask the SIS vendor to include orgs" in message
+    slim_planner = planner_missing("slim")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/slim", json={"user": slim})
+        issues, archived = confirm(slim_planner)
+    assert archived == set() and "The SIS's record of slim" in issues[-1][2]
+
+
+def test_a_look_up_answered_with_another_persons_record_names_both():
+    planner = planner_missing("other")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/other", json={"user": sis_user("first-user")})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    assert 'The SIS answered the look-up of other (https://sis.example.org/oneroster/ims/oneroster/v1p1/users/other)' \
+           ' with the record of "first-user" instead. Ask the SIS vendor why' in issues[-1][2]
+
+
+@pytest.mark.parametrize("answer", [
+    dict(body="<html><head><title>Sign in</title></head></html>", content_type="text/html"),
+    dict(body='{"user": {"sourcedId": "a",', content_type="application/json"),
+    dict(status=429, headers={"Retry-After": "1"}),
+    dict(json={"user": "a"}), dict(json={"users": [{"sourcedId": "a"}]}),
+], ids=["html", "malformed json", "429", "not a record", "a listing"])
+def test_an_unusable_answer_keeps_the_person(answer):
+    planner = planner_missing("a")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", **answer)
+        issues, archived = confirm(planner)
+    assert archived == set() and "could not be looked up one by one (a), so it was kept" in issues[-1][2]
+
+
+def test_a_look_up_redirected_to_another_host_is_not_followed_and_keeps_the_person():
+    planner = planner_missing("a")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=302, headers={"Location": "https://elsewhere.example.com/u/a"})
+        rsps.add(responses.GET, "https://elsewhere.example.com/u/a", status=404)
+        issues, archived = confirm(planner)
+        assert [c.request.url.split("/")[2] for c in rsps.calls] == ["sis.example.org"] * 2  # the token stayed home
+    assert archived == set()
+    assert "sent the request on to" in issues[-1][2] and "did not follow it" in issues[-1][2]
