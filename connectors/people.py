@@ -341,9 +341,10 @@ def _check_answer(raw: dict, source_id: str, shown: str) -> None:
     org is not another school's). Either would otherwise count as a confirmed leave and archive the person."""
     given = str(raw.get("sourcedId") or "").strip()
     if given != source_id:
-        raise BadResponse(f"The SIS answered the look-up of {source_id} ({shown}) with the record of "
-                          f"{excerpt(given, 40) if given else 'no sourcedId'} instead. Ask the SIS vendor why "
-                          "users/{sourcedId} does not return the person asked for.", url=shown)
+        # the other id is not named: it may be a person of another school of the district
+        raise BadResponse(f"The SIS answered the look-up of {source_id} ({shown}) with "
+                          f"{'the record of someone else' if given else 'a record without a sourcedId'}. Ask the SIS "
+                          "vendor why users/{sourcedId} does not return the person asked for.", url=shown)
     if map_role(raw_role(raw)) != "parent" and not org_ids(raw):
         raise BadResponse(f"The SIS's record of {source_id} ({shown}) names no school (no orgs), so it cannot say "
                           "whether they left. Ask the SIS vendor to include orgs in users/{sourcedId}.", url=shown)

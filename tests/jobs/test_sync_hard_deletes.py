@@ -98,7 +98,7 @@ def is_rostered(sid: str, schools) -> bool:
 
 @pytest.mark.parametrize("answer, said", [
     ("html", 'The SIS returned a web page ("Sign in")'),
-    ("first_user", "with the record of"),
+    ("first_user", "with the record of someone else. Ask the SIS vendor why users/{sourcedId} does not return"),
     ("no_orgs", "names no school (no orgs), so it cannot say whether they left"),
     ("offsite", "which is not an address saved for this connection, so the portal did not follow it"),
 ], ids=["a web page", "another person's record", "a record without orgs", "a redirect to another host"])
