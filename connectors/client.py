@@ -211,7 +211,14 @@ class OneRosterClient:
         www.imsglobal.org/sites/default/files/spec/oneroster/v1p2/rostering-restbinding/
         OneRosterv1p2RosteringService_RESTBindv1p0.html; 1.1 has the same path). The {"user": {...}} envelope and
         404 for an unknown id are what the sandbox serves; no page seen here confirms them word for word. A 404
-        saying the endpoint is unsupported raises NotFound: it says nothing about the person."""
+        saying the endpoint is unsupported raises NotFound: it says nothing about the person.
+
+        An id of only dots cannot be asked for: "users/.." is a dot segment that requests (urllib3) removes, %2E
+        included, so the GET would reach another resource and its 404 would read as a leave."""
+        if not source_id.strip("."):
+            raise BadResponse(f"The SIS's sourcedId {source_id!r} is only dots, which no URL can ask for one by one "
+                              "(users/.. means the folder above). Ask the SIS vendor to give this person a real "
+                              "sourcedId.", url=self.url_for("users"))
         try:
             reply = self.get(self.url_for(f"users/{quote(source_id, safe='')}"))
         except NotFound as exc:

@@ -178,3 +178,17 @@ def test_a_look_up_redirected_to_another_host_is_not_followed_and_keeps_the_pers
         assert [c.request.url.split("/")[2] for c in rsps.calls] == ["sis.example.org"] * 2  # the token stayed home
     assert archived == set()
     assert "sent the request on to" in issues[-1][2] and "did not follow it" in issues[-1][2]
+
+
+@pytest.mark.parametrize("sid", [".", ".."])
+def test_an_id_of_only_dots_is_not_looked_up_so_another_resources_404_archives_nobody(sid):
+    # users/.. is sent as .../v1p1/ (requests removes dot segments): its 404 said "no such user" and archived them
+    planner = planner_missing(sid)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{BASE}/ims/oneroster/v1p1/", status=404)
+        rsps.add(responses.GET, f"{USERS}/", status=404)
+        issues, archived = confirm(planner)
+        assert len(rsps.calls) <= 1  # at most the token: nothing is asked under a dot segment
+    assert archived == set()
+    assert f"The SIS's sourcedId '{sid}' is only dots, which no URL can ask for one by one" in issues[-1][2]
