@@ -192,3 +192,19 @@ def test_an_id_of_only_dots_is_not_looked_up_so_another_resources_404_archives_n
         assert len(rsps.calls) <= 1  # at most the token: nothing is asked under a dot segment
     assert archived == set()
     assert f"The SIS's sourcedId '{sid}' is only dots, which no URL can ask for one by one" in issues[-1][2]
+
+
+def test_a_404_web_page_is_not_the_sis_saying_no_such_user():
+    # IIS or a proxy answering for a path the API does not route: each absent person was 'confirmed' as left
+    planner = planner_missing("a", "b")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=404, content_type="text/html",
+                 body="<html><head><title>404 - File or directory not found.</title></head></html>")
+        issues, archived = confirm(planner)
+        assert len(rsps.calls) == 2  # asked once: the rest are not asked either
+    assert archived == {"a", "b"}  # as before look-ups, within the archive guard, and the run says why
+    assert issues[-1][2] == (
+        "The SIS does not offer single-user look-ups, so 2 people missing from its listings count as having left "
+        "without being checked, within the archive guard's limit. The SIS said: The SIS answered "
+        f"{USERS}/a with a web page (HTTP 404), not OneRoster, so its API does not seem to offer users/{{sourcedId}}.")
