@@ -208,3 +208,19 @@ def test_a_404_web_page_is_not_the_sis_saying_no_such_user():
         "The SIS does not offer single-user look-ups, so 2 people missing from its listings count as having left "
         "without being checked, within the archive guard's limit. The SIS said: The SIS answered "
         f"{USERS}/a with a web page (HTTP 404), not OneRoster, so its API does not seem to offer users/{{sourcedId}}.")
+
+
+def test_a_record_naming_only_the_district_is_not_a_leave_but_one_at_another_school_is():
+    planner = planner_missing("itinerant", "moved")
+    schools = [{"sourcedId": sid, "status": "active", "name": sid, "type": "school"} for sid in ("sch1", "sch9")]
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/itinerant", json={"user": sis_user("itinerant", school="dist1")})
+        rsps.add(responses.GET, f"{USERS}/moved", json={"user": sis_user("moved", school="sch9")})
+        rsps.add(responses.GET, f"{BASE}/ims/oneroster/v1p1/schools", json={"orgs": schools})
+        issues, archived = confirm(planner)
+        assert sum("/schools?" in call.request.url and "offset=0" in call.request.url
+                   for call in rsps.calls) == 1  # the SIS's schools read once for both
+    assert archived == {"moved"}
+    assert "The SIS's record of itinerant" in issues[-1][2] and "names none of its schools (only dist1), so it " \
+        "cannot say whether they left this school" in issues[-1][2]
