@@ -141,7 +141,7 @@ def test_an_answer_that_cannot_say_the_person_left_keeps_them_and_says_what_the_
     assert archived == set() and "The SIS's record of slim" in issues[-1][2]
 
 
-def test_a_look_up_answered_with_another_persons_record_names_both():
+def test_a_look_up_answered_with_another_persons_record_says_so_without_naming_it():
     planner = planner_missing("other")
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
