@@ -11,7 +11,7 @@ from . import people
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, ConnectorError, NotFound, PermissionDenied
 from .expiry import refused_hint
-from .imsx import describe_body, load_json, mentions
+from .imsx import describe_body, load_json, looks_like_html, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_one, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
@@ -120,7 +120,7 @@ class OneRosterClient:
             return NotFound(f"The SIS does not offer {shown} (HTTP {status}). {said}", status=status, url=shown)
         if status in (404, 410, 501):
             return NotFound(f"The SIS has nothing at {shown} (HTTP {status}). {said}Check the URL and the "
-                            "School ID.", status=status, url=shown)
+                            "School ID.", status=status, url=shown, web_page=looks_like_html(reply.body))
         return BadResponse(f"The SIS refused the request to {shown} (HTTP {status}). {said}If this keeps "
                            "happening, send this message to the SIS vendor's support.", status=status, url=shown)
 
@@ -236,10 +236,22 @@ class OneRosterClient:
         www.imsglobal.org/sites/default/files/spec/oneroster/v1p2/rostering-restbinding/
         OneRosterv1p2RosteringService_RESTBindv1p0.html; 1.1 has the same path). The {"user": {...}} envelope and
         404 for an unknown id are what the sandbox serves; no page seen here confirms them word for word. A 404
-        saying the endpoint is unsupported raises NotFound: it says nothing about the person."""
+        saying the endpoint is unsupported raises NotFound: it says nothing about the person, and neither does a 404
+        sent as a web page (IIS or a proxy answering for a path the SIS's API does not route), which raises too.
+
+        An id of only dots cannot be asked for: "users/.." is a dot segment that requests (urllib3) removes, %2E
+        included, so the GET would reach another resource and its 404 would read as a leave."""
+        if not source_id.strip("."):
+            raise BadResponse(f"The SIS's sourcedId {source_id!r} is only dots, which no URL can ask for one by one "
+                              "(users/.. means the folder above). Ask the SIS vendor to give this person a real "
+                              "sourcedId.", url=self.url_for("users"))
         try:
             reply = self.get(self.url_for(f"users/{quote(source_id, safe='')}"))
         except NotFound as exc:
+            if exc.web_page:
+                raise NotFound(f"The SIS answered {exc.url} with a web page (HTTP {exc.status}), not OneRoster, so "
+                               "its API does not seem to offer users/{sourcedId}.", status=exc.status,
+                               url=exc.url) from None
             if exc.status in (404, 410) and "does not offer" not in exc.message:
                 return None
             raise

@@ -34,7 +34,12 @@ class PermissionDenied(ConnectorError):
 
 
 class NotFound(ConnectorError):
-    """The SIS has no such endpoint or object (404)."""
+    """The SIS has no such endpoint or object (404). `web_page`: the 404 came as a web page (a web server or proxy
+    answering for a path it does not route), not as the SIS's own OneRoster answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "", web_page: bool = False):
+        super().__init__(message, status=status, url=url)
+        self.web_page = web_page
 
 
 class ProviderUnavailable(ConnectorError):

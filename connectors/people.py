@@ -6,7 +6,7 @@ from itertools import chain
 from typing import NamedTuple
 from urllib.parse import quote
 
-from .errors import BadResponse, NotFound, PermissionDenied
+from .errors import BadResponse, ConnectorError, NotFound, PermissionDenied
 from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_school, excerpt, map_role,
                       normalise_user, org_ids, raw_role, role_unknown_at, unknown_role_here)
 
@@ -139,28 +139,51 @@ def in_school(org_ids, school_id: str) -> bool:
     return any(o.lower() == wanted for o in org_ids)
 
 
-def split_strays(page: list, school_id: str) -> tuple[list, int]:
+class SchoolIds:
+    """Which orgs are the SIS's other schools: its `schools` listing, read once, and only when a record names an org
+    that is not this school. A person whose orgs name only the district (an itinerant teacher, a SIS that puts the
+    district in `orgs`) is not of another school; read as one, a correct school listing lost them, or a whole school
+    failed over to a global listing where nobody was found."""
+
+    def __init__(self, client):
+        self.client, self._ids = client, None
+
+    def elsewhere(self, orgs, school_id: str) -> bool:
+        """The orgs leave out this school and name another of the SIS's schools (any org at all, when the SIS's
+        schools cannot be read: then the district cannot be told from a school)."""
+        if in_school(orgs, school_id):
+            return False
+        if self._ids is None:
+            try:
+                self._ids = frozenset(school.source_id.lower() for school in self.client.get_schools())
+            except ConnectorError:
+                self._ids = frozenset()
+        return not self._ids or any(o.lower() in self._ids for o in orgs)
+
+
+def split_strays(page: list, school_id: str, schools: SchoolIds) -> tuple[list, int]:
     """A school-scoped page without its strays (records whose orgs name only other schools: a SIS that ignores
-    the scope sends the district's people), and how many there were. A record naming no org is left in: the
-    listing's scope is all that says where it belongs. Parents are the students' contacts, not the school's."""
+    the scope sends the district's people), and how many there were. A record naming no org, or no school but its
+    district, is left in: the listing's scope is all that says where it belongs. Parents are the students'
+    contacts, not the school's."""
     kept, strays = [], 0
     for raw in page:
         if isinstance(raw, dict) and map_role(raw_role(raw)) != "parent":
             orgs = org_ids(raw)
-            if orgs and not in_school(orgs, school_id):
+            if orgs and schools.elsewhere(orgs, school_id):
                 strays += 1
                 continue
         kept.append(raw)
     return kept, strays
 
 
-def open_for_school(client, step: Step, school_id: str, *, filter: str | None = None) -> Listing:
+def open_for_school(client, step: Step, school_id: str, schools: SchoolIds, *, filter: str | None = None) -> Listing:
     """open_listing, passing over a school-scoped listing whose first page is half strays or more: that SIS ignores
     the scope, so the next listing (global, filtered by org: always right, only longer) is read instead."""
     listing = open_listing(client, step, filter=filter)
     if not listing.scoped or not listing.first:
         return listing
-    _, strays = split_strays(listing.first, school_id)
+    _, strays = split_strays(listing.first, school_id, schools)
     if strays * 2 < len(listing.first):
         return listing
     rest = step.paths[step.paths.index(listing.path) + 1:]
@@ -216,8 +239,9 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
     # this instant, so the next delta mark (the latest date, less the overlap) never passes our own clock: dated
     # at each listing's start, a read of more than an hour could skip changes made during its first listings.
     started = datetime.now(timezone.utc)
+    schools = SchoolIds(client)
     for step in steps:
-        listing = open_for_school(client, step, school_id, filter=flt)
+        listing = open_for_school(client, step, school_id, schools, filter=flt)
         if listing.passed_over:
             yield [fallback_notice(step, listing)]
         if listing.unfiltered:
@@ -227,7 +251,7 @@ def iter_roster(client, school_id: str, roles: set[str], *, since: datetime | No
         for number, page in enumerate(listing.pages(), start=1):
             if listing.scoped:
                 size = len(page)
-                page, left_out = split_strays(page, school_id)
+                page, left_out = split_strays(page, school_id, schools)
                 if left_out * 2 > size:  # a later page mostly others': its paging cannot be trusted either
                     raise _scope_ignored_later(step, listing, number, left_out, size)
                 strays += left_out
@@ -344,11 +368,36 @@ def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: 
     return person
 
 
-def look_up(client, source_id: str, school_id: str, roles: frozenset[str]) -> list[PersonRecord | RecordProblem]:
+def look_up(client, source_id: str, school_id: str, roles: frozenset[str], schools: SchoolIds
+            ) -> list[PersonRecord | RecordProblem]:
     """The person as the SIS's own record of them says now, if they are still of this school in these roles; []
-    when the SIS no longer has them (HTTP 404 or 410), or has them elsewhere or in another role. Other failures
-    raise (ConnectorError): the caller must not read them as a leave."""
+    when the SIS no longer has them (HTTP 404 or 410), or has them at another school or in another role. Other
+    failures raise (ConnectorError): the caller must not read them as a leave."""
     raw = client.get_user(source_id)
     if raw is None:
         return []
+    _check_answer(raw, source_id, school_id, schools, client.url_for(f"users/{quote(source_id, safe='')}"))
     return school_page([raw], roles, school_id, scoped=False, seen=set(), dates=DateCheck(datetime.now(timezone.utc)))
+
+
+def _check_answer(raw: dict, source_id: str, school_id: str, schools: SchoolIds, shown: str) -> None:
+    """Refuse (BadResponse) a look-up answer that cannot say whether the person left: the record of someone else (a
+    SIS that ignores the id and sends, say, its first user), or a record naming no org at all (a slim record: no
+    org is not another school's) or no school but its district. Each would otherwise count as a confirmed leave and
+    archive the person."""
+    given = str(raw.get("sourcedId") or "").strip()
+    if given != source_id:
+        # the other id is not named: it may be a person of another school of the district
+        raise BadResponse(f"The SIS answered the look-up of {source_id} ({shown}) with "
+                          f"{'the record of someone else' if given else 'a record without a sourcedId'}. Ask the SIS "
+                          "vendor why users/{sourcedId} does not return the person asked for.", url=shown)
+    if map_role(raw_role(raw)) == "parent":
+        return
+    orgs = org_ids(raw)
+    if not orgs:
+        raise BadResponse(f"The SIS's record of {source_id} ({shown}) names no school (no orgs), so it cannot say "
+                          "whether they left. Ask the SIS vendor to include orgs in users/{sourcedId}.", url=shown)
+    if not in_school(orgs, school_id) and not schools.elsewhere(orgs, school_id):
+        raise BadResponse(f"The SIS's record of {source_id} ({shown}) names none of its schools (only "
+                          f"{', '.join(orgs[:3])}), so it cannot say whether they left this school. Nothing needs "
+                          "doing unless it happens every night.", url=shown)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from connectors.errors import ConnectorError, NotFound
-from connectors.people import look_up
+from connectors.people import SchoolIds, look_up
 
 from .plan import Issue, Planner
 
@@ -31,12 +31,14 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
     planned: list[Issue] = []  # issues of the records looked up, counted by add_page
     found, failed, error, offered = [], [], None, True
     with open_client() as client:
+        schools = SchoolIds(client)  # read only if a record names an org other than this school
         for n, sid in enumerate(asked):
             if len(failed) >= GIVE_UP_AFTER:
                 failed += asked[n:]
                 break
             try:
-                records = [r for r in look_up(client, sid, school_id, planner.options.roles) if r.source_id == sid]
+                records = [r for r in look_up(client, sid, school_id, planner.options.roles, schools)
+                           if r.source_id == sid]
             except NotFound as exc:  # the SIS offers no single-user look-up: asking again teaches nothing
                 unasked, error, offered = asked[n:] + unasked, exc, False
                 break

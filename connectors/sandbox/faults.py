@@ -28,6 +28,9 @@ class Faults:
     # Before serving the page, the SIS hard-deletes the listing's first record (read on page 0), so every later
     # record moves one place back and one is never served; + "times" (default 1), as for error_500
     delete_mid_paging: dict | None = None
+    # how single-user look-ups (users/{id}) answer: "" as they should; "html" a web page, "first_user" the record of
+    # the first user whatever id was asked, "no_orgs" the record without its orgs, "offsite" a 302 to another host
+    lookup_answer: str = ""
     token_expiry_after: int = 0    # a token stops working after N data requests
     body_charset: str = ""         # data pages encoded in this charset (iso-8859-1, utf-16) instead of UTF-8 ...
     charset_declared: bool = True  # ... and named in their Content-Type (False: sent as plain application/json)

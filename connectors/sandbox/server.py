@@ -319,8 +319,18 @@ class Handler(BaseHTTPRequestHandler):
             record = next((o for o in data.orgs if o["sourcedId"] == sid), None)
             key = "org"
         self.box.count_lookup(collection)
+        answer = self.box.faults.faults.lookup_answer if collection == "users" else ""
+        if answer == "html":
+            return self.send(200, b"<html><head><title>Sign in</title></head><body>Sign in</body></html>", "text/html")
+        if answer == "offsite":
+            return self.send(302, b"", headers={"Location": f"http://offsite.invalid/users/{sid}"})
+        if answer == "first_user":
+            with data.lock:
+                record = data.served_as(next(iter(data.users)), version)
         if record is None:
             return self.send(404, imsx(f"{collection} {sid} not found", minor="unknownobject"))
+        if answer == "no_orgs":
+            record = {k: v for k, v in record.items() if k not in ("orgs", "roles", "primaryOrg")}
         return self.send(200, json.dumps({key: record}, ensure_ascii=False).encode())
 
     def _admin(self, body: bytes) -> None:

@@ -13,6 +13,7 @@ from tests.support import running_sandbox, sandbox_fixture
 from connector_helpers import DATA, EACH_VENDOR, TOKEN, make_settings, user
 
 ROLES = {"student", "teacher", "staff", "school_admin", "parent"}
+SCHOOLS = [{"sourcedId": sid, "status": "active", "name": f"School {sid}", "type": "school"} for sid in ("sch1", "sch9")]
 
 
 box = sandbox_fixture(configs=EACH_VENDOR, schools=3, students=90, seed=5)
@@ -136,6 +137,7 @@ def test_a_few_strays_in_a_school_listing_are_left_out_with_one_notice_saying_ho
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
         rsps.add(responses.GET, f"{DATA}/schools/sch1/students", json={"users": ours[:3] + strays + ours[3:]})
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": SCHOOLS})
         with OneRosterClient(make_settings(), page_size=100) as client:
             items = [i for page in client.iter_roster("sch1", {"student"}) for i in page]
     assert sorted(i.source_id for i in items if isinstance(i, PersonRecord)) == [f"s{n}" for n in range(5)]
@@ -143,3 +145,38 @@ def test_a_few_strays_in_a_school_listing_are_left_out_with_one_notice_saying_ho
         "2 people in the SIS's schools/sch1/students listing were not of this school (their orgs name only other "
         "schools), so they were left out: the SIS returned people of other schools for this school's students. "
         "Ask the SIS vendor why that listing includes them."]
+
+
+def _school_listing(records, roles=("student",)):
+    """What the client reads of sch1 when its students listing sends `records`, and the requests it made."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{DATA}/schools/sch1/students", json={"users": records})
+        rsps.add(responses.GET, f"{DATA}/students", json={"users": records})
+        rsps.add(responses.GET, f"{DATA}/schools", json={"orgs": SCHOOLS + [
+            {"sourcedId": "dist1", "status": "active", "name": "Demo Unified", "type": "district"}]})
+        with OneRosterClient(make_settings(), page_size=100) as client:
+            items = [i for page in client.iter_roster("sch1", set(roles)) for i in page]
+        paths = [call.request.url.split("?")[0].rsplit("/v1p1/", 1)[1] for call in rsps.calls[1:]
+                 if "offset=0" in call.request.url]  # each listing read, not each of its pages
+    return items, paths
+
+
+def test_people_whose_orgs_name_only_the_district_are_not_strays():
+    # An itinerant teacher, or a SIS that names the district in orgs: read as another school's, they were left out of
+    # a right listing (then archived), and a listing of only them failed over to a global one that found nobody.
+    district = [user(f"d{n}", orgs=[{"sourcedId": "dist1", "type": "org"}]) for n in range(4)]
+    items, paths = _school_listing(district)
+    assert sorted(i.source_id for i in items if isinstance(i, PersonRecord)) == ["d0", "d1", "d2", "d3"]
+    assert not [i for i in items if isinstance(i, RosterNotice)]
+    assert paths == ["schools/sch1/students", "schools"]  # the SIS's schools read once, no fallback
+
+    items, _ = _school_listing([user("s1"), *district[:2], user("x1", orgs=[{"sourcedId": "sch9", "type": "org"}])])
+    assert sorted(i.source_id for i in items if isinstance(i, PersonRecord)) == ["d0", "d1", "s1"]
+    assert [i.message.split(" (")[0] for i in items if isinstance(i, RosterNotice)] == [
+        "1 person in the SIS's schools/sch1/students listing was not of this school"]
+
+
+def test_a_school_listing_of_its_own_people_reads_no_schools():
+    items, paths = _school_listing([user("s1"), user("s2")])
+    assert paths == ["schools/sch1/students"] and len(items) == 2

@@ -114,3 +114,113 @@ def test_no_look_up_when_nobody_would_be_archived_for_being_absent(options):
     def no_client():
         raise AssertionError("a client was opened though nobody is to be archived for being absent")
     assert confirm_leavers(planner, no_client, "sch1") == []
+
+
+def test_an_answer_that_cannot_say_the_person_left_keeps_them_and_says_what_the_sis_sent():
+    """Someone else's record (a SIS ignoring the id), a case-changed id, or a record naming no org at all is not a
+    leave: archiving on it removed people who never left."""
+    planner = planner_missing("other", "upper", "bare", present=("here",))
+    slim = {k: v for k, v in sis_user("slim").items() if k != "orgs"}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/other", json={"user": sis_user("first-user")})
+        rsps.add(responses.GET, f"{USERS}/upper", json={"user": sis_user("UPPER")})
+        rsps.add(responses.GET, f"{USERS}/bare", json={"user": sis_user("bare", orgs=[])})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    message = issues[-1][2]
+    assert message.startswith("3 people missing from the SIS's listings could not be looked up one by one (bare, "
+                              "other, upper), so they were kept, not archived")
+    assert "The SIS's record of bare" in message and "names no school (no orgs), so it cannot say whether they " \
+                                                     "left. Ask the SIS vendor to include orgs" in message
+    slim_planner = planner_missing("slim")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/slim", json={"user": slim})
+        issues, archived = confirm(slim_planner)
+    assert archived == set() and "The SIS's record of slim" in issues[-1][2]
+
+
+def test_a_look_up_answered_with_another_persons_record_says_so_without_naming_it():
+    planner = planner_missing("other")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/other", json={"user": sis_user("first-user")})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    assert 'The SIS answered the look-up of other (https://sis.example.org/oneroster/ims/oneroster/v1p1/users/other)' \
+           ' with the record of someone else. Ask the SIS vendor why' in issues[-1][2]
+    assert "first-user" not in issues[-1][2]  # perhaps a person of another school: not named to this one
+
+
+@pytest.mark.parametrize("answer", [
+    dict(body="<html><head><title>Sign in</title></head></html>", content_type="text/html"),
+    dict(body='{"user": {"sourcedId": "a",', content_type="application/json"),
+    dict(status=429, headers={"Retry-After": "1"}),
+    dict(json={"user": "a"}), dict(json={"users": [{"sourcedId": "a"}]}),
+], ids=["html", "malformed json", "429", "not a record", "a listing"])
+def test_an_unusable_answer_keeps_the_person(answer):
+    planner = planner_missing("a")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", **answer)
+        issues, archived = confirm(planner)
+    assert archived == set() and "could not be looked up one by one (a), so it was kept" in issues[-1][2]
+
+
+def test_a_look_up_redirected_to_another_host_is_not_followed_and_keeps_the_person():
+    planner = planner_missing("a")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=302, headers={"Location": "https://elsewhere.example.com/u/a"})
+        rsps.add(responses.GET, "https://elsewhere.example.com/u/a", status=404)
+        issues, archived = confirm(planner)
+        assert [c.request.url.split("/")[2] for c in rsps.calls] == ["sis.example.org"] * 2  # the token stayed home
+    assert archived == set()
+    assert "sent the request on to" in issues[-1][2] and "did not follow it" in issues[-1][2]
+
+
+@pytest.mark.parametrize("sid", [".", ".."])
+def test_an_id_of_only_dots_is_not_looked_up_so_another_resources_404_archives_nobody(sid):
+    # users/.. is sent as .../v1p1/ (requests removes dot segments): its 404 said "no such user" and archived them
+    planner = planner_missing(sid)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{BASE}/ims/oneroster/v1p1/", status=404)
+        rsps.add(responses.GET, f"{USERS}/", status=404)
+        issues, archived = confirm(planner)
+        assert len(rsps.calls) <= 1  # at most the token: nothing is asked under a dot segment
+    assert archived == set()
+    assert f"The SIS's sourcedId '{sid}' is only dots, which no URL can ask for one by one" in issues[-1][2]
+
+
+def test_a_404_web_page_is_not_the_sis_saying_no_such_user():
+    # IIS or a proxy answering for a path the API does not route: each absent person was 'confirmed' as left
+    planner = planner_missing("a", "b")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=404, content_type="text/html",
+                 body="<html><head><title>404 - File or directory not found.</title></head></html>")
+        issues, archived = confirm(planner)
+        assert len(rsps.calls) == 2  # asked once: the rest are not asked either
+    assert archived == {"a", "b"}  # as before look-ups, within the archive guard, and the run says why
+    assert issues[-1][2] == (
+        "The SIS does not offer single-user look-ups, so 2 people missing from its listings count as having left "
+        "without being checked, within the archive guard's limit. The SIS said: The SIS answered "
+        f"{USERS}/a with a web page (HTTP 404), not OneRoster, so its API does not seem to offer users/{{sourcedId}}.")
+
+
+def test_a_record_naming_only_the_district_is_not_a_leave_but_one_at_another_school_is():
+    planner = planner_missing("itinerant", "moved")
+    schools = [{"sourcedId": sid, "status": "active", "name": sid, "type": "school"} for sid in ("sch1", "sch9")]
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/itinerant", json={"user": sis_user("itinerant", school="dist1")})
+        rsps.add(responses.GET, f"{USERS}/moved", json={"user": sis_user("moved", school="sch9")})
+        rsps.add(responses.GET, f"{BASE}/ims/oneroster/v1p1/schools", json={"orgs": schools})
+        issues, archived = confirm(planner)
+        assert sum("/schools?" in call.request.url and "offset=0" in call.request.url
+                   for call in rsps.calls) == 1  # the SIS's schools read once for both
+    assert archived == {"moved"}
+    assert "The SIS's record of itinerant" in issues[-1][2] and "names none of its schools (only dist1), so it " \
+        "cannot say whether they left this school" in issues[-1][2]

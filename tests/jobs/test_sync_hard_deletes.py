@@ -94,3 +94,24 @@ def night(app, source) -> SourceNight:
 
 def is_rostered(sid: str, schools) -> bool:
     return any(sid in directory(school) for school in schools)
+
+
+@pytest.mark.parametrize("answer, said", [
+    ("html", 'The SIS returned a web page ("Sign in")'),
+    ("first_user", "with the record of someone else. Ask the SIS vendor why users/{sourcedId} does not return"),
+    ("no_orgs", "names no school (no orgs), so it cannot say whether they left"),
+    ("offsite", "which is not an address saved for this connection, so the portal did not follow it"),
+], ids=["a web page", "another person's record", "a record without orgs", "a redirect to another host"])
+def test_a_look_up_answer_that_cannot_confirm_a_leave_keeps_the_person_never_served(app, box, answer, said):
+    school = make_school()
+    connect(school, box, archive=True, archive_threshold_percent=10)
+    assert sync(school).status == "succeeded"
+    never_served = list(box.data.user_ids("students", box.info["school_ids"][0]))[CAP]
+    box.set_faults(delete_mid_paging={"path": "students", "page": 1}, lookup_answer=answer)
+
+    run = sync(school)
+    assert run.status == "succeeded", run.error_message
+    assert never_served in active(school) and never_served not in {c.source_id for c in changes(run, "archive")}
+    message = next(i.message for i in issues(run) if "could not be looked up one by one" in i.message)
+    assert never_served in message and "kept, not archived; the next sync asks again" in message
+    assert said in message
