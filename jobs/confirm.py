@@ -19,22 +19,27 @@ EXAMPLES = 5
 
 
 def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextManager], school_id: str, *,
-                    at_most: int = LOOK_UP_AT_MOST, tick: Callable[[], None] = lambda: None) -> list[Issue]:
+                    at_most: int = LOOK_UP_AT_MOST, tick: Callable[[], None] = lambda: None,
+                    out_of_time: Callable[[], bool] = lambda: False) -> list[Issue]:
     """Look up (at most `at_most` of) the people the plan would archive for being absent. Those the SIS still has at
     this school are planned as if the listing had brought them; a 404 or a record elsewhere or leaving confirms the
-    leave; a failed look-up keeps the person. Returns the issues that say what happened (none when nobody was
-    absent)."""
+    leave; a failed look-up keeps the person, and so does one not asked because the run's time limit came
+    (`out_of_time`: slow answers must not hold the school's lock past it). Returns the issues that say what
+    happened (none when nobody was absent)."""
     absent = planner.absent()
     if not absent:
         return []
     asked, unasked = absent[:at_most], absent[at_most:]
     planned: list[Issue] = []  # issues of the records looked up, counted by add_page
-    found, failed, error, offered = [], [], None, True
+    found, failed, late, error, offered = [], [], [], None, True
     with open_client() as client:
         schools = SchoolIds(client)  # read only if a record names an org other than this school
         for n, sid in enumerate(asked):
             if len(failed) >= GIVE_UP_AFTER:
                 failed += asked[n:]
+                break
+            if out_of_time():
+                late = asked[n:]
                 break
             try:
                 records = [r for r in look_up(client, sid, school_id, planner.options.roles, schools)
@@ -51,10 +56,11 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
             if records:
                 planned += planner.add_page(records)
                 found += [r.source_id for r in records if not getattr(r, "is_leaving", False)]
-    for sid in failed:
+    for sid in failed + late:
         planner.keep(sid)
     mine = [(sids[0], "listing", message) for sids, message in (
         (found, found and kept_message(found)), (failed, failed and failed_message(failed, error)),
+        (late, late and late_message(late)),
         (unasked, unasked and (unasked_message(len(unasked), at_most) if offered
                                else not_offered_message(len(unasked), error)))) if sids]
     planner.plan.counts["issues"] += len(mine)
@@ -79,6 +85,13 @@ def failed_message(sids: list[str], error: ConnectorError) -> str:
     return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings could not be looked up "
             f"one by one ({_names(sids)}), so {'they were' if many else 'it was'} kept, not archived; the next sync "
             f"asks again. The SIS said: {error.message}")
+
+
+def late_message(sids: list[str]) -> str:
+    many = len(sids) != 1
+    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings could not be looked up "
+            f"one by one before the run's time limit ({_names(sids)}; the SIS answered slowly), so "
+            f"{'they were' if many else 'it was'} kept, not archived; the next sync asks again.")
 
 
 def unasked_message(count: int, at_most: int) -> str:

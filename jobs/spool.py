@@ -321,7 +321,7 @@ class SpooledPages:
         read = db.session.scalar(db.select(SourceNight.records_read).where(SourceNight.id == self.night_id)) or 0
         yield self._pages(job, read)
 
-    def confirm(self, job, planner, redactor, tick) -> list:
+    def confirm(self, job, planner, redactor, tick, out_of_time) -> list:
         """Look up the people the night's read would have this school archive for being absent (jobs.confirm). The
         read ran in another job, so this takes a client of its own, made only when someone is absent: a night where
         nobody left sends nothing more to the SIS."""
@@ -330,7 +330,7 @@ class SpooledPages:
             with sync_job.make_client(job.settings) as made:
                 redactor.include(made.redactor)
                 yield made
-        return confirm_leavers(planner, client, job.settings.school_id, tick=tick)
+        return confirm_leavers(planner, client, job.settings.school_id, tick=tick, out_of_time=out_of_time)
 
     def _pages(self, job, read: int) -> Iterator[tuple[str, list]]:
         labels = {step_of(roles): (label, frozenset(roles))

@@ -154,9 +154,11 @@ class RosterPages:
             finally:
                 self._client = None
 
-    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None]) -> list:
+    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None],
+                out_of_time: Callable[[], bool]) -> list:
         """After a full read, inside open(): look up the people it would archive for being absent (jobs.confirm)."""
-        return confirm_leavers(planner, lambda: nullcontext(self._client), job.settings.school_id, tick=tick)
+        return confirm_leavers(planner, lambda: nullcontext(self._client), job.settings.school_id, tick=tick,
+                               out_of_time=out_of_time)
 
 
 class BundlePages(RosterPages):
@@ -174,7 +176,8 @@ class BundlePages(RosterPages):
         with bundle_pages(job.bundle_path, job.sis_school_id, options.roles, parents=options.parents) as roster:
             yield roster
 
-    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None]) -> list:
+    def confirm(self, job: "Prepared", planner: Planner, redactor: Redactor, tick: Callable[[], None],
+                out_of_time: Callable[[], bool]) -> list:
         return []  # a bundle's file is read whole, not paged: absent from it is absent
 
 
@@ -207,7 +210,8 @@ def _fetch_and_plan(job: Prepared, lock: SchoolLock, on_progress, pages: RosterP
                     raise SyncRefused(too_slow_message(limit, planner.plan.counts["fetched"]))
             late = planner.settle()  # re-keyed people are not absent
             if options.full:
-                late += pages.confirm(job, planner, redactor, lock.renew_if_due)
+                late += pages.confirm(job, planner, redactor, lock.renew_if_due,
+                                      out_of_time=lambda: time.monotonic() > deadline)
         if people is not None:
             people.feed(planner.plan, last=True)  # re-keys settled later make no new people
             people.settle()  # the session is free again (and a failed write fails the run here)

@@ -224,3 +224,18 @@ def test_a_record_naming_only_the_district_is_not_a_leave_but_one_at_another_sch
     assert archived == {"moved"}
     assert "The SIS's record of itinerant" in issues[-1][2] and "names none of its schools (only dist1), so it " \
         "cannot say whether they left this school" in issues[-1][2]
+
+
+def test_look_ups_stop_at_the_runs_time_limit_and_the_people_not_asked_are_kept():
+    planner = planner_missing("a", "b", "c")
+    asked_so_far = []
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/a", status=404, json={"imsx_codeMajor": "failure"})
+        issues, archived = confirm(planner, tick=lambda: asked_so_far.append(1),
+                                   out_of_time=lambda: len(asked_so_far) >= 1)  # the limit comes after one answer
+        assert len(rsps.calls) == 2  # the token and the one look-up made in time
+    assert archived == {"a"}  # b and c were never asked: kept, not archived
+    assert any("2 people missing from the SIS's listings could not be looked up one by one before the run's time "
+               "limit (b, c; the SIS answered slowly), so they were kept, not archived" in message
+               for _, _, message in issues)
