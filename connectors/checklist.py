@@ -15,6 +15,7 @@ from .settings import ConnectionSettings
 
 REQUEST_TIMEOUT = (3.0, 8.0)
 SCHOOL_LIST_LIMIT = 30
+SAMPLE = 20  # records read from each people listing: enough to see a school listing that ignores its school
 
 
 PEOPLE_AREAS = ("students", "teachers", "users")  # what the people sync reads (users: staff, admins, parents)
@@ -107,6 +108,13 @@ class _Checklist:
         self.lock = threading.Lock()
         self.labels = self._labels()
         self.redactor = Redactor(settings.client_secret, settings.client_id)  # the client adds its tokens
+        self._schools: people.SchoolIds | None = None
+
+    def schools(self, client) -> people.SchoolIds:
+        """One SchoolIds for the listings (it reads `schools` at most once, and only if a record names another org)."""
+        if self._schools is None:
+            self._schools = people.SchoolIds(client)
+        return self._schools
 
     def _labels(self) -> dict[str, str]:
         token = "Token obtained" if self.settings.auth_mode == "oauth2" else "Signed requests accepted"
@@ -192,7 +200,8 @@ class _Checklist:
         return False
 
     def _people(self, client, area: str, school_ok: bool) -> None:
-        """Open the listing the sync would read for `area` (with its fallbacks) and read one record."""
+        """Open the listing the sync would read for `area` (with its fallbacks, a school listing that returns
+        other schools' people among them, as the sync decides it) and read a few records."""
         key = f"read:{area}"
         role = {"students": "student", "teachers": "teacher"}.get(area)
         steps = people.listings_for(self.settings.school_id, {role} if role else {"staff", "school_admin", "parent"})
@@ -200,7 +209,8 @@ class _Checklist:
             self.add(key, "skipped", "Skipped until the School ID is found.")
             return
         try:
-            listing = people.open_listing(client, steps[0], params={"limit": 1})
+            listing = people.open_for_school(client, steps[0], self.settings.school_id, self.schools(client),
+                                             params={"limit": SAMPLE})
         except ConnectorError as exc:
             self._refused(key, area, exc)
             return

@@ -177,10 +177,11 @@ def split_strays(page: list, school_id: str, schools: SchoolIds) -> tuple[list, 
     return kept, strays
 
 
-def open_for_school(client, step: Step, school_id: str, schools: SchoolIds, *, filter: str | None = None) -> Listing:
+def open_for_school(client, step: Step, school_id: str, schools: SchoolIds, *, filter: str | None = None,
+                    params: dict | None = None) -> Listing:
     """open_listing, passing over a school-scoped listing whose first page is half strays or more: that SIS ignores
     the scope, so the next listing (global, filtered by org: always right, only longer) is read instead."""
-    listing = open_listing(client, step, filter=filter)
+    listing = open_listing(client, step, filter=filter, params=params)
     if not listing.scoped or not listing.first:
         return listing
     _, strays = split_strays(listing.first, school_id, schools)
@@ -189,7 +190,7 @@ def open_for_school(client, step: Step, school_id: str, schools: SchoolIds, *, f
     rest = step.paths[step.paths.index(listing.path) + 1:]
     why = (f"returned people of other schools for this school's listing ({strays} of the first "
            f"{len(listing.first)} records)")
-    fallback = open_listing(client, Step(step.roles, rest), filter=filter)
+    fallback = open_listing(client, Step(step.roles, rest), filter=filter, params=params)
     fallback.passed_over[:0] = listing.passed_over + [(listing.path, why)]
     return fallback
 

@@ -39,6 +39,17 @@ def test_denied_area_names_the_aeries_permission(aeries):
     assert rows["read:students"].status == "ok"
 
 
+def test_a_school_listing_that_returns_other_schools_people_is_named_with_the_listing_the_sync_reads(aeries):
+    aeries.set_faults(scope_ignored=["schools/*/students"])  # the district's students for any school
+    rows = by_key(run_connection_test(aeries.settings()))
+    row = rows["read:students"]
+    sid = aeries.settings().school_id
+    assert row.status == "ok", row.detail
+    assert f"schools/{sid}/students returned people of other schools for this school's listing (" in row.detail
+    assert row.detail.endswith("so the sync reads students and keeps this school's students."), row.detail
+    assert "returned people of other schools" not in rows["read:teachers"].detail
+
+
 def test_wrong_school_id_lists_the_real_ones(aeries):
     settings = aeries.settings().__class__(**{**aeries.settings().__dict__, "school_id": "7"})
     rows = by_key(run_connection_test(settings))
