@@ -120,10 +120,16 @@ class _Checklist:
         token = "Token obtained" if self.settings.auth_mode == "oauth2" else "Signed requests accepted"
         labels = {"token": token, "school": "School found"}
         for area in PEOPLE_AREAS:
-            labels[f"read:{area}"] = f"Read access: {self.profile.area_label(area)}"
+            labels[f"read:{area}"] = f"Read access: {self._area_name(area, WHO[area])}"
         for area in OPTIONAL_AREAS:
-            labels[f"read:{area}"] = f"Optional: {self.profile.area_label(area)}"
+            labels[f"read:{area}"] = f"Optional: {self._area_name(area, area)}"
         return labels
+
+    def _area_name(self, area: str, what: str) -> str:
+        """What the row reads, then the vendor's permission for it: Aeries names classes "Classes and Master
+        Schedule" and enrollments "Master Schedule and Classes", two rows that read as one repeated."""
+        permission = self.profile.area_label(area)
+        return what if permission.lower() in (area.lower(), what.lower()) else f"{what} ({permission})"
 
     def add(self, key: str, status: str, detail: str, fix: str = "") -> None:
         detail, fix = self.redactor(detail), self.redactor(fix)

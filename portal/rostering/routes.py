@@ -131,7 +131,7 @@ def connection_test_result(school, check_id):
 def _test_outcome(school, status, vendor=None, values=None, *, test=None, refusal="", retry_after=None):
     """The connection-test area (htmx) or the whole page with it (typed values kept, never the secret)."""
     parts = {"connection_test": test, "checks": test.checks() if test and test.done else None,
-             "test_refusal": refusal}
+             "test_refusal": refusal, "unsaved": save_check.passed_but_unsaved(school, test)}
     if is_htmx():
         # Focus follows the button press to "Testing…", then to the result; polls in between leave focus alone.
         parts["focus_result"] = request.method == "POST" or not (test and test.waiting)

@@ -11,7 +11,7 @@ from connectors.errors import InvalidSettings
 from connectors.profiles import PROFILES
 from connectors.settings import ConnectionSettings
 from jobs.check_records import ConnectionTest
-from jobs.connection import settings_for
+from jobs.connection import get_connection, settings_for
 from jobs.tenants import tenant_source
 from store.models import Person, RosterConnection, School
 
@@ -33,6 +33,15 @@ def _saved_print(conn: RosterConnection | None) -> str:
         return fingerprint(settings_for(conn)) if conn is not None and conn.has_secret else ""
     except (InvalidToken, InvalidSettings, KeyError):
         return ""
+
+
+def passed_but_unsaved(school: School, test: ConnectionTest | None) -> bool:
+    """True when a finished test passed on settings other than the saved ones: the page then says to save them,
+    since Preview, Sync now and nightly syncs use only what is saved."""
+    if test is None or not test.done or test.failed:
+        return False
+    conn = get_connection(school)
+    return conn is None or (conn.source is None and _saved_print(conn) != test.fingerprint)
 
 
 def _replaces(conn: RosterConnection) -> str:

@@ -30,11 +30,23 @@ def test_good_settings_pass_every_row(any_vendor):
     assert headline(rows) == "Connection works: every check passed."
 
 
+def test_every_row_says_what_it_reads_so_no_two_read_alike(aeries):
+    """Aeries' permission names alone gave "Classes and Master Schedule" and "Master Schedule and Classes", and
+    "Student Data" beside "Student Data, Teacher Data and Staff Data": rows that looked repeated."""
+    rows = by_key(run_connection_test(aeries.settings()))
+    assert rows["read:classes"].label == "Optional: classes (Classes and Master Schedule)"
+    assert rows["read:enrollments"].label == "Optional: enrollments (Master Schedule and Classes)"
+    assert rows["read:users"].label == ("Read access: staff, administrators and parents "
+                                        "(Student Data, Teacher Data and Staff Data)")
+    words = [frozenset(row.label.replace(",", "").split()) for row in rows.values()]
+    assert len(set(words)) == len(words), [row.label for row in rows.values()]
+
+
 def test_denied_area_names_the_aeries_permission(aeries):
     aeries.set_faults(deny=["teachers", "users"])  # the school's, the global and the users listing
     rows = by_key(run_connection_test(aeries.settings()))
     row = rows["read:teachers"]
-    assert (row.status, row.label) == ("denied", "Read access: Teacher Data")
+    assert (row.status, row.label) == ("denied", "Read access: teachers (Teacher Data)")
     assert row.fix == "Enable READ for Teacher Data on the Aeries API Security page, then do a full IIS reset."
     assert rows["read:students"].status == "ok"
 

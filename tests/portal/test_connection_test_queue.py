@@ -130,6 +130,36 @@ def test_without_javascript_the_post_shows_a_running_page_with_a_refresh_link(ap
     assert re.search(r"\d+ checks? failed\.", result) and 'value="typed-id-kept"' not in result  # the saved form again
 
 
+UNSAVED = "These settings are not saved yet: press <strong>Save connection</strong>."
+
+
+def save(client, data):
+    data = dict(data, csrf_token=csrf_token(client, "/schools/lincoln/rostering"))
+    return client.post("/schools/lincoln/rostering/connection", data=data)
+
+
+def test_a_passing_test_of_unsaved_settings_says_to_save_them(app, client, world, aeries):
+    """A wrong secret was saved, the right one typed and tested: "every check passed" alone read as done, and the
+    next Preview failed on the saved secret."""
+    assert save(client, values(aeries, client_secret="a-wrong-secret")).status_code == 302
+    url = poll_url(start(client, values(aeries)))
+    work(app)
+    html = client.get(url, headers=HX).get_data(as_text=True)
+    assert "Connection works: every check passed." in html and UNSAVED in html
+
+    assert save(client, values(aeries)).status_code == 302  # saved as tested
+    url = poll_url(start(client, values(aeries)))
+    work(app)
+    assert UNSAVED not in client.get(url, headers=HX).get_data(as_text=True)
+
+
+def test_a_failing_test_of_unsaved_settings_does_not_ask_to_save_them(app, client, world, aeries):
+    url = poll_url(start(client, values(aeries, client_secret="a-wrong-secret")))
+    work(app)
+    html = client.get(url, headers=HX).get_data(as_text=True)
+    assert "check failed." in html and UNSAVED not in html
+
+
 def test_the_result_is_only_for_the_user_and_school_that_started_it(app, client, auth, world, aeries):
     owners = poll_url(start(client, values(aeries)))
     make_school(world["school"].district, slug="elsewhere")

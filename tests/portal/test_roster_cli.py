@@ -84,11 +84,11 @@ def test_test_prints_the_checklist_and_exits_1_when_a_row_fails(runner, school, 
     assert "✓ Token obtained" in result.output
     sandbox.set_faults(deny=["enrollments"])  # an optional area: shown, not failing
     result = runner.invoke(args=["roster", "test", "--school", "cli-high"])
-    assert result.exit_code == 0 and "✗ Optional: Master Schedule and Classes" in result.output, result.output
+    assert result.exit_code == 0 and "✗ Optional: enrollments (Master Schedule and Classes)" in result.output, result.output
     sandbox.set_faults(deny=["teachers", "users"])  # no listing left to fall back to
     result = runner.invoke(args=["roster", "test", "--school", "cli-high"])
     assert result.exit_code == 1
-    assert "✗ Read access: Teacher Data" in result.output and "Fix: Enable READ for Teacher Data" in result.output
+    assert "✗ Read access: teachers (Teacher Data)" in result.output and "Fix: Enable READ for Teacher Data" in result.output
 
 
 def test_sync_preview_writes_nothing_and_sync_json_reports_counts(runner, school, sandbox):
