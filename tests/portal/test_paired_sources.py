@@ -6,20 +6,13 @@ import pytest
 
 from jobs.connection import get_connection
 from store.db import db
-from store.models import AuditEvent, DistrictAuditEvent, RosterConnection, Source
+from store.models import AuditEvent, RosterConnection, Source
 from store.secrets import decrypt_secret
 from tests.factories import make_connection, make_district, make_district_manager, make_owner, make_school
-from tests.support import csrf_token, sandbox_fixture
+from tests.support import aeries_form as values, district_log, post_connection as save, sandbox_fixture
 
-HX = {"HX-Request": "true"}
 aeries = sandbox_fixture("aeries", schools=3, students=20, seed=9, scope="module")
 PAIRED = "Your district already syncs this SIS for another school, so Lincoln High now shares one district connection"
-
-
-def values(sandbox, **overrides):
-    info = sandbox.info
-    return {"vendor": "aeries", "method": "oneroster", "url": info["base_url"] + "/", "client_id": info["client_id"],
-            "client_secret": info["client_secret"], "school_id": info["school_ids"][0], **overrides}
 
 
 @pytest.fixture
@@ -39,17 +32,6 @@ def garcia_saved(world, aeries, secret=None, sis_index=1, school=None):
                            url=info["base_url"] + "/", client_id=info["client_id"],
                            sis_school_id=info["school_ids"][sis_index], automatic=True, sync_time="03:15",
                            archive=True, sync_parents=True, archive_threshold_percent=3.0, no_update_roles="staff")
-
-
-def save(client, data, slug="lincoln", htmx=True):
-    page = f"/schools/{slug}/rostering"
-    return client.post(f"{page}/connection", data=dict(data, csrf_token=csrf_token(client, page)),
-                       headers=HX if htmx else {})
-
-
-def district_log(world, action):
-    return list(db.session.scalars(db.select(DistrictAuditEvent.detail).where(
-        DistrictAuditEvent.district_id == world["district"].id, DistrictAuditEvent.action == action)))
 
 
 @pytest.mark.parametrize("htmx", [True, False])
@@ -86,7 +68,7 @@ def test_the_second_owner_saving_the_same_sis_and_secret_makes_one_district_sour
     auth.logout()
 
     auth.login(world["dm"].email)  # the District Manager sees both schools and the new source
-    [shared] = district_log(world, "source_shared")
+    [shared] = district_log(world["district"], "source_shared")
     assert "Lincoln High" in shared and "Garcia Middle" in shared and "Demo Unified — Aeries" in shared
     assert aeries.info["client_secret"] not in shared
     log = client.get(f"/districts/{world['district'].id}/sources/audit").get_data(as_text=True)
@@ -114,7 +96,7 @@ def test_the_same_client_id_with_another_secret_merges_nothing_and_says_nothing_
     lincoln, garcia = get_connection(world["school"]), db.session.get(RosterConnection, garcia.id)
     assert lincoln.source_id is None and decrypt_secret(lincoln.secret_encrypted) == aeries.info["client_secret"]
     assert garcia.source_id is None and decrypt_secret(garcia.secret_encrypted) == "garcias-old-secret"
-    assert district_log(world, "source_shared") == []
+    assert district_log(world["district"], "source_shared") == []
 
 
 def test_another_district_on_the_same_sis_and_secret_is_never_merged(client, auth, world, aeries):
@@ -139,7 +121,7 @@ def test_the_other_schools_school_id_is_refused_and_nothing_changes(client, auth
     assert "Garcia" not in said and get_connection(world["school"]) is None
     assert db.session.scalar(db.select(db.func.count(Source.id))) == 0
     assert db.session.get(RosterConnection, garcia.id).source_id is None
-    [refused] = district_log(world, "source_join_refused")
+    [refused] = district_log(world["district"], "source_join_refused")
     assert "Garcia Middle" in refused and "Lincoln High" in refused
 
 
