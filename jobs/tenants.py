@@ -5,7 +5,9 @@ vendor's form stores it, compared without case or trailing slashes). The vendor 
 and OneRoster version say how the portal asks, not which tenant it asks, so they are left out: however a school
 was set up, the same address and Client ID are the same tenant. The secret then decides: the same secret is the
 same credentials (a school may share the source); another secret with that Client ID is an old or mistyped one,
-never shared on a guess. Migration d8e1f4a7b2c6 keeps its own frozen, stricter key (it merged without asking).
+never shared on a guess. Schools of a district without a source on the tenant that save it with the same secret
+get one made from their connections (own_twins, source_from), as the migration made them at upgrade.
+Migration d8e1f4a7b2c6 keeps its own frozen, stricter key (it merged without asking).
 """
 import hmac
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from cryptography.fernet import InvalidToken
 
 from connectors.profiles import PROFILES, ConnectionSettings
 from store.db import db
-from store.models import RosterConnection, School, Source
+from store.models import District, RosterConnection, School, Source
 from store.secrets import decrypt_secret
 
 from .bundle_files import API_METHOD, CSV_METHOD
@@ -43,10 +45,10 @@ def settings_tenant(settings: ConnectionSettings) -> tuple[str, str]:
     return tenant_of(PROFILES[settings.vendor].saved_fields(settings)["url"], settings.client_id)
 
 
-def _same_secret(source: Source, secret: str) -> bool:
-    """Constant-time comparison with the source's secret; one today's keys cannot read matches nothing."""
+def _same_secret(secret_encrypted: bytes | None, secret: str) -> bool:
+    """Constant-time comparison with a saved secret; one today's keys cannot read matches nothing."""
     try:
-        saved = decrypt_secret(source.secret_encrypted) if source.secret_encrypted else ""
+        saved = decrypt_secret(secret_encrypted) if secret_encrypted else ""
     except InvalidToken:
         return False
     return bool(saved) and hmac.compare_digest(saved.encode("utf-8"), (secret or "").encode("utf-8"))
@@ -61,7 +63,7 @@ def tenant_source(district_id: int, settings: ConnectionSettings, *, exclude: So
     sources = db.session.scalars(db.select(Source).where(
         Source.district_id == district_id, Source.method != CSV_SOURCE,
         Source.id != (exclude.id if exclude is not None else -1)).order_by(Source.id))
-    matches = [TenantMatch(source, _same_secret(source, settings.client_secret))
+    matches = [TenantMatch(source, _same_secret(source.secret_encrypted, settings.client_secret))
                for source in sources if tenant_of(source.url, source.client_id) == wanted]
     return next((m for m in matches if m.same_secret), matches[0] if matches else None)
 
@@ -93,3 +95,51 @@ def attach(school: School, source: Source, sis_school_id: str, *, automatic: boo
     conn.vendor, conn.settings_changed_at = source.vendor, datetime.now(timezone.utc)  # the next sync is full
     conn.method = CSV_METHOD if source.method == CSV_SOURCE else API_METHOD  # the school syncs as its source reads
     return conn, had_own
+
+
+def own_twins(school: School, settings: ConnectionSettings) -> list[RosterConnection]:
+    """Other schools of the district still reading the tenant of `settings` on their own saved connection with the
+    same secret, oldest first: what d8e1f4a7b2c6 would have put in one source with it. Another secret never is.
+
+    Their rows stay locked until the caller commits, so a third school saving at once waits and then sees the
+    source instead of pairing with connections already gone to it."""
+    wanted = settings_tenant(settings)
+    rows = db.session.scalars(db.select(RosterConnection).join(School, School.id == RosterConnection.school_id).where(
+        School.district_id == school.district_id, RosterConnection.school_id != school.id,
+        RosterConnection.source_id.is_(None), RosterConnection.method == API_METHOD,
+        RosterConnection.secret_encrypted.is_not(None), RosterConnection.url != "")
+        .order_by(RosterConnection.id).with_for_update(of=RosterConnection))
+    return [row for row in rows if tenant_of(row.url, row.client_id) == wanted
+            and _same_secret(row.secret_encrypted, settings.client_secret)]
+
+
+SOURCE_COLUMNS = ("vendor", "url", "token_url", "auth_mode", "client_id", "secret_encrypted", "app_name", "scope",
+                  "oneroster_version")
+
+
+def source_from(district: District, members: list[RosterConnection]) -> Source:
+    """A new district source for connections of one tenant and secret, chosen as d8e1f4a7b2c6 chose: the oldest
+    connection's SIS and credentials (a school already syncing keeps how it asks), automatic when any school is,
+    nightly at the earliest automatic school's time (of all when none is), expiring on the earliest date given."""
+    members = sorted(members, key=lambda conn: conn.id)
+    first, automatic = members[0], [conn for conn in members if conn.automatic]
+    source = Source(district_id=district.id, method=API_METHOD, name=free_source_name(district, first),
+                    automatic=bool(automatic),
+                    sync_time=min(conn.sync_time or "02:00" for conn in (automatic or members)),
+                    credentials_expire_on=min((c.credentials_expire_on for c in members if c.credentials_expire_on),
+                                              default=None),
+                    **{column: getattr(first, column) for column in SOURCE_COLUMNS})
+    db.session.add(source)
+    db.session.flush()
+    return source
+
+
+def free_source_name(district: District, conn: RosterConnection) -> str:
+    """"District — Vendor", then with the SIS host, then numbered (as d8e1f4a7b2c6 named them), unused in the
+    district."""
+    taken = set(db.session.scalars(db.select(Source.name).where(Source.district_id == district.id)))
+    label = PROFILES[conn.vendor].label if conn.vendor in PROFILES else conn.vendor
+    base = f"{district.name} — {label}"[:170]
+    host = (conn.url or "").split("://", 1)[-1].split("/", 1)[0] or conn.url
+    return next(name for name in (base, f"{base} ({host})"[:190], *(f"{base} {n}" for n in range(2, len(taken) + 3)))
+                if name not in taken)

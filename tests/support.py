@@ -21,7 +21,7 @@ from connectors.sandbox import oneroster_form_values, start_sandbox
 from connectors.sandbox.data import iso
 from jobs.sync import run_sync
 from store.db import db
-from store.models import Person, SyncChange, SyncIssue, SyncRun
+from store.models import DistrictAuditEvent, Person, SyncChange, SyncIssue, SyncRun
 from portal.extensions import mail
 from portal.rostering import service
 from jobs.runs import create_run
@@ -208,6 +208,26 @@ def sandbox_source(district, sandbox, **fields):
 
 def sandbox_values(sandbox, school_index=0) -> dict:
     return oneroster_form_values(sandbox.info, school_index)
+
+
+def aeries_form(sandbox, **overrides) -> dict:
+    """The Rostering form as an owner types the Aeries sandbox's first school (overrides win)."""
+    info = sandbox.info
+    return {"vendor": "aeries", "method": "oneroster", "url": info["base_url"] + "/", "client_id": info["client_id"],
+            "client_secret": info["client_secret"], "school_id": info["school_ids"][0], **overrides}
+
+
+def post_connection(client, data, htmx=True, slug="lincoln"):
+    """Save the Rostering page's connection form as the signed-in user (with the page's CSRF token)."""
+    page = f"/schools/{slug}/rostering"
+    return client.post(f"{page}/connection", data=dict(data, csrf_token=csrf_token(client, page)),
+                       headers={"HX-Request": "true"} if htmx else {})
+
+
+def district_log(district, action) -> list[str]:
+    """The details of the district audit log's events of one action."""
+    return list(db.session.scalars(db.select(DistrictAuditEvent.detail).where(
+        DistrictAuditEvent.district_id == district.id, DistrictAuditEvent.action == action)))
 
 
 def page_form(client, sandbox, vendor, page, **more) -> dict:

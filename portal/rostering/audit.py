@@ -35,6 +35,7 @@ ACTIONS = {
     "source_saved": "Saved a source",
     "source_removed": "Removed a source",
     "source_joined": "A school joined a source",  # an owner saved the source's SIS and credentials
+    "source_shared": "Schools now share a source",  # owners saved one SIS and credentials: a source made of them
     "source_join_refused": "A school was not joined to a source",
 }
 

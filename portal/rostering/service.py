@@ -13,14 +13,14 @@ from connectors.secret_reuse import credential_origins, reuse_refusal
 from jobs.check_records import audit_detail
 from jobs.connection import get_connection
 from jobs.outbound import outbound_policy
-from jobs.tenants import tenant_source
+from jobs.tenants import own_twins, tenant_source
 from jobs.thresholds import THRESHOLD_MESSAGE, parse_percent
 from store.db import db
 from store.models import AuditEvent, Person, RosterConnection, School
 from store.secrets import decrypt_secret, encrypt_secret
 from store.vocabulary import ROLE_PLURALS, ROLE_TOGGLES, SYNC_TOGGLES, settings_in_words
 
-from .share import join_source
+from .share import join_source, pair_up, pairable
 
 SYNC_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Roles an owner can leave out of Auto update or Archive (owners and district managers are never synced).
@@ -75,7 +75,8 @@ def credential_hosts(settings: ConnectionSettings) -> str:
 
 def save_connection(school: School, vendor: str, values: dict, actor: Person | None) -> RosterConnection:
     """Validate, encrypt the secret and save; marks the settings changed so the next sync is full. Settings on the
-    SIS and credentials of one of the district's sources map the school to it instead (conn.source is then set)."""
+    SIS and credentials of one of the district's sources map the school to it instead (conn.source is then set), and
+    so do those of other schools' own connections, through a source made of them."""
     conn = get_connection(school)
     if conn is not None and conn.source is not None:
         raise InvalidSettings({"vendor": f"{school.name} is connected through the district's source "
@@ -85,6 +86,7 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
     match = tenant_source(school.district_id, settings)
     if match is not None:  # one source per tenant: the SIS is read once a night for all its schools
         return join_source(school, match, settings, actor)
+    twins = pairable(school, own_twins(school, settings), settings, actor)  # other schools reading it on their own
     if conn is None:
         conn = RosterConnection(school_id=school.id)
         db.session.add(conn)
@@ -93,6 +95,9 @@ def save_connection(school: School, vendor: str, values: dict, actor: Person | N
         setattr(conn, column, value)
     conn.secret_encrypted = encrypt_secret(settings.client_secret)
     conn.settings_changed_at = datetime.now(timezone.utc)
+    if twins:
+        db.session.flush()  # the source is made from the saved row, as the migration made sources from saved rows
+        return pair_up(school, conn, twins, actor)
     AuditEvent.record(school, actor, "settings_changed",
                       f"Connection saved: {PROFILES[vendor].label}, {settings.base_url}, "
                       f"client id {settings.client_id}, "

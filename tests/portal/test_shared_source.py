@@ -6,19 +6,12 @@ import pytest
 from jobs.connection import get_connection
 from portal.sources import service as sources
 from store.db import db
-from store.models import AuditEvent, DistrictAuditEvent, RosterConnection, Source
+from store.models import AuditEvent, RosterConnection, Source
 from store.secrets import decrypt_secret
 from tests.factories import make_connection, make_district, make_district_manager, make_owner, make_school, map_school
-from tests.support import csrf_token, sandbox_fixture
+from tests.support import aeries_form as values, district_log, post_connection as save, sandbox_fixture
 
-HX = {"HX-Request": "true"}
 aeries = sandbox_fixture("aeries", schools=3, students=20, seed=8, scope="module")
-
-
-def values(sandbox, **overrides):
-    info = sandbox.info
-    return {"vendor": "aeries", "method": "oneroster", "url": info["base_url"] + "/", "client_id": info["client_id"],
-            "client_secret": info["client_secret"], "school_id": info["school_ids"][0], **overrides}
 
 
 @pytest.fixture
@@ -32,17 +25,6 @@ def world(app, aeries):
     sources.map_school(source, garcia, aeries.info["school_ids"][1], None)
     return {"district": district, "school": lincoln, "garcia": garcia, "source": source, "owner": make_owner(lincoln),
             "dm": dm}
-
-
-def save(client, data, htmx=True, slug="lincoln"):
-    page = f"/schools/{slug}/rostering"
-    return client.post(f"{page}/connection", data=dict(data, csrf_token=csrf_token(client, page)),
-                       headers=HX if htmx else {})
-
-
-def district_log(world, action):
-    return list(db.session.scalars(db.select(DistrictAuditEvent.detail).where(
-        DistrictAuditEvent.district_id == world["district"].id, DistrictAuditEvent.action == action)))
 
 
 @pytest.mark.parametrize("htmx", [True, False])
@@ -66,7 +48,7 @@ def test_saving_the_districts_sis_and_credentials_shares_its_source_and_keeps_th
     assert 'Lincoln High now uses the district&#39;s connection &#34;Demo Unified SIS&#34;' in page, page
     assert "stay yours" in page and "3:15" in page.replace("03:15", "3:15")
     assert aeries.info["client_secret"] not in page and "Garcia" not in page
-    [joined] = district_log(world, "source_joined")
+    [joined] = district_log(world["district"], "source_joined")
     assert "Lincoln High" in joined and "Demo Unified SIS" in joined and aeries.info["client_secret"] not in joined
     assert "own saved credentials were removed" in joined
     assert db.session.scalar(db.select(AuditEvent.detail).where(
@@ -97,7 +79,7 @@ def test_the_districts_client_id_with_another_secret_is_refused_saying_whom_to_a
     assert "Demo Unified SIS" not in said and "Garcia" not in said and aeries.info["client_secret"] not in said
     conn = get_connection(world["school"])
     assert conn.source_id is None and decrypt_secret(conn.secret_encrypted) == "an-old-secret"  # nothing saved
-    [refused] = district_log(world, "source_join_refused")
+    [refused] = district_log(world["district"], "source_join_refused")
     assert "Lincoln High" in refused and "another secret" in refused
 
 
@@ -108,7 +90,7 @@ def test_a_sis_school_already_mapped_to_another_school_is_refused_without_naming
     assert response.status_code == 422, said[:300]
     assert f"already syncs SIS school {aeries.info['school_ids'][1]} for another school" in said
     assert "Garcia" not in said and get_connection(world["school"]) is None
-    [refused] = district_log(world, "source_join_refused")
+    [refused] = district_log(world["district"], "source_join_refused")
     assert "Garcia Middle" in refused  # the District Manager may see which school has it
 
 
@@ -141,7 +123,7 @@ def test_an_owner_of_another_district_on_the_same_url_and_client_id_is_not_joine
     assert "Demo Unified" not in page and "Garcia" not in page
     conn = get_connection(elsewhere)
     assert conn.source_id is None and decrypt_secret(conn.secret_encrypted) == aeries.info["client_secret"]
-    assert district_log(world, "source_joined") == [] and district_log(world, "source_join_refused") == []
+    assert [district_log(world["district"], action) for action in ("source_joined", "source_join_refused")] == [[], []]
 
 
 def test_roster_configure_shares_the_source_too(runner, world, aeries):
