@@ -51,7 +51,7 @@ class AeriesProfile(Profile):
     fields = [
         FieldSpec("url", "Aeries URL", "The address of your Aeries site including its sub-directory; "
                   "pasting the login page address is fine.", placeholder=EXAMPLE),
-        FieldSpec("client_id", "Consumer ID", "From Aeries' API Security page (Security > API Security)."),
+        FieldSpec("client_id", "Consumer ID", "From Aeries' API Security page (Security → API Security)."),
         FieldSpec("client_secret", "Consumer Secret Key", "From the same API Security entry.", secret=True),
         FieldSpec("school_id", "School ID", "The Aeries school code, digits only.", placeholder="5"),
     ]

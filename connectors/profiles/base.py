@@ -148,7 +148,7 @@ class Profile:
             extra.append(FieldSpec("oneroster_version", "OneRoster version", self.versions_help, kind="select",
                                    choices=tuple((v, VERSION_LABELS[v]) for v in self.versions)))
         extra.append(FieldSpec("credentials_expire_on", "Credentials expire on (optional)", self.expiry_help,
-                               placeholder="YYYY-MM-DD", kind="date"))
+                               placeholder="2027-06-30", kind="date"))  # shown as "For example: …"
         return self.fields + extra
 
     def normalise(self, values: dict[str, str], *, allow_loopback_http: bool = False) -> ConnectionSettings:

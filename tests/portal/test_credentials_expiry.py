@@ -133,3 +133,8 @@ def _text(message) -> str:
 def test_a_saved_connection_without_a_date_shows_no_warning(client, owner, world, campus):
     assert client.post(f"{PAGE}/connection", data=campus_form(client, campus), headers=HX).status_code == 204
     assert "credentials-warning" not in client.get(PAGE).get_data(as_text=True)
+
+
+def test_the_date_fields_example_is_a_date_not_its_format(client, owner, world, campus):
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "For example: <code>2027-06-30</code>" in html and "For example: <code>YYYY-MM-DD</code>" not in html
