@@ -19,6 +19,12 @@ if not holder then redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 e
 return 0
 """
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RELEASE_IDLE = """
+if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('ttl', KEYS[1]) <= tonumber(ARGV[2]) then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
 log = logging.getLogger(__name__)
 
 
@@ -77,3 +83,14 @@ def lock_holder(redis: Redis, school_id: int) -> int | None:
     """The run id holding the school's lock, if any."""
     value = redis.get(lock_key(school_id))
     return int(value) if value else None
+
+
+def release_if_idle(redis: Redis, school_id: int, run_id: int, idle_seconds: int) -> bool:
+    """Free a dead run's lock at once instead of when its lease runs out: only that run's, and only if it has not
+    been renewed for `idle_seconds` either (a run still renewing it is alive, whatever its heartbeat says)."""
+    try:
+        return bool(redis.eval(_RELEASE_IDLE, 1, lock_key(school_id), str(run_id), LOCK_TTL_SECONDS - idle_seconds))
+    except RedisError as exc:
+        log.warning("sync lock of school %s not freed, Redis is unavailable (%s); its lease runs out",
+                    school_id, type(exc).__name__)
+        return False

@@ -15,7 +15,7 @@ from store.vocabulary import TRIGGERS
 
 from .bundle_files import CSV_METHOD, NO_BUNDLE, OLDER_THAN_SOURCE, bundle_serves, latest_usable_bundle, usable
 from .connection import NO_CONNECTION, NO_ROLES, NotConfigured, get_connection
-from .locks import lock_holder
+from .locks import lock_holder, release_if_idle
 from .thresholds import parse_threshold_override
 
 STALE_AFTER = timedelta(minutes=5)
@@ -78,13 +78,17 @@ def _job_gone(redis, job_id: str | None) -> bool:
 
 
 def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None = None, redis=None) -> list[int]:
-    """Fail runs left queued/running by a dead worker: stale heartbeat (> 5 min) or their job is gone."""
+    """Fail runs left queued/running by a dead worker: stale heartbeat (> 5 min) or their job is gone.
+
+    A dead run's school lock is freed too, so Sync now works at once instead of saying a sync is running for the
+    rest of its lease (up to 5 more minutes) while the page shows the run failed.
+    """
     redis = redis if redis is not None else current_app.redis
     now = now or datetime.now(timezone.utc)
     query = db.select(SyncRun).where(SyncRun.status.in_(ACTIVE))
     if school_id is not None:
         query = query.where(SyncRun.school_id == school_id)
-    failed = []
+    failed, locks = [], []
     for run in db.session.scalars(query):
         beat = run.heartbeat_at or run.started_at
         if run.status == "running" and beat and now - beat > STALE_AFTER:
@@ -99,8 +103,11 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         else:
             continue
         failed.append(run.id)
+        locks.append((run.school_id, run.id))
         run.status, run.phase, run.error_message, run.finished_at = "failed", "failed", reason, now
     db.session.commit()
+    for school_id, run_id in locks:
+        release_if_idle(redis, school_id, run_id, int(STALE_AFTER.total_seconds()))
     return failed
 
 

@@ -87,27 +87,39 @@ def next_run_at(conn: RosterConnection, now: datetime | None = None) -> datetime
         return None
     now = _utc_now(now)
     zone = conn.school.district.zone
-    today = _local_date(now, zone)
     sync_time = parse_sync_time(source.sync_time if source is not None else conn.sync_time)  # mapped: its night's
-    if has_nightly_run(conn.school_id, today):  # tonight's is done (or started early by hand): tomorrow's
-        return due_at(today + timedelta(days=1), sync_time, zone)
-    return due_at(today, sync_time, zone)
+    due = night_due(now, sync_time, zone)
+    if due is not None and not has_nightly_run(conn.school_id, due):
+        return due_at(due, sync_time, zone)
+    today = _local_date(now, zone)
+    if due != today and not has_nightly_run(conn.school_id, today):  # tonight's is not done (nor started by hand)
+        return due_at(today, sync_time, zone)
+    return due_at(today + timedelta(days=1), sync_time, zone)
+
+
+def night_due(now: datetime, sync_time: time, zone: ZoneInfo) -> date | None:
+    """The local date whose night is due at `now`: today's once its time has passed, else yesterday's while `now` is
+    nearer its time than today's. A tick that comes after midnight (a 23:59 time between 5-minute ticks, a tick
+    queued behind long syncs, a scheduler back from a restart) still runs the night it missed, once, late; a night
+    missed by more than that is left to the next, which is due sooner."""
+    today = _local_date(now, zone)
+    tonight = due_at(today, sync_time, zone)
+    if now >= tonight:
+        return today
+    yesterday = today - timedelta(days=1)
+    return yesterday if now - due_at(yesterday, sync_time, zone) < tonight - now else None
 
 
 def due_schools(now: datetime) -> list[tuple[School, date]]:
-    """Schools with Automatic Rostering on whose sync time has passed today and that have no run today."""
+    """Schools with Automatic Rostering on whose night is due (night_due) and has no run yet."""
     rows = db.session.execute(
         db.select(RosterConnection, School, District)
         .join(School, RosterConnection.school_id == School.id)
         .join(District, School.district_id == District.id)
         .where(RosterConnection.automatic.is_(True), RosterConnection.source_id.is_(None))  # mapped: its night
         .order_by(School.id)).all()
-    candidates = []
-    for conn, school, district in rows:
-        zone = district.zone
-        today = _local_date(now, zone)
-        if now >= due_at(today, parse_sync_time(conn.sync_time), zone):
-            candidates.append((school, today))
+    candidates = [(school, day) for conn, school, district in rows
+                  if (day := night_due(now, parse_sync_time(conn.sync_time), district.zone)) is not None]
     if not candidates:
         return []
     done = set(db.session.execute(db.select(SyncRun.school_id, SyncRun.local_date).where(
@@ -156,7 +168,7 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
     """Start a nightly run for each due school; returns the run ids it queued.
 
     A school already syncing (or claimed by another scheduler a moment ago) is left for the next tick
-    or is already done; only today's local date is ever run, never a backlog of missed nights.
+    or is already done; only the night due now (night_due) is ever run, never a backlog of missed nights.
     """
     now = _utc_now(now)
     started = []
@@ -178,11 +190,11 @@ def dispatch_nightly(now: datetime | None = None) -> list[int]:
 
 
 def due_sources(now: datetime) -> list[tuple[Source, date]]:
-    """Sources with Automatic Rostering on whose nightly time has passed today (district's zone), no night yet."""
+    """Sources with Automatic Rostering on whose night is due (night_due, district's zone) and has not started."""
     rows = db.session.execute(db.select(Source, District).join(District, Source.district_id == District.id)
                               .where(Source.automatic.is_(True)).order_by(Source.id)).all()
-    candidates = [(source, _local_date(now, district.zone)) for source, district in rows
-                  if now >= due_at(_local_date(now, district.zone), parse_sync_time(source.sync_time), district.zone)]
+    candidates = [(source, day) for source, district in rows
+                  if (day := night_due(now, parse_sync_time(source.sync_time), district.zone)) is not None]
     if not candidates:
         return []
     done = set(db.session.execute(db.select(SourceNight.source_id, SourceNight.local_date).where(

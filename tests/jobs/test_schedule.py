@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from rq_scheduler import Scheduler
 
-from jobs.schedule import TICK_CRON, TICK_JOB_ID, dispatch_nightly, next_run_at, register_schedule
+from jobs.schedule import TICK_CRON, TICK_JOB_ID, dispatch_nightly, due_sources, next_run_at, register_schedule
 from store.db import db
 from store.models import RosterConnection, SyncRun
-from tests.factories import make_district, make_run
+from tests.factories import make_district, make_run, make_source
 from tests.support import nightly_runs, scheduled_school
 
 LA, NY = ZoneInfo("America/Los_Angeles"), ZoneInfo("America/New_York")
@@ -28,7 +28,7 @@ def finish_all():
 
 def test_only_due_enabled_schools_are_queued_and_only_once_across_ticks(app):
     due = scheduled_school(sync_time="02:00")
-    later = scheduled_school(sync_time="23:00")
+    later = scheduled_school(sync_time="04:00")  # (a 23:00 school would run last night's, missed: night_due)
     disabled = scheduled_school(sync_time="02:00", automatic=False)
     now = local(LA, 2026, 3, 2, 3, 0)
 
@@ -96,6 +96,73 @@ def test_an_edit_of_the_time_or_switch_takes_effect_at_the_next_tick(app):
     db.session.commit()
     assert dispatch_nightly(local(LA, 2026, 3, 3, 5, 0)) == []
     assert [r.local_date for r in nightly_runs(school)] == ["2026-03-02"]
+
+
+def tick_every_five_minutes(start, days):
+    """The cron tick (*/5, UTC) for `days` days; what it queued, by run id, at which tick."""
+    started_at, now = {}, start
+    while now < start + timedelta(days=days):
+        started_at.update((run_id, now) for run_id in dispatch_nightly(now))
+        finish_all()
+        now += timedelta(minutes=5)
+    return started_at
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Honolulu"])
+def test_a_time_after_the_days_last_tick_runs_every_night_just_after_midnight(app, tz):
+    """23:59 (or 23:57, or 23:50 in Kathmandu's +05:45) comes after the day's last 5-minute tick: the next tick is
+    on the next local date, whose own time has not come, so the school never synced at all."""
+    district = make_district(timezone=tz)
+    schools = {hhmm: scheduled_school(district, sync_time=hhmm) for hhmm in ("23:50", "23:57", "23:59")}
+    started_at = tick_every_five_minutes(datetime(2026, 3, 6, tzinfo=timezone.utc), days=4)  # across US spring-forward
+
+    for hhmm, school in schools.items():
+        runs = nightly_runs(school)
+        dates = [r.local_date for r in runs]
+        assert len(dates) >= 3 and len(set(dates)) == len(dates), (hhmm, dates)  # every night, each once
+        late = max(started_at[r.id] - datetime.combine(datetime.fromisoformat(r.local_date).date(),
+                                                       datetime.strptime(hhmm, "%H:%M").time(), ZoneInfo(tz))
+                   for r in runs[1:])
+        assert late < timedelta(minutes=15), (hhmm, late)  # a few minutes late, never a day
+
+
+def test_a_tick_that_comes_after_midnight_still_runs_the_night_it_missed_once(app):
+    """The tick runs on the sync queue, so it can start minutes late behind long syncs."""
+    school = scheduled_school(sync_time="23:45")
+    dispatch_nightly(local(LA, 2026, 3, 2, 23, 46))
+    finish_all()
+    late = dispatch_nightly(local(LA, 2026, 3, 4, 0, 20))  # the 3rd's 23:45 tick came 35 minutes late
+    finish_all()
+    assert len(late) == 1 and dispatch_nightly(local(LA, 2026, 3, 4, 0, 25)) == []
+    dispatch_nightly(local(LA, 2026, 3, 4, 23, 50))
+    assert [r.local_date for r in nightly_runs(school)] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+
+
+def test_a_scheduler_back_just_before_tonights_time_does_not_also_run_last_night(app):
+    """Down from before the 2nd's 02:00 until 01:00 on the 3rd: the missed night would run an hour before the next,
+    so only the next runs, at its time."""
+    school = scheduled_school(sync_time="02:00")
+    make_run(school, trigger="nightly", status="succeeded", local_date="2026-03-01")
+    assert dispatch_nightly(local(LA, 2026, 3, 3, 1, 0)) == []
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+    assert next_run_at(conn, local(LA, 2026, 3, 3, 1, 0)).isoformat() == "2026-03-03T02:00:00-08:00"
+    dispatch_nightly(local(LA, 2026, 3, 3, 2, 0))
+    assert [r.local_date for r in nightly_runs(school)] == ["2026-03-01", "2026-03-03"]
+
+
+def test_next_run_at_says_due_now_for_last_nights_missed_run_after_midnight(app):
+    school = scheduled_school(sync_time="23:59")
+    conn = db.session.scalar(db.select(RosterConnection).filter_by(school_id=school.id))
+    make_run(school, trigger="nightly", status="succeeded", local_date="2026-03-01")
+    assert next_run_at(conn, local(LA, 2026, 3, 3, 0, 0)).isoformat() == "2026-03-02T23:59:00-08:00"  # due now
+    make_run(school, trigger="nightly", status="succeeded", local_date="2026-03-02")
+    assert next_run_at(conn, local(LA, 2026, 3, 3, 0, 5)).isoformat() == "2026-03-03T23:59:00-08:00"
+
+
+def test_a_source_night_at_23_59_is_due_at_the_tick_after_midnight(app):
+    source = make_source(make_district(timezone="America/New_York"), automatic=True, sync_time="23:59")
+    assert due_sources(local(NY, 2026, 3, 3, 23, 55)) == []
+    assert [(s.id, d.isoformat()) for s, d in due_sources(local(NY, 2026, 3, 4, 0, 0))] == [(source.id, "2026-03-03")]
 
 
 # Sync time -> the local wall time and UTC offset of the tick that starts it on the transition night.

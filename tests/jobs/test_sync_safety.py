@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import jobs.sync
-from jobs.locks import SchoolLock
+from jobs.locks import LOCK_TTL_SECONDS, SchoolLock, lock_holder, lock_key
 from jobs.sync import run_sync
 from store.db import db
 from store.models import SyncRun
@@ -206,6 +206,34 @@ def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
     assert "stopped responding" in stale.error_message and stale.status == "failed"
     assert lost.status == "failed" and fresh.status == "running"
     assert start_sync(school).status == "queued"  # the school is free again
+
+
+def _dead_for(app, school, minutes: int) -> SyncRun:
+    """A run whose worker was killed `minutes` ago: heartbeat that old, and its lock not renewed since."""
+    old = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    run = make_run(school, status="running", started_at=old, heartbeat_at=old, created_at=old)
+    assert SchoolLock(app.redis, school.id, run.id).acquire()
+    return run
+
+
+def test_sync_now_after_a_killed_worker_starts_at_once_instead_of_saying_a_sync_is_running(app, school, sandbox):
+    """The run was failed (no heartbeat for 5 minutes) but its lock lived on for the rest of its 10-minute lease: Sync
+    now said 'already queued or running' while the page showed the run failed."""
+    connect(school, sandbox)
+    dead = _dead_for(app, school, 6)
+    app.redis.expire(lock_key(school.id), LOCK_TTL_SECONDS - 6 * 60)  # Redis's clock: 6 minutes without a renewal
+    run = start_sync(school)
+    assert run.status == "queued" and db.session.get(SyncRun, dead.id).status == "failed"
+
+
+def test_a_run_still_renewing_its_lock_keeps_it_when_its_heartbeat_looks_stale(app, school, sandbox):
+    """A stale heartbeat with a freshly renewed lock is a live run: freeing the lock would let a second sync apply."""
+    connect(school, sandbox)
+    alive = _dead_for(app, school, 6)  # its lock was just taken: renewed a moment ago
+    assert mark_stale_runs_failed(school.id) == [alive.id]
+    assert lock_holder(app.redis, school.id) == alive.id
+    with pytest.raises(SyncAlreadyRunning):
+        start_sync(school)
 
 
 def test_production_refuses_a_plain_http_loopback_sis(app, school, sandbox, monkeypatch):
