@@ -1,18 +1,20 @@
 """The whole url_map, every method each route answers: who may call it, with whose ids, what a bad request gets,
 and what no response carries. A route added later is covered by these tests without editing them, except a route
 that names neither a school nor a district: it must be listed below as public or signed-in, on purpose."""
+import logging
 from datetime import date
 
 import pytest
 
-from jobs import check_records
+from jobs import check_records, source_checks
 from connectors.settings import ConnectionSettings
+from portal.extensions import mail
 from portal.sftp import accounts as sftp_accounts
 from store.db import db
 from store.models import BlackoutPeriod, Person, RosterBundle, Source, SyncRun
 from tests.factories import (PASSWORD, make_bundle, make_connection, make_district, make_district_manager, make_owner,
                              make_pause, make_person, make_run, make_school, make_source)
-from tests.support import csrf_token
+from tests.support import assert_served_signed_in, csrf_token
 
 # Routes without a school or district in the address, each on purpose. Everything else names a <slug> (school
 # pages: school_required) or a <district_id> (district pages); a new route that does neither fails the suite.
@@ -39,8 +41,22 @@ def _url(rule, values, query=""):
     return url + query
 
 
+def _source_bundle_route(rule) -> bool:
+    return rule.endpoint.startswith("sources.") and "bundle_id" in rule.arguments
+
+
+def _key(rule, name) -> str:
+    """Which id of a world's ids fills `name`: a Sources bundle address takes the CSV source and its bundle."""
+    if _source_bundle_route(rule) and name in ("source_id", "bundle_id"):
+        return {"source_id": "csv_source_id", "bundle_id": "source_bundle_id"}[name]
+    if rule.endpoint.startswith("sources.") and name == "check_id":
+        return "source_check_id"
+    return name
+
+
 def call(client, route, values, data=None, query="", headers=None):
     rule, method = route
+    values = {name: values.get(_key(rule, name), values.get(name, 1)) for name in rule.arguments}
     url = _url(rule, values, query)
     if method == "GET":
         return client.get(url, headers=headers)
@@ -71,7 +87,15 @@ def world(app, tmp_path):
             "period_id": make_pause(school, date(2030, 1, 1), date(2030, 1, 2)).id, "action": "archive"}
     for name, district in (("home", a), ("foreign", b)):
         source = make_source(district, secret=SECRETS[1], name=f"{district.name} SIS")
-        w[f"{name}_ids"]["source_id"] = source.id
+        csv_source = make_source(district, secret="", name=f"{district.name} CSV", method="csv", vendor="oneroster",
+                                 url="", client_id="")
+        zipped = tmp_path / f"{name}-source.zip"
+        zipped.write_bytes(b"PK\x05\x06" + bytes(18))
+        bundle = RosterBundle(source_id=csv_source.id, via="upload", filename="district.zip", stored_path=str(zipped),
+                              size=22, status="valid", users_mode="bulk", version="1.1")
+        db.session.add(bundle)
+        db.session.commit()
+        w[f"{name}_ids"].update(source_id=source.id, csv_source_id=csv_source.id, source_bundle_id=bundle.id)
     sftp_accounts.create_account(home, w["owner"])
     sftp_accounts.create_account(foreign, w["foreign_owner"])
     db.session.commit()
@@ -82,11 +106,17 @@ def _own_ids(app, w, who, scope="home"):
     """The ids of `scope`'s own rows for `who`, with a connection test and a source test of their own."""
     ids = dict(w[f"{scope}_ids"])
     school = w[scope]
-    test = check_records.new_test(w[who].id, school.id, ConnectionSettings(
+    test_settings = ConnectionSettings(
         vendor="oneroster", base_url="https://sis.example.org", token_urls=("https://sis.example.org/token",),
-        client_id="c", client_secret="s", school_id="1"))
+        client_id="c", client_secret="s", school_id="1")
+    test = check_records.new_test(w[who].id, school.id, test_settings)
     check_records.save(app.redis, test)
     ids["check_id"] = test.check_id
+    if w[who].role == "district_manager":  # and a test of the district's source
+        source = db.session.get(Source, w["foreign_ids" if scope == "foreign" else "home_ids"]["source_id"])
+        source_test = source_checks.new_test(w[who].id, source, test_settings)
+        source_checks.save(app.redis, source_test)
+        ids["source_check_id"] = source_test.check_id
     return ids
 
 
@@ -118,40 +148,51 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_on_every_route_and_method(app, 
     assert checked >= 120
 
 
-@pytest.mark.parametrize("who, scope", [("owner", "home"), ("dm", "home"), ("dm", "sibling")])
-def test_another_districts_ids_in_the_address_are_404_and_change_nothing(app, client, auth, world, who, scope):
-    """A rightful manager on their own school's (district's) address, with one id of district B's rows in it."""
+@pytest.mark.parametrize("who, scope, theirs", [
+    ("owner", "home", "foreign"), ("owner", "home", "sibling"),  # another district's rows, the sibling school's
+    ("dm", "home", "foreign"), ("dm", "home", "sibling"), ("dm", "sibling", "home")])  # the DM manages both A's
+def test_another_schools_ids_in_the_address_are_404_and_change_nothing(app, client, auth, world, who, scope, theirs):
+    """A rightful manager on their own school's (district's) address, with one id of another school's rows in it:
+    district B's, or the other school's of district A (a District Manager manages it, but not at this address)."""
     auth.login(world[who].email)
     own = _own_ids(app, world, who, scope)
     own.setdefault("source_id", world["home_ids"]["source_id"])
-    foreign = _own_ids(app, world, "foreign_dm", "foreign")
+    starter = {"foreign": "foreign_dm", "sibling": "sibling_owner", "home": "owner"}[theirs]
+    foreign = _own_ids(app, world, starter, theirs)
+    if theirs != "foreign":  # district A's own sources are this District Manager's; its school bundles are not
+        foreign = {**foreign, "source_bundle_id": foreign["bundle_id"]}
+        foreign.pop("source_id", None)
+        foreign.pop("csv_source_id", None)
     token = _token(client)
     checked = 0
     data = {"csrf_token": token, "trigger": "preview", "confirmed": "on", "confirm_archive": "on"}
     for route in scoped(app):
         for name in set(ID_ARGS) & route[0].arguments:
-            theirs = call(client, route, {**own, name: foreign[name]}, data=data, headers=HX)
-            missing = call(client, route, {**own, name: "n" * 24 if name == "check_id" else 999999}, data=data,
+            key = _key(route[0], name)
+            if key not in foreign:
+                continue
+            answer = call(client, route, {**own, key: foreign[key]}, data=data, headers=HX)
+            missing = call(client, route, {**own, key: "n" * 24 if name == "check_id" else 999999}, data=data,
                            headers=HX)
             expected = 403 if who == "owner" and route[0].endpoint.startswith("sources.") else 404
             # Another district's row answers exactly as no such row: 404, or the page's own "no longer exists"
-            assert (theirs.status_code, theirs.headers.get("Location")) == (
+            assert (answer.status_code, answer.headers.get("Location")) == (
                 missing.status_code, missing.headers.get("Location")), (route, name)
-            assert theirs.status_code in (expected, 302), (route, name, theirs.status_code)
+            assert answer.status_code in (expected, 302), (route, name, answer.status_code)
             checked += 1
-    assert checked >= 35
-    ids = world["foreign_ids"]
+    assert checked >= (30 if theirs == "foreign" else 15)
+    ids = world[f"{theirs}_ids"]
     assert db.session.get(SyncRun, ids["run_id"]).status == "needs_review"
     assert db.session.get(Person, ids["person_id"]).status == "active"
     assert db.session.get(BlackoutPeriod, ids["period_id"]) is not None
     assert db.session.get(RosterBundle, ids["bundle_id"]) is not None
-    assert db.session.get(Source, ids["source_id"]) is not None
+    assert db.session.get(Source, world["foreign_ids"]["source_id"]) is not None
 
 
 def test_a_schools_bundle_is_not_a_district_sources_bundle(app, client, auth, world):
     """The District Manager of A on source A's bundle addresses with the id of a school's own bundle in A."""
     auth.login(world["dm"].email)
-    values = {**world["home_ids"]}
+    values = {**world["home_ids"], "source_bundle_id": world["home_ids"]["bundle_id"]}
     for route in scoped(app):
         if route[0].endpoint.startswith("sources.") and "bundle_id" in route[0].arguments:
             assert call(client, route, values, data={"csrf_token": _token(client)}).status_code == 404, route
@@ -236,16 +277,23 @@ HOSTILE_QUERIES = {"invalid_utf8": "%ff%fe%00", "nul": "%00", "negative": "-5", 
 
 @pytest.mark.parametrize("who", ["owner", "dm"])
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
-def test_hostile_form_values_never_get_a_500(app, client, auth, world, who, kind):
+def test_hostile_form_values_never_get_a_500_nor_a_secret_back(app, client, auth, world, who, kind, caplog):
+    caplog.set_level(logging.DEBUG)
     auth.login(world[who].email)
     ids = _own_ids(app, world, who)
     token = _token(client)
-    for route in _manager_routes(app, world, who):
-        if route[1] != "POST":
-            continue
-        data = {name: HOSTILE[kind] for name in FIELDS}
-        response = call(client, route, ids, data={**data, "csrf_token": token}, headers=HX)
-        assert response.status_code < 500, (route, kind, response.status_code)
+    forbidden = _forbidden(app, world, who)
+    with mail.record_messages() as outbox:
+        for route in _manager_routes(app, world, who):
+            if route[1] != "POST":
+                continue
+            data = {name: HOSTILE[kind] for name in FIELDS}
+            response = call(client, route, ids, data={**data, "csrf_token": token}, headers=HX)
+            assert response.status_code < 500, (route, kind, response.status_code)
+            _assert_carries_none(response.get_data(as_text=True) + str(response.headers), forbidden, route)
+    for message in outbox:
+        _assert_carries_none(f"{message.subject}{message.body}{message.html}", forbidden, message.subject)
+    _assert_carries_none(caplog.text, forbidden, "log")
 
 
 @pytest.mark.parametrize("who", ["owner", "dm"])
@@ -274,26 +322,36 @@ def test_non_numeric_or_negative_ids_are_404(app, client, auth, world):
                 assert client.open(path, method=method).status_code in (400, 404), (path,)
 
 
-@pytest.mark.parametrize("who", ["owner", "dm"])
-def test_no_response_carries_a_secret_or_another_districts_names(app, client, auth, world, who, caplog):
-    auth.login(world[who].email)
-    ids = _own_ids(app, world, who)
+def _forbidden(app, world, who) -> list[str]:
+    """What no page may show this manager: the stored SIS secrets, the keys, SFTP password hashes, district B's
+    names (and, to an owner, the sibling school's)."""
     hashes = [a.password_hash for a in db.session.scalars(db.select(sftp_accounts.SftpAccount))]
     forbidden = [*SECRETS, app.config["PORTAL_FERNET_KEYS"], app.config["SECRET_KEY"], *hashes,
                  world["foreign"].name, world["b"].name, "Foreignkid"]
     if who == "owner":
         forbidden += [world["sibling"].name, "Siblingkid"]
+    return forbidden
+
+
+def _assert_carries_none(text, forbidden, where) -> None:
+    for value in forbidden:
+        assert value not in text, (where, value)
+
+
+@pytest.mark.parametrize("who", ["owner", "dm"])
+def test_no_page_carries_a_secret_or_another_districts_names(app, client, auth, world, who, caplog):
+    caplog.set_level(logging.DEBUG)
+    auth.login(world[who].email)
+    ids = _own_ids(app, world, who)
+    forbidden = _forbidden(app, world, who)
     checked = 0
     for route in _manager_routes(app, world, who):
         if route[1] != "GET":
             continue
         for headers in (None, HX):
             response = call(client, route, ids, headers=headers)
-            text = response.get_data(as_text=True) + str(response.headers)
-            for value in forbidden:
-                assert value not in text, (route, value)
+            assert_served_signed_in(response, route)  # served, so the check below reads a real page
+            _assert_carries_none(response.get_data(as_text=True) + str(response.headers), forbidden, route)
             checked += 1
-    logged = caplog.text
-    for value in forbidden[:3] + hashes:
-        assert value not in logged
+    _assert_carries_none(caplog.text, forbidden, "log")
     assert checked >= 40
