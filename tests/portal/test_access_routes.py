@@ -11,9 +11,10 @@ from connectors.settings import ConnectionSettings
 from portal.extensions import mail
 from portal.sftp import accounts as sftp_accounts
 from store.db import db
-from store.models import BlackoutPeriod, Person, RosterBundle, Source, SyncRun
-from tests.factories import (PASSWORD, make_bundle, make_connection, make_district, make_district_manager, make_owner,
-                             make_pause, make_person, make_run, make_school, make_source)
+from store.models import BlackoutPeriod, Person, RosterBundle, Source, SourceNight, SourceNightRun, SyncRun, utcnow
+from tests.factories import (make_bundle, make_connection, make_district, make_district_audit_event,
+                             make_district_manager, make_issue, make_owner, make_pause, make_person, make_run,
+                             make_school, make_source, map_school)
 from tests.support import assert_served_signed_in, csrf_token
 
 # Routes without a school or district in the address, each on purpose. Everything else names a <slug> (school
@@ -60,6 +61,9 @@ def call(client, route, values, data=None, query="", headers=None):
     url = _url(rule, values, query)
     if method == "GET":
         return client.get(url, headers=headers)
+    if isinstance(data, bytes):  # a form body as sent, such as bytes that are not UTF-8
+        return client.open(url, method=method, data=data, headers=headers,
+                           content_type="application/x-www-form-urlencoded")
     return client.open(url, method=method, data=data if data is not None else {}, headers=headers)
 
 
@@ -272,11 +276,20 @@ FIELDS = ("q", "page", "role", "status", "method", "vendor", "source", "test", "
           "email", "password", "current_password", "new_password", "confirm_password")
 HOSTILE = {"nul": "a\x00b", "huge": "9" * 20_000, "negative": "-1", "past_int": "99999999999999999999",
            "script": "<script>x</script>", "spaces": "  "}
+HOSTILE_BODIES = {"invalid_utf8": "%ff%fe", "raw_invalid_utf8": "\udcff"}
 HOSTILE_QUERIES = {"invalid_utf8": "%ff%fe%00", "nul": "%00", "negative": "-5", "huge": "9" * 5000}
 
 
+def _hostile_form(kind, token):
+    """Every field set to the hostile value; the body's bytes as sent for the kinds that are not valid UTF-8."""
+    if kind not in HOSTILE_BODIES:
+        return {**{name: HOSTILE[kind] for name in FIELDS}, "csrf_token": token}
+    value = HOSTILE_BODIES[kind].encode("utf-8", "surrogateescape")
+    return b"&".join([name.encode() + b"=" + value for name in FIELDS] + [b"csrf_token=" + token.encode()])
+
+
 @pytest.mark.parametrize("who", ["owner", "dm"])
-@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("kind", sorted(HOSTILE) + sorted(HOSTILE_BODIES))
 def test_hostile_form_values_never_get_a_500_nor_a_secret_back(app, client, auth, world, who, kind, caplog):
     caplog.set_level(logging.DEBUG)
     auth.login(world[who].email)
@@ -287,8 +300,7 @@ def test_hostile_form_values_never_get_a_500_nor_a_secret_back(app, client, auth
         for route in _manager_routes(app, world, who):
             if route[1] != "POST":
                 continue
-            data = {name: HOSTILE[kind] for name in FIELDS}
-            response = call(client, route, ids, data={**data, "csrf_token": token}, headers=HX)
+            response = call(client, route, ids, data=_hostile_form(kind, token), headers=HX)
             assert response.status_code < 500, (route, kind, response.status_code)
             _assert_carries_none(response.get_data(as_text=True) + str(response.headers), forbidden, route)
     for message in outbox:
@@ -355,3 +367,61 @@ def test_no_page_carries_a_secret_or_another_districts_names(app, client, auth, 
             checked += 1
     _assert_carries_none(caplog.text, forbidden, "log")
     assert checked >= 40
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE) + sorted(HOSTILE_BODIES))
+def test_a_signed_out_visitor_with_hostile_values_never_gets_a_500(app, client, world, kind):
+    """The sign-in, reset and static addresses are the ones anybody on the internet can reach."""
+    token = _token(client)
+    public = [route for route in routes(app) if route[0].endpoint in PUBLIC]
+    query = "?" + "&".join(f"{name}={HOSTILE_QUERIES.get(kind, '%ff%fe%00')}" for name in FIELDS)
+    for route in public:
+        for value in ("x", "%ff%fe", "%00", "a" * 5000):
+            values = {"token": value, "filename": value}
+            response = call(client, route, values, data=_hostile_form(kind, token), query=query)
+            assert response.status_code < 500, (route, value, response.status_code)
+
+
+def test_an_owner_on_the_districts_shared_source_never_sees_the_other_school(app, client, auth, world):
+    """Home and Sibling both sync from district A's source, in one district night, with district audit entries
+    naming each: every page Home's owner can open names neither Sibling, its people nor the source's secret."""
+    source = db.session.get(Source, world["home_ids"]["source_id"])
+    map_school(world["home"], source, "5")
+    map_school(world["sibling"], source, "7")
+    night = SourceNight(source_id=source.id, trigger="nightly", status="problems", started_at=utcnow())
+    db.session.add(night)
+    db.session.flush()
+    for name in ("home", "sibling"):
+        run_id = world[f"{name}_ids"]["run_id"]
+        db.session.add(SourceNightRun(night_id=night.id, run_id=run_id, school_id=world[name].id))
+        make_issue(db.session.get(SyncRun, run_id), message=f"{name.title()}kid has no family name", commit=False)
+        make_district_audit_event(world["a"], "source_mapped", world["dm"], f"{world[name].name} mapped to {source.name}",
+                                  commit=False)
+    db.session.commit()
+    auth.login(world["owner"].email)
+    ids = _own_ids(app, world, "owner")
+    forbidden = _forbidden(app, world, "owner")
+    served = ""
+    for route in _manager_routes(app, world, "owner"):
+        if route[1] == "GET":
+            response = call(client, route, ids)
+            assert_served_signed_in(response, route)
+            served += response.get_data(as_text=True)
+            _assert_carries_none(response.get_data(as_text=True), forbidden, route)
+    assert "Homekid has no family name" in served  # the owner's own school's rows are there
+
+
+def test_another_districts_ids_in_the_query_string_are_not_shown(app, client, auth, world):
+    """`?test=` (a connection test to show) and `?source=` (the source whose saved values fill the form)."""
+    theirs = _own_ids(app, world, "foreign_dm", "foreign")
+    auth.login(world["dm"].email)
+    page = client.get(f"/schools/home-school/rostering?test={theirs['check_id']}")
+    none = client.get("/schools/home-school/rostering?test=" + "n" * 24)
+    assert (page.status_code, page.get_data(as_text=True)) == (200, none.get_data(as_text=True))
+    mine = client.get(f"/schools/home-school/rostering?test={_own_ids(app, world, 'dm')['check_id']}")
+    assert mine.get_data(as_text=True) != none.get_data(as_text=True)  # their own test is shown
+    base = f"/districts/{world['a'].id}/sources"
+    for path in ("vendor-fields", "method-form"):
+        for source in (theirs["source_id"], theirs["csv_source_id"]):
+            response = client.get(f"{base}/{path}?source={source}&vendor=aeries", headers=HX)
+            assert response.status_code == 404, (path, response.status_code)
