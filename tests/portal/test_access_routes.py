@@ -425,3 +425,31 @@ def test_another_districts_ids_in_the_query_string_are_not_shown(app, client, au
         for source in (theirs["source_id"], theirs["csv_source_id"]):
             response = client.get(f"{base}/{path}?source={source}&vendor=aeries", headers=HX)
             assert response.status_code == 404, (path, response.status_code)
+
+
+TYPED = "Typed-Secret-9QxZ-never-echoed"
+SECRET_FIELDS = ("client_secret", "password", "current_password", "new_password", "confirm", "confirm_password")
+
+
+@pytest.mark.parametrize("who", [None, "owner", "dm"])
+def test_a_typed_secret_or_password_never_comes_back(app, client, auth, world, who, caplog):
+    """Every POST, with a form that would otherwise pass (a wrong secret, a failing test): the answer, the log and
+    any email leave out what was typed in a secret or password field."""
+    caplog.set_level(logging.DEBUG)
+    if who:
+        auth.login(world[who].email)
+    ids = _own_ids(app, world, who) if who else world["home_ids"]
+    token = _token(client)
+    form = {"csrf_token": token, "vendor": "aeries", "method": "oneroster", "url": "https://demo.aeries.net/aeries/",
+            "client_id": "typed-id", "school_id": "5", "name": "Typed source", "sync_time": "02:00",
+            "email": world["owner"].email, **{name: TYPED for name in SECRET_FIELDS}}
+    posts = [r for r in (_manager_routes(app, world, who) if who else routes(app)) if r[1] == "POST"]
+    with mail.record_messages() as outbox:
+        for route in posts:
+            for headers in (None, HX):
+                response = call(client, route, ids, data=form, headers=headers)
+                assert TYPED not in response.get_data(as_text=True) + str(response.headers), route
+                if response.headers.get("Location", "").startswith("/") and route[0].endpoint != "auth.logout":
+                    assert TYPED not in client.get(response.headers["Location"]).get_data(as_text=True), route
+    assert all(TYPED not in f"{m.subject}{m.body}{m.html}" for m in outbox)
+    assert TYPED not in caplog.text
