@@ -162,3 +162,26 @@ def test_other_roles_of_the_school_get_403_on_every_route_and_method(app, client
     for route in scoped(app) + [r for r in routes(app) if r[0].endpoint in ("main.index", "status.mine")]:
         response = call(client, route, world["home_ids"], data={"csrf_token": token}, headers=HX)
         assert response.status_code == 403, (route, response.status_code)
+
+
+def _snapshot() -> dict:
+    """Every row of every table (the world is small)."""
+    return {table.name: sorted(map(repr, db.session.execute(table.select()).all())) for table in db.metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("who", ["owner", "dm"])
+def test_no_get_changes_anything(app, client, auth, world, who):
+    """Every state change is a POST with CSRF: a link, a prefetch or an image tag pointing at any GET changes nothing."""
+    auth.login(world[who].email)
+    ids = own_ids(app, world, who)
+    db.session.expire_all()
+    before = _snapshot()
+    gets = [r for r in manager_routes(app, world, who) if r[1] == "GET"]
+    for route in gets:
+        for headers in (None, HX):
+            call(client, route, ids, query="?trigger=manual&confirmed=yes&method=oneroster_csv", headers=headers)
+    db.session.expire_all()
+    after = _snapshot()
+    changed = {name for name in before if before[name] != after[name]} - {"sign_in_session"}
+    assert changed == set(), changed
+    assert len(gets) >= 15
