@@ -3,6 +3,7 @@ answer may carry (stored or typed secrets, SFTP password hashes, keys, another s
 import logging
 
 import pytest
+from sqlalchemy import text
 
 from portal.extensions import mail
 from store.db import db
@@ -193,3 +194,23 @@ def test_one_bad_field_in_a_valid_form_never_gets_a_500(app, client, auth, world
                     "school_id": ONE_BAD[kind] if field == "school_id" else str(world["home"].id)}
             response = call(client, route, ids, data=data, headers=HX)
             assert response.status_code < 500, (route, field, response.status_code)
+
+
+def test_a_database_error_gets_the_portals_error_page_signed_in(app, client, auth, world, monkeypatch, caplog):
+    """An unexpected database error (here a failing query under People search) left the transaction aborted: the
+    error page's own look-up of the signed-in account failed as well, and the server's bare 500 came instead."""
+    def failing_search(*args, **kwargs):
+        db.session.execute(text("SELECT 1 / 0"))
+
+    monkeypatch.setattr("portal.people.routes.search_people", failing_search)
+    app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+    auth.login(world["owner"].email)
+    for headers in (None, HX):
+        response = client.get("/schools/home-school/people", headers=headers)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 500
+        assert "Something went wrong" in html and "Nothing was changed; please try again." in html
+        assert world["owner"].full_name in html  # the portal's own page, still signed in
+        assert "Traceback" not in html and "SELECT" not in html
+    monkeypatch.undo()
+    assert client.get("/schools/home-school/people").status_code == 200
