@@ -148,3 +148,12 @@ def forbidden_for(app, world, who) -> list[str]:
 def assert_carries_none(text, forbidden, where) -> None:
     for value in forbidden:
         assert value not in text, (where, value)
+
+
+def session_text(app, client) -> str:
+    """What the browser's session cookie holds, readable (Flask signs it, but anyone can read it): flashed messages
+    ride in it, so a secret in one would leak there."""
+    cookie = client.get_cookie("session")
+    if cookie is None:
+        return ""
+    return repr(app.session_interface.get_signing_serializer(app).loads(cookie.value))

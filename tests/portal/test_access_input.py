@@ -10,7 +10,7 @@ from store.db import db
 from store.models import Source, SourceNight, SourceNightRun, SyncRun, utcnow
 from tests.factories import make_district_audit_event, make_issue, map_school
 from tests.portal.access_world import (HX, PUBLIC, assert_carries_none, call, forbidden_for, manager_routes, own_ids,
-                                       routes, token_of, world)  # noqa: F401 (world: the fixture)
+                                       routes, session_text, token_of, world)  # noqa: F401 (world: the fixture)
 from tests.support import assert_served_signed_in
 
 
@@ -49,7 +49,8 @@ def test_hostile_form_values_never_get_a_500_nor_a_secret_back(app, client, auth
                 continue
             response = call(client, route, ids, data=_hostile_form(kind, token), headers=HX)
             assert response.status_code < 500, (route, kind, response.status_code)
-            assert_carries_none(response.get_data(as_text=True) + str(response.headers), forbidden, route)
+            assert_carries_none(response.get_data(as_text=True) + str(response.headers) + session_text(app, client),
+                                forbidden, route)
     for message in outbox:
         assert_carries_none(f"{message.subject}{message.body}{message.html}", forbidden, message.subject)
     assert_carries_none(caplog.text, forbidden, "log")
@@ -107,7 +108,8 @@ def test_no_page_carries_a_secret_or_another_districts_names(app, client, auth, 
         for headers in (None, HX):
             response = call(client, route, ids, headers=headers)
             assert_served_signed_in(response, route)  # served, so the check below reads a real page
-            assert_carries_none(response.get_data(as_text=True) + str(response.headers), forbidden, route)
+            assert_carries_none(response.get_data(as_text=True) + str(response.headers) + session_text(app, client),
+                                forbidden, route)
             checked += 1
     assert_carries_none(caplog.text, forbidden, "log")
     assert checked >= 40
@@ -164,9 +166,11 @@ def test_a_typed_secret_or_password_never_comes_back(app, client, auth, world, w
             for headers in (None, HX):
                 response = call(client, route, ids, data=form, headers=headers)
                 assert TYPED not in response.get_data(as_text=True) + str(response.headers), route
+                assert TYPED not in session_text(app, client), route
                 if response.headers.get("Location", "").startswith("/") and route[0].endpoint != "auth.logout":
                     assert TYPED not in client.get(response.headers["Location"]).get_data(as_text=True), route
     assert all(TYPED not in f"{m.subject}{m.body}{m.html}" for m in outbox)
+    assert "csrf_token" in session_text(app, client)  # the cookie was read, not skipped
     assert TYPED not in caplog.text
 
 
@@ -174,7 +178,8 @@ def test_a_typed_secret_or_password_never_comes_back(app, client, auth, world, w
 # hostile form is often never read, because the form's first field already failed.
 VALID = {"vendor": "aeries", "method": "oneroster", "url": "https://demo.aeries.net/aeries/", "client_id": "cid",
          "client_secret": "typed", "school_id": "5", "sync_time": "02:00", "archive_threshold_percent": "10",
-         "trigger": "preview", "starts_on": "2030-01-01", "ends_on": "2030-01-05", "note": "n", "night_emails": "digest",
+         "trigger": "preview", "starts_on": "2030-01-01", "ends_on": "2030-01-05", "note": "n",
+         "night_emails": "digest",
          "name": "Typed name", "sis_school_id": "5", "sis_name": "SIS name", "confirm": "untested",
          "sync_students": "on", "automatic": "on", "role": "student", "source_id": "abc", "csv_sync_on_receipt": "now",
          "threshold_override": "50", "confirmed": "yes", "confirm_archive": "on"}

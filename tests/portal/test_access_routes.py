@@ -166,12 +166,13 @@ def test_other_roles_of_the_school_get_403_on_every_route_and_method(app, client
 
 def _snapshot() -> dict:
     """Every row of every table (the world is small)."""
-    return {table.name: sorted(map(repr, db.session.execute(table.select()).all())) for table in db.metadata.sorted_tables}
+    return {table.name: sorted(map(repr, db.session.execute(table.select()).all()))
+            for table in db.metadata.sorted_tables}
 
 
 @pytest.mark.parametrize("who", ["owner", "dm"])
 def test_no_get_changes_anything(app, client, auth, world, who):
-    """Every state change is a POST with CSRF: a link, a prefetch or an image tag pointing at any GET changes nothing."""
+    """Every state change is a POST with CSRF: a link, a prefetch or an image pointing at any GET changes nothing."""
     auth.login(world[who].email)
     ids = own_ids(app, world, who)
     db.session.expire_all()
