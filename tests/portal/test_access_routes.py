@@ -186,3 +186,13 @@ def test_no_get_changes_anything(app, client, auth, world, who):
     changed = {name for name in before if before[name] != after[name]} - {"sign_in_session"}
     assert changed == set(), changed
     assert len(gets) >= 15
+
+
+def test_a_signed_out_post_without_a_csrf_token_is_refused(app, client, world):
+    """Sign-in and reset too: a form posted from another site cannot sign a visitor in to the attacker's account."""
+    posts = [r for r in routes(app) if r[1] == "POST" and r[0].endpoint in PUBLIC]
+    assert len(posts) >= 3
+    for route in posts:
+        response = call(client, route, {"token": "x"}, data={"email": world["owner"].email, "password": "x"})
+        assert response.status_code == 400, (route, response.status_code)
+        assert "did not come from this portal" in response.get_data(as_text=True), route
