@@ -2,6 +2,8 @@ from flask import abort, flash, make_response, redirect, render_template, url_fo
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
+from store.db import db
+
 from ..access import managed_schools
 from ..htmx import is_htmx
 from ..status.overview import school_schedules
@@ -35,6 +37,11 @@ def error_page(title: str, message: str, status: int):
 
 def _register_error_page(status: int, title: str, message: str) -> None:
     def handler(error):
+        if status == 500:
+            # A database error leaves the request's transaction aborted, so the page's own queries (the signed-in
+            # account in the top bar) failed too and the visitor got the server's bare "Internal Server Error".
+            # Rolling back also makes "Nothing was changed" true of what the request had not committed.
+            db.session.rollback()
         # abort(403, description=...) says what this page is for instead of the general sentence (an owner on a
         # District Manager's page read "Rostering is for school Owners and District Managers")
         told = getattr(error, "description", None)

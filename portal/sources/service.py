@@ -137,6 +137,12 @@ def _clean_sis_id(value) -> str:
     return value
 
 
+def _one_line(label: str) -> str:
+    """The SIS's name of a school, only a label in the audit log: control characters (a NUL byte, which PostgreSQL
+    refuses to store, made the mapping a 500) become spaces, and it is kept to 200 characters."""
+    return " ".join(_CONTROL.sub(" ", str(label or "")).split())[:200]
+
+
 def map_school(source: Source, school: School, sis_school_id, actor: Person | None, sis_name: str = ""
                ) -> RosterConnection:
     """Map the school to one of the source's SIS schools; its own credentials (if any) give way to the source's."""
@@ -150,6 +156,7 @@ def map_school(source: Source, school: School, sis_school_id, actor: Person | No
     # A school first connected by its mapping follows the source's nights (the source's own switch decides);
     # a school that had a connection keeps its owner's Automatic Rostering choice.
     conn, had_own = attach(school, source, sis_id, automatic=True)
+    sis_name = _one_line(sis_name)
     shown = f"{sis_name} ({sis_id})" if sis_name else sis_id
     AuditEvent.record(school, actor, "source_mapped",
                       f"Mapped to the district source {source.name} as SIS school {shown}"

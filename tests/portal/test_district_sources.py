@@ -202,6 +202,18 @@ def test_mapping_an_unknown_school_is_404(client, world, aeries, data):
     assert post(client, f"{world['base']}/{source.id}/mappings", {**data, "sis_school_id": "5"}).status_code == 404
 
 
+def test_a_sis_school_name_with_control_characters_maps_and_is_logged_on_one_line(client, world):
+    """The SIS's name of the school rides along in the form as a label: a NUL byte in it (PostgreSQL refuses to
+    store one) made Confirm mapping a 500."""
+    source = make_source(world["district"])
+    response = post(client, f"{world['base']}/{source.id}/mappings",
+                    {"school_id": world["obrien"].id, "sis_school_id": "994", "sis_name": "O'Brien\x00\tElementary\n"})
+    assert response.status_code == 200 and "OBrien Elementary is mapped to SIS school 994" in response.get_data(
+        as_text=True)
+    log = client.get("/schools/obrien/rostering/audit").get_data(as_text=True)
+    assert "as SIS school O&#39;Brien Elementary (994)" in log
+
+
 @pytest.mark.parametrize("htmx", [True, False])
 def test_confirm_mapping_with_no_school_chosen_says_to_choose_one(app, client, world, aeries, htmx):
     """'Choose a school…' left as it was: the page says what to do (it was a 404 the page swallowed silently)."""
