@@ -2,8 +2,11 @@
 map schools to its SIS schools (or add one to the portal), unmap them. Every change is audited on the schools."""
 import dataclasses
 import re
+import secrets
 import shutil
 from datetime import datetime, timezone
+
+from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import InvalidSettings
 from connectors.netguard import OutboundPolicy
@@ -178,10 +181,38 @@ def unmap_school(school: School, actor: Person | None) -> RosterConnection:
     return conn
 
 
+SLUG_SUFFIX_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from a URL
+SLUG_SUFFIX_LENGTH = 5
+SLUG_TRIES = 5
+
+
 def _slug_for(name: str) -> str:
+    """The name plus a random suffix, always: a suffix only on a clash (or a count, "-2") would tell the manager
+    that another district has a school of that name. 31**5 suffixes make a clash rare; _insert_school retries."""
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:70] or "school"
-    taken = set(db.session.scalars(db.select(School.slug).where(School.slug.like(f"{base}%"))))
-    return next(slug for slug in (base, *(f"{base}-{n}" for n in range(2, len(taken) + 3))) if slug not in taken)
+    return f"{base}-{''.join(secrets.choice(SLUG_SUFFIX_ALPHABET) for _ in range(SLUG_SUFFIX_LENGTH))}"
+
+
+def _slug_free(slug: str) -> bool:
+    return db.session.scalar(db.select(School.id).where(School.slug == slug)) is None
+
+
+def _insert_school(district_id: int, name: str) -> School:
+    """Insert the school under a free slug; a slug taken between the check and the insert (two adds at once) gets
+    a new one instead of a 500, and after a few clashes the manager is told to try again."""
+    for _ in range(SLUG_TRIES):
+        slug = _slug_for(name)
+        if not _slug_free(slug):
+            continue
+        school = School(district_id=district_id, name=name, slug=slug)
+        try:
+            with db.session.begin_nested():  # only this insert is undone on a clash
+                db.session.add(school)
+        except IntegrityError:
+            continue
+        return school
+    raise InvalidSettings({"name": "The portal could not give this school a web address just now; "
+                                   "please try Add again in a moment."})
 
 
 def add_school(source: Source, sis_school_id, name: str, actor: Person | None) -> School:
@@ -190,9 +221,7 @@ def add_school(source: Source, sis_school_id, name: str, actor: Person | None) -
     if not name or len(name) > 200 or _CONTROL.search(name):
         raise InvalidSettings({"name": "Give the school a name of at most 200 characters, on one line."})
     sis_id = _clean_sis_id(sis_school_id)
-    school = School(district_id=source.district_id, name=name, slug=_slug_for(name))
-    db.session.add(school)
-    db.session.flush()
+    school = _insert_school(source.district_id, name)
     try:
         map_school(source, school, sis_id, actor, sis_name=name)
     except InvalidSettings:

@@ -157,7 +157,7 @@ def test_confirming_adding_and_unmapping_schools(app, client, world, aeries):
     added = post(client, f"{url}/add-school", {"sis_school_id": "1", "name": "Müller High School"})
     assert added.status_code == 200 and "was added to the portal" in added.get_data(as_text=True)
     new = db.session.scalar(db.select(School).filter_by(name="Müller High School"))
-    assert new.district_id == world["district"].id and new.slug == "m-ller-high-school"
+    assert new.district_id == world["district"].id and re.fullmatch(r"m-ller-high-school-[a-z2-9]{5}", new.slug)
     for school, sis_id in ((world["obrien"], "994"), (new, "1")):
         settings = settings_for(get_connection(school))
         assert (settings.school_id, settings.client_secret) == (sis_id, aeries.info["client_secret"])
@@ -236,6 +236,44 @@ def test_a_school_of_another_district_cannot_be_mapped_or_unmapped(client, world
     assert post(client, f"{url}/unmap", {"school_id": foreign.id}).status_code == 404
     assert post(client, f"{url}/unmap", {"school_id": world["obrien"].id}).status_code == 404  # not mapped here
     assert get_connection(foreign) is None
+
+
+def test_an_added_schools_address_does_not_tell_that_another_district_has_a_school_of_that_name(world):
+    """It was faraway-elementary-2 when another district had a Faraway Elementary: the manager learnt it existed."""
+    source = make_source(world["district"])
+    alone = service.add_school(source, "1", "Nearby Elementary", None).slug  # no school of that name anywhere
+    make_school(world["other"], name="Faraway Elementary", slug="faraway-elementary")
+    beside = service.add_school(source, "2", "Faraway Elementary", None).slug
+    again = service.add_school(source, "3", "Faraway Elementary", None).slug
+    assert re.fullmatch(r"nearby-elementary-[a-z2-9]{5}", alone)  # the same shape, whoever else has the name
+    assert re.fullmatch(r"faraway-elementary-[a-z2-9]{5}", beside) and re.fullmatch(r"faraway-elementary-[a-z2-9]{5}",
+                                                                                     again) and beside != again
+
+
+def test_two_adds_at_once_with_the_same_address_both_succeed(world, monkeypatch):
+    """Another add took the address between the check and the insert: the unique slug made it a 500."""
+    source = make_source(world["district"])
+    free = service._slug_free
+
+    def taken_meanwhile(slug):
+        monkeypatch.setattr(service, "_slug_free", free)
+        db.session.add(School(district_id=world["other"].id, name="Faraway Elementary", slug=slug))
+        db.session.flush()  # the other request's row, after this check said the slug was free
+        return True
+
+    monkeypatch.setattr(service, "_slug_free", taken_meanwhile)
+    added = service.add_school(source, "1", "Faraway Elementary", None)
+    names = dict(db.session.execute(db.select(School.slug, School.district_id).where(School.name == added.name)).all())
+    assert len(names) == 2 and names[added.slug] == world["district"].id  # both kept, each its own address
+    assert get_connection(added).sis_school_id == "1"
+
+
+def test_when_no_address_can_be_found_the_manager_is_asked_to_try_again(client, world, monkeypatch):
+    source = make_source(world["district"])
+    monkeypatch.setattr(service, "_slug_free", lambda slug: False)
+    response = post(client, f"{world['base']}/{source.id}/add-school", {"sis_school_id": "1", "name": "Faraway"})
+    assert response.status_code == 422 and "try Add again in a moment" in response.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(School.id)).where(School.name == "Faraway")) == 0
 
 
 @pytest.mark.parametrize("data, words", [
