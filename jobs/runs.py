@@ -67,7 +67,7 @@ def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
 
 def _job_gone(redis, job_id: str | None) -> bool:
     if not job_id:
-        return False  # an inline (CLI) run has no job; its heartbeat decides
+        return False  # an inline (CLI) run has no job; its heartbeat (or, before it is claimed, its age) decides
     try:
         return Job.fetch(job_id, connection=redis).get_status(refresh=True) in DEAD_JOB_STATES
     except NoSuchJobError:
@@ -91,7 +91,9 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
     failed, locks = [], []
     for run in db.session.scalars(query):
         beat = run.heartbeat_at or run.started_at
-        if run.status == "running" and beat and now - beat > STALE_AFTER:
+        if run.status == "queued" and not run.job_id:
+            beat = beat or run.created_at  # an inline run killed before its claim: no worker will ever start it
+        if (run.status == "running" or not run.job_id) and beat and now - beat > STALE_AFTER:
             reason = (f"The worker running this sync stopped responding (no progress for more than "
                       f"{int(STALE_AFTER.total_seconds() // 60)} minutes). {NOTHING_CHANGED}")
         elif run.status == "queued" and now - run.created_at > QUEUE_GRACE and \

@@ -226,6 +226,33 @@ def test_sync_now_after_a_killed_worker_starts_at_once_instead_of_saying_a_sync_
     assert run.status == "queued" and db.session.get(SyncRun, dead.id).status == "failed"
 
 
+def test_a_cli_run_killed_before_it_started_stops_blocking_the_school(app, school, sandbox):
+    """`roster sync` ended (Ctrl-C, a closed terminal) between making its run and claiming it: the run has no job id,
+    was taken for alive for ever, and every later Sync now said a sync was already queued or running."""
+    connect(school, sandbox)
+    killed = create_run(school, trigger="cli")
+    assert killed.job_id is None
+    killed.created_at = datetime.now(timezone.utc) - timedelta(minutes=6)
+    db.session.commit()
+    assert SchoolLock(app.redis, school.id, killed.id).acquire()  # had it got as far as the lock, that goes too
+    app.redis.expire(lock_key(school.id), LOCK_TTL_SECONDS - 6 * 60)
+    run = start_sync(school)
+    assert run.status == "queued" and lock_holder(app.redis, school.id) is None
+    db.session.refresh(killed)
+    assert killed.status == "failed" and "stopped responding" in killed.error_message
+    assert "Nothing was changed." in killed.error_message
+
+
+def test_a_cli_run_just_made_is_left_to_start(app, school, sandbox):
+    connect(school, sandbox)
+    fresh = create_run(school, trigger="cli")
+    fresh.created_at = datetime.now(timezone.utc) - timedelta(minutes=4)  # within the heartbeat limit
+    db.session.commit()
+    assert mark_stale_runs_failed(school.id) == [] and fresh.status == "queued"
+    with pytest.raises(SyncAlreadyRunning):
+        start_sync(school)
+
+
 def test_a_run_still_renewing_its_lock_keeps_it_when_its_heartbeat_looks_stale(app, school, sandbox):
     """A stale heartbeat with a freshly renewed lock is a live run: freeing the lock would let a second sync apply."""
     connect(school, sandbox)
