@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
 from store.db import db
 from store.models import District, Person, School
@@ -72,7 +73,11 @@ def create_school(district_name: str, name: str, slug: str) -> School:
         raise click.BadParameter(f"The slug {_shown(slug)} is taken.", param_hint="--slug")
     school = School(district=district, name=name, slug=slug)
     db.session.add(school)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another command or the Sources page took it since the check above
+        db.session.rollback()
+        raise click.BadParameter(f"The slug {_shown(slug)} is taken.", param_hint="--slug") from None
     return school
 
 

@@ -97,3 +97,21 @@ def test_messages_quote_huge_values_briefly(runner):
     result = run(runner, "create-school", "--district", "x" * 100_000, "--name", "A", "--slug", "a")
     assert_refused(result, "No district named 'xxx")
     assert len(result.output) < 500
+
+
+def test_a_slug_taken_while_create_school_runs_is_refused_without_a_traceback(runner, monkeypatch):
+    """Another create-school (or the Sources page) took the slug after the check: the unique slug was a traceback."""
+    district = make_district(name="North")
+    scalar = db.session.scalar
+
+    def taken_meanwhile(query):
+        found = scalar(query)
+        if found is None and "school.slug" in str(query):
+            monkeypatch.setattr(db.session, "scalar", scalar)
+            make_school(district, name="Other", slug="lincoln")
+        return found
+
+    monkeypatch.setattr(db.session, "scalar", taken_meanwhile)
+    assert_refused(run(runner, "create-school", "--district", "North", "--name", "Lincoln", "--slug", "lincoln"),
+                   "is taken")
+    assert db.session.scalar(db.select(School.name).filter_by(slug="lincoln")) == "Other"
