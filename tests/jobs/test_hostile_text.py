@@ -1,0 +1,47 @@
+"""SIS values PostgreSQL or UTF-8 cannot hold (a NUL byte, a lone surrogate) or that no person's name holds (other
+control characters, 10,000 characters), over real HTTP and PostgreSQL: one such record must not stop a school's
+sync or a district night; its values are cleaned, or it is reported by name, and everyone else is synced."""
+import pytest
+from rq import SimpleWorker
+
+from jobs.district_night import night_runs, start_night
+from store.db import db
+from store.models import Person, SourceNight
+from tests.factories import make_district, make_school, map_school
+from tests.support import (SETTINGS, change_sis_person, connect, directory, expected_people, issues,
+                           running_sandbox, sandbox_source, sync)
+
+LONG = "x" * 10_000
+
+
+def hostile(sandbox) -> tuple[str, str, str]:
+    """(a student whose every value holds hostile text, a student whose sourcedId holds a NUL, a parent of
+    the first with a NUL in their name): the SIS records as served over HTTP."""
+    students = sorted(p.source_id for p in expected_people(sandbox).values() if p.role == "student")
+    first, second = students[0], students[1]
+    change_sis_person(sandbox, first, givenName="Ana\x00\x07", familyName="Ruiz\ud800\x1b[31m",
+                      middleName=LONG, email="ana\x00.ruiz@sandbox.example.org", username="ana\ud800r",
+                      identifier="S\x00123", phone="555\x000100", grades=["0\x009"])
+    with sandbox.data.lock:  # a NUL in the sourcedId: the record cannot be matched as sent
+        record = sandbox.data.users.pop(second)
+        bad = second + "\x00"
+        sandbox.data.users[bad] = {**record, "sourcedId": bad}
+        sandbox.data.changed([second, bad])
+    return first, second, bad
+
+
+def test_hostile_text_in_one_record_cleans_it_and_syncs_the_school(app):
+    with running_sandbox(schools=1, students=30, seed=61) as box:
+        school = make_school()
+        connect(school, box, sync_parents=True)
+        first, second, _ = hostile(box)
+        run = sync(school)
+        assert run.status == "succeeded", run.error_message
+        people = directory(school)
+        ana = people[first]
+        assert (ana.given_name, ana.family_name, ana.email, ana.username, ana.sis_id, ana.phone, ana.grade) == (
+            "Ana", "Ruiz[31m", "ana.ruiz@sandbox.example.org", "anar", "S123", "5550100", "09")
+        assert len(ana.middle_name) == 200
+        assert second not in people and set(people) >= set(expected_people(box)) - {second}
+        said = [i.message for i in issues(run) if second in i.message]
+        assert said and "control character" in said[0] and "\x00" not in said[0], said
