@@ -45,3 +45,26 @@ def test_hostile_text_in_one_record_cleans_it_and_syncs_the_school(app):
         assert second not in people and set(people) >= set(expected_people(box)) - {second}
         said = [i.message for i in issues(run) if second in i.message]
         assert said and "control character" in said[0] and "\x00" not in said[0], said
+
+
+def test_hostile_text_in_one_record_cleans_it_on_a_district_night(app):
+    with running_sandbox(schools=2, students=40, seed=62) as box:
+        place = make_district(timezone="UTC")
+        source = sandbox_source(place, box, automatic=True, sync_time="02:00")
+        school = make_school(place)
+        map_school(school, source, box.info["school_ids"][0], **dict(SETTINGS, sync_parents=True, automatic=True))
+        first, second, _ = hostile(box)
+        night = start_night(source, trigger="cli")
+        SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
+        db.session.expire_all()
+        night = db.session.get(SourceNight, night.id)
+        assert night.status == "succeeded", night.error_message
+        [run] = night_runs(night.id)
+        assert run.status == "succeeded", run.error_message
+        people = directory(school)
+        ana = people[first]
+        assert (ana.given_name, ana.family_name, ana.email, ana.sis_id, ana.grade) == (
+            "Ana", "Ruiz[31m", "ana.ruiz@sandbox.example.org", "S123", "09")
+        assert second not in people and set(people) >= set(expected_people(box)) - {second}
+        said = [i.message for i in issues(run) if second in i.message]
+        assert said and "control character" in said[0], said
