@@ -304,6 +304,9 @@ def normalise_user(raw: dict) -> PersonRecord:
     if not sis_role:  # 1.2: roles[] (a 1.1 user's single `role` is read as before)
         sis_role, org_roles = _roles_12(get("roles"))
     role = ROLE_MAP.get(sis_role.lower())  # map_role; sis_role is stripped already
+    if role is None and HOSTILE.search(sis_role):  # "student\x00" is a student: cleaned as every value is
+        sis_role = clean_text(sis_role).strip()
+        role = ROLE_MAP.get(sis_role.lower())
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
         raise BadResponse(f"User {source_id} has {shown}; expected one of {KNOWN_ROLES}.")
@@ -368,6 +371,9 @@ def _cleaned(values: tuple) -> tuple:
         elif value.__class__ is tuple:
             value = tuple(v for v in (_cleaned_item(x) for x in value) if v)
         out.append(value)
+    if not out[2] and not out[3]:
+        raise BadResponse(f"User {source_id} ({out[15]}) has no givenName or familyName: theirs hold only "
+                          f"{HOSTILE_HELP}. Type the name again in the SIS, then sync again.")
     return tuple(out)
 
 
