@@ -46,7 +46,7 @@ NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"}
 # RFC 8259 §8.2 calls such strings' behaviour unpredictable) but UTF-8, so the database, cannot; the other controls
 # are in no name or address and garble the report and digest emails built from them.
 HOSTILE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-_SPACES = re.compile("[\t\n\v\f\r]+")
+_SPACES = re.compile("[\t\n\v\f\r\x1c-\x1f]+")  # between words: a tab, a line break, a field separator
 HOSTILE_HELP = ("control characters (such as a NUL byte or a line break) or broken Unicode (a lone surrogate), "
                 "usually pasted in from another program")
 
@@ -143,8 +143,8 @@ class RosterNotice:
 
 
 def clean_text(value: str) -> str:
-    """`value` as the database and an email can hold it: a tab or line break becomes a space, any other control
-    character or lone surrogate is dropped (HOSTILE)."""
+    """`value` as the database and an email can hold it: a tab, line break or separator becomes a space, any other
+    control character or lone surrogate is dropped (HOSTILE)."""
     return _SPACES.sub(" ", value).translate(_DROP) if HOSTILE.search(value) else value
 
 

@@ -227,8 +227,9 @@ def test_kept_chunks_are_handed_out_as_pages_of_the_size_asked(tmp_path):
 
 
 def test_control_characters_in_a_rows_values_are_dropped_as_the_api_reader_drops_them(tmp_path):
-    row = user_row("u1", given="Ana\x07", family="Ru\x1b[31miz", identifier="S\x01\x7f1", email="ana\x1f@example.org")
+    row = user_row("u1", given="Ana\x07", family="Ru\x1b[31miz", identifier="S\x01\x7f1", email="ana\x07@example.org", middleName="Ann\x1fMarie")
     records, _ = read(write_zip(tmp_path / "b.zip", bundle_files(users(row, user_row("u2")))))
     ana = next(r for r in records if r.source_id == "u1")
-    assert (ana.given_name, ana.family_name, ana.identifier, ana.email) == ("Ana", "Ru[31miz", "S1", "ana@example.org")
+    assert (ana.given_name, ana.family_name, ana.identifier, ana.email, ana.middle_name) == (
+        "Ana", "Ru[31miz", "S1", "ana@example.org", "Ann Marie")
     assert len(records) == 2
