@@ -4,13 +4,11 @@ sync or a district night; its values are cleaned, or it is reported by name, and
 import re
 
 import pytest
-from rq import SimpleWorker
 
-from jobs.district_night import night_runs, start_night
+from jobs.digest import set_report_choice
+from jobs.district_night import night_runs, run_night_now
 from portal.extensions import mail
-from store.db import db
-from store.models import SourceNight
-from tests.factories import make_district, make_school, map_school
+from tests.factories import make_district, make_district_manager, make_school, map_school
 from tests.support import (SETTINGS, change_sis_person, connect, directory, expected_people, issues,
                            opted_in_owner, running_sandbox, sandbox_source, sync)
 
@@ -18,7 +16,7 @@ LONG = "x" * 10_000
 BROKEN = re.compile("[\x00\x07\x1b\ud800-\udfff]")  # what the records held that no email should
 
 
-def hostile(sandbox, bad_char="\x00") -> tuple[str, str, str]:
+def hostile(sandbox, bad_char="\x00") -> tuple[str, str, str, str]:
     """(a student whose every value holds hostile text, a student whose sourcedId holds `bad_char`, one whose names
     hold nothing else, one whose name holds a tab and a line break): the SIS records as served over HTTP."""
     students = sorted(p.source_id for p in expected_people(sandbox).values() if p.role == "student")
@@ -68,12 +66,13 @@ def test_hostile_text_in_one_record_cleans_it_on_a_district_night(app):
         source = sandbox_source(place, box, automatic=True, sync_time="02:00")
         school = make_school(place)
         map_school(school, source, box.info["school_ids"][0], **dict(SETTINGS, sync_parents=True, automatic=True))
+        set_report_choice(make_district_manager(place), "digest")
         first, second, nameless, third = hostile(box, "\ud800")
-        night = start_night(source, trigger="cli")
-        SimpleWorker([app.sync_queue], connection=app.redis).work(burst=True)
-        db.session.expire_all()
-        night = db.session.get(SourceNight, night.id)
+        with mail.record_messages() as outbox:
+            night = run_night_now(source)
         assert night.status == "succeeded", night.error_message
+        [digest] = outbox  # the manager's digest, built from the night's runs, holds none of it
+        assert night.digest_status == "sent" and not BROKEN.search(digest.body + digest.html + digest.subject)
         [run] = night_runs(night.id)
         assert run.status == "succeeded", run.error_message
         people = directory(school)
