@@ -41,9 +41,10 @@ _LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
 # without a type is kept. Taken as a school, such an org has every user of the district (or more) as its people.
 NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
 # Characters no SIS value should hold: C0 controls and DEL, and lone surrogates. PostgreSQL text refuses NUL (its
-# documentation, "Character Types": "The character with the code zero (sometimes called NUL) cannot be stored"),
-# so one NUL in one person's name failed the whole school's apply; JSON can carry a lone surrogate ("\ud800",
-# RFC 8259 §8.2 calls such strings' behaviour unpredictable) but UTF-8, so the database, cannot; the other controls
+# documentation, www.postgresql.org/docs/current/datatype-character.html: "the character with code zero (sometimes
+# called NUL) cannot be stored"), so one NUL in one person's name failed the whole school's apply; JSON can carry a
+# lone surrogate ("\ud800"; RFC 8259 §8.2 on such strings, not checked against a stored page here) but UTF-8, so
+# the database, cannot (psycopg's encode raised UnicodeEncodeError: tests/jobs/test_hostile_text.py); the other controls
 # are in no name or address and garble the report and digest emails built from them.
 HOSTILE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _SPACES = re.compile("[\t\n\v\f\r\x1c-\x1f]+")  # between words: a tab, a line break, a field separator
