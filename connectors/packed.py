@@ -4,9 +4,12 @@ Pure (no Flask, no database) because the district night's reader process packs e
 parent files the packed text; jobs.spool reads it back (unpack_record) for each school.
 """
 import json
+import re
 from datetime import datetime
 
 from .records import PersonRecord
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 FS, RS = "\x1f", "\x1e"  # field and list separators of a compact payload (control characters no SIS sends)
 PS = "\x1c"  # between the org and the role of one of a person's org_roles pairs
@@ -22,7 +25,7 @@ def pack_record(raw, person: PersonRecord | None) -> str:
     with a separator, a GS or a NUL in a value (which PostgreSQL text cannot hold) goes as JSON ("J…") instead.
     """
     if person is None:
-        return "R" + json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        return "R" + _json(raw)
     p, modified = person, person.date_last_modified
     given = raw.get("dateLastModified") if isinstance(raw, dict) else None
     if given is not None and not isinstance(given, str):
@@ -61,8 +64,13 @@ def _date_text(modified: datetime, given: str | None) -> str:
 
 def _packed_json(p: PersonRecord, given) -> str:
     modified = p.date_last_modified
-    return "J" + json.dumps(["P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email,
-                             p.username, p.identifier, p.grades, p.phone, p.status, p.enabled, p.school_ids,
-                             p.agent_ids, modified.isoformat() if modified else "", p.sis_role, p.legacy_id, given,
-                             p.org_roles],
-                            ensure_ascii=False, separators=(",", ":"))
+    return "J" + _json(["P", p.source_id, p.role, p.given_name, p.family_name, p.middle_name, p.email, p.username,
+                        p.identifier, p.grades, p.phone, p.status, p.enabled, p.school_ids, p.agent_ids,
+                        modified.isoformat() if modified else "", p.sis_role, p.legacy_id, given, p.org_roles])
+
+
+def _json(value) -> str:
+    """Compact JSON the spool's text column can hold: a lone surrogate (records.HOSTILE; a raw record or a raw
+    dateLastModified may keep one) is \\u-escaped, as UTF-8 cannot carry it, and json.loads gives it back."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":")) if _SURROGATE.search(text) else text

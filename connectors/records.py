@@ -40,6 +40,16 @@ _LEAVING_STATUSES = {"tobedeleted", "inactive", "deleted"}
 # Data Sync "default list of values", learn.microsoft.com/en-us/schooldatasync/default-list-of-values); an org
 # without a type is kept. Taken as a school, such an org has every user of the district (or more) as its people.
 NOT_SCHOOLS = frozenset({"district", "department", "local", "state", "national"})
+# Characters no SIS value should hold: C0 controls and DEL, and lone surrogates. PostgreSQL text refuses NUL (its
+# documentation, www.postgresql.org/docs/current/datatype-character.html: "the character with code zero (sometimes
+# called NUL) cannot be stored"), so one NUL in one person's name failed the whole school's apply; JSON can carry a
+# lone surrogate ("\ud800"; RFC 8259 §8.2 on such strings, not checked against a stored page here) but UTF-8, so
+# the database, cannot (psycopg's encode raised UnicodeEncodeError: tests/jobs/test_hostile_text.py); the other controls
+# are in no name or address and garble the report and digest emails built from them.
+HOSTILE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_SPACES = re.compile("[\t\n\v\f\r\x1c-\x1f]+")  # between words: a tab, a line break, a field separator
+HOSTILE_HELP = ("control characters (such as a NUL byte or a line break) or broken Unicode (a lone surrogate), "
+                "usually pasted in from another program")
 
 
 class PersonRecord(NamedTuple):
@@ -118,6 +128,9 @@ class RecordProblem:
     # the orgs a CSV row names, when they could be read: a district bundle's problem goes to those schools only
     school_ids: tuple = field(default=(), compare=False, repr=False)
 
+    def __post_init__(self):
+        _clean_fields(self, ("source_id", "message", "raw_excerpt"))
+
 
 @dataclass(frozen=True)
 class RosterNotice:
@@ -125,6 +138,27 @@ class RosterNotice:
 
     kind: str
     message: str
+
+    def __post_init__(self):
+        _clean_fields(self, ("message",))
+
+
+def clean_text(value: str) -> str:
+    """`value` as the database and an email can hold it: a tab, line break or separator becomes a space, any other
+    control character or lone surrogate is dropped (HOSTILE)."""
+    return _SPACES.sub(" ", value).translate(_DROP) if HOSTILE.search(value) else value
+
+
+_DROP = dict.fromkeys([*range(0x20), 0x7F, *range(0xD800, 0xE000)])
+
+
+def _clean_fields(obj, names) -> None:
+    """Clean a frozen problem's or notice's texts: they quote SIS values, and are stored and emailed (every reader
+    builds them through here, so none can fail the run's write of its issues)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value.__class__ is str and HOSTILE.search(value):
+            object.__setattr__(obj, name, clean_text(value))
 
 
 def excerpt(raw, limit: int = 300) -> str:
@@ -271,6 +305,9 @@ def normalise_user(raw: dict) -> PersonRecord:
     if not sis_role:  # 1.2: roles[] (a 1.1 user's single `role` is read as before)
         sis_role, org_roles = _roles_12(get("roles"))
     role = ROLE_MAP.get(sis_role.lower())  # map_role; sis_role is stripped already
+    if role is None and HOSTILE.search(sis_role):  # "student\x00" is a student: cleaned as every value is
+        sis_role = clean_text(sis_role).strip()
+        role = ROLE_MAP.get(sis_role.lower())
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
         raise BadResponse(f"User {source_id} has {shown}; expected one of {KNOWN_ROLES}.")
@@ -308,10 +345,50 @@ def normalise_user(raw: dict) -> PersonRecord:
     enabled = v if v is True or v is False else _enabled(v)
     v = get("metadata")
     legacy = "" if v is None or (v.__class__ is dict and not v) else legacy_source_id(raw)
-    return _tuple_new(PersonRecord, (
-        source_id, role, given, family, middle, email, username, identifier, grades, phone,
-        "tobedeleted" if status in _LEAVING_STATUSES else "active", enabled, school_ids, _one_id(get("agents")),
-        parse_datetime(get("dateLastModified")), sis_role, legacy, org_roles))
+    agent_ids = _one_id(get("agents"))
+    values = (source_id, role, given, family, middle, email, username, identifier, grades, phone,
+              "tobedeleted" if status in _LEAVING_STATUSES else "active", enabled, school_ids, agent_ids,
+              parse_datetime(get("dateLastModified")), sis_role, legacy, org_roles)
+    # One look over the record's texts (its fields are cleaned only when it finds something): every reader of the
+    # API, the single school's and the district night's, builds its people here. isprintable (in C) clears nearly
+    # every record at a third of the regex's cost; only a record it doubts (a control, a surrogate, or merely a
+    # no-break space) is searched.
+    text = "".join((source_id, given, family, middle, email, username, identifier, phone, sis_role, legacy)
+                   + grades + school_ids + agent_ids)
+    if org_roles:
+        text += "".join(chain.from_iterable(org_roles))
+    if not text.isprintable() and HOSTILE.search(text):
+        values = _cleaned(values)
+    return _tuple_new(PersonRecord, values)
+
+
+def _cleaned(values: tuple) -> tuple:
+    """A record's values without HOSTILE characters; refuses (BadResponse) a sourcedId holding them: cleaned, it
+    could be another person's, and it is the person's key in every later sync."""
+    source_id = values[0]
+    if HOSTILE.search(source_id):
+        shown = clean_text(source_id)
+        raise BadResponse(f"User {shown} was not synced: their sourcedId holds {HOSTILE_HELP}, so the portal cannot "
+                          f"match them safely. Ask the SIS vendor to remove those characters from this person's "
+                          f"sourcedId, then sync again.")
+    out = []
+    for value in values:
+        if value.__class__ is str:
+            value = clean_text(value).strip()
+        elif value.__class__ is tuple:
+            value = tuple(v for v in (_cleaned_item(x) for x in value) if v)
+        out.append(value)
+    if not out[2] and not out[3]:
+        raise BadResponse(f"User {source_id} ({out[15]}) has no givenName or familyName: theirs hold only "
+                          f"{HOSTILE_HELP}. Type the name again in the SIS, then sync again.")
+    return tuple(out)
+
+
+def _cleaned_item(value):
+    """One grade or id (a str), or one 1.2 (org, role) pair, cleaned."""
+    if value.__class__ is str:
+        return clean_text(value).strip()
+    return tuple(clean_text(v).strip() for v in value)
 
 
 _tuple_new = tuple.__new__  # PersonRecord(...) by keyword cost ~1 µs a record; the fields are in declared order

@@ -6,6 +6,7 @@ newline="" (what the csv module asks of files), so the per-line work stays in C.
 """
 import csv
 import io
+import re
 from collections.abc import Iterator
 from itertools import chain, repeat
 
@@ -21,6 +22,12 @@ _MAGIC = (
     (b"\x1f\x8b", "a gzip archive"),
 )
 _CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
+# Control characters inside a text file's values (a bell, an escape code pasted from a terminal): dropped (a field
+# separator, \x1c-\x1f, becomes a space), as the API reader cleans them (records.clean_text), so a name or email never carries them into the directory or an email. Tab and
+# line breaks are CSV's own; NUL refuses the file above (jobs' spool relies on it never being in a value).
+_IN_TEXT = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DROPPED = {**dict.fromkeys([*range(1, 9), 0x0B, 0x0C, *range(0x0E, 0x1C), 0x7F]),
+            **dict.fromkeys(range(0x1C, 0x20), " ")}
 
 
 class Lines:
@@ -66,7 +73,7 @@ class Lines:
                 if exc.readable:  # the lines before the bad one first: the header is read, so the column is named
                     yield exc.readable
                 raise
-            yield text
+            yield text.translate(_DROPPED) if _IN_TEXT.search(text) else text
             before += _breaks(chunk)
 
     def _decode(self, chunk: bytes, before: int) -> str:

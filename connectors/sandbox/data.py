@@ -18,6 +18,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def json_bytes(value) -> bytes:
+    """Compact UTF-8 JSON; a value holding a lone surrogate (which UTF-8 cannot carry) goes \\u-escaped, as a real
+    server's JSON would carry it ("\\ud800"), so that tests can serve such a record."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 class Dataset:
     """All sandbox records, with cached sorted listings and cached JSON bytes per record."""
 
@@ -202,7 +211,7 @@ class Dataset:
         """Cached JSON for one served user (the cache keeps 100k-user paging fast)."""
         cached = self._bytes.get((sid, version))
         if cached is None:
-            cached = json.dumps(self.served_as(sid, version), ensure_ascii=False, separators=(",", ":")).encode()
+            cached = json_bytes(self.served_as(sid, version))
             self._bytes[(sid, version)] = cached
         return cached
 

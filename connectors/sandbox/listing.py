@@ -1,9 +1,8 @@
 """Collections, filters and field selection for sandbox data requests."""
-import json
 import re
 
 from ..records import parse_datetime
-from .data import Dataset
+from .data import Dataset, json_bytes
 
 _PREDICATE = re.compile(r"^\s*(\w+)\s*(>=|<=|!=|=|>|<|~)\s*'(.*)'\s*$")
 
@@ -76,5 +75,5 @@ def render(data: Dataset, envelope: str, items: list, serialised: bool, fields: 
         parts = [data.record_bytes(sid, version) for sid in items]
     else:
         chosen = [{k: v for k, v in i.items() if k in fields} if fields else i for i in items]
-        parts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in chosen]
+        parts = [json_bytes(i) for i in chosen]
     return b'{"' + envelope.encode() + b'":[' + b",".join(parts) + b"]}"

@@ -127,3 +127,20 @@ def test_dates_after_the_read_started_count_as_its_start_in_every_listing(monkey
                      for p in page}
     assert dates == {"s1": datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc),
                      "t1": datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)}
+
+
+def test_hostile_text_is_cleaned_where_every_api_reader_builds_its_people():
+    raw = user("u1", role="student\x00", givenName="Ana\x00", familyName="Ru\ud800iz\n",
+               orgs=[{"sourcedId": "s\x001"}], agents=[{"sourcedId": "p\x1b1"}], grades=["0\x009"])
+    person = normalise_user(raw)
+    assert (person.role, person.sis_role, person.given_name, person.family_name) == ("student", "student", "Ana", "Ruiz")
+    assert (person.school_ids, person.agent_ids, person.grades) == (("s1",), ("p1",), ("09",))
+    problem = RecordProblem("u\x002", "Ana\ud800 has no role", json.dumps(raw, ensure_ascii=False))
+    assert (problem.source_id, problem.message) == ("u2", "Ana has no role") and "\ud800" not in problem.raw_excerpt
+
+
+def test_a_raw_record_with_a_lone_surrogate_packs_as_text_the_spool_can_hold():
+    from connectors.packed import pack_record
+    text = pack_record({"sourcedId": "u\ud800"}, None)
+    text.encode("utf-8")  # the spool's COPY encodes it
+    assert json.loads(text[1:]) == {"sourcedId": "u\ud800"}

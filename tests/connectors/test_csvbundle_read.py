@@ -224,3 +224,12 @@ def test_kept_chunks_are_handed_out_as_pages_of_the_size_asked(tmp_path):
     parents, others = [r for r in records if r.role == "parent"], [r for r in records if r.role != "parent"]
     assert [item for page in pages for item in page] == parents + others
     assert [len(page) for page in pages] == [4, 5, 1]  # whole chunks until a page holds 4: 3 parents + 1, 2 + 1 + 2, 1
+
+
+def test_control_characters_in_a_rows_values_are_dropped_as_the_api_reader_drops_them(tmp_path):
+    row = user_row("u1", given="Ana\x07", family="Ru\x1b[31miz", identifier="S\x01\x7f1", email="ana\x07@example.org", middleName="Ann\x1fMarie")
+    records, _ = read(write_zip(tmp_path / "b.zip", bundle_files(users(row, user_row("u2")))))
+    ana = next(r for r in records if r.source_id == "u1")
+    assert (ana.given_name, ana.family_name, ana.identifier, ana.email, ana.middle_name) == (
+        "Ana", "Ru[31miz", "S1", "ana@example.org", "Ann Marie")
+    assert len(records) == 2
