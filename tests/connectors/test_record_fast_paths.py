@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import BadResponse
-from connectors.records import (KNOWN_ROLES, _LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _enabled, _grades, _ids,
-                                _role_orgs, _roles_12, _text, _without_ended, excerpt, legacy_source_id, map_role,
-                                normalise_user, parse_datetime, raw_role)
+from connectors.records import (HOSTILE, KNOWN_ROLES, _LEAVING_STATUSES, _SHORT_OFFSET, PersonRecord, _cleaned,
+                                _enabled, _grades, _ids, _role_orgs, _roles_12, _text, _without_ended, excerpt,
+                                clean_text, legacy_source_id, map_role, normalise_user, parse_datetime,
+                                raw_role)
 
 
 def field_by_field(raw) -> PersonRecord:
@@ -21,6 +22,9 @@ def field_by_field(raw) -> PersonRecord:
         raise BadResponse("A user record has no sourcedId, so it cannot be matched.")
     sis_role = raw_role(raw)
     role = map_role(sis_role)
+    if role is None and HOSTILE.search(sis_role):  # a role is cleaned before it is mapped ("student\x00")
+        sis_role = clean_text(sis_role).strip()
+        role = map_role(sis_role)
     if role is None:
         shown = f"'{sis_role}'" if sis_role else "no role"
         raise BadResponse(f"User {source_id} has {shown}; expected one of {KNOWN_ROLES}.")
@@ -35,7 +39,7 @@ def field_by_field(raw) -> PersonRecord:
     org_roles = () if _text(raw.get("role")) else _roles_12(raw.get("roles"))[1]  # a 1.1 `role` wins, as before
     if org_roles:
         school_ids = _without_ended(school_ids, org_roles)
-    return PersonRecord(
+    return _as_cleaned(PersonRecord(
         source_id=source_id, role=role, given_name=given_name, family_name=family,
         middle_name=_text(raw.get("middleName")), email=_text(raw.get("email")), username=_text(raw.get("username")),
         identifier=_text(raw.get("identifier")), grades=_grades(raw.get("grades")),
@@ -43,7 +47,16 @@ def field_by_field(raw) -> PersonRecord:
         status="tobedeleted" if status in _LEAVING_STATUSES else "active", enabled=_enabled(raw.get("enabledUser")),
         school_ids=school_ids, agent_ids=_ids(raw.get("agents")),
         date_last_modified=_old_parse(raw.get("dateLastModified")), sis_role=sis_role, legacy_id=legacy_source_id(raw),
-        org_roles=org_roles)
+        org_roles=org_roles))
+
+
+def _as_cleaned(record: PersonRecord) -> PersonRecord:
+    """The record as normalise_user's last step leaves it: a value holding HOSTILE characters cleaned (or refused)."""
+    texts = [v for v in record if isinstance(v, str)]
+    for value in record:
+        if isinstance(value, tuple):
+            texts += [x for item in value for x in ((item,) if isinstance(item, str) else item)]
+    return PersonRecord(*_cleaned(tuple(record))) if HOSTILE.search("".join(texts)) else record
 
 
 def _old_parse(value):
