@@ -1,7 +1,10 @@
 """Browser fixtures: the app on a loopback port, an in-process sync worker, and Chromium via Playwright."""
+import collections
 import os
+import sys
 import threading
 import time
+import traceback
 
 import pytest
 from rq import SimpleWorker
@@ -17,6 +20,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+# What the in-process worker did lately, shown beside a failed browser test: a test that waits for a job which
+# never ran says whether the worker was busy with another test's job, idle, or gone.
+WORKER_LOG: collections.deque = collections.deque(maxlen=40)
+
+
+def _note(event: str) -> None:
+    WORKER_LOG.append(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {event}")
+
+
 class ThreadWorker(SimpleWorker):
     """An RQ worker that can live in a thread: no signal handlers, timer-based job timeouts."""
 
@@ -24,6 +36,13 @@ class ThreadWorker(SimpleWorker):
 
     def _install_signal_handlers(self):
         pass
+
+    def perform_job(self, job, queue):
+        _note(f"start {job.func_name} {job.id} on {queue.name}")
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            _note(f"end {job.func_name} {job.id}: {job.get_status(refresh=False)}")
 
 
 @pytest.fixture(scope="session")
@@ -56,9 +75,12 @@ def sync_worker(live_app):
             # a test's Redis flush can land mid-burst and leave the old name's record half-written, which
             # RQ would refuse as "an active worker named ... already" and end this thread.
             worker = ThreadWorker([live_app.check_queue, live_app.sync_queue], connection=live_app.redis)
-            with live_app.app_context():
-                worker.work(burst=True, with_scheduler=False)
-                db.session.remove()
+            try:
+                with live_app.app_context():
+                    worker.work(burst=True, with_scheduler=False)
+                    db.session.remove()
+            except Exception as exc:  # a burst that breaks must not end the worker for every later test
+                _note(f"burst failed: {exc!r}")
             time.sleep(0.2)
 
     thread = threading.Thread(target=loop, name="sync-worker", daemon=True)
@@ -111,6 +133,28 @@ def page(browser, live_server, app, viewport):
     yield page
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports what the in-process worker was doing, and the queues' contents."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    lines = list(WORKER_LOG)
+    for thread in threading.enumerate():
+        if thread.name == "sync-worker":
+            frame = sys._current_frames().get(thread.ident)
+            lines.append("sync-worker stack:\n" + "".join(traceback.format_stack(frame)) if frame else "no frame")
+    if not any(t.name == "sync-worker" for t in threading.enumerate()):
+        lines.append("no sync-worker thread is alive")
+    live_app = item.funcargs.get("live_app")
+    if live_app is not None:
+        for queue in (live_app.check_queue, live_app.sync_queue):
+            lines.append(f"queue {queue.name}: {queue.count} waiting {queue.job_ids[:5]}; "
+                         f"started {queue.started_job_registry.get_job_ids()[:5]}")
+    report.sections.append(("sync worker", "\n".join(lines)))
 
 
 def pytest_terminal_summary(terminalreporter):
