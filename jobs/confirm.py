@@ -34,6 +34,11 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
     found, failed, late, error, offered = [], [], [], None, True
     with open_client() as client:
         schools = SchoolIds(client)  # read only if a record names an org other than this school
+        control = _control_look_up(client, planner.listed_example)
+        if isinstance(control, NotFound):
+            unasked, error, offered, asked = asked + unasked, control, False, []
+        elif control is not None:
+            failed, error, asked = list(asked), control, []
         for n, sid in enumerate(asked):
             if len(failed) >= GIVE_UP_AFTER:
                 failed += asked[n:]
@@ -44,9 +49,13 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
             try:
                 records = [r for r in look_up(client, sid, school_id, planner.options.roles, schools)
                            if r.source_id == sid]
-            except NotFound as exc:  # the SIS offers no single-user look-up: asking again teaches nothing
-                unasked, error, offered = asked[n:] + unasked, exc, False
-                break
+            except NotFound as exc:
+                if planner.listed_example is None:  # nothing says look-ups work: asking again teaches nothing
+                    unasked, error, offered = asked[n:] + unasked, exc, False
+                    break
+                failed.append(sid)  # others' look-ups work: this id's URL is what the SIS (or a proxy) refused
+                error = error or exc
+                continue
             except ConnectorError as exc:
                 failed.append(sid)
                 error = error or exc
@@ -65,6 +74,23 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
                                else not_offered_message(len(unasked), error)))) if sids]
     planner.plan.counts["issues"] += len(mine)
     return planned + mine
+
+
+def _control_look_up(client, source_id: str | None) -> ConnectorError | None:
+    """Look up someone the listings just brought, before believing any 404. None: look-ups work (or nobody was
+    listed to try them with). NotFound: the SIS does not answer single-user look-ups usefully, a 404 for a person it
+    has included (a JSON 404 from an API without users/{id} reads like a leave otherwise). Another error: the SIS
+    is failing now, so nobody is archived for being absent this time."""
+    if source_id is None:
+        return None
+    try:
+        if client.get_user(source_id) is not None:
+            return None
+    except ConnectorError as exc:  # NotFound among them
+        return exc
+    return NotFound(f"The SIS answered the look-up of {source_id} (users/{source_id}) with 404, although its listing "
+                    "had just included that person, so its 404s cannot tell who left.", status=404,
+                    url=client.url_for(f"users/{source_id}"))
 
 
 def _names(sids: list[str]) -> str:

@@ -3,6 +3,7 @@
 Pure: no Flask, no database. `jobs.directory.load_directory` builds the index from the database, and
 `jobs.apply` writes the plan.
 """
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from .rekey import RekeyBook, rekey_sign_in_message
 
 Issue = tuple  # (source_id, kind, message) or, for an unreadable record, (source_id, kind, message, raw excerpt)
 AMBIGUOUS = "ambiguous"
+PLAIN_ID = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.~-]{1,200}")  # RFC 3986's unreserved characters, not only dots
 
 
 @dataclass(slots=True)
@@ -206,6 +208,9 @@ class Planner:
         self._contacts = options.compare_parents  # read once: a property call per record added up
         # A broken record in two listings of one run (fetch_roster reads each step's listings on its own) is one issue
         self._problems: set[int] = set()
+        # One sourcedId the listings brought, plain enough to put in a URL as is: jobs.confirm looks it up first to
+        # learn whether the SIS's 404s for single users can be believed.
+        self.listed_example: str | None = None
 
     def add_page(self, page: list | PersonColumns) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress. A page of columns
@@ -261,6 +266,8 @@ class Planner:
             return
         seen.add(key)
         plan.counts["fetched"] += 1
+        if self.listed_example is None and PLAIN_ID.fullmatch(sid):
+            self.listed_example = sid
         if len(sid) > SOURCE_ID_LIMIT:  # nobody here can have it: storing it would fail the whole apply
             name = f"{record.given_name} {record.family_name}".strip()
             issues.append((sid, "bad_record", f"{name} ({sid[:40]}…) was not added: their sourcedId is {len(sid):,} "

@@ -47,6 +47,7 @@ def test_only_a_404_another_school_or_a_leaving_record_confirms_a_leave_and_a_fa
     planner = planner_missing("gone", "shifted", "moved", "marked", "erring", "slow", present=("here",))
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", json={"user": sis_user("here")})  # the control: look-ups work
         rsps.add(responses.GET, f"{USERS}/gone", status=404, json={"imsx_codeMajor": "failure",
                                                                     "imsx_CodeMinor": "unknownobject"})
         rsps.add(responses.GET, f"{USERS}/shifted", json={"user": sis_user("shifted")})
@@ -123,6 +124,7 @@ def test_an_answer_that_cannot_say_the_person_left_keeps_them_and_says_what_the_
     slim = {k: v for k, v in sis_user("slim").items() if k != "orgs"}
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", json={"user": sis_user("here")})
         rsps.add(responses.GET, f"{USERS}/other", json={"user": sis_user("first-user")})
         rsps.add(responses.GET, f"{USERS}/upper", json={"user": sis_user("UPPER")})
         rsps.add(responses.GET, f"{USERS}/bare", json={"user": sis_user("bare", orgs=[])})
@@ -239,3 +241,50 @@ def test_look_ups_stop_at_the_runs_time_limit_and_the_people_not_asked_are_kept(
     assert any("2 people missing from the SIS's listings could not be looked up one by one before the run's time "
                "limit (b, c; the SIS answered slowly), so they were kept, not archived" in message
                for _, _, message in issues)
+
+
+def test_a_sis_answering_404_even_for_someone_it_listed_is_not_believed_about_who_left():
+    # An API without users/{id} that answers every path it lacks with a JSON 404: each absent person read as gone
+    planner = planner_missing("a", "b", present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", status=404, json={"imsx_codeMajor": "failure"})
+        issues, archived = confirm(planner)
+        assert [call.request.url.rsplit("/", 1)[1] for call in rsps.calls[1:]] == ["here"]  # nobody else asked
+    assert archived == {"a", "b"}  # as before look-ups existed, within the archive guard, and the run says why
+    assert issues[-1][2].startswith("The SIS does not offer single-user look-ups, so 2 people missing from its "
+                                    "listings count as having left without being checked")
+    assert "The SIS answered the look-up of here (users/here) with 404, although its listing had just included " \
+           "that person, so its 404s cannot tell who left." in issues[-1][2]
+
+
+def test_a_failing_control_look_up_keeps_everyone_absent():
+    planner = planner_missing("a", "b", present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", status=503)
+        issues, archived = confirm(planner)
+        # the control (retried once), and nobody else asked while the SIS fails
+        assert {call.request.url.rsplit("/", 1)[1] for call in rsps.calls[1:]} == {"here"}
+    assert archived == set()
+    assert issues[-1][2].startswith("2 people missing from the SIS's listings could not be looked up one by one (a, "
+                                    "b), so they were kept, not archived; the next sync asks again")
+
+
+def test_an_id_whose_url_a_proxy_refuses_keeps_that_person_and_the_others_are_still_asked():
+    # "a/b" is sent as users/a%2Fb, which many web servers answer with their own 404 page (encoded slashes off):
+    # it used to stop every look-up and archive the rest unchecked
+    planner = planner_missing("a/b", "gone", "zed", present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", json={"user": sis_user("here")})
+        rsps.add(responses.GET, f"{USERS}/a%2Fb", status=404, content_type="text/html",
+                 body="<html><head><title>404 Not Found</title></head></html>")
+        rsps.add(responses.GET, f"{USERS}/gone", status=404, json={"imsx_codeMajor": "failure"})
+        rsps.add(responses.GET, f"{USERS}/zed", json={"user": sis_user("zed")})
+        issues, archived = confirm(planner)
+    assert archived == {"gone"}
+    said = {sid: message for sid, _, message, *_ in issues}
+    assert said["a/b"].startswith("1 person missing from the SIS's listings could not be looked up one by one (a/b), "
+                                  "so it was kept, not archived")
+    assert "(zed), so it was kept and synced as usual" in said["zed"]
