@@ -183,6 +183,7 @@ class _Checklist:
         wanted = self.settings.school_id
         try:
             schools, others = client.get_orgs()
+            self._schools = people.SchoolIds(client, schools)  # the listings' strays are told by these, not a re-read
         except PermissionDenied as exc:
             self.add("school", "denied", exc.problem, self.profile.fix_for("schools", app_name=self.settings.app_name))
             return False

@@ -11,7 +11,7 @@ from . import people
 from .auth import TokenSource, oauth1_signer
 from .errors import AuthenticationFailed, BadResponse, ConnectorError, NotFound, PermissionDenied
 from .expiry import refused_hint
-from .imsx import describe_body, load_json, looks_like_html, mentions
+from .imsx import describe_body, looks_like_html, mentions
 from .netguard import OutboundPolicy, guard_session
 from .paging import area_of, collection_of, decode_one, decode_page, next_link, total_count
 from .profiles import PROFILES, Profile
@@ -219,14 +219,9 @@ class OneRosterClient:
         """(its lower-cased type, the org) from `orgs/{id}`, or None when the SIS has no such org or will not say:
         a School ID that is the district's org is not in the `schools` listing, so only this tells it apart."""
         try:
-            reply = self.get(self.url_for(f"orgs/{quote(source_id, safe='')}"))
-            payload = load_json(reply.body, reply.headers.get("Content-Type", ""))
-        except (ConnectorError, UnicodeDecodeError, ValueError):
-            return None
-        raw = payload.get("org") if isinstance(payload, dict) else None
-        try:
+            raw = decode_one(self.get(self.url_for(f"orgs/{quote(source_id, safe='')}")), "org")
             return str(raw.get("type") or "").strip().lower(), normalise_school(raw)
-        except (AttributeError, BadResponse):
+        except ConnectorError:
             return None
 
     def get_user(self, source_id: str) -> dict | None:

@@ -145,8 +145,10 @@ class SchoolIds:
     district in `orgs`) is not of another school; read as one, a correct school listing lost them, or a whole school
     failed over to a global listing where nobody was found."""
 
-    def __init__(self, client):
-        self.client, self._ids = client, None
+    def __init__(self, client, schools=None):
+        """`schools`: the SIS's schools when the caller has read them already (Test connection), so not read again."""
+        self.client = client
+        self._ids = None if schools is None else frozenset(school.source_id.lower() for school in schools)
 
     def elsewhere(self, orgs, school_id: str) -> bool:
         """The orgs leave out this school and name another of the SIS's schools (any org at all, when the SIS's
