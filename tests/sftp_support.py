@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 import asyncssh
 
+from portal.sftp import accounts
 from portal.sftp.keys import ensure_host_key
 from portal.sftp.drop import Drop
 from portal.sftp.server import start_server
 from store.db import db
 from store.models import RosterBundle
+from tests.factories import make_csv_connection, make_school
 
 
 @dataclass
@@ -94,3 +96,11 @@ def received(drop: RunningDrop | None, school, count=1, timeout=15) -> list[Rost
     db.session.expire_all()
     return list(db.session.scalars(db.select(RosterBundle).where(RosterBundle.school_id == school.id)
                                    .order_by(RosterBundle.id)))
+
+
+def csv_school_account(slug: str):
+    """A school on the CSV method with its SFTP account: (school, account, the password shown once)."""
+    school = make_school(slug=slug)
+    make_csv_connection(school)
+    account, password = accounts.create_account(school, None)
+    return school, account, password

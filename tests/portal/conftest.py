@@ -5,6 +5,7 @@ A module whose tests need another world (a district, a sandbox) defines its own 
 import pytest
 
 from tests.factories import make_district, make_owner, make_school
+from tests.sftp_support import running_drop
 
 
 @pytest.fixture
@@ -18,3 +19,10 @@ def owner(client, auth, world):
     """The school's owner, signed in."""
     auth.login(world["owner"].email)
     return world["owner"]
+
+
+@pytest.fixture
+def drop(app, bundle_store, tmp_path):
+    """The SFTP drop running (real asyncssh server on a free port), bundles stored under tmp_path."""
+    with running_drop(app, tmp_path) as running:
+        yield running

@@ -19,7 +19,7 @@ from tests.connectors.csv_helpers import MANIFEST_11, ORGS_HEADER, user_row, use
 from tests.factories import (make_csv_connection, make_pause, make_district, make_district_manager, make_owner,
                              make_school, make_source, map_school)
 from tests.jobs.test_report import smtp_sink  # noqa: F401 - the fixture: a real SMTP server on a loopback port
-from tests.sftp_support import put_files, run, running_drop
+from tests.sftp_support import put_files, run
 from tests.support import csrf_token, people, text
 
 ORGS = (ORGS_HEADER + "\nd1,,,Demo District,district,,\nn1,,,North High,school,1,d1\ns1,,,South Middle,school,2,d1\n"
@@ -280,12 +280,6 @@ def test_the_school_csv_method_still_works_beside_a_csv_source(app, client, auth
                 data={"csrf_token": token, "trigger": "manual"})
     _work(app, "sync")
     assert rostered(school) == {"w-s1", "w-s2"}
-
-
-@pytest.fixture
-def drop(app, bundle_store, tmp_path):
-    with running_drop(app, tmp_path) as running:
-        yield running
 
 
 def test_a_bundle_pushed_over_sftp_syncs_the_sources_schools_and_accounts_stay_in_their_folders(app, client, world,

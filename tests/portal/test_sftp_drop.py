@@ -14,14 +14,8 @@ from store.db import db
 from store.models import AuditEvent, SftpAccount, SyncRun
 from tests.connectors.csv_helpers import bundle_files, user_row, users, zip_bytes
 from tests.factories import make_csv_connection, make_school, make_source, map_school
-from tests.sftp_support import put_files, received, run, running_drop
+from tests.sftp_support import put_files, received, run
 from tests.support import people
-
-
-@pytest.fixture
-def drop(app, bundle_store, tmp_path):
-    with running_drop(app, tmp_path) as running:
-        yield running
 
 
 def _account(school, keys: str = ""):

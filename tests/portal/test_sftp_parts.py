@@ -9,21 +9,7 @@ import pytest
 
 from portal.sftp import accounts
 from tests.connectors.csv_helpers import bundle_files, user_row, users, zip_bytes
-from tests.factories import make_csv_connection, make_school
-from tests.sftp_support import received, run, running_drop
-
-
-@pytest.fixture
-def drop(app, bundle_store, tmp_path):
-    with running_drop(app, tmp_path) as running:
-        yield running
-
-
-def _account(slug):
-    school = make_school(slug=slug)
-    make_csv_connection(school)
-    account, password = accounts.create_account(school, None)
-    return school, password
+from tests.sftp_support import csv_school_account, received, run
 
 
 def _two_bundles():
@@ -36,7 +22,7 @@ def _two_bundles():
 def test_two_connections_writing_one_name_each_deliver_their_whole_file(app, drop):
     # Both handles were one file on disk: the second open truncated the first's bytes, their writes interleaved, and
     # the first close took the mixture away as the bundle.
-    school, password = _account("two-writers")
+    school, _, password = csv_school_account("two-writers")
     one, two = _two_bundles()
 
     async def upload():
@@ -62,7 +48,7 @@ def test_two_connections_writing_one_name_each_deliver_their_whole_file(app, dro
 def test_an_aborted_upload_removes_only_its_own_part_not_the_retry_of_that_name(app, drop):
     # The old connection drops while the retry (same name) is half sent, and then the retry is refused as too large:
     # each removes its own part only, and the third try, sent whole, is the one bundle taken in.
-    school, password = _account("abort-own")
+    school, _, password = csv_school_account("abort-own")
     one, _ = _two_bundles()
     drop.drop.max_bytes = len(one) + 100
 
@@ -93,7 +79,7 @@ def test_an_aborted_upload_removes_only_its_own_part_not_the_retry_of_that_name(
 def test_a_resumed_upload_continues_the_file_already_there(app, drop):
     # A client resuming (OpenSSH's reput, WinSCP's resume) opens the name it sent part of without truncating: the
     # handle's part starts as a copy of that file, so the appended rest makes the whole bundle.
-    school, password = _account("resume")
+    school, _, password = csv_school_account("resume")
     one, _ = _two_bundles()
 
     async def upload():
@@ -111,7 +97,7 @@ def test_a_resumed_upload_continues_the_file_already_there(app, drop):
 
 
 def test_a_part_left_by_an_earlier_run_is_removed_at_start_and_listed_under_its_name(app, drop):
-    school, _ = _account("left-part")
+    school, _, _ = csv_school_account("left-part")
     folder = drop.drop.parts / "left-part"
     folder.mkdir()
     (folder / "0123abcd-roster.zip").write_bytes(b"PK half")

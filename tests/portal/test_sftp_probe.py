@@ -10,21 +10,8 @@ from portal.sftp import accounts, drop as drop_module, server
 from store.db import db
 from store.models import RosterBundle, RosterConnection
 from tests.connectors.csv_helpers import bundle_files, zip_bytes
-from tests.factories import make_csv_connection, make_school, make_source, map_school
-from tests.sftp_support import received, run, running_drop
-
-
-@pytest.fixture
-def drop(app, bundle_store, tmp_path):
-    with running_drop(app, tmp_path) as running:
-        yield running
-
-
-def _account(slug):
-    school = make_school(slug=slug)
-    make_csv_connection(school)
-    account, password = accounts.create_account(school, None)
-    return school, account, password
+from tests.factories import make_school, make_source, map_school
+from tests.sftp_support import csv_school_account, received, run
 
 
 def _bundles(school):
@@ -33,7 +20,7 @@ def _bundles(school):
 
 
 def test_renaming_a_file_still_being_written_is_refused_and_nothing_is_taken_in(app, drop):
-    school, account, password = _account("rename-open")
+    school, account, password = csv_school_account("rename-open")
     whole = zip_bytes(bundle_files())
 
     async def upload():
@@ -52,8 +39,8 @@ def test_renaming_a_file_still_being_written_is_refused_and_nothing_is_taken_in(
 
 
 def test_renaming_out_of_the_folder_or_over_a_link_is_refused(app, drop):
-    north, _, _ = _account("north-probe")
-    school, account, password = _account("south-probe")
+    north, _, _ = csv_school_account("north-probe")
+    school, account, password = csv_school_account("south-probe")
     north_folder = accounts.folder_of("north-probe")
 
     async def upload():
@@ -74,7 +61,7 @@ def test_renaming_out_of_the_folder_or_over_a_link_is_refused(app, drop):
 
 
 def test_a_name_with_a_line_break_is_refused_with_what_to_do(app, drop):
-    school, account, password = _account("odd-names")
+    school, account, password = csv_school_account("odd-names")
 
     async def upload():
         async with drop.connect("odd-names", password) as conn:
@@ -90,7 +77,7 @@ def test_a_name_with_a_line_break_is_refused_with_what_to_do(app, drop):
 def test_csv_files_that_never_get_a_manifest_cannot_fill_the_disk(app, drop, monkeypatch):
     # Each completed CSV file leaves the account's folder for the set that waits for manifest.csv; without a cap a
     # client could send file after file (each under the per-file limit) and the set would grow without end.
-    school, account, password = _account("endless-set")
+    school, account, password = csv_school_account("endless-set")
     drop.drop.quiet_seconds = 60
     monkeypatch.setattr(drop_module, "MAX_SET_BYTES", 3000)
     monkeypatch.setattr(drop_module, "MAX_SET_FILES", 3)
@@ -120,7 +107,7 @@ def test_csv_files_that_never_get_a_manifest_cannot_fill_the_disk(app, drop, mon
 
 
 def test_many_parallel_uploads_of_one_account_are_bounded(app, drop, monkeypatch):
-    school, account, password = _account("parallel")
+    school, account, password = csv_school_account("parallel")
     monkeypatch.setattr(server, "MAX_OPEN_UPLOADS", 3)
 
     async def upload():
@@ -138,7 +125,7 @@ def test_many_parallel_uploads_of_one_account_are_bounded(app, drop, monkeypatch
 
 
 def test_a_half_written_csv_then_a_dropped_connection_syncs_nothing(app, drop):
-    school, account, password = _account("half-csv")
+    school, account, password = csv_school_account("half-csv")
     files = {name: content.encode() for name, content in bundle_files().items()}
 
     async def upload():
@@ -160,7 +147,7 @@ def test_a_half_written_csv_then_a_dropped_connection_syncs_nothing(app, drop):
 
 
 def test_a_file_refused_as_too_large_midway_is_discarded_not_taken_in(app, drop):
-    school, account, password = _account("too-large")
+    school, account, password = csv_school_account("too-large")
     drop.drop.max_bytes = 4000
     rows = "\n".join(f"u{n},,,true,s1,student,u{n},,Ann,Lee,,,u{n}@x.org,,,,,09" for n in range(200))
 
@@ -179,7 +166,7 @@ def test_a_file_refused_as_too_large_midway_is_discarded_not_taken_in(app, drop)
 
 
 def test_a_zip_with_the_longest_name_the_folder_takes_is_still_taken_in(app, drop):
-    school, account, password = _account("long-name")
+    school, account, password = csv_school_account("long-name")
     name = "r" * 251 + ".zip"  # 255 bytes: the most a file name may have on the drop's disk
 
     async def upload():
@@ -194,7 +181,7 @@ def test_a_zip_with_the_longest_name_the_folder_takes_is_still_taken_in(app, dro
 
 
 def test_a_client_cannot_change_a_files_mode_or_size_only_its_times(app, drop):
-    school, account, password = _account("modes")
+    school, account, password = csv_school_account("modes")
 
     async def upload():
         async with drop.connect("modes", password) as conn:
@@ -215,7 +202,7 @@ def test_appending_at_offset_zero_cannot_write_past_the_size_limit(app, drop, ve
     # An append-mode handle writes at the end of the file whatever offset the client sends: the limit must follow
     # where the data lands, or one account could fill the drop's disk through a single open file. A bundle sent in
     # append mode (OpenSSH's reput) is still taken in.
-    school, account, password = _account("append-flood")
+    school, account, password = csv_school_account("append-flood")
     whole = zip_bytes(bundle_files())
     drop.drop.max_bytes = len(whole) + 100
     folder = accounts.folder_of("append-flood")
@@ -245,7 +232,7 @@ def test_appending_at_offset_zero_cannot_write_past_the_size_limit(app, drop, ve
 def test_a_file_created_by_a_read_only_open_gets_the_same_checks_as_an_upload(app, drop, monkeypatch, version):
     # FXF_CREAT without FXF_WRITE makes a file too: it used to skip the name rules and the folder's cap, and stayed
     # on disk after the session (the next server start then listed each one as an interrupted upload).
-    school, account, password = _account("read-create")
+    school, account, password = csv_school_account("read-create")
     monkeypatch.setattr(server, "MAX_FOLDER_ENTRIES", 3)
     folder = accounts.folder_of("read-create")
     read_create = asyncssh.FXF_READ | asyncssh.FXF_CREAT
@@ -269,7 +256,7 @@ def test_a_file_created_by_a_read_only_open_gets_the_same_checks_as_an_upload(ap
 
 
 def test_the_account_cannot_remove_its_own_folder(app, drop):
-    school, account, password = _account("no-rmdir")
+    school, account, password = csv_school_account("no-rmdir")
 
     async def upload():
         async with drop.connect("no-rmdir", password) as conn:
@@ -289,7 +276,7 @@ def test_a_retry_on_a_new_connection_survives_the_old_connection_ending_later(ap
     # The network drops mid-upload; the SIS reconnects and sends the file again while the server still holds the old
     # connection (until its keepalives run out). The old one's end deleted the retry's file by name: the SIS was
     # told the retry succeeded, and nothing was received.
-    school, account, password = _account("retry")
+    school, account, password = csv_school_account("retry")
     whole = zip_bytes(bundle_files())
 
     async def upload():
@@ -314,7 +301,7 @@ def test_a_retry_on_a_new_connection_survives_the_old_connection_ending_later(ap
 def test_a_csv_set_resent_on_a_new_connection_is_not_set_aside_when_the_old_one_ends(app, drop):
     # The cut-off of the old connection set aside the account's whole waiting set, by then the retry's manifest.csv
     # and orgs.csv: the retry's users.csv then waited alone and was refused as a bundle without a manifest.
-    school, account, password = _account("retry-set")
+    school, account, password = csv_school_account("retry-set")
     drop.drop.quiet_seconds = 5  # only a complete set (or the cut-off) ends a set here
     files = {name: content.encode() for name, content in bundle_files().items()}
 
@@ -347,7 +334,7 @@ def test_a_csv_set_resent_on_a_new_connection_is_not_set_aside_when_the_old_one_
 def _switched_to_api(kind):
     """An account whose files are no longer read: its school, or its district CSV source, now reads the SIS's API."""
     if kind == "school":
-        school, account, password = _account("now-api")
+        school, account, password = csv_school_account("now-api")
         conn = db.session.scalar(db.select(RosterConnection).where(RosterConnection.school_id == school.id))
         conn.method = "oneroster"
         db.session.commit()
@@ -387,7 +374,7 @@ def test_an_account_whose_school_or_source_now_reads_the_api_refuses_uploads_say
 def test_a_file_refused_as_too_large_does_not_take_the_resent_file_with_it(app, drop):
     # The SIS is told the file is too large and sends a smaller export under the same name on a new connection
     # before the first one closes its handle: that close deleted the new file by name, and its upload vanished.
-    school, account, password = _account("resend-smaller")
+    school, account, password = csv_school_account("resend-smaller")
     whole = zip_bytes(bundle_files())
     drop.drop.max_bytes = len(whole) + 100
 
