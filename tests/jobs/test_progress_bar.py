@@ -37,7 +37,8 @@ def test_more_people_than_expected_waits_instead_of_going_backwards(app):
     assert at_estimate <= beyond <= FETCH_TO
 
 
-def test_counts_are_live_while_the_roster_is_read(app, sandbox):
+def test_counts_are_live_while_the_roster_is_read(app, sandbox, monkeypatch):
+    monkeypatch.setattr("jobs.progress.PAGE_WRITE_EVERY", 0)  # a write a page: this small roster is read in 0.1 s
     school = make_school(make_district())
     connect(school, sandbox)
     run = create_run(school, trigger="manual")
@@ -77,3 +78,18 @@ def test_the_bar_is_coloured_by_outcome(client, auth, status, issues, css, value
     assert f'class="progress {css}" max="100" value="{value}"' in html
     if issues:  # amber, not the green of a clean run
         assert '<span class="badge badge-issues">Succeeded with 3 issues</span>' in html
+
+
+def test_counts_are_written_at_most_twice_a_second_and_the_last_ones_always(app, sandbox):
+    school = make_school(make_district())
+    connect(school, sandbox)
+    run = create_run(school, trigger="manual")
+    seen = []
+    run_sync(run.id, on_progress=seen.append, client_factory=lambda s: quick_client(s, page_size=5))
+    fetching = [values for values in seen if values.get("phase", "").startswith("fetching")]
+    db.session.expire_all()
+    done = db.session.get(SyncRun, run.id)
+    pages = -(-done.fetched // 5)
+    assert done.status == "succeeded" and 0 < len(fetching) < pages  # not one commit a page
+    last = max(fetching, key=lambda values: values["fetched"])
+    assert last["fetched"] == done.fetched  # the final counts were not held back
