@@ -8,6 +8,8 @@ import logging
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from store.db import db
@@ -24,6 +26,10 @@ TICK_JOB_ID = "rostering-nightly-tick"
 TICK_CRON = "*/5 * * * *"
 TICK_TIMEOUT = 300
 TICK_JOB = "jobs.schedule.tick"  # by name, like every job: the worker imports it
+# When a dispatcher tick last ran (or the scheduler registered it): with none for TICK_LATE_AFTER the pages say that
+# nightly syncs are not starting, instead of "Due now" forever while the scheduler or the workers are down.
+LAST_TICK_KEY = "portal:schedule:last-tick"
+TICK_LATE_AFTER = timedelta(minutes=20)  # four 5-minute ticks missed
 
 
 def parse_sync_time(value: str | None) -> time:
@@ -227,6 +233,7 @@ def run_tick(now: datetime | None = None) -> list[int]:
     bundles past retention, then dispatch what is due: schools connected alone, and each source's night for its
     mapped schools."""
     from .district_night import settle_nights
+    note_tick(current_app.redis, _utc_now(now))
     mark_stale_runs_failed()
     settle_nights()
     prune_bundles(now)
@@ -241,8 +248,34 @@ def tick() -> list[int]:
     return run_ids
 
 
+def note_tick(redis, now: datetime) -> None:
+    try:
+        redis.set(LAST_TICK_KEY, now.isoformat())
+    except RedisError:  # the tick's own work goes on; the pages will say the scheduler looks silent
+        log.warning("could not record the dispatcher's tick in Redis")
+
+
+def scheduler_silent_since(now: datetime | None = None) -> tuple[bool, datetime | None]:
+    """(silent, last tick): silent when no tick ran (nor the scheduler started) for TICK_LATE_AFTER. The last tick
+    is None when none was ever recorded. Redis down: not silent here (the pages say what else fails then)."""
+    now = _utc_now(now)
+    try:
+        raw = current_app.redis.get(LAST_TICK_KEY)
+    except RedisError:
+        return False, None
+    if raw is None:
+        return True, None
+    try:
+        last = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return True, None
+    return now - last > TICK_LATE_AFTER, last
+
+
 def register_schedule(scheduler, cron: str = TICK_CRON, queue_name: str = "sync"):
-    """Register the one cron tick, replacing any earlier registration so restarts never duplicate it."""
+    """Register the one cron tick, replacing any earlier registration so restarts never duplicate it (and count
+    the start as a tick, so the pages give a new scheduler time for its first)."""
+    note_tick(scheduler.connection, datetime.now(timezone.utc))
     scheduler.cancel(TICK_JOB_ID)
     return scheduler.cron(cron, func=TICK_JOB, id=TICK_JOB_ID, queue_name=queue_name, timeout=TICK_TIMEOUT,
                           result_ttl=3600, description="Rostering: start nightly syncs that are due")

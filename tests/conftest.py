@@ -1,10 +1,12 @@
 """Shared fixtures: the app on a real database (PostgreSQL in CI) and a real Redis."""
 import time
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from jobs.schedule import note_tick
 from portal import create_app
 from store.db import db
 from portal.schema import rebuild_schema
@@ -88,6 +90,7 @@ def app(_session_app):
         with app.app_context():
             _empty_tables()
             app.redis.flushdb()
+            note_tick(app.redis, datetime.now(timezone.utc))  # as a running scheduler would have (jobs.schedule)
             yield app
             db.session.remove()
     finally:

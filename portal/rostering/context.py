@@ -12,6 +12,7 @@ from store.db import db
 from store.models import SyncRun
 from store.vocabulary import CHANGE_TOGGLES, WHO_TOGGLES
 
+from ..status.overview import scheduler_notice
 from . import csv_method, service
 from .blackouts import list_blackouts
 from .changes import grouped_changes, skip_summary
@@ -66,6 +67,7 @@ def settings_context(school, conn, *, values=None, errors=None, notice="", pause
         "settings": settings,
         "settings_errors": errors or {}, "settings_notice": notice, "zone": school.district.timezone,
         "can_opt_in": current_user.role == "owner", "report_opt_in": current_user.sync_report_opt_in,
+        "scheduler_notice": scheduler_notice(school.district.zone) if settings.get("automatic") else "",
     }
 
 

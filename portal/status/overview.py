@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import joinedload
 
-from jobs.schedule import next_run_at, parse_sync_time
+from jobs.schedule import next_run_at, parse_sync_time, scheduler_silent_since
 from store.db import db
 from store.models import Person, RosterConnection, School, SyncRun
 from store.vocabulary import clock_text, moment_text
@@ -27,6 +27,18 @@ class SchoolSchedule:
     last_run_at: str
     people: int = 0  # active people in the school's directory
     source_off: str = ""  # a mapped school whose own switch is on while its source's nights are off: the source's name
+
+
+def scheduler_notice(zone, now: datetime | None = None) -> str:
+    """What to say when the nightly dispatcher has been silent (its scheduler or every worker is down): otherwise
+    a school due shows "Due now" for ever and its nights are skipped without a word. "" while it ticks."""
+    silent, last = scheduler_silent_since(now)
+    if not silent:
+        return ""
+    since = f"has not run since {local_text(last.astimezone(zone))}" if last else "has not run yet"
+    return (f"Nightly syncs are not starting: the portal's scheduler {since} (it runs every few minutes). "
+            "Nights due meanwhile wait for it, and a night missed by more than half a day is skipped. This is on the portal's side, not your SIS's: ask whoever "
+            "runs the portal to check its scheduler and worker processes. Sync now works while a worker runs.")
 
 
 def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:

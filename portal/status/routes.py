@@ -8,7 +8,7 @@ from ..access import managed_schools
 from ..rostering.chart_data import school_charts
 from . import bp
 from .nights import nights_context
-from .overview import school_schedules
+from .overview import scheduler_notice, school_schedules
 
 
 @bp.get("/district/rostering")
@@ -33,4 +33,4 @@ def district(district_id):
         abort(404)
     schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
     return render_template("status/district.html", rows=school_schedules(schools), charts=school_charts(schools),
-                           **nights_context(place))
+                           scheduler_notice=scheduler_notice(place.zone), **nights_context(place))
