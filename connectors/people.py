@@ -1,4 +1,5 @@
 """Which endpoints hold a school's people, and which records there belong to the request."""
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,9 @@ from .records import (ROLES, PersonRecord, RecordProblem, RosterNotice, at_schoo
                       normalise_user, org_ids, raw_role, role_unknown_at, unknown_role_here)
 
 WHO = {"student": "Students", "teacher": "Teachers"}
+# A sourcedId of RFC 3986's unreserved characters (not only dots) goes into users/{id} as it is; any other must be
+# percent-encoded, which servers and proxies often decode wrongly, so a 404 for it says nothing sure (look_up).
+PLAIN_ID = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.~-]{1,200}")
 FUTURE_SLACK = timedelta(days=1)  # a SIS clock a little ahead is normal; a date days ahead is not
 
 
@@ -371,13 +375,18 @@ def _keep(person: PersonRecord, wanted: frozenset[str], school_id: str, scoped: 
     return person
 
 
-def look_up(client, source_id: str, school_id: str, roles: frozenset[str], schools: SchoolIds
-            ) -> list[PersonRecord | RecordProblem]:
+def look_up(client, source_id: str, school_id: str, roles: frozenset[str], schools: SchoolIds, *,
+            trust_404: bool = True) -> list[PersonRecord | RecordProblem]:
     """The person as the SIS's own record of them says now, if they are still of this school in these roles; []
     when the SIS no longer has them (HTTP 404 or 410), or has them at another school or in another role. Other
-    failures raise (ConnectorError): the caller must not read them as a leave."""
+    failures raise (ConnectorError): the caller must not read them as a leave, nor a 404 when not `trust_404`."""
     raw = client.get_user(source_id)
     if raw is None:
+        if not trust_404:
+            shown = client.url_for(f"users/{quote(source_id, safe='')}")
+            raise BadResponse(f"The SIS said it has no user {source_id} ({shown}), but that sourcedId has characters "
+                              "a URL must encode, which servers and proxies often decode wrongly, so the answer "
+                              "cannot be believed. Archive this person by hand if they left.", url=shown)
         return []
     _check_answer(raw, source_id, school_id, schools, client.url_for(f"users/{quote(source_id, safe='')}"))
     return school_page([raw], roles, school_id, scoped=False, seen=set(), dates=DateCheck(datetime.now(timezone.utc)))

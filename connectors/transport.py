@@ -187,7 +187,8 @@ class Transport:
                 continue
             return reply
         shown = public_url(url)
-        tries = f"the portal tried {self.max_retries + 1} times"  # plain words, never "(2 tries)"
+        # plain words, never "(2 tries)" nor "1 times"
+        tries = f"the portal tried {self.max_retries + 1} times" if self.max_retries else "the portal tried once"
         if failure == "busy":
             raise ProviderUnavailable(f"The SIS kept answering 'too busy' (HTTP 429 on {shown}); {tries}. "
                                       "Try again later; if it keeps happening ask the SIS vendor about "

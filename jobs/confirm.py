@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from connectors.errors import ConnectorError, NotFound
-from connectors.people import SchoolIds, look_up
+from connectors.people import PLAIN_ID, SchoolIds, look_up
 
 from .plan import Issue, Planner
 
@@ -31,26 +31,29 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
         return []
     asked, unasked = absent[:at_most], absent[at_most:]
     planned: list[Issue] = []  # issues of the records looked up, counted by add_page
-    found, failed, late, error, offered = [], [], [], None, True
+    found, failed, late, error, offered, control_failed = [], [], [], None, True, False
     with open_client() as client:
         schools = SchoolIds(client)  # read only if a record names an org other than this school
-        control = _control_look_up(client, planner.listed_example)
+        controls = planner.listed_examples()
+        control = _control_look_up(client, controls)
         if isinstance(control, NotFound):
             unasked, error, offered, asked = asked + unasked, control, False, []
-        elif control is not None:
-            failed, error, asked = list(asked), control, []
+        elif control is not None:  # the SIS fails now: nobody is archived for being absent this time
+            failed, error, asked, unasked, control_failed = asked + unasked, control, [], [], True
         for n, sid in enumerate(asked):
             if len(failed) >= GIVE_UP_AFTER:
-                failed += asked[n:]
+                failed += asked[n:] + unasked  # the SIS is in trouble: nobody absent is archived unchecked either
+                unasked = []
                 break
             if out_of_time():
                 late = asked[n:]
                 break
             try:
-                records = [r for r in look_up(client, sid, school_id, planner.options.roles, schools)
-                           if r.source_id == sid]
+                # a 404 for an id that had to be percent-encoded is not believed (connectors.people.look_up)
+                records = [r for r in look_up(client, sid, school_id, planner.options.roles, schools,
+                                              trust_404=bool(PLAIN_ID.fullmatch(sid))) if r.source_id == sid]
             except NotFound as exc:
-                if planner.listed_example is None:  # nothing says look-ups work: asking again teaches nothing
+                if not controls:  # nothing says look-ups work: asking again teaches nothing
                     unasked, error, offered = asked[n:] + unasked, exc, False
                     break
                 failed.append(sid)  # others' look-ups work: this id's URL is what the SIS (or a proxy) refused
@@ -67,8 +70,9 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
                 found += [r.source_id for r in records if not getattr(r, "is_leaving", False)]
     for sid in failed + late:
         planner.keep(sid)
+    failed_text = control_failed_message if control_failed else failed_message
     mine = [(sids[0], "listing", message) for sids, message in (
-        (found, found and kept_message(found)), (failed, failed and failed_message(failed, error)),
+        (found, found and kept_message(found)), (failed, failed and failed_text(failed, error)),
         (late, late and late_message(late)),
         (unasked, unasked and (unasked_message(len(unasked), at_most) if offered
                                else not_offered_message(len(unasked), error)))) if sids]
@@ -76,21 +80,25 @@ def confirm_leavers(planner: Planner, open_client: Callable[[], AbstractContextM
     return planned + mine
 
 
-def _control_look_up(client, source_id: str | None) -> ConnectorError | None:
-    """Look up someone the listings just brought, before believing any 404. None: look-ups work (or nobody was
-    listed to try them with). NotFound: the SIS does not answer single-user look-ups usefully, a 404 for a person it
-    has included (a JSON 404 from an API without users/{id} reads like a leave otherwise). Another error: the SIS
-    is failing now, so nobody is archived for being absent this time."""
-    if source_id is None:
-        return None
-    try:
-        if client.get_user(source_id) is not None:
-            return None
-    except ConnectorError as exc:  # NotFound among them
-        return exc
-    return NotFound(f"The SIS answered the look-up of {source_id} (users/{source_id}) with 404, although its listing "
-                    "had just included that person, so its 404s cannot tell who left.", status=404,
-                    url=client.url_for(f"users/{source_id}"))
+def _control_look_up(client, source_ids: list[str]) -> ConnectorError | None:
+    """Look up people the listings just brought, before believing any 404. None: look-ups work (or nobody was
+    listed to try them with). NotFound: the SIS does not answer single-user look-ups usefully, a 404 even for people
+    it has just included (a JSON 404 from an API without users/{id} reads like a leave otherwise); each is asked in
+    turn, as one of them may have been deleted since it was listed. Another error: the SIS is failing now."""
+    answer = None
+    for source_id in source_ids:
+        try:
+            if client.get_user(source_id) is not None:
+                return None
+        except NotFound as exc:
+            answer = exc
+            continue
+        except ConnectorError as exc:
+            return exc
+        answer = NotFound(f"The SIS answered the look-up of {source_id} (users/{source_id}) with 404, although its "
+                          "listing had just included that person, so its 404s cannot tell who left.", status=404,
+                          url=client.url_for(f"users/{source_id}"))
+    return answer
 
 
 def _names(sids: list[str]) -> str:
@@ -126,5 +134,15 @@ def unasked_message(count: int, at_most: int) -> str:
 
 
 def not_offered_message(count: int, error: ConnectorError) -> str:
-    return (f"The SIS does not offer single-user look-ups, so {count:,} people missing from its listings count as "
-            f"having left without being checked, within the archive guard's limit. The SIS said: {error.message}")
+    who = "1 person missing from its listings counts" if count == 1 else f"{count:,} people missing from its " \
+        "listings count"
+    return (f"The SIS does not offer single-user look-ups, so {who} as having left without being checked, within "
+            f"the archive guard's limit. The SIS said: {error.message}")
+
+
+def control_failed_message(sids: list[str], error: ConnectorError) -> str:
+    many = len(sids) != 1
+    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {'were' if many else 'was'}"
+            f" kept, not archived ({_names(sids)}): a test look-up of someone the SIS had just listed failed, so it "
+            f"could not say who left; the next sync asks again. The SIS said: {error.message}")
+

@@ -3,11 +3,11 @@
 Pure: no Flask, no database. `jobs.directory.load_directory` builds the index from the database, and
 `jobs.apply` writes the plan.
 """
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from connectors.people import PLAIN_ID
 from connectors.records import PersonColumns, PersonRecord, RecordProblem, RosterNotice
 
 from .fields import EMAIL, FAMILY_NAME, GIVEN_NAME, SIS_ID, SOURCE_ID_LIMIT, current_values, incoming, pack
@@ -19,7 +19,7 @@ from .rekey import RekeyBook, rekey_sign_in_message
 
 Issue = tuple  # (source_id, kind, message) or, for an unreadable record, (source_id, kind, message, raw excerpt)
 AMBIGUOUS = "ambiguous"
-PLAIN_ID = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.~-]{1,200}")  # RFC 3986's unreserved characters, not only dots
+SAMPLE_EVERY = 997  # records between the listed people kept as look-up controls
 
 
 @dataclass(slots=True)
@@ -208,9 +208,11 @@ class Planner:
         self._contacts = options.compare_parents  # read once: a property call per record added up
         # A broken record in two listings of one run (fetch_roster reads each step's listings on its own) is one issue
         self._problems: set[int] = set()
-        # One sourcedId the listings brought, plain enough to put in a URL as is: jobs.confirm looks it up first to
-        # learn whether the SIS's 404s for single users can be believed.
-        self.listed_example: str | None = None
+        # A few sourcedIds of active people the listings brought (the latest, and one every SAMPLE_EVERY records):
+        # jobs.confirm looks them up first to learn whether the SIS's 404s for single users can be believed. The
+        # first one alone would not do: a record deleted while the listing was read is often just that one.
+        self._latest: str | None = None
+        self._samples: list[str] = []
 
     def add_page(self, page: list | PersonColumns) -> list[Issue]:
         """Plan one page; returns the page's issues so they can be stored with the progress. A page of columns
@@ -266,8 +268,10 @@ class Planner:
             return
         seen.add(key)
         plan.counts["fetched"] += 1
-        if self.listed_example is None and PLAIN_ID.fullmatch(sid):
-            self.listed_example = sid
+        if not record.is_leaving:
+            self._latest = sid
+            if plan.counts["fetched"] % SAMPLE_EVERY == 1:
+                self._samples.append(sid)
         if len(sid) > SOURCE_ID_LIMIT:  # nobody here can have it: storing it would fail the whole apply
             name = f"{record.given_name} {record.family_name}".strip()
             issues.append((sid, "bad_record", f"{name} ({sid[:40]}…) was not added: their sourcedId is {len(sid):,} "
@@ -472,6 +476,17 @@ class Planner:
         """The sourcedIds finish() would archive for being absent from the roster, in sourcedId order."""
         rostered, roles = self.directory.rostered, self.options.roles
         return sorted(sid for sid, entry in rostered.items() if entry.role in roles and self._may_archive(entry))
+
+    def listed_examples(self, at_most: int = 3) -> list[str]:
+        """Up to `at_most` sourcedIds of active people the listings brought, plain enough for a URL as they are,
+        the latest first."""
+        found: list[str] = []
+        for sid in ([self._latest] if self._latest else []) + self._samples[::-1]:
+            if sid not in found and PLAIN_ID.fullmatch(sid):
+                found.append(sid)
+                if len(found) == at_most:
+                    break
+        return found
 
     def keep(self, source_id: str) -> None:
         """Count an absent person as seen without planning anything for them (the SIS could not say they left)."""

@@ -4,7 +4,7 @@ import socket
 import struct
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..settings import CORE_SCOPE, ROSTER_SCOPE, ROSTER_SCOPES
 from .listing import BadQuery, parse_filter, render, select
@@ -192,7 +192,8 @@ class Handler(BaseHTTPRequestHandler):
         return bool(granted) and ROSTER_SCOPES[self.version] not in granted
 
     def _data(self, rel: str, parts) -> None:
-        box, segments = self.box, rel.split("/")
+        box = self.box
+        segments = [unquote(segment) for segment in rel.split("/")]  # users/a%2Fb is the user "a/b", as a SIS reads it
         school = None
         if len(segments) == 3 and segments[0] == "schools" and segments[2] in SCHOOL_SCOPED:
             if box.vendor == "aeries" and segments[2] in AERIES_UNSUPPORTED:

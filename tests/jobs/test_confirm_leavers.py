@@ -1,6 +1,7 @@
 """People absent from a full read are looked up one by one before they are archived (jobs.confirm): canned HTTP
 for the SIS's answers (404, 5xx, time-outs, another school, unsupported), the planner on its own, no database."""
 from contextlib import nullcontext
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -267,8 +268,9 @@ def test_a_failing_control_look_up_keeps_everyone_absent():
         # the control (retried once), and nobody else asked while the SIS fails
         assert {call.request.url.rsplit("/", 1)[1] for call in rsps.calls[1:]} == {"here"}
     assert archived == set()
-    assert issues[-1][2].startswith("2 people missing from the SIS's listings could not be looked up one by one (a, "
-                                    "b), so they were kept, not archived; the next sync asks again")
+    assert issues[-1][2].startswith("2 people missing from the SIS's listings were kept, not archived (a, b): a test "
+                                    "look-up of someone the SIS had just listed failed, so it could not say who left; "
+                                    "the next sync asks again. The SIS said: ")
 
 
 def test_an_id_whose_url_a_proxy_refuses_keeps_that_person_and_the_others_are_still_asked():
@@ -288,3 +290,56 @@ def test_an_id_whose_url_a_proxy_refuses_keeps_that_person_and_the_others_are_st
     assert said["a/b"].startswith("1 person missing from the SIS's listings could not be looked up one by one (a/b), "
                                   "so it was kept, not archived")
     assert "(zed), so it was kept and synced as usual" in said["zed"]
+
+
+def test_a_control_deleted_since_it_was_listed_does_not_switch_the_look_ups_off():
+    # A record deleted while the listing was read is often the first one listed: its 404 said "no usable look-ups"
+    # and the person the shifted page never served was archived unchecked
+    planner = planner_missing("shifted", present=("first", "second", "latest"))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/latest", status=404, json={"imsx_codeMajor": "failure"})
+        rsps.add(responses.GET, f"{USERS}/first", json={"user": sis_user("first")})
+        rsps.add(responses.GET, f"{USERS}/shifted", json={"user": sis_user("shifted")})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    assert "(shifted), so it was kept and synced as usual" in issues[-1][2]
+
+
+def test_a_leaving_record_is_never_the_control():
+    planner = planner_missing("shifted", present=("here",))
+    planner.add_page([record("marked", status="tobedeleted")])  # listed last, and leaving: the SIS 404s it
+    assert planner.listed_examples() == ["here"]
+
+
+def test_past_the_bound_a_failing_sis_keeps_the_people_not_asked_too():
+    planner = planner_missing("a", "b", "c", "d", present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", status=503)
+        issues, archived = confirm(planner, at_most=2)
+    assert archived == set() and "4 people missing from the SIS's listings were kept" in issues[-1][2]
+
+
+def test_after_three_failed_look_ups_the_people_past_the_bound_are_kept_too():
+    planner = planner_missing("a", "b", "c", "d", "e")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        for sid in "abc":
+            rsps.add(responses.GET, f"{USERS}/{sid}", status=500)
+        issues, archived = confirm(planner, at_most=4)
+    assert archived == set()
+
+
+@pytest.mark.parametrize("sid", ["stu 1", "stu+1", "stu%1", "stü1", "a/b", "stu@x.org"])
+def test_a_404_for_an_id_a_url_must_encode_is_not_believed(sid):
+    # a server or proxy that decodes such a path wrongly looks up another id and answers "no such user"
+    planner = planner_missing(sid, present=("here",))
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, TOKEN, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})
+        rsps.add(responses.GET, f"{USERS}/here", json={"user": sis_user("here")})
+        rsps.add(responses.GET, f"{USERS}/{quote(sid, safe='')}", status=404, json={"imsx_codeMajor": "failure"})
+        issues, archived = confirm(planner)
+    assert archived == set()
+    assert f"The SIS said it has no user {sid}" in issues[-1][2] and "Archive this person by hand if they left" \
+        in issues[-1][2]
