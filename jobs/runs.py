@@ -54,11 +54,18 @@ def claim_run(run_id: int) -> bool:
     return result.rowcount == 1
 
 
+# A failed run changed nothing, so it shows no changes: the live counts of its fetch (people it would have created
+# or updated) read as done beside "Nothing was changed". What it read, skipped and found stays.
+NO_CHANGES = {"created": 0, "updated": 0, "linked": 0, "archived": 0}
+
+
 def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
     """Set a final status on its own connection (the apply transaction may have rolled back).
 
     The message may carry SIS output, so it is stored masked (see connectors.redact).
     """
+    if status == "failed":
+        values = {**NO_CHANGES, **values}
     with db.engine.begin() as conn:
         conn.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
             status=status, phase=status, error_message=redact_active(message), finished_at=datetime.now(timezone.utc),
@@ -107,6 +114,8 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         failed.append(run.id)
         locks.append((run.school_id, run.id))
         run.status, run.phase, run.error_message, run.finished_at = "failed", "failed", reason, now
+        for name, value in NO_CHANGES.items():
+            setattr(run, name, value)
     db.session.commit()
     for school_id, run_id in locks:
         release_if_idle(redis, school_id, run_id, int(STALE_AFTER.total_seconds()))

@@ -114,6 +114,16 @@ def test_a_failed_fetch_leaves_the_directory_unchanged(synced, sandbox, faults):
     assert snapshot(synced) == before
 
 
+def test_a_first_sync_that_fails_mid_fetch_shows_nobody_created(school, sandbox):
+    # its live counts (people it would have created) read as done beside "Nothing was changed"
+    connect(school, sandbox)
+    sandbox.set_faults(error_500={"path": "students", "page": 2, "times": 99})
+    run = sync(school)
+    assert run.status == "failed" and run.error_message.endswith("Nothing was changed.")
+    assert (run.created, run.updated, run.archived, run.linked) == (0, 0, 0, 0) and run.fetched > 0
+    assert directory(school) == {}
+
+
 def test_token_expiry_mid_sync_recovers(synced, sandbox):
     sandbox.set_faults(token_expiry_after=3)
     run = sync(synced)
