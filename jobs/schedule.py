@@ -267,8 +267,10 @@ def scheduler_silent_since(now: datetime | None = None) -> tuple[bool, datetime 
         return True, None
     try:
         last = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):  # not ours: as if none was noted
         return True, None
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
     return now - last > TICK_LATE_AFTER, last
 
 
