@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.redact import redact_active
 from store.db import db
-from store.models import AuditEvent, Person, RosterBundle, School, SyncRun
+from store.models import AuditEvent, Person, RosterBundle, School, SyncChange, SyncRun
 from store.vocabulary import TRIGGERS
 
 from .bundle_files import CSV_METHOD, NO_BUNDLE, OLDER_THAN_SOURCE, bundle_serves, latest_usable_bundle, usable
@@ -60,16 +60,20 @@ NO_CHANGES = {"created": 0, "updated": 0, "linked": 0, "archived": 0}
 
 
 def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
-    """Set a final status on its own connection (the apply transaction may have rolled back).
+    """Set a final status on its own connection (the apply transaction may have rolled back), if the run has none
+    yet: a run whose apply committed ("succeeded") stays so whatever fails after it.
 
-    The message may carry SIS output, so it is stored masked (see connectors.redact).
+    The message may carry SIS output, so it is stored masked (see connectors.redact). A failed run changed nothing,
+    so its change log (an approved run's rows from when it was held) goes with its change counts.
     """
     if status == "failed":
         values = {**NO_CHANGES, **values}
     with db.engine.begin() as conn:
-        conn.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
+        ended = conn.execute(db.update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(ACTIVE)).values(
             status=status, phase=status, error_message=redact_active(message), finished_at=datetime.now(timezone.utc),
             **values))
+        if status == "failed" and ended.rowcount:
+            conn.execute(db.delete(SyncChange).where(SyncChange.run_id == run_id))
 
 
 def _job_gone(redis, job_id: str | None) -> bool:
@@ -116,6 +120,8 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         run.status, run.phase, run.error_message, run.finished_at = "failed", "failed", reason, now
         for name, value in NO_CHANGES.items():
             setattr(run, name, value)
+    if failed:
+        db.session.execute(db.delete(SyncChange).where(SyncChange.run_id.in_(failed)))  # as finish_run does
     db.session.commit()
     for school_id, run_id in locks:
         release_if_idle(redis, school_id, run_id, int(STALE_AFTER.total_seconds()))

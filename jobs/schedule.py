@@ -271,6 +271,12 @@ def scheduler_silent_since(now: datetime | None = None) -> tuple[bool, datetime 
         return True, None
     if last.tzinfo is None:
         last = last.replace(tzinfo=timezone.utc)
+    try:
+        last = last.astimezone(timezone.utc)
+    except OverflowError:  # year 1 in a zone east of UTC: not ours either
+        return True, None
+    if last > now + TICK_LATE_AFTER:  # a clock far ahead (or a value not ours) must not hide the silence for ever
+        return True, None
     return now - last > TICK_LATE_AFTER, last
 
 

@@ -67,7 +67,8 @@ def settings_context(school, conn, *, values=None, errors=None, notice="", pause
         "settings": settings,
         "settings_errors": errors or {}, "settings_notice": notice, "zone": school.district.timezone,
         "can_opt_in": current_user.role == "owner", "report_opt_in": current_user.sync_report_opt_in,
-        "scheduler_notice": scheduler_notice(school.district.zone) if settings.get("automatic") else "",
+        "scheduler_notice": scheduler_notice(school.district.zone) if settings.get("automatic") and not (
+            conn is not None and conn.source is not None and not conn.source.automatic) else "",
     }
 
 

@@ -32,5 +32,7 @@ def district(district_id):
     if place is None or current_user.district_id != district_id:
         abort(404)
     schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
-    return render_template("status/district.html", rows=school_schedules(schools), charts=school_charts(schools),
-                           scheduler_notice=scheduler_notice(place.zone), **nights_context(place))
+    rows = school_schedules(schools)
+    notice = scheduler_notice(place.zone) if any(row.automatic for row in rows) else ""
+    return render_template("status/district.html", rows=rows, charts=school_charts(schools),
+                           scheduler_notice=notice, **nights_context(place))

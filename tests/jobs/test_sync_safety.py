@@ -124,6 +124,38 @@ def test_a_first_sync_that_fails_mid_fetch_shows_nobody_created(school, sandbox)
     assert directory(school) == {}
 
 
+def test_a_failure_after_the_apply_committed_leaves_the_run_succeeded(school, sandbox, monkeypatch):
+    # (a CSV run's bundle update comes after the commit) it said "failed, 0 created, Nothing was changed"
+    from sqlalchemy.exc import OperationalError
+    connect(school, sandbox)
+    real = jobs.sync.apply_plan
+
+    def apply_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise OperationalError("UPDATE roster_bundle", {}, Exception("connection closed"))
+
+    monkeypatch.setattr(jobs.sync, "apply_plan", apply_then_fail)
+    run = sync(school)
+    assert run.status == "succeeded" and run.created == len(directory(school)) > 0
+
+
+def test_an_approved_run_that_fails_keeps_no_change_log(synced, sandbox, monkeypatch):
+    # its rows from when it was held said what it would archive beside "Nothing was changed"
+    sandbox.mutate(remove_fraction=0.3, seed=2)
+    held = sync(synced)
+    assert held.status == "needs_review" and changes(held, "archive")
+    approve_run(held, make_owner(synced))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs.sync, "apply_plan", broken)
+    run_sync(held.id)
+    db.session.expire_all()
+    run = db.session.get(SyncRun, held.id)
+    assert run.status == "failed" and run.archived == 0 and changes(run, "archive") == []
+
+
 def test_token_expiry_mid_sync_recovers(synced, sandbox):
     sandbox.set_faults(token_expiry_after=3)
     run = sync(synced)

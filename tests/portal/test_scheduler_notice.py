@@ -60,8 +60,16 @@ def test_a_scheduler_that_starts_counts_as_a_tick(app):
 def test_a_value_the_portal_did_not_write_never_breaks_the_page(app, client, auth):
     district = make_district(timezone="America/New_York")
     scheduled_school(district)
-    for value in ("abc", "17", b"\xff\xfe", "2026-12-04T07:00:00"):  # the last without a zone: read as UTC
+    for value in ("abc", "17", b"\xff\xfe", "9999-01-01T00:00:00+00:00", "0001-01-01T00:00:00+14:00", "20260101",
+                  "2026-12-04T07:00:00"):  # the last without a zone: read as UTC
         app.redis.set(LAST_TICK_KEY, value)
         shown = _district_page(client, auth, district)
         assert SILENT in shown
     assert "has not run since Dec 4, 2026, 2:00 AM EST" in shown
+
+
+def test_a_district_without_automatic_rostering_is_not_told(app, client, auth):
+    district = make_district()
+    scheduled_school(district, automatic=False)
+    app.redis.delete(LAST_TICK_KEY)
+    assert SILENT not in _district_page(client, auth, district)
