@@ -99,7 +99,7 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
     query = db.select(SyncRun).where(SyncRun.status.in_(ACTIVE))
     if school_id is not None:
         query = query.where(SyncRun.school_id == school_id)
-    failed, locks = [], []
+    failed, locks, stale = [], [], []
     for run in db.session.scalars(query):
         beat = run.heartbeat_at or run.started_at
         if run.status == "queued" and not run.job_id:
@@ -115,11 +115,16 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
                       f"{NOTHING_CHANGED}")
         else:
             continue
-        failed.append(run.id)
-        locks.append((run.school_id, run.id))
-        run.status, run.phase, run.error_message, run.finished_at = "failed", "failed", reason, now
-        for name, value in NO_CHANGES.items():
-            setattr(run, name, value)
+        stale.append((run.id, run.school_id, reason))
+    for run_id, school, reason in stale:
+        # Only while still queued or running: a run that committed "succeeded" since it was read keeps its result.
+        ended = db.session.execute(
+            db.update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(ACTIVE))
+            .values(status="failed", phase="failed", error_message=reason, finished_at=now, **NO_CHANGES)
+            .execution_options(synchronize_session=False))
+        if ended.rowcount:
+            failed.append(run_id)
+            locks.append((school, run_id))
     if failed:
         db.session.execute(db.delete(SyncChange).where(SyncChange.run_id.in_(failed)))  # as finish_run does
     db.session.commit()

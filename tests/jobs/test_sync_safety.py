@@ -250,6 +250,24 @@ def test_a_run_whose_worker_died_is_marked_failed(app, school, sandbox):
     assert start_sync(school).status == "queued"  # the school is free again
 
 
+def test_a_run_that_succeeds_while_it_is_judged_stale_keeps_its_result(app, school, sandbox, monkeypatch):
+    connect(school, sandbox)
+    old = datetime.now(timezone.utc) - timedelta(minutes=10)
+    run = make_run(school, trigger="nightly", status="queued", job_id="sync-slow", created_at=old,
+                   local_date="2026-01-01")
+    engine = db.engine
+
+    def finished_meanwhile(redis, job_id):  # its worker commits "succeeded" between the read and the write
+        with engine.begin() as conn:
+            conn.execute(db.update(SyncRun).where(SyncRun.id == run.id).values(status="succeeded", created=7))
+        return True
+
+    monkeypatch.setattr("jobs.runs._job_gone", finished_meanwhile)
+    assert mark_stale_runs_failed() == []
+    db.session.expire_all()
+    assert (run.status, run.created) == ("succeeded", 7)
+
+
 def _dead_for(app, school, minutes: int) -> SyncRun:
     """A run whose worker was killed `minutes` ago: heartbeat that old, and its lock not renewed since."""
     old = datetime.now(timezone.utc) - timedelta(minutes=minutes)
