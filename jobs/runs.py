@@ -59,21 +59,20 @@ def claim_run(run_id: int) -> bool:
 NO_CHANGES = {"created": 0, "updated": 0, "linked": 0, "archived": 0}
 
 
-def finish_run(run_id: int, status: str, message: str = "", **values) -> None:
+def finish_run(run_id: int, status: str, message: str = "", **values) -> bool:
     """Set a final status on its own connection (the apply transaction may have rolled back), if the run has none
-    yet: a run whose apply committed ("succeeded") stays so whatever fails after it.
+    yet: a run whose apply committed ("succeeded") stays so whatever fails after it. False when it had one.
 
     The message may carry SIS output, so it is stored masked (see connectors.redact). A failed run changed nothing,
     so its change log (an approved run's rows from when it was held) goes with its change counts.
     """
-    if status == "failed":
-        values = {**NO_CHANGES, **values}
+    values = {"finished_at": datetime.now(timezone.utc), **(NO_CHANGES if status == "failed" else {}), **values}
     with db.engine.begin() as conn:
         ended = conn.execute(db.update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(ACTIVE)).values(
-            status=status, phase=status, error_message=redact_active(message), finished_at=datetime.now(timezone.utc),
-            **values))
-        if status == "failed" and ended.rowcount:
+            status=status, phase=status, error_message=redact_active(message), **values)).rowcount
+        if status == "failed" and ended:
             conn.execute(db.delete(SyncChange).where(SyncChange.run_id == run_id))
+    return bool(ended)
 
 
 def _job_gone(redis, job_id: str | None) -> bool:
@@ -99,7 +98,7 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
     query = db.select(SyncRun).where(SyncRun.status.in_(ACTIVE))
     if school_id is not None:
         query = query.where(SyncRun.school_id == school_id)
-    failed, locks, stale = [], [], []
+    stale = []
     for run in db.session.scalars(query):
         beat = run.heartbeat_at or run.started_at
         if run.status == "queued" and not run.job_id:
@@ -116,21 +115,14 @@ def mark_stale_runs_failed(school_id: int | None = None, *, now: datetime | None
         else:
             continue
         stale.append((run.id, run.school_id, reason))
-    for run_id, school, reason in stale:
-        # Only while still queued or running: a run that committed "succeeded" since it was read keeps its result.
-        ended = db.session.execute(
-            db.update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(ACTIVE))
-            .values(status="failed", phase="failed", error_message=reason, finished_at=now, **NO_CHANGES)
-            .execution_options(synchronize_session=False))
-        if ended.rowcount:
-            failed.append(run_id)
-            locks.append((school, run_id))
-    if failed:
-        db.session.execute(db.delete(SyncChange).where(SyncChange.run_id.in_(failed)))  # as finish_run does
-    db.session.commit()
-    for school_id, run_id in locks:
-        release_if_idle(redis, school_id, run_id, int(STALE_AFTER.total_seconds()))
-    return failed
+    db.session.commit()  # the read ends before finish_run writes on its own connection (SQLite has one writer)
+    # finish_run fails a run only while still queued or running: one that committed "succeeded" since it was read
+    # keeps its result
+    ended = [(school, run_id) for run_id, school, reason in stale if finish_run(run_id, "failed", reason,
+                                                                                 finished_at=now)]
+    for school, run_id in ended:
+        release_if_idle(redis, school, run_id, int(STALE_AFTER.total_seconds()))
+    return [run_id for _, run_id in ended]
 
 
 def active_run(school_id: int) -> SyncRun | None:
