@@ -142,7 +142,7 @@ def not_offered_message(count: int, error: ConnectorError) -> str:
 
 def control_failed_message(sids: list[str], error: ConnectorError) -> str:
     many = len(sids) != 1
-    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {'were' if many else 'was'}"
+    were = "were" if many else "was"
+    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {were}"
             f" kept, not archived ({_names(sids)}): a test look-up of someone the SIS had just listed failed, so it "
             f"could not say who left; the next sync asks again. The SIS said: {error.message}")
-

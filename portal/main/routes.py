@@ -6,7 +6,7 @@ from store.db import db
 
 from ..access import managed_schools
 from ..htmx import is_htmx
-from ..status.overview import scheduler_notice, school_schedules
+from ..status.overview import schedules_notice, school_schedules
 from . import bp
 
 
@@ -20,7 +20,7 @@ def index():
     if current_user.role == "owner" and len(schools) == 1:
         return redirect(url_for("people.index", slug=schools[0].slug))
     rows = school_schedules(schools)
-    notice = scheduler_notice(schools[0].district.zone) if any(row.automatic for row in rows) else ""
+    notice = schedules_notice(rows, schools[0].district.zone) if schools else ""
     return render_template("main/index.html", rows=rows, scheduler_notice=notice)
 
 

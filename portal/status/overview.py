@@ -37,8 +37,14 @@ def scheduler_notice(zone, now: datetime | None = None) -> str:
         return ""
     since = f"has not run since {local_text(last.astimezone(zone))}" if last else "has not run yet"
     return (f"Nightly syncs are not starting: the portal's scheduler {since} (it runs every few minutes). "
-            "Nights due meanwhile wait for it, and a night missed by more than half a day is skipped. This is on the portal's side, not your SIS's: ask whoever "
-            "runs the portal to check its scheduler and worker processes. Sync now works while a worker runs.")
+            "Nights due meanwhile wait for it, and a night missed by more than half a day is skipped. This is on "
+            "the portal's side, not your SIS's: ask whoever runs the portal to check its scheduler and worker "
+            "processes. Sync now works while a worker runs.")
+
+
+def schedules_notice(rows: list["SchoolSchedule"], zone) -> str:
+    """scheduler_notice for a list of schools: only when one of them syncs nightly."""
+    return scheduler_notice(zone) if any(row.automatic for row in rows) else ""
 
 
 def _latest_runs(school_ids: list[int]) -> dict[int, SyncRun]:

@@ -8,7 +8,7 @@ from ..access import managed_schools
 from ..rostering.chart_data import school_charts
 from . import bp
 from .nights import nights_context
-from .overview import scheduler_notice, school_schedules
+from .overview import schedules_notice, school_schedules
 
 
 @bp.get("/district/rostering")
@@ -33,6 +33,5 @@ def district(district_id):
         abort(404)
     schools = [s for s in managed_schools(current_user) if s.district_id == district_id]
     rows = school_schedules(schools)
-    notice = scheduler_notice(place.zone) if any(row.automatic for row in rows) else ""
     return render_template("status/district.html", rows=rows, charts=school_charts(schools),
-                           scheduler_notice=notice, **nights_context(place))
+                           scheduler_notice=schedules_notice(rows, place.zone), **nights_context(place))

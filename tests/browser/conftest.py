@@ -143,12 +143,10 @@ def pytest_runtest_makereport(item, call):
     if report.when != "call" or not report.failed:
         return
     lines = list(WORKER_LOG)
-    for thread in threading.enumerate():
-        if thread.name == "sync-worker":
-            frame = sys._current_frames().get(thread.ident)
-            lines.append("sync-worker stack:\n" + "".join(traceback.format_stack(frame)) if frame else "no frame")
-    if not any(t.name == "sync-worker" for t in threading.enumerate()):
-        lines.append("no sync-worker thread is alive")
+    worker = next((t for t in threading.enumerate() if t.name == "sync-worker"), None)
+    frame = sys._current_frames().get(worker.ident) if worker is not None else None
+    lines.append("sync-worker stack:\n" + "".join(traceback.format_stack(frame)) if frame is not None
+                 else "no sync-worker thread is alive")
     live_app = item.funcargs.get("live_app")
     if live_app is not None:
         for queue in (live_app.check_queue, live_app.sync_queue):
