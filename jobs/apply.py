@@ -279,7 +279,8 @@ def refresh_statistics() -> None:
 
 
 def record_without_applying(run_id: int, plan: SyncPlan, *, status: str, message: str = "",
-                            archives_only: bool = False, logger: NewPeople | None = None) -> None:
+                            archives_only: bool = False, logger: NewPeople | None = None,
+                            would_hold: bool = False) -> None:
     """Preview (every planned change) or needs_review (who would be archived): Person is not touched.
 
     `logger`: what logged the creates already taken from the plan, in this transaction (it cleared the old log)."""
@@ -295,7 +296,7 @@ def record_without_applying(run_id: int, plan: SyncPlan, *, status: str, message
             else plan.totals()
         db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
             status=status, phase=status, percent=100, finished_at=now, heartbeat_at=now, error_message=message,
-            rostered_total=plan.rostered_total, would_archive=len(plan.archives), **counts))
+            rostered_total=plan.rostered_total, would_archive=len(plan.archives), would_hold=would_hold, **counts))
         db.session.commit()
     except BaseException:
         db.session.rollback()

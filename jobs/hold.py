@@ -20,11 +20,18 @@ class ArchiveHold:
     def share(self) -> float | None:
         return 100 * self.would_archive / self.rostered_total if self.rostered_total else None
 
-    def sentence(self) -> str:
+    def sentence(self, subject: str = "This sync tried") -> str:
+        """Why the run was held; a preview says "A sync now would" for what a real run would meet."""
         if self.rostered_total and self.would_archive >= self.rostered_total and self.threshold >= 100:
-            return (f"This sync tried to archive all {self.rostered_total:,} rostered people, which is held whatever "
+            return (f"{subject} to archive all {self.rostered_total:,} rostered people, which is held whatever "
                     "the threshold: the SIS listed none of them for this school, which is nearly always a wrong SIS "
                     "School ID or a client that may no longer read them")
         share = f" ({percent_text(self.share)}%)" if self.share is not None else ""
-        return (f"This sync tried to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
+        return (f"{subject} to archive {self.would_archive:,} of {self.rostered_total:,} rostered people"
                 f"{share}, more than the {percent_text(self.threshold)}% threshold")
+
+    def preview_sentence(self) -> str:
+        """A preview's warning: the real run would stop here instead of archiving."""
+        return (f"{self.sentence('A sync now would try')}, so it would be held for review and archive nobody until "
+                "an owner approves it. Check who is missing before you sync: a wrong SIS School ID, a missing SIS "
+                "permission or an incomplete export is the usual cause.")

@@ -167,7 +167,7 @@ class ArchiveGuardTripped(Exception):
 
     def __init__(self, would_archive: int, rostered_total: int, threshold: float, approved: int | None = None):
         self.would_archive, self.rostered_total, self.threshold = would_archive, rostered_total, threshold
-        hold = ArchiveHold(would_archive, rostered_total, threshold)
+        self.hold = hold = ArchiveHold(would_archive, rostered_total, threshold)
         again = "" if approved is None else (f" That is more than the {approved:,} approved, so nothing was archived "
                                              "and the run waits for review again.")
         super().__init__(f"{hold.sentence()}.{again} Review the list, then approve or discard this run.")

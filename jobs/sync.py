@@ -238,8 +238,14 @@ def _early_writer(job: Prepared, fields: tuple[str, ...]) -> EarlyPeople | None:
 def _conclude(job: Prepared, plan: SyncPlan, lock: SchoolLock, progress: ProgressWriter,
               people: EarlyPeople | None = None) -> None:
     """Record a preview, hold a run the archive guard stops, or apply the plan."""
-    if job.preview:
-        applying.record_without_applying(job.run_id, plan, status="succeeded", logger=people)
+    if job.preview:  # says when the real run would be held: a script's --preview before its import must hear it
+        try:
+            check_archive_guard(plan, job.threshold, job.override, job.approved)
+            warning = ""
+        except ArchiveGuardTripped as tripped:
+            warning = tripped.hold.preview_sentence()
+        applying.record_without_applying(job.run_id, plan, status="succeeded", logger=people, message=warning,
+                                         would_hold=bool(warning))
         return
     try:
         check_archive_guard(plan, job.threshold, job.override, job.approved)

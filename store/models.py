@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint, func, literal_column, or_, text,
+    UniqueConstraint, false, func, literal_column, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -353,6 +353,8 @@ class SyncRun(db.Model):
     # Roles the guard left out of its count (Archive never removes them), comma-separated, as they were then.
     archive_uncounted_roles: Mapped[str] = mapped_column(String(100), default="")
     would_archive: Mapped[int] = mapped_column(Integer, default=0)
+    # A preview whose archiving the guard would stop: the real run would be held for review (migration a4c8e2f1b7d9).
+    would_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rostered_total: Mapped[int] = mapped_column(Integer, default=0)
     # An undo run (trigger "undo"): the run whose changes it reversed (jobs/undo.py).
     undoes_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"), index=True)

@@ -85,6 +85,9 @@ def _export_folder(path: Path) -> Path:
     return path
 
 
+WARNINGS_SHOWN = 20  # a valid bundle's warnings printed before the result; --json carries every one
+
+
 def _problems(bundle) -> list[dict]:
     return list(csv.DictReader(io.StringIO(bundle.report_csv or "")))
 
@@ -116,8 +119,7 @@ def import_command(slug, source_ref, file, preview, as_json):
     found = _found(bundle)
     if bundle.status not in ("valid", "synced"):
         _refused(bundle, found, as_json)
-    if not as_json:
-        click.echo(f"Bundle {bundle.id}: {bundle.summary}", err=True)
+    _accepted(bundle, found, as_json)
     try:
         run = create_run(school, trigger="preview" if preview else "cli", bundle_id=bundle.id)
     except (NotConfigured, SyncAlreadyRunning) as exc:
@@ -147,11 +149,28 @@ def _refused(bundle, found: dict, as_json: bool) -> None:
                                "problems": _problems(bundle)}))
     else:
         click.echo(f"Bundle {bundle.id} {bundle.status}: {bundle.summary}")
-        for row in _problems(bundle):
-            where = " ".join(part for part in (row["file"], row["line"] and f"line {row['line']}",
-                                               row["column"] and f"column {row['column']}") if part)
-            click.echo(f"  {row['severity']}: {where or 'bundle'}: {row['problem']} {row['what_to_do']}")
+        _echo_problems(_problems(bundle))
     sys.exit(1)
+
+
+def _echo_problems(rows: list[dict], err: bool = False, at_most: int | None = None) -> None:
+    """The report's rows, one line each (file, line, column, what is wrong, what to do); the first `at_most`."""
+    for row in rows[:at_most]:
+        where = " ".join(part for part in (row["file"], row["line"] and f"line {row['line']}",
+                                           row["column"] and f"column {row['column']}") if part)
+        click.echo(f"  {row['severity']}: {where or 'bundle'}: {row['problem']} {row['what_to_do']}", err=err)
+    if at_most is not None and len(rows) > at_most:
+        click.echo(f"  … and {len(rows) - at_most:,} more: --json lists them all, and the school's Rostering page "
+                   "offers the report as CSV.", err=err)
+
+
+def _accepted(bundle, found: dict, as_json: bool) -> None:
+    """A valid bundle: its warnings go with the result (a valid bundle's warnings can still matter: unknown
+    roles, a school id that does not match, dates it could not read)."""
+    found["problems"] = _problems(bundle)
+    if not as_json:
+        click.echo(f"Bundle {bundle.id}: {bundle.summary}", err=True)
+        _echo_problems(found["problems"], err=True, at_most=WARNINGS_SHOWN)
 
 
 def _csv_source(ref: str) -> Source:
@@ -181,8 +200,7 @@ def _import_for_source(source: Source, file: Path, preview: bool, as_json: bool)
     found = {"source": source.name, **_found(bundle)}
     if bundle.status != "valid":
         _refused(bundle, found, as_json)
-    if not as_json:
-        click.echo(f"Bundle {bundle.id}: {bundle.summary}", err=True)
+    _accepted(bundle, found, as_json)
     night = None
     if preview:
         runs = []
@@ -216,7 +234,7 @@ def _import_for_source(source: Source, file: Path, preview: bool, as_json: bool)
                        + ", ".join(f"{name} {result[name]}" for name in RUN_COUNTS))
             if result["error"]:
                 click.echo(f"  {result['error']}")
-    if not schools or any(result["status"] != "succeeded" for result in schools) or \
+    if not schools or any(result["status"] != "succeeded" or result["would_be_held"] for result in schools) or \
             (night is not None and night.status != "succeeded"):
         sys.exit(1)
 

@@ -185,7 +185,7 @@ def sync_command(slug, district_name, preview, as_json, allow_archive):
 
 def run_and_report(school: School, run_id: int, preview: bool, as_json: bool, **extra) -> None:
     """Run the created run inline, print its result (text or one JSON object with `extra`); exit 1 unless it
-    succeeded."""
+    succeeded (a preview whose real run the archive guard would hold exits 1 too)."""
     run_sync(run_id, on_progress=None if as_json else _print_progress)
     db.session.expire_all()
     run = db.session.get(SyncRun, run_id)
@@ -194,14 +194,15 @@ def run_and_report(school: School, run_id: int, preview: bool, as_json: bool, **
         click.echo(json.dumps(result))
     else:
         _echo_run(run, result, preview)
-    if run.status != "succeeded":
+    if run.status != "succeeded" or run.would_hold:
         sys.exit(1)
 
 
 def _run_result(run: SyncRun, preview: bool = False) -> dict:
     """A run's result as `roster sync --json` prints it (one school, or each school of a district night)."""
     return {"run_id": run.id, "status": run.status, "preview": preview, **run.counts(),
-            "would_archive": run.would_archive, "rostered_total": run.rostered_total, "rekeyed": run.rekeyed,
+            "would_archive": run.would_archive, "would_be_held": run.would_hold, "rostered_total": run.rostered_total,
+            "rekeyed": run.rekeyed,
             "error": redactor_for(get_connection(run.school_id))(run.error_message)}
 
 

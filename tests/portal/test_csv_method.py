@@ -271,3 +271,27 @@ def test_the_method_menu_works_without_javascript(app, client, auth, school):
     make_csv_connection(school)
     back = text(client.get(f"/schools/{school.slug}/rostering?method=oneroster"))
     assert "Save connection" in back and "Save method" not in back
+
+
+def test_a_preview_the_guard_would_hold_says_so_on_its_page(app, client, auth, school):
+    make_csv_connection(school, archive=True, archive_threshold_percent=10.0)
+    auth.login("owner@csv.example.org")
+    ten = [user_row(f"u{i}") for i in range(10)]
+    _upload(client, school, ("all.zip", zip_bytes(bundle_files(users_csv=users(*ten)))))
+    _work(app)
+    token = csrf_token(client, f"/schools/{school.slug}/rostering")
+    client.post(f"/schools/{school.slug}/rostering/runs", data={"csrf_token": token, "trigger": "manual"})
+    _work(app, "sync")
+    assert len(rostered(school)) == 10
+    _upload(client, school, ("four.zip", zip_bytes(bundle_files(users_csv=users(*ten[:4])))))
+    _work(app)
+    client.post(f"/schools/{school.slug}/rostering/bundles/{_latest_bundle(school).id}/runs",
+                data={"csrf_token": token, "trigger": "preview"}, headers={"HX-Request": "true"})
+    _work(app, "sync")
+    run = db.session.scalar(db.select(SyncRun).order_by(SyncRun.id.desc()))
+    assert (run.trigger, run.status, run.would_hold, run.would_archive) == ("preview", "succeeded", True, 6)
+    page = text(client.get(f"/schools/{school.slug}/rostering/runs/{run.id}"))
+    assert "Preview only: nothing was changed." in page
+    assert "A sync now would try to archive 6 of 10 rostered people (60%), more than the 10% threshold, so it " \
+           "would be held for review" in page
+    assert [p[3] for p in rostered(school)] == ["active"] * 10

@@ -137,3 +137,32 @@ def test_a_users_csv_that_is_a_folder_is_named_so(runner, school, tmp_path):
     result = _import(runner, tmp_path / "export")
     assert result.exit_code == 1 and "The bundle has a folder named users.csv, not a file" in result.output
     assert people(school) == []
+
+
+def test_a_preview_says_when_the_real_run_would_be_held_and_exits_1(runner, app, bundle_store, tmp_path):
+    school = make_school(slug="csv-cli")
+    make_csv_connection(school, archive=True, archive_threshold_percent=10.0)
+    ten = [user_row(f"u{i}") for i in range(10)]
+    assert _import(runner, write_zip(tmp_path / "all.zip", bundle_files(users_csv=users(*ten)))).exit_code == 0
+    half = write_zip(tmp_path / "half.zip", bundle_files(users_csv=users(*ten[:5])))
+    result = _import(runner, half, "--preview")
+    assert result.exit_code == 1, result.output
+    assert "archived 5" in result.output
+    assert "A sync now would try to archive 5 of 10 rostered people (50%), more than the 10% threshold, so it " \
+           "would be held for review" in result.output
+    data = json.loads(_import(runner, half, "--preview", "--json").output)
+    assert (data["status"], data["would_be_held"], data["would_archive"]) == ("succeeded", True, 5)
+    assert [p[3] for p in people(school)] == ["active"] * 10  # a preview writes nothing
+    one_gone = write_zip(tmp_path / "nine.zip", bundle_files(users_csv=users(*ten[:9])))
+    within = json.loads(_import(runner, one_gone, "--preview", "--json").output)
+    assert (within["would_be_held"], within["would_archive"], within["error"]) == (False, 1, "")
+
+
+def test_a_valid_bundles_warnings_are_printed_and_in_the_json(runner, school, tmp_path):
+    odd = users(user_row("u1"), user_row("u2", role="Sub Teacher"))
+    path = write_zip(tmp_path / "warn.zip", bundle_files(users_csv=odd))
+    result = _import(runner, path, "--preview")
+    assert result.exit_code == 0, result.output
+    assert "warning: users.csv line 3 column role:" in result.output
+    data = json.loads(_import(runner, path, "--preview", "--json").output)
+    assert any(row["severity"] == "warning" and row["line"] == "3" for row in data["problems"])
