@@ -67,6 +67,9 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     when_of = {text: scan.date(text) if text else None for text in _distinct(modified_col)}
     if None in map(when_of.get, filter(None, when_of)):
         return None
+    wanted_of, flags = _wanted(scan.wanted, mapped_of, ids_of, role_col, orgs_col)
+    if scan.delta and flags is not None:
+        return None  # a delta row for other schools only says the person left this one: _row makes that record
     # Ids last: taken in at once and counted, one look-up each in the million-entry `seen` instead of a test and
     # then an insert; the ids that were new are the last ones in, so a batch repeating an id takes them out again.
     keys = list(map(hash, sids))
@@ -83,7 +86,6 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     # Every row reads without a word: take the batch in.
     agent_text = "".join(agents_col)
     single = "," not in agent_text and " " not in agent_text  # one agent or none per row: the id is the value
-    wanted_of, flags = _wanted(scan.wanted, mapped_of, ids_of, role_col, orgs_col)
     building = any(wanted_of.values())
     agent_ids = _agent_ids(agents_col, single, n) if building or not single else None
     deferring = scan.defer and building

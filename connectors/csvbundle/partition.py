@@ -39,9 +39,12 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
             return False
         return role == "parent" or any(org.lower() in by_lower for org in orgs)
 
+    delta = bundle.users_mode == "delta"
     for page in UserScan(bundle, wanted, bundle.report, defer=False, page_size=page_size).pages():
         out = {school: [] for school in schools}
         for item in page:
+            if delta and type(item) is PersonRecord and item[_SCHOOLS] and item[_ROLE] != "parent":
+                _left_elsewhere(item, out, by_lower)
             if type(item) is not PersonRecord:
                 # a problem row goes to the schools it names, else (nothing it names could be read) to every school:
                 # its sourcedId and message are another school's business, shown on each run page and report
@@ -65,6 +68,17 @@ def school_pages(bundle, schools: dict[str, set[str]], *, page_size: int = 1000)
         yield out
     if not bundle.report.applicable:
         raise BundleInvalid(bundle.report)
+
+
+def _left_elsewhere(person: PersonRecord, out: dict[str, list], by_lower: dict) -> None:
+    """A delta row is the user's whole current record: each mapped school it no longer names gets the row as a
+    deletion naming no school (the planner acts only where the person is rostered), as a one-school read does."""
+    named = {by_lower.get(org.lower()) for org in person.school_ids}
+    left = None
+    for school in out:
+        if school not in named:
+            left = left or person._replace(status="tobedeleted", school_ids=(), agent_ids=())
+            out[school].append(left)
 
 
 def _at_schools(person: PersonRecord, pairs: tuple, by_lower: dict

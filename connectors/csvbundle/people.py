@@ -229,6 +229,10 @@ class UserScan:
         if enabled and enabled != "true" and enabled.strip().lower() not in _KNOWN_ENABLED:
             _unknown_enabled(report, line, sid, enabled)
         if not wanted(mapped, org_ids):
+            if self.delta and org_ids and mapped not in (None, "parent") and not wanted(None, org_ids):
+                # A delta row is the user's whole current record: orgs that no longer name this school say they
+                # left it (moved to another school); kept active here, a delta-only school would keep them for ever.
+                return self._deletion(sid, mapped, modified)
             return None
         values = (
             sid, mapped, given, family, middle.strip(), email.strip(), username.strip(), identifier.strip(),
@@ -243,8 +247,9 @@ class UserScan:
 
     def _deletion(self, sid: str, mapped: str | None, modified: str):
         """A `tobedeleted` row that names no role or no school (deletion rows written with only their required
-        ids, as some SIS delta exports do): whoever has this sourcedId left. It goes to every school (no
-        school_ids); the planner acts only where the person is already rostered in a role the school syncs."""
+        ids, as some SIS delta exports do), or a delta row naming other schools only: whoever has this sourcedId
+        left. It goes to every school (no school_ids); the planner acts only where the person is already rostered
+        in a role the school syncs."""
         if self.wanted is None:  # validation only
             return None
         when = self._date(modified) if modified else None

@@ -50,8 +50,9 @@ class CsvBundle:
         self.manifest = read_manifest(self.files, self.report, self.limits.max_line_bytes)
         if not self.report.applicable:
             return
-        self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes,
-                              delta=self.orgs_delta)
+        if self.manifest.modes.get("orgs.csv") != "absent":
+            self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes,
+                                  delta=self.orgs_delta)
         if self.version == "1.2":
             self.roles, self.org_roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
         if not self.report.applicable:  # users.csv is not read: still name a file that is not UTF-8 text at all
@@ -76,8 +77,11 @@ class CsvBundle:
     @property
     def orgs_delta(self) -> bool:
         """orgs.csv is a delta file: it holds the orgs changed since the last export (often none), so a school
-        missing from it still exists."""
-        return self.manifest.modes.get("orgs.csv") == "delta"
+        missing from it still exists. A delta users.csv whose orgs.csv is `absent` (no org changed) is the same
+        case with no rows: HMH's "OneRoster 1.1 manifest File" page defines absent as "this CSV file is not
+        supplied" (downloads.hmlt.hmco.com/Help/ImportMngmt/Administrator/OneRoster_Template_Files/OneRoster_v1-1/
+        OneRoster_1-1_manifest_File.htm), and a delta export with no org changes says so."""
+        return self.manifest.modes.get("orgs.csv") in ("delta", "absent")
 
     def lists_school(self, school_id: str) -> bool:
         """orgs.csv names this school, or (orgs.csv and users.csv both delta) the caller's School ID is taken as it

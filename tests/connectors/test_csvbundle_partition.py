@@ -40,3 +40,24 @@ def test_a_row_that_cannot_be_read_goes_to_the_schools_it_names_only(tmp_path):
     out = _pages(tmp_path, rows, {"s1": {"student"}, "s2": {"student"}})
     assert sorted(out["s1"]) == [("a", "student")]
     assert sorted(out["s2"]) == [("nameless", "problem"), ("odd", "problem")]
+
+
+def test_a_delta_row_naming_another_school_tells_the_school_it_left_that_it_left(tmp_path):
+    """A delta row is the user's whole current record: a student moved from s1 to s2 reaches s2 as a student and s1
+    as a deletion (the planner acts there only if they are rostered); one naming only unmapped schools reaches
+    every school so."""
+    manifest = "propertyName,value\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,delta\n"
+    rows = [user_row("moved", org="s2", status="active"), user_row("away", org="s3", status="active"),
+            user_row("p", role="guardian", org="s3", status="active"), user_row("stay", org="s1", status="active")]
+    orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\nd1,,,D,district,,\n" + \
+        "".join(f"s{i},,,School {i},school,,d1\n" for i in (1, 2, 3))
+    path = write_zip(tmp_path / "d.zip", bundle_files(users_csv=users(*rows), manifest_csv=manifest, orgs_csv=orgs))
+    with open_bundle(path) as bundle:
+        out = {"s1": [], "s2": []}
+        for pages in school_pages(bundle, {"s1": {"student", "parent"}, "s2": {"student"}}):
+            for school, page in pages.items():
+                out[school] += [(r.source_id, r.status, r.school_ids) for r in page]
+    assert sorted(out["s1"]) == [("away", "tobedeleted", ()), ("moved", "tobedeleted", ()), ("p", "active", ("s3",)),
+                                 ("stay", "active", ("s1",))]
+    assert sorted(out["s2"]) == [("away", "tobedeleted", ()), ("moved", "active", ("s2",)),
+                                 ("stay", "tobedeleted", ())]

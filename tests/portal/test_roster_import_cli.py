@@ -166,3 +166,46 @@ def test_a_valid_bundles_warnings_are_printed_and_in_the_json(runner, school, tm
     assert "warning: users.csv line 3 column role:" in result.output
     data = json.loads(_import(runner, path, "--preview", "--json").output)
     assert any(row["severity"] == "warning" and row["line"] == "3" for row in data["problems"])
+
+
+DELTA = "propertyName,value\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,delta\n"
+
+
+@pytest.mark.parametrize("archive, status", [(True, "archived"), (False, "active")])
+def test_a_delta_that_moves_a_student_to_another_school_archives_them_here(runner, app, bundle_store, tmp_path,
+                                                                         archive, status):
+    """A delta row naming only another school is the student's whole record: they left this one. Kept active, a
+    school fed only deltas kept them for ever; with Archive off they are kept, and the run says why."""
+    school = make_school(slug="csv-cli")
+    make_csv_connection(school, archive=archive, auto_update=True)
+    everyone = [user_row(f"u{i}") for i in range(20)]
+    assert _import(runner, write_zip(tmp_path / "all.zip", bundle_files(users_csv=users(*everyone)))).exit_code == 0
+    moved = users(user_row("u7", org="s2", status="active"), user_row("u8", status="active", given="Renamed"))
+    data = json.loads(_import(runner, write_zip(tmp_path / "delta.zip", bundle_files(users_csv=moved,
+                                                                                    manifest_csv=DELTA)),
+                              "--json").output)
+    assert data["status"] == "succeeded" and data["archived"] == (1 if archive else 0)
+    found = {p[0]: p for p in people(school)}
+    assert found["u7"][3] == status and found["u8"][1:] == ("Renamed", "Smith", "active")
+    assert [p[0] for p in people(school) if p[3] != "active"] == (["u7"] if archive else [])
+
+
+def test_a_delta_whose_manifest_says_orgs_absent_is_read_with_the_saved_school_id(runner, app, bundle_store, tmp_path):
+    """No org changed since the last export, so a conforming delta sends no orgs.csv and says file.orgs,absent; it
+    was refused as "a people sync needs orgs.csv". A bulk users.csv still needs it (a mistyped School ID would
+    archive everyone)."""
+    school = make_school(slug="csv-cli")
+    make_csv_connection(school, archive=True)
+    assert _import(runner, write_zip(tmp_path / "all.zip", bundle_files(users_csv=users(
+        *[user_row(f"u{i}") for i in range(20)])))).exit_code == 0
+    absent = "propertyName,value\noneroster.version,1.1\nfile.orgs,absent\nfile.users,delta\n"
+    gone = users(user_row("u3", status="tobedeleted"))
+    result = _import(runner, write_zip(tmp_path / "d.zip", bundle_files(users_csv=gone, manifest_csv=absent,
+                                                                         orgs_csv=None)), "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0 and data["archived"] == 1, result.output
+    assert [p[0] for p in people(school) if p[3] != "active"] == ["u3"]
+    bulk = "propertyName,value\noneroster.version,1.1\nfile.orgs,absent\nfile.users,bulk\n"
+    refused = _import(runner, write_zip(tmp_path / "b.zip", bundle_files(manifest_csv=bulk, orgs_csv=None)))
+    assert refused.exit_code == 1 and "The manifest says orgs.csv is absent, but a people sync needs it" in \
+        refused.output
