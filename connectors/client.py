@@ -138,19 +138,31 @@ class OneRosterClient:
         collection = collection_of(path)
         url, url_params, followed, previous, announced, promised = base, dict(query), set(), None, None, False
         starts: dict[str, int] = {}  # the sourcedId each page began with -> that page's offset
+        past_count = False  # the records reached the announced count on a full page: this page confirms the end
+        widest = 0  # the longest page so far: the limit the server honours (some cap it below ours, silently)
         while True:
-            reply = self.get(url, url_params)
-            records = decode_page(reply, collection)
+            try:
+                reply = self.get(url, url_params)
+                records = decode_page(reply, collection)
+            except ConnectorError:
+                if past_count:  # a server that refuses an offset past its count: the count was the end
+                    return
+                raise
             count = total_count(reply)
             if count is not None and count < offset + len(records):
                 count = None  # fewer than already sent (a server sending 0): wrong, so page on to an empty page
             if count is not None:
                 announced = count
             if not records:
-                if announced is not None and offset < announced and not filter and url_params is not None:
+                # by offset or by the server's own Link: an empty page before the announced count is not the end
+                # (a Link that skips pages read 200 of 376 users and the rest counted as having left)
+                if announced is not None and offset < announced and not filter:
                     raise self._ended_early(collection, offset, announced, reply)
                 return
             ids = [_sourced_id(r) for r in records]
+            if past_count and ids[0] is not None and (ids[0] in starts or ids[0] == previous[0]):
+                return  # the server wraps around (or repeats) past its count: the count was right
+            past_count = False
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
                 _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply)
                 return  # a server that ignores offset sent its whole (short) collection again
@@ -161,13 +173,18 @@ class OneRosterClient:
             previous, promised = ids, "next" in reply.links()
             yield records
             offset += len(records)
+            widest = max(widest, len(records))
             nxt = next_link(reply, base)
             if nxt and nxt not in followed:
                 followed.add(nxt)
                 url, url_params = nxt, None
                 continue
+            # A count that is too low and falls on a page boundary ended the listing early: after a full page, one
+            # more page tells (a short last page is the end anyway).
             if count is not None and offset >= count:
-                return
+                if len(records) < widest:
+                    return
+                past_count = True
             url, url_params = base, {**query, "offset": offset}
 
     @staticmethod

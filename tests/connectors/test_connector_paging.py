@@ -221,15 +221,49 @@ def test_an_empty_page_before_the_announced_total_is_an_incomplete_read(empty_at
     assert "nothing was changed" in err.value.message
 
 
-def test_an_empty_page_reached_by_the_servers_own_next_link_still_ends_the_listing():
-    """Paging by Link is the server's own word on what comes next, whatever its count says."""
+def test_an_empty_page_reached_by_the_servers_own_link_before_its_count_is_an_incomplete_read():
+    """Paging by Link does not make an early empty page the end: a Link that skips every other page read 200 of 376
+    users and the rest counted as having left (archived where the SIS offers no single-user look-up)."""
     def callback(request):
         offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
-        link = f'<{DATA}/users?limit=10&offset={offset + 10}&sort=sourcedId>; rel="next"'
-        return 200, {"X-Total-Count": "40", "Link": link}, json.dumps({"users": RECORDS[offset:offset + 10]})
+        link = f'<{DATA}/users?limit=5&offset={offset + 10}&sort=sourcedId>; rel="next"'  # skips a page each time
+        return 200, {"X-Total-Count": "25", "Link": link}, json.dumps({"users": RECORDS[offset:offset + 5]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=5) as client, \
+                pytest.raises(BadResponse, match=r"ended after 15 of the 25 records its X-Total-Count header announced"):
+            ids(client)
+
+
+def test_a_count_too_low_on_a_page_boundary_is_read_past():
+    """A server that caps limit at 10 and counts 20 of its 25 users: stopping at the count, 5 people counted as having
+    left. A full page reaching the count asks for one more page."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        return 200, {"X-Total-Count": "20"}, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=100) as client:
+            assert len(ids(client)) == 25
+
+
+@pytest.mark.parametrize("past_the_end", ["error", "wraps"])
+def test_a_right_count_on_a_page_boundary_ends_however_the_server_answers_past_it(past_the_end):
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        if offset >= 20:
+            if past_the_end == "error":
+                return 400, {}, json.dumps({"imsx_description": "offset out of range"})
+            offset = 0
+        return 200, {"X-Total-Count": "20"}, json.dumps({"users": RECORDS[offset:offset + 10]})
 
     with responses.RequestsMock() as rsps:
         token_ok(rsps)
         rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
         with OneRosterClient(make_settings(), page_size=10) as client:
-            assert len(ids(client)) == 25
+            assert len(ids(client)) == 20
+            assert client.request_count == 1 + 3
