@@ -29,7 +29,13 @@ from .checks import GONE
 from .outbound import outbound_policy
 
 PREFIX = "portal:source-test"
-SCHOOLS_KEY = "portal:source-schools:{}"  # the SIS's schools as the last test listed them (names and ids only)
+# The SIS's schools as the last test listed them (names and ids only), under the source's id and creation time: a
+# source removed and another made with its id (SQLite reuses ids, even in another district) must not show its list.
+SCHOOLS_KEY = "portal:source-schools:{}:{}"
+
+
+def schools_key(source: Source) -> str:
+    return SCHOOLS_KEY.format(source.id, int(source.created_at.timestamp() * 1_000_000))
 SCHOOLS_SECONDS = 86400
 JOB = "jobs.source_checks.run_queued_source_test"
 LIST_SECONDS = 15.0
@@ -64,9 +70,9 @@ def load(redis: Redis, check_id: str) -> SourceTest | None:
     return SourceTest(**json.loads(raw)) if raw else None
 
 
-def listed_schools(redis: Redis, source_id: int) -> list[dict] | None:
+def listed_schools(redis: Redis, source: Source) -> list[dict] | None:
     """The SIS's schools from the source's last test (None when it was not tested in the last day)."""
-    raw = redis.get(SCHOOLS_KEY.format(source_id))
+    raw = redis.get(schools_key(source))
     return json.loads(raw) if raw else None
 
 
@@ -92,12 +98,12 @@ def check_source(source_id: int, settings: ConnectionSettings, actor_id: int | N
     if schools and settings.school_id.lower() not in ids:
         settings = replace(settings, school_id=schools[0]["source_id"])
     rows = run_connection_test(settings, policy=policy)
-    if redis is not None and schools:
+    source = db.session.get(Source, source_id)
+    if redis is not None and schools and source is not None:
         try:
-            redis.set(SCHOOLS_KEY.format(source_id), json.dumps(schools), ex=SCHOOLS_SECONDS)
+            redis.set(schools_key(source), json.dumps(schools), ex=SCHOOLS_SECONDS)
         except RedisError:
             pass  # the CLI without Redis: the list is printed; the page asks for a test again
-    source = db.session.get(Source, source_id)
     if source is not None:
         source.last_tested_at, source.last_test_result = utcnow(), headline(rows)[:200]
         detail = check_records.audit_detail(", ".join(sorted(credential_origins(settings))), rows)

@@ -11,9 +11,10 @@ BAD_LOGIN = "Email or password is incorrect."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths; anything else goes home (no open redirect)."""
+    """Only same-site relative paths; anything else goes home (no open redirect). A control character (a line break
+    decoded from %0D%0A) would fail the redirect's header after the sign-in had already succeeded: a 500."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not urlsplit(target).netloc:
+            and target.isprintable() and not urlsplit(target).netloc:
         return target
     return url_for("main.index")
 

@@ -50,7 +50,7 @@ def _sis_schools(source: Source) -> list[dict] | None:
     if source.method == CSV_SOURCE:
         return bundle_schools(source)  # a CSV source's "test": orgs.csv of its newest valid bundle
     try:
-        return listed_schools(current_app.redis, source.id)
+        return listed_schools(current_app.redis, source)
     except RedisError:
         return None  # the page still shows and changes the mappings; the SIS list needs a test again
 

@@ -6,6 +6,8 @@ import secrets
 import shutil
 from datetime import datetime, timezone
 
+from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import InvalidSettings
@@ -14,6 +16,7 @@ from connectors.profiles import PROFILES, ConnectionSettings, get_profile
 from jobs.bundle_files import API_METHOD, remove_file
 from jobs.connection import get_connection
 from jobs.source_bundles import CSV_SOURCE, delete_source_rows
+from jobs.source_checks import schools_key
 from jobs.tenants import attach, mapped_elsewhere, tenant_source
 from store.db import db
 from store.models import (AuditEvent, District, DistrictAuditEvent, MappedCredentials, Person, RosterBundle,
@@ -242,6 +245,7 @@ def delete_source(source: Source, actor: Person | None) -> None:
     account = sftp_accounts.account_of(source)
     folder = sftp_accounts.folder_of(account.username) if account is not None else None
     how = "OneRoster CSV" if source.method == CSV_SOURCE else f"{PROFILES[source.vendor].label}, {source.url}"
+    cached = schools_key(source)
     DistrictAuditEvent.record(source.district, actor, "source_removed",
                               f"District source {source.name} removed: {how}.")
     if account is not None:
@@ -249,6 +253,10 @@ def delete_source(source: Source, actor: Person | None) -> None:
     delete_source_rows(source.id)  # its bundles and nights: by hand, since SQLite enforces no ON DELETE
     db.session.delete(source)
     db.session.commit()
+    try:
+        current_app.redis.delete(cached)  # the list of the SIS's schools its last test cached
+    except RedisError:
+        pass  # it expires within a day, and no other source can read it (the key holds the creation time)
     for path in stored:  # they hold student data: not left on disk once nobody can see or prune them
         remove_file(path)
     if folder is not None:

@@ -1,7 +1,7 @@
 """The district's Sources pages: a District Manager sets up a source with the school form's rules, tests it, sees
 the SIS's schools beside the portal's with suggestions, maps, adds and unmaps schools; owners see it read-only."""
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -143,8 +143,21 @@ def test_the_test_lists_the_sis_schools_beside_the_portal_schools_with_suggestio
     assert aeries.info["client_secret"] not in html
     db.session.expire_all()
     assert db.session.get(Source, source.id).last_test_result.startswith("Connection works")
-    listed = [s["name"] for s in listed_schools(app.redis, source.id)]
+    listed = [s["name"] for s in listed_schools(app.redis, source)]
     assert listed == ["García Middle School", "Müller High School", "OBrien Elementary", "Smith Elementary"]
+
+
+def test_a_removed_sources_school_list_is_not_shown_for_a_new_source_with_its_id(app, client, world, aeries):
+    """SQLite gives the next source the removed one's id, even in another district: the new source's page showed
+    the old source's SIS schools (another district's), ready to map."""
+    source = service.save_source(world["district"], "aeries", form(aeries), None)
+    _run_test(app, client, world, source)
+    assert listed_schools(app.redis, source)
+    same_id = Source(id=source.id, district_id=make_district(name="Other Unified").id,
+                     created_at=source.created_at + timedelta(seconds=5))  # as SQLite makes it after the removal
+    assert listed_schools(app.redis, same_id) is None
+    service.delete_source(source, None)
+    assert not app.redis.keys("portal:source-schools:*")  # removed with its source
 
 
 def test_confirming_adding_and_unmapping_schools(app, client, world, aeries):
