@@ -112,6 +112,8 @@ class DropSFTPServer(asyncssh.SFTPServer):
         naming a path proves the connection outlived the closes before it, so those uploads are settled first (a
         client may send CLOSE and then RENAME or LIST without waiting for the answer)."""
         self._settle()
+        if b"\x00" in path:  # os.path.realpath and every file call raise ValueError on it: "Uncaught exception"
+            raise asyncssh.SFTPPermissionDenied("A file name cannot hold a NUL character; rename the file.")
         local = super().map_path(path)
         real = os.path.realpath(local)
         if real != self._root and not real.startswith(self._root + b"/"):

@@ -155,6 +155,22 @@ def test_an_account_sees_only_its_own_folder_and_cannot_get_out(app, drop, tmp_p
     assert (north_folder / "secret.txt").read_text() == "north's file"
 
 
+def test_a_nul_in_a_path_is_refused_with_words_not_an_uncaught_exception(app, drop):
+    account, password = _account(make_school(slug="north"))
+
+    async def probe():
+        async with drop.connect("north", password) as conn:
+            async with conn.start_sftp_client() as sftp:
+                for call in (lambda: sftp.stat("a\x00b.csv"), lambda: sftp.lstat("a\x00b.zip"),
+                             lambda: sftp.open("a\x00b.zip", "wb")):
+                    with pytest.raises(asyncssh.SFTPPermissionDenied, match="NUL character|control characters"):
+                        await call()
+                assert await sftp.realpath(".") == "/"  # the session goes on
+
+    run(probe())
+    assert _folder(account) == []
+
+
 def test_a_set_of_csv_files_is_taken_in_as_one_bundle(app, drop):
     school = make_school(slug="csv-school")
     make_csv_connection(school)
