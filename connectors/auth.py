@@ -93,22 +93,7 @@ class TokenSource:
     def _accept(self, reply, scope: str) -> None:
         said = describe_body(reply.body, reply.headers.get("Content-Type", ""))
         if reply.status in (400, 401, 403):
-            code = oauth_error(reply.body)
-            if code in SCOPE_ERRORS:
-                raise ScopeRefused(
-                    "The district granted this client less than it needs: "
-                    f"{scope_request(scope or self.settings.core_scope)} "
-                    f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
-                    status=reply.status, url=reply.shown_url)
-            if code in URL_ERRORS:
-                raise BadResponse(
-                    f"The token URL {reply.shown_url} {URL_ERRORS[code]} (HTTP {reply.status} {code}). "
-                    f"{said + ' ' if said else ''}Check that it is the SIS's OneRoster token URL and that the client "
-                    "was set up for server-to-server (client credentials) access; the Client ID and Secret were "
-                    "not what it refused.", status=reply.status, url=reply.shown_url)
-            raise AuthenticationFailed(
-                f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
-                f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)
+            self._refused(reply, oauth_error(reply.body), scope, said)
         if reply.status != 200:
             raise BadResponse(f"The token request to {reply.shown_url} failed with HTTP {reply.status}. "
                               f"{said + ' ' if said else ''}Check the URL.", status=reply.status,
@@ -122,8 +107,32 @@ class TokenSource:
             payload = None
         token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
+            if code := oauth_error(reply.body):  # RFC 6749 5.2 says 400, but some servers answer 200 with it
+                self._refused(reply, code, scope, said)
             raise BadResponse(f"The token response from {reply.shown_url} has no access_token. "
                               f"{said + ' ' if said else ''}Check the token URL.", url=reply.shown_url)
+        self._keep(reply, payload, token, scope)
+
+    def _refused(self, reply, code: str, scope: str, said: str) -> None:
+        """Raise what an OAuth error from the token endpoint means for the district (RFC 6749 5.2 codes)."""
+        if code in SCOPE_ERRORS:
+            raise ScopeRefused(
+                "The district granted this client less than it needs: "
+                f"{scope_request(scope or self.settings.core_scope)} "
+                f"(HTTP {reply.status} {code} from {reply.shown_url}.) {said}".strip(),
+                status=reply.status, url=reply.shown_url)
+        if code in URL_ERRORS:
+            raise BadResponse(
+                f"The token URL {reply.shown_url} {URL_ERRORS[code]} (HTTP {reply.status} {code}). "
+                f"{said + ' ' if said else ''}Check that it is the SIS's OneRoster token URL and that the client "
+                "was set up for server-to-server (client credentials) access; the Client ID and Secret were "
+                "not what it refused.", status=reply.status, url=reply.shown_url)
+        raise AuthenticationFailed(
+            f"The SIS refused the Client ID and Secret (HTTP {reply.status} from {reply.shown_url}). "
+            f"{said + ' ' if said else ''}{self.hint}", status=reply.status, url=reply.shown_url)
+
+    def _keep(self, reply, payload: dict, token: str, scope: str) -> None:
+        """Hold the token the SIS issued, with the scope it granted and how long it lasts."""
         self._token = token
         self.transport.redactor.add(token)  # an SIS that echoes the bearer token later must not show it
         # RFC 6749 5.1: `scope` is in the reply when it differs from the request; absent means "as asked".

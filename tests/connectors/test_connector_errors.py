@@ -160,16 +160,19 @@ def test_aeries_token_falls_back_to_old_path_and_keeps_cookies():
         assert "AeriesAffinity=abc123" in rsps.calls[-1].request.headers["Cookie"]
 
 
-def test_refused_credentials_name_the_vendor_screen():
+@pytest.mark.parametrize("status", [401, 200])
+def test_refused_credentials_name_the_vendor_screen(status):
+    """Some token endpoints answer 200 with an OAuth error body (RFC 6749 says 400): the same words either way, not
+    "has no access_token... Check the token URL"."""
     base = "https://demo.aeries.net/aeries"
     settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, f"{base}/v2/oauth/token", status=401, json={"error": "invalid_client"})
+        rsps.add(responses.POST, f"{base}/v2/oauth/token", status=status, json={"error": "invalid_client"})
         with OneRosterClient(settings) as client:
             with pytest.raises(AuthenticationFailed) as err:
                 client.authenticate()
     assert err.value.message.startswith(
-        "The SIS refused the Client ID and Secret (HTTP 401 from https://demo.aeries.net/aeries/v2/oauth/token).")
+        f"The SIS refused the Client ID and Secret (HTTP {status} from https://demo.aeries.net/aeries/v2/oauth/token).")
     assert "Check the Consumer ID and Secret Key on Aeries' API Security page." in err.value.message
     assert "top-secret-value" not in err.value.message
 
