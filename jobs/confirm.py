@@ -106,12 +106,20 @@ def _names(sids: list[str]) -> str:
     return shown + (f" and {len(sids) - EXAMPLES:,} more" if len(sids) > EXAMPLES else "")
 
 
+SHIFTED_AT_MOST = 3  # people a listing that shifted while it was read (a record deleted part-way) plausibly drops
+
+
 def kept_message(sids: list[str]) -> str:
     many = len(sids) != 1
-    return (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {'were' if many else 'was'}"
+    kept = (f"{len(sids):,} {'people' if many else 'person'} missing from the SIS's listings {'were' if many else 'was'}"
             f" still active at this school when looked up one by one ({_names(sids)}), so "
-            f"{'they were' if many else 'it was'} kept and synced as usual, not archived. The SIS's listing probably "
-            "shifted while it was read (a record deleted part-way); nothing needs doing unless it happens every night.")
+            f"{'they were' if many else 'it was'} kept and synced as usual, not archived.")
+    if len(sids) <= SHIFTED_AT_MOST:
+        return kept + (" The SIS's listing probably shifted while it was read (a record deleted part-way); nothing "
+                       "needs doing unless it happens every night.")
+    return kept + (" So many cannot be a listing that shifted while it was read: the SIS's listings left people out "
+                   "(a paging fault of the SIS). Send this message to the SIS vendor's support; until it is fixed, "
+                   "people who really leave may not be archived.")
 
 
 def failed_message(sids: list[str], error: ConnectorError) -> str:

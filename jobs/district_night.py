@@ -197,8 +197,10 @@ def read_night(night_id: int, *, inline: bool = False) -> None:
             except (ConnectorError, NotConfigured, SyncRefused, LockLost) as exc:
                 db.session.rollback()
                 log.warning("source night %s read failed: %s", night_id, exc)
+                said = str(exc)  # most errors say themselves that nothing was changed
                 _fail_night(night_id, "failed", f"Reading the district's SIS failed, so no school of this night "
-                                                f"was changed: {exc} {NOTHING_CHANGED}")
+                                                f"was changed: {said}"
+                            + ("" if "nothing was changed" in said.lower() else f" {NOTHING_CHANGED}"))
                 return
             except Exception as exc:  # noqa: BLE001 - any bug must end the night readably
                 db.session.rollback()

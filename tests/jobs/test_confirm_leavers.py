@@ -343,3 +343,13 @@ def test_a_404_for_an_id_a_url_must_encode_is_not_believed(sid):
     assert archived == set()
     assert f"The SIS said it has no user {sid}" in issues[-1][2] and "Archive this person by hand if they left" \
         in issues[-1][2]
+
+
+def test_many_people_still_active_say_the_listings_left_people_out_not_a_shift():
+    """75 of 125 people kept after a Link that skipped pages were put down to 'a listing that shifted; nothing needs
+    doing'."""
+    from jobs.confirm import kept_message
+    assert "nothing needs doing unless it happens every night" in kept_message(["a", "b"])
+    many = kept_message([f"s{i}" for i in range(75)])
+    assert many.startswith("75 people missing from the SIS's listings were still active at this school")
+    assert "the SIS's listings left people out (a paging fault of the SIS)" in many and "nothing needs" not in many
