@@ -1,4 +1,5 @@
 """users.csv rows -> the PersonRecord / RecordProblem objects the API reader yields, checked row by row."""
+import re
 import tempfile
 from array import array
 from bisect import bisect_right
@@ -21,6 +22,7 @@ _first = itemgetter(0)
 # deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
 # first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
 SPOOL_CHUNK = 1000
+_EXCEL_NUMBER = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)  # how Excel shows a number of 12+ digits
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 18 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
 ROLES_HINT = KNOWN_ROLES  # every role ROLE_MAP reads, 1.2's included
@@ -260,6 +262,12 @@ class UserScan:
         if not sid:
             self.report.warning(FILE, line, "sourcedId", "The user has no sourcedId, so it cannot be matched; the "
                                 "row is skipped.", "Give every user a sourcedId in the SIS export.", kind="no-id")
+        elif _EXCEL_NUMBER.fullmatch(sid):  # 1.23457E+15: a long number Excel rounded when it saved the file
+            self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too: it is a long "
+                              "number that Excel shortened to scientific notation when the file was opened and "
+                              "saved there, so different users now share it.",
+                              "Export the files from the SIS again and send them without opening them in Excel (or "
+                              "import the column as Text); do not remove rows.", kind="dup")
         else:
             self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
                               "Give every user their own sourcedId; remove the repeated row.", kind="dup")

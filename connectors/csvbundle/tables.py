@@ -80,6 +80,12 @@ class Header:
                          f"Export the OneRoster {file} with the header row the spec names: {','.join(columns)}.")
             self.usable = False
             return
+        # metadata.* columns are the spec's own extension point (added right of the defined columns): not a fault
+        extensions = [c for c in unknown if c.lower().startswith("metadata.")]
+        unknown = [c for c in unknown if c not in extensions]
+        if extensions:
+            report.warning(file, 1, "", f"Metadata extension columns are not used by the portal and are ignored: "
+                           f"{', '.join(extensions[:8])}{' …' if len(extensions) > 8 else ''}.", "Nothing to do.")
         if unknown:
             report.warning(file, 1, "", f"Columns not in the OneRoster spec are ignored: {', '.join(unknown[:8])}.",
                            "Nothing to do if they are extra data; check the spelling if one of them should be read.")

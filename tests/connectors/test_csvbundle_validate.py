@@ -298,3 +298,23 @@ def test_office_lock_files_in_the_zip_are_named_once_as_ignored(tmp_path):
         "bundle: ~$users.csv, export/~$orgs.csv are lock files Excel or another Office program leaves while a file is "
         "open; not part of the OneRoster export, so ignored. Nothing to do; close the files in Excel before zipping "
         "to leave them out."]
+
+
+def test_metadata_extension_columns_are_named_as_extensions_not_as_off_spec(tmp_path):
+    """The spec lets exports add metadata.* columns right of its own; "not in the OneRoster spec" made a district
+    think its export was broken."""
+    header = USERS_HEADER + ",metadata.ps.school_number,metadata.classlink.foo,nickname"
+    report = report_for(tmp_path, bundle_files(users(user_row("u1") + ",994,x,Zed", header=header)))
+    said = texts(report)
+    assert "users.csv line 1: Metadata extension columns are not used by the portal and are ignored: " \
+           "metadata.ps.school_number, metadata.classlink.foo. Nothing to do." in said
+    assert any("Columns not in the OneRoster spec are ignored: nickname." in text for text in said)
+    assert report.applicable
+
+
+def test_ids_excel_rounded_to_scientific_notation_say_so_instead_of_remove_the_row(tmp_path):
+    rows = [user_row("1.23457E+15", given="Ada"), user_row("1.23457E+15", given="Ben")]
+    report = report_for(tmp_path, bundle_files(users(*rows)))
+    said = [text for text in texts(report) if "1.23457E+15" in text]
+    assert said and "Excel shortened to scientific notation" in said[0] and "do not remove rows" in said[0]
+    assert "remove the repeated row" not in said[0] and not report.applicable
