@@ -430,8 +430,28 @@ class Planner:
                 return
             plan.updates.append((entry.id, record.source_id, values, record.date_last_modified, restore))
             plan.diffs[entry.id] = diff
+            self._note_update(record, entry, diff, values[EMAIL], issues)
             if values[EMAIL]:  # a new record later in this run must not take the email this person gets
                 self.directory.emails.setdefault(hash(values[EMAIL]), entry)
+
+    def _note_update(self, record: PersonRecord, entry: Entry, diff: list, email: str, issues: list[Issue]) -> None:
+        """Issues for an update someone should look at (it is applied all the same: the SIS is the source): a name
+        or email the SIS sent blank, which an answer that leaves fields out does to everyone it leaves them out of,
+        and an email another person here already has."""
+        cleared = [(name, old) for name, old, new in diff if not new and old and name in WATCHED_BLANKS]
+        if cleared:
+            what = " and ".join(f"{WATCHED_BLANKS[name]} (was {old})" for name, old in cleared)
+            it = "it was" if len(cleared) == 1 else "they were"
+            issues.append((record.source_id, "value_cleared", f"{who(record).strip()}: the SIS sent no {what}, so "
+                           f"{it} cleared here. If the SIS still has {'it' if len(cleared) == 1 else 'them'}, its API "
+                           "left the field out: ask the SIS vendor, then sync again."))
+        if email and any(name == "email" for name, _, _ in diff):
+            other = self.directory.emails.get(hash(email))
+            if other is not None and other is not entry and other.status == "active":
+                by_hand = "" if other.rostered else ", added by hand"
+                issues.append((record.source_id, "possible_duplicate", f"Possible duplicate: {who(record)} now has "
+                               f"the email {email}, which {other.name}{by_hand} has too in People. If they are one "
+                               "person, the SIS has them twice; if not, give each their own email in the SIS."))
 
     def _skip(self, person_id: int | None, record: PersonRecord, reason: str) -> None:
         self.plan.counts["skipped"] += 1
@@ -503,6 +523,10 @@ class Planner:
         self.plan.counts["absent"] = len(self.plan.archives) - before  # archived for not being in the roster
         self.directory.rostered.clear()
         return self.plan
+
+
+# Fields whose clearing by a sync is reported (jobs.plan.Planner._note_update): what the person is known by.
+WATCHED_BLANKS = {"given_name": "given name", "family_name": "family name", "email": "email"}
 
 
 def _diff(fields: tuple[str, ...], stored, values: tuple[str, ...]) -> list[tuple[str, str, str]]:

@@ -80,7 +80,7 @@ ISSUE_KIND_LABELS = {
     "possible_duplicate": "Possible duplicate", "sign_in_account": "Matches a sign-in account",
     "ambiguous_link": "Email shared by several people", "archived_here": "Archived here by hand",
     "listing": "How the roster was read", "strays": "People of other schools left out",
-    "unreadable_date": "Unreadable date",
+    "unreadable_date": "Unreadable date", "value_cleared": "Name or email cleared by the SIS",
     "left_alone": "Left alone by the undo",
 }
 

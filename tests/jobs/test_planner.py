@@ -272,6 +272,28 @@ def test_a_changed_person_is_updated_field_by_field_and_an_unchanged_one_is_not(
     assert plan.counts["unchanged"] == 1 and plan.high_water == FEB
 
 
+def test_an_update_that_clears_a_name_or_email_is_applied_and_reported():
+    """A SIS answer that leaves a field out (or nulls it) blanks it for everyone it leaves it out of: applied (the
+    SIS is the source) but said, naming what was there."""
+    before = record("s-1", given="Ann", email="ann@sis.example.org")
+    after = record("s-1", given="", email="")
+    plan, found = run(index(person("s-1", like=before)), [after], auto_update=True)
+    assert len(plan.updates) == 1 and kinds(found) == ["value_cleared"]
+    assert found[0][2] == ("Lee (s-1): the SIS sent no given name (was Ann) and email (was ann@sis.example.org), so "
+                           "they were cleared here. If the SIS still has them, its API left the field out: ask the "
+                           "SIS vendor, then sync again.")
+    renamed = record("s-1", given="Anna", email="ann@sis.example.org")
+    assert kinds(run(index(person("s-1", like=before)), [renamed], auto_update=True)[1]) == []
+
+
+def test_an_update_giving_someone_the_email_another_person_here_has_is_reported():
+    ann, ben = record("s-1", email="ann@sis.example.org"), record("s-2", given="Ben", email="ben@sis.example.org")
+    ben_now = record("s-2", given="Ben", email="ann@sis.example.org")
+    plan, found = run(index(person("s-1", like=ann), person("s-2", like=ben)), [ann, ben_now], auto_update=True)
+    assert len(plan.updates) == 1 and kinds(found) == ["possible_duplicate"]
+    assert "Ben Lee (s-2) now has the email ann@sis.example.org, which Ann Lee has too in People" in found[0][2]
+
+
 @pytest.mark.parametrize("setup, options, updated", [
     (dict(), dict(auto_update=True), 1),
     (dict(), dict(auto_update=False), 0),                              # Auto update off
