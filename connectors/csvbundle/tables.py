@@ -158,6 +158,12 @@ def read_batches(stream, file: str, columns: tuple[str, ...], required: tuple[st
             if isinstance(failed, FileUnreadable):
                 report.error(file, failed.line, failed.column or _column_of(header, failed.field), failed.problem,
                              failed.what_to_do)
+            elif "unexpected end of data" in str(failed):  # named where the quote opens, not where the file ends
+                start, end = before + sum(map(_span, rows)) + 1, offset + reader.line_num
+                rest = f" (to line {end:,}, the end of the file)" if end > start else ""
+                report.error(file, start, "", f"A double quote in this row is never closed, so the rest of the "
+                             f"file{rest} reads as one value.", "Close the quote (or remove it) in the SIS's data, "
+                             "or fix the export settings, then send the bundle again.")
             else:
                 line = offset + reader.line_num
                 report.error(file, line, "", _csv_problem(str(failed), line), REEXPORT)

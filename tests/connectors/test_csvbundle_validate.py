@@ -134,10 +134,16 @@ def test_trailing_empty_fields_are_accepted_with_a_warning(tmp_path):
                              "trailing commas in the export."]
 
 
-def test_an_unclosed_quote_is_an_error(tmp_path):
+def test_an_unclosed_quote_is_an_error_named_at_the_row_where_it_opens(tmp_path):
     report = report_for(tmp_path, bundle_files(users(user_row("u1"), user_row("u2", given='"Zoe'))))
-    assert texts(report) == ["users.csv line 3: The file ends inside a quoted value: a double quote is never closed. "
-                             "Fix the export settings in the SIS, then send the bundle again."]
+    assert texts(report) == ["users.csv line 3: A double quote in this row is never closed, so the rest of the file "
+                             "reads as one value. Close the quote (or remove it) in the SIS's data, or fix the export "
+                             "settings, then send the bundle again."]
+    rows = [user_row(f"u{i}", given='"Given21' if i == 21 else f"Given{i}") for i in range(50)]
+    said = texts(report_for(tmp_path, bundle_files(users(*rows))))  # 50 rows: the file ends on line 51
+    assert said == ["users.csv line 23: A double quote in this row is never closed, so the rest of the file (to line "
+                    "51, the end of the file) reads as one value. Close the quote (or remove it) in the SIS's data, or "
+                    "fix the export settings, then send the bundle again."]
 
 
 def test_references_that_point_nowhere(tmp_path):
