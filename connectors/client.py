@@ -3,7 +3,7 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
@@ -164,7 +164,8 @@ class OneRosterClient:
                 return  # the server wraps around (or repeats) past its count: the count was right
             past_count = False
             if previous is not None and ids[0] is not None and ids[0] == previous[0]:
-                _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply)
+                _repeat_is_the_whole(ids, previous, offset, limit, announced, promised, collection, reply,
+                                     by_link=url_params is None and _link_goes_back(url, offset))
                 return  # a server that ignores offset sent its whole (short) collection again
             if ids[0] is not None and ids[0] in starts:
                 raise self._started_over(collection, offset, starts[ids[0]], reply)
@@ -287,12 +288,27 @@ def _sourced_id(record) -> str | None:
     return str(record.get("sourcedId")) if isinstance(record, dict) and record.get("sourcedId") else None
 
 
+def _link_goes_back(url: str, offset: int) -> bool:
+    """The SIS's Link next names an offset before the records read so far (or names none, a cursor we cannot
+    judge): a repeated page is then the link's fault; one naming the right offset is a server ignoring it."""
+    named = parse_qs(urlsplit(url).query).get("offset")
+    try:
+        return not named or int(named[0]) < offset
+    except ValueError:
+        return True
+
+
 def _repeat_is_the_whole(ids: list, previous: list, offset: int, limit: int, announced: int | None, promised: bool,
-                         collection: str, reply) -> None:
+                         collection: str, reply, by_link: bool = False) -> None:
     """A page that starts as the last one did is the whole collection again only when it is that page exactly,
     shorter than the limit, and the SIS promised nothing more (no larger X-Total-Count, no Link next); otherwise
-    raises: stopping would count everyone past the first page as having left, and reading on would loop."""
+    raises: stopping would count everyone past the first page as having left, and reading on would loop.
+    `by_link`: the page came from the SIS's own Link next, so the fault is that link, not offset."""
     shown = reply.shown_url
+    if by_link:
+        raise BadResponse(f"The SIS's Link header for the next page of {collection} points back to the page just "
+                          f"read ({shown}), so paging cannot finish and nothing was changed. Send this message to the "
+                          "SIS vendor's support: its next links must move on through the listing.", url=shown)
     if ids != previous or (len(ids) >= limit and announced is None and not promised):
         raise BadResponse(f"The SIS sent the same page twice at offset {offset} ({shown}); it seems to ignore the "
                           "offset parameter, so paging cannot finish.", url=shown)

@@ -17,7 +17,7 @@ from store.db import db
 from store.models import Person, RosterBundle, RosterConnection, Source, SourceNight, SourceNightRun, SyncRun
 
 from .connection import NotConfigured
-from .district_night import NightAlreadyRunning, enqueue_school_runs, open_night, settle_night
+from .district_night import NOT_IN_NIGHT, NightAlreadyRunning, enqueue_school_runs, open_night, settle_night
 from .runs import SyncAlreadyRunning, create_run
 from .sync import run_sync
 
@@ -62,7 +62,7 @@ def start_bundle_night(source: Source, bundle: RosterBundle, conns: list[RosterC
         night.schools += 1
         runs.append(run)
     if waiting or refused:
-        night.error_message = "Not in this night: " + "; ".join(
+        night.error_message = NOT_IN_NIGHT + "; ".join(
             [f"{name}: already syncing" for name in waiting] + refused)
     db.session.commit()
     if not runs:

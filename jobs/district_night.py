@@ -41,6 +41,7 @@ from .sync import SyncRefused, choose_since, run_sync, too_slow_message
 log = logging.getLogger(__name__)
 READ_JOB = "jobs.district_night.read_night"
 PLAN_JOB = "jobs.district_night.plan_school"
+NOT_IN_NIGHT = "Not in this night: "  # schools left out at the start (their own sync running, not configured)
 USERS_ONLY = frozenset({"staff", "school_admin", "parent"})  # roles only the global `users` listing holds
 TARGETS_CACHED = 10_000  # (org ids, role) answers kept by a night's Router: bounded whatever orgs a SIS sends
 PROGRESS_EVERY = 20  # pages between updates of the night's records_read
@@ -110,7 +111,7 @@ def start_night(source: Source, *, trigger: str = "nightly", local_date: date | 
         db.session.add(SourceNightRun(night_id=night.id, run_id=run.id, school_id=school.id))
         night.schools += 1
     if skipped:
-        night.error_message = "Not in this night: " + " ".join(skipped)
+        night.error_message = NOT_IN_NIGHT + " ".join(skipped)
     db.session.commit()
     if enqueue:
         timeout = int(current_app.config["SYNC_MAX_MINUTES"] * 60) + JOB_TIMEOUT_MARGIN
@@ -536,7 +537,10 @@ def _settle(night_id: int) -> bool:
     if any(status not in FINAL for status in statuses):
         return False
     night = db.session.get(SourceNight, night_id)
-    values = {"status": "succeeded" if all(status == "succeeded" for status in statuses) else "problems"}
+    # A school left out at the start did not get this night: "succeeded" read as if every school had.
+    complete = not (night.error_message or "").startswith(NOT_IN_NIGHT)
+    values = {"status": "succeeded" if complete and all(status == "succeeded" for status in statuses)
+              else "problems"}
     if not statuses:
         # The page polled to a bare "Skipped" once the notice had gone: say why, where the night is shown
         values.update(status="skipped", error_message=night.error_message or NO_SCHOOL)

@@ -110,10 +110,12 @@ def too_large(error):
     if request.endpoint in UPLOAD_ENDPOINTS:
         length = request.content_length
         if length is not None and length <= current_app.config["BUNDLE_MAX_UPLOAD_BYTES"]:
-            # within the size limit, so the form parser stopped at its count of parts (files and fields)
-            return error_page("Too many files", f"The upload holds more files than one upload takes (at most "
-                              f"{request.max_form_parts:,} parts). Zip the CSV files and upload the zip instead. "
-                              "Nothing was changed.", 413)
+            # within the size limit, so the form parser stopped at its count of parts (files and fields), or at a
+            # field or part header over its memory limit: werkzeug raises the same error for each, so say both
+            return error_page("Upload not accepted", f"The upload holds more parts than one upload takes (at most "
+                              f"{request.max_form_parts:,} files and fields), or a form field too large to be "
+                              "this page's. Zip the CSV files and upload the zip with this page's form. Nothing was "
+                              "changed.", 413)
         return error_page("File too large", TOO_LARGE, 413)
     return error_page("Request too large", "The request was larger than this page accepts. Nothing was changed.",
                       413)

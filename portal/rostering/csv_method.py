@@ -45,9 +45,9 @@ def save_csv_connection(school: School, values: dict, actor: Person | None) -> R
         raise InvalidSettings({"method": mapped_school_refusal(school, mapped.source)})
     errors = {}
     school_id = values.get("sis_school_id", "")
-    if len(school_id) > MAX_SCHOOL_ID or any(ch in school_id for ch in "\x00\r\n"):
+    if len(school_id) > MAX_SCHOOL_ID or not school_id.isprintable():  # control or invisible format characters
         errors["sis_school_id"] = (f"Give the school's sourcedId as it appears in orgs.csv (at most {MAX_SCHOOL_ID} "
-                                   "characters, one line).")
+                                   "characters, one line, no invisible characters).")
     receipt = values.get("csv_sync_on_receipt", "")
     if receipt not in dict(RECEIPT_CHOICES):
         errors["csv_sync_on_receipt"] = "Choose whether a received bundle is synced at once or at the nightly time."

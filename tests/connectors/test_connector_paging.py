@@ -267,3 +267,19 @@ def test_a_right_count_on_a_page_boundary_ends_however_the_server_answers_past_i
         with OneRosterClient(make_settings(), page_size=10) as client:
             assert len(ids(client)) == 20
             assert client.request_count == 1 + 3
+
+
+def test_a_link_next_pointing_back_to_the_first_page_is_named_as_the_links_fault():
+    """It was put down to the SIS ignoring offset, which the client had not sent: the SIS's own link looped."""
+    def callback(request):
+        link = f'<{DATA}/users?limit=10&offset=0&sort=sourcedId&page=again>; rel="next"'
+        return 200, {"Link": link}, json.dumps({"users": RECORDS[:10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client, \
+                pytest.raises(BadResponse, match="Link header for the next page of users points back to the page "
+                                                 "just read") as caught:
+            ids(client)
+    assert "offset" not in caught.value.message.split("(")[0]

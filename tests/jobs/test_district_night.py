@@ -423,3 +423,15 @@ def test_a_night_whose_sis_refuses_the_delta_filter_tells_every_school_it_read_i
                                    "since the last sync, because the SIS refused the delta filter (HTTP 400 on "
                                    "users with filter=dateLastModified>")
         assert "nobody was archived for being absent" in notes[0]
+
+
+def test_a_school_left_out_because_its_own_sync_runs_makes_the_night_problems_not_succeeded(app, district, sandbox):
+    """The night said "succeeded" (and roster sync --district exited 0) while one of its schools was not in it."""
+    from tests.factories import make_run
+    source, schools = district
+    make_run(schools[0], trigger="manual", status="running")
+    night = run_night_now(source)
+    assert night.status == "problems" and night.schools == len(schools) - 1
+    assert night.error_message.startswith(f"Not in this night: {schools[0].name}: ")
+    assert all(run.status == "succeeded" for run in night_runs(night.id))
+    assert people(schools[0]) == [] and all(people(s) for s in schools[1:])

@@ -63,6 +63,17 @@ def test_choosing_the_csv_method_saves_it_and_shows_the_upload(app, client, auth
         .startswith("Method: OneRoster CSV, school s1")
 
 
+@pytest.mark.parametrize("school_id", ["\u202e" * 5, "s1\u200b", "s1\tx", "s1\nx"])
+def test_a_school_id_with_control_or_invisible_characters_is_refused(app, client, auth, school, school_id):
+    """Right-to-left overrides were saved and then shown in every bundle report."""
+    auth.login("owner@csv.example.org")
+    token = csrf_token(client, f"/schools/{school.slug}/rostering")
+    refused = client.post(f"/schools/{school.slug}/rostering/csv-connection",
+                          data={"csrf_token": token, "sis_school_id": school_id, "csv_sync_on_receipt": "now"})
+    assert refused.status_code == 422 and "no invisible characters" in text(refused)
+    assert get_connection(school) is None
+
+
 def test_a_bad_receipt_choice_is_refused_next_to_the_field(app, client, auth, school):
     auth.login("owner@csv.example.org")
     token = csrf_token(client, f"/schools/{school.slug}/rostering")

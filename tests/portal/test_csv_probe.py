@@ -239,8 +239,18 @@ def test_more_files_than_the_form_takes_get_a_message_about_files_not_megabytes(
     refused = _post_upload(client, school, {"bundle": many})
     assert refused.status_code == 413
     assert "larger than 500 MB" not in text(refused)
-    assert "The upload holds more files than one upload takes (at most 1,000 parts). Zip the CSV files" in text(refused)
+    assert "The upload holds more parts than one upload takes (at most 1,000 files and fields), or a form field " \
+           "too large" in text(refused) and "Zip the CSV files" in text(refused)
     assert _bundles() == 0
+
+
+def test_a_huge_form_field_gets_the_same_words_not_too_many_files(app, client, auth, school):
+    """A 5 MB csrf_token field was answered "Too many files"."""
+    auth.login("owner@probe.example.org")
+    refused = _post_upload(client, school, {"bundle": (io.BytesIO(b"a,b\n"), "users.csv"), "note": "x" * 5_000_000})
+    assert refused.status_code == 413
+    assert "Upload not accepted" in text(refused) and "or a form field too large" in text(refused)
+    assert "Too many files" not in text(refused) and _bundles() == 0
 
 
 def test_a_check_that_fails_unexpectedly_ends_refused_with_what_to_do(app, client, auth, school, monkeypatch):
