@@ -10,6 +10,10 @@ from itertools import chain, compress, repeat
 from operator import itemgetter, not_
 
 from ..records import ROLE_MAP, map_role
+from .spec import KEPT_CHARACTERS
+
+NAME_KEPT = min(KEPT_CHARACTERS[c] for c in ("givenName", "familyName", "middleName", "username", "identifier"))
+EMAIL_KEPT, PHONE_KEPT = KEPT_CHARACTERS["email"], KEPT_CHARACTERS["phone"]
 
 LEAVING = {"tobedeleted", "inactive", "deleted"}  # status values of a user who left
 DISABLED = {"false", "0", "no"}  # enabledUser values of a disabled user
@@ -42,6 +46,9 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     sids = list(map(str.strip, sid_col))
     if not all(sids):
         return None
+    if max(map(len, chain(given_col, family_col, middle_col, username_col, identifier_col))) > NAME_KEPT or \
+            max(map(len, email_col)) > EMAIL_KEPT or max(map(len, phone_col)) > PHONE_KEPT:
+        return None  # a value the portal would cut: _row says so
     if scan.roles is not None:  # 1.2: role and orgs from roles.csv
         found = list(map(scan.roles.get, sids, repeat(_NO_ROLE)))
         role_col, orgs_col = list(map(_first, found)), list(map(_second, found))

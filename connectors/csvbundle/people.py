@@ -7,10 +7,11 @@ from itertools import accumulate, chain, compress, count, repeat
 from operator import itemgetter, not_
 
 from ..records import KNOWN_ROLES, ROLE_MAP, PersonRecord, RecordProblem, map_role, parse_datetime
-from .batch import DISABLED as _DISABLED, KNOWN_ENABLED as _KNOWN_ENABLED, LEAVING as _LEAVING, read_clean, split_ids
+from .batch import DISABLED as _DISABLED, EMAIL_KEPT as _EMAIL_KEPT, KNOWN_ENABLED as _KNOWN_ENABLED, LEAVING as _LEAVING
+from .batch import NAME_KEPT as _NAME_KEPT, PHONE_KEPT as _PHONE_KEPT, read_clean, split_ids
 from .report import Report
 from .spool import read_chunks, write_columns
-from .spec import COLUMNS, REQUIRED
+from .spec import COLUMNS, KEPT_CHARACTERS, REQUIRED
 from .tables import Header, checked_rows, read_batches
 
 FILE = "users.csv"
@@ -22,6 +23,8 @@ _first = itemgetter(0)
 # deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
 # first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
 SPOOL_CHUNK = 1000
+_COLUMN_OF = {"given": "givenName", "family": "familyName", "middle": "middleName", "email": "email",
+              "username": "username", "identifier": "identifier", "phone": "phone"}
 _EXCEL_NUMBER = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)  # how Excel shows a number of 12+ digits
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 18 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
@@ -211,6 +214,10 @@ class UserScan:
                            kind="role")
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
                                  f"{FILE} line {line}", tuple(org_ids)) if wanted(None, org_ids) else None
+        if max(len(given), len(family), len(middle), len(username), len(identifier)) > _NAME_KEPT or \
+                len(email) > _EMAIL_KEPT or len(phone) > _PHONE_KEPT:
+            self._too_long(line, given=given, family=family, middle=middle, email=email, username=username,
+                           identifier=identifier, phone=phone)
         given, family = given.strip(), family.strip()
         if not given and not family and not leaving:  # a deletion row needs no names
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
@@ -257,6 +264,16 @@ class UserScan:
         when = self._date(modified) if modified else None
         return _new(PersonRecord, (sid, mapped or "", "", "", "", "", "", "", (), "", "tobedeleted", True, (), (),
                                    when, mapped or "", "", ()))
+
+    def _too_long(self, line: int, **values: str) -> None:
+        """A value longer than the portal keeps: cut to fit when synced, which should not be silent."""
+        for key, value in values.items():
+            column = _COLUMN_OF[key]
+            kept = KEPT_CHARACTERS[column]
+            if len(value.strip()) > kept:
+                self.report.warning(FILE, line, column, f"{column} is {len(value.strip()):,} characters long; the "
+                                    f"portal keeps the first {kept}.", "Shorten it in the SIS if the rest matters.",
+                                    kind="too-long")
 
     def _unusable_id(self, sid: str, line: int) -> None:
         if not sid:

@@ -42,6 +42,10 @@ COLUMNS = {
     ("1.1", "users.csv"): USERS_11, ("1.2", "users.csv"): USERS_12, ("1.2", "roles.csv"): ROLES_12,
     ("1.1", "orgs.csv"): ORGS, ("1.2", "orgs.csv"): ORGS,
 }
+# How many characters of each users.csv value the portal keeps (the person table's columns; a test holds these equal
+# to jobs.fields.LIMITS): a longer value is cut, so validation says so.
+KEPT_CHARACTERS = {"givenName": 200, "familyName": 200, "middleName": 200, "email": 320, "username": 200,
+                   "identifier": 200, "phone": 100}
 # The files a people sync needs, per version; every other file of the bundle is optional and not read.
 NEEDED = {"1.1": ("orgs.csv", "users.csv"), "1.2": ("orgs.csv", "users.csv", "roles.csv")}
 # manifest `oneroster.version` values -> the version read; 1.0 manifests are read with the 1.1 columns.

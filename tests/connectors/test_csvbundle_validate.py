@@ -324,3 +324,14 @@ def test_ids_excel_rounded_to_scientific_notation_say_so_instead_of_remove_the_r
     said = [text for text in texts(report) if "1.23457E+15" in text]
     assert said and "Excel shortened to scientific notation" in said[0] and "do not remove rows" in said[0]
     assert "remove the repeated row" not in said[0] and not report.applicable
+
+
+def test_a_value_longer_than_the_portal_keeps_is_named_not_cut_silently(tmp_path):
+    rows = [user_row("u1"), user_row("u2", given="A" * 300), user_row("u3", email="e" * 330 + "@x.org")]
+    report = report_for(tmp_path, bundle_files(users(*rows)))
+    said = texts(report)
+    assert "users.csv line 3, column givenName: givenName is 300 characters long; the portal keeps the first 200. " \
+           "Shorten it in the SIS if the rest matters." in said
+    assert any(text.startswith("users.csv line 4, column email: email is 336 characters long") for text in said)
+    assert report.applicable
+

@@ -565,3 +565,12 @@ def test_a_sourced_id_too_long_to_store_is_an_issue_not_a_failed_sync():
     assert kinds(found) == ["bad_record"]
     assert "300 characters long" in found[0][2] and "at most 255" in found[0][2]
     assert totals(plan, fetched=2, created=1, skipped=1) == {"fetched": 2, "created": 1, "skipped": 1}
+
+
+def test_the_csv_readers_kept_lengths_are_the_person_tables():
+    """Validation names a users.csv value longer than these (connectors can not import jobs)."""
+    from connectors.csvbundle.spec import KEPT_CHARACTERS
+    from jobs.fields import LIMITS
+    names = {"givenName": "given_name", "familyName": "family_name", "middleName": "middle_name", "email": "email",
+             "username": "username", "identifier": "sis_id", "phone": "phone"}
+    assert {column: LIMITS[names[column]] for column in KEPT_CHARACTERS} == KEPT_CHARACTERS
