@@ -20,6 +20,9 @@ SCOPE_ERRORS = {"invalid_scope", "unauthorized_client", "insufficient_scope"}
 # RFC 6749 5.2 (https://www.rfc-editor.org/rfc/rfc6749#section-5.2) codes that say the token URL or the request is
 # wrong, not the secret: unsupported_grant_type "is not supported by the authorization server", invalid_request
 # "is missing a required parameter ... or is otherwise malformed". What each means for the person setting up.
+# Codes that say the SIS is having trouble, not the client (RFC 6749 4.1.2.1 defines them for the authorization
+# endpoint; some token endpoints send them too): the credentials message sent admins to change working secrets.
+UNAVAILABLE_ERRORS = {"temporarily_unavailable", "server_error"}
 URL_ERRORS = {
     "unsupported_grant_type": "does not issue tokens for the client-credentials grant that OneRoster uses",
     "invalid_request": "refused the token request as malformed",
@@ -115,6 +118,11 @@ class TokenSource:
 
     def _refused(self, reply, code: str, scope: str, said: str) -> None:
         """Raise what an OAuth error from the token endpoint means for the district (RFC 6749 5.2 codes)."""
+        if code in UNAVAILABLE_ERRORS:
+            raise BadResponse(f"The SIS's token endpoint {reply.shown_url} answered {code} (HTTP {reply.status}): the "
+                              f"SIS has a problem on its side, not with the Client ID and Secret. {said + ' ' if said else ''}"
+                              "Try again later; if it lasts, send this message to the SIS vendor's support.",
+                              status=reply.status, url=reply.shown_url)
         if code in SCOPE_ERRORS:
             raise ScopeRefused(
                 "The district granted this client less than it needs: "

@@ -140,12 +140,15 @@ class OneRosterClient:
         starts: dict[str, int] = {}  # the sourcedId each page began with -> that page's offset
         past_count = False  # the records reached the announced count on a full page: this page confirms the end
         widest = 0  # the longest page so far: the limit the server honours (some cap it below ours, silently)
+        linked = False  # paged by the SIS's own Link next: its pages are the server's positions, not our offset
         while True:
             try:
                 reply = self.get(url, url_params)
                 records = decode_page(reply, collection)
-            except ConnectorError:
-                if past_count:  # a server that refuses an offset past its count: the count was the end
+            except ConnectorError as exc:
+                # a server that refuses an offset past its count (400, 404, 416): the count was the end; an outage
+                # (5xx, 429, a time-out, a web page) says nothing about the end and fails the read
+                if past_count and getattr(exc, "status", None) in PAST_THE_END:
                     return
                 raise
             count = total_count(reply)
@@ -178,8 +181,16 @@ class OneRosterClient:
             nxt = next_link(reply, base)
             if nxt and nxt not in followed:
                 followed.add(nxt)
-                url, url_params = nxt, None
+                url, url_params, linked = nxt, None, True
                 continue
+            if linked:
+                # Paged by Link, a page without one is the server's end (a cursor server ignores offset). Our own
+                # offset is no position there: paging on by it after a Link that skipped a page read some records
+                # twice, and their count reached the total while the skipped ones were never read.
+                if announced is not None and offset < announced and not filter:
+                    raise self._ended_early(collection, offset, announced, reply, how="its last page had no Link "
+                                            f"to a next page: {reply.shown_url}")
+                return
             # A count that is too low and falls on a page boundary ended the listing early: after a full page, one
             # more page tells (a short last page is the end anyway).
             if count is not None and offset >= count:
@@ -198,11 +209,13 @@ class OneRosterClient:
                            "record.", url=reply.shown_url)
 
     @staticmethod
-    def _ended_early(collection: str, offset: int, announced: int, reply) -> BadResponse:
-        """An empty page before the count the SIS announced: read as the end, the people after it would count as
-        having left (and, with Archive on, be archived within the guard's share)."""
+    def _ended_early(collection: str, offset: int, announced: int, reply, how: str = "") -> BadResponse:
+        """An empty page (or a Link-paged listing's last page) before the count the SIS announced: read as the end,
+        the people after it would count as having left (and, with Archive on, be archived within the guard's
+        share)."""
+        how = how or f"an empty page at {reply.shown_url}"
         return BadResponse(f"The SIS's {collection} listing ended after {offset:,} of the {announced:,} records its "
-                           f"X-Total-Count header announced (an empty page at {reply.shown_url}), so the roster read "
+                           f"X-Total-Count header announced ({how}), so the roster read "
                            "is incomplete and nothing was changed. Try again later; if it repeats, send this message "
                            "to the SIS vendor's support.", url=reply.shown_url)
 
@@ -286,6 +299,11 @@ def _scope_too_narrow(reply: Reply) -> bool:
 
 def _sourced_id(record) -> str | None:
     return str(record.get("sourcedId")) if isinstance(record, dict) and record.get("sourcedId") else None
+
+
+# Answers past the announced count that mean "nothing here": the count was the end. (RFC 9110: 400 bad request, 404
+# not found, 410 gone, 416 range not satisfiable, 422 content not processable.)
+PAST_THE_END = frozenset({400, 404, 410, 416, 422})
 
 
 def _link_goes_back(url: str, offset: int) -> bool:

@@ -9,7 +9,7 @@ import responses
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from connectors.client import OneRosterClient
-from connectors.errors import (AuthenticationFailed, BadResponse, NotFound, PermissionDenied,
+from connectors.errors import (AuthenticationFailed, BadResponse, ConnectorError, NotFound, PermissionDenied,
                                ProviderUnavailable)
 
 from tests.support import running_sandbox
@@ -348,3 +348,17 @@ def test_orgs_a_schools_listing_sends_that_are_not_schools_are_not_offered_as_sc
         assert [s.source_id for s in schools] == ["994", "5"]
         assert {sid: (kind, org.name) for sid, (kind, org) in others.items()} == {
             "0": ("district", "Unified District"), "d-art": ("department", "Art Department"), "st": ("state", "State")}
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+@pytest.mark.parametrize("code", ["temporarily_unavailable", "server_error"])
+def test_a_token_endpoint_saying_it_is_unavailable_is_not_blamed_on_the_credentials(status, code):
+    base = "https://demo.aeries.net/aeries"
+    settings = make_settings(vendor="aeries", base_url=base, token_urls=(f"{base}/v2/oauth/token",))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.POST, f"{base}/v2/oauth/token", status=status, json={"error": code})
+        with OneRosterClient(settings, max_retries=0) as client, pytest.raises(ConnectorError) as err:
+            client.authenticate()
+    assert "Client ID and Secret" not in err.value.message.split("not with")[0]
+    if status != 503:
+        assert f"answered {code}" in err.value.message and "Try again later" in err.value.message

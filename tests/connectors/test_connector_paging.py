@@ -6,7 +6,7 @@ import pytest
 import responses
 
 from connectors.client import OneRosterClient
-from connectors.errors import BadResponse
+from connectors.errors import BadResponse, ConnectorError
 from tests.support import running_sandbox
 
 from connector_helpers import DATA, TOKEN, make_settings, user
@@ -283,3 +283,60 @@ def test_a_link_next_pointing_back_to_the_first_page_is_named_as_the_links_fault
                                                  "just read") as caught:
             ids(client)
     assert "offset" not in caught.value.message.split("(")[0]
+
+
+def test_a_link_that_skips_a_page_is_an_incomplete_read_not_made_whole_by_reading_on_by_offset():
+    """Page 0's Link went to offset 20 (skipping 10-19), the later Links were honest and the last page had none: paging
+    on by our own count of records re-read 20-24 and the count reached the total, with 10-19 never read."""
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        headers = {"X-Total-Count": "25"}
+        nxt = 20 if offset == 0 else offset + 10
+        if nxt < 25:
+            headers["Link"] = f'<{DATA}/users?limit=10&offset={nxt}&sort=sourcedId>; rel="next"'
+        return 200, headers, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client, \
+                pytest.raises(BadResponse, match="ended after 15 of the 25 records its X-Total-Count header announced "
+                                                 r"\(its last page had no Link to a next page"):
+            ids(client)
+
+
+def test_a_cursor_server_ends_where_its_links_end():
+    """Link-only paging (cursors; offset ignored, no count): a last page without a Link is the end. Paging on by offset
+    got page 0 again and every night failed as "the listing started over"."""
+    def callback(request):
+        cursor = int(parse_qs(urlsplit(request.url).query).get("cursor", ["0"])[0])
+        headers = {}
+        if cursor + 10 < 25:
+            headers["Link"] = f'<{DATA}/users?limit=10&cursor={cursor + 10}>; rel="next"'
+        return 200, headers, json.dumps({"users": RECORDS[cursor:cursor + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10) as client:
+            assert ids(client) == [r["sourcedId"] for r in RECORDS]
+            assert client.request_count == 1 + 3
+
+
+@pytest.mark.parametrize("past", [(500, "error"), (429, "slow down"), (200, "<html><body>Sign in</body></html>")])
+def test_an_outage_on_the_page_past_a_full_count_fails_the_read_instead_of_ending_it(past):
+    """Only a refusal (400, 404, 416, ...) past the count says the count was the end; a 500, a 429 or a web page
+    ended the read as complete while the server held more than its count (a count too low by a page)."""
+    status, body = past
+
+    def callback(request):
+        offset = int(parse_qs(urlsplit(request.url).query)["offset"][0])
+        if offset >= 20:
+            return status, {"Content-Type": "text/html" if body.startswith("<") else "text/plain"}, body
+        return 200, {"X-Total-Count": "20"}, json.dumps({"users": RECORDS[offset:offset + 10]})
+
+    with responses.RequestsMock() as rsps:
+        token_ok(rsps)
+        rsps.add_callback(responses.GET, f"{DATA}/users", callback=callback)
+        with OneRosterClient(make_settings(), page_size=10, max_retries=0) as client, pytest.raises(ConnectorError):
+            ids(client)
