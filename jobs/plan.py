@@ -198,7 +198,10 @@ class Planner:
         self.directory, self.options = directory, options
         self.parents = ParentBook()
         # People of roles never archived do not count toward the archive guard's share.
-        archivable = sum(n for role, n in directory.active_by_role.items() if role not in options.no_archive_roles)
+        # Nor do roles the school does not sync (never archived either): counted, a bundle of only teachers at a
+        # school syncing no teachers archived every student without "everyone absent" holding it.
+        archivable = sum(n for role, n in directory.active_by_role.items()
+                         if role in options.roles and role not in options.no_archive_roles)
         self.plan = SyncPlan(fields=fields, rostered_total=archivable)
         # hashes, not strings: 100k of them cost a few MB (a 64-bit collision is not a practical risk)
         self.seen: set[int] = set()
@@ -208,6 +211,9 @@ class Planner:
         self._contacts = options.compare_parents  # read once: a property call per record added up
         # A broken record in two listings of one run (fetch_roster reads each step's listings on its own) is one issue
         self._problems: set[int] = set()
+        # People here a refused new record looks like (person id -> its sourcedId): if absent, they are kept, since
+        # they are probably that record under a changed id (Excel dropping leading zeros: 000003 became 3)
+        self._duplicated: dict[int, str] = {}
         # A few sourcedIds of active people the listings brought (the latest, and one every SAMPLE_EVERY records):
         # jobs.confirm looks them up first to learn whether the SIS's 404s for single users can be believed. The
         # first one alone would not do: a record deleted while the listing was read is often just that one.
@@ -318,6 +324,7 @@ class Planner:
         """Re-key the held records whose person's old sourcedId never came; the others are possible duplicates.
         Call after the last page (finish() does it too); returns the issues found."""
         issues: list[Issue] = []
+        self._keep_duplicated(issues)
         rekeyed, refused = self.rekeys.settle()
         for pending in rekeyed:
             entry = pending.entry
@@ -330,6 +337,22 @@ class Planner:
         self.plan.counts["issues"] += len(issues)
         self.late_issues += issues
         return issues
+
+    def _keep_duplicated(self, issues: list[Issue]) -> None:
+        """Absent people a refused new record looks like are not archived for being absent: archived, a roster
+        whose ids Excel changed lost them while their new records were refused as duplicates."""
+        if not self._duplicated:
+            return
+        rostered, duplicated = self.directory.rostered, self._duplicated
+        for sid, entry in [(sid, e) for sid, e in rostered.items() if e.id in duplicated]:
+            if entry.role in self.options.roles and self._may_archive(entry):
+                del rostered[sid]
+                issues.append((sid, "possible_duplicate", f"{entry.name} ({sid}) is no longer in the SIS's roster "
+                               f"under that id, but the new record {duplicated[entry.id]} looks like them (see its "
+                               "issue), so they were kept, not archived. If the SIS changed their id (a spreadsheet "
+                               "drops leading zeros: 000123 becomes 123), correct the export; if they left, archive "
+                               "them in People."))
+        duplicated.clear()
 
     def _new_person(self, record: PersonRecord, values: tuple, packed: str, issues: list[Issue]) -> None:
         plan, sid, directory = self.plan, record.source_id, self.directory
@@ -358,6 +381,7 @@ class Planner:
             if duplicate is not None:
                 issues.append((sid, "possible_duplicate", duplicate_message(record, *duplicate)))
                 self._skip(None, record, "possible_duplicate")
+                self._duplicated[duplicate[2].id] = sid
                 return
         match = directory.by_email.pop(email, None) if email else None
         if match is not None:

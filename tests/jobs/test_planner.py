@@ -332,6 +332,35 @@ def test_additions_only_adds_newcomers_and_changes_or_archives_nobody():
 
 # ---- leaving the roster and the archive guard ---------------------------------------------------------
 
+def test_someone_absent_whom_a_refused_new_record_looks_like_is_kept_not_archived():
+    """Excel dropped the leading zeros of a few ids (000003 became 3): the new record was refused as a duplicate of
+    the person here, who was archived for being absent. Both records lost; now the person stays, with an issue."""
+    here, other = record("000003", email="ann@sis.example.org"), record("000004", given="Ben")
+    changed = record("3", email="ann@sis.example.org", identifier="N-000003")
+    plan, found = run(index(person("000003", like=here), person("000004", like=other)), [changed, other],
+                      archive=True)
+    assert plan.archives == [] and plan.creates == [] and kinds(found) == ["possible_duplicate"]
+    planner = Planner(index(person("000003", like=here), person("000004", like=other)),
+                      SyncOptions(roles=ROLES, archive=True), FIELDS)
+    planner.add_page([changed, other])
+    [(sid, kind, said)] = planner.settle()  # the run writes these after the last page, before finish()
+    assert (sid, kind) == ("000003", "possible_duplicate") and "kept, not archived" in said
+    assert said.startswith("Ann Lee (000003) is no longer in the SIS's roster under that id, but the new record 3 "
+                           "looks like them")
+    assert planner.finish().archives == []
+
+
+def test_the_guard_counts_only_roles_the_school_syncs():
+    """A school syncing no teachers got a bundle of only teachers: its students were 'absent', the teachers in the
+    guard's total kept 'everyone absent' from holding it, and every student was archived."""
+    students = [person(f"s-{i}") for i in range(4)]
+    plan, _ = run(index(*students, person("t-1", role="teacher")), [], archive=True,
+                  roles=frozenset({"student"}))
+    assert plan.rostered_total == 4 and len(plan.archives) == 4
+    with pytest.raises(ArchiveGuardTripped, match="all 4 rostered people"):
+        check_archive_guard(plan, 100.0, override=False)
+
+
 @pytest.mark.parametrize("incoming, options, archived", [
     ([record("s-1", status="tobedeleted")], dict(archive=True), True),
     ([record("s-1", enabled=False)], dict(archive=True), True),             # enabledUser false counts as leaving
