@@ -323,12 +323,26 @@ def checked_rows(file: str, width: int, before: int, after: int, rows: list, rep
                              "Put values that contain commas in double quotes, and give every row the header's "
                              "columns.", kind="width")
                 continue
+        if done > line and _holds_rows(row, width):
+            report.error(file, line, "", f"A double quote in this row is closed only on line {done:,}, so the "
+                         f"rows between (lines {line + 1:,}-{done:,}) were read as part of one value.",
+                         "Remove the stray double quote in the SIS's data (or fix the export settings), then send "
+                         "the bundle again.", kind="swallowed")
+            continue
         if done > line:
             report.warning(file, line, "", f"A quoted value runs over lines {line:,}-{done:,} (a line break "
                            "inside a field); it is read as one value.",
                            "Nothing to do if intended; otherwise remove the line break in the SIS.",
                            kind="multiline")
         yield line, row
+
+
+def _holds_rows(row: list[str], width: int) -> bool:
+    """A value with a line of its own as wide as a row (the header's commas): a stray quote swallowed the rows
+    after it, not a line break typed inside a field (an address, a note)."""
+    wide = max(2, width - 1)
+    return any(part.count(",") >= wide for value in row if "\n" in value or "\r" in value
+               for part in value.splitlines())
 
 
 def _column_of(header: Header | None, field: int | None) -> str:

@@ -335,3 +335,17 @@ def test_a_value_longer_than_the_portal_keeps_is_named_not_cut_silently(tmp_path
     assert any(text.startswith("users.csv line 4, column email: email is 336 characters long") for text in said)
     assert report.applicable
 
+
+
+def test_a_stray_quote_that_closes_rows_later_is_an_error_not_a_long_value(tmp_path):
+    """"Given49 on one row and Given59" ten rows later: the rows between read as one givenName (a warning), so ten
+    people were archived and one got the rest as its name."""
+    rows = [user_row(f"u{i}", given='"Given4' if i == 4 else ('Given9"' if i == 9 else f"Given{i}"))
+            for i in range(12)]
+    report = report_for(tmp_path, bundle_files(users(*rows)))
+    said = [text for text in texts(report) if "line 6" in text]
+    assert said and said[0].startswith("users.csv line 6: A double quote in this row is closed only on line 11, so "
+                                       "the rows between (lines 7-11) were read as part of one value.")
+    assert not report.applicable
+    multiline = users(user_row("u1", given='"Ann\nMarie"'), user_row("u2"))  # a line break typed in a name
+    assert report_for(tmp_path, bundle_files(multiline)).applicable
