@@ -62,8 +62,9 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     mapped_of = {role: ROLE_MAP.get(role) or map_role(role) for role in _distinct(role_col)}
     if None in mapped_of.values():
         return None
-    if () in ids_of.values() and any(value.strip().lower() in LEAVING for value in _distinct(status_col)):
-        return None  # a deletion row may name no school: _row sends it to every school
+    if () in ids_of.values() and (scan.roles is None or any(value.strip().lower() in LEAVING
+                                                            for value in _distinct(status_col))):
+        return None  # a blank orgSourcedIds: _row warns; a deletion row may name no school: _row sends it everywhere
     if not all(map(str.strip, given_col)) and not all(map(str.strip, family_col)) and \
             any(not g.strip() and not f.strip() for g, f in zip(given_col, family_col)):
         return None
@@ -213,7 +214,10 @@ def split_ids(value: str) -> tuple[str, ...]:
     if not value:
         return ()
     if "," not in value:
-        return (value,) if " " not in value else (value.strip(),)
+        if " " not in value:
+            return (value,)
+        value = value.strip()  # " " is no id: a blank list, not the id ""
+        return (value,) if value else ()
     return tuple(dict.fromkeys(v for v in (p.strip() for p in value.split(",")) if v))
 
 

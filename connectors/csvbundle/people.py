@@ -204,6 +204,10 @@ class UserScan:
                 self.forward_at.append(line)
                 break
         leaving = status.strip().lower() in _LEAVING
+        if not org_ids and self.roles is None and not leaving:
+            report.warning(FILE, line, "orgSourcedIds", f"User {sid} has a blank orgSourcedIds (a required field), so "
+                           "they belong to no school: a school's sync leaves them out (a full export: as having "
+                           "left).", "Fill orgSourcedIds in the SIS export.", kind="no-orgs")
         if leaving and mapped != "parent" and (mapped is None or not org_ids):
             return self._deletion(sid, mapped, modified)
         if mapped is None:

@@ -349,3 +349,11 @@ def test_a_stray_quote_that_closes_rows_later_is_an_error_not_a_long_value(tmp_p
     assert not report.applicable
     multiline = users(user_row("u1", given='"Ann\nMarie"'), user_row("u2"))  # a line break typed in a name
     assert report_for(tmp_path, bundle_files(multiline)).applicable
+
+
+def test_a_blank_org_sourced_ids_is_named_in_validation(tmp_path):
+    rows = [user_row("u1"), user_row("u2", org=""), user_row("u3", org=" ")]
+    said = texts(report_for(tmp_path, bundle_files(users(*rows))))
+    for line in (3, 4):
+        assert f"users.csv line {line}, column orgSourcedIds: User u{line - 1} has a blank orgSourcedIds (a required " \
+               "field), so they belong to no school" in " ".join(said)
