@@ -39,7 +39,7 @@ def read_orgs(files, version: str, report: Report, max_line_bytes: int, *, delta
     return orgs
 
 
-def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
+def read_roles(files, report: Report, orgs: dict, max_line_bytes: int, orgs_unchecked: bool = False
                ) -> tuple[dict[str, tuple[str, tuple[str, ...]]], dict[str, tuple[tuple[str, str], ...]]]:
     """1.2 roles.csv: (userSourcedId -> (role, orgSourcedIds), userSourcedId -> the (org, role) pairs where the role
     held at an org differs from that role). The primary role wins, orgs are merged; at one org the primary role
@@ -68,7 +68,7 @@ def read_roles(files, report: Report, orgs: dict, max_line_bytes: int
             user, role, role_type, org, status, begin, end = (row[i].strip() for i in at)
             if status.lower() == "tobedeleted" or not user:
                 continue
-            if org and org not in orgs and org.lower() not in orgs_lower:
+            if org and not orgs_unchecked and org not in orgs and org.lower() not in orgs_lower:
                 report.warning(key, line, "orgSourcedId", f"orgSourcedId {org} is not an org in orgs.csv.",
                                "Add the org to orgs.csv or correct the reference.", kind="role-org")
             role = canonical.setdefault(role, role)

@@ -103,7 +103,12 @@ class UserScan:
         self._check_forward()
         if self.roles:
             for user in self.roles:
-                if hash(user) not in self.seen:
+                if hash(user) not in self.seen and self.delta:  # a role change alone cannot be applied here
+                    self.report.warning("roles.csv", 0, "userSourcedId", f"roles.csv changes {user}'s role, but this "
+                                        f"delta's users.csv has no row for {user}, so the change cannot be applied: "
+                                        "the portal reads a person from their users.csv row.", "Export the user's row "
+                                        "with the role change (or send a bulk export).", kind="role-user")
+                elif hash(user) not in self.seen:
                     self.report.warning("roles.csv", 0, "userSourcedId", f"roles.csv gives {user} a role, but {user} "
                                         "is not a user in users.csv.", "Add the user to users.csv or remove the role.",
                                         kind="role-user")
@@ -401,6 +406,8 @@ class UserScan:
             self._dangling(split[batch][offset], kept[batch][1][offset])
 
     def _dangling(self, agent: str, line: int) -> None:
+        if self.delta:  # a delta holds the rows that changed: the agent is most likely a user it did not change
+            return
         self.report.warning(FILE, line, "agentSourcedIds", f"agentSourcedIds names {agent}, which is not a user in "
                             "users.csv; that contact is left out.", "Add the parent or guardian to users.csv or "
                             "correct the reference.", kind="agent-ref")

@@ -54,7 +54,8 @@ class CsvBundle:
             self.orgs = read_orgs(self.files, self.version, self.report, self.limits.max_line_bytes,
                                   delta=self.orgs_delta)
         if self.version == "1.2":
-            self.roles, self.org_roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes)
+            self.roles, self.org_roles = read_roles(self.files, self.report, self.orgs, self.limits.max_line_bytes,
+                                                    orgs_unchecked=self.orgs_delta)  # a delta orgs.csv lists few
         if not self.report.applicable:  # users.csv is not read: still name a file that is not UTF-8 text at all
             name_unreadable_files(self.files, self.report, SPEC_FILES)
 

@@ -93,3 +93,22 @@ def test_a_roles_org_named_in_another_case_is_read_as_that_org_without_a_warning
     assert [t for t in said if "roles.csv" in t] == [
         "roles.csv line 3, column orgSourcedId: orgSourcedId s9 is not an org in orgs.csv. Add the org to orgs.csv "
         "or correct the reference."]
+
+
+DELTA_12 = ("propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.orgs,absent\nfile.users,delta\n"
+            "file.roles,delta\n")
+
+
+def test_a_12_delta_names_a_role_change_it_cannot_apply_and_no_false_reference_warnings(tmp_path):
+    """A delta holds what changed: a student naming an unchanged guardian, roles at orgs a delta orgs.csv leaves out
+    and a role change without the user's row were each reported as broken references to add or remove."""
+    people = users("s7,active,,true,sam,,Sam,Ng,,,sam@example.org,,,g1,,", header=USERS_12)
+    roles = (f"{ROLES_12}\nr1,active,,s7,primary,student,,,s1,\n"
+             "r2,active,,t9,primary,teacher,,,s1,\n")
+    path = write_zip(tmp_path / "d.zip", bundle_files(people, manifest_csv=DELTA_12, roles_csv=roles, orgs_csv=None))
+    records, said = _read(path)
+    assert set(records) == {"s7"}
+    assert not [t for t in said if "agentSourcedIds names" in t or "is not an org in orgs.csv" in t]
+    assert ["roles.csv, column userSourcedId: roles.csv changes t9's role, but this delta's users.csv has no row for t9, so the change "
+            "cannot be applied: the portal reads a person from their users.csv row. Export the user's row with the "
+            "role change (or send a bulk export)."] == [t for t in said if "t9" in t]
