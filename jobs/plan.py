@@ -466,9 +466,9 @@ class Planner:
         if cleared:
             what = " and ".join(f"{WATCHED_BLANKS[name]} (was {old})" for name, old in cleared)
             it = "it was" if len(cleared) == 1 else "they were"
-            issues.append((record.source_id, "value_cleared", f"{who(record).strip()}: the SIS sent no {what}, so "
-                           f"{it} cleared here. If the SIS still has {'it' if len(cleared) == 1 else 'them'}, its API "
-                           "left the field out: ask the SIS vendor, then sync again."))
+            issues.append((record.source_id, "value_cleared", f"{who(record)}: the SIS sent no {what}, so {it} "
+                           f"cleared here. If the SIS still has {'it' if len(cleared) == 1 else 'them'}, its API or "
+                           "export left the field out: ask the SIS vendor, then sync again."))
         if email and any(name == "email" for name, _, _ in diff):
             other = self.directory.emails.get(hash(email))
             if other is not None and other is not entry and other.status == "active":

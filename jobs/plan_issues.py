@@ -3,7 +3,8 @@
 
 def who(record) -> str:
     """How an issue names an incoming person (built only for the rare record that gets one)."""
-    return f"{record.given_name} {record.family_name} ({record.source_id})"
+    name = " ".join(part for part in (record.given_name, record.family_name) if part)
+    return f"{name} ({record.source_id})" if name else record.source_id
 
 
 def duplicate_message(record, field_name: str, value: str, entry) -> str:

@@ -46,6 +46,9 @@ def read_clean(scan, first: int, rows: list, width: int, indexes: list[int]) -> 
     sids = list(map(str.strip, sid_col))
     if not all(sids):
         return None
+    numbers = "".join(chain(sid_col, identifier_col, phone_col))
+    if "E+" in numbers or "e+" in numbers:
+        return None  # perhaps a number Excel shortened (1.23457E+15): _row says so
     if max(map(len, chain(given_col, family_col, middle_col, username_col, identifier_col))) > NAME_KEPT or \
             max(map(len, email_col)) > EMAIL_KEPT or max(map(len, phone_col)) > PHONE_KEPT:
         return None  # a value the portal would cut: _row says so

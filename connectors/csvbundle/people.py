@@ -223,6 +223,8 @@ class UserScan:
                            kind="role")
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
                                  f"{FILE} line {line}", tuple(org_ids)) if wanted(None, org_ids) else None
+        if "E+" in sid or "E+" in identifier or "E+" in phone or "e+" in sid + identifier + phone:
+            self._excel_numbers(line, sourcedId=sid, identifier=identifier, phone=phone)
         if max(len(given), len(family), len(middle), len(username), len(identifier)) > _NAME_KEPT or \
                 len(email) > _EMAIL_KEPT or len(phone) > _PHONE_KEPT:
             self._too_long(line, given=given, family=family, middle=middle, email=email, username=username,
@@ -273,6 +275,15 @@ class UserScan:
         when = self._date(modified) if modified else None
         return _new(PersonRecord, (sid, mapped or "", "", "", "", "", "", "", (), "", "tobedeleted", True, (), (),
                                    when, mapped or "", "", ()))
+
+    def _excel_numbers(self, line: int, **values: str) -> None:
+        """Values Excel turned into scientific notation (1.23457E+15) when the file was opened and saved there."""
+        for column, value in values.items():
+            if _EXCEL_NUMBER.fullmatch(value.strip()):
+                self.report.warning(FILE, line, column, f"{column} {value.strip()} looks like a long number that Excel "
+                                    "shortened to scientific notation when the file was opened and saved there; the "
+                                    "digits it dropped are lost.", "Export the files from the SIS again and send them "
+                                    "without opening them in Excel (or import the column as Text).", kind="excel")
 
     def _too_long(self, line: int, **values: str) -> None:
         """A value longer than the portal keeps: cut to fit when synced, which should not be silent."""

@@ -357,3 +357,12 @@ def test_a_blank_org_sourced_ids_is_named_in_validation(tmp_path):
     for line in (3, 4):
         assert f"users.csv line {line}, column orgSourcedIds: User u{line - 1} has a blank orgSourcedIds (a required " \
                "field), so they belong to no school" in " ".join(said)
+
+
+def test_numbers_excel_shortened_are_named_even_when_no_id_repeats(tmp_path):
+    rows = [user_row("u1"), user_row("1.23457E+15"), user_row("u3", identifier="4.5E+11", phone="5.55012e+09")]
+    said = texts(report_for(tmp_path, bundle_files(users(*rows))))
+    for line, column, value in ((3, "sourcedId", "1.23457E+15"), (4, "identifier", "4.5E+11"),
+                                (4, "phone", "5.55012e+09")):
+        assert f"users.csv line {line}, column {column}: {column} {value} looks like a long number that Excel " \
+               "shortened to scientific notation" in " ".join(said)

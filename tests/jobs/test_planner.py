@@ -280,8 +280,8 @@ def test_an_update_that_clears_a_name_or_email_is_applied_and_reported():
     plan, found = run(index(person("s-1", like=before)), [after], auto_update=True)
     assert len(plan.updates) == 1 and kinds(found) == ["value_cleared"]
     assert found[0][2] == ("Lee (s-1): the SIS sent no given name (was Ann) and email (was ann@sis.example.org), so "
-                           "they were cleared here. If the SIS still has them, its API left the field out: ask the "
-                           "SIS vendor, then sync again.")
+                           "they were cleared here. If the SIS still has them, its API or export left the field "
+                           "out: ask the SIS vendor, then sync again.")
     renamed = record("s-1", given="Anna", email="ann@sis.example.org")
     assert kinds(run(index(person("s-1", like=before)), [renamed], auto_update=True)[1]) == []
 

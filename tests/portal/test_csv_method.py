@@ -303,6 +303,7 @@ def test_a_preview_the_guard_would_hold_says_so_on_its_page(app, client, auth, s
     assert (run.trigger, run.status, run.would_hold, run.would_archive) == ("preview", "succeeded", True, 6)
     page = text(client.get(f"/schools/{school.slug}/rostering/runs/{run.id}"))
     assert "Preview only: nothing was changed." in page
+    assert "Read from the CSV bundle" in page and "Read from the SIS" not in page  # a bundle run reads no SIS
     assert "A sync now would try to archive 6 of 10 rostered people (60%), more than the 10% threshold, so it " \
            "would be held for review" in page
     assert [p[3] for p in rostered(school)] == ["active"] * 10
