@@ -215,6 +215,14 @@ class UserScan:
                            "left).", "Fill orgSourcedIds in the SIS export.", kind="no-orgs")
         if leaving and mapped != "parent" and (mapped is None or not org_ids):
             return self._deletion(sid, mapped, modified)
+        if mapped is None and not role and self.roles is not None and self.delta:
+            # a conforming 1.2 delta repeats only changed rows: this user's unchanged role is not in it
+            report.warning(FILE, line, "sourcedId", f"User {sid} is in this delta's users.csv, but its roles.csv has "
+                           "no role for them, so the change to their row cannot be applied: the portal needs a "
+                           "person's role and school from roles.csv.", "Export their roles.csv rows with the change "
+                           "(or send a bulk export).", kind="role")
+            return RecordProblem(sid, f"User {sid}'s change in this delta has no role in its roles.csv, so it was "
+                                 "not applied.", f"{FILE} line {line}", ()) if self.wanted is not None else None
         if mapped is None:
             shown = f"'{role}'" if role else "no role"
             where = "" if self.roles is None else " in roles.csv"

@@ -112,3 +112,15 @@ def test_a_12_delta_names_a_role_change_it_cannot_apply_and_no_false_reference_w
     assert ["roles.csv, column userSourcedId: roles.csv changes t9's role, but this delta's users.csv has no row for t9, so the change "
             "cannot be applied: the portal reads a person from their users.csv row. Export the user's row with the "
             "role change (or send a bulk export)."] == [t for t in said if "t9" in t]
+
+
+def test_a_12_delta_user_row_whose_role_did_not_change_says_why_it_cannot_be_applied(tmp_path):
+    people = users("s7,active,,true,sam,,Samuel,Ng,,,sam@example.org,,,,,", header=USERS_12)
+    roles = f"{ROLES_12}\n"  # the role did not change, so a conforming delta roles.csv does not repeat it
+    path = write_zip(tmp_path / "d.zip", bundle_files(people, manifest_csv=DELTA_12, roles_csv=roles, orgs_csv=None))
+    records, said = _read(path)
+    assert records == {}
+    assert [t for t in said if "s7" in t] == [
+        "users.csv line 2, column sourcedId: User s7 is in this delta's users.csv, but its roles.csv has no role for "
+        "them, so the change to their row cannot be applied: the portal needs a person's role and school from "
+        "roles.csv. Export their roles.csv rows with the change (or send a bulk export)."]
