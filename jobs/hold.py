@@ -33,5 +33,5 @@ class ArchiveHold:
     def preview_sentence(self) -> str:
         """A preview's warning: the real run would stop here instead of archiving."""
         return (f"{self.sentence('A sync now would try')}, so it would be held for review and archive nobody until "
-                "an owner approves it. Check who is missing before you sync: a wrong SIS School ID, a missing SIS "
-                "permission or an incomplete export is the usual cause.")
+                "it is approved. Check who is missing before you sync: a wrong School ID, an SIS listing or export "
+                "that leaves people out, or a missing SIS permission is the usual cause.")

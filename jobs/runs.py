@@ -197,6 +197,8 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
             db.session.rollback()
             raise SyncAlreadyRunning(db.session.scalar(db.select(SyncRun).filter_by(
                 school_id=school.id, local_date=local_date))) from None
+        if trigger != "preview":
+            _replace_held(run)
         if trigger in ("manual", "preview"):
             saved = conn.archive_threshold_percent
             once = "" if override is None else (f" For this run only, archiving up to {override:g}% of rostered "
@@ -207,6 +209,17 @@ def create_run(school: School, *, trigger: str, actor: Person | None = None, loc
         return run
     finally:
         current_app.redis.delete(guard)
+
+
+def _replace_held(run: SyncRun) -> None:
+    """Older runs of the school waiting for review end when a new sync starts: it reads the roster again, so theirs
+    is out of date. Left live, an approved old one re-ran and 'succeeded' beside the new held one."""
+    db.session.execute(db.update(SyncRun).where(
+        SyncRun.school_id == run.school_id, SyncRun.id < run.id, SyncRun.status == "needs_review").values(
+        status="skipped", phase="skipped",
+        error_message=f"Replaced by sync #{run.shown_number}, which reads the roster again (review that one if it "
+                      f"is held too). {NOTHING_CHANGED}"))
+    db.session.commit()
 
 
 def start_sync(school: School, *, trigger: str = "manual", actor: Person | None = None,

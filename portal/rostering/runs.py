@@ -119,7 +119,10 @@ def _review(school, run_id, decide, done: str):
     if not is_htmx():
         flash(done, "success")
         return _back_to_page(school)
-    return _progress(school, run)
+    response = make_response(_progress(school, run))
+    if request.form.get("on") == "run":  # the run's own page: its header, facts and change log change too
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @bp.post("/runs/<int:run_id>/approve")

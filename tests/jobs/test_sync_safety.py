@@ -83,6 +83,28 @@ def test_an_approved_run_that_would_now_archive_more_than_approved_is_held_again
         assert db.session.get(SyncRun, run.id).status == "succeeded"
 
 
+def test_a_new_sync_replaces_a_run_still_waiting_for_review(app, school):
+    """Sync now while a run was held made a second held run and left the first approvable: approved, it re-ran and
+    'succeeded' beside the new one. The new sync reads the roster again, so the old one ends."""
+    with running_sandbox(seed=22) as box:
+        connect(school, box, archive=True, archive_threshold_percent=10)
+        sync(school)
+        box.mutate(remove_fraction=0.3, seed=5, remove_mode="drop")
+        held = sync(school)
+        assert held.status == "needs_review"
+        newer = sync(school)
+        db.session.expire_all()
+        old = db.session.get(SyncRun, held.id)
+        assert (old.status, newer.status) == ("skipped", "needs_review")
+        assert old.error_message.startswith(f"Replaced by sync #{newer.shown_number}, which reads the roster again")
+        with pytest.raises(ValueError, match="Only a sync waiting for review can be approved"):
+            approve_run(old, make_owner(school))
+        preview = create_run(school, trigger="preview")  # a preview changes nothing: the held run stays
+        run_sync(preview.id)
+        db.session.expire_all()
+        assert db.session.get(SyncRun, newer.id).status == "needs_review"
+
+
 def test_a_small_departure_under_the_threshold_is_archived_without_review(app, school):
     with running_sandbox(seed=22) as box:
         connect(school, box, archive=True, archive_threshold_percent=10)

@@ -112,3 +112,14 @@ def test_a_school_mapped_to_a_district_source_on_the_sandbox_can_simulate(client
     renamed = db.session.scalar(db.select(AuditEvent.detail).where(AuditEvent.action == "demo_sis_changed"))
     assert renamed.startswith("The demo SIS renamed 5 people")
     assert len({p.source_id for p in box.people(1) if p.is_leaving} - leaving_before) == 3  # its sandbox school
+
+
+def test_a_school_on_the_csv_method_is_not_offered_the_control(client, auth, app, box, bundle_store):
+    """It reads bundles, not the sandbox: the button answered 409 with advice to run `make demo` again."""
+    from tests.factories import make_csv_connection
+    app.config["DEMO_SANDBOX_URL"] = box.info["admin_url"]
+    school = make_school()
+    make_csv_connection(school)
+    auth.login(make_owner(school).email)
+    page = text(client.get(f"/schools/{school.slug}/rostering"))
+    assert "Sync now" in page and "Simulate SIS changes" not in page

@@ -381,6 +381,19 @@ def test_discard_a_run_waiting_for_review(client, owner, world):
     assert again.status_code == 409 and "waiting for review" in again.get_data(as_text=True)
 
 
+def test_deciding_on_a_held_run_from_its_own_page_reloads_that_page(client, owner, world):
+    """Approve on the run's page swapped only the progress card: the header still said Needs review and the change
+    log still listed the planned archives until a reload."""
+    run = make_run(world["school"], status="needs_review", would_archive=5, rostered_total=10)
+    from_page = post(client, f"/runs/{run.id}/discard", {"on": "run"})
+    assert from_page.status_code == 200 and from_page.headers.get("HX-Refresh") == "true"
+    other = make_run(world["school"], status="needs_review", would_archive=5, rostered_total=10)
+    from_index = post(client, f"/runs/{other.id}/discard")
+    assert "HX-Refresh" not in from_index.headers
+    page = client.get(page_url(f"/runs/{make_run(world['school'], status='needs_review').id}"))
+    assert "Planned changes (" in page.get_data(as_text=True)
+
+
 def test_sync_needs_a_saved_connection(client, owner):
     response = post(client, "/runs", {"trigger": "preview"})
     assert response.status_code == 409 and "no saved SIS connection" in response.get_data(as_text=True)
