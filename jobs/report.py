@@ -106,7 +106,7 @@ def report_context(run: SyncRun) -> dict:
     return {**bundle_report.bundle_context(bundle),
         "run": run, "school": school, "issues": issues, "issue_total": max(run.issues or 0, len(issues)),
         "error_message": clip(run.error_message or "", ERROR_CHARS),
-        "counts": [("Read from the CSV bundle" if run.bundle_id else "Read from the SIS", run.fetched)] + [(label, getattr(run, name)) for name, label in SHOWN_COUNTS],
+        "counts": [(run.read_from, run.fetched)] + [(label, getattr(run, name)) for name, label in SHOWN_COUNTS],
         "trigger": trigger_label(run.trigger), "title": f"{run_kind(run.trigger)} #{run.shown_number}",
         "status": outcome_label(run.status, run.issues),
         "started": f"{moment_text(started.astimezone(zone))} {started.astimezone(zone):%Z}" if started else "—",

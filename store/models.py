@@ -392,6 +392,11 @@ class SyncRun(db.Model):
         return self.status in RUN_FINAL_STATUSES
 
     @property
+    def read_from(self) -> str:
+        """What its "fetched" count was read from, as the run page, the progress card and the report say it."""
+        return "Read from the CSV bundle" if self.bundle_id else "Read from the SIS"
+
+    @property
     def shown_number(self) -> int:
         """The run's number within its school (URLs keep the global id)."""
         return self.number or self.id

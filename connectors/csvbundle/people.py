@@ -23,8 +23,8 @@ _first = itemgetter(0)
 # deferred students per spool chunk: packed while their values are still in the CPU's cache (1,000,000 users, students
 # first, read with records: 5.7-7.5 s CPU against 6.9-10.0 s with 4096, four runs each, alternately)
 SPOOL_CHUNK = 1000
-_COLUMN_OF = {"given": "givenName", "family": "familyName", "middle": "middleName", "email": "email",
-              "username": "username", "identifier": "identifier", "phone": "phone"}
+_EXCEL_FIX = ("Export the files from the SIS again and send them without opening them in Excel (or import the "
+              "column as Text)")
 _EXCEL_NUMBER = re.compile(r"\d(\.\d+)?E\+\d+", re.IGNORECASE)  # how Excel shows a number of 12+ digits
 _new = tuple.__new__  # PersonRecord is a named tuple: built from the 18 values in field order, without __new__'s call
 BATCH = 100  # rows checked together (batch.py); a batch that needs a word in the report is read row by row
@@ -231,12 +231,12 @@ class UserScan:
                            kind="role")
             return RecordProblem(sid, f"User {sid} has {shown}{where}; expected one of {ROLES_HINT}.",
                                  f"{FILE} line {line}", tuple(org_ids)) if wanted(None, org_ids) else None
-        if "E+" in sid or "E+" in identifier or "E+" in phone or "e+" in sid + identifier + phone:
+        if "e+" in (sid + identifier + phone).lower():
             self._excel_numbers(line, sourcedId=sid, identifier=identifier, phone=phone)
         if max(len(given), len(family), len(middle), len(username), len(identifier)) > _NAME_KEPT or \
                 len(email) > _EMAIL_KEPT or len(phone) > _PHONE_KEPT:
-            self._too_long(line, given=given, family=family, middle=middle, email=email, username=username,
-                           identifier=identifier, phone=phone)
+            self._too_long(line, givenName=given, familyName=family, middleName=middle, email=email,
+                           username=username, identifier=identifier, phone=phone)
         given, family = given.strip(), family.strip()
         if not given and not family and not leaving:  # a deletion row needs no names
             report.warning(FILE, line, "givenName", f"User {sid} has no givenName or familyName.",
@@ -290,13 +290,11 @@ class UserScan:
             if _EXCEL_NUMBER.fullmatch(value.strip()):
                 self.report.warning(FILE, line, column, f"{column} {value.strip()} looks like a long number that Excel "
                                     "shortened to scientific notation when the file was opened and saved there; the "
-                                    "digits it dropped are lost.", "Export the files from the SIS again and send them "
-                                    "without opening them in Excel (or import the column as Text).", kind="excel")
+                                    "digits it dropped are lost.", f"{_EXCEL_FIX}.", kind="excel")
 
     def _too_long(self, line: int, **values: str) -> None:
         """A value longer than the portal keeps: cut to fit when synced, which should not be silent."""
-        for key, value in values.items():
-            column = _COLUMN_OF[key]
+        for column, value in values.items():
             kept = KEPT_CHARACTERS[column]
             if len(value.strip()) > kept:
                 self.report.warning(FILE, line, column, f"{column} is {len(value.strip()):,} characters long; the "
@@ -310,9 +308,8 @@ class UserScan:
         elif _EXCEL_NUMBER.fullmatch(sid):  # 1.23457E+15: a long number Excel rounded when it saved the file
             self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too: it is a long "
                               "number that Excel shortened to scientific notation when the file was opened and "
-                              "saved there, so different users now share it.",
-                              "Export the files from the SIS again and send them without opening them in Excel (or "
-                              "import the column as Text); do not remove rows.", kind="dup")
+                              "saved there, so different users now share it.", f"{_EXCEL_FIX}; do not remove rows.",
+                              kind="dup")
         else:
             self.report.error(FILE, line, "sourcedId", f"sourcedId {sid} is used by an earlier row too.",
                               "Give every user their own sourcedId; remove the repeated row.", kind="dup")
